@@ -1,0 +1,379 @@
+package mesos
+
+// ID is the shape of every Mesos identifier message (FrameworkID, AgentID,
+// OfferID, TaskID, ExecutorID): {"value": "..."}.
+type ID struct {
+	Value string `json:"value"`
+}
+
+// Label is one key/value pair of a Labels message.
+type Label struct {
+	Key   string `json:"key"`
+	Value string `json:"value,omitempty"`
+}
+
+// Labels is the proto Labels message.
+type Labels struct {
+	Labels []Label `json:"labels"`
+}
+
+// ValueType is the proto Value.Type enum.
+type ValueType string
+
+// Value types.
+const (
+	Scalar ValueType = "SCALAR"
+	Ranges ValueType = "RANGES"
+	Set    ValueType = "SET"
+	Text   ValueType = "TEXT"
+)
+
+// ScalarValue is Value.Scalar.
+type ScalarValue struct {
+	Value Float `json:"value"`
+}
+
+// Range is one inclusive Value.Range.
+type Range struct {
+	Begin Uint `json:"begin"`
+	End   Uint `json:"end"`
+}
+
+// RangesValue is Value.Ranges.
+type RangesValue struct {
+	Range []Range `json:"range"`
+}
+
+// SetValue is Value.Set.
+type SetValue struct {
+	Item []string `json:"item"`
+}
+
+// TextValue is Value.Text.
+type TextValue struct {
+	Value string `json:"value"`
+}
+
+// AllocationInfo says which role a resource or offer is allocated to.
+type AllocationInfo struct {
+	Role string `json:"role,omitempty"`
+}
+
+// ReservationInfo is one entry of Resource.reservations.
+type ReservationInfo struct {
+	Type      string  `json:"type,omitempty"`
+	Role      string  `json:"role,omitempty"`
+	Principal string  `json:"principal,omitempty"`
+	Labels    *Labels `json:"labels,omitempty"`
+}
+
+// Resource is the proto Resource message (the subset corral uses).
+type Resource struct {
+	Name           string            `json:"name"`
+	Type           ValueType         `json:"type"`
+	Scalar         *ScalarValue      `json:"scalar,omitempty"`
+	Ranges         *RangesValue      `json:"ranges,omitempty"`
+	Set            *SetValue         `json:"set,omitempty"`
+	Role           string            `json:"role,omitempty"`
+	AllocationInfo *AllocationInfo   `json:"allocation_info,omitempty"`
+	Reservations   []ReservationInfo `json:"reservations,omitempty"`
+}
+
+// Attribute is the proto Attribute message.
+type Attribute struct {
+	Name   string       `json:"name"`
+	Type   ValueType    `json:"type"`
+	Scalar *ScalarValue `json:"scalar,omitempty"`
+	Ranges *RangesValue `json:"ranges,omitempty"`
+	Set    *SetValue    `json:"set,omitempty"`
+	Text   *TextValue   `json:"text,omitempty"`
+}
+
+// Capability is a FrameworkInfo.Capability; Type is e.g. "MULTI_ROLE",
+// "PARTITION_AWARE", "TASK_KILLING_STATE".
+type Capability struct {
+	Type string `json:"type"`
+}
+
+// Framework capability names corral understands.
+const (
+	CapMultiRole        = "MULTI_ROLE"
+	CapPartitionAware   = "PARTITION_AWARE"
+	CapTaskKillingState = "TASK_KILLING_STATE"
+	CapRegionAware      = "REGION_AWARE"
+)
+
+// FrameworkInfo is the proto FrameworkInfo message.
+type FrameworkInfo struct {
+	User            string       `json:"user"`
+	Name            string       `json:"name"`
+	ID              *ID          `json:"id,omitempty"`
+	FailoverTimeout *Float       `json:"failover_timeout,omitempty"`
+	Checkpoint      *bool        `json:"checkpoint,omitempty"`
+	Role            string       `json:"role,omitempty"`
+	Roles           []string     `json:"roles,omitempty"`
+	Hostname        string       `json:"hostname,omitempty"`
+	Principal       string       `json:"principal,omitempty"`
+	WebuiURL        string       `json:"webui_url,omitempty"`
+	Capabilities    []Capability `json:"capabilities,omitempty"`
+	Labels          *Labels      `json:"labels,omitempty"`
+}
+
+// HasCapability reports whether the framework declared capability c.
+func (f *FrameworkInfo) HasCapability(c string) bool {
+	for _, x := range f.Capabilities {
+		if x.Type == c {
+			return true
+		}
+	}
+	return false
+}
+
+// EffectiveRoles returns the roles a framework subscribes with: Roles for a
+// MULTI_ROLE framework, otherwise the single legacy Role, defaulting to "*".
+func (f *FrameworkInfo) EffectiveRoles() []string {
+	if f.HasCapability(CapMultiRole) {
+		if len(f.Roles) == 0 {
+			return []string{"*"}
+		}
+		return f.Roles
+	}
+	if f.Role != "" {
+		return []string{f.Role}
+	}
+	if len(f.Roles) > 0 { // tolerate frameworks that set roles without the capability
+		return f.Roles
+	}
+	return []string{"*"}
+}
+
+// Address is the proto Address message.
+type Address struct {
+	Hostname string `json:"hostname,omitempty"`
+	IP       string `json:"ip,omitempty"`
+	Port     Int    `json:"port"`
+}
+
+// MasterInfo is the proto MasterInfo message.
+type MasterInfo struct {
+	ID       string   `json:"id"`
+	IP       uint32   `json:"ip"`
+	Port     Int      `json:"port"`
+	PID      string   `json:"pid,omitempty"`
+	Hostname string   `json:"hostname,omitempty"`
+	Version  string   `json:"version,omitempty"`
+	Address  *Address `json:"address,omitempty"`
+}
+
+// Offer is the proto Offer message.
+type Offer struct {
+	ID             ID              `json:"id"`
+	FrameworkID    ID              `json:"framework_id"`
+	AgentID        ID              `json:"agent_id"`
+	Hostname       string          `json:"hostname"`
+	URL            *URL            `json:"url,omitempty"`
+	AllocationInfo *AllocationInfo `json:"allocation_info,omitempty"`
+	Resources      []Resource      `json:"resources"`
+	Attributes     []Attribute     `json:"attributes,omitempty"`
+	ExecutorIDs    []ID            `json:"executor_ids,omitempty"`
+}
+
+// URL is the proto URL message (used for an offer's agent endpoint).
+type URL struct {
+	Scheme  string  `json:"scheme"`
+	Address Address `json:"address"`
+	Path    string  `json:"path,omitempty"`
+}
+
+// Variable is one Environment variable.
+type Variable struct {
+	Name  string `json:"name"`
+	Type  string `json:"type,omitempty"`
+	Value string `json:"value"`
+}
+
+// Environment is the proto Environment message.
+type Environment struct {
+	Variables []Variable `json:"variables"`
+}
+
+// CommandURI is CommandInfo.URI; corral accepts it but only fetches nothing
+// (URIs are reported as unsupported by validation when present).
+type CommandURI struct {
+	Value      string `json:"value"`
+	Executable *bool  `json:"executable,omitempty"`
+	Extract    *bool  `json:"extract,omitempty"`
+}
+
+// CommandInfo is the proto CommandInfo message. With Shell (default true)
+// Value is run by /bin/sh -c; otherwise Value is the program and Arguments
+// its argv (argv[0] included, as in Mesos).
+type CommandInfo struct {
+	URIs        []CommandURI `json:"uris,omitempty"`
+	Environment *Environment `json:"environment,omitempty"`
+	Shell       *bool        `json:"shell,omitempty"`
+	Value       string       `json:"value,omitempty"`
+	Arguments   []string     `json:"arguments,omitempty"`
+	User        string       `json:"user,omitempty"`
+}
+
+// IsShell reports whether the command runs through the shell (the default).
+func (c *CommandInfo) IsShell() bool { return c.Shell == nil || *c.Shell }
+
+// ExecutorInfo is accepted in TaskInfo only to be rejected: corral runs
+// command tasks with its built-in executor.
+type ExecutorInfo struct {
+	ExecutorID ID           `json:"executor_id"`
+	Command    *CommandInfo `json:"command,omitempty"`
+}
+
+// DurationInfo is the proto DurationInfo message.
+type DurationInfo struct {
+	Nanoseconds Int `json:"nanoseconds"`
+}
+
+// KillPolicy is the proto KillPolicy message.
+type KillPolicy struct {
+	GracePeriod *DurationInfo `json:"grace_period,omitempty"`
+}
+
+// HTTPCheckInfo is HealthCheck.HTTPCheckInfo.
+type HTTPCheckInfo struct {
+	Protocol string `json:"protocol,omitempty"`
+	Scheme   string `json:"scheme,omitempty"`
+	Port     Int    `json:"port"`
+	Path     string `json:"path,omitempty"`
+	Statuses []Int  `json:"statuses,omitempty"`
+}
+
+// TCPCheckInfo is HealthCheck.TCPCheckInfo.
+type TCPCheckInfo struct {
+	Protocol string `json:"protocol,omitempty"`
+	Port     Int    `json:"port"`
+}
+
+// HealthCheck is the proto HealthCheck message; Type is COMMAND, HTTP or TCP.
+type HealthCheck struct {
+	Type                string         `json:"type,omitempty"`
+	Command             *CommandInfo   `json:"command,omitempty"`
+	HTTP                *HTTPCheckInfo `json:"http,omitempty"`
+	TCP                 *TCPCheckInfo  `json:"tcp,omitempty"`
+	DelaySeconds        *Float         `json:"delay_seconds,omitempty"`
+	IntervalSeconds     *Float         `json:"interval_seconds,omitempty"`
+	TimeoutSeconds      *Float         `json:"timeout_seconds,omitempty"`
+	ConsecutiveFailures *Int           `json:"consecutive_failures,omitempty"`
+	GracePeriodSeconds  *Float         `json:"grace_period_seconds,omitempty"`
+}
+
+// TaskInfo is the proto TaskInfo message.
+type TaskInfo struct {
+	Name        string        `json:"name"`
+	TaskID      ID            `json:"task_id"`
+	AgentID     ID            `json:"agent_id"`
+	Resources   []Resource    `json:"resources"`
+	Executor    *ExecutorInfo `json:"executor,omitempty"`
+	Command     *CommandInfo  `json:"command,omitempty"`
+	Container   any           `json:"container,omitempty"`
+	HealthCheck *HealthCheck  `json:"health_check,omitempty"`
+	KillPolicy  *KillPolicy   `json:"kill_policy,omitempty"`
+	Data        string        `json:"data,omitempty"`
+	Labels      *Labels       `json:"labels,omitempty"`
+}
+
+// TaskState is the proto TaskState enum.
+type TaskState string
+
+// Task states.
+const (
+	TaskStaging        TaskState = "TASK_STAGING"
+	TaskStarting       TaskState = "TASK_STARTING"
+	TaskRunning        TaskState = "TASK_RUNNING"
+	TaskKilling        TaskState = "TASK_KILLING"
+	TaskFinished       TaskState = "TASK_FINISHED"
+	TaskFailed         TaskState = "TASK_FAILED"
+	TaskKilled         TaskState = "TASK_KILLED"
+	TaskError          TaskState = "TASK_ERROR"
+	TaskLost           TaskState = "TASK_LOST"
+	TaskDropped        TaskState = "TASK_DROPPED"
+	TaskUnreachable    TaskState = "TASK_UNREACHABLE"
+	TaskGone           TaskState = "TASK_GONE"
+	TaskGoneByOperator TaskState = "TASK_GONE_BY_OPERATOR"
+	TaskUnknown        TaskState = "TASK_UNKNOWN"
+)
+
+// Terminal reports whether s is a terminal task state. TASK_LOST is treated
+// as terminal by the agent and master bookkeeping, as in Mesos.
+func (s TaskState) Terminal() bool {
+	switch s {
+	case TaskFinished, TaskFailed, TaskKilled, TaskError, TaskLost, TaskDropped, TaskGone, TaskGoneByOperator:
+		return true
+	}
+	return false
+}
+
+// PartitionAwareOnly reports whether s is sent only to PARTITION_AWARE
+// frameworks; others receive TASK_LOST in its place.
+func (s TaskState) PartitionAwareOnly() bool {
+	switch s {
+	case TaskDropped, TaskUnreachable, TaskGone, TaskGoneByOperator, TaskUnknown:
+		return true
+	}
+	return false
+}
+
+// Status sources.
+const (
+	SourceMaster   = "SOURCE_MASTER"
+	SourceAgent    = "SOURCE_AGENT"
+	SourceExecutor = "SOURCE_EXECUTOR"
+)
+
+// Status reasons corral emits (names from the proto TaskStatus.Reason).
+const (
+	ReasonCommandExecutorFailed  = "REASON_COMMAND_EXECUTOR_FAILED"
+	ReasonContainerLimitation    = "REASON_CONTAINER_LIMITATION"
+	ReasonContainerLimitationMem = "REASON_CONTAINER_LIMITATION_MEMORY"
+	ReasonContainerLaunchFailed  = "REASON_CONTAINER_LAUNCH_FAILED"
+	ReasonExecutorTerminated     = "REASON_EXECUTOR_TERMINATED"
+	ReasonFrameworkRemoved       = "REASON_FRAMEWORK_REMOVED"
+	ReasonAgentRemoved           = "REASON_AGENT_REMOVED"
+	ReasonAgentRestarted         = "REASON_AGENT_RESTARTED"
+	ReasonAgentUnknown           = "REASON_AGENT_UNKNOWN"
+	ReasonAgentDisconnected      = "REASON_AGENT_DISCONNECTED"
+	ReasonInvalidOffers          = "REASON_INVALID_OFFERS"
+	ReasonReconciliation         = "REASON_RECONCILIATION"
+	ReasonTaskInvalid            = "REASON_TASK_INVALID"
+	ReasonTaskUnknown            = "REASON_TASK_UNKNOWN"
+	ReasonTaskKilledDuringLaunch = "REASON_TASK_KILLED_DURING_LAUNCH"
+	ReasonResourcesUnknown       = "REASON_RESOURCES_UNKNOWN"
+	ReasonMasterDisconnected     = "REASON_MASTER_DISCONNECTED"
+	ReasonExecutorUnregistered   = "REASON_EXECUTOR_UNREGISTERED"
+)
+
+// TaskStatus is the proto TaskStatus message. UUID is base64 (proto bytes);
+// a status with a UUID must be acknowledged, one without must not.
+type TaskStatus struct {
+	TaskID          ID        `json:"task_id"`
+	State           TaskState `json:"state"`
+	Message         string    `json:"message,omitempty"`
+	Source          string    `json:"source,omitempty"`
+	Reason          string    `json:"reason,omitempty"`
+	Data            string    `json:"data,omitempty"`
+	AgentID         *ID       `json:"agent_id,omitempty"`
+	ExecutorID      *ID       `json:"executor_id,omitempty"`
+	Timestamp       Float     `json:"timestamp,omitempty"`
+	UUID            string    `json:"uuid,omitempty"`
+	Healthy         *bool     `json:"healthy,omitempty"`
+	Labels          *Labels   `json:"labels,omitempty"`
+	UnreachableTime *TimeInfo `json:"unreachable_time,omitempty"`
+}
+
+// TimeInfo is the proto TimeInfo message.
+type TimeInfo struct {
+	Nanoseconds Int `json:"nanoseconds"`
+}
+
+// Filters is the proto Filters message.
+type Filters struct {
+	RefuseSeconds *Float `json:"refuse_seconds,omitempty"`
+}
