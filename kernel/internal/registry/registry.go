@@ -1,0 +1,384 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrNotFound is returned (wrapped) when a record asked for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrInvalid is returned (wrapped) when an argument cannot be stored, before
+// the database is asked. Retrying such a call cannot succeed.
+var ErrInvalid = errors.New("invalid argument")
+
+// connectTimeout bounds one connection attempt when the URL does not set
+// connect_timeout, so that a down database fails a call promptly instead of
+// holding it until the caller's deadline.
+const connectTimeout = 5 * time.Second
+
+// Store is the registry on a Postgres connection pool. It is safe for
+// concurrent use. Methods take ctx first and honor its deadline.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// Open returns a Store for the database at dbURL (postgres://…), whose schema
+// must have been migrated (corral/internal/migrate). It does not connect:
+// connections are made when a call needs one, so Open fails only for a
+// malformed URL, and a database that is down at Open is not an error (Ping
+// tells). The caller must Close the store.
+func Open(ctx context.Context, dbURL string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		// pgx's parse errors do not echo the password.
+		return nil, fmt.Errorf("parsing database URL: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
+	cfg.MinConns = 0 // lazy: never connect in the background at open
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating database pool: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Close closes every connection, waiting for those in use to be released.
+// The store must not be used afterwards.
+func (s *Store) Close() {
+	s.pool.Close()
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("pinging registry database: %w", err)
+	}
+	return nil
+}
+
+// AgentState is where an agent stands in the registry.
+type AgentState string
+
+// The agent states; see the package documentation for the transitions.
+const (
+	AgentAdmitted    AgentState = "admitted"
+	AgentUnreachable AgentState = "unreachable"
+	AgentGone        AgentState = "gone"
+)
+
+// String returns the state as stored.
+func (st AgentState) String() string { return string(st) }
+
+// Agent is an agent's registry record.
+type Agent struct {
+	ID       string
+	Hostname string
+	// Info is the agent's info as the master recorded it (a JSON object).
+	// Postgres stores it as jsonb, so it comes back normalized: same value,
+	// not necessarily the same bytes.
+	Info             json.RawMessage
+	State            AgentState
+	RegisteredAt     time.Time  // first admission
+	UpdatedAt        time.Time  // last change of this record
+	UnreachableSince *time.Time // set while unreachable (and kept once gone)
+}
+
+// Agents returns every agent record, ordered by ID.
+func (s *Store) Agents(ctx context.Context) ([]Agent, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT id, hostname, info, state, registered_at, updated_at, unreachable_since
+		FROM kernel.agents ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("listing agents: %w", err)
+	}
+	agents, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Agent, error) {
+		var a Agent
+		var info []byte
+		var state string
+		err := row.Scan(&a.ID, &a.Hostname, &info, &state, &a.RegisteredAt, &a.UpdatedAt, &a.UnreachableSince)
+		a.Info, a.State = json.RawMessage(info), AgentState(state)
+		a.RegisteredAt, a.UpdatedAt, a.UnreachableSince = a.RegisteredAt.UTC(), a.UpdatedAt.UTC(), utcPtr(a.UnreachableSince)
+		return a, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing agents: %w", err)
+	}
+	return agents, nil
+}
+
+// AdmitAgent records agent id as admitted with the given hostname and info,
+// creating it or updating it (whatever its state) and clearing
+// UnreachableSince. RegisteredAt keeps the first admission's time. It is
+// idempotent.
+func (s *Store) AdmitAgent(ctx context.Context, id, hostname string, info json.RawMessage) error {
+	if err := validID("agent", id); err != nil {
+		return fmt.Errorf("admitting agent: %w", err)
+	}
+	if err := validInfo(info); err != nil {
+		return fmt.Errorf("admitting agent %q: %w", id, err)
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO kernel.agents (id, hostname, info, state)
+		VALUES ($1, $2, $3, 'admitted')
+		ON CONFLICT (id) DO UPDATE SET
+			hostname = excluded.hostname,
+			info = excluded.info,
+			state = 'admitted',
+			updated_at = now(),
+			unreachable_since = NULL`,
+		id, hostname, string(info))
+	if err != nil {
+		return fmt.Errorf("admitting agent %q: %w", id, err)
+	}
+	return nil
+}
+
+// MarkAgentUnreachable records that agent id stopped answering at at. If it
+// is already unreachable, the earlier time is kept, so that repeating the
+// call (a retry, a new master) does not restart the clock. A gone agent stays
+// gone, and an unknown id is ignored: the call is idempotent and safe to
+// retry.
+func (s *Store) MarkAgentUnreachable(ctx context.Context, id string, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `
+		UPDATE kernel.agents SET
+			state = 'unreachable',
+			unreachable_since = $2,
+			updated_at = now()
+		WHERE id = $1 AND state = 'admitted'`,
+		id, at)
+	if err != nil {
+		return fmt.Errorf("marking agent %q unreachable: %w", id, err)
+	}
+	return nil
+}
+
+// MarkAgentGone records that agent id will not come back (until it is
+// admitted again). An unknown id is ignored; the call is idempotent.
+func (s *Store) MarkAgentGone(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `
+		UPDATE kernel.agents SET state = 'gone', updated_at = now()
+		WHERE id = $1 AND state <> 'gone'`,
+		id)
+	if err != nil {
+		return fmt.Errorf("marking agent %q gone: %w", id, err)
+	}
+	return nil
+}
+
+// RemoveAgent deletes agent id's record. Removing an unknown id is not an
+// error.
+func (s *Store) RemoveAgent(ctx context.Context, id string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM kernel.agents WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("removing agent %q: %w", id, err)
+	}
+	return nil
+}
+
+// FrameworkState is where a framework stands in the registry.
+type FrameworkState string
+
+// The framework states. The master decides the transitions.
+const (
+	FrameworkActive       FrameworkState = "active"
+	FrameworkDisconnected FrameworkState = "disconnected"
+	FrameworkRemoved      FrameworkState = "removed"
+)
+
+// String returns the state as stored.
+func (st FrameworkState) String() string { return string(st) }
+
+func (st FrameworkState) valid() bool {
+	switch st {
+	case FrameworkActive, FrameworkDisconnected, FrameworkRemoved:
+		return true
+	}
+	return false
+}
+
+// Framework is a framework's registry record.
+type Framework struct {
+	ID string
+	// Info is the framework's info as the master recorded it (a JSON
+	// object), normalized by jsonb like Agent.Info.
+	Info            json.RawMessage
+	State           FrameworkState
+	FailoverTimeout time.Duration // stored in seconds, to the microsecond
+	DisconnectedAt  *time.Time
+	RemovedAt       *time.Time
+	// RegisteredAt is the first subscription. PutFramework with a zero value
+	// uses the database's clock for a new record and keeps the stored time
+	// for an existing one.
+	RegisteredAt time.Time
+}
+
+// Frameworks returns every framework record, removed ones included, ordered
+// by ID.
+func (s *Store) Frameworks(ctx context.Context) ([]Framework, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT id, info, state, failover_timeout_seconds, disconnected_at, removed_at, registered_at
+		FROM kernel.frameworks ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("listing frameworks: %w", err)
+	}
+	fws, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Framework, error) {
+		var f Framework
+		var info []byte
+		var state string
+		var failover float64
+		err := row.Scan(&f.ID, &info, &state, &failover, &f.DisconnectedAt, &f.RemovedAt, &f.RegisteredAt)
+		f.Info, f.State = json.RawMessage(info), FrameworkState(state)
+		f.FailoverTimeout = secondsToDuration(failover)
+		f.DisconnectedAt, f.RemovedAt, f.RegisteredAt = utcPtr(f.DisconnectedAt), utcPtr(f.RemovedAt), f.RegisteredAt.UTC()
+		return f, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing frameworks: %w", err)
+	}
+	return fws, nil
+}
+
+// PutFramework writes f's record whole, creating or replacing it (see
+// Framework.RegisteredAt for the one field that is kept). It is idempotent.
+func (s *Store) PutFramework(ctx context.Context, f Framework) error {
+	if err := validID("framework", f.ID); err != nil {
+		return fmt.Errorf("storing framework: %w", err)
+	}
+	if err := validInfo(f.Info); err != nil {
+		return fmt.Errorf("storing framework %q: %w", f.ID, err)
+	}
+	if !f.State.valid() {
+		return fmt.Errorf("storing framework %q: state %q: %w", f.ID, f.State, ErrInvalid)
+	}
+	if f.FailoverTimeout < 0 {
+		return fmt.Errorf("storing framework %q: negative failover timeout %v: %w", f.ID, f.FailoverTimeout, ErrInvalid)
+	}
+	var registeredAt *time.Time
+	if !f.RegisteredAt.IsZero() {
+		registeredAt = &f.RegisteredAt
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO kernel.frameworks
+			(id, info, state, failover_timeout_seconds, disconnected_at, removed_at, registered_at)
+		VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()))
+		ON CONFLICT (id) DO UPDATE SET
+			info = excluded.info,
+			state = excluded.state,
+			failover_timeout_seconds = excluded.failover_timeout_seconds,
+			disconnected_at = excluded.disconnected_at,
+			removed_at = excluded.removed_at,
+			registered_at = coalesce($7, kernel.frameworks.registered_at)`,
+		f.ID, string(f.Info), string(f.State), f.FailoverTimeout.Seconds(), f.DisconnectedAt, f.RemovedAt, registeredAt)
+	if err != nil {
+		return fmt.Errorf("storing framework %q: %w", f.ID, err)
+	}
+	return nil
+}
+
+// Weights returns the operator-set weight of every role that has one.
+func (s *Store) Weights(ctx context.Context) (map[string]float64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT role, weight FROM kernel.weights`)
+	if err != nil {
+		return nil, fmt.Errorf("listing weights: %w", err)
+	}
+	defer rows.Close()
+	weights := map[string]float64{}
+	for rows.Next() {
+		var role string
+		var w float64
+		if err := rows.Scan(&role, &w); err != nil {
+			return nil, fmt.Errorf("listing weights: %w", err)
+		}
+		weights[role] = w
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing weights: %w", err)
+	}
+	return weights, nil
+}
+
+// SetWeight sets role's weight, which must be a finite number above zero.
+// It is idempotent.
+func (s *Store) SetWeight(ctx context.Context, role string, w float64) error {
+	if role == "" {
+		return fmt.Errorf("setting weight: empty role: %w", ErrInvalid)
+	}
+	if !(w > 0) || math.IsInf(w, 0) {
+		return fmt.Errorf("setting weight of role %q to %v: must be finite and > 0: %w", role, w, ErrInvalid)
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO kernel.weights (role, weight) VALUES ($1, $2)
+		ON CONFLICT (role) DO UPDATE SET weight = excluded.weight`,
+		role, w)
+	if err != nil {
+		return fmt.Errorf("setting weight of role %q: %w", role, err)
+	}
+	return nil
+}
+
+// SetMaster records info (a JSON object) as the leading master, elected at
+// at, replacing the previous one.
+func (s *Store) SetMaster(ctx context.Context, info json.RawMessage, at time.Time) error {
+	if err := validInfo(info); err != nil {
+		return fmt.Errorf("recording master: %w", err)
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO kernel.master (singleton, info, elected_at) VALUES (true, $1, $2)
+		ON CONFLICT (singleton) DO UPDATE SET info = excluded.info, elected_at = excluded.elected_at`,
+		string(info), at)
+	if err != nil {
+		return fmt.Errorf("recording master: %w", err)
+	}
+	return nil
+}
+
+// Master returns the info of the most recently recorded leading master and
+// when it was elected, or an error wrapping ErrNotFound if none was.
+func (s *Store) Master(ctx context.Context) (info json.RawMessage, electedAt time.Time, err error) {
+	var raw []byte
+	err = s.pool.QueryRow(ctx, `SELECT info, elected_at FROM kernel.master`).Scan(&raw, &electedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, time.Time{}, fmt.Errorf("reading master: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("reading master: %w", err)
+	}
+	return json.RawMessage(raw), electedAt.UTC(), nil
+}
+
+func validID(kind, id string) error {
+	if id == "" {
+		return fmt.Errorf("empty %s id: %w", kind, ErrInvalid)
+	}
+	return nil
+}
+
+func validInfo(info json.RawMessage) error {
+	if len(info) == 0 || !json.Valid(info) {
+		return fmt.Errorf("info is not valid JSON: %w", ErrInvalid)
+	}
+	return nil
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// secondsToDuration converts stored seconds back, rounding to the
+// microsecond so that a duration survives the float round trip.
+func secondsToDuration(s float64) time.Duration {
+	return (time.Duration(math.Round(s*1e6)) * time.Microsecond)
+}
