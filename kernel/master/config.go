@@ -1,0 +1,129 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the master's configuration. The zero value is not usable; start
+// from DefaultConfig and override, then call Validate.
+type Config struct {
+	// Listen is the HTTP listen address (scheduler, agent and operator APIs).
+	Listen string
+	// Advertise is the base URL agents and frameworks should use to reach
+	// this master, e.g. "http://10.0.0.1:5050". Empty derives it from
+	// Hostname and the listen port.
+	Advertise string
+	// Hostname reported in MasterInfo; empty means os.Hostname.
+	Hostname string
+	// DB is the Postgres URL holding the registry (schema kernel).
+	DB string
+	// AgentPingInterval is how often agents must heartbeat.
+	AgentPingInterval time.Duration
+	// MaxAgentPingTimeouts is how many missed heartbeats make an agent
+	// unreachable.
+	MaxAgentPingTimeouts int
+	// AgentReregisterTimeout is how long, after this master starts, agents
+	// known to the registry have to re-register before they are marked
+	// unreachable.
+	AgentReregisterTimeout time.Duration
+	// FrameworkHeartbeatInterval is the HEARTBEAT period on SUBSCRIBE streams.
+	FrameworkHeartbeatInterval time.Duration
+	// AllocationInterval is the period of batch allocation cycles.
+	AllocationInterval time.Duration
+	// OfferTimeout rescinds offers outstanding longer than this; 0 = never.
+	OfferTimeout time.Duration
+	// DefaultRefuseSeconds applies when ACCEPT/DECLINE carry no filters.
+	DefaultRefuseSeconds float64
+	// Weights are initial role weights ("role=2,other=0.5"); weights stored
+	// in the registry win.
+	Weights string
+	// MinAllocatableCPUs / MinAllocatableMem: free resources smaller than both
+	// are not offered.
+	MinAllocatableCPUs float64
+	MinAllocatableMem  float64
+	// MaxCompletedTasksPerFramework bounds the terminal tasks kept for /state.
+	MaxCompletedTasksPerFramework int
+	// ShutdownGrace bounds graceful shutdown of the HTTP server.
+	ShutdownGrace time.Duration
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Listen:                        ":5050",
+		AgentPingInterval:             5 * time.Second,
+		MaxAgentPingTimeouts:          3,
+		AgentReregisterTimeout:        2 * time.Minute,
+		FrameworkHeartbeatInterval:    15 * time.Second,
+		AllocationInterval:            time.Second,
+		DefaultRefuseSeconds:          5,
+		MinAllocatableCPUs:            0.01,
+		MinAllocatableMem:             32,
+		MaxCompletedTasksPerFramework: 1000,
+		ShutdownGrace:                 5 * time.Second,
+	}
+}
+
+// Validate reports the first invalid field, by its flag name.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Listen == "" {
+		errs = append(errs, errors.New("listen: must not be empty"))
+	}
+	if c.DB == "" {
+		errs = append(errs, errors.New("db: a Postgres URL is required (the registry lives there)"))
+	}
+	if c.AgentPingInterval <= 0 {
+		errs = append(errs, errors.New("agent_ping_interval: must be positive"))
+	}
+	if c.MaxAgentPingTimeouts < 1 {
+		errs = append(errs, errors.New("max_agent_ping_timeouts: must be at least 1"))
+	}
+	if c.AgentReregisterTimeout <= 0 {
+		errs = append(errs, errors.New("agent_reregister_timeout: must be positive"))
+	}
+	if c.FrameworkHeartbeatInterval <= 0 {
+		errs = append(errs, errors.New("framework_heartbeat_interval: must be positive"))
+	}
+	if c.AllocationInterval <= 0 {
+		errs = append(errs, errors.New("allocation_interval: must be positive"))
+	}
+	if c.OfferTimeout < 0 {
+		errs = append(errs, errors.New("offer_timeout: must not be negative"))
+	}
+	if c.DefaultRefuseSeconds < 0 {
+		errs = append(errs, errors.New("default_refuse_seconds: must not be negative"))
+	}
+	if _, err := ParseWeights(c.Weights); err != nil {
+		errs = append(errs, fmt.Errorf("weights: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// ParseWeights parses "role=weight,role=weight". Weights must be positive.
+func ParseWeights(s string) (map[string]float64, error) {
+	out := map[string]float64{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		role, w, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q: want role=weight", part)
+		}
+		if err := validateRole(role); err != nil {
+			return nil, err
+		}
+		v, err := strconv.ParseFloat(w, 64)
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("%q: weight must be a positive number", part)
+		}
+		out[role] = v
+	}
+	return out, nil
+}

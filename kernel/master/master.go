@@ -1,0 +1,349 @@
+package master
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"corral/kernel/allocator"
+	"corral/kernel/internal/registry"
+	"corral/kernel/mesos"
+)
+
+// Version is reported in MasterInfo and /state.
+var Version = "0.1.0"
+
+// Store is the registry the master persists agents, frameworks and weights
+// in. *registry.Store implements it against Postgres.
+type Store interface {
+	Ping(ctx context.Context) error
+	Agents(ctx context.Context) ([]registry.Agent, error)
+	AdmitAgent(ctx context.Context, id, hostname string, info json.RawMessage) error
+	MarkAgentUnreachable(ctx context.Context, id string, at time.Time) error
+	Frameworks(ctx context.Context) ([]registry.Framework, error)
+	PutFramework(ctx context.Context, f registry.Framework) error
+	Weights(ctx context.Context) (map[string]float64, error)
+	SetWeight(ctx context.Context, role string, w float64) error
+	SetMaster(ctx context.Context, info json.RawMessage, at time.Time) error
+}
+
+// Master is the leading master: it owns the cluster state in one goroutine
+// (the loop) and serves the scheduler, agent and operator HTTP APIs.
+// Handlers talk to the loop by sending it closures (do); the loop never
+// blocks on I/O: streams are fed through unbounded queues and registry
+// writes go through the registrar.
+type Master struct {
+	cfg       Config
+	log       *slog.Logger
+	store     Store
+	registrar *registrar
+	metrics   *metrics
+	info      mesos.MasterInfo
+	runID     string
+	startedAt time.Time
+	url       string // advertised base URL
+
+	ops  chan func(*core)
+	core *core // touched only by the loop goroutine
+
+	recovered atomic.Bool // registry recovered; APIs answer 503 before
+	ready     chan struct{}
+	stopped   chan struct{} // closed when the loop has exited
+}
+
+// New returns a master for cfg that persists through store. cfg must be
+// valid (see Config.Validate).
+func New(cfg Config, store Store, log *slog.Logger) (*Master, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("component", "master")
+	host := cfg.Hostname
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	_, portStr, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %q: %w", cfg.Listen, err)
+	}
+	port, _ := strconv.Atoi(portStr)
+	adv := cfg.Advertise
+	if adv == "" {
+		adv = "http://" + net.JoinHostPort(host, portStr)
+	}
+	u, err := url.Parse(adv)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("advertise %q: not a URL", adv)
+	}
+	if p := u.Port(); p != "" {
+		port, _ = strconv.Atoi(p)
+	}
+	runID := uuid.NewString()
+	m := &Master{
+		cfg:       cfg,
+		log:       log,
+		store:     store,
+		registrar: newRegistrar(log),
+		metrics:   newMetrics(),
+		runID:     runID,
+		startedAt: time.Now(),
+		url:       adv,
+		ops:       make(chan func(*core), 1024),
+		ready:     make(chan struct{}),
+		stopped:   make(chan struct{}),
+	}
+	m.info = mesos.MasterInfo{
+		ID:       runID,
+		Port:     mesos.Int(port),
+		PID:      "master@" + u.Host,
+		Hostname: u.Hostname(),
+		Version:  Version,
+		Address:  &mesos.Address{Hostname: u.Hostname(), IP: ipOf(u.Hostname()), Port: mesos.Int(port)},
+	}
+	m.core = newCore(m)
+	return m, nil
+}
+
+func ipOf(host string) string {
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.String()
+	}
+	if addrs, err := net.LookupHost(host); err == nil && len(addrs) > 0 {
+		return addrs[0]
+	}
+	return ""
+}
+
+// URL returns the master's advertised base URL.
+func (m *Master) URL() string { return m.url }
+
+// Handler returns the master's HTTP handler (all APIs).
+func (m *Master) Handler() http.Handler { return m.routes() }
+
+// Run recovers the registry, then serves on cfg.Listen until ctx is done.
+// It returns nil after a graceful shutdown.
+func (m *Master) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", m.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", m.cfg.Listen, err)
+	}
+	return m.Serve(ctx, ln)
+}
+
+// Serve is Run on an existing listener.
+func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv := &http.Server{
+		Handler:           m.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// No WriteTimeout: SUBSCRIBE and agent streams are long-lived.
+		BaseContext: func(net.Listener) context.Context { return ctx },
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.registrar.run(ctx)
+	}()
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		defer close(m.stopped)
+		m.loop(ctx)
+	}()
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+	m.log.Info("master listening", "addr", ln.Addr().String(), "url", m.url, "id", m.runID)
+
+	if err := m.recover(ctx); err != nil && ctx.Err() == nil {
+		m.log.Error("registry recovery failed", "err", err)
+	}
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-srvErr:
+		cancel()
+	}
+	shutCtx, c2 := context.WithTimeout(context.Background(), m.cfg.ShutdownGrace)
+	defer c2()
+	_ = srv.Shutdown(shutCtx)
+	<-loopDone
+	<-done
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// recover loads the registry (retrying until Postgres answers), then lets
+// the APIs in.
+func (m *Master) recover(ctx context.Context) error {
+	var (
+		agents  []registry.Agent
+		fws     []registry.Framework
+		weights map[string]float64
+	)
+	backoff := 200 * time.Millisecond
+	for {
+		err := func() error {
+			c, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			var err error
+			if agents, err = m.store.Agents(c); err != nil {
+				return err
+			}
+			if fws, err = m.store.Frameworks(c); err != nil {
+				return err
+			}
+			weights, err = m.store.Weights(c)
+			return err
+		}()
+		m.registrar.setResult(err)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		m.log.Warn("cannot read the registry yet; retrying", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+	initial, _ := ParseWeights(m.cfg.Weights)
+	for r, w := range weights {
+		initial[r] = w
+	}
+	infoJSON, _ := json.Marshal(m.info)
+	now := time.Now()
+	m.registrar.enqueue("master info", func(ctx context.Context) error { return m.store.SetMaster(ctx, infoJSON, now) })
+	if err := m.do(ctx, func(c *core) { c.restore(agents, fws, initial, time.Now()) }); err != nil {
+		return err
+	}
+	m.recovered.Store(true)
+	close(m.ready)
+	m.log.Info("registry recovered", "agents", len(agents), "frameworks", len(fws))
+	return nil
+}
+
+// Ready is closed once the registry has been recovered.
+func (m *Master) Ready() <-chan struct{} { return m.ready }
+
+// errStopped is returned by do when the master is shutting down.
+var errStopped = errors.New("master is stopping")
+
+// do runs fn on the loop goroutine and waits for it.
+func (m *Master) do(ctx context.Context, fn func(*core)) error {
+	done := make(chan struct{})
+	select {
+	case m.ops <- func(c *core) { fn(c); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.stopped:
+		return errStopped
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		// fn may still run; callers only pass closures that are safe then.
+		return ctx.Err()
+	case <-m.stopped:
+		return errStopped
+	}
+}
+
+// post runs fn on the loop without waiting; it is dropped if the master
+// has stopped.
+func (m *Master) post(fn func(*core)) {
+	select {
+	case m.ops <- fn:
+	case <-m.stopped:
+	}
+}
+
+// loop owns the core: it runs closures from handlers and timers.
+func (m *Master) loop(ctx context.Context) {
+	c := m.core
+	alloc := time.NewTicker(m.cfg.AllocationInterval)
+	defer alloc.Stop()
+	check := time.NewTicker(min(m.cfg.AgentPingInterval/2, time.Second))
+	defer check.Stop()
+	fwBeat := time.NewTicker(m.cfg.FrameworkHeartbeatInterval)
+	defer fwBeat.Stop()
+	agBeat := time.NewTicker(m.cfg.AgentPingInterval)
+	defer agBeat.Stop()
+	stats := time.NewTicker(time.Second)
+	defer stats.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			c.shutdown()
+			return
+		case fn := <-m.ops:
+			fn(c)
+			// Batch whatever else is already waiting before allocating.
+			for i := 0; i < 256; i++ {
+				select {
+				case fn := <-m.ops:
+					fn(c)
+					continue
+				default:
+				}
+				break
+			}
+		case <-alloc.C:
+			if m.recovered.Load() {
+				c.allocate(time.Now(), nil)
+			}
+		case <-check.C:
+			c.checkTimeouts(time.Now())
+		case <-fwBeat.C:
+			c.heartbeatFrameworks()
+		case <-agBeat.C:
+			c.heartbeatAgents()
+		case <-stats.C:
+			c.updateGauges()
+		}
+		if len(c.dirty) > 0 && m.recovered.Load() {
+			c.allocateDirty(time.Now())
+		}
+	}
+}
+
+// newUUID returns a random 16-byte UUID, base64-encoded as Mesos' bytes.
+func newUUID() string {
+	u := uuid.New()
+	return base64.StdEncoding.EncodeToString(u[:])
+}
+
+// allocatorConfig maps the master's config to the allocator's.
+func allocatorConfig(cfg Config) allocator.Config {
+	return allocator.Config{MinCPUs: cfg.MinAllocatableCPUs, MinMem: cfg.MinAllocatableMem}
+}
+
+// OpenStore opens the Postgres registry at dbURL for New. Connections are
+// made lazily; Close the store after the master has stopped.
+func OpenStore(ctx context.Context, dbURL string) (*registry.Store, error) {
+	return registry.Open(ctx, dbURL)
+}

@@ -1,0 +1,287 @@
+package master
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"corral/kernel/mesos"
+)
+
+// maxCallBytes bounds a scheduler call body.
+const maxCallBytes = 32 << 20
+
+// apiError is a client-facing error with its status code; the text is the
+// response body, as Mesos answers (plain text).
+type apiError struct {
+	code int
+	msg  string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func errorf(code int, format string, args ...any) *apiError {
+	return &apiError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// writeError writes err as Mesos does: the status and the message as text.
+func writeError(w http.ResponseWriter, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		ae = &apiError{code: http.StatusInternalServerError, msg: err.Error()}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(ae.code)
+	_, _ = io.WriteString(w, ae.msg)
+}
+
+// decodeCall checks the method and content type and parses a JSON body into
+// v. The errors are Mesos' statuses and wording.
+func decodeCall(r *http.Request, v any) error {
+	if r.Method != http.MethodPost {
+		return errorf(http.StatusMethodNotAllowed, "Expecting a 'POST' request, received '%s'", r.Method)
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return errorf(http.StatusBadRequest, "Expecting 'Content-Type' to be present")
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		if mt == "application/x-protobuf" {
+			return errorf(http.StatusUnsupportedMediaType, "Expecting 'Content-Type' of application/json: protobuf requests are not supported")
+		}
+		return errorf(http.StatusUnsupportedMediaType, "Expecting 'Content-Type' of application/json")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxCallBytes+1))
+	if err != nil {
+		return errorf(http.StatusBadRequest, "Failed to read body: %v", err)
+	}
+	if len(body) > maxCallBytes {
+		return errorf(http.StatusRequestEntityTooLarge, "Request body is larger than %d bytes", maxCallBytes)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return errorf(http.StatusBadRequest, "Failed to parse body into Call: %v", err)
+	}
+	return nil
+}
+
+// acceptsJSON reports whether an Accept header allows application/json.
+func acceptsJSON(accept string) bool {
+	if accept == "" {
+		return true
+	}
+	for _, part := range strings.Split(accept, ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch mt {
+		case "application/json", "application/*", "*/*":
+			return true
+		}
+	}
+	return false
+}
+
+// handleScheduler serves POST /api/v1/scheduler.
+func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	var call mesos.Call
+	callType := "INVALID"
+	defer func() { m.metrics.apiSeconds.WithLabelValues(callType).Observe(time.Since(start).Seconds()) }()
+	if err := decodeCall(r, &call); err != nil {
+		writeError(w, err)
+		return
+	}
+	callType = string(call.Type)
+	if !m.recovered.Load() {
+		writeError(w, errorf(http.StatusServiceUnavailable, "Master has not finished recovery"))
+		return
+	}
+	if call.Type == mesos.CallUnknown {
+		writeError(w, errorf(http.StatusNotImplemented, "Received 'UNKNOWN' call"))
+		return
+	}
+	if err := validateCall(&call); err != nil {
+		if errors.Is(err, errUnsupportedCall) {
+			writeError(w, errorf(http.StatusBadRequest, "Unsupported call type '%s'", call.Type))
+			return
+		}
+		writeError(w, errorf(http.StatusBadRequest, "%v", err))
+		return
+	}
+	if call.Type == mesos.CallSubscribe {
+		m.subscribe(w, r, &call)
+		return
+	}
+	streamID := r.Header.Get("Mesos-Stream-Id")
+	if streamID == "" {
+		writeError(w, errorf(http.StatusBadRequest, "All non-subscribe calls should include the 'Mesos-Stream-Id' header"))
+		return
+	}
+	var apiErr error
+	code := http.StatusAccepted
+	err := m.do(r.Context(), func(c *core) {
+		f := c.frameworks[call.FrameworkID.Value]
+		switch {
+		case f == nil:
+			apiErr = errorf(http.StatusBadRequest, "Framework cannot be found")
+			return
+		case f.state == fwRemoved:
+			apiErr = errorf(http.StatusForbidden, "Framework has been removed")
+			return
+		case f.state != fwConnected || f.stream == nil:
+			apiErr = errorf(http.StatusForbidden, "Framework is not subscribed")
+			return
+		case f.stream.id != streamID:
+			apiErr = errorf(http.StatusBadRequest, "The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s", streamID, f.id)
+			return
+		}
+		now := time.Now()
+		switch call.Type {
+		case mesos.CallTeardown:
+			c.removeFramework(f, "teardown requested", now)
+		case mesos.CallAccept:
+			c.accept(f, call.Accept.OfferIDs, call.Accept.Operations, call.Accept.Filters, now)
+		case mesos.CallDecline:
+			c.accept(f, call.Decline.OfferIDs, nil, call.Decline.Filters, now)
+		case mesos.CallRevive:
+			var roles []string
+			if call.Revive != nil {
+				roles = call.Revive.Roles
+			}
+			if apiErr = checkRoles(f, roles, "revive.roles"); apiErr == nil {
+				c.revive(f, roles)
+			}
+		case mesos.CallSuppress:
+			var roles []string
+			if call.Suppress != nil {
+				roles = call.Suppress.Roles
+			}
+			if apiErr = checkRoles(f, roles, "suppress.roles"); apiErr == nil {
+				c.suppress(f, roles)
+			}
+		case mesos.CallKill:
+			c.kill(f, call.Kill)
+		case mesos.CallShutdown:
+			// A command task's executor id is its task id.
+			c.kill(f, &mesos.Kill{TaskID: call.Shutdown.ExecutorID, AgentID: &call.Shutdown.AgentID})
+		case mesos.CallAcknowledge:
+			c.acknowledge(f, call.Acknowledge)
+		case mesos.CallReconcile:
+			c.reconcile(f, call.Reconcile)
+		case mesos.CallMessage:
+			// Command tasks have no executor to receive framework messages;
+			// as in Mesos, MESSAGE is best-effort and this one is dropped.
+			m.log.Debug("dropping framework message for a command task", "framework", f.id, "executor", call.Message.ExecutorID.Value)
+		case mesos.CallRequest, mesos.CallAcceptInverseOffers, mesos.CallDeclineInverseOffers:
+			// No inverse offers are ever made and requests are advisory.
+		case mesos.CallUpdateFramework:
+			if err := c.updateFramework(f, call.UpdateFramework, now); err != nil {
+				apiErr = errorf(http.StatusBadRequest, "%v", err)
+				return
+			}
+			code = http.StatusOK
+		}
+	})
+	if err != nil {
+		writeError(w, errorf(http.StatusServiceUnavailable, "Master is stopping"))
+		return
+	}
+	if apiErr != nil {
+		writeError(w, apiErr)
+		return
+	}
+	w.WriteHeader(code)
+}
+
+func checkRoles(f *framework, roles []string, field string) error {
+	for _, r := range roles {
+		if !f.hasRole(r) {
+			return errorf(http.StatusBadRequest, "'%s': role '%s' is not one of the framework's roles %v", field, r, f.roles)
+		}
+	}
+	return nil
+}
+
+// subscribe serves a SUBSCRIBE: it answers with a RecordIO stream of events
+// until the client goes away, the framework subscribes again elsewhere, or
+// the master stops.
+func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.Call) {
+	if r.Header.Get("Mesos-Stream-Id") != "" {
+		writeError(w, errorf(http.StatusBadRequest, "Subscribe calls should not include the 'Mesos-Stream-Id' header"))
+		return
+	}
+	if !acceptsJSON(r.Header.Get("Accept")) {
+		writeError(w, errorf(http.StatusNotAcceptable, "Expecting 'Accept' to allow 'application/json'"))
+		return
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, errors.New("streaming unsupported"))
+		return
+	}
+	var (
+		id, refusal string
+	)
+	if err := m.do(r.Context(), func(c *core) { id, refusal = c.subscribeCheck(call) }); err != nil {
+		return
+	}
+	s := &fwStream{id: uuid.NewString(), q: newQueue()}
+	if refusal != "" {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_ = mesos.WriteRecord(w, encode(&mesos.Event{Type: mesos.EventError, Error: &mesos.Error{Message: refusal}}))
+		return
+	}
+	if err := m.do(r.Context(), func(c *core) { c.subscribe(id, call, s, time.Now()) }); err != nil {
+		return
+	}
+	defer func() {
+		// The request context may be done; the loop still must hear of it.
+		m.post(func(c *core) { c.disconnected(id, s, time.Now()) })
+	}()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Mesos-Stream-Id", s.id)
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	flusher.Flush()
+	m.log.Info("framework subscribed", "framework", id, "name", call.Subscribe.FrameworkInfo.Name, "stream", s.id)
+	pump(r, w, flusher, s.q)
+}
+
+// pump writes a queue's records to a streaming response until the queue is
+// closed or the client goes away.
+func pump(r *http.Request, w http.ResponseWriter, flusher http.Flusher, q *queue) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	for {
+		items, closed := q.take()
+		for _, b := range items {
+			if err := mesos.WriteRecord(bw, b); err != nil {
+				return
+			}
+		}
+		if len(items) > 0 {
+			if bw.Flush() != nil {
+				return
+			}
+			flusher.Flush()
+		}
+		if closed {
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-q.notify:
+		}
+	}
+}

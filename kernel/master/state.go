@@ -1,0 +1,119 @@
+package master
+
+import (
+	"time"
+
+	"corral/kernel/internal/agentproto"
+	"corral/kernel/mesos"
+	"corral/kernel/resource"
+)
+
+// agent is the master's record of one agent. Owned by the loop goroutine.
+type agent struct {
+	id         string
+	info       agentproto.AgentInfo
+	total      resource.Resources
+	attributes []mesos.Attribute
+	status     agentStatus
+	// conn is the live REGISTER stream, nil when disconnected.
+	conn *agentConn
+	// lastSeen is when the agent last heartbeated or (re-)registered.
+	lastSeen        time.Time
+	registeredAt    time.Time
+	unreachableAt   time.Time
+	reregisterUntil time.Time        // for agentRecovered
+	tasks           map[string]*task // by task id
+}
+
+// agentConn is one REGISTER stream of an agent.
+type agentConn struct {
+	id string
+	q  *queue
+}
+
+// task is the master's record of one task.
+type task struct {
+	frameworkID string
+	agentID     string
+	info        mesos.TaskInfo
+	role        string
+	resources   resource.Resources
+	// state is the latest state known on the agent.
+	state mesos.TaskState
+	// status is the latest status seen (for reconciliation).
+	status mesos.TaskStatus
+	// lastForwardedUUID is the uuid of the last update forwarded to the
+	// framework and not yet acknowledged.
+	lastForwardedUUID string
+	// statusUpdateState is the state of that update.
+	statusUpdateState mesos.TaskState
+	// recovered is set once the task's resources went back to the allocator.
+	recovered bool
+	// killRequested remembers a KILL for an agent that is not connected.
+	killRequested bool
+	startedAt     time.Time
+}
+
+// frameworkState is a framework's lifecycle state.
+type frameworkState int
+
+const (
+	fwConnected frameworkState = iota
+	fwDisconnected
+	fwRemoved
+)
+
+func (s frameworkState) String() string {
+	switch s {
+	case fwConnected:
+		return "active"
+	case fwDisconnected:
+		return "disconnected"
+	default:
+		return "removed"
+	}
+}
+
+// framework is the master's record of one framework.
+type framework struct {
+	id              string
+	info            mesos.FrameworkInfo
+	roles           []string
+	suppressed      map[string]bool
+	state           frameworkState
+	stream          *fwStream
+	registeredAt    time.Time
+	disconnectedAt  time.Time
+	removedAt       time.Time
+	failoverTimeout time.Duration
+	tasks           map[string]*task
+	completed       []*task // ring of terminal tasks, newest last
+	offers          map[string]*offer
+}
+
+func (f *framework) partitionAware() bool { return f.info.HasCapability(mesos.CapPartitionAware) }
+
+func (f *framework) hasRole(r string) bool {
+	for _, x := range f.roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// fwStream is one SUBSCRIBE stream.
+type fwStream struct {
+	id string // Mesos-Stream-Id
+	q  *queue
+}
+
+// offer is an outstanding offer.
+type offer struct {
+	id          string
+	frameworkID string
+	agentID     string
+	role        string
+	resources   resource.Resources
+	createdAt   time.Time
+}
