@@ -1,0 +1,245 @@
+package sched
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"corral/kernel/mesos"
+)
+
+// ErrNotSubscribed is returned (wrapped) by calls made while the Client
+// has no subscribed stream: before the first SUBSCRIBED, between a
+// disconnection and the next SUBSCRIBED, and after Teardown. Nothing was
+// sent; the caller retries after the next SUBSCRIBED event, when it
+// usually reconciles anyway.
+var ErrNotSubscribed = errors.New("sched: not subscribed")
+
+// CallError is a master's non-2xx answer to a call. It carries the status
+// code and the master's message (the response body, trimmed and capped).
+type CallError struct {
+	Call    mesos.CallType // the call that failed
+	Master  string         // base URL of the master that answered
+	Code    int            // HTTP status code
+	Message string         // the master's explanation, possibly ""
+}
+
+// Error returns "sched: <CALL> at <master>: <code> <message>".
+func (e *CallError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.Code)
+	}
+	return fmt.Sprintf("sched: %s at %s: %d %s", e.Call, e.Master, e.Code, msg)
+}
+
+// permanent reports whether repeating the same request cannot help: a
+// client error other than a timeout or rate limit.
+func (e *CallError) permanent() bool {
+	return e.Code >= 400 && e.Code < 500 &&
+		e.Code != http.StatusRequestTimeout && e.Code != http.StatusTooManyRequests
+}
+
+// maxErrorBody caps the message kept from an error response.
+const maxErrorBody = 4 << 10
+
+func newCallError(call mesos.CallType, master string, resp *http.Response) *CallError {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	discard(resp.Body)
+	return &CallError{Call: call, Master: master, Code: resp.StatusCode, Message: strings.TrimSpace(string(b))}
+}
+
+// call sends a non-SUBSCRIBE call on the current subscription.
+func (c *Client) call(ctx context.Context, call *mesos.Call) error {
+	c.mu.Lock()
+	master, streamID, id, ok := c.leader, c.streamID, c.frameworkIDLocked(), c.connected
+	c.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: cannot send %s", ErrNotSubscribed, call.Type)
+	}
+	call.FrameworkID = &mesos.ID{Value: id}
+	body, err := json.Marshal(call)
+	if err != nil {
+		return fmt.Errorf("sched: encoding %s: %w", call.Type, err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.CallTimeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, master+schedulerPath, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("sched: %s at %s: %w", call.Type, master, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Mesos-Stream-Id", streamID)
+	resp, err := c.callHC.Do(req)
+	if err != nil {
+		return fmt.Errorf("sched: %s at %s: %w", call.Type, master, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return newCallError(call.Type, master, resp)
+	}
+	discard(resp.Body)
+	return nil
+}
+
+// Accept sends ACCEPT: apply ops to the offers; their unused resources
+// are declined with filters (nil: the master's default refuse time). Each
+// offer may be used in one ACCEPT or DECLINE only.
+func (c *Client) Accept(ctx context.Context, offerIDs []mesos.ID, ops []mesos.Operation, filters *mesos.Filters) error {
+	return c.call(ctx, &mesos.Call{
+		Type:   mesos.CallAccept,
+		Accept: &mesos.Accept{OfferIDs: offerIDs, Operations: ops, Filters: filters},
+	})
+}
+
+// Launch accepts the offers with a single LAUNCH of tasks; see Accept. No
+// tasks declines the offers.
+func (c *Client) Launch(ctx context.Context, offerIDs []mesos.ID, tasks []mesos.TaskInfo, filters *mesos.Filters) error {
+	var ops []mesos.Operation
+	if len(tasks) > 0 {
+		ops = []mesos.Operation{{Type: mesos.OpLaunch, Launch: &mesos.Launch{TaskInfos: tasks}}}
+	}
+	return c.Accept(ctx, offerIDs, ops, filters)
+}
+
+// Decline sends DECLINE for the offers; filters (may be nil) says how long
+// not to offer those resources again.
+func (c *Client) Decline(ctx context.Context, offerIDs []mesos.ID, filters *mesos.Filters) error {
+	return c.call(ctx, &mesos.Call{
+		Type:    mesos.CallDecline,
+		Decline: &mesos.Decline{OfferIDs: offerIDs, Filters: filters},
+	})
+}
+
+// Kill sends KILL for a task; agentID may be "". The outcome arrives as an
+// UPDATE (TASK_KILLED, or TASK_LOST for a task the master does not know).
+func (c *Client) Kill(ctx context.Context, taskID, agentID string) error {
+	k := &mesos.Kill{TaskID: mesos.ID{Value: taskID}}
+	if agentID != "" {
+		k.AgentID = &mesos.ID{Value: agentID}
+	}
+	return c.call(ctx, &mesos.Call{Type: mesos.CallKill, Kill: k})
+}
+
+// Acknowledge sends ACKNOWLEDGE for a status update; uuid is the update's
+// status.uuid exactly as received (base64). Only updates that carry a
+// uuid may be acknowledged.
+func (c *Client) Acknowledge(ctx context.Context, agentID, taskID, uuid string) error {
+	if uuid == "" {
+		return errors.New("sched: acknowledging an update without uuid")
+	}
+	return c.call(ctx, &mesos.Call{
+		Type: mesos.CallAcknowledge,
+		Acknowledge: &mesos.Acknowledge{
+			AgentID: mesos.ID{Value: agentID},
+			TaskID:  mesos.ID{Value: taskID},
+			UUID:    uuid,
+		},
+	})
+}
+
+// Reconcile sends RECONCILE: explicit for the listed tasks, implicit (all
+// of the framework's tasks the master knows) when tasks is empty. Answers
+// arrive as UPDATE events without uuid.
+func (c *Client) Reconcile(ctx context.Context, tasks []mesos.ReconcileTask) error {
+	return c.call(ctx, &mesos.Call{Type: mesos.CallReconcile, Reconcile: &mesos.Reconcile{Tasks: tasks}})
+}
+
+// Revive sends REVIVE for roles (none: all the framework's roles), which
+// un-suppresses them and clears offer filters. Later re-subscriptions no
+// longer list those roles as suppressed.
+func (c *Client) Revive(ctx context.Context, roles ...string) error {
+	if err := c.call(ctx, &mesos.Call{Type: mesos.CallRevive, Revive: &mesos.Revive{Roles: roles}}); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if len(roles) == 0 {
+		c.suppressed = nil
+	} else {
+		c.suppressed = slices.DeleteFunc(c.suppressed, func(r string) bool { return slices.Contains(roles, r) })
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// Suppress sends SUPPRESS for roles (none: all the framework's roles): no
+// offers for them until Revive. The Client re-subscribes with them
+// listed as suppressed, so a reconnection does not bring offers back.
+func (c *Client) Suppress(ctx context.Context, roles ...string) error {
+	if err := c.call(ctx, &mesos.Call{Type: mesos.CallSuppress, Suppress: &mesos.Suppress{Roles: roles}}); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if len(roles) == 0 {
+		roles = c.framework.EffectiveRoles()
+	}
+	c.suppressed = dedup(append(c.suppressed, roles...))
+	c.mu.Unlock()
+	return nil
+}
+
+// Teardown sends TEARDOWN: the master kills all the framework's tasks and
+// removes it. On success the Client closes its stream, Run returns nil,
+// and the Client cannot subscribe again.
+func (c *Client) Teardown(ctx context.Context) error {
+	if err := c.call(ctx, &mesos.Call{Type: mesos.CallTeardown}); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.tornDown, c.connected = true, false
+	cancel := c.cancelStream
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel(errTornDown)
+	}
+	return nil
+}
+
+// Message sends MESSAGE: data to an executor, best effort (no delivery
+// guarantee).
+func (c *Client) Message(ctx context.Context, agentID, executorID string, data []byte) error {
+	return c.call(ctx, &mesos.Call{
+		Type: mesos.CallMessage,
+		Message: &mesos.Message{
+			AgentID:    mesos.ID{Value: agentID},
+			ExecutorID: mesos.ID{Value: executorID},
+			Data:       base64.StdEncoding.EncodeToString(data),
+		},
+	})
+}
+
+// UpdateFramework sends UPDATE_FRAMEWORK, which the master answers
+// synchronously (200). info.ID defaults to the current framework id;
+// user, principal and checkpoint cannot change. On success info and
+// suppressedRoles replace those sent on later re-subscriptions.
+func (c *Client) UpdateFramework(ctx context.Context, info mesos.FrameworkInfo, suppressedRoles []string) error {
+	if info.ID == nil {
+		if id := c.FrameworkID(); id != "" {
+			info.ID = &mesos.ID{Value: id}
+		}
+	}
+	err := c.call(ctx, &mesos.Call{
+		Type:            mesos.CallUpdateFramework,
+		UpdateFramework: &mesos.UpdateFramework{FrameworkInfo: info, SuppressedRoles: suppressedRoles},
+	})
+	if err != nil {
+		return err
+	}
+	info.Roles = slices.Clone(info.Roles)
+	info.Capabilities = slices.Clone(info.Capabilities)
+	c.mu.Lock()
+	c.framework = info
+	c.suppressed = dedup(suppressedRoles)
+	c.mu.Unlock()
+	return nil
+}

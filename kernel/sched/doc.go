@@ -1,0 +1,56 @@
+// Package sched is the framework SDK: a client of the Mesos v1 scheduler
+// HTTP API (POST /api/v1/scheduler, JSON) that corral's frameworks use to
+// talk to a master exactly as a third-party framework would. It works
+// against corral's master and against Apache Mesos.
+//
+// Vocabulary:
+//
+//   - subscription: the long-lived SUBSCRIBE response, a RecordIO stream
+//     of events identified by its Mesos-Stream-Id.
+//   - call: any other request; it travels on its own connection, carries
+//     the framework id and the current stream id, and is answered 202
+//     (UPDATE_FRAMEWORK: 200). Its effects arrive later as events.
+//   - leader: the master that accepted the last SUBSCRIBE, possibly after
+//     a 307 redirect. Calls go to it.
+//   - silence allowance: HeartbeatMisses x the heartbeat interval from the
+//     last SUBSCRIBED; a stream quiet for longer is considered dead.
+//
+// A Client owns one subscription at a time. Run drives this state machine
+// until its context is done:
+//
+//	        Run(ctx)
+//	           |
+//	           v
+//	   +--------------+   307: follow Location with the redirecting
+//	+->|  connecting  |<-+  master's scheme, at most 3 hops
+//	|  +--------------+--+
+//	|     |    |    |
+//	|     |    |    +- connection error, 5xx, 408, 429: try the next
+//	|     |    |       master, last leader first; when all failed --+
+//	|     |    | 4xx                                                |
+//	|     |    +--> Run returns *CallError                          v
+//	|     | 200 with Mesos-Stream-Id                        +-------------+
+//	|     v                                                 |   backoff   |
+//	|  +-----------+  EOF, read or decode error,            | 100 ms x 2^n|
+//	|  | streaming |-- silence > HeartbeatMisses x -------->| jittered,   |
+//	|  +-----------+   heartbeat interval                   | capped at   |
+//	|     | SUBSCRIBED (ERROR and other events              | BackoffMax  |
+//	|     v            go to the handler in order)          +-------------+
+//	|  +------------+                                          ^       |
+//	|  | subscribed |-- same causes (n starts again at 0) -----+       |
+//	|  +------------+                                                  |
+//	|   Connected() is true; calls are sent to the leader              |
+//	+------------------------------------------------------------------+
+//
+//	ctx done: Run returns ctx.Err()          Teardown: Run returns nil
+//
+// The first SUBSCRIBE carries no framework id unless Config.Framework.ID
+// is set (failover); once SUBSCRIBED names the id, every re-subscription
+// sends it as framework_id and framework_info.id. Offers do not survive a
+// disconnection; handlers typically reconcile when they see SUBSCRIBED.
+//
+// Goroutines: Run's caller dispatches events; a reader goroutine per
+// stream decodes records ahead of a busy handler, and with
+// AutoAcknowledge one more goroutine sends acknowledgements in order.
+// Run starts and joins them all before it returns.
+package sched

@@ -1,0 +1,352 @@
+package sched
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"corral/kernel/mesos"
+)
+
+// fakeMaster is a minimal scheduler endpoint: it checks the headers the
+// real master checks, streams RecordIO events and records every request.
+type fakeMaster struct {
+	t         *testing.T
+	srv       *httptest.Server
+	heartbeat float64     // seconds, sent in SUBSCRIBED and used for HEARTBEATs
+	silent    atomic.Bool // stop sending HEARTBEATs
+	closed    chan struct{}
+	streams   chan *fakeStream // each stream after SUBSCRIBED was written
+	calls     chan recorded    // each non-SUBSCRIBE call
+
+	mu         sync.Mutex
+	assignID   string  // framework id for a first SUBSCRIBE
+	redirect   string  // if set, SUBSCRIBE answers 307 with this Location
+	subReplies []reply // consumed, one per SUBSCRIBE, before accepting
+	errorFirst string  // if set, the next stream sends only this ERROR
+	callReply  map[mesos.CallType]reply
+	onCall     func(fs *fakeStream, c *mesos.Call) // runs before the reply
+	cur        *fakeStream
+	nStreams   int
+}
+
+type reply struct {
+	code int
+	body string
+}
+
+type recorded struct {
+	call   mesos.Call
+	body   []byte
+	header http.Header
+}
+
+type fakeStream struct {
+	id   string
+	sub  mesos.Call
+	send chan *mesos.Event
+	drop chan struct{} // close to end the response (the client sees EOF)
+}
+
+func newFakeMaster(t *testing.T) *fakeMaster {
+	t.Helper()
+	m := &fakeMaster{
+		t:         t,
+		heartbeat: 15,
+		closed:    make(chan struct{}),
+		streams:   make(chan *fakeStream, 16),
+		calls:     make(chan recorded, 64),
+		assignID:  "fw-1",
+		callReply: map[mesos.CallType]reply{},
+	}
+	m.srv = httptest.NewServer(http.HandlerFunc(m.serveHTTP))
+	t.Cleanup(func() {
+		close(m.closed)
+		m.srv.Close()
+	})
+	return m
+}
+
+func (m *fakeMaster) URL() string { return m.srv.URL }
+
+func (m *fakeMaster) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != schedulerPath {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
+	switch ct := r.Header.Get("Content-Type"); ct {
+	case "application/json":
+	case "":
+		http.Error(w, "Expecting 'Content-Type' to be present", http.StatusBadRequest)
+		return
+	default:
+		w.WriteHeader(http.StatusUnsupportedMediaType)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	var call mesos.Call
+	if err := json.Unmarshal(body, &call); err != nil {
+		http.Error(w, "Failed to parse body into Call: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if call.Type == mesos.CallSubscribe {
+		m.subscribe(w, r, call)
+		return
+	}
+
+	m.mu.Lock()
+	fs := m.cur
+	rep, ok := m.callReply[call.Type]
+	hook := m.onCall
+	m.mu.Unlock()
+	m.calls <- recorded{call: call, body: body, header: r.Header.Clone()}
+	sid := r.Header.Get("Mesos-Stream-Id")
+	switch {
+	case sid == "":
+		http.Error(w, "All non-subscribe calls should include the 'Mesos-Stream-Id' header", http.StatusBadRequest)
+		return
+	case fs == nil:
+		http.Error(w, "Framework is not subscribed", http.StatusForbidden)
+		return
+	case sid != fs.id:
+		http.Error(w, fmt.Sprintf("The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s", sid, m.assignID), http.StatusBadRequest)
+		return
+	}
+	if hook != nil {
+		hook(fs, &call)
+	}
+	if ok {
+		http.Error(w, rep.body, rep.code)
+		return
+	}
+	if call.Type == mesos.CallUpdateFramework {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (m *fakeMaster) subscribe(w http.ResponseWriter, r *http.Request, call mesos.Call) {
+	if r.Header.Get("Mesos-Stream-Id") != "" {
+		http.Error(w, "Subscribe calls should not include the 'Mesos-Stream-Id' header", http.StatusBadRequest)
+		return
+	}
+	m.mu.Lock()
+	if m.redirect != "" {
+		loc := m.redirect
+		m.mu.Unlock()
+		w.Header().Set("Location", loc)
+		w.WriteHeader(http.StatusTemporaryRedirect)
+		return
+	}
+	if len(m.subReplies) > 0 {
+		rep := m.subReplies[0]
+		m.subReplies = m.subReplies[1:]
+		m.mu.Unlock()
+		http.Error(w, rep.body, rep.code)
+		return
+	}
+	id := m.assignID
+	if call.FrameworkID != nil {
+		id = call.FrameworkID.Value
+	}
+	m.nStreams++
+	fs := &fakeStream{
+		id:   fmt.Sprintf("stream-%d", m.nStreams),
+		sub:  call,
+		send: make(chan *mesos.Event, 16),
+		drop: make(chan struct{}),
+	}
+	errMsg := m.errorFirst
+	m.errorFirst = ""
+	if errMsg == "" {
+		m.cur = fs
+	}
+	m.mu.Unlock()
+
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Mesos-Stream-Id", fs.id)
+	w.WriteHeader(http.StatusOK)
+	if errMsg != "" {
+		m.write(w, &mesos.Event{Type: mesos.EventError, Error: &mesos.Error{Message: errMsg}})
+		m.streams <- fs
+		return
+	}
+	m.write(w, &mesos.Event{Type: mesos.EventSubscribed, Subscribed: &mesos.Subscribed{
+		FrameworkID:              mesos.ID{Value: id},
+		HeartbeatIntervalSeconds: mesos.Float(m.heartbeat),
+	}})
+	m.streams <- fs
+	defer func() {
+		m.mu.Lock()
+		if m.cur == fs {
+			m.cur = nil
+		}
+		m.mu.Unlock()
+	}()
+
+	tick := time.NewTicker(time.Duration(m.heartbeat * float64(time.Second)))
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-m.closed:
+			return
+		case <-fs.drop:
+			return
+		case ev := <-fs.send:
+			m.write(w, ev)
+		case <-tick.C:
+			if !m.silent.Load() {
+				m.write(w, &mesos.Event{Type: mesos.EventHeartbeat})
+			}
+		}
+	}
+}
+
+func (m *fakeMaster) write(w http.ResponseWriter, ev *mesos.Event) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		m.t.Errorf("encoding event: %v", err)
+		return
+	}
+	if err := mesos.WriteRecord(w, b); err != nil {
+		return // client went away
+	}
+	w.(http.Flusher).Flush()
+}
+
+// nextStream waits for the next accepted SUBSCRIBE.
+func (m *fakeMaster) nextStream(t *testing.T) *fakeStream {
+	t.Helper()
+	select {
+	case fs := <-m.streams:
+		return fs
+	case <-time.After(5 * time.Second):
+		t.Fatal("no SUBSCRIBE reached the fake master")
+		return nil
+	}
+}
+
+// noStream fails if a SUBSCRIBE is accepted within d.
+func (m *fakeMaster) noStream(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case fs := <-m.streams:
+		t.Fatalf("unexpected SUBSCRIBE (stream %s)", fs.id)
+	case <-time.After(d):
+	}
+}
+
+// nextCall waits for the next non-SUBSCRIBE call.
+func (m *fakeMaster) nextCall(t *testing.T) recorded {
+	t.Helper()
+	select {
+	case c := <-m.calls:
+		return c
+	case <-time.After(5 * time.Second):
+		t.Fatal("no call reached the fake master")
+		return recorded{}
+	}
+}
+
+// eventLog is a Handler that forwards events to a channel.
+type eventLog chan *mesos.Event
+
+func (l eventLog) HandleEvent(_ context.Context, _ *Client, ev *mesos.Event) { l <- ev }
+
+// next waits for an event of type want, skipping heartbeats.
+func (l eventLog) next(t *testing.T, want mesos.EventType) *mesos.Event {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-l:
+			if ev.Type == mesos.EventHeartbeat && want != mesos.EventHeartbeat {
+				continue
+			}
+			if ev.Type != want {
+				t.Fatalf("event = %s; want %s", ev.Type, want)
+			}
+			return ev
+		case <-deadline:
+			t.Fatalf("no %s event", want)
+			return nil
+		}
+	}
+}
+
+func testConfig(masters ...string) Config {
+	return Config{
+		Masters:    masters,
+		Framework:  mesos.FrameworkInfo{User: "foo", Name: "test"},
+		BackoffMax: 20 * time.Millisecond,
+	}
+}
+
+// run is a Client's Run in progress.
+type run struct {
+	done chan struct{}
+	err  error // valid once done is closed
+}
+
+// wait returns Run's result, failing the test if it takes over 5 s.
+func (r *run) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case <-r.done:
+		return r.err
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return")
+		return nil
+	}
+}
+
+// start runs a Client until the test ends.
+func start(t *testing.T, cfg Config, h Handler) (*Client, *run) {
+	t.Helper()
+	c, err := New(cfg, h, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &run{done: make(chan struct{})}
+	go func() {
+		r.err = c.Run(ctx)
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		r.wait(t)
+	})
+	return c, r
+}
+
+// waitFor polls cond until it holds or 5 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func hostOf(u string) string { return strings.TrimPrefix(u, "http://") }
