@@ -2,6 +2,7 @@ package master
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // metrics are the master's Prometheus collectors, on a registry of its own
@@ -54,6 +55,6 @@ func newMetrics() *metrics {
 	}
 	mt.reg.MustRegister(mt.agents, mt.frameworks, mt.tasks, mt.offers, mt.allocationSeconds, mt.apiSeconds,
 		mt.eventsSent, mt.statusUpdates, mt.tasksLaunched,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return mt
 }
