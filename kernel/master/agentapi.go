@@ -107,10 +107,14 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, call *age
 		return
 	}
 	conn := &agentConn{id: uuid.NewString(), q: newQueue()}
-	if err := m.do(r.Context(), func(c *core) { c.registered(id, reg, conn, time.Now()) }); err != nil {
+	err = m.do(r.Context(), func(c *core) { c.registered(id, reg, conn, time.Now()) })
+	// Even if the request ended before the loop ran registered(), the loop
+	// must learn that this connection is gone (a no-op for a stale one).
+	defer m.post(func(c *core) { c.agentGoneAway(id, conn) })
+	if err != nil {
+		writeError(w, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 		return
 	}
-	defer m.post(func(c *core) { c.agentGoneAway(id, conn) })
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set(agentproto.ConnectionIDHeader, conn.id)
 	w.WriteHeader(http.StatusOK)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"corral/kernel/allocator"
@@ -24,7 +25,16 @@ type core struct {
 	weights    map[string]float64
 	dirty      map[string]bool // agents to allocate for at the end of this batch
 	seq        int64
+	// removedIDs are frameworks torn down for good: they may never
+	// subscribe again and their tasks are killed wherever they show up.
+	removedIDs map[string]bool
+	// completed keeps the last maxCompletedFrameworks removed frameworks
+	// for /state.
+	completed []*framework
 }
+
+// maxCompletedFrameworks bounds the removed frameworks kept for /state.
+const maxCompletedFrameworks = 50
 
 func newCore(m *Master) *core {
 	return &core{
@@ -35,6 +45,7 @@ func newCore(m *Master) *core {
 		offers:     map[string]*offer{},
 		weights:    map[string]float64{},
 		dirty:      map[string]bool{},
+		removedIDs: map[string]bool{},
 	}
 }
 
@@ -82,11 +93,19 @@ func (c *core) restore(agents []registry.Agent, fws []registry.Framework, weight
 			if rf.RemovedAt != nil {
 				f.removedAt = *rf.RemovedAt
 			}
+			c.removedIDs[f.id] = true
+			c.keepCompleted(f)
+			continue
 		default:
 			f.state = fwDisconnected
 			f.disconnectedAt = now
 			if rf.DisconnectedAt != nil {
 				f.disconnectedAt = *rf.DisconnectedAt
+			} else {
+				// It was connected when the last master stopped: that is a
+				// master failover, not a framework failure. Give it as long
+				// as agents get to come back before its timeout can fire.
+				f.graceUntil = now.Add(c.m.cfg.AgentReregisterTimeout)
 			}
 			c.alloc.AddFramework(f.id, f.roles, nil)
 			c.alloc.SetFrameworkActive(f.id, false)
@@ -95,11 +114,14 @@ func (c *core) restore(agents []registry.Agent, fws []registry.Framework, weight
 	}
 }
 
-// encode marshals an event; the wire types always marshal.
+// encode marshals an event. Input is validated on the way in, so a failure
+// here is a bug; it is logged and the event dropped rather than taking the
+// master down.
 func encode(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic(fmt.Sprintf("encoding %T: %v", v, err))
+		slog.Error("dropping an event that cannot be encoded", "type", fmt.Sprintf("%T", v), "err", err)
+		return nil
 	}
 	return b
 }
@@ -154,7 +176,7 @@ func (c *core) subscribeCheck(call *mesos.Call) (id string, refusal string) {
 	fi := call.Subscribe.FrameworkInfo
 	if fi.ID != nil && fi.ID.Value != "" {
 		id = fi.ID.Value
-		if f := c.frameworks[id]; f != nil && f.state == fwRemoved {
+		if c.removedIDs[id] {
 			return id, "Framework has been removed"
 		}
 		return id, ""
@@ -203,11 +225,8 @@ func (c *core) subscribe(id string, call *mesos.Call, s *fwStream, now time.Time
 		MasterInfo:               &c.m.info,
 	}})
 	for _, t := range f.tasks {
-		if t.lastForwardedUUID != "" {
-			st := t.status
-			st.State = stateFor(t.statusUpdateState, f.partitionAware())
-			st.UUID = t.lastForwardedUUID
-			c.sendUpdate(f, st)
+		if t.forwarded != nil {
+			c.sendUpdate(f, *t.forwarded)
 		}
 	}
 	for id := range c.agents {
@@ -296,6 +315,25 @@ func (c *core) removeFramework(f *framework, why string, now time.Time) {
 		c.dirty[aid] = true
 	}
 	c.persistFramework(f)
+	// Its tasks are being killed; the agents' terminal updates are
+	// acknowledged on its behalf (statusUpdates).
+	for tid, t := range f.tasks {
+		if a := c.agents[t.agentID]; a != nil && a.tasks[tid] == t {
+			delete(a.tasks, tid)
+		}
+		f.completed = append(f.completed, t)
+	}
+	f.tasks = map[string]*task{}
+	delete(c.frameworks, f.id)
+	c.removedIDs[f.id] = true
+	c.keepCompleted(f)
+}
+
+func (c *core) keepCompleted(f *framework) {
+	c.completed = append(c.completed, f)
+	if n := len(c.completed) - maxCompletedFrameworks; n > 0 {
+		c.completed = append([]*framework(nil), c.completed[n:]...)
+	}
 }
 
 // --- offers ---------------------------------------------------------------
@@ -423,7 +461,7 @@ func (c *core) accept(f *framework, ids []mesos.ID, ops []mesos.Operation, filte
 				continue
 			}
 			for _, ti := range op.Launch.TaskInfos {
-				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, ti.AgentID.Value, mesos.TaskDropped, mesos.ReasonInvalidOffers, invalid, true))
+				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, ti.AgentID.Value, mesos.TaskDropped, mesos.ReasonInvalidOffers, invalid, false))
 			}
 		}
 		return
@@ -442,16 +480,19 @@ func (c *core) accept(f *framework, ids []mesos.ID, ops []mesos.Operation, filte
 	for _, op := range ops {
 		for _, ti := range op.Launch.TaskInfos {
 			if a == nil || a.conn == nil || a.status != agentRegistered {
-				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskDropped, mesos.ReasonAgentRemoved, "Agent "+agentID+" is not connected", true))
+				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskDropped, mesos.ReasonAgentRemoved, "Agent "+agentID+" is not connected", false))
 				continue
 			}
 			chk := checkTask(&ti, agentID, available, func(id string) bool { return inAccept[id] || f.tasks[id] != nil })
 			if chk.reason != "" {
-				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskError, mesos.ReasonTaskInvalid, chk.reason, true))
+				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskError, mesos.ReasonTaskInvalid, chk.reason, false))
 				continue
 			}
 			inAccept[ti.TaskID.Value] = true
 			available = available.Sub(chk.resources)
+			// Record the role in the task's resources, as Mesos does, so
+			// the agent reports it back after a master failover.
+			ti.Resources = chk.resources.Wire(role)
 			t := &task{frameworkID: f.id, agentID: agentID, info: ti, role: role, resources: chk.resources, state: mesos.TaskStaging, startedAt: now}
 			t.status = mesos.TaskStatus{TaskID: ti.TaskID, State: mesos.TaskStaging, AgentID: &mesos.ID{Value: agentID}, Source: mesos.SourceMaster}
 			f.tasks[ti.TaskID.Value] = t
@@ -476,10 +517,10 @@ func (c *core) kill(f *framework, k *mesos.Kill) {
 		if k.AgentID != nil {
 			agentID = k.AgentID.Value
 		}
-		st, reply := reconcileUnknown(c.agentStatus(agentID), f.partitionAware())
-		if reply {
-			c.sendUpdate(f, c.statusFromMaster(f, k.TaskID.Value, agentID, st, mesos.ReasonReconciliation, "Attempted to kill an unknown task", false))
+		if c.agentStatus(agentID) == agentRecovered {
+			return // the agent may still come back with it
 		}
+		c.sendUpdate(f, c.statusFromMaster(f, k.TaskID.Value, agentID, mesos.TaskLost, mesos.ReasonReconciliation, "Attempted to kill an unknown task", false))
 		return
 	}
 	grace := 0.0
@@ -525,8 +566,8 @@ func (c *core) acknowledge(f *framework, ack *mesos.Acknowledge) {
 	if t == nil || t.agentID != ack.AgentID.Value {
 		return
 	}
-	if t.lastForwardedUUID == ack.UUID {
-		t.lastForwardedUUID = ""
+	if t.forwarded != nil && t.forwarded.UUID == ack.UUID {
+		t.forwarded = nil
 		if t.statusUpdateState.Terminal() {
 			c.completeTask(f, t)
 		}
@@ -703,11 +744,19 @@ func (c *core) registered(id string, reg *agentproto.Register, conn *agentConn, 
 	reported := map[string]bool{}
 	for _, rt := range reg.Tasks {
 		tid := rt.TaskInfo.TaskID.Value
+		if tid == "" || rt.FrameworkID == "" {
+			c.m.log.Warn("ignoring a reported task without task or framework id", "agent", id)
+			continue
+		}
 		reported[tid] = true
 		f := c.frameworks[rt.FrameworkID]
+		if f == nil && c.removedIDs[rt.FrameworkID] {
+			c.sendAgent(a, &agentproto.Event{Type: agentproto.EventKill, Kill: &agentproto.Kill{FrameworkID: rt.FrameworkID, TaskID: tid}})
+			continue
+		}
 		if f == nil {
 			f = &framework{id: rt.FrameworkID, tasks: map[string]*task{}, offers: map[string]*offer{}, suppressed: map[string]bool{},
-				state: fwDisconnected, disconnectedAt: now, registeredAt: now}
+				state: fwDisconnected, disconnectedAt: now, registeredAt: now, graceUntil: now.Add(c.m.cfg.AgentReregisterTimeout)}
 			if rt.FrameworkInfo != nil {
 				f.info = *rt.FrameworkInfo
 				f.failoverTimeout = failoverOf(rt.FrameworkInfo)
@@ -719,7 +768,7 @@ func (c *core) registered(id string, reg *agentproto.Register, conn *agentConn, 
 			c.alloc.SetFrameworkActive(f.id, false)
 			c.persistFramework(f)
 		}
-		killIt := f.state == fwRemoved || (wasUnreachable && !f.partitionAware())
+		killIt := f.state == fwRemoved || c.removedIDs[f.id] || (wasUnreachable && !f.partitionAware())
 		if killIt && !rt.State.Terminal() {
 			c.sendAgent(a, &agentproto.Event{Type: agentproto.EventKill, Kill: &agentproto.Kill{FrameworkID: f.id, TaskID: tid}})
 		}
@@ -752,7 +801,18 @@ func (c *core) registered(id string, reg *agentproto.Register, conn *agentConn, 
 	for tid, t := range a.tasks {
 		if !reported[tid] && !t.state.Terminal() {
 			missing = append(missing, agentproto.ReconcileTask{FrameworkID: t.frameworkID, TaskID: tid})
+			// Still in use until the agent answers for it.
+			if !t.recovered {
+				c.alloc.Allocate(id, t.frameworkID, t.role, t.resources)
+			}
 		}
+	}
+	if wasUnreachable {
+		// The handler's admission was queued before the loop queued the
+		// unreachable mark; queue it again so the registry ends admitted.
+		info, _ := json.Marshal(reg.Info)
+		store, host := c.m.store, reg.Info.Hostname
+		c.m.registrar.enqueue("re-admit agent "+id, func(ctx context.Context) error { return store.AdmitAgent(ctx, id, host, info) })
 	}
 	if len(missing) > 0 {
 		c.sendAgent(a, &agentproto.Event{Type: agentproto.EventReconcile, Reconcile: &agentproto.Reconcile{Tasks: missing}})
@@ -807,13 +867,15 @@ func (c *core) statusUpdates(a *agent, ups []agentproto.StatusUpdate, now time.T
 				c.alloc.Recover(a.id, f.id, t.role, t.resources, 0, now)
 				c.dirty[a.id] = true
 			}
-			t.lastForwardedUUID = u.Status.UUID
-			t.statusUpdateState = u.Status.State
 		}
 		st := u.Status
 		st.State = stateFor(st.State, f.partitionAware())
 		if st.AgentID == nil {
 			st.AgentID = &mesos.ID{Value: a.id}
+		}
+		if t != nil && t.agentID == a.id {
+			t.forwarded = &st
+			t.statusUpdateState = u.Status.State
 		}
 		c.sendUpdate(f, st)
 		c.m.metrics.statusUpdates.WithLabelValues(string(u.Status.State)).Inc()
@@ -832,7 +894,9 @@ func (c *core) markUnreachable(a *agent, why string, now time.Time) {
 		a.conn = nil
 	}
 	c.rescindAgentOffers(a.id, now)
-	c.alloc.SetAgentActive(a.id, false)
+	// Its resources leave the cluster (and the shares) until it returns;
+	// registered() adds it back with the tasks it still runs.
+	c.alloc.RemoveAgent(a.id)
 	store := c.m.store
 	id := a.id
 	c.m.registrar.enqueue("agent unreachable "+id, func(ctx context.Context) error { return store.MarkAgentUnreachable(ctx, id, now) })
@@ -842,7 +906,7 @@ func (c *core) markUnreachable(a *agent, why string, now time.Time) {
 		if f == nil || t.state.Terminal() {
 			continue
 		}
-		s := c.statusFromMaster(f, tid, a.id, mesos.TaskUnreachable, mesos.ReasonAgentRemoved, msg, true)
+		s := c.statusFromMaster(f, tid, a.id, mesos.TaskUnreachable, mesos.ReasonAgentRemoved, msg, false)
 		s.UnreachableTime = &mesos.TimeInfo{Nanoseconds: mesos.Int(now.UnixNano())}
 		if f.partitionAware() {
 			t.state = mesos.TaskUnreachable
@@ -881,7 +945,7 @@ func (c *core) checkTimeouts(now time.Time) {
 		}
 	}
 	for _, f := range c.frameworks {
-		if f.state == fwDisconnected && now.Sub(f.disconnectedAt) >= f.failoverTimeout {
+		if f.state == fwDisconnected && now.Sub(f.disconnectedAt) >= f.failoverTimeout && !now.Before(f.graceUntil) {
 			c.removeFramework(f, "failover timeout expired", now)
 		}
 	}

@@ -98,7 +98,7 @@ func New(cfg Config, store Store, log *slog.Logger) (*Master, error) {
 		cfg:       cfg,
 		log:       log,
 		store:     store,
-		registrar: newRegistrar(log),
+		registrar: newRegistrar(log, registry.Permanent),
 		metrics:   newMetrics(),
 		runID:     runID,
 		startedAt: time.Now(),

@@ -688,3 +688,36 @@ func TestMasterRestartRecoversRegistry(t *testing.T) {
 		t.Errorf("reconcile on unreachable agent = %+v", st)
 	}
 }
+
+// A master failover is not a framework failure: a framework that was
+// connected when the master died may re-subscribe even with the default
+// failover_timeout of 0.
+func TestMasterRestartSparesConnectedFrameworks(t *testing.T) {
+	db := testpg.URL(t)
+	tm := startMasterOn(t, db, nil)
+	f := subscribe(t, tm.url, plainFramework)
+	waitFor(t, func() bool {
+		fws, _ := tm.store.Frameworks(t.Context())
+		return len(fws) == 1
+	})
+	tm.stop()
+	tm2 := startMasterOn(t, db, func(c *Config) { c.AgentReregisterTimeout = 5 * time.Second })
+	time.Sleep(1500 * time.Millisecond) // several timeout checks
+	g := subscribe(t, tm2.url, `{"user":"u","name":"test","id":{"value":"`+f.id+`"}}`)
+	if g.id != f.id {
+		t.Errorf("re-subscribed as %s; want %s", g.id, f.id)
+	}
+}
+
+func TestNonFiniteNumbersRefused(t *testing.T) {
+	tm := startMaster(t, nil)
+	f := subscribe(t, tm.url, plainFramework)
+	code, msg := f.call(`{"type":"DECLINE",` + f.fid() + `,"decline":{"offer_ids":[],"filters":{"refuse_seconds":"NaN"}}}`)
+	if code != 400 || !strings.Contains(msg, "invalid number") {
+		t.Errorf("NaN refuse_seconds: %d %q; want 400", code, msg)
+	}
+	// The master is still there.
+	if st := getState(t, tm.url); len(st.Frameworks) != 1 {
+		t.Errorf("state after bad input: %+v", st.Frameworks)
+	}
+}

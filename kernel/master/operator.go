@@ -239,12 +239,10 @@ func (c *core) snapshot(now time.Time) State {
 	}
 	sort.Slice(st.Agents, func(i, j int) bool { return st.Agents[i].ID < st.Agents[j].ID })
 	for _, f := range c.frameworks {
-		fs := c.frameworkState(f, now)
-		if f.state == fwRemoved {
-			st.CompletedFrameworks = append(st.CompletedFrameworks, fs)
-		} else {
-			st.Frameworks = append(st.Frameworks, fs)
-		}
+		st.Frameworks = append(st.Frameworks, c.frameworkState(f, now))
+	}
+	for _, f := range c.completed {
+		st.CompletedFrameworks = append(st.CompletedFrameworks, c.frameworkState(f, now))
 	}
 	sort.Slice(st.Frameworks, func(i, j int) bool { return st.Frameworks[i].ID < st.Frameworks[j].ID })
 	sort.Slice(st.CompletedFrameworks, func(i, j int) bool { return st.CompletedFrameworks[i].ID < st.CompletedFrameworks[j].ID })

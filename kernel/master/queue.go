@@ -15,8 +15,12 @@ type queue struct {
 
 func newQueue() *queue { return &queue{notify: make(chan struct{}, 1)} }
 
-// push appends a record; it is a no-op on a closed queue.
+// push appends a record; it is a no-op on a closed queue or for a nil
+// record (an event that could not be encoded).
 func (q *queue) push(b []byte) {
+	if b == nil {
+		return
+	}
 	q.mu.Lock()
 	if !q.closed {
 		q.items = append(q.items, b)

@@ -15,6 +15,9 @@ import (
 // cluster keeps going.
 type registrar struct {
 	log *slog.Logger
+	// permanent says which errors retrying cannot cure; such a write is
+	// dropped (and logged) so it cannot hold up the writes behind it.
+	permanent func(error) bool
 
 	mu      sync.Mutex
 	pending []*write
@@ -29,8 +32,8 @@ type write struct {
 	done chan struct{}
 }
 
-func newRegistrar(log *slog.Logger) *registrar {
-	return &registrar{log: log, wake: make(chan struct{}, 1)}
+func newRegistrar(log *slog.Logger, permanent func(error) bool) *registrar {
+	return &registrar{log: log, permanent: permanent, wake: make(chan struct{}, 1)}
 }
 
 // enqueue schedules fn and returns a channel closed once it has succeeded.
@@ -86,6 +89,11 @@ func (r *registrar) run(ctx context.Context) {
 			opCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			err := w.fn(opCtx)
 			cancel()
+			if err != nil && r.permanent(err) {
+				r.log.Error("registry write refused; dropping it", "what", w.what, "err", err)
+				close(w.done)
+				break
+			}
 			r.setResult(err)
 			if err == nil {
 				close(w.done)

@@ -101,7 +101,6 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	callType = string(call.Type)
 	if !m.recovered.Load() {
 		writeError(w, errorf(http.StatusServiceUnavailable, "Master has not finished recovery"))
 		return
@@ -118,6 +117,7 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusBadRequest, "%v", err))
 		return
 	}
+	callType = string(call.Type) // only known types become metric labels
 	if call.Type == mesos.CallSubscribe {
 		m.subscribe(w, r, &call)
 		return
@@ -132,11 +132,8 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 	err := m.do(r.Context(), func(c *core) {
 		f := c.frameworks[call.FrameworkID.Value]
 		switch {
-		case f == nil:
+		case f == nil || f.state == fwRemoved:
 			apiErr = errorf(http.StatusBadRequest, "Framework cannot be found")
-			return
-		case f.state == fwRemoved:
-			apiErr = errorf(http.StatusForbidden, "Framework has been removed")
 			return
 		case f.state != fwConnected || f.stream == nil:
 			apiErr = errorf(http.StatusForbidden, "Framework is not subscribed")
@@ -172,8 +169,11 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		case mesos.CallKill:
 			c.kill(f, call.Kill)
 		case mesos.CallShutdown:
-			// A command task's executor id is its task id.
-			c.kill(f, &mesos.Kill{TaskID: call.Shutdown.ExecutorID, AgentID: &call.Shutdown.AgentID})
+			// A command task's executor id is its task id; shutting the
+			// executor down kills the task. Unknown executors are ignored.
+			if t := f.tasks[call.Shutdown.ExecutorID.Value]; t != nil && t.agentID == call.Shutdown.AgentID.Value {
+				c.kill(f, &mesos.Kill{TaskID: call.Shutdown.ExecutorID, AgentID: &call.Shutdown.AgentID})
+			}
 		case mesos.CallAcknowledge:
 			c.acknowledge(f, call.Acknowledge)
 		case mesos.CallReconcile:
@@ -229,26 +229,27 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.C
 		writeError(w, errors.New("streaming unsupported"))
 		return
 	}
-	var (
-		id, refusal string
-	)
-	if err := m.do(r.Context(), func(c *core) { id, refusal = c.subscribeCheck(call) }); err != nil {
+	var id, refusal string
+	s := &fwStream{id: uuid.NewString(), q: newQueue()}
+	// Check and subscribe in one step, so nothing can remove the framework
+	// in between. Whatever happens to this request afterwards, the loop
+	// hears that the stream ended (a no-op if it never became current).
+	err := m.do(r.Context(), func(c *core) {
+		if id, refusal = c.subscribeCheck(call); refusal == "" {
+			c.subscribe(id, call, s, time.Now())
+		}
+	})
+	defer m.post(func(c *core) { c.disconnected(id, s, time.Now()) })
+	if err != nil {
+		writeError(w, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 		return
 	}
-	s := &fwStream{id: uuid.NewString(), q: newQueue()}
 	if refusal != "" {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_ = mesos.WriteRecord(w, encode(&mesos.Event{Type: mesos.EventError, Error: &mesos.Error{Message: refusal}}))
 		return
 	}
-	if err := m.do(r.Context(), func(c *core) { c.subscribe(id, call, s, time.Now()) }); err != nil {
-		return
-	}
-	defer func() {
-		// The request context may be done; the loop still must hear of it.
-		m.post(func(c *core) { c.disconnected(id, s, time.Now()) })
-	}()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Mesos-Stream-Id", s.id)
 	w.Header().Set("Cache-Control", "no-cache")
@@ -258,12 +259,20 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.C
 	pump(r, w, flusher, s.q)
 }
 
+// streamWriteTimeout bounds one write to a stream: a client that stops
+// reading is cut off instead of holding its handler (and its queue) forever.
+const streamWriteTimeout = 30 * time.Second
+
 // pump writes a queue's records to a streaming response until the queue is
 // closed or the client goes away.
 func pump(r *http.Request, w http.ResponseWriter, flusher http.Flusher, q *queue) {
+	rc := http.NewResponseController(w)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	for {
 		items, closed := q.take()
+		if len(items) > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		}
 		for _, b := range items {
 			if err := mesos.WriteRecord(bw, b); err != nil {
 				return

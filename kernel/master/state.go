@@ -42,10 +42,10 @@ type task struct {
 	state mesos.TaskState
 	// status is the latest status seen (for reconciliation).
 	status mesos.TaskStatus
-	// lastForwardedUUID is the uuid of the last update forwarded to the
-	// framework and not yet acknowledged.
-	lastForwardedUUID string
-	// statusUpdateState is the state of that update.
+	// forwarded is the last update forwarded to the framework and not yet
+	// acknowledged; it is sent again when the framework re-subscribes.
+	forwarded *mesos.TaskStatus
+	// statusUpdateState is the (untranslated) state of that update.
 	statusUpdateState mesos.TaskState
 	// recovered is set once the task's resources went back to the allocator.
 	recovered bool
@@ -86,6 +86,10 @@ type framework struct {
 	disconnectedAt  time.Time
 	removedAt       time.Time
 	failoverTimeout time.Duration
+	// graceUntil keeps a framework that this master only learned of (from
+	// the registry or an agent) from being removed before it had a chance
+	// to re-subscribe.
+	graceUntil time.Time
 	tasks           map[string]*task
 	completed       []*task // ring of terminal tasks, newest last
 	offers          map[string]*offer

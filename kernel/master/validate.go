@@ -49,6 +49,11 @@ func validateFrameworkInfo(fi *mesos.FrameworkInfo) error {
 	if fi.User == "" {
 		return errors.New("'framework_info.user' is required")
 	}
+	for field, v := range map[string]string{"user": fi.User, "name": fi.Name, "principal": fi.Principal, "hostname": fi.Hostname, "webui_url": fi.WebuiURL, "role": fi.Role} {
+		if strings.ContainsRune(v, 0) {
+			return fmt.Errorf("'framework_info.%s' must not contain NUL characters", field)
+		}
+	}
 	if fi.Name == "" {
 		return errors.New("'framework_info.name' is required")
 	}

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 )
 
 // Float is a float64 that also decodes from a JSON string ("1.5"), as the
-// Mesos JSON parser accepts. It encodes as a plain JSON number.
+// Mesos JSON parser accepts. It encodes as a plain JSON number. NaN and the
+// infinities are refused: JSON cannot carry them back out.
 type Float float64
 
 // UnmarshalJSON accepts a number, a numeric string, or null (left unchanged).
@@ -23,7 +25,7 @@ func (f *Float) UnmarshalJSON(b []byte) error {
 			return err
 		}
 		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("invalid number %q", s)
 		}
 		*f = Float(v)

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -381,4 +383,19 @@ func utcPtr(t *time.Time) *time.Time {
 // microsecond so that a duration survives the float round trip.
 func secondsToDuration(s float64) time.Duration {
 	return (time.Duration(math.Round(s*1e6)) * time.Microsecond)
+}
+
+// Permanent reports whether err is one that retrying cannot cure: an
+// argument refused before reaching the database (ErrInvalid) or a data or
+// integrity error raised by Postgres (SQLSTATE classes 22 and 23). Other
+// errors (connection refused, timeouts, a restarting server) are transient.
+func Permanent(err error) bool {
+	if errors.Is(err, ErrInvalid) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")
+	}
+	return false
 }
