@@ -90,9 +90,9 @@ type framework struct {
 	// the registry or an agent) from being removed before it had a chance
 	// to re-subscribe.
 	graceUntil time.Time
-	tasks           map[string]*task
-	completed       []*task // ring of terminal tasks, newest last
-	offers          map[string]*offer
+	tasks      map[string]*task
+	completed  []*task // ring of terminal tasks, newest last
+	offers     map[string]*offer
 }
 
 func (f *framework) partitionAware() bool { return f.info.HasCapability(mesos.CapPartitionAware) }
