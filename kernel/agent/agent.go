@@ -1,0 +1,279 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"corral/kernel/agent/checkpoint"
+	"corral/kernel/agent/files"
+	"corral/kernel/agent/runner"
+	"corral/kernel/agent/update"
+	"corral/kernel/internal/agentproto"
+	"corral/kernel/mesos"
+	"corral/kernel/resource"
+)
+
+// Agent is one corral agent. Create it with New and start it with Run,
+// once.
+type Agent struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *checkpoint.Store
+	runner  *runner.Runner
+	files   *files.Server
+	client  *http.Client
+	metrics *metrics
+
+	bootID     string
+	resources  resource.Resources
+	attributes []mesos.Attribute
+
+	inbox   chan message
+	stopped chan struct{} // closed when the loop has returned
+
+	// endpoint is set by Run before any goroutine starts.
+	endpoint string
+}
+
+// message is work for the loop goroutine.
+type message func(ctx context.Context, l *loop)
+
+// New checks cfg, detects resources and cgroups, and prepares the work
+// dir. It starts nothing; see Run.
+func New(cfg Config, logger *slog.Logger) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("agent config: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	log := logger.With("component", "agent")
+	if cfg.Hostname == "" {
+		cfg.Hostname = DefaultConfig().Hostname
+	}
+	store, err := checkpoint.Open(cfg.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := readMachine(store.WorkDir())
+	if err != nil {
+		return nil, err
+	}
+	total, err := totalResources(cfg.Resources, m)
+	if err != nil {
+		return nil, fmt.Errorf("resources: %w", err)
+	}
+	attrs, err := resource.ParseAttributes(cfg.Attributes)
+	if err != nil {
+		return nil, fmt.Errorf("attributes: %w", err)
+	}
+	boot := cfg.BootID
+	if boot == "" {
+		if boot, err = bootID(); err != nil {
+			return nil, err
+		}
+	}
+	sum := sha256.Sum256([]byte(store.WorkDir()))
+	parent := "/" + strings.Trim(cfg.CgroupRoot, "/") + "/" + hex.EncodeToString(sum[:4])
+	run, err := runner.New(runner.Config{Cgroups: cfg.Cgroups, CgroupParent: parent}, logger)
+	if err != nil {
+		return nil, err
+	}
+	if mode, why := run.Cgroups(); mode == "none" {
+		log.Warn("task limits are not enforced", "cgroups", mode, "reason", why)
+	} else {
+		log.Info("task limits enforced with cgroups", "cgroups", mode, "parent", parent)
+	}
+	fs, err := files.New(store.SandboxRoot(), logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{
+		cfg:    cfg,
+		log:    log,
+		store:  store,
+		runner: run,
+		files:  fs,
+		client: &http.Client{
+			// Redirects are followed by hand: a 307 names the leader, which
+			// the agent keeps using.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			Transport: &http.Transport{
+				Proxy:                 http.ProxyFromEnvironment,
+				DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+				ResponseHeaderTimeout: 30 * time.Second,
+				IdleConnTimeout:       90 * time.Second,
+				MaxIdleConnsPerHost:   4,
+			},
+		},
+		metrics:    newMetrics(),
+		bootID:     boot,
+		resources:  total,
+		attributes: attrs,
+		inbox:      make(chan message, 1024),
+		stopped:    make(chan struct{}),
+	}, nil
+}
+
+// Run serves HTTP, recovers the checkpointed tasks, registers with the
+// master and handles its commands until ctx ends. It then stops the HTTP
+// server and the master connection and returns; tasks keep running and a
+// later Run (of a new Agent on the same work dir) adopts them. Run returns
+// an error only if the agent cannot start.
+func (a *Agent) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		a.runner.Close()
+		return fmt.Errorf("listening on %s: %w", a.cfg.Listen, err)
+	}
+	a.endpoint = a.advertise(ln.Addr())
+	l := newLoop(a)
+	if err := l.recover(ctx); err != nil {
+		ln.Close()
+		a.runner.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      5 * time.Minute, // downloads of large sandbox files
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	a.log.Info("agent starting", "listen", ln.Addr().String(), "endpoint", a.endpoint, "work_dir", a.store.WorkDir(),
+		"resources", a.resources.String(), "masters", a.cfg.Masters)
+
+	loopCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http server failed", "err", err)
+		}
+	})
+	wg.Go(func() { a.connect(loopCtx) })
+
+	l.run(loopCtx)
+	close(a.stopped)
+
+	shutCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer done()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		srv.Close()
+	}
+	cancel()
+	wg.Wait()
+	l.bg.Wait()
+	a.runner.Close()
+	a.log.Info("agent stopped; tasks keep running")
+	return nil
+}
+
+// advertise derives the endpoint URL from the configuration and the
+// listener's actual address.
+func (a *Agent) advertise(addr net.Addr) string {
+	if a.cfg.Advertise != "" {
+		return strings.TrimRight(a.cfg.Advertise, "/")
+	}
+	host, _, _ := net.SplitHostPort(a.cfg.Listen)
+	_, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = a.cfg.Hostname
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// endpointHostPort is MESOS_AGENT_ENDPOINT: host:port of the endpoint.
+func (a *Agent) endpointHostPort() string {
+	if u, err := url.Parse(a.endpoint); err == nil {
+		return u.Host
+	}
+	return a.endpoint
+}
+
+// send queues m for the loop; it gives up when ctx ends or the loop has
+// stopped. Messages from one goroutine run in the order sent.
+func (a *Agent) send(ctx context.Context, m message) bool {
+	select {
+	case a.inbox <- m:
+		return true
+	case <-ctx.Done():
+	case <-a.stopped:
+	}
+	return false
+}
+
+// errStopped says the loop is no longer running.
+var errStopped = errors.New("agent is stopping")
+
+// ask runs f on the loop and waits for it.
+func (a *Agent) ask(ctx context.Context, f func(l *loop)) error {
+	done := make(chan struct{})
+	if !a.send(ctx, func(_ context.Context, l *loop) { f(l); close(done) }) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return errStopped
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-a.stopped:
+		return errStopped
+	}
+}
+
+// info is the AgentInfo sent on registration.
+func (a *Agent) info() agentproto.AgentInfo {
+	mode, why := a.runner.Cgroups()
+	return agentproto.AgentInfo{
+		Hostname:      a.cfg.Hostname,
+		Endpoint:      a.endpoint,
+		Resources:     a.resources.Wire(""),
+		Attributes:    a.attributes,
+		Cgroups:       agentproto.CgroupsMode(mode),
+		CgroupsReason: why,
+		WorkDir:       a.store.WorkDir(),
+	}
+}
+
+// sandboxOf returns the sandbox directory of a task.
+func (a *Agent) sandboxOf(k update.Key) string { return a.store.SandboxDir(k.FrameworkID, k.TaskID) }
+
+// runnerID names a task in the runner; framework ids cannot contain '/'.
+func runnerID(k update.Key) string { return k.FrameworkID + "/" + k.TaskID }
+
+func keyOfRunnerID(id string) update.Key {
+	fid, tid, _ := strings.Cut(id, "/")
+	return update.Key{FrameworkID: fid, TaskID: tid}
+}
+
+// cgroupName is the task's cgroup under the agent's parent: readable, and
+// distinct for equal task ids of different frameworks.
+func cgroupName(k update.Key) string {
+	sum := sha256.Sum256([]byte(k.FrameworkID))
+	name := hex.EncodeToString(sum[:4]) + "-" + k.TaskID
+	if len(name) > 200 {
+		t := sha256.Sum256([]byte(k.TaskID))
+		name = hex.EncodeToString(sum[:4]) + "-" + hex.EncodeToString(t[:16])
+	}
+	return name
+}
+
+func exitFileOf(s *checkpoint.Store, k update.Key) string {
+	return filepath.Join(s.TaskDir(k.FrameworkID, k.TaskID), checkpoint.ExitFile)
+}

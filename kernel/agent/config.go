@@ -1,0 +1,154 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"corral/kernel/resource"
+)
+
+// Config configures an Agent. cmd/corral fills it from flags and CORRAL_*
+// environment variables; DefaultConfig holds the defaults. All durations
+// must be positive.
+type Config struct {
+	// Masters are the base URLs of the masters ("http://10.0.0.1:5050");
+	// the agent tries them in turn and follows a non-leader's redirect.
+	Masters []string
+	// Listen is the address of the agent's HTTP server (/files, /state,
+	// /health, /metrics). Default ":5051".
+	Listen string
+	// Advertise is the base URL others use to reach the agent's HTTP
+	// server. Default: http://<Listen host or Hostname>:<Listen port>.
+	Advertise string
+	// Hostname is reported to the master and to tasks (HOST). Default:
+	// os.Hostname().
+	Hostname string
+	// WorkDir holds checkpoints (meta/) and sandboxes (sandboxes/).
+	// Default "/var/lib/corral/agent".
+	WorkDir string
+	// Resources in text syntax ("cpus:4;mem:8192;disk:10000;
+	// ports:[31000-32000]"). Names left out are detected: cpus = number
+	// of CPUs, mem = total memory minus min(1 GB, half), disk = free space
+	// of WorkDir minus min(5 GB, half), ports = [31000-32000].
+	Resources string
+	// Attributes in text syntax ("rack:a;zone:1").
+	Attributes string
+	// KillGracePeriod is the time between SIGTERM and SIGKILL when neither
+	// the kill nor the task's kill policy gives one. Default 5s.
+	KillGracePeriod time.Duration
+	// Cgroups is "auto" (default: use cgroups when possible), "v1", "v2"
+	// or "none". An explicit version that cannot be used is an error.
+	Cgroups string
+	// CgroupRoot is the cgroup under which each agent makes its own
+	// sub-cgroup (named after a hash of WorkDir), holding one cgroup per
+	// task. Default "corral".
+	CgroupRoot string
+	// RegisterBackoffFactor is the initial (re-)registration backoff; it
+	// doubles (jittered) up to RegisterBackoffMax. Defaults 1s and 1m.
+	RegisterBackoffFactor time.Duration
+	RegisterBackoffMax    time.Duration
+	// UpdateRetryInterval is how long an unacknowledged status update waits
+	// before it is resent; the wait doubles up to UpdateRetryMax. Updates
+	// are also resent right after every (re-)registration. Defaults 10s
+	// and 10m.
+	UpdateRetryInterval time.Duration
+	UpdateRetryMax      time.Duration
+	// SandboxMaxAge: sandboxes of finished tasks older than this (by
+	// modification time) are removed, checked at start and hourly.
+	// Default 7 days.
+	SandboxMaxAge time.Duration
+	// LaunchConcurrency bounds how many tasks are being set up (checkpoint,
+	// sandbox, cgroup, spawn) at once. Default 16.
+	LaunchConcurrency int
+	// BootID overrides the host's boot id (/proc/sys/kernel/random/boot_id);
+	// meant for tests that simulate a reboot.
+	BootID string
+}
+
+// DefaultConfig returns the defaults; Masters is empty and must be set.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		Listen:                ":5051",
+		Hostname:              host,
+		WorkDir:               "/var/lib/corral/agent",
+		KillGracePeriod:       5 * time.Second,
+		Cgroups:               "auto",
+		CgroupRoot:            "corral",
+		RegisterBackoffFactor: time.Second,
+		RegisterBackoffMax:    time.Minute,
+		UpdateRetryInterval:   10 * time.Second,
+		UpdateRetryMax:        10 * time.Minute,
+		SandboxMaxAge:         7 * 24 * time.Hour,
+		LaunchConcurrency:     16,
+	}
+}
+
+// ParseMasters splits a comma-separated list of master URLs (a flag value).
+func ParseMasters(s string) []string {
+	var out []string
+	for _, m := range strings.Split(s, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Validate reports every problem with c, joined.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if len(c.Masters) == 0 {
+		bad("at least one master URL is required")
+	}
+	for _, m := range c.Masters {
+		u, err := url.Parse(m)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("master %q: want a base URL like http://host:5050", m)
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen address %q: %v", c.Listen, err)
+	}
+	if c.Advertise != "" {
+		if u, err := url.Parse(c.Advertise); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("advertise %q: want a base URL like http://host:5051", c.Advertise)
+		}
+	}
+	if c.WorkDir == "" {
+		bad("work dir is required")
+	}
+	if _, err := resource.Parse(c.Resources); err != nil {
+		bad("resources: %v", err)
+	}
+	if _, err := resource.ParseAttributes(c.Attributes); err != nil {
+		bad("attributes: %v", err)
+	}
+	switch c.Cgroups {
+	case "auto", "v1", "v2", "none":
+	default:
+		bad("cgroups %q: want auto, v1, v2 or none", c.Cgroups)
+	}
+	if strings.Trim(c.CgroupRoot, "/") == "" || strings.Contains(c.CgroupRoot, "..") {
+		bad("cgroup root %q: want a cgroup name such as corral", c.CgroupRoot)
+	}
+	for name, d := range map[string]time.Duration{
+		"kill grace period": c.KillGracePeriod, "register backoff factor": c.RegisterBackoffFactor,
+		"register backoff max": c.RegisterBackoffMax, "update retry interval": c.UpdateRetryInterval,
+		"update retry max": c.UpdateRetryMax, "sandbox max age": c.SandboxMaxAge,
+	} {
+		if d <= 0 {
+			bad("%s must be positive, got %v", name, d)
+		}
+	}
+	if c.LaunchConcurrency <= 0 {
+		bad("launch concurrency must be positive, got %d", c.LaunchConcurrency)
+	}
+	return errors.Join(errs...)
+}

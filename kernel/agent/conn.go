@@ -1,0 +1,263 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"corral/kernel/internal/agentproto"
+	"corral/kernel/mesos"
+)
+
+// defaultHeartbeat is used when REGISTERED names no interval.
+const defaultHeartbeat = 5 * time.Second
+
+// missedHeartbeats is how many intervals without any event make the agent
+// give up on a stream and register again.
+const missedHeartbeats = 3
+
+// callTimeout bounds UPDATE and HEARTBEAT calls.
+const callTimeout = 15 * time.Second
+
+// errNotLeader is a 503: the master knows no leader (yet).
+var errNotLeader = errors.New("master has no leader")
+
+// errStale is a 409: the connection id is no longer current.
+var errStale = errors.New("connection is stale")
+
+// backoff is the registration backoff: a random wait in [0, cur], cur
+// doubling from factor to max, as Mesos agents do.
+type backoff struct {
+	factor, max, cur time.Duration
+}
+
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.factor
+	}
+	d := time.Duration(rand.Int64N(int64(b.cur) + 1))
+	b.cur = min(2*b.cur, b.max)
+	return d
+}
+
+func (b *backoff) reset() { b.cur = 0 }
+
+// connect keeps the agent registered: it tries each master in turn and
+// re-registers with backoff whenever a session ends, until ctx ends.
+func (a *Agent) connect(ctx context.Context) {
+	b := backoff{factor: a.cfg.RegisterBackoffFactor, max: a.cfg.RegisterBackoffMax}
+	for i := 0; ctx.Err() == nil; {
+		base := strings.TrimRight(a.cfg.Masters[i%len(a.cfg.Masters)], "/")
+		registered, err := a.session(ctx, base)
+		if ctx.Err() != nil {
+			return
+		}
+		if registered {
+			b.reset()
+			a.log.Warn("lost connection to master; re-registering", "master", base, "err", err)
+		} else {
+			i++ // try the next master
+			a.log.Warn("registration failed", "master", base, "err", err)
+		}
+		t := time.NewTimer(b.next())
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// session registers with the master at base and handles its event stream
+// until the stream breaks, goes quiet, or ctx ends. registered says
+// whether a REGISTERED event was received.
+func (a *Agent) session(ctx context.Context, base string) (registered bool, err error) {
+	var call agentproto.Call
+	if err := a.ask(ctx, func(l *loop) { call = l.registerCall() }); err != nil {
+		return false, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	resp, leader, err := a.post(sctx, base, call)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if err := statusError(resp); err != nil {
+		return false, err
+	}
+
+	// Every record, heartbeats included, proves the stream alive.
+	watchdog := time.AfterFunc(30*time.Second, cancel)
+	defer watchdog.Stop()
+	rd := mesos.NewReader(resp.Body)
+	first, err := readEvent(rd)
+	if err != nil {
+		return false, fmt.Errorf("reading REGISTERED: %w", err)
+	}
+	if first.Type != agentproto.EventRegistered || first.Registered == nil || first.Registered.AgentID == "" {
+		return false, fmt.Errorf("first event is %s, want REGISTERED with an agent id", first.Type)
+	}
+	r := first.Registered
+	if r.ConnectionID == "" {
+		r.ConnectionID = resp.Header.Get(agentproto.ConnectionIDHeader)
+	}
+	interval := time.Duration(r.HeartbeatIntervalSeconds * float64(time.Second))
+	if interval <= 0 {
+		interval = defaultHeartbeat
+	}
+	sess := &session{base: leader, agentID: r.AgentID, connectionID: r.ConnectionID, interval: interval, cancel: cancel}
+	if !a.send(ctx, func(_ context.Context, l *loop) { l.registered(sess) }) {
+		return true, ctx.Err()
+	}
+	defer a.send(context.WithoutCancel(ctx), func(_ context.Context, l *loop) { l.disconnected(sess) })
+	watchdog.Reset(missedHeartbeats * interval)
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() { a.heartbeats(sctx, sess) })
+
+	for {
+		ev, err := readEvent(rd)
+		if err != nil {
+			if sctx.Err() != nil && ctx.Err() == nil {
+				return true, fmt.Errorf("no event from master for %v or the connection was refused: %w", missedHeartbeats*interval, err)
+			}
+			return true, err
+		}
+		watchdog.Reset(missedHeartbeats * interval)
+		if ev.Type == agentproto.EventHeartbeat {
+			continue
+		}
+		if !a.send(sctx, func(ctx context.Context, l *loop) { l.handle(ctx, ev) }) {
+			return true, sctx.Err()
+		}
+	}
+}
+
+// heartbeats sends HEARTBEAT calls every interval; a stale connection ends
+// the session.
+func (a *Agent) heartbeats(ctx context.Context, s *session) {
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	call := agentproto.Call{Type: agentproto.CallHeartbeat, AgentID: s.agentID, ConnectionID: s.connectionID}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := a.call(ctx, s, call); err != nil && ctx.Err() == nil {
+			a.log.Warn("heartbeat failed", "err", err)
+			if errors.Is(err, errStale) {
+				s.cancel()
+			}
+		}
+	}
+}
+
+func readEvent(rd *mesos.Reader) (agentproto.Event, error) {
+	rec, err := rd.Next()
+	if err != nil {
+		return agentproto.Event{}, err
+	}
+	var ev agentproto.Event
+	if err := json.Unmarshal(rec, &ev); err != nil {
+		return agentproto.Event{}, fmt.Errorf("decoding event: %w", err)
+	}
+	return ev, nil
+}
+
+// call sends a short call (UPDATE, HEARTBEAT) within the session.
+func (a *Agent) call(ctx context.Context, s *session, c agentproto.Call) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	resp, _, err := a.post(ctx, s.base, c)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return statusError(resp)
+}
+
+// post sends c to the master at base, following up to five redirects to
+// the leader; it returns the response and the base URL that answered.
+func (a *Agent) post(ctx context.Context, base string, c agentproto.Call) (*http.Response, string, error) {
+	body, err := json.Marshal(c)
+	if err != nil {
+		return nil, "", fmt.Errorf("encoding %s call: %w", c.Type, err)
+	}
+	for hop := 0; hop < 5; hop++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+agentproto.Path, bytes.NewReader(body))
+		if err != nil {
+			return nil, "", fmt.Errorf("building request: %w", err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if c.Type == agentproto.CallRegister {
+			req.Header.Set("Accept", "application/recordio")
+		}
+		resp, err := a.client.Do(req)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s call to %s: %w", c.Type, base, err)
+		}
+		switch resp.StatusCode {
+		case http.StatusTemporaryRedirect, http.StatusPermanentRedirect, http.StatusFound, http.StatusMovedPermanently, http.StatusSeeOther:
+			loc := resp.Header.Get("Location")
+			drain(resp)
+			next, err := leaderBase(req.URL, loc)
+			if err != nil {
+				return nil, "", err
+			}
+			a.log.Debug("following redirect to leading master", "from", base, "to", next)
+			base = next
+			continue
+		}
+		return resp, base, nil
+	}
+	return nil, "", fmt.Errorf("%s call: too many redirects", c.Type)
+}
+
+// leaderBase resolves a redirect's Location (possibly protocol-relative,
+// "//host:5050/internal/v1/agent") to the leader's base URL.
+func leaderBase(from *url.URL, loc string) (string, error) {
+	if loc == "" {
+		return "", errors.New("redirect without Location")
+	}
+	u, err := from.Parse(loc)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("bad redirect Location %q", loc)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+// statusError maps a non-success answer to an error carrying its body.
+func statusError(resp *http.Response) error {
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return nil
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		drain(resp)
+		return errNotLeader
+	case resp.StatusCode == http.StatusConflict:
+		drain(resp)
+		return errStale
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	return fmt.Errorf("master answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+}
+
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+}

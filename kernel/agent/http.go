@@ -1,0 +1,125 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"corral/kernel/internal/agentproto"
+	"corral/kernel/mesos"
+)
+
+// routes is the agent's HTTP API.
+func (a *Agent) routes() http.Handler {
+	a.metrics.reg.MustRegister(taskStates{
+		desc: prometheus.NewDesc("corral_agent_tasks", "Tasks known to the agent, by state.", []string{"state"}, nil),
+		count: func() map[string]int {
+			out := map[string]int{}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			a.ask(ctx, func(l *loop) {
+				for s, n := range l.counts {
+					if n > 0 {
+						out[string(s)] = n
+					}
+				}
+			})
+			return out
+		},
+	})
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Get("/health", a.health)
+	r.Get("/state", a.state)
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
+	files := a.files.Routes()
+	r.Method(http.MethodGet, "/files/*", files)
+	return r
+}
+
+func (a *Agent) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// State is the body of GET /state.
+type State struct {
+	ID             string                 `json:"id"`
+	Hostname       string                 `json:"hostname"`
+	Endpoint       string                 `json:"endpoint"`
+	Registered     bool                   `json:"registered"`
+	Master         string                 `json:"master,omitempty"`
+	Resources      []mesos.Resource       `json:"resources"`
+	ResourcesText  string                 `json:"resources_text"`
+	Attributes     []mesos.Attribute      `json:"attributes,omitempty"`
+	Cgroups        agentproto.CgroupsMode `json:"cgroups"`
+	CgroupsReason  string                 `json:"cgroups_reason,omitempty"`
+	WorkDir        string                 `json:"work_dir"`
+	PendingUpdates int                    `json:"pending_updates"`
+	Tasks          []TaskState            `json:"tasks"`
+	CompletedTasks []completedTask        `json:"completed_tasks"`
+}
+
+// TaskState is one task in State.
+type TaskState struct {
+	FrameworkID    string           `json:"framework_id"`
+	TaskID         string           `json:"task_id"`
+	Name           string           `json:"name,omitempty"`
+	State          mesos.TaskState  `json:"state"`
+	Message        string           `json:"message,omitempty"`
+	Sandbox        string           `json:"sandbox,omitempty"`
+	PID            int              `json:"pid,omitempty"`
+	KillRequested  bool             `json:"kill_requested,omitempty"`
+	PendingUpdates int              `json:"pending_updates"`
+	Resources      []mesos.Resource `json:"resources,omitempty"`
+}
+
+func (a *Agent) state(w http.ResponseWriter, r *http.Request) {
+	info := a.info()
+	st := State{
+		Hostname: info.Hostname, Endpoint: info.Endpoint, Resources: info.Resources, ResourcesText: a.resources.String(),
+		Attributes: info.Attributes, Cgroups: info.Cgroups, CgroupsReason: info.CgroupsReason, WorkDir: info.WorkDir,
+		Tasks: []TaskState{}, CompletedTasks: []completedTask{},
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	err := a.ask(ctx, func(l *loop) {
+		st.ID = l.agentID
+		if l.session != nil {
+			st.Registered, st.Master = true, l.session.base
+		}
+		st.PendingUpdates = l.updates.Pending()
+		for k, e := range l.tasks {
+			ts := TaskState{FrameworkID: k.FrameworkID, TaskID: k.TaskID, State: e.state, Message: e.status.Message,
+				Sandbox: e.sandbox, PID: e.proc.PID, KillRequested: e.killed, PendingUpdates: l.updates.PendingOf(k)}
+			if e.info != nil {
+				ts.Name, ts.Resources = e.info.Name, e.info.Resources
+			}
+			st.Tasks = append(st.Tasks, ts)
+		}
+		st.CompletedTasks = append(st.CompletedTasks, l.completed...)
+	})
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "agent is not running: " + err.Error()})
+		return
+	}
+	sort.Slice(st.Tasks, func(i, j int) bool {
+		if st.Tasks[i].FrameworkID != st.Tasks[j].FrameworkID {
+			return st.Tasks[i].FrameworkID < st.Tasks[j].FrameworkID
+		}
+		return st.Tasks[i].TaskID < st.Tasks[j].TaskID
+	})
+	writeJSON(w, http.StatusOK, st)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,658 @@
+package agent
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"corral/kernel/agent/checkpoint"
+	"corral/kernel/agent/runner"
+	"corral/kernel/agent/task"
+	"corral/kernel/agent/update"
+	"corral/kernel/internal/agentproto"
+	"corral/kernel/mesos"
+)
+
+// entry is the loop's record of one task. A ghost is a task the agent
+// never ran but had to answer for (TASK_DROPPED, TASK_LOST).
+type entry struct {
+	key       update.Key
+	ghost     bool
+	info      *mesos.TaskInfo
+	framework *mesos.FrameworkInfo
+	sandbox   string
+	cpus, mem float64
+
+	state  mesos.TaskState
+	status mesos.TaskStatus // latest
+	proc   runner.Proc
+
+	launching   bool
+	pendingExit *runner.Exit // arrived while launching
+	killed      bool         // a kill was requested
+	killGrace   time.Duration
+	startedAt   time.Time
+}
+
+// completedTask is what /state keeps of a task after its checkpoint is gone.
+type completedTask struct {
+	FrameworkID string          `json:"framework_id"`
+	TaskID      string          `json:"task_id"`
+	Name        string          `json:"name,omitempty"`
+	State       mesos.TaskState `json:"state"`
+	Message     string          `json:"message,omitempty"`
+	Sandbox     string          `json:"sandbox,omitempty"`
+}
+
+const maxCompleted = 200
+
+// session is one registration with a master.
+type session struct {
+	base         string // the leader's base URL
+	agentID      string
+	connectionID string
+	interval     time.Duration
+	cancel       context.CancelFunc
+}
+
+// loop owns all mutable agent state; only its goroutine touches it.
+type loop struct {
+	a       *Agent
+	agentID string
+	session *session
+	tasks   map[update.Key]*entry
+	updates *update.Manager
+	sending bool
+	counts  map[mesos.TaskState]int
+
+	completed []completedTask
+
+	launchSem chan struct{}
+	bg        sync.WaitGroup // goroutines started by the loop; Run joins them
+}
+
+func newLoop(a *Agent) *loop {
+	return &loop{
+		a:         a,
+		tasks:     map[update.Key]*entry{},
+		updates:   update.New(a.cfg.UpdateRetryInterval, a.cfg.UpdateRetryMax),
+		counts:    map[mesos.TaskState]int{},
+		launchSem: make(chan struct{}, a.cfg.LaunchConcurrency),
+	}
+}
+
+// run is the owner goroutine's loop.
+func (l *loop) run(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	gc := time.NewTicker(time.Hour)
+	defer gc.Stop()
+	l.gcSandboxes(ctx)
+	exits := l.a.runner.Exits()
+	for {
+		l.pump(ctx)
+		l.arm(timer)
+		l.a.metrics.pending.Set(float64(l.updates.Pending()))
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-l.a.inbox:
+			m(ctx, l)
+			// Drain what is queued so that one UPDATE carries many tasks.
+			for i := 0; i < 512; i++ {
+				select {
+				case m := <-l.a.inbox:
+					m(ctx, l)
+					continue
+				case ex := <-exits:
+					l.exited(ex)
+					continue
+				default:
+				}
+				break
+			}
+		case ex := <-exits:
+			l.exited(ex)
+		case <-timer.C:
+		case <-gc.C:
+			l.gcSandboxes(ctx)
+		}
+	}
+}
+
+// arm sets the timer to the next resend, if any is due while registered.
+func (l *loop) arm(t *time.Timer) {
+	next, ok := l.updates.Next()
+	if l.session == nil || l.sending || !ok {
+		t.Stop()
+		return
+	}
+	t.Reset(max(0, time.Until(next)))
+}
+
+// pump sends the due updates in one UPDATE call, one call at a time.
+func (l *loop) pump(ctx context.Context) {
+	if l.session == nil || l.sending {
+		return
+	}
+	batch := l.updates.Due(time.Now())
+	if len(batch) == 0 {
+		return
+	}
+	l.sending = true
+	sess := l.session
+	call := agentproto.Call{Type: agentproto.CallUpdate, AgentID: sess.agentID, ConnectionID: sess.connectionID,
+		Update: &agentproto.Updates{Updates: batch}}
+	l.bg.Go(func() {
+		err := l.a.call(ctx, sess, call)
+		l.a.send(ctx, func(_ context.Context, l *loop) {
+			l.sending = false
+			if err == nil {
+				l.a.metrics.updatesSent.Add(float64(len(batch)))
+				return
+			}
+			l.a.log.Warn("sending status updates failed; re-registering", "updates", len(batch), "err", err)
+			if l.session == sess {
+				sess.cancel()
+			}
+		})
+	})
+}
+
+// setState moves e to state s, keeping the per-state counts.
+func (l *loop) setState(e *entry, s mesos.TaskState) {
+	if e.state != "" {
+		l.counts[e.state]--
+	}
+	e.state = s
+	l.counts[s]++
+}
+
+// newStatus builds a reliable status for e.
+func (l *loop) newStatus(k update.Key, state mesos.TaskState, reason, msg, source string) mesos.TaskStatus {
+	u := uuid.New()
+	st := mesos.TaskStatus{
+		TaskID:     mesos.ID{Value: k.TaskID},
+		State:      state,
+		Message:    msg,
+		Source:     source,
+		Reason:     reason,
+		ExecutorID: &mesos.ID{Value: k.TaskID},
+		Timestamp:  mesos.Float(float64(time.Now().UnixNano()) / 1e9),
+		UUID:       base64.StdEncoding.EncodeToString(u[:]),
+	}
+	if l.agentID != "" {
+		st.AgentID = &mesos.ID{Value: l.agentID}
+	}
+	return st
+}
+
+// emit checkpoints a new status of e and queues it for sending.
+func (l *loop) emit(e *entry, st mesos.TaskStatus) {
+	u := agentproto.StatusUpdate{FrameworkID: e.key.FrameworkID, Status: st}
+	if err := l.a.store.Append(e.key.FrameworkID, e.key.TaskID, checkpoint.Record{Update: &u}); err != nil {
+		// Still send it: losing reliability beats losing the update.
+		l.a.log.Error("checkpointing status update", "task", e.key.TaskID, "err", err)
+	}
+	l.add(e, u)
+}
+
+// add hands an already checkpointed update to the manager.
+func (l *loop) add(e *entry, u agentproto.StatusUpdate) {
+	l.updates.Add(u)
+	l.setState(e, u.Status.State)
+	e.status = u.Status
+	l.a.log.Debug("status update", "framework", e.key.FrameworkID, "task", e.key.TaskID, "state", u.Status.State, "message", u.Status.Message)
+}
+
+// ghost answers for a task the agent does not know.
+func (l *loop) ghost(k update.Key, state mesos.TaskState, reason, msg string) {
+	e := &entry{key: k, ghost: true}
+	l.tasks[k] = e
+	l.emit(e, l.newStatus(k, state, reason, msg, mesos.SourceAgent))
+}
+
+// --- events from the master ---
+
+func (l *loop) registered(s *session) {
+	if l.agentID != s.agentID {
+		if l.agentID != "" {
+			l.a.log.Warn("master assigned a new agent id", "old", l.agentID, "new", s.agentID)
+		}
+		l.agentID = s.agentID
+		if err := l.a.store.SaveAgent(checkpoint.Agent{AgentID: s.agentID, BootID: l.a.bootID}); err != nil {
+			l.a.log.Error("saving agent id", "err", err)
+		}
+	}
+	if l.session != nil {
+		l.session.cancel()
+	}
+	l.session = s
+	l.updates.ResendAll()
+	l.a.metrics.registered.Set(1)
+	l.a.metrics.registrations.Inc()
+	l.a.log.Info("registered with master", "master", s.base, "agent_id", s.agentID, "tasks", len(l.tasks), "pending_updates", l.updates.Pending())
+}
+
+func (l *loop) disconnected(s *session) {
+	if l.session == s {
+		l.session = nil
+		l.a.metrics.registered.Set(0)
+	}
+}
+
+// registerCall builds the REGISTER call body from the current tasks.
+func (l *loop) registerCall() agentproto.Call {
+	reg := &agentproto.Register{Info: l.a.info()}
+	for _, e := range l.tasks {
+		if e.ghost || e.info == nil {
+			continue
+		}
+		t := agentproto.Task{FrameworkID: e.key.FrameworkID, FrameworkInfo: e.framework, TaskInfo: *e.info, State: e.state}
+		if e.status.UUID != "" {
+			st := e.status
+			t.Status = &st
+		}
+		if t.State == "" {
+			t.State = mesos.TaskStaging
+		}
+		reg.Tasks = append(reg.Tasks, t)
+	}
+	return agentproto.Call{Type: agentproto.CallRegister, AgentID: l.agentID, Register: reg}
+}
+
+func (l *loop) handle(ctx context.Context, ev agentproto.Event) {
+	switch ev.Type {
+	case agentproto.EventLaunch:
+		if ev.Launch != nil {
+			l.launch(ctx, ev.Launch)
+		}
+	case agentproto.EventKill:
+		if ev.Kill != nil {
+			k := update.Key{FrameworkID: ev.Kill.FrameworkID, TaskID: ev.Kill.TaskID}
+			l.kill(k, time.Duration(ev.Kill.GracePeriodSeconds*float64(time.Second)))
+		}
+	case agentproto.EventAcknowledge:
+		if ev.Acknowledge != nil {
+			l.ack(update.Key{FrameworkID: ev.Acknowledge.FrameworkID, TaskID: ev.Acknowledge.TaskID}, ev.Acknowledge.UUID)
+		}
+	case agentproto.EventReconcile:
+		if ev.Reconcile != nil {
+			for _, t := range ev.Reconcile.Tasks {
+				k := update.Key{FrameworkID: t.FrameworkID, TaskID: t.TaskID}
+				if l.tasks[k] == nil {
+					l.ghost(k, mesos.TaskDropped, mesos.ReasonReconciliation, "Task is unknown to the agent")
+				}
+			}
+		}
+	case agentproto.EventShutdownFramework:
+		if ev.ShutdownFramework != nil {
+			for k := range l.tasks {
+				if k.FrameworkID == ev.ShutdownFramework.FrameworkID {
+					l.kill(k, 0)
+				}
+			}
+		}
+	case agentproto.EventHeartbeat, agentproto.EventRegistered:
+	default:
+		l.a.log.Warn("ignoring unknown event", "type", ev.Type)
+	}
+}
+
+// launch validates each task and hands the valid ones to launch workers.
+func (l *loop) launch(ctx context.Context, ev *agentproto.Launch) {
+	for i := range ev.Tasks {
+		ti := ev.Tasks[i]
+		fw := ev.FrameworkInfo
+		k := update.Key{FrameworkID: ev.FrameworkID, TaskID: ti.TaskID.Value}
+		if l.tasks[k] != nil {
+			l.a.log.Warn("ignoring launch of a task the agent already knows", "framework", k.FrameworkID, "task", k.TaskID)
+			continue
+		}
+		e := &entry{key: k, info: &ti, framework: &fw, startedAt: time.Now()}
+		l.tasks[k] = e
+		if err := task.Validate(k.FrameworkID, &ti); err != nil {
+			l.emit(e, l.newStatus(k, mesos.TaskError, mesos.ReasonTaskInvalid, err.Error(), mesos.SourceAgent))
+			continue
+		}
+		e.cpus, e.mem = task.Limits(ti.Resources)
+		e.sandbox = l.a.sandboxOf(k)
+		e.launching = true
+		l.setState(e, mesos.TaskStaging)
+		job := launchJob{
+			key: k,
+			checkpoint: checkpoint.Task{FrameworkID: k.FrameworkID, FrameworkInfo: &fw, TaskInfo: &ti,
+				Sandbox: e.sandbox, Cgroup: cgroupName(k), LaunchedAt: e.startedAt},
+			spec: runner.Spec{
+				ID:   runnerID(k),
+				Argv: task.Argv(ti.Command),
+				Env: task.Env(&ti, task.EnvInput{FrameworkID: k.FrameworkID, AgentID: l.agentID, Sandbox: e.sandbox,
+					AgentEndpoint: l.a.endpointHostPort(), Hostname: l.a.cfg.Hostname}),
+				Dir:      e.sandbox,
+				ExitFile: exitFileOf(l.a.store, k),
+				Cgroup:   cgroupName(k),
+				CPUs:     e.cpus,
+				MemMB:    e.mem,
+			},
+			starting: l.newStatus(k, mesos.TaskStarting, "", "", mesos.SourceExecutor),
+			running:  l.newStatus(k, mesos.TaskRunning, "", "", mesos.SourceExecutor),
+			failed:   l.newStatus(k, mesos.TaskFailed, mesos.ReasonContainerLaunchFailed, "", mesos.SourceExecutor),
+		}
+		l.a.metrics.launched.Inc()
+		l.bg.Go(func() {
+			select {
+			case l.launchSem <- struct{}{}:
+			case <-ctx.Done():
+				return // the next agent run reports the task as never started
+			}
+			res := l.a.doLaunch(job)
+			<-l.launchSem
+			l.a.send(ctx, func(_ context.Context, l *loop) { l.launched(job.key, res) })
+		})
+	}
+}
+
+// launched takes over a task whose launch worker is done.
+func (l *loop) launched(k update.Key, res launchResult) {
+	e := l.tasks[k]
+	if e == nil {
+		return
+	}
+	e.launching = false
+	e.proc = res.proc
+	for _, u := range res.updates {
+		l.add(e, u)
+	}
+	if e.state.Terminal() {
+		return
+	}
+	if e.killed {
+		l.a.runner.Kill(runnerID(k), e.killGrace)
+	}
+	if e.pendingExit != nil {
+		ex := *e.pendingExit
+		e.pendingExit = nil
+		l.exited(ex)
+	}
+}
+
+// kill asks a task to stop; grace zero means the task's or the agent's
+// default.
+func (l *loop) kill(k update.Key, grace time.Duration) {
+	e := l.tasks[k]
+	if e == nil {
+		l.ghost(k, mesos.TaskLost, mesos.ReasonTaskUnknown, "Task is unknown to the agent")
+		return
+	}
+	if e.ghost || e.state.Terminal() {
+		return
+	}
+	if !e.killed {
+		e.killed = true
+		e.killGrace = task.GracePeriod(grace, e.info, l.a.cfg.KillGracePeriod)
+		// Journaled at once, even while a launch worker writes the same
+		// journal: each record is a single O_APPEND write, and replay does
+		// not depend on where the kill record lands.
+		if err := l.a.store.Append(k.FrameworkID, k.TaskID, checkpoint.Record{Kill: &checkpoint.Kill{GraceSeconds: e.killGrace.Seconds(), At: time.Now()}}); err != nil {
+			l.a.log.Error("checkpointing kill", "task", k.TaskID, "err", err)
+		}
+	}
+	if e.launching {
+		return // signalled when the launch completes
+	}
+	l.a.log.Info("killing task", "framework", k.FrameworkID, "task", k.TaskID, "grace", e.killGrace)
+	if err := l.a.runner.Kill(runnerID(k), e.killGrace); err != nil && !errors.Is(err, runner.ErrUnknown) {
+		l.a.log.Warn("killing task", "task", k.TaskID, "err", err)
+	}
+}
+
+// exited turns a process end into the task's terminal update.
+func (l *loop) exited(ex runner.Exit) {
+	k := keyOfRunnerID(ex.ID)
+	e := l.tasks[k]
+	if e == nil || e.ghost || e.state.Terminal() {
+		return
+	}
+	if e.launching {
+		e.pendingExit = &ex
+		return
+	}
+	v := task.Outcome(ex.Exit, e.killed, e.mem)
+	l.emit(e, l.newStatus(k, v.State, v.Reason, v.Message, mesos.SourceExecutor))
+	l.a.log.Info("task ended", "framework", k.FrameworkID, "task", k.TaskID, "state", v.State, "message", v.Message)
+}
+
+// ack applies an acknowledgement; a task whose terminal update is
+// acknowledged is forgotten (its sandbox stays).
+func (l *loop) ack(k update.Key, id string) {
+	e := l.tasks[k]
+	if e == nil || !l.updates.IsHead(k, id) {
+		return
+	}
+	if err := l.a.store.Append(k.FrameworkID, k.TaskID, checkpoint.Record{Ack: id}); err != nil {
+		l.a.log.Error("checkpointing acknowledgement", "task", k.TaskID, "err", err)
+	}
+	r := l.updates.Ack(k, id)
+	if r.Drained && r.Terminal {
+		l.forget(e)
+	}
+}
+
+// forget drops a finished task whose updates are all acknowledged.
+func (l *loop) forget(e *entry) {
+	if err := l.a.store.RemoveTask(e.key.FrameworkID, e.key.TaskID); err != nil {
+		l.a.log.Warn("removing task checkpoint", "err", err)
+	}
+	l.updates.Remove(e.key)
+	delete(l.tasks, e.key)
+	l.counts[e.state]--
+	if e.ghost {
+		return
+	}
+	name := ""
+	if e.info != nil {
+		name = e.info.Name
+	}
+	l.completed = append(l.completed, completedTask{FrameworkID: e.key.FrameworkID, TaskID: e.key.TaskID, Name: name,
+		State: e.state, Message: e.status.Message, Sandbox: e.sandbox})
+	if len(l.completed) > maxCompleted {
+		l.completed = append(l.completed[:0], l.completed[len(l.completed)-maxCompleted:]...)
+	}
+}
+
+// --- recovery ---
+
+// recover rebuilds the loop's state from the checkpoint and adopts the
+// tasks' processes. It runs before the loop starts.
+func (l *loop) recover(ctx context.Context) error {
+	st := l.a.store
+	meta, ok, err := st.LoadAgent()
+	if err != nil {
+		l.a.log.Warn("unreadable agent checkpoint; starting as a new agent", "err", err)
+	}
+	switch {
+	case ok && meta.BootID == l.a.bootID:
+		l.agentID = meta.AgentID
+	case ok:
+		l.a.log.Warn("the host rebooted since the last run: its tasks are gone; registering as a new agent", "old_agent_id", meta.AgentID)
+		fallthrough
+	default:
+		if err := st.Reset(time.Now()); err != nil {
+			return err
+		}
+		return nil
+	}
+	recs, errs := st.Load()
+	for _, err := range errs {
+		l.a.log.Error("skipping unreadable task checkpoint", "err", err)
+	}
+	adopted := 0
+	for _, r := range recs {
+		k := update.Key{FrameworkID: r.FrameworkID, TaskID: r.TaskID}
+		if r.Dropped > 0 {
+			l.a.log.Warn("dropped unreadable journal lines", "task", k.TaskID, "lines", r.Dropped)
+		}
+		e := &entry{key: k, ghost: r.Task == nil}
+		if r.Task != nil {
+			e.info, e.framework, e.sandbox, e.startedAt = r.Task.TaskInfo, r.Task.FrameworkInfo, r.Task.Sandbox, r.Task.LaunchedAt
+			e.cpus, e.mem = task.Limits(e.info.Resources)
+		}
+		var spawned *checkpoint.Spawned
+		for _, rec := range r.Records {
+			switch {
+			case rec.Update != nil:
+				l.add(e, *rec.Update)
+			case rec.Ack != "":
+				l.updates.Ack(k, rec.Ack)
+			case rec.Spawned != nil:
+				spawned = rec.Spawned
+			case rec.Kill != nil:
+				e.killed = true
+				e.killGrace = time.Duration(rec.Kill.GraceSeconds * float64(time.Second))
+			}
+		}
+		if e.state == "" {
+			l.setState(e, mesos.TaskStaging)
+		}
+		l.tasks[k] = e
+		if e.state.Terminal() {
+			if l.updates.PendingOf(k) == 0 {
+				l.forget(e)
+			}
+			continue
+		}
+		if e.ghost {
+			continue
+		}
+		spec := runner.Spec{ID: runnerID(k), ExitFile: exitFileOf(st, k), Cgroup: r.Task.Cgroup, MemMB: e.mem}
+		if spawned != nil {
+			e.proc = runner.Proc{PID: spawned.PID, StartTime: spawned.StartTime}
+		}
+		// Without a recorded process the agent stopped mid-launch: the
+		// wrapper (if any) saw its release pipe close and gave up; adopting
+		// a zero Proc reports that and removes a leftover cgroup.
+		l.a.runner.Adopt(spec, e.proc)
+		adopted++
+		if e.killed {
+			l.a.runner.Kill(spec.ID, e.killGrace)
+		}
+	}
+	l.a.log.Info("recovered from checkpoint", "agent_id", l.agentID, "tasks", len(l.tasks), "adopted_processes", adopted,
+		"pending_updates", l.updates.Pending())
+	return nil
+}
+
+// gcSandboxes removes sandboxes older than SandboxMaxAge that belong to no
+// known task, in the background.
+func (l *loop) gcSandboxes(ctx context.Context) {
+	live := map[string]bool{}
+	for _, e := range l.tasks {
+		if e.sandbox != "" {
+			live[e.sandbox] = true
+		}
+	}
+	root, maxAge := l.a.store.SandboxRoot(), l.a.cfg.SandboxMaxAge
+	l.bg.Go(func() {
+		removed, err := removeOldSandboxes(ctx, root, live, time.Now().Add(-maxAge))
+		if err != nil {
+			l.a.log.Warn("sandbox garbage collection", "err", err)
+		}
+		if removed > 0 {
+			l.a.log.Info("removed old sandboxes", "count", removed)
+		}
+	})
+}
+
+// removeOldSandboxes deletes root/<fid>/<tid> directories modified before
+// cutoff and not in live, then empty framework directories.
+func removeOldSandboxes(ctx context.Context, root string, live map[string]bool, cutoff time.Time) (int, error) {
+	fws, err := os.ReadDir(root)
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", root, err)
+	}
+	removed := 0
+	for _, fw := range fws {
+		fwDir := filepath.Join(root, fw.Name())
+		ts, err := os.ReadDir(fwDir)
+		if err != nil {
+			continue
+		}
+		for _, t := range ts {
+			if ctx.Err() != nil {
+				return removed, ctx.Err()
+			}
+			dir := filepath.Join(fwDir, t.Name())
+			fi, err := t.Info()
+			if err != nil || live[dir] || fi.ModTime().After(cutoff) {
+				continue
+			}
+			if err := os.RemoveAll(dir); err == nil {
+				removed++
+			}
+		}
+		os.Remove(fwDir) // only succeeds when empty
+	}
+	return removed, nil
+}
+
+// --- launching (runs in worker goroutines, no loop state) ---
+
+type launchJob struct {
+	key                       update.Key
+	checkpoint                checkpoint.Task
+	spec                      runner.Spec
+	starting, running, failed mesos.TaskStatus
+}
+
+type launchResult struct {
+	proc    runner.Proc
+	updates []agentproto.StatusUpdate
+}
+
+// doLaunch checkpoints the task, writes TASK_STARTING, spawns the process
+// and writes TASK_RUNNING (or TASK_FAILED).
+func (a *Agent) doLaunch(j launchJob) launchResult {
+	k := j.key
+	upd := func(st mesos.TaskStatus) agentproto.StatusUpdate {
+		return agentproto.StatusUpdate{FrameworkID: k.FrameworkID, Status: st}
+	}
+	fail := func(res launchResult, err error) launchResult {
+		a.log.Warn("launching task failed", "framework", k.FrameworkID, "task", k.TaskID, "err", err)
+		j.failed.Message = "Failed to launch the command: " + err.Error()
+		u := upd(j.failed)
+		if aerr := a.store.Append(k.FrameworkID, k.TaskID, checkpoint.Record{Update: &u}); aerr != nil {
+			a.log.Error("checkpointing status update", "task", k.TaskID, "err", aerr)
+		}
+		res.updates = append(res.updates, u)
+		return res
+	}
+	var res launchResult
+	starting := upd(j.starting)
+	if err := a.store.CreateTask(j.checkpoint, checkpoint.Record{Update: &starting}); err != nil {
+		return fail(res, err)
+	}
+	res.updates = append(res.updates, starting)
+	if err := checkpoint.MkdirLeaf(j.spec.Dir); err != nil {
+		return fail(res, fmt.Errorf("creating sandbox: %w", err))
+	}
+	proc, err := a.runner.Start(j.spec)
+	if err != nil {
+		return fail(res, err)
+	}
+	res.proc = proc
+	running := upd(j.running)
+	if err := a.store.Append(k.FrameworkID, k.TaskID,
+		checkpoint.Record{Spawned: &checkpoint.Spawned{PID: proc.PID, StartTime: proc.StartTime}},
+		checkpoint.Record{Update: &running}); err != nil {
+		a.log.Error("checkpointing spawned task", "task", k.TaskID, "err", err)
+	}
+	res.updates = append(res.updates, running)
+	return res
+}

@@ -1,0 +1,160 @@
+package runner
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// launchAll starts n `sleep 600` tasks through r with a few launcher
+// goroutines (as the agent does) and returns their pids.
+func launchAll(tb testing.TB, r *Runner, root string, n int) []int {
+	pids := make([]int, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				dir := filepath.Join(root, strconv.Itoa(i))
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					tb.Error(err)
+					continue
+				}
+				pr, err := r.Start(Spec{ID: fmt.Sprint(i), Argv: []string{"sleep", "600"}, Env: []string{"PATH=/usr/bin:/bin"},
+					Dir: dir, ExitFile: filepath.Join(dir, "exit"), Cgroup: fmt.Sprint(i), CPUs: 0.01, MemMB: 32})
+				if err != nil {
+					tb.Error(err)
+					continue
+				}
+				pids[i] = pr.PID
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return pids
+}
+
+func killAll(tb testing.TB, r *Runner, pids []int) {
+	for _, pid := range pids {
+		if pid > 0 {
+			unix.Kill(-pid, unix.SIGKILL)
+		}
+	}
+	deadline := time.After(30 * time.Second)
+	for got := 0; got < len(pids); got++ {
+		select {
+		case <-r.Exits():
+		case <-deadline:
+			tb.Fatalf("only %d of %d exits", got, len(pids))
+		}
+	}
+}
+
+// BenchmarkLaunch500 starts 500 `sleep 600` tasks through the runner
+// (wrapper, sandbox output files, and with cgroups a cpu and memory cgroup
+// per task); compare with BenchmarkSpawn500Direct.
+func BenchmarkLaunch500(b *testing.B) {
+	for _, mode := range []string{"auto", "none"} {
+		b.Run("cgroups="+mode, func(b *testing.B) {
+			r := newTestRunner(b, mode)
+			got, _ := r.Cgroups()
+			b.Logf("cgroups: %s", got)
+			for b.Loop() {
+				root := b.TempDir()
+				start := time.Now()
+				pids := launchAll(b, r, root, 500)
+				b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms/500")
+				b.StopTimer()
+				killAll(b, r, pids)
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// BenchmarkSpawn500Direct is the baseline: 500 bare exec.Command spawns.
+func BenchmarkSpawn500Direct(b *testing.B) {
+	for b.Loop() {
+		start := time.Now()
+		cmds := make([]*exec.Cmd, 0, 500)
+		for i := 0; i < 500; i++ {
+			c := exec.Command("sleep", "600")
+			if err := c.Start(); err != nil {
+				b.Fatal(err)
+			}
+			cmds = append(cmds, c)
+		}
+		b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms/500")
+		b.StopTimer()
+		for _, c := range cmds {
+			c.Process.Kill()
+			c.Wait()
+		}
+		b.StartTimer()
+	}
+}
+
+// TestMemoryPerTask measures what a running task costs on the agent side:
+// Go heap and goroutines in the runner, plus the wrapper shell (its
+// proportional set size: shared pages of /bin/sh and libc are split among
+// all the wrappers).
+func TestMemoryPerTask(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 200 processes")
+	}
+	const n = 200
+	r := newTestRunner(t, "auto")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	g0 := runtime.NumGoroutine()
+	pids := launchAll(t, r, t.TempDir(), n)
+	defer killAll(t, r, pids)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	goroutines := runtime.NumGoroutine() - g0
+	heap := float64(after.HeapInuse+after.StackInuse) - float64(before.HeapInuse+before.StackInuse)
+	var rss, pss float64
+	for _, pid := range pids {
+		rss += procKB(pid, "status", "VmRSS:")
+		pss += procKB(pid, "smaps_rollup", "Pss:")
+	}
+	perGo := heap / n / 1024
+	t.Logf("per task: Go heap+stacks %.1f KB (%d goroutines for %d tasks), wrapper VmRSS %.0f KB, wrapper Pss %.0f KB",
+		perGo, goroutines, n, rss/n, pss/n)
+	if total := perGo + pss/n; total > 2048 {
+		t.Errorf("agent-side memory per task = %.0f KB; want <= 2048 KB", total)
+	}
+}
+
+func procKB(pid int, file, key string) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, file))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, key) {
+			f := strings.Fields(l[len(key):])
+			if len(f) > 0 {
+				v, _ := strconv.ParseFloat(f[0], 64)
+				return v
+			}
+		}
+	}
+	return 0
+}

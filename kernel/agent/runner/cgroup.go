@@ -1,0 +1,265 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/containerd/cgroups/v3"
+	"github.com/containerd/cgroups/v3/cgroup1"
+	"github.com/containerd/cgroups/v3/cgroup2"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+const cgroupMount = "/sys/fs/cgroup"
+
+// cpuPeriod is the CFS period in microseconds; the quota is cpus × period.
+const cpuPeriod = 100000
+
+// driver creates task cgroups under the agent's parent cgroup.
+type driver interface {
+	mode() string
+	create(name string, cpus, memMB float64) (group, error)
+	// load returns the existing cgroup name, or nil when it is gone.
+	load(name string) group
+}
+
+// group is one task's cgroup.
+type group interface {
+	add(pid int) error
+	oomKilled() bool
+	killAll()
+	remove() error
+}
+
+// DetectCgroups picks the cgroup driver for mode ("auto", "v1", "v2",
+// "none") with task cgroups under parent. With "auto" a driver that cannot
+// be used yields no driver and the reason; with "v1" or "v2" it is an error.
+func DetectCgroups(mode, parent string) (d driver, reason string, err error) {
+	if mode == "" {
+		mode = "auto"
+	}
+	if mode == "none" {
+		return nil, "disabled by configuration", nil
+	}
+	if parent == "" || !path.IsAbs(parent) {
+		return nil, "", fmt.Errorf("cgroup parent %q must be an absolute cgroup path", parent)
+	}
+	want := mode
+	if mode == "auto" {
+		if os.Geteuid() != 0 {
+			return nil, "not running as root", nil
+		}
+		switch cgroups.Mode() {
+		case cgroups.Unified:
+			want = "v2"
+		case cgroups.Legacy, cgroups.Hybrid:
+			want = "v1"
+		default:
+			return nil, "no cgroup file system mounted at " + cgroupMount, nil
+		}
+	}
+	switch want {
+	case "v1":
+		d, err = newV1(parent)
+	case "v2":
+		d, err = newV2(parent)
+	default:
+		return nil, "", fmt.Errorf("unknown cgroups mode %q (want auto, v1, v2 or none)", mode)
+	}
+	if err != nil {
+		if mode == "auto" {
+			return nil, fmt.Sprintf("cgroups %s unusable: %v", want, err), nil
+		}
+		return nil, "", fmt.Errorf("cgroups %s: %w", want, err)
+	}
+	return d, "", nil
+}
+
+// --- cgroup v1 ---
+
+type v1Driver struct {
+	parent string
+	hier   cgroup1.Hierarchy
+}
+
+func newV1(parent string) (*v1Driver, error) {
+	for _, s := range []string{"cpu", "memory"} {
+		if _, err := os.Stat(filepath.Join(cgroupMount, s, "cgroup.procs")); err != nil {
+			return nil, fmt.Errorf("controller %s not mounted: %w", s, err)
+		}
+	}
+	d := &v1Driver{parent: parent, hier: func() ([]cgroup1.Subsystem, error) {
+		return []cgroup1.Subsystem{
+			cgroup1.NewCpu(cgroupMount),
+			cgroup1.NewMemory(cgroupMount, cgroup1.OptionalSwap()),
+		}, nil
+	}}
+	cg, err := cgroup1.New(cgroup1.StaticPath(parent), &specs.LinuxResources{}, cgroup1.WithHierarchy(d.hier))
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", parent, err)
+	}
+	// Probe that we may create (and remove) task cgroups, not just read.
+	probe, err := cg.New(".probe", &specs.LinuxResources{})
+	if err != nil {
+		return nil, fmt.Errorf("creating a cgroup under %s: %w", parent, err)
+	}
+	probe.Delete()
+	return d, nil
+}
+
+func (d *v1Driver) mode() string { return "v1" }
+
+func v1Resources(cpus, memMB float64) *specs.LinuxResources {
+	res := &specs.LinuxResources{}
+	if cpus > 0 {
+		shares := uint64(max(2, cpus*1024))
+		quota := int64(max(1000, cpus*cpuPeriod))
+		period := uint64(cpuPeriod)
+		res.CPU = &specs.LinuxCPU{Shares: &shares, Quota: &quota, Period: &period}
+	}
+	if memMB > 0 {
+		limit := int64(memMB * (1 << 20))
+		swap := limit // memory+swap equal to memory: no swap
+		res.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &swap}
+	}
+	return res
+}
+
+func (d *v1Driver) create(name string, cpus, memMB float64) (group, error) {
+	p := path.Join(d.parent, name)
+	cg, err := cgroup1.New(cgroup1.StaticPath(p), v1Resources(cpus, memMB), cgroup1.WithHierarchy(d.hier))
+	if err != nil {
+		// A half-created cgroup would otherwise linger.
+		if old, lerr := cgroup1.Load(cgroup1.StaticPath(p), cgroup1.WithHierarchy(d.hier)); lerr == nil {
+			old.Delete()
+		}
+		return nil, err
+	}
+	return v1Group{cg}, nil
+}
+
+func (d *v1Driver) load(name string) group {
+	cg, err := cgroup1.Load(cgroup1.StaticPath(path.Join(d.parent, name)), cgroup1.WithHierarchy(d.hier))
+	if err != nil {
+		return nil
+	}
+	return v1Group{cg}
+}
+
+type v1Group struct{ cg cgroup1.Cgroup }
+
+func (g v1Group) add(pid int) error { return g.cg.AddProc(uint64(pid)) }
+
+func (g v1Group) oomKilled() bool {
+	st, err := g.cg.Stat(cgroup1.IgnoreNotExist)
+	if err != nil || st.MemoryOomControl == nil {
+		return false
+	}
+	return st.MemoryOomControl.OomKill > 0
+}
+
+func (g v1Group) killAll() {
+	for i := 0; i < 3; i++ {
+		ps, err := g.cg.Processes(cgroup1.Memory, true)
+		if err != nil || len(ps) == 0 {
+			return
+		}
+		for _, p := range ps {
+			unix.Kill(p.Pid, unix.SIGKILL)
+		}
+	}
+}
+
+func (g v1Group) remove() error { return g.cg.Delete() }
+
+// --- cgroup v2 ---
+
+type v2Driver struct{ parent string }
+
+func newV2(parent string) (*v2Driver, error) {
+	res := &cgroup2.Resources{CPU: &cgroup2.CPU{}, Memory: &cgroup2.Memory{}}
+	m, err := cgroup2.NewManager(cgroupMount, parent, res)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", parent, err)
+	}
+	probe, err := m.NewChild(".probe", res)
+	if err != nil {
+		return nil, fmt.Errorf("creating a cgroup under %s: %w", parent, err)
+	}
+	probe.Delete()
+	ctrls, err := m.Controllers()
+	if err != nil {
+		return nil, fmt.Errorf("reading controllers of %s: %w", parent, err)
+	}
+	have := strings.Join(ctrls, " ")
+	for _, c := range []string{"cpu", "memory"} {
+		if !strings.Contains(have, c) {
+			return nil, fmt.Errorf("controller %s not available under %s", c, parent)
+		}
+	}
+	return &v2Driver{parent: parent}, nil
+}
+
+func (d *v2Driver) mode() string { return "v2" }
+
+func (d *v2Driver) create(name string, cpus, memMB float64) (group, error) {
+	res := &cgroup2.Resources{}
+	if cpus > 0 {
+		weight := uint64(min(10000, max(1, cpus*100)))
+		quota := int64(max(1000, cpus*cpuPeriod))
+		period := uint64(cpuPeriod)
+		res.CPU = &cgroup2.CPU{Weight: &weight, Max: cgroup2.NewCPUMax(&quota, &period)}
+	}
+	if memMB > 0 {
+		limit := int64(memMB * (1 << 20))
+		var noSwap int64
+		res.Memory = &cgroup2.Memory{Max: &limit, Swap: &noSwap}
+	}
+	m, err := cgroup2.NewManager(cgroupMount, path.Join(d.parent, name), res)
+	if err != nil && res.Memory != nil {
+		// memory.swap.max is missing without swap accounting; retry without.
+		res.Memory.Swap = nil
+		m, err = cgroup2.NewManager(cgroupMount, path.Join(d.parent, name), res)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return v2Group{m}, nil
+}
+
+func (d *v2Driver) load(name string) group {
+	p := path.Join(d.parent, name)
+	if _, err := os.Stat(filepath.Join(cgroupMount, p)); err != nil {
+		return nil
+	}
+	m, err := cgroup2.Load(p)
+	if err != nil {
+		return nil
+	}
+	return v2Group{m}
+}
+
+type v2Group struct{ m *cgroup2.Manager }
+
+func (g v2Group) add(pid int) error { return g.m.AddProc(uint64(pid)) }
+
+func (g v2Group) oomKilled() bool {
+	st, err := g.m.Stat()
+	if err != nil || st.MemoryEvents == nil {
+		return false
+	}
+	return st.MemoryEvents.OomKill > 0
+}
+
+func (g v2Group) killAll() {
+	if err := g.m.Kill(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		_ = err // best effort: remove() reports a cgroup that stays busy
+	}
+}
+
+func (g v2Group) remove() error { return g.m.Delete() }

@@ -1,0 +1,542 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"corral/kernel/agent/task"
+)
+
+// wrapperScript is run as: sh -c wrapperScript corral-task EXIT_FILE CMD...
+// in the sandbox. It opens the sandbox's stdout and stderr itself, so that
+// creating them is off the agent's launch path. A failed read means the
+// agent died before releasing the task.
+const wrapperScript = `exec >>stdout 2>>stderr
+read -r go <&3 || { echo aborted > "$1"; exit 0; }
+exec 3<&-
+s=$1
+shift
+trap : TERM INT HUP
+"$@"
+echo $? > "$s"
+`
+
+// abortedMarker is what the wrapper writes when it never ran the command.
+const abortedMarker = "aborted"
+
+// ErrUnknown is returned by Kill for a process the runner does not watch.
+var ErrUnknown = errors.New("runner: no such task process")
+
+// Spec describes one task process.
+type Spec struct {
+	// ID identifies the task within the runner (e.g. framework/task).
+	ID string
+	// Argv is the command (argv[0] is looked up in PATH of Env).
+	Argv []string
+	Env  []string
+	// Dir is the sandbox: the cwd, where the wrapper appends the command's
+	// output to the files stdout and stderr.
+	Dir string
+	// ExitFile is where the wrapper writes the command's exit code; its
+	// directory must exist.
+	ExitFile string
+	// Cgroup names the task's cgroup under the runner's parent; empty means
+	// no cgroup for this task.
+	Cgroup string
+	// CPUs and MemMB are the limits; zero means none.
+	CPUs, MemMB float64
+}
+
+// Proc identifies a running wrapper process.
+type Proc struct {
+	PID       int
+	StartTime uint64
+}
+
+// Exit reports the end of a task process.
+type Exit struct {
+	ID string
+	task.Exit
+}
+
+// Runner starts and watches task processes. Its methods are safe for
+// concurrent use. Exits are delivered on the channel returned by Exits
+// until Close.
+type Runner struct {
+	log   *slog.Logger
+	shell string
+	cg    driver
+	mode  string
+	why   string
+
+	devnull int // read-write: the wrapper's stdin until it opens its own output
+	exits   chan Exit
+	closing chan struct{}
+	wg      sync.WaitGroup
+
+	mu    sync.Mutex
+	procs map[string]*proc
+}
+
+type proc struct {
+	id       string
+	pid      int
+	child    bool // started by this runner, so reaping is ours
+	exitFile string
+	cg       group    // nil without cgroup
+	pidfd    *os.File // nil when the process was already gone or pidfds are unsupported
+	rawfd    int
+	gone     bool // the process was not alive when adopted
+	// neverStarted: adopted without a recorded process
+	neverStarted bool
+	killT        *time.Timer
+	done         bool
+}
+
+// Config configures a Runner.
+type Config struct {
+	// Cgroups is "auto", "v1", "v2" or "none".
+	Cgroups string
+	// CgroupParent is the cgroup path all task cgroups go under, e.g.
+	// "/corral/3f2a9c1e". It should be unique per agent.
+	CgroupParent string
+	// Shell runs the wrapper; default /bin/sh.
+	Shell string
+}
+
+// New returns a Runner. With Cgroups "auto" it falls back to no limits when
+// cgroups cannot be used (see Cgroups for the reason); an explicit "v1" or
+// "v2" that cannot be used is an error.
+func New(cfg Config, logger *slog.Logger) (*Runner, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Runner{
+		log:     logger.With("component", "runner"),
+		shell:   cfg.Shell,
+		exits:   make(chan Exit, 1024),
+		closing: make(chan struct{}),
+		procs:   map[string]*proc{},
+	}
+	if r.shell == "" {
+		r.shell = "/bin/sh"
+	}
+	drv, why, err := DetectCgroups(cfg.Cgroups, cfg.CgroupParent)
+	if err != nil {
+		return nil, err
+	}
+	r.cg, r.why = drv, why
+	r.mode = "none"
+	if drv != nil {
+		r.mode = drv.mode()
+	}
+	fd, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", os.DevNull, err)
+	}
+	r.devnull = fd
+	return r, nil
+}
+
+// Cgroups returns the cgroups mode in use ("v1", "v2" or "none") and, for
+// "none", why.
+func (r *Runner) Cgroups() (mode, reason string) { return r.mode, r.why }
+
+// Exits returns the channel on which the end of every started or adopted
+// process is reported exactly once (unless Close comes first; then a later
+// runner adopting the process reports it).
+func (r *Runner) Exits() <-chan Exit { return r.exits }
+
+// Start spawns the task's wrapper, puts it in its cgroup and lets it run
+// the command. The process survives the runner.
+func (r *Runner) Start(spec Spec) (Proc, error) {
+	if len(spec.Argv) == 0 {
+		return Proc{}, errors.New("empty command")
+	}
+	var cg group
+	if r.cg != nil && spec.Cgroup != "" {
+		var err error
+		if cg, err = r.cg.create(spec.Cgroup, spec.CPUs, spec.MemMB); err != nil {
+			return Proc{}, fmt.Errorf("creating cgroup: %w", err)
+		}
+	}
+	fail := func(err error) (Proc, error) {
+		if cg != nil {
+			cg.remove()
+		}
+		return Proc{}, err
+	}
+	var pipe [2]int
+	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC); err != nil {
+		return fail(fmt.Errorf("creating pipe: %w", err))
+	}
+	pidfd := -1
+	argv := append([]string{r.shell, "-c", wrapperScript, "corral-task", spec.ExitFile}, spec.Argv...)
+	pid, err := syscall.ForkExec(r.shell, argv, &syscall.ProcAttr{
+		Dir:   spec.Dir,
+		Env:   spec.Env,
+		Files: []uintptr{uintptr(r.devnull), uintptr(r.devnull), uintptr(r.devnull), uintptr(pipe[0])},
+		Sys:   &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd},
+	})
+	unix.Close(pipe[0])
+	if err != nil {
+		unix.Close(pipe[1])
+		return fail(fmt.Errorf("starting %s: %w", r.shell, err))
+	}
+	p := &proc{id: spec.ID, pid: pid, child: true, exitFile: spec.ExitFile, cg: cg, rawfd: -1}
+	if pidfd >= 0 {
+		p.pidfd, p.rawfd = pollable(pidfd)
+	}
+	if cg != nil {
+		if err := cg.add(pid); err != nil {
+			unix.Close(pipe[1]) // the wrapper reads EOF and exits without running the command
+			unix.Kill(-pid, unix.SIGKILL)
+			var ws unix.WaitStatus
+			unix.Wait4(pid, &ws, 0, nil)
+			if p.pidfd != nil {
+				p.pidfd.Close()
+			}
+			return fail(fmt.Errorf("adding process to cgroup: %w", err))
+		}
+	}
+	st, _ := StartTime(pid)
+	_, werr := unix.Write(pipe[1], []byte("go\n"))
+	unix.Close(pipe[1])
+	r.watch(p)
+	if werr != nil {
+		return Proc{}, fmt.Errorf("releasing wrapper: %w", werr)
+	}
+	return Proc{PID: pid, StartTime: st}, nil
+}
+
+// Adopt watches a process started by an earlier runner (before an agent
+// restart). If it is gone, or its pid now belongs to another process, its
+// end is reported at once from its exit file. A zero Proc means the process
+// was never recorded (the agent stopped while launching): its end is
+// reported at once as task.NotStarted. Either way the task's cgroup is
+// removed afterwards.
+func (r *Runner) Adopt(spec Spec, pr Proc) {
+	p := &proc{id: spec.ID, pid: pr.PID, exitFile: spec.ExitFile, rawfd: -1}
+	if r.cg != nil && spec.Cgroup != "" {
+		p.cg = r.cg.load(spec.Cgroup)
+	}
+	if pr.PID <= 0 {
+		p.gone, p.neverStarted = true, true
+		r.watch(p)
+		return
+	}
+	fd, err := unix.PidfdOpen(pr.PID, unix.PIDFD_NONBLOCK)
+	switch {
+	case err == nil:
+		if st, serr := StartTime(pr.PID); serr != nil || st != pr.StartTime {
+			unix.Close(fd)
+			p.gone = true
+		} else {
+			p.pidfd, p.rawfd = pollable(fd)
+		}
+	case errors.Is(err, unix.ESRCH):
+		p.gone = true
+	default: // no pidfd support: poll
+		if st, serr := StartTime(pr.PID); serr != nil || st != pr.StartTime {
+			p.gone = true
+		}
+	}
+	r.watch(p)
+}
+
+// Kill sends SIGTERM to the task's process group and, if it is still alive
+// after grace, SIGKILL to the group and its cgroup. Repeated calls resend
+// SIGTERM but keep the first deadline.
+func (r *Runner) Kill(id string, grace time.Duration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.procs[id]
+	if p == nil || p.done {
+		return ErrUnknown
+	}
+	if p.gone || p.pid <= 0 {
+		return nil
+	}
+	if err := unix.Kill(-p.pid, unix.SIGTERM); err != nil && !errors.Is(err, unix.ESRCH) {
+		r.log.Warn("sending SIGTERM", "task", id, "pid", p.pid, "err", err)
+	}
+	if p.killT == nil {
+		p.killT = time.AfterFunc(grace, func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if p.done {
+				return
+			}
+			r.log.Info("grace period over, sending SIGKILL", "task", id, "pid", p.pid)
+			unix.Kill(-p.pid, unix.SIGKILL)
+			if p.cg != nil {
+				p.cg.killAll()
+			}
+		})
+	}
+	return nil
+}
+
+// Running returns the number of processes being watched.
+func (r *Runner) Running() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.procs)
+}
+
+// Close stops watching without touching the processes: they keep running
+// and a later runner can Adopt them. Exits not yet delivered are dropped
+// (the exit files keep them). Close waits for the watchers to return.
+func (r *Runner) Close() {
+	r.mu.Lock()
+	select {
+	case <-r.closing:
+		r.mu.Unlock()
+		return
+	default:
+	}
+	close(r.closing)
+	for _, p := range r.procs {
+		if p.killT != nil {
+			p.killT.Stop()
+		}
+		if p.pidfd != nil {
+			p.pidfd.SetReadDeadline(time.Now())
+		}
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+	unix.Close(r.devnull)
+}
+
+func (r *Runner) watch(p *proc) {
+	r.mu.Lock()
+	if old := r.procs[p.id]; old != nil && !old.done {
+		r.log.Warn("replacing watched process with the same id", "task", p.id, "old_pid", old.pid, "pid", p.pid)
+	}
+	r.procs[p.id] = p
+	r.mu.Unlock()
+	r.wg.Add(1)
+	go r.wait(p)
+}
+
+// wait is the watcher of one process; it owns p.pidfd.
+func (r *Runner) wait(p *proc) {
+	defer r.wg.Done()
+	if p.pidfd != nil {
+		defer p.pidfd.Close()
+	}
+	if !p.gone && !r.waitExit(p) {
+		return // closing: leave the process and its cgroup to the next runner
+	}
+	ex := Exit{ID: p.id, Exit: readExit(p.exitFile)}
+	if p.neverStarted {
+		ex.Exit = task.Exit{Kind: task.NotStarted}
+	}
+	if p.cg != nil && p.cg.oomKilled() {
+		ex.OOM = true
+	}
+	select {
+	case r.exits <- ex:
+	case <-r.closing:
+		return
+	}
+	r.mu.Lock()
+	p.done = true
+	if p.killT != nil {
+		p.killT.Stop()
+	}
+	if r.procs[p.id] == p {
+		delete(r.procs, p.id)
+	}
+	// Leftovers of the task (background children) die with it, while the
+	// unreaped wrapper still pins the group id.
+	if p.child {
+		unix.Kill(-p.pid, unix.SIGKILL)
+	}
+	r.mu.Unlock()
+	if p.cg != nil {
+		p.cg.killAll()
+	}
+	r.reap(p)
+	if p.cg != nil {
+		r.removeCgroup(p)
+	}
+}
+
+// removeCgroup removes a finished task's cgroup, retrying for a while: the
+// kernel may still be tearing down its last processes.
+func (r *Runner) removeCgroup(p *proc) {
+	delay := 50 * time.Millisecond
+	for try := 0; ; try++ {
+		err := p.cg.remove()
+		if err == nil {
+			return
+		}
+		if try == 6 {
+			r.log.Warn("removing cgroup", "task", p.id, "err", err)
+			return
+		}
+		p.cg.killAll()
+		select {
+		case <-r.closing:
+			return
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}
+
+// waitExit blocks until the process has exited; false means the runner is
+// closing.
+func (r *Runner) waitExit(p *proc) bool {
+	if p.pidfd != nil {
+		rc, err := p.pidfd.SyscallConn()
+		for err == nil {
+			var pollErr error
+			err = rc.Read(func(fd uintptr) bool {
+				exited, perr := pidfdExited(int(fd))
+				pollErr = perr
+				return exited || perr != nil
+			})
+			if err == nil && pollErr != nil {
+				err = pollErr
+			}
+			if err != nil {
+				break
+			}
+			// A pidfd is readable once the process exited; for our own
+			// child, confirm before anything destructive happens.
+			if !p.child || childExited(p.rawfd) {
+				return true
+			}
+		}
+		select {
+		case <-r.closing:
+			return false
+		default:
+		}
+		r.log.Warn("waiting on pidfd failed; polling instead", "task", p.id, "err", err)
+	}
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if p.child {
+			var ws unix.WaitStatus
+			if pid, _ := unix.Wait4(p.pid, &ws, unix.WNOHANG, nil); pid == p.pid {
+				p.child = false // reaped
+				return true
+			}
+		} else if err := unix.Kill(p.pid, 0); errors.Is(err, unix.ESRCH) {
+			return true
+		}
+		select {
+		case <-r.closing:
+			return false
+		case <-t.C:
+		}
+	}
+}
+
+// pidfdExited polls a pidfd without blocking: readable means exited.
+func pidfdExited(fd int) (bool, error) {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(pfd, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("poll on pidfd: %w", err)
+		}
+		if n > 0 && pfd[0].Revents&unix.POLLNVAL != 0 {
+			return false, errors.New("poll on pidfd: invalid descriptor")
+		}
+		return n > 0 && pfd[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0, nil
+	}
+}
+
+// childExited reports whether our child behind pidfd has exited, without
+// reaping it.
+func childExited(pidfd int) bool {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PIDFD, pidfd, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return true // ECHILD: not (or no longer) ours to wait for
+		}
+		// With WNOHANG and nothing to report, Linux returns a zeroed
+		// siginfo; an exited child fills in SIGCHLD.
+		return info.Signo != 0
+	}
+}
+
+// reap collects the wrapper's status if it is our child (it is not after a
+// real agent restart; it may be in tests that restart within one process).
+func (r *Runner) reap(p *proc) {
+	if p.rawfd >= 0 {
+		var info unix.Siginfo
+		unix.Waitid(unix.P_PIDFD, p.rawfd, &info, unix.WEXITED|unix.WNOHANG, nil)
+		return
+	}
+	if p.child {
+		var ws unix.WaitStatus
+		unix.Wait4(p.pid, &ws, unix.WNOHANG, nil)
+	}
+}
+
+// pollable wraps a pidfd so that waiting on it parks a goroutine in the
+// network poller instead of blocking a thread.
+func pollable(fd int) (*os.File, int) {
+	unix.SetNonblock(fd, true)
+	return os.NewFile(uintptr(fd), "pidfd"), fd
+}
+
+func readExit(path string) task.Exit {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return task.Exit{Kind: task.Unknown}
+	}
+	s := strings.TrimSpace(string(b))
+	if s == abortedMarker {
+		return task.Exit{Kind: task.NotStarted}
+	}
+	code, err := strconv.Atoi(s)
+	if err != nil {
+		return task.Exit{Kind: task.Unknown}
+	}
+	return task.Exit{Kind: task.Exited, Code: code}
+}
+
+// StartTime returns field 22 of /proc/<pid>/stat: the process start time in
+// clock ticks since boot, which tells a process from a later one with the
+// same pid.
+func StartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may contain spaces and parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); field 22 is f[19].
+	if len(f) < 20 {
+		return 0, fmt.Errorf("parsing /proc/%d/stat: too few fields", pid)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}

@@ -1,0 +1,18 @@
+// Package task holds the agent's pure decisions about a single task: whether
+// a TaskInfo can run here (Validate), what its process sees (Env, Ports,
+// Limits), and what its end means (Outcome).
+//
+// The state machine of a task on the agent:
+//
+//	           validate fails
+//	 LAUNCH ───────────────────────────────▶ TASK_ERROR
+//	   │
+//	   ▼        spawn fails
+//	TASK_STARTING ─────────────────────────▶ TASK_FAILED
+//	   │ spawned
+//	   ▼          exit / kill / OOM (Outcome)
+//	TASK_RUNNING ──────────────────────────▶ TASK_FINISHED | TASK_FAILED | TASK_KILLED
+//
+// A task the agent never knew is answered with TASK_DROPPED (reconcile) or
+// TASK_LOST (kill). The package is pure: no I/O, no clock, no goroutines.
+package task

@@ -1,0 +1,276 @@
+package task
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"corral/kernel/mesos"
+	"corral/kernel/resource"
+)
+
+// MaxIDLen bounds task and framework ids, which name directories.
+const MaxIDLen = 255
+
+// SafeID reports why id cannot be used as one path component, or nil.
+func SafeID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("id is empty")
+	case len(id) > MaxIDLen:
+		return fmt.Errorf("id is longer than %d bytes", MaxIDLen)
+	case id == "." || id == "..":
+		return fmt.Errorf("id %q is not a valid path component", id)
+	case strings.Contains(id, ".."):
+		return fmt.Errorf("id %q contains \"..\"", id)
+	case strings.ContainsAny(id, "/\x00"):
+		return errors.New("id contains '/' or a NUL byte")
+	}
+	return nil
+}
+
+// Validate returns the reason a task cannot run on this agent, or nil. The
+// reason is meant for the framework (it becomes a TASK_ERROR message).
+func Validate(frameworkID string, ti *mesos.TaskInfo) error {
+	if err := SafeID(ti.TaskID.Value); err != nil {
+		return fmt.Errorf("invalid task id: %w", err)
+	}
+	if err := SafeID(frameworkID); err != nil {
+		return fmt.Errorf("invalid framework id: %w", err)
+	}
+	if ti.Executor != nil {
+		return errors.New("custom executors are not supported; use a command task")
+	}
+	if ti.Container != nil {
+		return errors.New("containers (container info) are not supported; use a plain command task")
+	}
+	if ti.Command == nil {
+		return errors.New("task has no command")
+	}
+	if len(ti.Command.URIs) > 0 {
+		return errors.New("command URIs (fetching) are not supported")
+	}
+	if ti.Command.User != "" {
+		return errors.New("running a command as another user (command.user) is not supported")
+	}
+	if ti.Command.IsShell() {
+		if strings.TrimSpace(ti.Command.Value) == "" {
+			return errors.New("shell command is empty")
+		}
+	} else if ti.Command.Value == "" {
+		return errors.New("command value (the program to run) is empty")
+	}
+	if strings.ContainsRune(ti.Command.Value, 0) {
+		return errors.New("command contains a NUL byte")
+	}
+	if _, err := resource.FromWire(ti.Resources); err != nil {
+		return fmt.Errorf("invalid resources: %w", err)
+	}
+	return nil
+}
+
+// Argv returns the command line of a validated task: /bin/sh -c value for a
+// shell command, otherwise value followed by arguments[1:] (arguments[0],
+// the conventional argv[0], cannot be set apart from the program path).
+func Argv(c *mesos.CommandInfo) []string {
+	if c.IsShell() {
+		return []string{"/bin/sh", "-c", c.Value}
+	}
+	argv := []string{c.Value}
+	if len(c.Arguments) > 1 {
+		argv = append(argv, c.Arguments[1:]...)
+	}
+	return argv
+}
+
+// Limits returns the cpus and memory (MB) a task asked for; zero when absent.
+func Limits(rs []mesos.Resource) (cpus, memMB float64) {
+	r, err := resource.FromWire(rs)
+	if err != nil {
+		return 0, 0
+	}
+	return r.Scalar(resource.CPUs), r.Scalar(resource.Mem)
+}
+
+// Ports returns the task's assigned ports in the order its ports resources
+// list them.
+func Ports(rs []mesos.Resource) []uint64 {
+	var out []uint64
+	for _, r := range rs {
+		if r.Name != resource.Ports || r.Ranges == nil {
+			continue
+		}
+		for _, x := range r.Ranges.Range {
+			for p := uint64(x.Begin); p <= uint64(x.End) && len(out) < 65536; p++ {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// EnvInput is what Env needs to know about the task's surroundings.
+type EnvInput struct {
+	FrameworkID   string
+	AgentID       string
+	Sandbox       string
+	AgentEndpoint string // host:port of the agent's HTTP server
+	Hostname      string
+}
+
+// Env returns the environment of a task's process, as NAME=value strings.
+// Variables from the command come last so a task may override the agent's
+// defaults (PATH, HOME), as with Mesos.
+func Env(ti *mesos.TaskInfo, in EnvInput) []string {
+	env := []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=" + in.Sandbox,
+		"HOST=" + in.Hostname,
+		"CORRAL_TASK_ID=" + ti.TaskID.Value,
+		"CORRAL_FRAMEWORK_ID=" + in.FrameworkID,
+		"CORRAL_AGENT_ID=" + in.AgentID,
+		"CORRAL_SANDBOX=" + in.Sandbox,
+		"MESOS_TASK_ID=" + ti.TaskID.Value,
+		"MESOS_EXECUTOR_ID=" + ti.TaskID.Value,
+		"MESOS_FRAMEWORK_ID=" + in.FrameworkID,
+		"MESOS_AGENT_ID=" + in.AgentID,
+		"MESOS_SLAVE_ID=" + in.AgentID,
+		"MESOS_SANDBOX=" + in.Sandbox,
+		"MESOS_DIRECTORY=" + in.Sandbox,
+		"MESOS_AGENT_ENDPOINT=" + in.AgentEndpoint,
+	}
+	ports := Ports(ti.Resources)
+	if len(ports) > 0 {
+		list := make([]string, len(ports))
+		for i, p := range ports {
+			s := strconv.FormatUint(p, 10)
+			list[i] = s
+			env = append(env, "PORT"+strconv.Itoa(i)+"="+s, "PORT_"+s+"="+s)
+		}
+		env = append(env, "PORT="+list[0], "PORTS="+strings.Join(list, ","))
+	}
+	if ti.Command != nil && ti.Command.Environment != nil {
+		for _, v := range ti.Command.Environment.Variables {
+			if v.Name == "" || strings.ContainsAny(v.Name, "=\x00") || strings.ContainsRune(v.Value, 0) {
+				continue
+			}
+			env = append(env, v.Name+"="+v.Value)
+		}
+	}
+	return dedupEnv(env)
+}
+
+// dedupEnv keeps the last value of each name, in first-seen order.
+func dedupEnv(env []string) []string {
+	idx := make(map[string]int, len(env))
+	out := env[:0:0]
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if i, ok := idx[name]; ok {
+			out[i] = kv
+			continue
+		}
+		idx[name] = len(out)
+		out = append(out, kv)
+	}
+	return out
+}
+
+// GracePeriod returns the kill grace period: the kill's own if positive,
+// else the task's kill policy, else def.
+func GracePeriod(kill time.Duration, ti *mesos.TaskInfo, def time.Duration) time.Duration {
+	if kill > 0 {
+		return kill
+	}
+	if ti != nil && ti.KillPolicy != nil && ti.KillPolicy.GracePeriod != nil && ti.KillPolicy.GracePeriod.Nanoseconds > 0 {
+		return time.Duration(ti.KillPolicy.GracePeriod.Nanoseconds)
+	}
+	return def
+}
+
+// ExitKind says how much is known about how a task's process ended.
+type ExitKind int
+
+// Exit kinds.
+const (
+	// Exited: the wrapper recorded the command's exit code.
+	Exited ExitKind = iota
+	// Unknown: the wrapper died without recording an exit code.
+	Unknown
+	// NotStarted: the command never ran because the agent stopped while
+	// launching it.
+	NotStarted
+)
+
+// String names the kind.
+func (k ExitKind) String() string {
+	switch k {
+	case Exited:
+		return "exited"
+	case Unknown:
+		return "unknown"
+	case NotStarted:
+		return "not-started"
+	}
+	return "ExitKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Exit is what the runner learned when a task's process ended.
+type Exit struct {
+	Kind ExitKind
+	// Code is the shell's $? for Exited: the exit status, or 128+n when the
+	// command was killed by signal n.
+	Code int
+	// OOM is set when the kernel's OOM killer acted in the task's cgroup.
+	OOM bool
+}
+
+// Verdict is the terminal status a task's end maps to.
+type Verdict struct {
+	State   mesos.TaskState
+	Reason  string
+	Message string
+}
+
+// Outcome maps a task's end to its terminal status. killed says the agent
+// was asked to kill the task; memMB is its memory limit (for the message).
+// Order matters: an OOM kill is reported even if a kill was also requested,
+// and a requested kill wins over whatever status the kill produced.
+func Outcome(e Exit, killed bool, memMB float64) Verdict {
+	if e.OOM {
+		return Verdict{mesos.TaskFailed, mesos.ReasonContainerLimitationMem,
+			fmt.Sprintf("Memory limit exceeded: task used more than %s MB", strconv.FormatFloat(memMB, 'f', -1, 64))}
+	}
+	if killed {
+		return Verdict{mesos.TaskKilled, "", "Command was killed"}
+	}
+	switch e.Kind {
+	case NotStarted:
+		return Verdict{mesos.TaskFailed, mesos.ReasonContainerLaunchFailed, "The agent stopped while launching the task; the command did not run"}
+	case Unknown:
+		return Verdict{mesos.TaskFailed, mesos.ReasonExecutorTerminated, "Command ended but its exit status is unknown (its wrapper process died)"}
+	}
+	if e.Code == 0 {
+		return Verdict{mesos.TaskFinished, "", "Command exited with status 0"}
+	}
+	if sig := e.Code - 128; sig > 0 && sig < 65 {
+		return Verdict{mesos.TaskFailed, mesos.ReasonCommandExecutorFailed, "Command terminated with signal " + SignalName(sig)}
+	}
+	return Verdict{mesos.TaskFailed, mesos.ReasonCommandExecutorFailed, fmt.Sprintf("Command exited with status %d", e.Code)}
+}
+
+var signalNames = [...]string{1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT",
+	7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2", 13: "SIGPIPE",
+	14: "SIGALRM", 15: "SIGTERM", 16: "SIGSTKFLT", 17: "SIGCHLD", 18: "SIGCONT", 19: "SIGSTOP", 20: "SIGTSTP",
+	21: "SIGTTIN", 22: "SIGTTOU", 23: "SIGURG", 24: "SIGXCPU", 25: "SIGXFSZ", 26: "SIGVTALRM", 27: "SIGPROF",
+	28: "SIGWINCH", 29: "SIGIO", 30: "SIGPWR", 31: "SIGSYS"}
+
+// SignalName returns the Linux name of signal n ("SIGTERM"), or "signal n".
+func SignalName(n int) string {
+	if n > 0 && n < len(signalNames) && signalNames[n] != "" {
+		return signalNames[n]
+	}
+	return "signal " + strconv.Itoa(n)
+}

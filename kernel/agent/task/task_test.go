@@ -1,0 +1,147 @@
+package task
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"corral/kernel/mesos"
+)
+
+func TestSafeID(t *testing.T) {
+	tests := []struct {
+		name string
+		id   string
+		ok   bool
+	}{
+		{"plain", "web.1234-abcd", true},
+		{"empty", "", false},
+		{"slash", "a/b", false},
+		{"dotdot", "..", false},
+		{"dotdot inside", "a..b", false},
+		{"dot", ".", false},
+		{"nul", "a\x00b", false},
+		{"max", strings.Repeat("x", 255), true},
+		{"too long", strings.Repeat("x", 256), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := SafeID(tt.id); (err == nil) != tt.ok {
+				t.Errorf("SafeID(%q) = %v; want ok=%v", tt.id, err, tt.ok)
+			}
+		})
+	}
+}
+
+func cmd(v string) *mesos.CommandInfo { return &mesos.CommandInfo{Value: v} }
+
+func TestValidate(t *testing.T) {
+	no := false
+	tests := []struct {
+		name string
+		ti   mesos.TaskInfo
+		want string // substring of the error; "" = valid
+	}{
+		{"ok", mesos.TaskInfo{TaskID: mesos.ID{Value: "t1"}, Command: cmd("true")}, ""},
+		{"slash id", mesos.TaskInfo{TaskID: mesos.ID{Value: "a/b"}, Command: cmd("true")}, "invalid task id"},
+		{"executor", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Executor: &mesos.ExecutorInfo{}, Command: cmd("x")}, "executors are not supported"},
+		{"container", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Container: map[string]any{"type": "DOCKER"}, Command: cmd("x")}, "containers"},
+		{"uris", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Value: "x", URIs: []mesos.CommandURI{{Value: "http://x"}}}}, "URIs"},
+		{"no command", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}}, "no command"},
+		{"empty shell", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("  ")}, "empty"},
+		{"exec no value", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Shell: &no}}, "empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Validate("fw-1", &tt.ti)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Validate() = %v; want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Validate() = %v; want error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestArgv(t *testing.T) {
+	no := false
+	got := Argv(&mesos.CommandInfo{Shell: &no, Value: "/bin/echo", Arguments: []string{"echo", "a", "b"}})
+	if strings.Join(got, " ") != "/bin/echo a b" {
+		t.Errorf("Argv(exec) = %q; want [/bin/echo a b]", got)
+	}
+	got = Argv(cmd("echo hi"))
+	if strings.Join(got, "|") != "/bin/sh|-c|echo hi" {
+		t.Errorf("Argv(shell) = %q", got)
+	}
+}
+
+func TestEnv(t *testing.T) {
+	ti := &mesos.TaskInfo{
+		TaskID: mesos.ID{Value: "t1"},
+		Resources: []mesos.Resource{
+			{Name: "ports", Type: mesos.Ranges, Ranges: &mesos.RangesValue{Range: []mesos.Range{{Begin: 31005, End: 31006}, {Begin: 31001, End: 31001}}}},
+		},
+		Command: &mesos.CommandInfo{Value: "x", Environment: &mesos.Environment{Variables: []mesos.Variable{{Name: "FOO", Value: "bar"}, {Name: "HOME", Value: "/h"}}}},
+	}
+	env := Env(ti, EnvInput{FrameworkID: "fw", AgentID: "ag", Sandbox: "/sb", AgentEndpoint: "h:5051", Hostname: "h"})
+	m := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, dup := m[k]; dup {
+			t.Errorf("Env has %s twice", k)
+		}
+		m[k] = v
+	}
+	want := map[string]string{
+		"PORT0": "31005", "PORT1": "31006", "PORT2": "31001", "PORTS": "31005,31006,31001", "PORT": "31005", "PORT_31001": "31001",
+		"FOO": "bar", "HOME": "/h", "MESOS_SANDBOX": "/sb", "CORRAL_TASK_ID": "t1", "MESOS_FRAMEWORK_ID": "fw",
+		"CORRAL_AGENT_ID": "ag", "MESOS_AGENT_ENDPOINT": "h:5051", "HOST": "h", "MESOS_DIRECTORY": "/sb",
+	}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("Env()[%s] = %q; want %q", k, m[k], v)
+		}
+	}
+}
+
+func TestOutcome(t *testing.T) {
+	tests := []struct {
+		name   string
+		exit   Exit
+		killed bool
+		state  mesos.TaskState
+		reason string
+		msg    string
+	}{
+		{"success", Exit{Code: 0}, false, mesos.TaskFinished, "", "status 0"},
+		{"failure", Exit{Code: 3}, false, mesos.TaskFailed, mesos.ReasonCommandExecutorFailed, "Command exited with status 3"},
+		{"signal", Exit{Code: 137}, false, mesos.TaskFailed, mesos.ReasonCommandExecutorFailed, "signal SIGKILL"},
+		{"killed", Exit{Code: 143}, true, mesos.TaskKilled, "", "killed"},
+		{"oom", Exit{Code: 137, OOM: true}, false, mesos.TaskFailed, mesos.ReasonContainerLimitationMem, "more than 32 MB"},
+		{"unknown", Exit{Kind: Unknown}, false, mesos.TaskFailed, mesos.ReasonExecutorTerminated, "unknown"},
+		{"unknown killed", Exit{Kind: Unknown}, true, mesos.TaskKilled, "", "killed"},
+		{"not started", Exit{Kind: NotStarted}, false, mesos.TaskFailed, mesos.ReasonContainerLaunchFailed, "did not run"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := Outcome(tt.exit, tt.killed, 32)
+			if v.State != tt.state || v.Reason != tt.reason || !strings.Contains(v.Message, tt.msg) {
+				t.Errorf("Outcome(%+v, %v) = %+v; want %s %s %q", tt.exit, tt.killed, v, tt.state, tt.reason, tt.msg)
+			}
+		})
+	}
+}
+
+func TestGracePeriod(t *testing.T) {
+	ti := &mesos.TaskInfo{KillPolicy: &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: mesos.Int(2 * time.Second)}}}
+	if g := GracePeriod(0, ti, 5*time.Second); g != 2*time.Second {
+		t.Errorf("GracePeriod(policy) = %v; want 2s", g)
+	}
+	if g := GracePeriod(time.Second, ti, 5*time.Second); g != time.Second {
+		t.Errorf("GracePeriod(kill) = %v; want 1s", g)
+	}
+	if g := GracePeriod(0, &mesos.TaskInfo{}, 5*time.Second); g != 5*time.Second {
+		t.Errorf("GracePeriod(default) = %v; want 5s", g)
+	}
+}
