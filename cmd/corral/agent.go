@@ -1,0 +1,54 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+
+	"corral/kernel/agent"
+)
+
+func agentCommand() *command {
+	cfg := agent.DefaultConfig()
+	var masters string
+	var logs logFlags
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.StringVar(&masters, "master", "http://127.0.0.1:5050", "master base URL(s), comma-separated; the agent finds the leader among them")
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address of the agent's HTTP server (/files, /state, /health, /metrics)")
+	fs.StringVar(&cfg.Advertise, "advertise", cfg.Advertise, "base URL others use to reach this agent (default http://<hostname>:<port>)")
+	fs.StringVar(&cfg.Hostname, "hostname", cfg.Hostname, "hostname reported to the master and to tasks")
+	fs.StringVar(&cfg.WorkDir, "work_dir", cfg.WorkDir, "directory for checkpoints (meta/) and task sandboxes (sandboxes/)")
+	fs.StringVar(&cfg.Resources, "resources", cfg.Resources, "resources to offer, e.g. 'cpus:4;mem:8192;disk:10000;ports:[31000-32000]'; names left out are detected")
+	fs.StringVar(&cfg.Attributes, "attributes", cfg.Attributes, "attributes passed in offers, e.g. 'rack:a;zone:1'")
+	durationVar(fs, &cfg.KillGracePeriod, "kill_grace_period", "time between SIGTERM and SIGKILL when a kill gives none")
+	fs.StringVar(&cfg.Cgroups, "cgroups", cfg.Cgroups, "cgroups use: auto, v1, v2 or none")
+	fs.StringVar(&cfg.CgroupRoot, "cgroup_root", cfg.CgroupRoot, "parent cgroup of the agent's task cgroups")
+	durationVar(fs, &cfg.RegisterBackoffFactor, "registration_backoff_factor", "initial backoff when (re-)registering; doubles up to --registration_backoff_max")
+	durationVar(fs, &cfg.RegisterBackoffMax, "registration_backoff_max", "maximum backoff between registration attempts")
+	durationVar(fs, &cfg.UpdateRetryInterval, "status_update_retry_interval", "first resend interval of an unacknowledged status update; doubles up to --status_update_retry_max")
+	durationVar(fs, &cfg.UpdateRetryMax, "status_update_retry_max", "maximum resend interval of an unacknowledged status update")
+	durationVar(fs, &cfg.SandboxMaxAge, "sandbox_max_age", "remove sandboxes of finished tasks older than this")
+	fs.IntVar(&cfg.LaunchConcurrency, "launch_concurrency", cfg.LaunchConcurrency, "how many tasks are set up at once")
+	logs.register(fs)
+	c := &command{name: "agent", summary: "run an agent: register with the master and run tasks in sandboxes", usage: "[flags]", fs: fs}
+	c.run = func(args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Sprintf("unexpected arguments %q", args)}
+		}
+		log, err := logs.logger()
+		if err != nil {
+			return err
+		}
+		cfg.Masters = agent.ParseMasters(masters)
+		if err := cfg.Validate(); err != nil {
+			return usageError{err.Error()}
+		}
+		a, err := agent.New(cfg, log)
+		if err != nil {
+			return err
+		}
+		ctx, stop := signalContext()
+		defer stop()
+		return a.Run(ctx)
+	}
+	return c
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+
+	"corral/kernel/master"
+)
+
+func masterCommand() *command {
+	cfg := master.DefaultConfig()
+	var logs logFlags
+	fs := flag.NewFlagSet("master", flag.ContinueOnError)
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to serve the scheduler, agent and operator APIs on")
+	fs.StringVar(&cfg.Advertise, "advertise", cfg.Advertise, "base URL agents and frameworks use to reach this master (default http://<hostname>:<port>)")
+	fs.StringVar(&cfg.Hostname, "hostname", cfg.Hostname, "hostname to report (default: the machine's)")
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "Postgres URL of the registry, e.g. postgres://user@localhost:5432/corral (required)")
+	durationVar(fs, &cfg.AgentPingInterval, "agent_ping_interval", "how often agents heartbeat")
+	fs.IntVar(&cfg.MaxAgentPingTimeouts, "max_agent_ping_timeouts", cfg.MaxAgentPingTimeouts, "missed heartbeats after which an agent is unreachable")
+	durationVar(fs, &cfg.AgentReregisterTimeout, "agent_reregister_timeout", "time agents have to re-register after this master starts")
+	durationVar(fs, &cfg.FrameworkHeartbeatInterval, "framework_heartbeat_interval", "HEARTBEAT period on scheduler streams")
+	durationVar(fs, &cfg.AllocationInterval, "allocation_interval", "period of batch allocation cycles")
+	durationVar(fs, &cfg.OfferTimeout, "offer_timeout", "rescind offers outstanding longer than this (0 = never)")
+	fs.Float64Var(&cfg.DefaultRefuseSeconds, "default_refuse_seconds", cfg.DefaultRefuseSeconds, "refuse filter for ACCEPT/DECLINE calls without filters")
+	fs.StringVar(&cfg.Weights, "weights", cfg.Weights, "initial role weights, e.g. 'prod=2,dev=0.5'")
+	fs.Float64Var(&cfg.MinAllocatableCPUs, "min_allocatable_cpus", cfg.MinAllocatableCPUs, "offer an agent only with at least this many free cpus (or min mem)")
+	fs.Float64Var(&cfg.MinAllocatableMem, "min_allocatable_mem", cfg.MinAllocatableMem, "offer an agent only with at least this much free mem in MB (or min cpus)")
+	migrateFirst := true
+	fs.BoolVar(&migrateFirst, "migrate", migrateFirst, "apply database migrations at start")
+	logs.register(fs)
+	c := &command{name: "master", summary: "run a master: agents, frameworks, offers, the scheduler and operator APIs", usage: "[flags]", fs: fs}
+	c.run = func(args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Sprintf("unexpected arguments %q", args)}
+		}
+		log, err := logs.logger()
+		if err != nil {
+			return err
+		}
+		if err := cfg.Validate(); err != nil {
+			return usageError{err.Error()}
+		}
+		master.Version = version
+		ctx, stop := signalContext()
+		defer stop()
+		if migrateFirst {
+			if err := migrateUpRetry(ctx, cfg.DB, log); err != nil {
+				return fmt.Errorf("migrating: %w", err)
+			}
+		}
+		store, err := master.OpenStore(ctx, cfg.DB)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		m, err := master.New(cfg, store, log)
+		if err != nil {
+			return err
+		}
+		return m.Run(ctx)
+	}
+	return c
+}
