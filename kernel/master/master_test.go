@@ -721,3 +721,75 @@ func TestNonFiniteNumbersRefused(t *testing.T) {
 		t.Errorf("state after bad input: %+v", st.Frameworks)
 	}
 }
+
+func TestTeardownUpdateFrameworkSuppressRevive(t *testing.T) {
+	tm := startMaster(t, func(c *Config) { c.OfferTimeout = 300 * time.Millisecond })
+	a := registerAgent(t, tm.url, "", "cpus:2;mem:1024", nil)
+	a.keepAlive(50 * time.Millisecond)
+	f := subscribe(t, tm.url, `{"user":"u","name":"n","principal":"p","roles":["a","b"],"capabilities":[{"type":"MULTI_ROLE"}]}`)
+
+	// An offer nobody answers is rescinded after the offer timeout.
+	o := f.s.nextEvent(mesos.EventOffers).Offers.Offers[0]
+	if r := f.s.nextEvent(mesos.EventRescind).Rescind; r.OfferID.Value != o.ID.Value {
+		t.Errorf("RESCIND = %+v; want offer %s", r, o.ID.Value)
+	}
+
+	// SUPPRESS stops offers; REVIVE brings them back.
+	if code, msg := f.call(`{"type":"SUPPRESS",` + f.fid() + `}`); code != 202 {
+		t.Fatalf("SUPPRESS: %d %s", code, msg)
+	}
+	time.Sleep(150 * time.Millisecond) // let a rescind/offer in flight land
+	for drained := false; !drained; {
+		select {
+		case <-f.s.events:
+		default:
+			drained = true
+		}
+	}
+	select {
+	case rec := <-f.s.events:
+		var ev mesos.Event
+		_ = json.Unmarshal(rec, &ev)
+		if ev.Type == mesos.EventOffers {
+			t.Fatalf("offer while suppressed: %s", rec)
+		}
+	case <-time.After(600 * time.Millisecond):
+	}
+	if code, msg := f.call(`{"type":"REVIVE",` + f.fid() + `,"revive":{"roles":["b"]}}`); code != 202 {
+		t.Fatalf("REVIVE: %d %s", code, msg)
+	}
+	if o := f.s.nextEvent(mesos.EventOffers).Offers.Offers[0]; o.AllocationInfo == nil || o.AllocationInfo.Role != "b" {
+		t.Errorf("offer after REVIVE b = %+v; want role b", o.AllocationInfo)
+	}
+
+	// UPDATE_FRAMEWORK: 200 for allowed changes, 400 for the principal.
+	upd := func(info string) (int, string) {
+		return f.call(`{"type":"UPDATE_FRAMEWORK",` + f.fid() + `,"update_framework":{"framework_info":` + info + `}}`)
+	}
+	if code, msg := upd(`{"user":"u","name":"renamed","principal":"p","roles":["a"],"capabilities":[{"type":"MULTI_ROLE"}],"id":{"value":"` + f.id + `"}}`); code != 200 {
+		t.Errorf("UPDATE_FRAMEWORK: %d %s", code, msg)
+	}
+	if code, msg := upd(`{"user":"u","name":"renamed","principal":"q","id":{"value":"` + f.id + `"}}`); code != 400 || !strings.Contains(msg, "principal") {
+		t.Errorf("UPDATE_FRAMEWORK principal: %d %s; want 400", code, msg)
+	}
+	waitFor(t, func() bool {
+		st := getState(t, tm.url)
+		return len(st.Frameworks) == 1 && st.Frameworks[0].Name == "renamed" && len(st.Frameworks[0].Roles) == 1
+	})
+
+	// TEARDOWN removes the framework for good.
+	if code, msg := f.call(`{"type":"TEARDOWN",` + f.fid() + `}`); code != 202 {
+		t.Fatalf("TEARDOWN: %d %s", code, msg)
+	}
+	waitFor(t, func() bool {
+		st := getState(t, tm.url)
+		return len(st.Frameworks) == 0 && len(st.CompletedFrameworks) == 1
+	})
+	if code, msg := f.call(`{"type":"REVIVE",` + f.fid() + `}`); code != 400 || !strings.Contains(msg, "cannot be found") {
+		t.Errorf("call after TEARDOWN: %d %q; want 400", code, msg)
+	}
+	waitFor(t, func() bool {
+		fws, _ := tm.store.Frameworks(t.Context())
+		return len(fws) == 1 && fws[0].State == registry.FrameworkRemoved
+	})
+}
