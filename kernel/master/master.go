@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -107,16 +108,28 @@ func New(cfg Config, store Store, log *slog.Logger) (*Master, error) {
 		ready:     make(chan struct{}),
 		stopped:   make(chan struct{}),
 	}
+	ip := ipOf(u.Hostname())
 	m.info = mesos.MasterInfo{
 		ID:       runID,
+		IP:       packIPv4(ip),
 		Port:     mesos.Int(port),
 		PID:      "master@" + u.Host,
 		Hostname: u.Hostname(),
 		Version:  Version,
-		Address:  &mesos.Address{Hostname: u.Hostname(), IP: ipOf(u.Hostname()), Port: mesos.Int(port)},
+		Address:  &mesos.Address{Hostname: u.Hostname(), IP: ip, Port: mesos.Int(port)},
 	}
 	m.core = newCore(m)
 	return m, nil
+}
+
+// packIPv4 packs an IPv4 address the way MasterInfo.ip carries it: the
+// four bytes in network order read as a little-endian uint32.
+func packIPv4(s string) uint32 {
+	ip := net.ParseIP(s).To4()
+	if ip == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(ip)
 }
 
 func ipOf(host string) string {
