@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,7 +131,12 @@ func openStream(t *testing.T, url string, body any) *stream {
 		msg, _ := io.ReadAll(resp.Body)
 		t.Fatalf("stream %s: %d %s", url, resp.StatusCode, msg)
 	}
-	s := &stream{t: t, resp: resp, events: make(chan []byte, 1024)}
+	return readStream(t, resp)
+}
+
+// readStream decodes a RecordIO response body in the background.
+func readStream(t *testing.T, resp *http.Response) *stream {
+	s := &stream{t: t, resp: resp, events: make(chan []byte, 4096)}
 	go func() {
 		defer close(s.events)
 		rd := mesos.NewReader(resp.Body)
@@ -167,36 +173,27 @@ func (s *stream) next(keep func([]byte) bool) []byte {
 	}
 }
 
-func (s *stream) nextEvent(types ...mesos.EventType) *mesos.Event {
+// nextOf decodes records as E until one has a type among types.
+func nextOf[E any, T comparable](s *stream, typeOf func(*E) T, types ...T) *E {
 	s.t.Helper()
-	var ev mesos.Event
+	var ev E
 	s.next(func(b []byte) bool {
-		ev = mesos.Event{}
+		var zero E
+		ev = zero
 		_ = json.Unmarshal(b, &ev)
-		for _, ty := range types {
-			if ev.Type == ty {
-				return true
-			}
-		}
-		return false
+		return slices.Contains(types, typeOf(&ev))
 	})
 	return &ev
 }
 
+func (s *stream) nextEvent(types ...mesos.EventType) *mesos.Event {
+	s.t.Helper()
+	return nextOf(s, func(e *mesos.Event) mesos.EventType { return e.Type }, types...)
+}
+
 func (s *stream) nextAgentEvent(types ...agentproto.EventType) *agentproto.Event {
 	s.t.Helper()
-	var ev agentproto.Event
-	s.next(func(b []byte) bool {
-		ev = agentproto.Event{}
-		_ = json.Unmarshal(b, &ev)
-		for _, ty := range types {
-			if ev.Type == ty {
-				return true
-			}
-		}
-		return false
-	})
-	return &ev
+	return nextOf(s, func(e *agentproto.Event) agentproto.EventType { return e.Type }, types...)
 }
 
 // fakeAgent registers with the master over agentproto, standing in for a
@@ -292,19 +289,7 @@ func subscribe(t *testing.T, master string, info string) *fakeFramework {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Mesos-Stream-Id") == "" {
 		t.Fatalf("SUBSCRIBE: %d, Content-Type %q, stream id %q", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Mesos-Stream-Id"))
 	}
-	s := &stream{t: t, resp: resp, events: make(chan []byte, 4096)}
-	go func() {
-		defer close(s.events)
-		rd := mesos.NewReader(resp.Body)
-		for {
-			rec, err := rd.Next()
-			if err != nil {
-				return
-			}
-			s.events <- rec
-		}
-	}()
-	t.Cleanup(func() { resp.Body.Close() })
+	s := readStream(t, resp)
 	ev := s.nextEvent(mesos.EventSubscribed, mesos.EventError)
 	if ev.Type != mesos.EventSubscribed {
 		t.Fatalf("first event = %s %+v; want SUBSCRIBED", ev.Type, ev.Error)
@@ -792,4 +777,50 @@ func TestTeardownUpdateFrameworkSuppressRevive(t *testing.T) {
 		fws, _ := tm.store.Frameworks(t.Context())
 		return len(fws) == 1 && fws[0].State == registry.FrameworkRemoved
 	})
+}
+
+func TestWeights(t *testing.T) {
+	db := testpg.URL(t)
+	tm := startMasterOn(t, db, func(c *Config) { c.Weights = "prod=3" })
+	put := func(body string) int {
+		req, _ := http.NewRequest(http.MethodPut, tm.url+"/weights", strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for body, want := range map[string]int{
+		`[{"role":"dev","weight":0.5}]`: 200,
+		`[{"role":"/x","weight":1}]`:   400,
+		`[{"role":"a","weight":-1}]`:   400,
+		`{"role":"a"}`:                 400,
+	} {
+		if got := put(body); got != want {
+			t.Errorf("PUT /weights %s = %d; want %d", body, got, want)
+		}
+	}
+	get := func(url string) map[string]float64 {
+		resp, err := http.Get(url + "/weights")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var ws []WeightInfo
+		_ = json.NewDecoder(resp.Body).Decode(&ws)
+		out := map[string]float64{}
+		for _, w := range ws {
+			out[w.Role] = w.Weight
+		}
+		return out
+	}
+	if got := get(tm.url); got["dev"] != 0.5 || got["prod"] != 3 {
+		t.Errorf("GET /weights = %v", got)
+	}
+	tm.stop()
+	tm2 := startMasterOn(t, db, nil)
+	if got := get(tm2.url); got["dev"] != 0.5 {
+		t.Errorf("weights after restart = %v; want dev=0.5 kept", got)
+	}
 }

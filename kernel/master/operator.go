@@ -1,6 +1,7 @@
 package master
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"sort"
@@ -26,8 +27,75 @@ func (m *Master) routes() http.Handler {
 	r.Get("/master/health", m.handleHealth)
 	r.Get("/redirect", m.handleRedirect)
 	r.Get("/master/redirect", m.handleRedirect)
+	r.Get("/weights", m.handleGetWeights)
+	r.Put("/weights", m.handlePutWeights)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(m.metrics.reg, promhttp.HandlerOpts{}))
 	return r
+}
+
+// WeightInfo is one entry of GET/PUT /weights (Mesos' JSON shape).
+type WeightInfo struct {
+	Role   string  `json:"role"`
+	Weight float64 `json:"weight"`
+}
+
+func (m *Master) handleGetWeights(w http.ResponseWriter, r *http.Request) {
+	var out []WeightInfo
+	if err := m.do(r.Context(), func(c *core) {
+		for role, wt := range c.weights {
+			out = append(out, WeightInfo{Role: role, Weight: wt})
+		}
+	}); err != nil {
+		writeError(w, errorf(http.StatusServiceUnavailable, "Master is stopping"))
+		return
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Role < out[j].Role })
+	if out == nil {
+		out = []WeightInfo{}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handlePutWeights sets role weights at runtime; they are persisted in the
+// registry before the call answers 200, and win over --weights on restart.
+func (m *Master) handlePutWeights(w http.ResponseWriter, r *http.Request) {
+	var ws []WeightInfo
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&ws); err != nil {
+		writeError(w, errorf(http.StatusBadRequest, "Failed to parse body into a list of weights: %v", err))
+		return
+	}
+	for i, x := range ws {
+		if err := validateRole(x.Role); err != nil {
+			writeError(w, errorf(http.StatusBadRequest, "weights[%d].role: %v", i, err))
+			return
+		}
+		if !(x.Weight > 0) || x.Weight > 1e9 {
+			writeError(w, errorf(http.StatusBadRequest, "weights[%d].weight: must be a positive number, got %v", i, x.Weight))
+			return
+		}
+	}
+	var dones []<-chan struct{}
+	for _, x := range ws {
+		role, wt := x.Role, x.Weight
+		dones = append(dones, m.registrar.enqueue("weight "+role, func(ctx context.Context) error { return m.store.SetWeight(ctx, role, wt) }))
+	}
+	for _, d := range dones {
+		select {
+		case <-d:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if err := m.do(r.Context(), func(c *core) {
+		for _, x := range ws {
+			c.weights[x.Role] = x.Weight
+			c.alloc.SetWeight(x.Role, x.Weight)
+		}
+	}); err != nil {
+		writeError(w, errorf(http.StatusServiceUnavailable, "Master is stopping"))
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }
 
 // handleRedirect sends clients to the leading master (this one).
