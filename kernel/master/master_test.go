@@ -793,9 +793,9 @@ func TestWeights(t *testing.T) {
 	}
 	for body, want := range map[string]int{
 		`[{"role":"dev","weight":0.5}]`: 200,
-		`[{"role":"/x","weight":1}]`:   400,
-		`[{"role":"a","weight":-1}]`:   400,
-		`{"role":"a"}`:                 400,
+		`[{"role":"/x","weight":1}]`:    400,
+		`[{"role":"a","weight":-1}]`:    400,
+		`{"role":"a"}`:                  400,
 	} {
 		if got := put(body); got != want {
 			t.Errorf("PUT /weights %s = %d; want %d", body, got, want)
