@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"corral/internal/testcluster"
 	"corral/kernel/mesos"
 )
 
@@ -34,9 +35,9 @@ func rssKB(pid int) int {
 // the same run, and the agent's memory per running task.
 func BenchmarkLaunch500(b *testing.B) {
 	const n = 500
-	c := startClusterTB(b, 1, "cpus:64;mem:65536;disk:10000;ports:[31000-32000]")
-	f := startFramework(b, c.url, plainInfo("bench"))
-	agentPID := c.agents[0].cmd.Process.Pid
+	c := testcluster.Start(b, testcluster.Options{Agents: 1, Resources: func(int) string { return "cpus:64;mem:65536;disk:10000;ports:[31000-32000]" }})
+	f := startFramework(b, c.URL, plainInfo("bench"))
+	agentPID := c.Agents[0].PID()
 	round := 0
 	for b.Loop() {
 		round++
@@ -73,7 +74,7 @@ func BenchmarkLaunch500(b *testing.B) {
 		f.mu.Unlock()
 		viaAPI := time.Since(sent)
 		rssAfter := rssKB(agentPID)
-		wrapRSS, wrapPSS := wrapperMem(c.agents[0].workDir)
+		wrapRSS, wrapPSS := wrapperMem(c.Agents[0].WorkDir)
 		b.ReportMetric(viaAPI.Seconds(), "s_accept_to_all_running")
 		b.ReportMetric(bare.Seconds(), "s_bare_spawn")
 		b.ReportMetric(viaAPI.Seconds()/bare.Seconds(), "x_bare")

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"corral/internal/testcluster"
 	"corral/kernel/mesos"
 )
 
@@ -20,8 +21,8 @@ func plainInfo(name string) mesos.FrameworkInfo {
 }
 
 func TestTaskLifecycle(t *testing.T) {
-	c := startCluster(t, 2)
-	f := startFramework(t, c.url, plainInfo("lifecycle"))
+	c := testcluster.Start(t, testcluster.Options{Agents: 2})
+	f := startFramework(t, c.URL, plainInfo("lifecycle"))
 
 	f.launch(
 		shellTask("ok", "exit 0", 0.1, 32),
@@ -54,11 +55,11 @@ func TestTaskLifecycle(t *testing.T) {
 
 	// The sandbox of a finished task can be read through its agent.
 	var sandbox, agentURL string
-	for _, fw := range c.state().Frameworks {
+	for _, fw := range c.State().Frameworks {
 		for _, tk := range append(fw.Tasks, fw.CompletedTasks...) {
 			if tk.ID == "three" {
 				sandbox = tk.Sandbox
-				for _, a := range c.state().Agents {
+				for _, a := range c.State().Agents {
 					if a.ID == tk.AgentID {
 						agentURL = a.Endpoint
 					}
@@ -84,28 +85,19 @@ func TestTaskLifecycle(t *testing.T) {
 	}
 }
 
-func indexOfHost(c *cluster, hostname string, fallback int) int {
-	for i := range c.agents {
-		if hostname == "agent"+string(rune('0'+i))+".test" {
-			return i
-		}
-	}
-	return fallback
-}
-
 func TestTaskOverMemoryLimit(t *testing.T) {
-	c := startCluster(t, 1)
+	c := testcluster.Start(t, testcluster.Options{Agents: 1})
 	var cg string
-	for _, a := range c.state().Agents {
+	for _, a := range c.State().Agents {
 		cg = a.Cgroups
 	}
 	if cg == "none" || cg == "" {
 		if os.Getenv("CI") == "true" && os.Geteuid() == 0 {
-			t.Fatalf("cgroups unavailable to a root agent in CI: %+v", c.state().Agents)
+			t.Fatalf("cgroups unavailable to a root agent in CI: %+v", c.State().Agents)
 		}
 		t.Skip("agent runs without cgroups here; memory limits are not enforced")
 	}
-	f := startFramework(t, c.url, plainInfo("memhog"))
+	f := startFramework(t, c.URL, plainInfo("memhog"))
 	// tail keeps a line without newline in memory: 256 MB > 32 MB limit.
 	f.launch(shellTask("hog", "head -c 268435456 /dev/zero | tail > /dev/null", 0.1, 32))
 	st := f.waitState("hog", 60*time.Second, mesos.TaskFinished, mesos.TaskFailed, mesos.TaskKilled)
@@ -115,26 +107,21 @@ func TestTaskOverMemoryLimit(t *testing.T) {
 }
 
 func TestAgentKilledMakesTasksUnreachable(t *testing.T) {
-	c := startCluster(t, 2)
-	f := startFramework(t, c.url, plainInfo("partition"))
-	agentID := c.state().Agents[0].ID
+	c := testcluster.Start(t, testcluster.Options{Agents: 2})
+	f := startFramework(t, c.URL, plainInfo("partition"))
+	agentID := c.State().Agents[0].ID
 	task := shellTask("victim", "sleep 600", 0.1, 32)
 	task.AgentID = mesos.ID{Value: agentID}
 	f.launch(task)
 	f.waitState("victim", 30*time.Second, mesos.TaskRunning)
 
-	var victim *agentProc
-	for i, a := range c.state().Agents {
-		if a.ID == agentID {
-			victim = c.agents[indexOfHost(c, a.Hostname, i)]
-		}
-	}
-	victim.kill(syscall.SIGKILL)
+	victim := c.AgentByID(agentID)
+	victim.Kill(syscall.SIGKILL)
 	st := f.waitState("victim", 30*time.Second, mesos.TaskUnreachable, mesos.TaskLost)
 	if st.State != mesos.TaskUnreachable || st.UnreachableTime == nil {
 		t.Errorf("after agent death: %+v; want TASK_UNREACHABLE with unreachable_time", st)
 	}
-	eventually(t, 10*time.Second, func() bool {
+	testcluster.Eventually(t, 10*time.Second, func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		for _, id := range f.failures {
@@ -144,29 +131,29 @@ func TestAgentKilledMakesTasksUnreachable(t *testing.T) {
 		}
 		return false
 	}, "FAILURE event for the dead agent")
-	eventually(t, 10*time.Second, func() bool { return c.state().UnreachableAgents == 1 }, "agent unreachable in /state")
+	testcluster.Eventually(t, 10*time.Second, func() bool { return c.State().UnreachableAgents == 1 }, "agent unreachable in /state")
 
 	// It comes back (same work dir, same id): the task is still running.
-	victim.start()
-	eventually(t, 30*time.Second, func() bool { return c.state().ActivatedAgents == 2 }, "agent re-registered")
+	victim.Start()
+	testcluster.Eventually(t, 30*time.Second, func() bool { return c.State().ActivatedAgents == 2 }, "agent re-registered")
 	f.client.Reconcile(t.Context(), nil)
 	f.waitState("victim", 30*time.Second, mesos.TaskRunning)
 }
 
 func TestAgentRestartKeepsTasks(t *testing.T) {
-	c := startCluster(t, 1)
-	f := startFramework(t, c.url, plainInfo("survivor"))
+	c := testcluster.Start(t, testcluster.Options{Agents: 1})
+	f := startFramework(t, c.URL, plainInfo("survivor"))
 	marker := t.TempDir() + "/go"
 	// The task waits for a file the test creates once the agent is back, so
 	// it finishes while the new agent process watches it.
 	f.launch(shellTask("survivor", "while [ ! -e "+marker+" ]; do sleep 0.05; done; exit 7", 0.1, 32))
 	f.waitState("survivor", 30*time.Second, mesos.TaskRunning)
 
-	a := c.agents[0]
-	a.kill(syscall.SIGKILL)
-	a.start()
-	eventually(t, 30*time.Second, func() bool {
-		st := c.state()
+	a := c.Agents[0]
+	a.Kill(syscall.SIGKILL)
+	a.Start()
+	testcluster.Eventually(t, 30*time.Second, func() bool {
+		st := c.State()
 		return st.ActivatedAgents == 1 && len(st.Frameworks) == 1 && len(st.Frameworks[0].Tasks) == 1
 	}, "agent re-registered with its task")
 	if err := os.WriteFile(marker, nil, 0o644); err != nil {
@@ -183,25 +170,25 @@ func TestAgentRestartKeepsTasks(t *testing.T) {
 }
 
 func TestMasterRestart(t *testing.T) {
-	c := startCluster(t, 2)
-	f := startFramework(t, c.url, plainInfo("failover"))
+	c := testcluster.Start(t, testcluster.Options{Agents: 2})
+	f := startFramework(t, c.URL, plainInfo("failover"))
 	f.launch(shellTask("a", "sleep 600", 0.1, 32), shellTask("b", "sleep 600", 0.1, 32))
 	f.waitState("a", 30*time.Second, mesos.TaskRunning)
 	f.waitState("b", 30*time.Second, mesos.TaskRunning)
 	fid := f.client.FrameworkID()
 
-	c.master.kill(syscall.SIGKILL)
-	c.master.start()
-	waitHTTP(t, c.url+"/health")
-	eventually(t, 60*time.Second, func() bool {
-		st := c.state()
+	c.Master.Kill(syscall.SIGKILL)
+	c.Master.Start()
+	testcluster.WaitHTTP(t, c.URL+"/health")
+	testcluster.Eventually(t, 60*time.Second, func() bool {
+		st := c.State()
 		if st.ActivatedAgents != 2 || len(st.Frameworks) != 1 {
 			return false
 		}
 		fw := st.Frameworks[0]
 		return fw.ID == fid && fw.Connected && len(fw.Tasks) == 2
 	}, "agents and framework back with both tasks")
-	for _, fw := range c.state().Frameworks {
+	for _, fw := range c.State().Frameworks {
 		for _, tk := range fw.Tasks {
 			if tk.State != string(mesos.TaskRunning) {
 				t.Errorf("task %s is %s after master restart", tk.ID, tk.State)

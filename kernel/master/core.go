@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
 	"time"
 
 	"corral/kernel/allocator"
@@ -408,8 +411,24 @@ func (c *core) wireOffer(o *offer, a *agent) mesos.Offer {
 		AllocationInfo: &mesos.AllocationInfo{Role: o.role},
 		Resources:      o.resources.Wire(o.role),
 		Attributes:     a.attributes,
+		URL:            agentURL(a.info.Endpoint),
 	}
 	return wo
+}
+
+// agentURL is the agent's endpoint as an Offer.url (Mesos sets it so
+// frameworks can reach the agent, e.g. for health checks).
+func agentURL(endpoint string) *mesos.URL {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return nil
+	}
+	port, _ := strconv.Atoi(u.Port())
+	ip := ""
+	if parsed := net.ParseIP(u.Hostname()); parsed != nil {
+		ip = parsed.String()
+	}
+	return &mesos.URL{Scheme: u.Scheme, Address: mesos.Address{Hostname: u.Hostname(), IP: ip, Port: mesos.Int(port)}, Path: "/"}
 }
 
 // --- scheduler calls -------------------------------------------------------

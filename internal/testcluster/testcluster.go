@@ -1,0 +1,313 @@
+// Package testcluster runs real corral processes for end-to-end tests: it
+// builds the corral binary from this tree once per test binary (with the
+// race detector when the tests have it), and starts masters, agents and
+// frameworks as processes on loopback, with a throwaway Postgres from
+// testpg. Every process is killed when its test ends, and so is every task
+// process left in an agent's work dir.
+//
+// A package using it calls Main from its TestMain:
+//
+//	func TestMain(m *testing.M) { testcluster.Main(m) }
+package testcluster
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"corral/internal/testpg"
+	"corral/kernel/master"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	binPath   string
+	buildErr  error
+)
+
+// Main runs the tests, then removes the built binary and stops the
+// throwaway Postgres. It does not return.
+func Main(m *testing.M) {
+	defer func() {
+		if binDir != "" {
+			os.RemoveAll(binDir)
+		}
+	}()
+	testpg.Main(m)
+}
+
+// Binary returns the path of a corral binary built from this tree.
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "corral-test-bin-")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "corral")
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		args := []string{"build", "-o", binPath}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/corral")...)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building corral: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// FreeAddr returns a free loopback address.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Proc is a running corral process.
+type Proc struct {
+	tb   testing.TB
+	Name string
+	args []string
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	log  bytes.Buffer
+	done chan struct{}
+}
+
+type lockedWriter struct{ p *Proc }
+
+func (w lockedWriter) Write(b []byte) (int, error) {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	return w.p.log.Write(b)
+}
+
+// StartProc starts `corral args...`; it is killed when the test ends, and
+// its output is logged if the test failed.
+func StartProc(tb testing.TB, name string, args ...string) *Proc {
+	tb.Helper()
+	p := &Proc{tb: tb, Name: name, args: args}
+	p.Start()
+	tb.Cleanup(func() {
+		p.Kill(syscall.SIGKILL)
+		if tb.Failed() {
+			tb.Logf("--- log of %s ---\n%s", p.Name, p.Output())
+		}
+	})
+	return p
+}
+
+// Start (re)starts the process with its original arguments.
+func (p *Proc) Start() {
+	p.tb.Helper()
+	cmd := exec.Command(Binary(p.tb), p.args...)
+	cmd.Stdout = lockedWriter{p}
+	cmd.Stderr = lockedWriter{p}
+	if err := cmd.Start(); err != nil {
+		p.tb.Fatal(err)
+	}
+	p.cmd = cmd
+	p.done = make(chan struct{})
+	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(p.done)
+}
+
+// PID is the process id of the running process.
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
+// Output returns what the process printed so far.
+func (p *Proc) Output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+// Kill signals the process and waits until it has exited.
+func (p *Proc) Kill(sig syscall.Signal) {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// Cluster is a master and its agents as real processes.
+type Cluster struct {
+	tb     testing.TB
+	DB     string
+	URL    string
+	Master *Proc
+	Agents []*Agent
+}
+
+// Agent is an agent process.
+type Agent struct {
+	*Proc
+	URL     string
+	WorkDir string
+}
+
+// PingInterval is the agents' heartbeat period in test clusters (× 3 to be
+// marked unreachable).
+const PingInterval = 200 * time.Millisecond
+
+// Options shape a test cluster.
+type Options struct {
+	// Agents is how many agents to start.
+	Agents int
+	// Resources gives agent i its resources; nil gives each a small slice
+	// (cpus:2;mem:1024) with its own port range.
+	Resources func(i int) string
+	// Hostname gives agent i its hostname; nil gives agent<i>.test.
+	Hostname func(i int) string
+	// MasterArgs are extra master flags.
+	MasterArgs []string
+}
+
+// Start starts a master (on a fresh database) and agents, and waits until
+// they are registered.
+func Start(tb testing.TB, o Options) *Cluster {
+	tb.Helper()
+	c := &Cluster{tb: tb, DB: testpg.URL(tb)}
+	addr := FreeAddr(tb)
+	c.URL = "http://" + addr
+	args := append([]string{"master", "--listen", addr, "--advertise", c.URL, "--db", c.DB,
+		"--agent_ping_interval", PingInterval.String(), "--allocation_interval", "100ms", "--agent_reregister_timeout", "30s"}, o.MasterArgs...)
+	c.Master = StartProc(tb, "master", args...)
+	WaitHTTP(tb, c.URL+"/health")
+	for i := 0; i < o.Agents; i++ {
+		res := fmt.Sprintf("cpus:2;mem:1024;disk:1000;ports:[%d-%d]", 31000+i*100, 31099+i*100)
+		if o.Resources != nil {
+			res = o.Resources(i)
+		}
+		host := fmt.Sprintf("agent%d.test", i)
+		if o.Hostname != nil {
+			host = o.Hostname(i)
+		}
+		c.AddAgent(res, fmt.Sprintf("rack:r%d", i), host)
+	}
+	c.WaitAgents(o.Agents)
+	return c
+}
+
+// AddAgent starts one more agent.
+func (c *Cluster) AddAgent(resources, attributes, hostname string) *Agent {
+	tb := c.tb
+	addr := FreeAddr(tb)
+	wd := tb.TempDir()
+	a := &Agent{URL: "http://" + addr, WorkDir: wd}
+	a.Proc = StartProc(tb, fmt.Sprintf("agent-%d", len(c.Agents)), "agent", "--master", c.URL, "--listen", addr, "--advertise", a.URL,
+		"--work_dir", wd, "--resources", resources, "--attributes", attributes, "--hostname", hostname)
+	c.Agents = append(c.Agents, a)
+	tb.Cleanup(func() { KillSandboxProcs(wd) })
+	return a
+}
+
+// AgentByID returns the agent process with the given agent id.
+func (c *Cluster) AgentByID(id string) *Agent {
+	for _, s := range c.State().Agents {
+		if s.ID != id {
+			continue
+		}
+		for _, a := range c.Agents {
+			if a.URL == s.Endpoint {
+				return a
+			}
+		}
+	}
+	return nil
+}
+
+// KillSandboxProcs kills task processes whose working directory is under
+// wd, so tests never leak processes.
+func KillSandboxProcs(wd string) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid := 0
+		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil || pid <= 1 {
+			continue
+		}
+		cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+		if err == nil && strings.HasPrefix(cwd, wd) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// WaitHTTP waits until url answers 200.
+func WaitHTTP(tb testing.TB, url string) {
+	tb.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatalf("%s did not answer 200 in time", url)
+}
+
+// State returns the master's /state.
+func (c *Cluster) State() master.State {
+	c.tb.Helper()
+	resp, err := http.Get(c.URL + "/state")
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st master.State
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		c.tb.Fatal(err)
+	}
+	return st
+}
+
+// WaitAgents waits until n agents are active.
+func (c *Cluster) WaitAgents(n int) {
+	c.tb.Helper()
+	Eventually(c.tb, 60*time.Second, func() bool { return c.State().ActivatedAgents == n }, "%d agents registered", n)
+}
+
+// Eventually polls cond until it holds, failing the test after d.
+func Eventually(tb testing.TB, d time.Duration, cond func() bool, format string, args ...any) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for: "+format, args...)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
