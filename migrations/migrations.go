@@ -7,7 +7,8 @@
 // one Postgres schema:
 //
 //	kernel    agents, frameworks, role weights, the leading master
-//	services  (later) apps, deployments
+//	services  apps and their versions, groups, deployments, instances,
+//	          launch delays, the framework id
 //	jobs      (later) jobs, runs, dependencies
 //
 // Applying the files is the job of corral/internal/migrate.

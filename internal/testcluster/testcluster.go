@@ -311,3 +311,22 @@ func Eventually(tb testing.TB, d time.Duration, cond func() bool, format string,
 		time.Sleep(25 * time.Millisecond)
 	}
 }
+
+// Framework is a framework process (services or jobs) with its HTTP API.
+type Framework struct {
+	*Proc
+	URL string
+}
+
+// StartFramework starts `corral <kind> --master <master> --db <db>
+// --http <addr> args...` and waits until its API answers /ping.
+func (c *Cluster) StartFramework(kind string, args ...string) *Framework {
+	tb := c.tb
+	tb.Helper()
+	addr := FreeAddr(tb)
+	f := &Framework{URL: "http://" + addr}
+	all := append([]string{kind, "--master", c.URL, "--db", c.DB, "--http", addr, "--advertise", f.URL}, args...)
+	f.Proc = StartProc(tb, kind, all...)
+	WaitHTTP(tb, f.URL+"/ping")
+	return f
+}

@@ -17,6 +17,7 @@ import (
 
 	"corral/kernel/agent/checkpoint"
 	"corral/kernel/agent/files"
+	"corral/kernel/agent/health/probe"
 	"corral/kernel/agent/runner"
 	"corral/kernel/agent/update"
 	"corral/kernel/internal/agentproto"
@@ -32,6 +33,7 @@ type Agent struct {
 	store   *checkpoint.Store
 	runner  *runner.Runner
 	files   *files.Server
+	prober  *probe.Prober
 	client  *http.Client
 	metrics *metrics
 
@@ -105,6 +107,7 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		store:  store,
 		runner: run,
 		files:  fs,
+		prober: probe.New(),
 		client: &http.Client{
 			// Redirects are followed by hand: a 307 names the leader, which
 			// the agent keeps using.

@@ -313,13 +313,23 @@ func TestShutdownFrameworkAndGrace(t *testing.T) {
 	cfg.KillGracePeriod = 30 * time.Second // the task's policy must win
 	startAgent(t, cfg)
 	m.waitRegister(t)
-	stubborn := cmdTask("stubborn", `trap "" TERM; sleep 600`)
+	ready := filepath.Join(t.TempDir(), "ready")
+	// The marker says the trap is set: a SIGTERM before it would kill the
+	// task at once and prove nothing about the grace period.
+	stubborn := cmdTask("stubborn", `trap "" TERM; touch `+ready+`; sleep 600`)
 	stubborn.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: mesos.Int(300 * time.Millisecond)}}
 	m.event(launch("fw-2", stubborn, cmdTask("plain", "sleep 600")))
 	m.event(launch("fw-other", cmdTask("bystander", "sleep 600")))
 	m.waitState(t, "stubborn", mesos.TaskRunning, 10*time.Second)
 	m.waitState(t, "plain", mesos.TaskRunning, 10*time.Second)
 	m.waitState(t, "bystander", mesos.TaskRunning, 10*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for _, err := os.Stat(ready); err != nil; _, err = os.Stat(ready) {
+		if time.Now().After(deadline) {
+			t.Fatal("stubborn task never set its trap")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	start := time.Now()
 	m.event(agentproto.Event{Type: agentproto.EventShutdownFramework, ShutdownFramework: &agentproto.ShutdownFramework{FrameworkID: "fw-2"}})
 	m.waitState(t, "plain", mesos.TaskKilled, 10*time.Second)

@@ -29,6 +29,16 @@
 // removed once its terminal update is acknowledged; its sandbox stays until
 // it is older than Config.SandboxMaxAge.
 //
+// Health checks (TaskInfo.health_check): a running task with a check has
+// one goroutine of its own, started and cancelled by the loop and joined by
+// Run, that probes it on its own timer (package health/probe) and sends
+// each result to the loop. The loop owns the task's health (package
+// health): it reports every change as a reliable TASK_RUNNING update with
+// healthy set and reason REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, and kills
+// the task after too many consecutive failures; the terminal TASK_KILLED
+// then says so, with healthy=false. A check stops when its task is killed
+// or ends, and resumes after a restart from the last reported health.
+//
 // Restart and recovery: the agent id is kept in meta/agent.json with the
 // host's boot id. Same boot: the agent keeps its id, adopts its tasks'
 // wrapper processes (package runner) and re-registers with them. New boot:

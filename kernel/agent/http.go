@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"corral/kernel/agent/health"
 	"corral/kernel/internal/agentproto"
 	"corral/kernel/mesos"
 )
@@ -78,6 +79,12 @@ type TaskState struct {
 	KillRequested  bool             `json:"kill_requested,omitempty"`
 	PendingUpdates int              `json:"pending_updates"`
 	Resources      []mesos.Resource `json:"resources,omitempty"`
+	// Health is "unknown", "healthy" or "unhealthy" for a task with a
+	// health check; Healthy is the same as in a TaskStatus (absent while
+	// unknown), and HealthFailures counts the consecutive failed checks.
+	Health         string `json:"health,omitempty"`
+	Healthy        *bool  `json:"healthy,omitempty"`
+	HealthFailures int    `json:"health_failures,omitempty"`
 }
 
 func (a *Agent) state(w http.ResponseWriter, r *http.Request) {
@@ -100,6 +107,13 @@ func (a *Agent) state(w http.ResponseWriter, r *http.Request) {
 				Sandbox: e.sandbox, PID: e.proc.PID, KillRequested: e.killed, PendingUpdates: l.updates.PendingOf(k)}
 			if e.info != nil {
 				ts.Name, ts.Resources = e.info.Name, e.info.Resources
+			}
+			if e.info != nil && e.info.HealthCheck != nil {
+				h := health.StatusOf(e.status.Healthy)
+				if e.health != nil {
+					h, ts.HealthFailures = e.health.tracker.Status(), e.health.tracker.Failures()
+				}
+				ts.Health, ts.Healthy = h.String(), h.Healthy()
 			}
 			st.Tasks = append(st.Tasks, ts)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"corral/kernel/agent/checkpoint"
+	"corral/kernel/agent/health"
 	"corral/kernel/agent/runner"
 	"corral/kernel/agent/task"
 	"corral/kernel/agent/update"
@@ -39,6 +40,9 @@ type entry struct {
 	killed      bool         // a kill was requested
 	killGrace   time.Duration
 	startedAt   time.Time
+
+	health     *checker // the running health check, if any
+	healthKill string   // set when a failed health check killed the task: the terminal message
 }
 
 // completedTask is what /state keeps of a task after its checkpoint is gone.
@@ -96,6 +100,7 @@ func (l *loop) run(ctx context.Context) {
 	defer gc.Stop()
 	l.gcSandboxes(ctx)
 	exits := l.a.runner.Exits()
+	l.resumeHealthChecks(ctx)
 	for {
 		l.pump(ctx)
 		l.arm(timer)
@@ -354,13 +359,14 @@ func (l *loop) launch(ctx context.Context, ev *agentproto.Launch) {
 			}
 			res := l.a.doLaunch(job)
 			<-l.launchSem
-			l.a.send(ctx, func(_ context.Context, l *loop) { l.launched(job.key, res) })
+			l.a.send(ctx, func(ctx context.Context, l *loop) { l.launched(ctx, job.key, res) })
 		})
 	}
 }
 
-// launched takes over a task whose launch worker is done.
-func (l *loop) launched(k update.Key, res launchResult) {
+// launched takes over a task whose launch worker is done, and starts its
+// health check once it runs.
+func (l *loop) launched(ctx context.Context, k update.Key, res launchResult) {
 	e := l.tasks[k]
 	if e == nil {
 		return
@@ -380,6 +386,10 @@ func (l *loop) launched(k update.Key, res launchResult) {
 		ex := *e.pendingExit
 		e.pendingExit = nil
 		l.exited(ex)
+		return
+	}
+	if !e.killed && e.state == mesos.TaskRunning {
+		l.startHealth(ctx, e, time.Now(), health.Unknown)
 	}
 }
 
@@ -391,16 +401,28 @@ func (l *loop) kill(k update.Key, grace time.Duration) {
 		l.ghost(k, mesos.TaskLost, mesos.ReasonTaskUnknown, "Task is unknown to the agent")
 		return
 	}
+	l.stop(e, grace, "")
+}
+
+// stop kills e's process and stops its health check; healthMsg, when set,
+// says the agent kills the task because its health check failed and
+// becomes the message of its TASK_KILLED update. Only the first call
+// decides the grace period and the cause.
+func (l *loop) stop(e *entry, grace time.Duration, healthMsg string) {
+	k := e.key
 	if e.ghost || e.state.Terminal() {
 		return
 	}
+	l.stopHealth(e)
 	if !e.killed {
 		e.killed = true
 		e.killGrace = task.GracePeriod(grace, e.info, l.a.cfg.KillGracePeriod)
+		e.healthKill = healthMsg
 		// Journaled at once, even while a launch worker writes the same
 		// journal: each record is a single O_APPEND write, and replay does
 		// not depend on where the kill record lands.
-		if err := l.a.store.Append(k.FrameworkID, k.TaskID, checkpoint.Record{Kill: &checkpoint.Kill{GraceSeconds: e.killGrace.Seconds(), At: time.Now()}}); err != nil {
+		rec := checkpoint.Kill{GraceSeconds: e.killGrace.Seconds(), At: time.Now(), Health: healthMsg}
+		if err := l.a.store.Append(k.FrameworkID, k.TaskID, checkpoint.Record{Kill: &rec}); err != nil {
 			l.a.log.Error("checkpointing kill", "task", k.TaskID, "err", err)
 		}
 	}
@@ -424,8 +446,14 @@ func (l *loop) exited(ex runner.Exit) {
 		e.pendingExit = &ex
 		return
 	}
+	l.stopHealth(e)
 	v := task.Outcome(ex.Exit, e.killed, e.mem)
-	l.emit(e, l.newStatus(k, v.State, v.Reason, v.Message, mesos.SourceExecutor))
+	st := l.newStatus(k, v.State, v.Reason, v.Message, mesos.SourceExecutor)
+	if v.State == mesos.TaskKilled && e.healthKill != "" {
+		st.Message, st.Healthy = e.healthKill, health.Unhealthy.Healthy()
+		v.Message = st.Message
+	}
+	l.emit(e, st)
 	l.a.log.Info("task ended", "framework", k.FrameworkID, "task", k.TaskID, "state", v.State, "message", v.Message)
 }
 
@@ -447,6 +475,7 @@ func (l *loop) ack(k update.Key, id string) {
 
 // forget drops a finished task whose updates are all acknowledged.
 func (l *loop) forget(e *entry) {
+	l.stopHealth(e)
 	if err := l.a.store.RemoveTask(e.key.FrameworkID, e.key.TaskID); err != nil {
 		l.a.log.Warn("removing task checkpoint", "err", err)
 	}
@@ -516,6 +545,7 @@ func (l *loop) recover(ctx context.Context) error {
 			case rec.Kill != nil:
 				e.killed = true
 				e.killGrace = time.Duration(rec.Kill.GraceSeconds * float64(time.Second))
+				e.healthKill = rec.Kill.Health
 			}
 		}
 		if e.state == "" {

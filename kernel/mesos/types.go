@@ -348,6 +348,9 @@ const (
 	ReasonResourcesUnknown       = "REASON_RESOURCES_UNKNOWN"
 	ReasonMasterDisconnected     = "REASON_MASTER_DISCONNECTED"
 	ReasonExecutorUnregistered   = "REASON_EXECUTOR_UNREGISTERED"
+	// ReasonTaskHealthCheckStatusUpdated marks a TASK_RUNNING update that
+	// reports a change of the task's health (its healthy field).
+	ReasonTaskHealthCheckStatusUpdated = "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"
 )
 
 // TaskStatus is the proto TaskStatus message. UUID is base64 (proto bytes);

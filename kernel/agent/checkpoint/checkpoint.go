@@ -186,6 +186,9 @@ type Spawned struct {
 type Kill struct {
 	GraceSeconds float64   `json:"grace_seconds"`
 	At           time.Time `json:"at"`
+	// Health is set when the agent killed the task itself because its
+	// health check failed: the message of its terminal update.
+	Health string `json:"health,omitempty"`
 }
 
 // Append adds records to the journal of task (fid, tid), creating the

@@ -13,6 +13,10 @@
 //	   ▼          exit / kill / OOM (Outcome)
 //	TASK_RUNNING ──────────────────────────▶ TASK_FINISHED | TASK_FAILED | TASK_KILLED
 //
+// A task with a health check also reports TASK_RUNNING again, with healthy
+// set, each time its health changes (package health); Validate rejects an
+// invalid check with the help of health.Parse.
+//
 // A task the agent never knew is answered with TASK_DROPPED (reconcile) or
 // TASK_LOST (kill). The package is pure: no I/O, no clock, no goroutines.
 package task

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"corral/kernel/agent/health"
 	"corral/kernel/mesos"
 	"corral/kernel/resource"
 )
@@ -67,6 +68,11 @@ func Validate(frameworkID string, ti *mesos.TaskInfo) error {
 	}
 	if _, err := resource.FromWire(ti.Resources); err != nil {
 		return fmt.Errorf("invalid resources: %w", err)
+	}
+	if ti.HealthCheck != nil {
+		if _, err := health.Parse(ti.HealthCheck); err != nil {
+			return fmt.Errorf("invalid health_check: %w", err)
+		}
 	}
 	return nil
 }
@@ -152,14 +158,30 @@ func Env(ti *mesos.TaskInfo, in EnvInput) []string {
 		env = append(env, "PORT="+list[0], "PORTS="+strings.Join(list, ","))
 	}
 	if ti.Command != nil && ti.Command.Environment != nil {
-		for _, v := range ti.Command.Environment.Variables {
-			if v.Name == "" || strings.ContainsAny(v.Name, "=\x00") || strings.ContainsRune(v.Value, 0) {
-				continue
-			}
-			env = append(env, v.Name+"="+v.Value)
-		}
+		env = appendVars(env, ti.Command.Environment.Variables)
 	}
 	return dedupEnv(env)
+}
+
+// CheckEnv returns the environment of the task's command health check: the
+// task's (Env), with the check command's own variables last, as in Mesos.
+func CheckEnv(ti *mesos.TaskInfo, in EnvInput) []string {
+	env := Env(ti, in)
+	if hc := ti.HealthCheck; hc != nil && hc.Command != nil && hc.Command.Environment != nil {
+		env = appendVars(env, hc.Command.Environment.Variables)
+	}
+	return dedupEnv(env)
+}
+
+// appendVars appends the well-formed variables of vs to env.
+func appendVars(env []string, vs []mesos.Variable) []string {
+	for _, v := range vs {
+		if v.Name == "" || strings.ContainsAny(v.Name, "=\x00") || strings.ContainsRune(v.Value, 0) {
+			continue
+		}
+		env = append(env, v.Name+"="+v.Value)
+	}
+	return env
 }
 
 // dedupEnv keeps the last value of each name, in first-seen order.

@@ -50,6 +50,12 @@ func TestValidate(t *testing.T) {
 		{"no command", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}}, "no command"},
 		{"empty shell", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("  ")}, "empty"},
 		{"exec no value", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Shell: &no}}, "empty"},
+		{"health check ok", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("x"),
+			HealthCheck: &mesos.HealthCheck{Type: "TCP", TCP: &mesos.TCPCheckInfo{Port: 80}}}, ""},
+		{"health check port 0", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("x"),
+			HealthCheck: &mesos.HealthCheck{Type: "HTTP", HTTP: &mesos.HTTPCheckInfo{}}}, "invalid health_check: http.port"},
+		{"health check type", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("x"),
+			HealthCheck: &mesos.HealthCheck{Type: "PING"}}, "invalid health_check: type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,6 +107,28 @@ func TestEnv(t *testing.T) {
 	for k, v := range want {
 		if m[k] != v {
 			t.Errorf("Env()[%s] = %q; want %q", k, m[k], v)
+		}
+	}
+}
+
+func TestCheckEnv(t *testing.T) {
+	ti := &mesos.TaskInfo{
+		TaskID:  mesos.ID{Value: "t1"},
+		Command: &mesos.CommandInfo{Value: "x", Environment: &mesos.Environment{Variables: []mesos.Variable{{Name: "A", Value: "task"}, {Name: "B", Value: "task"}}}},
+		HealthCheck: &mesos.HealthCheck{Type: "COMMAND", Command: &mesos.CommandInfo{Value: "true",
+			Environment: &mesos.Environment{Variables: []mesos.Variable{{Name: "B", Value: "check"}}}}},
+	}
+	m := map[string]string{}
+	for _, kv := range CheckEnv(ti, EnvInput{Sandbox: "/sb"}) {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, dup := m[k]; dup {
+			t.Errorf("CheckEnv has %s twice", k)
+		}
+		m[k] = v
+	}
+	for k, v := range map[string]string{"A": "task", "B": "check", "MESOS_SANDBOX": "/sb", "CORRAL_TASK_ID": "t1"} {
+		if m[k] != v {
+			t.Errorf("CheckEnv()[%s] = %q; want %q", k, m[k], v)
 		}
 	}
 }

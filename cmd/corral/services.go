@@ -1,0 +1,59 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+
+	"corral/frameworks/services"
+	"corral/kernel/agent"
+)
+
+func servicesCommand() *command {
+	cfg := services.DefaultConfig()
+	masters := "http://127.0.0.1:5050"
+	var logs logFlags
+	fs := flag.NewFlagSet("services", flag.ContinueOnError)
+	fs.StringVar(&masters, "master", masters, "master base URL(s), comma-separated")
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "Postgres URL (schema services), e.g. postgres://user@localhost:5432/corral (required)")
+	fs.StringVar(&cfg.Listen, "http", cfg.Listen, "address of the Marathon-compatible REST API")
+	fs.StringVar(&cfg.Advertise, "advertise", cfg.Advertise, "base URL others use to reach the API (default http://<hostname>:<port>)")
+	fs.StringVar(&cfg.Name, "framework_name", cfg.Name, "framework name registered with the kernel")
+	fs.StringVar(&cfg.User, "user", cfg.User, "user tasks run as (reported to the kernel)")
+	fs.StringVar(&cfg.Role, "role", cfg.Role, "role the framework subscribes with")
+	durationVar(fs, &cfg.FailoverTimeout, "failover_timeout", "how long the kernel keeps tasks running while the framework is away")
+	durationVar(fs, &cfg.DeclineRefuse, "decline_offer_duration", "refuse filter for offers declined while apps wait to launch")
+	durationVar(fs, &cfg.IdleRefuse, "idle_decline_duration", "refuse filter for offers declined while nothing waits")
+	durationVar(fs, &cfg.ReconcileInterval, "reconciliation_interval", "period of implicit task reconciliation")
+	fs.IntVar(&cfg.EventBuffer, "event_buffer", cfg.EventBuffer, "events kept for /v2/events replay (Last-Event-ID)")
+	migrateFirst := true
+	fs.BoolVar(&migrateFirst, "migrate", migrateFirst, "apply database migrations at start")
+	logs.register(fs)
+	c := &command{name: "services", summary: "run the services framework: Marathon-compatible long-running apps", usage: "[flags]", fs: fs}
+	c.run = func(args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Sprintf("unexpected arguments %q", args)}
+		}
+		log, err := logs.logger()
+		if err != nil {
+			return err
+		}
+		cfg.Masters = agent.ParseMasters(masters)
+		if err := cfg.Validate(); err != nil {
+			return usageError{err.Error()}
+		}
+		services.Version = version
+		ctx, stop := signalContext()
+		defer stop()
+		if migrateFirst {
+			if err := migrateUpRetry(ctx, cfg.DB, log); err != nil {
+				return fmt.Errorf("migrating: %w", err)
+			}
+		}
+		s, err := services.New(cfg, log)
+		if err != nil {
+			return err
+		}
+		return s.Run(ctx)
+	}
+	return c
+}

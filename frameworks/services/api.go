@@ -1,0 +1,1105 @@
+package services
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"corral/frameworks/services/app"
+	"corral/frameworks/services/store"
+	"corral/kernel/mesos"
+)
+
+// maxBody bounds request bodies.
+const maxBody = 8 << 20
+
+// errorBody is Marathon's error shape.
+type errorBody struct {
+	Message     string   `json:"message"`
+	Details     any      `json:"details,omitempty"`
+	Deployments []idOnly `json:"deployments,omitempty"`
+}
+
+type idOnly struct {
+	ID string `json:"id"`
+}
+
+// writeJSON writes v with a status code.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeErr maps an error to Marathon's status codes and bodies. Every
+// client mistake is a 4xx; only a failure of ours is a 5xx.
+func writeErr(w http.ResponseWriter, err error) {
+	var (
+		ij *app.InvalidJSON
+		ve *app.ValidationError
+		nf *errNotFound
+		cf *errConflict
+		un *errUnavailable
+		br *badRequest
+	)
+	if ids, ok := lockedError(err); ok {
+		body := errorBody{Message: err.Error()}
+		for _, id := range ids {
+			body.Deployments = append(body.Deployments, idOnly{id})
+		}
+		writeJSON(w, http.StatusConflict, body)
+		return
+	}
+	switch {
+	case errors.As(err, &ij):
+		writeJSON(w, http.StatusBadRequest, ij)
+	case errors.As(err, &ve):
+		writeJSON(w, http.StatusUnprocessableEntity, ve)
+	case errors.As(err, &br):
+		writeJSON(w, http.StatusBadRequest, errorBody{Message: br.msg})
+	case errors.As(err, &nf):
+		writeJSON(w, http.StatusNotFound, errorBody{Message: nf.msg})
+	case errors.As(err, &cf):
+		writeJSON(w, http.StatusConflict, errorBody{Message: cf.msg})
+	case errors.As(err, &un), errors.Is(err, errStopped):
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Message: err.Error()})
+	default:
+		writeJSON(w, http.StatusInternalServerError, errorBody{Message: err.Error()})
+	}
+}
+
+type badRequest struct{ msg string }
+
+func (e *badRequest) Error() string { return e.msg }
+
+func (s *Service) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Get("/ping", s.ping)
+	r.Get("/v2/info", s.info)
+	r.Get("/v2/leader", s.leader)
+	r.Get("/metrics", s.metricsJSON)
+	r.Get("/metrics/prometheus", s.metricsProm)
+	r.Get("/v2/apps", s.listApps)
+	r.Post("/v2/apps", s.createApp)
+	r.Put("/v2/apps", s.bulkApps)
+	r.Patch("/v2/apps", s.bulkApps)
+	r.HandleFunc("/v2/apps/*", s.appRoute)
+	r.Get("/v2/tasks", s.listTasks)
+	r.Post("/v2/tasks/delete", s.deleteTasks)
+	r.Get("/v2/deployments", s.listDeployments)
+	r.Delete("/v2/deployments/{id}", s.deleteDeployment)
+	r.Get("/v2/queue", s.queue)
+	r.Delete("/v2/queue/*", s.resetDelay)
+	r.Get("/v2/groups", s.groupRoute)
+	r.HandleFunc("/v2/groups/*", s.groupRoute)
+	r.Post("/v2/groups", s.groupRoute)
+	r.Put("/v2/groups", s.groupRoute)
+	r.Delete("/v2/groups", s.groupRoute)
+	r.Get("/v2/events", s.bus.ServeHTTP)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, errorBody{Message: "Not found: " + r.URL.Path})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Message: "Method " + r.Method + " is not allowed on " + r.URL.Path})
+	})
+	return r
+}
+
+// ping answers "pong" per Marathon's content negotiation.
+func (s *Service) ping(w http.ResponseWriter, r *http.Request) {
+	accept := r.Header.Get("Accept")
+	switch {
+	case accept == "" || strings.Contains(accept, "text/plain") || strings.Contains(accept, "*/*"):
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "pong\n")
+	case strings.Contains(accept, "application/json"):
+		writeJSON(w, http.StatusOK, "pong")
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (s *Service) info(w http.ResponseWriter, r *http.Request) {
+	var connected bool
+	_ = s.do(r.Context(), func(c *core) { connected = c.subscribed })
+	writeJSON(w, http.StatusOK, map[string]any{
+		"name": "corral-services", "version": Version, "buildref": Version, "elected": true,
+		"leader": hostOf(s.leaderURL), "frameworkId": s.FrameworkID(), "connected": connected,
+		"marathon_config": map[string]any{
+			"master": strings.Join(s.cfg.Masters, ","), "failover_timeout": int64(s.cfg.FailoverTimeout.Seconds()),
+			"framework_name": s.cfg.Name, "mesos_role": s.cfg.Role, "mesos_user": s.cfg.User,
+			"checkpoint": true, "executor": "//cmd", "hostname": hostOf(s.leaderURL), "webui_url": s.leaderURL,
+			"decline_offer_duration": s.cfg.DeclineRefuse.Milliseconds(),
+		},
+		"zookeeper_config": map[string]any{},
+		"http_config":      map[string]any{"http_port": portOf(s.leaderURL)},
+		"event_subscriber": map[string]any{"type": "http_callback", "http_endpoints": []string{}},
+	})
+}
+
+func hostOf(u string) string {
+	u = strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://")
+	return strings.TrimSuffix(u, "/")
+}
+
+func portOf(u string) int {
+	h := hostOf(u)
+	if i := strings.LastIndex(h, ":"); i >= 0 {
+		p, _ := strconv.Atoi(h[i+1:])
+		return p
+	}
+	return 80
+}
+
+func (s *Service) leader(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"leader": hostOf(s.leaderURL)})
+}
+
+// --- apps ------------------------------------------------------------------
+
+// appPath splits /v2/apps/<id>[/restart|/tasks[/<task>]|/versions[/<v>]].
+// App id segments can never be restart, tasks or versions, so the suffix
+// is unambiguous.
+func appPath(rest string) (id, sub, arg string) {
+	segs := strings.Split(strings.Trim(rest, "/"), "/")
+	n := len(segs)
+	switch {
+	case n >= 2 && (segs[n-1] == "restart" || segs[n-1] == "tasks" || segs[n-1] == "versions"):
+		return app.CanonicalID(strings.Join(segs[:n-1], "/")), segs[n-1], ""
+	case n >= 3 && (segs[n-2] == "tasks" || segs[n-2] == "versions"):
+		return app.CanonicalID(strings.Join(segs[:n-2], "/")), segs[n-2], segs[n-1]
+	}
+	return app.CanonicalID(strings.Join(segs, "/")), "", ""
+}
+
+func (s *Service) appRoute(w http.ResponseWriter, r *http.Request) {
+	id, sub, arg := appPath(chi.URLParam(r, "*"))
+	m := r.Method
+	switch {
+	case sub == "" && strings.HasSuffix(id, "/*") && m == http.MethodGet:
+		s.listGroupApps(w, r, strings.TrimSuffix(id, "/*"))
+	case sub == "" && m == http.MethodGet:
+		s.getApp(w, r, id)
+	case sub == "" && (m == http.MethodPut || m == http.MethodPatch):
+		s.updateApp(w, r, id, m == http.MethodPatch)
+	case sub == "" && m == http.MethodDelete:
+		s.deleteApp(w, r, id)
+	case sub == "restart" && m == http.MethodPost:
+		s.restartApp(w, r, id)
+	case sub == "tasks" && arg == "" && m == http.MethodGet:
+		s.appTasks(w, r, id)
+	case sub == "tasks" && m == http.MethodDelete:
+		s.killAppTasks(w, r, id, arg)
+	case sub == "tasks" && arg != "" && m == http.MethodGet:
+		s.appTask(w, r, id, arg)
+	case sub == "versions" && arg == "" && m == http.MethodGet:
+		s.appVersions(w, r, id)
+	case sub == "versions" && m == http.MethodGet:
+		s.appVersion(w, r, id, arg)
+	default:
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Message: "Method " + m + " is not allowed on " + r.URL.Path})
+	}
+}
+
+func readBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, &badRequest{"cannot read the request body: " + err.Error()}
+	}
+	if len(b) > maxBody {
+		return nil, &badRequest{fmt.Sprintf("request body larger than %d bytes", maxBody)}
+	}
+	return b, nil
+}
+
+func boolParam(r *http.Request, name string, def bool) bool {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return def
+	}
+	return b
+}
+
+// decodeApp parses, defaults and validates an app definition.
+func decodeApp(body []byte) (app.App, error) {
+	a, err := app.Decode(body)
+	if err != nil {
+		return app.App{}, err
+	}
+	a.Normalize()
+	if ve := app.Validate(a); ve != nil {
+		return app.App{}, ve
+	}
+	return a, nil
+}
+
+func deploymentResult(w http.ResponseWriter, code int, d *deployment) {
+	w.Header().Set("Marathon-Deployment-Id", d.ID)
+	writeJSON(w, code, map[string]string{"deploymentId": d.ID, "version": d.Version})
+}
+
+func (s *Service) createApp(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	a, err := decodeApp(body)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	force := boolParam(r, "force", false)
+	var (
+		out  json.RawMessage
+		dep  *deployment
+		oerr error
+	)
+	err = s.do(r.Context(), func(c *core) {
+		if as := c.apps[a.ID]; as != nil {
+			if as.deleting {
+				oerr = &errLocked{ids: idsOf(c.deploymentsOf(a.ID))}
+				return
+			}
+			oerr = &errConflict{fmt.Sprintf("An app with id [%s] already exists.", a.ID)}
+			return
+		}
+		if c.groups[a.ID] != nil {
+			oerr = &errConflict{fmt.Sprintf("A group with id [%s] already exists.", a.ID)}
+			return
+		}
+		dep, oerr = c.deploy(r.Context(), []change{{id: a.ID, next: &a, action: actionStart}}, force, time.Now())
+		if oerr == nil {
+			out = c.appInfo(c.apps[a.ID], true)
+			c.s.bus.Publish("api_post_event", map[string]any{"clientIp": r.RemoteAddr, "uri": r.URL.Path, "appDefinition": json.RawMessage(out)})
+		}
+	})
+	if err == nil {
+		err = oerr
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.Header().Set("Location", a.ID)
+	w.Header().Set("Marathon-Deployment-Id", dep.ID)
+	writeJSON(w, http.StatusCreated, out)
+}
+
+func idsOf(ds []map[string]string) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d["id"])
+	}
+	return out
+}
+
+// appMatches applies GET /v2/apps filters.
+type appFilter struct {
+	cmd, id string
+	labels  []labelSelector
+}
+
+type labelSelector struct {
+	key, op string
+	values  []string
+}
+
+var labelRe = regexp.MustCompile(`^\s*([^!=\s]+)\s*(?:(==|!=|=)\s*(\S*)|\s+(in|notin)\s*\(([^)]*)\))?\s*$`)
+
+// parseLabelSelector parses Marathon's label selector: "k", "k==v", "k!=v",
+// "k in (a, b)", "k notin (a)", comma = AND (commas inside parentheses
+// belong to the set).
+func parseLabelSelector(s string) ([]labelSelector, error) {
+	var parts []string
+	depth, start := 0, 0
+	for i, ch := range s {
+		switch ch {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				parts = append(parts, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	parts = append(parts, s[start:])
+	var out []labelSelector
+	for _, p := range parts {
+		if strings.TrimSpace(p) == "" {
+			continue
+		}
+		m := labelRe.FindStringSubmatch(p)
+		if m == nil {
+			return nil, &badRequest{fmt.Sprintf("invalid label selector %q", p)}
+		}
+		sel := labelSelector{key: m[1]}
+		switch {
+		case m[2] != "":
+			sel.op = m[2]
+			if sel.op == "=" {
+				sel.op = "=="
+			}
+			sel.values = []string{m[3]}
+		case m[4] != "":
+			sel.op = m[4]
+			for _, v := range strings.Split(m[5], ",") {
+				sel.values = append(sel.values, strings.TrimSpace(v))
+			}
+		default:
+			sel.op = "exists"
+		}
+		out = append(out, sel)
+	}
+	return out, nil
+}
+
+func (f appFilter) match(a app.App) bool {
+	if f.cmd != "" && (a.Cmd == nil || !strings.Contains(*a.Cmd, f.cmd)) {
+		return false
+	}
+	if f.id != "" && !strings.Contains(strings.ToLower(a.ID), strings.ToLower(f.id)) {
+		return false
+	}
+	for _, sel := range f.labels {
+		v, ok := a.Labels[sel.key]
+		switch sel.op {
+		case "exists":
+			if !ok {
+				return false
+			}
+		case "==":
+			if !ok || v != sel.values[0] {
+				return false
+			}
+		case "!=":
+			if ok && v == sel.values[0] {
+				return false
+			}
+		case "in":
+			if !ok || !contains(sel.values, v) {
+				return false
+			}
+		case "notin":
+			if ok && contains(sel.values, v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func embeds(r *http.Request, prefix string) map[string]bool {
+	out := map[string]bool{}
+	for _, e := range r.URL.Query()["embed"] {
+		for _, p := range strings.Split(e, ",") {
+			out[strings.TrimPrefix(strings.TrimSpace(p), prefix)] = true
+		}
+	}
+	return out
+}
+
+func (s *Service) listApps(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := appFilter{cmd: q.Get("cmd"), id: q.Get("id")}
+	if l := q.Get("label"); l != "" {
+		sels, err := parseLabelSelector(l)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		f.labels = sels
+	}
+	withTasks := embeds(r, "apps.")["tasks"]
+	var apps []json.RawMessage
+	err := s.do(r.Context(), func(c *core) {
+		for _, id := range sortedKeys(c.apps) {
+			as := c.apps[id]
+			if as.deleting || !f.match(as.app) {
+				continue
+			}
+			apps = append(apps, c.appInfo(as, withTasks))
+		}
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if apps == nil {
+		apps = []json.RawMessage{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"apps": apps})
+}
+
+func (s *Service) listGroupApps(w http.ResponseWriter, r *http.Request, group string) {
+	var apps []json.RawMessage
+	err := s.do(r.Context(), func(c *core) {
+		for _, id := range sortedKeys(c.apps) {
+			if as := c.apps[id]; !as.deleting && app.InGroup(app.CanonicalID(group), id) {
+				apps = append(apps, c.appInfo(as, true))
+			}
+		}
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if apps == nil {
+		apps = []json.RawMessage{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"*": apps})
+}
+
+func appNotFound(id string) error { return &errNotFound{fmt.Sprintf("App '%s' does not exist", id)} }
+
+func (s *Service) getApp(w http.ResponseWriter, r *http.Request, id string) {
+	var out json.RawMessage
+	err := s.do(r.Context(), func(c *core) {
+		if as := c.apps[id]; as != nil && !as.deleting {
+			out = c.appInfo(as, true)
+		}
+	})
+	if err == nil && out == nil {
+		err = appNotFound(id)
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]json.RawMessage{"app": out})
+}
+
+// updateApp is PUT (partialUpdate=true merges, false replaces; creates the
+// app if missing) and PATCH (merge; the app must exist).
+func (s *Service) updateApp(w http.ResponseWriter, r *http.Request, id string, patch bool) {
+	body, err := readBody(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if err := app.ValidID(id); err != nil {
+		writeErr(w, &app.ValidationError{Message: "Object is not valid", Details: []app.Detail{{Path: "/id", Errors: []string{err.Error()}}}})
+		return
+	}
+	partial := patch || boolParam(r, "partialUpdate", true)
+	force := boolParam(r, "force", false)
+	var (
+		dep     *deployment
+		created bool
+		oerr    error
+	)
+	err = s.do(r.Context(), func(c *core) {
+		as := c.apps[id]
+		if as != nil && as.deleting {
+			as = nil
+		}
+		var next app.App
+		switch {
+		case as == nil && patch:
+			oerr = appNotFound(id)
+			return
+		case as == nil || !partial:
+			a, err := app.Decode(body)
+			if err != nil {
+				oerr = err
+				return
+			}
+			if a.ID == "" {
+				a.ID = id
+			}
+			next = a
+			next.Normalize()
+		default:
+			m, err := app.Merge(as.app, body)
+			if err != nil {
+				oerr = err
+				return
+			}
+			next = m
+			next.Normalize()
+		}
+		if app.CanonicalID(next.ID) != id {
+			oerr = &app.ValidationError{Message: "Object is not valid", Details: []app.Detail{{Path: "/id", Errors: []string{fmt.Sprintf("id %q in the body does not match %q in the URL", next.ID, id)}}}}
+			return
+		}
+		next.ID = id
+		if ve := app.Validate(next); ve != nil {
+			oerr = ve
+			return
+		}
+		action := actionStart
+		if as != nil {
+			action = actionRestart
+			if app.OnlyScale(as.app, next) {
+				action = actionScale
+			}
+		} else {
+			created = true
+		}
+		dep, oerr = c.deploy(r.Context(), []change{{id: id, next: &next, action: action}}, force, time.Now())
+	})
+	if err == nil {
+		err = oerr
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+		w.Header().Set("Location", id)
+	}
+	deploymentResult(w, code, dep)
+}
+
+// bulkApps is PUT/PATCH /v2/apps with an array of apps, one deployment.
+func (s *Service) bulkApps(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(body, &raws); err != nil {
+		writeErr(w, &app.InvalidJSON{Message: "Invalid JSON", Details: []app.Detail{{Path: "/", Errors: []string{"expected an array of apps"}}}})
+		return
+	}
+	patch := r.Method == http.MethodPatch
+	partial := patch || boolParam(r, "partialUpdate", true)
+	force := boolParam(r, "force", false)
+	var (
+		dep  *deployment
+		oerr error
+	)
+	err = s.do(r.Context(), func(c *core) {
+		var changes []change
+		for i, raw := range raws {
+			var probe struct {
+				ID string `json:"id"`
+			}
+			_ = json.Unmarshal(raw, &probe)
+			id := app.CanonicalID(probe.ID)
+			if probe.ID == "" || app.ValidID(id) != nil {
+				oerr = &app.ValidationError{Message: "Object is not valid", Details: []app.Detail{{Path: fmt.Sprintf("(%d)/id", i), Errors: []string{"a valid app id is required"}}}}
+				return
+			}
+			as := c.apps[id]
+			var next app.App
+			var err error
+			switch {
+			case as == nil && patch:
+				oerr = appNotFound(id)
+				return
+			case as == nil || !partial:
+				next, err = app.Decode(raw)
+			default:
+				next, err = app.Merge(as.app, raw)
+			}
+			if err != nil {
+				oerr = err
+				return
+			}
+			next.ID = id
+			next.Normalize()
+			if ve := app.Validate(next); ve != nil {
+				oerr = ve
+				return
+			}
+			action := actionStart
+			if as != nil {
+				action = actionRestart
+				if app.OnlyScale(as.app, next) {
+					action = actionScale
+				}
+			}
+			nx := next
+			changes = append(changes, change{id: id, next: &nx, action: action})
+		}
+		if len(changes) == 0 {
+			oerr = &badRequest{"no apps given"}
+			return
+		}
+		dep, oerr = c.deploy(r.Context(), changes, force, time.Now())
+	})
+	if err == nil {
+		err = oerr
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	deploymentResult(w, http.StatusOK, dep)
+}
+
+func (s *Service) deleteApp(w http.ResponseWriter, r *http.Request, id string) {
+	force := boolParam(r, "force", true) // Marathon's default for DELETE
+	var (
+		dep  *deployment
+		oerr error
+	)
+	err := s.do(r.Context(), func(c *core) {
+		if as := c.apps[id]; as == nil || as.deleting {
+			oerr = appNotFound(id)
+			return
+		}
+		dep, oerr = c.deploy(r.Context(), []change{{id: id, action: actionStop}}, force, time.Now())
+	})
+	if err == nil {
+		err = oerr
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	deploymentResult(w, http.StatusOK, dep)
+}
+
+func (s *Service) restartApp(w http.ResponseWriter, r *http.Request, id string) {
+	force := boolParam(r, "force", false)
+	var (
+		dep  *deployment
+		oerr error
+	)
+	err := s.do(r.Context(), func(c *core) {
+		as := c.apps[id]
+		if as == nil || as.deleting {
+			oerr = appNotFound(id)
+			return
+		}
+		next := as.app
+		// A restart is a new config version of the same definition.
+		dep, oerr = c.deploy(r.Context(), []change{{id: id, next: &next, action: actionRestart}}, force, time.Now())
+	})
+	if err == nil {
+		err = oerr
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	deploymentResult(w, http.StatusOK, dep)
+}
+
+func (s *Service) appTasks(w http.ResponseWriter, r *http.Request, id string) {
+	var tasks []TaskView
+	found := false
+	err := s.do(r.Context(), func(c *core) {
+		if as := c.apps[id]; as != nil && !as.deleting {
+			found = true
+			tasks = c.tasksOf(id)
+		}
+	})
+	if err == nil && !found {
+		err = appNotFound(id)
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tasks": tasks})
+}
+
+func (s *Service) appTask(w http.ResponseWriter, r *http.Request, id, taskID string) {
+	var tv *TaskView
+	err := s.do(r.Context(), func(c *core) {
+		if in := c.instances[taskID]; in != nil && in.AppID == id {
+			v := c.taskView(in)
+			tv = &v
+		}
+	})
+	if err == nil && tv == nil {
+		err = &errNotFound{fmt.Sprintf("Task '%s' does not exist", taskID)}
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"task": tv})
+}
+
+// killAppTasks is DELETE /v2/apps/{id}/tasks[/{taskId}]: kill (and with
+// scale=true also scale the app down by the number killed).
+func (s *Service) killAppTasks(w http.ResponseWriter, r *http.Request, id, taskID string) {
+	host := r.URL.Query().Get("host")
+	scale := boolParam(r, "scale", false)
+	force := boolParam(r, "force", false)
+	var (
+		killed []TaskView
+		dep    *deployment
+		oerr   error
+	)
+	err := s.do(r.Context(), func(c *core) {
+		as := c.apps[id]
+		if as == nil || as.deleting {
+			oerr = appNotFound(id)
+			return
+		}
+		var targets []*instance
+		for _, in := range c.instances {
+			if in.AppID != id || (taskID != "" && in.TaskID != taskID) || (host != "" && in.Host != host) {
+				continue
+			}
+			targets = append(targets, in)
+		}
+		if taskID != "" && len(targets) == 0 {
+			oerr = &errNotFound{fmt.Sprintf("Task '%s' does not exist", taskID)}
+			return
+		}
+		sort.Slice(targets, func(i, j int) bool { return targets[i].TaskID < targets[j].TaskID })
+		if scale {
+			next := as.app
+			next.Instances = max(0, next.Instances-len(targets))
+			dep, oerr = c.deploy(r.Context(), []change{{id: id, next: &next, action: actionScale}}, force, time.Now())
+			if oerr != nil {
+				return
+			}
+		}
+		for _, in := range targets {
+			killed = append(killed, c.taskView(in))
+			c.kill(in, "killed through the API")
+		}
+	})
+	if err == nil {
+		err = oerr
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if dep != nil {
+		deploymentResult(w, http.StatusOK, dep)
+		return
+	}
+	if taskID != "" {
+		writeJSON(w, http.StatusOK, map[string]any{"task": killed[0]})
+		return
+	}
+	if killed == nil {
+		killed = []TaskView{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tasks": killed})
+}
+
+func (s *Service) appVersions(w http.ResponseWriter, r *http.Request, id string) {
+	vs, err := s.store.AppVersions(r.Context(), id)
+	if err == nil && len(vs) == 0 {
+		err = appNotFound(id)
+	}
+	if err != nil {
+		if isNotFound(err) {
+			err = appNotFound(id)
+		}
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"versions": vs})
+}
+
+func (s *Service) appVersion(w http.ResponseWriter, r *http.Request, id, version string) {
+	spec, err := s.store.AppVersion(r.Context(), id, version)
+	if err != nil {
+		if isNotFound(err) {
+			err = &errNotFound{fmt.Sprintf("App '%s' does not exist in version %s", id, version)}
+		}
+		writeErr(w, err)
+		return
+	}
+	var a app.App
+	if json.Unmarshal(spec, &a) == nil {
+		writeJSON(w, http.StatusOK, a)
+		return
+	}
+	writeJSON(w, http.StatusOK, spec)
+}
+
+// --- tasks -----------------------------------------------------------------
+
+func (s *Service) listTasks(w http.ResponseWriter, r *http.Request) {
+	statuses := map[string]bool{}
+	for _, k := range []string{"status", "status[]"} {
+		for _, v := range r.URL.Query()[k] {
+			statuses[strings.ToLower(v)] = true
+		}
+	}
+	var tasks []TaskView
+	err := s.do(r.Context(), func(c *core) {
+		for _, id := range sortedKeys(c.apps) {
+			for _, tv := range c.tasksOf(id) {
+				st := mesos.TaskState(tv.State)
+				if len(statuses) > 0 {
+					ok := (statuses["running"] && st == mesos.TaskRunning) ||
+						(statuses["staging"] && (st == mesos.TaskStaging || st == mesos.TaskStarting))
+					if !ok {
+						continue
+					}
+				}
+				tasks = append(tasks, tv)
+			}
+		}
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if tasks == nil {
+		tasks = []TaskView{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tasks": tasks})
+}
+
+// deleteTasks is POST /v2/tasks/delete {"ids":[...]}.
+func (s *Service) deleteTasks(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	var req struct {
+		IDs []string `json:"ids"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeErr(w, &app.InvalidJSON{Message: "Invalid JSON", Details: []app.Detail{{Path: "/ids", Errors: []string{err.Error()}}}})
+		return
+	}
+	scale := boolParam(r, "scale", false)
+	force := boolParam(r, "force", false)
+	var (
+		killed []TaskView
+		dep    *deployment
+		oerr   error
+	)
+	err = s.do(r.Context(), func(c *core) {
+		byApp := map[string][]*instance{}
+		for _, tid := range req.IDs {
+			appID, ok := app.AppIDOfTask(tid)
+			if !ok {
+				oerr = &badRequest{fmt.Sprintf("Invalid task id '%s'", tid)}
+				return
+			}
+			if in := c.instances[tid]; in != nil && in.AppID == appID {
+				byApp[appID] = append(byApp[appID], in)
+			}
+		}
+		if scale {
+			var changes []change
+			for _, appID := range sortedKeys(byApp) {
+				as := c.apps[appID]
+				if as == nil {
+					continue
+				}
+				next := as.app
+				next.Instances = max(0, next.Instances-len(byApp[appID]))
+				changes = append(changes, change{id: appID, next: &next, action: actionScale})
+			}
+			if len(changes) > 0 {
+				dep, oerr = c.deploy(r.Context(), changes, force, time.Now())
+				if oerr != nil {
+					return
+				}
+			}
+		}
+		for _, appID := range sortedKeys(byApp) {
+			for _, in := range byApp[appID] {
+				killed = append(killed, c.taskView(in))
+				c.kill(in, "killed through the API")
+			}
+		}
+	})
+	if err == nil {
+		err = oerr
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if dep != nil {
+		deploymentResult(w, http.StatusOK, dep)
+		return
+	}
+	if killed == nil {
+		killed = []TaskView{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tasks": killed})
+}
+
+// --- deployments -----------------------------------------------------------
+
+func (s *Service) listDeployments(w http.ResponseWriter, r *http.Request) {
+	var out []map[string]any
+	err := s.do(r.Context(), func(c *core) {
+		for _, d := range c.sortedDeployments() {
+			out = append(out, c.deploymentJSON(d))
+		}
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if out == nil {
+		out = []map[string]any{}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// deleteDeployment rolls a deployment back (a new deployment returning the
+// apps to their previous definitions), or with force=true just forgets it:
+// the apps keep their new definitions and are converged as usual.
+func (s *Service) deleteDeployment(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	force := boolParam(r, "force", false)
+	var (
+		dep  *deployment
+		oerr error
+	)
+	err := s.do(r.Context(), func(c *core) {
+		d := c.deployments[id]
+		if d == nil {
+			oerr = &errNotFound{fmt.Sprintf("DeploymentPlan %s does not exist", id)}
+			return
+		}
+		if force {
+			wctx := r.Context()
+			if err := c.s.store.DeleteDeployment(wctx, id); err != nil {
+				oerr = &errUnavailable{err}
+				return
+			}
+			delete(c.deployments, id)
+			for _, a := range d.Apps {
+				if as := c.apps[a]; as != nil && as.deleting && d.Actions[a] == actionStop {
+					// An abandoned delete still deletes: nothing else
+					// would remove the app's tasks.
+					as.deleting = true
+				}
+			}
+			c.s.bus.Publish("deployment_failed", map[string]any{"id": id, "plan": c.deploymentJSON(d), "reason": "stopped with force=true"})
+			return
+		}
+		dep, oerr = c.rollback(r.Context(), d, time.Now())
+	})
+	if err == nil {
+		err = oerr
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if force {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	deploymentResult(w, http.StatusOK, dep)
+}
+
+// --- queue -----------------------------------------------------------------
+
+func (s *Service) queue(w http.ResponseWriter, r *http.Request) {
+	withOffers := embeds(r, "")["lastUnusedOffers"]
+	var out []map[string]any
+	err := s.do(r.Context(), func(c *core) {
+		now := time.Now()
+		for _, id := range sortedKeys(c.apps) {
+			as := c.apps[id]
+			if as.decision.Launch <= 0 {
+				continue
+			}
+			spec := specOf(as.app, as.deleting)
+			ready := as.backoff.ReadyAt(spec)
+			left := max(0, ready.Sub(now).Seconds())
+			b, _ := json.Marshal(as.app)
+			item := map[string]any{
+				"app": json.RawMessage(b), "count": as.decision.Launch, "role": c.s.cfg.Role,
+				"delay": map[string]any{"timeLeftSeconds": int(left + 0.999), "overdue": !now.Before(ready)},
+				"since": as.waitingSince.UTC().Format(timeLayout),
+				"processedOffersSummary": map[string]any{
+					"processedOffersCount": as.offersProcessed, "unusedOffersCount": as.offersUnused,
+					"lastUnusedOfferAt": stamp(as.lastUnusedAt), "rejectSummaryLastOffers": rejectSummary(as),
+				},
+				"waiting": c.waitingReason(as),
+			}
+			if withOffers {
+				item["lastUnusedOffers"] = c.unplaced(as)
+			}
+			out = append(out, item)
+		}
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if out == nil {
+		out = []map[string]any{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"queue": out})
+}
+
+// rejectSummary counts, per reason kind, how many agents' last offers were
+// declined for it.
+func rejectSummary(as *appState) []map[string]any {
+	counts := map[string]int{}
+	for _, r := range as.rejections {
+		for _, reason := range r.Reasons {
+			kind, _, _ := strings.Cut(reason, ":")
+			counts[kind]++
+		}
+	}
+	out := []map[string]any{}
+	for _, k := range sortedKeys(counts) {
+		out = append(out, map[string]any{"reason": k, "declined": counts[k], "processed": len(as.rejections)})
+	}
+	return out
+}
+
+func (s *Service) resetDelay(w http.ResponseWriter, r *http.Request) {
+	rest := strings.TrimSuffix(chi.URLParam(r, "*"), "/")
+	if !strings.HasSuffix(rest, "/delay") {
+		writeJSON(w, http.StatusNotFound, errorBody{Message: "Not found: " + r.URL.Path})
+		return
+	}
+	id := app.CanonicalID(strings.TrimSuffix(rest, "/delay"))
+	var oerr error
+	err := s.do(r.Context(), func(c *core) {
+		as := c.apps[id]
+		if as == nil {
+			oerr = &errNotFound{fmt.Sprintf("Application %s not found in tasks queue.", id)}
+			return
+		}
+		as.backoff = as.backoff.Reset()
+		c.persistDelay(id, as.backoff)
+	})
+	if err == nil {
+		err = oerr
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -1,0 +1,414 @@
+package app
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// App is a Marathon app definition: the JSON body of POST /v2/apps and the
+// app part of GET /v2/apps/{id}, in the classic (Marathon ≤1.4) shape plus
+// the newer fields. The zero value is not useful: build one with Decode (or
+// json.Unmarshal) and Normalize it before Validate.
+//
+// An App is a value. Normalize, Merge and the other functions of this
+// package never modify memory shared with another copy, so copies may be
+// handed to other goroutines; mutating a copy's maps or slices in place is
+// the caller's business.
+//
+// Compare Apps with ConfigEqual rather than reflect.DeepEqual: the
+// unexported bookkeeping (which fields the JSON carried) differs between an
+// App fresh from Decode and the same App after Normalize.
+type App struct {
+	ID   string
+	Cmd  *string // nil: not given; run with /bin/sh -c
+	Args []string
+	User string // "": the agent's default user
+
+	Env    map[string]string
+	Labels map[string]string
+
+	Instances int
+	CPUs      float64
+	Mem       float64 // MB
+	Disk      float64 // MB
+	GPUs      int
+
+	PortDefinitions []PortDefinition
+	RequirePorts    bool
+
+	Constraints  []Constraint
+	HealthChecks []HealthCheck
+
+	UpgradeStrategy UpgradeStrategy
+
+	BackoffSeconds        float64
+	BackoffFactor         float64
+	MaxLaunchDelaySeconds float64
+
+	KillSelection              string // KillYoungestFirst or KillOldestFirst
+	TaskKillGracePeriodSeconds *int   // nil: the agent's default
+	UnreachableStrategy        UnreachableStrategy
+	Dependencies               []string
+
+	// Version is when this definition was last changed (scale included),
+	// as produced by NewVersion. It is read-only for clients: Merge never
+	// takes it from a patch.
+	Version     string
+	VersionInfo *VersionInfo
+
+	// Fields accepted for compatibility with existing app definitions and
+	// written back unchanged. Corral does not act on them, except that
+	// Validate rejects a container with an image and non-empty secrets.
+	// The json.RawMessage fields hold compact JSON or nil (not given).
+	Container             json.RawMessage // object
+	URIs                  []string
+	Fetch                 json.RawMessage // array
+	Executor              string
+	AcceptedResourceRoles []string
+	ReadinessChecks       json.RawMessage // array
+	IPAddress             json.RawMessage // object
+	Networks              json.RawMessage // array
+	Residency             json.RawMessage // object
+	Secrets               json.RawMessage // object
+	StoreURLs             []string
+	Role                  string
+
+	// given records which fields the decoded JSON carried, so that
+	// Normalize can tell an absent field (default applies) from an
+	// explicit zero. nil: no record; see Normalize.
+	given *given
+	// normalized is set by Normalize: every field then counts as given.
+	normalized bool
+	// problems are findings of Decode that are about meaning rather than
+	// JSON types (a secret in env, a constraint with four elements...).
+	// Validate reports them.
+	problems []problem
+	// legacyPorts holds "ports" while Decode folds it into PortDefinitions.
+	legacyPorts []int
+}
+
+// PortDefinition is one port the app's tasks listen on. Port 0 asks for
+// a port chosen by the framework. Protocol is "tcp", "udp" or "udp,tcp".
+type PortDefinition struct {
+	Port     int
+	Protocol string
+	Name     string
+	Labels   map[string]string
+}
+
+// Constraint is a placement rule, written in JSON as an array of two or
+// three strings: ["hostname","UNIQUE"] or ["rack","LIKE","a.*"]. Value ""
+// means the rule has no value (the two-element form).
+type Constraint struct {
+	Field    string
+	Operator string
+	Value    string
+}
+
+// Constraint operators, as spelled in the JSON.
+const (
+	OpUnique  = "UNIQUE"
+	OpCluster = "CLUSTER"
+	OpGroupBy = "GROUP_BY"
+	OpLike    = "LIKE"
+	OpUnlike  = "UNLIKE"
+	OpMaxPer  = "MAX_PER"
+	OpIs      = "IS"
+)
+
+// HealthCheck is one health check of an app's tasks. Port-based checks
+// (every protocol except COMMAND) address the task's port either by
+// PortIndex (into PortDefinitions) or by an explicit Port; COMMAND checks
+// run Command on the agent.
+type HealthCheck struct {
+	Protocol               string
+	Path                   string // HTTP and HTTPS kinds only
+	PortIndex              *int
+	Port                   *int
+	Command                *Command
+	GracePeriodSeconds     int
+	IntervalSeconds        int
+	TimeoutSeconds         int
+	MaxConsecutiveFailures int // 0: never kill for failing this check
+	IgnoreHTTP1xx          bool
+	DelaySeconds           int
+}
+
+// Health check protocols, as spelled in the JSON. HTTP, HTTPS and TCP are
+// run by the framework; the others by the agent.
+const (
+	ProtocolHTTP       = "HTTP"
+	ProtocolHTTPS      = "HTTPS"
+	ProtocolTCP        = "TCP"
+	ProtocolCommand    = "COMMAND"
+	ProtocolMesosHTTP  = "MESOS_HTTP"
+	ProtocolMesosHTTPS = "MESOS_HTTPS"
+	ProtocolMesosTCP   = "MESOS_TCP"
+)
+
+// Command is the shell command of a COMMAND health check.
+type Command struct {
+	Value string `json:"value"`
+}
+
+// UpgradeStrategy bounds a rolling deployment: at least
+// MinimumHealthCapacity × instances healthy tasks at all times, and at most
+// (1 + MaximumOverCapacity) × instances tasks. Both are in [0, 1].
+type UpgradeStrategy struct {
+	MinimumHealthCapacity float64 `json:"minimumHealthCapacity"`
+	MaximumOverCapacity   float64 `json:"maximumOverCapacity"`
+}
+
+// UnreachableStrategy says what happens to a task on an unreachable agent:
+// after InactiveAfterSeconds a replacement is started, after
+// ExpungeAfterSeconds the task is forgotten (and killed if it comes back).
+// Disabled (JSON "disabled") means neither. In JSON it is the string
+// "disabled" or an object with the two fields.
+type UnreachableStrategy struct {
+	Disabled             bool
+	InactiveAfterSeconds int
+	ExpungeAfterSeconds  int
+}
+
+// VersionInfo holds the versions at which an app was last scaled and last
+// changed otherwise. Both are in the format of NewVersion.
+type VersionInfo struct {
+	LastScalingAt      string `json:"lastScalingAt"`
+	LastConfigChangeAt string `json:"lastConfigChangeAt"`
+}
+
+// Kill selections: which task goes first when an app scales down.
+const (
+	KillYoungestFirst = "YOUNGEST_FIRST"
+	KillOldestFirst   = "OLDEST_FIRST"
+)
+
+// Defaults that Normalize applies to absent fields.
+//
+// DefaultMaxLaunchDelaySeconds is 300, the value of Marathon 1.5 and later,
+// rather than the 3600 of Marathon ≤1.4: an app that failed for a while
+// (a database was down) comes back within five minutes of being fixed,
+// and an app that keeps failing still costs only one launch per five
+// minutes.
+const (
+	DefaultInstances             = 1
+	DefaultCPUs                  = 1.0
+	DefaultMem                   = 128.0
+	DefaultDisk                  = 0.0
+	DefaultBackoffSeconds        = 1.0
+	DefaultBackoffFactor         = 1.15
+	DefaultMaxLaunchDelaySeconds = 300.0
+	DefaultMinimumHealthCapacity = 1.0
+	DefaultMaximumOverCapacity   = 1.0
+	DefaultKillSelection         = KillYoungestFirst
+
+	DefaultHealthCheckProtocol     = ProtocolHTTP
+	DefaultHealthCheckPath         = "/"
+	DefaultGracePeriodSeconds      = 300
+	DefaultIntervalSeconds         = 60
+	DefaultTimeoutSeconds          = 20
+	DefaultMaxConsecutiveFailures  = 3
+	DefaultHealthCheckDelaySeconds = 15
+)
+
+// given records presence: bit i of top is field i of the fields table; the
+// other masks are per nested object. A given is never modified once
+// attached to an App, so copies of an App may share it.
+type given struct {
+	top     uint64
+	upgrade uint8    // upgradeMin, upgradeMax
+	hc      []uint16 // per health check: hcGrace...
+}
+
+const (
+	upgradeMin = 1 << iota
+	upgradeMax
+)
+
+const (
+	hcGrace = 1 << iota
+	hcInterval
+	hcTimeout
+	hcMaxFailures
+	hcDelay
+)
+
+// problem is a Decode finding reported by Validate. field is the index in
+// the fields table of the top-level field it is about, so that Merge can
+// drop the problems of a replaced field.
+type problem struct {
+	field int
+	path  string
+	msg   string
+}
+
+// has reports whether top-level field f counts as given. Without a record
+// (an App built in Go), a non-zero value counts as given.
+func (a *App) has(f int, nonZero bool) bool {
+	switch {
+	case a.normalized:
+		return true
+	case a.given != nil:
+		return a.given.top&(1<<f) != 0
+	default:
+		return nonZero
+	}
+}
+
+func (a *App) hasUpgrade(bit uint8, nonZero bool) bool {
+	switch {
+	case a.normalized:
+		return true
+	case a.given != nil:
+		return a.given.top&(1<<fUpgradeStrategy) != 0 && a.given.upgrade&bit != 0
+	default:
+		return nonZero
+	}
+}
+
+func (a *App) hasHC(i int, bit uint16, nonZero bool) bool {
+	switch {
+	case a.normalized:
+		return true
+	case a.given != nil && i < len(a.given.hc):
+		return a.given.hc[i]&bit != 0
+	default:
+		return nonZero
+	}
+}
+
+// Normalize applies Marathon's defaults to the fields that the decoded JSON
+// did not carry (or carried as null), and canonicalises ids:
+//
+//   - instances 1, cpus 1, mem 128, disk 0, backoffSeconds 1,
+//     backoffFactor 1.15, maxLaunchDelaySeconds 300 (see
+//     DefaultMaxLaunchDelaySeconds), upgradeStrategy {1, 1} field by field,
+//     killSelection YOUNGEST_FIRST, unreachableStrategy {0, 0};
+//   - no portDefinitions and no ports: one port {port 0, "tcp"}; an
+//     explicit empty list stays empty; a port without protocol gets "tcp"
+//     (Decode already turned legacy ports [n, ...] into port definitions);
+//   - health checks: protocol HTTP, path "/" for HTTP and HTTPS kinds,
+//     portIndex 0 when a port-based check has neither port nor portIndex,
+//     gracePeriodSeconds 300, intervalSeconds 60, timeoutSeconds 20,
+//     maxConsecutiveFailures 3, delaySeconds 15;
+//   - id through CanonicalID; dependencies made absolute, a relative one
+//     ("db") being resolved against the app's parent group as Marathon
+//     does; args [] becomes nil (no args).
+//
+// An explicit zero is kept ("instances": 0 stays 0). An App built in Go
+// rather than decoded has no record of what was given: Normalize then
+// treats zero values as absent, so set a wanted zero after Normalize.
+//
+// Normalize is idempotent, and it does not modify slices or maps that the
+// App shares with other copies: it replaces them.
+func (a *App) Normalize() {
+	a.ID = CanonicalID(a.ID)
+	if !a.has(fInstances, a.Instances != 0) {
+		a.Instances = DefaultInstances
+	}
+	if !a.has(fCPUs, a.CPUs != 0) {
+		a.CPUs = DefaultCPUs
+	}
+	if !a.has(fMem, a.Mem != 0) {
+		a.Mem = DefaultMem
+	}
+	if !a.has(fDisk, a.Disk != 0) {
+		a.Disk = DefaultDisk
+	}
+	if !a.has(fBackoffSeconds, a.BackoffSeconds != 0) {
+		a.BackoffSeconds = DefaultBackoffSeconds
+	}
+	if !a.has(fBackoffFactor, a.BackoffFactor != 0) {
+		a.BackoffFactor = DefaultBackoffFactor
+	}
+	if !a.has(fMaxLaunchDelaySeconds, a.MaxLaunchDelaySeconds != 0) {
+		a.MaxLaunchDelaySeconds = DefaultMaxLaunchDelaySeconds
+	}
+	if !a.hasUpgrade(upgradeMin, a.UpgradeStrategy.MinimumHealthCapacity != 0) {
+		a.UpgradeStrategy.MinimumHealthCapacity = DefaultMinimumHealthCapacity
+	}
+	if !a.hasUpgrade(upgradeMax, a.UpgradeStrategy.MaximumOverCapacity != 0) {
+		a.UpgradeStrategy.MaximumOverCapacity = DefaultMaximumOverCapacity
+	}
+	if a.KillSelection == "" {
+		a.KillSelection = DefaultKillSelection
+	}
+	if len(a.Args) == 0 {
+		a.Args = nil
+	}
+
+	if !a.has(fPortDefinitions, a.PortDefinitions != nil) {
+		a.PortDefinitions = []PortDefinition{{Port: 0, Protocol: "tcp"}}
+	} else {
+		pds := make([]PortDefinition, len(a.PortDefinitions))
+		copy(pds, a.PortDefinitions)
+		for i := range pds {
+			if pds[i].Protocol == "" {
+				pds[i].Protocol = "tcp"
+			}
+		}
+		a.PortDefinitions = pds
+	}
+
+	if a.HealthChecks != nil {
+		hcs := make([]HealthCheck, len(a.HealthChecks))
+		copy(hcs, a.HealthChecks)
+		for i := range hcs {
+			a.normalizeHealthCheck(i, &hcs[i])
+		}
+		a.HealthChecks = hcs
+	}
+
+	if a.Dependencies != nil {
+		deps := make([]string, len(a.Dependencies))
+		parent := Parent(a.ID)
+		for i, d := range a.Dependencies {
+			if !strings.HasPrefix(d, "/") {
+				d = strings.TrimSuffix(parent, "/") + "/" + d
+			}
+			deps[i] = CanonicalID(d)
+		}
+		a.Dependencies = deps
+	}
+
+	a.given = nil
+	a.normalized = true
+}
+
+func (a *App) normalizeHealthCheck(i int, hc *HealthCheck) {
+	if hc.Protocol == "" {
+		hc.Protocol = DefaultHealthCheckProtocol
+	}
+	if hc.Path == "" && httpKind(hc.Protocol) {
+		hc.Path = DefaultHealthCheckPath
+	}
+	if hc.Protocol != ProtocolCommand && hc.Port == nil && hc.PortIndex == nil {
+		zero := 0
+		hc.PortIndex = &zero
+	}
+	if !a.hasHC(i, hcGrace, hc.GracePeriodSeconds != 0) {
+		hc.GracePeriodSeconds = DefaultGracePeriodSeconds
+	}
+	if !a.hasHC(i, hcInterval, hc.IntervalSeconds != 0) {
+		hc.IntervalSeconds = DefaultIntervalSeconds
+	}
+	if !a.hasHC(i, hcTimeout, hc.TimeoutSeconds != 0) {
+		hc.TimeoutSeconds = DefaultTimeoutSeconds
+	}
+	if !a.hasHC(i, hcMaxFailures, hc.MaxConsecutiveFailures != 0) {
+		hc.MaxConsecutiveFailures = DefaultMaxConsecutiveFailures
+	}
+	if !a.hasHC(i, hcDelay, hc.DelaySeconds != 0) {
+		hc.DelaySeconds = DefaultHealthCheckDelaySeconds
+	}
+}
+
+// httpKind reports whether a health check protocol speaks HTTP (and so has
+// a path).
+func httpKind(protocol string) bool {
+	switch protocol {
+	case ProtocolHTTP, ProtocolHTTPS, ProtocolMesosHTTP, ProtocolMesosHTTPS:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,38 @@
+// Package app is the model of a Marathon app definition for the services
+// framework: decoding the JSON that Marathon clients send, Marathon's
+// defaults, validation with Marathon's error paths, partial updates, and
+// the JSON written back. It also owns the shapes of app ids, task ids and
+// versions.
+//
+// The package is pure: it imports only the standard library and
+// github.com/google/uuid (for task ids), reads no clock (callers pass
+// now) and does no I/O.
+//
+// # Vocabulary
+//
+//   - app id: an absolute path of lowercase segments, "/prod/web/api".
+//     Its parent path is a group; "/" is the root group and never an app.
+//   - given: a field that the JSON carried with a non-null value. Absent
+//     fields get defaults, given ones are kept even when zero
+//     ("instances": 0). Decode records what was given; Normalize consumes
+//     the record.
+//   - version: the time of the app's last change, RFC 3339 UTC with
+//     milliseconds ("2015-09-29T15:59:51.164Z"); it names a stored
+//     revision of the definition.
+//   - task id: "<app id without its leading /, / as _>.<uuid>"; app ids
+//     have no underscores, so the app is recovered from the task id.
+//
+// # Flow of a request body
+//
+//	POST body ──Decode──► App ──Normalize──► App ──Validate──► nil | *ValidationError (422)
+//	               │                                   │
+//	               └─► *InvalidJSON (400)               └─► MarshalJSON (responses, storage)
+//
+//	PUT body + stored App ──Merge──► normalized App ──Validate──► …
+//	                                  OnlyScale(stored, merged): scale, not restart
+//
+// Decode and Merge are strict about JSON types and lenient about unknown
+// fields, as Marathon is. Problems of meaning (bad ranges, unknown
+// operators, secrets, containers) are all left to Validate, so a client
+// gets every one of them in a single 422.
+package app

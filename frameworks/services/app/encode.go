@@ -1,0 +1,221 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+)
+
+// appJSON is the output shape of an App: every field of classic Marathon
+// (≤1.4) that its clients expect to find, plus the newer ones.
+type appJSON struct {
+	ID                         string              `json:"id"`
+	Cmd                        *string             `json:"cmd"`
+	Args                       []string            `json:"args"`
+	User                       *string             `json:"user"`
+	Env                        map[string]string   `json:"env"`
+	Instances                  int                 `json:"instances"`
+	CPUs                       float64             `json:"cpus"`
+	Mem                        float64             `json:"mem"`
+	Disk                       float64             `json:"disk"`
+	GPUs                       int                 `json:"gpus"`
+	Executor                   string              `json:"executor"`
+	Constraints                []Constraint        `json:"constraints"`
+	URIs                       []string            `json:"uris"`
+	Fetch                      json.RawMessage     `json:"fetch"`
+	StoreURLs                  []string            `json:"storeUrls"`
+	BackoffSeconds             float64             `json:"backoffSeconds"`
+	BackoffFactor              float64             `json:"backoffFactor"`
+	MaxLaunchDelaySeconds      float64             `json:"maxLaunchDelaySeconds"`
+	Container                  json.RawMessage     `json:"container"`
+	HealthChecks               []HealthCheck       `json:"healthChecks"`
+	ReadinessChecks            json.RawMessage     `json:"readinessChecks"`
+	Dependencies               []string            `json:"dependencies"`
+	UpgradeStrategy            UpgradeStrategy     `json:"upgradeStrategy"`
+	Labels                     map[string]string   `json:"labels"`
+	AcceptedResourceRoles      []string            `json:"acceptedResourceRoles"`
+	IPAddress                  json.RawMessage     `json:"ipAddress"`
+	Version                    string              `json:"version,omitempty"`
+	Residency                  json.RawMessage     `json:"residency,omitempty"`
+	Secrets                    json.RawMessage     `json:"secrets"`
+	TaskKillGracePeriodSeconds *int                `json:"taskKillGracePeriodSeconds"`
+	UnreachableStrategy        UnreachableStrategy `json:"unreachableStrategy"`
+	KillSelection              string              `json:"killSelection"`
+	VersionInfo                *VersionInfo        `json:"versionInfo,omitempty"`
+	Ports                      []int               `json:"ports"`
+	PortDefinitions            []PortDefinition    `json:"portDefinitions"`
+	RequirePorts               bool                `json:"requirePorts"`
+	Networks                   json.RawMessage     `json:"networks,omitempty"`
+	Role                       string              `json:"role,omitempty"`
+}
+
+// MarshalJSON writes the app in the classic Marathon shape that existing
+// clients parse, plus the newer fields: unset cmd, args and user are null;
+// env, labels and secrets are {} when empty; constraints (as arrays of
+// strings), healthChecks, dependencies, uris, fetch, storeUrls and
+// readinessChecks are [] when empty; container, ipAddress,
+// acceptedResourceRoles and taskKillGracePeriodSeconds are null unless
+// given; residency, networks and role are left out unless given; version
+// and versionInfo are left out while unset. The legacy "ports" (the port
+// numbers of portDefinitions) is written next to "portDefinitions".
+//
+// It fails only for values JSON cannot hold (NaN or infinite numbers),
+// which Validate rejects.
+func (a App) MarshalJSON() ([]byte, error) {
+	out := appJSON{
+		ID:                         a.ID,
+		Cmd:                        a.Cmd,
+		Args:                       a.Args,
+		Env:                        orEmptyMap(a.Env),
+		Instances:                  a.Instances,
+		CPUs:                       a.CPUs,
+		Mem:                        a.Mem,
+		Disk:                       a.Disk,
+		GPUs:                       a.GPUs,
+		Executor:                   a.Executor,
+		Constraints:                orEmpty(a.Constraints),
+		URIs:                       orEmpty(a.URIs),
+		Fetch:                      orRaw(a.Fetch, "[]"),
+		StoreURLs:                  orEmpty(a.StoreURLs),
+		BackoffSeconds:             a.BackoffSeconds,
+		BackoffFactor:              a.BackoffFactor,
+		MaxLaunchDelaySeconds:      a.MaxLaunchDelaySeconds,
+		Container:                  a.Container,
+		HealthChecks:               orEmpty(a.HealthChecks),
+		ReadinessChecks:            orRaw(a.ReadinessChecks, "[]"),
+		Dependencies:               orEmpty(a.Dependencies),
+		UpgradeStrategy:            a.UpgradeStrategy,
+		Labels:                     orEmptyMap(a.Labels),
+		AcceptedResourceRoles:      a.AcceptedResourceRoles,
+		IPAddress:                  a.IPAddress,
+		Version:                    a.Version,
+		Residency:                  a.Residency,
+		Secrets:                    orRaw(a.Secrets, "{}"),
+		TaskKillGracePeriodSeconds: a.TaskKillGracePeriodSeconds,
+		UnreachableStrategy:        a.UnreachableStrategy,
+		KillSelection:              a.KillSelection,
+		VersionInfo:                a.VersionInfo,
+		Ports:                      make([]int, len(a.PortDefinitions)),
+		PortDefinitions:            orEmpty(a.PortDefinitions),
+		RequirePorts:               a.RequirePorts,
+		Networks:                   a.Networks,
+		Role:                       a.Role,
+	}
+	if a.User != "" {
+		out.User = &a.User
+	}
+	for i, pd := range a.PortDefinitions {
+		out.Ports[i] = pd.Port
+	}
+	return json.Marshal(out)
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func orEmptyMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func orRaw(r json.RawMessage, empty string) json.RawMessage {
+	if len(r) == 0 {
+		return json.RawMessage(empty)
+	}
+	return r
+}
+
+// MarshalJSON writes the constraint as ["field","OPERATOR"] or, with a
+// value, ["field","OPERATOR","value"].
+func (c Constraint) MarshalJSON() ([]byte, error) {
+	if c.Value == "" {
+		return json.Marshal([]string{c.Field, c.Operator})
+	}
+	return json.Marshal([]string{c.Field, c.Operator, c.Value})
+}
+
+// UnmarshalJSON reads an array of two or three strings; an empty third
+// string is the same as none.
+func (c *Constraint) UnmarshalJSON(data []byte) error {
+	d := newDecoder()
+	v, n, ok := d.constraint("/", data)
+	if !ok {
+		return &InvalidJSON{Message: "Invalid JSON", Details: d.details}
+	}
+	if n < 2 || n > 3 {
+		return &InvalidJSON{Message: "Invalid JSON", Details: []Detail{{Path: "/", Errors: []string{"a constraint has 2 or 3 elements"}}}}
+	}
+	*c = v
+	return nil
+}
+
+// MarshalJSON writes "disabled" or
+// {"inactiveAfterSeconds":…,"expungeAfterSeconds":…}.
+func (u UnreachableStrategy) MarshalJSON() ([]byte, error) {
+	if u.Disabled {
+		return []byte(`"disabled"`), nil
+	}
+	return json.Marshal(struct {
+		InactiveAfterSeconds int `json:"inactiveAfterSeconds"`
+		ExpungeAfterSeconds  int `json:"expungeAfterSeconds"`
+	}{u.InactiveAfterSeconds, u.ExpungeAfterSeconds})
+}
+
+// UnmarshalJSON reads "disabled" or an object with inactiveAfterSeconds
+// and expungeAfterSeconds (absent ones are 0).
+func (u *UnreachableStrategy) UnmarshalJSON(data []byte) error {
+	d := newDecoder()
+	v, ok := d.unreachable("/", data)
+	if len(d.details) > 0 {
+		return &InvalidJSON{Message: "Invalid JSON", Details: d.details}
+	}
+	if !ok {
+		return errors.New("invalid unreachableStrategy")
+	}
+	*u = v
+	return nil
+}
+
+// MarshalJSON writes the port definition with its labels ({} when none)
+// and its name when it has one.
+func (p PortDefinition) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Port     int               `json:"port"`
+		Protocol string            `json:"protocol"`
+		Name     string            `json:"name,omitempty"`
+		Labels   map[string]string `json:"labels"`
+	}{p.Port, p.Protocol, p.Name, orEmptyMap(p.Labels)})
+}
+
+// MarshalJSON writes the health check with "portIndex" and "port" when
+// set, "path" when not empty, and "command" null unless the protocol is
+// COMMAND.
+func (hc HealthCheck) MarshalJSON() ([]byte, error) {
+	out := struct {
+		Protocol               string   `json:"protocol"`
+		Path                   string   `json:"path,omitempty"`
+		PortIndex              *int     `json:"portIndex,omitempty"`
+		Port                   *int     `json:"port,omitempty"`
+		Command                *Command `json:"command"`
+		GracePeriodSeconds     int      `json:"gracePeriodSeconds"`
+		IntervalSeconds        int      `json:"intervalSeconds"`
+		TimeoutSeconds         int      `json:"timeoutSeconds"`
+		MaxConsecutiveFailures int      `json:"maxConsecutiveFailures"`
+		IgnoreHTTP1xx          bool     `json:"ignoreHttp1xx"`
+		DelaySeconds           int      `json:"delaySeconds"`
+	}{
+		Protocol: hc.Protocol, Path: hc.Path, PortIndex: hc.PortIndex, Port: hc.Port,
+		GracePeriodSeconds: hc.GracePeriodSeconds, IntervalSeconds: hc.IntervalSeconds,
+		TimeoutSeconds: hc.TimeoutSeconds, MaxConsecutiveFailures: hc.MaxConsecutiveFailures,
+		IgnoreHTTP1xx: hc.IgnoreHTTP1xx, DelaySeconds: hc.DelaySeconds,
+	}
+	if hc.Protocol == ProtocolCommand {
+		out.Command = hc.Command
+	}
+	return json.Marshal(out)
+}

@@ -1,0 +1,315 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+)
+
+// ValidationError lists why an app definition is not acceptable. Its JSON
+// form is the body of the HTTP 422 answer. Message is "Object is not
+// valid"; Details hold one entry per path, in the order of the app's
+// fields.
+type ValidationError struct {
+	Message string   `json:"message"`
+	Details []Detail `json:"details"`
+}
+
+// Error returns the message and the details on one line.
+func (e *ValidationError) Error() string { return joinDetails(e.Message, e.Details) }
+
+func validationError(ds []Detail) *ValidationError {
+	return &ValidationError{Message: "Object is not valid", Details: ds}
+}
+
+// Validate checks a normalized app (see Normalize) and returns nil if it is
+// valid, or every violation grouped by path. It checks:
+//
+//   - /id: ValidID;
+//   - /: exactly one of cmd and args (a container image is not supported:
+//     /container); /cmd not empty;
+//   - /cpus, /mem, /disk finite and ≥ 0, and cpus or mem > 0 (reported at
+//     /); /instances, /gpus ≥ 0;
+//   - /backoffSeconds ≥ 0, /backoffFactor ≥ 1, /maxLaunchDelaySeconds ≥ 0;
+//   - /upgradeStrategy/minimumHealthCapacity and …/maximumOverCapacity in
+//     [0, 1]; /killSelection YOUNGEST_FIRST or OLDEST_FIRST;
+//   - /unreachableStrategy: both values ≥ 0 and inactive ≤ expunge;
+//   - /taskKillGracePeriodSeconds ≥ 0;
+//   - /portDefinitions(i)/port in 0..65535, non-zero ports and names
+//     unique (/portDefinitions), /portDefinitions(i)/protocol tcp, udp or
+//     "udp,tcp"; /ports agreeing with portDefinitions when both are given;
+//   - /constraints(i): 2 or 3 elements, a field, a known operator with the
+//     right value: UNIQUE none, CLUSTER and IS one, LIKE and UNLIKE a
+//     regular expression (RE2 syntax), MAX_PER a positive integer,
+//     GROUP_BY optionally a positive integer;
+//   - /healthChecks(i)/…: a known protocol; COMMAND needs command.value
+//     and other protocols take no command; port-based checks need an
+//     explicit port in 1..65535 or a portIndex naming an existing port
+//     definition, not both; intervalSeconds and timeoutSeconds > 0,
+//     timeoutSeconds ≤ intervalSeconds, gracePeriodSeconds,
+//     maxConsecutiveFailures and delaySeconds ≥ 0;
+//   - /dependencies(i): valid ids other than the app's own;
+//   - /labels, /env: no empty names; /env/NAME: no secrets; /secrets:
+//     empty.
+func Validate(a App) *ValidationError {
+	v := &collector{index: map[string]int{}}
+
+	if err := ValidID(a.ID); err != nil {
+		v.add("/id", err.Error())
+	}
+	image := containerImage(a.Container)
+	if image {
+		v.add("/container", "containers are not supported; use cmd or args")
+	}
+	switch {
+	case a.Cmd != nil && len(a.Args) > 0:
+		v.add("/", "cmd and args are mutually exclusive; give one of them")
+	case a.Cmd == nil && len(a.Args) == 0 && !image:
+		v.add("/", "one of cmd or args is required")
+	}
+	if a.Cmd != nil && *a.Cmd == "" {
+		v.add("/cmd", "must not be empty")
+	}
+	nonNegative(v, "/cpus", a.CPUs)
+	nonNegative(v, "/mem", a.Mem)
+	nonNegative(v, "/disk", a.Disk)
+	if a.CPUs == 0 && a.Mem == 0 {
+		v.add("/", "cpus or mem must be greater than 0")
+	}
+	if a.Instances < 0 {
+		v.add("/instances", fmt.Sprintf("must be 0 or more (got %d)", a.Instances))
+	}
+	if a.GPUs < 0 {
+		v.add("/gpus", fmt.Sprintf("must be 0 or more (got %d)", a.GPUs))
+	}
+	for _, k := range sortedKeys(a.Env) {
+		if k == "" {
+			v.add("/env", "variable names must not be empty")
+		}
+	}
+	for _, p := range a.problems {
+		if p.field == fEnv {
+			v.add(p.path, p.msg)
+		}
+	}
+	if _, ok := a.Labels[""]; ok {
+		v.add("/labels", "label names must not be empty")
+	}
+
+	validatePorts(v, a)
+	for _, p := range a.problems {
+		if p.field == fPortDefinitions {
+			v.add(p.path, p.msg)
+		}
+	}
+	for i, c := range a.Constraints {
+		validateConstraint(v, fmt.Sprintf("/constraints(%d)", i), c)
+	}
+	for _, p := range a.problems {
+		if p.field == fConstraints {
+			v.add(p.path, p.msg)
+		}
+	}
+	for i, hc := range a.HealthChecks {
+		validateHealthCheck(v, fmt.Sprintf("/healthChecks(%d)", i), hc, len(a.PortDefinitions))
+	}
+
+	between01(v, "/upgradeStrategy/minimumHealthCapacity", a.UpgradeStrategy.MinimumHealthCapacity)
+	between01(v, "/upgradeStrategy/maximumOverCapacity", a.UpgradeStrategy.MaximumOverCapacity)
+	nonNegative(v, "/backoffSeconds", a.BackoffSeconds)
+	if !finite(a.BackoffFactor) || a.BackoffFactor < 1 {
+		v.add("/backoffFactor", fmt.Sprintf("must be 1 or more (got %v)", a.BackoffFactor))
+	}
+	nonNegative(v, "/maxLaunchDelaySeconds", a.MaxLaunchDelaySeconds)
+	if a.KillSelection != KillYoungestFirst && a.KillSelection != KillOldestFirst {
+		v.add("/killSelection", fmt.Sprintf("must be %s or %s (got %q)", KillYoungestFirst, KillOldestFirst, a.KillSelection))
+	}
+	if t := a.TaskKillGracePeriodSeconds; t != nil && *t < 0 {
+		v.add("/taskKillGracePeriodSeconds", fmt.Sprintf("must be 0 or more (got %d)", *t))
+	}
+	if u := a.UnreachableStrategy; !u.Disabled {
+		if u.InactiveAfterSeconds < 0 {
+			v.add("/unreachableStrategy/inactiveAfterSeconds", fmt.Sprintf("must be 0 or more (got %d)", u.InactiveAfterSeconds))
+		}
+		if u.ExpungeAfterSeconds < 0 {
+			v.add("/unreachableStrategy/expungeAfterSeconds", fmt.Sprintf("must be 0 or more (got %d)", u.ExpungeAfterSeconds))
+		}
+		if u.InactiveAfterSeconds > u.ExpungeAfterSeconds {
+			v.add("/unreachableStrategy", fmt.Sprintf("inactiveAfterSeconds (%d) must not exceed expungeAfterSeconds (%d)",
+				u.InactiveAfterSeconds, u.ExpungeAfterSeconds))
+		}
+	}
+	self := CanonicalID(a.ID)
+	for i, dep := range a.Dependencies {
+		p := fmt.Sprintf("/dependencies(%d)", i)
+		if err := ValidID(dep); err != nil {
+			v.add(p, err.Error())
+		} else if CanonicalID(dep) == self {
+			v.add(p, "an app cannot depend on itself")
+		}
+	}
+	if len(a.Secrets) > 0 && !bytes.Equal(a.Secrets, []byte("{}")) {
+		v.add("/secrets", "secrets are not supported")
+	}
+
+	if len(v.details) == 0 {
+		return nil
+	}
+	return validationError(v.details)
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+func nonNegative(v *collector, path string, f float64) {
+	if !finite(f) {
+		v.add(path, "must be a finite number")
+	} else if f < 0 {
+		v.add(path, fmt.Sprintf("must be 0 or more (got %v)", f))
+	}
+}
+
+func between01(v *collector, path string, f float64) {
+	if !finite(f) || f < 0 || f > 1 {
+		v.add(path, fmt.Sprintf("must be between 0 and 1 (got %v)", f))
+	}
+}
+
+// containerImage reports whether a container definition asks for an image,
+// which corral's agents cannot run.
+func containerImage(raw json.RawMessage) bool {
+	if len(raw) == 0 || isNull(raw) {
+		return false
+	}
+	var c struct {
+		Type   string `json:"type"`
+		Docker *struct {
+			Image string `json:"image"`
+		} `json:"docker"`
+		Appc *struct {
+			Image string `json:"image"`
+		} `json:"appc"`
+	}
+	if json.Unmarshal(raw, &c) != nil {
+		return true // unreadable: do not pretend we can run it
+	}
+	return c.Type == "DOCKER" || (c.Docker != nil && c.Docker.Image != "") || (c.Appc != nil && c.Appc.Image != "")
+}
+
+func validatePorts(v *collector, a App) {
+	ports := map[int]bool{}
+	names := map[string]bool{}
+	for i, pd := range a.PortDefinitions {
+		p := fmt.Sprintf("/portDefinitions(%d)", i)
+		if pd.Port < 0 || pd.Port > 65535 {
+			v.add(p+"/port", fmt.Sprintf("must be between 0 and 65535 (got %d)", pd.Port))
+		} else if pd.Port != 0 {
+			if ports[pd.Port] {
+				v.add("/portDefinitions", fmt.Sprintf("port %d is given more than once", pd.Port))
+			}
+			ports[pd.Port] = true
+		}
+		switch pd.Protocol {
+		case "tcp", "udp", "udp,tcp":
+		default:
+			v.add(p+"/protocol", fmt.Sprintf(`must be "tcp", "udp" or "udp,tcp" (got %q)`, pd.Protocol))
+		}
+		if pd.Name != "" {
+			if names[pd.Name] {
+				v.add("/portDefinitions", fmt.Sprintf("port name %q is given more than once", pd.Name))
+			}
+			names[pd.Name] = true
+		}
+		if _, ok := pd.Labels[""]; ok {
+			v.add(p+"/labels", "label names must not be empty")
+		}
+	}
+}
+
+func validateConstraint(v *collector, path string, c Constraint) {
+	if c.Field == "" {
+		v.add(path, "the field must not be empty")
+	}
+	positive := func(s string) bool {
+		n, err := strconv.Atoi(s)
+		return err == nil && n > 0
+	}
+	switch c.Operator {
+	case OpUnique:
+		if c.Value != "" {
+			v.add(path, "UNIQUE takes no value")
+		}
+	case OpCluster:
+		// Without a value CLUSTER pins the app to the first value seen.
+	case OpIs:
+		if c.Value == "" {
+			v.add(path, c.Operator+" needs a value")
+		}
+	case OpLike, OpUnlike:
+		if c.Value == "" {
+			v.add(path, c.Operator+" needs a regular expression")
+		} else if _, err := regexp.Compile(c.Value); err != nil {
+			v.add(path, fmt.Sprintf("%s value is not a valid regular expression: %v", c.Operator, err))
+		}
+	case OpMaxPer:
+		if !positive(c.Value) {
+			v.add(path, fmt.Sprintf("MAX_PER needs a positive integer (got %q)", c.Value))
+		}
+	case OpGroupBy:
+		if c.Value != "" && !positive(c.Value) {
+			v.add(path, fmt.Sprintf("GROUP_BY value must be a positive integer (got %q)", c.Value))
+		}
+	default:
+		v.add(path, fmt.Sprintf("unknown operator %q; use one of UNIQUE, CLUSTER, GROUP_BY, LIKE, UNLIKE, MAX_PER, IS", c.Operator))
+	}
+}
+
+func validateHealthCheck(v *collector, path string, hc HealthCheck, nPorts int) {
+	switch hc.Protocol {
+	case ProtocolHTTP, ProtocolHTTPS, ProtocolTCP, ProtocolCommand,
+		ProtocolMesosHTTP, ProtocolMesosHTTPS, ProtocolMesosTCP:
+	default:
+		v.add(path+"/protocol", fmt.Sprintf("unknown protocol %q; use one of HTTP, HTTPS, TCP, COMMAND, MESOS_HTTP, MESOS_HTTPS, MESOS_TCP", hc.Protocol))
+	}
+	if hc.Protocol == ProtocolCommand {
+		if hc.Command == nil || hc.Command.Value == "" {
+			v.add(path+"/command", "a COMMAND health check needs command.value")
+		}
+	} else {
+		if hc.Command != nil {
+			v.add(path+"/command", "only COMMAND health checks take a command")
+		}
+		switch {
+		case hc.Port != nil && hc.PortIndex != nil:
+			v.add(path, "give port or portIndex, not both")
+		case hc.Port != nil:
+			if *hc.Port < 1 || *hc.Port > 65535 {
+				v.add(path+"/port", fmt.Sprintf("must be between 1 and 65535 (got %d)", *hc.Port))
+			}
+		case hc.PortIndex == nil:
+			v.add(path+"/portIndex", "a port-based health check needs portIndex or port")
+		case *hc.PortIndex < 0 || *hc.PortIndex >= nPorts:
+			v.add(path+"/portIndex", fmt.Sprintf("there is no port definition with index %d (the app has %d)", *hc.PortIndex, nPorts))
+		}
+	}
+	if hc.IntervalSeconds <= 0 {
+		v.add(path+"/intervalSeconds", fmt.Sprintf("must be greater than 0 (got %d)", hc.IntervalSeconds))
+	}
+	if hc.TimeoutSeconds <= 0 {
+		v.add(path+"/timeoutSeconds", fmt.Sprintf("must be greater than 0 (got %d)", hc.TimeoutSeconds))
+	} else if hc.IntervalSeconds > 0 && hc.TimeoutSeconds > hc.IntervalSeconds {
+		// Equal is allowed: Marathon's own examples use timeout = interval.
+		v.add(path+"/timeoutSeconds", fmt.Sprintf("must not exceed intervalSeconds (%d)", hc.IntervalSeconds))
+	}
+	if hc.GracePeriodSeconds < 0 {
+		v.add(path+"/gracePeriodSeconds", fmt.Sprintf("must be 0 or more (got %d)", hc.GracePeriodSeconds))
+	}
+	if hc.MaxConsecutiveFailures < 0 {
+		v.add(path+"/maxConsecutiveFailures", fmt.Sprintf("must be 0 or more (got %d)", hc.MaxConsecutiveFailures))
+	}
+	if hc.DelaySeconds < 0 {
+		v.add(path+"/delaySeconds", fmt.Sprintf("must be 0 or more (got %d)", hc.DelaySeconds))
+	}
+}

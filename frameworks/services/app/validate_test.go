@@ -1,0 +1,247 @@
+package app
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// base is a valid app with one port and one HTTP health check; cases
+// override its fields.
+const base = `{"id":"/prod/web","cmd":"sleep 100","portDefinitions":[{"port":0}],"healthChecks":[{"protocol":"HTTP"}]}`
+
+// with returns base with the fields of extra set; a null in extra removes
+// the field.
+func with(t *testing.T, extra string) []byte {
+	t.Helper()
+	var m, x map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(base), &m); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(extra), &x); err != nil {
+		t.Fatalf("bad case %s: %v", extra, err)
+	}
+	for k, v := range x {
+		if string(v) == "null" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func paths(e *ValidationError) []string {
+	if e == nil {
+		return nil
+	}
+	var ps []string
+	for _, d := range e.Details {
+		if len(d.Errors) == 0 {
+			ps = append(ps, d.Path+" (no errors)")
+		}
+		ps = append(ps, d.Path)
+	}
+	return ps
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		extra string
+		want  []string // paths, in order; nil means valid
+	}{
+		{"base", `{}`, nil},
+
+		{"id missing", `{"id":null}`, []string{"/id"}},
+		{"id uppercase", `{"id":"/Web"}`, []string{"/id"}},
+		{"id underscore", `{"id":"/prod_web"}`, []string{"/id"}},
+		{"id restart", `{"id":"/web/restart"}`, []string{"/id"}},
+		{"id relative form", `{"id":"prod/web"}`, nil},
+
+		{"cmd and args", `{"args":["sleep","1"]}`, []string{"/"}},
+		{"neither cmd nor args", `{"cmd":null}`, []string{"/"}},
+		{"args only", `{"cmd":null,"args":["sleep","1"]}`, nil},
+		{"empty args only", `{"cmd":null,"args":[]}`, []string{"/"}},
+		{"empty cmd", `{"cmd":""}`, []string{"/cmd"}},
+		{"docker container", `{"container":{"type":"DOCKER","docker":{"image":"nginx"}}}`, []string{"/container"}},
+		{"docker container without cmd", `{"cmd":null,"container":{"type":"DOCKER","docker":{"image":"nginx"}}}`, []string{"/container"}},
+		{"mesos container with docker image", `{"container":{"type":"MESOS","docker":{"image":"nginx"}}}`, []string{"/container"}},
+		{"mesos container without image", `{"container":{"type":"MESOS","volumes":[]}}`, nil},
+
+		{"negative cpus", `{"cpus":-1}`, []string{"/cpus"}},
+		{"negative mem", `{"mem":-1}`, []string{"/mem"}},
+		{"negative disk", `{"disk":-0.5}`, []string{"/disk"}},
+		{"no cpus and no mem", `{"cpus":0,"mem":0}`, []string{"/"}},
+		{"no cpus", `{"cpus":0}`, nil},
+		{"negative instances", `{"instances":-1}`, []string{"/instances"}},
+		{"zero instances", `{"instances":0}`, nil},
+		{"negative gpus", `{"gpus":-1}`, []string{"/gpus"}},
+
+		{"negative backoff", `{"backoffSeconds":-1}`, []string{"/backoffSeconds"}},
+		{"backoff factor below 1", `{"backoffFactor":0.9}`, []string{"/backoffFactor"}},
+		{"backoff factor 1", `{"backoffFactor":1}`, nil},
+		{"negative max launch delay", `{"maxLaunchDelaySeconds":-1}`, []string{"/maxLaunchDelaySeconds"}},
+
+		{"min health above 1", `{"upgradeStrategy":{"minimumHealthCapacity":1.5}}`, []string{"/upgradeStrategy/minimumHealthCapacity"}},
+		{"over capacity negative", `{"upgradeStrategy":{"maximumOverCapacity":-0.1}}`, []string{"/upgradeStrategy/maximumOverCapacity"}},
+		{"upgrade bounds", `{"upgradeStrategy":{"minimumHealthCapacity":0,"maximumOverCapacity":1}}`, nil},
+
+		{"kill selection", `{"killSelection":"RANDOM"}`, []string{"/killSelection"}},
+		{"kill oldest", `{"killSelection":"OLDEST_FIRST"}`, nil},
+		{"negative task kill grace", `{"taskKillGracePeriodSeconds":-1}`, []string{"/taskKillGracePeriodSeconds"}},
+
+		{"inactive after expunge", `{"unreachableStrategy":{"inactiveAfterSeconds":600,"expungeAfterSeconds":300}}`, []string{"/unreachableStrategy"}},
+		{"negative inactive", `{"unreachableStrategy":{"inactiveAfterSeconds":-1}}`, []string{"/unreachableStrategy/inactiveAfterSeconds"}},
+		{"negative expunge", `{"unreachableStrategy":{"expungeAfterSeconds":-1}}`, []string{"/unreachableStrategy/expungeAfterSeconds", "/unreachableStrategy"}},
+		{"unreachable disabled", `{"unreachableStrategy":"disabled"}`, nil},
+
+		{"port too high", `{"portDefinitions":[{"port":65536}]}`, []string{"/portDefinitions(0)/port"}},
+		{"port negative", `{"portDefinitions":[{"port":0},{"port":-1}]}`, []string{"/portDefinitions(1)/port"}},
+		{"port 65535", `{"portDefinitions":[{"port":65535}]}`, nil},
+		{"duplicate ports", `{"portDefinitions":[{"port":80},{"port":80}]}`, []string{"/portDefinitions"}},
+		{"duplicate legacy ports", `{"portDefinitions":null,"ports":[80,80]}`, []string{"/portDefinitions"}},
+		{"several dynamic ports", `{"portDefinitions":[{"port":0},{"port":0}]}`, nil},
+		{"bad protocol", `{"portDefinitions":[{"port":0,"protocol":"sctp"}]}`, []string{"/portDefinitions(0)/protocol"}},
+		{"udp,tcp", `{"portDefinitions":[{"port":0,"protocol":"udp,tcp"},{"port":0,"protocol":"udp"}]}`, nil},
+		{"duplicate port names", `{"portDefinitions":[{"port":0,"name":"http"},{"port":0,"name":"http"}]}`, []string{"/portDefinitions"}},
+		{"empty port label name", `{"portDefinitions":[{"port":0,"labels":{"":"x"}}]}`, []string{"/portDefinitions(0)/labels"}},
+		{"ports disagree", `{"ports":[80],"portDefinitions":[{"port":81}]}`, []string{"/ports"}},
+		{"ports agree", `{"ports":[80],"portDefinitions":[{"port":80}]}`, nil},
+
+		{"unique", `{"constraints":[["hostname","UNIQUE"]]}`, nil},
+		{"all operators", `{"constraints":[["hostname","UNIQUE"],["rack","CLUSTER","r1"],["zone","GROUP_BY"],["zone","GROUP_BY","3"],
+			["rack","LIKE","r[12]"],["rack","UNLIKE","r3"],["hostname","MAX_PER","2"],["@region","IS","eu"]]}`, nil},
+		{"unknown operator", `{"constraints":[["hostname","UNIQUE"],["hostname","NEAR"]]}`, []string{"/constraints(1)"}},
+		{"lowercase operator", `{"constraints":[["hostname","unique"]]}`, []string{"/constraints(0)"}},
+		{"unique with value", `{"constraints":[["hostname","UNIQUE","x"]]}`, []string{"/constraints(0)"}},
+		{"cluster without value", `{"constraints":[["rack","CLUSTER"]]}`, nil},
+		{"is without value", `{"constraints":[["rack","IS"]]}`, []string{"/constraints(0)"}},
+		{"like without value", `{"constraints":[["rack","LIKE"]]}`, []string{"/constraints(0)"}},
+		{"like bad regexp", `{"constraints":[["rack","LIKE","a("]]}`, []string{"/constraints(0)"}},
+		{"unlike bad regexp", `{"constraints":[["rack","UNLIKE","[a"]]}`, []string{"/constraints(0)"}},
+		{"max per not a number", `{"constraints":[["rack","MAX_PER","x"]]}`, []string{"/constraints(0)"}},
+		{"max per zero", `{"constraints":[["rack","MAX_PER","0"]]}`, []string{"/constraints(0)"}},
+		{"max per missing", `{"constraints":[["rack","MAX_PER"]]}`, []string{"/constraints(0)"}},
+		{"group by not a number", `{"constraints":[["rack","GROUP_BY","x"]]}`, []string{"/constraints(0)"}},
+		{"empty field", `{"constraints":[["","UNIQUE"]]}`, []string{"/constraints(0)"}},
+		{"one element", `{"constraints":[["hostname"]]}`, []string{"/constraints(0)"}},
+		{"four elements", `{"constraints":[["hostname","IS","a","b"]]}`, []string{"/constraints(0)"}},
+
+		{"unknown check protocol", `{"healthChecks":[{"protocol":"UDP"}]}`, []string{"/healthChecks(0)/protocol"}},
+		{"every check protocol", `{"healthChecks":[{"protocol":"HTTP"},{"protocol":"HTTPS"},{"protocol":"TCP"},
+			{"protocol":"COMMAND","command":{"value":"true"}},{"protocol":"MESOS_HTTP"},{"protocol":"MESOS_HTTPS"},{"protocol":"MESOS_TCP"}]}`, nil},
+		{"command without value", `{"healthChecks":[{"protocol":"COMMAND"}]}`, []string{"/healthChecks(0)/command"}},
+		{"command with empty value", `{"healthChecks":[{"protocol":"COMMAND","command":{"value":""}}]}`, []string{"/healthChecks(0)/command"}},
+		{"command on http check", `{"healthChecks":[{"protocol":"HTTP","command":{"value":"true"}}]}`, []string{"/healthChecks(0)/command"}},
+		{"command check without ports", `{"portDefinitions":[],"healthChecks":[{"protocol":"COMMAND","command":{"value":"true"}}]}`, nil},
+		{"port index out of range", `{"healthChecks":[{"protocol":"HTTP","portIndex":1}]}`, []string{"/healthChecks(0)/portIndex"}},
+		{"port index negative", `{"healthChecks":[{"protocol":"TCP","portIndex":-1}]}`, []string{"/healthChecks(0)/portIndex"}},
+		{"http check without ports", `{"portDefinitions":[],"healthChecks":[{"protocol":"HTTP"}]}`, []string{"/healthChecks(0)/portIndex"}},
+		{"tcp check second port", `{"portDefinitions":[{"port":0},{"port":0}],"healthChecks":[{"protocol":"TCP","portIndex":1}]}`, nil},
+		{"explicit port without ports", `{"portDefinitions":[],"healthChecks":[{"protocol":"MESOS_TCP","port":8080}]}`, nil},
+		{"explicit port zero", `{"healthChecks":[{"protocol":"HTTP","port":0}]}`, []string{"/healthChecks(0)/port"}},
+		{"port and port index", `{"healthChecks":[{"protocol":"HTTP","port":80,"portIndex":0}]}`, []string{"/healthChecks(0)"}},
+		{"interval zero", `{"healthChecks":[{"intervalSeconds":0}]}`, []string{"/healthChecks(0)/intervalSeconds"}},
+		{"timeout zero", `{"healthChecks":[{"timeoutSeconds":0}]}`, []string{"/healthChecks(0)/timeoutSeconds"}},
+		{"timeout above interval", `{"healthChecks":[{"intervalSeconds":10,"timeoutSeconds":11}]}`, []string{"/healthChecks(0)/timeoutSeconds"}},
+		{"timeout equal interval", `{"healthChecks":[{"intervalSeconds":10,"timeoutSeconds":10}]}`, nil},
+		{"negative grace", `{"healthChecks":[{"gracePeriodSeconds":-1}]}`, []string{"/healthChecks(0)/gracePeriodSeconds"}},
+		{"negative max failures", `{"healthChecks":[{"maxConsecutiveFailures":-1}]}`, []string{"/healthChecks(0)/maxConsecutiveFailures"}},
+		{"zero grace and failures", `{"healthChecks":[{"gracePeriodSeconds":0,"maxConsecutiveFailures":0}]}`, nil},
+		{"negative delay", `{"healthChecks":[{"delaySeconds":-1}]}`, []string{"/healthChecks(0)/delaySeconds"}},
+		{"second check", `{"healthChecks":[{},{"protocol":"TCP","portIndex":5}]}`, []string{"/healthChecks(1)/portIndex"}},
+
+		{"dependencies", `{"dependencies":["/db","cache","../x"]}`, []string{"/dependencies(2)"}},
+		{"bad dependency", `{"dependencies":["/db","/Cache"]}`, []string{"/dependencies(1)"}},
+		{"self dependency", `{"dependencies":["web"]}`, []string{"/dependencies(0)"}},
+
+		{"empty label name", `{"labels":{"":"x","a":"b"}}`, []string{"/labels"}},
+		{"empty env name", `{"env":{"":"x"}}`, []string{"/env"}},
+		{"env secret", `{"env":{"A":"1","DB_PASSWORD":{"secret":"db"}}}`, []string{"/env/DB_PASSWORD"}},
+		{"secrets", `{"secrets":{"db":{"source":"/db/password"}}}`, []string{"/secrets"}},
+		{"empty secrets", `{"secrets":{}}`, nil},
+
+		{"several, grouped", `{"id":"/A","cpus":-1,"mem":-1,"healthChecks":[{"protocol":"UDP","intervalSeconds":0,"timeoutSeconds":0}]}`,
+			[]string{"/id", "/cpus", "/mem", "/healthChecks(0)/protocol", "/healthChecks(0)/intervalSeconds", "/healthChecks(0)/timeoutSeconds"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := with(t, tt.extra)
+			a, err := Decode(body)
+			if err != nil {
+				t.Fatalf("Decode(%s) = %v; want no error", body, err)
+			}
+			a.Normalize()
+			got := Validate(a)
+			if !slices.Equal(paths(got), tt.want) {
+				t.Errorf("Validate(%s) = %v; want paths %q", body, got, tt.want)
+			}
+			if got != nil && got.Message != "Object is not valid" {
+				t.Errorf("Validate(%s).Message = %q; want %q", body, got.Message, "Object is not valid")
+			}
+		})
+	}
+}
+
+// TestValidateMessages pins a few complete error bodies.
+func TestValidateMessages(t *testing.T) {
+	tests := []struct {
+		name  string
+		extra string
+		want  []Detail
+	}{
+		{"min health", `{"upgradeStrategy":{"minimumHealthCapacity":1.5}}`,
+			[]Detail{{"/upgradeStrategy/minimumHealthCapacity", []string{"must be between 0 and 1 (got 1.5)"}}}},
+		{"two errors on one path", `{"constraints":[["","UNIQUE","x"]]}`,
+			[]Detail{{"/constraints(0)", []string{"the field must not be empty", "UNIQUE takes no value"}}}},
+		{"port index", `{"healthChecks":[{"portIndex":2}]}`,
+			[]Detail{{"/healthChecks(0)/portIndex", []string{"there is no port definition with index 2 (the app has 1)"}}}},
+		{"container", `{"container":{"docker":{"image":"nginx"}}}`,
+			[]Detail{{"/container", []string{"containers are not supported; use cmd or args"}}}},
+		{"secret", `{"env":{"P":{"secret":"p"}}}`,
+			[]Detail{{"/env/P", []string{"secrets are not supported"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := mustDecode(t, string(with(t, tt.extra)))
+			got := Validate(a)
+			if got == nil {
+				t.Fatalf("Validate(%s) = nil; want %v", tt.extra, tt.want)
+			}
+			if d := cmp.Diff(tt.want, got.Details); d != "" {
+				t.Errorf("Validate(%s) details (-want +got):\n%s", tt.extra, d)
+			}
+		})
+	}
+}
+
+// TestValidateNonFinite covers values that JSON cannot carry but Go can.
+func TestValidateNonFinite(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*App)
+		want []string
+	}{
+		{"NaN cpus", func(a *App) { a.CPUs = math.NaN() }, []string{"/cpus"}},
+		{"infinite mem", func(a *App) { a.Mem = math.Inf(1) }, []string{"/mem"}},
+		{"NaN backoff factor", func(a *App) { a.BackoffFactor = math.NaN() }, []string{"/backoffFactor"}},
+		{"NaN min health", func(a *App) { a.UpgradeStrategy.MinimumHealthCapacity = math.NaN() }, []string{"/upgradeStrategy/minimumHealthCapacity"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := mustDecode(t, base)
+			tt.mod(&a)
+			if got := Validate(a); !slices.Equal(paths(got), tt.want) {
+				t.Errorf("Validate(%s) = %v; want paths %q", tt.name, got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,87 @@
+package services
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+)
+
+// Config configures the services framework. Start from DefaultConfig.
+type Config struct {
+	// Masters are the base URLs of the kernel's masters.
+	Masters []string
+	// DB is the Postgres URL (schema services).
+	DB string
+	// Listen is the address of the Marathon-compatible REST API.
+	Listen string
+	// Advertise is the base URL others use to reach the API (webui_url).
+	Advertise string
+	// Name, User and Role are the framework's identity with the kernel.
+	Name, User, Role string
+	// FailoverTimeout is how long the kernel keeps the framework's tasks
+	// running while it is disconnected.
+	FailoverTimeout time.Duration
+	// DeclineRefuse is the refuse filter of declined offers while something
+	// is waiting to launch; IdleRefuse when nothing is.
+	DeclineRefuse, IdleRefuse time.Duration
+	// ReconcileInterval is the period of implicit reconciliation.
+	ReconcileInterval time.Duration
+	// EventBuffer is how many events /v2/events can replay.
+	EventBuffer int
+	// ShutdownGrace bounds graceful shutdown of the HTTP server.
+	ShutdownGrace time.Duration
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Masters:           []string{"http://127.0.0.1:5050"},
+		Listen:            ":8080",
+		Name:              "services",
+		User:              "root",
+		Role:              "*",
+		FailoverTimeout:   7 * 24 * time.Hour,
+		DeclineRefuse:     5 * time.Second,
+		IdleRefuse:        120 * time.Second,
+		ReconcileInterval: 15 * time.Minute,
+		EventBuffer:       10000,
+		ShutdownGrace:     5 * time.Second,
+	}
+}
+
+// Validate reports every invalid field by its flag name.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Masters) == 0 {
+		errs = append(errs, errors.New("master: at least one master URL is required"))
+	}
+	for _, m := range c.Masters {
+		if u, err := url.Parse(m); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			errs = append(errs, fmt.Errorf("master: %q is not a base URL like http://host:5050", m))
+		}
+	}
+	if c.DB == "" {
+		errs = append(errs, errors.New("db: a Postgres URL is required"))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("http: %v", err))
+	}
+	if c.Name == "" || c.User == "" {
+		errs = append(errs, errors.New("name and user must not be empty"))
+	}
+	if c.Role == "" {
+		errs = append(errs, errors.New("role: must not be empty"))
+	}
+	if c.FailoverTimeout <= 0 {
+		errs = append(errs, errors.New("failover_timeout: must be positive"))
+	}
+	if c.DeclineRefuse <= 0 || c.IdleRefuse <= 0 || c.ReconcileInterval <= 0 {
+		errs = append(errs, errors.New("refuse and reconcile intervals must be positive"))
+	}
+	if c.EventBuffer < 1 {
+		errs = append(errs, errors.New("event_buffer: must be at least 1"))
+	}
+	return errors.Join(errs...)
+}

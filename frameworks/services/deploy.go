@@ -1,0 +1,199 @@
+package services
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+
+	"corral/frameworks/services/app"
+	"corral/frameworks/services/plan"
+	"corral/frameworks/services/store"
+)
+
+// change is one app's part of a deployment: next is its new definition,
+// nil to delete it.
+type change struct {
+	id     string
+	next   *app.App
+	action string
+}
+
+// errLocked is returned when a change touches an app that a running
+// deployment holds and force is not set.
+type errLocked struct{ ids []string }
+
+func (e *errLocked) Error() string {
+	return "App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'."
+}
+
+// errNotFound, errConflict map to 404 and 409.
+type errNotFound struct{ msg string }
+
+func (e *errNotFound) Error() string { return e.msg }
+
+type errConflict struct{ msg string }
+
+func (e *errConflict) Error() string { return e.msg }
+
+// errUnavailable maps to 503: the change could not be made durable.
+type errUnavailable struct{ err error }
+
+func (e *errUnavailable) Error() string { return "cannot store the change: " + e.err.Error() }
+func (e *errUnavailable) Unwrap() error { return e.err }
+
+// nextVersion returns a version timestamp later than every given one.
+func nextVersion(now time.Time, after ...string) string {
+	v := app.NewVersion(now)
+	for _, a := range after {
+		for a != "" && v <= a {
+			t, err := app.ParseVersion(a)
+			if err != nil {
+				break
+			}
+			v = app.NewVersion(t.Add(time.Millisecond))
+		}
+	}
+	return v
+}
+
+// deploy applies changes as one deployment: durable first (apps, their
+// versions and the deployment in one transaction), then in memory. With
+// force, deployments holding the apps are cancelled; without, they make
+// the change fail with errLocked.
+func (c *core) deploy(ctx context.Context, changes []change, force bool, now time.Time) (*deployment, error) {
+	var locking []string
+	affected := map[string]bool{}
+	for _, ch := range changes {
+		affected[ch.id] = true
+	}
+	for id, d := range c.deployments {
+		for _, a := range d.Apps {
+			if affected[a] {
+				locking = append(locking, id)
+				break
+			}
+		}
+	}
+	sort.Strings(locking)
+	if len(locking) > 0 && !force {
+		return nil, &errLocked{ids: locking}
+	}
+	var latest []string
+	for _, ch := range changes {
+		if as := c.apps[ch.id]; as != nil {
+			latest = append(latest, as.app.Version)
+		}
+	}
+	version := nextVersion(now, latest...)
+	d := &deployment{ID: uuid.NewString(), Version: version, Actions: map[string]string{}, Previous: map[string]json.RawMessage{}, Created: now}
+	for _, ch := range changes {
+		d.Apps = append(d.Apps, ch.id)
+		d.Actions[ch.id] = ch.action
+		if as := c.apps[ch.id]; as != nil {
+			b, _ := json.Marshal(as.app)
+			d.Previous[ch.id] = b
+		}
+		if ch.next != nil {
+			ch.next.Version = version
+			vi := &app.VersionInfo{LastScalingAt: version, LastConfigChangeAt: version}
+			if as := c.apps[ch.id]; as != nil && ch.action == actionScale && as.app.VersionInfo != nil {
+				vi.LastConfigChangeAt = as.app.VersionInfo.LastConfigChangeAt
+			}
+			ch.next.VersionInfo = vi
+		}
+	}
+	spec, _ := json.Marshal(d)
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := c.s.store.Atomically(wctx, func(tx *store.Tx) error {
+		for _, id := range locking {
+			if err := tx.DeleteDeployment(wctx, id); err != nil {
+				return err
+			}
+		}
+		for _, ch := range changes {
+			if ch.next == nil {
+				continue
+			}
+			b, err := json.Marshal(ch.next)
+			if err != nil {
+				return err
+			}
+			if err := tx.PutApp(wctx, ch.id, ch.next.Version, b); err != nil {
+				return err
+			}
+		}
+		return tx.PutDeployment(wctx, d.ID, spec)
+	})
+	if err != nil {
+		return nil, &errUnavailable{err}
+	}
+	for _, id := range locking {
+		old := c.deployments[id]
+		delete(c.deployments, id)
+		c.s.bus.Publish("deployment_failed", map[string]any{"id": id, "plan": c.deploymentJSON(old), "reason": "cancelled by a forced change"})
+	}
+	for _, ch := range changes {
+		as := c.apps[ch.id]
+		if ch.next == nil {
+			if as != nil {
+				as.deleting = true
+			}
+			continue
+		}
+		if as == nil {
+			as = &appState{rejections: map[string]rejection{}}
+			c.apps[ch.id] = as
+		}
+		configChanged := configVersion(as.app) != configVersion(*ch.next)
+		as.app = *ch.next
+		as.deleting = false
+		if configChanged {
+			// A new version starts without the old one's launch delay.
+			as.backoff = plan.Backoff{}
+			c.persistDelay(ch.id, as.backoff)
+			as.rejections = map[string]rejection{}
+		}
+	}
+	c.deployments[d.ID] = d
+	c.s.bus.Publish("deployment_info", map[string]any{"plan": c.deploymentJSON(d), "currentStep": c.stepJSON(d)})
+	c.s.bus.Publish("group_change_success", map[string]any{"groupId": "/", "version": version})
+	return d, nil
+}
+
+// rollback starts a deployment that returns the apps of d to their
+// previous definitions (deleting the ones d created).
+func (c *core) rollback(ctx context.Context, d *deployment, now time.Time) (*deployment, error) {
+	var changes []change
+	for _, id := range d.Apps {
+		prev, ok := d.Previous[id]
+		if !ok {
+			changes = append(changes, change{id: id, action: actionStop})
+			continue
+		}
+		var a app.App
+		if err := json.Unmarshal(prev, &a); err != nil {
+			return nil, fmt.Errorf("previous definition of %s unreadable: %w", id, err)
+		}
+		action := actionRestart
+		if cur := c.apps[id]; cur != nil && app.ConfigEqual(cur.app, a) {
+			action = actionScale
+		}
+		changes = append(changes, change{id: id, next: &a, action: action})
+	}
+	return c.deploy(ctx, changes, true, now)
+}
+
+// lockedError reports whether err is a lock conflict and its deployments.
+func lockedError(err error) ([]string, bool) {
+	var le *errLocked
+	if errors.As(err, &le) {
+		return le.ids, true
+	}
+	return nil, false
+}

@@ -1,0 +1,265 @@
+package services
+
+import (
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"corral/frameworks/services/app"
+	"corral/frameworks/services/plan"
+	"corral/kernel/mesos"
+	"corral/kernel/resource"
+)
+
+// instance is one task the framework launched and has not forgotten. Its
+// JSON form is what the store keeps (services.instances.spec).
+type instance struct {
+	TaskID        string            `json:"taskId"`
+	AppID         string            `json:"appId"`
+	Version       string            `json:"version"`       // the app version it was launched with
+	ConfigVersion string            `json:"configVersion"` // the config version (lastConfigChangeAt)
+	AgentID       string            `json:"agentId"`
+	Host          string            `json:"host"`
+	ProbeHost     string            `json:"probeHost,omitempty"` // address used by framework-run health checks
+	Attributes    map[string]string `json:"attributes,omitempty"`
+	Ports         []uint64          `json:"ports"`
+	State         mesos.TaskState   `json:"state"`
+	Healthy       *bool             `json:"healthy,omitempty"`
+	Message       string            `json:"message,omitempty"`
+	StagedAt      time.Time         `json:"stagedAt"`
+	StartedAt     time.Time         `json:"startedAt,omitempty"`
+	Unreachable   time.Time         `json:"unreachableSince,omitempty"`
+	Killing       bool              `json:"killing,omitempty"`
+	EverReady     bool              `json:"everReady,omitempty"`
+	// Checks holds the framework-run health check results, by index of
+	// the app's healthChecks (nil entries for agent-run checks).
+	Checks []*plan.Health `json:"checks,omitempty"`
+	// lastStatus is the time of the newest status seen (for reconciliation).
+	LastStatus time.Time `json:"lastStatus,omitempty"`
+}
+
+func (in *instance) toPlan() plan.Instance {
+	return plan.Instance{
+		TaskID: in.TaskID, AppID: in.AppID, ConfigVersion: in.ConfigVersion,
+		AgentID: in.AgentID, Hostname: in.Host, Attributes: in.Attributes, Ports: in.Ports,
+		State: in.State, Healthy: in.Healthy, StagedAt: in.StagedAt, StartedAt: in.StartedAt,
+		UnreachableSince: in.Unreachable, Killing: in.Killing,
+	}
+}
+
+// ready reports whether the instance counts as up: running, and healthy
+// when the app has health checks.
+func (in *instance) ready(checked bool) bool {
+	if in.State != mesos.TaskRunning || in.Killing {
+		return false
+	}
+	return !checked || (in.Healthy != nil && *in.Healthy)
+}
+
+// configVersion is the version of an app's configuration: it changes on
+// config changes and restarts, not on scaling.
+func configVersion(a app.App) string {
+	if a.VersionInfo != nil && a.VersionInfo.LastConfigChangeAt != "" {
+		return a.VersionInfo.LastConfigChangeAt
+	}
+	return a.Version
+}
+
+// specOf is what the planner needs of an app. A deleting app wants no
+// instances.
+func specOf(a app.App, deleting bool) plan.Spec {
+	s := plan.Spec{
+		AppID:                 a.ID,
+		ConfigVersion:         configVersion(a),
+		Instances:             a.Instances,
+		CPUs:                  a.CPUs,
+		Mem:                   a.Mem,
+		Disk:                  a.Disk,
+		GPUs:                  float64(a.GPUs),
+		RequirePorts:          a.RequirePorts,
+		MinimumHealthCapacity: a.UpgradeStrategy.MinimumHealthCapacity,
+		MaximumOverCapacity:   a.UpgradeStrategy.MaximumOverCapacity,
+		HealthChecked:         len(a.HealthChecks) > 0,
+		KillSelection:         a.KillSelection,
+		Backoff:               secondsDur(a.BackoffSeconds),
+		BackoffFactor:         a.BackoffFactor,
+		MaxLaunchDelay:        secondsDur(a.MaxLaunchDelaySeconds),
+	}
+	if deleting {
+		s.Instances = 0
+		s.MinimumHealthCapacity = 0
+	}
+	for _, pd := range a.PortDefinitions {
+		if a.RequirePorts {
+			s.Ports = append(s.Ports, uint64(pd.Port))
+		} else {
+			s.Ports = append(s.Ports, 0)
+		}
+	}
+	for _, c := range a.Constraints {
+		s.Constraints = append(s.Constraints, plan.Constraint{Field: c.Field, Operator: c.Operator, Value: c.Value})
+	}
+	if a.UnreachableStrategy.Disabled {
+		s.UnreachableInactiveAfter, s.UnreachableExpungeAfter = -1, -1
+	} else {
+		s.UnreachableInactiveAfter = time.Duration(a.UnreachableStrategy.InactiveAfterSeconds) * time.Second
+		s.UnreachableExpungeAfter = time.Duration(a.UnreachableStrategy.ExpungeAfterSeconds) * time.Second
+	}
+	return s
+}
+
+func secondsDur(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// agentRunCheck reports whether a health check protocol is run by the
+// agent (and reported through TaskStatus.healthy) rather than by us.
+func agentRunCheck(protocol string) bool {
+	switch strings.ToUpper(protocol) {
+	case "COMMAND", "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP":
+		return true
+	}
+	return false
+}
+
+// taskInfo builds the kernel task for one placement of an app.
+func taskInfo(a app.App, taskID, role string, p plan.Placement) mesos.TaskInfo {
+	cmd := &mesos.CommandInfo{}
+	if a.Cmd != nil {
+		cmd.Value = *a.Cmd
+	} else if len(a.Args) > 0 {
+		f := false
+		cmd.Shell = &f
+		cmd.Value = a.Args[0]
+		cmd.Arguments = a.Args
+	}
+	env := &mesos.Environment{}
+	add := func(k, v string) { env.Variables = append(env.Variables, mesos.Variable{Name: k, Value: v}) }
+	keys := sortedKeys(a.Env)
+	for _, k := range keys {
+		add(k, a.Env[k])
+	}
+	add("MARATHON_APP_ID", a.ID)
+	add("MARATHON_APP_VERSION", a.Version)
+	add("MARATHON_APP_RESOURCE_CPUS", strconv.FormatFloat(a.CPUs, 'f', -1, 64))
+	add("MARATHON_APP_RESOURCE_MEM", strconv.FormatFloat(a.Mem, 'f', -1, 64))
+	add("MARATHON_APP_RESOURCE_DISK", strconv.FormatFloat(a.Disk, 'f', -1, 64))
+	add("MARATHON_APP_LABELS", strings.Join(sortedKeys(a.Labels), " "))
+	// Ports in port-definition order (the agent would list them sorted).
+	var list []string
+	for i, port := range p.Ports {
+		s := strconv.FormatUint(port, 10)
+		list = append(list, s)
+		add("PORT"+strconv.Itoa(i), s)
+		if i < len(a.PortDefinitions) && a.PortDefinitions[i].Name != "" {
+			add("PORT_"+strings.ToUpper(a.PortDefinitions[i].Name), s)
+		}
+	}
+	if len(list) > 0 {
+		add("PORT", list[0])
+		add("PORTS", strings.Join(list, ","))
+	}
+	cmd.Environment = env
+	ti := mesos.TaskInfo{
+		Name:      strings.TrimPrefix(a.ID, "/"),
+		TaskID:    mesos.ID{Value: taskID},
+		AgentID:   mesos.ID{Value: p.AgentID},
+		Resources: p.Resources.Wire(role),
+		Command:   cmd,
+	}
+	if len(a.Labels) > 0 {
+		ti.Labels = &mesos.Labels{}
+		for _, k := range sortedKeys(a.Labels) {
+			ti.Labels.Labels = append(ti.Labels.Labels, mesos.Label{Key: k, Value: a.Labels[k]})
+		}
+	}
+	if a.TaskKillGracePeriodSeconds != nil {
+		ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: mesos.Int(int64(*a.TaskKillGracePeriodSeconds) * int64(time.Second))}}
+	}
+	for _, hc := range a.HealthChecks {
+		if !agentRunCheck(hc.Protocol) {
+			continue
+		}
+		ti.HealthCheck = agentHealthCheck(hc, p.Ports)
+		break // Mesos runs one health check per task
+	}
+	return ti
+}
+
+// agentHealthCheck translates a Marathon COMMAND/MESOS_* check.
+func agentHealthCheck(hc app.HealthCheck, ports []uint64) *mesos.HealthCheck {
+	f := func(v int) *mesos.Float { x := mesos.Float(v); return &x }
+	failures := mesos.Int(hc.MaxConsecutiveFailures)
+	out := &mesos.HealthCheck{
+		DelaySeconds:        f(hc.DelaySeconds),
+		IntervalSeconds:     f(hc.IntervalSeconds),
+		TimeoutSeconds:      f(hc.TimeoutSeconds),
+		GracePeriodSeconds:  f(hc.GracePeriodSeconds),
+		ConsecutiveFailures: &failures,
+	}
+	port := checkPort(hc, ports)
+	switch strings.ToUpper(hc.Protocol) {
+	case "COMMAND":
+		out.Type = "COMMAND"
+		if hc.Command != nil {
+			out.Command = &mesos.CommandInfo{Value: hc.Command.Value}
+		}
+	case "MESOS_HTTP", "MESOS_HTTPS":
+		out.Type = "HTTP"
+		scheme := "http"
+		if strings.ToUpper(hc.Protocol) == "MESOS_HTTPS" {
+			scheme = "https"
+		}
+		out.HTTP = &mesos.HTTPCheckInfo{Scheme: scheme, Port: mesos.Int(port), Path: hc.Path}
+	case "MESOS_TCP":
+		out.Type = "TCP"
+		out.TCP = &mesos.TCPCheckInfo{Port: mesos.Int(port)}
+	}
+	return out
+}
+
+// checkPort is the host port a health check probes.
+func checkPort(hc app.HealthCheck, ports []uint64) uint64 {
+	if hc.Port != nil && *hc.Port > 0 {
+		return uint64(*hc.Port)
+	}
+	idx := 0
+	if hc.PortIndex != nil {
+		idx = *hc.PortIndex
+	}
+	if idx >= 0 && idx < len(ports) {
+		return ports[idx]
+	}
+	return 0
+}
+
+// offerOf converts a kernel offer for the planner.
+func offerOf(o *mesos.Offer) plan.Offer {
+	res, _ := resource.FromWire(o.Resources)
+	return plan.Offer{ID: o.ID.Value, AgentID: o.AgentID.Value, Hostname: o.Hostname, Attributes: textAttributes(o.Attributes), Resources: res}
+}
+
+// textAttributes renders agent attributes as text, the form constraints
+// compare against.
+func textAttributes(as []mesos.Attribute) map[string]string {
+	out := map[string]string{}
+	for _, a := range as {
+		switch {
+		case a.Text != nil:
+			out[a.Name] = a.Text.Value
+		case a.Scalar != nil:
+			out[a.Name] = strconv.FormatFloat(float64(a.Scalar.Value), 'f', -1, 64)
+		case a.Set != nil:
+			out[a.Name] = "{" + strings.Join(a.Set.Item, ",") + "}"
+		case a.Ranges != nil:
+			var rs []string
+			for _, r := range a.Ranges.Range {
+				rs = append(rs, strconv.FormatUint(uint64(r.Begin), 10)+"-"+strconv.FormatUint(uint64(r.End), 10))
+			}
+			out[a.Name] = "[" + strings.Join(rs, ",") + "]"
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
