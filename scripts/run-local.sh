@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a local corral in the foreground: Postgres (unless CORRAL_DB names
-# one), the migrations, one master and one agent. Ctrl-C stops everything it
-# started. Called by `make run`, which builds bin/corral first.
+# one), the migrations, one master, one agent and the services framework.
+# Ctrl-C stops everything it started. Called by `make run`, which builds
+# bin/corral first.
 #
 # Environment:
 #   CORRAL_DB        postgres:// URL to use instead of a local Postgres
@@ -120,7 +121,11 @@ mkdir -p "$RUN_DIR/agent"
 "$BIN" agent --master "$MASTER_URL" --work_dir "$RUN_DIR/agent" &
 pids+=($!)
 
-log "up: master $MASTER_URL, database $CORRAL_DB; Ctrl-C to stop"
+log "starting services (Marathon API on http://127.0.0.1:8080)"
+"$BIN" services --master "$MASTER_URL" --db "$CORRAL_DB" --http 127.0.0.1:8080 --advertise http://127.0.0.1:8080 &
+pids+=($!)
+
+log "up: master $MASTER_URL, services http://127.0.0.1:8080, database $CORRAL_DB; Ctrl-C to stop"
 # Stop everything as soon as either process exits.
 set +e
 wait -n "${pids[@]}"

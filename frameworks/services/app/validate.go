@@ -299,10 +299,10 @@ func validateHealthCheck(v *collector, path string, hc HealthCheck, nPorts int) 
 	}
 	if hc.TimeoutSeconds <= 0 {
 		v.add(path+"/timeoutSeconds", fmt.Sprintf("must be greater than 0 (got %d)", hc.TimeoutSeconds))
-	} else if hc.IntervalSeconds > 0 && hc.TimeoutSeconds > hc.IntervalSeconds {
-		// Equal is allowed: Marathon's own examples use timeout = interval.
-		v.add(path+"/timeoutSeconds", fmt.Sprintf("must not exceed intervalSeconds (%d)", hc.IntervalSeconds))
 	}
+	// A timeout longer than the interval is accepted, as by Marathon (the
+	// defaults alone, 20 s and 60 s, would otherwise reject "interval 5"):
+	// probes never overlap because each one is cut off at the interval.
 	if hc.GracePeriodSeconds < 0 {
 		v.add(path+"/gracePeriodSeconds", fmt.Sprintf("must be 0 or more (got %d)", hc.GracePeriodSeconds))
 	}

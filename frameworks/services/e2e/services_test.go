@@ -267,6 +267,7 @@ func TestUniqueHostnameSaysWhy(t *testing.T) {
 	if len(q.Queue) != 1 || q.Queue[0].Count != 1 {
 		t.Errorf("queue = %+v; want one app waiting for 1 instance", q.Queue)
 	}
+	t.Logf("deployment: %v", deps[0]["currentActions"])
 	if time.Sleep(time.Second); a.app("/uniq").TasksRunning != 2 {
 		t.Errorf("UNIQUE hostname violated")
 	}
@@ -344,4 +345,34 @@ func infoFrameworkID(a api) string {
 		return info.FrameworkID != ""
 	}, "a framework id")
 	return info.FrameworkID
+}
+
+func TestCommandHealthCheckOnAgent(t *testing.T) {
+	c, _, a := startServices(t, 1)
+	a.must("POST", "/v2/apps", map[string]any{
+		"id": "/cmdcheck", "cmd": "touch healthy; sleep 600", "cpus": 0.05, "mem": 32, "instances": 2,
+		"healthChecks": []map[string]any{{"protocol": "COMMAND", "command": map[string]string{"value": "test -f healthy"},
+			"gracePeriodSeconds": 5, "intervalSeconds": 1, "timeoutSeconds": 1, "maxConsecutiveFailures": 2, "delaySeconds": 0}},
+	}, 201)
+	a.waitDeployed(60 * time.Second)
+	ap := a.app("/cmdcheck")
+	if ap.TasksHealthy != 2 {
+		t.Fatalf("healthy = %d; want 2 (agent-run COMMAND checks)", ap.TasksHealthy)
+	}
+	victim := ap.Tasks[0].ID
+	if err := os.Remove(filepath.Join(sandboxOf(c, victim), "healthy")); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.Eventually(t, 60*time.Second, func() bool {
+		ap := a.app("/cmdcheck")
+		if ap.TasksHealthy != 2 {
+			return false
+		}
+		for _, tk := range ap.Tasks {
+			if tk.ID == victim {
+				return false
+			}
+		}
+		return true
+	}, "the task failing its COMMAND check to be replaced")
 }
