@@ -458,13 +458,19 @@ func (s *Service) listApps(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) listGroupApps(w http.ResponseWriter, r *http.Request, group string) {
 	var apps []json.RawMessage
+	group = app.CanonicalID(group)
+	found := false
 	err := s.do(r.Context(), func(c *core) {
+		found = c.groupExists(group)
 		for _, id := range sortedKeys(c.apps) {
-			if as := c.apps[id]; !as.deleting && app.InGroup(app.CanonicalID(group), id) {
+			if as := c.apps[id]; !as.deleting && app.InGroup(group, id) {
 				apps = append(apps, c.appInfo(as, true))
 			}
 		}
 	})
+	if err == nil && !found {
+		err = &errNotFound{fmt.Sprintf("Group '%s' does not exist", group)}
+	}
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -807,6 +813,12 @@ func (s *Service) killAppTasks(w http.ResponseWriter, r *http.Request, id, taskI
 }
 
 func (s *Service) appVersions(w http.ResponseWriter, r *http.Request, id string) {
+	if app.ValidID(id) != nil {
+		// No app can have this id; asking Postgres could only fail (a NUL
+		// byte is not even text to it).
+		writeErr(w, appNotFound(id))
+		return
+	}
 	vs, err := s.store.AppVersions(r.Context(), id)
 	if err == nil && len(vs) == 0 {
 		err = appNotFound(id)
@@ -822,7 +834,13 @@ func (s *Service) appVersions(w http.ResponseWriter, r *http.Request, id string)
 }
 
 func (s *Service) appVersion(w http.ResponseWriter, r *http.Request, id, version string) {
-	spec, err := s.store.AppVersion(r.Context(), id, version)
+	// Only valid ids and timestamps are ever stored; Postgres would fail on
+	// some other strings (a NUL byte is not text to it).
+	var spec json.RawMessage
+	err := store.ErrNotFound
+	if _, perr := app.ParseVersion(version); perr == nil && app.ValidID(id) == nil {
+		spec, err = s.store.AppVersion(r.Context(), id, version)
+	}
 	if err != nil {
 		if isNotFound(err) {
 			err = &errNotFound{fmt.Sprintf("App '%s' does not exist in version %s", id, version)}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -507,4 +506,732 @@ func noFrame(t *testing.T, ch <-chan frame, d time.Duration) {
 	}
 }
 
-var _ = errors.New
+
+// --- POST /v2/apps -------------------------------------------------------------
+
+// richApp uses most fields of the app definition.
+const richApp = `{
+	"id": "/prod/web/frontend",
+	"cmd": "python3 -m http.server $PORT0",
+	"instances": 2,
+	"cpus": 0.25,
+	"mem": 64,
+	"env": {"MODE": "prod"},
+	"labels": {"tier": "web"},
+	"portDefinitions": [{"port": 0, "protocol": "tcp", "name": "http"}],
+	"constraints": [["hostname", "UNIQUE"], ["rack", "GROUP_BY", "2"]],
+	"healthChecks": [{"protocol": "HTTP", "path": "/health", "portIndex": 0, "gracePeriodSeconds": 10, "intervalSeconds": 5, "timeoutSeconds": 2, "maxConsecutiveFailures": 3}],
+	"upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.5},
+	"killSelection": "OLDEST_FIRST",
+	"taskKillGracePeriodSeconds": 5
+}`
+
+func TestCreateApp(t *testing.T) {
+	s := startServer(t, newDB(t))
+
+	r := s.must(http.StatusCreated, "POST", "/v2/apps", richApp)
+	if got := r.header.Get("Location"); got != "/prod/web/frontend" {
+		t.Errorf("%s Location = %q; want /prod/web/frontend", r, got)
+	}
+	depID := r.header.Get("Marathon-Deployment-Id")
+	if !uuidRe.MatchString(depID) {
+		t.Errorf("%s Marathon-Deployment-Id = %q; want a UUID", r, depID)
+	}
+	body := r.object(t)
+	for _, k := range []string{"tasksStaged", "tasksRunning", "tasksHealthy", "tasksUnhealthy"} {
+		if got := body[k]; got != 0.0 {
+			t.Errorf("%s %s = %v; want 0", r, k, got)
+		}
+	}
+	if got := body["tasks"]; !cmp.Equal(got, []any{}) {
+		t.Errorf("%s tasks = %v; want []", r, got)
+	}
+	if got := ids(body["deployments"]); !slices.Equal(got, []string{depID}) {
+		t.Errorf("%s deployments = %v; want [{id %s}]", r, got, depID)
+	}
+	if got := body["ports"]; !cmp.Equal(got, []any{0.0}) {
+		t.Errorf("%s ports = %v; want [0] next to portDefinitions", r, got)
+	}
+	golden(t, "post_app", r)
+
+	// The deployment is listed, and the app is stored with its version.
+	if got := s.deploymentIDs(); !slices.Equal(got, []string{depID}) {
+		t.Errorf("GET /v2/deployments ids = %v; want [%s]", got, depID)
+	}
+	if got := s.storedApps(); !slices.Equal(got, []string{"/prod/web/frontend"}) {
+		t.Errorf("stored apps = %v; want [/prod/web/frontend]", got)
+	}
+
+	// Relative ids are made absolute; unknown fields are tolerated.
+	r = s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"tolerant","cmd":"sleep 1","instances":0,"someFutureField":{"a":[1,2]},"fooBar":true}`)
+	if got := r.header.Get("Location"); got != "/tolerant" {
+		t.Errorf("%s Location = %q; want /tolerant", r, got)
+	}
+	if got := get(r.json(t), "id"); got != "/tolerant" {
+		t.Errorf("%s id = %v; want /tolerant", r, got)
+	}
+	if _, ok := r.object(t)["someFutureField"]; ok {
+		t.Errorf("%s echoes an unknown field: %s", r, r.body)
+	}
+
+	r = s.do("POST", "/v2/apps", `{"id":"/prod/web/frontend","cmd":"other"}`)
+	wantError(t, r, http.StatusConflict, "An app with id [/prod/web/frontend] already exists.")
+	r = s.do("POST", "/v2/apps", `{"id":"tolerant","cmd":"other","instances":0}`)
+	wantError(t, r, http.StatusConflict, "An app with id [/tolerant] already exists.")
+	r = s.must(http.StatusOK, "GET", "/v2/apps/prod/web/frontend", "")
+	if got := get(r.json(t), "app", "cmd"); got != "python3 -m http.server $PORT0" {
+		t.Errorf("after a duplicate POST, cmd = %v; want the original", got)
+	}
+}
+
+func TestCreateAppBadInput(t *testing.T) {
+	s := startServer(t, newDB(t))
+
+	malformed := []struct {
+		name, body string
+		path       string // of the first detail
+		errs       string // substring of its errors
+	}{
+		{"truncated", `{"id":"/bad","cmd":`, "/", "malformed JSON"},
+		{"not an object", `["/bad"]`, "/", "error.expected.jsobject"},
+		{"empty body", ``, "/", "malformed JSON"},
+		{"string cpus", `{"id":"/bad","cmd":"x","cpus":"lots"}`, "/cpus", "error.expected.jsnumber"},
+		{"number id", `{"id":7,"cmd":"x"}`, "/id", "error.expected.jsstring"},
+		{"object labels value", `{"id":"/bad","cmd":"x","labels":{"a":{}}}`, "/labels/a", "error.expected.jsstring"},
+		{"fractional instances", `{"id":"/bad","cmd":"x","instances":1.5}`, "/instances", ""},
+	}
+	for _, tc := range malformed {
+		t.Run("400/"+tc.name, func(t *testing.T) {
+			r := s.do("POST", "/v2/apps", tc.body)
+			body := wantError(t, r, http.StatusBadRequest, "Invalid JSON")
+			path, _ := get(body, "details", 0, "path").(string)
+			errs, _ := json.Marshal(get(body, "details", 0, "errors"))
+			if path != tc.path || !strings.Contains(string(errs), tc.errs) {
+				t.Errorf("%s details = %v; want path %q with an error containing %q", r, body["details"], tc.path, tc.errs)
+			}
+		})
+	}
+
+	invalid := []struct {
+		name, id, body string
+		path           string // a path that must be among the details
+	}{
+		{"uppercase id", "/Web", `{"id":"/Web","cmd":"x"}`, "/id"},
+		{"underscore in id", "/my_app", `{"id":"/my_app","cmd":"x"}`, "/id"},
+		{"restart last segment", "/web/restart", `{"id":"/web/restart","cmd":"x"}`, "/id"},
+		{"tasks last segment", "/web/tasks", `{"id":"/web/tasks","cmd":"x"}`, "/id"},
+		{"versions last segment", "/web/versions", `{"id":"/web/versions","cmd":"x"}`, "/id"},
+		{"empty id", "", `{"id":"","cmd":"x"}`, "/id"},
+		{"missing id", "", `{"cmd":"x"}`, "/id"},
+		{"empty segment", "/a//b", `{"id":"/a//b","cmd":"x"}`, "/id"},
+		{"dot-dot segment", "/a/../b", `{"id":"/a/../b","cmd":"x"}`, "/id"},
+		{"leading hyphen", "/-web", `{"id":"/-web","cmd":"x"}`, "/id"},
+		{"negative cpus", "/neg-cpus", `{"id":"/neg-cpus","cmd":"x","cpus":-1}`, "/cpus"},
+		{"negative mem", "/neg-mem", `{"id":"/neg-mem","cmd":"x","mem":-128}`, "/mem"},
+		{"negative disk", "/neg-disk", `{"id":"/neg-disk","cmd":"x","disk":-1}`, "/disk"},
+		{"negative instances", "/neg-inst", `{"id":"/neg-inst","cmd":"x","instances":-1}`, "/instances"},
+		{"unknown constraint operator", "/op", `{"id":"/op","cmd":"x","constraints":[["hostname","SOMETIMES"]]}`, "/constraints(0)"},
+		{"MAX_PER without a number", "/maxper", `{"id":"/maxper","cmd":"x","constraints":[["hostname","MAX_PER","many"]]}`, "/constraints(0)"},
+		{"health check port index past the ports", "/hc", `{"id":"/hc","cmd":"x","portDefinitions":[{"port":0}],"healthChecks":[{"protocol":"HTTP","portIndex":1}]}`, "/healthChecks(0)/portIndex"},
+		{"health check without ports", "/hc0", `{"id":"/hc0","cmd":"x","portDefinitions":[],"healthChecks":[{"protocol":"TCP","portIndex":0}]}`, "/healthChecks(0)/portIndex"},
+		{"unknown health check protocol", "/hcp", `{"id":"/hcp","cmd":"x","healthChecks":[{"protocol":"GOPHER"}]}`, "/healthChecks(0)/protocol"},
+		{"cmd and args", "/both", `{"id":"/both","cmd":"x","args":["y"]}`, "/"},
+		{"neither cmd nor args", "/neither", `{"id":"/neither"}`, "/"},
+		{"docker container", "/docker", `{"id":"/docker","container":{"type":"DOCKER","docker":{"image":"nginx"}}}`, "/container"},
+		{"minimumHealthCapacity above 1", "/mhc", `{"id":"/mhc","cmd":"x","upgradeStrategy":{"minimumHealthCapacity":1.5}}`, "/upgradeStrategy/minimumHealthCapacity"},
+		{"backoffFactor below 1", "/bf", `{"id":"/bf","cmd":"x","backoffFactor":0.5}`, "/backoffFactor"},
+		{"unknown killSelection", "/ks", `{"id":"/ks","cmd":"x","killSelection":"RANDOM"}`, "/killSelection"},
+	}
+	for _, tc := range invalid {
+		t.Run("422/"+tc.name, func(t *testing.T) {
+			r := s.do("POST", "/v2/apps", tc.body)
+			body := wantError(t, r, http.StatusUnprocessableEntity, "Object is not valid")
+			details, _ := body["details"].([]any)
+			var paths []string
+			for _, d := range details {
+				p, _ := get(d, "path").(string)
+				errs, _ := get(d, "errors").([]any)
+				if len(errs) == 0 {
+					t.Errorf("%s detail %q has no errors: %s", r, p, r.body)
+				}
+				paths = append(paths, p)
+			}
+			if !slices.Contains(paths, tc.path) {
+				t.Errorf("%s detail paths = %v; want %q among them (%s)", r, paths, tc.path, r.body)
+			}
+			// GET the id where it names the app (…/restart, …/tasks and
+			// …/versions name sub-resources).
+			if tc.id != "" && !strings.Contains(tc.id, "//") && !strings.Contains(tc.id, "..") && !strings.HasPrefix(tc.id, "/web/") {
+				r := s.do("GET", "/v2/apps"+tc.id, "")
+				if r.code != http.StatusNotFound {
+					t.Errorf("%s after a rejected POST = %d; want 404", r, r.code)
+				}
+			}
+		})
+	}
+
+	// Nothing of the rejected requests was stored or deployed.
+	r := s.must(http.StatusOK, "GET", "/v2/apps", "")
+	if got := ids(r.object(t)["apps"]); len(got) != 0 {
+		t.Errorf("GET /v2/apps = %v; want no apps", got)
+	}
+	if got := s.storedApps(); len(got) != 0 {
+		t.Errorf("stored apps = %v; want none", got)
+	}
+	if got := s.storedDeployments(); len(got) != 0 {
+		t.Errorf("stored deployments = %v; want none", got)
+	}
+	if got := s.deploymentIDs(); len(got) != 0 {
+		t.Errorf("GET /v2/deployments = %v; want none", got)
+	}
+}
+
+// --- GET /v2/apps, GET /v2/apps/{id} ---------------------------------------------
+
+func TestListApps(t *testing.T) {
+	s := startServer(t, newDB(t))
+	for _, body := range []string{
+		`{"id":"/prod/web/frontend","cmd":"python3 -m http.server","instances":0,"labels":{"tier":"web","env":"prod"}}`,
+		`{"id":"/prod/db","cmd":"postgres -D /data","instances":0,"labels":{"tier":"db","env":"prod"}}`,
+		`{"id":"/dev/web","cmd":"python3 app.py","instances":1,"labels":{"tier":"web","env":"dev","canary":""}}`,
+		`{"id":"/tools/cron","args":["sleep","1"],"instances":0}`,
+	} {
+		s.must(http.StatusCreated, "POST", "/v2/apps", body)
+	}
+	all := []string{"/dev/web", "/prod/db", "/prod/web/frontend", "/tools/cron"}
+	tests := []struct {
+		name, query string
+		want        []string
+	}{
+		{"no filter", "", all},
+		{"cmd substring", "?cmd=python3", []string{"/dev/web", "/prod/web/frontend"}},
+		{"cmd no match", "?cmd=java", []string{}},
+		{"id substring", "?id=prod", []string{"/prod/db", "/prod/web/frontend"}},
+		{"id case-insensitive", "?id=WEB", []string{"/dev/web", "/prod/web/frontend"}},
+		{"label exists", "?label=tier", []string{"/dev/web", "/prod/db", "/prod/web/frontend"}},
+		{"label exists with empty value", "?label=canary", []string{"/dev/web"}},
+		{"label equals", "?label=tier==web", []string{"/dev/web", "/prod/web/frontend"}},
+		{"label not equals", "?label=tier!=web", []string{"/prod/db", "/tools/cron"}},
+		{"label in", "?label=" + urlQuery("env in (dev, prod)"), []string{"/dev/web", "/prod/db", "/prod/web/frontend"}},
+		{"label notin", "?label=" + urlQuery("env notin (prod)"), []string{"/dev/web", "/tools/cron"}},
+		{"labels comma is AND", "?label=" + urlQuery("tier==web,env==prod"), []string{"/prod/web/frontend"}},
+		{"label set and AND", "?label=" + urlQuery("env in (dev,prod),tier!=db"), []string{"/dev/web", "/prod/web/frontend"}},
+		{"cmd and label", "?cmd=python3&label=env==dev", []string{"/dev/web"}},
+		{"embed tasks", "?embed=apps.tasks", all},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.must(http.StatusOK, "GET", "/v2/apps"+tc.query, "")
+			body := r.object(t)
+			if got := keysOf(body); !slices.Equal(got, []string{"apps"}) {
+				t.Errorf("%s keys = %v; want [apps]", r, got)
+			}
+			if got := ids(body["apps"]); !slices.Equal(got, tc.want) {
+				t.Errorf("%s = %v; want %v", r, got, tc.want)
+			}
+			embedded := strings.Contains(tc.query, "embed=apps.tasks")
+			for _, a := range body["apps"].([]any) {
+				// Counts and deployments are always embedded; tasks on request.
+				for _, k := range []string{"tasksStaged", "tasksRunning", "tasksHealthy", "tasksUnhealthy", "deployments"} {
+					if get(a, k) == nil {
+						t.Errorf("%s app %v has no %s", r, get(a, "id"), k)
+					}
+				}
+				if _, ok := a.(map[string]any)["tasks"]; ok != embedded {
+					t.Errorf("%s app %v has tasks = %v; want %v", r, get(a, "id"), ok, embedded)
+				}
+			}
+		})
+	}
+	r := s.do("GET", "/v2/apps?label="+urlQuery("!!!"), "")
+	wantError(t, r, http.StatusBadRequest, "invalid label selector…")
+	r = s.must(http.StatusOK, "GET", "/v2/apps?id=dev", "")
+	if got := ids(get(r.json(t), "apps", 0, "deployments")); len(got) != 1 {
+		t.Errorf("%s deployments of /dev/web = %v; want its running deployment", r, got)
+	}
+}
+
+func urlQuery(s string) string {
+	return strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", ",", "%2C", "=", "%3D", "!", "%21").Replace(s)
+}
+
+func TestGetApp(t *testing.T) {
+	s := startServer(t, newDB(t))
+	s.must(http.StatusCreated, "POST", "/v2/apps", richApp)
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/prod/db","cmd":"postgres","instances":0}`)
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/staging/db","cmd":"postgres","instances":0}`)
+
+	r := s.must(http.StatusOK, "GET", "/v2/apps/prod/web/frontend", "")
+	golden(t, "get_app", r)
+	body := r.object(t)
+	if got := keysOf(body); !slices.Equal(got, []string{"app"}) {
+		t.Errorf("%s keys = %v; want [app]", r, got)
+	}
+	a := body["app"]
+	if got := get(a, "tasks"); !cmp.Equal(got, []any{}) {
+		t.Errorf("%s app.tasks = %v; want []", r, got)
+	}
+	for _, k := range []string{"tasksStaged", "tasksRunning", "tasksHealthy", "tasksUnhealthy"} {
+		if got := get(a, k); got != 0.0 {
+			t.Errorf("%s app.%s = %v; want 0", r, k, got)
+		}
+	}
+	if got := len(ids(get(a, "deployments"))); got != 1 {
+		t.Errorf("%s app.deployments has %d entries; want 1", r, got)
+	}
+	if got, want := get(a, "ports"), []any{0.0}; !cmp.Equal(got, want) {
+		t.Errorf("%s app.ports = %v; want %v", r, got, want)
+	}
+	if got := get(a, "portDefinitions", 0, "name"); got != "http" {
+		t.Errorf("%s app.portDefinitions[0].name = %v; want http", r, got)
+	}
+
+	// The same app whatever the spelling of its path.
+	for _, path := range []string{"/v2/apps//prod/web/frontend", "/v2/apps/prod/web/frontend/", "/v2/apps/prod/web/frontend?embed=app.tasks"} {
+		r := s.must(http.StatusOK, "GET", path, "")
+		if got := get(r.json(t), "app", "id"); got != "/prod/web/frontend" {
+			t.Errorf("%s app.id = %v; want /prod/web/frontend", r, got)
+		}
+	}
+
+	for _, tc := range []struct{ path, msg string }{
+		{"/v2/apps/nope", "App '/nope' does not exist"},
+		{"/v2/apps/prod/web", "App '/prod/web' does not exist"},
+		{"/v2/apps/prod/web/frontend/extra", "App '/prod/web/frontend/extra' does not exist"},
+	} {
+		wantError(t, s.do("GET", tc.path, ""), http.StatusNotFound, tc.msg)
+	}
+
+	groupApps := []struct {
+		path string
+		want []string
+	}{
+		{"/v2/apps/prod/*", []string{"/prod/db", "/prod/web/frontend"}},
+		{"/v2/apps/prod/web/*", []string{"/prod/web/frontend"}},
+		{"/v2/apps/*", []string{"/prod/db", "/prod/web/frontend", "/staging/db"}},
+	}
+	for _, tc := range groupApps {
+		r := s.must(http.StatusOK, "GET", tc.path, "")
+		body := r.object(t)
+		if got := keysOf(body); !slices.Equal(got, []string{"*"}) {
+			t.Errorf("%s keys = %v; want [*]", r, got)
+		}
+		if got := ids(body["*"]); !slices.Equal(got, tc.want) {
+			t.Errorf("%s = %v; want %v", r, got, tc.want)
+		}
+		if got := get(body, "*", 0, "tasks"); !cmp.Equal(got, []any{}) {
+			t.Errorf("%s first app's tasks = %v; want []", r, got)
+		}
+	}
+	wantError(t, s.do("GET", "/v2/apps/nope/*", ""), http.StatusNotFound, "Group '/nope' does not exist")
+}
+
+// --- PUT, PATCH, DELETE /v2/apps/{id} ---------------------------------------------
+
+// deploymentActions returns the actions of deployment id in GET
+// /v2/deployments as "Action /app" strings, nil if it is not listed.
+func (s *server) deploymentActions(id string) []string {
+	s.t.Helper()
+	for _, d := range s.must(http.StatusOK, "GET", "/v2/deployments", "").json(s.t).([]any) {
+		if get(d, "id") != id {
+			continue
+		}
+		out := []string{}
+		steps, _ := get(d, "steps").([]any)
+		for _, st := range steps {
+			acts, _ := get(st, "actions").([]any)
+			for _, a := range acts {
+				out = append(out, fmt.Sprintf("%v %v", get(a, "action"), get(a, "app")))
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// app returns GET /v2/apps/{id}'s app.
+func (s *server) app(id string) map[string]any {
+	s.t.Helper()
+	a, _ := get(s.must(http.StatusOK, "GET", "/v2/apps"+id, "").json(s.t), "app").(map[string]any)
+	return a
+}
+
+func TestUpdateApp(t *testing.T) {
+	s := startServer(t, newDB(t))
+	r := s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/m","cmd":"sleep 1","instances":0,"cpus":0.5,"labels":{"a":"b"},"env":{"K":"V"}}`)
+	v1, _ := get(r.json(t), "version").(string)
+
+	// A change of instances alone is a scale: null and absent fields stay.
+	r = s.do("PUT", "/v2/apps/m", `{"instances":3,"cmd":null,"labels":null}`)
+	scaleID, v2 := deploymentResultOf(t, r, http.StatusOK)
+	if got := s.deploymentActions(scaleID); !slices.Equal(got, []string{"ScaleApplication /m"}) {
+		t.Errorf("%s deployment actions = %v; want [ScaleApplication /m]", r, got)
+	}
+	a := s.app("/m")
+	checks := []struct {
+		field string
+		got   any
+		want  any
+	}{
+		{"cmd", a["cmd"], "sleep 1"},
+		{"instances", a["instances"], 3.0},
+		{"cpus", a["cpus"], 0.5},
+		{"labels", a["labels"], map[string]any{"a": "b"}},
+		{"env", a["env"], map[string]any{"K": "V"}},
+		{"version", a["version"], v2},
+		{"versionInfo.lastScalingAt", get(a, "versionInfo", "lastScalingAt"), v2},
+		{"versionInfo.lastConfigChangeAt", get(a, "versionInfo", "lastConfigChangeAt"), v1},
+	}
+	for _, c := range checks {
+		if !cmp.Equal(c.got, c.want) {
+			t.Errorf("after PUT {instances:3,cmd:null}, %s = %v; want %v", c.field, c.got, c.want)
+		}
+	}
+	if v2 <= v1 {
+		t.Errorf("PUT version %s; want it after %s", v2, v1)
+	}
+
+	// The scale never finishes (no kernel): the app is locked.
+	r = s.do("PUT", "/v2/apps/m", `{"cmd":"sleep 2"}`)
+	body := wantError(t, r, http.StatusConflict, "App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.")
+	if got := ids(body["deployments"]); !slices.Equal(got, []string{scaleID}) {
+		t.Errorf("%s deployments = %v; want [%s]", r, got, scaleID)
+	}
+	if got := s.app("/m")["cmd"]; got != "sleep 1" {
+		t.Errorf("after a 409, cmd = %v; want sleep 1", got)
+	}
+	wantError(t, s.do("POST", "/v2/apps/m/restart", ""), http.StatusConflict, "App is locked…")
+	wantError(t, s.do("PATCH", "/v2/apps/m", `{"cmd":"sleep 2"}`), http.StatusConflict, "App is locked…")
+
+	// force=true cancels the holding deployment; a config change restarts.
+	r = s.do("PUT", "/v2/apps/m?force=true", `{"cmd":"sleep 2"}`)
+	restartID, v3 := deploymentResultOf(t, r, http.StatusOK)
+	if got := s.deploymentIDs(); !slices.Equal(got, []string{restartID}) {
+		t.Errorf("GET /v2/deployments = %v; want only %s (the forced-out %s gone)", got, restartID, scaleID)
+	}
+	eventually(t, "the store holds only the new deployment", func() bool {
+		return slices.Equal(s.storedDeployments(), []string{restartID})
+	})
+	if got := s.deploymentActions(restartID); !slices.Equal(got, []string{"RestartApplication /m"}) {
+		t.Errorf("%s deployment actions = %v; want [RestartApplication /m]", r, got)
+	}
+	a = s.app("/m")
+	if a["cmd"] != "sleep 2" || a["instances"] != 3.0 || get(a, "versionInfo", "lastConfigChangeAt") != v3 {
+		t.Errorf("after a forced config change, app = cmd %v, instances %v, lastConfigChangeAt %v; want sleep 2, 3, %s",
+			a["cmd"], a["instances"], get(a, "versionInfo", "lastConfigChangeAt"), v3)
+	}
+
+	// PUT on a missing app creates it.
+	r = s.do("PUT", "/v2/apps/new/one", `{"cmd":"sleep 1","instances":0}`)
+	deploymentResultOf(t, r, http.StatusCreated)
+	if got := r.header.Get("Location"); got != "/new/one" {
+		t.Errorf("%s Location = %q; want /new/one", r, got)
+	}
+	if got := s.app("/new/one")["cmd"]; got != "sleep 1" {
+		t.Errorf("created by PUT, cmd = %v; want sleep 1", got)
+	}
+
+	// partialUpdate=false replaces: what is not given returns to its default.
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/full","cmd":"sleep 1","instances":0,"cpus":0.5,"labels":{"a":"b"}}`)
+	r = s.do("PUT", "/v2/apps/full?partialUpdate=false", `{"cmd":"sleep 3","instances":0}`)
+	deploymentResultOf(t, r, http.StatusOK)
+	a = s.app("/full")
+	if a["cmd"] != "sleep 3" || a["cpus"] != 1.0 || !cmp.Equal(a["labels"], map[string]any{}) {
+		t.Errorf("after PUT partialUpdate=false, app = cmd %v, cpus %v, labels %v; want sleep 3, 1, {}", a["cmd"], a["cpus"], a["labels"])
+	}
+
+	// PATCH merges into an existing app.
+	r = s.do("PATCH", "/v2/apps/full", `{"labels":{"x":"y"}}`)
+	deploymentResultOf(t, r, http.StatusOK)
+	if a := s.app("/full"); a["cmd"] != "sleep 3" || !cmp.Equal(a["labels"], map[string]any{"x": "y"}) {
+		t.Errorf("after PATCH {labels}, app = cmd %v, labels %v; want sleep 3, {x:y}", a["cmd"], a["labels"])
+	}
+
+	// Client mistakes change nothing.
+	before := s.app("/full")
+	mistakes := []struct {
+		name, method, path, body string
+		code                     int
+		msg                      string
+	}{
+		{"PATCH missing app", "PATCH", "/v2/apps/missing", `{"cmd":"x"}`, 404, "App '/missing' does not exist"},
+		{"id in body differs (merge)", "PUT", "/v2/apps/full", `{"id":"/other"}`, 422, "Object is not valid"},
+		{"id in body differs (create)", "PUT", "/v2/apps/fresh", `{"id":"/other","cmd":"x"}`, 422, "Object is not valid"},
+		{"id in body differs (replace)", "PUT", "/v2/apps/full?partialUpdate=false", `{"id":"/other","cmd":"x"}`, 422, "Object is not valid"},
+		{"invalid id in URL", "PUT", "/v2/apps/Bad_Id", `{"cmd":"x"}`, 422, "Object is not valid"},
+		{"negative cpus", "PUT", "/v2/apps/full", `{"cpus":-1}`, 422, "Object is not valid"},
+		{"cmd and args", "PUT", "/v2/apps/full", `{"cmd":"x","args":["y"]}`, 422, "Object is not valid"},
+		{"invalid new app", "PUT", "/v2/apps/fresh", `{"instances":1}`, 422, "Object is not valid"},
+		{"malformed JSON", "PUT", "/v2/apps/full", `{"cmd":`, 400, "Invalid JSON"},
+		{"wrong type", "PATCH", "/v2/apps/full", `{"instances":"many"}`, 400, "Invalid JSON"},
+		{"malformed JSON (create)", "PUT", "/v2/apps/fresh", `nope`, 400, "Invalid JSON"},
+	}
+	for _, tc := range mistakes {
+		t.Run(tc.name, func(t *testing.T) {
+			wantError(t, s.do(tc.method, tc.path, tc.body), tc.code, tc.msg)
+		})
+	}
+	if after := s.app("/full"); !cmp.Equal(after, before) {
+		t.Errorf("rejected changes changed /full:\n%s", cmp.Diff(before, after))
+	}
+	for _, id := range []string{"/fresh", "/other", "/missing"} {
+		wantError(t, s.do("GET", "/v2/apps"+id, ""), http.StatusNotFound, "App '"+id+"' does not exist")
+	}
+	if got, want := s.storedApps(), []string{"/full", "/m", "/new/one"}; !slices.Equal(got, want) {
+		t.Errorf("stored apps = %v; want %v", got, want)
+	}
+}
+
+func TestBulkUpdateApps(t *testing.T) {
+	s := startServer(t, newDB(t))
+	r := s.do("PUT", "/v2/apps", `[{"id":"/b1","cmd":"sleep 1","instances":0},{"id":"b2","cmd":"sleep 2","instances":0}]`)
+	deploymentResultOf(t, r, http.StatusOK)
+	for _, id := range []string{"/b1", "/b2"} {
+		s.app(id)
+	}
+	r = s.do("PATCH", "/v2/apps", `[{"id":"/b1","instances":0,"labels":{"k":"v"}}]`)
+	deploymentResultOf(t, r, http.StatusOK)
+	if a := s.app("/b1"); a["cmd"] != "sleep 1" || !cmp.Equal(a["labels"], map[string]any{"k": "v"}) {
+		t.Errorf("after PATCH /v2/apps, /b1 = cmd %v labels %v; want sleep 1, {k:v}", a["cmd"], a["labels"])
+	}
+	for _, tc := range []struct {
+		name, method, body string
+		code               int
+		msg                string
+	}{
+		{"not an array", "PUT", `{"id":"/b3"}`, 400, "Invalid JSON"},
+		{"empty array", "PUT", `[]`, 400, "no apps given"},
+		{"missing id", "PUT", `[{"cmd":"x"}]`, 422, "Object is not valid"},
+		{"one invalid app", "PUT", `[{"id":"/b3","cmd":"x"},{"id":"/b4","cmd":"x","cpus":-1}]`, 422, "Object is not valid"},
+		{"PATCH unknown app", "PATCH", `[{"id":"/b5","cmd":"x"}]`, 404, "App '/b5' does not exist"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantError(t, s.do(tc.method, "/v2/apps", tc.body), tc.code, tc.msg)
+		})
+	}
+	if got, want := s.storedApps(), []string{"/b1", "/b2"}; !slices.Equal(got, want) {
+		t.Errorf("stored apps = %v; want %v", got, want)
+	}
+}
+
+func TestDeleteApp(t *testing.T) {
+	s := startServer(t, newDB(t))
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/d/busy","cmd":"sleep 1","instances":2}`)
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/d/idle","cmd":"sleep 1","instances":0}`)
+
+	// force defaults to true on DELETE: a running deployment does not lock.
+	r := s.do("DELETE", "/v2/apps/d/busy", "")
+	id, _ := deploymentResultOf(t, r, http.StatusOK)
+	if got := s.deploymentActions(id); got != nil && !slices.Equal(got, []string{"StopApplication /d/busy"}) {
+		t.Errorf("%s deployment actions = %v; want [StopApplication /d/busy]", r, got)
+	}
+	wantError(t, s.do("GET", "/v2/apps/d/busy", ""), http.StatusNotFound, "App '/d/busy' does not exist")
+	wantError(t, s.do("DELETE", "/v2/apps/d/busy", ""), http.StatusNotFound, "App '/d/busy' does not exist")
+	wantError(t, s.do("DELETE", "/v2/apps/nope", ""), http.StatusNotFound, "App '/nope' does not exist")
+	eventually(t, "/d/busy is gone from the store", func() bool {
+		return slices.Equal(s.storedApps(), []string{"/d/idle"})
+	})
+
+	// force=false makes a running deployment lock the app.
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/d/locked","cmd":"sleep 1","instances":1}`)
+	wantError(t, s.do("DELETE", "/v2/apps/d/locked?force=false", ""), http.StatusConflict, "App is locked…")
+	s.app("/d/locked")
+
+	r = s.do("DELETE", "/v2/apps/d/idle?force=false", "")
+	deploymentResultOf(t, r, http.StatusOK)
+	wantError(t, s.do("GET", "/v2/apps/d/idle", ""), http.StatusNotFound, "App '/d/idle' does not exist")
+}
+
+func TestRestartAndVersions(t *testing.T) {
+	s := startServer(t, newDB(t))
+	r := s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/r","cmd":"sleep 1","instances":0}`)
+	v1, _ := get(r.json(t), "version").(string)
+	_, v2 := deploymentResultOf(t, s.do("PUT", "/v2/apps/r", `{"labels":{"k":"v"}}`), http.StatusOK)
+
+	r = s.do("POST", "/v2/apps/r/restart", "")
+	depID, v3 := deploymentResultOf(t, r, http.StatusOK)
+	if acts := s.deploymentActions(depID); acts != nil && !slices.Equal(acts, []string{"RestartApplication /r"}) {
+		t.Errorf("%s deployment actions = %v; want [RestartApplication /r]", r, acts)
+	}
+	a := s.app("/r")
+	if a["version"] != v3 || get(a, "versionInfo", "lastConfigChangeAt") != v3 {
+		t.Errorf("after restart, version %v lastConfigChangeAt %v; want both %s", a["version"], get(a, "versionInfo", "lastConfigChangeAt"), v3)
+	}
+	if !(v1 < v2 && v2 < v3) {
+		t.Errorf("versions %s, %s, %s; want increasing", v1, v2, v3)
+	}
+	wantError(t, s.do("POST", "/v2/apps/nope/restart", ""), http.StatusNotFound, "App '/nope' does not exist")
+
+	r = s.must(http.StatusOK, "GET", "/v2/apps/r/versions", "")
+	var vs struct{ Versions []string }
+	if err := json.Unmarshal(r.body, &vs); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{v3, v2, v1}; !slices.Equal(vs.Versions, want) {
+		t.Errorf("%s = %v; want %v (newest first)", r, vs.Versions, want)
+	}
+
+	for _, tc := range []struct {
+		version string
+		labels  map[string]any
+	}{
+		{v1, map[string]any{}},
+		{v2, map[string]any{"k": "v"}},
+		{v3, map[string]any{"k": "v"}},
+	} {
+		r := s.must(http.StatusOK, "GET", "/v2/apps/r/versions/"+tc.version, "")
+		body := r.object(t)
+		if body["id"] != "/r" || body["version"] != tc.version || !cmp.Equal(body["labels"], tc.labels) {
+			t.Errorf("%s = id %v, version %v, labels %v; want the bare app /r at %s with labels %v", r, body["id"], body["version"], body["labels"], tc.version, tc.labels)
+		}
+		if _, wrapped := body["app"]; wrapped {
+			t.Errorf("%s is wrapped in {app}; want the app itself", r)
+		}
+	}
+	for _, tc := range []struct{ path, msg string }{
+		{"/v2/apps/r/versions/2001-01-01T00:00:00.000Z", "App '/r' does not exist in version 2001-01-01T00:00:00.000Z"},
+		{"/v2/apps/r/versions/bogus", "App '/r' does not exist in version bogus"},
+		{"/v2/apps/r/versions/%00", "App '/r' does not exist in version \x00"},
+		{"/v2/apps/nope/versions", "App '/nope' does not exist"},
+		{"/v2/apps/nope/versions/" + v1, "App '/nope' does not exist in version " + v1},
+		{"/v2/apps/a%00b/versions", "App '/a\x00b' does not exist"},
+	} {
+		wantError(t, s.do("GET", tc.path, ""), http.StatusNotFound, tc.msg)
+	}
+}
+
+// --- tasks -----------------------------------------------------------------------
+
+func TestTasks(t *testing.T) {
+	s := startServer(t, newDB(t))
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/t/web","cmd":"sleep 1","instances":2}`)
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/t/worker","cmd":"sleep 1","instances":1}`)
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/t/empty","cmd":"sleep 1","instances":0}`)
+
+	r := s.must(http.StatusOK, "GET", "/v2/apps/t/empty/tasks", "")
+	if string(bytes.TrimSpace(r.body)) != `{"tasks":[]}` {
+		t.Errorf("%s = %s; want {\"tasks\":[]}", r, r.body)
+	}
+	r = s.must(http.StatusOK, "GET", "/v2/tasks", "")
+	if string(bytes.TrimSpace(r.body)) != `{"tasks":[]}` {
+		t.Errorf("%s = %s; want {\"tasks\":[]}", r, r.body)
+	}
+
+	// Tasks as if the kernel had launched them.
+	web1 := s.seedTask("/t/web", "h1", mesos.TaskRunning)
+	web2 := s.seedTask("/t/web", "h2", mesos.TaskRunning)
+	work := s.seedTask("/t/worker", "h1", mesos.TaskStaging)
+	for _, tid := range []string{web1, web2, work} {
+		if id, ok := app.AppIDOfTask(tid); !ok || !strings.HasPrefix(tid, "t_") {
+			t.Errorf("task id %q = app %q, %v; want <app path with / as _>.<uuid>", tid, id, ok)
+		}
+	}
+
+	r = s.must(http.StatusOK, "GET", "/v2/apps/t/web/tasks", "")
+	tasks, _ := r.object(t)["tasks"].([]any)
+	if got := ids(tasks); len(got) != 2 || !slices.Contains(got, web1) || !slices.Contains(got, web2) {
+		t.Errorf("%s ids = %v; want %s and %s", r, got, web1, web2)
+	}
+	wantKeys := []string{"appId", "healthCheckResults", "host", "id", "ipAddresses", "localVolumes", "ports", "role", "servicePorts", "slaveId", "stagedAt", "startedAt", "state", "version"}
+	if got := keysOf(get(tasks, 0)); !slices.Equal(got, wantKeys) {
+		t.Errorf("%s task keys = %v; want %v", r, got, wantKeys)
+	}
+	if got := get(tasks, 0, "state"); got != "TASK_RUNNING" {
+		t.Errorf("%s task state = %v; want TASK_RUNNING", r, got)
+	}
+	a := s.app("/t/web")
+	if a["tasksRunning"] != 2.0 || a["tasksStaged"] != 0.0 || len(ids(a["tasks"])) != 2 {
+		t.Errorf("GET /v2/apps/t/web = tasksRunning %v, tasksStaged %v, %d tasks; want 2, 0, 2", a["tasksRunning"], a["tasksStaged"], len(ids(a["tasks"])))
+	}
+	if a := s.app("/t/worker"); a["tasksStaged"] != 1.0 || a["tasksRunning"] != 0.0 {
+		t.Errorf("GET /v2/apps/t/worker = tasksStaged %v, tasksRunning %v; want 1, 0", a["tasksStaged"], a["tasksRunning"])
+	}
+
+	for _, tc := range []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{web1, web2, work}},
+		{"?status=running", []string{web1, web2}},
+		{"?status=staging", []string{work}},
+		{"?status[]=running&status[]=staging", []string{web1, web2, work}},
+	} {
+		r := s.must(http.StatusOK, "GET", "/v2/tasks"+tc.query, "")
+		got := ids(r.object(t)["tasks"])
+		slices.Sort(got)
+		want := slices.Sorted(slices.Values(tc.want))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s = %v; want %v", r, got, want)
+		}
+	}
+
+	r = s.must(http.StatusOK, "GET", "/v2/apps/t/web/tasks/"+web1, "")
+	if got := get(r.json(t), "task", "id"); got != web1 {
+		t.Errorf("%s task.id = %v; want %s", r, got, web1)
+	}
+	unknown := "t_web.00000000-0000-0000-0000-000000000000"
+	for _, tc := range []struct{ method, path string }{
+		{"GET", "/v2/apps/t/web/tasks/" + unknown},
+		{"GET", "/v2/apps/t/worker/tasks/" + web1},
+		{"DELETE", "/v2/apps/t/web/tasks/" + unknown},
+	} {
+		wantError(t, s.do(tc.method, tc.path, ""), http.StatusNotFound, "Task '"+strings.TrimPrefix(tc.path[strings.LastIndex(tc.path, "/"):], "/")+"' does not exist")
+	}
+	wantError(t, s.do("GET", "/v2/apps/nope/tasks", ""), http.StatusNotFound, "App '/nope' does not exist")
+	wantError(t, s.do("DELETE", "/v2/apps/nope/tasks", ""), http.StatusNotFound, "App '/nope' does not exist")
+
+	// Killing with scale=true scales the app down by the tasks killed.
+	r = s.do("DELETE", "/v2/apps/t/web/tasks?host=h1&scale=true&force=true", "")
+	depID, _ := deploymentResultOf(t, r, http.StatusOK)
+	if got := s.deploymentActions(depID); got != nil && !slices.Equal(got, []string{"ScaleApplication /t/web"}) {
+		t.Errorf("%s deployment actions = %v; want [ScaleApplication /t/web]", r, got)
+	}
+	if got := s.app("/t/web")["instances"]; got != 1.0 {
+		t.Errorf("after killing one task with scale=true, instances = %v; want 1", got)
+	}
+	r = s.do("DELETE", "/v2/apps/t/web/tasks/"+web2+"?scale=true&force=true", "")
+	deploymentResultOf(t, r, http.StatusOK)
+	if got := s.app("/t/web")["instances"]; got != 0.0 {
+		t.Errorf("after killing the other task with scale=true, instances = %v; want 0", got)
+	}
+
+	// Without scale the killed tasks are returned.
+	r = s.must(http.StatusOK, "DELETE", "/v2/apps/t/worker/tasks", "")
+	if got := ids(r.object(t)["tasks"]); !slices.Equal(got, []string{work}) {
+		t.Errorf("%s tasks = %v; want [%s]", r, got, work)
+	}
+	r = s.must(http.StatusOK, "DELETE", "/v2/apps/t/empty/tasks", "")
+	if string(bytes.TrimSpace(r.body)) != `{"tasks":[]}` {
+		t.Errorf("%s = %s; want {\"tasks\":[]}", r, r.body)
+	}
+
+	// POST /v2/tasks/delete.
+	for _, tc := range []struct {
+		name, body string
+		code       int
+		msg        string
+	}{
+		{"malformed id", `{"ids":["not-a-task-id"]}`, 400, "Invalid task id 'not-a-task-id'"},
+		{"one malformed id among valid ones", `{"ids":["` + unknown + `","web_"]}`, 400, "Invalid task id 'web_'"},
+		{"malformed JSON", `{"ids":`, 400, "Invalid JSON"},
+		{"ids not an array", `{"ids":"x"}`, 400, "Invalid JSON"},
+	} {
+		t.Run("tasks/delete/"+tc.name, func(t *testing.T) {
+			wantError(t, s.do("POST", "/v2/tasks/delete", tc.body), tc.code, tc.msg)
+		})
+	}
+	r = s.must(http.StatusOK, "POST", "/v2/tasks/delete", `{"ids":["`+unknown+`","other.11111111-1111-1111-1111-111111111111"]}`)
+	if string(bytes.TrimSpace(r.body)) != `{"tasks":[]}` {
+		t.Errorf("%s unknown ids = %s; want {\"tasks\":[]}", r, r.body)
+	}
+	r = s.must(http.StatusOK, "POST", "/v2/tasks/delete", `{"ids":["`+work+`"]}`)
+	if got := ids(r.object(t)["tasks"]); !slices.Equal(got, []string{work}) {
+		t.Errorf("%s tasks = %v; want [%s]", r, got, work)
+	}
+	w2 := s.seedTask("/t/worker", "h3", mesos.TaskRunning)
+	r = s.do("POST", "/v2/tasks/delete?scale=true&force=true", `{"ids":["`+w2+`"]}`)
+	deploymentResultOf(t, r, http.StatusOK)
+	if got := s.app("/t/worker")["instances"]; got != 0.0 {
+		t.Errorf("after POST /v2/tasks/delete?scale=true, /t/worker instances = %v; want 0", got)
+	}
+}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"corral/frameworks/services/app"
-	"corral/frameworks/services/events"
+	"corral/internal/events"
 	"corral/frameworks/services/plan"
 	"corral/frameworks/services/store"
 	"corral/kernel/mesos"
