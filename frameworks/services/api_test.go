@@ -112,6 +112,13 @@ func startServer(t *testing.T, db string) *server {
 	return s
 }
 
+// with returns s reporting to t, for use in t's subtests.
+func (s *server) with(t *testing.T) *server {
+	c := *s
+	c.t = t
+	return &c
+}
+
 // response is one HTTP answer, body read.
 type response struct {
 	method, path string
@@ -205,7 +212,7 @@ func wantError(t *testing.T, r response, code int, msg string) map[string]any {
 	return body
 }
 
-// deploymentResult checks a {"deploymentId","version"} answer with its
+// deploymentResultOf checks a {"deploymentId","version"} answer with its
 // Marathon-Deployment-Id header and returns the deployment id and version.
 func deploymentResultOf(t *testing.T, r response, code int) (id, version string) {
 	t.Helper()
@@ -336,6 +343,25 @@ func (s *server) deploymentIDs() []string {
 	return out
 }
 
+// settle waits until no deployment affects the given apps. Apps with 0
+// instances finish their deployments at once, but not before the answer to
+// the request that started them: a change sent right after would find the
+// app locked.
+func (s *server) settle(apps ...string) {
+	s.t.Helper()
+	eventually(s.t, fmt.Sprintf("no deployment affects %v", apps), func() bool {
+		for _, d := range s.must(http.StatusOK, "GET", "/v2/deployments", "").json(s.t).([]any) {
+			affected, _ := get(d, "affectedApps").([]any)
+			for _, a := range affected {
+				if slices.Contains(apps, a.(string)) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
 // seedTask adds a task of appID to the framework's state, as if the kernel
 // had launched it on host, and returns its id.
 func (s *server) seedTask(appID, host string, state mesos.TaskState) string {
@@ -357,6 +383,14 @@ func (s *server) seedTask(appID, host string, state mesos.TaskState) string {
 		s.t.Fatal(err)
 	}
 	return tid
+}
+
+// nextMillisecond waits for the clock to reach the next millisecond, so
+// that the next change gets a version distinct from the last (versions have
+// millisecond precision, and golden files show which versions are equal).
+func nextMillisecond() {
+	now := time.Now()
+	time.Sleep(now.Truncate(time.Millisecond).Add(time.Millisecond).Sub(now))
 }
 
 // --- golden files ------------------------------------------------------------
@@ -386,7 +420,7 @@ func scrub(t *testing.T, body []byte) []byte {
 		return []byte(p)
 	})
 	var buf bytes.Buffer
-	if err := json.Indent(&buf, out, "", "  "); err != nil {
+	if err := json.Indent(&buf, bytes.TrimSpace(out), "", "  "); err != nil {
 		t.Fatalf("indenting %s: %v", out, err)
 	}
 	buf.WriteByte('\n')
@@ -479,7 +513,7 @@ func (s *server) openEvents(query string, headers ...string) (<-chan frame, cont
 	return ch, cancel
 }
 
-// next returns the next frame, failing after 5s.
+// nextFrame returns the next frame, failing after 5s.
 func nextFrame(t *testing.T, ch <-chan frame) frame {
 	t.Helper()
 	select {
@@ -505,7 +539,6 @@ func noFrame(t *testing.T, ch <-chan frame, d time.Duration) {
 	case <-time.After(d):
 	}
 }
-
 
 // --- POST /v2/apps -------------------------------------------------------------
 
@@ -602,6 +635,7 @@ func TestCreateAppBadInput(t *testing.T) {
 	}
 	for _, tc := range malformed {
 		t.Run("400/"+tc.name, func(t *testing.T) {
+			s := s.with(t)
 			r := s.do("POST", "/v2/apps", tc.body)
 			body := wantError(t, r, http.StatusBadRequest, "Invalid JSON")
 			path, _ := get(body, "details", 0, "path").(string)
@@ -644,6 +678,7 @@ func TestCreateAppBadInput(t *testing.T) {
 	}
 	for _, tc := range invalid {
 		t.Run("422/"+tc.name, func(t *testing.T) {
+			s := s.with(t)
 			r := s.do("POST", "/v2/apps", tc.body)
 			body := wantError(t, r, http.StatusUnprocessableEntity, "Object is not valid")
 			details, _ := body["details"].([]any)
@@ -694,11 +729,11 @@ func TestListApps(t *testing.T) {
 		`{"id":"/prod/web/frontend","cmd":"python3 -m http.server","instances":0,"labels":{"tier":"web","env":"prod"}}`,
 		`{"id":"/prod/db","cmd":"postgres -D /data","instances":0,"labels":{"tier":"db","env":"prod"}}`,
 		`{"id":"/dev/web","cmd":"python3 app.py","instances":1,"labels":{"tier":"web","env":"dev","canary":""}}`,
-		`{"id":"/tools/cron","args":["sleep","1"],"instances":0}`,
+		`{"id":"/ops/cron","args":["sleep","1"],"instances":0}`,
 	} {
 		s.must(http.StatusCreated, "POST", "/v2/apps", body)
 	}
-	all := []string{"/dev/web", "/prod/db", "/prod/web/frontend", "/tools/cron"}
+	all := []string{"/dev/web", "/ops/cron", "/prod/db", "/prod/web/frontend"}
 	tests := []struct {
 		name, query string
 		want        []string
@@ -711,9 +746,9 @@ func TestListApps(t *testing.T) {
 		{"label exists", "?label=tier", []string{"/dev/web", "/prod/db", "/prod/web/frontend"}},
 		{"label exists with empty value", "?label=canary", []string{"/dev/web"}},
 		{"label equals", "?label=tier==web", []string{"/dev/web", "/prod/web/frontend"}},
-		{"label not equals", "?label=tier!=web", []string{"/prod/db", "/tools/cron"}},
+		{"label not equals", "?label=tier!=web", []string{"/ops/cron", "/prod/db"}},
 		{"label in", "?label=" + urlQuery("env in (dev, prod)"), []string{"/dev/web", "/prod/db", "/prod/web/frontend"}},
-		{"label notin", "?label=" + urlQuery("env notin (prod)"), []string{"/dev/web", "/tools/cron"}},
+		{"label notin", "?label=" + urlQuery("env notin (prod)"), []string{"/dev/web", "/ops/cron"}},
 		{"labels comma is AND", "?label=" + urlQuery("tier==web,env==prod"), []string{"/prod/web/frontend"}},
 		{"label set and AND", "?label=" + urlQuery("env in (dev,prod),tier!=db"), []string{"/dev/web", "/prod/web/frontend"}},
 		{"cmd and label", "?cmd=python3&label=env==dev", []string{"/dev/web"}},
@@ -721,6 +756,7 @@ func TestListApps(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			s := s.with(t)
 			r := s.must(http.StatusOK, "GET", "/v2/apps"+tc.query, "")
 			body := r.object(t)
 			if got := keysOf(body); !slices.Equal(got, []string{"apps"}) {
@@ -860,6 +896,7 @@ func TestUpdateApp(t *testing.T) {
 	s := startServer(t, newDB(t))
 	r := s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/m","cmd":"sleep 1","instances":0,"cpus":0.5,"labels":{"a":"b"},"env":{"K":"V"}}`)
 	v1, _ := get(r.json(t), "version").(string)
+	s.settle("/m")
 
 	// A change of instances alone is a scale: null and absent fields stay.
 	r = s.do("PUT", "/v2/apps/m", `{"instances":3,"cmd":null,"labels":null}`)
@@ -933,8 +970,10 @@ func TestUpdateApp(t *testing.T) {
 
 	// partialUpdate=false replaces: what is not given returns to its default.
 	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/full","cmd":"sleep 1","instances":0,"cpus":0.5,"labels":{"a":"b"}}`)
+	s.settle("/full")
 	r = s.do("PUT", "/v2/apps/full?partialUpdate=false", `{"cmd":"sleep 3","instances":0}`)
 	deploymentResultOf(t, r, http.StatusOK)
+	s.settle("/full")
 	a = s.app("/full")
 	if a["cmd"] != "sleep 3" || a["cpus"] != 1.0 || !cmp.Equal(a["labels"], map[string]any{}) {
 		t.Errorf("after PUT partialUpdate=false, app = cmd %v, cpus %v, labels %v; want sleep 3, 1, {}", a["cmd"], a["cpus"], a["labels"])
@@ -943,6 +982,7 @@ func TestUpdateApp(t *testing.T) {
 	// PATCH merges into an existing app.
 	r = s.do("PATCH", "/v2/apps/full", `{"labels":{"x":"y"}}`)
 	deploymentResultOf(t, r, http.StatusOK)
+	s.settle("/full")
 	if a := s.app("/full"); a["cmd"] != "sleep 3" || !cmp.Equal(a["labels"], map[string]any{"x": "y"}) {
 		t.Errorf("after PATCH {labels}, app = cmd %v, labels %v; want sleep 3, {x:y}", a["cmd"], a["labels"])
 	}
@@ -968,6 +1008,7 @@ func TestUpdateApp(t *testing.T) {
 	}
 	for _, tc := range mistakes {
 		t.Run(tc.name, func(t *testing.T) {
+			s := s.with(t)
 			wantError(t, s.do(tc.method, tc.path, tc.body), tc.code, tc.msg)
 		})
 	}
@@ -986,6 +1027,7 @@ func TestBulkUpdateApps(t *testing.T) {
 	s := startServer(t, newDB(t))
 	r := s.do("PUT", "/v2/apps", `[{"id":"/b1","cmd":"sleep 1","instances":0},{"id":"b2","cmd":"sleep 2","instances":0}]`)
 	deploymentResultOf(t, r, http.StatusOK)
+	s.settle("/b1", "/b2")
 	for _, id := range []string{"/b1", "/b2"} {
 		s.app(id)
 	}
@@ -1006,6 +1048,7 @@ func TestBulkUpdateApps(t *testing.T) {
 		{"PATCH unknown app", "PATCH", `[{"id":"/b5","cmd":"x"}]`, 404, "App '/b5' does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			s := s.with(t)
 			wantError(t, s.do(tc.method, "/v2/apps", tc.body), tc.code, tc.msg)
 		})
 	}
@@ -1036,6 +1079,7 @@ func TestDeleteApp(t *testing.T) {
 	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/d/locked","cmd":"sleep 1","instances":1}`)
 	wantError(t, s.do("DELETE", "/v2/apps/d/locked?force=false", ""), http.StatusConflict, "App is locked…")
 	s.app("/d/locked")
+	s.settle("/d/idle")
 
 	r = s.do("DELETE", "/v2/apps/d/idle?force=false", "")
 	deploymentResultOf(t, r, http.StatusOK)
@@ -1046,7 +1090,9 @@ func TestRestartAndVersions(t *testing.T) {
 	s := startServer(t, newDB(t))
 	r := s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/r","cmd":"sleep 1","instances":0}`)
 	v1, _ := get(r.json(t), "version").(string)
+	s.settle("/r")
 	_, v2 := deploymentResultOf(t, s.do("PUT", "/v2/apps/r", `{"labels":{"k":"v"}}`), http.StatusOK)
+	s.settle("/r")
 
 	r = s.do("POST", "/v2/apps/r/restart", "")
 	depID, v3 := deploymentResultOf(t, r, http.StatusOK)
@@ -1217,6 +1263,7 @@ func TestTasks(t *testing.T) {
 		{"ids not an array", `{"ids":"x"}`, 400, "Invalid JSON"},
 	} {
 		t.Run("tasks/delete/"+tc.name, func(t *testing.T) {
+			s := s.with(t)
 			wantError(t, s.do("POST", "/v2/tasks/delete", tc.body), tc.code, tc.msg)
 		})
 	}
@@ -1234,4 +1281,578 @@ func TestTasks(t *testing.T) {
 	if got := s.app("/t/worker")["instances"]; got != 0.0 {
 		t.Errorf("after POST /v2/tasks/delete?scale=true, /t/worker instances = %v; want 0", got)
 	}
+}
+
+// --- /v2/deployments ---------------------------------------------------------------
+
+func TestDeployments(t *testing.T) {
+	s := startServer(t, newDB(t))
+	r := s.must(http.StatusOK, "GET", "/v2/deployments", "")
+	if string(bytes.TrimSpace(r.body)) != `[]` {
+		t.Errorf("%s = %s; want []", r, r.body)
+	}
+
+	// A start that waits for offers, and a scale of an app that had none.
+	start := s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/dep/created","cmd":"sleep 1","instances":2}`).header.Get("Marathon-Deployment-Id")
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/dep/scaled","cmd":"sleep 1","instances":0}`)
+	s.settle("/dep/scaled")
+	nextMillisecond()
+	scale, _ := deploymentResultOf(t, s.do("PUT", "/v2/apps/dep/scaled", `{"instances":1}`), http.StatusOK)
+
+	r = s.must(http.StatusOK, "GET", "/v2/deployments", "")
+	list, _ := r.json(t).([]any)
+	// Deployments made in the same millisecond may come in either order;
+	// the golden file lists them by app. (Their objects have sorted keys,
+	// so re-encoding keeps the shape.)
+	slices.SortFunc(list, func(a, b any) int {
+		return strings.Compare(fmt.Sprint(get(a, "affectedApps", 0)), fmt.Sprint(get(b, "affectedApps", 0)))
+	})
+	sorted := r
+	sorted.body, _ = json.Marshal(list)
+	golden(t, "deployments", sorted)
+	if len(list) != 2 {
+		t.Fatalf("%s = %d deployments; want 2", r, len(list))
+	}
+	for _, d := range list {
+		for _, k := range []string{"id", "version", "affectedApps", "steps", "currentActions", "currentStep", "totalSteps"} {
+			if get(d, k) == nil {
+				t.Errorf("%s deployment %v has no %s", r, get(d, "id"), k)
+			}
+		}
+	}
+	if got := s.deploymentActions(start); !slices.Equal(got, []string{"StartApplication /dep/created"}) {
+		t.Errorf("actions of %s = %v; want [StartApplication /dep/created]", start, got)
+	}
+
+	// Rolling back a start deletes the app.
+	r = s.do("DELETE", "/v2/deployments/"+start, "")
+	rb, _ := deploymentResultOf(t, r, http.StatusOK)
+	if slices.Contains(s.deploymentIDs(), start) {
+		t.Errorf("%s: the deployment is still listed", r)
+	}
+	wantError(t, s.do("GET", "/v2/apps/dep/created", ""), http.StatusNotFound, "App '/dep/created' does not exist")
+	eventually(t, "the rolled-back app and its rollback leave the store", func() bool {
+		return !slices.Contains(s.storedApps(), "/dep/created") && !slices.Contains(s.storedDeployments(), rb) && !slices.Contains(s.storedDeployments(), start)
+	})
+
+	// Rolling back a scale returns the app to its previous definition.
+	r = s.do("DELETE", "/v2/deployments/"+scale, "")
+	deploymentResultOf(t, r, http.StatusOK)
+	if got := s.app("/dep/scaled")["instances"]; got != 0.0 {
+		t.Errorf("after rolling back the scale, instances = %v; want 0", got)
+	}
+	s.settle("/dep/scaled")
+	if slices.Contains(s.deploymentIDs(), scale) {
+		t.Errorf("%s: the deployment is still listed", r)
+	}
+
+	// A config change rolled back restores the old command.
+	deploymentResultOf(t, s.do("PUT", "/v2/apps/dep/scaled", `{"cmd":"sleep 2","instances":3}`), http.StatusOK)
+	a := s.app("/dep/scaled")
+	change := ids(a["deployments"])
+	if len(change) != 1 {
+		t.Fatalf("/dep/scaled deployments = %v; want one", change)
+	}
+	deploymentResultOf(t, s.do("DELETE", "/v2/deployments/"+change[0], ""), http.StatusOK)
+	if a := s.app("/dep/scaled"); a["cmd"] != "sleep 1" || a["instances"] != 0.0 {
+		t.Errorf("after rolling back the change, cmd %v, instances %v; want sleep 1, 0", a["cmd"], a["instances"])
+	}
+	s.settle("/dep/scaled")
+
+	// force=true just forgets the deployment: the app keeps its new definition.
+	change2, _ := deploymentResultOf(t, s.do("PUT", "/v2/apps/dep/scaled", `{"cmd":"sleep 3","instances":2}`), http.StatusOK)
+	r = s.do("DELETE", "/v2/deployments/"+change2+"?force=true", "")
+	if r.code != http.StatusAccepted || len(r.body) != 0 {
+		t.Errorf("%s?force=true = %d %q; want 202 without a body", r, r.code, r.body)
+	}
+	if slices.Contains(s.deploymentIDs(), change2) {
+		t.Errorf("%s: the deployment is still listed", r)
+	}
+	eventually(t, "the forced-out deployment leaves the store", func() bool { return !slices.Contains(s.storedDeployments(), change2) })
+	if a := s.app("/dep/scaled"); a["cmd"] != "sleep 3" || a["instances"] != 2.0 || len(ids(a["deployments"])) != 0 {
+		t.Errorf("after DELETE ?force=true, cmd %v, instances %v, deployments %v; want sleep 3, 2, none", a["cmd"], a["instances"], a["deployments"])
+	}
+
+	for _, q := range []string{"", "?force=true"} {
+		wantError(t, s.do("DELETE", "/v2/deployments/"+start+q, ""), http.StatusNotFound, "DeploymentPlan "+start+" does not exist")
+		wantError(t, s.do("DELETE", "/v2/deployments/nope"+q, ""), http.StatusNotFound, "DeploymentPlan nope does not exist")
+	}
+}
+
+// --- /v2/groups --------------------------------------------------------------------
+
+func TestGroups(t *testing.T) {
+	s := startServer(t, newDB(t))
+	r := s.must(http.StatusOK, "GET", "/v2/groups", "")
+	if body := r.object(t); body["id"] != "/" || len(ids(body["apps"])) != 0 || len(ids(body["groups"])) != 0 {
+		t.Errorf("%s on an empty service = %s; want the empty root group", r, r.body)
+	}
+
+	shop := `{"id":"/shop","apps":[
+		{"id":"web","cmd":"sleep 1","instances":0},
+		{"id":"/shop/api","cmd":"sleep 2","instances":0}],
+		"groups":[{"id":"db","apps":[{"id":"pg","cmd":"sleep 3","instances":0}]}]}`
+	r = s.do("POST", "/v2/groups", shop)
+	deploymentResultOf(t, r, http.StatusCreated)
+	if got := r.header.Get("Location"); got != "/shop" {
+		t.Errorf("%s Location = %q; want /shop", r, got)
+	}
+	for _, id := range []string{"/shop/web", "/shop/api", "/shop/db/pg"} {
+		s.app(id)
+	}
+	wantError(t, s.do("POST", "/v2/groups", shop), http.StatusConflict, "Group /shop is already created. Use PUT to change this group.")
+	s.settle("/shop/web", "/shop/api", "/shop/db/pg")
+
+	// Groups implied by app ids sit next to explicit ones.
+	nextMillisecond()
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/lone/app","cmd":"sleep 1","instances":0}`)
+	r = s.must(http.StatusOK, "GET", "/v2/groups", "")
+	golden(t, "groups", r)
+	root := r.object(t)
+	if got := ids(root["groups"]); !slices.Equal(got, []string{"/lone", "/shop"}) {
+		t.Errorf("%s groups = %v; want [/lone /shop]", r, got)
+	}
+
+	tree := []struct {
+		path       string
+		apps, subs []string
+	}{
+		{"/v2/groups/shop", []string{"/shop/api", "/shop/web"}, []string{"/shop/db"}},
+		{"/v2/groups/shop/db", []string{"/shop/db/pg"}, []string{}},
+		{"/v2/groups/lone", []string{"/lone/app"}, []string{}},
+	}
+	for _, tc := range tree {
+		r := s.must(http.StatusOK, "GET", tc.path, "")
+		body := r.object(t)
+		if got := ids(body["apps"]); !slices.Equal(got, tc.apps) {
+			t.Errorf("%s apps = %v; want %v", r, got, tc.apps)
+		}
+		if got := ids(body["groups"]); !slices.Equal(got, tc.subs) {
+			t.Errorf("%s groups = %v; want %v", r, got, tc.subs)
+		}
+		for _, k := range []string{"id", "apps", "groups", "pods", "dependencies", "version"} {
+			if _, ok := body[k]; !ok {
+				t.Errorf("%s has no %s", r, k)
+			}
+		}
+	}
+	r = s.must(http.StatusOK, "GET", "/v2/groups/shop?embed=group.apps.tasks", "")
+	if got := get(r.json(t), "apps", 0, "tasks"); !cmp.Equal(got, []any{}) {
+		t.Errorf("%s apps[0].tasks = %v; want []", r, got)
+	}
+
+	// PUT makes the group hold exactly what is given.
+	r = s.do("PUT", "/v2/groups/shop", `{"apps":[{"id":"web","cmd":"sleep 9","instances":0}]}`)
+	deploymentResultOf(t, r, http.StatusOK)
+	s.settle("/shop/web", "/shop/api", "/shop/db/pg")
+	if got := s.app("/shop/web")["cmd"]; got != "sleep 9" {
+		t.Errorf("after PUT /v2/groups/shop, /shop/web cmd = %v; want sleep 9", got)
+	}
+	for _, id := range []string{"/shop/api", "/shop/db/pg"} {
+		wantError(t, s.do("GET", "/v2/apps"+id, ""), http.StatusNotFound, "App '"+id+"' does not exist")
+	}
+
+	// DELETE removes the group's apps.
+	r = s.do("DELETE", "/v2/groups/shop", "")
+	deploymentResultOf(t, r, http.StatusOK)
+	wantError(t, s.do("GET", "/v2/apps/shop/web", ""), http.StatusNotFound, "App '/shop/web' does not exist")
+	wantError(t, s.do("GET", "/v2/groups/shop", ""), http.StatusNotFound, "Group '/shop' does not exist")
+	eventually(t, "the store holds only /lone/app", func() bool {
+		return slices.Equal(s.storedApps(), []string{"/lone/app"}) && len(s.storedGroups()) == 0
+	})
+	for _, method := range []string{"GET", "DELETE"} {
+		wantError(t, s.do(method, "/v2/groups/nope", ""), http.StatusNotFound, "Group '/nope' does not exist")
+	}
+
+	// POST under a group resolves the body's id against the path; PATCH
+	// adds without removing.
+	r = s.do("POST", "/v2/groups/parent", `{"id":"child","apps":[{"id":"a","cmd":"sleep 1","instances":0}]}`)
+	deploymentResultOf(t, r, http.StatusCreated)
+	if got := r.header.Get("Location"); got != "/parent/child" {
+		t.Errorf("%s Location = %q; want /parent/child", r, got)
+	}
+	s.settle("/parent/child/a")
+	deploymentResultOf(t, s.do("PATCH", "/v2/groups/parent/child", `{"apps":[{"id":"b","cmd":"sleep 1","instances":0}]}`), http.StatusOK)
+	s.settle("/parent/child/a", "/parent/child/b", "/lone/app")
+	r = s.must(http.StatusOK, "GET", "/v2/groups/parent/child", "")
+	if got := ids(r.object(t)["apps"]); !slices.Equal(got, []string{"/parent/child/a", "/parent/child/b"}) {
+		t.Errorf("%s apps = %v; want [/parent/child/a /parent/child/b]", r, got)
+	}
+
+	// DELETE /v2/groups deletes every app.
+	deploymentResultOf(t, s.do("DELETE", "/v2/groups", ""), http.StatusOK)
+	r = s.must(http.StatusOK, "GET", "/v2/apps", "")
+	if got := ids(r.object(t)["apps"]); len(got) != 0 {
+		t.Errorf("after DELETE /v2/groups, %s = %v; want no apps", r, got)
+	}
+	eventually(t, "the store holds no apps and no groups", func() bool {
+		return len(s.storedApps()) == 0 && len(s.storedGroups()) == 0
+	})
+}
+
+func TestGroupsBadInput(t *testing.T) {
+	s := startServer(t, newDB(t))
+	// An app held by a deployment that never ends (no kernel).
+	s.must(http.StatusCreated, "POST", "/v2/groups", `{"id":"/held","apps":[{"id":"app","cmd":"sleep 1","instances":1}]}`)
+
+	tests := []struct {
+		name, method, path, body string
+		code                     int
+		msg                      string
+	}{
+		{"malformed JSON", "POST", "/v2/groups", `{"id":`, 400, "Invalid JSON"},
+		{"apps not an array", "POST", "/v2/groups", `{"id":"/g","apps":{}}`, 400, "Invalid JSON"},
+		{"app with a malformed field", "POST", "/v2/groups", `{"id":"/g","apps":[{"id":"a","cmd":"x","cpus":"many"}]}`, 400, "Invalid JSON"},
+		{"invalid group id", "POST", "/v2/groups", `{"id":"/Bad_Group","apps":[{"id":"a","cmd":"x"}]}`, 422, "Object is not valid"},
+		{"invalid subgroup id", "POST", "/v2/groups", `{"id":"/g","groups":[{"id":"Bad_Sub"}]}`, 422, "Object is not valid"},
+		{"invalid nested subgroup id", "PUT", "/v2/groups/g", `{"groups":[{"id":"ok","groups":[{"id":"a..b"}]}]}`, 422, "Object is not valid"},
+		{"app without id", "POST", "/v2/groups", `{"id":"/g","apps":[{"cmd":"x"}]}`, 422, "Object is not valid"},
+		{"invalid app", "POST", "/v2/groups", `{"id":"/g","apps":[{"id":"a","cmd":"x","instances":-1}]}`, 422, "Object is not valid"},
+		{"invalid app id", "POST", "/v2/groups", `{"id":"/g","apps":[{"id":"A","cmd":"x"}]}`, 422, "Object is not valid"},
+		{"app locked (PUT)", "PUT", "/v2/groups/g", `{"apps":[{"id":"/held/app","cmd":"sleep 2"}]}`, 409, "App is locked…"},
+		{"app locked (POST)", "POST", "/v2/groups", `{"id":"/g","apps":[{"id":"/held/app","cmd":"sleep 2"}]}`, 409, "App is locked…"},
+		{"group's apps locked (DELETE)", "DELETE", "/v2/groups/held", ``, 409, "App is locked…"},
+		{"unknown group", "DELETE", "/v2/groups/g", ``, 404, "Group '/g' does not exist"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := s.with(t)
+			wantError(t, s.do(tc.method, tc.path, tc.body), tc.code, tc.msg)
+		})
+	}
+	// Nothing of the rejected requests was stored.
+	wantError(t, s.do("GET", "/v2/groups/g", ""), http.StatusNotFound, "Group '/g' does not exist")
+	if got := s.storedGroups(); !slices.Equal(got, []string{"/held"}) {
+		t.Errorf("stored groups = %v; want [/held]", got)
+	}
+	if got := s.storedApps(); !slices.Equal(got, []string{"/held/app"}) {
+		t.Errorf("stored apps = %v; want [/held/app]", got)
+	}
+	if got := s.app("/held/app")["cmd"]; got != "sleep 1" {
+		t.Errorf("/held/app cmd = %v; want sleep 1", got)
+	}
+	r := s.must(http.StatusOK, "GET", "/v2/groups/held", "")
+	if got := ids(r.object(t)["apps"]); !slices.Equal(got, []string{"/held/app"}) {
+		t.Errorf("%s apps = %v; want [/held/app]", r, got)
+	}
+
+	// force=true overrides the lock.
+	deploymentResultOf(t, s.do("DELETE", "/v2/groups/held?force=true", ""), http.StatusOK)
+	wantError(t, s.do("GET", "/v2/groups/held", ""), http.StatusNotFound, "Group '/held' does not exist")
+}
+
+// --- /v2/queue -----------------------------------------------------------------------
+
+func TestQueue(t *testing.T) {
+	s := startServer(t, newDB(t))
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/q/waiting","cmd":"sleep 1","instances":2,"backoffSeconds":60}`)
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/q/idle","cmd":"sleep 1","instances":0}`)
+
+	queue := func(query string) []any {
+		t.Helper()
+		r := s.must(http.StatusOK, "GET", "/v2/queue"+query, "")
+		body := r.object(t)
+		if got := keysOf(body); !slices.Equal(got, []string{"queue"}) {
+			t.Errorf("%s keys = %v; want [queue]", r, got)
+		}
+		q, _ := body["queue"].([]any)
+		return q
+	}
+	q := queue("")
+	if len(q) != 1 {
+		t.Fatalf("GET /v2/queue = %d items; want 1 (only the app waiting to launch)", len(q))
+	}
+	item := q[0]
+	wantKeys := []string{"app", "count", "delay", "processedOffersSummary", "role", "since", "waiting"}
+	if got := keysOf(item); !slices.Equal(got, wantKeys) {
+		t.Errorf("GET /v2/queue item keys = %v; want %v", got, wantKeys)
+	}
+	checks := []struct {
+		field string
+		got   any
+		want  any
+	}{
+		{"app.id", get(item, "app", "id"), "/q/waiting"},
+		{"count", get(item, "count"), 2.0},
+		{"role", get(item, "role"), "*"},
+		{"delay", get(item, "delay"), map[string]any{"timeLeftSeconds": 0.0, "overdue": true}},
+		{"processedOffersSummary.processedOffersCount", get(item, "processedOffersSummary", "processedOffersCount"), 0.0},
+		{"processedOffersSummary.unusedOffersCount", get(item, "processedOffersSummary", "unusedOffersCount"), 0.0},
+		{"processedOffersSummary.rejectSummaryLastOffers", get(item, "processedOffersSummary", "rejectSummaryLastOffers"), []any{}},
+	}
+	for _, c := range checks {
+		if !cmp.Equal(c.got, c.want) {
+			t.Errorf("GET /v2/queue item %s = %v; want %v", c.field, c.got, c.want)
+		}
+	}
+	if since, _ := get(item, "since").(string); !versionRe.MatchString(since) {
+		t.Errorf("GET /v2/queue item since = %q; want a timestamp", since)
+	}
+	if _, ok := queue("?embed=lastUnusedOffers")[0].(map[string]any)["lastUnusedOffers"]; !ok {
+		t.Error("GET /v2/queue?embed=lastUnusedOffers item has no lastUnusedOffers")
+	}
+
+	// After failures the launch is delayed; DELETE …/delay lifts it.
+	err := s.svc.do(t.Context(), func(c *core) {
+		as := c.apps["/q/waiting"]
+		as.backoff = as.backoff.Failed(time.Now()).Failed(time.Now())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delay := get(queue("")[0], "delay")
+	if left, _ := get(delay, "timeLeftSeconds").(float64); left < 30 || get(delay, "overdue") != false {
+		t.Errorf("after two failures, delay = %v; want about a minute left, not overdue", delay)
+	}
+	r := s.must(http.StatusOK, "DELETE", "/v2/queue/q/waiting/delay", "")
+	if len(r.body) != 0 {
+		t.Errorf("%s body = %q; want none", r, r.body)
+	}
+	if delay := get(queue("")[0], "delay"); !cmp.Equal(delay, map[string]any{"timeLeftSeconds": 0.0, "overdue": true}) {
+		t.Errorf("after DELETE /v2/queue/q/waiting/delay, delay = %v; want 0 left, overdue", delay)
+	}
+	s.must(http.StatusOK, "DELETE", "/v2/queue/q/idle/delay", "")
+	wantError(t, s.do("DELETE", "/v2/queue/nope/delay", ""), http.StatusNotFound, "Application /nope not found in tasks queue.")
+	wantError(t, s.do("DELETE", "/v2/queue/q/waiting", ""), http.StatusNotFound, "Not found: /v2/queue/q/waiting")
+}
+
+// --- /v2/events -------------------------------------------------------------------
+
+func TestEvents(t *testing.T) {
+	s := startServer(t, newDB(t))
+
+	all, stopAll := s.openEvents("")
+	defer stopAll()
+	attached := nextFrame(t, all)
+	if attached.event != "event_stream_attached" || attached.id != "" {
+		t.Fatalf("first frame = %+v; want event_stream_attached without an id", attached)
+	}
+	var payload map[string]any
+	if err := json.Unmarshal([]byte(attached.data), &payload); err != nil || payload["eventType"] != "event_stream_attached" {
+		t.Errorf("event_stream_attached data = %s (%v); want JSON with eventType", attached.data, err)
+	}
+	posts, stopPosts := s.openEvents("?event_type=api_post_event")
+	defer stopPosts()
+	if f := nextFrame(t, posts); f.event != "event_stream_attached" {
+		t.Fatalf("filtered stream's first frame = %s; want event_stream_attached", f.event)
+	}
+
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/ev/one","cmd":"sleep 1","instances":1}`)
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/ev/two","cmd":"sleep 1","instances":1}`)
+
+	// Read every frame of both POSTs.
+	var got []frame
+	seen := map[string]int{}
+	for seen["api_post_event"] < 2 || seen["deployment_info"] < 2 {
+		f := nextFrame(t, all)
+		got = append(got, f)
+		seen[f.event]++
+	}
+	var prev uint64
+	for _, f := range got {
+		var id uint64
+		if _, err := fmt.Sscan(f.id, &id); err != nil || id <= prev {
+			t.Errorf("frame %s has id %q; want a number above %d", f.event, f.id, prev)
+		}
+		prev = id
+		var p map[string]any
+		if err := json.Unmarshal([]byte(f.data), &p); err != nil {
+			t.Errorf("frame %s data is not JSON: %s", f.event, f.data)
+			continue
+		}
+		if p["eventType"] != f.event || p["timestamp"] == nil {
+			t.Errorf("frame %s data = %s; want eventType %s and a timestamp", f.event, f.data, f.event)
+		}
+		if f.event == "api_post_event" && get(p, "appDefinition", "id") == nil {
+			t.Errorf("api_post_event data = %s; want the appDefinition", f.data)
+		}
+	}
+
+	// The filtered stream has only the two api_post_events.
+	for _, want := range []string{"/ev/one", "/ev/two"} {
+		f := nextFrame(t, posts)
+		if f.event != "api_post_event" || !strings.Contains(f.data, `"id":"`+want+`"`) {
+			t.Errorf("filtered frame = %s %s; want api_post_event of %s", f.event, f.data, want)
+		}
+	}
+	noFrame(t, posts, 100*time.Millisecond)
+
+	// Reconnecting after the first POST's last frame replays exactly the
+	// second POST's frames.
+	cut := 0
+	for i, f := range got {
+		if f.event == "api_post_event" {
+			cut = i + 1
+			break
+		}
+	}
+	replay, stopReplay := s.openEvents("", "Last-Event-ID: "+got[cut-1].id)
+	defer stopReplay()
+	if f := nextFrame(t, replay); f.event != "event_stream_attached" || !strings.Contains(f.data, `"eventsMissed":false`) {
+		t.Errorf("replay's first frame = %s %s; want event_stream_attached with eventsMissed false", f.event, f.data)
+	}
+	for _, want := range got[cut:] {
+		if f := nextFrame(t, replay); f != want {
+			t.Errorf("replayed frame = %+v; want %+v", f, want)
+		}
+	}
+	noFrame(t, replay, 100*time.Millisecond)
+
+	for _, tc := range []struct {
+		name    string
+		headers []string
+		code    int
+	}{
+		// Marathon answers 405; corral says what is wrong with 406.
+		{"JSON only", []string{"Accept: application/json"}, http.StatusNotAcceptable},
+		{"bad Last-Event-ID", []string{"Accept: text/event-stream", "Last-Event-ID: yesterday"}, http.StatusBadRequest},
+	} {
+		r := s.do("GET", "/v2/events", "", tc.headers...)
+		if r.code != tc.code {
+			t.Errorf("%s (%s) = %d %s; want %d", r, tc.name, r.code, r.body, tc.code)
+		}
+	}
+	wantError(t, s.do("POST", "/v2/events", ""), http.StatusMethodNotAllowed, "Method POST is not allowed on /v2/events")
+}
+
+// --- /v2/info, /v2/leader, /ping, /metrics, unknown routes ----------------------------------
+
+func TestSystemEndpoints(t *testing.T) {
+	s := startServer(t, newDB(t))
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/sys/a","cmd":"sleep 1","instances":1}`)
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/sys/b","cmd":"sleep 1","instances":0}`)
+	s.settle("/sys/b")
+	hostPort := strings.TrimPrefix(s.base, "http://")
+
+	r := s.must(http.StatusOK, "GET", "/v2/info", "")
+	info := r.object(t)
+	for _, k := range []string{"name", "version", "buildref", "elected", "leader", "frameworkId", "marathon_config", "zookeeper_config", "http_config", "event_subscriber"} {
+		if _, ok := info[k]; !ok {
+			t.Errorf("%s has no %s", r, k)
+		}
+	}
+	if info["leader"] != hostPort || info["elected"] != true || info["frameworkId"] != "" {
+		t.Errorf("%s = leader %v, elected %v, frameworkId %q; want %s, true, \"\" (never subscribed)", r, info["leader"], info["elected"], info["frameworkId"], hostPort)
+	}
+	for _, k := range []string{"master", "failover_timeout", "framework_name", "mesos_role", "mesos_user"} {
+		if get(info, "marathon_config", k) == nil {
+			t.Errorf("%s marathon_config has no %s", r, k)
+		}
+	}
+	if got := get(info, "marathon_config", "master"); got != "http://127.0.0.1:1" {
+		t.Errorf("%s marathon_config.master = %v; want http://127.0.0.1:1", r, got)
+	}
+
+	r = s.must(http.StatusOK, "GET", "/v2/leader", "")
+	if body := r.object(t); len(body) != 1 || body["leader"] != hostPort {
+		t.Errorf("%s = %s; want {\"leader\":%q}", r, r.body, hostPort)
+	}
+
+	pings := []struct {
+		accept string
+		code   int
+		body   string
+		ctype  string
+	}{
+		{"", 200, "pong", "text/plain"},
+		{"text/plain", 200, "pong", "text/plain"},
+		{"*/*", 200, "pong", "text/plain"},
+		{"application/json", 200, `"pong"`, "application/json"},
+		{"image/png", 204, "", ""},
+	}
+	for _, tc := range pings {
+		var h []string
+		if tc.accept != "" {
+			h = append(h, "Accept: "+tc.accept)
+		}
+		r := s.do("GET", "/ping", "", h...)
+		if r.code != tc.code || strings.TrimSpace(string(r.body)) != tc.body || !strings.HasPrefix(r.header.Get("Content-Type"), tc.ctype) {
+			t.Errorf("%s with Accept %q = %d %q (%s); want %d %q (%s)", r, tc.accept, r.code, r.body, r.header.Get("Content-Type"), tc.code, tc.body, tc.ctype)
+		}
+	}
+
+	r = s.must(http.StatusOK, "GET", "/metrics", "")
+	m := r.object(t)
+	for _, k := range []string{"version", "gauges", "counters", "histograms", "meters", "timers"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("%s has no %s", r, k)
+		}
+	}
+	for name, want := range map[string]float64{"services.apps": 2, "services.deployments": 1, "services.apps_waiting": 1, "services.connected": 0} {
+		if got := get(m, "gauges", name, "value"); got != want {
+			t.Errorf("%s gauges[%s].value = %v; want %v", r, name, got, want)
+		}
+	}
+	r = s.must(http.StatusOK, "GET", "/metrics/prometheus", "")
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("%s Content-Type = %q; want text/plain", r, ct)
+	}
+	for _, line := range []string{"# TYPE corral_services_apps gauge", "corral_services_apps 2", "corral_services_deployments 1"} {
+		if !slices.Contains(strings.Split(string(r.body), "\n"), line) {
+			t.Errorf("%s has no line %q:\n%s", r, line, r.body)
+		}
+	}
+
+	routes := []struct {
+		method, path string
+		code         int
+		msg          string
+	}{
+		{"GET", "/nope", 404, "Not found: /nope"},
+		{"GET", "/v2/nope", 404, "Not found: /v2/nope"},
+		{"GET", "/v2/pods", 404, "Not found: /v2/pods"},
+		{"DELETE", "/v2/info", 405, "Method DELETE is not allowed on /v2/info"},
+		{"POST", "/ping", 405, "Method POST is not allowed on /ping"},
+		{"DELETE", "/v2/tasks", 405, "Method DELETE is not allowed on /v2/tasks"},
+		{"POST", "/v2/deployments", 405, "Method POST is not allowed on /v2/deployments"},
+		{"POST", "/v2/apps/sys/a", 405, "Method POST is not allowed on /v2/apps/sys/a"},
+		{"GET", "/v2/apps/sys/a/restart", 405, "Method GET is not allowed on /v2/apps/sys/a/restart"},
+		{"PUT", "/v2/apps/sys/a/versions", 405, "Method PUT is not allowed on /v2/apps/sys/a/versions"},
+		{"DELETE", "/v2/apps", 405, "Method DELETE is not allowed on /v2/apps"},
+	}
+	for _, tc := range routes {
+		wantError(t, s.do(tc.method, tc.path, ""), tc.code, tc.msg)
+	}
+}
+
+// --- persistence ---------------------------------------------------------------------
+
+func TestRestartKeepsState(t *testing.T) {
+	db := newDB(t)
+	s := startServer(t, db)
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/keep/busy","cmd":"sleep 1","instances":2,"labels":{"k":"v"}}`)
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/keep/idle","cmd":"sleep 1","instances":0}`)
+	s.settle("/keep/idle")
+	deploymentResultOf(t, s.do("PUT", "/v2/apps/keep/idle", `{"env":{"A":"1"}}`), http.StatusOK)
+	deploymentResultOf(t, s.do("POST", "/v2/groups", `{"id":"/team","dependencies":["/keep"],"apps":[{"id":"svc","cmd":"sleep 1","instances":0}]}`), http.StatusCreated)
+	s.settle("/keep/idle", "/team/svc")
+
+	paths := []string{"/v2/apps", "/v2/apps/keep/busy", "/v2/apps/keep/idle/versions", "/v2/deployments", "/v2/groups", "/v2/groups/team", "/v2/queue"}
+	eventually(t, "finished deployments leave the store", func() bool {
+		return slices.Equal(s.storedDeployments(), s.deploymentIDs())
+	})
+	before := map[string]string{}
+	for _, p := range paths {
+		before[p] = string(scrubSince(s.must(http.StatusOK, "GET", p, "").body))
+	}
+	s.stop()
+
+	s2 := startServer(t, db)
+	for _, p := range paths {
+		after := string(scrubSince(s2.must(http.StatusOK, "GET", p, "").body))
+		if diff := cmp.Diff(before[p], after); diff != "" {
+			t.Errorf("GET %s after a restart differs (-before +after):\n%s", p, diff)
+		}
+	}
+	if got := len(ids(s2.must(http.StatusOK, "GET", "/v2/deployments", "").json(t))); got != 1 {
+		t.Errorf("after a restart, %d deployments; want the unfinished one", got)
+	}
+	// The restored deployment still locks its app.
+	wantError(t, s2.do("PUT", "/v2/apps/keep/busy", `{"cmd":"sleep 2"}`), http.StatusConflict, "App is locked…")
+}
+
+// scrubSince blanks the queue's "since", which is when this process first
+// saw the app waiting.
+func scrubSince(b []byte) []byte {
+	return regexp.MustCompile(`"since":"[^"]*"`).ReplaceAll(b, []byte(`"since":""`))
 }

@@ -123,6 +123,15 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 		writeErr(w, err)
 		return
 	}
+	for _, gid := range sortedKeys(groups) {
+		if gid == "/" {
+			continue
+		}
+		if err := app.ValidID(gid); err != nil {
+			writeErr(w, &app.ValidationError{Message: "Object is not valid", Details: []app.Detail{{Path: "/groups", Errors: []string{err.Error()}}}})
+			return
+		}
+	}
 	defs := map[string]app.App{}
 	for appID, raw := range apps {
 		a, err := app.Decode(raw)
@@ -174,6 +183,12 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 		}
 		now := time.Now()
 		version := nextVersion(now)
+		if len(changes) == 0 {
+			// Nothing to deploy: an empty deployment finishes at once.
+			dep = &deployment{ID: "", Version: version}
+		} else if dep, oerr = c.deploy(r.Context(), changes, force, now); oerr != nil {
+			return // a refused change (locked) must not leave the groups behind
+		}
 		for gid, deps := range groups {
 			gr := &group{ID: gid, Dependencies: deps, Version: version}
 			if gr.Dependencies == nil {
@@ -186,12 +201,6 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 			}
 			c.groups[gid] = gr
 		}
-		if len(changes) == 0 {
-			// Nothing to deploy: an empty deployment finishes at once.
-			dep = &deployment{ID: "", Version: version}
-			return
-		}
-		dep, oerr = c.deploy(r.Context(), changes, force, now)
 	})
 	if err == nil {
 		err = oerr
@@ -230,6 +239,11 @@ func (s *Service) deleteGroup(w http.ResponseWriter, r *http.Request, id string)
 				changes = append(changes, change{id: appID, action: actionStop})
 			}
 		}
+		if len(changes) == 0 {
+			dep = &deployment{Version: nextVersion(time.Now())}
+		} else if dep, oerr = c.deploy(r.Context(), changes, force, time.Now()); oerr != nil {
+			return // a refused delete (locked) keeps the groups
+		}
 		for gid := range c.groups {
 			if app.InGroup(id, gid) || gid == id {
 				if err := c.s.store.DeleteGroup(r.Context(), gid); err != nil && !isNotFound(err) {
@@ -239,11 +253,6 @@ func (s *Service) deleteGroup(w http.ResponseWriter, r *http.Request, id string)
 				delete(c.groups, gid)
 			}
 		}
-		if len(changes) == 0 {
-			dep = &deployment{Version: nextVersion(time.Now())}
-			return
-		}
-		dep, oerr = c.deploy(r.Context(), changes, force, time.Now())
 	})
 	if err == nil {
 		err = oerr

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"corral/frameworks/services/app"
-	"corral/internal/events"
 	"corral/frameworks/services/plan"
 	"corral/frameworks/services/store"
+	"corral/internal/events"
 	"corral/kernel/mesos"
 	"corral/kernel/sched"
 )
