@@ -9,7 +9,8 @@
 //	kernel    agents, frameworks, role weights, the leading master
 //	services  apps and their versions, groups, deployments, instances,
 //	          launch delays, the framework id
-//	jobs      (later) jobs, runs, dependencies
+//	jobs      jobs and their planning cursors, dependency edges and their
+//	          progress, runs, per-job stats, the framework id
 //
 // Applying the files is the job of corral/internal/migrate.
 package migrations

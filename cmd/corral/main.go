@@ -25,7 +25,7 @@ func main() {
 }
 
 func commands() []*command {
-	return []*command{masterCommand(), agentCommand(), servicesCommand(), migrateCommand(), versionCommand()}
+	return []*command{masterCommand(), agentCommand(), servicesCommand(), jobsCommand(), migrateCommand(), versionCommand()}
 }
 
 func run(args []string) int {

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+
+	"corral/frameworks/jobs"
+	"corral/kernel/agent"
+)
+
+func jobsCommand() *command {
+	cfg := jobs.DefaultConfig()
+	masters := "http://127.0.0.1:5050"
+	var logs logFlags
+	fs := flag.NewFlagSet("jobs", flag.ContinueOnError)
+	fs.StringVar(&masters, "master", masters, "master base URL(s), comma-separated")
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "Postgres URL (schema jobs), e.g. postgres://user@localhost:5432/corral (required)")
+	fs.StringVar(&cfg.Listen, "http", cfg.Listen, "address of the jobs API (native /v1/jobs and Chronos /v1/scheduler)")
+	fs.StringVar(&cfg.Advertise, "advertise", cfg.Advertise, "base URL others use to reach the API (default http://<hostname>:<port>)")
+	fs.StringVar(&cfg.Name, "framework_name", cfg.Name, "framework name registered with the kernel")
+	fs.StringVar(&cfg.User, "user", cfg.User, "user tasks run as (reported to the kernel)")
+	fs.StringVar(&cfg.Role, "role", cfg.Role, "role the framework subscribes with")
+	durationVar(fs, &cfg.FailoverTimeout, "failover_timeout", "how long the kernel keeps tasks running while the framework is away")
+	fs.Float64Var(&cfg.DefaultCPUs, "mesos_task_cpu", cfg.DefaultCPUs, "cpus of jobs that ask for 0")
+	fs.Float64Var(&cfg.DefaultMem, "mesos_task_mem", cfg.DefaultMem, "mem (MB) of jobs that ask for 0")
+	fs.Float64Var(&cfg.DefaultDisk, "mesos_task_disk", cfg.DefaultDisk, "disk (MB) of jobs that ask for 0")
+	durationVar(fs, &cfg.Retention, "run_retention", "how long finished runs are kept")
+	fs.IntVar(&cfg.KeepRuns, "keep_runs", cfg.KeepRuns, "newest runs kept per job regardless of age")
+	durationVar(fs, &cfg.OfferHold, "offer_hold", "keep offers this long before a run is due, so it starts at once")
+	fs.IntVar(&cfg.EventBuffer, "event_buffer", cfg.EventBuffer, "events kept for /v1/events replay (Last-Event-ID)")
+	migrateFirst := true
+	fs.BoolVar(&migrateFirst, "migrate", migrateFirst, "apply database migrations at start")
+	logs.register(fs)
+	c := &command{name: "jobs", summary: "run the jobs framework: cron and dependency jobs (native and Chronos APIs)", usage: "[flags]", fs: fs}
+	c.run = func(args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Sprintf("unexpected arguments %q", args)}
+		}
+		log, err := logs.logger()
+		if err != nil {
+			return err
+		}
+		cfg.Masters = agent.ParseMasters(masters)
+		if err := cfg.Validate(); err != nil {
+			return usageError{err.Error()}
+		}
+		jobs.Version = version
+		ctx, stop := signalContext()
+		defer stop()
+		if migrateFirst {
+			if err := migrateUpRetry(ctx, cfg.DB, log); err != nil {
+				return fmt.Errorf("migrating: %w", err)
+			}
+		}
+		s, err := jobs.New(cfg, log)
+		if err != nil {
+			return err
+		}
+		return s.Run(ctx)
+	}
+	return c
+}

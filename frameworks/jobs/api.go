@@ -1,0 +1,627 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"corral/frameworks/jobs/dag"
+	"corral/frameworks/jobs/job"
+	"corral/frameworks/jobs/schedule"
+	"corral/frameworks/jobs/store"
+)
+
+const maxBody = 4 << 20
+
+// apiError is a client-facing error with its status.
+type apiError struct {
+	code    int
+	msg     string
+	details any
+	extra   map[string]any
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func errf(code int, format string, args ...any) *apiError {
+	return &apiError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeErr writes the native error shape {"message","details"}; client
+// mistakes are 4xx, a database that cannot be reached is 503.
+func writeErr(w http.ResponseWriter, err error) {
+	var ae *apiError
+	var ve *job.ValidationError
+	switch {
+	case errors.As(err, &ae):
+		body := map[string]any{"message": ae.msg}
+		if ae.details != nil {
+			body["details"] = ae.details
+		}
+		for k, v := range ae.extra {
+			body[k] = v
+		}
+		writeJSON(w, ae.code, body)
+	case errors.As(err, &ve):
+		writeJSON(w, http.StatusUnprocessableEntity, ve)
+	case errors.Is(err, store.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": err.Error()})
+	default:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"message": "the jobs database cannot be reached: " + err.Error()})
+	}
+}
+
+func readBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, errf(http.StatusBadRequest, "cannot read the request body: %v", err)
+	}
+	if len(b) > maxBody {
+		return nil, errf(http.StatusRequestEntityTooLarge, "request body larger than %d bytes", maxBody)
+	}
+	return b, nil
+}
+
+func (s *Service) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Get("/ping", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "pong\n") })
+	r.Get("/health", s.health)
+	r.Get("/metrics", s.metrics)
+	r.Get("/v1/info", s.info)
+	r.Get("/v1/jobs", s.listJobs)
+	r.Post("/v1/jobs", s.createJob)
+	r.Get("/v1/jobs/{name}", s.getJob)
+	r.Put("/v1/jobs/{name}", s.putJob)
+	r.Delete("/v1/jobs/{name}", s.deleteJob)
+	r.Get("/v1/jobs/{name}/runs", s.listRuns)
+	r.Get("/v1/jobs/{name}/runs/{id}", s.getRun)
+	r.Post("/v1/jobs/{name}/run", s.triggerRun)
+	r.Post("/v1/jobs/{name}/runs/{id}/stop", s.stopRun)
+	r.Get("/v1/graph", s.graphJSON)
+	r.Get("/v1/graph.dot", s.graphDot)
+	r.Get("/v1/events", s.bus.ServeHTTP)
+	s.chronosRoutes(r)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not found: " + r.URL.Path})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "Method " + r.Method + " is not allowed on " + r.URL.Path})
+	})
+	return r
+}
+
+func (s *Service) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	err := s.store.Ping(ctx)
+	body := map[string]any{"healthy": err == nil, "leading": s.Leading(), "database": "ok"}
+	code := http.StatusOK
+	if err != nil {
+		body["database"] = err.Error()
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, body)
+}
+
+func (s *Service) info(w http.ResponseWriter, r *http.Request) {
+	fid, _ := s.store.FrameworkID(r.Context())
+	writeJSON(w, http.StatusOK, map[string]any{"name": "corral-jobs", "version": Version, "frameworkId": fid, "leading": s.Leading(), "url": s.url})
+}
+
+// parseSchedule checks a schedule and its zone for job.Validate.
+func parseSchedule(expr, tz string) error {
+	_, err := schedule.Parse(expr, tz)
+	return err
+}
+
+// jobView is a job as the native API shows it.
+func (s *Service) jobView(j job.Job, st store.Stats, now time.Time) map[string]any {
+	b, _ := json.Marshal(j)
+	var v map[string]any
+	_ = json.Unmarshal(b, &v)
+	v["successCount"] = st.SuccessCount
+	v["errorCount"] = st.ErrorCount
+	v["errorsSinceLastSuccess"] = st.ErrorsSinceLastSuccess
+	v["lastSuccess"] = timeOrEmpty(st.LastSuccess)
+	v["lastError"] = timeOrEmpty(st.LastError)
+	if j.Schedule != "" && !j.Disabled {
+		if sch, err := schedule.Parse(j.Schedule, j.Timezone); err == nil {
+			if next, ok := sch.Next(now); ok {
+				loc, _ := schedule.LoadLocation(j.Timezone)
+				v["nextRun"] = next.In(loc).Format(time.RFC3339)
+			}
+		}
+	}
+	return v
+}
+
+func timeOrEmpty(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+// loadGraph reads every job's definition.
+func (s *Service) loadGraph(ctx context.Context) (map[string]job.Job, error) {
+	recs, err := s.store.Jobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]job.Job{}
+	for _, r := range recs {
+		var j job.Job
+		if json.Unmarshal(r.Spec, &j) == nil {
+			out[r.Name] = j
+		}
+	}
+	return out, nil
+}
+
+func parentsOf(jobs map[string]job.Job) map[string][]string {
+	out := map[string][]string{}
+	for n, j := range jobs {
+		out[n] = j.Parents
+	}
+	return out
+}
+
+// save validates j against the whole graph and stores it. create refuses
+// an existing name with 409.
+func (s *Service) save(ctx context.Context, j job.Job, create bool) error {
+	if ve := job.Validate(j, parseSchedule); ve != nil {
+		return ve
+	}
+	all, err := s.loadGraph(ctx)
+	if err != nil {
+		return err
+	}
+	if _, exists := all[j.Name]; exists && create {
+		return &apiError{code: http.StatusConflict, msg: fmt.Sprintf("job %q already exists", j.Name)}
+	}
+	all[j.Name] = j
+	if err := dag.Check(parentsOf(all)); err != nil {
+		return &job.ValidationError{Message: "Object is not valid", Details: []job.Detail{{Path: "/parents", Errors: []string{err.Error()}}}}
+	}
+	j.Version = time.Now().UTC().Format(time.RFC3339Nano)
+	spec, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	if err := s.store.PutJob(ctx, j.Name, j.Version, spec, j.Parents); err != nil {
+		return err
+	}
+	s.poke()
+	s.bus.Publish("job_saved", map[string]any{"job": j.Name, "version": j.Version})
+	return nil
+}
+
+func (s *Service) decodeNative(r *http.Request) (job.Job, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return job.Job{}, err
+	}
+	j, err := job.DecodeNative(body)
+	if err != nil {
+		return job.Job{}, asClientError(err)
+	}
+	j.Normalize()
+	return j, nil
+}
+
+// asClientError turns a decoding error into a 400 naming the problem.
+func asClientError(err error) error {
+	var ve *job.ValidationError
+	if errors.As(err, &ve) {
+		return ve
+	}
+	var ij *job.InvalidJSON
+	if errors.As(err, &ij) {
+		return &apiError{code: http.StatusBadRequest, msg: ij.Message, details: ij.Details}
+	}
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return &apiError{code: http.StatusBadRequest, msg: "Invalid JSON: " + err.Error()}
+}
+
+func (s *Service) createJob(w http.ResponseWriter, r *http.Request) {
+	j, err := s.decodeNative(r)
+	if err == nil {
+		err = s.save(r.Context(), j, true)
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/jobs/"+j.Name)
+	writeJSON(w, http.StatusCreated, s.jobView(j, store.Stats{}, time.Now()))
+}
+
+func (s *Service) putJob(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	j, err := s.decodeNative(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if j.Name == "" {
+		j.Name = name
+	}
+	if j.Name != name {
+		writeErr(w, &job.ValidationError{Message: "Object is not valid", Details: []job.Detail{{Path: "/name", Errors: []string{fmt.Sprintf("name %q does not match %q in the URL", j.Name, name)}}}})
+		return
+	}
+	if err := s.save(r.Context(), j, false); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.jobView(j, s.statsOf(r.Context(), name), time.Now()))
+}
+
+func (s *Service) statsOf(ctx context.Context, name string) store.Stats {
+	all, err := s.store.Stats(ctx)
+	if err != nil {
+		return store.Stats{}
+	}
+	return all[name]
+}
+
+func (s *Service) getJob(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	rec, err := s.store.Job(r.Context(), name)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = errf(http.StatusNotFound, "job %q does not exist", name)
+		}
+		writeErr(w, err)
+		return
+	}
+	var j job.Job
+	_ = json.Unmarshal(rec.Spec, &j)
+	writeJSON(w, http.StatusOK, s.jobView(j, s.statsOf(r.Context(), name), time.Now()))
+}
+
+func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) {
+	all, err := s.loadGraph(r.Context())
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	stats, _ := s.store.Stats(r.Context())
+	now := time.Now()
+	out := []map[string]any{}
+	for _, n := range sortedKeys(all) {
+		out = append(out, s.jobView(all[n], stats[n], now))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// deleteJob refuses (409) to delete a job others depend on unless
+// force=true, which rewires the children as Chronos did and says how.
+func (s *Service) deleteJob(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	force, _ := strconv.ParseBool(r.URL.Query().Get("force"))
+	changes, err := s.remove(r.Context(), name, force)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deleted": name, "rewired": changes})
+}
+
+func (s *Service) remove(ctx context.Context, name string, force bool) ([]dag.Change, error) {
+	all, err := s.loadGraph(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := all[name]; !ok {
+		return nil, errf(http.StatusNotFound, "job %q does not exist", name)
+	}
+	parents := parentsOf(all)
+	children := dag.Children(parents, name)
+	if len(children) > 0 && !force {
+		return nil, &apiError{code: http.StatusConflict, msg: fmt.Sprintf("job %q has dependent jobs %v; delete with force=true to rewire them", name, children),
+			extra: map[string]any{"children": children}}
+	}
+	schedules := map[string]string{}
+	for n, j := range all {
+		schedules[n] = j.Schedule
+	}
+	newParents, newSchedules, changes := dag.Rewire(parents, schedules, name)
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	err = s.store.Atomically(ctx, func(tx *store.Tx) error {
+		for _, ch := range changes {
+			j := all[ch.Job]
+			j.Parents = newParents[ch.Job]
+			j.Schedule = newSchedules[ch.Job]
+			if j.Schedule != "" && j.Timezone == "" {
+				j.Timezone = all[name].Timezone
+			}
+			j.Version = now
+			spec, _ := json.Marshal(j)
+			if err := tx.PutJob(ctx, j.Name, j.Version, spec, j.Parents); err != nil {
+				return err
+			}
+		}
+		return tx.DeleteJob(ctx, name)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.poke()
+	s.bus.Publish("job_deleted", map[string]any{"job": name, "rewired": changes})
+	if changes == nil {
+		changes = []dag.Change{}
+	}
+	return changes, nil
+}
+
+// runView is a run as the API shows it.
+func runView(r store.Run) map[string]any {
+	v := map[string]any{
+		"id": r.ID, "job": r.Job, "trigger": r.Trigger, "state": r.State, "attempt": r.Attempt, "maxAttempts": r.MaxAttempts,
+		"arguments": nonNil(r.Arguments), "triggeredBy": nonNilIDs(r.TriggeredBy), "reason": r.Reason, "exitStatus": r.ExitStatus,
+		"agentId": r.AgentID, "host": r.Host, "taskId": r.TaskID, "sandbox": r.Sandbox,
+		"queuedAt": r.QueuedAt.UTC().Format(time.RFC3339Nano),
+	}
+	for k, t := range map[string]*time.Time{"scheduledFor": r.ScheduledFor, "startedAt": r.StartedAt, "finishedAt": r.FinishedAt, "notBefore": r.NotBefore} {
+		if t != nil {
+			v[k] = t.UTC().Format(time.RFC3339Nano)
+		} else {
+			v[k] = nil
+		}
+	}
+	return v
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nonNilIDs(s []int64) []int64 {
+	if s == nil {
+		return []int64{}
+	}
+	return s
+}
+
+func (s *Service) mustJob(ctx context.Context, name string) error {
+	if _, err := s.store.Job(ctx, name); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errf(http.StatusNotFound, "job %q does not exist", name)
+		}
+		return err
+	}
+	return nil
+}
+
+func (s *Service) listRuns(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	if err := s.mustJob(r.Context(), name); err != nil {
+		writeErr(w, err)
+		return
+	}
+	runs, err := s.store.Runs(r.Context(), name, limit, before)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	out := []map[string]any{}
+	for _, run := range runs {
+		out = append(out, runView(run))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Service) runOf(r *http.Request) (store.Run, error) {
+	name := chi.URLParam(r, "name")
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil {
+		return store.Run{}, errf(http.StatusBadRequest, "run id %q is not a number", chi.URLParam(r, "id"))
+	}
+	run, err := s.store.Run(r.Context(), id)
+	if err != nil || run.Job != name {
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			err = errf(http.StatusNotFound, "run %d of job %q does not exist", id, name)
+		}
+		return store.Run{}, err
+	}
+	return run, nil
+}
+
+func (s *Service) getRun(w http.ResponseWriter, r *http.Request) {
+	run, err := s.runOf(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, runView(run))
+}
+
+// queueManual records a manual run of a job.
+func (s *Service) queueManual(ctx context.Context, name string, args []string) (store.Run, error) {
+	rec, err := s.store.Job(ctx, name)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Run{}, errf(http.StatusNotFound, "job %q does not exist", name)
+		}
+		return store.Run{}, err
+	}
+	var j job.Job
+	_ = json.Unmarshal(rec.Spec, &j)
+	run := store.Run{Job: name, Trigger: "manual", DedupKey: "manual:" + uuid.NewString(), State: stateQueued,
+		MaxAttempts: j.Retries + 1, Arguments: args, QueuedAt: time.Now()}
+	run, _, err = s.store.InsertRun(ctx, run)
+	if err != nil {
+		return store.Run{}, err
+	}
+	s.poke()
+	s.bus.Publish("run_queued", runEvent(run))
+	return run, nil
+}
+
+func (s *Service) triggerRun(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	body, err := readBody(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	var req struct {
+		Arguments []string `json:"arguments"`
+	}
+	if len(strings.TrimSpace(string(body))) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			writeErr(w, &job.ValidationError{Message: "Invalid JSON", Details: []job.Detail{{Path: "/arguments", Errors: []string{err.Error()}}}})
+			return
+		}
+	}
+	run, err := s.queueManual(r.Context(), name, req.Arguments)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, runView(run))
+}
+
+// stopRun stops a run: a queued one at once, a running one by killing its
+// task (this process must lead for that).
+func (s *Service) stopRun(w http.ResponseWriter, r *http.Request) {
+	run, err := s.runOf(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if !active(run.State) {
+		writeErr(w, errf(http.StatusConflict, "run %d already ended (%s)", run.ID, run.State))
+		return
+	}
+	done := s.withLeader(r.Context(), func(c *core) {
+		if rs := c.runs[run.ID]; rs != nil {
+			c.killRun(rs, "stopped through the API", false)
+		}
+	})
+	if !done {
+		now := time.Now()
+		to := run
+		to.State, to.Reason, to.FinishedAt = stateKilled, "stopped through the API", &now
+		if _, err := s.store.TransitionRun(r.Context(), run.ID, []string{stateQueued}, to); err != nil {
+			writeErr(w, errf(http.StatusConflict, "run %d is %s on the leading jobs instance; send the request there", run.ID, run.State))
+			return
+		}
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// nodes describes every job for the graph views.
+func (s *Service) nodes(ctx context.Context) ([]dag.NodeInfo, error) {
+	all, err := s.loadGraph(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stats, _ := s.store.Stats(ctx)
+	activeRuns, _ := s.store.ActiveRuns(ctx)
+	status := map[string]string{}
+	for _, r := range activeRuns {
+		if r.State == stateQueued && status[r.Job] == "" {
+			status[r.Job] = "queued"
+		} else if r.State != stateQueued {
+			status[r.Job] = "running"
+		}
+	}
+	var out []dag.NodeInfo
+	for _, n := range sortedKeys(all) {
+		st := stats[n]
+		last := "fresh"
+		switch {
+		case st.LastSuccess != nil && (st.LastError == nil || st.LastSuccess.After(*st.LastError)):
+			last = "success"
+		case st.LastError != nil:
+			last = "failure"
+		}
+		stat := status[n]
+		if stat == "" {
+			stat = "idle"
+		}
+		out = append(out, dag.NodeInfo{Name: n, Parents: all[n].Parents, LastState: last, Status: stat})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (s *Service) graphJSON(w http.ResponseWriter, r *http.Request) {
+	ns, err := s.nodes(r.Context())
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, dag.JSON(ns))
+}
+
+func (s *Service) graphDot(w http.ResponseWriter, r *http.Request) {
+	ns, err := s.nodes(r.Context())
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/vnd.graphviz; charset=utf-8")
+	_, _ = io.WriteString(w, dag.Dot(ns))
+}
+
+// metrics serves Prometheus text.
+func (s *Service) metrics(w http.ResponseWriter, r *http.Request) {
+	gauges := map[string]float64{"leading": 0}
+	if s.Leading() {
+		gauges["leading"] = 1
+	}
+	if all, err := s.loadGraph(r.Context()); err == nil {
+		gauges["jobs"] = float64(len(all))
+	}
+	if runs, err := s.store.ActiveRuns(r.Context()); err == nil {
+		for _, st := range []string{stateQueued, stateStarting, stateRunning} {
+			gauges["runs_"+lower(st)] = 0
+		}
+		for _, run := range runs {
+			gauges["runs_"+lower(run.State)]++
+		}
+	}
+	if stats, err := s.store.Stats(r.Context()); err == nil {
+		var ok, bad int64
+		for _, st := range stats {
+			ok += st.SuccessCount
+			bad += st.ErrorCount
+		}
+		gauges["runs_succeeded_total"] = float64(ok)
+		gauges["runs_failed_total"] = float64(bad)
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	for _, k := range sortedKeys(gauges) {
+		fmt.Fprintf(w, "# TYPE corral_jobs_%s gauge\ncorral_jobs_%s %g\n", k, k, gauges[k])
+	}
+}

@@ -1,0 +1,279 @@
+package jobs
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"corral/frameworks/jobs/dag"
+	"corral/frameworks/jobs/job"
+	"corral/frameworks/jobs/store"
+)
+
+// chronosRoutes mounts the Chronos-compatible API under /v1/scheduler, so
+// scripts written for Chronos keep working.
+func (s *Service) chronosRoutes(r chi.Router) {
+	r.Post("/v1/scheduler/iso8601", s.chronosUpsert(false))
+	r.Post("/v1/scheduler/dependency", s.chronosUpsert(true))
+	r.Put("/v1/scheduler/iso8601", s.chronosUpsert(false))
+	r.Put("/v1/scheduler/dependency", s.chronosUpsert(true))
+	r.Get("/v1/scheduler/jobs", s.chronosJobs)
+	r.Get("/v1/scheduler/jobs/search", s.chronosSearch)
+	r.Get("/v1/scheduler/jobs/summary", s.chronosSummary)
+	r.Get("/v1/scheduler/job/{name}", s.chronosJob)
+	r.Put("/v1/scheduler/job/{name}", s.chronosRunNow)
+	r.Delete("/v1/scheduler/job/{name}", s.chronosDelete)
+	r.Put("/v1/scheduler/job/success/{name}", s.chronosSuccess)
+	r.Delete("/v1/scheduler/task/kill/{name}", s.chronosKill)
+	r.Get("/v1/scheduler/graph/dot", s.graphDot)
+	r.Get("/v1/scheduler/leader", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"leader": strings.TrimPrefix(strings.TrimPrefix(s.url, "http://"), "https://")})
+	})
+}
+
+// chronosErr writes Chronos' error shape {"message","status"} (always a
+// 400 for a client's mistake, unlike Chronos' stack traces).
+func chronosErr(w http.ResponseWriter, err error) {
+	var ve *job.ValidationError
+	var ae *apiError
+	switch {
+	case errors.As(err, &ve):
+		var parts []string
+		for _, d := range ve.Details {
+			parts = append(parts, strings.TrimPrefix(d.Path, "/")+": "+strings.Join(d.Errors, "; "))
+		}
+		writeJSON(w, http.StatusBadRequest, map[string]any{"message": strings.Join(parts, "; "), "status": "Bad Request", "details": ve.Details})
+	case errors.As(err, &ae) && ae.code < 500:
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": ae.msg, "status": "Bad Request"})
+	default:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"message": err.Error(), "status": "Service Unavailable"})
+	}
+}
+
+// chronosUpsert creates or replaces a scheduled (iso8601) or dependent job.
+func (s *Service) chronosUpsert(dependent bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := readBody(r)
+		if err != nil {
+			chronosErr(w, err)
+			return
+		}
+		j, err := job.DecodeChronos(body)
+		if err != nil {
+			chronosErr(w, asClientError(err))
+			return
+		}
+		j.Normalize()
+		switch {
+		case dependent && len(j.Parents) == 0:
+			chronosErr(w, &job.ValidationError{Message: "Object is not valid", Details: []job.Detail{{Path: "/parents", Errors: []string{"a dependent job needs at least one parent"}}}})
+			return
+		case !dependent && j.Schedule == "" && len(j.Parents) == 0:
+			// Chronos: no schedule means run once, now.
+			j.Schedule = "R1/" + time.Now().UTC().Format(time.RFC3339) + "/PT24H"
+		case !dependent && len(j.Parents) > 0 && j.Schedule == "":
+			chronosErr(w, &job.ValidationError{Message: "Object is not valid", Details: []job.Detail{{Path: "/schedule", Errors: []string{"a scheduled job needs a schedule; use /v1/scheduler/dependency for jobs with parents"}}}})
+			return
+		}
+		if err := s.save(r.Context(), j, false); err != nil {
+			chronosErr(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (s *Service) chronosViews(r *http.Request, keep func(job.Job) bool) ([]map[string]any, error) {
+	all, err := s.loadGraph(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	stats, _ := s.store.Stats(r.Context())
+	out := []map[string]any{}
+	for _, n := range sortedKeys(all) {
+		if keep != nil && !keep(all[n]) {
+			continue
+		}
+		out = append(out, job.ChronosView(all[n], chronosStats(stats[n])))
+	}
+	return out, nil
+}
+
+func chronosStats(st store.Stats) job.Stats {
+	out := job.Stats{SuccessCount: int(st.SuccessCount), ErrorCount: int(st.ErrorCount), ErrorsSinceLastSuccess: int(st.ErrorsSinceLastSuccess)}
+	if st.LastSuccess != nil {
+		out.LastSuccess = *st.LastSuccess
+	}
+	if st.LastError != nil {
+		out.LastError = *st.LastError
+	}
+	return out
+}
+
+func (s *Service) chronosJobs(w http.ResponseWriter, r *http.Request) {
+	out, err := s.chronosViews(r, nil)
+	if err != nil {
+		chronosErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// chronosSearch matches name, command or either (any), case-insensitively,
+// with Chronos' default limit of 10.
+func (s *Service) chronosSearch(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	name, command, anyOf := strings.ToLower(q.Get("name")), strings.ToLower(q.Get("command")), strings.ToLower(q.Get("any"))
+	limit, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || limit <= 0 {
+		limit = 10
+	}
+	offset, _ := strconv.Atoi(q.Get("offset"))
+	out, err := s.chronosViews(r, func(j job.Job) bool {
+		n, c := strings.ToLower(j.Name), strings.ToLower(j.Command)
+		switch {
+		case name != "" && !strings.Contains(n, name):
+			return false
+		case command != "" && !strings.Contains(c, command):
+			return false
+		case anyOf != "" && !strings.Contains(n, anyOf) && !strings.Contains(c, anyOf):
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		chronosErr(w, err)
+		return
+	}
+	if offset > len(out) {
+		offset = len(out)
+	}
+	out = out[offset:]
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Service) chronosSummary(w http.ResponseWriter, r *http.Request) {
+	ns, err := s.nodes(r.Context())
+	if err != nil {
+		chronosErr(w, err)
+		return
+	}
+	all, _ := s.loadGraph(r.Context())
+	var out []map[string]any
+	for _, n := range ns {
+		j := all[n.Name]
+		out = append(out, map[string]any{"name": n.Name, "state": n.LastState, "status": n.Status, "schedule": j.Schedule, "parents": nonNil(j.Parents), "disabled": j.Disabled})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"jobs": nonNilMaps(out)})
+}
+
+func nonNilMaps(m []map[string]any) []map[string]any {
+	if m == nil {
+		return []map[string]any{}
+	}
+	return m
+}
+
+// chronosJob answers 400 for an unknown job, as Chronos does.
+func (s *Service) chronosJob(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	rec, err := s.store.Job(r.Context(), name)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = errf(http.StatusBadRequest, "job %q does not exist", name)
+		}
+		chronosErr(w, err)
+		return
+	}
+	var j job.Job
+	_ = json.Unmarshal(rec.Spec, &j)
+	writeJSON(w, http.StatusOK, job.ChronosView(j, chronosStats(s.statsOf(r.Context(), name))))
+}
+
+// chronosRunNow is PUT /v1/scheduler/job/{name}: run now, schedule
+// untouched; ?arguments= are appended to the command.
+func (s *Service) chronosRunNow(w http.ResponseWriter, r *http.Request) {
+	var args []string
+	for _, a := range r.URL.Query()["arguments"] {
+		args = append(args, strings.Fields(a)...)
+	}
+	if _, err := s.queueManual(r.Context(), chi.URLParam(r, "name"), args); err != nil {
+		chronosErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// chronosDelete deletes a job, rewiring its children as Chronos does.
+func (s *Service) chronosDelete(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.remove(r.Context(), chi.URLParam(r, "name"), true); err != nil {
+		chronosErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// chronosSuccess marks a job successful: counted, and its children fire.
+func (s *Service) chronosSuccess(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	ctx := r.Context()
+	rec, err := s.store.Job(ctx, name)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = errf(http.StatusBadRequest, "job %q does not exist", name)
+		}
+		chronosErr(w, err)
+		return
+	}
+	_ = rec
+	now := time.Now()
+	run, _, err := s.store.InsertRun(ctx, store.Run{Job: name, Trigger: "manual", DedupKey: fmt.Sprintf("success:%d", now.UnixNano()),
+		State: stateSucceeded, MaxAttempts: 1, QueuedAt: now, FinishedAt: &now, Reason: "marked successful through the API"})
+	if err == nil {
+		err = s.store.RecordResult(ctx, name, true, now)
+	}
+	if err == nil {
+		_, err = s.store.MarkParentDone(ctx, name, run.ID, func(child string) store.Run {
+			return store.Run{Job: child, Trigger: "dependency", State: stateQueued, MaxAttempts: 1, QueuedAt: now}
+		})
+	}
+	if err != nil {
+		chronosErr(w, err)
+		return
+	}
+	s.poke()
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = io.WriteString(w, fmt.Sprintf("marked job %s as successful: true", name))
+}
+
+// chronosKill kills every active run of a job.
+func (s *Service) chronosKill(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	if err := s.mustJob(r.Context(), name); err != nil {
+		chronosErr(w, err)
+		return
+	}
+	if !s.withLeader(r.Context(), func(c *core) {
+		for _, rs := range c.runs {
+			if rs.run.Job == name {
+				c.killRun(rs, "killed through the API", false)
+			}
+		}
+	}) {
+		chronosErr(w, errf(http.StatusConflict, "this jobs instance is not leading; send the request to the leader"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+var _ = dag.Check

@@ -1,0 +1,95 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+)
+
+// Config configures the jobs framework. Start from DefaultConfig.
+type Config struct {
+	// Masters are the base URLs of the kernel's masters.
+	Masters []string
+	// DB is the Postgres URL (schema jobs).
+	DB string
+	// Listen is the address of the jobs API (native and Chronos).
+	Listen string
+	// Advertise is the base URL others use to reach the API.
+	Advertise string
+	// Name, User and Role are the framework's identity with the kernel.
+	Name, User, Role string
+	// FailoverTimeout is how long the kernel keeps tasks running while the
+	// framework is away.
+	FailoverTimeout time.Duration
+	// DefaultCPUs, DefaultMem and DefaultDisk apply to jobs that ask for 0
+	// (Chronos' --mesos_task_cpu/mem/disk).
+	DefaultCPUs, DefaultMem, DefaultDisk float64
+	// Retention is how long finished runs are kept; KeepRuns is how many
+	// of each job's newest runs are kept regardless.
+	Retention time.Duration
+	KeepRuns  int
+	// OfferHold is how far ahead of a due run offers are kept instead of
+	// declined, so the run starts without waiting for an offer.
+	OfferHold time.Duration
+	// EventBuffer is how many events /v1/events can replay.
+	EventBuffer int
+	// ShutdownGrace bounds graceful shutdown of the HTTP server.
+	ShutdownGrace time.Duration
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Masters:         []string{"http://127.0.0.1:5050"},
+		Listen:          ":4400",
+		Name:            "jobs",
+		User:            "root",
+		Role:            "*",
+		FailoverTimeout: 7 * 24 * time.Hour,
+		DefaultCPUs:     0.1,
+		DefaultMem:      128,
+		DefaultDisk:     256,
+		Retention:       30 * 24 * time.Hour,
+		KeepRuns:        1000,
+		OfferHold:       3 * time.Second,
+		EventBuffer:     10000,
+		ShutdownGrace:   5 * time.Second,
+	}
+}
+
+// Validate reports every invalid field by its flag name.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Masters) == 0 {
+		errs = append(errs, errors.New("master: at least one master URL is required"))
+	}
+	for _, m := range c.Masters {
+		if u, err := url.Parse(m); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			errs = append(errs, fmt.Errorf("master: %q is not a base URL like http://host:5050", m))
+		}
+	}
+	if c.DB == "" {
+		errs = append(errs, errors.New("db: a Postgres URL is required"))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("http: %v", err))
+	}
+	if c.Name == "" || c.User == "" || c.Role == "" {
+		errs = append(errs, errors.New("framework_name, user and role must not be empty"))
+	}
+	if c.FailoverTimeout <= 0 {
+		errs = append(errs, errors.New("failover_timeout: must be positive"))
+	}
+	if c.DefaultCPUs <= 0 || c.DefaultMem <= 0 || c.DefaultDisk < 0 {
+		errs = append(errs, errors.New("default task resources must be positive"))
+	}
+	if c.Retention <= 0 || c.KeepRuns < 1 {
+		errs = append(errs, errors.New("retention must be positive and keep_runs at least 1"))
+	}
+	if c.OfferHold < 0 || c.EventBuffer < 1 {
+		errs = append(errs, errors.New("offer_hold must not be negative and event_buffer at least 1"))
+	}
+	return errors.Join(errs...)
+}

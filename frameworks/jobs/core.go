@@ -1,0 +1,790 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"corral/frameworks/jobs/due"
+	"corral/frameworks/jobs/job"
+	"corral/frameworks/jobs/schedule"
+	"corral/frameworks/jobs/store"
+	"corral/frameworks/services/plan"
+	"corral/kernel/mesos"
+	"corral/kernel/resource"
+	"corral/kernel/sched"
+)
+
+// Run states.
+const (
+	stateQueued    = "QUEUED"
+	stateStarting  = "STARTING"
+	stateRunning   = "RUNNING"
+	stateSucceeded = "SUCCEEDED"
+	stateFailed    = "FAILED"
+	stateSkipped   = "SKIPPED"
+	stateMissed    = "MISSED"
+	stateKilled    = "KILLED"
+)
+
+func active(state string) bool {
+	return state == stateQueued || state == stateStarting || state == stateRunning
+}
+
+// stageAhead is how early a scheduled occurrence is recorded (QUEUED, not
+// before its time), so that at its time only the launch remains.
+const stageAhead = 500 * time.Millisecond
+
+// jobState is the scheduler's view of one job.
+type jobState struct {
+	job      job.Job
+	version  string
+	sched    schedule.Schedule // nil for dependency-triggered jobs
+	cursor   time.Time         // newest occurrence already recorded
+	next     time.Time         // next occurrence after cursor (zero: none)
+	lastSeen time.Time
+}
+
+// runState is an active run.
+type runState struct {
+	run store.Run
+	// kill is why we asked for the task to be killed ("" if we did not).
+	kill string
+	// failAfterKill turns the kill into a failure (timeouts).
+	failAfterKill bool
+}
+
+// core is the leader's scheduler. Every method runs on its loop.
+type core struct {
+	s      *Service
+	client *sched.Client
+	ops    chan func(*core)
+	evs    chan *mesos.Event
+	pokes  chan struct{}
+	calls  chan func(context.Context)
+	acks   chan func(context.Context)
+	done   chan struct{}
+
+	jobs       map[string]*jobState
+	runs       map[int64]*runState
+	byTask     map[string]int64
+	offers     map[string]*mesos.Offer
+	subscribed bool
+	suppressed bool
+	revivedAt  time.Time
+}
+
+func newCore(s *Service) *core {
+	return &core{
+		s: s, ops: make(chan func(*core), 256), evs: make(chan *mesos.Event, 1024),
+		pokes: make(chan struct{}, 1), calls: make(chan func(context.Context), 8192), acks: make(chan func(context.Context), 8192), done: make(chan struct{}),
+		jobs: map[string]*jobState{}, runs: map[int64]*runState{}, byTask: map[string]int64{}, offers: map[string]*mesos.Offer{},
+	}
+}
+
+func (c *core) poke() {
+	select {
+	case c.pokes <- struct{}{}:
+	default:
+	}
+}
+
+func (c *core) do(ctx context.Context, fn func(*core)) error {
+	done := make(chan struct{})
+	select {
+	case c.ops <- func(c *core) { fn(c); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.done:
+		return errNotLeading
+	}
+	select {
+	case <-done:
+		return nil
+	case <-c.done:
+		return errNotLeading
+	}
+}
+
+var errNotLeading = fmt.Errorf("this jobs instance is not leading")
+
+func (c *core) call(fn func(ctx context.Context)) {
+	select {
+	case c.calls <- fn:
+	default:
+		go fn(context.Background())
+	}
+}
+
+// ack queues an acknowledgement; acknowledgements have workers of their
+// own so they never delay a launch.
+func (c *core) ack(fn func(ctx context.Context)) {
+	select {
+	case c.acks <- fn:
+	default:
+		go fn(context.Background())
+	}
+}
+
+// run is the leader's life: load, subscribe, schedule until ctx ends.
+func (c *core) run(ctx context.Context) error {
+	defer close(c.done)
+	s := c.s
+	if err := c.load(ctx); err != nil {
+		return err
+	}
+	fid, err := s.store.FrameworkID(ctx)
+	if err != nil {
+		return err
+	}
+	ft := mesos.Float(s.cfg.FailoverTimeout.Seconds())
+	cp := true
+	info := mesos.FrameworkInfo{User: s.cfg.User, Name: s.cfg.Name, Roles: []string{s.cfg.Role}, WebuiURL: s.url, FailoverTimeout: &ft, Checkpoint: &cp,
+		Capabilities: []mesos.Capability{{Type: mesos.CapMultiRole}, {Type: mesos.CapPartitionAware}}}
+	if fid != "" {
+		info.ID = &mesos.ID{Value: fid}
+	}
+	client, err := sched.New(sched.Config{Masters: s.cfg.Masters, Framework: info, BackoffMax: 5 * time.Second},
+		sched.HandlerFunc(func(ctx context.Context, _ *sched.Client, ev *mesos.Event) {
+			select {
+			case c.evs <- ev:
+			case <-ctx.Done():
+			}
+		}), s.log)
+	if err != nil {
+		return err
+	}
+	c.client = client
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	clientDone := make(chan struct{})
+	go func() {
+		defer close(clientDone)
+		for cctx.Err() == nil {
+			err := client.Run(cctx)
+			if cctx.Err() != nil {
+				return
+			}
+			s.log.Error("scheduler client stopped; retrying", "err", err)
+			select {
+			case <-cctx.Done():
+			case <-time.After(5 * time.Second):
+			}
+		}
+	}()
+	callerDone := make(chan struct{})
+	go func() {
+		defer close(callerDone)
+		for {
+			select {
+			case <-cctx.Done():
+				return
+			case fn := <-c.calls:
+				fctx, fcancel := context.WithTimeout(cctx, 30*time.Second)
+				fn(fctx)
+				fcancel()
+			}
+		}
+	}()
+	const ackers = 4
+	ackersDone := make(chan struct{}, ackers)
+	for i := 0; i < ackers; i++ {
+		go func() {
+			defer func() { ackersDone <- struct{}{} }()
+			for {
+				select {
+				case <-cctx.Done():
+					return
+				case fn := <-c.acks:
+					fctx, fcancel := context.WithTimeout(cctx, 30*time.Second)
+					fn(fctx)
+					fcancel()
+				}
+			}
+		}()
+	}
+	c.loop(cctx)
+	cancel()
+	<-clientDone
+	<-callerDone
+	for i := 0; i < ackers; i++ {
+		<-ackersDone
+	}
+	return nil
+}
+
+// load reads jobs and active runs from Postgres.
+func (c *core) load(ctx context.Context) error {
+	recs, err := c.s.store.Jobs(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for _, r := range recs {
+		c.installJob(r, now)
+	}
+	runs, err := c.s.store.ActiveRuns(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		c.track(r)
+	}
+	c.s.log.Info("scheduler loaded", "jobs", len(c.jobs), "active_runs", len(c.runs))
+	return nil
+}
+
+func (c *core) track(r store.Run) {
+	if _, ok := c.runs[r.ID]; ok {
+		c.runs[r.ID].run = r
+	} else {
+		c.runs[r.ID] = &runState{run: r}
+	}
+	if r.TaskID != "" {
+		c.byTask[r.TaskID] = r.ID
+	}
+}
+
+func (c *core) untrack(id int64) {
+	if rs := c.runs[id]; rs != nil && rs.run.TaskID != "" {
+		delete(c.byTask, rs.run.TaskID)
+	}
+	delete(c.runs, id)
+}
+
+// installJob (re)loads a job definition from its record.
+func (c *core) installJob(r store.JobRecord, now time.Time) {
+	var j job.Job
+	if err := json.Unmarshal(r.Spec, &j); err != nil {
+		c.s.log.Error("unreadable job definition; ignoring it", "job", r.Name, "err", err)
+		return
+	}
+	js := c.jobs[r.Name]
+	if js != nil && js.version == r.Version {
+		js.lastSeen = now
+		return
+	}
+	cursor := r.LastScheduled
+	if cursor.IsZero() {
+		cursor = r.CreatedAt
+	}
+	ns := &jobState{job: j, version: r.Version, cursor: cursor, lastSeen: now}
+	if j.Schedule != "" {
+		sch, err := schedule.Parse(j.Schedule, j.Timezone)
+		if err != nil {
+			c.s.log.Error("stored schedule no longer parses; job not scheduled", "job", r.Name, "err", err)
+		} else {
+			ns.sched = sch
+			if js != nil && js.sched != nil && js.sched.String() != sch.String() {
+				// A new schedule starts from now: past occurrences of the
+				// old one are not the new one's.
+				ns.cursor = maxTime(cursor, now)
+			}
+			ns.next, _ = sch.Next(ns.cursor)
+		}
+	}
+	c.jobs[r.Name] = ns
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// refresh re-reads jobs and queued runs written by any process's API.
+func (c *core) refresh(ctx context.Context) {
+	now := time.Now()
+	recs, err := c.s.store.Jobs(ctx)
+	if err != nil {
+		c.s.log.Warn("cannot refresh jobs", "err", err)
+		return
+	}
+	for _, r := range recs {
+		c.installJob(r, now)
+	}
+	for name, js := range c.jobs {
+		if js.lastSeen.Before(now) {
+			delete(c.jobs, name)
+		}
+	}
+	runs, err := c.s.store.ActiveRuns(ctx)
+	if err != nil {
+		return
+	}
+	for _, r := range runs {
+		if _, ok := c.runs[r.ID]; !ok {
+			c.track(r)
+		}
+	}
+}
+
+// loop is the leader's single owner goroutine.
+func (c *core) loop(ctx context.Context) {
+	c.refresh(ctx)
+	poll := time.NewTicker(time.Second)
+	defer poll.Stop()
+	prune := time.NewTicker(time.Hour)
+	defer prune.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case fn := <-c.ops:
+			fn(c)
+		case ev := <-c.evs:
+			c.event(ctx, ev)
+		case <-c.pokes:
+			c.refresh(ctx)
+		case <-poll.C:
+			c.refresh(ctx)
+		case <-prune.C:
+			st := c.s.store
+			cfg := c.s.cfg
+			c.call(func(ctx context.Context) { _, _ = st.PruneRuns(ctx, time.Now().Add(-cfg.Retention), cfg.KeepRuns) })
+		case <-timer.C:
+		}
+	drain:
+		for i := 0; i < 512; i++ {
+			select {
+			case fn := <-c.ops:
+				fn(c)
+			case ev := <-c.evs:
+				c.event(ctx, ev)
+			default:
+				break drain
+			}
+		}
+		now := time.Now()
+		c.schedule(ctx, now)
+		c.timeouts(now)
+		c.launch(ctx, now)
+		timer.Reset(c.nextWake(time.Now()))
+	}
+}
+
+// nextWake is how long to sleep: until the next occurrence to stage, the
+// next queued run's not-before, or the next run deadline.
+func (c *core) nextWake(now time.Time) time.Duration {
+	wake := now.Add(time.Second)
+	for _, js := range c.jobs {
+		if !js.next.IsZero() {
+			if t := js.next.Add(-stageAhead); t.Before(wake) {
+				wake = t
+			}
+		}
+	}
+	for _, rs := range c.runs {
+		r := rs.run
+		if r.State == stateQueued && r.NotBefore != nil && r.NotBefore.Before(wake) {
+			wake = *r.NotBefore
+		}
+		if r.Deadline != nil && r.State == stateRunning && r.Deadline.Before(wake) {
+			wake = *r.Deadline
+		}
+	}
+	d := time.Until(wake)
+	if d < 0 {
+		d = 0
+	}
+	return d
+}
+
+// schedule records every occurrence that is due (or due within
+// stageAhead): runs as QUEUED not before their time, missed and skipped
+// ones with their reason. The records and the job's cursor move together
+// in one transaction, and (job, scheduled time) is unique, so an
+// occurrence is recorded exactly once whatever crashes or races.
+func (c *core) schedule(ctx context.Context, now time.Time) {
+	horizon := now.Add(stageAhead)
+	for name, js := range c.jobs {
+		if js.sched == nil || js.next.IsZero() || js.next.After(horizon) {
+			continue
+		}
+		activeRuns := 0
+		for _, rs := range c.runs {
+			if rs.run.Job == name && active(rs.run.State) {
+				activeRuns++
+			}
+		}
+		occ := due.Plan(due.Input{
+			Next: js.sched.Next, From: js.cursor, Now: horizon, StartingDeadline: deadlineOf(js.job),
+			Policy: due.Policy(js.job.ConcurrencyPolicy), ActiveRuns: activeRuns, Disabled: js.job.Disabled,
+		})
+		if len(occ) == 0 {
+			js.next, _ = js.sched.Next(js.cursor)
+			continue
+		}
+		var runs []store.Run
+		replace := false
+		for _, o := range occ {
+			at := o.At
+			r := store.Run{Job: name, Trigger: "schedule", ScheduledFor: &at, DedupKey: "schedule:" + at.UTC().Format(time.RFC3339Nano),
+				MaxAttempts: js.job.Retries + 1, QueuedAt: now, Reason: o.Reason}
+			switch o.Outcome {
+			case due.Run:
+				r.State = stateQueued
+				nb := at
+				r.NotBefore = &nb
+				replace = replace || o.ReplaceActive
+			case due.Missed:
+				r.State = stateMissed
+				f := now
+				r.FinishedAt = &f
+			default:
+				r.State = stateSkipped
+				f := now
+				r.FinishedAt = &f
+			}
+			runs = append(runs, r)
+		}
+		cursor := occ[len(occ)-1].At
+		stored, err := c.s.store.RecordOccurrences(ctx, name, runs, cursor)
+		if err != nil {
+			c.s.log.Warn("cannot record due runs; will retry", "job", name, "err", err)
+			continue
+		}
+		if replace {
+			for _, rs := range c.runs {
+				if rs.run.Job == name && active(rs.run.State) {
+					c.killRun(rs, "replaced by the run scheduled for "+cursor.UTC().Format(time.RFC3339), false)
+				}
+			}
+		}
+		for _, r := range stored {
+			switch r.State {
+			case stateQueued:
+				c.track(r)
+			case stateMissed, stateSkipped:
+				c.s.bus.Publish("run_"+strings.ToLower(r.State), runEvent(r))
+			}
+		}
+		js.cursor = cursor
+		js.next, _ = js.sched.Next(cursor)
+	}
+}
+
+// deadlineOf is the job's starting deadline (how late a run may still
+// start).
+func deadlineOf(j job.Job) time.Duration {
+	return time.Duration(j.StartingDeadlineSeconds * float64(time.Second))
+}
+
+// timeouts kills runs past their deadline; they end FAILED.
+func (c *core) timeouts(now time.Time) {
+	for _, rs := range c.runs {
+		r := rs.run
+		if r.State == stateRunning && r.Deadline != nil && !now.Before(*r.Deadline) && rs.kill == "" {
+			js := c.jobs[r.Job]
+			limit := ""
+			if js != nil {
+				limit = strconv.FormatFloat(js.job.TimeoutSeconds, 'f', -1, 64) + "s"
+			}
+			c.killRun(rs, "timed out after "+limit, true)
+		}
+		// Queued runs that can no longer start in time are missed.
+		if r.State == stateQueued && r.Trigger == "schedule" && r.NotBefore != nil {
+			if js := c.jobs[r.Job]; js != nil {
+				dl := deadlineOf(js.job)
+				if r.Attempt == 0 && dl > 0 && now.Sub(*r.NotBefore) > dl+time.Second && !c.subscribed {
+					c.finish(rs, stateMissed, fmt.Sprintf("missed: could not start within startingDeadlineSeconds %g (no connection to the cluster)", js.job.StartingDeadlineSeconds), nil, now)
+				}
+			}
+		}
+	}
+}
+
+// killRun asks the kernel to kill a run's task, or ends a run that has
+// none yet.
+func (c *core) killRun(rs *runState, why string, fail bool) {
+	if rs.kill != "" {
+		return
+	}
+	rs.kill = why
+	rs.failAfterKill = fail
+	if rs.run.State == stateQueued || rs.run.TaskID == "" {
+		state := stateKilled
+		if fail {
+			state = stateFailed
+		}
+		c.finish(rs, state, why, nil, time.Now())
+		return
+	}
+	tid, agent := rs.run.TaskID, rs.run.AgentID
+	c.s.log.Info("killing run", "job", rs.run.Job, "run", rs.run.ID, "why", why)
+	c.call(func(ctx context.Context) { _ = c.client.Kill(ctx, tid, agent) })
+}
+
+// launch starts queued runs whose time has come on the offers held.
+func (c *core) launch(ctx context.Context, now time.Time) {
+	var ready []*runState
+	for _, rs := range c.runs {
+		r := rs.run
+		if r.State != stateQueued || rs.kill != "" {
+			continue
+		}
+		if r.NotBefore != nil && r.NotBefore.After(now) {
+			continue
+		}
+		ready = append(ready, rs)
+	}
+	sort.Slice(ready, func(i, j int) bool {
+		a, b := ready[i].run, ready[j].run
+		ta, tb := a.QueuedAt, b.QueuedAt
+		if a.NotBefore != nil {
+			ta = *a.NotBefore
+		}
+		if b.NotBefore != nil {
+			tb = *b.NotBefore
+		}
+		if !ta.Equal(tb) {
+			return ta.Before(tb)
+		}
+		return a.ID < b.ID
+	})
+	c.manageOffers(len(ready) > 0, now)
+	if len(ready) == 0 || len(c.offers) == 0 {
+		return
+	}
+	pool := make([]plan.Offer, 0, len(c.offers))
+	for _, o := range c.offers {
+		res, _ := resource.FromWire(o.Resources)
+		pool = append(pool, plan.Offer{ID: o.ID.Value, AgentID: o.AgentID.Value, Hostname: o.Hostname, Attributes: textAttributes(o.Attributes), Resources: res})
+	}
+	sort.Slice(pool, func(i, j int) bool { return pool[i].ID < pool[j].ID })
+	type launch struct {
+		rs *runState
+		p  plan.Placement
+	}
+	var picks []launch
+	for _, rs := range ready {
+		js := c.jobs[rs.run.Job]
+		if js == nil {
+			c.finish(rs, stateFailed, "job was deleted before the run started", nil, now)
+			continue
+		}
+		spec := c.placementSpec(js.job)
+		placed, _ := plan.Place(spec, 1, pool, nil)
+		if len(placed) == 0 {
+			continue
+		}
+		p := placed[0]
+		for i := range pool {
+			if pool[i].ID == p.OfferID {
+				pool[i].Resources = pool[i].Resources.Sub(p.Resources)
+			}
+		}
+		picks = append(picks, launch{rs, p})
+	}
+	if len(picks) == 0 {
+		return
+	}
+	// Claim the runs (QUEUED → STARTING) in one statement: a run another
+	// process already claimed is not launched twice.
+	var claims []store.Run
+	for _, l := range picks {
+		r := l.rs.run
+		ms := now.UnixMilli()
+		if r.ScheduledFor != nil {
+			ms = r.ScheduledFor.UnixMilli()
+		}
+		r.TaskID = fmt.Sprintf("ct:%d:%d:%s:%d", ms, r.Attempt, r.Job, r.ID)
+		r.State = stateStarting
+		r.AgentID, r.Host = l.p.AgentID, l.p.Hostname
+		claims = append(claims, r)
+	}
+	won, err := c.s.store.TransitionRuns(ctx, []string{stateQueued}, claims)
+	if err != nil {
+		c.s.log.Warn("cannot claim runs; will retry", "err", err)
+		return
+	}
+	winners := map[int64]store.Run{}
+	for _, r := range won {
+		winners[r.ID] = r
+	}
+	byOffer := map[string][]mesos.TaskInfo{}
+	for _, l := range picks {
+		r, ok := winners[l.rs.run.ID]
+		if !ok {
+			c.untrack(l.rs.run.ID) // someone else has it
+			continue
+		}
+		c.track(r)
+		js := c.jobs[r.Job]
+		byOffer[l.p.OfferID] = append(byOffer[l.p.OfferID], c.taskInfo(js.job, r, l.p))
+		if o := c.offers[l.p.OfferID]; o != nil && o.URL != nil {
+			// Where the run's stdout and stderr can be read.
+			fid := c.client.FrameworkID()
+			r.Sandbox = fmt.Sprintf("%s://%s:%d/files/browse?path=%s/%s", o.URL.Scheme, o.URL.Address.IP, o.URL.Address.Port, fid, url.QueryEscape(r.TaskID))
+			c.runs[r.ID].run.Sandbox = r.Sandbox
+		}
+		c.s.bus.Publish("run_starting", runEvent(r))
+	}
+	for oid, tasks := range byOffer {
+		o := c.offers[oid]
+		delete(c.offers, oid)
+		if o == nil {
+			continue
+		}
+		id := o.ID
+		c.call(func(ctx context.Context) {
+			if err := c.client.Launch(ctx, []mesos.ID{id}, tasks, &mesos.Filters{RefuseSeconds: fsecs(0)}); err != nil {
+				c.s.log.Warn("launch failed", "err", err)
+			}
+		})
+	}
+}
+
+// placementSpec is what the placement planner needs of a job's run.
+func (c *core) placementSpec(j job.Job) plan.Spec {
+	cfg := c.s.cfg
+	spec := plan.Spec{AppID: j.Name, Instances: 1, CPUs: orDefault(j.CPUs, cfg.DefaultCPUs), Mem: orDefault(j.Mem, cfg.DefaultMem), Disk: orDefault(j.Disk, cfg.DefaultDisk)}
+	for _, cs := range j.Constraints {
+		if len(cs) < 2 {
+			continue
+		}
+		op := strings.ToUpper(cs[1])
+		if op == "EQUALS" {
+			op = "IS"
+		}
+		val := ""
+		if len(cs) > 2 {
+			val = cs[2]
+		}
+		spec.Constraints = append(spec.Constraints, plan.Constraint{Field: cs[0], Operator: op, Value: val})
+	}
+	return spec
+}
+
+func orDefault(v, d float64) float64 {
+	if v <= 0 {
+		return d
+	}
+	return v
+}
+
+func fsecs(s float64) *mesos.Float { v := mesos.Float(s); return &v }
+
+// manageOffers keeps offers while runs are, or soon will be, ready to
+// launch, and declines them otherwise; with nothing coming it suppresses.
+func (c *core) manageOffers(readyNow bool, now time.Time) {
+	if !c.subscribed {
+		return
+	}
+	soon := readyNow
+	next := time.Time{}
+	for _, js := range c.jobs {
+		if js.next.IsZero() || js.job.Disabled {
+			continue
+		}
+		if next.IsZero() || js.next.Before(next) {
+			next = js.next
+		}
+	}
+	for _, rs := range c.runs {
+		if rs.run.State == stateQueued {
+			soon = true
+		}
+	}
+	if !next.IsZero() && next.Sub(now) <= c.s.cfg.OfferHold {
+		soon = true
+	}
+	if soon {
+		// Offers declined earlier carry refuse filters: revive (which
+		// clears them) when work is coming and none are held.
+		if c.suppressed || (len(c.offers) == 0 && now.Sub(c.revivedAt) > time.Second) {
+			c.suppressed = false
+			c.revivedAt = now
+			role := c.s.cfg.Role
+			c.call(func(ctx context.Context) { _ = c.client.Revive(ctx, role) })
+		}
+		return
+	}
+	// Nothing soon: give offers back until shortly before the next run.
+	refuse := 60.0
+	if !next.IsZero() {
+		refuse = max(0.5, next.Sub(now).Seconds()-c.s.cfg.OfferHold.Seconds())
+	}
+	for id, o := range c.offers {
+		oid := o.ID
+		delete(c.offers, id)
+		c.call(func(ctx context.Context) {
+			_ = c.client.Decline(ctx, []mesos.ID{oid}, &mesos.Filters{RefuseSeconds: fsecs(refuse)})
+		})
+	}
+	if next.IsZero() && !c.suppressed {
+		c.suppressed = true
+		role := c.s.cfg.Role
+		c.call(func(ctx context.Context) { _ = c.client.Suppress(ctx, role) })
+	}
+}
+
+// taskInfo builds the kernel task of a run.
+func (c *core) taskInfo(j job.Job, r store.Run, p plan.Placement) mesos.TaskInfo {
+	cmd := &mesos.CommandInfo{}
+	if j.Command != "" {
+		cmd.Value = j.Command
+		if !j.Shell {
+			f := false
+			cmd.Shell = &f
+			fields := strings.Fields(j.Command)
+			cmd.Value = fields[0]
+			cmd.Arguments = append(fields, r.Arguments...)
+		} else if len(r.Arguments) > 0 {
+			cmd.Value += " " + shellQuote(r.Arguments)
+		}
+	} else if len(j.Args) > 0 {
+		f := false
+		cmd.Shell = &f
+		cmd.Value = j.Args[0]
+		cmd.Arguments = append(append([]string{}, j.Args...), r.Arguments...)
+	}
+	env := &mesos.Environment{}
+	for _, k := range sortedKeys(j.Env) {
+		env.Variables = append(env.Variables, mesos.Variable{Name: k, Value: j.Env[k]})
+	}
+	env.Variables = append(env.Variables,
+		mesos.Variable{Name: "CORRAL_JOB", Value: j.Name},
+		mesos.Variable{Name: "CORRAL_RUN_ID", Value: strconv.FormatInt(r.ID, 10)},
+		mesos.Variable{Name: "CHRONOS_JOB_NAME", Value: j.Name},
+		mesos.Variable{Name: "CHRONOS_JOB_OWNER", Value: j.Owner},
+	)
+	if r.ScheduledFor != nil {
+		env.Variables = append(env.Variables, mesos.Variable{Name: "CORRAL_SCHEDULED_FOR", Value: r.ScheduledFor.UTC().Format(time.RFC3339Nano)})
+	}
+	cmd.Environment = env
+	return mesos.TaskInfo{
+		Name: "ChronosTask:" + j.Name, TaskID: mesos.ID{Value: r.TaskID}, AgentID: mesos.ID{Value: p.AgentID},
+		Resources: p.Resources.Wire(c.s.cfg.Role), Command: cmd,
+	}
+}
+
+// shellQuote quotes arguments for appending to a shell command.
+func shellQuote(args []string) string {
+	var out []string
+	for _, a := range args {
+		out = append(out, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
+	}
+	return strings.Join(out, " ")
+}
+
+func textAttributes(as []mesos.Attribute) map[string]string {
+	out := map[string]string{}
+	for _, a := range as {
+		switch {
+		case a.Text != nil:
+			out[a.Name] = a.Text.Value
+		case a.Scalar != nil:
+			out[a.Name] = strconv.FormatFloat(float64(a.Scalar.Value), 'f', -1, 64)
+		}
+	}
+	return out
+}

@@ -1,0 +1,268 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"corral/internal/testcluster"
+)
+
+func TestMain(m *testing.M) { testcluster.Main(m) }
+
+type api struct {
+	t   testing.TB
+	url string
+}
+
+func (a api) do(method, path string, body any) (int, []byte) {
+	a.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, a.url+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+func (a api) must(method, path string, body any, want int) []byte {
+	a.t.Helper()
+	code, out := a.do(method, path, body)
+	if code != want {
+		a.t.Fatalf("%s %s = %d %s; want %d", method, path, code, out, want)
+	}
+	return out
+}
+
+type run struct {
+	ID           int64   `json:"id"`
+	Job          string  `json:"job"`
+	Trigger      string  `json:"trigger"`
+	State        string  `json:"state"`
+	Attempt      int     `json:"attempt"`
+	Reason       string  `json:"reason"`
+	ScheduledFor *string `json:"scheduledFor"`
+	TriggeredBy  []int64 `json:"triggeredBy"`
+	StartedAt    *string `json:"startedAt"`
+	TaskID       string  `json:"taskId"`
+	Sandbox      string  `json:"sandbox"`
+}
+
+func (a api) runs(job string) []run {
+	a.t.Helper()
+	var rs []run
+	if err := json.Unmarshal(a.must("GET", "/v1/jobs/"+job+"/runs?limit=1000", nil, 200), &rs); err != nil {
+		a.t.Fatal(err)
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].ID < rs[j].ID })
+	return rs
+}
+
+func count(rs []run, state string) int {
+	n := 0
+	for _, r := range rs {
+		if r.State == state {
+			n++
+		}
+	}
+	return n
+}
+
+func startJobs(t *testing.T, agents int) (*testcluster.Cluster, *testcluster.Framework, api) {
+	t.Helper()
+	c := testcluster.Start(t, testcluster.Options{Agents: agents, Resources: func(i int) string {
+		return fmt.Sprintf("cpus:8;mem:8192;disk:100000;ports:[%d-%d]", 31000+i*1000, 31999+i*1000)
+	}})
+	f := c.StartFramework("jobs")
+	return c, f, api{t: t, url: f.URL}
+}
+
+// noDuplicates checks that no scheduled time has two records.
+func noDuplicates(t *testing.T, rs []run) {
+	t.Helper()
+	seen := map[string]int64{}
+	for _, r := range rs {
+		if r.ScheduledFor == nil {
+			continue
+		}
+		if prev, ok := seen[*r.ScheduledFor]; ok {
+			t.Errorf("occurrence %s recorded twice: runs %d and %d", *r.ScheduledFor, prev, r.ID)
+		}
+		seen[*r.ScheduledFor] = r.ID
+	}
+}
+
+// everySecond checks that scheduled records cover consecutive seconds.
+func everySecond(t *testing.T, rs []run) {
+	t.Helper()
+	var ts []time.Time
+	for _, r := range rs {
+		if r.ScheduledFor != nil {
+			tm, _ := time.Parse(time.RFC3339Nano, *r.ScheduledFor)
+			ts = append(ts, tm)
+		}
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+	for i := 1; i < len(ts); i++ {
+		if d := ts[i].Sub(ts[i-1]); d != time.Second {
+			t.Errorf("gap between occurrences %s and %s: %v", ts[i-1].Format(time.RFC3339), ts[i].Format(time.RFC3339), d)
+		}
+	}
+}
+
+func TestEverySecond(t *testing.T) {
+	_, _, a := startJobs(t, 1)
+	a.must("POST", "/v1/jobs", map[string]any{"name": "tick", "command": "true", "schedule": "* * * * * *", "cpus": 0.01, "mem": 16}, 201)
+	time.Sleep(6 * time.Second)
+	a.must("PUT", "/v1/jobs/tick", map[string]any{"name": "tick", "command": "true", "schedule": "* * * * * *", "disabled": true}, 200)
+	time.Sleep(2 * time.Second)
+	rs := a.runs("tick")
+	if n := count(rs, "SUCCEEDED"); n < 4 {
+		t.Errorf("%d successful runs in 6 s; want at least 4: %+v", n, rs)
+	}
+	noDuplicates(t, rs)
+	everySecond(t, rs)
+	for _, r := range rs {
+		if r.State == "SUCCEEDED" && !strings.Contains(r.Sandbox, "/files/browse") {
+			t.Errorf("run %d has no sandbox link: %q", r.ID, r.Sandbox)
+		}
+	}
+}
+
+func waitRuns(t *testing.T, a api, job string, d time.Duration, cond func([]run) bool) []run {
+	t.Helper()
+	var rs []run
+	testcluster.Eventually(t, d, func() bool { rs = a.runs(job); return cond(rs) }, "runs of %s: %+v", job, &rs)
+	return rs
+}
+
+func TestChainWithRetry(t *testing.T) {
+	_, _, a := startJobs(t, 1)
+	marker := t.TempDir() + "/failed-once"
+	a.must("POST", "/v1/jobs", map[string]any{"name": "a", "command": "true", "schedule": "R1/2030-01-01T00:00:00Z/PT1H"}, 201)
+	a.must("POST", "/v1/jobs", map[string]any{"name": "b", "command": "if [ -e " + marker + " ]; then exit 0; fi; touch " + marker + "; exit 1",
+		"parents": []string{"a"}, "retries": 1, "retryBackoffSeconds": 0.5}, 201)
+	a.must("POST", "/v1/jobs", map[string]any{"name": "c", "command": "true", "parents": []string{"b"}}, 201)
+	a.must("POST", "/v1/jobs/a/run", nil, 201)
+	cs := waitRuns(t, a, "c", 60*time.Second, func(rs []run) bool { return count(rs, "SUCCEEDED") == 1 })
+	bs := a.runs("b")
+	if len(bs) != 1 || bs[0].State != "SUCCEEDED" || bs[0].Attempt != 1 {
+		t.Errorf("b runs = %+v; want one run that succeeded on its second attempt", bs)
+	}
+	as := a.runs("a")
+	if len(cs) != 1 || len(cs[0].TriggeredBy) != 1 || cs[0].TriggeredBy[0] != bs[0].ID || bs[0].TriggeredBy[0] != as[0].ID {
+		t.Errorf("trigger chain: a=%+v b=%+v c=%+v", as, bs, cs)
+	}
+}
+
+func TestDiamond(t *testing.T) {
+	_, _, a := startJobs(t, 1)
+	a.must("POST", "/v1/jobs", map[string]any{"name": "a", "command": "true", "schedule": "R1/2030-01-01T00:00:00Z/PT1H"}, 201)
+	a.must("POST", "/v1/jobs", map[string]any{"name": "b", "command": "sleep 0.2", "parents": []string{"a"}}, 201)
+	a.must("POST", "/v1/jobs", map[string]any{"name": "c", "command": "sleep 0.5", "parents": []string{"a"}}, 201)
+	a.must("POST", "/v1/jobs", map[string]any{"name": "d", "command": "true", "parents": []string{"b", "c"}}, 201)
+	for i := 1; i <= 2; i++ {
+		a.must("POST", "/v1/jobs/a/run", nil, 201)
+		testcluster.Eventually(t, 30*time.Second, func() bool { return count(a.runs("b"), "SUCCEEDED") == i && count(a.runs("c"), "SUCCEEDED") == i }, "b and c to run: a=%+v", a.runs("a"))
+		waitRuns(t, a, "d", 60*time.Second, func(rs []run) bool { return count(rs, "SUCCEEDED") == i })
+	}
+	time.Sleep(time.Second)
+	if ds := a.runs("d"); len(ds) != 2 || len(ds[0].TriggeredBy) != 2 {
+		t.Errorf("d runs = %+v; want exactly one per run of a, each triggered by b and c", ds)
+	}
+	// A cycle is refused and nothing is stored.
+	code, body := a.do("PUT", "/v1/jobs/a", map[string]any{"name": "a", "command": "true", "parents": []string{"d"}})
+	if code != 422 || !strings.Contains(string(body), "cycle") {
+		t.Errorf("cycle: %d %s; want 422 naming the cycle", code, body)
+	}
+	// Deleting a parent is refused unless forced.
+	if code, _ := a.do("DELETE", "/v1/jobs/b", nil); code != 409 {
+		t.Errorf("DELETE parent: %d; want 409", code)
+	}
+	if code, body := a.do("DELETE", "/v1/jobs/b?force=true", nil); code != 200 || !strings.Contains(string(body), `"d"`) {
+		t.Errorf("DELETE parent with force: %d %s; want 200 saying how d was rewired", code, body)
+	}
+}
+
+func TestForbidSkipsAndTimeoutKills(t *testing.T) {
+	_, _, a := startJobs(t, 1)
+	a.must("POST", "/v1/jobs", map[string]any{"name": "slow", "command": "sleep 2.5", "schedule": "* * * * * *", "concurrencyPolicy": "FORBID", "cpus": 0.01, "mem": 16}, 201)
+	a.must("POST", "/v1/jobs", map[string]any{"name": "hang", "command": "sleep 60", "schedule": "R1/2030-01-01T00:00:00Z/PT1H", "timeoutSeconds": 1, "retries": 0}, 201)
+	a.must("POST", "/v1/jobs/hang/run", nil, 201)
+	hs := waitRuns(t, a, "hang", 30*time.Second, func(rs []run) bool { return len(rs) == 1 && rs[0].State == "FAILED" })
+	if !strings.Contains(hs[0].Reason, "timed out") {
+		t.Errorf("timeout reason = %q", hs[0].Reason)
+	}
+	rs := waitRuns(t, a, "slow", 30*time.Second, func(rs []run) bool { return count(rs, "SKIPPED") >= 2 && count(rs, "SUCCEEDED") >= 1 })
+	for _, r := range rs {
+		if r.State == "SKIPPED" && !strings.Contains(r.Reason, "FORBID") {
+			t.Errorf("skip reason = %q", r.Reason)
+		}
+	}
+	noDuplicates(t, rs)
+}
+
+func TestRestartHandlesMissedRuns(t *testing.T) {
+	_, f, a := startJobs(t, 1)
+	a.must("POST", "/v1/jobs", map[string]any{"name": "beat", "command": "true", "schedule": "* * * * * *", "startingDeadlineSeconds": 30, "cpus": 0.01, "mem": 16}, 201)
+	a.must("POST", "/v1/jobs", map[string]any{"name": "strict", "command": "true", "schedule": "* * * * * *", "startingDeadlineSeconds": 0.5, "cpus": 0.01, "mem": 16}, 201)
+	time.Sleep(2 * time.Second)
+	f.Kill(syscall.SIGKILL)
+	time.Sleep(5 * time.Second)
+	f.Start()
+	testcluster.WaitHTTP(t, f.URL+"/ping")
+	time.Sleep(3 * time.Second)
+	for _, name := range []string{"beat", "strict"} {
+		rs := a.runs(name)
+		noDuplicates(t, rs)
+		everySecond(t, rs)
+		missed := count(rs, "MISSED")
+		if missed < 3 {
+			t.Errorf("%s: %d missed runs recorded after 5 s down; want them recorded: %+v", name, missed, rs)
+		}
+	}
+}
+
+func TestTwoInstancesRunEachOccurrenceOnce(t *testing.T) {
+	c, _, a := startJobs(t, 1)
+	second := c.StartFramework("jobs")
+	b := api{t: t, url: second.URL}
+	a.must("POST", "/v1/jobs", map[string]any{"name": "once", "command": "true", "schedule": "* * * * * *", "cpus": 0.01, "mem": 16}, 201)
+	time.Sleep(6 * time.Second)
+	rs := b.runs("once") // either instance answers from the database
+	noDuplicates(t, rs)
+	everySecond(t, rs)
+	if n := count(rs, "SUCCEEDED"); n < 4 {
+		t.Errorf("%d successful runs; want at least 4", n)
+	}
+	// The kernel ran exactly one task per run.
+	tasks := map[string]bool{}
+	for _, fw := range c.State().Frameworks {
+		for _, tk := range append(fw.Tasks, fw.CompletedTasks...) {
+			if strings.Contains(tk.ID, ":once:") {
+				if tasks[tk.ID] {
+					t.Errorf("task %s launched twice", tk.ID)
+				}
+				tasks[tk.ID] = true
+			}
+		}
+	}
+	if len(tasks) < count(rs, "SUCCEEDED") {
+		t.Errorf("%d tasks for %d successful runs", len(tasks), count(rs, "SUCCEEDED"))
+	}
+}

@@ -1,0 +1,201 @@
+package job
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// ValidationError lists why a job definition is not acceptable. Its JSON
+// form is the body of an HTTP 422 answer. Message is "Object is not
+// valid"; Details hold one entry per path, in the order of the job's
+// fields, with native field names.
+type ValidationError struct {
+	Message string   `json:"message"`
+	Details []Detail `json:"details"`
+}
+
+// Error returns the message and the details on one line.
+func (e *ValidationError) Error() string { return joinDetails(e.Message, e.Details) }
+
+func validationError(ds []Detail) *ValidationError {
+	return &ValidationError{Message: "Object is not valid", Details: ds}
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// ValidName returns nil if name can name a job: one or more of
+// A–Z, a–z, 0–9, ".", "_" and "-", and neither "." nor "..", which would
+// read as path segments in URLs.
+func ValidName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("a name is required")
+	case name == "." || name == "..":
+		return fmt.Errorf("%q is not a valid name", name)
+	case !namePattern.MatchString(name):
+		return fmt.Errorf("%q is not a valid name: use only letters, digits, '.', '_' and '-'", name)
+	}
+	return nil
+}
+
+// Validate checks a normalized job (see Normalize) and returns nil if it is
+// valid, or every violation grouped by path:
+//
+//   - /name: ValidName;
+//   - /: exactly one of command and args, and exactly one of schedule and
+//     parents; /command not blank; /args(0) not empty;
+//   - /cpus, /mem, /disk, /retryBackoffSeconds, /timeoutSeconds,
+//     /startingDeadlineSeconds finite and ≥ 0; /retries ≥ 0;
+//   - /concurrencyPolicy ALLOW, FORBID or REPLACE;
+//   - /schedule, /timezone: parse(schedule, timezone) succeeds. parse is
+//     the schedule package's parser, injected so that this package does
+//     not depend on it; the error is reported at /timezone when the same
+//     expression parses in UTC, at /schedule otherwise. A nil parse skips
+//     the check;
+//   - /parents(i): valid names, not the job itself, no duplicates (whether
+//     the parents exist, and cycles, are the dag package's business);
+//   - /env, /labels: no empty names; env names without "=";
+//   - /constraints(i): [attribute, OPERATOR] or [attribute, OPERATOR,
+//     value] with a known operator and the value it needs.
+func Validate(j Job, parse func(expr, tz string) error) *ValidationError {
+	var v collector
+
+	if err := ValidName(j.Name); err != nil {
+		v.add("/name", err.Error())
+	}
+	switch {
+	case j.Command != "" && len(j.Args) > 0:
+		v.add("/", "command and args are mutually exclusive; give one of them")
+	case j.Command == "" && len(j.Args) == 0:
+		v.add("/", "one of command or args is required")
+	}
+	if j.Command != "" && strings.TrimSpace(j.Command) == "" {
+		v.add("/command", "must not be blank")
+	}
+	if len(j.Args) > 0 && j.Args[0] == "" {
+		v.add("/args(0)", "the executable must not be empty")
+	}
+	switch {
+	case j.Schedule != "" && len(j.Parents) > 0:
+		v.add("/", "a job has a schedule or parents, not both")
+	case j.Schedule == "" && len(j.Parents) == 0:
+		v.add("/", "one of schedule or parents is required")
+	}
+
+	nonNegative(&v, "/cpus", j.CPUs)
+	nonNegative(&v, "/mem", j.Mem)
+	nonNegative(&v, "/disk", j.Disk)
+	if j.Retries < 0 {
+		v.add("/retries", fmt.Sprintf("must be 0 or more (got %d)", j.Retries))
+	}
+	nonNegative(&v, "/retryBackoffSeconds", j.RetryBackoffSeconds)
+	nonNegative(&v, "/timeoutSeconds", j.TimeoutSeconds)
+	nonNegative(&v, "/startingDeadlineSeconds", j.StartingDeadlineSeconds)
+	switch j.ConcurrencyPolicy {
+	case Allow, Forbid, Replace:
+	default:
+		v.add("/concurrencyPolicy", fmt.Sprintf("must be one of ALLOW, FORBID, REPLACE (got %q)", j.ConcurrencyPolicy))
+	}
+
+	if j.Schedule != "" && parse != nil {
+		if err := parse(j.Schedule, j.Timezone); err != nil {
+			if j.Timezone != "" && j.Timezone != DefaultTimezone && parse(j.Schedule, DefaultTimezone) == nil {
+				v.add("/timezone", err.Error())
+			} else {
+				v.add("/schedule", err.Error())
+			}
+		}
+	}
+	for i, p := range j.Parents {
+		path := fmt.Sprintf("/parents(%d)", i)
+		if err := ValidName(p); err != nil {
+			v.add(path, err.Error())
+		} else if p == j.Name {
+			v.add(path, "a job cannot be its own parent")
+		} else if slices.Index(j.Parents, p) < i {
+			v.add(path, fmt.Sprintf("duplicate parent %q", p))
+		}
+	}
+
+	for _, k := range sortedKeys(j.Env) {
+		switch {
+		case k == "":
+			v.add("/env", "variable names must not be empty")
+		case strings.ContainsAny(k, "=\x00"):
+			v.add("/env/"+k, "variable names must not contain '=' or NUL")
+		}
+	}
+	if _, ok := j.Labels[""]; ok {
+		v.add("/labels", "label names must not be empty")
+	}
+	for i, c := range j.Constraints {
+		validateConstraint(&v, fmt.Sprintf("/constraints(%d)", i), c)
+	}
+
+	if len(v.details) == 0 {
+		return nil
+	}
+	return validationError(v.details)
+}
+
+func nonNegative(v *collector, path string, f float64) {
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		v.add(path, "must be a finite number")
+	case f < 0:
+		v.add(path, fmt.Sprintf("must be 0 or more (got %v)", f))
+	}
+}
+
+// validateConstraint checks one [attribute, OPERATOR, value] constraint.
+// EQUALS is Chronos' name for an exact match (Marathon's IS/CLUSTER).
+func validateConstraint(v *collector, path string, c []string) {
+	if len(c) < 2 || len(c) > 3 {
+		v.add(path, fmt.Sprintf("must be [attribute, OPERATOR] or [attribute, OPERATOR, value] (got %d elements)", len(c)))
+		return
+	}
+	if c[0] == "" {
+		v.add(path, "the attribute must not be empty")
+	}
+	op, value := c[1], ""
+	if len(c) == 3 {
+		value = c[2]
+	}
+	positive := func(s string) bool {
+		n, err := strconv.Atoi(s)
+		return err == nil && n > 0
+	}
+	switch op {
+	case "EQUALS", "IS":
+		if value == "" {
+			v.add(path, op+" needs a value")
+		}
+	case "CLUSTER":
+		// Without a value CLUSTER pins the job to the first value seen.
+	case "UNIQUE":
+		if value != "" {
+			v.add(path, "UNIQUE takes no value")
+		}
+	case "LIKE", "UNLIKE":
+		if value == "" {
+			v.add(path, op+" needs a regular expression")
+		} else if _, err := regexp.Compile(value); err != nil {
+			v.add(path, fmt.Sprintf("%s value is not a valid regular expression: %v", op, err))
+		}
+	case "MAX_PER":
+		if !positive(value) {
+			v.add(path, fmt.Sprintf("MAX_PER needs a positive integer (got %q)", value))
+		}
+	case "GROUP_BY":
+		if value != "" && !positive(value) {
+			v.add(path, fmt.Sprintf("GROUP_BY value must be a positive integer (got %q)", value))
+		}
+	default:
+		v.add(path, fmt.Sprintf("unknown operator %q; use one of EQUALS, LIKE, UNLIKE, UNIQUE, CLUSTER, GROUP_BY, MAX_PER, IS", op))
+	}
+}

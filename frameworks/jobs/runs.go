@@ -1,0 +1,260 @@
+package jobs
+
+import (
+	"context"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+
+	"corral/frameworks/jobs/store"
+	"corral/kernel/mesos"
+)
+
+// event handles one event from the kernel.
+func (c *core) event(ctx context.Context, ev *mesos.Event) {
+	switch ev.Type {
+	case mesos.EventSubscribed:
+		c.subscribed = true
+		c.suppressed = false
+		id := ev.Subscribed.FrameworkID.Value
+		for {
+			err := c.s.store.SetFrameworkID(ctx, id)
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			c.s.log.Warn("storing framework id failed; retrying", "err", err)
+			time.Sleep(time.Second)
+		}
+		var tasks []mesos.ReconcileTask
+		for _, rs := range c.runs {
+			if rs.run.TaskID != "" && (rs.run.State == stateStarting || rs.run.State == stateRunning) {
+				rt := mesos.ReconcileTask{TaskID: mesos.ID{Value: rs.run.TaskID}}
+				if rs.run.AgentID != "" {
+					rt.AgentID = &mesos.ID{Value: rs.run.AgentID}
+				}
+				tasks = append(tasks, rt)
+			}
+		}
+		c.call(func(ctx context.Context) {
+			if len(tasks) > 0 {
+				_ = c.client.Reconcile(ctx, tasks)
+			}
+			_ = c.client.Reconcile(ctx, nil)
+		})
+		c.s.log.Info("subscribed", "framework", id, "active_runs", len(c.runs))
+	case mesos.EventOffers:
+		for i := range ev.Offers.Offers {
+			o := ev.Offers.Offers[i]
+			c.offers[o.ID.Value] = &o
+		}
+	case mesos.EventRescind:
+		delete(c.offers, ev.Rescind.OfferID.Value)
+	case mesos.EventUpdate:
+		c.update(ctx, ev.Update.Status)
+	case mesos.EventError:
+		c.s.log.Error("kernel error event", "message", ev.Error.Message)
+		c.subscribed = false
+	}
+}
+
+var exitRe = regexp.MustCompile(`exited with status (\d+)`)
+
+func exitStatusOf(msg string) *int {
+	if m := exitRe.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return &n
+	}
+	return nil
+}
+
+// update applies a task status to its run. The run's new state is stored
+// before the update is acknowledged, so a crash loses nothing: the agent
+// sends the update again.
+func (c *core) update(ctx context.Context, st mesos.TaskStatus) {
+	tid := st.TaskID.Value
+	now := time.Now()
+	ack := func() {
+		if st.UUID == "" {
+			return
+		}
+		agent := ""
+		if st.AgentID != nil {
+			agent = st.AgentID.Value
+		}
+		c.ack(func(ctx context.Context) { _ = c.client.Acknowledge(ctx, agent, tid, st.UUID) })
+	}
+	id, ok := c.byTask[tid]
+	rs := c.runs[id]
+	if !ok || rs == nil {
+		// Maybe a run started by an earlier leader and already finished
+		// here; otherwise a task nobody owns: it must not run.
+		if r, err := c.s.store.RunByTask(ctx, tid); err == nil && active(r.State) {
+			c.track(r)
+			rs = c.runs[r.ID]
+		} else {
+			if !st.State.Terminal() && st.State != mesos.TaskUnknown {
+				agent := ""
+				if st.AgentID != nil {
+					agent = st.AgentID.Value
+				}
+				c.s.log.Warn("killing a task no run owns", "task", tid)
+				c.call(func(ctx context.Context) { _ = c.client.Kill(ctx, tid, agent) })
+			}
+			ack()
+			return
+		}
+	}
+	var err error
+	switch st.State {
+	case mesos.TaskStaging, mesos.TaskStarting, mesos.TaskUnreachable, mesos.TaskKilling:
+		// Nothing to record: still starting, or maybe back later.
+	case mesos.TaskRunning:
+		if rs.run.State != stateRunning {
+			r := rs.run
+			r.State = stateRunning
+			// When the task started on its agent, not when we heard of it.
+			started := now
+			if st.Timestamp > 0 {
+				sec := float64(st.Timestamp)
+				started = time.Unix(0, int64(sec*1e9))
+			}
+			r.StartedAt = &started
+			if js := c.jobs[r.Job]; js != nil && js.job.TimeoutSeconds > 0 {
+				dl := started.Add(time.Duration(js.job.TimeoutSeconds * float64(time.Second)))
+				r.Deadline = &dl
+			}
+			if err = c.s.store.UpdateRun(ctx, r); err == nil {
+				rs.run = r
+				c.s.bus.Publish("run_running", runEvent(r))
+			}
+		}
+	case mesos.TaskFinished:
+		err = c.finish(rs, stateSucceeded, "", exitStatusOf(st.Message), now)
+	case mesos.TaskKilled:
+		if rs.kill != "" && !rs.failAfterKill {
+			err = c.finish(rs, stateKilled, rs.kill, nil, now)
+		} else {
+			reason := st.Message
+			if rs.kill != "" {
+				reason = rs.kill
+			}
+			err = c.failed(rs, reason, exitStatusOf(st.Message), now)
+		}
+	default: // FAILED, ERROR, LOST, DROPPED, GONE, GONE_BY_OPERATOR, UNKNOWN
+		reason := string(st.State) + ": " + st.Message
+		if st.Reason != "" {
+			reason += " (" + st.Reason + ")"
+		}
+		if rs.kill != "" && !rs.failAfterKill && st.State != mesos.TaskFailed {
+			err = c.finish(rs, stateKilled, rs.kill, nil, now)
+		} else {
+			err = c.failed(rs, reason, exitStatusOf(st.Message), now)
+		}
+	}
+	if err != nil {
+		c.s.log.Warn("cannot record a run's status; not acknowledging it", "run", rs.run.ID, "err", err)
+		return
+	}
+	ack()
+}
+
+// failed handles a failed attempt: retried while attempts remain,
+// otherwise the run fails.
+func (c *core) failed(rs *runState, reason string, exit *int, now time.Time) error {
+	r := rs.run
+	if r.Attempt+1 < r.MaxAttempts {
+		js := c.jobs[r.Job]
+		backoff := 10 * time.Second
+		if js != nil {
+			backoff = time.Duration(js.job.RetryBackoffSeconds * float64(time.Second))
+		}
+		for i := 0; i < r.Attempt; i++ {
+			backoff *= 2
+		}
+		delete(c.byTask, r.TaskID)
+		r.Attempt++
+		r.State = stateQueued
+		nb := now.Add(backoff)
+		r.NotBefore = &nb
+		r.TaskID, r.AgentID, r.Host, r.Sandbox = "", "", "", ""
+		r.StartedAt, r.Deadline = nil, nil
+		r.ExitStatus = exit
+		r.Reason = "attempt " + strconv.Itoa(r.Attempt) + " failed: " + reason + "; retrying in " + backoff.String()
+		if err := c.s.store.UpdateRun(context.Background(), r); err != nil {
+			return err
+		}
+		rs.run = r
+		rs.kill, rs.failAfterKill = "", false
+		c.s.bus.Publish("run_retrying", runEvent(r))
+		return nil
+	}
+	return c.finish(rs, stateFailed, reason, exit, now)
+}
+
+// finish ends a run: stored, counted in the job's stats, and — on success,
+// or failure of a softError job — offered to its children.
+func (c *core) finish(rs *runState, state, reason string, exit *int, now time.Time) error {
+	ctx := context.Background()
+	r := rs.run
+	r.State = state
+	r.Reason = reason
+	r.ExitStatus = exit
+	r.FinishedAt = &now
+	if err := c.s.store.UpdateRun(ctx, r); err != nil {
+		return err
+	}
+	c.untrack(r.ID)
+	js := c.jobs[r.Job]
+	switch state {
+	case stateSucceeded, stateFailed:
+		if err := c.s.store.RecordResult(ctx, r.Job, state == stateSucceeded, now); err != nil {
+			c.s.log.Warn("cannot record job stats", "job", r.Job, "err", err)
+		}
+	}
+	fire := state == stateSucceeded || (state == stateFailed && js != nil && js.job.SoftError)
+	if fire {
+		children, err := c.s.store.MarkParentDone(ctx, r.Job, r.ID, func(child string) store.Run {
+			q := store.Run{Job: child, Trigger: "dependency", State: stateQueued, MaxAttempts: 1, QueuedAt: now}
+			if cj := c.jobs[child]; cj != nil {
+				q.MaxAttempts = cj.job.Retries + 1
+				if cj.job.Disabled {
+					q.State = stateSkipped
+					q.Reason = "job is disabled"
+					q.FinishedAt = &now
+				}
+			}
+			return q
+		})
+		if err != nil {
+			c.s.log.Warn("cannot fire dependent jobs", "job", r.Job, "run", r.ID, "err", err)
+		}
+		for _, ch := range children {
+			if ch.State == stateQueued {
+				c.track(ch)
+			}
+			c.s.bus.Publish("run_queued", runEvent(ch))
+		}
+	}
+	c.s.bus.Publish("run_"+lower(state), runEvent(r))
+	return nil
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, ch := range b {
+		if ch >= 'A' && ch <= 'Z' {
+			b[i] = ch + 32
+		}
+	}
+	return string(b)
+}
+
+// runEvent is an event payload describing a run.
+func runEvent(r store.Run) map[string]any {
+	return map[string]any{"job": r.Job, "runId": r.ID, "state": r.State, "trigger": r.Trigger, "attempt": r.Attempt,
+		"scheduledFor": r.ScheduledFor, "taskId": r.TaskID, "reason": r.Reason}
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -1,0 +1,187 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"corral/frameworks/jobs/store"
+	"corral/internal/events"
+)
+
+// Version is reported by /v1/info.
+var Version = "0.1.0"
+
+// Service is the jobs framework. Several processes may share one database:
+// the one holding the database leadership lock schedules and launches;
+// every process serves the API, whose writes go to Postgres, where the
+// leader picks them up.
+type Service struct {
+	cfg   Config
+	log   *slog.Logger
+	store *store.Store
+	bus   *events.Bus
+
+	leading atomic.Bool
+	// leader receives pokes from this process's API (job changed, run
+	// queued) so the leader need not wait for its next poll.
+	mu     sync.Mutex
+	leader *core
+	url    string
+	ready  chan struct{}
+}
+
+// New returns a Service for cfg; Run starts it.
+func New(cfg Config, log *slog.Logger) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{
+		cfg:   cfg,
+		log:   log.With("component", "jobs"),
+		bus:   events.NewBus(cfg.EventBuffer, events.StartID(time.Now())),
+		ready: make(chan struct{}),
+	}, nil
+}
+
+// Ready is closed once the API serves.
+func (s *Service) Ready() <-chan struct{} { return s.ready }
+
+// Leading reports whether this process currently schedules.
+func (s *Service) Leading() bool { return s.leading.Load() }
+
+// Run serves on cfg.Listen until ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", s.cfg.Listen, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on an existing listener.
+func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := store.Open(ctx, s.cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s.store = st
+	s.url = s.cfg.Advertise
+	if s.url == "" {
+		host, _ := os.Hostname()
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		s.url = "http://" + net.JoinHostPort(host, port)
+	}
+	srv := &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); s.contend(ctx) }()
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+	close(s.ready)
+	s.log.Info("jobs API listening", "addr", ln.Addr().String(), "url", s.url)
+	select {
+	case <-ctx.Done():
+	case err = <-srvErr:
+		cancel()
+	}
+	shut, c2 := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer c2()
+	s.bus.Close()
+	_ = srv.Shutdown(shut)
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// contend takes the database leadership lock whenever it is free and
+// schedules while holding it. Leadership is a context: losing the lock's
+// connection cancels the scheduler at once.
+func (s *Service) contend(ctx context.Context) {
+	for ctx.Err() == nil {
+		lead, ok, err := s.store.TryLead(ctx)
+		if err != nil || !ok {
+			if err != nil {
+				s.log.Warn("cannot reach the database to contend for leadership", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-lead.Lost():
+				s.log.Error("lost the leadership lock; stepping down")
+				cancel()
+			case <-lctx.Done():
+			}
+		}()
+		s.log.Info("leading: scheduling jobs")
+		s.leading.Store(true)
+		c := newCore(s)
+		s.mu.Lock()
+		s.leader = c
+		s.mu.Unlock()
+		err = c.run(lctx)
+		s.mu.Lock()
+		s.leader = nil
+		s.mu.Unlock()
+		s.leading.Store(false)
+		cancel()
+		lead.Release()
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("scheduler stopped", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+// poke tells this process's scheduler (if it leads) that jobs or runs
+// changed in the database.
+func (s *Service) poke() {
+	s.mu.Lock()
+	c := s.leader
+	s.mu.Unlock()
+	if c != nil {
+		c.poke()
+	}
+}
+
+// withLeader runs fn on the leader's loop when this process leads; it
+// reports false otherwise.
+func (s *Service) withLeader(ctx context.Context, fn func(*core)) bool {
+	s.mu.Lock()
+	c := s.leader
+	s.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	return c.do(ctx, fn) == nil
+}

@@ -1,0 +1,211 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrNotFound is returned (wrapped) when a record asked for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrInvalid is returned (wrapped) when an argument cannot be stored, before
+// the database is asked or because it names something that does not exist
+// (an unknown parent). Retrying such a call cannot succeed.
+var ErrInvalid = errors.New("invalid argument")
+
+// ErrConflict is returned (wrapped) by TransitionRun when the run is not in
+// any of the states the caller expected: another writer moved it first.
+// Retrying the same transition cannot succeed; re-read the run instead.
+var ErrConflict = errors.New("conflict")
+
+// connectTimeout bounds one connection attempt when the URL does not set
+// connect_timeout, so that a down database fails a call promptly instead of
+// holding it until the caller's deadline.
+const connectTimeout = 5 * time.Second
+
+// Store is the jobs framework's state on a Postgres connection pool. It is
+// safe for concurrent use, also by several processes on one database: the
+// writes that must happen once (a scheduled occurrence's run, a dependency
+// run, a state transition) are made safe by the database, not by the caller
+// holding leadership. Methods take ctx first and honor its deadline.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// querier is what the statements need; both the pool and a transaction
+// provide it.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Open returns a Store for the database at dbURL (postgres://…), whose schema
+// must have been migrated (corral/internal/migrate). It does not connect:
+// connections are made when a call needs one, so Open fails only for a
+// malformed URL, and a database that is down at Open is not an error (Ping
+// tells). The caller must Close the store.
+func Open(ctx context.Context, dbURL string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		// pgx's parse errors do not echo the password.
+		return nil, fmt.Errorf("parsing database URL: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
+	cfg.MinConns = 0 // lazy: never connect in the background at open
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating database pool: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Close closes every pooled connection, waiting for those in use to be
+// released. A Leadership taken with TryLead has its own connection and must
+// be released separately. The store must not be used afterwards.
+func (s *Store) Close() {
+	s.pool.Close()
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("pinging jobs database: %w", err)
+	}
+	return nil
+}
+
+// Atomically runs fn in one transaction (READ COMMITTED): every write fn
+// makes through tx is committed together when fn returns nil, and none is
+// when fn returns an error or panics. Atomically returns fn's error as is,
+// or an error from beginning or committing the transaction (a failed commit
+// means nothing was written). After a Tx method fails with a database error
+// the transaction is aborted: fn should return that error. tx must not be
+// used after fn returns, nor by several goroutines at once. Atomically does
+// not retry.
+func (s *Store) Atomically(ctx context.Context, fn func(tx *Tx) error) error {
+	ptx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	// After a commit this does nothing; otherwise it undoes fn's writes (and
+	// if ctx has ended, pgx closes the connection, which rolls back too).
+	defer func() { _ = ptx.Rollback(ctx) }()
+	if err := fn(&Tx{tx: ptx}); err != nil {
+		return err
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		return fmt.Errorf("committing transaction: %w", err)
+	}
+	return nil
+}
+
+// Tx is a transaction given to the function passed to Store.Atomically. Its
+// methods write like the Store methods of the same names, and their writes
+// take effect only when that function returns nil.
+type Tx struct {
+	tx pgx.Tx
+}
+
+// FrameworkID returns the stored framework id, or "" if none was stored.
+func (s *Store) FrameworkID(ctx context.Context) (string, error) {
+	var id string
+	err := s.pool.QueryRow(ctx, `SELECT framework_id FROM jobs.framework`).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading framework id: %w", err)
+	}
+	return id, nil
+}
+
+// SetFrameworkID stores id (not empty) as the framework id, replacing any
+// previous one. It is idempotent.
+func (s *Store) SetFrameworkID(ctx context.Context, id string) error {
+	return setFrameworkID(ctx, s.pool, id)
+}
+
+// SetFrameworkID is Store.SetFrameworkID within the transaction.
+func (t *Tx) SetFrameworkID(ctx context.Context, id string) error {
+	return setFrameworkID(ctx, t.tx, id)
+}
+
+func setFrameworkID(ctx context.Context, q querier, id string) error {
+	if id == "" {
+		return fmt.Errorf("storing framework id: empty id: %w", ErrInvalid)
+	}
+	_, err := q.Exec(ctx, `
+		INSERT INTO jobs.framework (singleton, framework_id) VALUES (true, $1)
+		ON CONFLICT (singleton) DO UPDATE SET framework_id = excluded.framework_id, updated_at = now()`,
+		id)
+	if err != nil {
+		return fmt.Errorf("storing framework id: %w", err)
+	}
+	return nil
+}
+
+// Permanent reports whether err is one that retrying cannot cure: an
+// argument refused (ErrInvalid), a record that does not exist (ErrNotFound),
+// a lost compare-and-set (ErrConflict), or a data or integrity error raised
+// by Postgres (SQLSTATE classes 22 and 23). Other errors (connection
+// refused, timeouts, a restarting server, a deadlock or serialization
+// failure, a canceled context) are transient.
+func Permanent(err error) bool {
+	if errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")
+	}
+	return false
+}
+
+// validSpec accepts a JSON object: every spec this store keeps is one, and
+// refusing the rest here turns a caller's bug into ErrInvalid instead of odd
+// data.
+func validSpec(spec []byte) error {
+	if !json.Valid(spec) {
+		return fmt.Errorf("spec is not valid JSON: %w", ErrInvalid)
+	}
+	if trimmed := bytes.TrimLeft(spec, " \t\r\n"); trimmed[0] == '{' {
+		return nil
+	}
+	return fmt.Errorf("spec is not a JSON object: %w", ErrInvalid)
+}
+
+// ts normalizes a time for storage: UTC, without the monotonic reading, cut
+// to Postgres' microsecond precision (Postgres would round instead, so a
+// value read back could differ from the one written).
+func ts(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// tsPtr is ts for an optional time; nil stays nil (NULL).
+func tsPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := ts(*t)
+	return &v
+}
+
+// nullIfEmpty stores "" as NULL.
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
