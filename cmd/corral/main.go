@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // job schedules need IANA zones even where the host has none
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

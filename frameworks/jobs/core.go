@@ -405,26 +405,34 @@ func (c *core) nextWake(now time.Time) time.Duration {
 // occurrence is recorded exactly once whatever crashes or races.
 func (c *core) schedule(ctx context.Context, now time.Time) {
 	horizon := now.Add(stageAhead)
-	for name, js := range c.jobs {
+	activeByJob := map[string]int{}
+	for _, rs := range c.runs {
+		if active(rs.run.State) {
+			activeByJob[rs.run.Job]++
+		}
+	}
+	type batch struct {
+		name    string
+		js      *jobState
+		runs    []store.Run
+		cursor  time.Time
+		replace bool
+	}
+	var work []batch
+	for _, name := range sortedKeys(c.jobs) {
+		js := c.jobs[name]
 		if js.sched == nil || js.next.IsZero() || js.next.After(horizon) {
 			continue
 		}
-		activeRuns := 0
-		for _, rs := range c.runs {
-			if rs.run.Job == name && active(rs.run.State) {
-				activeRuns++
-			}
-		}
 		occ := due.Plan(due.Input{
 			Next: js.sched.Next, From: js.cursor, Now: horizon, StartingDeadline: deadlineOf(js.job),
-			Policy: due.Policy(js.job.ConcurrencyPolicy), ActiveRuns: activeRuns, Disabled: js.job.Disabled,
+			Policy: due.Policy(js.job.ConcurrencyPolicy), ActiveRuns: activeByJob[name], Disabled: js.job.Disabled,
 		})
 		if len(occ) == 0 {
 			js.next, _ = js.sched.Next(js.cursor)
 			continue
 		}
-		var runs []store.Run
-		replace := false
+		b := batch{name: name, js: js, cursor: occ[len(occ)-1].At}
 		for _, o := range occ {
 			at := o.At
 			r := store.Run{Job: name, Trigger: "schedule", ScheduledFor: &at, DedupKey: "schedule:" + at.UTC().Format(time.RFC3339Nano),
@@ -434,7 +442,7 @@ func (c *core) schedule(ctx context.Context, now time.Time) {
 				r.State = stateQueued
 				nb := at
 				r.NotBefore = &nb
-				replace = replace || o.ReplaceActive
+				b.replace = b.replace || o.ReplaceActive
 			case due.Missed:
 				r.State = stateMissed
 				f := now
@@ -444,22 +452,39 @@ func (c *core) schedule(ctx context.Context, now time.Time) {
 				f := now
 				r.FinishedAt = &f
 			}
-			runs = append(runs, r)
+			b.runs = append(b.runs, r)
 		}
-		cursor := occ[len(occ)-1].At
-		stored, err := c.s.store.RecordOccurrences(ctx, name, runs, cursor)
-		if err != nil {
-			c.s.log.Warn("cannot record due runs; will retry", "job", name, "err", err)
-			continue
+		work = append(work, b)
+	}
+	if len(work) == 0 {
+		return
+	}
+	// Every due job's occurrences and cursor in one transaction: one
+	// commit per wake, however many jobs are due.
+	stored := make([][]store.Run, len(work))
+	err := c.s.store.Atomically(ctx, func(tx *store.Tx) error {
+		for i, b := range work {
+			rs, err := tx.RecordOccurrences(ctx, b.name, b.runs, b.cursor)
+			if err != nil {
+				return err
+			}
+			stored[i] = rs
 		}
-		if replace {
+		return nil
+	})
+	if err != nil {
+		c.s.log.Warn("cannot record due runs; will retry", "jobs", len(work), "err", err)
+		return
+	}
+	for i, b := range work {
+		if b.replace {
 			for _, rs := range c.runs {
-				if rs.run.Job == name && active(rs.run.State) {
-					c.killRun(rs, "replaced by the run scheduled for "+cursor.UTC().Format(time.RFC3339), false)
+				if rs.run.Job == b.name && active(rs.run.State) {
+					c.killRun(rs, "replaced by the run scheduled for "+b.cursor.UTC().Format(time.RFC3339), false)
 				}
 			}
 		}
-		for _, r := range stored {
+		for _, r := range stored[i] {
 			switch r.State {
 			case stateQueued:
 				c.track(r)
@@ -467,8 +492,8 @@ func (c *core) schedule(ctx context.Context, now time.Time) {
 				c.s.bus.Publish("run_"+strings.ToLower(r.State), runEvent(r))
 			}
 		}
-		js.cursor = cursor
-		js.next, _ = js.sched.Next(cursor)
+		b.js.cursor = b.cursor
+		b.js.next, _ = b.js.sched.Next(b.cursor)
 	}
 }
 

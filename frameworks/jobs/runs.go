@@ -214,7 +214,7 @@ func (c *core) finish(rs *runState, state, reason string, exit *int, now time.Ti
 		}
 	}
 	fire := state == stateSucceeded || (state == stateFailed && js != nil && js.job.SoftError)
-	if fire {
+	if fire && c.hasChildren(r.Job) {
 		children, err := c.s.store.MarkParentDone(ctx, r.Job, r.ID, func(child string) store.Run {
 			q := store.Run{Job: child, Trigger: "dependency", State: stateQueued, MaxAttempts: 1, QueuedAt: now}
 			if cj := c.jobs[child]; cj != nil {
@@ -239,6 +239,18 @@ func (c *core) finish(rs *runState, state, reason string, exit *int, now time.Ti
 	}
 	c.s.bus.Publish("run_"+lower(state), runEvent(r))
 	return nil
+}
+
+// hasChildren reports whether any job depends on job.
+func (c *core) hasChildren(name string) bool {
+	for _, js := range c.jobs {
+		for _, p := range js.job.Parents {
+			if p == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func lower(s string) string {

@@ -18,13 +18,13 @@ func envInt(name string, def int) int {
 	return def
 }
 
-// BenchmarkCronLateness runs CORRAL_BENCH_JOBS jobs (default 1,000) due
-// every second for CORRAL_BENCH_SECONDS (default 60) on one local agent,
+// BenchmarkCronLateness runs CORRAL_BENCH_JOBS jobs (default 100) due
+// every second for CORRAL_BENCH_SECONDS (default 20) on one local agent,
 // and reports the lateness from scheduled time to task running (p50, p99,
 // max), and the missed and doubled occurrences (both must be 0).
 func BenchmarkCronLateness(b *testing.B) {
-	jobs := envInt("CORRAL_BENCH_JOBS", 1000)
-	secs := envInt("CORRAL_BENCH_SECONDS", 60)
+	jobs := envInt("CORRAL_BENCH_JOBS", 100)
+	secs := envInt("CORRAL_BENCH_SECONDS", 20)
 	c := testcluster.Start(b, testcluster.Options{Agents: 1, Resources: func(int) string { return "cpus:200;mem:400000;disk:1000000;ports:[31000-32000]" }})
 	f := c.StartFramework("jobs")
 	a := api{t: b, url: f.URL}

@@ -21,7 +21,7 @@
 // # Daylight saving time
 //
 // A schedule neither skips nor doubles a run across a transition. Cron
-// schedules fall into two kinds, as in Vixie cron and systemd:
+// schedules fall into two kinds, following Vixie cron's convention:
 //
 // Fixed-time schedules (the hour field is a number, list or range, even
 // 0-23; and @daily, @weekly, @monthly, @yearly) run once for every matching
@@ -61,7 +61,8 @@
 // days, runs 01:30 twice on fall-back days, and gives up on a February 29
 // eight years away. A CRON_TZ= or TZ= prefix is refused: the zone is its own
 // field. Day-of-month and day-of-week combine as in robfig: if either is "*"
-// or "?" both must match, otherwise either may.
+// or "?" (a step such as "*/2" does not count) both must match, otherwise
+// either may.
 //
 // # Guarantees
 //
