@@ -23,7 +23,7 @@ help: ## Show this help.
 build: ## Build bin/corral (version from git describe).
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/corral
 
-run: build ## Run a local Postgres (unless CORRAL_DB is set), master, agent and services; Ctrl-C stops all.
+run: build ## Run a local Postgres (unless CORRAL_DB is set), master, agent, services and jobs; Ctrl-C stops all.
 	./scripts/run-local.sh
 
 test: ## Run all tests with the race detector (starts throwaway Postgres itself).

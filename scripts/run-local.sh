@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a local corral in the foreground: Postgres (unless CORRAL_DB names
-# one), the migrations, one master, one agent and the services framework.
+# one), the migrations, one master, one agent and both frameworks.
 # Ctrl-C stops everything it started. Called by `make run`, which builds
 # bin/corral first.
 #
@@ -125,7 +125,11 @@ log "starting services (Marathon API on http://127.0.0.1:8080)"
 "$BIN" services --master "$MASTER_URL" --db "$CORRAL_DB" --http 127.0.0.1:8080 --advertise http://127.0.0.1:8080 &
 pids+=($!)
 
-log "up: master $MASTER_URL, services http://127.0.0.1:8080, database $CORRAL_DB; Ctrl-C to stop"
+log "starting jobs (jobs API on http://127.0.0.1:4400)"
+"$BIN" jobs --master "$MASTER_URL" --db "$CORRAL_DB" --http 127.0.0.1:4400 --advertise http://127.0.0.1:4400 &
+pids+=($!)
+
+log "up: master $MASTER_URL, services http://127.0.0.1:8080, jobs http://127.0.0.1:4400, database $CORRAL_DB; Ctrl-C to stop"
 # Stop everything as soon as either process exits.
 set +e
 wait -n "${pids[@]}"
