@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"corral/internal/pg"
 )
 
 // ErrNotFound is returned (wrapped) when a record asked for does not exist.
@@ -26,11 +27,6 @@ var ErrInvalid = errors.New("invalid argument")
 // any of the states the caller expected: another writer moved it first.
 // Retrying the same transition cannot succeed; re-read the run instead.
 var ErrConflict = errors.New("conflict")
-
-// connectTimeout bounds one connection attempt when the URL does not set
-// connect_timeout, so that a down database fails a call promptly instead of
-// holding it until the caller's deadline.
-const connectTimeout = 5 * time.Second
 
 // Store is the jobs framework's state on a Postgres connection pool. It is
 // safe for concurrent use, also by several processes on one database: the
@@ -55,18 +51,9 @@ type querier interface {
 // malformed URL, and a database that is down at Open is not an error (Ping
 // tells). The caller must Close the store.
 func Open(ctx context.Context, dbURL string) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(dbURL)
+	pool, err := pg.Open(ctx, dbURL)
 	if err != nil {
-		// pgx's parse errors do not echo the password.
-		return nil, fmt.Errorf("parsing database URL: %w", err)
-	}
-	if cfg.ConnConfig.ConnectTimeout == 0 {
-		cfg.ConnConfig.ConnectTimeout = connectTimeout
-	}
-	cfg.MinConns = 0 // lazy: never connect in the background at open
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("creating database pool: %w", err)
+		return nil, err
 	}
 	return &Store{pool: pool}, nil
 }
@@ -95,20 +82,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // used after fn returns, nor by several goroutines at once. Atomically does
 // not retry.
 func (s *Store) Atomically(ctx context.Context, fn func(tx *Tx) error) error {
-	ptx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("beginning transaction: %w", err)
-	}
-	// After a commit this does nothing; otherwise it undoes fn's writes (and
-	// if ctx has ended, pgx closes the connection, which rolls back too).
-	defer func() { _ = ptx.Rollback(ctx) }()
-	if err := fn(&Tx{tx: ptx}); err != nil {
-		return err
-	}
-	if err := ptx.Commit(ctx); err != nil {
-		return fmt.Errorf("committing transaction: %w", err)
-	}
-	return nil
+	return pg.InTx(ctx, s.pool, func(tx pgx.Tx) error { return fn(&Tx{tx: tx}) })
 }
 
 // Tx is a transaction given to the function passed to Store.Atomically. Its
@@ -166,11 +140,7 @@ func Permanent(err error) bool {
 	if errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) {
 		return true
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")
-	}
-	return false
+	return pg.DataError(err)
 }
 
 // validSpec accepts a JSON object: every spec this store keeps is one, and

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"corral/internal/pg"
 )
 
 // ErrNotFound is returned (wrapped) when a record asked for does not exist.
@@ -20,11 +20,6 @@ var ErrNotFound = errors.New("not found")
 // ErrInvalid is returned (wrapped) when an argument cannot be stored, before
 // the database is asked. Retrying such a call cannot succeed.
 var ErrInvalid = errors.New("invalid argument")
-
-// connectTimeout bounds one connection attempt when the URL does not set
-// connect_timeout, so that a down database fails a call promptly instead of
-// holding it until the caller's deadline.
-const connectTimeout = 5 * time.Second
 
 // Store is the registry on a Postgres connection pool. It is safe for
 // concurrent use. Methods take ctx first and honor its deadline.
@@ -38,18 +33,9 @@ type Store struct {
 // malformed URL, and a database that is down at Open is not an error (Ping
 // tells). The caller must Close the store.
 func Open(ctx context.Context, dbURL string) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(dbURL)
+	pool, err := pg.Open(ctx, dbURL)
 	if err != nil {
-		// pgx's parse errors do not echo the password.
-		return nil, fmt.Errorf("parsing database URL: %w", err)
-	}
-	if cfg.ConnConfig.ConnectTimeout == 0 {
-		cfg.ConnConfig.ConnectTimeout = connectTimeout
-	}
-	cfg.MinConns = 0 // lazy: never connect in the background at open
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("creating database pool: %w", err)
+		return nil, err
 	}
 	return &Store{pool: pool}, nil
 }
@@ -393,9 +379,5 @@ func Permanent(err error) bool {
 	if errors.Is(err, ErrInvalid) {
 		return true
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")
-	}
-	return false
+	return pg.DataError(err)
 }
