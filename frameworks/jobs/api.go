@@ -182,10 +182,11 @@ func parentsOf(jobs map[string]job.Job) map[string][]string {
 	return out
 }
 
-// save validates j against the whole graph and stores it. create refuses
-// an existing name with 409.
-func (s *Service) save(ctx context.Context, j job.Job, create bool) error {
-	if ve := job.Validate(j, parseSchedule); ve != nil {
+// save validates j against the whole graph and stores it, setting
+// j.Version to the stored version. create refuses an existing name with
+// 409.
+func (s *Service) save(ctx context.Context, j *job.Job, create bool) error {
+	if ve := job.Validate(*j, parseSchedule); ve != nil {
 		return ve
 	}
 	all, err := s.loadGraph(ctx)
@@ -195,7 +196,7 @@ func (s *Service) save(ctx context.Context, j job.Job, create bool) error {
 	if _, exists := all[j.Name]; exists && create {
 		return &apiError{code: http.StatusConflict, msg: fmt.Sprintf("job %q already exists", j.Name)}
 	}
-	all[j.Name] = j
+	all[j.Name] = *j
 	if err := dag.Check(parentsOf(all)); err != nil {
 		return &job.ValidationError{Message: "Object is not valid", Details: []job.Detail{{Path: "/parents", Errors: []string{err.Error()}}}}
 	}
@@ -245,7 +246,7 @@ func asClientError(err error) error {
 func (s *Service) createJob(w http.ResponseWriter, r *http.Request) {
 	j, err := s.decodeNative(r)
 	if err == nil {
-		err = s.save(r.Context(), j, true)
+		err = s.save(r.Context(), &j, true)
 	}
 	if err != nil {
 		writeErr(w, err)
@@ -269,7 +270,7 @@ func (s *Service) putJob(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, &job.ValidationError{Message: "Object is not valid", Details: []job.Detail{{Path: "/name", Errors: []string{fmt.Sprintf("name %q does not match %q in the URL", j.Name, name)}}}})
 		return
 	}
-	if err := s.save(r.Context(), j, false); err != nil {
+	if err := s.save(r.Context(), &j, false); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -522,12 +523,16 @@ func (s *Service) stopRun(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, errf(http.StatusConflict, "run %d already ended (%s)", run.ID, run.State))
 		return
 	}
-	done := s.withLeader(r.Context(), func(c *core) {
+	found := false
+	s.withLeader(r.Context(), func(c *core) {
 		if rs := c.runs[run.ID]; rs != nil {
+			found = true
 			c.killRun(rs, "stopped through the API", false)
 		}
 	})
-	if !done {
+	if !found {
+		// Not (yet) in a scheduler here: a queued run is stopped in the
+		// database, where any leader will see it.
 		now := time.Now()
 		to := run
 		to.State, to.Reason, to.FinishedAt = stateKilled, "stopped through the API", &now

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -45,16 +46,37 @@ func chronosErr(w http.ResponseWriter, err error) {
 	var ae *apiError
 	switch {
 	case errors.As(err, &ve):
-		var parts []string
-		for _, d := range ve.Details {
-			parts = append(parts, strings.TrimPrefix(d.Path, "/")+": "+strings.Join(d.Errors, "; "))
-		}
-		writeJSON(w, http.StatusBadRequest, map[string]any{"message": strings.Join(parts, "; "), "status": "Bad Request", "details": ve.Details})
+		writeJSON(w, http.StatusBadRequest, map[string]any{"message": detailText(ve.Details), "status": "Bad Request", "details": ve.Details})
 	case errors.As(err, &ae) && ae.code < 500:
-		writeJSON(w, http.StatusBadRequest, map[string]string{"message": ae.msg, "status": "Bad Request"})
+		msg := ae.msg
+		if ds, ok := ae.details.([]job.Detail); ok && len(ds) > 0 {
+			// Invalid JSON: name the fields, as Chronos clients only
+			// read the message.
+			msg += ": " + detailText(ds)
+		}
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": msg, "status": "Bad Request"})
 	default:
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"message": err.Error(), "status": "Service Unavailable"})
 	}
+}
+
+// emptyStart matches a Chronos schedule whose start is empty: R[n]//period.
+var emptyStart = regexp.MustCompile(`^\s*(R[0-9]*)//(P\S*)\s*$`)
+
+// chronosNow is the start Chronos means by "now", a second ahead: the
+// scheduler only plans occurrences after the job was stored, so a start at
+// the present instant (or truncated to the second) would never come due.
+func chronosNow() string {
+	return time.Now().UTC().Add(time.Second).Format("2006-01-02T15:04:05.000Z")
+}
+
+// detailText writes details as "field: problem; field: problem".
+func detailText(ds []job.Detail) string {
+	var parts []string
+	for _, d := range ds {
+		parts = append(parts, strings.TrimPrefix(d.Path, "/")+": "+strings.Join(d.Errors, "; "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // chronosUpsert creates or replaces a scheduled (iso8601) or dependent job.
@@ -77,12 +99,16 @@ func (s *Service) chronosUpsert(dependent bool) http.HandlerFunc {
 			return
 		case !dependent && j.Schedule == "" && len(j.Parents) == 0:
 			// Chronos: no schedule means run once, now.
-			j.Schedule = "R1/" + time.Now().UTC().Format(time.RFC3339) + "/PT24H"
+			j.Schedule = "R1/" + chronosNow() + "/PT24H"
 		case !dependent && len(j.Parents) > 0 && j.Schedule == "":
 			chronosErr(w, &job.ValidationError{Message: "Object is not valid", Details: []job.Detail{{Path: "/schedule", Errors: []string{"a scheduled job needs a schedule; use /v1/scheduler/dependency for jobs with parents"}}}})
 			return
 		}
-		if err := s.save(r.Context(), j, false); err != nil {
+		if m := emptyStart.FindStringSubmatch(j.Schedule); m != nil {
+			// Chronos reads an empty start as now.
+			j.Schedule = m[1] + "/" + chronosNow() + "/" + m[2]
+		}
+		if err := s.save(r.Context(), &j, false); err != nil {
 			chronosErr(w, err)
 			return
 		}

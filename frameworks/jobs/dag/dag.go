@@ -121,11 +121,11 @@ func (k ChangeKind) String() string { return string(k) }
 // Change is what Rewire did to one child of the deleted job.
 type Change struct {
 	// Job is the child.
-	Job string
+	Job string `json:"job"`
 	// Kind classifies the change.
-	Kind ChangeKind
+	Kind ChangeKind `json:"kind"`
 	// Description says what happened in a sentence fit for an API answer.
-	Description string
+	Description string `json:"description"`
 }
 
 // Rewire removes the job deleted from the graph the way Chronos did, and
