@@ -42,8 +42,8 @@ func latest(t *testing.T) uint {
 	return max
 }
 
-// kernelTables lists the tables in schema kernel.
-func kernelTables(t *testing.T, dbURL string) []string {
+// corralTables lists the tables of corral's schemas, as schema.table.
+func corralTables(t *testing.T, dbURL string) []string {
 	t.Helper()
 	conn, err := pgx.Connect(t.Context(), dbURL)
 	if err != nil {
@@ -51,7 +51,7 @@ func kernelTables(t *testing.T, dbURL string) []string {
 	}
 	defer conn.Close(context.Background())
 	rows, err := conn.Query(t.Context(),
-		"SELECT table_name FROM information_schema.tables WHERE table_schema = 'kernel'")
+		"SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_schema IN ('kernel', 'services', 'jobs')")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,12 @@ func checkVersion(t *testing.T, dbURL string, want uint) {
 func TestUpDownUp(t *testing.T) {
 	ctx := t.Context()
 	db := testpg.URL(t)
-	wantTables := []string{"agents", "frameworks", "master", "weights"}
+	wantTables := []string{
+		"jobs.edges", "jobs.framework", "jobs.jobs", "jobs.runs", "jobs.stats",
+		"kernel.agents", "kernel.frameworks", "kernel.master", "kernel.weights",
+		"services.app_versions", "services.apps", "services.deployments", "services.framework",
+		"services.groups", "services.instances", "services.launch_delays",
+	}
 
 	checkVersion(t, db, 0)
 	for i, step := range []string{"up", "up again", "down", "down again", "up after down"} {
@@ -92,13 +97,13 @@ func TestUpDownUp(t *testing.T) {
 		}
 		if strings.HasPrefix(step, "up") {
 			checkVersion(t, db, latest(t))
-			if diff := cmp.Diff(wantTables, kernelTables(t, db)); diff != "" {
-				t.Errorf("after %s: kernel tables (-want +got):\n%s", step, diff)
+			if diff := cmp.Diff(wantTables, corralTables(t, db)); diff != "" {
+				t.Errorf("after %s: tables (-want +got):\n%s", step, diff)
 			}
 		} else {
 			checkVersion(t, db, 0)
-			if got := kernelTables(t, db); len(got) != 0 {
-				t.Errorf("after %s: kernel tables = %v; want none", step, got)
+			if got := corralTables(t, db); len(got) != 0 {
+				t.Errorf("after %s: tables = %v; want none", step, got)
 			}
 		}
 	}
