@@ -528,6 +528,7 @@ func (s *Service) stopRun(w http.ResponseWriter, r *http.Request) {
 		if rs := c.runs[run.ID]; rs != nil {
 			found = true
 			c.killRun(rs, "stopped through the API", false)
+			c.flushRuns(r.Context()) // durable before we answer
 		}
 	})
 	if !found {

@@ -295,6 +295,7 @@ func (s *Service) chronosKill(w http.ResponseWriter, r *http.Request) {
 				c.killRun(rs, "killed through the API", false)
 			}
 		}
+		c.flushRuns(r.Context()) // durable before we answer
 	}) {
 		chronosErr(w, errf(http.StatusConflict, "this jobs instance is not leading; send the request to the leader"))
 		return

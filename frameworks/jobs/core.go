@@ -77,6 +77,12 @@ type core struct {
 	subscribed bool
 	suppressed bool
 	revivedAt  time.Time
+
+	// Run changes waiting for the next flush, and the acknowledgements
+	// waiting for them to be durable.
+	pendRuns    map[int64]store.Run
+	pendResults []store.Result
+	pendAcks    []func(context.Context)
 }
 
 func newCore(s *Service) *core {
@@ -84,6 +90,7 @@ func newCore(s *Service) *core {
 		s: s, ops: make(chan func(*core), 256), evs: make(chan *mesos.Event, 1024),
 		pokes: make(chan struct{}, 1), calls: make(chan func(context.Context), 8192), acks: make(chan func(context.Context), 8192), done: make(chan struct{}),
 		jobs: map[string]*jobState{}, runs: map[int64]*runState{}, byTask: map[string]int64{}, offers: map[string]*mesos.Offer{},
+		pendRuns: map[int64]store.Run{},
 	}
 }
 
@@ -367,6 +374,7 @@ func (c *core) loop(ctx context.Context) {
 		c.schedule(ctx, now)
 		c.timeouts(now)
 		c.launch(ctx, now)
+		c.flushRuns(ctx)
 		timer.Reset(c.nextWake(time.Now()))
 	}
 }

@@ -75,6 +75,7 @@ func exitStatusOf(msg string) *int {
 func (c *core) update(ctx context.Context, st mesos.TaskStatus) {
 	tid := st.TaskID.Value
 	now := time.Now()
+	// Acknowledged only once what this update changed is durable (flush).
 	ack := func() {
 		if st.UUID == "" {
 			return
@@ -83,7 +84,7 @@ func (c *core) update(ctx context.Context, st mesos.TaskStatus) {
 		if st.AgentID != nil {
 			agent = st.AgentID.Value
 		}
-		c.ack(func(ctx context.Context) { _ = c.client.Acknowledge(ctx, agent, tid, st.UUID) })
+		c.pendAcks = append(c.pendAcks, func(ctx context.Context) { _ = c.client.Acknowledge(ctx, agent, tid, st.UUID) })
 	}
 	id, ok := c.byTask[tid]
 	rs := c.runs[id]
@@ -125,10 +126,9 @@ func (c *core) update(ctx context.Context, st mesos.TaskStatus) {
 				dl := started.Add(time.Duration(js.job.TimeoutSeconds * float64(time.Second)))
 				r.Deadline = &dl
 			}
-			if err = c.s.store.UpdateRun(ctx, r); err == nil {
-				rs.run = r
-				c.s.bus.Publish("run_running", runEvent(r))
-			}
+			c.pend(r)
+			rs.run = r
+			c.s.bus.Publish("run_running", runEvent(r))
 		}
 	case mesos.TaskFinished:
 		err = c.finish(rs, stateSucceeded, "", exitStatusOf(st.Message), now)
@@ -182,9 +182,7 @@ func (c *core) failed(rs *runState, reason string, exit *int, now time.Time) err
 		r.StartedAt, r.Deadline = nil, nil
 		r.ExitStatus = exit
 		r.Reason = "attempt " + strconv.Itoa(r.Attempt) + " failed: " + reason + "; retrying in " + backoff.String()
-		if err := c.s.store.UpdateRun(context.Background(), r); err != nil {
-			return err
-		}
+		c.pend(r)
 		rs.run = r
 		rs.kill, rs.failAfterKill = "", false
 		c.s.bus.Publish("run_retrying", runEvent(r))
@@ -202,18 +200,27 @@ func (c *core) finish(rs *runState, state, reason string, exit *int, now time.Ti
 	r.Reason = reason
 	r.ExitStatus = exit
 	r.FinishedAt = &now
-	if err := c.s.store.UpdateRun(ctx, r); err != nil {
-		return err
-	}
-	c.untrack(r.ID)
 	js := c.jobs[r.Job]
-	switch state {
-	case stateSucceeded, stateFailed:
-		if err := c.s.store.RecordResult(ctx, r.Job, state == stateSucceeded, now); err != nil {
-			c.s.log.Warn("cannot record job stats", "job", r.Job, "err", err)
+	counted := state == stateSucceeded || state == stateFailed
+	fire := state == stateSucceeded || (state == stateFailed && js != nil && js.job.SoftError)
+	if fire && c.hasChildren(r.Job) {
+		// Children are fired from the stored outcome: write it now.
+		if err := c.s.store.UpdateRun(ctx, r); err != nil {
+			return err
+		}
+		delete(c.pendRuns, r.ID)
+		if counted {
+			if err := c.s.store.RecordResult(ctx, r.Job, state == stateSucceeded, now); err != nil {
+				c.s.log.Warn("cannot record job stats", "job", r.Job, "err", err)
+			}
+		}
+	} else {
+		c.pend(r)
+		if counted {
+			c.pendResults = append(c.pendResults, store.Result{Job: r.Job, Success: state == stateSucceeded, At: now})
 		}
 	}
-	fire := state == stateSucceeded || (state == stateFailed && js != nil && js.job.SoftError)
+	c.untrack(r.ID)
 	if fire && c.hasChildren(r.Job) {
 		children, err := c.s.store.MarkParentDone(ctx, r.Job, r.ID, func(child string) store.Run {
 			q := store.Run{Job: child, Trigger: "dependency", State: stateQueued, MaxAttempts: 1, QueuedAt: now}
@@ -239,6 +246,38 @@ func (c *core) finish(rs *runState, state, reason string, exit *int, now time.Ti
 	}
 	c.s.bus.Publish("run_"+lower(state), runEvent(r))
 	return nil
+}
+
+// pend queues a run's new state for the next flush.
+func (c *core) pend(r store.Run) {
+	c.pendRuns[r.ID] = r
+}
+
+// flushRuns writes the queued run states and results in one transaction
+// and one round trip, then sends the acknowledgements that waited for
+// them. If the database cannot take them, everything stays queued for the
+// next iteration and nothing is acknowledged: agents resend meanwhile.
+func (c *core) flushRuns(ctx context.Context) {
+	if len(c.pendRuns) == 0 && len(c.pendResults) == 0 && len(c.pendAcks) == 0 {
+		return
+	}
+	runs := make([]store.Run, 0, len(c.pendRuns))
+	for _, r := range c.pendRuns {
+		runs = append(runs, r)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err := c.s.store.ApplyRunChanges(wctx, runs, c.pendResults)
+	cancel()
+	if err != nil {
+		c.s.log.Warn("cannot record run changes; retrying before acknowledging", "runs", len(runs), "err", err)
+		return
+	}
+	clear(c.pendRuns)
+	c.pendResults = c.pendResults[:0]
+	for _, fn := range c.pendAcks {
+		c.ack(fn)
+	}
+	c.pendAcks = c.pendAcks[:0]
 }
 
 // hasChildren reports whether any job depends on job.

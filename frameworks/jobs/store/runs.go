@@ -380,6 +380,28 @@ func (t *Tx) UpdateRun(ctx context.Context, r Run) error {
 	return updateRun(ctx, t.tx, r)
 }
 
+const updateRunSQL = `
+		UPDATE jobs.runs SET state = $2, attempt = $3, max_attempts = $4, reason = $5, exit_status = $6,
+			agent_id = $7, host = $8, task_id = $9, sandbox = $10,
+			not_before = $11, started_at = $12, finished_at = $13, deadline = $14
+		WHERE id = $1`
+
+func updateRunArgs(r Run) []any {
+	return []any{r.ID, r.State, r.Attempt, r.MaxAttempts, nullIfEmpty(r.Reason), r.ExitStatus,
+		nullIfEmpty(r.AgentID), nullIfEmpty(r.Host), nullIfEmpty(r.TaskID), nullIfEmpty(r.Sandbox),
+		tsPtr(r.NotBefore), tsPtr(r.StartedAt), tsPtr(r.FinishedAt), tsPtr(r.Deadline)}
+}
+
+func validUpdate(r Run) error {
+	if !validState(r.State) {
+		return fmt.Errorf("updating run %d: unknown state %q: %w", r.ID, r.State, ErrInvalid)
+	}
+	if r.Attempt < 0 || r.MaxAttempts < 1 {
+		return fmt.Errorf("updating run %d: attempt %d, max attempts %d: %w", r.ID, r.Attempt, r.MaxAttempts, ErrInvalid)
+	}
+	return nil
+}
+
 func updateRun(ctx context.Context, q querier, r Run) error {
 	if !validState(r.State) {
 		return fmt.Errorf("updating run %d: unknown state %q: %w", r.ID, r.State, ErrInvalid)
@@ -387,14 +409,7 @@ func updateRun(ctx context.Context, q querier, r Run) error {
 	if r.Attempt < 0 || r.MaxAttempts < 1 {
 		return fmt.Errorf("updating run %d: attempt %d, max attempts %d: %w", r.ID, r.Attempt, r.MaxAttempts, ErrInvalid)
 	}
-	tag, err := q.Exec(ctx, `
-		UPDATE jobs.runs SET state = $2, attempt = $3, max_attempts = $4, reason = $5, exit_status = $6,
-			agent_id = $7, host = $8, task_id = $9, sandbox = $10,
-			not_before = $11, started_at = $12, finished_at = $13, deadline = $14
-		WHERE id = $1`,
-		r.ID, r.State, r.Attempt, r.MaxAttempts, nullIfEmpty(r.Reason), r.ExitStatus,
-		nullIfEmpty(r.AgentID), nullIfEmpty(r.Host), nullIfEmpty(r.TaskID), nullIfEmpty(r.Sandbox),
-		tsPtr(r.NotBefore), tsPtr(r.StartedAt), tsPtr(r.FinishedAt), tsPtr(r.Deadline))
+	tag, err := q.Exec(ctx, updateRunSQL, updateRunArgs(r)...)
 	if err != nil {
 		return fmt.Errorf("updating run %d: %w", r.ID, err)
 	}
@@ -689,4 +704,45 @@ func (s *Store) PruneRuns(ctx context.Context, olderThan time.Time, keepPerJob i
 		return 0, fmt.Errorf("pruning runs: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// Result is one finished run's outcome for a job's stats.
+type Result struct {
+	Job     string
+	Success bool
+	At      time.Time
+}
+
+// ApplyRunChanges writes many runs (as UpdateRun does) and counts many
+// results (as RecordResult does) in one transaction and one round trip to
+// the database: how a scheduler keeps up with thousands of status updates
+// a second. Runs or jobs deleted meanwhile are skipped, not errors. Either
+// everything is written or nothing is.
+func (s *Store) ApplyRunChanges(ctx context.Context, runs []Run, results []Result) error {
+	if len(runs) == 0 && len(results) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, r := range runs {
+		if err := validUpdate(r); err != nil {
+			return err
+		}
+		b.Queue(updateRunSQL, updateRunArgs(r)...)
+	}
+	for _, res := range results {
+		if res.At.IsZero() {
+			return fmt.Errorf("recording result of job %q: zero time: %w", res.Job, ErrInvalid)
+		}
+		b.Queue(recordResultSQL, res.Job, res.Success, ts(res.At))
+	}
+	return s.Atomically(ctx, func(tx *Tx) error {
+		br := tx.tx.SendBatch(ctx, b)
+		for i := 0; i < b.Len(); i++ {
+			if _, err := br.Exec(); err != nil {
+				br.Close()
+				return fmt.Errorf("applying run changes: %w", err)
+			}
+		}
+		return br.Close()
+	})
 }

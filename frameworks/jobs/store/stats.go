@@ -60,11 +60,7 @@ func (t *Tx) RecordResult(ctx context.Context, job string, success bool, at time
 	return recordResult(ctx, t.tx, job, success, at)
 }
 
-func recordResult(ctx context.Context, q querier, job string, success bool, at time.Time) error {
-	if at.IsZero() {
-		return fmt.Errorf("recording result of job %q: zero time: %w", job, ErrInvalid)
-	}
-	tag, err := q.Exec(ctx, `
+const recordResultSQL = `
 		INSERT INTO jobs.stats AS st (job, success_count, error_count, errors_since_last_success, last_success, last_error)
 		SELECT $1,
 			CASE WHEN $2::boolean THEN 1 ELSE 0 END,
@@ -78,8 +74,13 @@ func recordResult(ctx context.Context, q querier, job string, success bool, at t
 			error_count = st.error_count + excluded.error_count,
 			errors_since_last_success = CASE WHEN $2::boolean THEN 0 ELSE st.errors_since_last_success + 1 END,
 			last_success = greatest(st.last_success, excluded.last_success),
-			last_error = greatest(st.last_error, excluded.last_error)`,
-		job, success, ts(at))
+			last_error = greatest(st.last_error, excluded.last_error)`
+
+func recordResult(ctx context.Context, q querier, job string, success bool, at time.Time) error {
+	if at.IsZero() {
+		return fmt.Errorf("recording result of job %q: zero time: %w", job, ErrInvalid)
+	}
+	tag, err := q.Exec(ctx, recordResultSQL, job, success, ts(at))
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
 		// The job was deleted by a concurrent transaction.

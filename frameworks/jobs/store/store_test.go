@@ -1178,3 +1178,42 @@ func TestSurvivesPostgresRestart(t *testing.T) {
 	})
 	again.Release()
 }
+
+func TestApplyRunChanges(t *testing.T) {
+	ctx := t.Context()
+	s := newStore(t)
+	putJob(t, s, "bulk")
+	var runs []Run
+	for i := 0; i < 300; i++ {
+		r, _, err := s.InsertRun(ctx, Run{Job: "bulk", Trigger: TriggerManual, State: StateQueued, MaxAttempts: 1, QueuedAt: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		r.State, r.StartedAt, r.FinishedAt, r.TaskID = StateSucceeded, &now, &now, fmt.Sprintf("t%d", i)
+		runs = append(runs, r)
+	}
+	results := []Result{{Job: "bulk", Success: true, At: time.Now()}, {Job: "bulk", Success: false, At: time.Now()}, {Job: "gone", Success: true, At: time.Now()}}
+	if err := s.ApplyRunChanges(ctx, runs, results); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Runs(ctx, "bulk", 1000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got {
+		if r.State != StateSucceeded || r.TaskID == "" {
+			t.Fatalf("run %d = %s %q after ApplyRunChanges; want SUCCEEDED with a task id", r.ID, r.State, r.TaskID)
+		}
+	}
+	st, _ := s.Stats(ctx)
+	if st["bulk"].SuccessCount != 1 || st["bulk"].ErrorCount != 1 {
+		t.Errorf("stats = %+v; want one success and one error", st["bulk"])
+	}
+	// Invalid input writes nothing.
+	bad := runs[0]
+	bad.State = "BOGUS"
+	if err := s.ApplyRunChanges(ctx, []Run{runs[1], bad}, nil); !errors.Is(err, ErrInvalid) {
+		t.Errorf("ApplyRunChanges with a bad state = %v; want ErrInvalid", err)
+	}
+}
