@@ -42,6 +42,9 @@ func (a *Agent) routes() http.Handler {
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	files := a.files.Routes()
 	r.Method(http.MethodGet, "/files/*", files)
+	// Go's profiler, for operators chasing launch latency (Mesos serves
+	// /profiler for the same reason).
+	r.Mount("/debug", middleware.Profiler())
 	return r
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/containerd/cgroups/v3"
@@ -140,7 +141,7 @@ func (d *v1Driver) create(name string, cpus, memMB float64) (group, error) {
 		}
 		return nil, err
 	}
-	return v1Group{cg}, nil
+	return v1Group{cg: cg, memDir: filepath.Join(cgroupMount, "memory", p)}, nil
 }
 
 func (d *v1Driver) load(name string) group {
@@ -148,29 +149,51 @@ func (d *v1Driver) load(name string) group {
 	if err != nil {
 		return nil
 	}
-	return v1Group{cg}
+	return v1Group{cg: cg, memDir: filepath.Join(cgroupMount, "memory", d.parent, name)}
 }
 
-type v1Group struct{ cg cgroup1.Cgroup }
+// v1Group is one task's cgroup v1. Creation and removal go through the
+// cgroups library; the two checks made at every task exit read one
+// cgroupfs file each instead of the library's full Stat and recursive
+// walk, which cost several times the task's own start-up.
+type v1Group struct {
+	cg     cgroup1.Cgroup
+	memDir string // the task's directory in the memory hierarchy
+}
 
 func (g v1Group) add(pid int) error { return g.cg.AddProc(uint64(pid)) }
 
 func (g v1Group) oomKilled() bool {
-	st, err := g.cg.Stat(cgroup1.IgnoreNotExist)
-	if err != nil || st.MemoryOomControl == nil {
+	b, err := os.ReadFile(filepath.Join(g.memDir, "memory.oom_control"))
+	if err != nil {
 		return false
 	}
-	return st.MemoryOomControl.OomKill > 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "oom_kill" {
+			n, _ := strconv.ParseUint(f[1], 10, 64)
+			return n > 0
+		}
+	}
+	// Kernels before 4.13 have no oom_kill counter: fall back to the
+	// library's view of the failure counter.
+	st, err := g.cg.Stat(cgroup1.IgnoreNotExist)
+	return err == nil && st.MemoryOomControl != nil && st.MemoryOomControl.OomKill > 0
 }
 
 func (g v1Group) killAll() {
 	for i := 0; i < 3; i++ {
-		ps, err := g.cg.Processes(cgroup1.Memory, true)
-		if err != nil || len(ps) == 0 {
+		b, err := os.ReadFile(filepath.Join(g.memDir, "cgroup.procs"))
+		if err != nil {
 			return
 		}
-		for _, p := range ps {
-			unix.Kill(p.Pid, unix.SIGKILL)
+		pids := strings.Fields(string(b))
+		if len(pids) == 0 {
+			return
+		}
+		for _, s := range pids {
+			if pid, err := strconv.Atoi(s); err == nil {
+				unix.Kill(pid, unix.SIGKILL)
+			}
 		}
 	}
 }
