@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"corral/internal/testpg"
+	"corral/kernel/agent"
 	"corral/kernel/master"
 )
 
@@ -247,8 +248,10 @@ func (c *Cluster) AgentByID(id string) *Agent {
 }
 
 // KillSandboxProcs kills task processes whose working directory is under
-// wd, so tests never leak processes.
+// wd, so tests never leak processes, then removes the cgroups the agent
+// with that work dir made (an agent killed with SIGKILL leaves them).
 func KillSandboxProcs(wd string) {
+	defer removeCgroups(wd)
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid := 0
@@ -329,4 +332,37 @@ func (c *Cluster) StartFramework(kind string, args ...string) *Framework {
 	f.Proc = StartProc(tb, kind, all...)
 	WaitHTTP(tb, f.URL+"/ping")
 	return f
+}
+
+// removeCgroups removes an agent's (now empty) cgroups in every hierarchy.
+func removeCgroups(wd string) {
+	abs, err := filepath.Abs(wd)
+	if err != nil {
+		return
+	}
+	parent := agent.CgroupParent("corral", abs)
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+	roots = append(roots, "/sys/fs/cgroup")
+	for attempt := 0; attempt < 20; attempt++ {
+		left := false
+		for _, r := range roots {
+			dir := filepath.Join(r, parent)
+			if _, err := os.Stat(dir); err != nil {
+				continue
+			}
+			subs, _ := os.ReadDir(dir)
+			for _, s := range subs {
+				if s.IsDir() {
+					_ = syscall.Rmdir(filepath.Join(dir, s.Name()))
+				}
+			}
+			if syscall.Rmdir(dir) != nil {
+				left = true
+			}
+		}
+		if !left {
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // killed tasks take a moment to leave
+	}
 }

@@ -86,8 +86,7 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 			return nil, err
 		}
 	}
-	sum := sha256.Sum256([]byte(store.WorkDir()))
-	parent := "/" + strings.Trim(cfg.CgroupRoot, "/") + "/" + hex.EncodeToString(sum[:4])
+	parent := CgroupParent(cfg.CgroupRoot, store.WorkDir())
 	run, err := runner.New(runner.Config{Cgroups: cfg.Cgroups, CgroupParent: parent}, logger)
 	if err != nil {
 		return nil, err
@@ -279,4 +278,12 @@ func cgroupName(k update.Key) string {
 
 func exitFileOf(s *checkpoint.Store, k update.Key) string {
 	return filepath.Join(s.TaskDir(k.FrameworkID, k.TaskID), checkpoint.ExitFile)
+}
+
+// CgroupParent is the cgroup (relative to each hierarchy's root) under
+// which an agent with the absolute work dir workDir makes its tasks'
+// cgroups: one per agent, so several agents can share a host.
+func CgroupParent(root, workDir string) string {
+	sum := sha256.Sum256([]byte(workDir))
+	return "/" + strings.Trim(root, "/") + "/" + hex.EncodeToString(sum[:4])
 }
