@@ -767,8 +767,8 @@ func (s *Service) killAppTasks(w http.ResponseWriter, r *http.Request, id, taskI
 			return
 		}
 		var targets []*instance
-		for _, in := range c.instances {
-			if in.AppID != id || (taskID != "" && in.TaskID != taskID) || (host != "" && in.Host != host) {
+		for _, in := range c.byApp[id] {
+			if (taskID != "" && in.TaskID != taskID) || (host != "" && in.Host != host) {
 				continue
 			}
 			targets = append(targets, in)

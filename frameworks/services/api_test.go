@@ -370,10 +370,10 @@ func (s *server) seedTask(appID, host string, state mesos.TaskState) string {
 	err := s.svc.do(s.t.Context(), func(c *core) {
 		as := c.apps[appID]
 		now := time.Now()
-		c.instances[tid] = &instance{
+		c.addInstance(&instance{
 			TaskID: tid, AppID: appID, Version: as.app.Version, ConfigVersion: configVersion(as.app),
 			AgentID: "agent-" + host, Host: host, Ports: []uint64{31000}, State: state, StagedAt: now,
-		}
+		})
 		if state == mesos.TaskRunning {
 			c.instances[tid].StartedAt = now
 		}

@@ -26,6 +26,7 @@ type core struct {
 	apps        map[string]*appState
 	groups      map[string]*group
 	instances   map[string]*instance
+	byApp       map[string]map[string]*instance // the same instances, by app id
 	deployments map[string]*deployment
 	// forgotten are expunged tasks: killed if they show up again.
 	forgotten map[string]bool
@@ -48,6 +49,7 @@ func newCore(s *Service) *core {
 		apps:        map[string]*appState{},
 		groups:      map[string]*group{},
 		instances:   map[string]*instance{},
+		byApp:       map[string]map[string]*instance{},
 		deployments: map[string]*deployment{},
 		forgotten:   map[string]bool{},
 		dirty:       map[string]bool{},
@@ -236,7 +238,7 @@ func (c *core) update(st mesos.TaskStatus, now time.Time) {
 
 // ended forgets a task that stopped; failures feed the app's backoff.
 func (c *core) ended(in *instance, st mesos.TaskStatus, now time.Time) {
-	delete(c.instances, in.TaskID)
+	c.removeInstance(in.TaskID)
 	delete(c.forgotten, in.TaskID)
 	delete(c.dirty, in.TaskID)
 	c.deleted[in.TaskID] = true
@@ -299,13 +301,32 @@ func (c *core) kill(in *instance, why string) {
 	c.s.call(func(ctx context.Context) { _ = c.s.client.Kill(ctx, tid, agent) })
 }
 
+// addInstance and removeInstance keep instances and byApp in step.
+func (c *core) addInstance(in *instance) {
+	c.instances[in.TaskID] = in
+	m := c.byApp[in.AppID]
+	if m == nil {
+		m = map[string]*instance{}
+		c.byApp[in.AppID] = m
+	}
+	m[in.TaskID] = in
+}
+
+func (c *core) removeInstance(taskID string) {
+	if in := c.instances[taskID]; in != nil {
+		delete(c.byApp[in.AppID], taskID)
+		if len(c.byApp[in.AppID]) == 0 {
+			delete(c.byApp, in.AppID)
+		}
+	}
+	delete(c.instances, taskID)
+}
+
 // instancesOf returns an app's instances, for the planner.
 func (c *core) instancesOf(appID string) []plan.Instance {
 	var out []plan.Instance
-	for _, in := range c.instances {
-		if in.AppID == appID {
-			out = append(out, in.toPlan())
-		}
+	for _, in := range c.byApp[appID] {
+		out = append(out, in.toPlan())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].TaskID < out[j].TaskID })
 	return out
@@ -465,7 +486,7 @@ func (c *core) offers(ctx context.Context, offers []mesos.Offer, now time.Time) 
 					in.ProbeHost = o.URL.Address.IP
 				}
 			}
-			c.instances[tid] = in
+			c.addInstance(in)
 			created = append(created, in)
 			launches[p.OfferID] = append(launches[p.OfferID], taskInfo(w.as.app, tid, c.s.cfg.Role, p))
 			// Take what was placed out of the pool.
@@ -488,7 +509,7 @@ func (c *core) offers(ctx context.Context, offers []mesos.Offer, now time.Time) 
 		if err != nil {
 			c.s.log.Warn("cannot record new instances; declining offers", "err", err)
 			for _, in := range created {
-				delete(c.instances, in.TaskID)
+				c.removeInstance(in.TaskID)
 			}
 			launches = nil
 		}

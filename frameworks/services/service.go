@@ -265,7 +265,7 @@ func (s *Service) loadOnce(ctx context.Context) error {
 		if err := json.Unmarshal(r.Spec, &in); err != nil {
 			return fmt.Errorf("instance %s: unreadable: %w", r.TaskID, err)
 		}
-		c.instances[in.TaskID] = &in
+		c.addInstance(&in)
 	}
 	for _, r := range groups {
 		var g group

@@ -92,10 +92,8 @@ func (c *core) taskView(in *instance) TaskView {
 // tasksOf returns an app's task views, oldest first.
 func (c *core) tasksOf(appID string) []TaskView {
 	var ins []*instance
-	for _, in := range c.instances {
-		if in.AppID == appID {
-			ins = append(ins, in)
-		}
+	for _, in := range c.byApp[appID] {
+		ins = append(ins, in)
 	}
 	sort.Slice(ins, func(i, j int) bool {
 		if !ins[i].StagedAt.Equal(ins[j].StagedAt) {
@@ -117,10 +115,7 @@ type appCounts struct {
 
 func (c *core) countsOf(appID string) appCounts {
 	var n appCounts
-	for _, in := range c.instances {
-		if in.AppID != appID {
-			continue
-		}
+	for _, in := range c.byApp[appID] {
 		switch in.State {
 		case mesos.TaskStaging, mesos.TaskStarting:
 			n.Staged++
