@@ -266,3 +266,24 @@ func TestTwoInstancesRunEachOccurrenceOnce(t *testing.T) {
 		t.Errorf("%d tasks for %d successful runs", len(tasks), count(rs, "SUCCEEDED"))
 	}
 }
+
+func TestReplaceKillsTheActiveRun(t *testing.T) {
+	_, _, a := startJobs(t, 1)
+	a.must("POST", "/v1/jobs", map[string]any{"name": "fresh", "command": "sleep 30", "schedule": "* * * * * *", "concurrencyPolicy": "REPLACE", "cpus": 0.01, "mem": 16, "retries": 0}, 201)
+	rs := waitRuns(t, a, "fresh", 30*time.Second, func(rs []run) bool { return count(rs, "KILLED") >= 2 })
+	for _, r := range rs {
+		if r.State == "KILLED" && !strings.Contains(r.Reason, "replaced") {
+			t.Errorf("run %d killed with reason %q; want it replaced by a newer run", r.ID, r.Reason)
+		}
+	}
+	active := 0
+	for _, r := range rs {
+		if r.State == "RUNNING" || r.State == "STARTING" || r.State == "QUEUED" {
+			active++
+		}
+	}
+	if active > 2 {
+		t.Errorf("%d runs active at once under REPLACE: %+v", active, rs)
+	}
+	noDuplicates(t, rs)
+}
