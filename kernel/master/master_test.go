@@ -593,10 +593,11 @@ func TestFailoverTimeoutKillsTasks(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(msg, "Framework has been removed") {
 		t.Errorf("re-subscribe of a removed framework: %d %q", resp.StatusCode, msg)
 	}
-	fws, _ := tm.store.Frameworks(t.Context())
-	if len(fws) != 1 || fws[0].State != registry.FrameworkRemoved {
-		t.Errorf("registry frameworks = %+v", fws)
-	}
+	// The registry write is asynchronous (the registrar): wait for it.
+	waitFor(t, func() bool {
+		fws, _ := tm.store.Frameworks(t.Context())
+		return len(fws) == 1 && fws[0].State == registry.FrameworkRemoved
+	})
 }
 
 func TestResubscribeKeepsTasks(t *testing.T) {
