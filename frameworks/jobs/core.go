@@ -48,6 +48,9 @@ type jobState struct {
 	cursor   time.Time         // newest occurrence already recorded
 	next     time.Time         // next occurrence after cursor (zero: none)
 	lastSeen time.Time
+	// steady is set after the first planning pass of this scheduler: from
+	// then on every occurrence is seen coming (see occurrences).
+	steady bool
 }
 
 // runState is an active run.
@@ -432,10 +435,7 @@ func (c *core) schedule(ctx context.Context, now time.Time) {
 		if js.sched == nil || js.next.IsZero() || js.next.After(horizon) {
 			continue
 		}
-		occ := due.Plan(due.Input{
-			Next: js.sched.Next, From: js.cursor, Now: horizon, StartingDeadline: deadlineOf(js.job),
-			Policy: due.Policy(js.job.ConcurrencyPolicy), ActiveRuns: activeByJob[name], Disabled: js.job.Disabled,
-		})
+		occ := c.occurrences(js, activeByJob[name], horizon, now)
 		if len(occ) == 0 {
 			js.next, _ = js.sched.Next(js.cursor)
 			continue
@@ -503,6 +503,47 @@ func (c *core) schedule(ctx context.Context, now time.Time) {
 		b.js.cursor = b.cursor
 		b.js.next, _ = b.js.sched.Next(b.cursor)
 	}
+}
+
+// occurrences decides the job's occurrences up to horizon. Right after
+// this scheduler took over, the window since the cursor may span downtime:
+// due.Plan gives it at most one catch-up run and records the rest missed.
+// Afterwards every occurrence was seen coming, so each is decided on its
+// own: it runs (subject to the concurrency policy) unless the scheduler
+// fell so far behind that it is already past its starting deadline.
+func (c *core) occurrences(js *jobState, activeRuns int, horizon, now time.Time) []due.Occurrence {
+	in := due.Input{Next: js.sched.Next, From: js.cursor, Now: horizon, StartingDeadline: deadlineOf(js.job),
+		Policy: due.Policy(js.job.ConcurrencyPolicy), ActiveRuns: activeRuns, Disabled: js.job.Disabled}
+	if !js.steady {
+		js.steady = true
+		return due.Plan(in)
+	}
+	dl := in.StartingDeadline
+	if dl <= 0 {
+		dl = due.DefaultStartingDeadline
+	}
+	var out []due.Occurrence
+	for from := js.cursor; len(out) < 1000; {
+		t, ok := js.sched.Next(from)
+		if !ok || t.After(horizon) {
+			break
+		}
+		if late := now.Sub(t); late > dl {
+			out = append(out, due.Occurrence{At: t, Outcome: due.Missed,
+				Reason: fmt.Sprintf("missed: the scheduler was %s behind; startingDeadlineSeconds is %g", late.Round(time.Millisecond), dl.Seconds())})
+		} else {
+			one := in
+			one.From, one.Now = from, t
+			for _, o := range due.Plan(one) {
+				out = append(out, o)
+				if o.Outcome == due.Run {
+					in.ActiveRuns++
+				}
+			}
+		}
+		from = t
+	}
+	return out
 }
 
 // deadlineOf is the job's starting deadline (how late a run may still
