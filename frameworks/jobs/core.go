@@ -628,6 +628,11 @@ func (c *core) launch(ctx context.Context, now time.Time) {
 	if len(ready) == 0 || len(c.offers) == 0 {
 		return
 	}
+	// Bound one launch round: a backlog must not become one enormous
+	// ACCEPT. The rest go out on the next wake, oldest first.
+	if len(ready) > maxLaunchBatch {
+		ready = ready[:maxLaunchBatch]
+	}
 	pool := make([]plan.Offer, 0, len(c.offers))
 	for _, o := range c.offers {
 		res, _ := resource.FromWire(o.Resources)
@@ -711,9 +716,39 @@ func (c *core) launch(ctx context.Context, now time.Time) {
 		id := o.ID
 		c.call(func(ctx context.Context) {
 			if err := c.client.Launch(ctx, []mesos.ID{id}, tasks, &mesos.Filters{RefuseSeconds: fsecs(0)}); err != nil {
-				c.s.log.Warn("launch failed", "err", err)
+				c.s.log.Warn("launch failed; the runs go back to the queue", "tasks", len(tasks), "err", err)
+				ids := make([]string, len(tasks))
+				for i, t := range tasks {
+					ids[i] = t.TaskID.Value
+				}
+				// The kernel never saw these tasks: queue the runs again.
+				select {
+				case c.ops <- func(c *core) { c.requeue(ids) }:
+				case <-ctx.Done():
+				}
 			}
 		})
+	}
+}
+
+// maxLaunchBatch bounds the runs launched in one round.
+const maxLaunchBatch = 500
+
+// requeue puts runs whose launch never reached the kernel back in the
+// queue, as they were before they were claimed.
+func (c *core) requeue(taskIDs []string) {
+	for _, tid := range taskIDs {
+		id, ok := c.byTask[tid]
+		rs := c.runs[id]
+		if !ok || rs == nil || rs.run.State != stateStarting {
+			continue
+		}
+		delete(c.byTask, tid)
+		r := rs.run
+		r.State = stateQueued
+		r.TaskID, r.AgentID, r.Host, r.Sandbox = "", "", "", ""
+		rs.run = r
+		c.pend(r)
 	}
 }
 

@@ -455,7 +455,12 @@ func (c *core) offers(ctx context.Context, offers []mesos.Offer, now time.Time) 
 	})
 	launches := map[string][]mesos.TaskInfo{} // by offer id
 	var created []*instance
+	budget := maxLaunchBatch
 	for _, w := range wants {
+		if budget <= 0 {
+			break // the rest go out on the next offers
+		}
+		w.count = min(w.count, budget)
 		spec := specOf(w.as.app, w.as.deleting)
 		// Unreachable instances past inactiveAfterSeconds are being
 		// replaced: they must not block their replacement's placement.
@@ -488,6 +493,7 @@ func (c *core) offers(ctx context.Context, offers []mesos.Offer, now time.Time) 
 			}
 			c.addInstance(in)
 			created = append(created, in)
+			budget--
 			launches[p.OfferID] = append(launches[p.OfferID], taskInfo(w.as.app, tid, c.s.cfg.Role, p))
 			// Take what was placed out of the pool.
 			for i := range pool {
@@ -522,7 +528,8 @@ func (c *core) offers(ctx context.Context, offers []mesos.Offer, now time.Time) 
 		oid := o.ID
 		if tasks := launches[oid.Value]; len(tasks) > 0 {
 			c.s.call(func(ctx context.Context) {
-				if err := c.s.client.Launch(ctx, []mesos.ID{oid}, tasks, &mesos.Filters{RefuseSeconds: fsecs(c.s.cfg.DeclineRefuse)}); err != nil {
+				// No refuse filter on what is left: more instances may want it.
+				if err := c.s.client.Launch(ctx, []mesos.ID{oid}, tasks, &mesos.Filters{RefuseSeconds: fsecs(0)}); err != nil {
 					c.s.log.Warn("launch failed", "offer", oid.Value, "err", err)
 				}
 			})
@@ -536,6 +543,10 @@ func (c *core) offers(ctx context.Context, offers []mesos.Offer, now time.Time) 
 		c.s.log.Debug("launching", "tasks", len(created))
 	}
 }
+
+// maxLaunchBatch bounds the tasks launched from one batch of offers, so a
+// large app never becomes one enormous ACCEPT.
+const maxLaunchBatch = 1000
 
 func fsecs(d time.Duration) *mesos.Float { v := mesos.Float(d.Seconds()); return &v }
 
