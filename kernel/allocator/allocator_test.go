@@ -2,17 +2,14 @@ package allocator_test
 
 import (
 	"fmt"
-	"go/parser"
-	"go/token"
-	"maps"
 	"math"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"corral/internal/purity"
 	"corral/kernel/allocator"
 	"corral/kernel/resource"
 )
@@ -286,27 +283,5 @@ func TestConfigValidate(t *testing.T) {
 // TestPureImports keeps the package a pure core: standard library
 // computation and package resource only, no I/O, clock or concurrency.
 func TestPureImports(t *testing.T) {
-	allowed := map[string]bool{
-		"container/heap": true, "errors": true, "fmt": true, "math": true,
-		"math/rand/v2": true, "slices": true, "time": true,
-		"corral/kernel/resource": true,
-	}
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		af, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range af.Imports {
-			if p, _ := strconv.Unquote(imp.Path.Value); !allowed[p] {
-				t.Errorf("%s imports %s; the allocator may import only %v", f, p, slices.Sorted(maps.Keys(allowed)))
-			}
-		}
-	}
+	purity.Check(t, "container/heap", "errors", "fmt", "math", "math/rand/v2", "slices", "time", "corral/kernel/resource")
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"corral/internal/purity"
 	"corral/kernel/mesos"
 	"corral/kernel/resource"
 )
@@ -368,4 +369,9 @@ func TestParseAttributes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPure keeps the value type pure: no I/O, clock or goroutines.
+func TestPure(t *testing.T) {
+	purity.Check(t, "corral/kernel/mesos", "errors", "fmt", "math", "slices", "sort", "strconv", "strings")
 }
