@@ -160,6 +160,13 @@ func (c *core) deploy(ctx context.Context, changes []change, force bool, now tim
 			as.rejections = map[string]rejection{}
 		}
 	}
+	// Decide for the changed apps now, so that what the API shows right
+	// after this change (waiting reasons, the queue) already reflects it.
+	for _, ch := range changes {
+		if as := c.apps[ch.id]; as != nil {
+			as.decision = plan.Decide(specOf(as.app, as.deleting), c.instancesOf(ch.id), now)
+		}
+	}
 	c.deployments[d.ID] = d
 	c.s.bus.Publish("deployment_info", map[string]any{"plan": c.deploymentJSON(d), "currentStep": c.stepJSON(d)})
 	c.s.bus.Publish("group_change_success", map[string]any{"groupId": "/", "version": version})
