@@ -13,7 +13,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"corral/frameworks/jobs/dag"
 	"corral/frameworks/jobs/job"
 	"corral/frameworks/jobs/store"
 )
@@ -253,15 +252,13 @@ func (s *Service) chronosDelete(w http.ResponseWriter, r *http.Request) {
 func (s *Service) chronosSuccess(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
 	ctx := r.Context()
-	rec, err := s.store.Job(ctx, name)
-	if err != nil {
+	if _, err := s.store.Job(ctx, name); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			err = errf(http.StatusBadRequest, "job %q does not exist", name)
 		}
 		chronosErr(w, err)
 		return
 	}
-	_ = rec
 	now := time.Now()
 	run, _, err := s.store.InsertRun(ctx, store.Run{Job: name, Trigger: "manual", DedupKey: fmt.Sprintf("success:%d", now.UnixNano()),
 		State: stateSucceeded, MaxAttempts: 1, QueuedAt: now, FinishedAt: &now, Reason: "marked successful through the API"})
@@ -302,5 +299,3 @@ func (s *Service) chronosKill(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
-
-var _ = dag.Check

@@ -202,7 +202,6 @@ func (c *core) subscribe(id string, call *mesos.Call, s *fwStream, now time.Time
 		f.stream.q.push(encode(&mesos.Event{Type: mesos.EventError, Error: &mesos.Error{Message: "Framework failed over"}}))
 		f.stream.q.close()
 	}
-	oldRoles := f.roles
 	f.info = fi
 	f.roles = fi.EffectiveRoles()
 	f.failoverTimeout = failoverOf(&fi)
@@ -219,7 +218,6 @@ func (c *core) subscribe(id string, call *mesos.Call, s *fwStream, now time.Time
 		c.alloc.Recover(o.agentID, o.frameworkID, o.role, o.resources, 0, now)
 		c.dirty[o.agentID] = true
 	}
-	_ = oldRoles
 	c.alloc.AddFramework(id, f.roles, call.Subscribe.SuppressedRoles)
 	c.alloc.SetFrameworkActive(id, true)
 	c.sendFramework(f, &mesos.Event{Type: mesos.EventSubscribed, Subscribed: &mesos.Subscribed{

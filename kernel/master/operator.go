@@ -168,26 +168,25 @@ func summarize(r resource.Resources) ResourceSummary {
 
 // AgentState is one agent in /state.
 type AgentState struct {
-	ID               string            `json:"id"`
-	Hostname         string            `json:"hostname"`
-	Endpoint         string            `json:"endpoint"`
-	PID              string            `json:"pid"`
-	State            string            `json:"state"`
-	Active           bool              `json:"active"`
-	Connected        bool              `json:"connected"`
-	RegisteredTime   float64           `json:"registered_time"`
-	LastHeartbeat    float64           `json:"last_heartbeat,omitempty"`
-	UnreachableTime  float64           `json:"unreachable_time,omitempty"`
-	Resources        ResourceSummary   `json:"resources"`
-	UsedResources    ResourceSummary   `json:"used_resources"`
-	OfferedResources ResourceSummary   `json:"offered_resources"`
-	FreeResources    ResourceSummary   `json:"unreserved_resources_free"`
-	Attributes       map[string]any    `json:"attributes"`
-	Cgroups          string            `json:"cgroups"`
-	CgroupsReason    string            `json:"cgroups_reason,omitempty"`
-	Version          string            `json:"version,omitempty"`
-	TaskCount        int               `json:"task_count"`
-	RawAttributes    []mesos.Attribute `json:"-"`
+	ID               string          `json:"id"`
+	Hostname         string          `json:"hostname"`
+	Endpoint         string          `json:"endpoint"`
+	PID              string          `json:"pid"`
+	State            string          `json:"state"`
+	Active           bool            `json:"active"`
+	Connected        bool            `json:"connected"`
+	RegisteredTime   float64         `json:"registered_time"`
+	LastHeartbeat    float64         `json:"last_heartbeat,omitempty"`
+	UnreachableTime  float64         `json:"unreachable_time,omitempty"`
+	Resources        ResourceSummary `json:"resources"`
+	UsedResources    ResourceSummary `json:"used_resources"`
+	OfferedResources ResourceSummary `json:"offered_resources"`
+	FreeResources    ResourceSummary `json:"unreserved_resources_free"`
+	Attributes       map[string]any  `json:"attributes"`
+	Cgroups          string          `json:"cgroups"`
+	CgroupsReason    string          `json:"cgroups_reason,omitempty"`
+	Version          string          `json:"version,omitempty"`
+	TaskCount        int             `json:"task_count"`
 }
 
 // FrameworkState is one framework in /state.
@@ -218,21 +217,20 @@ type FrameworkState struct {
 
 // TaskState is one task in /state.
 type TaskState struct {
-	ID          string            `json:"id"`
-	Name        string            `json:"name"`
-	FrameworkID string            `json:"framework_id"`
-	AgentID     string            `json:"slave_id"`
-	State       string            `json:"state"`
-	Role        string            `json:"role"`
-	Resources   ResourceSummary   `json:"resources"`
-	Statuses    []StatusState     `json:"statuses"`
-	Sandbox     string            `json:"sandbox,omitempty"`
-	Labels      *mesos.Labels     `json:"labels,omitempty"`
-	Command     string            `json:"command,omitempty"`
-	Healthy     *bool             `json:"healthy,omitempty"`
-	Message     string            `json:"message,omitempty"`
-	Reason      string            `json:"reason,omitempty"`
-	Extra       map[string]string `json:"-"`
+	ID          string          `json:"id"`
+	Name        string          `json:"name"`
+	FrameworkID string          `json:"framework_id"`
+	AgentID     string          `json:"slave_id"`
+	State       string          `json:"state"`
+	Role        string          `json:"role"`
+	Resources   ResourceSummary `json:"resources"`
+	Statuses    []StatusState   `json:"statuses"`
+	Sandbox     string          `json:"sandbox,omitempty"`
+	Labels      *mesos.Labels   `json:"labels,omitempty"`
+	Command     string          `json:"command,omitempty"`
+	Healthy     *bool           `json:"healthy,omitempty"`
+	Message     string          `json:"message,omitempty"`
+	Reason      string          `json:"reason,omitempty"`
 }
 
 // StatusState is the latest status of a task in /state.
