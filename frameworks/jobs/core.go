@@ -1,10 +1,12 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -308,7 +310,9 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-// refresh re-reads jobs and queued runs written by any process's API.
+// refresh re-reads jobs, and the queued runs that any process's API wrote
+// (manual and dependency runs); the runs this scheduler records it tracks
+// as it records them, and load reads a predecessor's.
 func (c *core) refresh(ctx context.Context) {
 	now := time.Now()
 	recs, err := c.s.store.Jobs(ctx)
@@ -324,7 +328,7 @@ func (c *core) refresh(ctx context.Context) {
 			delete(c.jobs, name)
 		}
 	}
-	runs, err := c.s.store.ActiveRuns(ctx)
+	runs, err := c.s.store.QueuedUnscheduledRuns(ctx)
 	if err != nil {
 		return
 	}
@@ -416,6 +420,16 @@ func (c *core) nextWake(now time.Time) time.Duration {
 // occurrence is recorded exactly once whatever crashes or races.
 func (c *core) schedule(ctx context.Context, now time.Time) {
 	horizon := now.Add(stageAhead)
+	var dueNames []string
+	for name, js := range c.jobs {
+		if js.sched != nil && !js.next.IsZero() && !js.next.After(horizon) {
+			dueNames = append(dueNames, name)
+		}
+	}
+	if len(dueNames) == 0 {
+		return
+	}
+	slices.Sort(dueNames)
 	activeByJob := map[string]int{}
 	for _, rs := range c.runs {
 		if active(rs.run.State) {
@@ -430,11 +444,8 @@ func (c *core) schedule(ctx context.Context, now time.Time) {
 		replace bool
 	}
 	var work []batch
-	for _, name := range sortedKeys(c.jobs) {
+	for _, name := range dueNames {
 		js := c.jobs[name]
-		if js.sched == nil || js.next.IsZero() || js.next.After(horizon) {
-			continue
-		}
 		occ := c.occurrences(js, activeByJob[name], horizon, now)
 		if len(occ) == 0 {
 			js.next, _ = js.sched.Next(js.cursor)
@@ -610,29 +621,13 @@ func (c *core) launch(ctx context.Context, now time.Time) {
 		}
 		ready = append(ready, rs)
 	}
-	sort.Slice(ready, func(i, j int) bool {
-		a, b := ready[i].run, ready[j].run
-		ta, tb := a.QueuedAt, b.QueuedAt
-		if a.NotBefore != nil {
-			ta = *a.NotBefore
-		}
-		if b.NotBefore != nil {
-			tb = *b.NotBefore
-		}
-		if !ta.Equal(tb) {
-			return ta.Before(tb)
-		}
-		return a.ID < b.ID
-	})
 	c.manageOffers(len(ready) > 0, now)
 	if len(ready) == 0 || len(c.offers) == 0 {
 		return
 	}
 	// Bound one launch round: a backlog must not become one enormous
 	// ACCEPT. The rest go out on the next wake, oldest first.
-	if len(ready) > maxLaunchBatch {
-		ready = ready[:maxLaunchBatch]
-	}
+	ready = oldestRuns(ready, maxLaunchBatch)
 	pool := make([]plan.Offer, 0, len(c.offers))
 	for _, o := range c.offers {
 		res, _ := resource.FromWire(o.Resources)
@@ -729,6 +724,39 @@ func (c *core) launch(ctx context.Context, now time.Time) {
 			}
 		})
 	}
+}
+
+// oldestRuns returns the (at most) n runs that have waited longest, in
+// that order: by not-before time (queue time for runs without one), then
+// by id. It reorders rs.
+func oldestRuns(rs []*runState, n int) []*runState {
+	type keyed struct {
+		at time.Time
+		id int64
+		rs *runState
+	}
+	ks := make([]keyed, len(rs))
+	for i, r := range rs {
+		at := r.run.QueuedAt
+		if r.run.NotBefore != nil {
+			at = *r.run.NotBefore
+		}
+		ks[i] = keyed{at, r.run.ID, r}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	if len(ks) > n {
+		ks = ks[:n]
+	}
+	out := rs[:len(ks)]
+	for i, k := range ks {
+		out[i] = k.rs
+	}
+	return out
 }
 
 // maxLaunchBatch bounds the runs launched in one round.

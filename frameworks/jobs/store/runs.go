@@ -679,6 +679,23 @@ func (s *Store) ActiveRuns(ctx context.Context) ([]Run, error) {
 	return runs, nil
 }
 
+// QueuedUnscheduledRuns returns the QUEUED runs that no scheduler
+// recorded: manual runs and dependency runs written by any process's API.
+// The scheduler polls for these; it tracks the runs it records itself.
+func (s *Store) QueuedUnscheduledRuns(ctx context.Context) ([]Run, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT `+runColumns+` FROM jobs.runs
+		WHERE state = 'QUEUED' AND trigger <> 'schedule' ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("listing queued runs: %w", err)
+	}
+	runs, err := pgx.CollectRows(rows, scanRun)
+	if err != nil {
+		return nil, fmt.Errorf("listing queued runs: %w", err)
+	}
+	return runs, nil
+}
+
 // PruneRuns deletes finished runs that ended (or, lacking an end time, were
 // queued) before olderThan, except the newest keepPerJob runs of each job,
 // and returns how many it deleted. Active runs are never deleted. Planning

@@ -647,6 +647,22 @@ func TestRunQueries(t *testing.T) {
 	if !slices.Equal(activeIDs, wantActive) {
 		t.Errorf("ActiveRuns = %v; want %v", activeIDs, wantActive)
 	}
+	at := time.Now().UTC().Truncate(time.Second)
+	if _, _, err := s.InsertRun(ctx, Run{Job: "a", Trigger: TriggerSchedule, ScheduledFor: &at, DedupKey: "schedule:x", NotBefore: &at}); err != nil {
+		t.Fatal(err)
+	}
+	unscheduled, err := s.QueuedUnscheduledRuns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queuedIDs []int64
+	for _, r := range unscheduled {
+		queuedIDs = append(queuedIDs, r.ID)
+	}
+	wantQueued := slices.Concat(ids[:2], ids[4:])
+	if !slices.Equal(queuedIDs, wantQueued) {
+		t.Errorf("QueuedUnscheduledRuns = %v; want %v (queued manual runs only)", queuedIDs, wantQueued)
+	}
 	if _, err := s.Run(ctx, 999999); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Run(unknown) = %v; want ErrNotFound", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/containerd/cgroups/v3"
 	"github.com/containerd/cgroups/v3/cgroup1"
@@ -141,7 +142,7 @@ func (d *v1Driver) create(name string, cpus, memMB float64) (group, error) {
 		}
 		return nil, err
 	}
-	return v1Group{cg: cg, memDir: filepath.Join(cgroupMount, "memory", p)}, nil
+	return newV1Group(cg, p), nil
 }
 
 func (d *v1Driver) load(name string) group {
@@ -149,16 +150,22 @@ func (d *v1Driver) load(name string) group {
 	if err != nil {
 		return nil
 	}
-	return v1Group{cg: cg, memDir: filepath.Join(cgroupMount, "memory", d.parent, name)}
+	return newV1Group(cg, path.Join(d.parent, name))
 }
 
-// v1Group is one task's cgroup v1. Creation and removal go through the
-// cgroups library; the two checks made at every task exit read one
-// cgroupfs file each instead of the library's full Stat and recursive
-// walk, which cost several times the task's own start-up.
+func newV1Group(cg cgroup1.Cgroup, p string) v1Group {
+	return v1Group{cg: cg, memDir: filepath.Join(cgroupMount, "memory", p), cpuDir: filepath.Join(cgroupMount, "cpu", p)}
+}
+
+// v1Group is one task's cgroup v1. Creation goes through the cgroups
+// library; the checks and the removal made at every task exit touch the
+// cgroupfs directly (one file read, one rmdir per hierarchy) instead of the
+// library's full Stat and recursive walks, which cost several times the
+// task's own start-up.
 type v1Group struct {
 	cg     cgroup1.Cgroup
 	memDir string // the task's directory in the memory hierarchy
+	cpuDir string // and in the cpu hierarchy
 }
 
 func (g v1Group) add(pid int) error { return g.cg.AddProc(uint64(pid)) }
@@ -198,7 +205,28 @@ func (g v1Group) killAll() {
 	}
 }
 
-func (g v1Group) remove() error { return g.cg.Delete() }
+// remove deletes the (empty) task cgroup from both hierarchies. A cgroup
+// whose last process is still exiting is busy for a moment: rmdir is
+// retried briefly. Already gone counts as removed.
+func (g v1Group) remove() error {
+	for _, dir := range []string{g.cpuDir, g.memDir} {
+		var err error
+		for try := 0; try < 5; try++ {
+			if err = unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
+				err = nil
+				break
+			}
+			if !errors.Is(err, unix.EBUSY) {
+				break
+			}
+			time.Sleep(time.Duration(try+1) * 10 * time.Millisecond)
+		}
+		if err != nil {
+			return fmt.Errorf("removing cgroup %s: %w", dir, err)
+		}
+	}
+	return nil
+}
 
 // --- cgroup v2 ---
 
