@@ -12,7 +12,7 @@ func agentCommand() *command {
 	var masters string
 	var logs logFlags
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-	fs.StringVar(&masters, "master", "http://127.0.0.1:5050", "master base URL(s), comma-separated; the agent finds the leader among them")
+	fs.StringVar(&masters, "master", "http://127.0.0.1:5050", "master base URL(s), comma-separated (the agent finds the leader among them), or zk://host:2181[,host:2181]/path of the masters' election")
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address of the agent's HTTP server (/files, /state, /health, /metrics)")
 	fs.StringVar(&cfg.Advertise, "advertise", cfg.Advertise, "base URL others use to reach this agent (default http://<hostname>:<port>)")
 	fs.StringVar(&cfg.Hostname, "hostname", cfg.Hostname, "hostname reported to the master and to tasks")
@@ -38,7 +38,11 @@ func agentCommand() *command {
 		if err != nil {
 			return err
 		}
-		cfg.Masters = agent.ParseMasters(masters)
+		ctx, stop := signalContext()
+		defer stop()
+		if cfg.Masters, cfg.Detector, err = resolveMasters(ctx, masters, log); err != nil {
+			return err
+		}
 		if err := cfg.Validate(); err != nil {
 			return usageError{err.Error()}
 		}
@@ -46,8 +50,6 @@ func agentCommand() *command {
 		if err != nil {
 			return err
 		}
-		ctx, stop := signalContext()
-		defer stop()
 		return a.Run(ctx)
 	}
 	return c

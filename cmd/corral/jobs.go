@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"corral/frameworks/jobs"
-	"corral/kernel/agent"
 )
 
 func jobsCommand() *command {
@@ -13,7 +12,7 @@ func jobsCommand() *command {
 	masters := "http://127.0.0.1:5050"
 	var logs logFlags
 	fs := flag.NewFlagSet("jobs", flag.ContinueOnError)
-	fs.StringVar(&masters, "master", masters, "master base URL(s), comma-separated")
+	fs.StringVar(&masters, "master", masters, "master base URL(s), comma-separated, or zk://host:2181[,host:2181]/path of the masters' election")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "Postgres URL (schema jobs), e.g. postgres://user@localhost:5432/corral (required)")
 	fs.StringVar(&cfg.Listen, "http", cfg.Listen, "address of the jobs API (native /v1/jobs and Chronos /v1/scheduler)")
 	fs.StringVar(&cfg.Advertise, "advertise", cfg.Advertise, "base URL others use to reach the API (default http://<hostname>:<port>)")
@@ -40,13 +39,15 @@ func jobsCommand() *command {
 		if err != nil {
 			return err
 		}
-		cfg.Masters = agent.ParseMasters(masters)
+		ctx, stop := signalContext()
+		defer stop()
+		if cfg.Masters, cfg.Detector, err = resolveMasters(ctx, masters, log); err != nil {
+			return err
+		}
 		if err := cfg.Validate(); err != nil {
 			return usageError{err.Error()}
 		}
 		jobs.Version = version
-		ctx, stop := signalContext()
-		defer stop()
 		if migrateFirst {
 			if err := migrateUpRetry(ctx, cfg.DB, log); err != nil {
 				return fmt.Errorf("migrating: %w", err)

@@ -3,6 +3,10 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
+	"time"
+
+	"corral/internal/zkelect"
 
 	"corral/kernel/master"
 )
@@ -25,6 +29,10 @@ func masterCommand() *command {
 	fs.StringVar(&cfg.Weights, "weights", cfg.Weights, "initial role weights, e.g. 'prod=2,dev=0.5'")
 	fs.Float64Var(&cfg.MinAllocatableCPUs, "min_allocatable_cpus", cfg.MinAllocatableCPUs, "offer an agent only with at least this many free cpus (or min mem)")
 	fs.Float64Var(&cfg.MinAllocatableMem, "min_allocatable_mem", cfg.MinAllocatableMem, "offer an agent only with at least this much free mem in MB (or min cpus)")
+	var zkURL string
+	fs.StringVar(&zkURL, "zk", "", "ZooKeeper URL of the masters' election, e.g. zk://h1:2181,h2:2181,h3:2181/corral; empty: this master always leads")
+	zkSession := 10 * time.Second
+	durationVar(fs, &zkSession, "zk_session_timeout", "ZooKeeper session timeout: how long a crashed leader keeps the others waiting")
 	migrateFirst := true
 	fs.BoolVar(&migrateFirst, "migrate", migrateFirst, "apply database migrations at start")
 	logs.register(fs)
@@ -40,6 +48,12 @@ func masterCommand() *command {
 		if err := cfg.Validate(); err != nil {
 			return usageError{err.Error()}
 		}
+		var zu zkelect.URL
+		if zkURL != "" {
+			if zu, err = zkelect.ParseURL(zkURL); err != nil {
+				return usageError{"zk: " + err.Error()}
+			}
+		}
 		master.Version = version
 		ctx, stop := signalContext()
 		defer stop()
@@ -53,6 +67,15 @@ func masterCommand() *command {
 			return err
 		}
 		defer store.Close()
+		if zkURL != "" {
+			ln, err := net.Listen("tcp", cfg.Listen)
+			if err != nil {
+				return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+			}
+			return master.Contend(ctx, cfg, store, log, ln, func(info []byte) master.Election {
+				return zkElection{zkelect.NewElector(zu, info, zkelect.Options{SessionTimeout: zkSession, Logger: log.With("component", "election")})}
+			})
+		}
 		m, err := master.New(cfg, store, log)
 		if err != nil {
 			return err
@@ -60,4 +83,12 @@ func masterCommand() *command {
 		return m.Run(ctx)
 	}
 	return c
+}
+
+// zkElection adapts a zkelect.Elector to master.Election.
+type zkElection struct{ *zkelect.Elector }
+
+func (z zkElection) Leader() ([]byte, bool) {
+	l, ok := z.Elector.Leader()
+	return l.Data, ok
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"corral/frameworks/services"
-	"corral/kernel/agent"
 )
 
 func servicesCommand() *command {
@@ -13,7 +12,7 @@ func servicesCommand() *command {
 	masters := "http://127.0.0.1:5050"
 	var logs logFlags
 	fs := flag.NewFlagSet("services", flag.ContinueOnError)
-	fs.StringVar(&masters, "master", masters, "master base URL(s), comma-separated")
+	fs.StringVar(&masters, "master", masters, "master base URL(s), comma-separated, or zk://host:2181[,host:2181]/path of the masters' election")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "Postgres URL (schema services), e.g. postgres://user@localhost:5432/corral (required)")
 	fs.StringVar(&cfg.Listen, "http", cfg.Listen, "address of the Marathon-compatible REST API")
 	fs.StringVar(&cfg.Advertise, "advertise", cfg.Advertise, "base URL others use to reach the API (default http://<hostname>:<port>)")
@@ -37,13 +36,15 @@ func servicesCommand() *command {
 		if err != nil {
 			return err
 		}
-		cfg.Masters = agent.ParseMasters(masters)
+		ctx, stop := signalContext()
+		defer stop()
+		if cfg.Masters, cfg.Detector, err = resolveMasters(ctx, masters, log); err != nil {
+			return err
+		}
 		if err := cfg.Validate(); err != nil {
 			return usageError{err.Error()}
 		}
 		services.Version = version
-		ctx, stop := signalContext()
-		defer stop()
 		if migrateFirst {
 			if err := migrateUpRetry(ctx, cfg.DB, log); err != nil {
 				return fmt.Errorf("migrating: %w", err)

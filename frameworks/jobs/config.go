@@ -6,12 +6,18 @@ import (
 	"net"
 	"net/url"
 	"time"
+
+	"corral/kernel/sched"
 )
 
 // Config configures the jobs framework. Start from DefaultConfig.
 type Config struct {
-	// Masters are the base URLs of the kernel's masters.
+	// Masters are the base URLs of the kernel's masters. Required unless
+	// Detector is set.
 	Masters []string
+	// Detector, if set, replaces Masters as the source of master URLs
+	// (for example the leader as ZooKeeper names it).
+	Detector sched.Detector
 	// DB is the Postgres URL (schema jobs).
 	DB string
 	// Listen is the address of the jobs API (native and Chronos).
@@ -62,7 +68,7 @@ func DefaultConfig() Config {
 // Validate reports every invalid field by its flag name.
 func (c Config) Validate() error {
 	var errs []error
-	if len(c.Masters) == 0 {
+	if len(c.Masters) == 0 && c.Detector == nil {
 		errs = append(errs, errors.New("master: at least one master URL is required"))
 	}
 	for _, m := range c.Masters {

@@ -161,7 +161,7 @@ func (c *core) run(ctx context.Context) error {
 	if fid != "" {
 		info.ID = &mesos.ID{Value: fid}
 	}
-	client, err := sched.New(sched.Config{Masters: s.cfg.Masters, Framework: info, BackoffMax: 5 * time.Second},
+	client, err := sched.New(sched.Config{Masters: s.cfg.Masters, Detector: s.cfg.Detector, Framework: info, BackoffMax: 5 * time.Second},
 		sched.HandlerFunc(func(ctx context.Context, _ *sched.Client, ev *mesos.Event) {
 			select {
 			case c.evs <- ev:

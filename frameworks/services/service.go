@@ -119,7 +119,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	if id := s.FrameworkID(); id != "" {
 		info.ID = &mesos.ID{Value: id}
 	}
-	client, err := sched.New(sched.Config{Masters: s.cfg.Masters, Framework: info, BackoffMax: 5 * time.Second},
+	client, err := sched.New(sched.Config{Masters: s.cfg.Masters, Detector: s.cfg.Detector, Framework: info, BackoffMax: 5 * time.Second},
 		sched.HandlerFunc(func(ctx context.Context, _ *sched.Client, ev *mesos.Event) {
 			select {
 			case s.evs <- ev:

@@ -160,13 +160,19 @@ func (p *Proc) Kill(sig syscall.Signal) {
 	}
 }
 
-// Cluster is a master and its agents as real processes.
+// Cluster is masters and agents as real processes.
 type Cluster struct {
-	tb     testing.TB
-	DB     string
-	URL    string
-	Master *Proc
-	Agents []*Agent
+	tb  testing.TB
+	DB  string
+	URL string // the first master's URL
+	// Master is the first master; Masters all of them, with MasterURLs.
+	Master     *Proc
+	Masters    []*Proc
+	MasterURLs []string
+	// MasterFlag is what agents and frameworks are given as --master: the
+	// ZooKeeper URL when the masters elect through it, else URL.
+	MasterFlag string
+	Agents     []*Agent
 }
 
 // Agent is an agent process.
@@ -191,6 +197,12 @@ type Options struct {
 	Hostname func(i int) string
 	// MasterArgs are extra master flags.
 	MasterArgs []string
+	// Masters is how many masters to start (default 1). With more than one
+	// they need ZK.
+	Masters int
+	// ZK, if set, is the zk:// URL of the masters' election: masters get
+	// --zk, agents and frameworks --master with it.
+	ZK string
 }
 
 // Start starts a master (on a fresh database) and agents, and waits until
@@ -198,12 +210,30 @@ type Options struct {
 func Start(tb testing.TB, o Options) *Cluster {
 	tb.Helper()
 	c := &Cluster{tb: tb, DB: testpg.URL(tb)}
-	addr := FreeAddr(tb)
-	c.URL = "http://" + addr
-	args := append([]string{"master", "--listen", addr, "--advertise", c.URL, "--db", c.DB,
-		"--agent_ping_interval", PingInterval.String(), "--allocation_interval", "100ms", "--agent_reregister_timeout", "30s"}, o.MasterArgs...)
-	c.Master = StartProc(tb, "master", args...)
-	WaitHTTP(tb, c.URL+"/health")
+	n := max(o.Masters, 1)
+	if n > 1 && o.ZK == "" {
+		tb.Fatal("testcluster: several masters need Options.ZK")
+	}
+	for i := 0; i < n; i++ {
+		addr := FreeAddr(tb)
+		u := "http://" + addr
+		args := append([]string{"master", "--listen", addr, "--advertise", u, "--db", c.DB,
+			"--agent_ping_interval", PingInterval.String(), "--allocation_interval", "100ms", "--agent_reregister_timeout", "30s"}, o.MasterArgs...)
+		if o.ZK != "" {
+			args = append(args, "--zk", o.ZK, "--zk_session_timeout", ZKSessionTimeout.String())
+		}
+		c.Masters = append(c.Masters, StartProc(tb, fmt.Sprintf("master-%d", i), args...))
+		c.MasterURLs = append(c.MasterURLs, u)
+	}
+	c.Master, c.URL = c.Masters[0], c.MasterURLs[0]
+	c.MasterFlag = c.URL
+	if o.ZK != "" {
+		c.MasterFlag = o.ZK
+	}
+	for _, u := range c.MasterURLs {
+		WaitHTTP(tb, u+"/health")
+	}
+	c.LeaderURL()
 	for i := 0; i < o.Agents; i++ {
 		res := fmt.Sprintf("cpus:2;mem:1024;disk:1000;ports:[%d-%d]", 31000+i*100, 31099+i*100)
 		if o.Resources != nil {
@@ -225,7 +255,7 @@ func (c *Cluster) AddAgent(resources, attributes, hostname string) *Agent {
 	addr := FreeAddr(tb)
 	wd := tb.TempDir()
 	a := &Agent{URL: "http://" + addr, WorkDir: wd}
-	a.Proc = StartProc(tb, fmt.Sprintf("agent-%d", len(c.Agents)), "agent", "--master", c.URL, "--listen", addr, "--advertise", a.URL,
+	a.Proc = StartProc(tb, fmt.Sprintf("agent-%d", len(c.Agents)), "agent", "--master", c.MasterFlag, "--listen", addr, "--advertise", a.URL,
 		"--work_dir", wd, "--resources", resources, "--attributes", attributes, "--hostname", hostname)
 	c.Agents = append(c.Agents, a)
 	tb.Cleanup(func() { KillSandboxProcs(wd) })
@@ -282,10 +312,42 @@ func WaitHTTP(tb testing.TB, url string) {
 	tb.Fatalf("%s did not answer 200 in time", url)
 }
 
-// State returns the master's /state.
+// ZKSessionTimeout is the masters' ZooKeeper session timeout in test
+// clusters that elect through ZooKeeper.
+const ZKSessionTimeout = 4 * time.Second
+
+// LeaderURL returns the URL of the master that leads and has recovered its
+// registry, waiting for one.
+func (c *Cluster) LeaderURL() string {
+	c.tb.Helper()
+	var leader string
+	Eventually(c.tb, 60*time.Second, func() bool {
+		for _, u := range c.MasterURLs {
+			resp, err := http.Get(u + "/health")
+			if err != nil {
+				continue
+			}
+			var h master.Health
+			err = json.NewDecoder(resp.Body).Decode(&h)
+			resp.Body.Close()
+			if err == nil && h.Leader && h.Recovered {
+				leader = u
+				return true
+			}
+		}
+		return false
+	}, "a leading master")
+	return leader
+}
+
+// State returns the leading master's /state.
 func (c *Cluster) State() master.State {
 	c.tb.Helper()
-	resp, err := http.Get(c.URL + "/state")
+	base := c.URL
+	if len(c.MasterURLs) > 1 {
+		base = c.LeaderURL()
+	}
+	resp, err := http.Get(base + "/state")
 	if err != nil {
 		c.tb.Fatal(err)
 	}
@@ -328,7 +390,7 @@ func (c *Cluster) StartFramework(kind string, args ...string) *Framework {
 	tb.Helper()
 	addr := FreeAddr(tb)
 	f := &Framework{URL: "http://" + addr}
-	all := append([]string{kind, "--master", c.URL, "--db", c.DB, "--http", addr, "--advertise", f.URL}, args...)
+	all := append([]string{kind, "--master", c.MasterFlag, "--db", c.DB, "--http", addr, "--advertise", f.URL}, args...)
 	f.Proc = StartProc(tb, kind, all...)
 	WaitHTTP(tb, f.URL+"/ping")
 	return f

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -18,7 +19,11 @@ import (
 type Config struct {
 	// Masters are the base URLs of the masters ("http://10.0.0.1:5050");
 	// the agent tries them in turn and follows a non-leader's redirect.
+	// Required unless Detector is set.
 	Masters []string
+	// Detector, if set, replaces Masters as the source of master URLs
+	// (for example the leader as ZooKeeper names it).
+	Detector Detector
 	// Listen is the address of the agent's HTTP server (/files, /state,
 	// /health, /metrics). Default ":5051".
 	Listen string
@@ -89,22 +94,22 @@ func DefaultConfig() Config {
 	}
 }
 
-// ParseMasters splits a comma-separated list of master URLs (a flag value).
-func ParseMasters(s string) []string {
-	var out []string
-	for _, m := range strings.Split(s, ",") {
-		if m = strings.TrimSpace(m); m != "" {
-			out = append(out, m)
-		}
-	}
-	return out
+// Detector finds the masters an agent may register with. Like
+// sched.Detector, it may also have a method Changes() <-chan struct{}
+// (closed at the next change of what Masters returns), which makes the
+// agent try a new leader at once instead of waiting out its backoff.
+type Detector interface {
+	// Masters returns the base URLs ("http://host:5050") to try, the most
+	// likely leader first. It may block until one is known and must return
+	// when ctx is done.
+	Masters(ctx context.Context) ([]string, error)
 }
 
 // Validate reports every problem with c, joined.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if len(c.Masters) == 0 {
+	if len(c.Masters) == 0 && c.Detector == nil {
 		bad("at least one master URL is required")
 	}
 	for _, m := range c.Masters {

@@ -56,8 +56,27 @@ func (b *backoff) reset() { b.cur = 0 }
 func (a *Agent) connect(ctx context.Context) {
 	b := backoff{factor: a.cfg.RegisterBackoffFactor, max: a.cfg.RegisterBackoffMax}
 	for i := 0; ctx.Err() == nil; {
-		base := strings.TrimRight(a.cfg.Masters[i%len(a.cfg.Masters)], "/")
-		registered, err := a.session(ctx, base)
+		masters := a.cfg.Masters
+		var err error
+		var changed <-chan struct{}
+		if ch, ok := a.cfg.Detector.(interface{ Changes() <-chan struct{} }); ok {
+			changed = ch.Changes()
+		}
+		if a.cfg.Detector != nil {
+			masters, err = a.cfg.Detector.Masters(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			if err == nil && len(masters) == 0 {
+				err = errors.New("no master known")
+			}
+		}
+		registered := false
+		base := ""
+		if err == nil {
+			base = strings.TrimRight(masters[i%len(masters)], "/")
+			registered, err = a.session(ctx, base)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -74,6 +93,11 @@ func (a *Agent) connect(ctx context.Context) {
 			t.Stop()
 			return
 		case <-t.C:
+		case <-changed:
+			// A new leader is known: register with it now, and retry
+			// quickly while it is still taking over.
+			t.Stop()
+			b.reset()
 		}
 	}
 }

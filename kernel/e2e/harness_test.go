@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"corral/internal/testcluster"
+	"corral/kernel/detect"
 	"corral/kernel/mesos"
 	"corral/kernel/sched"
 )
@@ -33,21 +34,29 @@ type framework struct {
 	changed    chan struct{}
 }
 
-func startFramework(t testing.TB, masterURL string, info mesos.FrameworkInfo) *framework {
+// startFramework subscribes a test framework to the masters that master
+// names: a URL list or a zk:// URL (see package detect).
+func startFramework(t testing.TB, master string, info mesos.FrameworkInfo) *framework {
 	t.Helper()
 	f := &framework{t: t, updates: map[string][]mesos.TaskStatus{}, changed: make(chan struct{}, 1)}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	src, err := detect.New(ctx, master, detect.Options{})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
 	cl, err := sched.New(sched.Config{
-		Masters:         []string{masterURL},
+		Detector:        src,
 		Framework:       info,
 		AutoAcknowledge: true,
 		BackoffMax:      time.Second,
 	}, sched.HandlerFunc(f.handle), log)
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	f.client = cl
-	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
 	f.done = make(chan struct{})
 	go func() { defer close(f.done); _ = cl.Run(ctx) }()

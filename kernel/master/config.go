@@ -19,6 +19,9 @@ type Config struct {
 	Advertise string
 	// Hostname reported in MasterInfo; empty means os.Hostname.
 	Hostname string
+	// ID is the master's id in MasterInfo; empty means a new UUID. A
+	// master that is elected several times keeps one id.
+	ID string
 	// DB is the Postgres URL holding the registry (schema kernel).
 	DB string
 	// AgentPingInterval is how often agents must heartbeat.

@@ -94,7 +94,10 @@ func New(cfg Config, store Store, log *slog.Logger) (*Master, error) {
 	if p := u.Port(); p != "" {
 		port, _ = strconv.Atoi(p)
 	}
-	runID := uuid.NewString()
+	runID := cfg.ID
+	if runID == "" {
+		runID = uuid.NewString()
+	}
 	m := &Master{
 		cfg:       cfg,
 		log:       log,
@@ -162,13 +165,52 @@ func (m *Master) Run(ctx context.Context) error {
 func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := &http.Server{
-		Handler:           m.routes(),
+	srv := newServer(ctx, m.routes())
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+	m.log.Info("master listening", "addr", ln.Addr().String(), "url", m.url, "id", m.runID)
+	m.metrics.elected.Set(1)
+	led := make(chan struct{})
+	go func() {
+		defer close(led)
+		m.Lead(ctx)
+	}()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-srvErr:
+		cancel()
+	}
+	shutCtx, c2 := context.WithTimeout(context.Background(), m.cfg.ShutdownGrace)
+	defer c2()
+	_ = srv.Shutdown(shutCtx)
+	<-led
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// newServer is the HTTP server for the master's APIs; requests' contexts
+// end with ctx.
+func newServer(ctx context.Context, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// No WriteTimeout: SUBSCRIBE and agent streams are long-lived.
 		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
+}
+
+// Lead runs one term of leadership: it recovers the registry, then owns
+// the cluster state until ctx ends, when it closes every scheduler and
+// agent stream (so their clients look for the leader again) and returns.
+// The master's HTTP handler (Handler) serves the term; a Master leads at
+// most once.
+func (m *Master) Lead(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -180,29 +222,12 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(m.stopped)
 		m.loop(ctx)
 	}()
-	srvErr := make(chan error, 1)
-	go func() { srvErr <- srv.Serve(ln) }()
-	m.log.Info("master listening", "addr", ln.Addr().String(), "url", m.url, "id", m.runID)
-
 	if err := m.recover(ctx); err != nil && ctx.Err() == nil {
 		m.log.Error("registry recovery failed", "err", err)
 	}
-
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-srvErr:
-		cancel()
-	}
-	shutCtx, c2 := context.WithTimeout(context.Background(), m.cfg.ShutdownGrace)
-	defer c2()
-	_ = srv.Shutdown(shutCtx)
+	<-ctx.Done()
 	<-loopDone
 	<-done
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
 }
 
 // recover loads the registry (retrying until Postgres answers), then lets

@@ -18,6 +18,7 @@ type metrics struct {
 	eventsSent        *prometheus.CounterVec
 	statusUpdates     *prometheus.CounterVec
 	tasksLaunched     prometheus.Counter
+	elected           prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -52,9 +53,12 @@ func newMetrics() *metrics {
 		tasksLaunched: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "corral_master_tasks_launched_total", Help: "Tasks sent to agents for launch.",
 		}),
+		elected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "corral_master_elected", Help: "1 while this master leads.",
+		}),
 	}
 	mt.reg.MustRegister(mt.agents, mt.frameworks, mt.tasks, mt.offers, mt.allocationSeconds, mt.apiSeconds,
-		mt.eventsSent, mt.statusUpdates, mt.tasksLaunched,
+		mt.eventsSent, mt.statusUpdates, mt.tasksLaunched, mt.elected,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return mt
 }

@@ -110,6 +110,8 @@ type Health struct {
 	Recovered bool   `json:"recovered"`
 	Registry  string `json:"registry"`
 	Error     string `json:"error,omitempty"`
+	// LeaderURL is, on a standby, the leading master's base URL.
+	LeaderURL string `json:"leader_url,omitempty"`
 }
 
 func (m *Master) handleHealth(w http.ResponseWriter, r *http.Request) {

@@ -1,5 +1,11 @@
 package mesos
 
+import (
+	"fmt"
+	"net"
+	"strconv"
+)
+
 // ID is the shape of every Mesos identifier message (FrameworkID, AgentID,
 // OfferID, TaskID, ExecutorID): {"value": "..."}.
 type ID struct {
@@ -163,6 +169,26 @@ type MasterInfo struct {
 	Hostname string   `json:"hostname,omitempty"`
 	Version  string   `json:"version,omitempty"`
 	Address  *Address `json:"address,omitempty"`
+}
+
+// BaseURL is the HTTP base URL ("http://host:port") of the master the
+// info describes: its address' hostname (else its IP) and port.
+func (mi MasterInfo) BaseURL() (string, error) {
+	host, port := mi.Hostname, int64(mi.Port)
+	if mi.Address != nil {
+		if mi.Address.Hostname != "" {
+			host = mi.Address.Hostname
+		} else if mi.Address.IP != "" {
+			host = mi.Address.IP
+		}
+		if mi.Address.Port != 0 {
+			port = int64(mi.Address.Port)
+		}
+	}
+	if host == "" || port <= 0 || port > 65535 {
+		return "", fmt.Errorf("master info %q has no usable address", mi.ID)
+	}
+	return "http://" + net.JoinHostPort(host, strconv.FormatInt(port, 10)), nil
 }
 
 // Offer is the proto Offer message.

@@ -199,6 +199,7 @@ func (c *Client) Run(ctx context.Context) error {
 		if c.isTornDown() {
 			return nil
 		}
+		changed := detectorChanges(c.detector)
 		s, err := c.connect(ctx)
 		switch {
 		case ctx.Err() != nil:
@@ -231,8 +232,22 @@ func (c *Client) Run(ctx context.Context) error {
 			t.Stop()
 			return ctx.Err()
 		case <-t.C:
+		case <-changed:
+			// A new leader is known: try it now, and retry quickly while
+			// it is still taking over.
+			t.Stop()
+			failures = 0
 		}
 	}
+}
+
+// detectorChanges returns d's change channel if it has one (see
+// Detector), else nil, which never fires.
+func detectorChanges(d Detector) <-chan struct{} {
+	if ch, ok := d.(interface{ Changes() <-chan struct{} }); ok {
+		return ch.Changes()
+	}
+	return nil
 }
 
 // backoff returns the delay before the next round after failures

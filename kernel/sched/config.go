@@ -35,6 +35,10 @@ const (
 
 // Detector finds the masters a Client may subscribe to. A ZooKeeper-backed
 // detector implements it; without one the Client uses Config.Masters.
+//
+// A Detector may also have a method Changes() <-chan struct{} returning a
+// channel closed at the next change of what Masters returns: the Client
+// then tries a new leader at once instead of waiting out its backoff.
 type Detector interface {
 	// Masters returns the base URLs ("http://host:5050") to try, the most
 	// likely leader first. It may block until one is known and must return

@@ -1,0 +1,306 @@
+package master
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"corral/internal/migrate"
+	"corral/internal/testpg"
+	"corral/kernel/internal/registry"
+)
+
+// fakeElection stands in for ZooKeeper: the test decides who leads.
+type fakeElection struct {
+	mu     sync.Mutex
+	infos  map[int][]byte
+	leader int // -1: none
+	cancel context.CancelFunc
+	grants map[int]chan context.Context
+}
+
+func newFakeElection() *fakeElection {
+	return &fakeElection{infos: map[int][]byte{}, leader: -1, grants: map[int]chan context.Context{}}
+}
+
+type contender struct {
+	z *fakeElection
+	i int
+}
+
+func (c contender) Run(ctx context.Context, lead func(context.Context)) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case lctx := <-c.z.grant(c.i):
+			lead(lctx)
+		}
+	}
+}
+
+func (c contender) Leader() ([]byte, bool) {
+	c.z.mu.Lock()
+	defer c.z.mu.Unlock()
+	if c.z.leader < 0 {
+		return nil, false
+	}
+	return c.z.infos[c.z.leader], true
+}
+
+func (z *fakeElection) grant(i int) chan context.Context {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.grants[i] == nil {
+		z.grants[i] = make(chan context.Context, 1)
+	}
+	return z.grants[i]
+}
+
+// elect makes contender i the leader (i < 0: nobody), ending the previous
+// leader's term first.
+func (z *fakeElection) elect(i int) {
+	z.mu.Lock()
+	if z.cancel != nil {
+		z.cancel()
+		z.cancel = nil
+	}
+	z.leader = i
+	z.mu.Unlock()
+	if i < 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	z.mu.Lock()
+	z.cancel = cancel
+	z.mu.Unlock()
+	z.grant(i) <- ctx
+}
+
+// startContender runs master i of z on db and returns its URL.
+func startContender(t *testing.T, z *fakeElection, i int, db string) string {
+	t.Helper()
+	ctx := t.Context()
+	if err := migrate.Up(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	store, err := registry.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.DB = db
+	cfg.Listen = ln.Addr().String()
+	cfg.Advertise = "http://" + ln.Addr().String()
+	cfg.AgentPingInterval = 200 * time.Millisecond
+	cfg.AllocationInterval = 100 * time.Millisecond
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	registered := make(chan struct{})
+	go func() {
+		defer close(done)
+		err := Contend(runCtx, cfg, store, log, ln, func(info []byte) Election {
+			z.mu.Lock()
+			z.infos[i] = info
+			z.mu.Unlock()
+			close(registered)
+			return contender{z, i}
+		})
+		if err != nil {
+			t.Errorf("Contend: %v", err)
+		}
+	}()
+	<-registered
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		store.Close()
+	})
+	return cfg.Advertise
+}
+
+var noFollow = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func send(t *testing.T, method, url string, hdr map[string]string, body string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func waitLeading(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, body := send(t, "GET", url+"/health", nil, "")
+		var h Health
+		_ = json.Unmarshal([]byte(body), &h)
+		if resp.StatusCode == 200 && h.Leader && h.Recovered {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s did not become the recovered leader", url)
+}
+
+const subscribeCall = `{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"ha-test","failover_timeout":600}}}`
+
+// subscribeAt opens a SUBSCRIBE stream at url and returns the stream id,
+// the framework id and the body (to read or close).
+func subscribeAt(t *testing.T, url, body string) (streamID, frameworkID string, stream io.ReadCloser) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url+"/api/v1/scheduler", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Fatalf("SUBSCRIBE at %s: %d %s", url, resp.StatusCode, b)
+	}
+	rd := bufio.NewReader(resp.Body)
+	var size int
+	line, _ := rd.ReadString('\n')
+	if _, err := fmt.Sscan(strings.TrimSpace(line), &size); err != nil {
+		t.Fatalf("RecordIO length %q: %v", line, err)
+	}
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(rd, buf); err != nil {
+		t.Fatal(err)
+	}
+	var ev struct {
+		Subscribed struct {
+			FrameworkID struct{ Value string } `json:"framework_id"`
+		} `json:"subscribed"`
+	}
+	if err := json.Unmarshal(buf, &ev); err != nil {
+		t.Fatal(err)
+	}
+	return resp.Header.Get("Mesos-Stream-Id"), ev.Subscribed.FrameworkID.Value, resp.Body
+}
+
+func TestStandbyWithoutLeaderAnswers503(t *testing.T) {
+	z := newFakeElection()
+	a := startContender(t, z, 0, testpg.URL(t))
+	resp, body := send(t, "POST", a+"/api/v1/scheduler", nil, subscribeCall)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "No leading master") {
+		t.Errorf("SUBSCRIBE with no leader = %d %q; want 503 naming the missing leader", resp.StatusCode, body)
+	}
+	resp, body = send(t, "GET", a+"/state", nil, "")
+	var st StandbyState
+	if err := json.Unmarshal([]byte(body), &st); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("standby /state = %d %q", resp.StatusCode, body)
+	}
+	if st.Elected || st.Leader != "" {
+		t.Errorf("standby /state = %+v; want not elected, no leader", st)
+	}
+}
+
+func TestStandbyRedirectsSubscribeAndForwardsCalls(t *testing.T) {
+	z := newFakeElection()
+	db := testpg.URL(t)
+	a := startContender(t, z, 0, db)
+	b := startContender(t, z, 1, db)
+	z.elect(0)
+	waitLeading(t, a)
+
+	resp, _ := send(t, "POST", b+"/api/v1/scheduler", nil, subscribeCall)
+	if resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != a+"/api/v1/scheduler" {
+		t.Fatalf("SUBSCRIBE at the standby = %d Location %q; want 307 to %s/api/v1/scheduler", resp.StatusCode, resp.Header.Get("Location"), a)
+	}
+	resp, _ = send(t, "POST", b+"/internal/v1/agent", nil, "{}")
+	if resp.StatusCode != http.StatusTemporaryRedirect || !strings.HasPrefix(resp.Header.Get("Location"), a) {
+		t.Errorf("agent call at the standby = %d %q; want 307 to the leader", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, _ = send(t, "GET", b+"/redirect", nil, "")
+	if resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != a {
+		t.Errorf("/redirect at the standby = %d %q; want 307 to %s", resp.StatusCode, resp.Header.Get("Location"), a)
+	}
+
+	sid, fid, stream := subscribeAt(t, a, subscribeCall)
+	defer stream.Close()
+	// A call sent to the standby reaches the leader.
+	call := `{"type":"RECONCILE","framework_id":{"value":"` + fid + `"},"reconcile":{"tasks":[]}}`
+	resp, body := send(t, "POST", b+"/api/v1/scheduler", map[string]string{"Mesos-Stream-Id": sid}, call)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Errorf("RECONCILE through the standby = %d %q; want 202 from the leader", resp.StatusCode, body)
+	}
+	resp, body = send(t, "POST", b+"/api/v1/scheduler", map[string]string{"Mesos-Stream-Id": "wrong"}, call)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("RECONCILE with a wrong stream id through the standby = %d %q; want the leader's 400", resp.StatusCode, body)
+	}
+
+	resp, body = send(t, "GET", b+"/state", nil, "")
+	var st StandbyState
+	_ = json.Unmarshal([]byte(body), &st)
+	if st.LeaderURL != a || st.LeaderInfo == nil || st.Leader == "" {
+		t.Errorf("standby /state = %d %+v; want the leader %s", resp.StatusCode, st, a)
+	}
+	resp, body = send(t, "GET", b+"/weights", nil, "")
+	if resp.StatusCode != 200 || !strings.HasPrefix(body, "[") {
+		t.Errorf("GET /weights through the standby = %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestLeadershipMovesBetweenMasters(t *testing.T) {
+	z := newFakeElection()
+	db := testpg.URL(t)
+	a := startContender(t, z, 0, db)
+	b := startContender(t, z, 1, db)
+	z.elect(0)
+	waitLeading(t, a)
+	_, fid, stream := subscribeAt(t, a, subscribeCall)
+
+	z.elect(1)
+	// The old leader's term ends: its stream closes at once.
+	done := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, stream); done <- err }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the deposed leader kept the framework's stream open")
+	}
+	waitLeading(t, b)
+	resp, _ := send(t, "POST", a+"/api/v1/scheduler", nil, subscribeCall)
+	if resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != b+"/api/v1/scheduler" {
+		t.Fatalf("SUBSCRIBE at the deposed master = %d %q; want 307 to the new leader", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// The new leader knows the framework from the registry: it fails over
+	// with its id.
+	again := `{"type":"SUBSCRIBE","framework_id":{"value":"` + fid + `"},"subscribe":{"framework_info":{"id":{"value":"` + fid + `"},"user":"u","name":"ha-test","failover_timeout":600}}}`
+	_, fid2, s2 := subscribeAt(t, b, again)
+	s2.Close()
+	if fid2 != fid {
+		t.Errorf("re-subscribed as %q; want %q", fid2, fid)
+	}
+
+	// And back: a master elected again starts a new term.
+	z.elect(0)
+	waitLeading(t, a)
+}
