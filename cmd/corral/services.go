@@ -3,6 +3,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"time"
+
+	"corral/internal/zkelect"
 
 	"corral/frameworks/services"
 )
@@ -24,6 +27,10 @@ func servicesCommand() *command {
 	durationVar(fs, &cfg.IdleRefuse, "idle_decline_duration", "refuse filter for offers declined while nothing waits")
 	durationVar(fs, &cfg.ReconcileInterval, "reconciliation_interval", "period of implicit task reconciliation")
 	fs.IntVar(&cfg.EventBuffer, "event_buffer", cfg.EventBuffer, "events kept for /v2/events replay (Last-Event-ID)")
+	var zkURL string
+	fs.StringVar(&zkURL, "zk", "", "ZooKeeper URL of the services instances' election, e.g. zk://h1:2181,h2:2181/corral/services; empty: this instance runs alone")
+	zkSession := 10 * time.Second
+	durationVar(fs, &zkSession, "zk_session_timeout", "ZooKeeper session timeout: how long a crashed leader keeps the other instances waiting")
 	migrateFirst := true
 	fs.BoolVar(&migrateFirst, "migrate", migrateFirst, "apply database migrations at start")
 	logs.register(fs)
@@ -43,6 +50,15 @@ func servicesCommand() *command {
 		}
 		if err := cfg.Validate(); err != nil {
 			return usageError{err.Error()}
+		}
+		if zkURL != "" {
+			zu, err := zkelect.ParseURL(zkURL)
+			if err != nil {
+				return usageError{"zk: " + err.Error()}
+			}
+			cfg.Elect = func(self string) services.Election {
+				return newURLElection(zu, self, zkSession, log.With("component", "election"))
+			}
 		}
 		services.Version = version
 		if migrateFirst {

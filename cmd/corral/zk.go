@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
+	"time"
 
 	"corral/internal/zkelect"
 	"corral/kernel/detect"
@@ -24,4 +26,31 @@ func resolveMasters(ctx context.Context, flag string, log *slog.Logger) (urls []
 		return nil, nil, usageError{err.Error()}
 	}
 	return urls, nil, nil
+}
+
+// urlElection is a ZooKeeper election among framework instances whose
+// members' data is {"url": "<advertised base URL>"}.
+type urlElection struct{ *zkelect.Elector }
+
+// frameworkMemberPrefix names framework instances' members in ZooKeeper.
+const frameworkMemberPrefix = "member_"
+
+func newURLElection(u zkelect.URL, self string, session time.Duration, log *slog.Logger) urlElection {
+	data, _ := json.Marshal(map[string]string{"url": self})
+	return urlElection{zkelect.NewElector(u, data, zkelect.Options{SessionTimeout: session, Prefix: frameworkMemberPrefix, Logger: log})}
+}
+
+// Leader returns the leading instance's URL.
+func (e urlElection) Leader() (string, bool) {
+	l, ok := e.Elector.Leader()
+	if !ok {
+		return "", false
+	}
+	var m struct {
+		URL string `json:"url"`
+	}
+	if json.Unmarshal(l.Data, &m) != nil || m.URL == "" {
+		return "", false
+	}
+	return m.URL, true
 }

@@ -18,6 +18,11 @@ type Config struct {
 	// Detector, if set, replaces Masters as the source of master URLs
 	// (for example the leader as ZooKeeper names it).
 	Detector sched.Detector
+	// Elect, if set, returns the election among services instances for
+	// the instance whose advertised URL is self; nil means this instance
+	// runs alone (it still waits for the database lock while another
+	// instance holds it).
+	Elect func(self string) Election
 	// DB is the Postgres URL (schema services).
 	DB string
 	// Listen is the address of the Marathon-compatible REST API.

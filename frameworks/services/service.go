@@ -16,6 +16,7 @@ import (
 	"corral/frameworks/services/plan"
 	"corral/frameworks/services/store"
 	"corral/internal/events"
+	"corral/internal/pglock"
 	"corral/kernel/mesos"
 	"corral/kernel/sched"
 )
@@ -28,9 +29,10 @@ var Version = "0.1.0"
 // goroutine (the loop) owns all state; the API, the scheduler client and
 // the health probers talk to it through channels.
 type Service struct {
-	cfg    Config
-	log    *slog.Logger
-	store  *store.Store
+	cfg     Config
+	log     *slog.Logger
+	baseLog *slog.Logger // as given to New, for the next term's Service
+	store   *store.Store
 	bus    *events.Bus
 	client *sched.Client
 
@@ -60,6 +62,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	s := &Service{
 		cfg:     cfg,
 		log:     log.With("component", "services"),
+		baseLog: log,
 		bus:     events.NewBus(cfg.EventBuffer, events.StartID(time.Now())),
 		ops:     make(chan func(*core), 256),
 		evs:     make(chan *mesos.Event, 1024),
@@ -86,30 +89,133 @@ func (s *Service) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve is Run on an existing listener.
+// Serve is Run on an existing listener. The API serves at once; the
+// instance schedules while it leads: while cfg.Elect's election (if any)
+// elects it and it holds the database lock, so that two instances never
+// schedule at once. Each time it is elected it starts a new term from
+// Postgres (a fresh Service; s itself serves the first term). While it
+// does not lead it forwards the API to the leader (see standby).
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st, err := store.Open(ctx, s.cfg.DB)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	s.store = st
-
-	if err := s.load(ctx); err != nil {
-		return err
-	}
 	adv := s.cfg.Advertise
 	if adv == "" {
 		host, _ := os.Hostname()
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		adv = "http://" + net.JoinHostPort(host, port)
 	}
-	s.leaderURL = adv
+	var el Election = soleLeader(adv)
+	if s.cfg.Elect != nil {
+		el = s.cfg.Elect(adv)
+	}
+	h := &termHandler{standby: (&standby{self: adv, el: el, log: s.log}).routes()}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	srvErr := make(chan error, 1)
+	serve := sync.OnceFunc(func() {
+		go func() { srvErr <- srv.Serve(ln) }()
+		s.log.Info("services API listening", "addr", ln.Addr().String(), "url", adv)
+	})
+	if s.cfg.Elect != nil {
+		// One of several instances: answer at once, as a standby until
+		// elected.
+		serve()
+	}
+
+	elDone := make(chan error, 1)
+	go func() {
+		first := s
+		elDone <- el.Run(ctx, func(lctx context.Context) {
+			t := first
+			first = nil
+			if t == nil {
+				var err error
+				if t, err = New(s.cfg, s.baseLog); err != nil {
+					s.log.Error("cannot start a term", "err", err)
+					return
+				}
+			}
+			t.leaderURL = adv
+			t.lead(lctx, func() {
+				h.term.Store(&term{s: t, h: t.routes()})
+				// Alone, the API answers once the state is loaded, as
+				// the leader.
+				serve()
+			})
+			h.term.Store(nil)
+		})
+	}()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-srvErr:
+	case err = <-elDone:
+	}
+	cancel()
+	if e := <-elDone; err == nil && e != nil && !errors.Is(e, context.Canceled) {
+		err = e
+	}
+	shut, c2 := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer c2()
+	_ = srv.Shutdown(shut)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// leadLockKey is the Postgres advisory lock the scheduling services
+// instance holds: "corralsv" in ASCII.
+const leadLockKey int64 = 0x636f7272616c7376
+
+// lead runs one term: it opens the store, takes the database lock
+// (waiting while another instance holds it), loads the state, subscribes
+// to the kernel and schedules until ctx ends or the lock is lost. ready is
+// called once the term serves the API. A Service leads at most once.
+func (s *Service) lead(ctx context.Context, ready func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st := retry(ctx, s.log, "cannot open the database yet", func() (*store.Store, error) { return store.Open(ctx, s.cfg.DB) })
+	if st == nil {
+		return
+	}
+	defer st.Close()
+	s.store = st
+	waiting := false
+	lock := retry(ctx, s.log, "cannot reach the database for the leadership lock", func() (*pglock.Lock, error) {
+		l, ok, err := pglock.Try(ctx, st.ConnConfig(), leadLockKey)
+		if err == nil && !ok {
+			if !waiting {
+				s.log.Info("another services instance holds the database lock; waiting for it")
+				waiting = true
+			}
+			err = errLockHeld
+		}
+		return l, err
+	})
+	if lock == nil {
+		return
+	}
+	defer lock.Release()
+	go func() {
+		select {
+		case <-lock.Lost():
+			s.log.Error("lost the database lock; stepping down", "err", lock.Err())
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := s.load(ctx); err != nil {
+		return
+	}
 
 	info := mesos.FrameworkInfo{
-		User: s.cfg.User, Name: s.cfg.Name, Roles: []string{s.cfg.Role}, WebuiURL: adv,
+		User: s.cfg.User, Name: s.cfg.Name, Roles: []string{s.cfg.Role}, WebuiURL: s.leaderURL,
 		Capabilities: []mesos.Capability{{Type: mesos.CapMultiRole}, {Type: mesos.CapPartitionAware}},
 	}
 	ft := mesos.Float(s.cfg.FailoverTimeout.Seconds())
@@ -127,16 +233,11 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 			}
 		}), s.log)
 	if err != nil {
-		return err
+		s.log.Error("cannot create the scheduler client", "err", err)
+		return
 	}
 	s.client = client
 
-	srv := &http.Server{
-		Handler:           s.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() { defer wg.Done(); s.loop(ctx) }()
@@ -158,25 +259,42 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 			}
 		}
 	}()
-	srvErr := make(chan error, 1)
-	go func() { srvErr <- srv.Serve(ln) }()
+	s.log.Info("leading: scheduling apps")
+	ready()
 	close(s.ready)
-	s.log.Info("services API listening", "addr", ln.Addr().String(), "url", adv)
-
-	select {
-	case <-ctx.Done():
-	case err = <-srvErr:
-		cancel()
-	}
-	shut, c2 := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
-	defer c2()
-	s.bus.Close() // event streams would hold Shutdown open
-	_ = srv.Shutdown(shut)
+	<-ctx.Done()
+	s.bus.Close() // event streams of this term end with it
 	wg.Wait()
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
+	s.log.Info("term ended")
+}
+
+var errLockHeld = errors.New("the lock is held by another instance")
+
+// retry calls fn until it succeeds or ctx ends (then it returns the zero
+// value), logging failures other than a held lock, with backoff.
+func retry[T any](ctx context.Context, log *slog.Logger, msg string, fn func() (T, error)) T {
+	backoff := 200 * time.Millisecond
+	for {
+		v, err := fn()
+		if err == nil {
+			return v
+		}
+		var zero T
+		if ctx.Err() != nil {
+			return zero
+		}
+		if errors.Is(err, errLockHeld) {
+			backoff = 200 * time.Millisecond
+		} else {
+			log.Warn(msg+"; retrying", "err", err, "in", backoff)
+		}
+		select {
+		case <-ctx.Done():
+			return zero
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
 	}
-	return err
 }
 
 // FrameworkID is the framework's id with the kernel ("" before the first

@@ -55,6 +55,10 @@ func (s *Store) Close() {
 	s.pool.Close()
 }
 
+// ConnConfig is the configuration of the store's connections, for a
+// connection of one's own (a leadership lock).
+func (s *Store) ConnConfig() *pgx.ConnConfig { return s.pool.Config().ConnConfig }
+
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
