@@ -33,8 +33,8 @@ type Service struct {
 	log     *slog.Logger
 	baseLog *slog.Logger // as given to New, for the next term's Service
 	store   *store.Store
-	bus    *events.Bus
-	client *sched.Client
+	bus     *events.Bus
+	client  *sched.Client
 
 	ops    chan func(*core)
 	evs    chan *mesos.Event
