@@ -1,6 +1,7 @@
 package services
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,6 +85,7 @@ func (e *badRequest) Error() string { return e.msg }
 func (s *Service) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Get("/ping", s.ping)
+	r.Get("/health", s.health)
 	r.Get("/v2/info", s.info)
 	r.Get("/v2/leader", s.leader)
 	r.Get("/metrics", s.metricsJSON)
@@ -126,6 +128,23 @@ func (s *Service) ping(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// health is GET /health: 200 while this leading instance reaches its
+// database, 503 (naming the problem) when it does not. Tasks keep running
+// either way; writes wait for the database.
+func (s *Service) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var connected bool
+	_ = s.do(ctx, func(c *core) { connected = c.subscribed })
+	body := map[string]any{"healthy": true, "leader": true, "leaderUrl": s.leaderURL, "database": "ok", "connected": connected}
+	code := http.StatusOK
+	if err := s.store.Ping(ctx); err != nil {
+		body["healthy"], body["database"] = false, err.Error()
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, body)
 }
 
 func (s *Service) info(w http.ResponseWriter, r *http.Request) {

@@ -1771,6 +1771,10 @@ func TestSystemEndpoints(t *testing.T) {
 		}
 	}
 
+	r = s.must(http.StatusOK, "GET", "/health", "")
+	if h := r.object(t); h["healthy"] != true || h["leader"] != true || h["database"] != "ok" {
+		t.Errorf("%s = %s; want healthy, leading, database ok", r, r.body)
+	}
 	r = s.must(http.StatusOK, "GET", "/metrics", "")
 	m := r.object(t)
 	for _, k := range []string{"version", "gauges", "counters", "histograms", "meters", "timers"} {

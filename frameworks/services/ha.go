@@ -81,6 +81,7 @@ func (s *standby) routes() http.Handler {
 		_, _ = w.Write([]byte("pong\n"))
 	})
 	mux.HandleFunc("GET /v2/leader", s.leader)
+	mux.HandleFunc("GET /health", s.health)
 	mux.HandleFunc("/", s.forward)
 	return mux
 }
@@ -104,6 +105,15 @@ func (s *standby) leader(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"leader": hostOf(u)})
+}
+
+// health is GET /health on a standby: alive, not leading, and who leads.
+func (s *standby) health(w http.ResponseWriter, r *http.Request) {
+	body := map[string]any{"healthy": true, "leader": false}
+	if u, ok := s.leaderURL(); ok {
+		body["leaderUrl"] = u
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (s *standby) forward(w http.ResponseWriter, r *http.Request) {
