@@ -30,6 +30,8 @@ var Version = "0.1.0"
 // in. *registry.Store implements it against Postgres.
 type Store interface {
 	Ping(ctx context.Context) error
+	// BeginTerm fences off earlier masters' writes (registry.Store).
+	BeginTerm(ctx context.Context) (int64, error)
 	Agents(ctx context.Context) ([]registry.Agent, error)
 	AdmitAgent(ctx context.Context, id, hostname string, info json.RawMessage) error
 	MarkAgentUnreachable(ctx context.Context, id string, at time.Time) error
@@ -243,7 +245,12 @@ func (m *Master) recover(ctx context.Context) error {
 		err := func() error {
 			c, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			var err error
+			// From here on a deposed master's late writes are refused.
+			epoch, err := m.store.BeginTerm(c)
+			if err != nil {
+				return err
+			}
+			m.log.Info("term begun", "epoch", epoch)
 			if agents, err = m.store.Agents(c); err != nil {
 				return err
 			}

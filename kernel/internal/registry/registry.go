@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,10 +22,59 @@ var ErrNotFound = errors.New("not found")
 // the database is asked. Retrying such a call cannot succeed.
 var ErrInvalid = errors.New("invalid argument")
 
+// ErrFenced is returned (wrapped) by a write of a Store whose term has
+// ended: another master began a term (BeginTerm) since this one did.
+// Retrying cannot succeed.
+var ErrFenced = errors.New("fenced: another master's term began since this one")
+
 // Store is the registry on a Postgres connection pool. It is safe for
 // concurrent use. Methods take ctx first and honor its deadline.
+//
+// After BeginTerm, every write checks in its transaction that no later
+// term has begun, and fails with ErrFenced if one has; a Store that never
+// began a term writes unchecked.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	epoch atomic.Int64 // this Store's term; 0 before BeginTerm
+}
+
+// BeginTerm starts a new term for this Store's master and returns its
+// epoch. It waits for writes in flight under earlier terms to commit; from
+// then on their writes fail with ErrFenced. Call it before reading the
+// registry on taking over.
+func (s *Store) BeginTerm(ctx context.Context) (int64, error) {
+	var epoch int64
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO kernel.term (singleton, epoch) VALUES (true, 1)
+		ON CONFLICT (singleton) DO UPDATE SET epoch = kernel.term.epoch + 1
+		RETURNING epoch`).Scan(&epoch)
+	if err != nil {
+		return 0, fmt.Errorf("beginning a term: %w", err)
+	}
+	s.epoch.Store(epoch)
+	return epoch, nil
+}
+
+// exec runs one write statement, fenced by the term (see Store).
+func (s *Store) exec(ctx context.Context, sql string, args ...any) error {
+	epoch := s.epoch.Load()
+	if epoch == 0 {
+		_, err := s.pool.Exec(ctx, sql, args...)
+		return err
+	}
+	return pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var current int64
+		// FOR SHARE: a BeginTerm waits for this write, and this write
+		// waits for a BeginTerm in flight.
+		if err := tx.QueryRow(ctx, `SELECT epoch FROM kernel.term FOR SHARE`).Scan(&current); err != nil {
+			return err
+		}
+		if current != epoch {
+			return fmt.Errorf("term %d, now %d: %w", epoch, current, ErrFenced)
+		}
+		_, err := tx.Exec(ctx, sql, args...)
+		return err
+	})
 }
 
 // Open returns a Store for the database at dbURL (postgres://…), whose schema
@@ -115,7 +165,7 @@ func (s *Store) AdmitAgent(ctx context.Context, id, hostname string, info json.R
 	if err := validInfo(info); err != nil {
 		return fmt.Errorf("admitting agent %q: %w", id, err)
 	}
-	_, err := s.pool.Exec(ctx, `
+	err := s.exec(ctx, `
 		INSERT INTO kernel.agents (id, hostname, info, state)
 		VALUES ($1, $2, $3, 'admitted')
 		ON CONFLICT (id) DO UPDATE SET
@@ -137,7 +187,7 @@ func (s *Store) AdmitAgent(ctx context.Context, id, hostname string, info json.R
 // gone, and an unknown id is ignored: the call is idempotent and safe to
 // retry.
 func (s *Store) MarkAgentUnreachable(ctx context.Context, id string, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `
+	err := s.exec(ctx, `
 		UPDATE kernel.agents SET
 			state = 'unreachable',
 			unreachable_since = $2,
@@ -153,7 +203,7 @@ func (s *Store) MarkAgentUnreachable(ctx context.Context, id string, at time.Tim
 // MarkAgentGone records that agent id will not come back (until it is
 // admitted again). An unknown id is ignored; the call is idempotent.
 func (s *Store) MarkAgentGone(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `
+	err := s.exec(ctx, `
 		UPDATE kernel.agents SET state = 'gone', updated_at = now()
 		WHERE id = $1 AND state <> 'gone'`,
 		id)
@@ -166,7 +216,7 @@ func (s *Store) MarkAgentGone(ctx context.Context, id string) error {
 // RemoveAgent deletes agent id's record. Removing an unknown id is not an
 // error.
 func (s *Store) RemoveAgent(ctx context.Context, id string) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM kernel.agents WHERE id = $1`, id); err != nil {
+	if err := s.exec(ctx, `DELETE FROM kernel.agents WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("removing agent %q: %w", id, err)
 	}
 	return nil
@@ -254,7 +304,7 @@ func (s *Store) PutFramework(ctx context.Context, f Framework) error {
 	if !f.RegisteredAt.IsZero() {
 		registeredAt = &f.RegisteredAt
 	}
-	_, err := s.pool.Exec(ctx, `
+	err := s.exec(ctx, `
 		INSERT INTO kernel.frameworks
 			(id, info, state, failover_timeout_seconds, disconnected_at, removed_at, registered_at)
 		VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()))
@@ -303,7 +353,7 @@ func (s *Store) SetWeight(ctx context.Context, role string, w float64) error {
 	if !(w > 0) || math.IsInf(w, 0) {
 		return fmt.Errorf("setting weight of role %q to %v: must be finite and > 0: %w", role, w, ErrInvalid)
 	}
-	_, err := s.pool.Exec(ctx, `
+	err := s.exec(ctx, `
 		INSERT INTO kernel.weights (role, weight) VALUES ($1, $2)
 		ON CONFLICT (role) DO UPDATE SET weight = excluded.weight`,
 		role, w)
@@ -319,7 +369,7 @@ func (s *Store) SetMaster(ctx context.Context, info json.RawMessage, at time.Tim
 	if err := validInfo(info); err != nil {
 		return fmt.Errorf("recording master: %w", err)
 	}
-	_, err := s.pool.Exec(ctx, `
+	err := s.exec(ctx, `
 		INSERT INTO kernel.master (singleton, info, elected_at) VALUES (true, $1, $2)
 		ON CONFLICT (singleton) DO UPDATE SET info = excluded.info, elected_at = excluded.elected_at`,
 		string(info), at)
@@ -376,7 +426,7 @@ func secondsToDuration(s float64) time.Duration {
 // integrity error raised by Postgres (SQLSTATE classes 22 and 23). Other
 // errors (connection refused, timeouts, a restarting server) are transient.
 func Permanent(err error) bool {
-	if errors.Is(err, ErrInvalid) {
+	if errors.Is(err, ErrInvalid) || errors.Is(err, ErrFenced) {
 		return true
 	}
 	return pg.DataError(err)

@@ -340,3 +340,47 @@ func TestCanceledContext(t *testing.T) {
 		t.Errorf("Agents(canceled ctx) err = %v; want context.Canceled", err)
 	}
 }
+
+// A master that began a term fences off the writes of every earlier one.
+func TestTermsFenceEarlierMasters(t *testing.T) {
+	ctx := t.Context()
+	old, db := newStore(t)
+	next, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(next.Close)
+	info := json.RawMessage(`{"hostname":"h"}`)
+
+	e1, err := old.BeginTerm(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.AdmitAgent(ctx, "a1", "h", info); err != nil {
+		t.Fatalf("write in the current term: %v", err)
+	}
+	e2, err := next.BeginTerm(ctx)
+	if err != nil || e2 <= e1 {
+		t.Fatalf("BeginTerm = %d, %v; want an epoch above %d", e2, err, e1)
+	}
+	for name, write := range map[string]func(*Store) error{
+		"AdmitAgent":           func(s *Store) error { return s.AdmitAgent(ctx, "a2", "h", info) },
+		"MarkAgentUnreachable": func(s *Store) error { return s.MarkAgentUnreachable(ctx, "a1", time.Now()) },
+		"MarkAgentGone":        func(s *Store) error { return s.MarkAgentGone(ctx, "a1") },
+		"RemoveAgent":          func(s *Store) error { return s.RemoveAgent(ctx, "a1") },
+		"SetWeight":            func(s *Store) error { return s.SetWeight(ctx, "r", 2) },
+		"SetMaster":            func(s *Store) error { return s.SetMaster(ctx, info, time.Now()) },
+	} {
+		err := write(old)
+		if !errors.Is(err, ErrFenced) || !Permanent(err) {
+			t.Errorf("%s by the deposed master = %v; want a permanent ErrFenced", name, err)
+		}
+	}
+	agents, err := next.Agents(ctx)
+	if err != nil || len(agents) != 1 || agents[0].ID != "a1" || agents[0].State != "admitted" {
+		t.Fatalf("agents after fenced writes = %+v, %v; want only a1, admitted", agents, err)
+	}
+	if err := next.MarkAgentGone(ctx, "a1"); err != nil {
+		t.Errorf("write in the new term: %v", err)
+	}
+}
