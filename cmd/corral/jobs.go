@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"corral/frameworks/jobs"
+	"corral/internal/zkelect"
 )
 
 func jobsCommand() *command {
@@ -16,6 +17,8 @@ func jobsCommand() *command {
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "Postgres URL (schema jobs), e.g. postgres://user@localhost:5432/corral (required)")
 	fs.StringVar(&cfg.Listen, "http", cfg.Listen, "address of the jobs API (native /v1/jobs and Chronos /v1/scheduler)")
 	fs.StringVar(&cfg.Advertise, "advertise", cfg.Advertise, "base URL others use to reach the API (default http://<hostname>:<port>)")
+	fs.StringVar(&cfg.ZK, "zk", cfg.ZK, "ZooKeeper URL of the jobs instances' election, e.g. zk://h1:2181,h2:2181,h3:2181/corral/jobs: one instance leads, the others serve reads and forward writes to it; empty: the instance holding the database lock leads")
+	durationVar(fs, &cfg.ZKSessionTimeout, "zk_session_timeout", "ZooKeeper session timeout of the jobs election: how long a crashed leader keeps the other instances waiting")
 	fs.StringVar(&cfg.Name, "framework_name", cfg.Name, "framework name registered with the kernel")
 	fs.StringVar(&cfg.User, "user", cfg.User, "user tasks run as (reported to the kernel)")
 	fs.StringVar(&cfg.Role, "role", cfg.Role, "role the framework subscribes with")
@@ -38,6 +41,12 @@ func jobsCommand() *command {
 		log, err := logs.logger()
 		if err != nil {
 			return err
+		}
+		if cfg.ZK != "" {
+			// Checked before --master, whose ZooKeeper URL starts a watch.
+			if _, err := zkelect.ParseURL(cfg.ZK); err != nil {
+				return usageError{"zk: " + err.Error()}
+			}
 		}
 		ctx, stop := signalContext()
 		defer stop()

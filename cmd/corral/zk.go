@@ -32,8 +32,10 @@ func resolveMasters(ctx context.Context, flag string, log *slog.Logger) (urls []
 // members' data is {"url": "<advertised base URL>"}.
 type urlElection struct{ *zkelect.Elector }
 
-// frameworkMemberPrefix names framework instances' members in ZooKeeper.
-const frameworkMemberPrefix = "member_"
+// frameworkMemberPrefix names services instances' members in ZooKeeper:
+// distinct from the jobs instances' ("jobs_") and the masters'
+// ("json.info_"), so that sharing a path never mixes two elections.
+const frameworkMemberPrefix = "services_"
 
 func newURLElection(u zkelect.URL, self string, session time.Duration, log *slog.Logger) urlElection {
 	data, _ := json.Marshal(map[string]string{"url": self})

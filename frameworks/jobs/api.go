@@ -80,6 +80,7 @@ func readBody(r *http.Request) ([]byte, error) {
 
 func (s *Service) routes() http.Handler {
 	r := chi.NewRouter()
+	r.Use(s.forwardWrites)
 	r.Get("/ping", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "pong\n") })
 	r.Get("/health", s.health)
 	r.Get("/metrics", s.metrics)
@@ -106,11 +107,18 @@ func (s *Service) routes() http.Handler {
 	return r
 }
 
+// health says whether the database can be reached (503 if not), whether
+// this instance leads ("leading", and "leader" as the masters name it),
+// and, when known, the base URL of the instance that leads ("leaderUrl").
 func (s *Service) health(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	err := s.store.Ping(ctx)
-	body := map[string]any{"healthy": err == nil, "leading": s.Leading(), "database": "ok"}
+	leading := s.Leading()
+	body := map[string]any{"healthy": err == nil, "leading": leading, "leader": leading, "database": "ok"}
+	if u, _, ok := s.leaderURL(); ok {
+		body["leaderUrl"] = u
+	}
 	code := http.StatusOK
 	if err != nil {
 		body["database"] = err.Error()
@@ -512,7 +520,9 @@ func (s *Service) triggerRun(w http.ResponseWriter, r *http.Request) {
 }
 
 // stopRun stops a run: a queued one at once, a running one by killing its
-// task (this process must lead for that).
+// task. Only the leader can kill a task: with an election, writes reach
+// the leader through forwardWrites, so this instance answers 503 (retry)
+// only while no instance is known to lead; without one it answers 409.
 func (s *Service) stopRun(w http.ResponseWriter, r *http.Request) {
 	run, err := s.runOf(r)
 	if err != nil {
@@ -524,7 +534,7 @@ func (s *Service) stopRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	found := false
-	s.withLeader(r.Context(), func(c *core) {
+	led := s.withLeader(r.Context(), func(c *core) {
 		if rs := c.runs[run.ID]; rs != nil {
 			found = true
 			c.killRun(rs, "stopped through the API", false)
@@ -537,7 +547,20 @@ func (s *Service) stopRun(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
 		to := run
 		to.State, to.Reason, to.FinishedAt = stateKilled, "stopped through the API", &now
-		if _, err := s.store.TransitionRun(r.Context(), run.ID, []string{stateQueued}, to); err != nil {
+		_, err := s.store.TransitionRun(r.Context(), run.ID, []string{stateQueued}, to)
+		switch {
+		case err == nil:
+		case !errors.Is(err, store.ErrConflict):
+			writeErr(w, err)
+			return
+		case led:
+			// The scheduler here no longer tracks it: it ended meanwhile.
+			writeErr(w, errf(http.StatusConflict, "run %d already ended", run.ID))
+			return
+		case s.el != nil:
+			writeErr(w, errNoLeader())
+			return
+		default:
 			writeErr(w, errf(http.StatusConflict, "run %d is %s on the leading jobs instance; send the request there", run.ID, run.State))
 			return
 		}
@@ -602,9 +625,9 @@ func (s *Service) graphDot(w http.ResponseWriter, r *http.Request) {
 
 // metrics serves Prometheus text.
 func (s *Service) metrics(w http.ResponseWriter, r *http.Request) {
-	gauges := map[string]float64{"leading": 0}
+	gauges := map[string]float64{"leading": 0, "leader": 0}
 	if s.Leading() {
-		gauges["leading"] = 1
+		gauges["leading"], gauges["leader"] = 1, 1
 	}
 	if all, err := s.loadGraph(r.Context()); err == nil {
 		gauges["jobs"] = float64(len(all))

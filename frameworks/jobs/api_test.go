@@ -54,6 +54,16 @@ func newDB(t *testing.T) string {
 // It stops when the test ends, or earlier through stop.
 func startServer(t *testing.T, db string) *server {
 	t.Helper()
+	s := startServerWith(t, db, nil)
+	eventually(t, "the service leads", s.svc.Leading)
+	return s
+}
+
+// startServerWith starts a Service on db, with its config changed by tweak
+// (if not nil), and returns once it serves, leading or not. It stops when
+// the test ends, or earlier through stop.
+func startServerWith(t *testing.T, db string, tweak func(*Config)) *server {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +74,9 @@ func startServer(t *testing.T, db string) *server {
 	cfg.Listen = ln.Addr().String()
 	cfg.Advertise = "http://" + ln.Addr().String()
 	cfg.ShutdownGrace = time.Second
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	svc, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +111,6 @@ func startServer(t *testing.T, db string) *server {
 		}
 	}
 	t.Cleanup(s.stop)
-	eventually(t, "the service leads", svc.Leading)
 	return s
 }
 

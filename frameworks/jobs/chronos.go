@@ -33,9 +33,23 @@ func (s *Service) chronosRoutes(r chi.Router) {
 	r.Put("/v1/scheduler/job/success/{name}", s.chronosSuccess)
 	r.Delete("/v1/scheduler/task/kill/{name}", s.chronosKill)
 	r.Get("/v1/scheduler/graph/dot", s.graphDot)
-	r.Get("/v1/scheduler/leader", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"leader": strings.TrimPrefix(strings.TrimPrefix(s.url, "http://"), "https://")})
-	})
+	r.Get("/v1/scheduler/leader", s.chronosLeader)
+}
+
+// chronosLeader answers host:port of the leading instance, as Chronos
+// does. Without an election, an instance that does not know the leader
+// names itself (any instance takes every request); with one, 503 until a
+// leader is known.
+func (s *Service) chronosLeader(w http.ResponseWriter, _ *http.Request) {
+	u, _, ok := s.leaderURL()
+	if !ok {
+		if s.el != nil {
+			chronosErr(w, errNoLeader())
+			return
+		}
+		u = s.url
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"leader": strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://")})
 }
 
 // chronosErr writes Chronos' error shape {"message","status"} (always a
@@ -294,6 +308,10 @@ func (s *Service) chronosKill(w http.ResponseWriter, r *http.Request) {
 		}
 		c.flushRuns(r.Context()) // durable before we answer
 	}) {
+		if s.el != nil {
+			chronosErr(w, errNoLeader())
+			return
+		}
 		chronosErr(w, errf(http.StatusConflict, "this jobs instance is not leading; send the request to the leader"))
 		return
 	}

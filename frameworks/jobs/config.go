@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"corral/internal/zkelect"
 	"corral/kernel/sched"
 )
 
@@ -22,8 +23,19 @@ type Config struct {
 	DB string
 	// Listen is the address of the jobs API (native and Chronos).
 	Listen string
-	// Advertise is the base URL others use to reach the API.
+	// Advertise is the base URL others use to reach the API. With ZK it
+	// is also what this instance publishes in the election, so standbys
+	// forward writes to it.
 	Advertise string
+	// ZK is the zk:// URL of the election among the jobs instances
+	// (zk://h1:2181,h2:2181/corral/jobs). With it an instance leads only
+	// while it is elected there and holds the database lock; standbys
+	// forward writes to the leader. Empty: the instance holding the
+	// database lock leads, and nothing is forwarded.
+	ZK string
+	// ZKSessionTimeout is the ZooKeeper session timeout of the election:
+	// how long a crashed leader keeps the standbys waiting.
+	ZKSessionTimeout time.Duration
 	// Name, User and Role are the framework's identity with the kernel.
 	Name, User, Role string
 	// FailoverTimeout is how long the kernel keeps tasks running while the
@@ -48,20 +60,21 @@ type Config struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Masters:         []string{"http://127.0.0.1:5050"},
-		Listen:          ":4400",
-		Name:            "jobs",
-		User:            "root",
-		Role:            "*",
-		FailoverTimeout: 7 * 24 * time.Hour,
-		DefaultCPUs:     0.1,
-		DefaultMem:      128,
-		DefaultDisk:     256,
-		Retention:       30 * 24 * time.Hour,
-		KeepRuns:        1000,
-		OfferHold:       3 * time.Second,
-		EventBuffer:     10000,
-		ShutdownGrace:   5 * time.Second,
+		Masters:          []string{"http://127.0.0.1:5050"},
+		Listen:           ":4400",
+		Name:             "jobs",
+		User:             "root",
+		Role:             "*",
+		ZKSessionTimeout: 10 * time.Second,
+		FailoverTimeout:  7 * 24 * time.Hour,
+		DefaultCPUs:      0.1,
+		DefaultMem:       128,
+		DefaultDisk:      256,
+		Retention:        30 * 24 * time.Hour,
+		KeepRuns:         1000,
+		OfferHold:        3 * time.Second,
+		EventBuffer:      10000,
+		ShutdownGrace:    5 * time.Second,
 	}
 }
 
@@ -81,6 +94,14 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("http: %v", err))
+	}
+	if c.ZK != "" {
+		if _, err := zkelect.ParseURL(c.ZK); err != nil {
+			errs = append(errs, fmt.Errorf("zk: %v", err))
+		}
+		if c.ZKSessionTimeout <= 0 {
+			errs = append(errs, errors.New("zk_session_timeout: must be positive"))
+		}
 	}
 	if c.Name == "" || c.User == "" || c.Role == "" {
 		errs = append(errs, errors.New("framework_name, user and role must not be empty"))

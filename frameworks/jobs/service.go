@@ -12,22 +12,33 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
 	"corral/frameworks/jobs/store"
 	"corral/internal/events"
+	"corral/internal/zkelect"
 )
 
 // Version is reported by /v1/info.
 var Version = "0.1.0"
 
 // Service is the jobs framework. Several processes may share one database:
-// the one holding the database leadership lock schedules and launches;
-// every process serves the API, whose writes go to Postgres, where the
-// leader picks them up.
+// the leader schedules and launches; every process serves the API, whose
+// writes go to Postgres, where the leader picks them up. Who leads is
+// decided by the database lock alone, or, with Config.ZK, by a ZooKeeper
+// election fenced by that lock (see lead.go); then standbys also forward
+// writes to the leader.
 type Service struct {
 	cfg   Config
 	log   *slog.Logger
+	root  *slog.Logger // unscoped, for the election's own component
 	store *store.Store
 	bus   *events.Bus
+	// id tells this instance apart in the election.
+	id string
+	// el is the election; nil without Config.ZK. Set before the API
+	// serves and never changed.
+	el *zkelect.Elector
 
 	leading atomic.Bool
 	// leader receives pokes from this process's API (job changed, run
@@ -49,7 +60,9 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	return &Service{
 		cfg:   cfg,
 		log:   log.With("component", "jobs"),
+		root:  log,
 		bus:   events.NewBus(cfg.EventBuffer, events.StartID(time.Now())),
+		id:    uuid.NewString(),
 		ready: make(chan struct{}),
 	}, nil
 }
@@ -57,7 +70,11 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 // Ready is closed once the API serves.
 func (s *Service) Ready() <-chan struct{} { return s.ready }
 
-// Leading reports whether this process currently schedules.
+// Leading reports whether this process currently schedules: true from
+// when it took the database lock until its scheduler has stopped, before
+// the lock is released. So two processes sharing a database report true
+// at once only while one has yet to notice that the database dropped its
+// lock's connection (about a second; see pglock).
 func (s *Service) Leading() bool { return s.leading.Load() }
 
 // Run serves on cfg.Listen until ctx is done.
@@ -85,6 +102,11 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		s.url = "http://" + net.JoinHostPort(host, port)
 	}
+	if s.cfg.ZK != "" {
+		if s.el, err = s.newElector(); err != nil {
+			return err
+		}
+	}
 	srv := &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -97,7 +119,11 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
 	close(s.ready)
-	s.log.Info("jobs API listening", "addr", ln.Addr().String(), "url", s.url)
+	if s.el != nil {
+		s.log.Info("jobs API listening; contending in ZooKeeper", "addr", ln.Addr().String(), "url", s.url, "zk", s.cfg.ZK, "id", s.id)
+	} else {
+		s.log.Info("jobs API listening", "addr", ln.Addr().String(), "url", s.url)
+	}
 	select {
 	case <-ctx.Done():
 	case err = <-srvErr:
@@ -112,55 +138,6 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 		err = nil
 	}
 	return err
-}
-
-// contend takes the database leadership lock whenever it is free and
-// schedules while holding it. Leadership is a context: losing the lock's
-// connection cancels the scheduler at once.
-func (s *Service) contend(ctx context.Context) {
-	for ctx.Err() == nil {
-		lead, ok, err := s.store.TryLead(ctx)
-		if err != nil || !ok {
-			if err != nil {
-				s.log.Warn("cannot reach the database to contend for leadership", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
-			continue
-		}
-		lctx, cancel := context.WithCancel(ctx)
-		go func() {
-			select {
-			case <-lead.Lost():
-				s.log.Error("lost the leadership lock; stepping down")
-				cancel()
-			case <-lctx.Done():
-			}
-		}()
-		s.log.Info("leading: scheduling jobs")
-		s.leading.Store(true)
-		c := newCore(s)
-		s.mu.Lock()
-		s.leader = c
-		s.mu.Unlock()
-		err = c.run(lctx)
-		s.mu.Lock()
-		s.leader = nil
-		s.mu.Unlock()
-		s.leading.Store(false)
-		cancel()
-		lead.Release()
-		if err != nil && ctx.Err() == nil {
-			s.log.Error("scheduler stopped", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
-	}
 }
 
 // poke tells this process's scheduler (if it leads) that jobs or runs
