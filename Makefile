@@ -13,7 +13,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
 COMPOSE_FILE := docker-compose.yml
 
-.PHONY: help build run test bench lint up down clean
+.PHONY: help build run test chaos bench lint up down clean
 
 help: ## Show this help.
 	@echo "usage: make <target>"
@@ -28,6 +28,15 @@ run: build ## Run a local Postgres (unless CORRAL_DB is set), master, agent, ser
 
 test: ## Run all tests with the race detector (starts throwaway Postgres itself).
 	$(GO) test -race -count=1 -timeout 40m ./...
+
+# The chaos suite writes its summary table here too, so that it can be
+# printed last, after the verbose test output.
+CHAOS_SUMMARY := bin/chaos-summary.txt
+
+chaos: ## Run the chaos suite (as root): one real cluster per fault, invariants checked, summary table.
+	@mkdir -p bin && rm -f $(CHAOS_SUMMARY)
+	@CORRAL_CHAOS_SUMMARY=$(CURDIR)/$(CHAOS_SUMMARY) $(GO) test -tags chaos -count=1 -timeout 40m -v ./chaos/; \
+	rc=$$?; if [ -f $(CHAOS_SUMMARY) ]; then echo; cat $(CHAOS_SUMMARY); fi; exit $$rc
 
 bench: ## Run all benchmarks once, BENCHTIME each (default 300ms).
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -count=1 -timeout 30m ./...
