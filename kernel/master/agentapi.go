@@ -14,13 +14,12 @@ import (
 
 // handleAgent serves POST /internal/v1/agent (see package agentproto).
 func (m *Master) handleAgent(w http.ResponseWriter, r *http.Request) {
+	if !m.awaitRecovery(w, r) {
+		return
+	}
 	var call agentproto.Call
 	if err := decodeCall(r, &call); err != nil {
 		writeError(w, err)
-		return
-	}
-	if !m.recovered.Load() {
-		writeError(w, errorf(http.StatusServiceUnavailable, "Master has not finished recovery"))
 		return
 	}
 	switch call.Type {
@@ -86,25 +85,28 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, call *age
 		return
 	}
 	var (
-		id     string
-		refuse error
+		id       string
+		admitted bool
+		refuse   error
 	)
-	if err := m.do(r.Context(), func(c *core) { id, refuse = c.registerCheck(call) }); err != nil {
+	if err := m.do(r.Context(), func(c *core) { id, admitted, refuse = c.registerCheck(call) }); err != nil {
 		return
 	}
 	if refuse != nil {
 		writeError(w, errorf(http.StatusForbidden, "%v", refuse))
 		return
 	}
-	info, _ := json.Marshal(reg.Info)
-	store := m.store
-	done := m.registrar.enqueue("admit agent "+id, func(ctx context.Context) error {
-		return store.AdmitAgent(ctx, id, reg.Info.Hostname, info)
-	})
-	select {
-	case <-done:
-	case <-r.Context().Done():
-		return
+	if !admitted {
+		info, _ := json.Marshal(reg.Info)
+		store := m.store
+		done := m.registrar.enqueue("admit agent "+id, func(ctx context.Context) error {
+			return store.AdmitAgent(ctx, id, reg.Info.Hostname, info)
+		})
+		select {
+		case <-done:
+		case <-r.Context().Done():
+			return
+		}
 	}
 	conn := &agentConn{id: uuid.NewString(), q: newQueue()}
 	err = m.do(r.Context(), func(c *core) { c.registered(id, reg, conn, time.Now()) })

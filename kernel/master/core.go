@@ -1,6 +1,7 @@
 package master
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -75,6 +76,7 @@ func (c *core) restore(agents []registry.Agent, fws []registry.Framework, weight
 		case registry.AgentState("admitted"):
 			a.status = agentRecovered
 			a.reregisterUntil = now.Add(c.m.cfg.AgentReregisterTimeout)
+			a.admitted, _ = json.Marshal(a.info)
 		case registry.AgentState("unreachable"):
 			a.status = agentUnreachable
 			if ra.UnreachableSince != nil {
@@ -713,14 +715,23 @@ func boolOf(b *bool) bool { return b != nil && *b }
 // --- agents ----------------------------------------------------------------
 
 // registerCheck decides the id of a registering agent, or refuses it.
-func (c *core) registerCheck(call *agentproto.Call) (id string, err error) {
+//
+// admitted says the registry already holds the agent as admitted with the
+// info it registers with, so admitting it needs no write: after a master
+// fails over, thousands of agents re-register at once, unchanged.
+func (c *core) registerCheck(call *agentproto.Call) (id string, admitted bool, err error) {
 	if call.AgentID == "" {
-		return c.nextID("S"), nil
+		return c.nextID("S"), false, nil
 	}
-	if a := c.agents[call.AgentID]; a != nil && a.status == agentGone {
-		return "", fmt.Errorf("agent %s has been marked gone; start it with a fresh work dir", call.AgentID)
+	a := c.agents[call.AgentID]
+	if a != nil && a.status == agentGone {
+		return "", false, fmt.Errorf("agent %s has been marked gone; start it with a fresh work dir", call.AgentID)
 	}
-	return call.AgentID, nil
+	if a != nil && a.admitted != nil && (a.status == agentRecovered || a.status == agentRegistered) && call.Register != nil {
+		info, err := json.Marshal(call.Register.Info)
+		admitted = err == nil && bytes.Equal(info, a.admitted)
+	}
+	return call.AgentID, admitted, nil
 }
 
 // registered admits an agent on a new connection and rebuilds its tasks
@@ -744,6 +755,7 @@ func (c *core) registered(id string, reg *agentproto.Register, conn *agentConn, 
 		}
 	}
 	a.info = reg.Info
+	a.admitted, _ = json.Marshal(reg.Info)
 	a.total, _ = resource.FromWire(reg.Info.Resources)
 	a.attributes = reg.Info.Attributes
 	a.status = agentRegistered
@@ -905,6 +917,7 @@ func (c *core) statusUpdates(a *agent, ups []agentproto.StatusUpdate, now time.T
 func (c *core) markUnreachable(a *agent, why string, now time.Time) {
 	c.m.log.Warn("agent unreachable", "agent", a.id, "hostname", a.info.Hostname, "why", why)
 	a.status = agentUnreachable
+	a.admitted = nil
 	a.unreachableAt = now
 	if a.conn != nil {
 		a.conn.q.close()

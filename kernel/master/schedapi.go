@@ -91,18 +91,45 @@ func acceptsJSON(accept string) bool {
 	return false
 }
 
+// recoveryWait bounds how long a call waits for a master that has just
+// taken over to finish recovering its registry.
+const recoveryWait = 10 * time.Second
+
+// awaitRecovery holds a call until the registry is recovered, so that
+// agents and frameworks that find a new leader at once are served as soon
+// as it can, rather than sent into their backoff. It answers 503 (with
+// Retry-After) and returns false if recovery takes longer than
+// recoveryWait, the master stops, or the client goes away. The body is not
+// read before recovery, so waiting calls cost no parsing.
+func (m *Master) awaitRecovery(w http.ResponseWriter, r *http.Request) bool {
+	if m.recovered.Load() {
+		return true
+	}
+	t := time.NewTimer(recoveryWait)
+	defer t.Stop()
+	select {
+	case <-m.ready:
+		return true
+	case <-m.stopped:
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+	w.Header().Set("Retry-After", "1")
+	writeError(w, errorf(http.StatusServiceUnavailable, "Master has not finished recovery"))
+	return false
+}
+
 // handleScheduler serves POST /api/v1/scheduler.
 func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var call mesos.Call
 	callType := "INVALID"
 	defer func() { m.metrics.apiSeconds.WithLabelValues(callType).Observe(time.Since(start).Seconds()) }()
-	if err := decodeCall(r, &call); err != nil {
-		writeError(w, err)
+	if !m.awaitRecovery(w, r) {
 		return
 	}
-	if !m.recovered.Load() {
-		writeError(w, errorf(http.StatusServiceUnavailable, "Master has not finished recovery"))
+	if err := decodeCall(r, &call); err != nil {
+		writeError(w, err)
 		return
 	}
 	if call.Type == mesos.CallUnknown {

@@ -23,6 +23,9 @@ type agent struct {
 	unreachableAt   time.Time
 	reregisterUntil time.Time        // for agentRecovered
 	tasks           map[string]*task // by task id
+	// admitted is the agent's info (as json.Marshal encodes it) that the
+	// registry holds with the agent admitted; nil when unknown.
+	admitted []byte
 }
 
 // agentConn is one REGISTER stream of an agent.
