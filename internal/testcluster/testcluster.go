@@ -195,7 +195,8 @@ type Options struct {
 	Resources func(i int) string
 	// Hostname gives agent i its hostname; nil gives agent<i>.test.
 	Hostname func(i int) string
-	// MasterArgs are extra master flags.
+	// MasterArgs are extra master flags; they override the defaults
+	// (a flag given twice takes the last value).
 	MasterArgs []string
 	// Masters is how many masters to start (default 1). With more than one
 	// they need ZK.
@@ -217,11 +218,12 @@ func Start(tb testing.TB, o Options) *Cluster {
 	for i := 0; i < n; i++ {
 		addr := FreeAddr(tb)
 		u := "http://" + addr
-		args := append([]string{"master", "--listen", addr, "--advertise", u, "--db", c.DB,
-			"--agent_ping_interval", PingInterval.String(), "--allocation_interval", "100ms", "--agent_reregister_timeout", "30s"}, o.MasterArgs...)
+		args := []string{"master", "--listen", addr, "--advertise", u, "--db", c.DB,
+			"--agent_ping_interval", PingInterval.String(), "--allocation_interval", "100ms", "--agent_reregister_timeout", "30s"}
 		if o.ZK != "" {
 			args = append(args, "--zk", o.ZK, "--zk_session_timeout", ZKSessionTimeout.String())
 		}
+		args = append(args, o.MasterArgs...) // last, so they override the defaults above
 		c.Masters = append(c.Masters, StartProc(tb, fmt.Sprintf("master-%d", i), args...))
 		c.MasterURLs = append(c.MasterURLs, u)
 	}
