@@ -18,6 +18,11 @@ func (c *core) event(ctx context.Context, ev *mesos.Event) {
 	case mesos.EventSubscribed:
 		c.subscribed = true
 		c.suppressed = false
+		// Offers of an earlier subscription (say, from a master that has
+		// since failed over) are void: launching on them only bounces.
+		// Holding none also makes the next launch round revive at once.
+		clear(c.offers)
+		c.revivedAt = time.Time{}
 		id := ev.Subscribed.FrameworkID.Value
 		for {
 			err := c.s.store.SetFrameworkID(ctx, id)

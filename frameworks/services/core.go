@@ -28,8 +28,6 @@ type core struct {
 	instances   map[string]*instance
 	byApp       map[string]map[string]*instance // the same instances, by app id
 	deployments map[string]*deployment
-	// forgotten are expunged tasks: killed if they show up again.
-	forgotten map[string]bool
 
 	subscribed bool
 	suppressed bool
@@ -51,7 +49,6 @@ func newCore(s *Service) *core {
 		instances:   map[string]*instance{},
 		byApp:       map[string]map[string]*instance{},
 		deployments: map[string]*deployment{},
-		forgotten:   map[string]bool{},
 		dirty:       map[string]bool{},
 		deleted:     map[string]bool{},
 		probers:     map[probeKey]context.CancelFunc{},
@@ -190,9 +187,6 @@ func (c *core) update(st mesos.TaskStatus, now time.Time) {
 		}
 		return
 	}
-	if c.forgotten[tid] && !gone(st.State) {
-		c.kill(in, "expunged while unreachable")
-	}
 	prevState := in.State
 	in.State = st.State
 	in.Message = st.Message
@@ -239,7 +233,6 @@ func (c *core) update(st mesos.TaskStatus, now time.Time) {
 // ended forgets a task that stopped; failures feed the app's backoff.
 func (c *core) ended(in *instance, st mesos.TaskStatus, now time.Time) {
 	c.removeInstance(in.TaskID)
-	delete(c.forgotten, in.TaskID)
 	delete(c.dirty, in.TaskID)
 	c.deleted[in.TaskID] = true
 	c.stopProbersOf(in.TaskID)
@@ -301,6 +294,20 @@ func (c *core) kill(in *instance, why string) {
 	c.s.call(func(ctx context.Context) { _ = c.s.client.Kill(ctx, tid, agent) })
 }
 
+// expunge forgets an instance unreachable past expungeAfterSeconds: it no
+// longer belongs to its app (a replacement runs instead). It is killed now,
+// as far as the kernel can, and if its agent comes back the task is unknown
+// here, so it is killed then (see update).
+func (c *core) expunge(in *instance) {
+	tid, agent := in.TaskID, in.AgentID
+	c.s.log.Info("expunging task", "app", in.AppID, "task", tid, "why", "unreachable past expungeAfterSeconds")
+	c.s.call(func(ctx context.Context) { _ = c.s.client.Kill(ctx, tid, agent) })
+	c.removeInstance(tid)
+	delete(c.dirty, tid)
+	c.deleted[tid] = true
+	c.stopProbersOf(tid)
+}
+
 // addInstance and removeInstance keep instances and byApp in step.
 func (c *core) addInstance(in *instance) {
 	c.instances[in.TaskID] = in
@@ -348,8 +355,7 @@ func (c *core) evaluate(ctx context.Context, now time.Time) {
 		}
 		for _, tid := range d.Expunge {
 			if in := c.instances[tid]; in != nil {
-				c.forgotten[tid] = true
-				c.kill(in, "unreachable past expungeAfterSeconds")
+				c.expunge(in)
 			}
 		}
 		if d.Launch > 0 {
