@@ -621,6 +621,12 @@ func (c *core) launch(ctx context.Context, now time.Time) {
 		}
 		ready = append(ready, rs)
 	}
+	if !c.client.Connected() {
+		// Offers die with the subscription: the runs wait for the next
+		// one rather than being claimed for launches that must bounce.
+		clear(c.offers)
+		return
+	}
 	c.manageOffers(len(ready) > 0, now)
 	if len(ready) == 0 || len(c.offers) == 0 {
 		return
