@@ -29,6 +29,7 @@ func jobsCommand() *command {
 	durationVar(fs, &cfg.Retention, "run_retention", "how long finished runs are kept")
 	fs.IntVar(&cfg.KeepRuns, "keep_runs", cfg.KeepRuns, "newest runs kept per job regardless of age")
 	durationVar(fs, &cfg.OfferHold, "offer_hold", "keep offers this long before a run is due, so it starts at once")
+	durationVar(fs, &cfg.UnreachableTimeout, "task_unreachable_timeout", "give up on a run's task after it is unreachable this long: the attempt fails (retried if retries remain)")
 	fs.IntVar(&cfg.EventBuffer, "event_buffer", cfg.EventBuffer, "events kept for /v1/events replay (Last-Event-ID)")
 	migrateFirst := true
 	fs.BoolVar(&migrateFirst, "migrate", migrateFirst, "apply database migrations at start")

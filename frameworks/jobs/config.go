@@ -51,6 +51,11 @@ type Config struct {
 	// OfferHold is how far ahead of a due run offers are kept instead of
 	// declined, so the run starts without waiting for an offer.
 	OfferHold time.Duration
+	// UnreachableTimeout is how long a run's task may stay unreachable
+	// (its agent cut off or dead) before the run gives up on it: the
+	// attempt fails (and is retried if retries remain), and the task is
+	// killed should it come back.
+	UnreachableTimeout time.Duration
 	// EventBuffer is how many events /v1/events can replay.
 	EventBuffer int
 	// ShutdownGrace bounds graceful shutdown of the HTTP server.
@@ -60,21 +65,22 @@ type Config struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Masters:          []string{"http://127.0.0.1:5050"},
-		Listen:           ":4400",
-		Name:             "jobs",
-		User:             "root",
-		Role:             "*",
-		ZKSessionTimeout: 10 * time.Second,
-		FailoverTimeout:  7 * 24 * time.Hour,
-		DefaultCPUs:      0.1,
-		DefaultMem:       128,
-		DefaultDisk:      256,
-		Retention:        30 * 24 * time.Hour,
-		KeepRuns:         1000,
-		OfferHold:        3 * time.Second,
-		EventBuffer:      10000,
-		ShutdownGrace:    5 * time.Second,
+		Masters:            []string{"http://127.0.0.1:5050"},
+		Listen:             ":4400",
+		Name:               "jobs",
+		User:               "root",
+		Role:               "*",
+		ZKSessionTimeout:   10 * time.Second,
+		FailoverTimeout:    7 * 24 * time.Hour,
+		DefaultCPUs:        0.1,
+		DefaultMem:         128,
+		DefaultDisk:        256,
+		Retention:          30 * 24 * time.Hour,
+		KeepRuns:           1000,
+		OfferHold:          3 * time.Second,
+		UnreachableTimeout: 30 * time.Second,
+		EventBuffer:        10000,
+		ShutdownGrace:      5 * time.Second,
 	}
 }
 
@@ -114,6 +120,9 @@ func (c Config) Validate() error {
 	}
 	if c.Retention <= 0 || c.KeepRuns < 1 {
 		errs = append(errs, errors.New("retention must be positive and keep_runs at least 1"))
+	}
+	if c.UnreachableTimeout <= 0 {
+		errs = append(errs, errors.New("task_unreachable_timeout: must be positive"))
 	}
 	if c.OfferHold < 0 || c.EventBuffer < 1 {
 		errs = append(errs, errors.New("offer_hold must not be negative and event_buffer at least 1"))

@@ -62,6 +62,9 @@ type runState struct {
 	kill string
 	// failAfterKill turns the kill into a failure (timeouts).
 	failAfterKill bool
+	// unreachableSince is when the run's task was first reported
+	// unreachable; zero while it is reachable.
+	unreachableSince time.Time
 }
 
 // core is the leader's scheduler. Every method runs on its loop.
@@ -567,6 +570,10 @@ func deadlineOf(j job.Job) time.Duration {
 func (c *core) timeouts(now time.Time) {
 	for _, rs := range c.runs {
 		r := rs.run
+		if !rs.unreachableSince.IsZero() && active(r.State) && r.TaskID != "" && now.Sub(rs.unreachableSince) >= c.s.cfg.UnreachableTimeout {
+			c.giveUp(rs, now)
+			continue
+		}
 		if r.State == stateRunning && r.Deadline != nil && !now.Before(*r.Deadline) && rs.kill == "" {
 			js := c.jobs[r.Job]
 			limit := ""
@@ -584,6 +591,22 @@ func (c *core) timeouts(now time.Time) {
 				}
 			}
 		}
+	}
+}
+
+// giveUp ends the attempt of a run whose task has been unreachable for
+// UnreachableTimeout: the attempt fails (a retry follows if retries
+// remain) and the task is killed, now as far as the kernel can, and again
+// should its agent come back (its updates then belong to no run).
+func (c *core) giveUp(rs *runState, now time.Time) {
+	r := rs.run
+	tid, agent := r.TaskID, r.AgentID
+	reason := fmt.Sprintf("task %s unreachable since %s (agent %s): given up after %s", tid, rs.unreachableSince.UTC().Format(time.RFC3339), agent, c.s.cfg.UnreachableTimeout)
+	c.s.log.Warn("giving up on an unreachable task", "job", r.Job, "run", r.ID, "task", tid, "agent", agent)
+	c.call(func(ctx context.Context) { _ = c.client.Kill(ctx, tid, agent) })
+	rs.unreachableSince = time.Time{}
+	if err := c.failed(rs, reason, nil, now); err != nil {
+		c.s.log.Warn("cannot record a run given up on", "run", r.ID, "err", err)
 	}
 }
 

@@ -114,9 +114,16 @@ func (c *core) update(ctx context.Context, st mesos.TaskStatus) {
 	}
 	var err error
 	switch st.State {
-	case mesos.TaskStaging, mesos.TaskStarting, mesos.TaskUnreachable, mesos.TaskKilling:
-		// Nothing to record: still starting, or maybe back later.
+	case mesos.TaskUnreachable:
+		// Maybe back later; given up on after UnreachableTimeout (timeouts).
+		if rs.unreachableSince.IsZero() {
+			rs.unreachableSince = now
+		}
+	case mesos.TaskStaging, mesos.TaskStarting, mesos.TaskKilling:
+		// Nothing to record: still starting.
+		rs.unreachableSince = time.Time{}
 	case mesos.TaskRunning:
+		rs.unreachableSince = time.Time{}
 		if rs.run.State != stateRunning {
 			r := rs.run
 			r.State = stateRunning

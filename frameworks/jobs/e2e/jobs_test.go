@@ -287,3 +287,25 @@ func TestReplaceKillsTheActiveRun(t *testing.T) {
 	}
 	noDuplicates(t, rs)
 }
+
+// A run whose agent dies for good does not stay RUNNING forever: after
+// --task_unreachable_timeout the attempt fails and is retried elsewhere.
+func TestUnreachableTaskIsGivenUp(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Agents: 1})
+	f := c.StartFramework("jobs", "--task_unreachable_timeout", "2s")
+	a := api{t: t, url: f.URL}
+	a.must("POST", "/v1/jobs", map[string]any{"name": "stranded", "command": "sleep 600", "schedule": "R1/2030-01-01T00:00:00Z/PT1H",
+		"retries": 1, "retryBackoffSeconds": 0.1, "cpus": 0.01, "mem": 16}, 201)
+	a.must("POST", "/v1/jobs/stranded/run", nil, 201)
+	waitRuns(t, a, "stranded", 30*time.Second, func(rs []run) bool { return len(rs) == 1 && rs[0].State == "RUNNING" })
+	dead := c.Agents[0]
+	dead.Kill(syscall.SIGKILL)
+	testcluster.KillSandboxProcs(dead.WorkDir)
+	c.AddAgent("cpus:2;mem:1024;disk:1000;ports:[31500-31599]", "rack:r9", "spare.test")
+	rs := waitRuns(t, a, "stranded", 60*time.Second, func(rs []run) bool {
+		return len(rs) == 1 && rs[0].State == "RUNNING" && rs[0].Attempt >= 1
+	})
+	if !strings.Contains(rs[0].Reason, "unreachable") {
+		t.Errorf("retried run's reason = %q; want it to say the task was unreachable", rs[0].Reason)
+	}
+}
