@@ -149,13 +149,17 @@ func (s *Store) CreateTask(t Task, recs ...Record) error {
 
 // mkdirLeaf creates dir, and its parents only when they are missing: one
 // mkdir(2) in the common case, which matters when launching many tasks.
+// RemoveTask drops a framework's directories once they are empty, which
+// can race with creating a first task under them: a parent that vanishes
+// midway is created again (once dir exists its parents are not empty, so
+// they stay).
 func mkdirLeaf(dir string) error {
 	err := os.Mkdir(dir, 0o755)
-	switch {
-	case err == nil || errors.Is(err, fs.ErrExist):
+	for try := 0; try < 5 && errors.Is(err, fs.ErrNotExist); try++ {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err == nil || errors.Is(err, fs.ErrExist) {
 		return nil
-	case errors.Is(err, fs.ErrNotExist):
-		return os.MkdirAll(dir, 0o755)
 	}
 	return err
 }

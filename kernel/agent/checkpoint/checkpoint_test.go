@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -93,5 +94,30 @@ func TestAgent(t *testing.T) {
 	}
 	if got, ok, err := s.LoadAgent(); !ok || err != nil || got != want {
 		t.Fatalf("LoadAgent() = %+v, %v, %v; want %+v", got, ok, err, want)
+	}
+}
+
+// Removing a framework's last task (which drops its empty directories)
+// while another task of it is being created never fails the creation.
+func TestCreateRacesRemoveOfLastTask(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 300; i++ {
+		old, next := fmt.Sprintf("t%d", i), fmt.Sprintf("t%d", i+1)
+		if i == 0 {
+			if err := s.CreateTask(Task{FrameworkID: "fw", TaskInfo: &mesos.TaskInfo{TaskID: mesos.ID{Value: old}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done := make(chan error, 1)
+		go func() { done <- s.RemoveTask("fw", old) }()
+		if err := s.CreateTask(Task{FrameworkID: "fw", TaskInfo: &mesos.TaskInfo{TaskID: mesos.ID{Value: next}}}); err != nil {
+			t.Fatalf("CreateTask(%s) while %s is removed: %v", next, old, err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
