@@ -30,8 +30,12 @@ type core struct {
 	deployments map[string]*deployment
 
 	subscribed bool
-	suppressed bool
-	wanted     int // apps that want launches, at the last evaluation
+	// subscribedAt is when the current subscription began, and
+	// reconciledAt when unheard-of instances were last reconciled
+	// explicitly (see reconcileUnheard).
+	subscribedAt, reconciledAt time.Time
+	suppressed                 bool
+	wanted                     int // apps that want launches, at the last evaluation
 
 	// Pending writes of this batch, flushed before acknowledgements.
 	dirty   map[string]bool // task ids to upsert
@@ -75,6 +79,7 @@ func (s *Service) loop(ctx context.Context) {
 		case r := <-s.probes:
 			c.probed(r)
 		case <-tick.C:
+			c.reconcileUnheard(time.Now())
 		case <-reconcile.C:
 			if c.subscribed {
 				s.call(func(ctx context.Context) { _ = s.client.Reconcile(ctx, nil) })
@@ -122,6 +127,7 @@ func (c *core) event(ctx context.Context, ev *mesos.Event) {
 func (c *core) onSubscribed(ctx context.Context, sub *mesos.Subscribed) {
 	c.subscribed = true
 	c.suppressed = false
+	c.subscribedAt, c.reconciledAt = time.Now(), time.Now()
 	id := sub.FrameworkID.Value
 	s := c.s
 	s.mu.Lock()
@@ -162,6 +168,37 @@ func (c *core) onSubscribed(ctx context.Context, sub *mesos.Subscribed) {
 		_ = s.client.Reconcile(ctx, nil)
 	})
 	s.log.Info("subscribed", "framework", id, "instances", len(c.instances))
+}
+
+// reconcileRetry is how often instances not heard of since the
+// subscription began are reconciled again: the master answers nothing for
+// tasks on agents that have not re-registered after a failover yet, so a
+// single reconciliation at subscription may go unanswered.
+const reconcileRetry = 5 * time.Second
+
+// reconcileUnheard asks again about every instance that no status has
+// reached since the subscription began, every reconcileRetry, until each
+// is heard of.
+func (c *core) reconcileUnheard(now time.Time) {
+	if !c.subscribed || now.Sub(c.reconciledAt) < reconcileRetry {
+		return
+	}
+	var tasks []mesos.ReconcileTask
+	for _, in := range c.instances {
+		if in.LastStatus.Before(c.subscribedAt) {
+			rt := mesos.ReconcileTask{TaskID: mesos.ID{Value: in.TaskID}}
+			if in.AgentID != "" {
+				rt.AgentID = &mesos.ID{Value: in.AgentID}
+			}
+			tasks = append(tasks, rt)
+		}
+	}
+	c.reconciledAt = now
+	if len(tasks) == 0 {
+		return
+	}
+	c.s.log.Info("reconciling instances not heard of since subscribing", "instances", len(tasks))
+	c.s.call(func(ctx context.Context) { _ = c.s.client.Reconcile(ctx, tasks) })
 }
 
 // gone reports whether a state means the task no longer runs.
