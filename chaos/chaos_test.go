@@ -8,12 +8,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"corral/internal/testcluster"
-	"corral/internal/testpg"
 	"corral/kernel/master"
 )
 
@@ -25,6 +23,8 @@ const (
 	envZKServers = "CORRAL_CHAOS_ZK_SERVERS"
 	// envSummary names a file the summary table is written to as well.
 	envSummary = "CORRAL_CHAOS_SUMMARY"
+	// envKeepLogs, when set, keeps the logs of passed scenarios too.
+	envKeepLogs = "CORRAL_CHAOS_KEEP_LOGS"
 )
 
 // defaultZKServers is the ensemble size when envZKServers is unset.
@@ -33,8 +33,8 @@ const defaultZKServers = 3
 // Deadlines. They are generous on purpose: the suite measures how long
 // things take, it does not assert it.
 const (
-	convergeTimeout = 120 * time.Second // from the end of the fault to the desired state
-	settleTimeout   = 60 * time.Second  // for runs and probe tasks to finish once converged
+	convergeTimeout = 90 * time.Second // from the end of the fault to the desired state
+	settleTimeout   = 30 * time.Second // for runs and probe tasks to finish once converged
 	// maxProblems caps the violations printed per check.
 	maxProblems = 25
 	// steadyBefore is how long the load runs before the fault.
@@ -44,234 +44,13 @@ const (
 	stableFor = 5 * time.Second
 	// minPartition is the shortest partition of the partition scenario.
 	minPartition = 8 * time.Second
+	// pinnedRunDeadline is how long after its agent was killed a run
+	// there may still be active.
+	pinnedRunDeadline = 60 * time.Second
 )
 
-// scenario is one fault and what to expect after it.
-type scenario struct {
-	name string
-	opts clusterOptions
-	// watch lists the components whose leadership the fault hits.
-	watch []string
-	// scaleTo is the sleep app's size, set (a deployment) right before
-	// the fault.
-	scaleTo int
-	// agentsAfter is how many agents are registered once converged.
-	agentsAfter int
-	// fault injects the fault: it calls f.begin when it strikes and
-	// returns once it is over (healed, restarted).
-	fault func(t *testing.T, f *faultRun)
-}
-
-// faultRun is a scenario's cluster and load while its fault runs, and
-// what the fault left behind.
-type faultRun struct {
-	c     *cluster
-	l     *load
-	watch *leaderWatch
-	// faultAt is when the fault struck.
-	faultAt time.Time
-	// deadAgent is the kernel id of an agent killed for good: tasks lost
-	// there are expected.
-	deadAgent string
-	notes     []string
-}
-
-// begin marks the moment the fault strikes.
-func (f *faultRun) begin() {
-	f.faultAt = time.Now()
-	f.watch.fault(f.faultAt)
-}
-
-// note adds a line to the scenario's notes under the table.
-func (f *faultRun) note(format string, args ...any) {
-	f.notes = append(f.notes, fmt.Sprintf(format, args...))
-}
-
-func scenarios() []scenario {
-	return []scenario{
-		{
-			name: "1 kill -9 leading master", watch: []string{compMaster}, scaleTo: 8, agentsAfter: numAgents,
-			fault: func(t *testing.T, f *faultRun) {
-				i := mustLeader(t, "master", f.c.masterLeader)
-				f.begin()
-				f.c.masters[i].kill(syscall.SIGKILL)
-			},
-		},
-		{
-			name: "2 kill -9 leading services mid-deployment", watch: []string{compServices}, scaleTo: 15, agentsAfter: numAgents,
-			fault: func(t *testing.T, f *faultRun) {
-				// The scale to 15 was acknowledged a moment ago: kill at once.
-				i := mustLeader(t, "services", f.c.servicesLeader)
-				f.begin()
-				f.c.services[i].kill(syscall.SIGKILL)
-			},
-		},
-		{
-			name: "3 kill -9 leading jobs before a second", watch: []string{compJobs}, scaleTo: 8, agentsAfter: numAgents,
-			fault: func(t *testing.T, f *faultRun) {
-				i := mustLeader(t, "jobs", f.c.jobsLeader)
-				next := time.Now().Truncate(time.Second).Add(time.Second)
-				if time.Until(next) < 100*time.Millisecond {
-					next = next.Add(time.Second)
-				}
-				time.Sleep(time.Until(next.Add(-30 * time.Millisecond)))
-				f.begin()
-				f.c.jobs[i].kill(syscall.SIGKILL)
-				f.note("jobs-%d killed %v before the occurrence %s", i, next.Sub(f.faultAt).Round(time.Millisecond), next.UTC().Format("15:04:05"))
-			},
-		},
-		{
-			name: "4 kill -9 agent", watch: []string{compMaster}, scaleTo: 8, agentsAfter: numAgents - 1,
-			fault: func(t *testing.T, f *faultRun) {
-				i, id := busiestAgent(t, f.c)
-				f.deadAgent = id
-				f.begin()
-				f.c.agents[i].kill(syscall.SIGKILL)
-				f.note("killed agent-%d (%s) for good; its task processes keep running, unreachable", i, id)
-			},
-		},
-		{
-			name: "5 restart agent", watch: []string{compMaster}, scaleTo: 8, agentsAfter: numAgents,
-			fault: func(t *testing.T, f *faultRun) {
-				i, id := busiestAgent(t, f.c)
-				f.begin()
-				f.c.agents[i].kill(syscall.SIGKILL)
-				if err := f.c.agents[i].start(); err != nil {
-					t.Fatal(err)
-				}
-				f.note("agent-%d (%s) killed with SIGKILL and started again at once", i, id)
-			},
-		},
-		{
-			name: "6 partition agent", opts: clusterOptions{netnsAgents: true}, watch: []string{compMaster}, scaleTo: 8, agentsAfter: numAgents,
-			fault: partitionAgent,
-		},
-		{
-			name: "7 restart postgres", watch: []string{compMaster, compServices, compJobs}, scaleTo: 8, agentsAfter: numAgents,
-			fault: func(t *testing.T, f *faultRun) {
-				f.begin()
-				testpg.Stop(t)
-				time.Sleep(3 * time.Second)
-				testpg.Start(t)
-				f.note("Postgres stopped (fast shutdown) for 3 s, then started again")
-			},
-		},
-		{
-			name: "8 restart zookeeper leader", watch: []string{compMaster, compServices, compJobs}, scaleTo: 8, agentsAfter: numAgents,
-			fault: func(t *testing.T, f *faultRun) {
-				i := f.c.zk.LeaderIndex()
-				if i < 0 {
-					t.Fatal("no ZooKeeper server leads")
-				}
-				f.begin()
-				f.c.zk.Restart(i)
-				f.note("ZooKeeper server %d of %d (the leader) stopped and started again, back after %v",
-					i, len(f.c.zk.Servers()), time.Since(f.faultAt).Round(100*time.Millisecond))
-			},
-		},
-	}
-}
-
-// partitionAgent cuts the agent running most services tasks off from the
-// masters (and everything else) until its tasks are unreachable and
-// services runs replacements elsewhere, then heals the partition.
-func partitionAgent(t *testing.T, f *faultRun) {
-	i, id := busiestAgent(t, f.c)
-	a := f.c.agents[i]
-	f.begin()
-	if err := a.ns.partition(); err != nil {
-		t.Fatal(err)
-	}
-	a.note("chaos: partitioned")
-	// Hold it until the kernel has marked the agent unreachable and the
-	// apps run their instances elsewhere, or a minute at most.
-	replaced := func() bool {
-		st, err := f.c.state()
-		if err != nil {
-			return false
-		}
-		unreachable := false
-		for _, ag := range st.Agents {
-			unreachable = unreachable || (ag.ID == id && ag.State == "unreachable")
-		}
-		if !unreachable {
-			return false
-		}
-		apps, err := f.c.marathon().apps()
-		if err != nil {
-			return false
-		}
-		want, _, _ := f.l.desired()
-		for _, ap := range apps {
-			running := 0
-			for _, tk := range ap.Tasks {
-				if tk.SlaveID != id && tk.State == kernelRunning {
-					running++
-				}
-			}
-			if n, ok := want[ap.ID]; ok && running < n {
-				return false
-			}
-		}
-		return true
-	}
-	deadline := time.Now().Add(time.Minute)
-	for !replaced() && time.Now().Before(deadline) {
-		time.Sleep(250 * time.Millisecond)
-	}
-	if !replaced() {
-		f.note("after %v of partition the apps were still not replaced elsewhere; healing anyway", time.Since(f.faultAt).Round(100*time.Millisecond))
-	}
-	// A little longer: the replacements settle, the agent's registration
-	// attempts back off, the probe's tasks there end unheard.
-	time.Sleep(max(2*time.Second, time.Until(f.faultAt.Add(minPartition))))
-	if err := a.ns.heal(); err != nil {
-		t.Fatal(err)
-	}
-	a.note("chaos: healed")
-	f.note("agent-%d (%s) partitioned for %v (until unreachable and replaced elsewhere, at least %v), then healed",
-		i, id, time.Since(f.faultAt).Round(100*time.Millisecond), minPartition)
-}
-
-// mustLeader returns the index of a component's leader.
-func mustLeader(t *testing.T, what string, get func() (int, bool)) int {
-	t.Helper()
-	i, ok := get()
-	if !ok {
-		t.Fatalf("no leading %s instance", what)
-	}
-	return i
-}
-
-// busiestAgent returns the agent (index and kernel id) running the most
-// services tasks, so that a fault there hits the apps.
-func busiestAgent(t *testing.T, c *cluster) (int, string) {
-	t.Helper()
-	st, err := c.state()
-	if err != nil {
-		t.Fatal(err)
-	}
-	count := map[string]int{}
-	for _, fw := range st.Frameworks {
-		if fw.Name == "services" {
-			for _, tk := range fw.Tasks {
-				count[tk.AgentID]++
-			}
-		}
-	}
-	ids := c.agentIDs(st)
-	best, bestID := -1, ""
-	for id, i := range ids {
-		if best < 0 || count[id] > count[bestID] || (count[id] == count[bestID] && id < bestID) {
-			best, bestID = i, id
-		}
-	}
-	if best < 0 {
-		t.Fatal("no agent known to the kernel")
-	}
-	return best, bestID
-}
-
+// TestChaos runs the scenarios in order, each on a cluster of its own,
+// and logs the summary table (also written to $CORRAL_CHAOS_SUMMARY).
 func TestChaos(t *testing.T) {
 	zkServers := defaultZKServers
 	if v := os.Getenv(envZKServers); v != "" {
@@ -303,7 +82,7 @@ func TestChaos(t *testing.T) {
 func runScenario(t *testing.T, sc scenario) {
 	began := time.Now()
 	r := result{scenario: sc.name, newLeader: "-", backToDesired: "-", verdict: "broke off"}
-	f := &faultRun{}
+	f := &faultRun{t: t}
 	defer func() {
 		r.took = time.Since(began)
 		r.notes = append(r.notes, f.notes...)
@@ -322,15 +101,50 @@ func runScenario(t *testing.T, sc scenario) {
 	defer l.stopWriterAndWait()
 	time.Sleep(steadyBefore) // steady load, writes through every instance
 
+	if sc.onAgent {
+		f.agent, f.agentID = target(t, f)
+	}
+	if sc.prepare != nil {
+		sc.prepare(t, f)
+	}
+	before, err := runningTasks(c)
+	if err != nil {
+		t.Fatal(err)
+	}
 	l.scale(t, sleepAppID, sc.scaleTo)
 	sc.fault(t, f)
 	healedAt := time.Now()
+	t.Logf("%s: fault over", healedAt.Format("15:04:05.000"))
 	time.Sleep(3 * time.Second) // the writer goes on through and just after the fault
 	l.stopWriterAndWait()
 	r.notes = append(r.notes, l.writeStats())
 
-	// Converge: everything the APIs acknowledged is back in place and
-	// every component works again.
+	converged := awaitConvergence(t, c, l, sc, healedAt)
+	if converged {
+		r.backToDesired = fmt.Sprintf("%.1fs", time.Since(f.faultAt).Seconds())
+		t.Logf("converged %s after the fault", r.backToDesired)
+		time.Sleep(stableFor) // what converged must stay so
+	} else {
+		r.backToDesired = fmt.Sprintf("not in %v", convergeTimeout)
+	}
+	f.watch.stop()
+	r.newLeader = f.watch.summary()
+
+	problems := judge(c, l, sc, f, before, &r)
+	for _, p := range capped(problems) {
+		t.Error(p)
+	}
+	if len(problems) == 0 {
+		r.verdict = "ok"
+	} else {
+		r.verdict = fmt.Sprintf("%d violations", len(problems))
+	}
+}
+
+// awaitConvergence polls, up to convergeTimeout after the fault, until
+// everything the APIs acknowledged is back in place and every component
+// works again; it logs what is still wrong when that does not happen.
+func awaitConvergence(t *testing.T, c *cluster, l *load, sc scenario, healedAt time.Time) bool {
 	converge := func() []string {
 		ps := clusterProblems(c, sc.agentsAfter)
 		ps = append(ps, appProblems(c, l)...)
@@ -340,38 +154,35 @@ func runScenario(t *testing.T, sc scenario) {
 		}
 		return ps
 	}
-	var last []string
-	converged := false
-	for deadline := healedAt.Add(convergeTimeout); ; {
-		if last = converge(); len(last) == 0 {
-			converged = true
-			r.backToDesired = fmt.Sprintf("%.1fs", time.Since(f.faultAt).Seconds())
-			break
+	for deadline := healedAt.Add(convergeTimeout); ; time.Sleep(500 * time.Millisecond) {
+		last := converge()
+		if len(last) == 0 {
+			return true
 		}
 		if time.Now().After(deadline) {
-			r.backToDesired = fmt.Sprintf("not in %v", convergeTimeout)
-			break
+			t.Logf("not back to the desired state %v after the fault; still wrong: %s", convergeTimeout, strings.Join(capped(last), "; "))
+			return false
 		}
-		time.Sleep(500 * time.Millisecond)
 	}
-	f.watch.stop()
-	r.newLeader = f.watch.summary()
+}
 
-	// The verdict, a while later: what converged must stay so (no late
-	// duplicate, no task coming back from the dead).
+// judge checks every invariant once the cluster has converged (or given
+// up on it), fills in the row's counts and notes, and returns the
+// violations.
+func judge(c *cluster, l *load, sc scenario, f *faultRun, before map[string]string, r *result) []string {
 	var problems []string
-	if !converged {
-		t.Logf("not back to the desired state %v after the fault; still wrong: %s", convergeTimeout, strings.Join(capped(last), "; "))
-	} else {
-		time.Sleep(stableFor)
-	}
 	problems = append(problems, clusterProblems(c, sc.agentsAfter)...)
 	problems = append(problems, appProblems(c, l)...)
 	problems = append(problems, appListingProblems(c)...)
+	if !sc.replaces {
+		problems = append(problems, survivorProblems(c, before)...)
+	}
 	problems = append(problems, jobsExistProblems(c, l)...)
+	if sc.check != nil {
+		problems = append(problems, sc.check(f)...)
+	}
 
-	runs := settleRuns(c)
-	for _, rep := range runs {
+	for _, rep := range settleRuns(c) {
 		r.runsMissed += rep.missed
 		r.runsSkipped += rep.skipped
 		r.runsDoubled += rep.doubled
@@ -379,42 +190,35 @@ func runScenario(t *testing.T, sc scenario) {
 	}
 	problems = append(problems, activeRunProblems(c)...)
 
-	probeRep := settleProbe(l.probe, f.deadAgent)
-	problems = append(problems, probeRep.problems...)
-	r.tasksLost = probeRep.byOutcome[probeLost]
+	pr := settleProbe(l.probe, f.deadAgent)
+	problems = append(problems, pr.problems...)
+	r.tasksLost = pr.byOutcome[probeLost]
 	var detail []string
-	if n := probeRep.byOutcome[probeLost]; n > 0 {
+	if n := pr.byOutcome[probeLost]; n > 0 {
 		detail = append(detail, fmt.Sprintf("probe %d", n))
 	}
-	if st, err := c.state(); err == nil {
-		for name, n := range kernelLost(st) {
-			if n > 0 {
-				r.tasksLost += n
-				detail = append(detail, fmt.Sprintf("%s %d", name, n))
-			}
+	st, err := c.state()
+	if err != nil {
+		return append(problems, "kernel: "+err.Error())
+	}
+	for name, n := range kernelLost(st) {
+		if n == 0 {
+			continue
 		}
+		r.tasksLost += n
+		detail = append(detail, fmt.Sprintf("%s %d", name, n))
 		if f.deadAgent == "" {
-			for name, n := range kernelLost(st) {
-				if n > 0 {
-					problems = append(problems, fmt.Sprintf("kernel: %d %s tasks lost or unreachable although no agent died: %s", n, name, lostTasks(st, name)))
-				}
-			}
+			problems = append(problems, fmt.Sprintf("kernel: %d %s tasks lost or unreachable although no agent died: %s", n, name, lostTasks(st, name)))
 		}
 	}
 	sort.Strings(detail)
 	r.lostDetail = strings.Join(detail, ", ")
-	r.notes = append(r.notes, fmt.Sprintf("probe: %d tasks launched: %d finished, %d never ran (refused at launch), %d lost (%d on the dead agent); %d were unreachable for a while; %d reliable updates redelivered; %d subscriptions",
-		probeRep.launched, probeRep.byOutcome[probeFinished], probeRep.byOutcome[probeNeverRan], probeRep.byOutcome[probeLost],
-		probeRep.lostExpected, probeRep.wereUnreachable, probeRep.redelivered, l.probe.subscriptions()))
-
-	for _, p := range capped(problems) {
-		t.Error(p)
-	}
-	if len(problems) == 0 {
-		r.verdict = "ok"
-	} else {
-		r.verdict = fmt.Sprintf("%d violations", len(problems))
-	}
+	r.notes = append(r.notes,
+		fmt.Sprintf("probe: %d tasks launched: %d finished, %d never ran%s, %d lost (%d on the dead agent); %d were unreachable for a while; %d reliable updates redelivered; %d subscriptions",
+			pr.launched, pr.byOutcome[probeFinished], pr.byOutcome[probeNeverRan], counts(pr.neverRanWhy), pr.byOutcome[probeLost],
+			pr.lostExpected, pr.wereUnreachable, pr.redelivered, l.probe.subscriptions()),
+		"probe tasks per agent: "+probeSpread(l.probe.snapshot(), c.agentIDs(st)))
+	return problems
 }
 
 // settleRuns waits (up to settleTimeout) until the cron jobs' runs up to
@@ -509,4 +313,36 @@ func capped(ps []string) []string {
 		return ps
 	}
 	return append(ps[:maxProblems:maxProblems], fmt.Sprintf("… and %d more", len(ps)-maxProblems))
+}
+
+// probeSpread counts the probe's launched tasks per agent, "agent-0 12,
+// agent-1 3, …", so that the notes show where a fault could hit them.
+func probeSpread(tasks []probeTask, agents map[string]int) string {
+	count := map[int]int{}
+	for _, t := range tasks {
+		if !t.launched.IsZero() {
+			count[agents[t.agentID]]++
+		}
+	}
+	var parts []string
+	for i := range numAgents {
+		parts = append(parts, fmt.Sprintf("agent-%d %d", i, count[i]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// counts renders a tally as " (a 2, b 1)", or "" when empty.
+func counts(m map[string]int) string {
+	if len(m) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return " (" + strings.Join(keys, ", ") + ")"
 }

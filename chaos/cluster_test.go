@@ -322,8 +322,12 @@ func (c *cluster) procs() []*proc {
 }
 
 // cleanup keeps the logs of a failed test, printing their ends, and
-// removes the directory of a passed one.
+// removes the directory of a passed one (unless envKeepLogs is set).
 func (c *cluster) cleanup() {
+	if os.Getenv(envKeepLogs) != "" && !c.t.Failed() {
+		c.t.Logf("%s is set: the scenario's logs are kept in %s", envKeepLogs, c.dir)
+		return
+	}
 	if c.t.Failed() {
 		var b strings.Builder
 		fmt.Fprintf(&b, "the failed scenario's logs are kept in %s", c.dir)

@@ -182,6 +182,45 @@ func appListingProblems(c *cluster) []string {
 	return ps
 }
 
+// runningTasks returns the running tasks of the load's own apps (the
+// sleep and web apps), by id.
+func runningTasks(c *cluster) (map[string]string, error) {
+	apps, err := c.marathon().apps()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, a := range apps {
+		if a.ID != sleepAppID && a.ID != webAppID {
+			continue
+		}
+		for _, t := range a.Tasks {
+			if t.State == kernelRunning {
+				out[t.ID] = a.ID
+			}
+		}
+	}
+	return out, nil
+}
+
+// survivorProblems checks that the tasks running before the fault
+// (before, from runningTasks) still run: a fault that spares the agents
+// must not make services replace or restart anything.
+func survivorProblems(c *cluster, before map[string]string) []string {
+	now, err := runningTasks(c)
+	if err != nil {
+		return []string{"services: " + err.Error()}
+	}
+	var ps []string
+	for id, app := range before {
+		if _, ok := now[id]; !ok {
+			ps = append(ps, fmt.Sprintf("app %s: task %s ran before the fault and no longer runs: replaced although no agent failed", app, id))
+		}
+	}
+	sort.Strings(ps)
+	return ps
+}
+
 // jobsExistProblems checks that every acknowledged job exists.
 func jobsExistProblems(c *cluster, l *load) []string {
 	_, _, jobs := l.desired()
@@ -309,8 +348,7 @@ func activeRuns(job string, runs []jobRun, end time.Time) []string {
 		if !ok || s.After(end) {
 			continue
 		}
-		switch x.State {
-		case "QUEUED", "STARTING", "RUNNING":
+		if activeRun(x.State) {
 			out = append(out, fmt.Sprintf("job %s: run %d (%s) is still %s (task %s on agent %s): %s",
 				job, x.ID, s.UTC().Format("15:04:05"), x.State, x.TaskID, x.AgentID, x.Reason))
 		}
@@ -405,14 +443,17 @@ type probeReport struct {
 	// wereUnreachable counts tasks reported TASK_UNREACHABLE at some
 	// point, lost or not.
 	wereUnreachable int
-	problems        []string
+	// neverRanWhy counts the tasks that never ran by their last update,
+	// "DROPPED(MASTER,INVALID_OFFERS)".
+	neverRanWhy map[string]int
+	problems    []string
 }
 
 // checkProbe classifies every launched probe task. Tasks lost on
 // deadAgent (the scenario killed it; "" for none) are expected losses;
 // any other loss, silence, duplicate or unexpected end is a problem.
 func checkProbe(tasks []probeTask, deadAgent string) probeReport {
-	r := probeReport{byOutcome: map[probeOutcome]int{}}
+	r := probeReport{byOutcome: map[probeOutcome]int{}, neverRanWhy: map[string]int{}}
 	for _, t := range tasks {
 		if t.launched.IsZero() {
 			continue
@@ -428,7 +469,12 @@ func checkProbe(tasks []probeTask, deadAgent string) probeReport {
 		r.byOutcome[o]++
 		r.redelivered += red
 		switch o {
-		case probeFinished, probeNeverRan:
+		case probeFinished:
+		case probeNeverRan:
+			if n := len(t.updates); n > 0 {
+				u := t.updates[n-1]
+				r.neverRanWhy[fmt.Sprintf("%s(%s,%s)", strings.TrimPrefix(string(u.State), "TASK_"), strings.TrimPrefix(u.Source, "SOURCE_"), strings.TrimPrefix(u.Reason, "REASON_"))]++
+			}
 		case probeLost:
 			if deadAgent != "" && t.agentID == deadAgent {
 				r.lostExpected++

@@ -36,6 +36,12 @@ func (r jobRun) scheduled() (time.Time, bool) {
 	return t, err == nil
 }
 
+// activeRun reports whether a run state is not final: QUEUED, STARTING
+// or RUNNING.
+func activeRun(state string) bool {
+	return state == "QUEUED" || state == "STARTING" || state == "RUNNING"
+}
+
 // cronJob is a job running `true` every second.
 func cronJob(name, policy string) map[string]any {
 	return map[string]any{

@@ -98,9 +98,8 @@ func (w *leaderWatch) stop() {
 }
 
 // summary renders, per component, the time from the fault to a leader
-// serving again: "4.3s" (prefixed with the component when there are
-// several), "kept" if leadership never changed, "none" if it was lost and
-// never came back.
+// serving again: "master 4.3s", "master kept" if leadership never
+// changed, "master none" if it was lost and never came back.
 func (w *leaderWatch) summary() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -115,10 +114,7 @@ func (w *leaderWatch) summary() string {
 		default:
 			s = fmt.Sprintf("%.1fs", w.backAt[comp].Sub(w.faultAt).Seconds())
 		}
-		if len(w.comps) > 1 {
-			s = comp + " " + s
-		}
-		parts = append(parts, s)
+		parts = append(parts, comp+" "+s)
 	}
 	if len(parts) == 0 {
 		return "-"

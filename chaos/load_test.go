@@ -11,11 +11,14 @@ import (
 
 // The load every scenario runs while its fault happens.
 const (
-	sleepAppID    = "/chaos/sleep"
-	sleepAppSize  = 5
-	webAppID      = "/chaos/web"
-	webAppSize    = 3
-	probeInFlight = 3
+	sleepAppID   = "/chaos/sleep"
+	sleepAppSize = 5
+	webAppID     = "/chaos/web"
+	webAppSize   = 3
+	// probeInFlight tasks of the probe run at a time, at most
+	// probePerAgent on one agent: every agent has some.
+	probeInFlight = 6
+	probePerAgent = 2
 	// writeEvery is the pace of the writer's creations.
 	writeEvery = 700 * time.Millisecond
 )
@@ -75,7 +78,7 @@ func startLoad(t *testing.T, c *cluster) *load {
 		}
 		l.jobs = append(l.jobs, cj.name)
 	}
-	p, err := startProbe(c.masterFlag, probeInFlight)
+	p, err := startProbe(c.masterFlag, probeInFlight, probePerAgent)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,15 +61,6 @@ func (m marathon) scale(id string, instances int) error {
 	return call("PUT", m.url+"/v2/apps"+id, map[string]any{"instances": instances}, nil)
 }
 
-// app is GET /v2/apps{id}, tasks included.
-func (m marathon) app(id string) (mApp, error) {
-	var w struct {
-		App mApp `json:"app"`
-	}
-	err := call("GET", m.url+"/v2/apps"+id, nil, &w)
-	return w.App, err
-}
-
 // apps is GET /v2/apps with every app's tasks.
 func (m marathon) apps() ([]mApp, error) {
 	var w struct {
@@ -115,11 +106,12 @@ func sleepApp(id string, instances int) map[string]any {
 // webApp is an app whose tasks serve HTTP on $PORT0 and pass their
 // health check while the file "health" exists in their sandbox. They
 // listen on every address: an agent in a network namespace is reached on
-// its namespace's address.
+// its namespace's address. Like the sleep app's, they end by themselves
+// within the hour, should a killed test binary leave them behind.
 func webApp(id string, instances int) map[string]any {
 	return map[string]any{
 		"id":        id,
-		"cmd":       "echo ok > health && exec python3 -m http.server $PORT0",
+		"cmd":       "echo ok > health && exec timeout 3600 python3 -m http.server $PORT0",
 		"cpus":      0.05,
 		"mem":       64,
 		"instances": instances,

@@ -44,6 +44,7 @@ type probe struct {
 
 	mu        sync.Mutex
 	inFlight  int  // tasks kept running at once while launching
+	perAgent  int  // of which at most this many on one agent
 	launching bool // false once stopLaunching was called
 	seq       int
 	tasks     map[string]*probeTask
@@ -63,9 +64,10 @@ type probeTask struct {
 }
 
 // startProbe subscribes the probe through masterFlag (a zk:// URL or a
-// master list) and starts launching. It stops when stop is called.
-func startProbe(masterFlag string, inFlight int) (*probe, error) {
-	p := &probe{inFlight: inFlight, launching: true, tasks: map[string]*probeTask{}}
+// master list) and starts launching: inFlight tasks at a time, perAgent
+// at most on one agent. It stops when stop is called.
+func startProbe(masterFlag string, inFlight, perAgent int) (*probe, error) {
+	p := &probe{inFlight: inFlight, perAgent: perAgent, launching: true, tasks: map[string]*probeTask{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	src, err := detect.New(ctx, masterFlag, detect.Options{})
 	if err != nil {
@@ -212,8 +214,16 @@ func (p *probe) offer(ctx context.Context, c *sched.Client, o mesos.Offer) {
 		}
 	}
 	p.mu.Lock()
+	// Spread the tasks: at most perAgent in flight on one agent, so that
+	// a fault on any agent hits some.
+	here := 0
+	for _, t := range p.tasks {
+		if t.agentID == o.AgentID.Value && !t.settled() {
+			here++
+		}
+	}
 	var launch []*probeTask
-	for len(p.pending) > 0 && len(launch) < 4 && cpus >= probeCPUs && mem >= probeMem {
+	for len(p.pending) > 0 && here+len(launch) < p.perAgent && cpus >= probeCPUs && mem >= probeMem {
 		launch = append(launch, p.pending[0])
 		p.pending = p.pending[1:]
 		cpus -= probeCPUs
@@ -271,6 +281,18 @@ func (p *probe) finishedSince(since time.Time) bool {
 					return true
 				}
 			}
+		}
+	}
+	return false
+}
+
+// runningOn reports whether a probe task runs on the agent now.
+func (p *probe) runningOn(agentID string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, t := range p.tasks {
+		if n := len(t.updates); t.agentID == agentID && n > 0 && t.updates[n-1].State == mesos.TaskRunning {
+			return true
 		}
 	}
 	return false
