@@ -298,7 +298,7 @@ func lostTasks(st master.State, name string) string {
 		}
 		for _, tk := range f.CompletedTasks {
 			switch tk.State {
-			case "TASK_LOST", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN", "TASK_DROPPED":
+			case "TASK_LOST", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN": // not DROPPED: see kernelLost
 				out = append(out, tk.ID+" "+strings.TrimPrefix(tk.State, "TASK_"))
 			}
 		}

@@ -499,8 +499,12 @@ func kernelLost(st master.State) map[string]int {
 		}
 		out[f.Name] += len(f.UnreachableTask)
 		for _, t := range f.CompletedTasks {
+			// TASK_DROPPED is not counted: such a task never started (its
+			// offer was gone, say rescinded when its agent became
+			// unreachable), so no work was lost; the framework launches
+			// it again, which the app checks see.
 			switch mesos.TaskState(t.State) {
-			case mesos.TaskLost, mesos.TaskGone, mesos.TaskGoneByOperator, mesos.TaskUnknown, mesos.TaskDropped:
+			case mesos.TaskLost, mesos.TaskGone, mesos.TaskGoneByOperator, mesos.TaskUnknown:
 				out[f.Name]++
 			}
 		}
