@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -873,7 +872,6 @@ func (c *core) manageOffers(readyNow bool, now time.Time) {
 			role := c.s.cfg.Role
 			c.call(func(ctx context.Context) { _ = c.client.Revive(ctx, role) })
 		}
-		c.declineSurplus(now)
 		return
 	}
 	// Nothing soon: give offers back until shortly before the next run.
@@ -892,51 +890,6 @@ func (c *core) manageOffers(readyNow bool, now time.Time) {
 		c.suppressed = true
 		role := c.s.cfg.Role
 		c.call(func(ctx context.Context) { _ = c.client.Suppress(ctx, role) })
-	}
-}
-
-// declineSurplus keeps only the offers that the runs queued or due within
-// OfferHold need (twice over, so placement constraints have a choice) and
-// declines the rest for a second, so that holding offers ahead of due runs
-// does not starve other frameworks of whole agents.
-func (c *core) declineSurplus(now time.Time) {
-	if len(c.offers) <= 1 {
-		return
-	}
-	var needCPUs, needMem float64
-	add := func(j job.Job) {
-		needCPUs += orDefault(j.CPUs, c.s.cfg.DefaultCPUs)
-		needMem += orDefault(j.Mem, c.s.cfg.DefaultMem)
-	}
-	for _, rs := range c.runs {
-		if rs.run.State == stateQueued {
-			if js := c.jobs[rs.run.Job]; js != nil {
-				add(js.job)
-			}
-		}
-	}
-	horizon := now.Add(c.s.cfg.OfferHold)
-	for _, js := range c.jobs {
-		if !js.next.IsZero() && !js.job.Disabled && !js.next.After(horizon) {
-			add(js.job)
-		}
-	}
-	needCPUs, needMem = 2*needCPUs, 2*needMem
-	ids := slices.Sorted(maps.Keys(c.offers))
-	var cpus, mem float64
-	for _, id := range ids {
-		o := c.offers[id]
-		if cpus >= needCPUs && mem >= needMem {
-			oid := o.ID
-			delete(c.offers, id)
-			c.call(func(ctx context.Context) {
-				_ = c.client.Decline(ctx, []mesos.ID{oid}, &mesos.Filters{RefuseSeconds: fsecs(1)})
-			})
-			continue
-		}
-		res, _ := resource.FromWire(o.Resources)
-		cpus += res.Scalar(resource.CPUs)
-		mem += res.Scalar(resource.Mem)
 	}
 }
 
