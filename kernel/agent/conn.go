@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -112,7 +110,7 @@ func (a *Agent) session(ctx context.Context, base string) (registered bool, err 
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	resp, leader, err := a.post(sctx, base, call)
+	resp, leader, err := agentproto.Post(sctx, a.client, base, call)
 	if err != nil {
 		return false, err
 	}
@@ -207,62 +205,12 @@ func readEvent(rd *mesos.Reader) (agentproto.Event, error) {
 func (a *Agent) call(ctx context.Context, s *session, c agentproto.Call) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	resp, _, err := a.post(ctx, s.base, c)
+	resp, _, err := agentproto.Post(ctx, a.client, s.base, c)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	return statusError(resp)
-}
-
-// post sends c to the master at base, following up to five redirects to
-// the leader; it returns the response and the base URL that answered.
-func (a *Agent) post(ctx context.Context, base string, c agentproto.Call) (*http.Response, string, error) {
-	body, err := json.Marshal(c)
-	if err != nil {
-		return nil, "", fmt.Errorf("encoding %s call: %w", c.Type, err)
-	}
-	for hop := 0; hop < 5; hop++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+agentproto.Path, bytes.NewReader(body))
-		if err != nil {
-			return nil, "", fmt.Errorf("building request: %w", err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if c.Type == agentproto.CallRegister {
-			req.Header.Set("Accept", "application/recordio")
-		}
-		resp, err := a.client.Do(req)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s call to %s: %w", c.Type, base, err)
-		}
-		switch resp.StatusCode {
-		case http.StatusTemporaryRedirect, http.StatusPermanentRedirect, http.StatusFound, http.StatusMovedPermanently, http.StatusSeeOther:
-			loc := resp.Header.Get("Location")
-			drain(resp)
-			next, err := leaderBase(req.URL, loc)
-			if err != nil {
-				return nil, "", err
-			}
-			a.log.Debug("following redirect to leading master", "from", base, "to", next)
-			base = next
-			continue
-		}
-		return resp, base, nil
-	}
-	return nil, "", fmt.Errorf("%s call: too many redirects", c.Type)
-}
-
-// leaderBase resolves a redirect's Location (possibly protocol-relative,
-// "//host:5050/internal/v1/agent") to the leader's base URL.
-func leaderBase(from *url.URL, loc string) (string, error) {
-	if loc == "" {
-		return "", errors.New("redirect without Location")
-	}
-	u, err := from.Parse(loc)
-	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("bad redirect Location %q", loc)
-	}
-	return u.Scheme + "://" + u.Host, nil
 }
 
 // statusError maps a non-success answer to an error carrying its body.
@@ -271,17 +219,12 @@ func statusError(resp *http.Response) error {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return nil
 	case resp.StatusCode == http.StatusServiceUnavailable:
-		drain(resp)
+		agentproto.Drain(resp)
 		return errNotLeader
 	case resp.StatusCode == http.StatusConflict:
-		drain(resp)
+		agentproto.Drain(resp)
 		return errStale
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	return fmt.Errorf("master answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
-}
-
-func drain(resp *http.Response) {
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
 }

@@ -2,7 +2,6 @@ package simagent
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,8 +32,6 @@ const (
 	callTimeout = 15 * time.Second
 	// firstEventTimeout bounds the wait for REGISTERED.
 	firstEventTimeout = 30 * time.Second
-	// maxRedirects bounds the 307 hops of one call.
-	maxRedirects = 5
 )
 
 var (
@@ -179,7 +175,7 @@ type callResult struct {
 func (a *agent) session(ctx context.Context, base string) (registered bool, err error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	resp, leader, err := a.f.post(sctx, base, a.registerCall())
+	resp, leader, err := agentproto.Post(sctx, a.f.client, base, a.registerCall())
 	if err != nil {
 		return false, err
 	}
@@ -446,59 +442,12 @@ func (a *agent) status(k update.Key, state mesos.TaskState, reason, msg, source 
 func (f *Fleet) call(ctx context.Context, base string, c agentproto.Call) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	resp, _, err := f.post(ctx, base, c)
+	resp, _, err := agentproto.Post(ctx, f.client, base, c)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	return statusError(resp)
-}
-
-// post sends c to the master at base, following redirects to the leader;
-// it returns the response and the base URL that answered.
-func (f *Fleet) post(ctx context.Context, base string, c agentproto.Call) (*http.Response, string, error) {
-	body, err := json.Marshal(c)
-	if err != nil {
-		return nil, "", fmt.Errorf("encoding %s call: %w", c.Type, err)
-	}
-	for range maxRedirects {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+agentproto.Path, bytes.NewReader(body))
-		if err != nil {
-			return nil, "", fmt.Errorf("building request: %w", err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if c.Type == agentproto.CallRegister {
-			req.Header.Set("Accept", "application/recordio")
-		}
-		resp, err := f.client.Do(req)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s call to %s: %w", c.Type, base, err)
-		}
-		switch resp.StatusCode {
-		case http.StatusTemporaryRedirect, http.StatusPermanentRedirect, http.StatusFound, http.StatusMovedPermanently, http.StatusSeeOther:
-			loc := resp.Header.Get("Location")
-			drain(resp)
-			if base, err = leaderBase(req.URL, loc); err != nil {
-				return nil, "", err
-			}
-			continue
-		}
-		return resp, base, nil
-	}
-	return nil, "", fmt.Errorf("%s call: too many redirects", c.Type)
-}
-
-// leaderBase resolves a redirect's Location (possibly protocol-relative)
-// to the leader's base URL.
-func leaderBase(from *url.URL, loc string) (string, error) {
-	if loc == "" {
-		return "", errors.New("redirect without Location")
-	}
-	u, err := from.Parse(loc)
-	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("bad redirect Location %q", loc)
-	}
-	return u.Scheme + "://" + u.Host, nil
 }
 
 // statusError maps a non-success answer to an error carrying its body.
@@ -507,19 +456,14 @@ func statusError(resp *http.Response) error {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return nil
 	case resp.StatusCode == http.StatusServiceUnavailable:
-		drain(resp)
+		agentproto.Drain(resp)
 		return errNotLeader
 	case resp.StatusCode == http.StatusConflict:
-		drain(resp)
+		agentproto.Drain(resp)
 		return errStale
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	return fmt.Errorf("master answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
-}
-
-func drain(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
 }
 
 func readEvent(rd *recordReader) (agentproto.Event, error) {
