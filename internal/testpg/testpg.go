@@ -44,7 +44,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,6 +53,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"corral/internal/childproc"
 )
 
 // EnvURL is the environment variable that names an existing server to use
@@ -215,10 +216,7 @@ type server struct {
 }
 
 // process is a running postmaster.
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when it has exited
-}
+type process = childproc.Process
 
 func (s *server) url(db string) string {
 	s.mu.Lock()
@@ -240,7 +238,7 @@ func (s *server) running() bool {
 		return false
 	}
 	select {
-	case <-s.proc.done:
+	case <-s.proc.Done:
 		return false
 	default:
 		return true
@@ -353,7 +351,7 @@ func (s *server) launchOnce() error {
 		// If the test binary dies without running Main, stop with it.
 		Pdeathsig: syscall.SIGINT,
 	}
-	p, err := startLocked(cmd)
+	p, err := childproc.StartLocked(cmd)
 	if err != nil {
 		return fmt.Errorf("starting postgres: %w", err)
 	}
@@ -366,7 +364,7 @@ func (s *server) launchOnce() error {
 	admin := s.url("postgres")
 	for {
 		select {
-		case <-p.done:
+		case <-p.Done:
 			return fmt.Errorf("postgres exited during startup: %s", tail(logPath, 20))
 		case <-ctx.Done():
 			_ = s.stop()
@@ -383,30 +381,6 @@ func (s *server) launchOnce() error {
 	}
 }
 
-// startLocked starts cmd from a goroutine locked to its OS thread, which
-// stays alive until the child exits. The parent-death signal fires when the
-// thread that forked the child exits, not the process, so an unlocked thread
-// retired by the runtime would kill the server early.
-func startLocked(cmd *exec.Cmd) (*process, error) {
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// Never unlocked: the thread ends with this goroutine, after the child.
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	if err := <-started; err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
 // stop shuts the postmaster down (fast shutdown), escalating to SIGKILL of its
 // process group after stopTimeout. Stopping a stopped server does nothing.
 func (s *server) stop() error {
@@ -417,14 +391,14 @@ func (s *server) stop() error {
 	if p == nil {
 		return nil
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	_ = p.Cmd.Process.Signal(syscall.SIGINT)
 	select {
-	case <-p.done:
+	case <-p.Done:
 		return nil
 	case <-time.After(stopTimeout):
 	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.done
+	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+	<-p.Done
 	return fmt.Errorf("postgres did not stop within %v; killed", stopTimeout)
 }
 

@@ -40,7 +40,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,6 +48,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"corral/internal/childproc"
 )
 
 // EnvServers is the environment variable that names running servers to use
@@ -98,10 +99,7 @@ type server struct {
 }
 
 // process is a running JVM.
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when it has exited
-}
+type process = childproc.Process
 
 // Start starts n ZooKeeper servers (n = 1: standalone; n > 1: an ensemble,
 // usually 3) and returns once every one of them serves clients and, for an
@@ -455,7 +453,7 @@ func (s *server) launch(java, classpath string) error {
 		Pdeathsig: syscall.SIGKILL, // the data is thrown away anyway
 	}
 	fmt.Fprintf(logf, "=== testzk: starting server %d at %s\n", s.id, time.Now().Format(time.RFC3339Nano))
-	p, err := startLocked(cmd)
+	p, err := childproc.StartLocked(cmd)
 	if err != nil {
 		return fmt.Errorf("starting java: %w", err)
 	}
@@ -479,7 +477,7 @@ func (s *server) waitServing(deadline time.Time) error {
 			return nil
 		}
 		select {
-		case <-p.done:
+		case <-p.Done:
 			log := tail(logPath, 20)
 			if strings.Contains(log, "Address already in use") {
 				return fmt.Errorf("%w: %s", errPortTaken, log)
@@ -511,42 +509,18 @@ func (s *server) stop(sig syscall.Signal) error {
 		return nil
 	}
 	if sig == syscall.SIGKILL {
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
 	} else {
-		_ = p.cmd.Process.Signal(sig)
+		_ = p.Cmd.Process.Signal(sig)
 	}
 	select {
-	case <-p.done:
+	case <-p.Done:
 		return nil
 	case <-time.After(stopTimeout):
 	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.done
+	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+	<-p.Done
 	return fmt.Errorf("zookeeper did not stop within %v; killed", stopTimeout)
-}
-
-// startLocked starts cmd from a goroutine locked to its OS thread, which
-// stays alive until the child exits. The parent-death signal fires when the
-// thread that forked the child exits, not the process, so an unlocked thread
-// retired by the runtime would kill the server early.
-func startLocked(cmd *exec.Cmd) (*process, error) {
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// Never unlocked: the thread ends with this goroutine, after the child.
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	if err := <-started; err != nil {
-		return nil, err
-	}
-	return p, nil
 }
 
 // findServer finds java and builds the classpath of Debian's ZooKeeper
