@@ -23,8 +23,8 @@ help: ## Show this help.
 build: ## Build bin/corral (version from git describe).
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/corral
 
-run: build ## Run a local Postgres (unless CORRAL_DB is set), master, agent, services and jobs; Ctrl-C stops all.
-	./scripts/run-local.sh
+run: build ## Run `corral dev`: master, 2 agents, services, jobs, console, private Postgres; Ctrl-C stops all (ARGS=--fresh starts over).
+	./$(BIN) dev $(ARGS)
 
 test: ## Run all tests with the race detector (starts throwaway Postgres itself).
 	$(GO) test -race -count=1 -timeout 40m ./...
@@ -42,7 +42,7 @@ bench: ## Run all benchmarks once, BENCHTIME each (default 300ms).
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -count=1 -timeout 30m ./...
 
 lint: ## gofmt (must list nothing), go vet, staticcheck.
-	@files=$$(find . \( -name .git -o -name .run -o -name bin \) -prune -o -name '*.go' -print | xargs gofmt -l); \
+	@files=$$(find . \( -name .git -o -name .corral -o -name bin \) -prune -o -name '*.go' -print | xargs gofmt -l); \
 	if [ -n "$$files" ]; then echo "gofmt needed on:"; echo "$$files"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
@@ -57,7 +57,7 @@ down: ## Stop the docker compose cluster.
 		echo "make down: $(COMPOSE_FILE) does not exist yet; nothing to stop."; exit 1; fi
 	$(COMPOSE) -f $(COMPOSE_FILE) down
 
-clean: ## Remove bin/ and .run/ (local Postgres data and agent sandboxes).
-	@if [ -f .run/pg/data/postmaster.pid ]; then \
-		echo "a local Postgres still runs in .run/pg; stop 'make run' first"; exit 1; fi
-	rm -rf bin .run
+clean: ## Remove bin/ and .corral/ (the state of `make run`: Postgres data, agent sandboxes).
+	@if [ -f .corral/pg/data/postmaster.pid ]; then \
+		echo "a corral dev Postgres still runs in .corral/pg; stop 'make run' first"; exit 1; fi
+	rm -rf bin .corral

@@ -26,7 +26,7 @@ func main() {
 }
 
 func commands() []*command {
-	return []*command{masterCommand(), agentCommand(), servicesCommand(), jobsCommand(), migrateCommand(), versionCommand()}
+	return []*command{devCommand(), masterCommand(), agentCommand(), servicesCommand(), jobsCommand(), migrateCommand(), versionCommand()}
 }
 
 func run(args []string) int {

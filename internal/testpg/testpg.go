@@ -42,9 +42,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +53,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"corral/internal/childproc"
+	"corral/internal/localpg"
 )
 
 // EnvURL is the environment variable that names an existing server to use
@@ -248,11 +247,11 @@ func (s *server) running() bool {
 // setup creates the cluster and starts it. A non-empty missing means the
 // binaries are not there, which is not an error of the cluster.
 func (s *server) setup() (missing string, err error) {
-	bindir, missing := findBinDir()
-	if missing != "" {
-		return missing, nil
+	bindir, err := localpg.FindBinDir()
+	if err != nil {
+		return err.Error(), nil
 	}
-	cred, err := credential()
+	cred, err := localpg.Credential()
 	if err != nil {
 		return "", err
 	}
@@ -414,67 +413,6 @@ func (s *server) shutdown() error {
 		}
 	}
 	return err
-}
-
-// findBinDir finds a directory holding initdb and postgres: pg_config's
-// bindir, then the newest /usr/lib/postgresql/*/bin, then PATH.
-func findBinDir() (dir, missing string) {
-	ok := func(d string) bool {
-		for _, b := range []string{"initdb", "postgres"} {
-			if fi, err := os.Stat(filepath.Join(d, b)); err != nil || fi.IsDir() {
-				return false
-			}
-		}
-		return true
-	}
-	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
-		if d := strings.TrimSpace(string(out)); ok(d) {
-			return d, ""
-		}
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool { return pgVersion(dirs[i]) > pgVersion(dirs[j]) })
-	for _, d := range dirs {
-		if ok(d) {
-			return d, ""
-		}
-	}
-	if p, err := exec.LookPath("initdb"); err == nil {
-		if target, err := filepath.EvalSymlinks(p); err == nil && ok(filepath.Dir(target)) {
-			return filepath.Dir(target), ""
-		}
-		if ok(filepath.Dir(p)) {
-			return filepath.Dir(p), ""
-		}
-	}
-	return "", "no PostgreSQL server binaries (initdb, postgres) found via pg_config, /usr/lib/postgresql/*/bin or PATH"
-}
-
-// pgVersion reads the major version from /usr/lib/postgresql/<v>/bin.
-func pgVersion(bindir string) float64 {
-	v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(bindir)), 64)
-	return v
-}
-
-// credential returns the identity to run Postgres as: nil (ourselves) unless
-// we are root, which Postgres refuses.
-func credential() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("running as root needs a %q OS user to run postgres as: %w", "postgres", err)
-	}
-	uid, err := strconv.ParseUint(u.Uid, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("parsing uid of postgres user: %w", err)
-	}
-	gid, err := strconv.ParseUint(u.Gid, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("parsing gid of postgres user: %w", err)
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, nil
 }
 
 // baseDir picks where cluster directories go. When Postgres runs as another

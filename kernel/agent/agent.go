@@ -72,7 +72,7 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	total, err := totalResources(cfg.Resources, m)
+	total, err := totalResources(cfg.Resources, cfg.Share, m)
 	if err != nil {
 		return nil, fmt.Errorf("resources: %w", err)
 	}
@@ -168,6 +168,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Go(func() { a.connect(loopCtx) })
 
 	l.run(loopCtx)
+	if a.cfg.KillTasksOnStop {
+		l.killAll(a.cfg.KillGracePeriod + 5*time.Second)
+	}
 	close(a.stopped)
 
 	shutCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -179,7 +182,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Wait()
 	l.bg.Wait()
 	a.runner.Close()
-	a.log.Info("agent stopped; tasks keep running")
+	if a.cfg.KillTasksOnStop {
+		a.log.Info("agent stopped; tasks killed")
+	} else {
+		a.log.Info("agent stopped; tasks keep running")
+	}
 	return nil
 }
 

@@ -41,6 +41,11 @@ type Config struct {
 	// of CPUs, mem = total memory minus min(1 GB, half), disk = free space
 	// of WorkDir minus min(5 GB, half), ports = [31000-32000].
 	Resources string
+	// Share is the fraction (0 < Share <= 1) of the detected cpus, mem and
+	// disk this agent offers, for several agents sharing one machine
+	// (`corral dev`). 0 means 1. Resources named in Resources are taken
+	// as given.
+	Share float64
 	// Attributes in text syntax ("rack:a;zone:1").
 	Attributes string
 	// KillGracePeriod is the time between SIGTERM and SIGKILL when neither
@@ -70,6 +75,13 @@ type Config struct {
 	// LaunchConcurrency bounds how many tasks are being set up (checkpoint,
 	// sandbox, cgroup, spawn) at once. Default 16.
 	LaunchConcurrency int
+	// KillTasksOnStop makes Run kill every task when ctx ends and wait
+	// (up to each task's grace period plus a few seconds) for them to
+	// exit, journaling their terminal updates for the next registration.
+	// By default tasks outlive the agent and a restarted agent adopts
+	// them; `corral dev` sets it so that stopping the cluster leaves
+	// nothing running.
+	KillTasksOnStop bool
 	// BootID overrides the host's boot id (/proc/sys/kernel/random/boot_id);
 	// meant for tests that simulate a reboot.
 	BootID string
@@ -131,6 +143,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := resource.Parse(c.Resources); err != nil {
 		bad("resources: %v", err)
+	}
+	if c.Share < 0 || c.Share > 1 {
+		bad("share %v: want a fraction in (0, 1]", c.Share)
 	}
 	if _, err := resource.ParseAttributes(c.Attributes); err != nil {
 		bad("attributes: %v", err)

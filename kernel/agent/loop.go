@@ -435,6 +435,44 @@ func (l *loop) stop(e *entry, grace time.Duration, healthMsg string) {
 	}
 }
 
+// killAll kills every live task and then handles exits and finishing
+// launches until no task is live or wait has passed. The terminal updates
+// are journaled like any other and sent at the next registration.
+func (l *loop) killAll(wait time.Duration) {
+	live := func() int {
+		n := 0
+		for _, e := range l.tasks {
+			if !e.ghost && !e.state.Terminal() {
+				n++
+			}
+		}
+		return n
+	}
+	for _, e := range l.tasks {
+		l.stop(e, 0, "")
+	}
+	if live() == 0 {
+		return
+	}
+	l.a.log.Info("killing every task before stopping", "tasks", live())
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	exits := l.a.runner.Exits()
+	for live() > 0 {
+		select {
+		case ex := <-exits:
+			l.exited(ex)
+		case m := <-l.a.inbox:
+			// Launch workers report here; a task that finishes launching
+			// is killed by launched because it is marked killed.
+			m(context.Background(), l)
+		case <-deadline.C:
+			l.a.log.Warn("tasks still running after the kill", "tasks", live())
+			return
+		}
+	}
+}
+
 // exited turns a process end into the task's terminal update.
 func (l *loop) exited(ex runner.Exit) {
 	k := keyOfRunnerID(ex.ID)

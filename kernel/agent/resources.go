@@ -47,21 +47,26 @@ func readMachine(workDir string) (machine, error) {
 
 // totalResources merges configured resources with detected ones: every
 // well-known name not configured is filled from the machine.
-func totalResources(configured string, m machine) (resource.Resources, error) {
+// With share in (0, 1) only that fraction of the detected cpus, mem and
+// disk (after the machine's reserve) is offered.
+func totalResources(configured string, share float64, m machine) (resource.Resources, error) {
 	r, err := resource.Parse(configured)
 	if err != nil {
 		return resource.Resources{}, err
 	}
+	if share <= 0 || share > 1 {
+		share = 1
+	}
 	if r.Scalar(resource.CPUs) == 0 {
-		r = r.Add(resource.Scalar(resource.CPUs, float64(m.cpus)))
+		r = r.Add(resource.Scalar(resource.CPUs, float64(m.cpus)*share))
 	}
 	if r.Scalar(resource.Mem) == 0 {
 		reserve := min(1024, m.memTotalMB/2)
-		r = r.Add(resource.Scalar(resource.Mem, float64(int64(m.memTotalMB-reserve))))
+		r = r.Add(resource.Scalar(resource.Mem, float64(int64((m.memTotalMB-reserve)*share))))
 	}
 	if r.Scalar(resource.Disk) == 0 {
 		reserve := min(5120, m.diskFreeMB/2)
-		r = r.Add(resource.Scalar(resource.Disk, float64(int64(m.diskFreeMB-reserve))))
+		r = r.Add(resource.Scalar(resource.Disk, float64(int64((m.diskFreeMB-reserve)*share))))
 	}
 	if len(r.Ranges(resource.Ports)) == 0 {
 		r = r.Add(resource.RangesOf(resource.Ports, defaultPorts))

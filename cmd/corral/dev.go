@@ -1,0 +1,382 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"corral/frameworks/jobs"
+	"corral/frameworks/services"
+	"corral/internal/localpg"
+	"corral/kernel/agent"
+	"corral/kernel/master"
+)
+
+// devOptions are the flags of `corral dev`.
+type devOptions struct {
+	dir          string
+	fresh        bool
+	db           string
+	pgPort       int
+	host         string
+	port         int
+	agents       int
+	agentPort    int
+	servicesPort int
+	jobsPort     int
+}
+
+func devCommand() *command {
+	o := devOptions{dir: ".corral", pgPort: 55432, host: "127.0.0.1", port: 5050, agents: 2, agentPort: 5051, servicesPort: 8080, jobsPort: 4400}
+	var logs logFlags
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.StringVar(&o.dir, "dir", o.dir, "state directory: the private Postgres (pg/) and the agents' work dirs (agent-N/); kept between runs")
+	fs.BoolVar(&o.fresh, "fresh", false, "remove --dir first and start over with an empty cluster")
+	fs.StringVar(&o.db, "db", "", "Postgres URL to keep state in instead of a private Postgres under --dir")
+	fs.IntVar(&o.pgPort, "pg_port", o.pgPort, "port of the private Postgres on 127.0.0.1")
+	fs.StringVar(&o.host, "host", o.host, "address every part listens on and advertises (0.0.0.0 listens everywhere and advertises the hostname)")
+	fs.IntVar(&o.port, "port", o.port, "port of the master: the console, the scheduler and operator APIs")
+	fs.IntVar(&o.agents, "agents", o.agents, "number of agents; each offers an equal share of the machine and its own port range")
+	fs.IntVar(&o.agentPort, "agent_port", o.agentPort, "port of the first agent; agent N listens on agent_port+N-1")
+	fs.IntVar(&o.servicesPort, "services_port", o.servicesPort, "port of the services framework's Marathon-compatible API")
+	fs.IntVar(&o.jobsPort, "jobs_port", o.jobsPort, "port of the jobs framework's API")
+	logs.register(fs)
+	c := &command{name: "dev", summary: "run a whole cluster in one process for a laptop: master, agents, services, jobs, console (and Postgres)", usage: "[flags]", fs: fs}
+	c.run = func(args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Sprintf("unexpected arguments %q", args)}
+		}
+		log, err := logs.logger()
+		if err != nil {
+			return err
+		}
+		if err := o.validate(); err != nil {
+			return usageError{err.Error()}
+		}
+		ctx, stop := signalContext()
+		defer stop()
+		return runDev(ctx, stop, o, log)
+	}
+	return c
+}
+
+func (o devOptions) validate() error {
+	var errs []error
+	for name, p := range map[string]int{"port": o.port, "agent_port": o.agentPort, "services_port": o.servicesPort, "jobs_port": o.jobsPort, "pg_port": o.pgPort} {
+		if p <= 0 || p > 65535 {
+			errs = append(errs, fmt.Errorf("%s: %d is not a TCP port", name, p))
+		}
+	}
+	if o.agents < 1 || o.agents > 16 {
+		errs = append(errs, fmt.Errorf("agents: want 1 to 16, got %d", o.agents))
+	}
+	if o.dir == "" {
+		errs = append(errs, errors.New("dir: must not be empty"))
+	}
+	if net.ParseIP(o.host) == nil && o.host != "localhost" {
+		errs = append(errs, fmt.Errorf("host: %q is not an IP address", o.host))
+	}
+	return errors.Join(errs...)
+}
+
+// url is the base URL a part listening on port advertises.
+func (o devOptions) url(port int) string {
+	h := o.host
+	if ip := net.ParseIP(h); ip != nil && ip.IsUnspecified() {
+		h, _ = os.Hostname()
+	}
+	return "http://" + net.JoinHostPort(h, strconv.Itoa(port))
+}
+
+func (o devOptions) listen(port int) string { return net.JoinHostPort(o.host, strconv.Itoa(port)) }
+
+// noPostgresMessage is what a machine without Postgres binaries is told.
+const noPostgresMessage = `corral dev keeps its state in Postgres and starts a private one from the
+machine's PostgreSQL binaries, but there are none (initdb, postgres).
+Either:
+  - install them: apt-get install postgresql (Debian, Ubuntu),
+    dnf install postgresql-server (Fedora), brew install postgresql@15 (macOS);
+  - or give a running server: corral dev --db postgres://user@host:5432/corral
+    (or CORRAL_DB=...);
+  - or run the cluster in Docker instead: docker compose up (make up).`
+
+// runDev runs the whole cluster until ctx ends, then stops it in order:
+// the frameworks first (so nothing launches while agents stop), then the
+// agents (killing their tasks) and the master, then Postgres.
+func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Logger) error {
+	dir, err := filepath.Abs(o.dir)
+	if err != nil {
+		return err
+	}
+	if o.fresh {
+		if err := removeDevDir(dir); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	// Ports are checked up front, so that a second `corral dev` says at once
+	// what is in the way instead of half starting.
+	ports := map[string]int{"master": o.port, "services": o.servicesPort, "jobs": o.jobsPort}
+	for i := 0; i < o.agents; i++ {
+		ports[fmt.Sprintf("agent-%d", i+1)] = o.agentPort + i
+	}
+	for name, p := range ports {
+		l, err := net.Listen("tcp", o.listen(p))
+		if err != nil {
+			return fmt.Errorf("%s: port %d is taken (is another corral dev running?): %w", name, p, err)
+		}
+		l.Close()
+	}
+
+	db := o.db
+	var pg *localpg.Server
+	if db == "" {
+		pg, err = localpg.Start(ctx, localpg.Options{Dir: filepath.Join(dir, "pg"), Port: o.pgPort})
+		if errors.Is(err, localpg.ErrNoBinaries) {
+			fmt.Fprintln(os.Stderr, noPostgresMessage)
+			return errors.New("no PostgreSQL server binaries")
+		}
+		if err != nil {
+			return fmt.Errorf("starting the private Postgres: %w", err)
+		}
+		defer func() {
+			if err := pg.Stop(); err != nil {
+				log.Error("stopping postgres", "err", err)
+			}
+			log.Info("postgres stopped")
+		}()
+		db = pg.URL()
+		log.Info("postgres started", "url", db, "data", filepath.Join(dir, "pg", "data"), "log", pg.LogPath())
+	}
+	if err := migrateUpRetry(ctx, db, log.With("component", "migrate")); err != nil {
+		return fmt.Errorf("migrating: %w", err)
+	}
+
+	// Two stages: the kernel (master and agents) and the frameworks, each
+	// with its own context so that they stop in order.
+	kernelCtx, stopKernel := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopKernel()
+	fwCtx, stopFrameworks := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFrameworks()
+	var failed sync.Once
+	var firstErr error
+	fail := func(name string, err error) {
+		failed.Do(func() {
+			firstErr = fmt.Errorf("%s: %w", name, err)
+			stopSignals() // a part died: stop the rest as if ^C
+		})
+	}
+	var kernelWG, fwWG sync.WaitGroup
+	run := func(wg *sync.WaitGroup, ctx context.Context, name string, f func(context.Context) error) {
+		wg.Go(func() {
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				log.Error("part stopped", "part", name, "err", err)
+				fail(name, err)
+			} else if err == nil && ctx.Err() == nil {
+				fail(name, errors.New("stopped unexpectedly"))
+			}
+		})
+	}
+
+	masterURL := o.url(o.port)
+	mcfg := master.DefaultConfig()
+	mcfg.Listen, mcfg.Advertise, mcfg.DB = o.listen(o.port), masterURL, db
+	if err := mcfg.Validate(); err != nil {
+		return err
+	}
+	master.Version = version
+	store, err := master.OpenStore(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	m, err := master.New(mcfg, store, log)
+	if err != nil {
+		return err
+	}
+	run(&kernelWG, kernelCtx, "master", m.Run)
+
+	var agentURLs []string
+	span := 1000 / o.agents
+	for i := 0; i < o.agents; i++ {
+		name := fmt.Sprintf("agent-%d", i+1)
+		acfg := agent.DefaultConfig()
+		acfg.Masters = []string{masterURL}
+		acfg.Listen, acfg.Advertise = o.listen(o.agentPort+i), o.url(o.agentPort+i)
+		acfg.WorkDir = filepath.Join(dir, name)
+		lo := 31000 + i*span
+		acfg.Resources = fmt.Sprintf("ports:[%d-%d]", lo, lo+span-1)
+		acfg.Share = 1 / float64(o.agents)
+		acfg.Attributes = "agent:" + strconv.Itoa(i+1)
+		acfg.KillTasksOnStop = true
+		acfg.RegisterBackoffFactor = 200 * time.Millisecond
+		acfg.RegisterBackoffMax = 2 * time.Second
+		if err := acfg.Validate(); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		a, err := agent.New(acfg, log.With("node", name))
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		run(&kernelWG, kernelCtx, name, a.Run)
+		agentURLs = append(agentURLs, acfg.Advertise)
+	}
+
+	scfg := services.DefaultConfig()
+	scfg.Masters, scfg.DB = []string{masterURL}, db
+	scfg.Listen, scfg.Advertise = o.listen(o.servicesPort), o.url(o.servicesPort)
+	if err := scfg.Validate(); err != nil {
+		return err
+	}
+	services.Version = version
+	sv, err := services.New(scfg, log)
+	if err != nil {
+		return err
+	}
+	run(&fwWG, fwCtx, "services", sv.Run)
+
+	jcfg := jobs.DefaultConfig()
+	jcfg.Masters, jcfg.DB = []string{masterURL}, db
+	jcfg.Listen, jcfg.Advertise = o.listen(o.jobsPort), o.url(o.jobsPort)
+	if err := jcfg.Validate(); err != nil {
+		return err
+	}
+	jobs.Version = version
+	jb, err := jobs.New(jcfg, log)
+	if err != nil {
+		return err
+	}
+	run(&fwWG, fwCtx, "jobs", jb.Run)
+
+	if err := awaitDev(ctx, masterURL, o.agents, []string{o.url(o.servicesPort) + "/ping", o.url(o.jobsPort) + "/ping"}); err == nil {
+		pgLine := db
+		if pg != nil {
+			pgLine += "  (data in " + filepath.Join(dir, "pg") + ")"
+		}
+		fmt.Fprintf(os.Stderr, `
+corral dev is up
+  console   %s/
+  services  %s   (Marathon API: /v2/apps)
+  jobs      %s   (jobs API: /v1/jobs; Chronos: /v1/scheduler)
+  agents    %s
+  postgres  %s
+Ctrl-C stops everything.
+
+`, masterURL, o.url(o.servicesPort), o.url(o.jobsPort), strings.Join(agentURLs, ", "), pgLine)
+	} else if ctx.Err() == nil {
+		log.Warn("the cluster is not complete yet", "err", err)
+	}
+
+	<-ctx.Done()
+	stopSignals() // a second ^C now ends the process at once
+	log.Info("stopping: frameworks first, then agents (killing tasks) and the master")
+	stopFrameworks()
+	fwWG.Wait()
+	stopKernel()
+	kernelWG.Wait()
+	return firstErr
+}
+
+// awaitDev waits until the master has n agents and both frameworks
+// registered and every URL in pings answers.
+func awaitDev(ctx context.Context, masterURL string, n int, pings []string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	client := &http.Client{Timeout: 2 * time.Second}
+	ready := func() error {
+		resp, err := client.Get(masterURL + "/state")
+		if err != nil {
+			return err
+		}
+		var st struct {
+			Agents []struct {
+				Active bool `json:"active"`
+			} `json:"slaves"`
+			Frameworks []struct {
+				Name      string `json:"name"`
+				Connected bool   `json:"connected"`
+			} `json:"frameworks"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		active := 0
+		for _, a := range st.Agents {
+			if a.Active {
+				active++
+			}
+		}
+		if active < n {
+			return fmt.Errorf("%d of %d agents registered", active, n)
+		}
+		connected := 0
+		for _, f := range st.Frameworks {
+			if f.Connected {
+				connected++
+			}
+		}
+		if connected < 2 {
+			return fmt.Errorf("%d of 2 frameworks registered", connected)
+		}
+		for _, u := range pings {
+			resp, err := client.Get(u)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s: %s", u, resp.Status)
+			}
+		}
+		return nil
+	}
+	for {
+		err := ready()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// removeDevDir removes a dev state directory, refusing while its
+// Postgres still runs.
+func removeDevDir(dir string) error {
+	pidFile := filepath.Join(dir, "pg", "data", "postmaster.pid")
+	if b, err := os.ReadFile(pidFile); err == nil {
+		first, _, _ := strings.Cut(string(b), "\n")
+		if pid, _ := strconv.Atoi(strings.TrimSpace(first)); pid > 0 && processAlive(pid) {
+			return fmt.Errorf("--fresh: the Postgres of %s still runs (pid %d); stop the other corral dev first", dir, pid)
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("--fresh: removing %s: %w", dir, err)
+	}
+	return nil
+}
+
+// processAlive reports whether process pid exists.
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"corral/internal/localpg"
+)
+
+// BenchmarkDevIdleRSS measures the resident memory of an idle `corral
+// dev` (master, 2 agents, services, jobs, console; its private Postgres
+// is a separate process and not counted) ten seconds after it is up.
+// Goal: ≤ 80 MB.
+func BenchmarkDevIdleRSS(b *testing.B) {
+	if _, err := localpg.FindBinDir(); err != nil {
+		b.Skip(err)
+	}
+	dir := b.TempDir()
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		_ = os.Chmod(d, 0o755)
+	}
+	bin := filepath.Join(dir, "corral")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	ports := map[string]int{}
+	for _, n := range []string{"pg_port", "port", "services_port", "jobs_port"} {
+		ports[n] = devFreePorts(b, 1)
+	}
+	ports["agent_port"] = devFreePorts(b, 2)
+	args := []string{"dev", "--dir", filepath.Join(dir, "state"), "--log_level", "warn"}
+	for n, p := range ports {
+		args = append(args, "--"+n, strconv.Itoa(p))
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	}()
+	base := func(p int) string { return "http://127.0.0.1:" + strconv.Itoa(p) }
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := awaitDev(ctx, base(ports["port"]), 2, []string{base(ports["services_port"]) + "/ping", base(ports["jobs_port"]) + "/ping"}); err != nil {
+		b.Fatalf("corral dev did not come up: %v", err)
+	}
+	time.Sleep(10 * time.Second)
+	var rss float64
+	for b.Loop() {
+		rss = vmRSS(b, cmd.Process.Pid)
+	}
+	b.ReportMetric(rss/1024, "rss-MB")
+}
+
+// vmRSS reads a process's resident set size in KB.
+func vmRSS(b *testing.B, pid int) float64 {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.Fields(rest)[0], 64)
+			return kb
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"corral/internal/localpg"
+)
+
+// TestDevKeepsStateAcrossRestarts starts `corral dev` (in process, with
+// its private Postgres), deploys an app and a job, stops it as ^C would,
+// checks that nothing it started still runs, starts it again and finds
+// the app and the job, the app running again.
+func TestDevKeepsStateAcrossRestarts(t *testing.T) {
+	if _, err := localpg.FindBinDir(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("corral dev needs PostgreSQL binaries: %v", err)
+		}
+		t.Skip(err)
+	}
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("the test app needs python3")
+	}
+	dir := t.TempDir()
+	// The private Postgres runs as the postgres user when we are root; it
+	// must be able to enter the directory.
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		_ = os.Chmod(d, 0o755)
+	}
+	o := devOptions{dir: filepath.Join(dir, "state"), host: "127.0.0.1", agents: 2,
+		pgPort: devFreePorts(t, 1), port: devFreePorts(t, 1), agentPort: devFreePorts(t, 2), servicesPort: devFreePorts(t, 1), jobsPort: devFreePorts(t, 1)}
+	pids := filepath.Join(dir, "pids")
+	base := func(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
+	svc, jb := base(o.servicesPort), base(o.jobsPort)
+
+	stop := startDev(t, o)
+	app := fmt.Sprintf(`{"id": "/smoke", "cmd": "echo $$ >> %s; exec python3 -m http.server $PORT0", "instances": 2, "cpus": 0.1, "mem": 32,
+		"portDefinitions": [{"port": 0}], "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0, "intervalSeconds": 1}]}`, pids)
+	devPost(t, svc+"/v2/apps", app, http.StatusCreated)
+	devPost(t, jb+"/v1/jobs", `{"name": "nightly", "command": "echo hi", "schedule": "@daily"}`, http.StatusCreated)
+	devWaitHealthy(t, svc, "/smoke", 2)
+	stop()
+
+	started := devReadPIDs(t, pids)
+	if len(started) < 2 {
+		t.Fatalf("want at least 2 task pids in %s, got %v", pids, started)
+	}
+	for _, pid := range started {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("task process %d still runs after corral dev stopped (kill 0: %v)", pid, err)
+		}
+	}
+	for _, p := range []int{o.pgPort, o.port, o.servicesPort, o.jobsPort, o.agentPort, o.agentPort + 1} {
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)), time.Second); err == nil {
+			c.Close()
+			t.Errorf("port %d still accepts connections after corral dev stopped", p)
+		}
+	}
+
+	stop = startDev(t, o)
+	defer stop()
+	devWaitHealthy(t, svc, "/smoke", 2)
+	var j struct {
+		Name     string `json:"name"`
+		Schedule string `json:"schedule"`
+	}
+	devGetJSON(t, jb+"/v1/jobs/nightly", &j)
+	if j.Name != "nightly" || j.Schedule != "@daily" {
+		t.Errorf("job after restart = %+v; want nightly @daily", j)
+	}
+	if again := devReadPIDs(t, pids); len(again) < len(started)+2 {
+		t.Errorf("want the app relaunched after the restart (new pids), got %v then %v", started, again)
+	}
+}
+
+// startDev runs corral dev until the returned stop is called; stop waits
+// for it to end and fails the test if it ended with an error.
+func startDev(t *testing.T, o devOptions) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	logs := &lockedBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("corral dev log:\n%s", logs.String())
+		}
+	})
+	errc := make(chan error, 1)
+	go func() { errc <- runDev(ctx, cancel, o, log) }()
+	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+	defer wcancel()
+	err := awaitDev(wctx, "http://127.0.0.1:"+strconv.Itoa(o.port), o.agents,
+		[]string{"http://127.0.0.1:" + strconv.Itoa(o.servicesPort) + "/ping", "http://127.0.0.1:" + strconv.Itoa(o.jobsPort) + "/ping"})
+	if err != nil {
+		cancel()
+		t.Fatalf("corral dev did not come up: %v (ended: %v)", err, <-errc)
+	}
+	done := false
+	stop = func() {
+		if done {
+			return
+		}
+		done = true
+		cancel()
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Errorf("corral dev ended with %v", err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("corral dev did not stop within a minute")
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func devWaitHealthy(t *testing.T, svc, id string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	var last string
+	for time.Now().Before(deadline) {
+		var out struct {
+			App struct {
+				TasksRunning int `json:"tasksRunning"`
+				TasksHealthy int `json:"tasksHealthy"`
+			} `json:"app"`
+		}
+		resp, err := http.Get(svc + "/v2/apps" + id)
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&out)
+			resp.Body.Close()
+		}
+		if err == nil && out.App.TasksRunning == n && out.App.TasksHealthy == n {
+			return
+		}
+		last = fmt.Sprintf("running %d, healthy %d, err %v", out.App.TasksRunning, out.App.TasksHealthy, err)
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("app %s not at %d healthy instances within a minute: %s", id, n, last)
+}
+
+func devPost(t *testing.T, url, body string, want int) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST %s = %s %s; want %d", url, resp.Status, b, want)
+	}
+}
+
+func devGetJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s = %s %s", url, resp.Status, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+func devReadPIDs(t *testing.T, path string) []int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading task pids: %v", err)
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// devFreePorts returns a port p on 127.0.0.1 such that p..p+n-1 are free.
+func devFreePorts(t testing.TB, n int) int {
+	t.Helper()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		ok := true
+		for i := 1; i < n; i++ {
+			if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+i))); err != nil {
+				ok = false
+			} else {
+				l.Close()
+			}
+		}
+		if ok && p+n-1 <= 65535 {
+			return p
+		}
+	}
+	t.Fatal("no run of free ports")
+	return 0
+}
+
+// lockedBuffer is a bytes.Buffer safe for the many goroutines that log.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
