@@ -36,10 +36,11 @@ type devOptions struct {
 	agentPort    int
 	servicesPort int
 	jobsPort     int
+	taskPorts    string // "lo-hi", split evenly among the agents
 }
 
 func devCommand() *command {
-	o := devOptions{dir: ".corral", pgPort: 55432, host: "127.0.0.1", port: 5050, agents: 2, agentPort: 5051, servicesPort: 8080, jobsPort: 4400}
+	o := devOptions{dir: ".corral", pgPort: 55432, host: "127.0.0.1", port: 5050, agents: 2, agentPort: 5051, servicesPort: 8080, jobsPort: 4400, taskPorts: "31000-31999"}
 	var logs logFlags
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.StringVar(&o.dir, "dir", o.dir, "state directory: the private Postgres (pg/) and the agents' work dirs (agent-N/); kept between runs")
@@ -52,6 +53,7 @@ func devCommand() *command {
 	fs.IntVar(&o.agentPort, "agent_port", o.agentPort, "port of the first agent; agent N listens on agent_port+N-1")
 	fs.IntVar(&o.servicesPort, "services_port", o.servicesPort, "port of the services framework's Marathon-compatible API")
 	fs.IntVar(&o.jobsPort, "jobs_port", o.jobsPort, "port of the jobs framework's API")
+	fs.StringVar(&o.taskPorts, "task_ports", o.taskPorts, "port range tasks get ports from, as lo-hi; split evenly among the agents")
 	logs.register(fs)
 	c := &command{name: "dev", summary: "run a whole cluster in one process for a laptop: master, agents, services, jobs, console (and Postgres)", usage: "[flags]", fs: fs}
 	c.run = func(args []string) error {
@@ -82,6 +84,11 @@ func (o devOptions) validate() error {
 	if o.agents < 1 || o.agents > 16 {
 		errs = append(errs, fmt.Errorf("agents: want 1 to 16, got %d", o.agents))
 	}
+	if lo, hi, err := o.taskPortRange(); err != nil {
+		errs = append(errs, err)
+	} else if hi-lo+1 < o.agents {
+		errs = append(errs, fmt.Errorf("task_ports: %d ports cannot be split among %d agents", hi-lo+1, o.agents))
+	}
 	if o.dir == "" {
 		errs = append(errs, errors.New("dir: must not be empty"))
 	}
@@ -89,6 +96,17 @@ func (o devOptions) validate() error {
 		errs = append(errs, fmt.Errorf("host: %q is not an IP address", o.host))
 	}
 	return errors.Join(errs...)
+}
+
+// taskPortRange parses --task_ports.
+func (o devOptions) taskPortRange() (lo, hi int, err error) {
+	a, b, ok := strings.Cut(o.taskPorts, "-")
+	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
+	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if !ok || err1 != nil || err2 != nil || lo < 1 || hi > 65535 || lo > hi {
+		return 0, 0, fmt.Errorf("task_ports: want a range like 31000-31999, got %q", o.taskPorts)
+	}
+	return lo, hi, nil
 }
 
 // url is the base URL a part listening on port advertises.
@@ -211,14 +229,15 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 	run(&kernelWG, kernelCtx, "master", m.Run)
 
 	var agentURLs []string
-	span := 1000 / o.agents
+	portsLo, portsHi, _ := o.taskPortRange()
+	span := (portsHi - portsLo + 1) / o.agents
 	for i := 0; i < o.agents; i++ {
 		name := fmt.Sprintf("agent-%d", i+1)
 		acfg := agent.DefaultConfig()
 		acfg.Masters = []string{masterURL}
 		acfg.Listen, acfg.Advertise = o.listen(o.agentPort+i), o.url(o.agentPort+i)
 		acfg.WorkDir = filepath.Join(dir, name)
-		lo := 31000 + i*span
+		lo := portsLo + i*span
 		acfg.Resources = fmt.Sprintf("ports:[%d-%d]", lo, lo+span-1)
 		acfg.Share = 1 / float64(o.agents)
 		acfg.Attributes = "agent:" + strconv.Itoa(i+1)

@@ -36,7 +36,7 @@ func BenchmarkDevIdleRSS(b *testing.B) {
 		ports[n] = devFreePorts(b, 1)
 	}
 	ports["agent_port"] = devFreePorts(b, 2)
-	args := []string{"dev", "--dir", filepath.Join(dir, "state"), "--log_level", "warn"}
+	args := []string{"dev", "--dir", filepath.Join(dir, "state"), "--log_level", "warn", "--task_ports", "39200-39399"}
 	for n, p := range ports {
 		args = append(args, "--"+n, strconv.Itoa(p))
 	}

@@ -42,7 +42,8 @@ func TestDevKeepsStateAcrossRestarts(t *testing.T) {
 	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
 		_ = os.Chmod(d, 0o755)
 	}
-	o := devOptions{dir: filepath.Join(dir, "state"), host: "127.0.0.1", agents: 2,
+	// Task ports away from the ranges other tests' agents use.
+	o := devOptions{dir: filepath.Join(dir, "state"), host: "127.0.0.1", agents: 2, taskPorts: "39000-39199",
 		pgPort: devFreePorts(t, 1), port: devFreePorts(t, 1), agentPort: devFreePorts(t, 2), servicesPort: devFreePorts(t, 1), jobsPort: devFreePorts(t, 1)}
 	pids := filepath.Join(dir, "pids")
 	base := func(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	_ "time/tzdata" // job schedules need IANA zones even where the host has none
+
+	"corral/internal/cli"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -31,8 +33,15 @@ func commands() []*command {
 
 func run(args []string) int {
 	cmds := commands()
+	mentionClientVerbs(cmds)
+	if cli.Handles(args) {
+		return runClient(args)
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		if len(args) > 1 {
+			if code, ok := clientHelp(args[1:]); ok {
+				return code
+			}
 			for _, c := range cmds {
 				if c.name == args[1] {
 					printUsage(os.Stdout, c)
@@ -82,6 +91,8 @@ func usage(cmds []*command) {
 		fmt.Printf("  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Println("\nRun 'corral <command> --help' for the flags of a command.")
+	fmt.Println()
+	cli.Usage(os.Stdout)
 }
 
 // usageError marks errors caused by how the command was called.

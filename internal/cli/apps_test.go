@@ -1,0 +1,335 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// step is one poll of a scripted deployment: what GET /v2/deployments
+// and GET /v2/apps/hello answer ("" app: 404).
+type step struct {
+	deps string
+	app  string
+}
+
+// script serves the steps; each GET /v2/deployments moves to the next
+// one, the last one repeats.
+type script struct {
+	mu    sync.Mutex
+	steps []step
+	i     int
+}
+
+func (s *script) deployments(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	st := s.steps[min(s.i, len(s.steps)-1)]
+	s.i++
+	s.mu.Unlock()
+	answer(200, st.deps)(w, r)
+}
+
+func (s *script) app(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	st := s.steps[max(0, min(s.i-1, len(s.steps)-1))]
+	s.mu.Unlock()
+	if st.app == "" {
+		answer(404, `{"message": "App '/hello' does not exist"}`)(w, r)
+		return
+	}
+	answer(200, `{"app": `+st.app+`}`)(w, r)
+}
+
+// helloApp is /hello as GET /v2/apps/hello shows it.
+func helloApp(version string, instances, running, staged, healthy int) string {
+	return fmt.Sprintf(`{"id": "/hello", "cmd": "python3 -m http.server $PORT0", "instances": %d, "version": %q,
+		"healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0}],
+		"tasksRunning": %d, "tasksStaged": %d, "tasksHealthy": %d, "tasksUnhealthy": 0, "deployments": [], "tasks": []}`,
+		instances, version, running, staged, healthy)
+}
+
+func ourDeployment(waiting string) string {
+	return `[{"id": "d-1", "version": "V1", "affectedApps": ["/hello"], "currentActions": [{"action": "StartApplication", "app": "/hello", "waiting": "` + waiting + `"}]}]`
+}
+
+// writeFile writes content to a file in a temp dir and returns its path.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const helloJSON = `{"id": "/hello", "cmd": "python3 -m http.server $PORT0", "instances": 2}`
+
+func TestDeployCreatesAndWaitsUntilHealthy(t *testing.T) {
+	sc := &script{steps: []step{
+		{ourDeployment("waiting for offers to launch 2 instance(s)"), helloApp("V1", 2, 0, 0, 0)},
+		{ourDeployment("waiting for offers to launch 2 instance(s)"), helloApp("V1", 2, 0, 0, 0)},
+		{ourDeployment(""), helloApp("V1", 2, 1, 1, 0)},
+		{ourDeployment(""), helloApp("V1", 2, 2, 0, 1)},
+		{`[]`, helloApp("V1", 2, 2, 0, 2)},
+	}}
+	created := false
+	var mu sync.Mutex
+	svc := newFake(t, map[string]http.HandlerFunc{
+		"GET /v2/apps/hello": func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			c := created
+			mu.Unlock()
+			if !c {
+				answer(404, `{"message": "App '/hello' does not exist"}`)(w, r)
+				return
+			}
+			sc.app(w, r)
+		},
+		"POST /v2/apps": func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			created = true
+			mu.Unlock()
+			w.Header().Set("Marathon-Deployment-Id", "d-1")
+			answer(201, helloApp("V1", 2, 0, 0, 0))(w, r)
+		},
+		"GET /v2/deployments": sc.deployments,
+	})
+	file := writeFile(t, "app.json", helloJSON)
+	res := runCLI(t, invocation{env: addrEnv(nil, svc, nil)}, "app", "deploy", file)
+	if res.code != ExitOK {
+		t.Fatalf("app deploy = %d; want 0\nstderr: %s", res.code, res.stderr)
+	}
+	golden(t, "app_deploy_progress.txt", res.stdout)
+	if got := svc.bodyOf("POST /v2/apps?force=false"); len(got) != 1 || got[0] != helloJSON {
+		t.Errorf("POST /v2/apps bodies = %q; want the file as given", got)
+	}
+}
+
+func TestDeployUpdatesExistingAppWithPut(t *testing.T) {
+	sc := &script{steps: []step{{ourDeployment(""), helloApp("V1", 2, 2, 0, 1)}, {`[]`, helloApp("V1", 2, 2, 0, 2)}}}
+	svc := newFake(t, map[string]http.HandlerFunc{
+		"GET /v2/apps/hello":  sc.app,
+		"PUT /v2/apps/hello":  answer(200, `{"deploymentId": "d-1", "version": "V1"}`),
+		"POST /v2/apps":       answer(500, `{"message": "must not be called"}`),
+		"GET /v2/deployments": sc.deployments,
+	})
+	res := runCLI(t, invocation{env: addrEnv(nil, svc, nil), stdin: helloJSON}, "app", "deploy", "-", "--json")
+	if res.code != ExitOK {
+		t.Fatalf("app deploy - = %d; want 0\nstderr: %s", res.code, res.stderr)
+	}
+	if got := svc.bodyOf("PUT /v2/apps/hello?force=false&partialUpdate=false"); len(got) != 1 || got[0] != helloJSON {
+		t.Errorf("PUT bodies = %q (calls %q); want the file, replacing the app", got, svc.called())
+	}
+	if n := svc.count("POST"); n != 0 {
+		t.Errorf("an existing app was POSTed %d times", n)
+	}
+	var out changeResult
+	if err := json.Unmarshal([]byte(res.stdout), &out); err != nil {
+		t.Fatalf("--json printed %q: %v", res.stdout, err)
+	}
+	if want := (changeResult{App: "/hello", DeploymentID: "d-1", Version: "V1", Status: "finished"}); out != want {
+		t.Errorf("--json = %+v; want %+v", out, want)
+	}
+	if !strings.Contains(res.stderr, "/hello: instances running 2/2, healthy 1/2") {
+		t.Errorf("with --json, progress should go to stderr; stderr = %q", res.stderr)
+	}
+}
+
+func TestDeployOutcomes(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		steps   []step
+		args    []string
+		code    int
+		stderr  []string
+		stdout  []string
+		noPolls bool
+	}{
+		{
+			name: "deployment stopped before the target",
+			steps: []step{
+				{ourDeployment(""), helloApp("V1", 2, 1, 0, 0)},
+				{`[]`, helloApp("V1", 2, 1, 0, 1)},
+				{`[]`, helloApp("V1", 2, 2, 0, 1)}, // running, not yet healthy
+				{`[]`, helloApp("V1", 2, 2, 0, 2)},
+			},
+			code:   ExitOK,
+			stdout: []string{"deployment d-1 ended before /hello reached its target", "/hello: instances running 2/2, healthy 1/2\n", "deployment d-1 finished: instances running 2/2, healthy 2/2"},
+		},
+		{
+			name: "replaced by another deployment",
+			steps: []step{
+				{ourDeployment(""), helloApp("V1", 2, 1, 0, 0)},
+				{`[{"id": "d-2", "version": "V2", "affectedApps": ["/hello"], "currentActions": []}]`, helloApp("V2", 1, 1, 0, 0)},
+			},
+			code:   ExitFailed,
+			stderr: []string{"deployment d-1 was replaced by deployment d-2", "now at version V2"},
+		},
+		{
+			name:   "app deleted meanwhile",
+			steps:  []step{{ourDeployment(""), helloApp("V1", 2, 1, 0, 0)}, {`[]`, ""}},
+			code:   ExitFailed,
+			stderr: []string{"app /hello was deleted while deployment d-1 was running"},
+		},
+		{
+			name:   "timeout names what is missing",
+			steps:  []step{{ourDeployment("waiting for offers that fit 1 more instance(s)"), helloApp("V1", 2, 1, 0, 0)}},
+			args:   []string{"--timeout", "60ms"},
+			code:   ExitFailed,
+			stderr: []string{"timed out after 60ms waiting for deployment d-1 of /hello: 1 not running, 2 not healthy", "2 not healthy (waiting for offers that fit 1 more instance(s))"},
+		},
+		{
+			name:    "detach",
+			steps:   []step{{ourDeployment(""), helloApp("V1", 2, 0, 0, 0)}},
+			args:    []string{"--detach"},
+			code:    ExitOK,
+			noPolls: true,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := &script{steps: tc.steps}
+			svc := newFake(t, map[string]http.HandlerFunc{
+				"GET /v2/apps/hello":  sc.app,
+				"PUT /v2/apps/hello":  answer(200, `{"deploymentId": "d-1", "version": "V1"}`),
+				"GET /v2/deployments": sc.deployments,
+			})
+			args := append([]string{"app", "scale", "/hello", "2"}, tc.args...)
+			res := runCLI(t, invocation{env: addrEnv(nil, svc, nil)}, args...)
+			if res.code != tc.code {
+				t.Fatalf("Run(%q) = %d; want %d\nstdout: %s\nstderr: %s", args, res.code, tc.code, res.stdout, res.stderr)
+			}
+			for _, want := range tc.stderr {
+				if !strings.Contains(res.stderr, want) {
+					t.Errorf("stderr = %q; want it to contain %q", res.stderr, want)
+				}
+			}
+			for _, want := range tc.stdout {
+				if !strings.Contains(res.stdout, want) {
+					t.Errorf("stdout = %q; want it to contain %q", res.stdout, want)
+				}
+			}
+			if !strings.Contains(res.stdout, "deployment d-1") {
+				t.Errorf("stdout = %q; want the deployment id", res.stdout)
+			}
+			if n := svc.count("GET /v2/deployments"); tc.noPolls && n > 0 {
+				t.Errorf("--detach polled deployments %d times", n)
+			}
+		})
+	}
+}
+
+func TestScaleRestartDeleteRequests(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		call  string // the change request the verb must send
+		body  string
+		final step
+	}{
+		{"scale", []string{"app", "scale", "hello", "3"}, "PUT /v2/apps/hello?force=false", `{"instances":3}`, step{`[]`, helloApp("V1", 3, 3, 0, 3)}},
+		{"restart forced", []string{"app", "restart", "/hello/", "--force"}, "POST /v2/apps/hello/restart?force=true", "", step{`[]`, helloApp("V1", 2, 2, 0, 2)}},
+		{"delete", []string{"app", "delete", "/hello"}, "DELETE /v2/apps/hello?force=true", "", step{`[]`, ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := &script{steps: []step{tc.final}}
+			method, path, _ := strings.Cut(tc.call, " ")
+			path, _, _ = strings.Cut(path, "?")
+			svc := newFake(t, map[string]http.HandlerFunc{
+				method + " " + path:   answer(200, `{"deploymentId": "d-1", "version": "V1"}`),
+				"GET /v2/apps/hello":  sc.app,
+				"GET /v2/deployments": sc.deployments,
+			})
+			res := runCLI(t, invocation{env: addrEnv(nil, svc, nil)}, tc.args...)
+			if res.code != ExitOK {
+				t.Fatalf("Run(%q) = %d; want 0\nstderr: %s", tc.args, res.code, res.stderr)
+			}
+			got := svc.bodyOf(tc.call)
+			if len(got) != 1 || got[0] != tc.body {
+				t.Errorf("Run(%q) sent %q to %s (calls %q); want body %q", tc.args, got, tc.call, svc.called(), tc.body)
+			}
+		})
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	svc := newFake(t, map[string]http.HandlerFunc{
+		"GET /v2/apps/nope": answer(404, `{"message": "App '/nope' does not exist"}`),
+		"PUT /v2/apps/nope": answer(404, `{"message": "App '/nope' does not exist"}`),
+		"GET /v2/apps/bad":  answer(404, `{"message": "App '/bad' does not exist"}`),
+		"POST /v2/apps": answer(422, `{"message": "Object is not valid", "details": [
+			{"path": "/instances", "errors": ["must be 0 or more (got -1)"]},
+			{"path": "/healthChecks(0)/path", "errors": ["must start with /"]}]}`),
+		"GET /v2/apps/locked": answer(200, `{"app": `+helloApp("V1", 1, 1, 0, 1)+`}`),
+		"PUT /v2/apps/locked": answer(409, `{"message": "App is locked by one or more deployments. Override with the option '?force=true'.", "deployments": [{"id": "d-9"}]}`),
+		"GET /v2/apps":        answer(503, `{"message": "cannot store the change: database down"}`),
+	})
+	jobs := newFake(t, map[string]http.HandlerFunc{
+		"GET /v1/jobs/missing": answer(404, `{"message": "job \"missing\" does not exist"}`),
+	})
+	master := newFake(t, map[string]http.HandlerFunc{"GET /state": answer(200, apiFile(t, "state.json"))})
+	env := addrEnv(master, svc, jobs)
+	down := map[string]string{"CORRAL_SERVICES": closedURL(t), "CORRAL_MASTER": closedURL(t), "CORRAL_JOBS": closedURL(t)}
+	invalid := writeFile(t, "bad.json", `{"id": "/bad", "instances": -1, "healthChecks": [{"path": "x"}]}`)
+	locked := writeFile(t, "locked.json", `{"id": "/locked", "cmd": "sleep 1"}`)
+	notJSON := writeFile(t, "x.json", `{"id": `)
+	for _, tc := range []struct {
+		name   string
+		env    map[string]string
+		args   []string
+		code   int
+		stderr []string
+	}{
+		{"app not found", env, []string{"app", "show", "nope"}, ExitNotFound, []string{"App '/nope' does not exist"}},
+		{"scale not found", env, []string{"app", "scale", "/nope", "2"}, ExitNotFound, []string{"app /nope does not exist"}},
+		{"job not found", env, []string{"job", "show", "missing"}, ExitNotFound, []string{`job "missing" does not exist`}},
+		{"task not found", env, []string{"task", "logs", "nope.123"}, ExitNotFound, []string{`no task "nope.123"`}},
+		{"ambiguous task prefix", env, []string{"task", "logs", "web."}, ExitUsage, []string{"matches 3 tasks"}},
+		{"services unreachable", down, []string{"app", "list"}, ExitUnreachable, []string{"cannot reach the services API", "CORRAL_SERVICES"}},
+		{"master unreachable", down, []string{"agent", "list"}, ExitUnreachable, []string{"cannot reach the master API", "--master"}},
+		{"jobs unreachable", down, []string{"job", "list"}, ExitUnreachable, []string{"cannot reach the jobs API"}},
+		{"unavailable is unreachable", env, []string{"app", "list"}, ExitUnreachable, []string{"database down", "HTTP 503"}},
+		{"validation error names fields", env, []string{"app", "deploy", invalid}, ExitFailed, []string{
+			"Object is not valid", "\n  /instances: must be 0 or more (got -1)", "\n  /healthChecks(0)/path: must start with /"}},
+		{"locked", env, []string{"app", "deploy", locked}, ExitFailed, []string{"locked by deployment(s) d-9; --force overrides"}},
+		{"file not JSON", env, []string{"app", "deploy", notJSON}, ExitFailed, []string{"does not hold one app definition"}},
+		{"file missing", env, []string{"app", "deploy", "/no/such/file.json"}, ExitUsage, []string{"cannot read /no/such/file.json"}},
+		{"missing argument", env, []string{"app", "show"}, ExitUsage, []string{"missing arguments: want ID", "corral app show --help"}},
+		{"extra argument", env, []string{"app", "list", "x"}, ExitUsage, []string{"unexpected arguments"}},
+		{"bad instances", env, []string{"app", "scale", "/x", "many"}, ExitUsage, []string{"N must be a whole number"}},
+		{"unknown flag", env, []string{"job", "list", "--bogus"}, ExitUsage, []string{"flag provided but not defined: -bogus"}},
+		{"unknown verb", env, []string{"app", "frobnicate"}, ExitUsage, []string{`unknown verb "frobnicate"`}},
+		{"no verb", env, []string{"job"}, ExitUsage, []string{"Usage: corral job <verb>"}},
+		{"unknown group", env, []string{"nonsense"}, ExitUsage, []string{`unknown command "nonsense"`}},
+		{"bad address", env, []string{"app", "list", "--services", "ftp://x"}, ExitUsage, []string{"--services"}},
+		{"bad limit", env, []string{"job", "runs", "x", "--limit", "0"}, ExitUsage, []string{"--limit"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := runCLI(t, invocation{env: tc.env}, tc.args...)
+			if res.code != tc.code {
+				t.Fatalf("Run(%q) = %d; want %d\nstdout: %s\nstderr: %s", tc.args, res.code, tc.code, res.stdout, res.stderr)
+			}
+			for _, want := range tc.stderr {
+				if !strings.Contains(res.stderr, want) {
+					t.Errorf("Run(%q) stderr = %q; want it to contain %q", tc.args, res.stderr, want)
+				}
+			}
+		})
+	}
+}
+
+func TestAddressFlagsAndEnvironment(t *testing.T) {
+	a := newFake(t, map[string]http.HandlerFunc{"GET /v2/apps": answer(200, `{"apps": [{"id": "/from-env"}]}`)})
+	b := newFake(t, map[string]http.HandlerFunc{"GET /v2/apps": answer(200, `{"apps": [{"id": "/from-flag"}]}`)})
+	env := map[string]string{"CORRAL_SERVICES": a.URL}
+	if res := runCLI(t, invocation{env: env}, "app", "list"); !strings.Contains(res.stdout, "/from-env") {
+		t.Errorf("with CORRAL_SERVICES, app list = %q; want the app of that API", res.stdout)
+	}
+	if res := runCLI(t, invocation{env: env}, "app", "list", "--services", strings.TrimPrefix(b.URL, "http://")); !strings.Contains(res.stdout, "/from-flag") {
+		t.Errorf("--services (without scheme) should win over the environment; got %q %q", res.stdout, res.stderr)
+	}
+}

@@ -1,0 +1,705 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// jobView is the part of a native job (GET /v1/jobs, /v1/jobs/{name}) the
+// verbs show.
+type jobView struct {
+	Name                   string   `json:"name"`
+	Command                string   `json:"command"`
+	Args                   []string `json:"args"`
+	CPUs                   float64  `json:"cpus"`
+	Mem                    float64  `json:"mem"`
+	Disk                   float64  `json:"disk"`
+	Schedule               string   `json:"schedule"`
+	Timezone               string   `json:"timezone"`
+	Parents                []string `json:"parents"`
+	Retries                int      `json:"retries"`
+	TimeoutSeconds         float64  `json:"timeoutSeconds"`
+	ConcurrencyPolicy      string   `json:"concurrencyPolicy"`
+	Disabled               bool     `json:"disabled"`
+	SoftError              bool     `json:"softError"`
+	Description            string   `json:"description"`
+	Owner                  string   `json:"owner"`
+	SuccessCount           int64    `json:"successCount"`
+	ErrorCount             int64    `json:"errorCount"`
+	ErrorsSinceLastSuccess int64    `json:"errorsSinceLastSuccess"`
+	LastSuccess            string   `json:"lastSuccess"`
+	LastError              string   `json:"lastError"`
+	NextRun                string   `json:"nextRun"`
+	Version                string   `json:"version"`
+}
+
+// when says what starts the job: its schedule or its parents.
+func (j *jobView) when() string {
+	if len(j.Parents) > 0 {
+		return "after " + strings.Join(j.Parents, ", ")
+	}
+	if j.Timezone != "" && j.Timezone != "UTC" {
+		return j.Schedule + " (" + j.Timezone + ")"
+	}
+	return j.Schedule
+}
+
+func (j *jobView) command() string {
+	if j.Command != "" {
+		return j.Command
+	}
+	return strings.Join(j.Args, " ")
+}
+
+// runView is a run of a job as the jobs API shows it.
+type runView struct {
+	ID           int64   `json:"id"`
+	Job          string  `json:"job"`
+	Trigger      string  `json:"trigger"`
+	State        string  `json:"state"`
+	Attempt      int     `json:"attempt"`
+	MaxAttempts  int     `json:"maxAttempts"`
+	Reason       string  `json:"reason"`
+	ExitStatus   *int    `json:"exitStatus"`
+	Host         string  `json:"host"`
+	TaskID       string  `json:"taskId"`
+	QueuedAt     string  `json:"queuedAt"`
+	ScheduledFor *string `json:"scheduledFor"`
+	StartedAt    *string `json:"startedAt"`
+	FinishedAt   *string `json:"finishedAt"`
+	TriggeredBy  []int64 `json:"triggeredBy"`
+}
+
+// ended reports whether a run reached a final state; ok is true for
+// SUCCEEDED.
+func (r *runView) ended() (done, ok bool) {
+	switch r.State {
+	case "SUCCEEDED":
+		return true, true
+	case "FAILED", "KILLED", "SKIPPED", "MISSED":
+		return true, false
+	}
+	return false, false
+}
+
+func jobVerbs() []*verb {
+	return []*verb{
+		{
+			group: "job", name: "list", summary: "list the jobs framework's jobs",
+			about: `One row per job, sorted by name: what starts it (a schedule with its
+time zone, or "after" its parents), its next scheduled run, the last
+success and error, and its success and error counts.`,
+			uses: useJobs, maxArgs: 0, jsonDoc: "print the API's answer to GET /v1/jobs",
+			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error { return jobList },
+		},
+		{
+			group: "job", name: "show", args: "NAME", minArgs: 1, maxArgs: 1,
+			summary: "show a job's definition, statistics and recent runs",
+			uses:    useJobs, jsonDoc: "print the API's answer to GET /v1/jobs/NAME",
+			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
+				runs := fs.Int("runs", 5, "how many of the most recent runs to show")
+				return func(ctx context.Context, r *runner) error { return jobShow(ctx, r, r.args[0], *runs) }
+			},
+		},
+		{
+			group: "job", name: "add", args: "FILE", minArgs: 1, maxArgs: 1,
+			summary: "create or update jobs from a JSON file (one job, or an array of jobs)",
+			about: `FILE (or - for stdin) holds one native job object or an array of them,
+such as a chain of a scheduled job and its children. They are saved
+parents first (in dependency order, file order among equals): a job
+that exists is replaced with PUT /v1/jobs/NAME, a new one created with
+POST /v1/jobs. The first job the API refuses stops the verb (exit 1),
+naming the job and each invalid field; the jobs before it stay saved.`,
+			uses: useJobs, jsonDoc: "print a JSON array of the API's answers, one saved job each, in the order saved",
+			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
+				return func(ctx context.Context, r *runner) error { return jobAdd(ctx, r, r.args[0]) }
+			},
+		},
+		{
+			group: "job", name: "run", args: "NAME [ARG...]", minArgs: 1, maxArgs: -1,
+			summary: "start a run of a job now and wait for its result",
+			about: `Queues a manual run (POST /v1/jobs/NAME/run) with the given arguments
+appended to the job's command, then, unless --detach, follows the run,
+printing each change of state, until it ends: exit 0 when it
+SUCCEEDED, 1 when it FAILED, was KILLED or SKIPPED, or --timeout passed
+(the run carries on). Put "--" before arguments that start with "-".`,
+			uses: useJobs, jsonDoc: "print the run (the API's run object) when it ends, or at once with --detach; progress goes to stderr",
+			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
+				detach := fs.Bool("detach", false, "return once the run is queued, printing its id")
+				timeout := fs.Duration("timeout", 30*time.Minute, "give up waiting after this long and exit 1")
+				return func(ctx context.Context, r *runner) error {
+					return jobRun(ctx, r, r.args[0], r.args[1:], *detach, *timeout)
+				}
+			},
+		},
+		{
+			group: "job", name: "runs", args: "NAME", minArgs: 1, maxArgs: 1,
+			summary: "list a job's runs, newest first",
+			about: `One row per run: id, trigger (schedule, dependency, manual), state,
+attempt, when it was scheduled and started, how long it took, its exit
+status, host and reason.`,
+			uses: useJobs, jsonDoc: "print the API's answer to GET /v1/jobs/NAME/runs",
+			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
+				limit := fs.Int("limit", 20, "how many runs to show (at most 1000)")
+				return func(ctx context.Context, r *runner) error { return jobRuns(ctx, r, r.args[0], *limit) }
+			},
+		},
+		{
+			group: "job", name: "delete", args: "NAME", minArgs: 1, maxArgs: 1,
+			summary: "delete a job",
+			about: `Sends DELETE /v1/jobs/NAME. A job other jobs depend on is only deleted
+with --force, which rewires its children as Chronos did (they take over
+its parents, or its schedule); the changes are printed.`,
+			uses: useJobs, jsonDoc: "print the API's answer",
+			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
+				force := fs.Bool("force", false, "delete even when other jobs depend on it, rewiring them")
+				return func(ctx context.Context, r *runner) error { return jobDelete(ctx, r, r.args[0], *force) }
+			},
+		},
+		{
+			group: "job", name: "graph", maxArgs: 0,
+			summary: "print the jobs' dependency graph",
+			about: `Prints each job without parents with its descendants as an indented
+tree, each job with its last outcome (fresh, success, failure) and
+status (idle, queued, running). A job with several parents appears
+under each; its subtree is printed once. --dot prints the graph in
+Graphviz DOT instead (GET /v1/graph.dot), for "| dot -Tsvg".`,
+			uses: useJobs, jsonDoc: "print the API's answer to GET /v1/graph",
+			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
+				dot := fs.Bool("dot", false, "print Graphviz DOT (GET /v1/graph.dot)")
+				return func(ctx context.Context, r *runner) error { return jobGraph(ctx, r, *dot) }
+			},
+		},
+	}
+}
+
+// --- list, show, runs --------------------------------------------------------
+
+// jobTable renders `job list` (pure).
+func jobTable(jobs []jobView) string {
+	sort.Slice(jobs, func(i, j int) bool { return jobs[i].Name < jobs[j].Name })
+	t := newTable("NAME", "WHEN", "NEXT RUN", "LAST SUCCESS", "LAST ERROR", "SUCCESSES", "ERRORS", "ENABLED")
+	for _, j := range jobs {
+		enabled := "yes"
+		if j.Disabled {
+			enabled = "no"
+		}
+		t.add(j.Name, j.when(), stamp(j.NextRun), stamp(j.LastSuccess), stamp(j.LastError),
+			fmt.Sprint(j.SuccessCount), fmt.Sprint(j.ErrorCount), enabled)
+	}
+	return t.String()
+}
+
+func jobList(ctx context.Context, r *runner) error {
+	resp, err := r.jobs.do(ctx, http.MethodGet, "/v1/jobs", nil)
+	if err != nil {
+		return err
+	}
+	if r.json {
+		return indentJSON(r.out, resp.body)
+	}
+	var jobs []jobView
+	if err := decode("jobs", "/v1/jobs", resp.body, &jobs); err != nil {
+		return err
+	}
+	_, err = io.WriteString(r.out, jobTable(jobs))
+	return err
+}
+
+// runTable renders runs in the order given (pure).
+func runTable(runs []runView) string {
+	t := newTable("ID", "TRIGGER", "STATE", "ATTEMPT", "SCHEDULED", "STARTED", "TOOK", "EXIT", "HOST", "REASON")
+	for _, x := range runs {
+		exit := ""
+		if x.ExitStatus != nil {
+			exit = fmt.Sprint(*x.ExitStatus)
+		}
+		attempt := fmt.Sprint(x.Attempt + 1)
+		if x.MaxAttempts > 0 {
+			attempt += "/" + fmt.Sprint(x.MaxAttempts)
+		}
+		t.add(fmt.Sprint(x.ID), x.Trigger, x.State, attempt, stampPtr(x.ScheduledFor), stampPtr(x.StartedAt),
+			elapsed(x.StartedAt, x.FinishedAt), exit, x.Host, x.Reason)
+	}
+	return t.String()
+}
+
+// renderJob is the text of `job show` (pure).
+func renderJob(j jobView, runs []runView) string {
+	var k kv
+	k.add("Name", j.Name)
+	if j.Description != "" {
+		k.add("Description", j.Description)
+	}
+	k.add("Command", j.command())
+	if len(j.Parents) > 0 {
+		k.add("Parents", strings.Join(j.Parents, ", "))
+	} else {
+		k.add("Schedule", j.Schedule)
+		k.add("Time zone", j.Timezone)
+		k.add("Next run", stamp(j.NextRun))
+	}
+	enabled := "yes"
+	if j.Disabled {
+		enabled = "no"
+	}
+	k.add("Enabled", enabled)
+	k.add("Resources", fmt.Sprintf("cpus %s, mem %s MB, disk %s MB", num(j.CPUs), num(j.Mem), num(j.Disk)))
+	policy := fmt.Sprintf("retries %d, concurrency %s", j.Retries, j.ConcurrencyPolicy)
+	if j.TimeoutSeconds > 0 {
+		policy += ", timeout " + num(j.TimeoutSeconds) + "s"
+	}
+	if j.SoftError {
+		policy += ", soft errors"
+	}
+	k.add("Policy", policy)
+	if j.Owner != "" {
+		k.add("Owner", j.Owner)
+	}
+	k.add("Runs", fmt.Sprintf("%d succeeded, %d failed (%d since the last success)", j.SuccessCount, j.ErrorCount, j.ErrorsSinceLastSuccess))
+	k.add("Last success", stamp(j.LastSuccess))
+	k.add("Last error", stamp(j.LastError))
+	k.add("Version", j.Version)
+	var b strings.Builder
+	b.WriteString(k.String())
+	b.WriteString("\n")
+	b.WriteString(runTable(runs))
+	return b.String()
+}
+
+func (r *runner) runs(ctx context.Context, name string, limit int) ([]byte, []runView, error) {
+	path := fmt.Sprintf("%s/runs?limit=%d", jobPath(name), limit)
+	resp, err := r.jobs.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	var runs []runView
+	if err := decode("jobs", path, resp.body, &runs); err != nil {
+		return nil, nil, err
+	}
+	return resp.body, runs, nil
+}
+
+func jobShow(ctx context.Context, r *runner, name string, n int) error {
+	resp, err := r.jobs.do(ctx, http.MethodGet, jobPath(name), nil)
+	if err != nil {
+		return err
+	}
+	if r.json {
+		return indentJSON(r.out, resp.body)
+	}
+	var j jobView
+	if err := decode("jobs", jobPath(name), resp.body, &j); err != nil {
+		return err
+	}
+	var runs []runView
+	if n > 0 {
+		if _, runs, err = r.runs(ctx, name, min(n, 1000)); err != nil {
+			return err
+		}
+	}
+	_, err = io.WriteString(r.out, renderJob(j, runs))
+	return err
+}
+
+func jobRuns(ctx context.Context, r *runner, name string, limit int) error {
+	if limit < 1 || limit > 1000 {
+		return usagef("--limit must be between 1 and 1000 (got %d)", limit)
+	}
+	body, runs, err := r.runs(ctx, name, limit)
+	if err != nil {
+		return err
+	}
+	if r.json {
+		return indentJSON(r.out, body)
+	}
+	_, err = io.WriteString(r.out, runTable(runs))
+	return err
+}
+
+// --- add ---------------------------------------------------------------------
+
+// jobSpec is one job of a file given to `job add`.
+type jobSpec struct {
+	name    string
+	parents []string
+	raw     json.RawMessage
+}
+
+// parseJobs reads one job object or an array of them.
+func parseJobs(body []byte) ([]jobSpec, error) {
+	body = bytes.TrimSpace(body)
+	var raws []json.RawMessage
+	if len(body) > 0 && body[0] == '[' {
+		if err := json.Unmarshal(body, &raws); err != nil {
+			return nil, err
+		}
+	} else {
+		raws = []json.RawMessage{body}
+	}
+	var out []jobSpec
+	for i, raw := range raws {
+		var head struct {
+			Name    string   `json:"name"`
+			Parents []string `json:"parents"`
+		}
+		if err := json.Unmarshal(raw, &head); err != nil {
+			return nil, fmt.Errorf("job %d: %w", i+1, err)
+		}
+		out = append(out, jobSpec{name: head.Name, parents: head.Parents, raw: raw})
+	}
+	return out, nil
+}
+
+// addOrder orders jobs parents first: a job comes after every parent
+// defined in the same file; among jobs free to go, file order wins
+// (pure). Parents not in the file are taken to exist already. Two jobs
+// with one name, or a cycle, are errors.
+func addOrder(specs []jobSpec) ([]jobSpec, error) {
+	index := map[string]int{}
+	for i, s := range specs {
+		if s.name == "" {
+			continue
+		}
+		if j, dup := index[s.name]; dup {
+			return nil, fmt.Errorf("job %q is defined twice (entries %d and %d)", s.name, j+1, i+1)
+		}
+		index[s.name] = i
+	}
+	waiting := make([]int, len(specs)) // parents in the file not yet placed
+	children := map[string][]int{}
+	for i, s := range specs {
+		for _, p := range s.parents {
+			if _, ok := index[p]; ok && p != s.name {
+				waiting[i]++
+				children[p] = append(children[p], i)
+			}
+		}
+	}
+	placed := make([]bool, len(specs))
+	var out []jobSpec
+	for len(out) < len(specs) {
+		next := -1
+		for i := range specs {
+			if !placed[i] && waiting[i] == 0 {
+				next = i
+				break
+			}
+		}
+		if next < 0 {
+			var cycle []string
+			for i, s := range specs {
+				if !placed[i] {
+					cycle = append(cycle, s.name)
+				}
+			}
+			return nil, fmt.Errorf("the parents of %s form a cycle", strings.Join(cycle, ", "))
+		}
+		placed[next] = true
+		out = append(out, specs[next])
+		for _, c := range children[specs[next].name] {
+			waiting[c]--
+		}
+	}
+	return out, nil
+}
+
+func jobAdd(ctx context.Context, r *runner, file string) error {
+	body, err := r.readInput(file)
+	if err != nil {
+		return err
+	}
+	specs, err := parseJobs(body)
+	if err != nil {
+		return failf("%s does not hold a job or an array of jobs: %v", displayName(file), err)
+	}
+	if len(specs) == 0 {
+		return failf("%s holds no jobs", displayName(file))
+	}
+	ordered, err := addOrder(specs)
+	if err != nil {
+		return failf("%s: %v", displayName(file), err)
+	}
+	var saved []json.RawMessage
+	var done []string
+	for _, s := range ordered {
+		exists := false
+		if s.name != "" {
+			_, err := r.jobs.do(ctx, http.MethodGet, jobPath(s.name), nil)
+			switch {
+			case err == nil:
+				exists = true
+			case !isStatus(err, http.StatusNotFound):
+				return err
+			}
+		}
+		var resp *response
+		verb := "created"
+		if exists {
+			verb = "updated"
+			resp, err = r.jobs.do(ctx, http.MethodPut, jobPath(s.name), []byte(s.raw))
+		} else {
+			resp, err = r.jobs.do(ctx, http.MethodPost, "/v1/jobs", []byte(s.raw))
+		}
+		if err != nil {
+			name := s.name
+			if name == "" {
+				name = "(without a name)"
+			}
+			what := "saving job " + name
+			if len(done) > 0 {
+				what += " (after saving " + strings.Join(done, ", ") + ")"
+			}
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		saved = append(saved, resp.body)
+		done = append(done, s.name)
+		fmt.Fprintf(r.progress(), "%s job %s\n", verb, s.name)
+	}
+	if r.json {
+		return writeJSON(r.out, saved)
+	}
+	return nil
+}
+
+// --- run ---------------------------------------------------------------------
+
+// runLine is the progress line of a run (pure).
+func runLine(x runView) string {
+	s := fmt.Sprintf("run %d of %s: %s", x.ID, x.Job, x.State)
+	if x.MaxAttempts > 1 {
+		s += fmt.Sprintf(" (attempt %d/%d)", x.Attempt+1, x.MaxAttempts)
+	}
+	if x.Host != "" && (x.State == "STARTING" || x.State == "RUNNING") {
+		s += " on " + x.Host
+	}
+	if x.TaskID != "" && x.State == "RUNNING" {
+		s += ", task " + x.TaskID
+	}
+	if d := elapsed(x.StartedAt, x.FinishedAt); d != "" {
+		s += " after " + d
+	}
+	if x.ExitStatus != nil {
+		s += fmt.Sprintf(", exit status %d", *x.ExitStatus)
+	}
+	if x.Reason != "" {
+		s += ": " + x.Reason
+	}
+	return s
+}
+
+func jobRun(ctx context.Context, r *runner, name string, args []string, detach bool, timeout time.Duration) error {
+	var body any
+	if len(args) > 0 {
+		body = map[string][]string{"arguments": args}
+	}
+	resp, err := r.jobs.do(ctx, http.MethodPost, jobPath(name)+"/run", body)
+	if err != nil {
+		return err
+	}
+	var run runView
+	if err := decode("jobs", jobPath(name)+"/run", resp.body, &run); err != nil {
+		return err
+	}
+	w := r.progress()
+	last := runLine(run)
+	fmt.Fprintln(w, last)
+	if detach {
+		if r.json {
+			return indentJSON(r.out, resp.body)
+		}
+		return nil
+	}
+	deadline := time.Now().Add(timeout)
+	path := fmt.Sprintf("%s/runs/%d", jobPath(name), run.ID)
+	var lastErr string
+	for {
+		select {
+		case <-ctx.Done():
+			return failf("interrupted; run %d of %s carries on", run.ID, name)
+		case <-time.After(r.poll):
+		}
+		resp, err := r.jobs.do(ctx, http.MethodGet, path, nil)
+		switch {
+		case err == nil:
+			lastErr = ""
+			if err := decode("jobs", path, resp.body, &run); err != nil {
+				return err
+			}
+			if line := runLine(run); line != last {
+				fmt.Fprintln(w, line)
+				last = line
+			}
+			if done, ok := run.ended(); done {
+				if r.json {
+					if err := indentJSON(r.out, resp.body); err != nil {
+						return err
+					}
+				}
+				if !ok {
+					return failf("run %d of %s ended %s", run.ID, name, run.State)
+				}
+				return nil
+			}
+		case ctx.Err() != nil:
+			return failf("interrupted; run %d of %s carries on", run.ID, name)
+		case exitCode(err) == ExitUnreachable:
+			if msg := err.Error(); msg != lastErr {
+				fmt.Fprintf(r.errw, "%s; still trying\n", msg)
+				lastErr = msg
+			}
+		default:
+			return err
+		}
+		if time.Now().After(deadline) {
+			return failf("timed out after %v waiting for run %d of %s, which is %s (it carries on)", timeout, run.ID, name, run.State)
+		}
+	}
+}
+
+// --- delete ------------------------------------------------------------------
+
+func jobDelete(ctx context.Context, r *runner, name string, force bool) error {
+	path := jobPath(name)
+	if force {
+		path += "?force=true"
+	}
+	resp, err := r.jobs.do(ctx, http.MethodDelete, path, nil)
+	if err != nil {
+		return err
+	}
+	if r.json {
+		return indentJSON(r.out, resp.body)
+	}
+	var out struct {
+		Rewired []map[string]any `json:"rewired"`
+	}
+	_ = json.Unmarshal(resp.body, &out)
+	fmt.Fprintf(r.out, "deleted job %s\n", name)
+	for _, ch := range out.Rewired {
+		b, _ := json.Marshal(ch)
+		fmt.Fprintf(r.out, "rewired: %s\n", b)
+	}
+	return nil
+}
+
+// --- graph -------------------------------------------------------------------
+
+type graphNode struct {
+	Name      string `json:"name"`
+	LastState string `json:"lastState"`
+	Status    string `json:"status"`
+}
+
+type graphEdge struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// renderGraph draws the dependency graph as indented trees from the jobs
+// without parents (pure). Names are sorted at every level; a job reached
+// again (it has several parents) is printed with "(see above)" in place
+// of its subtree.
+func renderGraph(nodes []graphNode, edges []graphEdge) string {
+	info := map[string]graphNode{}
+	for _, n := range nodes {
+		info[n.Name] = n
+	}
+	children := map[string][]string{}
+	hasParent := map[string]bool{}
+	for _, e := range edges {
+		children[e.From] = append(children[e.From], e.To)
+		hasParent[e.To] = true
+		for _, n := range []string{e.From, e.To} {
+			if _, ok := info[n]; !ok {
+				info[n] = graphNode{Name: n}
+			}
+		}
+	}
+	var roots []string
+	for n := range info {
+		if !hasParent[n] {
+			roots = append(roots, n)
+		}
+	}
+	sort.Strings(roots)
+	for _, cs := range children {
+		sort.Strings(cs)
+	}
+	label := func(n string) string {
+		x := info[n]
+		var st []string
+		for _, s := range []string{x.LastState, x.Status} {
+			if s != "" {
+				st = append(st, s)
+			}
+		}
+		if len(st) == 0 {
+			return n
+		}
+		return n + " (" + strings.Join(st, ", ") + ")"
+	}
+	var b strings.Builder
+	shown := map[string]bool{}
+	var walk func(n, prefix string, last, root bool)
+	walk = func(n, prefix string, last, root bool) {
+		branch, more := "├── ", "│   "
+		if last {
+			branch, more = "└── ", "    "
+		}
+		if root {
+			branch, more = "", ""
+		}
+		if shown[n] && len(children[n]) > 0 {
+			b.WriteString(prefix + branch + label(n) + " (see above)\n")
+			return
+		}
+		shown[n] = true
+		b.WriteString(prefix + branch + label(n) + "\n")
+		for i, c := range children[n] {
+			walk(c, prefix+more, i == len(children[n])-1, false)
+		}
+	}
+	for _, n := range roots {
+		walk(n, "", true, true)
+	}
+	if len(roots) == 0 && len(info) > 0 {
+		b.WriteString("(every job has a parent: the graph has a cycle)\n")
+	}
+	return b.String()
+}
+
+func jobGraph(ctx context.Context, r *runner, dot bool) error {
+	if dot {
+		resp, err := r.jobs.do(ctx, http.MethodGet, "/v1/graph.dot", nil)
+		if err != nil {
+			return err
+		}
+		_, err = r.out.Write(resp.body)
+		return err
+	}
+	resp, err := r.jobs.do(ctx, http.MethodGet, "/v1/graph", nil)
+	if err != nil {
+		return err
+	}
+	if r.json {
+		return indentJSON(r.out, resp.body)
+	}
+	var g struct {
+		Nodes []graphNode `json:"nodes"`
+		Edges []graphEdge `json:"edges"`
+	}
+	if err := decode("jobs", "/v1/graph", resp.body, &g); err != nil {
+		return err
+	}
+	_, err = io.WriteString(r.out, renderGraph(g.Nodes, g.Edges))
+	return err
+}
