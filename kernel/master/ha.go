@@ -44,8 +44,9 @@ type Election interface {
 //
 // A standby answers scheduler SUBSCRIBE calls and agent connections with
 // 307 to the leader, forwards the other scheduler calls and /weights to
-// it, says on /state, /health and /redirect who leads, and answers 503
-// while no leader is known.
+// it, says on /state, /health and /redirect who leads, serves the console
+// (its own embedded pages, and the leader's answers to what they read),
+// and answers 503 while no leader is known.
 func Contend(ctx context.Context, cfg Config, store Store, log *slog.Logger, ln net.Listener, elect func(info []byte) Election) error {
 	if cfg.ID == "" {
 		cfg.ID = uuid.NewString()
@@ -187,8 +188,37 @@ func (s *standby) routes() http.Handler {
 	r.Get("/master/health", s.handleHealth)
 	r.Get("/metrics", s.handleMetrics)
 	r.HandleFunc("/weights", s.forward)
+	s.consoleRoutes(r)
 	r.NotFound(s.redirect)
 	return r
+}
+
+// consoleRoutes serves the console on a standby, for a browser that
+// reaches only this master (say, the one port docker compose publishes)
+// and cannot resolve the leader's advertised URL: the pages come from the
+// embedded files, and what they read (/console/*, /framework/*, /agent/*)
+// is proxied to the leader, streams flushed as they come.
+func (s *standby) consoleRoutes(r chi.Router) {
+	consoleFiles(r)
+	for _, p := range []string{consolePrefix + "*", frameworkPrefix + "*", agentPrefix + "*"} {
+		r.HandleFunc(p, s.proxyToLeader)
+	}
+}
+
+// proxyToLeader sends the request, path unchanged, to the leader: 503
+// JSON while no leader is known, 502 JSON when it does not answer.
+func (s *standby) proxyToLeader(w http.ResponseWriter, r *http.Request) {
+	_, base, ok := s.leader()
+	if !ok {
+		writeMessage(w, http.StatusServiceUnavailable, "No leading master is known (elections in progress); retry shortly")
+		return
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		writeMessage(w, http.StatusBadGateway, fmt.Sprintf("The leading master's URL %q is not a URL", base))
+		return
+	}
+	proxyTo(u, "", r.URL.EscapedPath(), "The leading master at "+base).ServeHTTP(w, r)
 }
 
 func (s *standby) noLeader(w http.ResponseWriter) {

@@ -30,6 +30,7 @@ func (m *Master) routes() http.Handler {
 	r.Get("/weights", m.handleGetWeights)
 	r.Put("/weights", m.handlePutWeights)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(m.metrics.reg, promhttp.HandlerOpts{}))
+	m.consoleRoutes(r)
 	return r
 }
 

@@ -1,0 +1,419 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"corral/internal/events"
+	"corral/kernel/mesos"
+	"corral/web"
+)
+
+// The console's routes on the master (see package web for the pages):
+//
+//	GET /, /assets/*              the embedded console
+//	GET /console/state            the leader's /state (a standby proxies it)
+//	GET /console/events           SSE: "state_changed" when /state would differ
+//	    /framework/{name}/*       reverse proxy to that framework's webui_url
+//	GET /agent/{agentID}/files/*  reverse proxy to that agent's /files/*
+//
+// Errors of these routes are JSON {"message": "..."}.
+const (
+	consolePrefix   = "/console/"
+	frameworkPrefix = "/framework/"
+	agentPrefix     = "/agent/"
+)
+
+// Console event stream tuning.
+const (
+	// consolePollInterval is how often the state's fingerprint is taken
+	// while someone watches; it bounds the events to a few a second.
+	consolePollInterval = 250 * time.Millisecond
+	// consoleKeepAlive is how long a quiet stream waits before a comment.
+	consoleKeepAlive = 10 * time.Second
+	// consoleEventType names the one event the stream carries.
+	consoleEventType = "state_changed"
+)
+
+// consoleRoutes adds the console's routes to the leading master's router.
+func (m *Master) consoleRoutes(r chi.Router) {
+	cs := newConsole(m, consolePollInterval)
+	consoleFiles(r)
+	r.Get("/console/state", m.handleState)
+	r.Get("/console/events", cs.handleEvents)
+	r.HandleFunc(consolePrefix+"*", func(w http.ResponseWriter, r *http.Request) {
+		writeMessage(w, http.StatusNotFound, "No console endpoint at "+r.URL.Path)
+	})
+	r.HandleFunc(frameworkPrefix+"*", m.handleFrameworkProxy)
+	r.HandleFunc(agentPrefix+"*", m.handleAgentFiles)
+}
+
+// consoleFiles routes GET and HEAD of the embedded console's files.
+func consoleFiles(r chi.Router) {
+	static := web.Handler()
+	for _, p := range []string{web.IndexPath, "/index.html", web.AssetsPrefix + "*"} {
+		r.Method(http.MethodGet, p, static)
+		r.Method(http.MethodHead, p, static)
+	}
+}
+
+// writeMessage writes the console's error body, {"message": msg}.
+func writeMessage(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"message": msg})
+}
+
+// --- state change events --------------------------------------------------
+
+// console feeds /console/events. One watcher goroutine, started by the
+// first subscriber and ended with the master's loop, takes a fingerprint
+// of the state on the loop every interval while anyone listens and
+// publishes an event when it changed. Publishing never waits for a
+// client (events.Bus drops a subscriber that falls behind; its
+// EventSource reconnects and re-reads /state), so a slow browser can never
+// hold up the loop.
+type console struct {
+	m        *Master
+	bus      *events.Bus
+	interval time.Duration
+	seed     maphash.Seed
+	start    sync.Once
+}
+
+func newConsole(m *Master, interval time.Duration) *console {
+	bus := events.NewBus(0, events.StartID(time.Now()))
+	bus.KeepAlive = consoleKeepAlive
+	// One pending event is all a client needs: each says "re-read".
+	bus.SubscriberBuffer = 16
+	bus.Logger = m.log.With("stream", "console")
+	return &console{m: m, bus: bus, interval: interval, seed: maphash.MakeSeed()}
+}
+
+// handleEvents serves GET /console/events (see events.Bus.ServeHTTP for
+// the framing): an event_stream_attached frame, then one state_changed
+// event, with counts, each time the cluster state changes, at most one per
+// poll interval, and a comment line after consoleKeepAlive of silence.
+func (cs *console) handleEvents(w http.ResponseWriter, r *http.Request) {
+	cs.start.Do(func() { go cs.watch() })
+	cs.bus.ServeHTTP(w, r)
+}
+
+// stateFingerprint identifies what the cluster page shows: it changes when
+// an agent, framework, task or offer comes, goes or changes state, and not
+// on heartbeats.
+type stateFingerprint struct {
+	Agents     int    `json:"agents"`
+	Frameworks int    `json:"frameworks"`
+	Tasks      int    `json:"tasks"`
+	Offers     int    `json:"offers"`
+	sum        uint64 // order-independent hash of the parts
+}
+
+// watch runs until the master's loop has stopped; it then closes the bus,
+// which ends every stream so browsers reconnect (to the next leader).
+func (cs *console) watch() {
+	defer cs.bus.Close()
+	tick := time.NewTicker(cs.interval)
+	defer tick.Stop()
+	// The zero fingerprint is "nothing seen yet": the first one taken
+	// differs (unless the cluster is empty), so a client that connects
+	// before it re-reads once more rather than missing a change.
+	var last stateFingerprint
+	for {
+		select {
+		case <-cs.m.stopped:
+			return
+		case <-tick.C:
+		}
+		if cs.bus.Subscribers() == 0 {
+			continue
+		}
+		// The closure may outlive do when the master stops; it only
+		// writes to the buffered channel.
+		got := make(chan stateFingerprint, 1)
+		if err := cs.m.do(context.Background(), func(c *core) { got <- c.fingerprint(cs.seed) }); err != nil {
+			return
+		}
+		if fp := <-got; fp != last {
+			cs.bus.Publish(consoleEventType, fp)
+			last = fp
+		}
+	}
+}
+
+type agentPrint struct {
+	id        string
+	status    agentStatus
+	connected bool
+	info      uint64
+}
+
+type frameworkPrint struct {
+	id, name, webui string
+	state           frameworkState
+	roles           string
+	suppressed      int
+}
+
+type completedPrint struct{ id string }
+
+type taskPrint struct {
+	framework, id, agent string
+	state                mesos.TaskState
+	healthy              int8
+}
+
+// fingerprint summarizes the state for the console. Runs on the loop, in
+// time linear in agents, tasks and offers, without allocating per item.
+func (c *core) fingerprint(seed maphash.Seed) stateFingerprint {
+	var fp stateFingerprint
+	for _, a := range c.agents {
+		fp.Agents++
+		fp.sum += maphash.Comparable(seed, agentPrint{id: a.id, status: a.status, connected: a.conn != nil, info: maphash.Bytes(seed, a.admitted)})
+	}
+	hashFramework := func(f *framework) {
+		fp.Frameworks++
+		fp.sum += maphash.Comparable(seed, frameworkPrint{id: f.id, name: f.info.Name, webui: f.info.WebuiURL, state: f.state,
+			roles: strings.Join(f.roles, ","), suppressed: len(f.suppressed)})
+		for _, t := range f.tasks {
+			fp.Tasks++
+			var h int8
+			if t.status.Healthy != nil {
+				h = 1
+				if *t.status.Healthy {
+					h = 2
+				}
+			}
+			fp.sum += maphash.Comparable(seed, taskPrint{framework: f.id, id: t.info.TaskID.Value, agent: t.agentID, state: t.state, healthy: h})
+		}
+		// Terminal tasks leave f.tasks for f.completed; its length tells.
+		fp.sum += uint64(len(f.completed)) * 0x9e3779b97f4a7c15
+	}
+	for _, f := range c.frameworks {
+		hashFramework(f)
+	}
+	for _, f := range c.completed {
+		fp.sum += maphash.Comparable(seed, completedPrint{id: f.id})
+	}
+	for id := range c.offers {
+		fp.Offers++
+		fp.sum += maphash.Comparable(seed, id)
+	}
+	return fp
+}
+
+// --- reverse proxies ------------------------------------------------------
+
+// splitMount splits a request path below mount ("/framework/") into its
+// first segment (unescaped) and the rest, still escaped, starting with "/"
+// or empty.
+func splitMount(u *url.URL, mount string) (seg, rest string, ok bool) {
+	p, found := strings.CutPrefix(u.EscapedPath(), mount)
+	if !found {
+		return "", "", false
+	}
+	rawSeg, rest, _ := strings.Cut(p, "/")
+	if rest != "" || strings.HasSuffix(p, "/") {
+		rest = "/" + rest
+	}
+	seg, err := url.PathUnescape(rawSeg)
+	if err != nil || seg == "" {
+		return "", "", false
+	}
+	return seg, rest, true
+}
+
+// proxyTo returns a reverse proxy to target: the request's escaped path
+// below prefix is appended to target's path, the query is kept,
+// X-Forwarded-* and X-Forwarded-Prefix are set, and a Location header
+// pointing into target is rewritten to point into prefix. Responses are
+// flushed as they come, so event streams pass through. When target cannot
+// be reached the answer is 502, with a message naming upstream.
+func proxyTo(target *url.URL, prefix, rest, upstream string) *httputil.ReverseProxy {
+	base := strings.TrimSuffix(target.Scheme+"://"+target.Host+target.EscapedPath(), "/")
+	return &httputil.ReverseProxy{
+		FlushInterval: -1,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			raw := strings.TrimSuffix(target.EscapedPath(), "/") + rest
+			if raw == "" {
+				raw = "/"
+			}
+			p, err := url.PathUnescape(raw)
+			if err != nil {
+				p = raw
+			}
+			pr.Out.URL.Scheme, pr.Out.URL.Host = target.Scheme, target.Host
+			pr.Out.URL.Path, pr.Out.URL.RawPath = p, raw
+			pr.Out.Host = target.Host
+			pr.SetXForwarded()
+			if prefix != "" {
+				pr.Out.Header.Set("X-Forwarded-Prefix", prefix)
+			}
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if loc := resp.Header.Get("Location"); loc != "" {
+				if rest, ok := strings.CutPrefix(loc, base); ok && (rest == "" || rest[0] == '/' || rest[0] == '?') {
+					resp.Header.Set("Location", prefix+rest)
+				}
+			}
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				return // the client went away; nobody reads an answer
+			}
+			writeMessage(w, http.StatusBadGateway, fmt.Sprintf("%s did not answer: %v", upstream, err))
+		},
+	}
+}
+
+// consoleError is a console route's answer to a request it cannot serve.
+type consoleError struct {
+	code int
+	msg  string
+}
+
+func (e *consoleError) Error() string { return e.msg }
+
+// frameworkMatch is what the proxy needs of a framework, read on the loop.
+type frameworkMatch struct {
+	id, name, webui string
+	state           frameworkState
+	registered      time.Time
+	disconnected    time.Time
+	failover        time.Duration
+}
+
+// frameworkTarget finds the webui_url of the connected framework named (or
+// with the id) name. Several connected matches (the same name registered
+// twice) resolve to the one registered last.
+func (m *Master) frameworkTarget(ctx context.Context, name string) (*url.URL, error) {
+	if !m.recovered.Load() {
+		return nil, &consoleError{http.StatusServiceUnavailable, "The master is still recovering its registry; retry shortly"}
+	}
+	got := make(chan []frameworkMatch, 1)
+	err := m.do(ctx, func(c *core) {
+		var out []frameworkMatch
+		for _, f := range c.frameworks {
+			if f.id == name || f.info.Name == name {
+				out = append(out, frameworkMatch{id: f.id, name: f.info.Name, webui: f.info.WebuiURL, state: f.state,
+					registered: f.registeredAt, disconnected: f.disconnectedAt, failover: f.failoverTimeout})
+			}
+		}
+		got <- out
+	})
+	if err != nil {
+		return nil, &consoleError{http.StatusServiceUnavailable, "The master is stopping"}
+	}
+	matches := <-got
+	if len(matches) == 0 {
+		return nil, &consoleError{http.StatusBadGateway, fmt.Sprintf("The %q framework is not registered with the master", name)}
+	}
+	sort.Slice(matches, func(i, j int) bool {
+		a, b := matches[i], matches[j]
+		if (a.state == fwConnected) != (b.state == fwConnected) {
+			return a.state == fwConnected
+		}
+		return a.registered.After(b.registered)
+	})
+	f := matches[0]
+	if f.state != fwConnected {
+		msg := fmt.Sprintf("The %q framework (%s) is disconnected from the master", name, f.id)
+		if !f.disconnected.IsZero() {
+			msg += fmt.Sprintf(" since %s; it has until %s to re-subscribe",
+				f.disconnected.UTC().Format(time.RFC3339), f.disconnected.Add(f.failover).UTC().Format(time.RFC3339))
+		}
+		return nil, &consoleError{http.StatusServiceUnavailable, msg}
+	}
+	if f.webui == "" {
+		return nil, &consoleError{http.StatusBadGateway, fmt.Sprintf("The %q framework (%s) registered no webui_url, so its API cannot be reached through the master", name, f.id)}
+	}
+	u, err := url.Parse(f.webui)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, &consoleError{http.StatusBadGateway, fmt.Sprintf("The %q framework (%s) registered webui_url %q, which is not an http(s) URL", name, f.id, f.webui)}
+	}
+	return u, nil
+}
+
+// handleFrameworkProxy serves /framework/{name}/*: the request goes, with
+// the prefix stripped, to the webui_url of the connected framework whose
+// name or id is {name}. Unknown framework: 502; disconnected: 503; its API
+// unreachable: 502 (JSON messages saying which).
+func (m *Master) handleFrameworkProxy(w http.ResponseWriter, r *http.Request) {
+	name, rest, ok := splitMount(r.URL, frameworkPrefix)
+	if !ok {
+		writeMessage(w, http.StatusNotFound, "Name a framework: /framework/<name or id>/<path>")
+		return
+	}
+	target, err := m.frameworkTarget(r.Context(), name)
+	if err != nil {
+		writeConsoleError(w, err)
+		return
+	}
+	prefix := frameworkPrefix + url.PathEscape(name)
+	proxyTo(target, prefix, rest, fmt.Sprintf("The %q framework's API at %s", name, target.Redacted())).ServeHTTP(w, r)
+}
+
+// handleAgentFiles serves GET /agent/{agentID}/files/*: the request goes
+// to that agent's endpoint as /files/* (browse, read, download), so the
+// console reads sandboxes through the master. Only the agent's /files
+// endpoints are reachable this way, and only with GET or HEAD.
+func (m *Master) handleAgentFiles(w http.ResponseWriter, r *http.Request) {
+	id, rest, ok := splitMount(r.URL, agentPrefix)
+	if !ok || !strings.HasPrefix(rest, "/files/") {
+		writeMessage(w, http.StatusNotFound, "Only an agent's files are served here: /agent/<agent id>/files/{browse,read,download}")
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeMessage(w, http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed on an agent's files; use GET")
+		return
+	}
+	type hit struct {
+		found    bool
+		endpoint string
+	}
+	got := make(chan hit, 1)
+	if err := m.do(r.Context(), func(c *core) {
+		a := c.agents[id]
+		if a == nil {
+			got <- hit{}
+			return
+		}
+		got <- hit{found: true, endpoint: a.info.Endpoint}
+	}); err != nil {
+		writeMessage(w, http.StatusServiceUnavailable, "The master is stopping")
+		return
+	}
+	h := <-got
+	if !h.found {
+		writeMessage(w, http.StatusNotFound, fmt.Sprintf("No agent with id %q is known to the master", id))
+		return
+	}
+	endpoint := h.endpoint
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		writeMessage(w, http.StatusBadGateway, fmt.Sprintf("Agent %s has no usable endpoint (%q)", id, endpoint))
+		return
+	}
+	proxyTo(u, agentPrefix+url.PathEscape(id), rest, fmt.Sprintf("Agent %s at %s", id, u.Redacted())).ServeHTTP(w, r)
+}
+
+func writeConsoleError(w http.ResponseWriter, err error) {
+	var ce *consoleError
+	if errors.As(err, &ce) {
+		writeMessage(w, ce.code, ce.msg)
+		return
+	}
+	writeMessage(w, http.StatusInternalServerError, err.Error())
+}
