@@ -13,12 +13,12 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
 COMPOSE_FILE := docker-compose.yml
 
-.PHONY: help build run test chaos bench lint up down clean
+.PHONY: help build run test chaos bench lint up down test-compose clean
 
 help: ## Show this help.
 	@echo "usage: make <target>"
 	@echo
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build bin/corral (version from git describe).
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/corral
@@ -47,15 +47,14 @@ lint: ## gofmt (must list nothing), go vet, staticcheck.
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-up: ## Start the docker compose cluster.
-	@if [ ! -f $(COMPOSE_FILE) ]; then \
-		echo "make up: $(COMPOSE_FILE) does not exist yet; use 'make run' for a local master and agent."; exit 1; fi
-	$(COMPOSE) -f $(COMPOSE_FILE) up -d --build
+up: ## Build the images and start the compose HA cluster (console on http://127.0.0.1:5050).
+	CORRAL_VERSION=$(VERSION) $(COMPOSE) -f $(COMPOSE_FILE) up -d --build
 
-down: ## Stop the docker compose cluster.
-	@if [ ! -f $(COMPOSE_FILE) ]; then \
-		echo "make down: $(COMPOSE_FILE) does not exist yet; nothing to stop."; exit 1; fi
+down: ## Stop the compose cluster, keeping its data (add -v by hand to drop it).
 	$(COMPOSE) -f $(COMPOSE_FILE) down
+
+test-compose: ## Build and start the compose cluster under test ports, deploy an app and jobs, fail over; tear down.
+	./scripts/compose-test.sh
 
 clean: ## Remove bin/ and .corral/ (the state of `make run`: Postgres data, agent sandboxes).
 	@if [ -f .corral/pg/data/postmaster.pid ]; then \

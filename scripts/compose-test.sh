@@ -1,0 +1,360 @@
+#!/usr/bin/env bash
+# Proves that docker-compose.yml gives a working HA cluster: builds the
+# images, starts the whole compose project, and checks it from the host
+# through the published ports (and, where only the compose network
+# reaches, from inside a container):
+#
+#   1. the masters elect a leader; it has both agents and both frameworks
+#   2. the services and jobs APIs answer (/ping)
+#   3. an app (python3 -m http.server, 2 instances, one per agent, HTTP
+#      health check) gets 2 running, healthy tasks that serve HTTP
+#   4. a job triggered by hand and a job on a schedule each finish a
+#      successful run
+#   5. the console on the published master port: its page, the frameworks
+#      behind it, the job's stdout from the agent's sandbox
+#   6. the leading master is killed: another leads, with both agents and
+#      both frameworks, and the app keeps its 2 tasks
+#
+# The project is torn down (volumes too) whatever happens; on a failure
+# the containers' logs are printed first. `make test-compose` runs it.
+#
+# Where the Docker engine cannot pull images, the base images are made
+# from Debian's packages first (scripts/compose-base-images.sh), and where
+# build containers cannot reach the Go module proxy, the host's modules
+# are handed to the build (scripts/compose-go-modules.sh).
+#
+# Environment:
+#   CORRAL_TEST_CONSOLE_PORT   host port for master-1 (default 25050)
+#   CORRAL_TEST_SERVICES_PORT  host port for services-1 (default 28080)
+#   CORRAL_TEST_JOBS_PORT      host port for jobs-1 (default 24400)
+#   CORRAL_TEST_NO_FAILOVER    1: skip step 6
+#   CORRAL_TEST_CGROUPS        1: also apply deploy/compose.cgroups.yml and check
+#                              that the agents use cgroups (needs a host that allows it)
+#   CORRAL_TEST_KEEP           1: leave the project running at the end (for a look around)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+# Ports other than the defaults, so that a cluster already running on
+# this machine (make up, make run) does not collide with the test's.
+CONSOLE_PORT=${CORRAL_TEST_CONSOLE_PORT:-25050}
+SERVICES_PORT=${CORRAL_TEST_SERVICES_PORT:-28080}
+JOBS_PORT=${CORRAL_TEST_JOBS_PORT:-24400}
+MASTER=http://127.0.0.1:$CONSOLE_PORT
+SERVICES=http://127.0.0.1:$SERVICES_PORT
+JOBS=http://127.0.0.1:$JOBS_PORT
+# The project name carries our pid, so that a later run can tell a
+# project left behind by a killed run from one still in use.
+PROJECT_PREFIX=corral-compose-test-
+PROJECT=$PROJECT_PREFIX$$
+
+started=$SECONDS
+passed=0
+failed=0
+workdir=$(mktemp -d "${TMPDIR:-/tmp}/corral-compose-test-XXXXXX")
+
+log() { printf 'compose-test: %s\n' "$*" >&2; }
+elapsed() { echo "$((SECONDS - started))s"; }
+pass() {
+	passed=$((passed + 1))
+	log "ok   $* [$(elapsed)]"
+}
+fail() {
+	failed=$((failed + 1))
+	log "FAIL $* [$(elapsed)]"
+	exit 1
+}
+
+if docker compose version >/dev/null 2>&1; then
+	COMPOSE=(docker compose)
+elif command -v docker-compose >/dev/null; then
+	COMPOSE=(docker-compose)
+else
+	COMPOSE=()
+fi
+
+COMPOSE_FILES=(-f docker-compose.yml)
+if [[ ${CORRAL_TEST_CGROUPS:-} == 1 ]]; then
+	COMPOSE_FILES+=(-f deploy/compose.cgroups.yml)
+	# The agents' cgroups on the host, apart from any other cluster's, so
+	# that the teardown can remove what the killed tasks leave behind.
+	export CORRAL_CGROUP_PREFIX=$PROJECT
+fi
+compose() { "${COMPOSE[@]}" -p "$PROJECT" "${COMPOSE_FILES[@]}" "$@"; }
+
+project_up=
+finish() {
+	local rc=$?
+	trap - EXIT
+	if [[ -n $project_up ]]; then
+		if ((rc != 0)); then
+			log "--- logs of the failed cluster ---"
+			compose logs --no-color --tail 200 2>&1 || true
+			log "--- end of logs ---"
+		fi
+		if [[ ${CORRAL_TEST_KEEP:-} == 1 ]]; then
+			log "leaving project $PROJECT running (CORRAL_TEST_KEEP=1); stop it with: ${COMPOSE[*]} -p $PROJECT down -v"
+		else
+			log "tearing down $PROJECT"
+			compose down -v --remove-orphans >"$workdir/down.log" 2>&1 || { cat "$workdir/down.log" >&2; rc=1; }
+			if [[ -n ${CORRAL_CGROUP_PREFIX:-} ]]; then
+				# Only empty cgroups can be removed: nothing that runs is touched.
+				find /sys/fs/cgroup -depth -type d \( -path "*/$CORRAL_CGROUP_PREFIX" -o -path "*/$CORRAL_CGROUP_PREFIX/*" \) \
+					-exec rmdir {} + 2>/dev/null || true
+			fi
+		fi
+	fi
+	rm -rf "$workdir"
+	# The plain summary line CI reads.
+	if ((rc != 0 && failed == 0)); then failed=1; fi
+	printf 'compose: %d passed, %d failed\n' "$passed" "$failed"
+	log "$( ((rc == 0)) && echo passed || echo failed) in $(elapsed)"
+	exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+# --- prerequisites --------------------------------------------------------
+
+command -v docker >/dev/null || fail "docker is not installed"
+((${#COMPOSE[@]})) || fail "neither 'docker compose' nor 'docker-compose' is installed"
+for tool in curl jq; do
+	command -v "$tool" >/dev/null || fail "$tool is not installed"
+done
+docker info >/dev/null 2>&1 || fail "the Docker daemon is not reachable (is it running? may this user use it?)"
+log "using ${COMPOSE[*]} ($("${COMPOSE[@]}" version --short 2>/dev/null || echo unknown version))"
+
+# Projects of earlier runs whose script is gone (killed, or the machine
+# lost power) still hold their containers and ports: remove them.
+for p in $(docker ps -a --format '{{.Label "com.docker.compose.project"}}' | sort -u | grep "^$PROJECT_PREFIX" || true); do
+	if ! kill -0 "${p#"$PROJECT_PREFIX"}" 2>/dev/null; then
+		log "removing $p, left behind by an earlier run"
+		"${COMPOSE[@]}" -p "$p" "${COMPOSE_FILES[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+	fi
+done
+
+for port in "$CONSOLE_PORT" "$SERVICES_PORT" "$JOBS_PORT"; do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		fail "port $port on 127.0.0.1 is taken; pick others with CORRAL_TEST_*_PORT"
+	fi
+done
+
+scripts/compose-base-images.sh || fail "making the base images"
+
+# A build container reaches the module proxy if a toolchain container
+# does; if not, the build takes the modules from this host.
+if docker run --rm -e GOPROXY="${CORRAL_GOPROXY:-https://proxy.golang.org,direct}" golang:1.26-bookworm \
+	timeout 60 go list -m github.com/go-chi/chi/v5@latest >"$workdir/probe.log" 2>&1; then
+	log "build containers reach the Go module proxy"
+else
+	log "build containers cannot reach the Go module proxy ($(tail -n 1 "$workdir/probe.log")); using this host's module cache"
+	CORRAL_GO_MODULES_IMAGE=$(scripts/compose-go-modules.sh 2>"$workdir/gomod.log") || {
+		cat "$workdir/gomod.log" >&2
+		fail "making the Go modules image"
+	}
+	export CORRAL_GO_MODULES_IMAGE
+fi
+
+# --- start the cluster ----------------------------------------------------
+
+export CORRAL_CONSOLE_PORT=$CONSOLE_PORT CORRAL_SERVICES_PORT=$SERVICES_PORT CORRAL_JOBS_PORT=$JOBS_PORT
+export CORRAL_BIND=127.0.0.1
+CORRAL_VERSION=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
+export CORRAL_VERSION
+
+log "building the images and starting project $PROJECT (output in the logs on failure)"
+project_up=1
+if ! compose up -d --build >"$workdir/up.log" 2>&1; then
+	tail -n 60 "$workdir/up.log" >&2
+	fail "docker compose up"
+fi
+pass "images built, project started"
+
+# wait_for DESC SECONDS CMD...: runs CMD every 2s until it succeeds.
+wait_for() {
+	local desc=$1 limit=$2 deadline
+	shift 2
+	deadline=$((SECONDS + limit))
+	until "$@"; do
+		((SECONDS < deadline)) || fail "$desc: not within ${limit}s"
+		sleep 2
+	done
+	pass "$desc"
+}
+
+http_ok() { curl -fsS -o /dev/null --max-time 5 "$1" 2>/dev/null; }
+
+# inside SERVICE CMD...: runs CMD in the service's container, on the
+# compose network.
+inside() {
+	local svc=$1
+	shift
+	compose exec -T "$svc" "$@"
+}
+
+# leader_state VIA: the leading master's /state, through the console's
+# /console/state on master VIA, which a standby proxies to the leader.
+# VIA "published" asks master-1 through the host port, as a browser would.
+leader_state() {
+	if [[ $1 == published ]]; then
+		curl -fsS --max-time 5 "$MASTER/console/state" 2>/dev/null
+	else
+		# A standby may still name a leader that is gone: no noise about it.
+		inside "$1" curl -fsS --max-time 5 http://127.0.0.1:5050/console/state 2>/dev/null
+	fi
+}
+
+# cluster_complete VIA: the leader has both agents active and both
+# frameworks subscribed.
+cluster_complete() {
+	local st
+	st=$(leader_state "$1") || return 1
+	jq -e '.activated_slaves == 2
+		and ([.frameworks[] | select(.active) | .name] | (index("services") != null and index("jobs") != null))' \
+		>/dev/null <<<"$st"
+}
+
+wait_for "master-1 answers /health on $MASTER" 180 http_ok "$MASTER/health"
+wait_for "a leading master with 2 agents and both frameworks" 180 cluster_complete published
+st=$(leader_state published)
+leader=$(jq -r '.hostname' <<<"$st")
+log "leader: $leader; agents: $(jq -r '[.slaves[] | "\(.hostname) (cgroups \(.cgroups)\(if .cgroups_reason then ": " + .cgroups_reason else "" end))"] | join(", ")' <<<"$st")"
+if [[ ${CORRAL_TEST_CGROUPS:-} == 1 ]]; then
+	jq -e '[.slaves[] | select(.cgroups == "none")] | length == 0' >/dev/null <<<"$st" ||
+		fail "with deploy/compose.cgroups.yml an agent still runs without cgroups"
+	pass "both agents use cgroups"
+fi
+wait_for "services answers /ping on $SERVICES" 120 http_ok "$SERVICES/ping"
+wait_for "jobs answers /ping on $JOBS" 120 http_ok "$JOBS/ping"
+
+# --- an app -----------------------------------------------------------------
+
+# api METHOD URL [BODY]: prints the response body; fails the test unless
+# the status is 2xx.
+api() {
+	local method=$1 url=$2 body=${3:-} code
+	code=$(curl -sS --max-time 10 -o "$workdir/body" -w '%{http_code}' -X "$method" \
+		-H 'Content-Type: application/json' ${body:+--data "$body"} "$url") || fail "$method $url: no answer"
+	[[ $code == 2* ]] || fail "$method $url: HTTP $code: $(head -c 500 "$workdir/body")"
+	cat "$workdir/body"
+}
+
+# shellcheck disable=SC2016 # $PORT0 is for the task's shell to expand
+app='{
+  "id": "/compose-hello",
+  "cmd": "exec python3 -m http.server $PORT0",
+  "instances": 2,
+  "cpus": 0.1,
+  "mem": 64,
+  "portDefinitions": [{"port": 0}],
+  "constraints": [["hostname", "UNIQUE"]],
+  "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0,
+    "gracePeriodSeconds": 30, "intervalSeconds": 2, "timeoutSeconds": 2, "maxConsecutiveFailures": 3}]
+}'
+api POST "$SERVICES/v2/apps" "$app" >/dev/null
+pass "POST /v2/apps accepted the app"
+
+app_healthy() {
+	curl -fsS --max-time 5 "$SERVICES/v2/apps/compose-hello" 2>/dev/null |
+		jq -e '.app.tasksRunning == 2 and .app.tasksHealthy == 2' >/dev/null
+}
+wait_for "the app has 2 running, healthy tasks" 180 app_healthy
+
+tasks=$(api GET "$SERVICES/v2/apps/compose-hello" | jq -r '.app.tasks[] | "\(.host) \(.ports[0])"')
+hosts=$(awk '{print $1}' <<<"$tasks" | sort -u | wc -l)
+((hosts == 2)) || fail "the app's tasks share an agent despite UNIQUE hostname: $tasks"
+# Each task serves HTTP across the compose network (asked from the
+# services-2 container, not from the agent's).
+while read -r host port; do
+	inside services-2 curl -fsS -o /dev/null --max-time 5 "http://$host:$port/" ||
+		fail "task on $host:$port does not serve HTTP"
+done <<<"$tasks"
+pass "both tasks serve HTTP, one on each agent ($(tr '\n' ' ' <<<"$tasks"))"
+
+# --- jobs ---------------------------------------------------------------------
+
+# A job with a far-off schedule runs only when triggered; another runs
+# every few seconds on its own.
+# shellcheck disable=SC2016 # $(hostname) is for the task's shell to expand
+api POST "$JOBS/v1/jobs" '{"name": "compose-manual", "command": "echo hello from $(hostname)",
+	"schedule": "R1/2030-01-01T00:00:00Z/PT1H", "cpus": 0.1, "mem": 32}' >/dev/null
+api POST "$JOBS/v1/jobs/compose-manual/run" >/dev/null
+api POST "$JOBS/v1/jobs" '{"name": "compose-tick", "command": "true", "schedule": "@every 5s", "cpus": 0.1, "mem": 32}' >/dev/null
+pass "POST /v1/jobs accepted both jobs, and the manual run"
+
+# job_succeeded NAME TRIGGER: a run of NAME started by TRIGGER succeeded
+# with exit status 0. A failed run ends the test at once.
+job_succeeded() {
+	local runs
+	runs=$(curl -fsS --max-time 5 "$JOBS/v1/jobs/$1/runs" 2>/dev/null) || return 1
+	if jq -e --arg t "$2" 'any(.[]; .trigger == $t and .state == "FAILED")' >/dev/null <<<"$runs"; then
+		fail "job $1 has a failed run: $(jq -c --arg t "$2" '[.[] | select(.trigger == $t and .state == "FAILED")][0]' <<<"$runs")"
+	fi
+	jq -e --arg t "$2" 'any(.[]; .trigger == $t and .state == "SUCCEEDED" and .exitStatus == 0)' >/dev/null <<<"$runs"
+}
+wait_for "the triggered job finished a successful run" 120 job_succeeded compose-manual manual
+wait_for "the scheduled job finished a successful run" 120 job_succeeded compose-tick schedule
+
+# --- the console ----------------------------------------------------------------
+
+# Through master-1's published port, whichever master leads: the page, the
+# frameworks' APIs behind /framework/, and a task's log behind /agent/,
+# each proxied across the compose network.
+curl -fsS --max-time 5 "$MASTER/" | grep -q '<title>corral console</title>' ||
+	fail "the console page at $MASTER/ is not there"
+for fw in services jobs; do
+	http_ok "$MASTER/framework/$fw/ping" || fail "the console does not reach $fw at $MASTER/framework/$fw/ping"
+done
+# Where the run's task ran, as the console finds it: in the master's state.
+task_id=$(api GET "$JOBS/v1/jobs/compose-manual/runs" | jq -r '[.[] | select(.state == "SUCCEEDED")][0].taskId')
+task=$(curl -fsS --max-time 5 "$MASTER/console/state" |
+	jq -c --arg id "$task_id" '[.frameworks[] | (.tasks + .completed_tasks)[] | select(.id == $id)][0] // empty') || true
+[[ -n $task ]] || fail "the master's state has no task $task_id (the triggered run's)"
+stdout=$(curl -fsS --max-time 5 -G --data-urlencode "path=$(jq -r .sandbox <<<"$task")/stdout" --data offset=0 --data length=4096 \
+	"$MASTER/agent/$(jq -r .slave_id <<<"$task")/files/read" | jq -r .data) || fail "reading the job's stdout through the console"
+[[ $stdout == *"hello from agent-"* ]] || fail "the job's stdout through the console is $(printf %q "$stdout"); want hello from agent-N"
+pass "the console serves its page, reaches both frameworks and shows the job's stdout ($stdout)"
+
+# --- master failover ------------------------------------------------------------
+
+if [[ ${CORRAL_TEST_NO_FAILOVER:-} == 1 ]]; then
+	log "skipping the master failover (CORRAL_TEST_NO_FAILOVER=1)"
+	exit 0
+fi
+
+old_id=$(jq -r '.id' <<<"$st")
+case $leader in
+master-1 | master-2 | master-3) ;;
+*) fail "the leader's hostname $leader is not one of the masters' services" ;;
+esac
+# Ask a master that stays up.
+via=master-1
+[[ $leader == master-1 ]] && via=master-2
+log "killing the leading master, $leader"
+failover_start=$SECONDS
+compose kill "$leader" >"$workdir/kill.log" 2>&1 || { cat "$workdir/kill.log" >&2; fail "docker compose kill $leader"; }
+
+# new_leader JQ: a master other than the killed one leads, and its
+# /state satisfies JQ.
+new_leader() {
+	local st
+	st=$(leader_state "$via") || return 1
+	jq -e --arg old "$old_id" ".id != \$old and ($1)" >/dev/null <<<"$st"
+}
+since_kill() { echo "$((SECONDS - failover_start))s after the kill"; }
+wait_for "another master leads" 60 new_leader true
+log "  $(since_kill): $(leader_state "$via" | jq -r .hostname)"
+wait_for "both agents re-registered with it" 120 new_leader '.activated_slaves == 2'
+log "  $(since_kill)"
+wait_for "both frameworks re-subscribed with it" 120 cluster_complete "$via"
+log "  $(since_kill)"
+wait_for "the app still has 2 running, healthy tasks" 60 app_healthy
+
+if [[ $leader != master-1 ]]; then
+	# Through the published port too: master-1's console follows the new
+	# leader.
+	console_follows() { leader_state published | jq -e --arg old "$old_id" '.id != $old' >/dev/null; }
+	wait_for "the console on master-1 shows the new leader" 30 console_follows
+fi
+compose start "$leader" >"$workdir/start.log" 2>&1 || { cat "$workdir/start.log" >&2; fail "docker compose start $leader"; }
+wait_for "the killed master is back and healthy" 120 inside "$leader" curl -fsS -o /dev/null --max-time 5 http://127.0.0.1:5050/health
