@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"sort"
@@ -726,7 +727,11 @@ func (c *core) launch(ctx context.Context, now time.Time) {
 		if o := c.offers[l.p.OfferID]; o != nil && o.URL != nil {
 			// Where the run's stdout and stderr can be read.
 			fid := c.client.FrameworkID()
-			r.Sandbox = fmt.Sprintf("%s://%s:%d/files/browse?path=%s/%s", o.URL.Scheme, o.URL.Address.IP, o.URL.Address.Port, fid, url.QueryEscape(r.TaskID))
+			host := o.URL.Address.Hostname
+			if host == "" {
+				host = o.URL.Address.IP
+			}
+			r.Sandbox = fmt.Sprintf("%s://%s/files/browse?path=%s/%s", o.URL.Scheme, net.JoinHostPort(host, strconv.Itoa(int(o.URL.Address.Port))), fid, url.QueryEscape(r.TaskID))
 			c.runs[r.ID].run.Sandbox = r.Sandbox
 		}
 		c.s.bus.Publish("run_starting", runEvent(r))

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -99,7 +100,11 @@ func New(cfg Config, h Handler, log *slog.Logger) (*Client, error) {
 	}
 	base := cfg.HTTPClient
 	if base == nil {
-		base = &http.Client{}
+		// A short dial timeout: a master that is gone for good should cost
+		// seconds, not the default 30, before the next one is tried.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
+		base = &http.Client{Transport: tr}
 	}
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	streamHC, callHC := *base, *base
@@ -200,7 +205,21 @@ func (c *Client) Run(ctx context.Context) error {
 			return nil
 		}
 		changed := detectorChanges(c.detector)
-		s, err := c.connect(ctx)
+		// A leader change abandons an attempt still waiting on the old
+		// leader: a dead host's address may not refuse connections, and
+		// waiting out the dial would keep the framework away from the
+		// new leader.
+		attemptCtx, cancelAttempt := context.WithCancel(ctx)
+		connected := make(chan struct{})
+		go func() {
+			select {
+			case <-changed:
+				cancelAttempt()
+			case <-connected:
+			}
+		}()
+		s, err := c.connect(attemptCtx)
+		close(connected)
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
@@ -226,6 +245,7 @@ func (c *Client) Run(ctx context.Context) error {
 			failures++
 			c.log.Warn("disconnected", "master", s.master, "err", err, "failures", failures)
 		}
+		cancelAttempt()
 		t := time.NewTimer(c.backoff(failures))
 		select {
 		case <-ctx.Done():

@@ -3,9 +3,11 @@ package sched
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -426,4 +428,74 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// switchDetector names one set of masters until set changes it, closing
+// the channel Changes returned.
+type switchDetector struct {
+	mu      sync.Mutex
+	masters []string
+	ch      chan struct{}
+}
+
+func (d *switchDetector) Masters(context.Context) ([]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.masters), nil
+}
+
+func (d *switchDetector) Changes() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ch
+}
+
+func (d *switchDetector) set(masters ...string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.masters = masters
+	close(d.ch)
+	d.ch = make(chan struct{})
+}
+
+// TestLeaderChangeAbandonsHungSubscribe: a SUBSCRIBE stuck on a leader
+// that accepts connections but never answers (a dead host behind a
+// proxy, a frozen process) is given up as soon as the detector names a
+// new leader, instead of after the silence allowance (75 s here).
+func TestLeaderChangeAbandonsHungSubscribe(t *testing.T) {
+	hung, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hung.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := hung.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // held open, never answered
+		}
+	}()
+	defer func() {
+		for len(accepted) > 0 {
+			(<-accepted).Close()
+		}
+	}()
+	m := newFakeMaster(t)
+	d := &switchDetector{masters: []string{"http://" + hung.Addr().String()}, ch: make(chan struct{})}
+	cfg := testConfig()
+	cfg.Detector = d
+	events := make(eventLog, 8)
+	start(t, cfg, events)
+	select {
+	case c := <-accepted:
+		accepted <- c
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client never connected to the first leader")
+	}
+	d.set(m.URL())
+	m.nextStream(t)
+	events.next(t, mesos.EventSubscribed)
 }

@@ -26,6 +26,8 @@ const (
 	schedulerPath = "/api/v1/scheduler"
 	// backoffMin is the first reconnect delay; it doubles up to BackoffMax.
 	backoffMin = 100 * time.Millisecond
+	// dialTimeout bounds connecting to a master with the default client.
+	dialTimeout = 5 * time.Second
 	// defaultHeartbeat is assumed until a SUBSCRIBED event names the
 	// master's interval (Mesos' DEFAULT_HEARTBEAT_INTERVAL).
 	defaultHeartbeat = 15 * time.Second

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"syscall"
@@ -138,8 +139,11 @@ func TestEverySecond(t *testing.T) {
 	noDuplicates(t, rs)
 	everySecond(t, rs)
 	for _, r := range rs {
-		if r.State == "SUCCEEDED" && !strings.Contains(r.Sandbox, "/files/browse") {
-			t.Errorf("run %d has no sandbox link: %q", r.ID, r.Sandbox)
+		if r.State != "SUCCEEDED" {
+			continue
+		}
+		if u, err := url.Parse(r.Sandbox); err != nil || u.Hostname() == "" || u.Port() == "" || u.Path != "/files/browse" {
+			t.Errorf("run %d has no usable sandbox link: %q", r.ID, r.Sandbox)
 		}
 	}
 }
