@@ -17,10 +17,10 @@ export class APIError extends Error {
 }
 
 /**
- * request sends a JSON request and returns the decoded answer (null when
- * empty). A non-2xx answer throws an APIError with the API's message.
+ * send sends a request and returns the answer's text. A non-2xx answer
+ * throws an APIError with the API's message.
  */
-export async function request(method, path, body, { signal } = {}) {
+async function send(method, path, body, { signal } = {}) {
   const init = { method, headers: { Accept: 'application/json' }, signal, cache: 'no-store' };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
@@ -34,18 +34,55 @@ export async function request(method, path, body, { signal } = {}) {
     throw new APIError(0, 'The master did not answer: ' + e.message, null);
   }
   const text = await resp.text();
-  let data = null;
-  if (text) {
-    try { data = JSON.parse(text); } catch { data = null; }
-  }
   if (!resp.ok) {
+    const data = decode(text);
     const msg = data && typeof data.message === 'string' ? data.message : text.trim() || `${resp.status} ${resp.statusText}`;
     throw new APIError(resp.status, msg, data);
   }
-  return data;
+  return text;
+}
+
+/** decode parses a JSON answer: null when empty or not JSON. */
+function decode(text) {
+  if (!text) return null;
+  try { return JSON.parse(text); } catch { return null; }
+}
+
+/**
+ * request sends a JSON request and returns the decoded answer (null when
+ * empty). A non-2xx answer throws an APIError with the API's message.
+ */
+export async function request(method, path, body, opts) {
+  return decode(await send(method, path, body, opts));
 }
 
 export const get = (path, opts) => request('GET', path, undefined, opts);
+
+/**
+ * reader returns read(), which GETs every path at once and resolves to
+ * {data, changed}: data[i] is the decoded answer of paths[i], and
+ * changed[i] whether its text differs from the previous read's. An
+ * unchanged answer is not decoded again (data[i] is the same object), so
+ * a page that re-reads on every live event draws only when something
+ * moved. A failed read throws, and the next read counts every answer as
+ * changed.
+ */
+export function reader(...paths) {
+  let texts = [], data = [];
+  return async function read() {
+    let got;
+    try {
+      got = await Promise.all(paths.map((p) => send('GET', p)));
+    } catch (e) {
+      texts = [];
+      throw e;
+    }
+    const changed = got.map((t, i) => t !== texts[i]);
+    data = got.map((t, i) => (changed[i] ? decode(t) : data[i]));
+    texts = got;
+    return { data, changed };
+  };
+}
 
 /**
  * readFile reads up to length bytes at offset of a file on an agent
@@ -69,10 +106,12 @@ export function downloadURL(agentId, path) {
 
 /**
  * refresher runs fn at most once at a time: a call while it runs queues
- * one more run, and calls within `wait` ms coalesce. schedule(true) runs
- * at once; schedule.stop() ends it.
+ * one more run, and calls within `wait` ms coalesce, so a burst of live
+ * events costs one re-read, however long the burst (a run at most every
+ * `wait` ms plus its own time). schedule(true) runs at once;
+ * schedule.stop() ends it.
  */
-export function refresher(fn, wait = 150) {
+export function refresher(fn, wait = 400) {
   let timer = null, running = false, again = false, stopped = false;
   async function run() {
     timer = null;

@@ -41,6 +41,13 @@ export function num(n, digits = 2) {
   return Number.isInteger(n) ? String(n) : n.toFixed(digits).replace(/\.?0+$/, '');
 }
 
+const counts = new Intl.NumberFormat('en-US');
+
+/** count formats a whole number with thousands separators: "1,000". */
+export function count(n) {
+  return counts.format(n);
+}
+
 /** mb formats a size given in MB. */
 export function mb(n) {
   if (typeof n !== 'number' || !isFinite(n)) return '0 MB';

@@ -140,10 +140,13 @@ export function layout(nodes, edges) {
  * svg renders /v1/graph's JSON ({nodes: [{name, lastState, status}],
  * edges: [{from, to}]}) as an <svg id="job-graph">: each job a link to its
  * page (g[data-job-name]), each dependency a path[data-from][data-to].
+ * The jobs named in context are drawn faint: they are there for their
+ * edges to the others.
  */
-export function svg(graph) {
+export function svg(graph, { context = [] } = {}) {
   const nodes = graph.nodes || [];
   const info = new Map(nodes.map((n) => [n.name, n]));
+  const faint = new Set(context);
   const L = layout(nodes, graph.edges || []);
   if (!L.nodes.length) return html`<p class="muted" id="job-graph-empty">No jobs yet.</p>`;
   return html`<svg id="job-graph" class="graph" xmlns="http://www.w3.org/2000/svg" width="${L.width}" height="${L.height}" viewBox="0 0 ${L.width} ${L.height}" role="img" aria-label="Job dependency graph">
@@ -151,7 +154,7 @@ export function svg(graph) {
     ${L.edges.map((e) => html`<path class="edge" data-from="${e.from}" data-to="${e.to}" marker-end="url(#arrow)" d="${e.d}"><title>${e.from} → ${e.to}</title></path>`)}
     ${L.nodes.map((n) => {
       const j = info.get(n.name) || {};
-      return html`<a href="${route('jobs', n.name)}" class="node ${j.lastState || 'fresh'} ${j.status || 'idle'}" data-job-name="${n.name}">
+      return html`<a href="${route('jobs', n.name)}" class="node ${j.lastState || 'fresh'} ${j.status || 'idle'}${faint.has(n.name) ? ' context' : ''}" data-job-name="${n.name}">
         <title>${n.name}: last ${j.lastState || 'fresh'}, ${j.status || 'idle'}</title>
         <rect x="${n.x}" y="${n.y}" width="${n.w}" height="${n.h}" rx="6"/>
         <circle cx="${n.x + 10}" cy="${n.y + n.h / 2}" r="4" class="dot"/>

@@ -2,11 +2,10 @@
 // standby master proxies to the leader), re-read whenever console/events
 // says it changed.
 
-import { get, refresher, stream } from '../api.js';
+import { reader, refresher, stream } from '../api.js';
 import { html, render, bar, badge, num, mb, pct, ago, duration, portCount, logsRoute, emptyRow } from '../dom.js';
 import { errorText } from '../ui.js';
-
-const MAX_TASK_ROWS = 500;
+import { pager } from '../pager.js';
 
 export function mount(root, params, ctx) {
   render(root, html`
@@ -32,7 +31,7 @@ export function mount(root, params, ctx) {
       <div class="table-wrap"><table class="grid" id="tasks">
         <thead><tr><th>Task</th><th>Framework</th><th>Agent</th><th>State</th><th>Health</th><th>CPUs</th><th>Memory</th><th>Since</th><th></th></tr></thead>
         <tbody></tbody></table></div>
-      <p class="muted" id="tasks-note"></p>
+      <div id="tasks-pager" hidden></div>
       <h2>Outstanding offers</h2>
       <div class="table-wrap"><table class="grid" id="offers">
         <thead><tr><th>Offer</th><th>Framework</th><th>Agent</th><th>Role</th><th>Resources</th><th>Age</th></tr></thead>
@@ -45,11 +44,18 @@ export function mount(root, params, ctx) {
 
   let state = null;
   const filter = root.querySelector('#task-filter');
-  filter.addEventListener('input', () => state && renderTasks(root, state, filter.value));
+  const pg = pager(root.querySelector('#tasks-pager'), 'tasks', () => renderTasks(root, state, filter.value, pg));
+  filter.addEventListener('input', () => {
+    pg.reset();
+    if (state) renderTasks(root, state, filter.value, pg);
+  });
 
+  const read = reader('console/state');
+  let stale = true; // the clock moved: draw even if nothing changed
   const refresh = refresher(async () => {
+    let got;
     try {
-      state = await get('console/state');
+      got = await read();
       root.querySelector('#cluster-banner').hidden = true;
     } catch (e) {
       const b = root.querySelector('#cluster-banner');
@@ -57,12 +63,15 @@ export function mount(root, params, ctx) {
       b.textContent = 'Cannot read the cluster state: ' + errorText(e);
       return;
     }
-    draw(root, state, filter.value);
+    if (!stale && !got.changed[0]) return;
+    stale = false;
+    state = got.data[0] || {};
+    draw(root, state, filter.value, pg);
   });
   refresh(true);
   const stop = stream('console/events', ['state_changed'], () => refresh(), (s) => ctx.setLive(s, 'the master'));
   // Ages and offer timers move even when nothing changes.
-  const tick = setInterval(() => refresh(), 15000);
+  const tick = setInterval(() => { stale = true; refresh(); }, 15000);
   return () => { stop(); refresh.stop(); clearInterval(tick); };
 }
 
@@ -78,7 +87,7 @@ function totals(agents) {
   return t;
 }
 
-function draw(root, st, q) {
+function draw(root, st, q, pg) {
   const agents = st.slaves || [];
   const fws = st.frameworks || [];
   const t = totals(agents);
@@ -140,7 +149,7 @@ function draw(root, st, q) {
   }) : emptyRow(9, 'No frameworks are registered.'));
 
   root._agentByID = agentByID;
-  renderTasks(root, st, q);
+  renderTasks(root, st, q, pg);
 
   const fwName = new Map(fws.map((f) => [f.id, f.name]));
   const offers = fws.flatMap((f) => f.offers || []);
@@ -177,10 +186,10 @@ function resources(r) {
   return parts.join(', ');
 }
 
-function renderTasks(root, st, q) {
+function renderTasks(root, st, q, pg) {
   const agentByID = root._agentByID || new Map();
   const needle = (q || '').trim().toLowerCase();
-  const rows = [];
+  const matching = [];
   let total = 0;
   for (const f of st.frameworks || []) {
     for (const x of [...(f.tasks || []), ...(f.unreachable_tasks || [])]) {
@@ -188,10 +197,10 @@ function renderTasks(root, st, q) {
       const a = agentByID.get(x.slave_id);
       const host = a ? a.hostname : '';
       if (needle && !`${x.id} ${x.name} ${x.state} ${host} ${f.name}`.toLowerCase().includes(needle)) continue;
-      if (rows.length < MAX_TASK_ROWS) rows.push({ x, f, host });
-      else rows.overflow = (rows.overflow || 0) + 1;
+      matching.push({ x, f, host });
     }
   }
+  const rows = pg.take(matching, total);
   render(root.querySelector('#tasks tbody'), rows.length ? rows.map(({ x, f, host }) => {
     const r = x.resources || {};
     const health = x.healthy === undefined || x.healthy === null ? html`<span class="muted">–</span>` : badge(x.healthy ? 'healthy' : 'unhealthy');
@@ -202,6 +211,4 @@ function renderTasks(root, st, q) {
       <td>${ago(lastTime(x))}</td>
       <td><a href="${logsRoute(x.slave_id, x.id, x.sandbox)}" data-logs="${x.id}">logs</a></td></tr>`;
   }) : emptyRow(9, total ? 'No task matches the filter.' : 'No tasks are running.'));
-  const note = root.querySelector('#tasks-note');
-  note.textContent = rows.overflow ? `Showing ${rows.length} of ${rows.length + rows.overflow} matching tasks; filter to narrow.` : '';
 }

@@ -2,8 +2,9 @@
 // page with its run history, through the master's proxy to the jobs
 // framework's native /v1 API; live through its /v1/events.
 
-import { JOBS, get, request, refresher, stream, APIError } from '../api.js';
-import { html, render, badge, num, mb, ago, inZone, local, duration, toMillis, route, logsRoute, emptyRow } from '../dom.js';
+import { JOBS, get, request, reader, refresher, stream, APIError } from '../api.js';
+import { html, render, badge, count, num, mb, ago, inZone, local, duration, toMillis, route, logsRoute, emptyRow } from '../dom.js';
+import { pager } from '../pager.js';
 import { toast, errorText, confirmAction, jsonEditor, banner } from '../ui.js';
 import { svg } from '../graph.js';
 
@@ -56,6 +57,15 @@ function nextRunCell(j) {
 
 // --- the jobs list -----------------------------------------------------------
 
+// Up to this many jobs, the dependency graph is drawn with the list; above
+// it (laying out and painting a thousand jobs takes a good part of a
+// second, again on each change), only when asked, or for the jobs the
+// filter leaves and their neighbours.
+const GRAPH_AT_ONCE = 150;
+
+// How long the graph waits for the filter to stop changing.
+const GRAPH_FILTER_WAIT = 250;
+
 function mountList(root, ctx) {
   render(root, html`
     <section class="page" id="jobs-page">
@@ -71,7 +81,11 @@ function mountList(root, ctx) {
       <div class="table-wrap"><table class="grid" id="jobs">
         <thead><tr><th>Job</th><th>Status</th><th>Schedule</th><th>Next run (job's zone)</th><th>Last result</th><th class="num">Succeeded</th><th class="num">Failed</th><th></th></tr></thead>
         <tbody></tbody></table></div>
-      <h2>Dependencies</h2>
+      <div id="jobs-pager" hidden></div>
+      <div class="section-head">
+        <h2>Dependencies</h2>
+        <button type="button" id="graph-hide" hidden>Hide the graph</button>
+      </div>
       <p class="muted">Parents on the left, children on the right; a child runs after all its parents succeeded. Click a job to open it.</p>
       <div class="graph-wrap" id="graph"></div>
     </section>`);
@@ -87,7 +101,7 @@ function mountList(root, ctx) {
           const out = await request('POST', api('/v1/jobs'), def);
           toast(`Created job ${out && out.name ? out.name : ''}`, 'ok');
           createBox.hidden = true;
-          refresh();
+          refresh(true);
         },
         onCancel: () => { createBox.hidden = true; },
       });
@@ -95,37 +109,114 @@ function mountList(root, ctx) {
     editor.focus();
   });
 
-  let data = null;
+  let data = null;        // {jobs, graph, status, hay}
+  let graphOpen = false;  // the user asked for a graph of more than GRAPH_AT_ONCE jobs
+  let graphDrawn = null;  // what #graph shows: {jobs, graph, needle, open}
+  let graphTimer = null;
   const filter = root.querySelector('#job-filter');
-  filter.addEventListener('input', () => data && drawJobs(root, data, filter.value));
+  const pg = pager(root.querySelector('#jobs-pager'), 'jobs', () => drawRows());
+  const drawRows = () => data && drawJobs(root, data, filter.value, pg);
 
+  function drawGraph() {
+    clearTimeout(graphTimer);
+    if (!data) return;
+    const needle = norm(filter.value);
+    const d = graphDrawn;
+    if (d && d.jobs === data.jobs && d.graph === data.graph && d.needle === needle && d.open === graphOpen) return;
+    graphDrawn = { jobs: data.jobs, graph: data.graph, needle, open: graphOpen };
+    let part = data.graph, match = null;
+    if (needle) {
+      match = new Set(data.jobs.filter((j, i) => data.hay[i].includes(needle)).map((j) => j.name));
+      part = neighbourhood(data.graph, match);
+    }
+    const nodes = (part.nodes || []).length, edges = (part.edges || []).length;
+    const big = nodes > GRAPH_AT_ONCE;
+    root.querySelector('#graph-hide').hidden = !(big && graphOpen);
+    const el = root.querySelector('#graph');
+    if (big && !graphOpen) {
+      render(el, html`<div class="graph-deferred" id="graph-deferred" data-jobs="${nodes}" data-edges="${edges}">
+        <span>${needle ? 'The matching jobs and their neighbours make' : 'The graph has'} ${count(nodes)} jobs and ${count(edges)} dependencies.
+        ${needle ? 'Narrow the filter to draw fewer, or' : 'Filter the jobs to draw only the matching ones and their neighbours, or'}</span>
+        <button type="button" id="graph-show">Draw all ${count(nodes)}</button></div>`);
+      return;
+    }
+    if (needle && !nodes) {
+      render(el, html`<p class="muted" id="job-graph-empty">No job matches the filter.</p>`);
+      return;
+    }
+    // Around a filter, the neighbours that do not match are drawn faint.
+    render(el, svg(part, { context: match ? (part.nodes || []).filter((n) => !match.has(n.name)).map((n) => n.name) : [] }));
+  }
+
+  filter.addEventListener('input', () => {
+    pg.reset();
+    drawRows();
+    clearTimeout(graphTimer);
+    graphTimer = setTimeout(drawGraph, GRAPH_FILTER_WAIT);
+  });
+  root.querySelector('#graph-hide').addEventListener('click', () => { graphOpen = false; drawGraph(); });
+  root.querySelector('#graph').addEventListener('click', (ev) => {
+    if (!ev.target.closest('#graph-show')) return;
+    graphOpen = true;
+    drawGraph();
+  });
+
+  const read = reader(api('/v1/jobs'), api('/v1/graph'));
+  let stale = true; // the clock moved: draw even what did not change
   const refresh = refresher(async () => {
-    let jobs, graph;
+    let got;
     try {
-      [jobs, graph] = await Promise.all([get(api('/v1/jobs')), get(api('/v1/graph'))]);
+      got = await read();
     } catch (e) {
       banner(root.querySelector('#jobs-banner'), notReachable(e));
       return;
     }
     banner(root.querySelector('#jobs-banner'), '');
-    data = { jobs: jobs || [], graph: graph || { nodes: [], edges: [] } };
-    drawJobs(root, data, filter.value);
-    render(root.querySelector('#graph'), svg(data.graph));
+    if (!stale && !got.changed.some(Boolean)) return;
+    stale = false;
+    const [jobs, graph] = got.data;
+    data = {
+      jobs: jobs || [],
+      graph: graph || { nodes: [], edges: [] },
+      status: new Map(((graph && graph.nodes) || []).map((n) => [n.name, n.status])),
+    };
+    data.hay = data.jobs.map((j) => `${j.name} ${j.command || ''} ${j.description || ''}`.toLowerCase());
+    drawRows();
+    drawGraph();
   });
   refresh(true);
+  // Each event, and each (re)connection of the stream, re-reads the jobs;
+  // a read that finds them as drawn draws nothing.
   const stop = stream(api('/v1/events'), EVENT_TYPES, () => refresh(), (s) => ctx.setLive(s, 'the jobs framework'));
   // Next-run times and "ago"s move with the clock.
-  const tick = setInterval(() => refresh(), 30000);
+  const tick = setInterval(() => { stale = true; refresh(); }, 30000);
   root.querySelector('#jobs-page').addEventListener('click', (ev) => onAction(ev, refresh));
-  return () => { stop(); refresh.stop(); clearInterval(tick); };
+  return () => { stop(); refresh.stop(); clearInterval(tick); clearTimeout(graphTimer); };
 }
 
-function drawJobs(root, data, q) {
-  const status = new Map((data.graph.nodes || []).map((n) => [n.name, n.status]));
-  const needle = (q || '').trim().toLowerCase();
-  const jobs = needle ? data.jobs.filter((j) => `${j.name} ${j.command || ''} ${j.description || ''}`.toLowerCase().includes(needle)) : data.jobs;
+const norm = (q) => (q || '').trim().toLowerCase();
+
+/**
+ * neighbourhood is the part of a graph ({nodes, edges}) around the jobs
+ * named in match: those jobs, their parents and children, and the edges
+ * that touch a job of match.
+ */
+function neighbourhood(graph, match) {
+  const edges = (graph.edges || []).filter((e) => match.has(e.from) || match.has(e.to));
+  const keep = new Set(match);
+  for (const e of edges) {
+    keep.add(e.from);
+    keep.add(e.to);
+  }
+  return { nodes: (graph.nodes || []).filter((n) => keep.has(n.name)), edges };
+}
+
+function drawJobs(root, data, q, pg) {
+  const needle = norm(q);
+  const matching = needle ? data.jobs.filter((j, i) => data.hay[i].includes(needle)) : data.jobs;
+  const jobs = pg.take(matching, data.jobs.length);
   render(root.querySelector('#jobs tbody'), jobs.length ? jobs.map((j) => {
-    const st = j.disabled ? 'disabled' : status.get(j.name) || 'idle';
+    const st = j.disabled ? 'disabled' : data.status.get(j.name) || 'idle';
     const last = lastResult(j);
     return html`<tr data-job-name="${j.name}" data-status="${st}">
       <td><a class="id" href="${route('jobs', j.name)}">${j.name}</a>${j.description ? html`<div class="muted">${j.description}</div>` : ''}</td>
@@ -197,7 +288,7 @@ async function onAction(ev, refresh) {
   } catch (e) {
     toast(errorText(e), 'error');
   }
-  refresh();
+  refresh(true);
 }
 
 // --- one job ---------------------------------------------------------------------
@@ -236,7 +327,7 @@ function mountJob(root, name, ctx) {
           await request('PUT', jobPath(name), def);
           toast(`Saved ${name}`, 'ok');
           editBox.hidden = true;
-          refresh();
+          refresh(true);
         },
         onCancel: () => { editBox.hidden = true; },
       });
@@ -246,10 +337,17 @@ function mountJob(root, name, ctx) {
     editor.focus();
   });
 
+  // The job and its runs are what the page waits for. Its children (the
+  // jobs that name it a parent) come from the jobs list, read after the
+  // first draw and again only when a job changes.
+  const readJob = reader(jobPath(name), jobPath(name) + '/runs?limit=50');
+  let runs = [];
+  let children = null; // names, once read
+  let stale = true;    // the clock moved: draw even what did not change
   const refresh = refresher(async () => {
-    let runs, graph;
+    let got;
     try {
-      [job, runs, graph] = await Promise.all([get(jobPath(name)), get(jobPath(name) + '/runs?limit=50'), get(api('/v1/graph'))]);
+      got = await readJob();
     } catch (e) {
       if (e instanceof APIError && e.status === 404) {
         banner(root.querySelector('#jobs-banner'), `Job ${name} does not exist (any more).`, 'warn');
@@ -260,29 +358,74 @@ function mountJob(root, name, ctx) {
       return;
     }
     banner(root.querySelector('#jobs-banner'), '');
-    drawJob(root, job, runs || [], graph || { nodes: [], edges: [] });
+    if (!stale && !got.changed.some(Boolean)) return;
+    stale = false;
+    [job, runs] = got.data;
+    runs = runs || [];
+    drawJob(root, job, runs, children);
+    if (!familyAsked) family(true);
   });
+
+  const readJobs = reader(api('/v1/jobs'));
+  let familyAsked = false;
+  const family = refresher(async () => {
+    familyAsked = true;
+    let got;
+    try {
+      got = await readJobs();
+    } catch (e) {
+      render(root.querySelector('#job-children'), html`<span class="muted">unknown: ${errorText(e)}</span>`);
+      return;
+    }
+    if (children !== null && !got.changed[0]) return;
+    children = (got.data[0] || []).filter((x) => (x.parents || []).includes(name)).map((x) => x.name);
+    render(root.querySelector('#job-children'), childrenCell(children));
+  });
+
   refresh(true);
   const stop = stream(api('/v1/events'), EVENT_TYPES, (type, d) => {
-    if (type === 'attached' || !d || d.job === name || (d.run && d.run.job === name) || type.startsWith('job_')) refresh();
+    if (type === 'attached') {
+      // What changed before the stream attached may not be drawn yet. The
+      // children need a re-read only if they were read before it did.
+      refresh();
+      if (familyAsked) family();
+    } else if (type.startsWith('job_')) {
+      // A job saved or deleted may be this one, a new child, or a parent
+      // whose deletion rewired this one.
+      refresh();
+      family();
+    } else if (!d || d.job === name) {
+      refresh();
+    }
   }, (s) => ctx.setLive(s, 'the jobs framework'));
-  const tick = setInterval(() => refresh(), 30000);
+  const tick = setInterval(() => { stale = true; refresh(); }, 30000);
   root.querySelector('#job-page').addEventListener('click', (ev) => onAction(ev, refresh));
-  return () => { stop(); refresh.stop(); clearInterval(tick); };
+  return () => { stop(); refresh.stop(); family.stop(); clearInterval(tick); };
 }
 
-function drawJob(root, j, runs, graph) {
-  const node = (graph.nodes || []).find((n) => n.name === j.name) || {};
-  const st = j.disabled ? 'disabled' : node.status || 'idle';
+/** statusOf is a job's status from its newest runs: running, queued or idle. */
+function statusOf(runs) {
+  if (runs.some((r) => r.state === 'STARTING' || r.state === 'RUNNING')) return 'running';
+  if (runs.some((r) => r.state === 'QUEUED')) return 'queued';
+  return 'idle';
+}
+
+function childrenCell(children) {
+  if (children === null) return html`<span class="muted">…</span>`;
+  if (!children.length) return 'none';
+  return children.map((c, i) => html`${i ? ', ' : ''}<a href="${route('jobs', c)}">${c}</a>`);
+}
+
+function drawJob(root, j, runs, children) {
+  const st = j.disabled ? 'disabled' : statusOf(runs);
   render(root.querySelector('#job-status'), badge(st));
   root.querySelector('#job-toggle').textContent = j.disabled ? 'Enable' : 'Disable';
-  const children = (graph.edges || []).filter((e) => e.from === j.name).map((e) => e.to);
   const cmd = j.command || (j.args || []).join(' ');
   render(root.querySelector('#job-summary'), html`
     <div><span class="k">Command</span><pre class="v cmd-full">${cmd}</pre></div>
     <div><span class="k">Schedule</span><span class="v">${scheduleCell(j)}${j.schedule ? html` in <b>${j.timezone || 'UTC'}</b>` : ''}</span></div>
     <div><span class="k">Next run</span><span class="v" data-field="next">${nextRunCell(j)}</span></div>
-    <div><span class="k">Children</span><span class="v">${children.length ? children.map((c, i) => html`${i ? ', ' : ''}<a href="${route('jobs', c)}">${c}</a>`) : 'none'}</span></div>
+    <div><span class="k">Children</span><span class="v" id="job-children">${childrenCell(children)}</span></div>
     <div><span class="k">Last result</span><span class="v">${badge(lastResult(j))} ${j.successCount || 0} succeeded, ${j.errorCount || 0} failed${j.errorsSinceLastSuccess ? html`, <span class="text-bad">${j.errorsSinceLastSuccess} since the last success</span>` : ''}</span></div>
     <div><span class="k">Resources</span><span class="v">cpus ${num(j.cpus)} · mem ${mb(j.mem)} · disk ${mb(j.disk || 0)}</span></div>
     <div><span class="k">Policy</span><span class="v">retries ${j.retries ?? 0} (backoff ${j.retryBackoffSeconds ?? 0}s) · timeout ${j.timeoutSeconds ? j.timeoutSeconds + 's' : 'none'} · concurrency ${j.concurrencyPolicy || 'ALLOW'}${j.softError ? ' · soft errors' : ''}</span></div>

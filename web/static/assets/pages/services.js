@@ -2,8 +2,9 @@
 // queue) and one app's page, through the master's proxy to the services
 // framework's Marathon-compatible /v2 API; live through its /v2/events.
 
-import { SERVICES, get, request, refresher, stream, APIError } from '../api.js';
-import { html, render, badge, num, mb, ago, local, appRoute, logsRoute, emptyRow } from '../dom.js';
+import { SERVICES, get, request, reader, refresher, stream, APIError } from '../api.js';
+import { html, render, badge, num, mb, ago, local, toMillis, appRoute, logsRoute, emptyRow } from '../dom.js';
+import { pager } from '../pager.js';
 import { toast, errorText, confirmAction, askNumber, jsonEditor, banner } from '../ui.js';
 
 // The /v2/events types that can change what these pages show.
@@ -54,17 +55,20 @@ function mountList(root, ctx) {
         <div class="table-wrap"><table class="grid" id="deployments">
           <thead><tr><th>Deployment</th><th>Apps</th><th>Step</th><th>Why it waits</th><th></th></tr></thead>
           <tbody></tbody></table></div>
+        <div id="deployments-pager" hidden></div>
       </div>
       <div id="queue-section" hidden>
         <h2>Launch queue</h2>
         <div class="table-wrap"><table class="grid" id="queue">
           <thead><tr><th>App</th><th class="num">To launch</th><th>Delay</th><th>Waiting since</th><th>Why</th><th>Offers declined for</th></tr></thead>
           <tbody></tbody></table></div>
+        <div id="queue-pager" hidden></div>
       </div>
       <h2>Apps</h2>
       <div class="table-wrap"><table class="grid" id="apps">
         <thead><tr><th>App</th><th>Status</th><th class="num">Running</th><th class="num">Healthy</th><th class="num">Staged</th><th class="num">Unhealthy</th><th>CPUs</th><th>Memory</th><th>Command</th><th></th></tr></thead>
         <tbody></tbody></table></div>
+      <div id="apps-pager" hidden></div>
     </section>`);
 
   const createBox = root.querySelector('#app-create');
@@ -78,7 +82,7 @@ function mountList(root, ctx) {
           const out = await request('POST', api('/v2/apps'), def);
           toast(`Created ${out && out.id ? out.id : 'the app'}; deploying`, 'ok');
           createBox.hidden = true;
-          refresh();
+          refresh(true);
         },
         onCancel: () => { createBox.hidden = true; },
       });
@@ -86,26 +90,38 @@ function mountList(root, ctx) {
     editor.focus();
   });
 
-  let data = null;
+  let data = null; // {apps, deps, queue, hay}
   const filter = root.querySelector('#app-filter');
-  filter.addEventListener('input', () => data && drawApps(root, data, filter.value));
+  const pages = {
+    apps: pager(root.querySelector('#apps-pager'), 'apps', () => drawApps(root, data, filter.value, pages.apps)),
+    deps: pager(root.querySelector('#deployments-pager'), 'deployments', () => drawDeployments(root, data, pages)),
+    queue: pager(root.querySelector('#queue-pager'), 'apps', () => drawDeployments(root, data, pages)),
+  };
+  filter.addEventListener('input', () => {
+    pages.apps.reset();
+    if (data) drawApps(root, data, filter.value, pages.apps);
+  });
 
+  const read = reader(api('/v2/apps'), api('/v2/deployments'), api('/v2/queue'));
   const refresh = refresher(async () => {
-    let apps, deps, queue;
+    let got;
     try {
-      [apps, deps, queue] = await Promise.all([
-        get(api('/v2/apps')), get(api('/v2/deployments')), get(api('/v2/queue')),
-      ]);
+      got = await read();
     } catch (e) {
       banner(root.querySelector('#services-banner'), notReachable('services', e));
       return;
     }
     banner(root.querySelector('#services-banner'), '');
-    data = { apps: apps.apps || [], deps: deps || [], queue: (queue && queue.queue) || [] };
-    drawApps(root, data, filter.value);
-    drawDeployments(root, data);
+    if (data && !got.changed.some(Boolean)) return;
+    const [apps, deps, queue] = got.data;
+    data = { apps: (apps && apps.apps) || [], deps: deps || [], queue: (queue && queue.queue) || [] };
+    data.hay = data.apps.map((a) => `${a.id} ${a.cmd || ''}`.toLowerCase());
+    drawApps(root, data, filter.value, pages.apps);
+    drawDeployments(root, data, pages);
   });
   refresh(true);
+  // Each event, and each (re)connection of the stream, re-reads the apps;
+  // a read that finds them as drawn draws nothing.
   const stop = stream(api('/v2/events'), EVENT_TYPES, () => refresh(), (s) => ctx.setLive(s, 'the services framework'));
 
   // Listeners go on the page's section, which the next page replaces.
@@ -128,10 +144,11 @@ function appStatus(a, q) {
   return 'Running';
 }
 
-function drawApps(root, data, q) {
+function drawApps(root, data, q, pg) {
   const queued = new Map(data.queue.map((x) => [x.app && x.app.id, x]));
   const needle = (q || '').trim().toLowerCase();
-  const apps = needle ? data.apps.filter((a) => `${a.id} ${a.cmd || ''}`.toLowerCase().includes(needle)) : data.apps;
+  const matching = needle ? data.apps.filter((a, i) => data.hay[i].includes(needle)) : data.apps;
+  const apps = pg.take(matching, data.apps.length);
   render(root.querySelector('#apps tbody'), apps.length ? apps.map((a) => {
     const st = appStatus(a, queued.get(a.id));
     return html`<tr data-app-id="${a.id}" data-status="${st}">
@@ -159,9 +176,9 @@ function waitingCell(d) {
     ${(c.unplaced || []).length ? html`<ul class="reasons">${c.unplaced.map((u) => html`<li><b>${u.hostname || u.agentId}</b>: ${(u.reasons || []).join('; ')}</li>`)}</ul>` : ''}</div>`);
 }
 
-function drawDeployments(root, data) {
+function drawDeployments(root, data, pages) {
   root.querySelector('#deployments-section').hidden = data.deps.length === 0;
-  render(root.querySelector('#deployments tbody'), data.deps.map((d) => html`<tr data-deployment-id="${d.id}">
+  render(root.querySelector('#deployments tbody'), pages.deps.take(data.deps).map((d) => html`<tr data-deployment-id="${d.id}">
     <td><div class="id">${d.id}</div><div class="muted">${ago(d.version)}</div></td>
     <td>${(d.currentActions || []).map((c) => html`<div><span class="chip">${c.action}</span> <a class="id" href="${appRoute(c.app)}">${c.app}</a></div>`)}</td>
     <td>${d.currentStep} / ${d.totalSteps}</td>
@@ -171,7 +188,7 @@ function drawDeployments(root, data) {
       <button type="button" class="danger" data-action="forget" data-deployment-id="${d.id}">Stop</button>
     </td></tr>`));
   root.querySelector('#queue-section').hidden = data.queue.length === 0;
-  render(root.querySelector('#queue tbody'), data.queue.map((x) => {
+  render(root.querySelector('#queue tbody'), pages.queue.take(data.queue).map((x) => {
     const id = x.app ? x.app.id : '';
     const delay = x.delay || {};
     return html`<tr data-queue-app="${id}">
@@ -231,7 +248,7 @@ async function onAction(ev, refresh) {
   } catch (e) {
     toast(errorText(e), 'error');
   }
-  refresh();
+  refresh(true);
 }
 
 // --- one app -------------------------------------------------------------------
@@ -283,7 +300,7 @@ function mountApp(root, id, ctx) {
           await request('PUT', appPath(id), body);
           toast(`Deploying the new definition of ${id}`, 'ok');
           editBox.hidden = true;
-          refresh();
+          refresh(true);
         },
         onCancel: () => { editBox.hidden = true; },
       });
@@ -293,13 +310,20 @@ function mountApp(root, id, ctx) {
     editor.focus();
   });
 
+  // The versions are read with the app, not after it; the current one is
+  // marked once both are here.
+  let versions = null;
+  const drawVersions = () => {
+    if (!versions) return;
+    render(root.querySelector('#versions'), versions.length ? versions.map((v) => html`<li>
+      <button type="button" class="link" data-version="${v}">${local(v)}</button>
+      ${app && app.version === v ? html`<span class="chip">current</span>` : ''}</li>`) : html`<li class="muted">none</li>`);
+  };
   const versionsRefresh = refresher(async () => {
     try {
       const vs = await get(appPath(id) + '/versions');
-      const list = (vs && vs.versions) || [];
-      render(root.querySelector('#versions'), list.length ? list.map((v) => html`<li>
-        <button type="button" class="link" data-version="${v}">${local(v)}</button>
-        ${app && app.version === v ? html`<span class="chip">current</span>` : ''}</li>`) : html`<li class="muted">none</li>`);
+      versions = (vs && vs.versions) || [];
+      drawVersions();
     } catch (e) {
       render(root.querySelector('#versions'), html`<li class="muted">${errorText(e)}</li>`);
     }
@@ -317,10 +341,23 @@ function mountApp(root, id, ctx) {
     }
   });
 
+  // The events list: what the stream brings while the page is open, newest
+  // first, above what the app's state tells of before (its instances'
+  // last status and health, its last failure, its deployments).
+  const events = [];
+  let earlier = null;
+  let drawn = false;
+  const drawSoon = () => {
+    if (drawn) return;
+    drawn = true;
+    requestAnimationFrame(() => { drawn = false; drawEvents(root, events, earlier || []); });
+  };
+
+  const read = reader(appPath(id), api('/v2/deployments'), api('/v2/queue'));
   const refresh = refresher(async () => {
-    let got, deps, queue;
+    let got;
     try {
-      [got, deps, queue] = await Promise.all([get(appPath(id)), get(api('/v2/deployments')), get(api('/v2/queue'))]);
+      got = await read();
     } catch (e) {
       if (e instanceof APIError && e.status === 404) {
         banner(root.querySelector('#services-banner'), `App ${id} does not exist (any more).`, 'warn');
@@ -331,35 +368,66 @@ function mountApp(root, id, ctx) {
       return;
     }
     banner(root.querySelector('#services-banner'), '');
-    const first = !app;
-    app = got.app;
-    drawApp(root, app, (deps || []).filter((d) => (d.affectedApps || []).includes(id)), ((queue && queue.queue) || []).find((x) => x.app && x.app.id === id));
-    if (first) versionsRefresh(true);
+    if (app && !got.changed.some(Boolean)) return;
+    const [one, deps, queue] = got.data;
+    const prev = app;
+    app = one.app;
+    const mine = (deps || []).filter((d) => (d.affectedApps || []).includes(id));
+    drawApp(root, app, mine, ((queue && queue.queue) || []).find((x) => x.app && x.app.id === id));
+    if (!prev || prev.version !== app.version) drawVersions();
+    if (!prev) {
+      earlier = history(app, mine);
+      drawSoon();
+    }
   });
   refresh(true);
+  versionsRefresh(true);
 
-  // lastEventId=1 replays what the framework's event buffer still holds,
-  // so the list starts with the app's recent history.
-  const events = [];
-  const seen = new Set();
-  let drawn = false;
-  const stop = stream(api('/v2/events?lastEventId=1'), EVENT_TYPES, (type, d, eventId) => {
-    // A new connection replays the buffer again: skip what is listed.
-    if (type !== 'attached' && concerns(d, id) && !(eventId && seen.has(eventId))) {
-      if (eventId) seen.add(eventId);
-      events.unshift({ type, d });
-      events.length = Math.min(events.length, 100);
-      if (!drawn) {
-        drawn = true;
-        requestAnimationFrame(() => { drawn = false; drawEvents(root, events); });
-      }
-      if (type.startsWith('deployment') || type === 'api_post_event') versionsRefresh();
+  // The stream starts now: replaying the framework's whole event buffer
+  // (thousands of events in a big cluster) to find this app's few costs
+  // more than the page. The browser's own reconnects resume after the
+  // last event seen (Last-Event-ID), and a new connection re-reads the app.
+  const stop = stream(api('/v2/events'), EVENT_TYPES, (type, d) => {
+    if (type === 'attached' || type.startsWith('scheduler_')) {
+      refresh();
+      return;
     }
+    if (!concerns(d, id)) return;
+    events.unshift({ type, d });
+    events.length = Math.min(events.length, 100);
+    drawSoon();
+    if (type.startsWith('deployment') || type === 'api_post_event') versionsRefresh();
     refresh();
   }, (s) => ctx.setLive(s, 'the services framework'));
 
   root.querySelector('#app-page').addEventListener('click', (ev) => onAction(ev, refresh));
   return () => { stop(); refresh.stop(); versionsRefresh.stop(); };
+}
+
+/**
+ * history is what an app's state tells of its recent events, newest
+ * first, as /v2/events payloads: each instance's last status and health
+ * change, the last failure, and the deployments in progress.
+ */
+function history(a, deps) {
+  const out = [];
+  for (const t of a.tasks || []) {
+    out.push({ type: 'status_update_event', d: { timestamp: t.startedAt || t.stagedAt, taskId: t.id, taskStatus: t.state, message: t.message } });
+    for (const h of t.healthCheckResults || []) {
+      const failed = toMillis(h.lastFailure), ok = toMillis(h.firstSuccess);
+      if (failed !== null) {
+        out.push({ type: 'failed_health_check_event', d: { timestamp: h.lastFailure, taskId: t.id, cause: h.lastFailureCause } });
+      }
+      // Healthy since its first success, unless a check failed after it.
+      if (h.alive && ok !== null && (failed === null || failed < ok)) {
+        out.push({ type: 'health_status_changed_event', d: { timestamp: h.firstSuccess, taskId: t.id, alive: true } });
+      }
+    }
+  }
+  const f = a.lastTaskFailure;
+  if (f) out.push({ type: 'status_update_event', d: { timestamp: f.timestamp, taskId: f.taskId, taskStatus: f.state, message: f.message } });
+  for (const d of deps) out.push({ type: 'deployment_info', d: { timestamp: d.version, id: d.id } });
+  return out.sort((x, y) => (toMillis(y.d.timestamp) ?? 0) - (toMillis(x.d.timestamp) ?? 0));
 }
 
 /** concerns says whether a /v2/events payload is about app id. */
@@ -441,7 +509,13 @@ function eventSummary(type, d) {
   }
 }
 
-function drawEvents(root, events) {
-  render(root.querySelector('#app-events'), events.map(({ type, d }) => html`<li data-event-type="${type}">
-    <span class="muted">${local(d.timestamp)}</span> <b>${type.replace(/_event$/, '').replace(/_/g, ' ')}</b> <span>${eventSummary(type, d)}</span></li>`));
+function drawEvents(root, events, earlier) {
+  const item = ({ type, d }, cls) => html`<li data-event-type="${type}" class="${cls}">
+    <span class="muted">${local(d.timestamp)}</span> <b>${type.replace(/_event$/, '').replace(/_/g, ' ')}</b> <span>${eventSummary(type, d)}</span></li>`;
+  if (!events.length && !earlier.length) {
+    render(root.querySelector('#app-events'), html`<li class="muted">Events for this app appear here as they happen.</li>`);
+    return;
+  }
+  render(root.querySelector('#app-events'), html`${events.map((e) => item(e, ''))}
+    ${earlier.length ? html`<li class="events-note">Before this page opened, from the app's state:</li>${earlier.map((e) => item(e, 'earlier'))}` : ''}`);
 }
