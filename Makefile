@@ -26,7 +26,7 @@ build: ## Build bin/corral (version from git describe).
 run: build ## Run `corral dev`: master, 2 agents, services, jobs, console, private Postgres; Ctrl-C stops all (ARGS=--fresh starts over).
 	./$(BIN) dev $(ARGS)
 
-test: ## Run all tests with the race detector (starts throwaway Postgres itself).
+test: ## Run all tests with the race detector (starts its own Postgres, ZooKeeper and headless Chromium).
 	$(GO) test -race -count=1 -timeout 40m ./...
 
 # The chaos suite writes its summary table here too, so that it can be
