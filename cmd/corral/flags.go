@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"corral/internal/cli"
 )
 
 // command is one `corral` subcommand.
@@ -27,25 +29,7 @@ func envName(flagName string) string {
 // parse parses args, then fills every flag not given on the command line
 // from its CORRAL_* environment variable. Flags win over the environment.
 func parse(fs *flag.FlagSet, args []string) error {
-	// Flags may come before or after the positional arguments
-	// ("corral migrate up --db ..."); "--" ends the flags.
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			positional = append(positional, rest...)
-			break
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
-	}
-	if err := fs.Parse(append([]string{"--"}, positional...)); err != nil {
+	if err := cli.ParseInterleaved(fs, args); err != nil {
 		return err
 	}
 	set := map[string]bool{}

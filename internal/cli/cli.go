@@ -291,10 +291,11 @@ func runVerb(ctx context.Context, v *verb, args []string, env Env) int {
 	return ExitOK
 }
 
-// parseArgs parses flags given before, between or after the positional
-// arguments ("--" ends the flags), then fills each flag in envOf that the
-// command line did not set from its environment variable.
-func parseArgs(fs *flag.FlagSet, args []string, getenv func(string) string, envOf map[string]string) error {
+// ParseInterleaved parses args into fs with the flags allowed before,
+// between or after the positional arguments ("corral migrate up --db
+// ..."); "--" ends the flags. fs.Args() then holds the positional
+// arguments in their order.
+func ParseInterleaved(fs *flag.FlagSet, args []string) error {
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -311,7 +312,14 @@ func parseArgs(fs *flag.FlagSet, args []string, getenv func(string) string, envO
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
-	if err := fs.Parse(append([]string{"--"}, positional...)); err != nil {
+	return fs.Parse(append([]string{"--"}, positional...))
+}
+
+// parseArgs parses flags given before, between or after the positional
+// arguments ("--" ends the flags), then fills each flag in envOf that the
+// command line did not set from its environment variable.
+func parseArgs(fs *flag.FlagSet, args []string, getenv func(string) string, envOf map[string]string) error {
+	if err := ParseInterleaved(fs, args); err != nil {
 		return err
 	}
 	set := map[string]bool{}

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -125,7 +123,7 @@ const measureJS = `(async (hash, ready) => {
 // difference is the console's own time (parsing, building markup, layout).
 func BenchmarkConsolePages(b *testing.B) {
 	exe := benchBrowserPath(b)
-	ports := benchPortRanges(b, benchAgents, 200)
+	ports := freePortRanges(b, benchAgents, 200)
 	c := testcluster.Start(b, testcluster.Options{Agents: benchAgents, Resources: func(i int) string {
 		return fmt.Sprintf("cpus:4;mem:4096;disk:2000;ports:[%d-%d]", ports[i], ports[i]+199)
 	}})
@@ -488,32 +486,4 @@ func mainThreadTimes(ctx context.Context, t *chromedp.Target) (map[string]float6
 		}
 	}
 	return out, nil
-}
-
-// benchPortRanges is freePortRanges for a benchmark.
-func benchPortRanges(tb testing.TB, n, size int) []int {
-	tb.Helper()
-	var out []int
-	for attempt := 0; len(out) < n && attempt < 200; attempt++ {
-		base := 20000 + rand.IntN((30000-20000)/size)*size
-		if slices.Contains(out, base) {
-			continue
-		}
-		free := true
-		for p := base; p < base+10 && free; p++ {
-			ln, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
-			if err != nil {
-				free = false
-				continue
-			}
-			ln.Close()
-		}
-		if free {
-			out = append(out, base)
-		}
-	}
-	if len(out) < n {
-		tb.Fatalf("found only %d free port ranges of %d", len(out), size)
-	}
-	return out
 }

@@ -245,7 +245,7 @@ func post(t *testing.T, url string, body any, want int) {
 // the 31000s that other tests' agents use (go test runs packages in
 // parallel) and below Linux's ephemeral ports, each starting with ports
 // that nothing listens on.
-func freePortRanges(t *testing.T, n, size int) []int {
+func freePortRanges(t testing.TB, n, size int) []int {
 	t.Helper()
 	var out []int
 	for attempt := 0; len(out) < n && attempt < 200; attempt++ {
