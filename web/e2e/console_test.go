@@ -411,11 +411,15 @@ func TestConsole(t *testing.T) {
 		   r.querySelector('[data-field=state]').textContent.includes('SUCCEEDED') })()`)
 	b.screenshot("job")
 
-	// Back on the cluster page: the app's tasks, with their logs one click away.
+	// Back on the cluster page: the app's tasks, healthy (the services
+	// framework's own checks), with their logs one click away.
 	b.click("the Cluster tab", `a[data-nav="cluster"]`)
 	b.waitJS("the app's task on the cluster page", 20*time.Second,
 		`document.querySelector('#tasks tr[data-task-id^="console-web."] a[data-logs]') &&
 		 document.querySelector('#frameworks tr[data-framework-name="services"] td.num').textContent.trim() === '2'`)
+	b.waitJS("the app's tasks healthy on the cluster page", 20*time.Second,
+		`(() => { const rows = [...document.querySelectorAll('#tasks tr[data-task-id^="console-web."]')];
+		   return rows.length === 2 && rows.every((r) => r.cells[4].textContent.trim() === 'healthy') })()`)
 	b.screenshot("cluster-tasks")
 
 	b.waitJS("the same page all along (no reload)", time.Second, `window.__consoleTest === 'same page'`)

@@ -2,7 +2,7 @@
 // standby master proxies to the leader), re-read whenever console/events
 // says it changed.
 
-import { reader, refresher, stream } from '../api.js';
+import { reader, refresher, stream, SERVICES } from '../api.js';
 import { html, render, bar, badge, num, mb, pct, ago, duration, portCount, logsRoute, emptyRow } from '../dom.js';
 import { errorText } from '../ui.js';
 import { pager } from '../pager.js';
@@ -51,6 +51,10 @@ export function mount(root, params, ctx) {
   });
 
   const read = reader('console/state');
+  // The services framework runs HTTP and TCP health checks itself, so the
+  // master never hears their results: they come from its task list.
+  const readHealth = reader(SERVICES + '/v2/tasks');
+  root._health = new Map();
   let stale = true; // the clock moved: draw even if nothing changed
   const refresh = refresher(async () => {
     let got;
@@ -63,7 +67,18 @@ export function mount(root, params, ctx) {
       b.textContent = 'Cannot read the cluster state: ' + errorText(e);
       return;
     }
-    if (!stale && !got.changed[0]) return;
+    let healthChanged = false;
+    if (servicesTasks(got.data[0])) {
+      try {
+        const h = await readHealth();
+        healthChanged = h.changed[0];
+        if (healthChanged) root._health = healthByTask(h.data[0]);
+      } catch {
+        healthChanged = root._health.size > 0;
+        root._health = new Map();
+      }
+    }
+    if (!stale && !got.changed[0] && !healthChanged) return;
     stale = false;
     state = got.data[0] || {};
     draw(root, state, filter.value, pg);
@@ -73,6 +88,25 @@ export function mount(root, params, ctx) {
   // Ages and offer timers move even when nothing changes.
   const tick = setInterval(() => { stale = true; refresh(); }, 15000);
   return () => { stop(); refresh.stop(); clearInterval(tick); };
+}
+
+/** servicesTasks reports whether a connected services framework has tasks. */
+function servicesTasks(st) {
+  return ((st && st.frameworks) || []).some((f) => f.name === 'services' && f.connected && (f.tasks || []).length > 0);
+}
+
+/**
+ * healthByTask maps the services framework's task ids to their health:
+ * true when every health check result is alive; tasks without results
+ * are left out.
+ */
+function healthByTask(body) {
+  const out = new Map();
+  for (const t of (body && body.tasks) || []) {
+    const rs = t.healthCheckResults || [];
+    if (rs.length) out.set(t.id, rs.every((r) => r.alive));
+  }
+  return out;
 }
 
 /** totals sums the resources of the agents that are registered. */
@@ -203,7 +237,9 @@ function renderTasks(root, st, q, pg) {
   const rows = pg.take(matching, total);
   render(root.querySelector('#tasks tbody'), rows.length ? rows.map(({ x, f, host }) => {
     const r = x.resources || {};
-    const health = x.healthy === undefined || x.healthy === null ? html`<span class="muted">–</span>` : badge(x.healthy ? 'healthy' : 'unhealthy');
+    let healthy = x.healthy;
+    if ((healthy === undefined || healthy === null) && f.name === 'services') healthy = (root._health || new Map()).get(x.id);
+    const health = healthy === undefined || healthy === null ? html`<span class="muted">–</span>` : badge(healthy ? 'healthy' : 'unhealthy');
     return html`<tr data-task-id="${x.id}">
       <td><div class="id">${x.id}</div>${x.name && x.name !== x.id ? html`<div class="muted">${x.name}</div>` : ''}</td>
       <td>${f.name}</td><td>${host || html`<span class="id">${x.slave_id}</span>`}</td>
