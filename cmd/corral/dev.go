@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -69,7 +70,7 @@ func devCommand() *command {
 		}
 		ctx, stop := signalContext()
 		defer stop()
-		return runDev(ctx, stop, o, log)
+		return runDev(ctx, stop, o, log, os.Stderr)
 	}
 	return c
 }
@@ -125,15 +126,18 @@ const noPostgresMessage = `corral dev keeps its state in Postgres and starts a p
 machine's PostgreSQL binaries, but there are none (initdb, postgres).
 Either:
   - install them: apt-get install postgresql (Debian, Ubuntu),
-    dnf install postgresql-server (Fedora), brew install postgresql@15 (macOS);
+    dnf install postgresql-server (Fedora), brew install postgresql@15 (macOS),
+    or point CORRAL_PG_BINDIR at a directory that holds them;
   - or give a running server: corral dev --db postgres://user@host:5432/corral
     (or CORRAL_DB=...);
   - or run the cluster in Docker instead: docker compose up (make up).`
 
 // runDev runs the whole cluster until ctx ends, then stops it in order:
 // the frameworks first (so nothing launches while agents stop), then the
-// agents (killing their tasks) and the master, then Postgres.
-func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Logger) error {
+// agents (killing their tasks) and the master, then Postgres. What people
+// read (where everything listens, what is missing) goes to out; the rest
+// to log.
+func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Logger, out io.Writer) error {
 	dir, err := filepath.Abs(o.dir)
 	if err != nil {
 		return err
@@ -165,7 +169,7 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 	if db == "" {
 		pg, err = localpg.Start(ctx, localpg.Options{Dir: filepath.Join(dir, "pg"), Port: o.pgPort})
 		if errors.Is(err, localpg.ErrNoBinaries) {
-			fmt.Fprintln(os.Stderr, noPostgresMessage)
+			fmt.Fprintln(out, noPostgresMessage)
 			return errors.New("no PostgreSQL server binaries")
 		}
 		if err != nil {
@@ -286,7 +290,7 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 		if pg != nil {
 			pgLine += "  (data in " + filepath.Join(dir, "pg") + ")"
 		}
-		fmt.Fprintf(os.Stderr, `
+		fmt.Fprintf(out, `
 corral dev is up
   console   %s/
   services  %s   (Marathon API: /v2/apps)

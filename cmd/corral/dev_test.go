@@ -102,7 +102,7 @@ func startDev(t *testing.T, o devOptions) (stop func()) {
 		}
 	})
 	errc := make(chan error, 1)
-	go func() { errc <- runDev(ctx, cancel, o, log) }()
+	go func() { errc <- runDev(ctx, cancel, o, log, logs) }()
 	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
 	defer wcancel()
 	err := awaitDev(wctx, "http://127.0.0.1:"+strconv.Itoa(o.port), o.agents,
@@ -242,4 +242,51 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestDevWithoutPostgres: with no Postgres binaries and no --db, corral
+// dev says what to install and how else to run, and starts nothing.
+func TestDevWithoutPostgres(t *testing.T) {
+	t.Setenv(localpg.EnvBinDir, t.TempDir())
+	o := devOptions{dir: filepath.Join(t.TempDir(), "state"), host: "127.0.0.1", agents: 2, taskPorts: "39200-39399",
+		pgPort: devFreePorts(t, 1), port: devFreePorts(t, 1), agentPort: devFreePorts(t, 2), servicesPort: devFreePorts(t, 1), jobsPort: devFreePorts(t, 1)}
+	var out bytes.Buffer
+	err := runDev(t.Context(), func() {}, o, slog.New(slog.NewTextHandler(io.Discard, nil)), &out)
+	if err == nil {
+		t.Fatal("runDev without Postgres binaries succeeded; want an error")
+	}
+	for _, want := range []string{"apt-get install postgresql", "--db postgres://", "docker compose up"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the message does not mention %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestDevOptionsValidate(t *testing.T) {
+	good := devOptions{dir: ".corral", host: "127.0.0.1", agents: 2, taskPorts: "31000-31999", pgPort: 55432, port: 5050, agentPort: 5051, servicesPort: 8080, jobsPort: 4400}
+	if err := good.validate(); err != nil {
+		t.Fatalf("validate(defaults) = %v", err)
+	}
+	cases := []struct {
+		name string
+		edit func(*devOptions)
+		want string
+	}{
+		{"port out of range", func(o *devOptions) { o.port = 70000 }, "port: 70000 is not a TCP port"},
+		{"no agents", func(o *devOptions) { o.agents = 0 }, "agents: want 1 to 16"},
+		{"bad task ports", func(o *devOptions) { o.taskPorts = "31000" }, "task_ports: want a range like 31000-31999"},
+		{"too few task ports", func(o *devOptions) { o.taskPorts = "31000-31000" }, "cannot be split among 2 agents"},
+		{"host not an address", func(o *devOptions) { o.host = "example.org" }, "host: \"example.org\" is not an IP address"},
+		{"empty dir", func(o *devOptions) { o.dir = "" }, "dir: must not be empty"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := good
+			c.edit(&o)
+			err := o.validate()
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("validate() = %v; want an error containing %q", err, c.want)
+			}
+		})
+	}
 }

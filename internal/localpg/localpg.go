@@ -233,9 +233,14 @@ func (s *Server) ensureDatabase(ctx context.Context) error {
 	return nil
 }
 
-// FindBinDir finds a directory holding initdb and postgres: pg_config's
-// bindir, then the newest /usr/lib/postgresql/*/bin, then PATH. It returns
-// an error wrapping ErrNoBinaries if there is none.
+// EnvBinDir names the environment variable that, when set, is the only
+// place FindBinDir looks (to pick one of several installed versions).
+const EnvBinDir = "CORRAL_PG_BINDIR"
+
+// FindBinDir finds a directory holding initdb and postgres: $CORRAL_PG_BINDIR
+// when set, else pg_config's bindir, then the newest
+// /usr/lib/postgresql/*/bin, then PATH. It returns an error wrapping
+// ErrNoBinaries if there is none.
 func FindBinDir() (string, error) {
 	ok := func(d string) bool {
 		for _, b := range []string{"initdb", "postgres"} {
@@ -244,6 +249,12 @@ func FindBinDir() (string, error) {
 			}
 		}
 		return true
+	}
+	if d := os.Getenv(EnvBinDir); d != "" {
+		if ok(d) {
+			return d, nil
+		}
+		return "", fmt.Errorf("%s=%s holds no initdb and postgres: %w", EnvBinDir, d, ErrNoBinaries)
 	}
 	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
 		if d := strings.TrimSpace(string(out)); ok(d) {
