@@ -226,6 +226,24 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 		return err
 	}
 	defer store.Close()
+	// Whatever way runDev returns, every part has stopped before the store
+	// closes and Postgres stops (defers run last-in, first-out).
+	defer func() {
+		stopFrameworks()
+		fwWG.Wait()
+		stopKernel()
+		kernelWG.Wait()
+	}()
+	if pg != nil {
+		run(&kernelWG, kernelCtx, "postgres", func(ctx context.Context) error {
+			select {
+			case <-pg.Done():
+				return fmt.Errorf("the private Postgres exited; its log is %s", pg.LogPath())
+			case <-ctx.Done():
+				return nil
+			}
+		})
+	}
 	m, err := master.New(mcfg, store, log)
 	if err != nil {
 		return err

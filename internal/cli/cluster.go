@@ -64,8 +64,9 @@ type taskState struct {
 }
 
 // fetchState GETs the master's /state. A standby answers /state with
-// who leads ("leader_url"); the verb then asks the leader, and keeps using
-// it for later requests.
+// who leads ("leader_url"); the verb then reads the leader's state through
+// the standby (/console/state), or else asks the leader itself and keeps
+// using it for later requests.
 func (r *runner) fetchState(ctx context.Context) (*masterState, []byte, error) {
 	for hop := 0; ; hop++ {
 		resp, err := r.master.do(ctx, http.MethodGet, "/state", nil)
@@ -84,6 +85,13 @@ func (r *runner) fetchState(ctx context.Context) (*masterState, []byte, error) {
 				return nil, nil, &apiError{api: "master", status: http.StatusServiceUnavailable,
 					message: "the master at " + r.master.base + " is a standby and knows no leader yet (election in progress); retry shortly"}
 			}
+			// A standby passes /console/state on to the leader. That works
+			// where the leader's advertised address does not resolve here
+			// (docker compose publishes one master), and keeps later
+			// requests (the /agent/ file fallback) on this address.
+			if st, body, ok := r.stateThroughStandby(ctx); ok {
+				return st, body, nil
+			}
 			if hop > 0 {
 				return nil, nil, failf("the master at %s is a standby too; no leader found", r.master.base)
 			}
@@ -100,6 +108,24 @@ func (r *runner) fetchState(ctx context.Context) (*masterState, []byte, error) {
 		}
 		return &st, resp.body, nil
 	}
+}
+
+// stateThroughStandby reads the leader's state through the standby at
+// r.master.base; ok is false if the standby cannot pass it on.
+func (r *runner) stateThroughStandby(ctx context.Context) (*masterState, []byte, bool) {
+	resp, err := r.master.do(ctx, http.MethodGet, "/console/state", nil)
+	if err != nil {
+		return nil, nil, false
+	}
+	var probe struct {
+		Elected *bool `json:"elected"`
+	}
+	var st masterState
+	if decode("master", "/console/state", resp.body, &probe) != nil || (probe.Elected != nil && !*probe.Elected) ||
+		decode("master", "/console/state", resp.body, &st) != nil {
+		return nil, nil, false
+	}
+	return &st, resp.body, true
 }
 
 func clusterVerbs() []*verb {

@@ -117,6 +117,16 @@ func TestStandbyMasterSendsToLeader(t *testing.T) {
 	if res.code != ExitOK || !strings.Contains(res.stdout, "agent1.test") {
 		t.Fatalf("agent list through a standby = %d %q %q; want the leader's agents", res.code, res.stdout, res.stderr)
 	}
+	// A leader whose advertised address does not resolve here (docker
+	// compose publishes one master): the standby passes the state on.
+	passesOn := newFake(t, map[string]http.HandlerFunc{
+		"GET /state":         answer(200, `{"id": "s", "elected": false, "leader": "master@x", "leader_url": "http://master-2.invalid:5050", "slaves": [], "frameworks": []}`),
+		"GET /console/state": answer(200, apiFile(t, "state.json")),
+	})
+	res = runCLI(t, invocation{}, "agent", "list", "--master", passesOn.URL)
+	if res.code != ExitOK || !strings.Contains(res.stdout, "agent1.test") {
+		t.Fatalf("agent list through a standby that passes the state on = %d %q %q; want the leader's agents", res.code, res.stdout, res.stderr)
+	}
 	noLeader := newFake(t, map[string]http.HandlerFunc{
 		"GET /state": answer(200, `{"id": "s", "elected": false, "slaves": [], "frameworks": []}`),
 	})

@@ -286,9 +286,9 @@ func taskLogs(ctx context.Context, r *runner, id, file string, follow bool) erro
 	var off int64
 	for {
 		size, err := copyNew(ctx, fr, off, r.out)
+		off = size // what was written stays written, error or not
 		switch {
 		case err == nil:
-			off = size
 		case follow && ctx.Err() != nil:
 			return nil
 		case follow && isStatus(err, http.StatusNotFound):

@@ -131,7 +131,8 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 // Run serves HTTP, recovers the checkpointed tasks, registers with the
 // master and handles its commands until ctx ends. It then stops the HTTP
 // server and the master connection and returns; tasks keep running and a
-// later Run (of a new Agent on the same work dir) adopts them. Run returns
+// later Run (of a new Agent on the same work dir) adopts them, unless
+// Config.KillTasksOnStop, which kills them first. Run returns
 // an error only if the agent cannot start.
 func (a *Agent) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", a.cfg.Listen)
@@ -169,7 +170,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	l.run(loopCtx)
 	if a.cfg.KillTasksOnStop {
-		l.killAll(a.cfg.KillGracePeriod + 5*time.Second)
+		l.killAll(5 * time.Second)
 	}
 	close(a.stopped)
 

@@ -352,14 +352,29 @@ func (l *loop) launch(ctx context.Context, ev *agentproto.Launch) {
 		}
 		l.a.metrics.launched.Inc()
 		l.bg.Go(func() {
-			select {
-			case l.launchSem <- struct{}{}:
-			case <-ctx.Done():
-				return // the next agent run reports the task as never started
+			if l.a.cfg.KillTasksOnStop {
+				// The task is launched even while the agent stops, and
+				// its result always reaches the loop, so that killAll
+				// sees it and kills it: nothing may outlive the agent.
+				l.launchSem <- struct{}{}
+			} else {
+				select {
+				case l.launchSem <- struct{}{}:
+				case <-ctx.Done():
+					return // the next agent run reports the task as never started
+				}
 			}
 			res := l.a.doLaunch(job)
 			<-l.launchSem
-			l.a.send(ctx, func(ctx context.Context, l *loop) { l.launched(ctx, job.key, res) })
+			m := func(ctx context.Context, l *loop) { l.launched(ctx, job.key, res) }
+			if l.a.cfg.KillTasksOnStop {
+				select {
+				case l.a.inbox <- m:
+				case <-l.a.stopped:
+				}
+				return
+			}
+			l.a.send(ctx, m)
 		})
 	}
 }
@@ -436,9 +451,10 @@ func (l *loop) stop(e *entry, grace time.Duration, healthMsg string) {
 }
 
 // killAll kills every live task and then handles exits and finishing
-// launches until no task is live or wait has passed. The terminal updates
-// are journaled like any other and sent at the next registration.
-func (l *loop) killAll(wait time.Duration) {
+// launches until no task is live or the longest grace period plus slack
+// has passed. The terminal updates are journaled like any other and sent
+// at the next registration.
+func (l *loop) killAll(slack time.Duration) {
 	live := func() int {
 		n := 0
 		for _, e := range l.tasks {
@@ -454,7 +470,14 @@ func (l *loop) killAll(wait time.Duration) {
 	if live() == 0 {
 		return
 	}
-	l.a.log.Info("killing every task before stopping", "tasks", live())
+	wait := time.Duration(0)
+	for _, e := range l.tasks {
+		if !e.ghost && !e.state.Terminal() {
+			wait = max(wait, e.killGrace)
+		}
+	}
+	wait += slack
+	l.a.log.Info("killing every task before stopping", "tasks", live(), "wait", wait)
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	exits := l.a.runner.Exits()
@@ -464,8 +487,14 @@ func (l *loop) killAll(wait time.Duration) {
 			l.exited(ex)
 		case m := <-l.a.inbox:
 			// Launch workers report here; a task that finishes launching
-			// is killed by launched because it is marked killed.
+			// is killed by launched because it is marked killed. A
+			// LAUNCH that was still queued starts a task: kill it too.
 			m(context.Background(), l)
+			for _, e := range l.tasks {
+				if !e.killed {
+					l.stop(e, 0, "")
+				}
+			}
 		case <-deadline.C:
 			l.a.log.Warn("tasks still running after the kill", "tasks", live())
 			return

@@ -264,6 +264,10 @@ func proxyTo(target *url.URL, prefix, rest, upstream string) *httputil.ReversePr
 			if loc := resp.Header.Get("Location"); loc != "" {
 				if rest, ok := strings.CutPrefix(loc, base); ok && (rest == "" || rest[0] == '/' || rest[0] == '?') {
 					resp.Header.Set("Location", prefix+rest)
+				} else if strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") && strings.Trim(target.EscapedPath(), "/") == "" {
+					// Root-relative, on a target at its root: the same
+					// path below prefix.
+					resp.Header.Set("Location", prefix+loc)
 				}
 			}
 			return nil
@@ -361,6 +365,8 @@ func (m *Master) handleFrameworkProxy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prefix := frameworkPrefix + url.PathEscape(name)
+	// A standby's loop guard is for masters; the framework has its own.
+	r.Header.Del(forwardedHeader)
 	proxyTo(target, prefix, rest, fmt.Sprintf("The %q framework's API at %s", name, target.Redacted())).ServeHTTP(w, r)
 }
 
@@ -406,6 +412,8 @@ func (m *Master) handleAgentFiles(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, http.StatusBadGateway, fmt.Sprintf("Agent %s has no usable endpoint (%q)", id, endpoint))
 		return
 	}
+	// A standby's loop guard is for masters; the framework has its own.
+	r.Header.Del(forwardedHeader)
 	proxyTo(u, agentPrefix+url.PathEscape(id), rest, fmt.Sprintf("Agent %s at %s", id, u.Redacted())).ServeHTTP(w, r)
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -174,7 +175,30 @@ func (s *standby) leader() (mi mesos.MasterInfo, base string, ok bool) {
 		// Elected a moment ago: the term is starting.
 		return mi, "", false
 	}
+	if strings.TrimRight(base, "/") == strings.TrimRight(s.self.url, "/") {
+		// This master's own address under an earlier run id: it crashed
+		// and came back before its old member expired. Proxying there
+		// would be proxying to itself.
+		return mi, "", false
+	}
 	return mi, base, true
+}
+
+// forwardedHeader marks a request a standby master passed on to the
+// leader; a master that receives it as a standby refuses it rather than
+// passing it on again, so two masters that each think the other leads
+// cannot bounce a request between them.
+const forwardedHeader = "X-Corral-Forwarded-By"
+
+// looped answers 503 if r was already passed on by a standby, and
+// otherwise marks r as passed on by this one.
+func (s *standby) looped(w http.ResponseWriter, r *http.Request) bool {
+	if by := r.Header.Get(forwardedHeader); by != "" {
+		writeMessage(w, http.StatusServiceUnavailable, fmt.Sprintf("The request was passed on by the standby master %s, and this master is not leading either (elections in progress); retry shortly", by))
+		return true
+	}
+	r.Header.Set(forwardedHeader, s.self.url)
+	return false
 }
 
 func (s *standby) routes() http.Handler {
@@ -208,6 +232,9 @@ func (s *standby) consoleRoutes(r chi.Router) {
 // proxyToLeader sends the request, path unchanged, to the leader: 503
 // JSON while no leader is known, 502 JSON when it does not answer.
 func (s *standby) proxyToLeader(w http.ResponseWriter, r *http.Request) {
+	if s.looped(w, r) {
+		return
+	}
 	_, base, ok := s.leader()
 	if !ok {
 		writeMessage(w, http.StatusServiceUnavailable, "No leading master is known (elections in progress); retry shortly")
@@ -272,6 +299,9 @@ func (s *standby) handleScheduler(w http.ResponseWriter, r *http.Request) {
 
 // forward proxies the request to the leader.
 func (s *standby) forward(w http.ResponseWriter, r *http.Request) {
+	if s.looped(w, r) {
+		return
+	}
 	_, base, ok := s.leader()
 	if !ok {
 		s.noLeader(w)

@@ -304,3 +304,36 @@ func TestLeadershipMovesBetweenMasters(t *testing.T) {
 	z.elect(0)
 	waitLeading(t, a)
 }
+
+// TestStandbyNamedAsLeaderUnderAnOldRunDoesNotProxyToItself: a master that
+// crashed and came back finds its old member (its own URL, an earlier run
+// id) still named as leader until that member expires; it must answer 503
+// instead of proxying the console to itself.
+func TestStandbyNamedAsLeaderUnderAnOldRunDoesNotProxyToItself(t *testing.T) {
+	z := newFakeElection()
+	a := startContender(t, z, 0, testpg.URL(t))
+	z.mu.Lock()
+	var mi map[string]any
+	if err := json.Unmarshal(z.infos[0], &mi); err != nil {
+		z.mu.Unlock()
+		t.Fatal(err)
+	}
+	mi["id"] = "an-earlier-run"
+	z.infos[7], _ = json.Marshal(mi)
+	z.leader = 7
+	z.mu.Unlock()
+	for _, p := range []string{"/console/state", "/framework/services/v2/apps", "/weights"} {
+		resp, body := send(t, "GET", a+p, nil, "")
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("GET %s on a standby named as its own leader = %d %q; want 503", p, resp.StatusCode, body)
+		}
+	}
+	// A request another standby already passed on is not passed on again.
+	z.mu.Lock()
+	z.leader = -1
+	z.mu.Unlock()
+	resp, body := send(t, "GET", a+"/console/state", map[string]string{"X-Corral-Forwarded-By": "http://other:5050"}, "")
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "passed on") {
+		t.Errorf("forwarded request at a standby = %d %q; want 503 saying it was passed on", resp.StatusCode, body)
+	}
+}
