@@ -298,9 +298,10 @@ type frameworkMatch struct {
 	failover        time.Duration
 }
 
-// frameworkTarget finds the webui_url of the connected framework named (or
-// with the id) name. Several connected matches (the same name registered
-// twice) resolve to the one registered last.
+// frameworkTarget finds the webui_url of the framework with the id name,
+// or else of the connected framework named name. Several connected
+// frameworks with that name are a 409 naming their ids; a disconnected one
+// is a 503 saying until when it may come back.
 func (m *Master) frameworkTarget(ctx context.Context, name string) (*url.URL, error) {
 	if !m.recovered.Load() {
 		return nil, &consoleError{http.StatusServiceUnavailable, "The master is still recovering its registry; retry shortly"}
@@ -322,6 +323,25 @@ func (m *Master) frameworkTarget(ctx context.Context, name string) (*url.URL, er
 	matches := <-got
 	if len(matches) == 0 {
 		return nil, &consoleError{http.StatusBadGateway, fmt.Sprintf("The %q framework is not registered with the master", name)}
+	}
+	for _, f := range matches {
+		if f.id == name {
+			matches = []frameworkMatch{f}
+			break
+		}
+	}
+	var connected []string
+	for _, f := range matches {
+		if f.state == fwConnected {
+			connected = append(connected, f.id)
+		}
+	}
+	if len(connected) > 1 {
+		// Which one the console should talk to is not ours to guess: a
+		// framework registered later under the same name must not take
+		// over another's API address.
+		sort.Strings(connected)
+		return nil, &consoleError{http.StatusConflict, fmt.Sprintf("Several connected frameworks are named %q (%s); name one by id: %s<id>/...", name, strings.Join(connected, ", "), frameworkPrefix)}
 	}
 	sort.Slice(matches, func(i, j int) bool {
 		a, b := matches[i], matches[j]

@@ -168,6 +168,27 @@ func TestConsoleProxiesToFrameworks(t *testing.T) {
 	resp, body = get(t, tm.url+"/framework/blind/", nil)
 	wantMessage(t, "GET /framework/blind (no webui_url)", resp, body, http.StatusBadGateway, "webui_url")
 
+	// A second connected framework under the same name does not take
+	// over the first's address: the name is ambiguous, the ids are not.
+	other := subscribe(t, tm.url, `{"user":"u","name":"svc","webui_url":"http://`+dead+`","failover_timeout":3600}`)
+	resp, body = get(t, tm.url+"/framework/svc/v2/apps", nil)
+	wantMessage(t, "GET /framework/svc (two named svc)", resp, body, http.StatusConflict, f.id, other.id, "by id")
+	if resp, body = get(t, tm.url+"/framework/"+f.id+"/v2/apps", nil); resp.StatusCode != 200 {
+		t.Errorf("GET /framework/<id> with two named svc = %d %q; want the first's API", resp.StatusCode, body)
+	}
+	other.s.close()
+	waitFor(t, func() bool {
+		for _, fw := range getState(t, tm.url).Frameworks {
+			if fw.ID == other.id {
+				return fw.State == "disconnected"
+			}
+		}
+		return false
+	})
+	if resp, body = get(t, tm.url+"/framework/svc/v2/apps", nil); resp.StatusCode != 200 {
+		t.Errorf("GET /framework/svc once the second disconnected = %d %q; want the first's API", resp.StatusCode, body)
+	}
+
 	// A disconnected framework: 503 until it comes back.
 	f.s.close()
 	waitFor(t, func() bool {
@@ -179,7 +200,9 @@ func TestConsoleProxiesToFrameworks(t *testing.T) {
 		return false
 	})
 	resp, body = get(t, tm.url+"/framework/svc/v2/apps", nil)
-	wantMessage(t, "GET /framework/svc (disconnected)", resp, body, http.StatusServiceUnavailable, `"svc"`, "disconnected", f.id)
+	wantMessage(t, "GET /framework/svc (disconnected)", resp, body, http.StatusServiceUnavailable, `"svc"`, "disconnected", "re-subscribe")
+	resp, body = get(t, tm.url+"/framework/"+f.id+"/v2/apps", nil)
+	wantMessage(t, "GET /framework/<id> (disconnected)", resp, body, http.StatusServiceUnavailable, "disconnected", f.id)
 }
 
 // registerAgentAt registers a fake agent whose endpoint is url.
