@@ -135,6 +135,9 @@ func TestJudge(t *testing.T) {
 		{"delete done", del, nil, nil, reached},
 		{"delete running", del, ours, app("v1", 2, 1, 1, true), pending},
 		{"recreated", del, nil, app("v9", 1, 0, 0, false), replaced},
+		{"deployment gone, old app not yet", del, nil, app("v0", 2, 0, 0, true), pending},
+		{"recreated later (times)", target{app: "/a", deployment: "d", version: "2026-11-22T03:59:35.298Z", deleting: true}, nil, app("2026-11-22T03:59:36Z", 1, 0, 0, false), replaced},
+		{"old version (times)", target{app: "/a", deployment: "d", version: "2026-11-22T03:59:35.298Z", deleting: true}, nil, app("2026-11-22T03:50:00.001Z", 1, 1, 0, false), pending},
 	} {
 		if got, _ := judge(tc.t, tc.deps, tc.app); got != tc.want {
 			t.Errorf("judge(%s) = %v; want %v", tc.name, got, tc.want)

@@ -73,7 +73,9 @@ func judge(t target, deps []deploymentView, app *appView) (outcome, string) {
 		if app == nil {
 			return reached, ""
 		}
-		if t.version != "" && app.Version != t.version {
+		// Only a version newer than the delete's is the app made again;
+		// the old one may outlive its deployment for a moment.
+		if t.version != "" && newerVersion(app.Version, t.version) {
 			return replaced, fmt.Sprintf("deployment %s was replaced before it finished: %s exists again at version %s", t.deployment, t.app, app.Version)
 		}
 		return pending, ""
@@ -96,6 +98,17 @@ func judge(t target, deps []deploymentView, app *appView) (outcome, string) {
 		return reached, ""
 	}
 	return pending, ""
+}
+
+// newerVersion reports whether app version a is later than b. Versions are
+// RFC 3339 times; others compare as strings.
+func newerVersion(a, b string) bool {
+	ta, errA := time.Parse(time.RFC3339Nano, a)
+	tb, errB := time.Parse(time.RFC3339Nano, b)
+	if errA != nil || errB != nil {
+		return a > b
+	}
+	return ta.After(tb)
 }
 
 // progressLine is the one-line state of the app being changed (pure).
