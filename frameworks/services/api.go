@@ -1027,13 +1027,9 @@ func (s *Service) deleteDeployment(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			delete(c.deployments, id)
-			for _, a := range d.Apps {
-				if as := c.apps[a]; as != nil && as.deleting && d.Actions[a] == actionStop {
-					// An abandoned delete still deletes: nothing else
-					// would remove the app's tasks.
-					as.deleting = true
-				}
-			}
+			// An abandoned delete still deletes: the app stays marked
+			// deleting, and finishDeployments removes it once its last
+			// instance is gone.
 			c.s.bus.Publish("deployment_failed", map[string]any{"id": id, "plan": c.deploymentJSON(d), "reason": "stopped with force=true"})
 			return
 		}

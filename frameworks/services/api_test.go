@@ -1373,6 +1373,17 @@ func TestDeployments(t *testing.T) {
 		t.Errorf("after DELETE ?force=true, cmd %v, instances %v, deployments %v; want sleep 3, 2, none", a["cmd"], a["instances"], a["deployments"])
 	}
 
+	// An abandoned delete still deletes: the app goes once its instances
+	// are gone, though no deployment finishes for it.
+	del, _ := deploymentResultOf(t, s.do("DELETE", "/v2/apps/dep/scaled", ""), http.StatusOK)
+	r = s.do("DELETE", "/v2/deployments/"+del+"?force=true", "")
+	if r.code != http.StatusAccepted && r.code != http.StatusNotFound {
+		t.Errorf("%s?force=true = %d %q; want 202 (or 404 had it finished)", r, r.code, r.body)
+	}
+	eventually(t, "the app of an abandoned delete is removed", func() bool {
+		return s.do("GET", "/v2/apps/dep/scaled", "").code == http.StatusNotFound && !slices.Contains(s.storedApps(), "/dep/scaled")
+	})
+
 	for _, q := range []string{"", "?force=true"} {
 		wantError(t, s.do("DELETE", "/v2/deployments/"+start+q, ""), http.StatusNotFound, "DeploymentPlan "+start+" does not exist")
 		wantError(t, s.do("DELETE", "/v2/deployments/nope"+q, ""), http.StatusNotFound, "DeploymentPlan nope does not exist")

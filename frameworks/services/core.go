@@ -3,6 +3,7 @@ package services
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
 	"time"
 
@@ -453,6 +454,23 @@ func (c *core) finishDeployments(now time.Time) {
 		c.s.bus.Publish("deployment_success", map[string]any{"id": id, "plan": c.deploymentJSON(d)})
 		c.s.log.Info("deployment finished", "id", id, "apps", d.Apps)
 	}
+	// A delete whose deployment was stopped with force=true still
+	// deletes: its app goes once its last instance is gone.
+	for appID, as := range c.apps {
+		if as.deleting && len(c.byApp[appID]) == 0 && !c.inDeployment(appID) {
+			c.removeApp(appID)
+		}
+	}
+}
+
+// inDeployment reports whether a deployment in progress changes appID.
+func (c *core) inDeployment(appID string) bool {
+	for _, d := range c.deployments {
+		if slices.Contains(d.Apps, appID) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *core) removeApp(appID string) {
