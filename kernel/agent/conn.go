@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -25,12 +23,6 @@ const missedHeartbeats = 3
 
 // callTimeout bounds UPDATE and HEARTBEAT calls.
 const callTimeout = 15 * time.Second
-
-// errNotLeader is a 503: the master knows no leader (yet).
-var errNotLeader = errors.New("master has no leader")
-
-// errStale is a 409: the connection id is no longer current.
-var errStale = errors.New("connection is stale")
 
 // backoff is the registration backoff: a random wait in [0, cur], cur
 // doubling from factor to max, as Mesos agents do.
@@ -115,7 +107,7 @@ func (a *Agent) session(ctx context.Context, base string) (registered bool, err 
 		return false, err
 	}
 	defer resp.Body.Close()
-	if err := statusError(resp); err != nil {
+	if err := agentproto.StatusError(resp); err != nil {
 		return false, err
 	}
 
@@ -182,7 +174,7 @@ func (a *Agent) heartbeats(ctx context.Context, s *session) {
 		}
 		if err := a.call(ctx, s, call); err != nil && ctx.Err() == nil {
 			a.log.Warn("heartbeat failed", "err", err)
-			if errors.Is(err, errStale) {
+			if errors.Is(err, agentproto.ErrStale) {
 				s.cancel()
 			}
 		}
@@ -210,21 +202,5 @@ func (a *Agent) call(ctx context.Context, s *session, c agentproto.Call) error {
 		return err
 	}
 	defer resp.Body.Close()
-	return statusError(resp)
-}
-
-// statusError maps a non-success answer to an error carrying its body.
-func statusError(resp *http.Response) error {
-	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return nil
-	case resp.StatusCode == http.StatusServiceUnavailable:
-		agentproto.Drain(resp)
-		return errNotLeader
-	case resp.StatusCode == http.StatusConflict:
-		agentproto.Drain(resp)
-		return errStale
-	}
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	return fmt.Errorf("master answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	return agentproto.StatusError(resp)
 }

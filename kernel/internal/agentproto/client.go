@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // maxRedirects bounds the hops Post follows to reach the leader.
@@ -68,4 +69,29 @@ func leaderBase(from *url.URL, loc string) (string, error) {
 func Drain(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+}
+
+// ErrNotLeader is a 503 answer: the master knows no leader, or has not
+// finished taking over.
+var ErrNotLeader = errors.New("master has no leader")
+
+// ErrStale is a 409 answer: the agent's connection id is no longer current.
+var ErrStale = errors.New("connection is stale")
+
+// StatusError maps a master's answer to an agent call to nil (2xx),
+// ErrNotLeader (503), ErrStale (409), or an error carrying the body. It
+// drains the body of the 503 and 409 answers; the caller still closes it.
+func StatusError(resp *http.Response) error {
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return nil
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		Drain(resp)
+		return ErrNotLeader
+	case resp.StatusCode == http.StatusConflict:
+		Drain(resp)
+		return ErrStale
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	return fmt.Errorf("master answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
 }

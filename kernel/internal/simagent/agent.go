@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,11 +34,6 @@ const (
 )
 
 var (
-	// errNotLeader is a 503: the master knows no leader, or has not
-	// recovered yet.
-	errNotLeader = errors.New("master has no leader")
-	// errStale is a 409: the connection id is no longer current.
-	errStale = errors.New("connection is stale")
 	// errNoMaster: the detector named none.
 	errNoMaster = errors.New("no master known")
 )
@@ -180,7 +174,7 @@ func (a *agent) session(ctx context.Context, base string) (registered bool, err 
 		return false, err
 	}
 	defer resp.Body.Close()
-	if err := statusError(resp); err != nil {
+	if err := agentproto.StatusError(resp); err != nil {
 		return false, err
 	}
 	rd := newRecordReader(resp.Body)
@@ -277,7 +271,7 @@ func (a *agent) session(ctx context.Context, base string) (registered bool, err 
 				continue
 			}
 			beating = false
-			if errors.Is(res.err, errStale) {
+			if errors.Is(res.err, agentproto.ErrStale) {
 				return true, fmt.Errorf("heartbeat: %w", res.err)
 			}
 		case <-retry.C:
@@ -447,23 +441,7 @@ func (f *Fleet) call(ctx context.Context, base string, c agentproto.Call) error 
 		return err
 	}
 	defer resp.Body.Close()
-	return statusError(resp)
-}
-
-// statusError maps a non-success answer to an error carrying its body.
-func statusError(resp *http.Response) error {
-	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return nil
-	case resp.StatusCode == http.StatusServiceUnavailable:
-		agentproto.Drain(resp)
-		return errNotLeader
-	case resp.StatusCode == http.StatusConflict:
-		agentproto.Drain(resp)
-		return errStale
-	}
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	return fmt.Errorf("master answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	return agentproto.StatusError(resp)
 }
 
 func readEvent(rd *recordReader) (agentproto.Event, error) {
