@@ -91,7 +91,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
 	if cred != nil {
-		if !traversable(filepath.Dir(dir)) {
+		if !Traversable(filepath.Dir(dir)) {
 			return nil, fmt.Errorf("the postgres OS user cannot enter %s (every parent directory needs o+x); choose another directory", filepath.Dir(dir))
 		}
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
@@ -141,7 +141,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("starting postgres: %w", err)
 	}
 	s := &Server{opts: opts, proc: p}
-	if err := s.await(ctx, logPath); err != nil {
+	if err := AwaitReady(ctx, p, s.url("postgres"), opts.StartTimeout, logPath); err != nil {
 		_ = s.Stop()
 		return nil, err
 	}
@@ -175,37 +175,44 @@ func (s *Server) Done() <-chan struct{} { return s.proc.Done }
 // Stop shuts the server down (fast shutdown: open sessions are ended,
 // committed data is kept) and waits for it, killing it after 30 s.
 // Stopping twice is harmless.
-func (s *Server) Stop() error {
+func (s *Server) Stop() error { return StopProcess(s.proc, 30*time.Second) }
+
+// StopProcess shuts a postmaster started in its own process group down
+// (fast shutdown) and waits for it, killing the group after timeout. A
+// process that has exited already is left alone.
+func StopProcess(p *childproc.Process, timeout time.Duration) error {
 	select {
-	case <-s.proc.Done:
+	case <-p.Done:
 		return nil
 	default:
 	}
-	_ = s.proc.Cmd.Process.Signal(syscall.SIGINT)
+	_ = p.Cmd.Process.Signal(syscall.SIGINT)
 	select {
-	case <-s.proc.Done:
+	case <-p.Done:
 		return nil
-	case <-time.After(30 * time.Second):
+	case <-time.After(timeout):
 	}
-	_ = syscall.Kill(-s.proc.Cmd.Process.Pid, syscall.SIGKILL)
-	<-s.proc.Done
-	return errors.New("postgres did not stop within 30s; killed")
+	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+	<-p.Done
+	return fmt.Errorf("postgres did not stop within %v; killed", timeout)
 }
 
-func (s *Server) await(ctx context.Context, logPath string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
+// AwaitReady waits until the postmaster p accepts connections at adminURL,
+// for at most timeout. If p exits first, or the time runs out, the error
+// carries the end of its log at logPath.
+func AwaitReady(ctx context.Context, p *childproc.Process, adminURL string, timeout time.Duration, logPath string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	admin := s.url("postgres")
 	for {
 		select {
-		case <-s.proc.Done:
-			return fmt.Errorf("postgres exited during startup:%s", tail(logPath, 20))
+		case <-p.Done:
+			return fmt.Errorf("postgres exited during startup:%s", Tail(logPath, 20))
 		case <-ctx.Done():
-			return fmt.Errorf("postgres did not accept connections within %v:%s", s.opts.StartTimeout, tail(logPath, 20))
+			return fmt.Errorf("postgres did not accept connections within %v:%s", timeout, Tail(logPath, 20))
 		case <-time.After(50 * time.Millisecond):
 		}
 		cctx, ccancel := context.WithTimeout(ctx, time.Second)
-		conn, err := pgx.Connect(cctx, admin)
+		conn, err := pgx.Connect(cctx, adminURL)
 		ccancel()
 		if err == nil {
 			_ = conn.Close(context.Background())
@@ -306,9 +313,9 @@ func Credential() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, nil
 }
 
-// traversable reports whether every directory from dir up to / lets
+// Traversable reports whether every directory from dir up to / lets
 // others through (o+x), as the postgres user needs when we are root.
-func traversable(dir string) bool {
+func Traversable(dir string) bool {
 	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
 		fi, err := os.Stat(d)
 		if err != nil || fi.Mode().Perm()&0o001 == 0 {
@@ -328,8 +335,8 @@ func portFree(port int) error {
 	return l.Close()
 }
 
-// tail returns the last n lines of a file, for error messages.
-func tail(path string, n int) string {
+// Tail returns the last n lines of a file, for error messages.
+func Tail(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return " (no server log: " + err.Error() + ")"

@@ -358,26 +358,11 @@ func (s *server) launchOnce() error {
 	s.proc = p
 	s.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	admin := s.url("postgres")
-	for {
-		select {
-		case <-p.Done:
-			return fmt.Errorf("postgres exited during startup: %s", tail(logPath, 20))
-		case <-ctx.Done():
-			_ = s.stop()
-			return fmt.Errorf("postgres did not accept connections within %v: %s", startTimeout, tail(logPath, 20))
-		case <-time.After(50 * time.Millisecond):
-		}
-		cctx, ccancel := context.WithTimeout(ctx, time.Second)
-		conn, err := pgx.Connect(cctx, admin)
-		ccancel()
-		if err == nil {
-			_ = conn.Close(context.Background())
-			return nil
-		}
+	if err := localpg.AwaitReady(context.Background(), p, s.url("postgres"), startTimeout, logPath); err != nil {
+		_ = s.stop()
+		return err
 	}
+	return nil
 }
 
 // stop shuts the postmaster down (fast shutdown), escalating to SIGKILL of its
@@ -390,15 +375,7 @@ func (s *server) stop() error {
 	if p == nil {
 		return nil
 	}
-	_ = p.Cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-p.Done:
-		return nil
-	case <-time.After(stopTimeout):
-	}
-	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
-	<-p.Done
-	return fmt.Errorf("postgres did not stop within %v; killed", stopTimeout)
+	return localpg.StopProcess(p, stopTimeout)
 }
 
 // shutdown stops the server and removes its directory.
@@ -419,25 +396,13 @@ func (s *server) shutdown() error {
 // user, every ancestor must let that user through.
 func baseDir(otherUser bool) (string, error) {
 	d := os.TempDir()
-	if !otherUser || traversable(d) {
+	if !otherUser || localpg.Traversable(d) {
 		return d, nil
 	}
-	if traversable("/tmp") {
+	if localpg.Traversable("/tmp") {
 		return "/tmp", nil
 	}
 	return "", fmt.Errorf("neither %s nor /tmp can be entered by the postgres user", d)
-}
-
-func traversable(dir string) bool {
-	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil || fi.Mode().Perm()&0o001 == 0 {
-			return false
-		}
-		if d == "/" {
-			return true
-		}
-	}
 }
 
 // sweep removes cluster directories left by test binaries that died without
@@ -524,17 +489,4 @@ func newName() (string, error) {
 		return "", fmt.Errorf("naming database: %w", err)
 	}
 	return fmt.Sprintf("corral_test_%d_%s", os.Getpid(), hex.EncodeToString(b[:])), nil
-}
-
-// tail returns the last n lines of a file, for error messages.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "(no server log: " + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "\n" + strings.Join(lines, "\n")
 }
