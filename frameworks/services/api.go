@@ -577,16 +577,13 @@ func (s *Service) updateApp(w http.ResponseWriter, r *http.Request, id string, p
 			oerr = ve
 			return
 		}
-		action := actionStart
-		if as != nil {
-			action = actionRestart
-			if app.OnlyScale(as.app, next) {
-				action = actionScale
-			}
-		} else {
-			created = true
+		created = as == nil
+		ch, changed := c.updateOf(id, next)
+		if !changed {
+			dep = c.unchanged([]string{id}, time.Now())
+			return
 		}
-		dep, oerr = c.deploy(r.Context(), []change{{id: id, next: &next, action: action}}, force, time.Now())
+		dep, oerr = c.deploy(r.Context(), []change{ch}, force, time.Now())
 	})
 	if err == nil {
 		err = oerr
@@ -623,7 +620,10 @@ func (s *Service) bulkApps(w http.ResponseWriter, r *http.Request) {
 		oerr error
 	)
 	err = s.do(r.Context(), func(c *core) {
-		var changes []change
+		var (
+			changes []change
+			given   []string
+		)
 		for i, raw := range raws {
 			var probe struct {
 				ID string `json:"id"`
@@ -656,21 +656,19 @@ func (s *Service) bulkApps(w http.ResponseWriter, r *http.Request) {
 				oerr = ve
 				return
 			}
-			action := actionStart
-			if as != nil {
-				action = actionRestart
-				if app.OnlyScale(as.app, next) {
-					action = actionScale
-				}
+			given = append(given, id)
+			if ch, changed := c.updateOf(id, next); changed {
+				changes = append(changes, ch)
 			}
-			nx := next
-			changes = append(changes, change{id: id, next: &nx, action: action})
 		}
-		if len(changes) == 0 {
+		switch {
+		case len(given) == 0:
 			oerr = &badRequest{"no apps given"}
-			return
+		case len(changes) == 0:
+			dep = c.unchanged(given, time.Now())
+		default:
+			dep, oerr = c.deploy(r.Context(), changes, force, time.Now())
 		}
-		dep, oerr = c.deploy(r.Context(), changes, force, time.Now())
 	})
 	if err == nil {
 		err = oerr

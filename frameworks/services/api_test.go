@@ -1023,6 +1023,84 @@ func TestUpdateApp(t *testing.T) {
 	}
 }
 
+// An apply that changes nothing (the same instances, the same definition,
+// replaced or merged, alone or in a bulk) starts no deployment, keeps the
+// version and touches no task; the answer still names a deployment, one
+// that has already ended, as Marathon's clients expect.
+func TestUnchangedApply(t *testing.T) {
+	s := startServer(t, newDB(t))
+	def := `{"id":"/same","cmd":"sleep 600","instances":2,"cpus":0.1,"mem":16,"labels":{"a":"b"}}`
+	r := s.must(http.StatusCreated, "POST", "/v2/apps", def)
+	v1, _ := get(r.json(t), "version").(string)
+	t1 := s.seedTask("/same", "h1", mesos.TaskRunning)
+	t2 := s.seedTask("/same", "h2", mesos.TaskRunning)
+	s.settle("/same")
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/other","cmd":"sleep 1","instances":0}`)
+	s.settle("/other")
+	events, stop := s.openEvents("?event_type=deployment_info&event_type=deployment_success")
+	defer stop()
+	if f := nextFrame(t, events); !strings.Contains(f.data, `"eventType":"event_stream_attached"`) {
+		t.Fatalf("first event = %s; want event_stream_attached", f.data)
+	}
+
+	for _, tc := range []struct{ name, method, path, body string }{
+		{"same instances", "PUT", "/v2/apps/same", `{"instances":2}`},
+		{"same definition merged", "PUT", "/v2/apps/same", def},
+		{"same definition replaced", "PUT", "/v2/apps/same?partialUpdate=false", def},
+		{"empty patch", "PATCH", "/v2/apps/same", `{}`},
+		{"bulk of the same", "PUT", "/v2/apps", `[` + def + `]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := s.with(t)
+			r := s.do(tc.method, tc.path, tc.body)
+			id, v := deploymentResultOf(t, r, http.StatusOK)
+			if v != v1 {
+				t.Errorf("%s version = %s; want the unchanged %s", r, v, v1)
+			}
+			if s.deploymentActions(id) != nil {
+				t.Errorf("%s started deployment %s; want none", r, id)
+			}
+			if got := s.deploymentIDs(); len(got) != 0 {
+				t.Errorf("after %s, GET /v2/deployments = %v; want none", r, got)
+			}
+			a := s.app("/same")
+			if a["version"] != v1 || get(a, "versionInfo", "lastConfigChangeAt") != v1 {
+				t.Errorf("after %s, version %v, lastConfigChangeAt %v; want %s", r, a["version"], get(a, "versionInfo", "lastConfigChangeAt"), v1)
+			}
+			var tasks []string
+			for _, x := range a["tasks"].([]any) {
+				tasks = append(tasks, get(x, "id").(string))
+			}
+			slices.Sort(tasks)
+			want := []string{t1, t2}
+			slices.Sort(want)
+			if !slices.Equal(tasks, want) {
+				t.Errorf("after %s, tasks = %v; want the same %v", r, tasks, want)
+			}
+			f := nextFrame(t, events)
+			if !strings.Contains(f.data, `"eventType":"deployment_info"`) || !strings.Contains(f.data, id) {
+				t.Errorf("first event after %s = %s; want deployment_info of %s", r, f.data, id)
+			}
+			f = nextFrame(t, events)
+			if !strings.Contains(f.data, `"eventType":"deployment_success"`) || !strings.Contains(f.data, id) {
+				t.Errorf("second event after %s = %s; want deployment_success of %s", r, f.data, id)
+			}
+		})
+	}
+	if got := s.storedDeployments(); len(got) != 0 {
+		t.Errorf("stored deployments = %v; want none", got)
+	}
+	// A bulk with one real change deploys only that app.
+	r = s.do("PUT", "/v2/apps", `[`+def+`,{"id":"/other","cmd":"sleep 2","instances":0}]`)
+	id, _ := deploymentResultOf(t, r, http.StatusOK)
+	if got := s.deploymentActions(id); got != nil && !slices.Equal(got, []string{"RestartApplication /other"}) {
+		t.Errorf("%s deployment actions = %v; want [RestartApplication /other]", r, got)
+	}
+	if a := s.app("/same"); a["version"] != v1 {
+		t.Errorf("after a bulk changing /other, /same version = %v; want %s", a["version"], v1)
+	}
+}
+
 func TestBulkUpdateApps(t *testing.T) {
 	s := startServer(t, newDB(t))
 	r := s.do("PUT", "/v2/apps", `[{"id":"/b1","cmd":"sleep 1","instances":0},{"id":"b2","cmd":"sleep 2","instances":0}]`)

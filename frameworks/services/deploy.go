@@ -61,6 +61,43 @@ func nextVersion(now time.Time, after ...string) string {
 	return v
 }
 
+// updateOf is the change that makes next the definition of app id: a
+// start when there is no such app (or it is being deleted), a scale when
+// only the instances differ, a restart when the tasks must be replaced,
+// and ok false when next is what runs already.
+func (c *core) updateOf(id string, next app.App) (ch change, ok bool) {
+	ch = change{id: id, next: &next, action: actionStart}
+	if as := c.apps[id]; as != nil && !as.deleting {
+		switch {
+		case as.app.Instances == next.Instances && app.ConfigEqual(as.app, next):
+			return ch, false
+		case app.OnlyScale(as.app, next):
+			ch.action = actionScale
+		default:
+			ch.action = actionRestart
+		}
+	}
+	return ch, true
+}
+
+// unchanged answers an apply that changes none of the apps ids: no
+// deployment is stored and no task is touched, but clients that wait for
+// the deployment id they were given see one that has already ended (its
+// deployment_info and deployment_success are published at once). Its
+// version is the newest of the apps' current versions.
+func (c *core) unchanged(ids []string, now time.Time) *deployment {
+	d := &deployment{ID: uuid.NewString(), Apps: ids, Actions: map[string]string{}, Created: now}
+	for _, id := range ids {
+		if as := c.apps[id]; as != nil && as.app.Version > d.Version {
+			d.Version = as.app.Version
+		}
+	}
+	plan := c.deploymentJSON(d)
+	c.s.bus.Publish("deployment_info", map[string]any{"plan": plan, "currentStep": c.stepJSON(d)})
+	c.s.bus.Publish("deployment_success", map[string]any{"id": d.ID, "plan": plan})
+	return d
+}
+
 // deploy applies changes as one deployment: durable first (apps, their
 // versions and the deployment in one transaction), then in memory. With
 // force, deployments holding the apps are cancelled; without, they make

@@ -161,18 +161,9 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 		created = !c.groupExists(base)
 		var changes []change
 		for _, appID := range sortedKeys(defs) {
-			next := defs[appID]
-			action := actionStart
-			if as := c.apps[appID]; as != nil && !as.deleting {
-				if app.ConfigEqual(as.app, next) && as.app.Instances == next.Instances {
-					continue
-				}
-				action = actionRestart
-				if app.OnlyScale(as.app, next) {
-					action = actionScale
-				}
+			if ch, changed := c.updateOf(appID, defs[appID]); changed {
+				changes = append(changes, ch)
 			}
-			changes = append(changes, change{id: appID, next: &next, action: action})
 		}
 		if r.Method == http.MethodPut {
 			for appID, as := range c.apps {

@@ -149,8 +149,9 @@ defaults. Validation errors are printed one per line, naming the field.
 		{
 			group: "app", name: "scale", args: "ID N", minArgs: 2, maxArgs: 2,
 			summary: "set the number of instances of an app",
-			about:   "Sends PUT /v2/apps/ID with {\"instances\": N}; nothing else changes.\n\n" + waitFlagsAbout,
-			uses:    useServices, jsonDoc: changeJSONDoc,
+			about: "Sends PATCH /v2/apps/ID with {\"instances\": N}; nothing else changes. An app that\n" +
+				"does not exist is not created (exit 3), and an app that already has N\ninstances is left alone (\"unchanged\").\n\n" + waitFlagsAbout,
+			uses: useServices, jsonDoc: changeJSONDoc,
 			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
 				force := fs.Bool("force", false, "override the deployments that hold the app (they are cancelled)")
 				detach, timeout := waitFlags(fs)
@@ -159,9 +160,7 @@ defaults. Validation errors are printed one per line, naming the field.
 					if err != nil || n < 0 {
 						return usagef("N must be a whole number of instances, 0 or more (got %q)", r.args[1])
 					}
-					return appChange(ctx, r, canonicalApp(r.args[0]), "scale", *force, *detach, *timeout, func(ctx context.Context, path string) (*response, error) {
-						return r.services.do(ctx, http.MethodPut, path, map[string]int{"instances": n})
-					})
+					return appScale(ctx, r, canonicalApp(r.args[0]), n, *force, *detach, *timeout)
 				}
 			},
 		},
@@ -174,7 +173,7 @@ defaults. Validation errors are printed one per line, naming the field.
 				force := fs.Bool("force", false, "override the deployments that hold the app (they are cancelled)")
 				detach, timeout := waitFlags(fs)
 				return func(ctx context.Context, r *runner) error {
-					return appChange(ctx, r, canonicalApp(r.args[0]), "restart", *force, *detach, *timeout, func(ctx context.Context, path string) (*response, error) {
+					return appChange(ctx, r, canonicalApp(r.args[0]), "restart", "", *force, *detach, *timeout, func(ctx context.Context, path string) (*response, error) {
 						return r.services.do(ctx, http.MethodPost, strings.Replace(path, "?", "/restart?", 1), nil)
 					})
 				}
@@ -189,7 +188,7 @@ app, as Marathon does). Unless --detach, waits until the app is gone.`,
 			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
 				detach, timeout := waitFlags(fs)
 				return func(ctx context.Context, r *runner) error {
-					return appChange(ctx, r, canonicalApp(r.args[0]), "delete", true, *detach, *timeout, func(ctx context.Context, path string) (*response, error) {
+					return appChange(ctx, r, canonicalApp(r.args[0]), "delete", "", true, *detach, *timeout, func(ctx context.Context, path string) (*response, error) {
 						return r.services.do(ctx, http.MethodDelete, path, nil)
 					})
 				}
@@ -469,7 +468,7 @@ func appDeploy(ctx context.Context, r *runner, file string, force, detach bool, 
 		return err
 	}
 	id := canonicalApp(rawID)
-	_, exists, err := r.getApp(ctx, id)
+	cur, exists, err := r.getApp(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -503,13 +502,44 @@ func appDeploy(ctx context.Context, r *runner, file string, force, detach bool, 
 		if err := readDeploymentResult(resp, &res); err != nil {
 			return err
 		}
+		if cur != nil && res.Version == cur.Version {
+			return r.unchanged(res)
+		}
 	}
 	return r.followChange(ctx, res, verb, false, detach, timeout)
 }
 
+// appScale sets an existing app's instances with PATCH, which never
+// creates an app (a PUT to a missing app would make one from {"instances"}).
+func appScale(ctx context.Context, r *runner, id string, n int, force, detach bool, timeout time.Duration) error {
+	cur, found, err := r.getApp(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return notFoundf("app %s does not exist", id)
+	}
+	return appChange(ctx, r, id, "scale", cur.Version, force, detach, timeout, func(ctx context.Context, path string) (*response, error) {
+		return r.services.do(ctx, http.MethodPatch, path, map[string]int{"instances": n})
+	})
+}
+
+// unchanged reports an accepted change that changed nothing: the services
+// API started no deployment and touched no task.
+func (r *runner) unchanged(res changeResult) error {
+	fmt.Fprintf(r.progress(), "%s unchanged (version %s)\n", res.App, res.Version)
+	if r.json {
+		res.Status = "unchanged"
+		return writeJSON(r.out, res)
+	}
+	return nil
+}
+
 // appChange sends a change to an existing app (call gets the app's path
-// with the force query) and follows its deployment.
-func appChange(ctx context.Context, r *runner, id, what string, force, detach bool, timeout time.Duration,
+// with the force query) and follows its deployment. before is the app's
+// version before the change, if known: the services API answers a change
+// that changes nothing with that version and starts no deployment.
+func appChange(ctx context.Context, r *runner, id, what, before string, force, detach bool, timeout time.Duration,
 	call func(ctx context.Context, path string) (*response, error)) error {
 	resp, err := call(ctx, appPath(id)+"?force="+strconv.FormatBool(force))
 	if err != nil {
@@ -521,6 +551,9 @@ func appChange(ctx context.Context, r *runner, id, what string, force, detach bo
 	res := changeResult{App: id}
 	if err := readDeploymentResult(resp, &res); err != nil {
 		return err
+	}
+	if res.Version == before && before != "" {
+		return r.unchanged(res)
 	}
 	verbs := map[string]string{"scale": "scaling", "restart": "restarting", "delete": "deleting"}
 	return r.followChange(ctx, res, verbs[what], what == "delete", detach, timeout)

@@ -19,11 +19,14 @@ type step struct {
 }
 
 // script serves the steps; each GET /v2/deployments moves to the next
-// one, the last one repeats.
+// one, the last one repeats. Before the first of those, GET
+// /v2/apps/hello answers initial if set: the app as it was before the
+// change.
 type script struct {
-	mu    sync.Mutex
-	steps []step
-	i     int
+	mu      sync.Mutex
+	steps   []step
+	i       int
+	initial string
 }
 
 func (s *script) deployments(w http.ResponseWriter, r *http.Request) {
@@ -37,6 +40,9 @@ func (s *script) deployments(w http.ResponseWriter, r *http.Request) {
 func (s *script) app(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	st := s.steps[max(0, min(s.i-1, len(s.steps)-1))]
+	if s.i == 0 && s.initial != "" {
+		st.app = s.initial
+	}
 	s.mu.Unlock()
 	if st.app == "" {
 		answer(404, `{"message": "App '/hello' does not exist"}`)(w, r)
@@ -111,7 +117,7 @@ func TestDeployCreatesAndWaitsUntilHealthy(t *testing.T) {
 }
 
 func TestDeployUpdatesExistingAppWithPut(t *testing.T) {
-	sc := &script{steps: []step{{ourDeployment(""), helloApp("V1", 2, 2, 0, 1)}, {`[]`, helloApp("V1", 2, 2, 0, 2)}}}
+	sc := &script{steps: []step{{ourDeployment(""), helloApp("V1", 2, 2, 0, 1)}, {`[]`, helloApp("V1", 2, 2, 0, 2)}}, initial: helloApp("V0", 1, 1, 0, 1)}
 	svc := newFake(t, map[string]http.HandlerFunc{
 		"GET /v2/apps/hello":  sc.app,
 		"PUT /v2/apps/hello":  answer(200, `{"deploymentId": "d-1", "version": "V1"}`),
@@ -192,11 +198,11 @@ func TestDeployOutcomes(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sc := &script{steps: tc.steps}
+			sc := &script{steps: tc.steps, initial: helloApp("V0", 1, 1, 0, 1)}
 			svc := newFake(t, map[string]http.HandlerFunc{
-				"GET /v2/apps/hello":  sc.app,
-				"PUT /v2/apps/hello":  answer(200, `{"deploymentId": "d-1", "version": "V1"}`),
-				"GET /v2/deployments": sc.deployments,
+				"GET /v2/apps/hello":   sc.app,
+				"PATCH /v2/apps/hello": answer(200, `{"deploymentId": "d-1", "version": "V1"}`),
+				"GET /v2/deployments":  sc.deployments,
 			})
 			args := append([]string{"app", "scale", "/hello", "2"}, tc.args...)
 			res := runCLI(t, invocation{env: addrEnv(nil, svc, nil)}, args...)
@@ -231,12 +237,12 @@ func TestScaleRestartDeleteRequests(t *testing.T) {
 		body  string
 		final step
 	}{
-		{"scale", []string{"app", "scale", "hello", "3"}, "PUT /v2/apps/hello?force=false", `{"instances":3}`, step{`[]`, helloApp("V1", 3, 3, 0, 3)}},
+		{"scale", []string{"app", "scale", "hello", "3"}, "PATCH /v2/apps/hello?force=false", `{"instances":3}`, step{`[]`, helloApp("V1", 3, 3, 0, 3)}},
 		{"restart forced", []string{"app", "restart", "/hello/", "--force"}, "POST /v2/apps/hello/restart?force=true", "", step{`[]`, helloApp("V1", 2, 2, 0, 2)}},
 		{"delete", []string{"app", "delete", "/hello"}, "DELETE /v2/apps/hello?force=true", "", step{`[]`, ""}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sc := &script{steps: []step{tc.final}}
+			sc := &script{steps: []step{tc.final}, initial: helloApp("V0", 1, 1, 0, 1)}
 			method, path, _ := strings.Cut(tc.call, " ")
 			path, _, _ = strings.Cut(path, "?")
 			svc := newFake(t, map[string]http.HandlerFunc{
@@ -256,11 +262,60 @@ func TestScaleRestartDeleteRequests(t *testing.T) {
 	}
 }
 
+// An apply that changes nothing is answered with the app's version as it
+// was and no deployment: the CLI says "unchanged" and waits for nothing.
+func TestUnchangedApply(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		call string
+	}{
+		{"deploy", []string{"app", "deploy", "-"}, "PUT /v2/apps/hello"},
+		{"scale", []string{"app", "scale", "/hello", "2"}, "PATCH /v2/apps/hello"},
+	} {
+		for _, asJSON := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s json=%v", tc.name, asJSON), func(t *testing.T) {
+				svc := newFake(t, map[string]http.HandlerFunc{
+					"GET /v2/apps/hello":  answer(200, `{"app": `+helloApp("V1", 2, 2, 0, 2)+`}`),
+					tc.call:               answer(200, `{"deploymentId": "d-7", "version": "V1"}`),
+					"GET /v2/deployments": answer(500, `{"message": "must not be called"}`),
+				})
+				args := tc.args
+				if asJSON {
+					args = append(args, "--json")
+				}
+				res := runCLI(t, invocation{env: addrEnv(nil, svc, nil), stdin: helloJSON}, args...)
+				if res.code != ExitOK {
+					t.Fatalf("Run(%q) = %d; want 0\nstderr: %s", args, res.code, res.stderr)
+				}
+				if n := svc.count(tc.call); n != 1 {
+					t.Errorf("Run(%q) sent %s %d times; want once", args, tc.call, n)
+				}
+				if !asJSON {
+					if want := "/hello unchanged (version V1)\n"; res.stdout != want {
+						t.Errorf("Run(%q) stdout = %q; want %q", args, res.stdout, want)
+					}
+					return
+				}
+				var out changeResult
+				if err := json.Unmarshal([]byte(res.stdout), &out); err != nil {
+					t.Fatalf("--json printed %q: %v", res.stdout, err)
+				}
+				if want := (changeResult{App: "/hello", DeploymentID: "d-7", Version: "V1", Status: "unchanged"}); out != want {
+					t.Errorf("--json = %+v; want %+v", out, want)
+				}
+			})
+		}
+	}
+}
+
 func TestExitCodes(t *testing.T) {
 	svc := newFake(t, map[string]http.HandlerFunc{
 		"GET /v2/apps/nope": answer(404, `{"message": "App '/nope' does not exist"}`),
-		"PUT /v2/apps/nope": answer(404, `{"message": "App '/nope' does not exist"}`),
-		"GET /v2/apps/bad":  answer(404, `{"message": "App '/bad' does not exist"}`),
+		// As the services API does: PUT creates a missing app, PATCH does not.
+		"PUT /v2/apps/nope":   answer(422, `{"message": "Object is not valid", "details": [{"path": "/cmd", "errors": ["one of cmd or args is required"]}]}`),
+		"PATCH /v2/apps/nope": answer(404, `{"message": "App '/nope' does not exist"}`),
+		"GET /v2/apps/bad":    answer(404, `{"message": "App '/bad' does not exist"}`),
 		"POST /v2/apps": answer(422, `{"message": "Object is not valid", "details": [
 			{"path": "/instances", "errors": ["must be 0 or more (got -1)"]},
 			{"path": "/healthChecks(0)/path", "errors": ["must start with /"]}]}`),
