@@ -84,6 +84,16 @@ func TestDevKeepsStateAcrossRestarts(t *testing.T) {
 	if j.Name != "nightly" || j.Schedule != "@daily" {
 		t.Errorf("job after restart = %+v; want nightly @daily", j)
 	}
+	// The tasks killed by the clean stop were replaced, not failed.
+	var a struct {
+		App struct {
+			LastTaskFailure json.RawMessage `json:"lastTaskFailure"`
+		} `json:"app"`
+	}
+	devGetJSON(t, svc+"/v2/apps/smoke", &a)
+	if f := a.App.LastTaskFailure; len(f) > 0 && string(f) != "null" {
+		t.Errorf("after a clean stop and a restart, lastTaskFailure = %s; want none", f)
+	}
 	if again := devReadPIDs(t, pids); len(again) < len(started)+2 {
 		t.Errorf("want the app relaunched after the restart (new pids), got %v then %v", started, again)
 	}

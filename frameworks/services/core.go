@@ -278,7 +278,10 @@ func (c *core) ended(in *instance, st mesos.TaskStatus, now time.Time) {
 	if as == nil {
 		return
 	}
-	if plan.CountsAsFailure(st.State, in.Killing) {
+	if st.State == mesos.TaskKilled && st.Reason == mesos.ReasonAgentDraining && !in.Killing {
+		c.s.log.Info("task killed by its agent going away; it will be replaced", "app", in.AppID, "task", in.TaskID, "host", in.Host)
+	}
+	if plan.CountsAsFailure(st.State, st.Reason, in.Killing) {
 		spec := specOf(as.app, as.deleting)
 		// A task that had been up resets the delay; so does a long quiet
 		// spell (Marathon: delay + maxLaunchDelay without failures).

@@ -559,3 +559,33 @@ func TestRecoverMidLaunch(t *testing.T) {
 		t.Errorf("STARTING was not resent with its checkpointed uuid")
 	}
 }
+
+// TestKillTasksOnStop: an agent told to kill its tasks when it stops
+// reports them TASK_KILLED with REASON_AGENT_DRAINING at the next
+// registration, so that frameworks do not take a clean stop for the
+// tasks' failure; a task a framework killed keeps a plain TASK_KILLED.
+func TestKillTasksOnStop(t *testing.T) {
+	m := newFakeMaster(t)
+	cfg := testConfig(t, m.srv.URL)
+	cfg.KillTasksOnStop = true
+	stop := startAgent(t, cfg)
+	m.waitRegister(t)
+	m.event(launch("fw-1", cmdTask("asked", "sleep 600"), cmdTask("bystander", "sleep 600")))
+	m.waitState(t, "asked", mesos.TaskRunning, 15*time.Second)
+	m.waitState(t, "bystander", mesos.TaskRunning, 15*time.Second)
+	m.event(agentproto.Event{Type: agentproto.EventKill, Kill: &agentproto.Kill{FrameworkID: "fw-1", TaskID: "asked"}})
+	m.waitState(t, "asked", mesos.TaskKilled, 10*time.Second)
+	stop()
+
+	startAgent(t, cfg)
+	m.waitRegister(t)
+	u := m.waitState(t, "bystander", mesos.TaskKilled, 10*time.Second)
+	if u.Status.Reason != mesos.ReasonAgentDraining || u.Status.Message != "The agent stopped and killed its tasks" {
+		t.Errorf("bystander's terminal update = %s %q (%s); want TASK_KILLED with %s and a message naming the agent's stop",
+			u.Status.State, u.Status.Message, u.Status.Reason, mesos.ReasonAgentDraining)
+	}
+	us := m.updatesOf("asked")
+	if last := us[len(us)-1].Status; last.Reason != "" || last.Message != "Command was killed" {
+		t.Errorf("asked's terminal update = %s %q (%s); want a plain TASK_KILLED", last.State, last.Message, last.Reason)
+	}
+}

@@ -91,7 +91,7 @@ func (l *loop) healthResult(k update.Key, c *checker, r health.Result) {
 	}
 	if d.Kill {
 		l.a.log.Warn("killing unhealthy task", "framework", k.FrameworkID, "task", k.TaskID, "reason", d.Message)
-		l.stop(e, 0, d.Message)
+		l.stop(e, 0, killCause{health: d.Message})
 	}
 }
 

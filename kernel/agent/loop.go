@@ -43,6 +43,15 @@ type entry struct {
 
 	health     *checker // the running health check, if any
 	healthKill string   // set when a failed health check killed the task: the terminal message
+	stopKill   bool     // set when the agent killed the task because the agent was stopping
+}
+
+// killCause says why the agent kills a task on its own (not because a
+// framework asked): it shapes the terminal update. The zero value is a
+// kill a framework asked for.
+type killCause struct {
+	health   string // a failed health check: the terminal message
+	stopping bool   // the agent is stopping and kills its tasks first
 }
 
 // completedTask is what /state keeps of a task after its checkpoint is gone.
@@ -416,14 +425,14 @@ func (l *loop) kill(k update.Key, grace time.Duration) {
 		l.ghost(k, mesos.TaskLost, mesos.ReasonTaskUnknown, "Task is unknown to the agent")
 		return
 	}
-	l.stop(e, grace, "")
+	l.stop(e, grace, killCause{})
 }
 
 // stop kills e's process and stops its health check; healthMsg, when set,
 // says the agent kills the task because its health check failed and
 // becomes the message of its TASK_KILLED update. Only the first call
 // decides the grace period and the cause.
-func (l *loop) stop(e *entry, grace time.Duration, healthMsg string) {
+func (l *loop) stop(e *entry, grace time.Duration, why killCause) {
 	k := e.key
 	if e.ghost || e.state.Terminal() {
 		return
@@ -432,11 +441,11 @@ func (l *loop) stop(e *entry, grace time.Duration, healthMsg string) {
 	if !e.killed {
 		e.killed = true
 		e.killGrace = task.GracePeriod(grace, e.info, l.a.cfg.KillGracePeriod)
-		e.healthKill = healthMsg
+		e.healthKill, e.stopKill = why.health, why.stopping
 		// Journaled at once, even while a launch worker writes the same
 		// journal: each record is a single O_APPEND write, and replay does
 		// not depend on where the kill record lands.
-		rec := checkpoint.Kill{GraceSeconds: e.killGrace.Seconds(), At: time.Now(), Health: healthMsg}
+		rec := checkpoint.Kill{GraceSeconds: e.killGrace.Seconds(), At: time.Now(), Health: why.health, AgentStopping: why.stopping}
 		if err := l.a.store.Append(k.FrameworkID, k.TaskID, checkpoint.Record{Kill: &rec}); err != nil {
 			l.a.log.Error("checkpointing kill", "task", k.TaskID, "err", err)
 		}
@@ -465,7 +474,7 @@ func (l *loop) killAll(slack time.Duration) {
 		return n
 	}
 	for _, e := range l.tasks {
-		l.stop(e, 0, "")
+		l.stop(e, 0, killCause{stopping: true})
 	}
 	if live() == 0 {
 		return
@@ -492,7 +501,7 @@ func (l *loop) killAll(slack time.Duration) {
 			m(context.Background(), l)
 			for _, e := range l.tasks {
 				if !e.killed {
-					l.stop(e, 0, "")
+					l.stop(e, 0, killCause{stopping: true})
 				}
 			}
 		case <-deadline.C:
@@ -516,8 +525,15 @@ func (l *loop) exited(ex runner.Exit) {
 	l.stopHealth(e)
 	v := task.Outcome(ex.Exit, e.killed, e.mem)
 	st := l.newStatus(k, v.State, v.Reason, v.Message, mesos.SourceExecutor)
-	if v.State == mesos.TaskKilled && e.healthKill != "" {
+	switch {
+	case v.State != mesos.TaskKilled:
+	case e.healthKill != "":
 		st.Message, st.Healthy = e.healthKill, health.Unhealthy.Healthy()
+		v.Message = st.Message
+	case e.stopKill:
+		// Not the task's failure: frameworks replace it elsewhere without
+		// counting it against the app (as for a drain, whose reason it is).
+		st.Reason, st.Message = mesos.ReasonAgentDraining, "The agent stopped and killed its tasks"
 		v.Message = st.Message
 	}
 	l.emit(e, st)
@@ -612,7 +628,7 @@ func (l *loop) recover(ctx context.Context) error {
 			case rec.Kill != nil:
 				e.killed = true
 				e.killGrace = time.Duration(rec.Kill.GraceSeconds * float64(time.Second))
-				e.healthKill = rec.Kill.Health
+				e.healthKill, e.stopKill = rec.Kill.Health, rec.Kill.AgentStopping
 			}
 		}
 		if e.state == "" {

@@ -366,6 +366,7 @@ const (
 	ReasonAgentRestarted         = "REASON_AGENT_RESTARTED"
 	ReasonAgentUnknown           = "REASON_AGENT_UNKNOWN"
 	ReasonAgentDisconnected      = "REASON_AGENT_DISCONNECTED"
+	ReasonAgentDraining          = "REASON_AGENT_DRAINING"
 	ReasonInvalidOffers          = "REASON_INVALID_OFFERS"
 	ReasonReconciliation         = "REASON_RECONCILIATION"
 	ReasonTaskInvalid            = "REASON_TASK_INVALID"

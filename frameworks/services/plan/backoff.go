@@ -71,14 +71,16 @@ func (b Backoff) Expire(s Spec, now time.Time) Backoff {
 // exit), TASK_ERROR, TASK_LOST, TASK_DROPPED and TASK_GONE count;
 // TASK_KILLED counts unless the kill was ours (scaling, upgrade, deletion).
 // Kills because of failed health checks should be passed with killedByUs
-// false: they feed the backoff like failures. TASK_GONE_BY_OPERATOR and
-// non-terminal states do not count.
-func CountsAsFailure(st mesos.TaskState, killedByUs bool) bool {
+// false: they feed the backoff like failures. A kill by an agent going
+// away (reason REASON_AGENT_DRAINING: a drain, or an agent that kills its
+// tasks as it stops), TASK_GONE_BY_OPERATOR and non-terminal states do not
+// count.
+func CountsAsFailure(st mesos.TaskState, reason string, killedByUs bool) bool {
 	switch st {
 	case mesos.TaskFailed, mesos.TaskFinished, mesos.TaskError, mesos.TaskLost, mesos.TaskDropped, mesos.TaskGone:
 		return true
 	case mesos.TaskKilled:
-		return !killedByUs
+		return !killedByUs && reason != mesos.ReasonAgentDraining
 	}
 	return false
 }

@@ -58,19 +58,22 @@ func TestBackoffExpire(t *testing.T) {
 
 func TestCountsAsFailure(t *testing.T) {
 	tests := []struct {
-		st   mesos.TaskState
-		ours bool
-		want bool
+		st     mesos.TaskState
+		reason string
+		ours   bool
+		want   bool
 	}{
-		{mesos.TaskFailed, false, true}, {mesos.TaskFinished, false, true}, {mesos.TaskError, false, true},
-		{mesos.TaskLost, false, true}, {mesos.TaskDropped, false, true}, {mesos.TaskGone, false, true},
-		{mesos.TaskFailed, true, true},
-		{mesos.TaskKilled, true, false}, {mesos.TaskKilled, false, true},
-		{mesos.TaskGoneByOperator, false, false}, {mesos.TaskRunning, false, false}, {mesos.TaskUnreachable, false, false},
+		{mesos.TaskFailed, "", false, true}, {mesos.TaskFinished, "", false, true}, {mesos.TaskError, "", false, true},
+		{mesos.TaskLost, "", false, true}, {mesos.TaskDropped, "", false, true}, {mesos.TaskGone, "", false, true},
+		{mesos.TaskFailed, "", true, true},
+		{mesos.TaskKilled, "", true, false}, {mesos.TaskKilled, "", false, true},
+		{mesos.TaskKilled, mesos.ReasonAgentDraining, false, false},
+		{mesos.TaskFailed, mesos.ReasonAgentDraining, false, true},
+		{mesos.TaskGoneByOperator, "", false, false}, {mesos.TaskRunning, "", false, false}, {mesos.TaskUnreachable, "", false, false},
 	}
 	for _, tc := range tests {
-		if got := CountsAsFailure(tc.st, tc.ours); got != tc.want {
-			t.Errorf("CountsAsFailure(%s, %v) = %v; want %v", tc.st, tc.ours, got, tc.want)
+		if got := CountsAsFailure(tc.st, tc.reason, tc.ours); got != tc.want {
+			t.Errorf("CountsAsFailure(%s, %q, %v) = %v; want %v", tc.st, tc.reason, tc.ours, got, tc.want)
 		}
 	}
 }

@@ -193,6 +193,9 @@ type Kill struct {
 	// Health is set when the agent killed the task itself because its
 	// health check failed: the message of its terminal update.
 	Health string `json:"health,omitempty"`
+	// AgentStopping is set when the agent killed the task because it was
+	// stopping (Config.KillTasksOnStop): not the task's failure.
+	AgentStopping bool `json:"agent_stopping,omitempty"`
 }
 
 // Append adds records to the journal of task (fid, tid), creating the
