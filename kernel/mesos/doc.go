@@ -8,5 +8,10 @@
 // given as strings are accepted (see Float and Int). Validation is the job
 // of the receiver, not of this package.
 //
+// Resources have one form in the master (allocation_info set, any
+// reservations as a stack) and four on a framework's wire, picked by its
+// MULTI_ROLE and RESERVATION_REFINEMENT capabilities; ResourceFormat
+// converts offers to a framework's form and its operations' resources back.
+//
 // The package is pure: it imports only the standard library.
 package mesos

@@ -65,7 +65,8 @@ type AllocationInfo struct {
 	Role string `json:"role,omitempty"`
 }
 
-// ReservationInfo is one entry of Resource.reservations.
+// ReservationInfo is one entry of Resource.reservations, or the legacy
+// Resource.reservation (which sets only Principal and Labels).
 type ReservationInfo struct {
 	Type      string  `json:"type,omitempty"`
 	Role      string  `json:"role,omitempty"`
@@ -73,7 +74,9 @@ type ReservationInfo struct {
 	Labels    *Labels `json:"labels,omitempty"`
 }
 
-// Resource is the proto Resource message (the subset corral uses).
+// Resource is the proto Resource message (the subset corral uses). Role
+// and Reservation are the pre-refinement reservation format, Reservations
+// the post-refinement one; see ResourceFormat.
 type Resource struct {
 	Name           string            `json:"name"`
 	Type           ValueType         `json:"type"`
@@ -81,6 +84,7 @@ type Resource struct {
 	Ranges         *RangesValue      `json:"ranges,omitempty"`
 	Set            *SetValue         `json:"set,omitempty"`
 	Role           string            `json:"role,omitempty"`
+	Reservation    *ReservationInfo  `json:"reservation,omitempty"`
 	AllocationInfo *AllocationInfo   `json:"allocation_info,omitempty"`
 	Reservations   []ReservationInfo `json:"reservations,omitempty"`
 }
@@ -103,10 +107,11 @@ type Capability struct {
 
 // Framework capability names corral understands.
 const (
-	CapMultiRole        = "MULTI_ROLE"
-	CapPartitionAware   = "PARTITION_AWARE"
-	CapTaskKillingState = "TASK_KILLING_STATE"
-	CapRegionAware      = "REGION_AWARE"
+	CapMultiRole             = "MULTI_ROLE"
+	CapPartitionAware        = "PARTITION_AWARE"
+	CapTaskKillingState      = "TASK_KILLING_STATE"
+	CapRegionAware           = "REGION_AWARE"
+	CapReservationRefinement = "RESERVATION_REFINEMENT"
 )
 
 // FrameworkInfo is the proto FrameworkInfo message.
