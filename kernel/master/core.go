@@ -387,7 +387,7 @@ func (c *core) allocate(now time.Time, agents []string) {
 		o := &offer{id: c.nextID("O"), frameworkID: f.id, agentID: a.id, role: ao.Role, resources: ao.Resources, createdAt: now}
 		c.offers[o.id] = o
 		f.offers[o.id] = o
-		byFw[f.id] = append(byFw[f.id], c.wireOffer(o, a))
+		byFw[f.id] = append(byFw[f.id], f.info.ResourceFormat().Offer(c.wireOffer(o, a)))
 	}
 	for fid, os := range byFw {
 		c.sendFramework(c.frameworks[fid], &mesos.Event{Type: mesos.EventOffers, Offers: &mesos.Offers{Offers: os}})
@@ -402,6 +402,8 @@ func (c *core) allocateDirty(now time.Time) {
 	c.allocate(now, ids)
 }
 
+// wireOffer is o in the master's form, with allocation_info; frameworks
+// get it through their ResourceFormat.
 func (c *core) wireOffer(o *offer, a *agent) mesos.Offer {
 	wo := mesos.Offer{
 		ID:             mesos.ID{Value: o.id},
@@ -494,6 +496,7 @@ func (c *core) accept(f *framework, ids []mesos.ID, ops []mesos.Operation, filte
 		available = available.Add(o.resources)
 	}
 	a := c.agents[agentID]
+	format := f.info.ResourceFormat()
 	inAccept := map[string]bool{}
 	var launch []mesos.TaskInfo
 	for _, op := range ops {
@@ -502,7 +505,7 @@ func (c *core) accept(f *framework, ids []mesos.ID, ops []mesos.Operation, filte
 				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskDropped, mesos.ReasonAgentRemoved, "Agent "+agentID+" is not connected", false))
 				continue
 			}
-			chk := checkTask(&ti, agentID, available, func(id string) bool { return inAccept[id] || f.tasks[id] != nil })
+			chk := checkTask(&ti, agentID, role, format, available, func(id string) bool { return inAccept[id] || f.tasks[id] != nil })
 			if chk.reason != "" {
 				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskError, mesos.ReasonTaskInvalid, chk.reason, false))
 				continue

@@ -247,10 +247,13 @@ type taskCheck struct {
 	reason string
 }
 
-// checkTask validates a TaskInfo of a LAUNCH on agentID with the offered
-// resources still available. existing reports whether a task id is already
-// in use by the framework (live, or earlier in the same ACCEPT).
-func checkTask(t *mesos.TaskInfo, agentID string, available resource.Resources, existing func(string) bool) taskCheck {
+// checkTask validates a TaskInfo of a LAUNCH on agentID with the resources
+// of offers allocated to role still available. The task's resources are
+// read as a framework with format sends them: allocation_info may be left
+// out (it is role), but may not name another role. existing reports
+// whether a task id is already in use by the framework (live, or earlier
+// in the same ACCEPT).
+func checkTask(t *mesos.TaskInfo, agentID, role string, format mesos.ResourceFormat, available resource.Resources, existing func(string) bool) taskCheck {
 	bad := func(format string, args ...any) taskCheck {
 		return taskCheck{reason: fmt.Sprintf(format, args...)}
 	}
@@ -279,7 +282,11 @@ func checkTask(t *mesos.TaskInfo, agentID string, available resource.Resources, 
 	case !t.Command.IsShell() && t.Command.Value == "":
 		return bad("Task %q: 'command.value' (the program to run) is empty", id)
 	}
-	res, err := resource.FromWire(t.Resources)
+	ws, err := format.FromFramework(t.Resources, role)
+	if err != nil {
+		return bad("Task %q: invalid resources: %v", id, err)
+	}
+	res, err := resource.FromWire(ws)
 	if err != nil {
 		return bad("Task %q: invalid resources: %v", id, err)
 	}

@@ -93,9 +93,44 @@ func TestCheckTask(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ti := base()
 			tc.mutate(&ti)
-			got := checkTask(&ti, "a1", offered, tc.exists)
+			got := checkTask(&ti, "a1", "web", mesos.ResourceFormat{}, offered, tc.exists)
 			if tc.want == "" && got.reason != "" || tc.want != "" && !strings.Contains(got.reason, tc.want) {
 				t.Errorf("checkTask(%s) reason = %q; want %q", tc.name, got.reason, tc.want)
+			}
+		})
+	}
+}
+
+// TestCheckTaskAllocation: a task's resources may leave out
+// allocation_info, whatever the framework's capabilities, but may not name
+// a role other than the offer's.
+func TestCheckTaskAllocation(t *testing.T) {
+	offered, _ := resource.Parse("cpus:2;mem:1024")
+	multiRole := mesos.ResourceFormat{MultiRole: true, ReservationRefinement: true}
+	for _, tc := range []struct {
+		name      string
+		format    mesos.ResourceFormat
+		resources []mesos.Resource
+		want      string
+	}{
+		{"legacy without allocation_info", mesos.ResourceFormat{}, resource.Scalar("cpus", 1).Wire(""), ""},
+		{"multi-role without allocation_info", multiRole, resource.Scalar("cpus", 1).Wire(""), ""},
+		{"multi-role with the offer's role", multiRole, resource.Scalar("cpus", 1).Wire("web"), ""},
+		{"multi-role with another role", multiRole, resource.Scalar("cpus", 1).Wire("batch"), `allocated to role "batch", but the offer is allocated to role "web"`},
+		{"legacy with another role", mesos.ResourceFormat{}, resource.Scalar("cpus", 1).Wire("batch"), `allocated to role "batch"`},
+		{"reserved post-refinement", multiRole, []mesos.Resource{{Name: "cpus", Type: mesos.Scalar, Scalar: &mesos.ScalarValue{Value: 1},
+			Reservations: []mesos.ReservationInfo{{Type: mesos.ReservationStatic, Role: "web"}}}}, "reserved resources are not supported"},
+		{"star dynamically reserved", multiRole, []mesos.Resource{{Name: "cpus", Type: mesos.Scalar, Scalar: &mesos.ScalarValue{Value: 1},
+			Role: "*", Reservation: &mesos.ReservationInfo{Principal: "p"}}}, "cannot be dynamically reserved"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ti := mesos.TaskInfo{Name: "t", TaskID: mesos.ID{Value: "t1"}, AgentID: mesos.ID{Value: "a1"}, Resources: tc.resources, Command: &mesos.CommandInfo{Value: "sleep 1"}}
+			got := checkTask(&ti, "a1", "web", tc.format, offered, func(string) bool { return false })
+			if tc.want == "" && got.reason != "" || tc.want != "" && !strings.Contains(got.reason, tc.want) {
+				t.Errorf("checkTask(%s) reason = %q; want %q", tc.name, got.reason, tc.want)
+			}
+			if tc.want == "" && got.resources.Scalar("cpus") != 1 {
+				t.Errorf("checkTask(%s) resources = %s; want cpus:1", tc.name, got.resources)
 			}
 		})
 	}
