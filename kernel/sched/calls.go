@@ -19,7 +19,8 @@ import (
 // has no subscribed stream: before the first SUBSCRIBED, between a
 // disconnection and the next SUBSCRIBED, and after Teardown. Nothing was
 // sent; the caller retries after the next SUBSCRIBED event, when it
-// usually reconciles anyway.
+// usually reconciles anyway. Suppress and Revive are the exception: the
+// Client keeps their wish and applies it when it subscribes again.
 var ErrNotSubscribed = errors.New("sched: not subscribed")
 
 // CallError is a master's non-2xx answer to a call. It carries the status
@@ -58,16 +59,23 @@ func newCallError(call mesos.CallType, master string, resp *http.Response) *Call
 
 // call sends a non-SUBSCRIBE call on the current subscription.
 func (c *Client) call(ctx context.Context, call *mesos.Call) error {
+	_, err := c.send(ctx, call)
+	return err
+}
+
+// send is call that also returns the Mesos-Stream-Id it sent the call
+// with.
+func (c *Client) send(ctx context.Context, call *mesos.Call) (streamID string, err error) {
 	c.mu.Lock()
 	master, streamID, id, ok := c.leader, c.streamID, c.frameworkIDLocked(), c.connected
 	c.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("%w: cannot send %s", ErrNotSubscribed, call.Type)
+		return "", fmt.Errorf("%w: cannot send %s", ErrNotSubscribed, call.Type)
 	}
 	call.FrameworkID = &mesos.ID{Value: id}
 	body, err := json.Marshal(call)
 	if err != nil {
-		return fmt.Errorf("sched: encoding %s: %w", call.Type, err)
+		return streamID, fmt.Errorf("sched: encoding %s: %w", call.Type, err)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -76,20 +84,20 @@ func (c *Client) call(ctx context.Context, call *mesos.Call) error {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, master+schedulerPath, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("sched: %s at %s: %w", call.Type, master, err)
+		return streamID, fmt.Errorf("sched: %s at %s: %w", call.Type, master, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Mesos-Stream-Id", streamID)
 	resp, err := c.callHC.Do(req)
 	if err != nil {
-		return fmt.Errorf("sched: %s at %s: %w", call.Type, master, err)
+		return streamID, fmt.Errorf("sched: %s at %s: %w", call.Type, master, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return newCallError(call.Type, master, resp)
+		return streamID, newCallError(call.Type, master, resp)
 	}
 	discard(resp.Body)
-	return nil
+	return streamID, nil
 }
 
 // Accept sends ACCEPT: apply ops to the offers; their unused resources
@@ -156,36 +164,51 @@ func (c *Client) Reconcile(ctx context.Context, tasks []mesos.ReconcileTask) err
 }
 
 // Revive sends REVIVE for roles (none: all the framework's roles), which
-// un-suppresses them and clears offer filters. Later re-subscriptions no
-// longer list those roles as suppressed.
+// un-suppresses them and clears offer filters.
+//
+// The wish outlives the call: from now on the Client re-subscribes
+// without those roles suppressed, and it sends REVIVE again after the
+// next SUBSCRIBED if this one did not reach a master (ErrNotSubscribed
+// while disconnected), or retries it with backoff if the master refused
+// it while the subscription lasts. An error says only that this REVIVE
+// was not taken now. Roles that are not the framework's are sent but
+// not kept. Suppress and Revive reach the master in the order they
+// were called.
 func (c *Client) Revive(ctx context.Context, roles ...string) error {
-	if err := c.call(ctx, &mesos.Call{Type: mesos.CallRevive, Revive: &mesos.Revive{Roles: roles}}); err != nil {
-		return err
-	}
+	c.offerMu.Lock()
+	defer c.offerMu.Unlock()
 	c.mu.Lock()
-	if len(roles) == 0 {
-		c.suppressed = nil
-	} else {
-		c.suppressed = slices.DeleteFunc(c.suppressed, func(r string) bool { return slices.Contains(roles, r) })
-	}
+	rs := c.wish.revive(roles, c.framework.EffectiveRoles())
 	c.mu.Unlock()
-	return nil
+	sid, err := c.send(ctx, &mesos.Call{Type: mesos.CallRevive, Revive: &mesos.Revive{Roles: roles}})
+	c.offerCallDone(err, sid, func(current bool) { c.wish.reviveSent(rs, current) })
+	if err != nil && !errors.Is(err, ErrNotSubscribed) {
+		c.offersChanged()
+	}
+	return err
 }
 
 // Suppress sends SUPPRESS for roles (none: all the framework's roles): no
-// offers for them until Revive. The Client re-subscribes with them
-// listed as suppressed, so a reconnection does not bring offers back.
+// offers for them until Revive.
+//
+// The wish outlives the call: from now on the Client re-subscribes with
+// those roles listed as suppressed, so a reconnection does not bring
+// offers back, and it retries a SUPPRESS the master refused with backoff
+// while the subscription lasts. An error says only that this SUPPRESS
+// was not taken now. Roles that are not the framework's are sent but
+// not kept.
 func (c *Client) Suppress(ctx context.Context, roles ...string) error {
-	if err := c.call(ctx, &mesos.Call{Type: mesos.CallSuppress, Suppress: &mesos.Suppress{Roles: roles}}); err != nil {
-		return err
-	}
+	c.offerMu.Lock()
+	defer c.offerMu.Unlock()
 	c.mu.Lock()
-	if len(roles) == 0 {
-		roles = c.framework.EffectiveRoles()
-	}
-	c.suppressed = dedup(append(c.suppressed, roles...))
+	rs := c.wish.suppress(roles, c.framework.EffectiveRoles())
 	c.mu.Unlock()
-	return nil
+	sid, err := c.send(ctx, &mesos.Call{Type: mesos.CallSuppress, Suppress: &mesos.Suppress{Roles: roles}})
+	c.offerCallDone(err, sid, func(current bool) { c.wish.suppressSent(rs, current) })
+	if err != nil && !errors.Is(err, ErrNotSubscribed) {
+		c.offersChanged()
+	}
+	return err
 }
 
 // Teardown sends TEARDOWN: the master kills all the framework's tasks and
@@ -221,14 +244,19 @@ func (c *Client) Message(ctx context.Context, agentID, executorID string, data [
 // UpdateFramework sends UPDATE_FRAMEWORK, which the master answers
 // synchronously (200). info.ID defaults to the current framework id;
 // user, principal and checkpoint cannot change. On success info and
-// suppressedRoles replace those sent on later re-subscriptions.
+// suppressedRoles (those of info's roles) replace those sent on later
+// re-subscriptions and become the wish Suppress and Revive change; on
+// failure nothing changes and the caller retries. It is ordered with
+// Suppress and Revive.
 func (c *Client) UpdateFramework(ctx context.Context, info mesos.FrameworkInfo, suppressedRoles []string) error {
 	if info.ID == nil {
 		if id := c.FrameworkID(); id != "" {
 			info.ID = &mesos.ID{Value: id}
 		}
 	}
-	err := c.call(ctx, &mesos.Call{
+	c.offerMu.Lock()
+	defer c.offerMu.Unlock()
+	sid, err := c.send(ctx, &mesos.Call{
 		Type:            mesos.CallUpdateFramework,
 		UpdateFramework: &mesos.UpdateFramework{FrameworkInfo: info, SuppressedRoles: suppressedRoles},
 	})
@@ -239,7 +267,7 @@ func (c *Client) UpdateFramework(ctx context.Context, info mesos.FrameworkInfo, 
 	info.Capabilities = slices.Clone(info.Capabilities)
 	c.mu.Lock()
 	c.framework = info
-	c.suppressed = dedup(suppressedRoles)
+	c.wish.replace(suppressedRoles, info.EffectiveRoles(), c.connected && sid == c.streamID)
 	c.mu.Unlock()
 	return nil
 }

@@ -53,9 +53,15 @@ type Client struct {
 	callHC   *http.Client
 	running  atomic.Bool
 
+	// offerMu orders SUPPRESS, REVIVE and UPDATE_FRAMEWORK calls (taken
+	// before mu, held while they are sent), so that the master sees the
+	// wishes in the order the framework had them.
+	offerMu   sync.Mutex
+	offersDue chan struct{} // wakes syncOffers
+
 	mu           sync.Mutex
 	framework    mesos.FrameworkInfo // ID set once the master assigned one
-	suppressed   []string            // roles to send with the next SUBSCRIBE
+	wish         offerWish           // suppressed roles, wanted and held
 	leader       string              // master that accepted the last SUBSCRIBE
 	streamID     string              // Mesos-Stream-Id of the open stream, or ""
 	connected    bool                // SUBSCRIBED received on the open stream
@@ -117,17 +123,19 @@ func New(cfg Config, h Handler, log *slog.Logger) (*Client, error) {
 	if fw.ID != nil {
 		fw.ID = &mesos.ID{Value: fw.ID.Value}
 	}
-	return &Client{
-		cfg:        cfg,
-		h:          h,
-		log:        log.With("component", "sched", "framework", fw.Name),
-		detector:   det,
-		streamHC:   &streamHC,
-		callHC:     &callHC,
-		framework:  fw,
-		suppressed: dedup(cfg.SuppressedRoles),
-		heartbeat:  defaultHeartbeat,
-	}, nil
+	c := &Client{
+		cfg:       cfg,
+		h:         h,
+		log:       log.With("component", "sched", "framework", fw.Name),
+		detector:  det,
+		streamHC:  &streamHC,
+		callHC:    &callHC,
+		offersDue: make(chan struct{}, 1),
+		framework: fw,
+		heartbeat: defaultHeartbeat,
+	}
+	c.wish.replace(cfg.SuppressedRoles, fw.EffectiveRoles(), false)
+	return c, nil
 }
 
 // FrameworkID returns the framework's id: the one confirmed by the last
@@ -192,7 +200,10 @@ func (c *Client) Run(ctx context.Context) error {
 		acks = make(chan ack, ackQueue)
 		wg.Go(func() { c.acknowledge(ctx, acks) })
 	}
+	syncCtx, stopSync := context.WithCancel(ctx)
+	wg.Go(func() { c.syncOffers(syncCtx) })
 	defer func() {
+		stopSync()
 		if acks != nil {
 			close(acks)
 		}
@@ -297,6 +308,9 @@ type stream struct {
 	cancel context.CancelCauseFunc
 	timer  *time.Timer // silence timer: cancels ctx with errStalled
 	stall  time.Duration
+	// suppressed is what the SUBSCRIBE listed as suppressed_roles: what
+	// the master holds once it answers SUBSCRIBED.
+	suppressed []string
 }
 
 func (s *stream) close() {
@@ -341,11 +355,12 @@ func (c *Client) connect(ctx context.Context) (*stream, error) {
 // returns the open stream.
 func (c *Client) subscribe(ctx context.Context, master string) (*stream, error) {
 	c.mu.Lock()
+	suppressed := c.wish.subscribing()
 	call := &mesos.Call{
 		Type: mesos.CallSubscribe,
 		Subscribe: &mesos.Subscribe{
 			FrameworkInfo:   c.framework,
-			SuppressedRoles: slices.Clone(c.suppressed),
+			SuppressedRoles: slices.Clone(suppressed),
 		},
 	}
 	if id := c.frameworkIDLocked(); id != "" {
@@ -406,7 +421,7 @@ func (c *Client) subscribe(ctx context.Context, master string) (*stream, error) 
 			resp.Body.Close()
 			return fail(fmt.Errorf("subscribing at %s: response has no Mesos-Stream-Id", master))
 		}
-		return &stream{master: master, id: id, body: resp.Body, ctx: sctx, cancel: cancel, timer: timer, stall: stall}, nil
+		return &stream{master: master, id: id, body: resp.Body, ctx: sctx, cancel: cancel, timer: timer, stall: stall, suppressed: suppressed}, nil
 	}
 }
 
@@ -491,9 +506,13 @@ func (c *Client) onSubscribed(s *stream, sub *mesos.Subscribed) time.Duration {
 	c.heartbeat = hb
 	if c.streamID == s.id {
 		c.connected = true
+		c.wish.subscribed(s.suppressed)
 	}
 	id := c.frameworkIDLocked()
 	c.mu.Unlock()
+	// The wish may have changed since the SUBSCRIBE was sent, or owe a
+	// REVIVE: syncOffers tells the master.
+	c.offersChanged()
 	c.log.Info("subscribed", "master", s.master, "framework_id", id, "heartbeat", hb)
 	return time.Duration(c.cfg.HeartbeatMisses) * hb
 }

@@ -65,9 +65,11 @@ type Config struct {
 	// not modified.
 	Framework mesos.FrameworkInfo
 
-	// SuppressedRoles are sent with the first SUBSCRIBE. Afterwards the
-	// Client tracks Suppress, Revive and UpdateFramework and re-subscribes
-	// with the roles currently suppressed.
+	// SuppressedRoles are the framework's roles it wants no offers for at
+	// first; the first SUBSCRIBE lists them. Afterwards the Client keeps
+	// the wish as Suppress, Revive and UpdateFramework change it, whether
+	// or not their calls reach a master, and every re-subscription lists
+	// the roles the framework wants suppressed at that moment.
 	SuppressedRoles []string
 
 	// HTTPClient is used for the stream and for calls; nil means a new

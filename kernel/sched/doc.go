@@ -14,6 +14,12 @@
 //     a 307 redirect. Calls go to it.
 //   - silence allowance: HeartbeatMisses x the heartbeat interval from the
 //     last SUBSCRIBED; a stream quiet for longer is considered dead.
+//   - offer wish: per role, whether the framework wants offers. Suppress
+//     and Revive change it at once, connected or not; every SUBSCRIBE
+//     lists the roles wished suppressed at that moment, and after
+//     SUBSCRIBED the Client sends what the master still lacks (a wish
+//     changed while the SUBSCRIBE was in flight, a REVIVE that reached no
+//     master, whose refuse filters may stand), retrying with backoff.
 //
 // A Client owns one subscription at a time. Run drives this state machine
 // until its context is done:
@@ -50,7 +56,8 @@
 // disconnection; handlers typically reconcile when they see SUBSCRIBED.
 //
 // Goroutines: Run's caller dispatches events; a reader goroutine per
-// stream decodes records ahead of a busy handler, and with
-// AutoAcknowledge one more goroutine sends acknowledgements in order.
-// Run starts and joins them all before it returns.
+// stream decodes records ahead of a busy handler; one goroutine brings
+// each subscription's master to the offer wish; and with
+// AutoAcknowledge one more sends acknowledgements in order. Run starts
+// and joins them all before it returns.
 package sched

@@ -34,8 +34,14 @@ type fakeMaster struct {
 	errorFirst string  // if set, the next stream sends only this ERROR
 	callReply  map[mesos.CallType]reply
 	onCall     func(fs *fakeStream, c *mesos.Call) // runs before the reply
-	cur        *fakeStream
-	nStreams   int
+	// noLeader makes SUBSCRIBE answer 503 "No leader elected", as a
+	// master does while an election is under way.
+	noLeader bool
+	// onSubscribe, if set, runs (without the lock) before a SUBSCRIBE is
+	// accepted: blocking in it holds the SUBSCRIBE in flight.
+	onSubscribe func(c *mesos.Call)
+	cur         *fakeStream
+	nStreams    int
 }
 
 type reply struct {
@@ -44,9 +50,10 @@ type reply struct {
 }
 
 type recorded struct {
-	call   mesos.Call
-	body   []byte
-	header http.Header
+	call    mesos.Call
+	body    []byte
+	header  http.Header
+	refused int // the status of a callReply the call was answered with, or 0
 }
 
 type fakeStream struct {
@@ -114,7 +121,7 @@ func (m *fakeMaster) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rep, ok := m.callReply[call.Type]
 	hook := m.onCall
 	m.mu.Unlock()
-	m.calls <- recorded{call: call, body: body, header: r.Header.Clone()}
+	m.calls <- recorded{call: call, body: body, header: r.Header.Clone(), refused: rep.code}
 	sid := r.Header.Get("Mesos-Stream-Id")
 	switch {
 	case sid == "":
@@ -153,6 +160,16 @@ func (m *fakeMaster) subscribe(w http.ResponseWriter, r *http.Request, call meso
 		w.Header().Set("Location", loc)
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return
+	}
+	if m.noLeader {
+		m.mu.Unlock()
+		http.Error(w, "No leader elected", http.StatusServiceUnavailable)
+		return
+	}
+	if hook := m.onSubscribe; hook != nil {
+		m.mu.Unlock()
+		hook(&call)
+		m.mu.Lock()
 	}
 	if len(m.subReplies) > 0 {
 		rep := m.subReplies[0]
@@ -217,6 +234,23 @@ func (m *fakeMaster) subscribe(w http.ResponseWriter, r *http.Request, call meso
 				m.write(w, &mesos.Event{Type: mesos.EventHeartbeat})
 			}
 		}
+	}
+}
+
+// setNoLeader sets noLeader.
+func (m *fakeMaster) setNoLeader(v bool) {
+	m.mu.Lock()
+	m.noLeader = v
+	m.mu.Unlock()
+}
+
+// noCall fails if a non-SUBSCRIBE call arrives within d.
+func (m *fakeMaster) noCall(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case c := <-m.calls:
+		t.Fatalf("unexpected %s call: %s", c.call.Type, c.body)
+	case <-time.After(d):
 	}
 }
 
