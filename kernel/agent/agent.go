@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"corral/internal/edge"
 	"corral/kernel/agent/checkpoint"
 	"corral/kernel/agent/files"
 	"corral/kernel/agent/health/probe"
@@ -147,14 +148,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.runner.Close()
 		return err
 	}
-	srv := &http.Server{
-		Handler:           a.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      5 * time.Minute, // downloads of large sandbox files
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-	}
+	ecfg := edge.DefaultConfig()
+	ecfg.Name = "agent"
+	ecfg.WriteTimeout = 5 * time.Minute // downloads of large sandbox files; the agent serves no stream
+	srv := edge.New(ecfg, a.routes(), a.log)
 	a.log.Info("agent starting", "listen", ln.Addr().String(), "endpoint", a.endpoint, "work_dir", a.store.WorkDir(),
 		"resources", a.resources.String(), "masters", a.cfg.Masters)
 
@@ -162,7 +159,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(ctx, ln); err != nil {
 			a.log.Error("http server failed", "err", err)
 		}
 	})
@@ -176,9 +173,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	shutCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer done()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		srv.Close()
-	}
+	srv.Shutdown(shutCtx)
 	cancel()
 	wg.Wait()
 	l.bg.Wait()

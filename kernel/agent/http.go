@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"sort"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"corral/internal/edge"
 	"corral/kernel/agent/health"
 	"corral/kernel/internal/agentproto"
 	"corral/kernel/mesos"
@@ -36,7 +36,6 @@ func (a *Agent) routes() http.Handler {
 		},
 	})
 	r := chi.NewRouter()
-	r.Use(middleware.Recoverer)
 	r.Get("/health", a.health)
 	r.Get("/state", a.state)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
@@ -49,7 +48,7 @@ func (a *Agent) routes() http.Handler {
 }
 
 func (a *Agent) health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	edge.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // State is the body of GET /state.
@@ -123,7 +122,7 @@ func (a *Agent) state(w http.ResponseWriter, r *http.Request) {
 		st.CompletedTasks = append(st.CompletedTasks, l.completed...)
 	})
 	if err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "agent is not running: " + err.Error()})
+		edge.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "agent is not running: " + err.Error()})
 		return
 	}
 	sort.Slice(st.Tasks, func(i, j int) bool {
@@ -132,11 +131,5 @@ func (a *Agent) state(w http.ResponseWriter, r *http.Request) {
 		}
 		return st.Tasks[i].TaskID < st.Tasks[j].TaskID
 	})
-	writeJSON(w, http.StatusOK, st)
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
+	edge.WriteJSON(w, http.StatusOK, st)
 }
