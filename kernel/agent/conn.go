@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"corral/kernel/internal/agentclient"
 	"corral/kernel/internal/agentproto"
 	"corral/kernel/mesos"
 )
@@ -102,12 +103,12 @@ func (a *Agent) session(ctx context.Context, base string) (registered bool, err 
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	resp, leader, err := agentproto.Post(sctx, a.client, base, call)
+	resp, leader, err := agentclient.Post(sctx, a.client, base, call)
 	if err != nil {
 		return false, err
 	}
 	defer resp.Body.Close()
-	if err := agentproto.StatusError(resp); err != nil {
+	if err := agentclient.StatusError(resp); err != nil {
 		return false, err
 	}
 
@@ -174,7 +175,7 @@ func (a *Agent) heartbeats(ctx context.Context, s *session) {
 		}
 		if err := a.call(ctx, s, call); err != nil && ctx.Err() == nil {
 			a.log.Warn("heartbeat failed", "err", err)
-			if errors.Is(err, agentproto.ErrStale) {
+			if errors.Is(err, agentclient.ErrStale) {
 				s.cancel()
 			}
 		}
@@ -197,10 +198,10 @@ func readEvent(rd *mesos.Reader) (agentproto.Event, error) {
 func (a *Agent) call(ctx context.Context, s *session, c agentproto.Call) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	resp, _, err := agentproto.Post(ctx, a.client, s.base, c)
+	resp, _, err := agentclient.Post(ctx, a.client, s.base, c)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	return agentproto.StatusError(resp)
+	return agentclient.StatusError(resp)
 }

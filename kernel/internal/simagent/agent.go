@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"corral/kernel/agent/update"
+	"corral/kernel/internal/agentclient"
 	"corral/kernel/internal/agentproto"
 	"corral/kernel/mesos"
 )
@@ -169,12 +170,12 @@ type callResult struct {
 func (a *agent) session(ctx context.Context, base string) (registered bool, err error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	resp, leader, err := agentproto.Post(sctx, a.f.client, base, a.registerCall())
+	resp, leader, err := agentclient.Post(sctx, a.f.client, base, a.registerCall())
 	if err != nil {
 		return false, err
 	}
 	defer resp.Body.Close()
-	if err := agentproto.StatusError(resp); err != nil {
+	if err := agentclient.StatusError(resp); err != nil {
 		return false, err
 	}
 	rd := newRecordReader(resp.Body)
@@ -271,7 +272,7 @@ func (a *agent) session(ctx context.Context, base string) (registered bool, err 
 				continue
 			}
 			beating = false
-			if errors.Is(res.err, agentproto.ErrStale) {
+			if errors.Is(res.err, agentclient.ErrStale) {
 				return true, fmt.Errorf("heartbeat: %w", res.err)
 			}
 		case <-retry.C:
@@ -436,12 +437,12 @@ func (a *agent) status(k update.Key, state mesos.TaskState, reason, msg, source 
 func (f *Fleet) call(ctx context.Context, base string, c agentproto.Call) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	resp, _, err := agentproto.Post(ctx, f.client, base, c)
+	resp, _, err := agentclient.Post(ctx, f.client, base, c)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	return agentproto.StatusError(resp)
+	return agentclient.StatusError(resp)
 }
 
 func readEvent(rd *recordReader) (agentproto.Event, error) {

@@ -1,4 +1,7 @@
-package agentproto
+// Package agentclient is the agent's side of the HTTP transport of the
+// master⇄agent protocol (the wire types are in agentproto): it posts calls
+// to the leading master and maps the master's answers to errors.
+package agentclient
 
 import (
 	"bytes"
@@ -10,6 +13,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"corral/kernel/internal/agentproto"
 )
 
 // maxRedirects bounds the hops Post follows to reach the leader.
@@ -19,18 +24,18 @@ const maxRedirects = 5
 // following up to five redirects from standbys to the leader. It returns
 // the response, whose body the caller must close, and the base URL that
 // answered it.
-func Post(ctx context.Context, client *http.Client, base string, c Call) (*http.Response, string, error) {
+func Post(ctx context.Context, client *http.Client, base string, c agentproto.Call) (*http.Response, string, error) {
 	body, err := json.Marshal(c)
 	if err != nil {
 		return nil, "", fmt.Errorf("encoding %s call: %w", c.Type, err)
 	}
 	for range maxRedirects {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+Path, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+agentproto.Path, bytes.NewReader(body))
 		if err != nil {
 			return nil, "", fmt.Errorf("building request: %w", err)
 		}
 		req.Header.Set("Content-Type", "application/json")
-		if c.Type == CallRegister {
+		if c.Type == agentproto.CallRegister {
 			req.Header.Set("Accept", "application/recordio")
 		}
 		resp, err := client.Do(req)
