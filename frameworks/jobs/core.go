@@ -13,11 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"corral/frameworks/internal/place"
 	"corral/frameworks/jobs/due"
 	"corral/frameworks/jobs/job"
 	"corral/frameworks/jobs/schedule"
 	"corral/frameworks/jobs/store"
-	"corral/frameworks/services/plan"
 	"corral/kernel/mesos"
 	"corral/kernel/resource"
 	"corral/kernel/sched"
@@ -658,15 +658,15 @@ func (c *core) launch(ctx context.Context, now time.Time) {
 	// Bound one launch round: a backlog must not become one enormous
 	// ACCEPT. The rest go out on the next wake, oldest first.
 	ready = oldestRuns(ready, maxLaunchBatch)
-	pool := make([]plan.Offer, 0, len(c.offers))
+	pool := make([]place.Offer, 0, len(c.offers))
 	for _, o := range c.offers {
 		res, _ := resource.FromWire(o.Resources)
-		pool = append(pool, plan.Offer{ID: o.ID.Value, AgentID: o.AgentID.Value, Hostname: o.Hostname, Attributes: textAttributes(o.Attributes), Resources: res})
+		pool = append(pool, place.Offer{ID: o.ID.Value, AgentID: o.AgentID.Value, Hostname: o.Hostname, Attributes: textAttributes(o.Attributes), Resources: res})
 	}
 	sort.Slice(pool, func(i, j int) bool { return pool[i].ID < pool[j].ID })
 	type launch struct {
 		rs *runState
-		p  plan.Placement
+		p  place.Placement
 	}
 	var picks []launch
 	for _, rs := range ready {
@@ -676,7 +676,7 @@ func (c *core) launch(ctx context.Context, now time.Time) {
 			continue
 		}
 		spec := c.placementSpec(js.job)
-		placed, _ := plan.Place(spec, 1, pool, nil)
+		placed, _ := place.Place(spec, 1, pool, nil)
 		if len(placed) == 0 {
 			continue
 		}
@@ -815,9 +815,9 @@ func (c *core) requeue(taskIDs []string) {
 }
 
 // placementSpec is what the placement planner needs of a job's run.
-func (c *core) placementSpec(j job.Job) plan.Spec {
+func (c *core) placementSpec(j job.Job) place.Demand {
 	cfg := c.s.cfg
-	spec := plan.Spec{AppID: j.Name, Instances: 1, CPUs: orDefault(j.CPUs, cfg.DefaultCPUs), Mem: orDefault(j.Mem, cfg.DefaultMem), Disk: orDefault(j.Disk, cfg.DefaultDisk)}
+	spec := place.Demand{CPUs: orDefault(j.CPUs, cfg.DefaultCPUs), Mem: orDefault(j.Mem, cfg.DefaultMem), Disk: orDefault(j.Disk, cfg.DefaultDisk)}
 	for _, cs := range j.Constraints {
 		if len(cs) < 2 {
 			continue
@@ -830,7 +830,7 @@ func (c *core) placementSpec(j job.Job) plan.Spec {
 		if len(cs) > 2 {
 			val = cs[2]
 		}
-		spec.Constraints = append(spec.Constraints, plan.Constraint{Field: cs[0], Operator: op, Value: val})
+		spec.Constraints = append(spec.Constraints, place.Constraint{Field: cs[0], Operator: op, Value: val})
 	}
 	return spec
 }
@@ -899,7 +899,7 @@ func (c *core) manageOffers(readyNow bool, now time.Time) {
 }
 
 // taskInfo builds the kernel task of a run.
-func (c *core) taskInfo(j job.Job, r store.Run, p plan.Placement) mesos.TaskInfo {
+func (c *core) taskInfo(j job.Job, r store.Run, p place.Placement) mesos.TaskInfo {
 	cmd := &mesos.CommandInfo{}
 	if j.Command != "" {
 		cmd.Value = j.Command

@@ -17,7 +17,7 @@ func BenchmarkPlace500(b *testing.B) {
 	}
 	offers := []Offer{{ID: "o", AgentID: "a", Hostname: "h", Resources: r}}
 	s := Spec{AppID: "/app", ConfigVersion: "v1", CPUs: 0.1, Mem: 32, Ports: []uint64{0},
-		Constraints: []Constraint{{"hostname", OpMaxPer, "1000"}}}
+		Constraints: []Constraint{{Field: "hostname", Operator: OpMaxPer, Value: "1000"}}}
 	for b.Loop() {
 		if placed, _ := Place(s, 500, offers, nil); len(placed) != 500 {
 			b.Fatalf("placed %d", len(placed))

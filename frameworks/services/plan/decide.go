@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"corral/frameworks/internal/place"
 	"corral/kernel/mesos"
 )
 
@@ -82,7 +83,7 @@ func (s Spec) Validate() error {
 	case s.UnreachableInactiveAfter >= 0 && s.UnreachableExpungeAfter >= 0 && s.UnreachableExpungeAfter < s.UnreachableInactiveAfter:
 		return errors.New("unreachable expungeAfter must not be shorter than inactiveAfter")
 	}
-	return validConstraints(s.Constraints)
+	return place.ValidConstraints(s.Constraints)
 }
 
 // Instance is one task of an app as the scheduler knows it. Terminal ones are
@@ -279,7 +280,7 @@ func Decide(target Spec, instances []Instance, now time.Time) Decision {
 		maxTotal++
 		d.Notes = append(d.Notes, fmt.Sprintf(
 			"upgradeStrategy leaves no room (minimumHealthCapacity %g and maximumOverCapacity %g with %s): allowing 1 instance over capacity to replace old instances one at a time",
-			target.MinimumHealthCapacity, target.MaximumOverCapacity, plural(n, "instance")))
+			target.MinimumHealthCapacity, target.MaximumOverCapacity, place.Plural(n, "instance")))
 	}
 	d.MinReady, d.MaxTotal = minReady, maxTotal
 
@@ -324,24 +325,24 @@ func Decide(target Spec, instances []Instance, now time.Time) Decision {
 		if target.HealthChecked {
 			state = "healthy"
 		}
-		why = append(why, fmt.Sprintf("waiting for %s to become %s", plural(unready, "new instance"), state))
+		why = append(why, fmt.Sprintf("waiting for %s to become %s", place.Plural(unready, "new instance"), state))
 	}
 	if want > 0 && room <= 0 {
 		why = append(why, fmt.Sprintf("no room to launch %s: %s present (%d being killed), maximumOverCapacity %g allows %d",
-			plural(want, "more instance"), plural(present, "instance"), leaving, target.MaximumOverCapacity, maxTotal))
+			place.Plural(want, "more instance"), place.Plural(present, "instance"), leaving, target.MaximumOverCapacity, maxTotal))
 	}
 	if keptOld > 0 {
 		why = append(why, fmt.Sprintf("keeping %s until new ones are ready: minimumHealthCapacity %g needs %d ready, %d ready now",
-			plural(keptOld, "old instance"), target.MinimumHealthCapacity, minReady, ready))
+			place.Plural(keptOld, "old instance"), target.MinimumHealthCapacity, minReady, ready))
 	}
 	if leaving > 0 {
-		why = append(why, fmt.Sprintf("waiting for %s being killed to terminate", plural(leaving, "instance")))
+		why = append(why, fmt.Sprintf("waiting for %s being killed to terminate", place.Plural(leaving, "instance")))
 	}
 	if unreachable > 0 {
 		if nextInactive.IsZero() {
-			why = append(why, fmt.Sprintf("%s unreachable, not replaced (unreachableStrategy disabled)", plural(unreachable, "instance")))
+			why = append(why, fmt.Sprintf("%s unreachable, not replaced (unreachableStrategy disabled)", place.Plural(unreachable, "instance")))
 		} else {
-			why = append(why, fmt.Sprintf("%s unreachable, replaced from %s on", plural(unreachable, "instance"), nextInactive.UTC().Format(time.RFC3339)))
+			why = append(why, fmt.Sprintf("%s unreachable, replaced from %s on", place.Plural(unreachable, "instance"), nextInactive.UTC().Format(time.RFC3339)))
 		}
 	}
 	why = append(why, d.Notes...)

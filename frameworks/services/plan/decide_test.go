@@ -230,7 +230,7 @@ func TestSpecValidate(t *testing.T) {
 		"kill":        func(s *Spec) { s.KillSelection = "RANDOM" },
 		"factor":      func(s *Spec) { s.BackoffFactor = 0.5 },
 		"unreachable": func(s *Spec) { s.UnreachableExpungeAfter = time.Minute },
-		"constraint":  func(s *Spec) { s.Constraints = []Constraint{{"hostname", "SOMETIMES", ""}} },
+		"constraint":  func(s *Spec) { s.Constraints = []Constraint{{Field: "hostname", Operator: "SOMETIMES", Value: ""}} },
 	}
 	for name, f := range bad {
 		s := good

@@ -1,4 +1,4 @@
-package plan
+package place
 
 import (
 	"fmt"
@@ -193,9 +193,9 @@ func (c compiled) check(hostname string, attrs map[string]string, others []site)
 		if counts[v] > least {
 			if leastValue == "" {
 				return prefix + fmt.Sprintf("%s %q has %s, %d values are expected and only %d are in use",
-					name, v, plural(counts[v], "instance"), c.num, len(counts))
+					name, v, Plural(counts[v], "instance"), c.num, len(counts))
 			}
-			return prefix + fmt.Sprintf("%s %q has %s, %q has %d", name, v, plural(counts[v], "instance"), leastValue, least)
+			return prefix + fmt.Sprintf("%s %q has %s, %q has %d", name, v, Plural(counts[v], "instance"), leastValue, least)
 		}
 	case OpLike:
 		if !c.re.MatchString(v) {
@@ -207,7 +207,7 @@ func (c compiled) check(hostname string, attrs map[string]string, others []site)
 		}
 	case OpMaxPer:
 		if counts[v] >= c.num {
-			return prefix + fmt.Sprintf("%s %q already has %s", name, v, plural(counts[v], "instance"))
+			return prefix + fmt.Sprintf("%s %q already has %s", name, v, Plural(counts[v], "instance"))
 		}
 	case OpIs:
 		if !sameValue(v, c.Value) {
@@ -228,16 +228,17 @@ func sameValue(a, b string) bool {
 	return err1 == nil && err2 == nil && x == y
 }
 
-func plural(n int, word string) string {
+// Plural renders n and word, with an s unless n is 1 ("3 instances").
+func Plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
 	return strconv.Itoa(n) + " " + word + "s"
 }
 
-// validConstraints reports the first invalid constraint of cs, for callers
+// ValidConstraints reports the first invalid constraint of cs, for callers
 // that validate a whole spec.
-func validConstraints(cs []Constraint) error {
+func ValidConstraints(cs []Constraint) error {
 	for _, c := range cs {
 		c.Operator = strings.ToUpper(c.Operator)
 		if err := c.validate(); err != nil {

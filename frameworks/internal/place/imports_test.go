@@ -1,0 +1,12 @@
+package place
+
+import (
+	"testing"
+
+	"corral/internal/purity"
+)
+
+// TestPure keeps the package a pure function of its inputs.
+func TestPure(t *testing.T) {
+	purity.Check(t, "corral/kernel/resource", "fmt", "regexp", "slices", "sort", "strconv", "strings")
+}
