@@ -16,6 +16,31 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// ErrNotFound is returned (wrapped) by a store when a record asked for
+// does not exist. Every store returns this same value.
+var ErrNotFound = errors.New("not found")
+
+// ErrInvalid is returned (wrapped) by a store when an argument cannot be
+// stored. Retrying such a call cannot succeed.
+var ErrInvalid = errors.New("invalid argument")
+
+// Querier is what a store's statements need; a pool and a transaction
+// both provide it.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Ping checks that the database behind pool answers; what names the store
+// in the error.
+func Ping(ctx context.Context, pool *pgxpool.Pool, what string) error {
+	if err := pool.Ping(ctx); err != nil {
+		return fmt.Errorf("pinging %s database: %w", what, err)
+	}
+	return nil
+}
+
 // ConnectTimeout bounds one connection attempt when the URL sets no
 // connect_timeout, so that a database that is down fails a call promptly
 // instead of holding it until the caller's deadline.

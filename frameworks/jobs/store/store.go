@@ -9,19 +9,19 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"corral/internal/pg"
 )
 
-// ErrNotFound is returned (wrapped) when a record asked for does not exist.
-var ErrNotFound = errors.New("not found")
+// ErrNotFound is returned (wrapped) when a record asked for does not exist
+// (the value all stores share).
+var ErrNotFound = pg.ErrNotFound
 
 // ErrInvalid is returned (wrapped) when an argument cannot be stored, before
 // the database is asked or because it names something that does not exist
 // (an unknown parent). Retrying such a call cannot succeed.
-var ErrInvalid = errors.New("invalid argument")
+var ErrInvalid = pg.ErrInvalid
 
 // ErrConflict is returned (wrapped) by TransitionRun when the run is not in
 // any of the states the caller expected: another writer moved it first.
@@ -39,11 +39,7 @@ type Store struct {
 
 // querier is what the statements need; both the pool and a transaction
 // provide it.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
+type querier = pg.Querier
 
 // Open returns a Store for the database at dbURL (postgres://…), whose schema
 // must have been migrated (corral/internal/migrate). It does not connect:
@@ -67,10 +63,7 @@ func (s *Store) Close() {
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("pinging jobs database: %w", err)
-	}
-	return nil
+	return pg.Ping(ctx, s.pool, "jobs")
 }
 
 // Atomically runs fn in one transaction (READ COMMITTED): every write fn

@@ -15,12 +15,13 @@ import (
 	"corral/internal/pg"
 )
 
-// ErrNotFound is returned (wrapped) when a record asked for does not exist.
-var ErrNotFound = errors.New("not found")
+// ErrNotFound is returned (wrapped) when a record asked for does not exist
+// (the value all stores share).
+var ErrNotFound = pg.ErrNotFound
 
 // ErrInvalid is returned (wrapped) when an argument cannot be stored, before
 // the database is asked. Retrying such a call cannot succeed.
-var ErrInvalid = errors.New("invalid argument")
+var ErrInvalid = pg.ErrInvalid
 
 // ErrFenced is returned (wrapped) by a write of a Store whose term has
 // ended: another master began a term (BeginTerm) since this one did.
@@ -98,10 +99,7 @@ func (s *Store) Close() {
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("pinging registry database: %w", err)
-	}
-	return nil
+	return pg.Ping(ctx, s.pool, "registry")
 }
 
 // AgentState is where an agent stands in the registry.
