@@ -112,7 +112,7 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, call *age
 	err = m.do(r.Context(), func(c *core) { c.registered(id, reg, conn, time.Now()) })
 	// Even if the request ended before the loop ran registered(), the loop
 	// must learn that this connection is gone (a no-op for a stale one).
-	defer m.post(func(c *core) { c.agentGoneAway(id, conn) })
+	defer m.post(func(c *core) { c.agentGoneAway(id, conn, time.Now()) })
 	if err != nil {
 		writeError(w, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 		return

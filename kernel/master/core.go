@@ -151,23 +151,24 @@ func (c *core) sendAgent(a *agent, ev *agentproto.Event) bool {
 }
 
 // statusFromMaster builds a master-generated status update.
-func (c *core) statusFromMaster(f *framework, taskID, agentID string, st mesos.TaskState, reason, msg string, reliable bool) mesos.TaskStatus {
+// It carries no uuid: the framework must not acknowledge it.
+func (c *core) statusFromMaster(f *framework, taskID, agentID string, st mesos.TaskState, reason, msg string, now time.Time) mesos.TaskStatus {
 	s := mesos.TaskStatus{
 		TaskID:    mesos.ID{Value: taskID},
 		State:     stateFor(st, f.partitionAware()),
 		Source:    mesos.SourceMaster,
 		Reason:    reason,
 		Message:   msg,
-		Timestamp: mesos.Float(float64(time.Now().UnixNano()) / 1e9),
+		Timestamp: timestamp(now),
 	}
 	if agentID != "" {
 		s.AgentID = &mesos.ID{Value: agentID}
 	}
-	if reliable {
-		s.UUID = newUUID()
-	}
 	return s
 }
+
+// timestamp is t as TaskStatus.timestamp: seconds since the epoch.
+func timestamp(t time.Time) mesos.Float { return mesos.Float(float64(t.UnixNano()) / 1e9) }
 
 func (c *core) sendUpdate(f *framework, s mesos.TaskStatus) bool {
 	return c.sendFramework(f, &mesos.Event{Type: mesos.EventUpdate, Update: &mesos.Update{Status: s}})
@@ -363,14 +364,12 @@ func (c *core) rescindAgentOffers(agentID string, now time.Time) {
 }
 
 func (c *core) allocate(now time.Time, agents []string) {
-	start := time.Now()
 	var offers []allocator.Offer
 	if agents == nil {
 		offers = c.alloc.Cycle(now)
 	} else {
 		offers = c.alloc.CycleAgents(now, agents)
 	}
-	c.m.metrics.allocationSeconds.Observe(time.Since(start).Seconds())
 	c.dirty = map[string]bool{}
 	if len(offers) == 0 {
 		return
@@ -482,7 +481,7 @@ func (c *core) accept(f *framework, ids []mesos.ID, ops []mesos.Operation, filte
 				continue
 			}
 			for _, ti := range op.Launch.TaskInfos {
-				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, ti.AgentID.Value, mesos.TaskDropped, mesos.ReasonInvalidOffers, invalid, false))
+				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, ti.AgentID.Value, mesos.TaskDropped, mesos.ReasonInvalidOffers, invalid, now))
 			}
 		}
 		return
@@ -502,12 +501,12 @@ func (c *core) accept(f *framework, ids []mesos.ID, ops []mesos.Operation, filte
 	for _, op := range ops {
 		for _, ti := range op.Launch.TaskInfos {
 			if a == nil || a.conn == nil || a.status != agentRegistered {
-				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskDropped, mesos.ReasonAgentRemoved, "Agent "+agentID+" is not connected", false))
+				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskDropped, mesos.ReasonAgentRemoved, "Agent "+agentID+" is not connected", now))
 				continue
 			}
 			chk := checkTask(&ti, agentID, role, format, available, func(id string) bool { return inAccept[id] || f.tasks[id] != nil })
 			if chk.reason != "" {
-				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskError, mesos.ReasonTaskInvalid, chk.reason, false))
+				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskError, mesos.ReasonTaskInvalid, chk.reason, now))
 				continue
 			}
 			inAccept[ti.TaskID.Value] = true
@@ -532,7 +531,7 @@ func (c *core) accept(f *framework, ids []mesos.ID, ops []mesos.Operation, filte
 }
 
 // kill handles KILL.
-func (c *core) kill(f *framework, k *mesos.Kill) {
+func (c *core) kill(f *framework, k *mesos.Kill, now time.Time) {
 	t := f.tasks[k.TaskID.Value]
 	if t == nil {
 		agentID := ""
@@ -542,7 +541,7 @@ func (c *core) kill(f *framework, k *mesos.Kill) {
 		if c.agentStatus(agentID) == agentRecovered {
 			return // the agent may still come back with it
 		}
-		c.sendUpdate(f, c.statusFromMaster(f, k.TaskID.Value, agentID, mesos.TaskLost, mesos.ReasonReconciliation, "Attempted to kill an unknown task", false))
+		c.sendUpdate(f, c.statusFromMaster(f, k.TaskID.Value, agentID, mesos.TaskLost, mesos.ReasonReconciliation, "Attempted to kill an unknown task", now))
 		return
 	}
 	grace := 0.0
@@ -609,17 +608,17 @@ func (c *core) completeTask(f *framework, t *task) {
 }
 
 // reconcile handles RECONCILE per the table in reference/mesos.md 2.5.
-func (c *core) reconcile(f *framework, r *mesos.Reconcile) {
+func (c *core) reconcile(f *framework, r *mesos.Reconcile, now time.Time) {
 	if r == nil || len(r.Tasks) == 0 {
 		for _, t := range f.tasks {
-			c.sendUpdate(f, c.reconcileStatus(f, t))
+			c.sendUpdate(f, c.reconcileStatus(f, t, now))
 		}
 		return
 	}
 	for _, rt := range r.Tasks {
 		t := f.tasks[rt.TaskID.Value]
 		if t != nil {
-			c.sendUpdate(f, c.reconcileStatus(f, t))
+			c.sendUpdate(f, c.reconcileStatus(f, t, now))
 			continue
 		}
 		agentID := ""
@@ -630,7 +629,7 @@ func (c *core) reconcile(f *framework, r *mesos.Reconcile) {
 		if !reply {
 			continue
 		}
-		s := c.statusFromMaster(f, rt.TaskID.Value, agentID, st, mesos.ReasonReconciliation, "Reconciliation: task is unknown", false)
+		s := c.statusFromMaster(f, rt.TaskID.Value, agentID, st, mesos.ReasonReconciliation, "Reconciliation: task is unknown", now)
 		if a := c.agents[agentID]; a != nil && a.status == agentUnreachable {
 			s.UnreachableTime = &mesos.TimeInfo{Nanoseconds: mesos.Int(a.unreachableAt.UnixNano())}
 			s.Message = "Reconciliation: agent is unreachable"
@@ -639,13 +638,13 @@ func (c *core) reconcile(f *framework, r *mesos.Reconcile) {
 	}
 }
 
-func (c *core) reconcileStatus(f *framework, t *task) mesos.TaskStatus {
+func (c *core) reconcileStatus(f *framework, t *task, now time.Time) mesos.TaskStatus {
 	s := t.status
 	s.State = stateFor(t.state, f.partitionAware())
 	s.UUID = ""
 	s.Reason = mesos.ReasonReconciliation
 	s.Source = mesos.SourceMaster
-	s.Timestamp = mesos.Float(float64(time.Now().UnixNano()) / 1e9)
+	s.Timestamp = timestamp(now)
 	if s.AgentID == nil {
 		s.AgentID = &mesos.ID{Value: t.agentID}
 	}
@@ -867,11 +866,11 @@ func roleOf(rs []mesos.Resource, f *framework) string {
 
 // agentGoneAway handles the end of an agent's stream: the agent stays
 // registered until its heartbeats time out (it may just be reconnecting).
-func (c *core) agentGoneAway(id string, conn *agentConn) {
+func (c *core) agentGoneAway(id string, conn *agentConn, now time.Time) {
 	if a := c.agents[id]; a != nil && a.conn == conn {
 		a.conn = nil
 		conn.q.close()
-		c.rescindAgentOffers(id, time.Now())
+		c.rescindAgentOffers(id, now)
 	}
 }
 
@@ -939,7 +938,7 @@ func (c *core) markUnreachable(a *agent, why string, now time.Time) {
 		if f == nil || t.state.Terminal() {
 			continue
 		}
-		s := c.statusFromMaster(f, tid, a.id, mesos.TaskUnreachable, mesos.ReasonAgentRemoved, msg, false)
+		s := c.statusFromMaster(f, tid, a.id, mesos.TaskUnreachable, mesos.ReasonAgentRemoved, msg, now)
 		s.UnreachableTime = &mesos.TimeInfo{Nanoseconds: mesos.Int(now.UnixNano())}
 		if f.partitionAware() {
 			t.state = mesos.TaskUnreachable

@@ -2,7 +2,6 @@ package master
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -359,7 +358,7 @@ func (m *Master) loop(ctx context.Context) {
 			}
 		case <-alloc.C:
 			if m.recovered.Load() {
-				c.allocate(time.Now(), nil)
+				m.allocate(func(now time.Time) { c.allocate(now, nil) })
 			}
 		case <-check.C:
 			c.checkTimeouts(time.Now())
@@ -371,15 +370,16 @@ func (m *Master) loop(ctx context.Context) {
 			c.updateGauges()
 		}
 		if len(c.dirty) > 0 && m.recovered.Load() {
-			c.allocateDirty(time.Now())
+			m.allocate(c.allocateDirty)
 		}
 	}
 }
 
-// newUUID returns a random 16-byte UUID, base64-encoded as Mesos' bytes.
-func newUUID() string {
-	u := uuid.New()
-	return base64.StdEncoding.EncodeToString(u[:])
+// allocate runs an allocation cycle and records how long it took.
+func (m *Master) allocate(cycle func(now time.Time)) {
+	start := time.Now()
+	cycle(start)
+	m.metrics.allocationSeconds.Observe(time.Since(start).Seconds())
 }
 
 // allocatorConfig maps the master's config to the allocator's.

@@ -3,6 +3,7 @@ package master
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"corral/internal/migrate"
 	"corral/internal/testpg"
@@ -240,6 +243,12 @@ func (a *fakeAgent) update(fid, tid string, st mesos.TaskState) string {
 		Status: mesos.TaskStatus{TaskID: mesos.ID{Value: tid}, State: st, UUID: u, AgentID: &mesos.ID{Value: a.id}, Source: mesos.SourceExecutor},
 	}}}})
 	return u
+}
+
+// newUUID returns a random 16-byte UUID, base64-encoded as Mesos' bytes.
+func newUUID() string {
+	u := uuid.New()
+	return base64.StdEncoding.EncodeToString(u[:])
 }
 
 // keepAlive heartbeats until the test ends.

@@ -194,17 +194,17 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 				c.suppress(f, roles)
 			}
 		case mesos.CallKill:
-			c.kill(f, call.Kill)
+			c.kill(f, call.Kill, now)
 		case mesos.CallShutdown:
 			// A command task's executor id is its task id; shutting the
 			// executor down kills the task. Unknown executors are ignored.
 			if t := f.tasks[call.Shutdown.ExecutorID.Value]; t != nil && t.agentID == call.Shutdown.AgentID.Value {
-				c.kill(f, &mesos.Kill{TaskID: call.Shutdown.ExecutorID, AgentID: &call.Shutdown.AgentID})
+				c.kill(f, &mesos.Kill{TaskID: call.Shutdown.ExecutorID, AgentID: &call.Shutdown.AgentID}, now)
 			}
 		case mesos.CallAcknowledge:
 			c.acknowledge(f, call.Acknowledge)
 		case mesos.CallReconcile:
-			c.reconcile(f, call.Reconcile)
+			c.reconcile(f, call.Reconcile, now)
 		case mesos.CallMessage:
 			// Command tasks have no executor to receive framework messages;
 			// as in Mesos, MESSAGE is best-effort and this one is dropped.
