@@ -1,6 +1,10 @@
 package plan
 
-import "time"
+import (
+	"time"
+
+	"corral/internal/healthcheck"
+)
 
 // HealthCheck holds the timing of one framework-run health check (HTTP,
 // HTTPS or TCP). The caller probes every Interval with Timeout and folds each
@@ -30,28 +34,27 @@ type Health struct {
 
 // Observe folds one probe result (ok, or a failure with its cause) taken at
 // now into h, for a task that started at startedAt, and reports whether the
-// task is to be killed.
-//
-// A success makes the task alive and clears the failure count. A failure
-// while within GracePeriod of startedAt, of a task that was never healthy, is
-// recorded in LastFailure and LastFailureCause but not counted: the state
-// stays unknown. Any other failure is counted and makes the task not alive;
-// kill is true once MaxConsecutiveFailures consecutive failures are counted
-// (and stays true for further failures), never when it is 0.
+// task is to be killed. It runs the shared health state machine
+// (healthcheck): a success makes the task alive and clears the failure
+// count; a failure within GracePeriod of startedAt, of a task that was never
+// healthy, is recorded in LastFailure and LastFailureCause but not counted;
+// any other failure is counted and makes the task not alive. kill is true
+// once MaxConsecutiveFailures consecutive failures are counted (and stays
+// true for further failures), never when it is 0.
 func (h Health) Observe(hc HealthCheck, startedAt, now time.Time, ok bool, cause string) (next Health, kill bool) {
-	if ok {
-		h.Alive, h.Known, h.ConsecutiveFailures = true, true, 0
-		if h.FirstSuccess.IsZero() {
-			h.FirstSuccess = now
-		}
-		h.LastSuccess = now
-		return h, false
+	st := healthcheck.State{Failures: h.ConsecutiveFailures, FirstSuccess: h.FirstSuccess, LastSuccess: h.LastSuccess,
+		LastFailure: h.LastFailure, LastFailureCause: h.LastFailureCause}
+	switch {
+	case !h.Known:
+		st.Status = healthcheck.Unknown
+	case h.Alive:
+		st.Status = healthcheck.Healthy
+	default:
+		st.Status = healthcheck.Unhealthy
 	}
-	h.LastFailure, h.LastFailureCause = now, cause
-	if h.FirstSuccess.IsZero() && now.Before(startedAt.Add(hc.GracePeriod)) {
-		return h, false
-	}
-	h.Alive, h.Known = false, true
-	h.ConsecutiveFailures++
-	return h, hc.MaxConsecutiveFailures > 0 && h.ConsecutiveFailures >= hc.MaxConsecutiveFailures
+	st, d := st.Observe(healthcheck.Policy{Grace: hc.GracePeriod, MaxFailures: hc.MaxConsecutiveFailures}, startedAt, now, ok, cause)
+	next = Health{Alive: st.Status == healthcheck.Healthy, Known: st.Status != healthcheck.Unknown,
+		ConsecutiveFailures: st.Failures, FirstSuccess: st.FirstSuccess, LastSuccess: st.LastSuccess,
+		LastFailure: st.LastFailure, LastFailureCause: st.LastFailureCause}
+	return next, d.Kill
 }

@@ -8,5 +8,5 @@ import (
 
 // TestPureImports keeps the package a pure function of its inputs.
 func TestPureImports(t *testing.T) {
-	purity.Check(t, "corral/frameworks/internal/place", "corral/kernel/mesos", "corral/kernel/resource", "errors", "fmt", "math", "regexp", "slices", "sort", "strconv", "strings", "time")
+	purity.Check(t, "corral/frameworks/internal/place", "corral/internal/healthcheck", "corral/kernel/mesos", "corral/kernel/resource", "errors", "fmt", "math", "regexp", "slices", "sort", "strconv", "strings", "time")
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"corral/internal/healthcheck"
 	"corral/kernel/mesos"
 )
 
@@ -226,72 +227,33 @@ type Result struct {
 	Detail string
 }
 
-// Status is a task's health as far as its checks tell.
-type Status int
+// Status is a task's health as far as its checks tell (see healthcheck).
+type Status = healthcheck.Status
 
 // Health statuses.
 const (
-	Unknown Status = iota
-	Healthy
-	Unhealthy
+	Unknown   = healthcheck.Unknown
+	Healthy   = healthcheck.Healthy
+	Unhealthy = healthcheck.Unhealthy
 )
 
-// String names s.
-func (s Status) String() string {
-	switch s {
-	case Unknown:
-		return "unknown"
-	case Healthy:
-		return "healthy"
-	case Unhealthy:
-		return "unhealthy"
-	}
-	return "Status(" + strconv.Itoa(int(s)) + ")"
-}
-
 // StatusOf maps the healthy field of a TaskStatus to a Status.
-func StatusOf(healthy *bool) Status {
-	switch {
-	case healthy == nil:
-		return Unknown
-	case *healthy:
-		return Healthy
-	}
-	return Unhealthy
-}
-
-// Healthy returns s as the healthy field of a TaskStatus: nil for Unknown.
-func (s Status) Healthy() *bool {
-	if s == Unknown {
-		return nil
-	}
-	b := s == Healthy
-	return &b
-}
+func StatusOf(healthy *bool) Status { return healthcheck.StatusOf(healthy) }
 
 // Decision is what one Observe asks of the caller.
-type Decision struct {
-	// Changed: Status differs from before Observe; report it.
-	Changed bool
-	Status  Status
-	// Ignored: a failure inside the grace period, not counted.
-	Ignored bool
-	// Kill: the task must be killed; Message says why, for the framework.
-	// Observe decides Kill at most once.
-	Kill    bool
-	Message string
-}
+type Decision = healthcheck.Decision
 
-// Tracker counts a task's probe results. It is not safe for concurrent use;
-// one goroutine owns it.
+// KillMessage is the message of the terminal update of a task killed after
+// n consecutive failed checks, the last with the given detail.
+func KillMessage(n int, detail string) string { return healthcheck.KillMessage(n, detail) }
+
+// Tracker counts a task's probe results with the shared health state
+// machine (healthcheck). It is not safe for concurrent use; one goroutine
+// owns it.
 type Tracker struct {
-	grace       time.Duration
-	maxFailures int
-	start       time.Time
-	status      Status
-	failures    int
-	killed      bool
-	last        string
+	policy healthcheck.Policy
+	start  time.Time
+	state  healthcheck.State
 }
 
 // NewTracker returns the tracker of a task started at start (the beginning
@@ -299,55 +261,23 @@ type Tracker struct {
 // task, or the last reported status of a task recovered after an agent
 // restart, so that a restart alone reports no change.
 func NewTracker(c Check, start time.Time, status Status) *Tracker {
-	return &Tracker{grace: c.Grace, maxFailures: c.MaxFailures, start: start, status: status}
+	return &Tracker{policy: healthcheck.Policy{Grace: c.Grace, MaxFailures: c.MaxFailures}, start: start,
+		state: healthcheck.State{Status: status}}
 }
 
 // Status returns the current health.
-func (t *Tracker) Status() Status { return t.status }
+func (t *Tracker) Status() Status { return t.state.Status }
 
 // Failures returns the number of consecutive counted failures.
-func (t *Tracker) Failures() int { return t.failures }
+func (t *Tracker) Failures() int { return t.state.Failures }
 
 // Last returns the Detail of the last result observed.
-func (t *Tracker) Last() string { return t.last }
+func (t *Tracker) Last() string { return t.state.Last }
 
 // Observe counts the result r of a probe that ended at now. After a Kill
 // decision the tracker ignores further results.
 func (t *Tracker) Observe(r Result, now time.Time) Decision {
-	if t.killed {
-		return Decision{Status: t.status, Ignored: true}
-	}
-	t.last = r.Detail
-	prev := t.status
-	if r.OK {
-		t.status, t.failures = Healthy, 0
-		return Decision{Changed: prev != Healthy, Status: Healthy}
-	}
-	// Until the first success, the task may still be starting up.
-	if prev == Unknown && now.Sub(t.start) < t.grace {
-		return Decision{Status: prev, Ignored: true}
-	}
-	t.status = Unhealthy
-	t.failures++
-	d := Decision{Changed: prev != Unhealthy, Status: Unhealthy}
-	if t.maxFailures > 0 && t.failures >= t.maxFailures {
-		t.killed = true
-		d.Kill = true
-		d.Message = KillMessage(t.failures, r.Detail)
-	}
+	var d Decision
+	t.state, d = t.state.Observe(t.policy, t.start, now, r.OK, r.Detail)
 	return d
-}
-
-// KillMessage is the message of the terminal update of a task killed after
-// n consecutive failed checks, the last with the given detail.
-func KillMessage(n int, detail string) string {
-	checks := "checks"
-	if n == 1 {
-		checks = "check"
-	}
-	msg := fmt.Sprintf("Task killed after %d consecutive failed health %s", n, checks)
-	if detail != "" {
-		msg += ": " + detail
-	}
-	return msg
 }

@@ -8,5 +8,5 @@ import (
 
 // TestPure keeps the package a pure function of its inputs.
 func TestPure(t *testing.T) {
-	purity.Check(t, "corral/kernel/mesos", "errors", "fmt", "math", "strconv", "strings", "time")
+	purity.Check(t, "corral/internal/healthcheck", "corral/kernel/mesos", "errors", "fmt", "math", "strconv", "strings", "time")
 }
