@@ -252,22 +252,46 @@ func boolParam(r *http.Request, name string, def bool) bool {
 	return b
 }
 
-// decodeApp parses, defaults and validates an app definition.
-func decodeApp(body []byte) (app.App, error) {
-	a, err := app.Decode(body)
+// framework is what app definitions may name of this framework without
+// asking for anything corral does not do: its role and user.
+func (s *Service) framework() app.Framework {
+	return app.Framework{Role: s.cfg.Role, User: s.cfg.User}
+}
+
+// decodeApp parses, defaults and validates an app definition, and returns
+// the warnings about the fields it ignored.
+func (s *Service) decodeApp(body []byte) (app.App, []app.Warning, error) {
+	a, ws, err := app.DecodeRequest(body, s.framework())
 	if err != nil {
-		return app.App{}, err
+		return app.App{}, nil, err
 	}
 	a.Normalize()
 	if ve := app.Validate(a); ve != nil {
-		return app.App{}, ve
+		return app.App{}, nil, ve
 	}
-	return a, nil
+	return a, ws, nil
 }
 
-func deploymentResult(w http.ResponseWriter, code int, d *deployment) {
+// warningTexts are warnings as answers carry them: a "warnings" list of
+// strings, left out when empty so that answers without warnings keep the
+// shape Marathon's clients parse.
+func warningTexts(ws []app.Warning) []string {
+	var out []string
+	for _, w := range ws {
+		out = append(out, w.String())
+	}
+	return out
+}
+
+// deploymentResult writes Marathon's DeploymentResult, with the warnings
+// (see warningTexts) of the request that started the deployment.
+func deploymentResult(w http.ResponseWriter, code int, d *deployment, warnings ...app.Warning) {
 	w.Header().Set("Marathon-Deployment-Id", d.ID)
-	writeJSON(w, code, map[string]string{"deploymentId": d.ID, "version": d.Version})
+	body := map[string]any{"deploymentId": d.ID, "version": d.Version}
+	if ws := warningTexts(warnings); len(ws) > 0 {
+		body["warnings"] = ws
+	}
+	writeJSON(w, code, body)
 }
 
 func (s *Service) createApp(w http.ResponseWriter, r *http.Request) {
@@ -276,7 +300,7 @@ func (s *Service) createApp(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	a, err := decodeApp(body)
+	a, warnings, err := s.decodeApp(body)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -315,6 +339,9 @@ func (s *Service) createApp(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", a.ID)
 	w.Header().Set("Marathon-Deployment-Id", dep.ID)
+	if ws := warningTexts(warnings); len(ws) > 0 {
+		out = spliceJSON(out, map[string]any{"warnings": ws})
+	}
 	writeJSON(w, http.StatusCreated, out)
 }
 
@@ -534,9 +561,10 @@ func (s *Service) updateApp(w http.ResponseWriter, r *http.Request, id string, p
 	partial := patch || boolParam(r, "partialUpdate", true)
 	force := boolParam(r, "force", false)
 	var (
-		dep     *deployment
-		created bool
-		oerr    error
+		dep      *deployment
+		created  bool
+		oerr     error
+		warnings []app.Warning
 	)
 	err = s.do(r.Context(), func(c *core) {
 		as := c.apps[id]
@@ -549,22 +577,24 @@ func (s *Service) updateApp(w http.ResponseWriter, r *http.Request, id string, p
 			oerr = appNotFound(id)
 			return
 		case as == nil || !partial:
-			a, err := app.Decode(body)
+			a, ws, err := app.DecodeRequest(body, s.framework())
 			if err != nil {
 				oerr = err
 				return
 			}
+			warnings = ws
 			if a.ID == "" {
 				a.ID = id
 			}
 			next = a
 			next.Normalize()
 		default:
-			m, err := app.Merge(as.app, body)
+			m, ws, err := app.Merge(as.app, body, s.framework())
 			if err != nil {
 				oerr = err
 				return
 			}
+			warnings = ws
 			next = m
 			next.Normalize()
 		}
@@ -597,7 +627,7 @@ func (s *Service) updateApp(w http.ResponseWriter, r *http.Request, id string, p
 		code = http.StatusCreated
 		w.Header().Set("Location", id)
 	}
-	deploymentResult(w, code, dep)
+	deploymentResult(w, code, dep, warnings...)
 }
 
 // bulkApps is PUT/PATCH /v2/apps with an array of apps, one deployment.
@@ -616,8 +646,9 @@ func (s *Service) bulkApps(w http.ResponseWriter, r *http.Request) {
 	partial := patch || boolParam(r, "partialUpdate", true)
 	force := boolParam(r, "force", false)
 	var (
-		dep  *deployment
-		oerr error
+		dep      *deployment
+		oerr     error
+		warnings []app.Warning
 	)
 	err = s.do(r.Context(), func(c *core) {
 		var (
@@ -636,19 +667,23 @@ func (s *Service) bulkApps(w http.ResponseWriter, r *http.Request) {
 			}
 			as := c.apps[id]
 			var next app.App
+			var ws []app.Warning
 			var err error
 			switch {
 			case as == nil && patch:
 				oerr = appNotFound(id)
 				return
 			case as == nil || !partial:
-				next, err = app.Decode(raw)
+				next, ws, err = app.DecodeRequest(raw, s.framework())
 			default:
-				next, err = app.Merge(as.app, raw)
+				next, ws, err = app.Merge(as.app, raw, s.framework())
 			}
 			if err != nil {
 				oerr = err
 				return
+			}
+			for _, w := range ws {
+				warnings = append(warnings, w.In(fmt.Sprintf("(%d)", i)))
 			}
 			next.ID = id
 			next.Normalize()
@@ -677,7 +712,7 @@ func (s *Service) bulkApps(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	deploymentResult(w, http.StatusOK, dep)
+	deploymentResult(w, http.StatusOK, dep, warnings...)
 }
 
 func (s *Service) deleteApp(w http.ResponseWriter, r *http.Request, id string) {

@@ -2,8 +2,10 @@ package services
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,20 +32,22 @@ func resolve(base, id string) string {
 	return app.CanonicalID(strings.TrimSuffix(base, "/") + "/" + id)
 }
 
-// flatten collects the apps of a group body (ids made absolute) and the
-// groups it names.
-func flatten(base string, g groupBody, apps map[string]json.RawMessage, groups map[string][]string) error {
+// flatten collects the apps of a group body (ids made absolute) with
+// where the body has them ("/groups(0)/apps(1)"), and the groups it
+// names. path is where the body has g ("" for the whole body).
+func flatten(base, path string, g groupBody, apps map[string]json.RawMessage, paths map[string]string, groups map[string][]string) error {
 	gid := base
 	if g.ID != "" {
 		gid = resolve(base, g.ID)
 	}
 	groups[gid] = g.Dependencies
 	for i, raw := range g.Apps {
+		at := fmt.Sprintf("%s/apps(%d)", path, i)
 		var probe struct {
 			ID string `json:"id"`
 		}
 		if err := json.Unmarshal(raw, &probe); err != nil || probe.ID == "" {
-			return &app.ValidationError{Message: "Object is not valid", Details: []app.Detail{{Path: fmt.Sprintf("/apps(%d)/id", i), Errors: []string{"an app id is required"}}}}
+			return &app.ValidationError{Message: "Object is not valid", Details: []app.Detail{{Path: at + "/id", Errors: []string{"an app id is required"}}}}
 		}
 		id := resolve(gid, probe.ID)
 		var m map[string]json.RawMessage
@@ -51,13 +55,80 @@ func flatten(base string, g groupBody, apps map[string]json.RawMessage, groups m
 		m["id"], _ = json.Marshal(id)
 		b, _ := json.Marshal(m)
 		apps[id] = b
+		paths[id] = at
 	}
-	for _, sub := range g.Groups {
-		if err := flatten(gid, sub, apps, groups); err != nil {
+	for i, sub := range g.Groups {
+		if err := flatten(gid, fmt.Sprintf("%s/groups(%d)", path, i), sub, apps, paths, groups); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// groupFields are the fields of a Marathon group; "version" is read-only.
+var groupFields = []string{"apps", "dependencies", "enforceRole", "groups", "id", "pods", "version"}
+
+// checkGroup looks at the fields of a group body and of its subgroups
+// (path is where the body has it): it returns a warning for each field a
+// Marathon group does not have, and the refusals of the group fields
+// corral does not implement, pods and enforceRole, unless they are empty.
+// The body's types were checked already.
+func checkGroup(path string, raw json.RawMessage) ([]app.Warning, []app.Detail) {
+	var g map[string]json.RawMessage
+	if json.Unmarshal(raw, &g) != nil {
+		return nil, nil
+	}
+	var (
+		ws []app.Warning
+		ds []app.Detail
+	)
+	for _, k := range sortedKeys(g) {
+		if !slices.Contains(groupFields, k) {
+			ws = append(ws, app.Warning{Path: path + "/" + k})
+		}
+	}
+	var pods []json.RawMessage
+	_ = json.Unmarshal(g["pods"], &pods)
+	if len(pods) > 0 {
+		ds = append(ds, app.Detail{Path: path + "/pods", Errors: []string{"pods are not supported by corral yet; give [] and use apps"}})
+	}
+	var enforce bool
+	_ = json.Unmarshal(g["enforceRole"], &enforce)
+	if enforce {
+		ds = append(ds, app.Detail{Path: path + "/enforceRole", Errors: []string{"a role per group (enforceRole) is not supported by corral yet: apps use the framework's role; give false or leave it out"}})
+	}
+	var subs []json.RawMessage
+	_ = json.Unmarshal(g["groups"], &subs)
+	for i, sub := range subs {
+		sw, sd := checkGroup(fmt.Sprintf("%s/groups(%d)", path, i), sub)
+		ws, ds = append(ws, sw...), append(ds, sd...)
+	}
+	return ws, ds
+}
+
+// within returns the error of an app found at prefix of a group body with
+// its details' paths under prefix: "/cpus" of the first app becomes
+// "/apps(0)/cpus".
+func within(prefix string, err error) error {
+	under := func(ds []app.Detail) []app.Detail {
+		out := make([]app.Detail, len(ds))
+		for i, d := range ds {
+			out[i] = app.Detail{Path: prefix + strings.TrimSuffix(d.Path, "/"), Errors: d.Errors}
+			if out[i].Path == "" {
+				out[i].Path = "/"
+			}
+		}
+		return out
+	}
+	var ij *app.InvalidJSON
+	var ve *app.ValidationError
+	switch {
+	case errors.As(err, &ij):
+		return &app.InvalidJSON{Message: ij.Message, Details: under(ij.Details)}
+	case errors.As(err, &ve):
+		return &app.ValidationError{Message: ve.Message, Details: under(ve.Details)}
+	}
+	return err
 }
 
 func (s *Service) groupRoute(w http.ResponseWriter, r *http.Request) {
@@ -117,9 +188,15 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 			return
 		}
 	}
+	warnings, refused := checkGroup("", body)
+	if len(refused) > 0 {
+		writeErr(w, &app.ValidationError{Message: "Object is not valid", Details: refused})
+		return
+	}
 	apps := map[string]json.RawMessage{}
+	paths := map[string]string{}
 	groups := map[string][]string{}
-	if err := flatten(base, g, apps, groups); err != nil {
+	if err := flatten(base, "", g, apps, paths, groups); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -133,16 +210,19 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 		}
 	}
 	defs := map[string]app.App{}
-	for appID, raw := range apps {
-		a, err := app.Decode(raw)
+	for _, appID := range sortedKeys(apps) {
+		a, ws, err := app.DecodeRequest(apps[appID], s.framework())
 		if err != nil {
-			writeErr(w, err)
+			writeErr(w, within(paths[appID], err))
 			return
+		}
+		for _, w := range ws {
+			warnings = append(warnings, w.In(paths[appID]))
 		}
 		a.ID = appID
 		a.Normalize()
 		if ve := app.Validate(a); ve != nil {
-			writeErr(w, ve)
+			writeErr(w, within(paths[appID], ve))
 			return
 		}
 		defs[appID] = a
@@ -205,11 +285,16 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 		code = http.StatusCreated
 		w.Header().Set("Location", base)
 	}
+	slices.SortFunc(warnings, func(a, b app.Warning) int { return strings.Compare(a.Path, b.Path) })
 	if dep.ID == "" {
-		writeJSON(w, code, map[string]string{"version": dep.Version})
+		body := map[string]any{"version": dep.Version}
+		if ws := warningTexts(warnings); len(ws) > 0 {
+			body["warnings"] = ws
+		}
+		writeJSON(w, code, body)
 		return
 	}
-	deploymentResult(w, code, dep)
+	deploymentResult(w, code, dep, warnings...)
 }
 
 // deleteGroup deletes a group and every app under it.

@@ -235,11 +235,14 @@ const (
 
 // problem is a Decode finding reported by Validate. field is the index in
 // the fields table of the top-level field it is about, so that Merge can
-// drop the problems of a replaced field.
+// drop the problems of a replaced field (-1: a field App does not hold).
+// unsupported marks the refusal of a field corral does not implement,
+// which concerns one request only (see unsupported.go).
 type problem struct {
-	field int
-	path  string
-	msg   string
+	field       int
+	path        string
+	msg         string
+	unsupported bool
 }
 
 // has reports whether top-level field f counts as given. Without a record

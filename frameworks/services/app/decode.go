@@ -64,7 +64,8 @@ const (
 //   - malformed JSON, a body that is not an object, or a known field with a
 //     value of the wrong type (e.g. "cpus":"x") give an *InvalidJSON whose
 //     details name every offending path ("/cpus");
-//   - unknown fields are ignored, and null means absent;
+//   - unknown fields are ignored, and null means absent (DecodeRequest,
+//     for request bodies, also names them in warnings);
 //   - integers may be written as 2.0 but not as 2.5;
 //   - legacy "ports":[n, ...] becomes portDefinitions {port n, "tcp"};
 //     when both are given, portDefinitions wins and Validate reports ports
@@ -73,7 +74,9 @@ const (
 //     secret, a constraint of the wrong length) are kept for Validate.
 //
 // Decode records which fields were present so that Normalize can tell an
-// absent field from an explicit zero. It applies no defaults.
+// absent field from an explicit zero. It applies no defaults. It reads
+// stored apps back, and so does not refuse the fields corral does not
+// implement: request bodies go through DecodeRequest.
 func Decode(data []byte) (App, error) {
 	d := newDecoder()
 	a := d.app(data)
@@ -81,6 +84,61 @@ func Decode(data []byte) (App, error) {
 		return App{}, &InvalidJSON{Message: "Invalid JSON", Details: d.details}
 	}
 	return a, nil
+}
+
+// Framework is what an app definition may name of the services framework
+// itself without asking for anything corral does not do: a definition
+// that gives the framework's own role or user asks for what every app
+// gets.
+type Framework struct {
+	Role string
+	User string
+}
+
+// Warning is something a request body carried that corral ignores without
+// refusing the body: a field it does not know. Marathon ignores unknown
+// fields too, so a misspelt "intances" would otherwise deploy one instance
+// without a word. Path is where, in the notation of Detail.Path:
+// "/intances", "/healthChecks(0)/intervalSecond".
+type Warning struct {
+	Path string
+}
+
+// String returns the warning as API answers carry it:
+// `unknown field "/intances" ignored`.
+func (w Warning) String() string { return fmt.Sprintf("unknown field %q ignored", w.Path) }
+
+// In returns the warning of an app found at prefix in a larger document:
+// Warning{"/x"}.In("/apps(0)") is Warning{"/apps(0)/x"}.
+func (w Warning) In(prefix string) Warning { return Warning{Path: prefix + w.Path} }
+
+// DecodeRequest is Decode for the body of a request that creates or
+// replaces an app. On top of what Decode does, it
+//
+//   - records, for Validate to refuse, every field of the Marathon format
+//     that corral does not implement when it holds a value that would
+//     change what the app does (see unsupported.go): "fetch":[{…}],
+//     "user":"nobody", container volumes... The defaults and empty values
+//     that clients send with every app ("fetch":[], "user":null, the
+//     framework's own role and user, "acceptedResourceRoles":["*"],
+//     "networks":[{"mode":"host"}]) ask for nothing and pass;
+//   - returns a warning for every field it does not know at all, at the
+//     top level or inside the objects it reads (a health check, a port
+//     definition, the upgrade strategy, the container...), sorted by
+//     path. The read-only fields of Marathon's answers (tasksRunning,
+//     deployments, tasks...) are known: what a client read it may send
+//     back without a warning.
+//
+// Errors are those of Decode, and come without warnings.
+func DecodeRequest(data []byte, fw Framework) (App, []Warning, error) {
+	d := newDecoder()
+	d.fw = &fw
+	a := d.app(data)
+	if len(d.details) > 0 {
+		return App{}, nil, &InvalidJSON{Message: "Invalid JSON", Details: d.details}
+	}
+	slices.SortFunc(d.warnings, func(x, y Warning) int { return strings.Compare(x.Path, y.Path) })
+	return a, d.warnings, nil
 }
 
 // UnmarshalJSON decodes data with Decode, so that an App can sit inside
@@ -100,7 +158,7 @@ type collector struct {
 	index   map[string]int
 }
 
-func newDecoder() *decoder { return &decoder{collector{index: map[string]int{}}} }
+func newDecoder() *decoder { return &decoder{collector: collector{index: map[string]int{}}} }
 
 func (c *collector) add(path, msg string) {
 	if i, ok := c.index[path]; ok {
@@ -115,7 +173,25 @@ func (c *collector) add(path, msg string) {
 
 // decoder turns raw JSON values into Go values, reporting type errors by
 // path. Its methods return ok=false after reporting.
-type decoder struct{ collector }
+type decoder struct {
+	collector
+	// fw is set when decoding a request (DecodeRequest): then fields that
+	// corral does not implement are checked, and refusals gathered.
+	fw       *Framework
+	refusals []problem
+	// warnings name the fields that no handler knew.
+	warnings []Warning
+}
+
+// warnUnknown adds a warning for every key of obj that known does not
+// report as known.
+func (d *decoder) warnUnknown(path string, obj map[string]json.RawMessage, known func(string) bool) {
+	for k := range obj {
+		if !known(k) {
+			d.warnings = append(d.warnings, Warning{Path: strings.TrimSuffix(path, "/") + "/" + k})
+		}
+	}
+}
 
 // field is one top-level field of the app JSON. Its index in fields is its
 // presence bit.
@@ -275,6 +351,13 @@ func (d *decoder) app(data []byte) App {
 		a.given.top |= 1 << i
 	}
 	d.foldPorts(&a)
+	d.warnUnknown("/", obj, knownTopLevel)
+	d.container(a.Container)
+	d.networks(a.Networks)
+	if d.fw != nil && len(d.details) == 0 {
+		d.refuseUnsupported(obj, &a)
+		a.problems = append(a.problems, d.refusals...)
+	}
 	return a
 }
 
@@ -297,8 +380,8 @@ func (d *decoder) foldPorts(a *App) {
 			same = a.legacyPorts[i] == a.PortDefinitions[i].Port
 		}
 		if !same {
-			a.problems = append(a.problems, problem{fPortDefinitions, "/ports",
-				"ports and portDefinitions disagree; give only portDefinitions"})
+			a.problems = append(a.problems, problem{field: fPortDefinitions, path: "/ports",
+				msg: "ports and portDefinitions disagree; give only portDefinitions"})
 		}
 	}
 	a.legacyPorts = nil
@@ -488,7 +571,7 @@ func (d *decoder) env(path string, raw json.RawMessage, a *App) {
 		p := path + "/" + k
 		switch v := obj[k]; kind(v) {
 		case '{':
-			a.problems = append(a.problems, problem{fEnv, p, "secrets are not supported"})
+			a.problems = append(a.problems, problem{field: fEnv, path: p, msg: "secrets are not supported"})
 		case 'n':
 			// null: as if absent
 		default:
@@ -537,6 +620,7 @@ func (d *decoder) portDefinitions(path string, raw json.RawMessage, a *App) {
 // key order so that details come out in a stable order, and reports which
 // keys were handled.
 func (d *decoder) each(path string, obj map[string]json.RawMessage, handlers map[string]func(string, json.RawMessage)) map[string]bool {
+	d.warnUnknown(path, obj, func(k string) bool { _, ok := handlers[k]; return ok })
 	seen := map[string]bool{}
 	for _, k := range sortedKeys(handlers) {
 		r, ok := obj[k]
@@ -559,8 +643,8 @@ func (d *decoder) constraints(path string, raw json.RawMessage, a *App) {
 		p := fmt.Sprintf("%s(%d)", path, i)
 		c, n, ok := d.constraint(p, e)
 		if ok && (n < 2 || n > 3) {
-			a.problems = append(a.problems, problem{fConstraints, p,
-				fmt.Sprintf("must have 2 or 3 elements (field, operator, optional value), not %d", n)})
+			a.problems = append(a.problems, problem{field: fConstraints, path: p,
+				msg: fmt.Sprintf("must have 2 or 3 elements (field, operator, optional value), not %d", n)})
 		}
 		a.Constraints = append(a.Constraints, c)
 	}
@@ -642,6 +726,12 @@ func (d *decoder) healthCheck(path string, obj map[string]json.RawMessage, hc *H
 		"maxConsecutiveFailures": func(q string, r json.RawMessage) { hc.MaxConsecutiveFailures, _ = d.int(q, r) },
 		"ignoreHttp1xx":          func(q string, r json.RawMessage) { hc.IgnoreHTTP1xx, _ = d.bool(q, r) },
 		"delaySeconds":           func(q string, r json.RawMessage) { hc.DelaySeconds, _ = d.int(q, r) },
+		// Marathon probes over IPv4 unless told otherwise; so does corral.
+		"ipProtocol": func(q string, r json.RawMessage) {
+			if p, ok := d.str(q, r); ok && p != "" && p != "IPv4" {
+				d.refuse(fHealthChecks, q, fmt.Sprintf("checking over %s is %s; give IPv4 or leave ipProtocol out", p, notYet))
+			}
+		},
 	})
 	var bits uint16
 	for name, bit := range map[string]uint16{

@@ -24,15 +24,21 @@
 //
 // # Flow of a request body
 //
-//	POST body ──Decode──► App ──Normalize──► App ──Validate──► nil | *ValidationError (422)
-//	               │                                   │
-//	               └─► *InvalidJSON (400)               └─► MarshalJSON (responses, storage)
+//	POST body ──DecodeRequest──► App ──Normalize──► App ──Validate──► nil | *ValidationError (422)
+//	               │     │                                  │
+//	               │     └─► []Warning (unknown fields)      └─► MarshalJSON (responses, storage)
+//	               └─► *InvalidJSON (400)
 //
-//	PUT body + stored App ──Merge──► normalized App ──Validate──► …
+//	PUT body + stored App ──Merge──► normalized App, []Warning ──Validate──► …
 //	                                  OnlyScale(stored, merged): scale, not restart
 //
-// Decode and Merge are strict about JSON types and lenient about unknown
-// fields, as Marathon is. Problems of meaning (bad ranges, unknown
-// operators, secrets, containers) are all left to Validate, so a client
-// gets every one of them in a single 422.
+//	stored JSON ──Decode──► App (no refusals, no warnings)
+//
+// DecodeRequest and Merge are strict about JSON types. Fields nobody knows
+// are ignored, as Marathon ignores them, and returned as warnings for the
+// answer to carry. Fields of the Marathon format that corral does not
+// implement are refused when a request gives them a value other than
+// their default (see unsupported.go). Problems of meaning (bad ranges,
+// unknown operators, secrets, containers, unsupported fields) are all left
+// to Validate, so a client gets every one of them in a single 422.
 package app

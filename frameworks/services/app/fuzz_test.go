@@ -29,7 +29,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	cur.Normalize()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = Merge(cur, data)
+		_, _, _ = Merge(cur, data, Framework{Role: "*", User: "root"})
 		a, err := Decode(data)
 		if err != nil {
 			return

@@ -20,15 +20,21 @@ import (
 // current (after CanonicalID), or Merge returns a *ValidationError on /id.
 // A patch that is not a JSON object or has wrongly typed fields gives an
 // *InvalidJSON, as with Decode.
-func Merge(current App, patch []byte) (App, error) {
-	p, err := Decode(patch)
+//
+// The patch is read with DecodeRequest for fw: its unknown fields come
+// back as warnings, and the fields corral does not implement that it gives
+// non-default values are left for Validate to refuse. Only the patch is
+// judged so: what current holds was accepted when it was stored, and a
+// scale of an app stored before a refusal existed still passes.
+func Merge(current App, patch []byte, fw Framework) (App, []Warning, error) {
+	p, ws, err := DecodeRequest(patch, fw)
 	if err != nil {
-		return App{}, err
+		return App{}, nil, err
 	}
 	out := current
 	out.Normalize()
 	if p.given.top&(1<<fID) != 0 && CanonicalID(p.ID) != out.ID {
-		return App{}, validationError([]Detail{{Path: "/id", Errors: []string{
+		return App{}, nil, validationError([]Detail{{Path: "/id", Errors: []string{
 			fmt.Sprintf("%q does not match the app being updated (%s)", p.ID, out.ID)}}})
 	}
 	g := &given{top: 1<<numFields - 1, upgrade: upgradeMin | upgradeMax}
@@ -54,10 +60,12 @@ func Merge(current App, patch []byte) (App, error) {
 	case patched&(1<<fCmd) != 0 && patched&(1<<fArgs) == 0:
 		out.Args = nil
 	}
-	// Problems found in the patch stay; those of replaced fields go.
+	// Problems found in the patch stay; those of replaced fields go, and
+	// so do refusals of unsupported fields, which are about the request
+	// that made current, not about this one.
 	var problems []problem
 	for _, pr := range current.problems {
-		if p.given.top&(1<<pr.field) == 0 {
+		if !pr.unsupported && p.given.top&(1<<pr.field) == 0 {
 			problems = append(problems, pr)
 		}
 	}
@@ -65,7 +73,7 @@ func Merge(current App, patch []byte) (App, error) {
 	out.given = g
 	out.normalized = false
 	out.Normalize()
-	return out, nil
+	return out, ws, nil
 }
 
 // OnlyScale reports whether updated differs from old in instances and in

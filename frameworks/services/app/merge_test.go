@@ -56,7 +56,7 @@ func TestMerge(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cur := mustDecode(t, stored)
 			before, _ := json.Marshal(cur)
-			got, err := Merge(cur, []byte(tt.patch))
+			got, _, err := Merge(cur, []byte(tt.patch), fw)
 			if err != nil {
 				t.Fatalf("Merge(stored, %s) = %v; want no error", tt.patch, err)
 			}
@@ -80,7 +80,7 @@ func TestMerge(t *testing.T) {
 // values, including explicit zeros that would otherwise default.
 func TestMergeUnchangedFields(t *testing.T) {
 	cur := mustDecode(t, stored)
-	got, err := Merge(cur, []byte(`{"instances":7}`))
+	got, _, err := Merge(cur, []byte(`{"instances":7}`), fw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestMergeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Merge(mustDecode(t, stored), []byte(tt.patch))
+			_, _, err := Merge(mustDecode(t, stored), []byte(tt.patch), fw)
 			var details []Detail
 			var ij *InvalidJSON
 			var ve *ValidationError
@@ -129,7 +129,7 @@ func TestMergeErrors(t *testing.T) {
 // TestMergeKeepsPatchProblems: a patch with a secret is merged, and
 // Validate reports the secret.
 func TestMergeKeepsPatchProblems(t *testing.T) {
-	got, err := Merge(mustDecode(t, stored), []byte(`{"env":{"P":{"secret":"p"}}}`))
+	got, _, err := Merge(mustDecode(t, stored), []byte(`{"env":{"P":{"secret":"p"}}}`), fw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestMergeKeepsPatchProblems(t *testing.T) {
 		t.Errorf("Validate(Merge(stored, secret env)) = %v; want %v", v, want)
 	}
 	// A later patch replacing env clears the problem.
-	again, err := Merge(got, []byte(`{"env":{"P":"plain"}}`))
+	again, _, err := Merge(got, []byte(`{"env":{"P":"plain"}}`), fw)
 	if err != nil {
 		t.Fatal(err)
 	}

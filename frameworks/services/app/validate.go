@@ -53,7 +53,11 @@ func validationError(ds []Detail) *ValidationError {
 //     maxConsecutiveFailures and delaySeconds ≥ 0;
 //   - /dependencies(i): valid ids other than the app's own;
 //   - /labels, /env: no empty names; /env/NAME: no secrets; /secrets:
-//     empty.
+//     empty;
+//   - the fields corral does not implement, when the request that
+//     DecodeRequest or Merge read gave them a value other than their
+//     default: "/fetch", "/user", "/container/volumes"... (see
+//     DecodeRequest).
 func Validate(a App) *ValidationError {
 	v := &collector{index: map[string]int{}}
 
@@ -153,6 +157,11 @@ func Validate(a App) *ValidationError {
 	}
 	if len(a.Secrets) > 0 && !bytes.Equal(a.Secrets, []byte("{}")) {
 		v.add("/secrets", "secrets are not supported")
+	}
+	for _, p := range a.problems {
+		if p.unsupported {
+			v.add(p.path, p.msg)
+		}
 	}
 
 	if len(v.details) == 0 {

@@ -1,0 +1,213 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+)
+
+// Fields of the Marathon app format that corral accepts but does not act
+// on. Silently ignoring them would deploy something else than asked for:
+// an app that needs its fetched artifacts, its user or its volumes crash-
+// loops instead of being refused. So a request (DecodeRequest, Merge) that
+// gives one of them a value that would change what the app does gets a 422
+// naming it; the defaults and empty values that client libraries send with
+// every app are accepted without a word.
+//
+//	field                          accepted                        refused
+//	user                           null, "", the framework's user  any other user
+//	uris, fetch, storeUrls         null, []                        anything to download
+//	executor                       null, "", "//cmd"               a custom executor
+//	acceptedResourceRoles          null, [], a list holding "*"    reserved roles only
+//	role                           null, "", the framework's role  another role
+//	readinessChecks                null, []                        any check
+//	ipAddress, residency,
+//	resourceLimits, check          null, {} or only empty values   anything else
+//	tty                            null, false                     true
+//	networks                       null, [], [{"mode":"host"}]     container and bridge networks
+//	container (without an image)   type, and empty docker, appc,   volumes, portMappings,
+//	                               volumes, portMappings            linuxInfo with content
+//	healthChecks(i)/ipProtocol     null, "", "IPv4"                IPv6
+//
+// A container with an image and secrets are refused by Validate for any
+// app, stored ones included; the refusals here concern only what a request
+// asks for, so that an app stored before them still loads and scales.
+
+// notYet ends every refusal of an unsupported field.
+const notYet = "not supported by corral yet"
+
+// readOnly are the fields of Marathon's AppInfo answers. They are known
+// (no warning) and ignored, so that a client may send back what it read.
+var readOnly = []string{
+	"deployments", "lastTaskFailure", "readinessCheckResults", "tasks",
+	"tasksHealthy", "tasksRunning", "tasksStaged", "tasksUnhealthy",
+	"taskStats", "tasksStats",
+}
+
+// notKept are the fields of the Marathon format that App does not hold:
+// only their empty values are accepted, and those mean nothing.
+var notKept = []string{"check", "resourceLimits", "tty"}
+
+// knownTopLevel reports whether name is a top-level field of the Marathon
+// app format.
+func knownTopLevel(name string) bool {
+	for _, f := range fields {
+		if f.name == name {
+			return true
+		}
+	}
+	return slices.Contains(readOnly, name) || slices.Contains(notKept, name)
+}
+
+// refuse records that a request asks at path for something corral does
+// not do. field is the index in fields of the top-level field (so that
+// Merge can tell whose problem it is), or -1 for a field App does not
+// hold. Outside a request it does nothing.
+func (d *decoder) refuse(field int, path, msg string) {
+	if d.fw == nil {
+		return
+	}
+	d.refusals = append(d.refusals, problem{field: field, path: path, msg: msg, unsupported: true})
+}
+
+// refuseUnsupported checks the top-level fields of a request, in the
+// order of the fields table, then the fields App does not hold. The
+// health checks' ipProtocol is checked as it is decoded.
+func (d *decoder) refuseUnsupported(obj map[string]json.RawMessage, a *App) {
+	fw := *d.fw
+	if a.User != "" && a.User != fw.User {
+		d.refuse(fUser, "/user", fmt.Sprintf("running tasks as user %q is %s: tasks run as the agent's user; leave user out", a.User, notYet))
+	}
+	if len(a.URIs) > 0 {
+		d.refuse(fURIs, "/uris", "fetching URIs is "+notYet+"; give [] or leave uris out")
+	}
+	if !blank(a.Fetch) {
+		d.refuse(fFetch, "/fetch", "fetching artifacts (fetch) is "+notYet+"; give [] or leave fetch out")
+	}
+	if a.Executor != "" && a.Executor != "//cmd" {
+		d.refuse(fExecutor, "/executor", fmt.Sprintf("a custom executor (%q) is %s: tasks run with the built-in command executor; leave executor out", a.Executor, notYet))
+	}
+	if len(a.AcceptedResourceRoles) > 0 && !slices.Contains(a.AcceptedResourceRoles, "*") {
+		d.refuse(fAcceptedResourceRoles, "/acceptedResourceRoles", `placing tasks on resources reserved for a role is `+notYet+`: agents offer only unreserved resources; give ["*"] or leave acceptedResourceRoles out`)
+	}
+	if !blank(a.ReadinessChecks) {
+		d.refuse(fReadinessChecks, "/readinessChecks", "readiness checking is "+notYet+"; give [] and use healthChecks")
+	}
+	if !blank(a.IPAddress) {
+		d.refuse(fIPAddress, "/ipAddress", "an IP address per task (ipAddress) is "+notYet+"; tasks use the agent's network")
+	}
+	if !hostNetworks(a.Networks) {
+		d.refuse(fNetworks, "/networks", `container or bridge networking is `+notYet+`: tasks use the agent's network; give [{"mode":"host"}] or leave networks out`)
+	}
+	if !blank(a.Residency) {
+		d.refuse(fResidency, "/residency", "residency (resident tasks with local volumes) is "+notYet)
+	}
+	if len(a.StoreURLs) > 0 {
+		d.refuse(fStoreURLs, "/storeUrls", "the artifact store (storeUrls) is "+notYet+"; give [] or leave storeUrls out")
+	}
+	if a.Role != "" && a.Role != fw.Role {
+		d.refuse(fRole, "/role", fmt.Sprintf("role %q is %s: tasks use the framework's role %q; leave role out", a.Role, notYet, fw.Role))
+	}
+	if !containerImage(a.Container) {
+		// With an image, Validate refuses the whole container.
+		var c map[string]json.RawMessage
+		_ = json.Unmarshal(a.Container, &c)
+		for _, f := range []struct{ key, msg string }{
+			{"volumes", "mounting volumes is " + notYet + "; give [] or leave volumes out"},
+			{"portMappings", "mapping ports is " + notYet + ": tasks use the agent's network; use portDefinitions"},
+			{"linuxInfo", "linuxInfo is " + notYet + "; leave it out"},
+		} {
+			if raw, ok := c[f.key]; ok && !blank(raw) {
+				d.refuse(fContainer, "/container/"+f.key, f.msg)
+			}
+		}
+	}
+	for _, k := range notKept {
+		if raw, ok := obj[k]; ok && !blank(raw) {
+			d.refuse(-1, "/"+k, k+" is "+notYet+"; leave it out")
+		}
+	}
+}
+
+// containerFields are the fields of a Marathon container.
+var containerFields = []string{"appc", "docker", "linuxInfo", "portMappings", "type", "volumes"}
+
+// container warns about the unknown fields of a container object.
+func (d *decoder) container(raw json.RawMessage) {
+	var c map[string]json.RawMessage
+	if json.Unmarshal(raw, &c) != nil {
+		return
+	}
+	d.warnUnknown("/container", c, func(k string) bool { return slices.Contains(containerFields, k) })
+}
+
+// networks warns about the unknown fields of the networks.
+func (d *decoder) networks(raw json.RawMessage) {
+	var ns []map[string]json.RawMessage
+	if json.Unmarshal(raw, &ns) != nil {
+		return
+	}
+	for i, n := range ns {
+		d.warnUnknown(fmt.Sprintf("/networks(%d)", i), n, func(k string) bool { return k == "mode" || k == "name" || k == "labels" })
+	}
+}
+
+// hostNetworks reports whether networks asks only for the agent's own
+// network: absent, [], or entries {"mode":"host"} with no name or labels.
+func hostNetworks(raw json.RawMessage) bool {
+	if blank(raw) {
+		return true
+	}
+	var ns []map[string]json.RawMessage
+	if json.Unmarshal(raw, &ns) != nil {
+		return false
+	}
+	for _, n := range ns {
+		var mode string
+		if json.Unmarshal(n["mode"], &mode) != nil || mode != "host" {
+			return false
+		}
+		if !blank(n["name"]) || !blank(n["labels"]) {
+			return false
+		}
+	}
+	return true
+}
+
+// blank reports whether a JSON value asks for nothing: absent, null,
+// false, 0, "", [], or an object whose values are all blank.
+func blank(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return true
+	}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return false
+	}
+	return blankValue(v)
+}
+
+func blankValue(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case bool:
+		return !x
+	case float64:
+		return x == 0
+	case string:
+		return x == ""
+	case []any:
+		return len(x) == 0
+	case map[string]any:
+		for _, e := range x {
+			if !blankValue(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
