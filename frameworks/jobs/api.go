@@ -221,17 +221,37 @@ func (s *Service) save(ctx context.Context, j *job.Job, create bool) error {
 	return nil
 }
 
-func (s *Service) decodeNative(r *http.Request) (job.Job, error) {
+// framework is what job definitions may name of this framework without
+// asking for anything corral does not do: its user.
+func (s *Service) framework() job.Framework { return job.Framework{User: s.cfg.User} }
+
+// decodeNative reads a native job from the request body, normalized, and
+// the warnings about the fields it ignored.
+func (s *Service) decodeNative(r *http.Request) (job.Job, []job.Warning, error) {
 	body, err := readBody(r)
 	if err != nil {
-		return job.Job{}, err
+		return job.Job{}, nil, err
 	}
-	j, err := job.DecodeNative(body)
+	j, ws, err := job.DecodeNative(body, s.framework())
 	if err != nil {
-		return job.Job{}, asClientError(err)
+		return job.Job{}, nil, asClientError(err)
 	}
 	j.Normalize()
-	return j, nil
+	return j, ws, nil
+}
+
+// withWarnings adds the warnings of a request to the view answering it,
+// as a "warnings" list of strings, left out when empty.
+func withWarnings(view map[string]any, ws []job.Warning) map[string]any {
+	if len(ws) == 0 {
+		return view
+	}
+	texts := make([]string, len(ws))
+	for i, w := range ws {
+		texts[i] = w.String()
+	}
+	view["warnings"] = texts
+	return view
 }
 
 // asClientError turns a decoding error into a 400 naming the problem.
@@ -252,7 +272,7 @@ func asClientError(err error) error {
 }
 
 func (s *Service) createJob(w http.ResponseWriter, r *http.Request) {
-	j, err := s.decodeNative(r)
+	j, warnings, err := s.decodeNative(r)
 	if err == nil {
 		err = s.save(r.Context(), &j, true)
 	}
@@ -261,12 +281,12 @@ func (s *Service) createJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/v1/jobs/"+j.Name)
-	writeJSON(w, http.StatusCreated, s.jobView(j, store.Stats{}, time.Now()))
+	writeJSON(w, http.StatusCreated, withWarnings(s.jobView(j, store.Stats{}, time.Now()), warnings))
 }
 
 func (s *Service) putJob(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
-	j, err := s.decodeNative(r)
+	j, warnings, err := s.decodeNative(r)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -282,7 +302,7 @@ func (s *Service) putJob(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.jobView(j, s.statsOf(r.Context(), name), time.Now()))
+	writeJSON(w, http.StatusOK, withWarnings(s.jobView(j, s.statsOf(r.Context(), name), time.Now()), warnings))
 }
 
 func (s *Service) statsOf(ctx context.Context, name string) store.Stats {

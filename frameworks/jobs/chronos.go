@@ -100,7 +100,7 @@ func (s *Service) chronosUpsert(dependent bool) http.HandlerFunc {
 			chronosErr(w, err)
 			return
 		}
-		j, err := job.DecodeChronos(body)
+		j, warnings, err := job.DecodeChronos(body, s.framework())
 		if err != nil {
 			chronosErr(w, asClientError(err))
 			return
@@ -124,6 +124,13 @@ func (s *Service) chronosUpsert(dependent bool) http.HandlerFunc {
 		if err := s.save(r.Context(), &j, false); err != nil {
 			chronosErr(w, err)
 			return
+		}
+		// Chronos answers 204 with no body, and its clients expect just
+		// that: the warnings go in Warning headers, with RFC 7234's code
+		// 299 ("miscellaneous persistent warning"), as Kubernetes sends
+		// its API warnings.
+		for _, warning := range warnings {
+			w.Header().Add("Warning", "299 - "+strconv.Quote(warning.String()))
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}

@@ -10,11 +10,10 @@ import (
 	"time"
 )
 
-// chronosFields decode the Chronos job JSON. Fields Chronos knows but this
-// framework has no use for (async, dataProcessingJobType, highPriority,
-// runAsUser, uris, fetch, executor, executorFlags, taskInfoData,
-// maxCompletionTime, and the read-only statistics) are not listed and so
-// are ignored like any unknown field; "container" is inspected separately.
+// chronosFields decode the Chronos job JSON. The fields Chronos knows and
+// this framework does not implement (async, runAsUser, uris, container...)
+// are checked by checkUnimplemented; the read-only statistics are known
+// and ignored.
 var chronosFields = []struct {
 	name   string
 	decode func(d *decoder, path string, raw json.RawMessage, c *chronosJob)
@@ -51,16 +50,27 @@ var chronosFields = []struct {
 		}
 		c.StartingDeadlineSeconds = secs
 	}},
-	{"container", func(d *decoder, p string, r json.RawMessage, c *chronosJob) {
-		var container struct {
-			Image any `json:"image"`
+}
+
+// knownChronos reports whether name is a field of the Chronos job format.
+func knownChronos(name string) bool {
+	for _, f := range chronosFields {
+		if f.name == name {
+			return true
 		}
-		// Any shape is tolerated; only a container with an image is
-		// refused, since the job would not run what its owner expects.
-		if json.Unmarshal(r, &container) == nil && container.Image != nil && container.Image != "" {
-			d.meaning.add(p, "containers are not supported; give a command")
+	}
+	return knownEither(name)
+}
+
+// knownEither reports whether name is a field that both formats know: an
+// unimplemented Chronos field, the container, or a read-only statistic.
+func knownEither(name string) bool {
+	for _, f := range unimplemented {
+		if f.name == name {
+			return true
 		}
-	}},
+	}
+	return name == "container" || slices.Contains(readOnly, name)
 }
 
 // chronosJob is a Job with the Chronos fields that do not map one to one.
@@ -85,6 +95,7 @@ func (d *decoder) environment(path string, raw json.RawMessage, dst *map[string]
 		if !ok {
 			continue
 		}
+		d.warnUnknown(p, item, func(k string) bool { return k == "name" || k == "value" })
 		var name, value string
 		if raw, ok := fields["name"]; ok {
 			d.str(p+"/name", raw, &name)
@@ -102,8 +113,11 @@ func (d *decoder) environment(path string, raw json.RawMessage, dst *map[string]
 
 // DecodeChronos parses a Chronos job definition (as POSTed to
 // /v1/scheduler/iso8601 or /v1/scheduler/dependency) into a Job. Types are
-// checked as in DecodeNative, with paths in Chronos' field names, and
-// unknown fields are ignored. The mapping:
+// checked as in DecodeNative, with paths in Chronos' field names; unknown
+// fields are ignored and returned as warnings, sorted by path. The
+// Chronos fields corral does not implement give a *ValidationError unless
+// they hold their default (see unsupported.go); fw names the framework's
+// user, which "runAsUser" may name. The mapping:
 //
 //   - arguments: with shell false, Args = [command, arguments...] and
 //     Command is empty; with shell true (the default) Chronos ignored
@@ -115,28 +129,33 @@ func (d *decoder) environment(path string, raw json.RawMessage, dst *map[string]
 //     absent leaves 0, which Normalize turns into the 60 s Chronos used;
 //   - retries absent → DefaultRetries; RetryBackoffSeconds is always
 //     DefaultRetryBackoffSeconds, as Chronos had no per-job backoff;
-//   - async, dataProcessingJobType, uris, fetch, executor and the other
-//     Chronos-only fields are tolerated and ignored; a container with an
-//     image gives a *ValidationError at /container.
+//   - async, runAsUser, uris, fetch, executor and the other Chronos
+//     fields corral does not implement are accepted at their defaults and
+//     otherwise refused; a container with an image gives a
+//     *ValidationError at /container; the read-only statistics
+//     (successCount...) are ignored.
 //
 // A Chronos job with neither schedule nor parents means "run once now";
 // DecodeChronos leaves Schedule empty, and the API layer, which owns the
 // clock, substitutes "R1/<now>/PT24H" before Validate.
-func DecodeChronos(data []byte) (Job, error) {
+func DecodeChronos(data []byte, fw Framework) (Job, []Warning, error) {
 	c := chronosJob{Job: Job{Shell: true, Retries: DefaultRetries, RetryBackoffSeconds: DefaultRetryBackoffSeconds}}
-	var d decoder
+	d := decoder{fw: &fw}
 	m, ok := d.object("/", data)
 	if !ok {
-		return Job{}, d.err()
+		return Job{}, nil, d.err()
 	}
 	for _, f := range chronosFields {
 		if raw, ok := m[f.name]; ok {
 			f.decode(&d, "/"+f.name, raw, &c)
 		}
 	}
+	d.checkUnimplemented(m)
+	d.warnUnknown("/", data, knownChronos)
 	if err := d.err(); err != nil {
-		return Job{}, err
+		return Job{}, nil, err
 	}
+	d.sortWarnings()
 	j := c.Job
 	if !j.Shell && j.Command != "" {
 		j.Args = append([]string{j.Command}, c.arguments...)
@@ -149,7 +168,7 @@ func DecodeChronos(data []byte) (Job, error) {
 	} else {
 		j.ConcurrencyPolicy = Forbid
 	}
-	return j, nil
+	return j, d.warnings, nil
 }
 
 // Stats are the run statistics of a job that Chronos reports with it. The

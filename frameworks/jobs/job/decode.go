@@ -65,6 +65,10 @@ func (c *collector) add(path, msg string) {
 // container, a malformed epsilon) go to meaning (a *ValidationError).
 type decoder struct {
 	types, meaning collector
+	// fw is set when decoding a request: then the fields corral does not
+	// implement are checked. Outside a request it is nil.
+	fw       *Framework
+	warnings []Warning
 }
 
 func (d *decoder) err() error {
@@ -240,33 +244,75 @@ var nativeFields = []struct {
 //   - malformed JSON, a body that is not an object, or a known field of
 //     the wrong JSON type ("cpus": "x") give an *InvalidJSON naming every
 //     offending path;
-//   - unknown fields are ignored; null means absent; empty lists and maps
-//     decode as nil;
+//   - unknown fields are ignored and returned as warnings, sorted by
+//     path; null means absent; empty lists and maps decode as nil;
+//   - the Chronos fields corral does not implement (runAsUser, uris,
+//     async...; see unsupported.go) give a *ValidationError unless they
+//     hold their default, as in DecodeChronos: fw names the framework's
+//     user, which runAsUser may name; a container with an image is
+//     refused;
 //   - an absent shell is true, absent retries is DefaultRetries, absent
 //     retryBackoffSeconds is DefaultRetryBackoffSeconds; every other
 //     default is left to Normalize;
 //   - "version" is read so that stored JSON round-trips; servers
 //     overwrite it.
 //
-// Problems of meaning are left to Validate, so that one answer lists them
-// all.
-func DecodeNative(data []byte) (Job, error) {
+// Other problems of meaning are left to Validate, so that one answer
+// lists them all.
+func DecodeNative(data []byte, fw Framework) (Job, []Warning, error) {
+	return decodeNative(data, &fw)
+}
+
+// decodeNative is DecodeNative; fw is nil for stored JSON.
+func decodeNative(data []byte, fw *Framework) (Job, []Warning, error) {
 	j := Job{Shell: true, Retries: DefaultRetries, RetryBackoffSeconds: DefaultRetryBackoffSeconds}
-	var d decoder
+	d := decoder{fw: fw}
 	m, ok := d.object("/", data)
 	if !ok {
-		return Job{}, d.err()
+		return Job{}, nil, d.err()
 	}
 	for _, f := range nativeFields {
 		if raw, ok := m[f.name]; ok {
 			f.decode(&d, "/"+f.name, raw, &j)
 		}
 	}
+	d.checkUnimplemented(m)
+	d.warnUnknown("/", data, knownNative)
 	if err := d.err(); err != nil {
-		return Job{}, err
+		return Job{}, nil, err
 	}
-	return j, nil
+	d.sortWarnings()
+	return j, d.warnings, nil
 }
+
+// knownNative reports whether name is a field of the native format.
+func knownNative(name string) bool {
+	for _, f := range nativeFields {
+		if f.name == name {
+			return true
+		}
+	}
+	return knownEither(name)
+}
+
+// Framework is what a job definition may name of the jobs framework
+// itself without asking for anything corral does not do: a job that runs
+// as the framework's own user asks for what every job gets.
+type Framework struct {
+	User string
+}
+
+// Warning is something a request body carried that corral ignores without
+// refusing the body: a field it does not know, such as a misspelt
+// "schedul". Path is where, in the notation of Detail.Path: "/schedul",
+// "/environmentVariables(0)/vaule".
+type Warning struct {
+	Path string
+}
+
+// String returns the warning as API answers carry it:
+// `unknown field "/schedul" ignored`.
+func (w Warning) String() string { return fmt.Sprintf("unknown field %q ignored", w.Path) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

@@ -66,7 +66,7 @@ func TestDecodeNative(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := DecodeNative([]byte(tt.in))
+			got, _, err := DecodeNative([]byte(tt.in), fw)
 			if err != nil {
 				t.Fatalf("DecodeNative(%s) = %v; want no error", tt.in, err)
 			}
@@ -97,7 +97,7 @@ func TestDecodeNativeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := DecodeNative([]byte(tt.in))
+			_, _, err := DecodeNative([]byte(tt.in), fw)
 			var ij *InvalidJSON
 			if !errors.As(err, &ij) {
 				t.Fatalf("DecodeNative(%s) = %v; want *InvalidJSON", tt.in, err)
@@ -141,8 +141,8 @@ func TestDecodeChronos(t *testing.T) {
 		{"epsilon is the starting deadline", `{"name":"a","epsilon":"PT1M30S"}`,
 			base(func(j *Job) { j.StartingDeadlineSeconds = 90 })},
 		{"empty epsilon is absent", `{"name":"a","epsilon":""}`, base(func(*Job) {})},
-		{"tolerated fields", `{"name":"a","async":true,"dataProcessingJobType":true,"highPriority":true,"runAsUser":"x",
-			"uris":["u"],"fetch":[{"uri":"u"}],"executor":"e","executorFlags":"f","taskInfoData":"t","maxCompletionTime":5,
+		{"Chronos fields at their defaults", `{"name":"a","async":false,"dataProcessingJobType":false,"highPriority":false,"runAsUser":"root",
+			"uris":[],"fetch":[],"executor":"","executorFlags":"","taskInfoData":"","maxCompletionTime":0,
 			"container":{"type":"DOCKER","volumes":[]},"unknownThing":[1]}`, base(func(*Job) {})},
 		{"resources and texts", `{"name":"a","cpus":2,"mem":64,"disk":1,"owner":"o","ownerName":"n","description":"d","disabled":true,"softError":true,"retries":0}`,
 			base(func(j *Job) {
@@ -152,7 +152,7 @@ func TestDecodeChronos(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := DecodeChronos([]byte(tt.in))
+			got, _, err := DecodeChronos([]byte(tt.in), fw)
 			if err != nil {
 				t.Fatalf("DecodeChronos(%s) = %v; want no error", tt.in, err)
 			}
@@ -181,7 +181,7 @@ func TestDecodeChronosErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := DecodeChronos([]byte(tt.in))
+			_, _, err := DecodeChronos([]byte(tt.in), fw)
 			var ve *ValidationError
 			var ij *InvalidJSON
 			if tt.validation && !errors.As(err, &ve) {
@@ -195,7 +195,7 @@ func TestDecodeChronosErrors(t *testing.T) {
 			}
 		})
 	}
-	_, err := DecodeChronos([]byte(`{"name":"a","container":{"image":"busybox"}}`))
+	_, _, err := DecodeChronos([]byte(`{"name":"a","container":{"image":"busybox"}}`), fw)
 	if want := "Object is not valid: /container containers are not supported; give a command"; err == nil || err.Error() != want {
 		t.Errorf("DecodeChronos(container image) = %v; want %q", err, want)
 	}
@@ -277,7 +277,7 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := DecodeNative(data)
+		got, _, err := DecodeNative(data, fw)
 		if err != nil {
 			t.Fatalf("DecodeNative(%s) = %v", data, err)
 		}

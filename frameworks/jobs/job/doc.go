@@ -23,10 +23,16 @@
 //
 //	native body  ──DecodeNative──┐
 //	                             ├─► Job ──Normalize──► Job ──Validate──► nil | *ValidationError (422)
-//	Chronos body ──DecodeChronos─┘                        │
-//	     │                                                ├─► MarshalJSON  (native answers, storage)
-//	     └─► *InvalidJSON (400), or *ValidationError       └─► ChronosView  (Chronos answers)
-//	         for a container image or a bad epsilon
+//	Chronos body ──DecodeChronos─┘ │                      │
+//	     │                         └─► []Warning          ├─► MarshalJSON  (native answers, storage)
+//	     │                             (unknown fields)   └─► ChronosView  (Chronos answers)
+//	     └─► *InvalidJSON (400), or *ValidationError for a container
+//	         image, a bad epsilon or a Chronos field corral does not
+//	         implement given a value other than its default
+//
+// Unknown fields are ignored, as Chronos ignores them, and returned as
+// warnings for the answer to carry; the Chronos fields corral does not
+// implement are listed in unsupported.go.
 //
 // # Defaults and policies
 //

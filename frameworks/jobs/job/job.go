@@ -206,10 +206,11 @@ func (j Job) MarshalJSON() ([]byte, error) {
 	})
 }
 
-// UnmarshalJSON reads the native JSON of a job with DecodeNative, so that
-// encoding/json round-trips a Job.
+// UnmarshalJSON reads the native JSON of a job as DecodeNative does, so
+// that encoding/json round-trips a Job. It reads stored jobs back, and
+// so refuses nothing that only a request is refused for.
 func (j *Job) UnmarshalJSON(data []byte) error {
-	got, err := DecodeNative(data)
+	got, _, err := decodeNative(data, nil)
 	if err != nil {
 		return err
 	}

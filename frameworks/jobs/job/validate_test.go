@@ -78,7 +78,7 @@ func TestNew(t *testing.T) {
 	if d := cmp.Diff(want, New("n")); d != "" {
 		t.Errorf("New(n) differs (-want +got):\n%s", d)
 	}
-	fromJSON, err := DecodeNative([]byte(`{"name":"n"}`))
+	fromJSON, _, err := DecodeNative([]byte(`{"name":"n"}`), fw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func TestValidateWithoutParser(t *testing.T) {
 func TestValidateDecoded(t *testing.T) {
 	tests := []struct {
 		name   string
-		decode func([]byte) (Job, error)
+		decode func([]byte, Framework) (Job, []Warning, error)
 		in     string
 		paths  []string
 	}{
@@ -241,7 +241,7 @@ func TestValidateDecoded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			j, err := tt.decode([]byte(tt.in))
+			j, _, err := tt.decode([]byte(tt.in), fw)
 			if err != nil {
 				t.Fatalf("decode(%s) = %v", tt.in, err)
 			}
@@ -272,7 +272,7 @@ func TestChronosGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			j, err := DecodeChronos(in)
+			j, _, err := DecodeChronos(in, fw)
 			if err != nil {
 				t.Fatalf("DecodeChronos(%s) = %v", name, err)
 			}
@@ -307,7 +307,7 @@ func TestChronosGolden(t *testing.T) {
 			}
 			// What ChronosView writes is Chronos JSON too: it decodes back
 			// to the same job.
-			back, err := DecodeChronos(got)
+			back, _, err := DecodeChronos(got, fw)
 			if err != nil {
 				t.Fatalf("DecodeChronos(ChronosView(%s)) = %v", name, err)
 			}

@@ -1,0 +1,161 @@
+package job
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// fw is the framework of the decoder tests: DefaultConfig's user.
+var fw = Framework{User: "root"}
+
+// decoders are the two request decoders, by the name of their format.
+var decoders = []struct {
+	format string
+	decode func([]byte, Framework) (Job, []Warning, error)
+}{
+	{"native", DecodeNative},
+	{"Chronos", DecodeChronos},
+}
+
+// TestDecodeRefusesUnimplemented: a Chronos field corral does not
+// implement, given a value other than its default, is refused with a
+// *ValidationError naming it, in the Chronos format and in the native one
+// (a job file converted from Chronos that relies on it would run wrong).
+func TestDecodeRefusesUnimplemented(t *testing.T) {
+	const job = `"name":"a","command":"true",`
+	tests := []struct {
+		name string
+		body string
+		fw   Framework
+		path string
+	}{
+		{"runAsUser", `{` + job + `"runAsUser":"nobody"}`, fw, "/runAsUser"},
+		{"runAsUser other than the framework's", `{` + job + `"runAsUser":"root"}`, Framework{User: "corral"}, "/runAsUser"},
+		{"uris", `{` + job + `"uris":["https://example.com/a.tgz"]}`, fw, "/uris"},
+		{"fetch", `{` + job + `"fetch":[{"uri":"https://example.com/a.tgz","extract":true}]}`, fw, "/fetch"},
+		{"async", `{` + job + `"async":true}`, fw, "/async"},
+		{"highPriority", `{` + job + `"highPriority":true}`, fw, "/highPriority"},
+		{"dataProcessingJobType", `{` + job + `"dataProcessingJobType":true}`, fw, "/dataProcessingJobType"},
+		{"executor", `{` + job + `"executor":"/opt/executor"}`, fw, "/executor"},
+		{"executorFlags", `{` + job + `"executorFlags":"--x"}`, fw, "/executorFlags"},
+		{"taskInfoData", `{` + job + `"taskInfoData":"data"}`, fw, "/taskInfoData"},
+		{"maxCompletionTime", `{` + job + `"maxCompletionTime":600}`, fw, "/maxCompletionTime"},
+		{"container volumes", `{` + job + `"container":{"type":"MESOS","volumes":[{"containerPath":"/d","hostPath":"/d","mode":"RW"}]}}`, fw, "/container/volumes"},
+		{"container network", `{` + job + `"container":{"type":"DOCKER","network":"BRIDGE"}}`, fw, "/container/network"},
+		{"container networkInfos", `{` + job + `"container":{"type":"MESOS","networkInfos":[{"name":"dcos"}]}}`, fw, "/container/networkInfos"},
+		{"wrong type is not a default", `{` + job + `"async":"no"}`, fw, "/async"},
+	}
+	for _, dec := range decoders {
+		for _, tt := range tests {
+			t.Run(dec.format+"/"+tt.name, func(t *testing.T) {
+				_, ws, err := dec.decode([]byte(tt.body), tt.fw)
+				var ve *ValidationError
+				if !errors.As(err, &ve) {
+					t.Fatalf("Decode%s(%s) = %v; want *ValidationError at %s", dec.format, tt.body, err, tt.path)
+				}
+				if ws != nil {
+					t.Errorf("Decode%s(%s) warnings = %v; want none with an error", dec.format, tt.body, ws)
+				}
+				if d := cmp.Diff([]string{tt.path}, pathsOf(err)); d != "" {
+					t.Errorf("Decode%s(%s) paths (-want +got):\n%s", dec.format, tt.body, d)
+				}
+				if errs := ve.Details[0].Errors; len(errs) != 1 || !strings.Contains(errs[0], "is not supported by corral yet") {
+					t.Errorf("Decode%s(%s) errors = %q; want one saying it is not supported by corral yet", dec.format, tt.body, errs)
+				}
+			})
+		}
+	}
+}
+
+// TestDecodeAcceptsDefaults: the defaults and empty values of the Chronos
+// fields corral does not implement, which Chronos' clients send with
+// every job, ask for nothing: no error and no warning.
+func TestDecodeAcceptsDefaults(t *testing.T) {
+	const job = `"name":"a","command":"true",`
+	tests := []struct {
+		name string
+		body string
+		fw   Framework
+	}{
+		{"falses", `{` + job + `"async":false,"highPriority":false,"dataProcessingJobType":false}`, fw},
+		{"empty lists and strings", `{` + job + `"uris":[],"fetch":[],"executor":"","executorFlags":"","taskInfoData":"","runAsUser":""}`, fw},
+		{"nulls", `{` + job + `"uris":null,"fetch":null,"runAsUser":null,"container":null,"maxCompletionTime":null}`, fw},
+		{"zero maxCompletionTime", `{` + job + `"maxCompletionTime":0}`, fw},
+		{"the framework's user", `{` + job + `"runAsUser":"root"}`, fw},
+		{"another framework's user", `{` + job + `"runAsUser":"batch"}`, Framework{User: "batch"}},
+		{"container without anything", `{` + job + `"container":{"type":"MESOS","volumes":[],"networkInfos":[],"network":"HOST","forcePullImage":false,"parameters":[]}}`, fw},
+		{"empty container", `{` + job + `"container":{}}`, fw},
+		{"read-only statistics", `{` + job + `"successCount":3,"errorCount":1,"errorsSinceLastSuccess":0,"lastSuccess":"2024-01-01T00:00:00.000Z","lastError":""}`, fw},
+	}
+	for _, dec := range decoders {
+		for _, tt := range tests {
+			t.Run(dec.format+"/"+tt.name, func(t *testing.T) {
+				_, ws, err := dec.decode([]byte(tt.body), tt.fw)
+				if err != nil {
+					t.Errorf("Decode%s(%s) = %v; want no error", dec.format, tt.body, err)
+				}
+				if len(ws) != 0 {
+					t.Errorf("Decode%s(%s) warnings = %v; want none", dec.format, tt.body, ws)
+				}
+			})
+		}
+	}
+	// A native job's own answer, nextRun included, goes back without a
+	// warning.
+	body := `{"name":"a","command":"true","schedule":"@daily","nextRun":"2024-01-02T00:00:00Z","successCount":0}`
+	if _, ws, err := DecodeNative([]byte(body), fw); err != nil || len(ws) != 0 {
+		t.Errorf("DecodeNative(%s) = %v, %v; want no error and no warnings", body, ws, err)
+	}
+}
+
+// TestDecodeWarnings: fields nobody knows are ignored and named, by path,
+// in warnings sorted by path.
+func TestDecodeWarnings(t *testing.T) {
+	tests := []struct {
+		name   string
+		decode func([]byte, Framework) (Job, []Warning, error)
+		body   string
+		want   []string
+	}{
+		{"native top level", DecodeNative, `{"name":"a","command":"true","schedul":"@daily","retires":3}`,
+			[]string{`unknown field "/retires" ignored`, `unknown field "/schedul" ignored`}},
+		{"native null is still unknown", DecodeNative, `{"name":"a","timeout":null}`, []string{`unknown field "/timeout" ignored`}},
+		{"native takes no Chronos names", DecodeNative, `{"name":"a","scheduleTimeZone":"UTC","environmentVariables":[]}`,
+			[]string{`unknown field "/environmentVariables" ignored`, `unknown field "/scheduleTimeZone" ignored`}},
+		{"Chronos top level", DecodeChronos, `{"name":"a","command":"true","schedul":"R/2030-01-01T00:00:00Z/PT1H"}`,
+			[]string{`unknown field "/schedul" ignored`}},
+		{"Chronos takes no native names", DecodeChronos, `{"name":"a","timezone":"UTC","env":{}}`,
+			[]string{`unknown field "/env" ignored`, `unknown field "/timezone" ignored`}},
+		{"Chronos environment variable", DecodeChronos, `{"name":"a","environmentVariables":[{"name":"A","value":"1"},{"name":"B","vaule":"2"}]}`,
+			[]string{`unknown field "/environmentVariables(1)/vaule" ignored`}},
+		{"Chronos container", DecodeChronos, `{"name":"a","container":{"type":"MESOS","volume":[]}}`,
+			[]string{`unknown field "/container/volume" ignored`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ws, err := tt.decode([]byte(tt.body), fw)
+			if err != nil {
+				t.Fatalf("decoding %s = %v; want no error", tt.body, err)
+			}
+			var got []string
+			for _, w := range ws {
+				got = append(got, w.String())
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("decoding %s warnings (-want +got):\n%s", tt.body, d)
+			}
+		})
+	}
+}
+
+// TestUnmarshalJSONRefusesNothing: stored jobs are read back without the
+// checks of a request.
+func TestUnmarshalJSONRefusesNothing(t *testing.T) {
+	var j Job
+	if err := j.UnmarshalJSON([]byte(`{"name":"a","command":"true","runAsUser":"nobody","foo":1}`)); err != nil {
+		t.Errorf("UnmarshalJSON(stored job) = %v; want nil", err)
+	}
+}
