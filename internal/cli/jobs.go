@@ -463,6 +463,11 @@ func jobAdd(ctx context.Context, r *runner, file string) error {
 		saved = append(saved, resp.body)
 		done = append(done, s.name)
 		fmt.Fprintf(r.progress(), "%s job %s\n", verb, s.name)
+		subject := ""
+		if len(ordered) > 1 {
+			subject = "job " + s.name
+		}
+		printWarnings(r.errw, subject, resp.body)
 	}
 	if r.json {
 		return writeJSON(r.out, saved)
