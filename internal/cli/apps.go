@@ -480,6 +480,7 @@ func appDeploy(ctx context.Context, r *runner, file string, force, detach bool, 
 		switch {
 		case err == nil:
 			verb = "creating"
+			printWarnings(r.errw, "", resp.body)
 			res.DeploymentID = resp.header.Get("Marathon-Deployment-Id")
 			var created struct {
 				Version string `json:"version"`
@@ -499,6 +500,7 @@ func appDeploy(ctx context.Context, r *runner, file string, force, detach bool, 
 		if err != nil {
 			return fmt.Errorf("updating %s: %w", id, err)
 		}
+		printWarnings(r.errw, "", resp.body)
 		if err := readDeploymentResult(resp, &res); err != nil {
 			return err
 		}

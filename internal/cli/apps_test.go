@@ -309,6 +309,36 @@ func TestUnchangedApply(t *testing.T) {
 	}
 }
 
+// The fields the services API ignored are named on stderr, on create and
+// on update alike.
+func TestDeployPrintsWarnings(t *testing.T) {
+	warned := `"warnings": ["unknown field \"/intances\" ignored"]`
+	for _, tc := range []struct {
+		name   string
+		routes map[string]http.HandlerFunc
+	}{
+		{"create", map[string]http.HandlerFunc{
+			"GET /v2/apps/hello": answer(404, `{"message": "App '/hello' does not exist"}`),
+			"POST /v2/apps":      answer(201, `{"id": "/hello", "version": "V1", `+warned+`}`),
+		}},
+		{"update", map[string]http.HandlerFunc{
+			"GET /v2/apps/hello": answer(200, `{"app": `+helloApp("V0", 1, 1, 0, 1)+`}`),
+			"PUT /v2/apps/hello": answer(200, `{"deploymentId": "d-1", "version": "V1", `+warned+`}`),
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := newFake(t, tc.routes)
+			res := runCLI(t, invocation{env: addrEnv(nil, svc, nil), stdin: `{"id": "/hello", "cmd": "x", "intances": 3}`}, "app", "deploy", "-", "--detach")
+			if res.code != ExitOK {
+				t.Fatalf("app deploy = %d; want 0\nstderr: %s", res.code, res.stderr)
+			}
+			if want := "warning: unknown field \"/intances\" ignored\n"; !strings.Contains(res.stderr, want) {
+				t.Errorf("stderr = %q; want %q", res.stderr, want)
+			}
+		})
+	}
+}
+
 func TestExitCodes(t *testing.T) {
 	svc := newFake(t, map[string]http.HandlerFunc{
 		"GET /v2/apps/nope": answer(404, `{"message": "App '/nope' does not exist"}`),
