@@ -17,11 +17,9 @@ import (
 
 	"corral/frameworks/services/app"
 	"corral/frameworks/services/store"
+	"corral/internal/edge"
 	"corral/kernel/mesos"
 )
-
-// maxBody bounds request bodies.
-const maxBody = 8 << 20
 
 // errorBody is Marathon's error shape.
 type errorBody struct {
@@ -42,8 +40,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // writeErr maps an error to Marathon's status codes and bodies. Every
-// client mistake is a 4xx; only a failure of ours is a 5xx.
-func writeErr(w http.ResponseWriter, err error) {
+// client mistake is a 4xx; only a failure of ours is a 5xx, whose cause
+// goes to the log, not to the client.
+func writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		ij *app.InvalidJSON
 		ve *app.ValidationError
@@ -71,10 +70,15 @@ func writeErr(w http.ResponseWriter, err error) {
 		writeJSON(w, http.StatusNotFound, errorBody{Message: nf.msg})
 	case errors.As(err, &cf):
 		writeJSON(w, http.StatusConflict, errorBody{Message: cf.msg})
-	case errors.As(err, &un), errors.Is(err, errStopped):
+	case errors.As(err, &un):
+		edge.Note(r, un.err)
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Message: "cannot store the change: the database is not reachable; retry"})
+	case errors.Is(err, errStopped):
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{Message: err.Error()})
 	default:
-		writeJSON(w, http.StatusInternalServerError, errorBody{Message: err.Error()})
+		// Also the edge's own errors (413, 408) with their messages.
+		code, msg := edge.Fail(r, err)
+		writeJSON(w, code, errorBody{Message: msg})
 	}
 }
 
@@ -141,7 +145,8 @@ func (s *Service) health(w http.ResponseWriter, r *http.Request) {
 	body := map[string]any{"healthy": true, "leader": true, "leaderUrl": s.leaderURL, "database": "ok", "connected": connected}
 	code := http.StatusOK
 	if err := s.store.Ping(ctx); err != nil {
-		body["healthy"], body["database"] = false, err.Error()
+		edge.Note(r, err)
+		body["healthy"], body["database"] = false, "not reachable"
 		code = http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, body)
@@ -229,15 +234,10 @@ func (s *Service) appRoute(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// readBody reads a request's body within the edge's limits (413 past the
+// size, 408 when it is too slow).
 func readBody(r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		return nil, &badRequest{"cannot read the request body: " + err.Error()}
-	}
-	if len(b) > maxBody {
-		return nil, &badRequest{fmt.Sprintf("request body larger than %d bytes", maxBody)}
-	}
-	return b, nil
+	return edge.ReadBody(r)
 }
 
 func boolParam(r *http.Request, name string, def bool) bool {
@@ -297,12 +297,12 @@ func deploymentResult(w http.ResponseWriter, code int, d *deployment, warnings .
 func (s *Service) createApp(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(r)
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	a, warnings, err := s.decodeApp(body)
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	force := boolParam(r, "force", false)
@@ -334,7 +334,7 @@ func (s *Service) createApp(w http.ResponseWriter, r *http.Request) {
 		err = oerr
 	}
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	w.Header().Set("Location", a.ID)
@@ -476,7 +476,7 @@ func (s *Service) listApps(w http.ResponseWriter, r *http.Request) {
 	if l := q.Get("label"); l != "" {
 		sels, err := parseLabelSelector(l)
 		if err != nil {
-			writeErr(w, err)
+			writeErr(w, r, err)
 			return
 		}
 		f.labels = sels
@@ -493,7 +493,7 @@ func (s *Service) listApps(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	if apps == nil {
@@ -518,7 +518,7 @@ func (s *Service) listGroupApps(w http.ResponseWriter, r *http.Request, group st
 		err = &errNotFound{fmt.Sprintf("Group '%s' does not exist", group)}
 	}
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	if apps == nil {
@@ -540,7 +540,7 @@ func (s *Service) getApp(w http.ResponseWriter, r *http.Request, id string) {
 		err = appNotFound(id)
 	}
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]json.RawMessage{"app": out})
@@ -551,11 +551,11 @@ func (s *Service) getApp(w http.ResponseWriter, r *http.Request, id string) {
 func (s *Service) updateApp(w http.ResponseWriter, r *http.Request, id string, patch bool) {
 	body, err := readBody(r)
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	if err := app.ValidID(id); err != nil {
-		writeErr(w, &app.ValidationError{Message: "Object is not valid", Details: []app.Detail{{Path: "/id", Errors: []string{err.Error()}}}})
+		writeErr(w, r, &app.ValidationError{Message: "Object is not valid", Details: []app.Detail{{Path: "/id", Errors: []string{err.Error()}}}})
 		return
 	}
 	partial := patch || boolParam(r, "partialUpdate", true)
@@ -619,7 +619,7 @@ func (s *Service) updateApp(w http.ResponseWriter, r *http.Request, id string, p
 		err = oerr
 	}
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	code := http.StatusOK
@@ -634,12 +634,12 @@ func (s *Service) updateApp(w http.ResponseWriter, r *http.Request, id string, p
 func (s *Service) bulkApps(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(r)
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	var raws []json.RawMessage
 	if err := json.Unmarshal(body, &raws); err != nil {
-		writeErr(w, &app.InvalidJSON{Message: "Invalid JSON", Details: []app.Detail{{Path: "/", Errors: []string{"expected an array of apps"}}}})
+		writeErr(w, r, &app.InvalidJSON{Message: "Invalid JSON", Details: []app.Detail{{Path: "/", Errors: []string{"expected an array of apps"}}}})
 		return
 	}
 	patch := r.Method == http.MethodPatch
@@ -709,7 +709,7 @@ func (s *Service) bulkApps(w http.ResponseWriter, r *http.Request) {
 		err = oerr
 	}
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	deploymentResult(w, http.StatusOK, dep, warnings...)
@@ -732,7 +732,7 @@ func (s *Service) deleteApp(w http.ResponseWriter, r *http.Request, id string) {
 		err = oerr
 	}
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	deploymentResult(w, http.StatusOK, dep)
@@ -758,7 +758,7 @@ func (s *Service) restartApp(w http.ResponseWriter, r *http.Request, id string) 
 		err = oerr
 	}
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	deploymentResult(w, http.StatusOK, dep)
@@ -777,7 +777,7 @@ func (s *Service) appTasks(w http.ResponseWriter, r *http.Request, id string) {
 		err = appNotFound(id)
 	}
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tasks": tasks})
@@ -795,7 +795,7 @@ func (s *Service) appTask(w http.ResponseWriter, r *http.Request, id, taskID str
 		err = &errNotFound{fmt.Sprintf("Task '%s' does not exist", taskID)}
 	}
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"task": tv})
@@ -847,7 +847,7 @@ func (s *Service) killAppTasks(w http.ResponseWriter, r *http.Request, id, taskI
 		err = oerr
 	}
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	if dep != nil {
@@ -868,7 +868,7 @@ func (s *Service) appVersions(w http.ResponseWriter, r *http.Request, id string)
 	if app.ValidID(id) != nil {
 		// No app can have this id; asking Postgres could only fail (a NUL
 		// byte is not even text to it).
-		writeErr(w, appNotFound(id))
+		writeErr(w, r, appNotFound(id))
 		return
 	}
 	vs, err := s.store.AppVersions(r.Context(), id)
@@ -879,7 +879,7 @@ func (s *Service) appVersions(w http.ResponseWriter, r *http.Request, id string)
 		if isNotFound(err) {
 			err = appNotFound(id)
 		}
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"versions": vs})
@@ -897,7 +897,7 @@ func (s *Service) appVersion(w http.ResponseWriter, r *http.Request, id, version
 		if isNotFound(err) {
 			err = &errNotFound{fmt.Sprintf("App '%s' does not exist in version %s", id, version)}
 		}
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	var a app.App
@@ -934,7 +934,7 @@ func (s *Service) listTasks(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	if tasks == nil {
@@ -947,14 +947,14 @@ func (s *Service) listTasks(w http.ResponseWriter, r *http.Request) {
 func (s *Service) deleteTasks(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(r)
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	var req struct {
 		IDs []string `json:"ids"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
-		writeErr(w, &app.InvalidJSON{Message: "Invalid JSON", Details: []app.Detail{{Path: "/ids", Errors: []string{err.Error()}}}})
+		writeErr(w, r, &app.InvalidJSON{Message: "Invalid JSON", Details: []app.Detail{{Path: "/ids", Errors: []string{err.Error()}}}})
 		return
 	}
 	scale := boolParam(r, "scale", false)
@@ -1005,7 +1005,7 @@ func (s *Service) deleteTasks(w http.ResponseWriter, r *http.Request) {
 		err = oerr
 	}
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	if dep != nil {
@@ -1028,7 +1028,7 @@ func (s *Service) listDeployments(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	if out == nil {
@@ -1072,7 +1072,7 @@ func (s *Service) deleteDeployment(w http.ResponseWriter, r *http.Request) {
 		err = oerr
 	}
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	if force {
@@ -1115,7 +1115,7 @@ func (s *Service) queue(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	if out == nil {
@@ -1162,7 +1162,7 @@ func (s *Service) resetDelay(w http.ResponseWriter, r *http.Request) {
 		err = oerr
 	}
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusOK)

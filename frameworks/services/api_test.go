@@ -1949,3 +1949,15 @@ func TestRestartKeepsState(t *testing.T) {
 func scrubSince(b []byte) []byte {
 	return regexp.MustCompile(`"since":"[^"]*"`).ReplaceAll(b, []byte(`"since":""`))
 }
+
+// A body past the edge's limit is refused with 413, before the API reads
+// it whole.
+func TestBodyTooLarge(t *testing.T) {
+	s := startServer(t, newDB(t))
+	big := `{"id":"/big","cmd":"` + strings.Repeat("x", 9<<20) + `"}`
+	r := s.do("POST", "/v2/apps", big)
+	wantError(t, r, http.StatusRequestEntityTooLarge, "request body is larger than 8388608 bytes")
+	if got := s.storedApps(); len(got) != 0 {
+		t.Errorf("stored apps = %v; want none", got)
+	}
+}

@@ -157,7 +157,7 @@ func (s *Service) getGroup(w http.ResponseWriter, r *http.Request, id string) {
 		err = &errNotFound{fmt.Sprintf("Group '%s' does not exist", id)}
 	}
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -169,12 +169,12 @@ func (s *Service) getGroup(w http.ResponseWriter, r *http.Request, id string) {
 func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 	body, err := readBody(r)
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	var g groupBody
 	if err := json.Unmarshal(body, &g); err != nil {
-		writeErr(w, &app.InvalidJSON{Message: "Invalid JSON", Details: []app.Detail{{Path: "/", Errors: []string{err.Error()}}}})
+		writeErr(w, r, &app.InvalidJSON{Message: "Invalid JSON", Details: []app.Detail{{Path: "/", Errors: []string{err.Error()}}}})
 		return
 	}
 	base := id
@@ -184,20 +184,20 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	if base != "/" {
 		if err := app.ValidID(base); err != nil {
-			writeErr(w, &app.ValidationError{Message: "Object is not valid", Details: []app.Detail{{Path: "/id", Errors: []string{err.Error()}}}})
+			writeErr(w, r, &app.ValidationError{Message: "Object is not valid", Details: []app.Detail{{Path: "/id", Errors: []string{err.Error()}}}})
 			return
 		}
 	}
 	warnings, refused := checkGroup("", body)
 	if len(refused) > 0 {
-		writeErr(w, &app.ValidationError{Message: "Object is not valid", Details: refused})
+		writeErr(w, r, &app.ValidationError{Message: "Object is not valid", Details: refused})
 		return
 	}
 	apps := map[string]json.RawMessage{}
 	paths := map[string]string{}
 	groups := map[string][]string{}
 	if err := flatten(base, "", g, apps, paths, groups); err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	for _, gid := range sortedKeys(groups) {
@@ -205,7 +205,7 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 			continue
 		}
 		if err := app.ValidID(gid); err != nil {
-			writeErr(w, &app.ValidationError{Message: "Object is not valid", Details: []app.Detail{{Path: "/groups", Errors: []string{err.Error()}}}})
+			writeErr(w, r, &app.ValidationError{Message: "Object is not valid", Details: []app.Detail{{Path: "/groups", Errors: []string{err.Error()}}}})
 			return
 		}
 	}
@@ -213,7 +213,7 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 	for _, appID := range sortedKeys(apps) {
 		a, ws, err := app.DecodeRequest(apps[appID], s.framework())
 		if err != nil {
-			writeErr(w, within(paths[appID], err))
+			writeErr(w, r, within(paths[appID], err))
 			return
 		}
 		for _, w := range ws {
@@ -222,7 +222,7 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 		a.ID = appID
 		a.Normalize()
 		if ve := app.Validate(a); ve != nil {
-			writeErr(w, within(paths[appID], ve))
+			writeErr(w, r, within(paths[appID], ve))
 			return
 		}
 		defs[appID] = a
@@ -277,7 +277,7 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 		err = oerr
 	}
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	code := http.StatusOK
@@ -334,7 +334,7 @@ func (s *Service) deleteGroup(w http.ResponseWriter, r *http.Request, id string)
 		err = oerr
 	}
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	if dep.ID == "" {

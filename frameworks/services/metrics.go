@@ -66,7 +66,7 @@ func (s *Service) metrics(r *http.Request) (map[string]float64, error) {
 func (s *Service) metricsJSON(w http.ResponseWriter, r *http.Request) {
 	m, err := s.metrics(r)
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	gauges := map[string]any{}
@@ -80,7 +80,7 @@ func (s *Service) metricsJSON(w http.ResponseWriter, r *http.Request) {
 func (s *Service) metricsProm(w http.ResponseWriter, r *http.Request) {
 	m, err := s.metrics(r)
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"corral/frameworks/services/app"
 	"corral/frameworks/services/plan"
 	"corral/frameworks/services/store"
+	"corral/internal/edge"
 	"corral/internal/events"
 	"corral/internal/pglock"
 	"corral/kernel/mesos"
@@ -109,15 +109,12 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 		el = s.cfg.Elect(adv)
 	}
 	h := &termHandler{standby: (&standby{self: adv, el: el, log: s.log}).routes()}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
+	ecfg := edge.DefaultConfig()
+	ecfg.Name, ecfg.ShutdownGrace = "services", s.cfg.ShutdownGrace
+	srv := edge.New(ecfg, h, s.baseLog)
 	srvErr := make(chan error, 1)
 	serve := sync.OnceFunc(func() {
-		go func() { srvErr <- srv.Serve(ln) }()
+		go func() { srvErr <- srv.Serve(ctx, ln) }()
 		s.log.Info("services API listening", "addr", ln.Addr().String(), "url", adv)
 	})
 	if s.cfg.Elect != nil {
@@ -162,10 +159,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	shut, c2 := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 	defer c2()
-	_ = srv.Shutdown(shut)
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
+	srv.Shutdown(shut)
 	return err
 }
 
