@@ -19,9 +19,8 @@ import (
 	"corral/frameworks/jobs/job"
 	"corral/frameworks/jobs/schedule"
 	"corral/frameworks/jobs/store"
+	"corral/internal/edge"
 )
-
-const maxBody = 4 << 20
 
 // apiError is a client-facing error with its status.
 type apiError struct {
@@ -45,7 +44,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // writeErr writes the native error shape {"message","details"}; client
 // mistakes are 4xx, a database that cannot be reached is 503.
-func writeErr(w http.ResponseWriter, err error) {
+func writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	var ve *job.ValidationError
 	switch {
@@ -63,19 +62,27 @@ func writeErr(w http.ResponseWriter, err error) {
 	case errors.Is(err, store.ErrNotFound):
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": err.Error()})
 	default:
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"message": "the jobs database cannot be reached: " + err.Error()})
+		code, msg := failure(r, err)
+		writeJSON(w, code, map[string]string{"message": msg})
 	}
 }
 
+// failure is the status and message of an error that is not the client's
+// mistake: the edge's own (413, 408) as they are, anything else a 503
+// (the jobs database cannot be reached) whose cause is only logged.
+func failure(r *http.Request, err error) (int, string) {
+	var ee *edge.Error
+	if errors.As(err, &ee) {
+		return edge.Fail(r, err)
+	}
+	edge.Note(r, err)
+	return http.StatusServiceUnavailable, "the jobs database cannot be reached; retry"
+}
+
+// readBody reads a request's body within the edge's limits (413 past the
+// size, 408 when it is too slow).
 func readBody(r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		return nil, errf(http.StatusBadRequest, "cannot read the request body: %v", err)
-	}
-	if len(b) > maxBody {
-		return nil, errf(http.StatusRequestEntityTooLarge, "request body larger than %d bytes", maxBody)
-	}
-	return b, nil
+	return edge.ReadBody(r)
 }
 
 func (s *Service) routes() http.Handler {
@@ -277,7 +284,7 @@ func (s *Service) createJob(w http.ResponseWriter, r *http.Request) {
 		err = s.save(r.Context(), &j, true)
 	}
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	w.Header().Set("Location", "/v1/jobs/"+j.Name)
@@ -288,18 +295,18 @@ func (s *Service) putJob(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
 	j, warnings, err := s.decodeNative(r)
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	if j.Name == "" {
 		j.Name = name
 	}
 	if j.Name != name {
-		writeErr(w, &job.ValidationError{Message: "Object is not valid", Details: []job.Detail{{Path: "/name", Errors: []string{fmt.Sprintf("name %q does not match %q in the URL", j.Name, name)}}}})
+		writeErr(w, r, &job.ValidationError{Message: "Object is not valid", Details: []job.Detail{{Path: "/name", Errors: []string{fmt.Sprintf("name %q does not match %q in the URL", j.Name, name)}}}})
 		return
 	}
 	if err := s.save(r.Context(), &j, false); err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, withWarnings(s.jobView(j, s.statsOf(r.Context(), name), time.Now()), warnings))
@@ -320,7 +327,7 @@ func (s *Service) getJob(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, store.ErrNotFound) {
 			err = errf(http.StatusNotFound, "job %q does not exist", name)
 		}
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	var j job.Job
@@ -331,7 +338,7 @@ func (s *Service) getJob(w http.ResponseWriter, r *http.Request) {
 func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) {
 	all, err := s.loadGraph(r.Context())
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	stats, _ := s.store.Stats(r.Context())
@@ -350,7 +357,7 @@ func (s *Service) deleteJob(w http.ResponseWriter, r *http.Request) {
 	force, _ := strconv.ParseBool(r.URL.Query().Get("force"))
 	changes, err := s.remove(r.Context(), name, force)
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": name, "rewired": changes})
@@ -453,12 +460,12 @@ func (s *Service) listRuns(w http.ResponseWriter, r *http.Request) {
 	}
 	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 	if err := s.mustJob(r.Context(), name); err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	runs, err := s.store.Runs(r.Context(), name, limit, before)
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	out := []map[string]any{}
@@ -487,7 +494,7 @@ func (s *Service) runOf(r *http.Request) (store.Run, error) {
 func (s *Service) getRun(w http.ResponseWriter, r *http.Request) {
 	run, err := s.runOf(r)
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, runView(run))
@@ -519,7 +526,7 @@ func (s *Service) triggerRun(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
 	body, err := readBody(r)
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	var req struct {
@@ -527,13 +534,13 @@ func (s *Service) triggerRun(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(strings.TrimSpace(string(body))) > 0 {
 		if err := json.Unmarshal(body, &req); err != nil {
-			writeErr(w, &job.ValidationError{Message: "Invalid JSON", Details: []job.Detail{{Path: "/arguments", Errors: []string{err.Error()}}}})
+			writeErr(w, r, &job.ValidationError{Message: "Invalid JSON", Details: []job.Detail{{Path: "/arguments", Errors: []string{err.Error()}}}})
 			return
 		}
 	}
 	run, err := s.queueManual(r.Context(), name, req.Arguments)
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, runView(run))
@@ -546,11 +553,11 @@ func (s *Service) triggerRun(w http.ResponseWriter, r *http.Request) {
 func (s *Service) stopRun(w http.ResponseWriter, r *http.Request) {
 	run, err := s.runOf(r)
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	if !active(run.State) {
-		writeErr(w, errf(http.StatusConflict, "run %d already ended (%s)", run.ID, run.State))
+		writeErr(w, r, errf(http.StatusConflict, "run %d already ended (%s)", run.ID, run.State))
 		return
 	}
 	found := false
@@ -571,17 +578,17 @@ func (s *Service) stopRun(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err == nil:
 		case !errors.Is(err, store.ErrConflict):
-			writeErr(w, err)
+			writeErr(w, r, err)
 			return
 		case led:
 			// The scheduler here no longer tracks it: it ended meanwhile.
-			writeErr(w, errf(http.StatusConflict, "run %d already ended", run.ID))
+			writeErr(w, r, errf(http.StatusConflict, "run %d already ended", run.ID))
 			return
 		case s.el != nil:
-			writeErr(w, errNoLeader())
+			writeErr(w, r, errNoLeader())
 			return
 		default:
-			writeErr(w, errf(http.StatusConflict, "run %d is %s on the leading jobs instance; send the request there", run.ID, run.State))
+			writeErr(w, r, errf(http.StatusConflict, "run %d is %s on the leading jobs instance; send the request there", run.ID, run.State))
 			return
 		}
 	}
@@ -627,7 +634,7 @@ func (s *Service) nodes(ctx context.Context) ([]dag.NodeInfo, error) {
 func (s *Service) graphJSON(w http.ResponseWriter, r *http.Request) {
 	ns, err := s.nodes(r.Context())
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, dag.JSON(ns))
@@ -636,7 +643,7 @@ func (s *Service) graphJSON(w http.ResponseWriter, r *http.Request) {
 func (s *Service) graphDot(w http.ResponseWriter, r *http.Request) {
 	ns, err := s.nodes(r.Context())
 	if err != nil {
-		writeErr(w, err)
+		writeErr(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/vnd.graphviz; charset=utf-8")

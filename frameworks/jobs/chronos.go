@@ -40,11 +40,11 @@ func (s *Service) chronosRoutes(r chi.Router) {
 // does. Without an election, an instance that does not know the leader
 // names itself (any instance takes every request); with one, 503 until a
 // leader is known.
-func (s *Service) chronosLeader(w http.ResponseWriter, _ *http.Request) {
+func (s *Service) chronosLeader(w http.ResponseWriter, r *http.Request) {
 	u, _, ok := s.leaderURL()
 	if !ok {
 		if s.el != nil {
-			chronosErr(w, errNoLeader())
+			chronosErr(w, r, errNoLeader())
 			return
 		}
 		u = s.url
@@ -54,7 +54,7 @@ func (s *Service) chronosLeader(w http.ResponseWriter, _ *http.Request) {
 
 // chronosErr writes Chronos' error shape {"message","status"} (always a
 // 400 for a client's mistake, unlike Chronos' stack traces).
-func chronosErr(w http.ResponseWriter, err error) {
+func chronosErr(w http.ResponseWriter, r *http.Request, err error) {
 	var ve *job.ValidationError
 	var ae *apiError
 	switch {
@@ -69,7 +69,8 @@ func chronosErr(w http.ResponseWriter, err error) {
 		}
 		writeJSON(w, http.StatusBadRequest, map[string]string{"message": msg, "status": "Bad Request"})
 	default:
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"message": err.Error(), "status": "Service Unavailable"})
+		code, msg := failure(r, err)
+		writeJSON(w, code, map[string]string{"message": msg, "status": http.StatusText(code)})
 	}
 }
 
@@ -97,24 +98,24 @@ func (s *Service) chronosUpsert(dependent bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := readBody(r)
 		if err != nil {
-			chronosErr(w, err)
+			chronosErr(w, r, err)
 			return
 		}
 		j, warnings, err := job.DecodeChronos(body, s.framework())
 		if err != nil {
-			chronosErr(w, asClientError(err))
+			chronosErr(w, r, asClientError(err))
 			return
 		}
 		j.Normalize()
 		switch {
 		case dependent && len(j.Parents) == 0:
-			chronosErr(w, &job.ValidationError{Message: "Object is not valid", Details: []job.Detail{{Path: "/parents", Errors: []string{"a dependent job needs at least one parent"}}}})
+			chronosErr(w, r, &job.ValidationError{Message: "Object is not valid", Details: []job.Detail{{Path: "/parents", Errors: []string{"a dependent job needs at least one parent"}}}})
 			return
 		case !dependent && j.Schedule == "" && len(j.Parents) == 0:
 			// Chronos: no schedule means run once, now.
 			j.Schedule = "R1/" + chronosNow() + "/PT24H"
 		case !dependent && len(j.Parents) > 0 && j.Schedule == "":
-			chronosErr(w, &job.ValidationError{Message: "Object is not valid", Details: []job.Detail{{Path: "/schedule", Errors: []string{"a scheduled job needs a schedule; use /v1/scheduler/dependency for jobs with parents"}}}})
+			chronosErr(w, r, &job.ValidationError{Message: "Object is not valid", Details: []job.Detail{{Path: "/schedule", Errors: []string{"a scheduled job needs a schedule; use /v1/scheduler/dependency for jobs with parents"}}}})
 			return
 		}
 		if m := emptyStart.FindStringSubmatch(j.Schedule); m != nil {
@@ -122,7 +123,7 @@ func (s *Service) chronosUpsert(dependent bool) http.HandlerFunc {
 			j.Schedule = m[1] + "/" + chronosNow() + "/" + m[2]
 		}
 		if err := s.save(r.Context(), &j, false); err != nil {
-			chronosErr(w, err)
+			chronosErr(w, r, err)
 			return
 		}
 		// Chronos answers 204 with no body, and its clients expect just
@@ -166,7 +167,7 @@ func chronosStats(st store.Stats) job.Stats {
 func (s *Service) chronosJobs(w http.ResponseWriter, r *http.Request) {
 	out, err := s.chronosViews(r, nil)
 	if err != nil {
-		chronosErr(w, err)
+		chronosErr(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -195,7 +196,7 @@ func (s *Service) chronosSearch(w http.ResponseWriter, r *http.Request) {
 		return true
 	})
 	if err != nil {
-		chronosErr(w, err)
+		chronosErr(w, r, err)
 		return
 	}
 	if offset > len(out) {
@@ -211,7 +212,7 @@ func (s *Service) chronosSearch(w http.ResponseWriter, r *http.Request) {
 func (s *Service) chronosSummary(w http.ResponseWriter, r *http.Request) {
 	ns, err := s.nodes(r.Context())
 	if err != nil {
-		chronosErr(w, err)
+		chronosErr(w, r, err)
 		return
 	}
 	all, _ := s.loadGraph(r.Context())
@@ -238,7 +239,7 @@ func (s *Service) chronosJob(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, store.ErrNotFound) {
 			err = errf(http.StatusBadRequest, "job %q does not exist", name)
 		}
-		chronosErr(w, err)
+		chronosErr(w, r, err)
 		return
 	}
 	var j job.Job
@@ -254,7 +255,7 @@ func (s *Service) chronosRunNow(w http.ResponseWriter, r *http.Request) {
 		args = append(args, strings.Fields(a)...)
 	}
 	if _, err := s.queueManual(r.Context(), chi.URLParam(r, "name"), args); err != nil {
-		chronosErr(w, err)
+		chronosErr(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -263,7 +264,7 @@ func (s *Service) chronosRunNow(w http.ResponseWriter, r *http.Request) {
 // chronosDelete deletes a job, rewiring its children as Chronos does.
 func (s *Service) chronosDelete(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.remove(r.Context(), chi.URLParam(r, "name"), true); err != nil {
-		chronosErr(w, err)
+		chronosErr(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -277,7 +278,7 @@ func (s *Service) chronosSuccess(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, store.ErrNotFound) {
 			err = errf(http.StatusBadRequest, "job %q does not exist", name)
 		}
-		chronosErr(w, err)
+		chronosErr(w, r, err)
 		return
 	}
 	now := time.Now()
@@ -292,7 +293,7 @@ func (s *Service) chronosSuccess(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	if err != nil {
-		chronosErr(w, err)
+		chronosErr(w, r, err)
 		return
 	}
 	s.poke()
@@ -304,7 +305,7 @@ func (s *Service) chronosSuccess(w http.ResponseWriter, r *http.Request) {
 func (s *Service) chronosKill(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
 	if err := s.mustJob(r.Context(), name); err != nil {
-		chronosErr(w, err)
+		chronosErr(w, r, err)
 		return
 	}
 	if !s.withLeader(r.Context(), func(c *core) {
@@ -316,10 +317,10 @@ func (s *Service) chronosKill(w http.ResponseWriter, r *http.Request) {
 		c.flushRuns(r.Context()) // durable before we answer
 	}) {
 		if s.el != nil {
-			chronosErr(w, errNoLeader())
+			chronosErr(w, r, errNoLeader())
 			return
 		}
-		chronosErr(w, errf(http.StatusConflict, "this jobs instance is not leading; send the request to the leader"))
+		chronosErr(w, r, errf(http.StatusConflict, "this jobs instance is not leading; send the request to the leader"))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -64,10 +64,10 @@ func (s *Service) forward(w http.ResponseWriter, r *http.Request, base string) {
 	fail := func(w http.ResponseWriter, r *http.Request, msg string) {
 		err := errf(http.StatusServiceUnavailable, "%s", msg)
 		if strings.HasPrefix(r.URL.Path, "/v1/scheduler/") {
-			chronosErr(w, err)
+			chronosErr(w, r, err)
 			return
 		}
-		writeErr(w, err)
+		writeErr(w, r, err)
 	}
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {

@@ -2,11 +2,9 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -15,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"corral/frameworks/jobs/store"
+	"corral/internal/edge"
 	"corral/internal/events"
 	"corral/internal/zkelect"
 )
@@ -107,17 +106,14 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 	}
-	srv := &http.Server{
-		Handler:           s.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
+	ecfg := edge.DefaultConfig()
+	ecfg.Name, ecfg.ShutdownGrace = "jobs", s.cfg.ShutdownGrace
+	srv := edge.New(ecfg, s.routes(), s.log)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); s.contend(ctx) }()
 	srvErr := make(chan error, 1)
-	go func() { srvErr <- srv.Serve(ln) }()
+	go func() { srvErr <- srv.Serve(ctx, ln) }()
 	close(s.ready)
 	if s.el != nil {
 		s.log.Info("jobs API listening; contending in ZooKeeper", "addr", ln.Addr().String(), "url", s.url, "zk", s.cfg.ZK, "id", s.id)
@@ -132,11 +128,8 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	shut, c2 := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 	defer c2()
 	s.bus.Close()
-	_ = srv.Shutdown(shut)
+	srv.Shutdown(shut)
 	wg.Wait()
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
 	return err
 }
 
