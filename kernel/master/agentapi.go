@@ -1,14 +1,13 @@
 package master
 
 import (
-	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
 	"github.com/google/uuid"
 
 	"corral/kernel/internal/agentproto"
+	"corral/kernel/master/internal/core"
 	"corral/kernel/resource"
 )
 
@@ -30,25 +29,22 @@ func (m *Master) handleAgent(w http.ResponseWriter, r *http.Request) {
 			writeError(w, errorf(http.StatusBadRequest, "Expecting 'update' to be present"))
 			return
 		}
-		var apiErr error
-		err := m.do(r.Context(), func(c *core) {
-			a := c.agents[call.AgentID]
-			if a == nil || a.conn == nil || a.conn.id != call.ConnectionID || a.status != agentRegistered {
-				apiErr = errorf(http.StatusConflict, "Agent %s is not registered on this connection; register again", call.AgentID)
-				return
-			}
-			now := time.Now()
-			a.lastSeen = now
-			if call.Type == agentproto.CallUpdate {
-				c.statusUpdates(a, call.Update.Updates, now)
-			}
+		var updates []agentproto.StatusUpdate
+		if call.Type == agentproto.CallUpdate {
+			updates = call.Update.Updates
+		}
+		var ok bool
+		err := m.do(r.Context(), func(c *core.Core) {
+			var fx core.Effects
+			fx, ok = c.AgentCall(call.AgentID, call.ConnectionID, updates, time.Now())
+			m.apply(fx)
 		})
 		if err != nil {
 			writeError(w, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 			return
 		}
-		if apiErr != nil {
-			writeError(w, apiErr)
+		if !ok {
+			writeError(w, errorf(http.StatusConflict, "Agent %s is not registered on this connection; register again", call.AgentID))
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
@@ -85,41 +81,43 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, call *age
 		return
 	}
 	var (
-		id       string
-		admitted bool
-		refuse   error
+		id     string
+		admit  *core.AdmitAgent
+		refuse error
 	)
-	if err := m.do(r.Context(), func(c *core) { id, admitted, refuse = c.registerCheck(call) }); err != nil {
+	if err := m.do(r.Context(), func(c *core.Core) { id, admit, refuse = c.RegisterCheck(call.AgentID, reg) }); err != nil {
 		return
 	}
 	if refuse != nil {
 		writeError(w, errorf(http.StatusForbidden, "%v", refuse))
 		return
 	}
-	if !admitted {
-		info, _ := json.Marshal(reg.Info)
-		store := m.store
-		done := m.registrar.enqueue("admit agent "+id, func(ctx context.Context) error {
-			return store.AdmitAgent(ctx, id, reg.Info.Hostname, info)
-		})
+	// The admission is durable before the agent hears it is registered.
+	if admit != nil {
 		select {
-		case <-done:
+		case <-m.registrar.enqueue(admit.String(), m.writeFunc(*admit)):
 		case <-r.Context().Done():
 			return
 		}
 	}
-	conn := &agentConn{id: uuid.NewString(), q: newQueue()}
-	err = m.do(r.Context(), func(c *core) { c.registered(id, reg, conn, time.Now()) })
-	// Even if the request ended before the loop ran registered(), the loop
+	connID, q := uuid.NewString(), newQueue()
+	err = m.do(r.Context(), func(c *core.Core) {
+		m.agentConns[connID] = q
+		m.apply(c.Register(id, reg, connID, time.Now()))
+	})
+	// Even if the request ended before the loop ran Register, the loop
 	// must learn that this connection is gone (a no-op for a stale one).
-	defer m.post(func(c *core) { c.agentGoneAway(id, conn, time.Now()) })
+	defer m.post(func(c *core.Core) {
+		m.apply(c.AgentClosed(id, connID, time.Now()))
+		delete(m.agentConns, connID)
+	})
 	if err != nil {
 		writeError(w, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set(agentproto.ConnectionIDHeader, conn.id)
+	w.Header().Set(agentproto.ConnectionIDHeader, connID)
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush()
-	pump(r, w, flusher, conn.q)
+	pump(r, w, flusher, q)
 }

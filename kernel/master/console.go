@@ -16,7 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"corral/internal/events"
-	"corral/kernel/mesos"
+	"corral/kernel/master/internal/core"
 	"corral/web"
 )
 
@@ -108,17 +108,6 @@ func (cs *console) handleEvents(w http.ResponseWriter, r *http.Request) {
 	cs.bus.ServeHTTP(w, r)
 }
 
-// stateFingerprint identifies what the cluster page shows: it changes when
-// an agent, framework, task or offer comes, goes or changes state, and not
-// on heartbeats.
-type stateFingerprint struct {
-	Agents     int    `json:"agents"`
-	Frameworks int    `json:"frameworks"`
-	Tasks      int    `json:"tasks"`
-	Offers     int    `json:"offers"`
-	sum        uint64 // order-independent hash of the parts
-}
-
 // watch runs until the master's loop has stopped; it then closes the bus,
 // which ends every stream so browsers reconnect (to the next leader).
 func (cs *console) watch() {
@@ -128,7 +117,7 @@ func (cs *console) watch() {
 	// The zero fingerprint is "nothing seen yet": the first one taken
 	// differs (unless the cluster is empty), so a client that connects
 	// before it re-reads once more rather than missing a change.
-	var last stateFingerprint
+	var last core.Fingerprint
 	for {
 		select {
 		case <-cs.m.stopped:
@@ -140,8 +129,8 @@ func (cs *console) watch() {
 		}
 		// The closure may outlive do when the master stops; it only
 		// writes to the buffered channel.
-		got := make(chan stateFingerprint, 1)
-		if err := cs.m.do(context.Background(), func(c *core) { got <- c.fingerprint(cs.seed) }); err != nil {
+		got := make(chan core.Fingerprint, 1)
+		if err := cs.m.do(context.Background(), func(c *core.Core) { got <- c.Fingerprint(cs.seed) }); err != nil {
 			return
 		}
 		if fp := <-got; fp != last {
@@ -149,67 +138,6 @@ func (cs *console) watch() {
 			last = fp
 		}
 	}
-}
-
-type agentPrint struct {
-	id        string
-	status    agentStatus
-	connected bool
-	info      uint64
-}
-
-type frameworkPrint struct {
-	id, name, webui string
-	state           frameworkState
-	roles           string
-	suppressed      int
-}
-
-type completedPrint struct{ id string }
-
-type taskPrint struct {
-	framework, id, agent string
-	state                mesos.TaskState
-	healthy              int8
-}
-
-// fingerprint summarizes the state for the console. Runs on the loop, in
-// time linear in agents, tasks and offers, without allocating per item.
-func (c *core) fingerprint(seed maphash.Seed) stateFingerprint {
-	var fp stateFingerprint
-	for _, a := range c.agents {
-		fp.Agents++
-		fp.sum += maphash.Comparable(seed, agentPrint{id: a.id, status: a.status, connected: a.conn != nil, info: maphash.Bytes(seed, a.admitted)})
-	}
-	hashFramework := func(f *framework) {
-		fp.Frameworks++
-		fp.sum += maphash.Comparable(seed, frameworkPrint{id: f.id, name: f.info.Name, webui: f.info.WebuiURL, state: f.state,
-			roles: strings.Join(f.roles, ","), suppressed: len(f.suppressed)})
-		for _, t := range f.tasks {
-			fp.Tasks++
-			var h int8
-			if t.status.Healthy != nil {
-				h = 1
-				if *t.status.Healthy {
-					h = 2
-				}
-			}
-			fp.sum += maphash.Comparable(seed, taskPrint{framework: f.id, id: t.info.TaskID.Value, agent: t.agentID, state: t.state, healthy: h})
-		}
-		// Terminal tasks leave f.tasks for f.completed; its length tells.
-		fp.sum += uint64(len(f.completed)) * 0x9e3779b97f4a7c15
-	}
-	for _, f := range c.frameworks {
-		hashFramework(f)
-	}
-	for _, f := range c.completed {
-		fp.sum += maphash.Comparable(seed, completedPrint{id: f.id})
-	}
-	for id := range c.offers {
-		fp.Offers++
-		fp.sum += maphash.Comparable(seed, id)
-	}
-	return fp
 }
 
 // --- reverse proxies ------------------------------------------------------
@@ -289,15 +217,6 @@ type consoleError struct {
 
 func (e *consoleError) Error() string { return e.msg }
 
-// frameworkMatch is what the proxy needs of a framework, read on the loop.
-type frameworkMatch struct {
-	id, name, webui string
-	state           frameworkState
-	registered      time.Time
-	disconnected    time.Time
-	failover        time.Duration
-}
-
 // frameworkTarget finds the webui_url of the framework with the id name,
 // or else of the connected framework named name. Several connected
 // frameworks with that name are a 409 naming their ids; a disconnected one
@@ -306,17 +225,8 @@ func (m *Master) frameworkTarget(ctx context.Context, name string) (*url.URL, er
 	if !m.recovered.Load() {
 		return nil, &consoleError{http.StatusServiceUnavailable, "The master is still recovering its registry; retry shortly"}
 	}
-	got := make(chan []frameworkMatch, 1)
-	err := m.do(ctx, func(c *core) {
-		var out []frameworkMatch
-		for _, f := range c.frameworks {
-			if f.id == name || f.info.Name == name {
-				out = append(out, frameworkMatch{id: f.id, name: f.info.Name, webui: f.info.WebuiURL, state: f.state,
-					registered: f.registeredAt, disconnected: f.disconnectedAt, failover: f.failoverTimeout})
-			}
-		}
-		got <- out
-	})
+	got := make(chan []core.FrameworkMatch, 1)
+	err := m.do(ctx, func(c *core.Core) { got <- c.FrameworksNamed(name) })
 	if err != nil {
 		return nil, &consoleError{http.StatusServiceUnavailable, "The master is stopping"}
 	}
@@ -325,15 +235,15 @@ func (m *Master) frameworkTarget(ctx context.Context, name string) (*url.URL, er
 		return nil, &consoleError{http.StatusBadGateway, fmt.Sprintf("The %q framework is not registered with the master", name)}
 	}
 	for _, f := range matches {
-		if f.id == name {
-			matches = []frameworkMatch{f}
+		if f.ID == name {
+			matches = []core.FrameworkMatch{f}
 			break
 		}
 	}
 	var connected []string
 	for _, f := range matches {
-		if f.state == fwConnected {
-			connected = append(connected, f.id)
+		if f.Connected {
+			connected = append(connected, f.ID)
 		}
 	}
 	if len(connected) > 1 {
@@ -345,26 +255,26 @@ func (m *Master) frameworkTarget(ctx context.Context, name string) (*url.URL, er
 	}
 	sort.Slice(matches, func(i, j int) bool {
 		a, b := matches[i], matches[j]
-		if (a.state == fwConnected) != (b.state == fwConnected) {
-			return a.state == fwConnected
+		if a.Connected != b.Connected {
+			return a.Connected
 		}
-		return a.registered.After(b.registered)
+		return a.RegisteredAt.After(b.RegisteredAt)
 	})
 	f := matches[0]
-	if f.state != fwConnected {
-		msg := fmt.Sprintf("The %q framework (%s) is disconnected from the master", name, f.id)
-		if !f.disconnected.IsZero() {
+	if !f.Connected {
+		msg := fmt.Sprintf("The %q framework (%s) is disconnected from the master", name, f.ID)
+		if !f.DisconnectedAt.IsZero() {
 			msg += fmt.Sprintf(" since %s; it has until %s to re-subscribe",
-				f.disconnected.UTC().Format(time.RFC3339), f.disconnected.Add(f.failover).UTC().Format(time.RFC3339))
+				f.DisconnectedAt.UTC().Format(time.RFC3339), f.DisconnectedAt.Add(f.FailoverTimeout).UTC().Format(time.RFC3339))
 		}
 		return nil, &consoleError{http.StatusServiceUnavailable, msg}
 	}
-	if f.webui == "" {
-		return nil, &consoleError{http.StatusBadGateway, fmt.Sprintf("The %q framework (%s) registered no webui_url, so its API cannot be reached through the master", name, f.id)}
+	if f.WebuiURL == "" {
+		return nil, &consoleError{http.StatusBadGateway, fmt.Sprintf("The %q framework (%s) registered no webui_url, so its API cannot be reached through the master", name, f.ID)}
 	}
-	u, err := url.Parse(f.webui)
+	u, err := url.Parse(f.WebuiURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &consoleError{http.StatusBadGateway, fmt.Sprintf("The %q framework (%s) registered webui_url %q, which is not an http(s) URL", name, f.id, f.webui)}
+		return nil, &consoleError{http.StatusBadGateway, fmt.Sprintf("The %q framework (%s) registered webui_url %q, which is not an http(s) URL", name, f.ID, f.WebuiURL)}
 	}
 	return u, nil
 }
@@ -410,13 +320,9 @@ func (m *Master) handleAgentFiles(w http.ResponseWriter, r *http.Request) {
 		endpoint string
 	}
 	got := make(chan hit, 1)
-	if err := m.do(r.Context(), func(c *core) {
-		a := c.agents[id]
-		if a == nil {
-			got <- hit{}
-			return
-		}
-		got <- hit{found: true, endpoint: a.info.Endpoint}
+	if err := m.do(r.Context(), func(c *core.Core) {
+		endpoint, found := c.AgentEndpoint(id)
+		got <- hit{found: found, endpoint: endpoint}
 	}); err != nil {
 		writeMessage(w, http.StatusServiceUnavailable, "The master is stopping")
 		return

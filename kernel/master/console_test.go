@@ -15,6 +15,7 @@ import (
 
 	"corral/internal/testpg"
 	"corral/kernel/internal/agentproto"
+	"corral/kernel/master/internal/core"
 	"corral/kernel/resource"
 )
 
@@ -325,7 +326,7 @@ func TestConsoleEventsFollowStateChanges(t *testing.T) {
 	}
 	registerAgentAt(t, tm.url, "http://127.0.0.1:1")
 	ev := s.next(t, 5*time.Second, "an event after an agent registered")
-	var fp stateFingerprint
+	var fp core.Fingerprint
 	if err := json.Unmarshal([]byte(ev.data), &fp); ev.typ != consoleEventType || err != nil || fp.Agents != 1 {
 		t.Fatalf("after an agent registered: %s %s; want %s with 1 agent", ev.typ, ev.data, consoleEventType)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"corral/kernel/allocator"
 	"corral/kernel/internal/registry"
+	"corral/kernel/master/internal/core"
 	"corral/kernel/mesos"
 )
 
@@ -57,8 +58,14 @@ type Master struct {
 	startedAt time.Time
 	url       string // advertised base URL
 
-	ops  chan func(*core)
-	core *core // touched only by the loop goroutine
+	ops  chan func(*core.Core)
+	core *core.Core // touched only by the loop goroutine
+	// fwStreams and agentConns are the queues of the live SUBSCRIBE and
+	// REGISTER streams, by stream and connection id. Only the loop
+	// goroutine touches them: it adds a stream before the core hears of
+	// it and drops it when the core closes it or its handler returns.
+	fwStreams  map[string]*queue
+	agentConns map[string]*queue
 
 	recovered atomic.Bool // registry recovered; APIs answer 503 before
 	ready     chan struct{}
@@ -100,17 +107,19 @@ func New(cfg Config, store Store, log *slog.Logger) (*Master, error) {
 		runID = uuid.NewString()
 	}
 	m := &Master{
-		cfg:       cfg,
-		log:       log,
-		store:     store,
-		registrar: newRegistrar(log, registry.Permanent),
-		metrics:   newMetrics(),
-		runID:     runID,
-		startedAt: time.Now(),
-		url:       adv,
-		ops:       make(chan func(*core), 1024),
-		ready:     make(chan struct{}),
-		stopped:   make(chan struct{}),
+		cfg:        cfg,
+		log:        log,
+		store:      store,
+		registrar:  newRegistrar(log, registry.Permanent),
+		metrics:    newMetrics(),
+		runID:      runID,
+		startedAt:  time.Now(),
+		url:        adv,
+		ops:        make(chan func(*core.Core), 1024),
+		fwStreams:  map[string]*queue{},
+		agentConns: map[string]*queue{},
+		ready:      make(chan struct{}),
+		stopped:    make(chan struct{}),
 	}
 	ip := ipOf(u.Hostname())
 	m.info = mesos.MasterInfo{
@@ -122,7 +131,18 @@ func New(cfg Config, store Store, log *slog.Logger) (*Master, error) {
 		Version:  Version,
 		Address:  &mesos.Address{Hostname: u.Hostname(), IP: ip, Port: mesos.Int(port)},
 	}
-	m.core = newCore(m)
+	m.core = core.New(core.Config{
+		RunID:                         runID,
+		MasterInfo:                    m.info,
+		AgentPingInterval:             cfg.AgentPingInterval,
+		MaxAgentPingTimeouts:          cfg.MaxAgentPingTimeouts,
+		AgentReregisterTimeout:        cfg.AgentReregisterTimeout,
+		FrameworkHeartbeatInterval:    cfg.FrameworkHeartbeatInterval,
+		OfferTimeout:                  cfg.OfferTimeout,
+		DefaultRefuseSeconds:          cfg.DefaultRefuseSeconds,
+		MaxCompletedTasksPerFramework: cfg.MaxCompletedTasksPerFramework,
+		Allocator:                     allocatorConfig(cfg),
+	})
 	return m, nil
 }
 
@@ -281,7 +301,16 @@ func (m *Master) recover(ctx context.Context) error {
 	infoJSON, _ := json.Marshal(m.info)
 	now := time.Now()
 	m.registrar.enqueue("master info", func(ctx context.Context) error { return m.store.SetMaster(ctx, infoJSON, now) })
-	if err := m.do(ctx, func(c *core) { c.restore(agents, fws, initial, time.Now()) }); err != nil {
+	ras := make([]core.AgentRecord, len(agents))
+	for i, a := range agents {
+		ras[i] = core.AgentRecord{ID: a.ID, Info: a.Info, State: string(a.State), RegisteredAt: a.RegisteredAt, UnreachableSince: a.UnreachableSince}
+	}
+	rfs := make([]core.FrameworkRecord, len(fws))
+	for i, f := range fws {
+		rfs[i] = core.FrameworkRecord{ID: f.ID, Info: f.Info, State: string(f.State), FailoverTimeout: f.FailoverTimeout,
+			RegisteredAt: f.RegisteredAt, DisconnectedAt: f.DisconnectedAt, RemovedAt: f.RemovedAt}
+	}
+	if err := m.do(ctx, func(c *core.Core) { c.Restore(ras, rfs, initial, time.Now()) }); err != nil {
 		return err
 	}
 	m.recovered.Store(true)
@@ -296,11 +325,12 @@ func (m *Master) Ready() <-chan struct{} { return m.ready }
 // errStopped is returned by do when the master is shutting down.
 var errStopped = errors.New("master is stopping")
 
-// do runs fn on the loop goroutine and waits for it.
-func (m *Master) do(ctx context.Context, fn func(*core)) error {
+// do runs fn on the loop goroutine and waits for it. fn applies the
+// effects of the core's steps it takes (apply) before it returns.
+func (m *Master) do(ctx context.Context, fn func(*core.Core)) error {
 	done := make(chan struct{})
 	select {
-	case m.ops <- func(c *core) { fn(c); close(done) }:
+	case m.ops <- func(c *core.Core) { fn(c); close(done) }:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-m.stopped:
@@ -319,7 +349,7 @@ func (m *Master) do(ctx context.Context, fn func(*core)) error {
 
 // post runs fn on the loop without waiting; it is dropped if the master
 // has stopped.
-func (m *Master) post(fn func(*core)) {
+func (m *Master) post(fn func(*core.Core)) {
 	select {
 	case m.ops <- fn:
 	case <-m.stopped:
@@ -342,7 +372,7 @@ func (m *Master) loop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			c.shutdown()
+			m.closeStreams()
 			return
 		case fn := <-m.ops:
 			fn(c)
@@ -358,28 +388,30 @@ func (m *Master) loop(ctx context.Context) {
 			}
 		case <-alloc.C:
 			if m.recovered.Load() {
-				m.allocate(func(now time.Time) { c.allocate(now, nil) })
+				m.allocate(c.Allocate)
 			}
 		case <-check.C:
-			c.checkTimeouts(time.Now())
+			m.apply(c.Tick(time.Now()))
 		case <-fwBeat.C:
-			c.heartbeatFrameworks()
+			m.apply(c.HeartbeatFrameworks())
 		case <-agBeat.C:
-			c.heartbeatAgents()
+			m.apply(c.HeartbeatAgents())
 		case <-stats.C:
-			c.updateGauges()
+			m.metrics.set(c.Gauges())
 		}
-		if len(c.dirty) > 0 && m.recovered.Load() {
-			m.allocate(c.allocateDirty)
+		if c.Dirty() && m.recovered.Load() {
+			m.allocate(c.AllocateDirty)
 		}
 	}
 }
 
-// allocate runs an allocation cycle and records how long it took.
-func (m *Master) allocate(cycle func(now time.Time)) {
+// allocate runs an allocation cycle, records how long it took, and
+// applies its effects.
+func (m *Master) allocate(cycle func(now time.Time) core.Effects) {
 	start := time.Now()
-	cycle(start)
+	fx := cycle(start)
 	m.metrics.allocationSeconds.Observe(time.Since(start).Seconds())
+	m.apply(fx)
 }
 
 // allocatorConfig maps the master's config to the allocator's.

@@ -3,6 +3,8 @@ package master
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"corral/kernel/master/internal/core"
 )
 
 // metrics are the master's Prometheus collectors, on a registry of its own
@@ -61,4 +63,19 @@ func newMetrics() *metrics {
 		mt.eventsSent, mt.statusUpdates, mt.tasksLaunched, mt.elected,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return mt
+}
+
+// set sets the gauges to the core's counts.
+func (mt *metrics) set(g core.Gauges) {
+	for k, v := range g.Agents {
+		mt.agents.WithLabelValues(k).Set(float64(v))
+	}
+	for k, v := range g.Frameworks {
+		mt.frameworks.WithLabelValues(k).Set(float64(v))
+	}
+	mt.tasks.Reset()
+	for k, v := range g.Tasks {
+		mt.tasks.WithLabelValues(string(k)).Set(float64(v))
+	}
+	mt.offers.Set(float64(g.Offers))
 }

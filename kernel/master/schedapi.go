@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"corral/kernel/master/internal/core"
 	"corral/kernel/mesos"
 )
 
@@ -154,89 +155,29 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusBadRequest, "All non-subscribe calls should include the 'Mesos-Stream-Id' header"))
 		return
 	}
-	var apiErr error
-	code := http.StatusAccepted
-	err := m.do(r.Context(), func(c *core) {
-		f := c.frameworks[call.FrameworkID.Value]
-		switch {
-		case f == nil || f.state == fwRemoved:
-			apiErr = errorf(http.StatusBadRequest, "Framework cannot be found")
-			return
-		case f.state != fwConnected || f.stream == nil:
-			apiErr = errorf(http.StatusForbidden, "Framework is not subscribed")
-			return
-		case f.stream.id != streamID:
-			apiErr = errorf(http.StatusBadRequest, "The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s", streamID, f.id)
-			return
-		}
-		now := time.Now()
-		switch call.Type {
-		case mesos.CallTeardown:
-			c.removeFramework(f, "teardown requested", now)
-		case mesos.CallAccept:
-			c.accept(f, call.Accept.OfferIDs, call.Accept.Operations, call.Accept.Filters, now)
-		case mesos.CallDecline:
-			c.accept(f, call.Decline.OfferIDs, nil, call.Decline.Filters, now)
-		case mesos.CallRevive:
-			var roles []string
-			if call.Revive != nil {
-				roles = call.Revive.Roles
-			}
-			if apiErr = checkRoles(f, roles, "revive.roles"); apiErr == nil {
-				c.revive(f, roles)
-			}
-		case mesos.CallSuppress:
-			var roles []string
-			if call.Suppress != nil {
-				roles = call.Suppress.Roles
-			}
-			if apiErr = checkRoles(f, roles, "suppress.roles"); apiErr == nil {
-				c.suppress(f, roles)
-			}
-		case mesos.CallKill:
-			c.kill(f, call.Kill, now)
-		case mesos.CallShutdown:
-			// A command task's executor id is its task id; shutting the
-			// executor down kills the task. Unknown executors are ignored.
-			if t := f.tasks[call.Shutdown.ExecutorID.Value]; t != nil && t.agentID == call.Shutdown.AgentID.Value {
-				c.kill(f, &mesos.Kill{TaskID: call.Shutdown.ExecutorID, AgentID: &call.Shutdown.AgentID}, now)
-			}
-		case mesos.CallAcknowledge:
-			c.acknowledge(f, call.Acknowledge)
-		case mesos.CallReconcile:
-			c.reconcile(f, call.Reconcile, now)
-		case mesos.CallMessage:
-			// Command tasks have no executor to receive framework messages;
-			// as in Mesos, MESSAGE is best-effort and this one is dropped.
-			m.log.Debug("dropping framework message for a command task", "framework", f.id, "executor", call.Message.ExecutorID.Value)
-		case mesos.CallRequest, mesos.CallAcceptInverseOffers, mesos.CallDeclineInverseOffers:
-			// No inverse offers are ever made and requests are advisory.
-		case mesos.CallUpdateFramework:
-			if err := c.updateFramework(f, call.UpdateFramework, now); err != nil {
-				apiErr = errorf(http.StatusBadRequest, "%v", err)
-				return
-			}
-			code = http.StatusOK
-		}
+	var refusal *core.Refusal
+	err := m.do(r.Context(), func(c *core.Core) {
+		var fx core.Effects
+		fx, refusal = c.Call(&call, streamID, time.Now())
+		m.apply(fx)
 	})
 	if err != nil {
 		writeError(w, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 		return
 	}
-	if apiErr != nil {
-		writeError(w, apiErr)
+	if refusal != nil {
+		code := http.StatusBadRequest
+		if refusal.NotSubscribed {
+			code = http.StatusForbidden
+		}
+		writeError(w, errorf(code, "%s", refusal.Message))
 		return
 	}
-	w.WriteHeader(code)
-}
-
-func checkRoles(f *framework, roles []string, field string) error {
-	for _, r := range roles {
-		if !f.hasRole(r) {
-			return errorf(http.StatusBadRequest, "'%s': role '%s' is not one of the framework's roles %v", field, r, f.roles)
-		}
+	if call.Type == mesos.CallUpdateFramework {
+		w.WriteHeader(http.StatusOK)
+		return
 	}
-	return nil
+	w.WriteHeader(http.StatusAccepted)
 }
 
 // subscribe serves a SUBSCRIBE: it answers with a RecordIO stream of events
@@ -257,16 +198,23 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.C
 		return
 	}
 	var id, refusal string
-	s := &fwStream{id: uuid.NewString(), q: newQueue()}
+	streamID, q := uuid.NewString(), newQueue()
 	// Check and subscribe in one step, so nothing can remove the framework
 	// in between. Whatever happens to this request afterwards, the loop
 	// hears that the stream ended (a no-op if it never became current).
-	err := m.do(r.Context(), func(c *core) {
-		if id, refusal = c.subscribeCheck(call); refusal == "" {
-			c.subscribe(id, call, s, time.Now())
+	err := m.do(r.Context(), func(c *core.Core) {
+		m.fwStreams[streamID] = q
+		var fx core.Effects
+		id, refusal, fx = c.Subscribe(call, streamID, time.Now())
+		if refusal != "" {
+			delete(m.fwStreams, streamID)
 		}
+		m.apply(fx)
 	})
-	defer m.post(func(c *core) { c.disconnected(id, s, time.Now()) })
+	defer m.post(func(c *core.Core) {
+		m.apply(c.Disconnected(id, streamID, time.Now()))
+		delete(m.fwStreams, streamID)
+	})
 	if err != nil {
 		writeError(w, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 		return
@@ -278,12 +226,12 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.C
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Mesos-Stream-Id", s.id)
+	w.Header().Set("Mesos-Stream-Id", streamID)
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush()
-	m.log.Info("framework subscribed", "framework", id, "name", call.Subscribe.FrameworkInfo.Name, "stream", s.id)
-	pump(r, w, flusher, s.q)
+	m.log.Info("framework subscribed", "framework", id, "name", call.Subscribe.FrameworkInfo.Name, "stream", streamID)
+	pump(r, w, flusher, q)
 }
 
 // streamWriteTimeout bounds one write to a stream: a client that stops

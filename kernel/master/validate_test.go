@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"corral/kernel/mesos"
-	"corral/kernel/resource"
 )
 
 func TestValidateCall(t *testing.T) {
@@ -55,118 +54,6 @@ func TestValidateRole(t *testing.T) {
 	for role, ok := range map[string]bool{"*": true, "eng": true, "eng/web": true, "": false, "/a": false, "a/": false, "a//b": false, "a/../b": false, "a b": false, "-x": false, "a/*": false} {
 		if err := validateRole(role); (err == nil) != ok {
 			t.Errorf("validateRole(%q) = %v; want ok=%v", role, err, ok)
-		}
-	}
-}
-
-func TestCheckTask(t *testing.T) {
-	offered, _ := resource.Parse("cpus:2;mem:1024;ports:[31000-31010]")
-	base := func() mesos.TaskInfo {
-		return mesos.TaskInfo{
-			Name: "t", TaskID: mesos.ID{Value: "t1"}, AgentID: mesos.ID{Value: "a1"},
-			Resources: resource.Scalar("cpus", 1).Add(resource.Scalar("mem", 128)).Wire(""),
-			Command:   &mesos.CommandInfo{Value: "sleep 1"},
-		}
-	}
-	none := func(string) bool { return false }
-	for _, tc := range []struct {
-		name   string
-		mutate func(*mesos.TaskInfo)
-		exists func(string) bool
-		want   string
-	}{
-		{"valid", func(*mesos.TaskInfo) {}, none, ""},
-		{"no id", func(ti *mesos.TaskInfo) { ti.TaskID.Value = "" }, none, "no 'task_id'"},
-		{"slash id", func(ti *mesos.TaskInfo) { ti.TaskID.Value = "a/b" }, none, "must not contain"},
-		{"duplicate", func(*mesos.TaskInfo) {}, func(string) bool { return true }, "already in use"},
-		{"wrong agent", func(ti *mesos.TaskInfo) { ti.AgentID.Value = "a2" }, none, "offer is for agent"},
-		{"executor", func(ti *mesos.TaskInfo) { ti.Executor = &mesos.ExecutorInfo{} }, none, "custom executors"},
-		{"no command", func(ti *mesos.TaskInfo) { ti.Command = nil }, none, "must set 'command'"},
-		{"empty shell", func(ti *mesos.TaskInfo) { ti.Command.Value = "" }, none, "empty"},
-		{"too much cpu", func(ti *mesos.TaskInfo) { ti.Resources = resource.Scalar("cpus", 3).Wire("") }, none, "missing cpus:1"},
-		{"port not offered", func(ti *mesos.TaskInfo) {
-			ti.Resources = resource.Scalar("cpus", 1).Add(resource.RangesOf("ports", resource.Range{Begin: 80, End: 80})).Wire("")
-		}, none, "missing ports:[80-80]"},
-		{"no resources", func(ti *mesos.TaskInfo) { ti.Resources = nil }, none, "no cpus or mem"},
-		{"reserved", func(ti *mesos.TaskInfo) { ti.Resources[0].Role = "eng" }, none, "reserved resources"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ti := base()
-			tc.mutate(&ti)
-			got := checkTask(&ti, "a1", "web", mesos.ResourceFormat{}, offered, tc.exists)
-			if tc.want == "" && got.reason != "" || tc.want != "" && !strings.Contains(got.reason, tc.want) {
-				t.Errorf("checkTask(%s) reason = %q; want %q", tc.name, got.reason, tc.want)
-			}
-		})
-	}
-}
-
-// TestCheckTaskAllocation: a task's resources may leave out
-// allocation_info, whatever the framework's capabilities, but may not name
-// a role other than the offer's.
-func TestCheckTaskAllocation(t *testing.T) {
-	offered, _ := resource.Parse("cpus:2;mem:1024")
-	multiRole := mesos.ResourceFormat{MultiRole: true, ReservationRefinement: true}
-	for _, tc := range []struct {
-		name      string
-		format    mesos.ResourceFormat
-		resources []mesos.Resource
-		want      string
-	}{
-		{"legacy without allocation_info", mesos.ResourceFormat{}, resource.Scalar("cpus", 1).Wire(""), ""},
-		{"multi-role without allocation_info", multiRole, resource.Scalar("cpus", 1).Wire(""), ""},
-		{"multi-role with the offer's role", multiRole, resource.Scalar("cpus", 1).Wire("web"), ""},
-		{"multi-role with another role", multiRole, resource.Scalar("cpus", 1).Wire("batch"), `allocated to role "batch", but the offer is allocated to role "web"`},
-		{"legacy with another role", mesos.ResourceFormat{}, resource.Scalar("cpus", 1).Wire("batch"), `allocated to role "batch"`},
-		{"reserved post-refinement", multiRole, []mesos.Resource{{Name: "cpus", Type: mesos.Scalar, Scalar: &mesos.ScalarValue{Value: 1},
-			Reservations: []mesos.ReservationInfo{{Type: mesos.ReservationStatic, Role: "web"}}}}, "reserved resources are not supported"},
-		{"star dynamically reserved", multiRole, []mesos.Resource{{Name: "cpus", Type: mesos.Scalar, Scalar: &mesos.ScalarValue{Value: 1},
-			Role: "*", Reservation: &mesos.ReservationInfo{Principal: "p"}}}, "cannot be dynamically reserved"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ti := mesos.TaskInfo{Name: "t", TaskID: mesos.ID{Value: "t1"}, AgentID: mesos.ID{Value: "a1"}, Resources: tc.resources, Command: &mesos.CommandInfo{Value: "sleep 1"}}
-			got := checkTask(&ti, "a1", "web", tc.format, offered, func(string) bool { return false })
-			if tc.want == "" && got.reason != "" || tc.want != "" && !strings.Contains(got.reason, tc.want) {
-				t.Errorf("checkTask(%s) reason = %q; want %q", tc.name, got.reason, tc.want)
-			}
-			if tc.want == "" && got.resources.Scalar("cpus") != 1 {
-				t.Errorf("checkTask(%s) resources = %s; want cpus:1", tc.name, got.resources)
-			}
-		})
-	}
-}
-
-func TestReconcileUnknown(t *testing.T) {
-	for _, tc := range []struct {
-		agent     agentStatus
-		pa        bool
-		want      mesos.TaskState
-		wantReply bool
-	}{
-		{agentRecovered, true, "", false},
-		{agentRegistered, true, mesos.TaskGone, true},
-		{agentUnreachable, true, mesos.TaskUnreachable, true},
-		{agentGone, true, mesos.TaskGoneByOperator, true},
-		{agentUnknown, true, mesos.TaskUnknown, true},
-		{agentRegistered, false, mesos.TaskLost, true},
-		{agentUnreachable, false, mesos.TaskLost, true},
-		{agentUnknown, false, mesos.TaskLost, true},
-	} {
-		got, reply := reconcileUnknown(tc.agent, tc.pa)
-		if got != tc.want || reply != tc.wantReply {
-			t.Errorf("reconcileUnknown(%d, pa=%v) = %s, %v; want %s, %v", tc.agent, tc.pa, got, reply, tc.want, tc.wantReply)
-		}
-	}
-}
-
-func TestRefuseSeconds(t *testing.T) {
-	f := func(v float64) *mesos.Filters { x := mesos.Float(v); return &mesos.Filters{RefuseSeconds: &x} }
-	for _, tc := range []struct {
-		in   *mesos.Filters
-		want float64
-	}{{nil, 5}, {&mesos.Filters{}, 5}, {f(0), 0}, {f(-3), 0}, {f(60), 60}, {f(1e12), maxRefuseSeconds}} {
-		if got := refuseSeconds(tc.in, 5); got != tc.want {
-			t.Errorf("refuseSeconds(%v) = %v; want %v", tc.in, got, tc.want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package master
+package core
 
 import (
 	"time"
@@ -8,15 +8,16 @@ import (
 	"corral/kernel/resource"
 )
 
-// agent is the master's record of one agent. Owned by the loop goroutine.
+// agent is the master's record of one agent.
 type agent struct {
 	id         string
 	info       agentproto.AgentInfo
 	total      resource.Resources
 	attributes []mesos.Attribute
 	status     agentStatus
-	// conn is the live REGISTER stream, nil when disconnected.
-	conn *agentConn
+	// conn is the live REGISTER stream's connection id, "" when
+	// disconnected.
+	conn string
 	// lastSeen is when the agent last heartbeated or (re-)registered.
 	lastSeen        time.Time
 	registeredAt    time.Time
@@ -28,10 +29,30 @@ type agent struct {
 	admitted []byte
 }
 
-// agentConn is one REGISTER stream of an agent.
-type agentConn struct {
-	id string
-	q  *queue
+// agentStatus is where the master stands with an agent.
+type agentStatus int
+
+const (
+	agentUnknown     agentStatus = iota
+	agentRecovered               // in the registry, not yet re-registered after this master started
+	agentRegistered              // admitted and connected (or within its ping window)
+	agentUnreachable             // marked unreachable
+	agentGone                    // marked gone by an operator
+)
+
+// String is the status as /state and the metrics name it.
+func (s agentStatus) String() string {
+	switch s {
+	case agentRegistered:
+		return "registered"
+	case agentRecovered:
+		return "recovered"
+	case agentUnreachable:
+		return "unreachable"
+	case agentGone:
+		return "gone"
+	}
+	return "unknown"
 }
 
 // task is the master's record of one task.
@@ -66,25 +87,27 @@ const (
 	fwRemoved
 )
 
+// String is the state in the registry's and /state's words.
 func (s frameworkState) String() string {
 	switch s {
 	case fwConnected:
-		return "active"
+		return RecordActive
 	case fwDisconnected:
-		return "disconnected"
+		return RecordDisconnected
 	default:
-		return "removed"
+		return RecordRemoved
 	}
 }
 
 // framework is the master's record of one framework.
 type framework struct {
-	id              string
-	info            mesos.FrameworkInfo
-	roles           []string
-	suppressed      map[string]bool
-	state           frameworkState
-	stream          *fwStream
+	id         string
+	info       mesos.FrameworkInfo
+	roles      []string
+	suppressed map[string]bool
+	state      frameworkState
+	// stream is the SUBSCRIBE stream's id, "" when there is none.
+	stream          string
 	registeredAt    time.Time
 	disconnectedAt  time.Time
 	removedAt       time.Time
@@ -107,12 +130,6 @@ func (f *framework) hasRole(r string) bool {
 		}
 	}
 	return false
-}
-
-// fwStream is one SUBSCRIBE stream.
-type fwStream struct {
-	id string // Mesos-Stream-Id
-	q  *queue
 }
 
 // offer is an outstanding offer.

@@ -1,0 +1,116 @@
+package core
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"corral/kernel/mesos"
+	"corral/kernel/resource"
+)
+
+// maxRefuseSeconds caps filters.refuse_seconds at one year, as Mesos does.
+const maxRefuseSeconds = 365 * 24 * 3600
+
+// refuseSeconds resolves the effective refuse filter of an ACCEPT/DECLINE:
+// the default when unset, negatives as zero, capped at one year.
+func refuseSeconds(f *mesos.Filters, def float64) float64 {
+	v := def
+	if f != nil && f.RefuseSeconds != nil {
+		v = float64(*f.RefuseSeconds)
+	}
+	if v < 0 {
+		v = 0
+	}
+	return math.Min(v, maxRefuseSeconds)
+}
+
+// taskCheck is the result of checking one task of a LAUNCH against the
+// resources left in the accepted offers.
+type taskCheck struct {
+	resources resource.Resources
+	// reason is empty for a valid task; otherwise the TASK_ERROR message.
+	reason string
+}
+
+// checkTask validates a TaskInfo of a LAUNCH on agentID with the resources
+// of offers allocated to role still available. The task's resources are
+// read as a framework with format sends them: allocation_info may be left
+// out (it is role), but may not name another role. existing reports
+// whether a task id is already in use by the framework (live, or earlier
+// in the same ACCEPT).
+func checkTask(t *mesos.TaskInfo, agentID, role string, format mesos.ResourceFormat, available resource.Resources, existing func(string) bool) taskCheck {
+	bad := func(format string, args ...any) taskCheck {
+		return taskCheck{reason: fmt.Sprintf(format, args...)}
+	}
+	id := t.TaskID.Value
+	switch {
+	case id == "":
+		return bad("Task has no 'task_id'")
+	case len(id) > 255:
+		return bad("Task ID is longer than 255 bytes")
+	case strings.ContainsAny(id, "/\x00") || id == "." || id == "..":
+		return bad("Task ID %q must not contain '/' or NUL and must not be '.' or '..'", id)
+	case existing(id):
+		return bad("Task ID %q is already in use", id)
+	case t.AgentID.Value != agentID:
+		return bad("Task uses agent %q but the offer is for agent %q", t.AgentID.Value, agentID)
+	case t.Executor != nil:
+		return bad("Task %q sets 'executor': custom executors are not supported; use 'command'", id)
+	case t.Command == nil:
+		return bad("Task %q must set 'command'", id)
+	case t.Container != nil:
+		return bad("Task %q sets 'container': containerizers are not supported", id)
+	case len(t.Command.URIs) > 0:
+		return bad("Task %q sets 'command.uris': fetching URIs is not supported", id)
+	case t.Command.IsShell() && t.Command.Value == "":
+		return bad("Task %q: shell command 'command.value' is empty", id)
+	case !t.Command.IsShell() && t.Command.Value == "":
+		return bad("Task %q: 'command.value' (the program to run) is empty", id)
+	}
+	ws, err := format.FromFramework(t.Resources, role)
+	if err != nil {
+		return bad("Task %q: invalid resources: %v", id, err)
+	}
+	res, err := resource.FromWire(ws)
+	if err != nil {
+		return bad("Task %q: invalid resources: %v", id, err)
+	}
+	if res.Scalar(resource.CPUs) <= 0 && res.Scalar(resource.Mem) <= 0 {
+		return bad("Task %q uses no cpus or mem", id)
+	}
+	if !available.Contains(res) {
+		return bad("Task %q uses more resources than offered: missing %s (offered and unused: %s)", id, available.Missing(res), available)
+	}
+	return taskCheck{resources: res}
+}
+
+// reconcileUnknown answers explicit reconciliation for a task the master
+// does not know, per the Mesos table: no reply while the agent may still
+// re-register, otherwise a state derived from what is known of the agent.
+// Non-partition-aware frameworks get TASK_LOST in place of the newer states.
+func reconcileUnknown(agent agentStatus, partitionAware bool) (mesos.TaskState, bool) {
+	var st mesos.TaskState
+	switch agent {
+	case agentRecovered:
+		return "", false
+	case agentRegistered:
+		st = mesos.TaskGone
+	case agentUnreachable:
+		st = mesos.TaskUnreachable
+	case agentGone:
+		st = mesos.TaskGoneByOperator
+	default:
+		st = mesos.TaskUnknown
+	}
+	return stateFor(st, partitionAware), true
+}
+
+// stateFor translates a state for a framework that may not be partition
+// aware.
+func stateFor(st mesos.TaskState, partitionAware bool) mesos.TaskState {
+	if !partitionAware && st.PartitionAwareOnly() {
+		return mesos.TaskLost
+	}
+	return st
+}
