@@ -86,6 +86,10 @@ type core struct {
 	subscribed bool
 	suppressed bool
 	revivedAt  time.Time
+	// restate is set by a (re)subscription: what the kernel holds of the
+	// offer wish (what the SUBSCRIBE listed) may predate the runs, so
+	// the next launch round sends the wish it derives (see manageOffers).
+	restate bool
 
 	// Run changes waiting for the next flush, and the acknowledgements
 	// waiting for them to be durable.
@@ -359,7 +363,7 @@ func (c *core) loop(ctx context.Context) {
 		case fn := <-c.ops:
 			fn(c)
 		case ev := <-c.evs:
-			c.event(ctx, ev)
+			c.handle(ctx, ev)
 		case <-c.pokes:
 			c.refresh(ctx)
 		case <-poll.C:
@@ -376,7 +380,7 @@ func (c *core) loop(ctx context.Context) {
 			case fn := <-c.ops:
 				fn(c)
 			case ev := <-c.evs:
-				c.event(ctx, ev)
+				c.handle(ctx, ev)
 			default:
 				break drain
 			}
@@ -387,6 +391,14 @@ func (c *core) loop(ctx context.Context) {
 		c.launch(ctx, now)
 		c.flushRuns(ctx)
 		timer.Reset(c.nextWake(time.Now()))
+	}
+}
+
+// handle applies an event from the kernel.
+func (c *core) handle(ctx context.Context, ev *mesos.Event) {
+	c.event(ctx, ev)
+	if ev.Type == mesos.EventSubscribed {
+		c.restate = true
 	}
 }
 
@@ -846,10 +858,15 @@ func fsecs(s float64) *mesos.Float { v := mesos.Float(s); return &v }
 
 // manageOffers keeps offers while runs are, or soon will be, ready to
 // launch, and declines them otherwise; with nothing coming it suppresses.
+// After a (re)subscription it sends the wish it derives even if it sent
+// the same before: revive when runs are coming, suppress when none is
+// scheduled at all.
 func (c *core) manageOffers(readyNow bool, now time.Time) {
 	if !c.subscribed {
 		return
 	}
+	restate := c.restate
+	c.restate = false
 	soon := readyNow
 	next := time.Time{}
 	for _, js := range c.jobs {
@@ -871,7 +888,7 @@ func (c *core) manageOffers(readyNow bool, now time.Time) {
 	if soon {
 		// Offers declined earlier carry refuse filters: revive (which
 		// clears them) when work is coming and none are held.
-		if c.suppressed || (len(c.offers) == 0 && now.Sub(c.revivedAt) > time.Second) {
+		if restate || c.suppressed || (len(c.offers) == 0 && now.Sub(c.revivedAt) > time.Second) {
 			c.suppressed = false
 			c.revivedAt = now
 			role := c.s.cfg.Role
@@ -891,7 +908,7 @@ func (c *core) manageOffers(readyNow bool, now time.Time) {
 			_ = c.client.Decline(ctx, []mesos.ID{oid}, &mesos.Filters{RefuseSeconds: fsecs(refuse)})
 		})
 	}
-	if next.IsZero() && !c.suppressed {
+	if next.IsZero() && (restate || !c.suppressed) {
 		c.suppressed = true
 		role := c.s.cfg.Role
 		c.call(func(ctx context.Context) { _ = c.client.Suppress(ctx, role) })

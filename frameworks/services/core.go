@@ -35,8 +35,14 @@ type core struct {
 	// reconciledAt when unheard-of instances were last reconciled
 	// explicitly (see reconcileUnheard).
 	subscribedAt, reconciledAt time.Time
-	suppressed                 bool
-	wanted                     int // apps that want launches, at the last evaluation
+	// suppressed is the offer wish last sent to the kernel, and wanted
+	// how many apps wanted launches at the last evaluation. restate is
+	// set by a (re)subscription: the kernel's idea of the wish (what the
+	// SUBSCRIBE listed) may predate the apps' state, so the next
+	// evaluation sends the wish it derives, whatever was sent before.
+	suppressed bool
+	restate    bool
+	wanted     int
 
 	// Pending writes of this batch, flushed before acknowledgements.
 	dirty   map[string]bool // task ids to upsert
@@ -127,7 +133,7 @@ func (c *core) event(ctx context.Context, ev *mesos.Event) {
 
 func (c *core) onSubscribed(ctx context.Context, sub *mesos.Subscribed) {
 	c.subscribed = true
-	c.suppressed = false
+	c.restate = true
 	c.subscribedAt, c.reconciledAt = time.Now(), time.Now()
 	id := sub.FrameworkID.Value
 	s := c.s
@@ -415,17 +421,52 @@ func (c *core) evaluate(ctx context.Context, now time.Time) {
 	if !c.subscribed {
 		return
 	}
-	switch {
-	case wanted > c.wanted || (wanted > 0 && c.suppressed):
+	role := c.s.cfg.Role
+	switch offerCall(wanted, c.wanted, c.suppressed, c.restate) {
+	case offersRevive:
 		c.suppressed = false
-		role := c.s.cfg.Role
 		c.s.call(func(ctx context.Context) { _ = c.s.client.Revive(ctx, role) })
-	case wanted == 0 && !c.suppressed:
+	case offersSuppress:
 		c.suppressed = true
-		role := c.s.cfg.Role
 		c.s.call(func(ctx context.Context) { _ = c.s.client.Suppress(ctx, role) })
 	}
+	c.restate = false
 	c.wanted = wanted
+}
+
+// offersAction is what an evaluation tells the kernel about offers.
+type offersAction int
+
+const (
+	offersKeep     offersAction = iota // nothing to send
+	offersRevive                       // REVIVE: un-suppress and clear refuse filters
+	offersSuppress                     // SUPPRESS: no offers until the next REVIVE
+)
+
+func (a offersAction) String() string {
+	switch a {
+	case offersRevive:
+		return "revive"
+	case offersSuppress:
+		return "suppress"
+	}
+	return "keep"
+}
+
+// offerCall derives the offer call from the apps' state: wanted apps
+// want launches now and prev did at the last evaluation; suppressed is
+// the wish last sent, and restate says that a (re)subscription since
+// may have left the kernel with another. Offers flow while any app
+// wants launches, and more apps wanting them revive (which clears the
+// refuse filters of offers declined before); with none, offers stop.
+func offerCall(wanted, prev int, suppressed, restate bool) offersAction {
+	switch {
+	case wanted > 0 && (restate || suppressed || wanted > prev):
+		return offersRevive
+	case wanted == 0 && (restate || !suppressed):
+		return offersSuppress
+	}
+	return offersKeep
 }
 
 // finishDeployments ends deployments whose apps all reached their target,
