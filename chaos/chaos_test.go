@@ -97,7 +97,9 @@ func runScenario(t *testing.T, sc scenario) {
 	f.c, f.l = c, l
 	f.watch = watchLeaders(c, sc.watch...)
 	defer f.watch.stop()
-	l.startWriter()
+	if !sc.quiet {
+		l.startWriter()
+	}
 	defer l.stopWriterAndWait()
 	time.Sleep(steadyBefore) // steady load, writes through every instance
 
@@ -111,13 +113,17 @@ func runScenario(t *testing.T, sc scenario) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.scale(t, sleepAppID, sc.scaleTo)
+	if sc.scaleTo > 0 {
+		l.scale(t, sleepAppID, sc.scaleTo)
+	}
 	sc.fault(t, f)
 	healedAt := time.Now()
 	t.Logf("%s: fault over", healedAt.Format("15:04:05.000"))
 	time.Sleep(3 * time.Second) // the writer goes on through and just after the fault
 	l.stopWriterAndWait()
-	r.notes = append(r.notes, l.writeStats())
+	if !sc.quiet {
+		r.notes = append(r.notes, l.writeStats())
+	}
 
 	converged := awaitConvergence(t, c, l, sc, healedAt)
 	if converged {

@@ -97,6 +97,14 @@ func (w *leaderWatch) stop() {
 	<-w.done
 }
 
+// back returns when a leader of comp served again after the fault took
+// the old one away; zero if that has not happened.
+func (w *leaderWatch) back(comp string) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.backAt[comp]
+}
+
 // summary renders, per component, the time from the fault to a leader
 // serving again: "master 4.3s", "master kept" if leadership never
 // changed, "master none" if it was lost and never came back.

@@ -92,15 +92,33 @@ func startLoad(t *testing.T, c *cluster) *load {
 	return l
 }
 
+// addApp creates an app without a health check; the API must
+// acknowledge it.
+func (l *load) addApp(t *testing.T, def map[string]any) {
+	t.Helper()
+	id := def["id"].(string)
+	if err := l.c.marathon().createApp(def); err != nil {
+		t.Fatalf("creating app %s: %v", id, err)
+	}
+	l.mu.Lock()
+	l.apps[id], l.checked[id] = def["instances"].(int), false
+	l.mu.Unlock()
+}
+
+// acknowledged records that the API acknowledged instances for app id.
+func (l *load) acknowledged(id string, instances int) {
+	l.mu.Lock()
+	l.apps[id] = instances
+	l.mu.Unlock()
+}
+
 // scale sets an app's instances; the API must acknowledge it.
 func (l *load) scale(t *testing.T, id string, instances int) {
 	t.Helper()
 	if err := l.c.marathon().scale(id, instances); err != nil {
 		t.Fatalf("scaling %s to %d: %v", id, instances, err)
 	}
-	l.mu.Lock()
-	l.apps[id] = instances
-	l.mu.Unlock()
+	l.acknowledged(id, instances)
 }
 
 // startWriter starts the writer goroutine; stopWriterAndWait ends it.

@@ -61,6 +61,31 @@ func (m marathon) scale(id string, instances int) error {
 	return call("PUT", m.url+"/v2/apps"+id, map[string]any{"instances": instances}, nil)
 }
 
+// scaleDeployment is scale that returns the id of the deployment the
+// API acknowledged.
+func (m marathon) scaleDeployment(id string, instances int) (string, error) {
+	var out struct {
+		DeploymentID string `json:"deploymentId"`
+	}
+	err := call("PUT", m.url+"/v2/apps"+id, map[string]any{"instances": instances}, &out)
+	return out.DeploymentID, err
+}
+
+// deploymentIDs is GET /v2/deployments, the ids only.
+func (m marathon) deploymentIDs() ([]string, error) {
+	var ds []struct {
+		ID string `json:"id"`
+	}
+	if err := call("GET", m.url+"/v2/deployments", nil, &ds); err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(ds))
+	for _, d := range ds {
+		ids = append(ids, d.ID)
+	}
+	return ids, nil
+}
+
 // apps is GET /v2/apps with every app's tasks.
 func (m marathon) apps() ([]mApp, error) {
 	var w struct {

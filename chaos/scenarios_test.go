@@ -18,8 +18,11 @@ type scenario struct {
 	// watch lists the components whose leadership the fault hits.
 	watch []string
 	// scaleTo is the sleep app's size, set (a deployment) right before
-	// the fault.
+	// the fault; 0 sets none.
 	scaleTo int
+	// quiet runs no writer, so that the frameworks go idle before the
+	// fault: services suppresses its offers once its apps are deployed.
+	quiet bool
 	// agentsAfter is how many agents are registered once converged.
 	agentsAfter int
 	// replaces says that the fault makes services replace tasks (an agent
@@ -153,6 +156,7 @@ func scenarios() []scenario {
 					i, len(f.c.zk.Servers()), time.Since(f.faultAt).Round(100*time.Millisecond))
 			},
 		},
+		idleScaleScenario("9 kill -9 leading master, scale an idle app at once"),
 	}
 }
 
