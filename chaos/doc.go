@@ -1,9 +1,11 @@
 // Package chaos is corral's fault-injection suite: it starts a whole
 // cluster of real processes per scenario (ZooKeeper, Postgres, two masters,
 // three agents, two services and two jobs instances, and an in-process
-// probe framework), keeps it busy, injects one fault (a leader killed, an
-// agent killed, restarted or partitioned, Postgres or ZooKeeper restarted),
-// waits for the cluster to converge and checks what must survive any fault:
+// probe framework), keeps it busy (or lets it go idle, for a fault that
+// needs the frameworks' offers suppressed), injects one fault (a leader
+// killed, an agent killed, restarted or partitioned, Postgres or ZooKeeper
+// restarted, a scale-up accepted while the master fails over), waits for
+// the cluster to converge and checks what must survive any fault:
 //
 //   - every app and job whose creation the API acknowledged exists;
 //   - every app runs exactly its instances (healthy where checked), and
