@@ -3,11 +3,10 @@ package jobs
 import (
 	"context"
 	"maps"
-	"regexp"
 	"slices"
-	"strconv"
 	"time"
 
+	"corral/frameworks/jobs/run"
 	"corral/frameworks/jobs/store"
 	"corral/kernel/mesos"
 )
@@ -62,16 +61,6 @@ func (c *core) event(ctx context.Context, ev *mesos.Event) {
 		c.s.log.Error("kernel error event", "message", ev.Error.Message)
 		c.subscribed = false
 	}
-}
-
-var exitRe = regexp.MustCompile(`exited with status (\d+)`)
-
-func exitStatusOf(msg string) *int {
-	if m := exitRe.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return &n
-	}
-	return nil
 }
 
 // update applies a task status to its run. The run's new state is stored
@@ -142,28 +131,10 @@ func (c *core) update(ctx context.Context, st mesos.TaskStatus) {
 			rs.run = r
 			c.s.bus.Publish("run_running", runEvent(r))
 		}
-	case mesos.TaskFinished:
-		err = c.finish(rs, stateSucceeded, "", exitStatusOf(st.Message), now)
-	case mesos.TaskKilled:
-		if rs.kill != "" && !rs.failAfterKill {
-			err = c.finish(rs, stateKilled, rs.kill, nil, now)
-		} else {
-			reason := st.Message
-			if rs.kill != "" {
-				reason = rs.kill
-			}
-			err = c.failed(rs, reason, exitStatusOf(st.Message), now)
-		}
-	default: // FAILED, ERROR, LOST, DROPPED, GONE, GONE_BY_OPERATOR, UNKNOWN
-		reason := string(st.State) + ": " + st.Message
-		if st.Reason != "" {
-			reason += " (" + st.Reason + ")"
-		}
-		if rs.kill != "" && !rs.failAfterKill && st.State != mesos.TaskFailed {
-			err = c.finish(rs, stateKilled, rs.kill, nil, now)
-		} else {
-			err = c.failed(rs, reason, exitStatusOf(st.Message), now)
-		}
+	default: // terminal, or TASK_UNKNOWN
+		v := run.Judge(run.Ending{State: st.State, Reason: st.Reason, Message: st.Message, Kill: rs.kill, FailAfterKill: rs.failAfterKill},
+			rs.run.Attempt, rs.run.MaxAttempts, c.retryBackoff(rs.run.Job))
+		err = c.conclude(rs, v, now)
 	}
 	if err != nil {
 		c.s.log.Warn("cannot record a run's status; not acknowledging it", "run", rs.run.ID, "err", err)
@@ -172,35 +143,52 @@ func (c *core) update(ctx context.Context, st mesos.TaskStatus) {
 	ack()
 }
 
-// failed handles a failed attempt: retried while attempts remain,
+// failed ends an attempt that failed for a reason the scheduler found
+// (its task unreachable for too long): retried while attempts remain,
 // otherwise the run fails.
 func (c *core) failed(rs *runState, reason string, exit *int, now time.Time) error {
-	r := rs.run
-	if r.Attempt+1 < r.MaxAttempts {
-		js := c.jobs[r.Job]
-		backoff := 10 * time.Second
-		if js != nil {
-			backoff = time.Duration(js.job.RetryBackoffSeconds * float64(time.Second))
-		}
-		for i := 0; i < r.Attempt; i++ {
-			backoff *= 2
-		}
-		delete(c.byTask, r.TaskID)
-		r.Attempt++
-		r.State = stateQueued
-		nb := now.Add(backoff)
-		r.NotBefore = &nb
-		r.TaskID, r.AgentID, r.Host, r.Sandbox = "", "", "", ""
-		r.StartedAt, r.Deadline = nil, nil
-		r.ExitStatus = exit
-		r.Reason = "attempt " + strconv.Itoa(r.Attempt) + " failed: " + reason + "; retrying in " + backoff.String()
-		c.pend(r)
-		rs.run = r
-		rs.kill, rs.failAfterKill = "", false
-		c.s.bus.Publish("run_retrying", runEvent(r))
-		return nil
+	v := run.Fail(reason, rs.run.Attempt, rs.run.MaxAttempts, c.retryBackoff(rs.run.Job))
+	v.Exit = exit
+	return c.conclude(rs, v, now)
+}
+
+// retryBackoff is the base delay between attempts of job's runs.
+func (c *core) retryBackoff(job string) time.Duration {
+	if js := c.jobs[job]; js != nil {
+		return time.Duration(js.job.RetryBackoffSeconds * float64(time.Second))
 	}
-	return c.finish(rs, stateFailed, reason, exit, now)
+	return 10 * time.Second
+}
+
+// conclude applies the verdict on an ended attempt: the run finishes, or
+// is queued for another attempt.
+func (c *core) conclude(rs *runState, v run.Verdict, now time.Time) error {
+	switch v.Outcome {
+	case run.Succeeded:
+		return c.finish(rs, stateSucceeded, "", v.Exit, now)
+	case run.Killed:
+		return c.finish(rs, stateKilled, v.Reason, nil, now)
+	case run.Failed:
+		return c.finish(rs, stateFailed, v.Reason, v.Exit, now)
+	}
+	r := rs.run
+	delete(c.byTask, r.TaskID)
+	r.Attempt++
+	if v.Free {
+		r.MaxAttempts++
+	}
+	r.State = stateQueued
+	nb := now.Add(v.Delay)
+	r.NotBefore = &nb
+	r.TaskID, r.AgentID, r.Host, r.Sandbox = "", "", "", ""
+	r.StartedAt, r.Deadline = nil, nil
+	r.ExitStatus = v.Exit
+	r.Reason = v.Reason
+	c.pend(r)
+	rs.run = r
+	rs.kill, rs.failAfterKill = "", false
+	c.s.bus.Publish("run_retrying", runEvent(r))
+	return nil
 }
 
 // finish ends a run: stored, counted in the job's stats, and — on success,

@@ -31,6 +31,7 @@ var pure = []string{
 	"corral/frameworks/jobs/job",
 	"corral/frameworks/jobs/dag",
 	"corral/frameworks/jobs/due",
+	"corral/frameworks/jobs/run",
 }
 
 // ioPackages lists what a pure package may not import; a path ending in

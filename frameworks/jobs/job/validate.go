@@ -90,12 +90,15 @@ func Validate(j Job, parse func(expr, tz string) error) *ValidationError {
 	nonNegative(&v, "/cpus", j.CPUs)
 	nonNegative(&v, "/mem", j.Mem)
 	nonNegative(&v, "/disk", j.Disk)
-	if j.Retries < 0 {
+	switch {
+	case j.Retries < 0:
 		v.add("/retries", fmt.Sprintf("must be 0 or more (got %d)", j.Retries))
+	case j.Retries > MaxRetries:
+		v.add("/retries", fmt.Sprintf("must be at most %d (got %d)", MaxRetries, j.Retries))
 	}
-	nonNegative(&v, "/retryBackoffSeconds", j.RetryBackoffSeconds)
-	nonNegative(&v, "/timeoutSeconds", j.TimeoutSeconds)
-	nonNegative(&v, "/startingDeadlineSeconds", j.StartingDeadlineSeconds)
+	seconds(&v, "/retryBackoffSeconds", j.RetryBackoffSeconds, MaxRetryBackoffSeconds)
+	seconds(&v, "/timeoutSeconds", j.TimeoutSeconds, MaxSeconds)
+	seconds(&v, "/startingDeadlineSeconds", j.StartingDeadlineSeconds, MaxSeconds)
 	switch j.ConcurrencyPolicy {
 	case Allow, Forbid, Replace:
 	default:
@@ -141,6 +144,25 @@ func Validate(j Job, parse func(expr, tz string) error) *ValidationError {
 		return nil
 	}
 	return validationError(v.details)
+}
+
+// Bounds of the fields that count or last.
+const (
+	// MaxRetries bounds retries: each is one more attempt of a run.
+	MaxRetries = 1000
+	// MaxRetryBackoffSeconds bounds the base delay between attempts (a day).
+	MaxRetryBackoffSeconds = 86400
+	// MaxSeconds bounds the other durations (ten years), so that they
+	// remain durations.
+	MaxSeconds = 10 * 365 * 86400
+)
+
+// seconds checks a duration in seconds: finite, 0 or more, at most limit.
+func seconds(v *collector, path string, f, limit float64) {
+	nonNegative(v, path, f)
+	if f > limit && !math.IsInf(f, 0) {
+		v.add(path, fmt.Sprintf("must be at most %s (got %v)", strconv.FormatFloat(limit, 'f', -1, 64), f))
+	}
 }
 
 func nonNegative(v *collector, path string, f float64) {

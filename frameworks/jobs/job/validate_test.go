@@ -147,6 +147,14 @@ func TestValidate(t *testing.T) {
 			{"/timeoutSeconds", []string{"must be 0 or more (got -1)"}},
 			{"/startingDeadlineSeconds", []string{"must be 0 or more (got -1)"}},
 		}},
+		{"too many retries and too long times", func(j *Job) {
+			j.Retries, j.RetryBackoffSeconds, j.TimeoutSeconds, j.StartingDeadlineSeconds = 1001, 86401, 1e12, 1e300
+		}, []Detail{
+			{"/retries", []string{"must be at most 1000 (got 1001)"}},
+			{"/retryBackoffSeconds", []string{"must be at most 86400 (got 86401)"}},
+			{"/timeoutSeconds", []string{"must be at most 315360000 (got 1e+12)"}},
+			{"/startingDeadlineSeconds", []string{"must be at most 315360000 (got 1e+300)"}},
+		}},
 		{"unknown policy", func(j *Job) { j.ConcurrencyPolicy = "SOMETIMES" },
 			[]Detail{{"/concurrencyPolicy", []string{`must be one of ALLOW, FORBID, REPLACE (got "SOMETIMES")`}}}},
 		{"bad schedule", func(j *Job) { j.Schedule = "every day" },
