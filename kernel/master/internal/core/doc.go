@@ -36,5 +36,7 @@
 // Ids the core makes (frameworks, agents, offers) are RunID plus a
 // sequence number, so a core fed the same calls makes the same decisions;
 // the allocator is seeded the same way. Walks over maps whose order shows
-// in the effects go in key order.
+// in the effects go in key order. The tests replay scripted traces from
+// testdata/*.txt (see TestScripts for the language): each command is a
+// step, and the file holds the effects it must produce.
 package core
