@@ -328,9 +328,12 @@ func TestConsole(t *testing.T) {
 	}
 	b.screenshot("services-invalid")
 
-	// Then a valid one; its row turns healthy through the event stream.
-	b.setValue(`#app-editor textarea`, webApp)
+	// Then a valid one, with a misspelt field the API ignores and the
+	// console warns about; its row turns healthy through the event stream.
+	b.setValue(`#app-editor textarea`, strings.Replace(webApp, `"mem": 64,`, `"mem": 64, "intances": 3,`, 1))
 	b.click("Create app", `#app-editor [data-role=submit]`)
+	b.waitJS("a warning naming the misspelt field", 20*time.Second,
+		`[...document.querySelectorAll('#toasts .toast.warn')].some((t) => t.textContent.includes('intances'))`)
 	row := `#apps tr[data-app-id="/console-web"]`
 	b.waitJS("the new app in the list", 20*time.Second, `document.querySelector('`+row+`')`)
 	b.waitJS("the services page's live stream", 10*time.Second, `document.getElementById('live').dataset.state === 'open'`)

@@ -18,6 +18,15 @@ export function toast(msg, kind = 'info') {
   setTimeout(() => el.remove(), kind === 'error' ? 10000 : 5000);
 }
 
+/**
+ * warningToasts shows the warnings an API answer carries: what the server
+ * ignored in the request, such as a misspelt field.
+ */
+export function warningToasts(answer) {
+  const list = answer && Array.isArray(answer.warnings) ? answer.warnings : [];
+  for (const w of list) toast(`Warning: ${w}`, 'warn');
+}
+
 /** errorText says what went wrong in a request, for a toast or banner. */
 export function errorText(e) {
   if (e instanceof APIError) return e.status ? `${e.message} (HTTP ${e.status})` : e.message;

@@ -5,7 +5,7 @@
 import { JOBS, get, request, reader, refresher, stream, APIError } from '../api.js';
 import { html, render, badge, count, num, mb, ago, inZone, local, duration, toMillis, route, logsRoute, emptyRow } from '../dom.js';
 import { pager } from '../pager.js';
-import { toast, errorText, confirmAction, jsonEditor, banner } from '../ui.js';
+import { toast, errorText, confirmAction, jsonEditor, banner, warningToasts } from '../ui.js';
 import { svg } from '../graph.js';
 
 const EVENT_TYPES = ['job_saved', 'job_deleted', 'run_queued', 'run_starting', 'run_running', 'run_retrying',
@@ -100,6 +100,7 @@ function mountList(root, ctx) {
         onSubmit: async (def) => {
           const out = await request('POST', api('/v1/jobs'), def);
           toast(`Created job ${out && out.name ? out.name : ''}`, 'ok');
+          warningToasts(out);
           createBox.hidden = true;
           refresh(true);
         },

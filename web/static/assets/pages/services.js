@@ -5,7 +5,7 @@
 import { SERVICES, get, request, reader, refresher, stream, APIError } from '../api.js';
 import { html, render, badge, num, mb, ago, local, toMillis, appRoute, logsRoute, emptyRow } from '../dom.js';
 import { pager } from '../pager.js';
-import { toast, errorText, confirmAction, askNumber, jsonEditor, banner } from '../ui.js';
+import { toast, errorText, confirmAction, askNumber, jsonEditor, banner, warningToasts } from '../ui.js';
 
 // The /v2/events types that can change what these pages show.
 const EVENT_TYPES = [
@@ -81,6 +81,7 @@ function mountList(root, ctx) {
         onSubmit: async (def) => {
           const out = await request('POST', api('/v2/apps'), def);
           toast(`Created ${out && out.id ? out.id : 'the app'}; deploying`, 'ok');
+          warningToasts(out);
           createBox.hidden = true;
           refresh(true);
         },
@@ -210,7 +211,7 @@ async function onAction(ev, refresh) {
       case 'scale': {
         const n = await askNumber(`Scale ${id} to how many instances?`, b.dataset.instances, { okLabel: 'Scale' });
         if (n === null) return;
-        await request('PUT', appPath(id), { instances: n });
+        await request('PATCH', appPath(id), { instances: n });
         toast(`Scaling ${id} to ${n}`, 'ok');
         break;
       }
@@ -297,8 +298,10 @@ function mountApp(root, id, ctx) {
       editor = jsonEditor(editBox, {
         id: 'app-edit-editor', initial: def, submitLabel: 'Deploy changes',
         onSubmit: async (body) => {
-          await request('PUT', appPath(id), body);
-          toast(`Deploying the new definition of ${id}`, 'ok');
+          const out = await request('PUT', appPath(id), body);
+          // An unchanged definition starts no deployment and keeps the version.
+          toast(out && app && out.version === app.version ? `${id} unchanged` : `Deploying the new definition of ${id}`, 'ok');
+          warningToasts(out);
           editBox.hidden = true;
           refresh(true);
         },
