@@ -254,7 +254,11 @@ func one(kv map[string][]string, k, def string) string {
 func (s *script) run(i int, cmd string, args []string) ([]string, error) {
 	var fx Effects
 	var out []string
-	pos, kv := opts(args, "pa")
+	var flags []string
+	if cmd == "subscribe" {
+		flags = []string{"pa"}
+	}
+	pos, kv := opts(args, flags...)
 	need := func(n int) error {
 		if len(pos) < n {
 			return fmt.Errorf("want %d arguments", n)
