@@ -212,7 +212,7 @@ func (c *Core) Call(call *mesos.Call, stream string, now time.Time) (Effects, *R
 	case mesos.CallAccept:
 		c.accept(f, call.Accept.OfferIDs, call.Accept.Operations, call.Accept.Filters, now)
 	case mesos.CallDecline:
-		c.accept(f, call.Decline.OfferIDs, nil, call.Decline.Filters, now)
+		c.decline(f, call.Decline.OfferIDs, call.Decline.Filters, now)
 	case mesos.CallRevive:
 		var roles []string
 		if call.Revive != nil {
@@ -262,10 +262,27 @@ func checkRoles(f *framework, roles []string, field string) *Refusal {
 	return nil
 }
 
-// accept handles ACCEPT (and DECLINE, which is an ACCEPT without
-// operations). Invalid offers invalidate the whole call, as in Mesos: the
-// framework's own offers named in it are released and every task in it is
-// answered TASK_DROPPED (or TASK_LOST) with REASON_INVALID_OFFERS.
+// decline handles DECLINE as Mesos does: each of the framework's offers
+// named goes back to the allocator, refused to the framework for the
+// filter's time. Offers that are gone or not the framework's are ignored,
+// and do not void the others (unlike in an ACCEPT).
+func (c *Core) decline(f *framework, ids []mesos.ID, filters *mesos.Filters, now time.Time) {
+	refuseFor := time.Duration(refuseSeconds(filters, c.cfg.DefaultRefuseSeconds) * float64(time.Second))
+	for _, id := range ids {
+		o := c.offers[id.Value]
+		if o == nil || o.frameworkID != f.id {
+			continue
+		}
+		c.removeOffer(o, false)
+		c.alloc.Recover(o.agentID, f.id, o.role, o.resources, refuseFor, now)
+		c.dirty[o.agentID] = true
+	}
+}
+
+// accept handles ACCEPT. Invalid offers invalidate the whole call, as in
+// Mesos: the framework's own offers named in it are released and every
+// task in it is answered TASK_DROPPED (or TASK_LOST) with
+// REASON_INVALID_OFFERS.
 func (c *Core) accept(f *framework, ids []mesos.ID, ops []mesos.Operation, filters *mesos.Filters, now time.Time) {
 	refuseFor := time.Duration(refuseSeconds(filters, c.cfg.DefaultRefuseSeconds) * float64(time.Second))
 	var own []*offer
