@@ -44,9 +44,11 @@ type Store interface {
 
 // Master is the leading master: it owns the cluster state in one goroutine
 // (the loop) and serves the scheduler, agent and operator HTTP APIs.
-// Handlers talk to the loop by sending it closures (do); the loop never
-// blocks on I/O: streams are fed through unbounded queues and registry
-// writes go through the registrar.
+// Handlers talk to the loop by sending it closures (do). The state and
+// every decision about it are the core's (package core); the loop feeds
+// it calls, timer ticks and the time, and applies the effects it returns
+// (apply) without ever blocking on I/O: streams are fed through unbounded
+// queues and registry writes go through the registrar.
 type Master struct {
 	cfg       Config
 	log       *slog.Logger
