@@ -13,8 +13,13 @@ import (
 // The shell applies a step's effects before it starts the next step, in
 // this order: Writes to the registrar, then Frameworks and Agents events
 // onto their streams, then Counts and Logs. Within each list the order is
-// the core's and matters: writes become durable in order, and each
-// stream's events are queued in order.
+// the core's and matters: writes become durable in the order of the steps
+// and of the list, and each stream's events are queued in order.
+//
+// Events do not wait for writes to become durable: the master keeps
+// serving while Postgres is away. The one write that must be durable
+// before anyone hears of it, an agent's admission, is not an effect:
+// RegisterCheck returns it for the shell to await before Register.
 type Effects struct {
 	// Writes are registry writes. They are not awaited: the core has
 	// already moved on, and a write that fails is retried by the shell
