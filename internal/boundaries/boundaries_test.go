@@ -19,6 +19,7 @@ var pure = []string{
 	"corral/kernel/resource",
 	"corral/internal/healthcheck",
 	"corral/kernel/allocator",
+	"corral/kernel/master/internal/core",
 	"corral/kernel/mesos",
 	"corral/kernel/internal/agentproto",
 	"corral/kernel/agent/task",

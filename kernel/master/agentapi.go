@@ -18,7 +18,7 @@ func (m *Master) handleAgent(w http.ResponseWriter, r *http.Request) {
 	}
 	var call agentproto.Call
 	if err := decodeCall(r, &call); err != nil {
-		writeError(w, err)
+		writeError(w, r, err)
 		return
 	}
 	switch call.Type {
@@ -26,7 +26,7 @@ func (m *Master) handleAgent(w http.ResponseWriter, r *http.Request) {
 		m.registerAgent(w, r, &call)
 	case agentproto.CallUpdate, agentproto.CallHeartbeat:
 		if call.Type == agentproto.CallUpdate && call.Update == nil {
-			writeError(w, errorf(http.StatusBadRequest, "Expecting 'update' to be present"))
+			writeError(w, r, errorf(http.StatusBadRequest, "Expecting 'update' to be present"))
 			return
 		}
 		var updates []agentproto.StatusUpdate
@@ -40,16 +40,16 @@ func (m *Master) handleAgent(w http.ResponseWriter, r *http.Request) {
 			m.apply(fx)
 		})
 		if err != nil {
-			writeError(w, errorf(http.StatusServiceUnavailable, "Master is stopping"))
+			writeError(w, r, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 			return
 		}
 		if !ok {
-			writeError(w, errorf(http.StatusConflict, "Agent %s is not registered on this connection; register again", call.AgentID))
+			writeError(w, r, errorf(http.StatusConflict, "Agent %s is not registered on this connection; register again", call.AgentID))
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
 	default:
-		writeError(w, errorf(http.StatusBadRequest, "Unsupported agent call type '%s'", call.Type))
+		writeError(w, r, errorf(http.StatusBadRequest, "Unsupported agent call type '%s'", call.Type))
 	}
 }
 
@@ -59,25 +59,25 @@ func (m *Master) handleAgent(w http.ResponseWriter, r *http.Request) {
 func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, call *agentproto.Call) {
 	reg := call.Register
 	if reg == nil {
-		writeError(w, errorf(http.StatusBadRequest, "Expecting 'register' to be present"))
+		writeError(w, r, errorf(http.StatusBadRequest, "Expecting 'register' to be present"))
 		return
 	}
 	if reg.Info.Hostname == "" {
-		writeError(w, errorf(http.StatusBadRequest, "'register.info.hostname' is required"))
+		writeError(w, r, errorf(http.StatusBadRequest, "'register.info.hostname' is required"))
 		return
 	}
 	total, err := resource.FromWire(reg.Info.Resources)
 	if err != nil {
-		writeError(w, errorf(http.StatusBadRequest, "'register.info.resources': %v", err))
+		writeError(w, r, errorf(http.StatusBadRequest, "'register.info.resources': %v", err))
 		return
 	}
 	if total.Scalar(resource.CPUs) <= 0 || total.Scalar(resource.Mem) <= 0 {
-		writeError(w, errorf(http.StatusBadRequest, "'register.info.resources' must include cpus and mem"))
+		writeError(w, r, errorf(http.StatusBadRequest, "'register.info.resources' must include cpus and mem"))
 		return
 	}
 	flusher, ok := w.(http.Flusher)
 	if !ok {
-		writeError(w, errorf(http.StatusInternalServerError, "streaming unsupported"))
+		writeError(w, r, errorf(http.StatusInternalServerError, "streaming unsupported"))
 		return
 	}
 	var (
@@ -89,7 +89,7 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, call *age
 		return
 	}
 	if refuse != nil {
-		writeError(w, errorf(http.StatusForbidden, "%v", refuse))
+		writeError(w, r, errorf(http.StatusForbidden, "%v", refuse))
 		return
 	}
 	// The admission is durable before the agent hears it is registered.
@@ -112,7 +112,7 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, call *age
 		delete(m.agentConns, connID)
 	})
 	if err != nil {
-		writeError(w, errorf(http.StatusServiceUnavailable, "Master is stopping"))
+		writeError(w, r, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

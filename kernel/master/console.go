@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"corral/internal/edge"
 	"corral/internal/events"
 	"corral/kernel/master/internal/core"
 	"corral/web"
@@ -291,7 +292,7 @@ func (m *Master) handleFrameworkProxy(w http.ResponseWriter, r *http.Request) {
 	}
 	target, err := m.frameworkTarget(r.Context(), name)
 	if err != nil {
-		writeConsoleError(w, err)
+		writeConsoleError(w, r, err)
 		return
 	}
 	prefix := frameworkPrefix + url.PathEscape(name)
@@ -343,11 +344,12 @@ func (m *Master) handleAgentFiles(w http.ResponseWriter, r *http.Request) {
 	proxyTo(u, agentPrefix+url.PathEscape(id), rest, fmt.Sprintf("Agent %s at %s", id, u.Redacted())).ServeHTTP(w, r)
 }
 
-func writeConsoleError(w http.ResponseWriter, err error) {
+func writeConsoleError(w http.ResponseWriter, r *http.Request, err error) {
 	var ce *consoleError
 	if errors.As(err, &ce) {
 		writeMessage(w, ce.code, ce.msg)
 		return
 	}
-	writeMessage(w, http.StatusInternalServerError, err.Error())
+	code, msg := edge.Fail(r, err)
+	writeMessage(w, code, msg)
 }

@@ -66,9 +66,9 @@ func Contend(ctx context.Context, cfg Config, store Store, log *slog.Logger, ln 
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := newServer(ctx, h)
+	srv := newServer(h, cfg.ShutdownGrace, sb.log)
 	srvErr := make(chan error, 1)
-	go func() { srvErr <- srv.Serve(ln) }()
+	go func() { srvErr <- srv.Serve(ctx, ln) }()
 	sb.log.Info("master listening; contending for leadership", "addr", ln.Addr().String(), "url", first.url, "id", cfg.ID)
 
 	elDone := make(chan error, 1)
@@ -110,12 +110,9 @@ func Contend(ctx context.Context, cfg Config, store Store, log *slog.Logger, ln 
 	cancel()
 	shutCtx, c2 := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer c2()
-	_ = srv.Shutdown(shutCtx)
+	srv.Shutdown(shutCtx)
 	if e := <-elDone; err == nil && e != nil && !errors.Is(e, context.Canceled) {
 		err = e
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
 	}
 	return err
 }
@@ -248,8 +245,8 @@ func (s *standby) proxyToLeader(w http.ResponseWriter, r *http.Request) {
 	proxyTo(u, "", r.URL.EscapedPath(), "The leading master at "+base).ServeHTTP(w, r)
 }
 
-func (s *standby) noLeader(w http.ResponseWriter) {
-	writeError(w, errorf(http.StatusServiceUnavailable, "No leading master is known (elections in progress); retry shortly"))
+func (s *standby) noLeader(w http.ResponseWriter, r *http.Request) {
+	writeError(w, r, errorf(http.StatusServiceUnavailable, "No leading master is known (elections in progress); retry shortly"))
 }
 
 // redirect answers 307 to the same path on the leader (Mesos' /redirect
@@ -257,7 +254,7 @@ func (s *standby) noLeader(w http.ResponseWriter) {
 func (s *standby) redirect(w http.ResponseWriter, r *http.Request) {
 	_, base, ok := s.leader()
 	if !ok {
-		s.noLeader(w)
+		s.noLeader(w, r)
 		return
 	}
 	target := base + r.URL.Path
@@ -276,12 +273,12 @@ func (s *standby) redirect(w http.ResponseWriter, r *http.Request) {
 // calling the address it started with still works.
 func (s *standby) handleScheduler(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		writeError(w, errorf(http.StatusMethodNotAllowed, "Expecting 'POST', received '%s'", r.Method))
+		writeError(w, r, errorf(http.StatusMethodNotAllowed, "Expecting 'POST', received '%s'", r.Method))
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxCallBytes+1))
 	if err != nil {
-		writeError(w, errorf(http.StatusBadRequest, "Failed to read the request body: %v", err))
+		writeError(w, r, errorf(http.StatusBadRequest, "Failed to read the request body: %v", err))
 		return
 	}
 	var head struct {
@@ -304,7 +301,7 @@ func (s *standby) forward(w http.ResponseWriter, r *http.Request) {
 	}
 	_, base, ok := s.leader()
 	if !ok {
-		s.noLeader(w)
+		s.noLeader(w, r)
 		return
 	}
 	u, _ := url.Parse(base)
@@ -314,7 +311,7 @@ func (s *standby) forward(w http.ResponseWriter, r *http.Request) {
 			pr.SetXForwarded()
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			writeError(w, errorf(http.StatusServiceUnavailable, "The leading master at %s did not answer: %v", base, err))
+			writeError(w, r, errorf(http.StatusServiceUnavailable, "The leading master at %s did not answer: %v", base, err))
 		},
 	}
 	p.ServeHTTP(w, r)

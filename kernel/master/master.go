@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"corral/internal/edge"
 	"corral/kernel/allocator"
 	"corral/kernel/internal/registry"
 	"corral/kernel/master/internal/core"
@@ -188,9 +189,9 @@ func (m *Master) Run(ctx context.Context) error {
 func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := newServer(ctx, m.routes())
+	srv := newServer(m.routes(), m.cfg.ShutdownGrace, m.log)
 	srvErr := make(chan error, 1)
-	go func() { srvErr <- srv.Serve(ln) }()
+	go func() { srvErr <- srv.Serve(ctx, ln) }()
 	m.log.Info("master listening", "addr", ln.Addr().String(), "url", m.url, "id", m.runID)
 	m.metrics.elected.Set(1)
 	led := make(chan struct{})
@@ -206,24 +207,19 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	shutCtx, c2 := context.WithTimeout(context.Background(), m.cfg.ShutdownGrace)
 	defer c2()
-	_ = srv.Shutdown(shutCtx)
+	srv.Shutdown(shutCtx)
 	<-led
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
 	return err
 }
 
-// newServer is the HTTP server for the master's APIs; requests' contexts
-// end with ctx.
-func newServer(ctx context.Context, h http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		// No WriteTimeout: SUBSCRIBE and agent streams are long-lived.
-		BaseContext: func(net.Listener) context.Context { return ctx },
-	}
+// newServer is the HTTP server for the master's APIs, on the edge; its
+// requests' contexts end with the ctx given to Serve.
+func newServer(h http.Handler, grace time.Duration, log *slog.Logger) *edge.Server {
+	cfg := edge.DefaultConfig()
+	cfg.Name, cfg.ShutdownGrace = "master", grace
+	// A framework's ACCEPT may launch many tasks in one call.
+	cfg.MaxBodyBytes = maxCallBytes
+	return edge.New(cfg, h, log)
 }
 
 // Lead runs one term of leadership: it recovers the registry, then owns

@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"corral/internal/edge"
 	"corral/kernel/internal/agentproto"
 	"corral/kernel/master/internal/core"
 )
@@ -46,7 +47,7 @@ func (m *Master) handleGetWeights(w http.ResponseWriter, r *http.Request) {
 			out = append(out, WeightInfo{Role: role, Weight: wt})
 		}
 	}); err != nil {
-		writeError(w, errorf(http.StatusServiceUnavailable, "Master is stopping"))
+		writeError(w, r, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 		return
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Role < out[j].Role })
@@ -61,16 +62,16 @@ func (m *Master) handleGetWeights(w http.ResponseWriter, r *http.Request) {
 func (m *Master) handlePutWeights(w http.ResponseWriter, r *http.Request) {
 	var ws []WeightInfo
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&ws); err != nil {
-		writeError(w, errorf(http.StatusBadRequest, "Failed to parse body into a list of weights: %v", err))
+		writeError(w, r, errorf(http.StatusBadRequest, "Failed to parse body into a list of weights: %v", err))
 		return
 	}
 	for i, x := range ws {
 		if err := validateRole(x.Role); err != nil {
-			writeError(w, errorf(http.StatusBadRequest, "weights[%d].role: %v", i, err))
+			writeError(w, r, errorf(http.StatusBadRequest, "weights[%d].role: %v", i, err))
 			return
 		}
 		if !(x.Weight > 0) || x.Weight > 1e9 {
-			writeError(w, errorf(http.StatusBadRequest, "weights[%d].weight: must be a positive number, got %v", i, x.Weight))
+			writeError(w, r, errorf(http.StatusBadRequest, "weights[%d].weight: must be a positive number, got %v", i, x.Weight))
 			return
 		}
 	}
@@ -91,7 +92,7 @@ func (m *Master) handlePutWeights(w http.ResponseWriter, r *http.Request) {
 			c.SetWeight(x.Role, x.Weight)
 		}
 	}); err != nil {
-		writeError(w, errorf(http.StatusServiceUnavailable, "Master is stopping"))
+		writeError(w, r, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -118,7 +119,8 @@ func (m *Master) handleHealth(w http.ResponseWriter, r *http.Request) {
 	h := Health{Healthy: ok && m.recovered.Load(), Leader: true, Recovered: m.recovered.Load(), Registry: "ok"}
 	if !ok {
 		h.Registry = "unavailable"
-		h.Error = err.Error()
+		h.Error = "registry writes are failing; the master's log has the cause"
+		edge.Note(r, err)
 	}
 	code := http.StatusOK
 	if !h.Healthy {
@@ -155,7 +157,7 @@ type (
 func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
 	var st State
 	if err := m.do(r.Context(), func(c *core.Core) { st = c.Snapshot(time.Now()) }); err != nil {
-		writeError(w, errorf(http.StatusServiceUnavailable, "Master is stopping"))
+		writeError(w, r, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 		return
 	}
 	st.Version, st.ID, st.Leader, st.LeaderInfo = Version, m.runID, m.info.PID, m.info

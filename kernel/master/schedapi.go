@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"corral/internal/edge"
 	"corral/kernel/master/internal/core"
 	"corral/kernel/mesos"
 )
@@ -34,10 +35,12 @@ func errorf(code int, format string, args ...any) *apiError {
 }
 
 // writeError writes err as Mesos does: the status and the message as text.
-func writeError(w http.ResponseWriter, err error) {
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	if !errors.As(err, &ae) {
-		ae = &apiError{code: http.StatusInternalServerError, msg: err.Error()}
+		// Not the client's mistake: the cause goes to the log.
+		code, msg := edge.Fail(r, err)
+		ae = &apiError{code: code, msg: msg}
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(ae.code)
@@ -61,9 +64,9 @@ func decodeCall(r *http.Request, v any) error {
 		}
 		return errorf(http.StatusUnsupportedMediaType, "Expecting 'Content-Type' of application/json")
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxCallBytes+1))
+	body, err := edge.ReadBody(r)
 	if err != nil {
-		return errorf(http.StatusBadRequest, "Failed to read body: %v", err)
+		return err
 	}
 	if len(body) > maxCallBytes {
 		return errorf(http.StatusRequestEntityTooLarge, "Request body is larger than %d bytes", maxCallBytes)
@@ -116,7 +119,7 @@ func (m *Master) awaitRecovery(w http.ResponseWriter, r *http.Request) bool {
 	case <-r.Context().Done():
 	}
 	w.Header().Set("Retry-After", "1")
-	writeError(w, errorf(http.StatusServiceUnavailable, "Master has not finished recovery"))
+	writeError(w, r, errorf(http.StatusServiceUnavailable, "Master has not finished recovery"))
 	return false
 }
 
@@ -130,19 +133,19 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := decodeCall(r, &call); err != nil {
-		writeError(w, err)
+		writeError(w, r, err)
 		return
 	}
 	if call.Type == mesos.CallUnknown {
-		writeError(w, errorf(http.StatusNotImplemented, "Received 'UNKNOWN' call"))
+		writeError(w, r, errorf(http.StatusNotImplemented, "Received 'UNKNOWN' call"))
 		return
 	}
 	if err := validateCall(&call); err != nil {
 		if errors.Is(err, errUnsupportedCall) {
-			writeError(w, errorf(http.StatusBadRequest, "Unsupported call type '%s'", call.Type))
+			writeError(w, r, errorf(http.StatusBadRequest, "Unsupported call type '%s'", call.Type))
 			return
 		}
-		writeError(w, errorf(http.StatusBadRequest, "%v", err))
+		writeError(w, r, errorf(http.StatusBadRequest, "%v", err))
 		return
 	}
 	callType = string(call.Type) // only known types become metric labels
@@ -152,7 +155,7 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 	}
 	streamID := r.Header.Get("Mesos-Stream-Id")
 	if streamID == "" {
-		writeError(w, errorf(http.StatusBadRequest, "All non-subscribe calls should include the 'Mesos-Stream-Id' header"))
+		writeError(w, r, errorf(http.StatusBadRequest, "All non-subscribe calls should include the 'Mesos-Stream-Id' header"))
 		return
 	}
 	var refusal *core.Refusal
@@ -162,7 +165,7 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		m.apply(fx)
 	})
 	if err != nil {
-		writeError(w, errorf(http.StatusServiceUnavailable, "Master is stopping"))
+		writeError(w, r, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 		return
 	}
 	if refusal != nil {
@@ -170,7 +173,7 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		if refusal.NotSubscribed {
 			code = http.StatusForbidden
 		}
-		writeError(w, errorf(code, "%s", refusal.Message))
+		writeError(w, r, errorf(code, "%s", refusal.Message))
 		return
 	}
 	if call.Type == mesos.CallUpdateFramework {
@@ -185,16 +188,16 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 // the master stops.
 func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.Call) {
 	if r.Header.Get("Mesos-Stream-Id") != "" {
-		writeError(w, errorf(http.StatusBadRequest, "Subscribe calls should not include the 'Mesos-Stream-Id' header"))
+		writeError(w, r, errorf(http.StatusBadRequest, "Subscribe calls should not include the 'Mesos-Stream-Id' header"))
 		return
 	}
 	if !acceptsJSON(r.Header.Get("Accept")) {
-		writeError(w, errorf(http.StatusNotAcceptable, "Expecting 'Accept' to allow 'application/json'"))
+		writeError(w, r, errorf(http.StatusNotAcceptable, "Expecting 'Accept' to allow 'application/json'"))
 		return
 	}
 	flusher, ok := w.(http.Flusher)
 	if !ok {
-		writeError(w, errors.New("streaming unsupported"))
+		writeError(w, r, errors.New("streaming unsupported"))
 		return
 	}
 	var id, refusal string
@@ -216,7 +219,7 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.C
 		delete(m.fwStreams, streamID)
 	})
 	if err != nil {
-		writeError(w, errorf(http.StatusServiceUnavailable, "Master is stopping"))
+		writeError(w, r, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 		return
 	}
 	if refusal != "" {
