@@ -32,7 +32,7 @@ ARG VERSION=dev
 # The compile cache is dropped in the same step: kept, it would make each
 # build's layer some 300 MB larger, and no later build could reuse it.
 RUN go build -trimpath \
-	-ldflags "-s -w -X main.version=${VERSION} -X corral/kernel/master.Version=${VERSION}" \
+	-ldflags "-s -w -X main.version=${VERSION}" \
 	-o /out/corral ./cmd/corral \
 	&& go clean -cache
 

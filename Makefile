@@ -5,7 +5,7 @@ SHELL := bash
 
 GO          ?= go
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS     := -X main.version=$(VERSION) -X corral/kernel/master.Version=$(VERSION)
+LDFLAGS     := -X main.version=$(VERSION)
 BIN         := bin/corral
 # Each benchmark runs this long; with -count=1 the whole suite stays a few minutes.
 BENCHTIME   ?= 300ms

@@ -220,7 +220,7 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 	if err := mcfg.Validate(); err != nil {
 		return err
 	}
-	master.Version = version
+	mcfg.Version = version
 	store, err := master.OpenStore(ctx, db)
 	if err != nil {
 		return err
@@ -283,7 +283,7 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 	if err := scfg.Validate(); err != nil {
 		return err
 	}
-	services.Version = version
+	scfg.Version = version
 	sv, err := services.New(scfg, log)
 	if err != nil {
 		return err
@@ -296,7 +296,7 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 	if err := jcfg.Validate(); err != nil {
 		return err
 	}
-	jobs.Version = version
+	jcfg.Version = version
 	jb, err := jobs.New(jcfg, log)
 	if err != nil {
 		return err

@@ -57,7 +57,7 @@ func jobsCommand() *command {
 		if err := cfg.Validate(); err != nil {
 			return usageError{err.Error()}
 		}
-		jobs.Version = version
+		cfg.Version = version
 		if migrateFirst {
 			if err := migrateUpRetry(ctx, cfg.DB, log); err != nil {
 				return fmt.Errorf("migrating: %w", err)

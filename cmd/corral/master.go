@@ -54,7 +54,7 @@ func masterCommand() *command {
 				return usageError{"zk: " + err.Error()}
 			}
 		}
-		master.Version = version
+		cfg.Version = version
 		ctx, stop := signalContext()
 		defer stop()
 		if migrateFirst {

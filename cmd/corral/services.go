@@ -60,7 +60,7 @@ func servicesCommand() *command {
 				return newURLElection(zu, self, zkSession, log.With("component", "election"))
 			}
 		}
-		services.Version = version
+		cfg.Version = version
 		if migrateFirst {
 			if err := migrateUpRetry(ctx, cfg.DB, log); err != nil {
 				return fmt.Errorf("migrating: %w", err)

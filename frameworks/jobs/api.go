@@ -136,7 +136,7 @@ func (s *Service) health(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) info(w http.ResponseWriter, r *http.Request) {
 	fid, _ := s.store.FrameworkID(r.Context())
-	writeJSON(w, http.StatusOK, map[string]any{"name": "corral-jobs", "version": Version, "frameworkId": fid, "leading": s.Leading(), "url": s.url})
+	writeJSON(w, http.StatusOK, map[string]any{"name": "corral-jobs", "version": s.cfg.Version, "frameworkId": fid, "leading": s.Leading(), "url": s.url})
 }
 
 // parseSchedule checks a schedule and its zone for job.Validate.

@@ -825,8 +825,8 @@ func TestEndpoints(t *testing.T) {
 		t.Errorf("%s = %s; want healthy, leading, database ok", r, r.body)
 	}
 	r = s.must(http.StatusOK, "GET", "/v1/info", "")
-	if info := r.object(t); info["name"] != "corral-jobs" || info["version"] != Version || info["leading"] != true || info["url"] != s.base {
-		t.Errorf("%s = %s; want corral-jobs %s, leading, url %s", r, r.body, Version, s.base)
+	if info := r.object(t); info["name"] != "corral-jobs" || info["version"] != "dev" || info["leading"] != true || info["url"] != s.base {
+		t.Errorf("%s = %s; want corral-jobs %s, leading, url %s", r, r.body, "dev", s.base)
 	}
 	r = s.must(http.StatusOK, "GET", "/v1/scheduler/leader", "")
 	if got := r.object(t)["leader"]; got != strings.TrimPrefix(s.base, "http://") {

@@ -13,6 +13,8 @@ import (
 
 // Config configures the jobs framework. Start from DefaultConfig.
 type Config struct {
+	// Version is corral's version, reported by /v1/info.
+	Version string
 	// Masters are the base URLs of the kernel's masters. Required unless
 	// Detector is set.
 	Masters []string
@@ -65,6 +67,7 @@ type Config struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
+		Version:            "dev",
 		Masters:            []string{"http://127.0.0.1:5050"},
 		Listen:             ":4400",
 		Name:               "jobs",

@@ -18,8 +18,6 @@ import (
 	"corral/internal/zkelect"
 )
 
-// Version is reported by /v1/info.
-var Version = "0.1.0"
 
 // Service is the jobs framework. Several processes may share one database:
 // the leader schedules and launches; every process serves the API, whose

@@ -156,7 +156,7 @@ func (s *Service) info(w http.ResponseWriter, r *http.Request) {
 	var connected bool
 	_ = s.do(r.Context(), func(c *core) { connected = c.subscribed })
 	writeJSON(w, http.StatusOK, map[string]any{
-		"name": "corral-services", "version": Version, "buildref": Version, "elected": true,
+		"name": "corral-services", "version": s.cfg.Version, "buildref": s.cfg.Version, "elected": true,
 		"leader": hostOf(s.leaderURL), "frameworkId": s.FrameworkID(), "connected": connected,
 		"marathon_config": map[string]any{
 			"master": strings.Join(s.cfg.Masters, ","), "failover_timeout": int64(s.cfg.FailoverTimeout.Seconds()),

@@ -12,6 +12,8 @@ import (
 
 // Config configures the services framework. Start from DefaultConfig.
 type Config struct {
+	// Version is corral's version, reported by /v2/info.
+	Version string
 	// Masters are the base URLs of the kernel's masters. Required unless
 	// Detector is set.
 	Masters []string
@@ -48,6 +50,7 @@ type Config struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
+		Version:           "dev",
 		Masters:           []string{"http://127.0.0.1:5050"},
 		Listen:            ":8080",
 		Name:              "services",

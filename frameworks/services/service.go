@@ -21,8 +21,6 @@ import (
 	"corral/kernel/sched"
 )
 
-// Version is reported by /v2/info.
-var Version = "0.1.0"
 
 // Service is the services framework: a scheduler on the kernel's scheduler
 // API that keeps Marathon-style apps running, plus their REST API. One

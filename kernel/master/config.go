@@ -11,6 +11,8 @@ import (
 // Config is the master's configuration. The zero value is not usable; start
 // from DefaultConfig and override, then call Validate.
 type Config struct {
+	// Version is corral's version, reported in MasterInfo and /state.
+	Version string
 	// Listen is the HTTP listen address (scheduler, agent and operator APIs).
 	Listen string
 	// Advertise is the base URL agents and frameworks should use to reach
@@ -57,6 +59,7 @@ type Config struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
+		Version:                       "dev",
 		Listen:                        ":5050",
 		AgentPingInterval:             5 * time.Second,
 		MaxAgentPingTimeouts:          3,

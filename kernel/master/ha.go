@@ -333,7 +333,7 @@ type StandbyState struct {
 }
 
 func (s *standby) handleState(w http.ResponseWriter, r *http.Request) {
-	st := StandbyState{ID: s.self.runID, PID: s.self.info.PID, Hostname: s.self.info.Hostname, Version: Version,
+	st := StandbyState{ID: s.self.runID, PID: s.self.info.PID, Hostname: s.self.info.Hostname, Version: s.self.cfg.Version,
 		StartTime: float64(s.started.UnixNano()) / 1e9, Slaves: []any{}, Frameworks: []any{}}
 	if mi, base, ok := s.leader(); ok {
 		st.Leader, st.LeaderInfo, st.LeaderURL = mi.PID, &mi, base

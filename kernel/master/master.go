@@ -24,8 +24,6 @@ import (
 	"corral/kernel/mesos"
 )
 
-// Version is reported in MasterInfo and /state.
-var Version = "0.1.0"
 
 // Store is the registry the master persists agents, frameworks and weights
 // in. *registry.Store implements it against Postgres.
@@ -131,7 +129,7 @@ func New(cfg Config, store Store, log *slog.Logger) (*Master, error) {
 		Port:     mesos.Int(port),
 		PID:      "master@" + u.Host,
 		Hostname: u.Hostname(),
-		Version:  Version,
+		Version:  cfg.Version,
 		Address:  &mesos.Address{Hostname: u.Hostname(), IP: ip, Port: mesos.Int(port)},
 	}
 	m.core = core.New(core.Config{

@@ -160,7 +160,7 @@ func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 		return
 	}
-	st.Version, st.ID, st.Leader, st.LeaderInfo = Version, m.runID, m.info.PID, m.info
+	st.Version, st.ID, st.Leader, st.LeaderInfo = m.cfg.Version, m.runID, m.info.PID, m.info
 	st.StartTime, st.ElectedTime, st.Hostname = secs(m.startedAt), secs(m.startedAt), m.info.Hostname
 	writeJSON(w, http.StatusOK, st)
 }
