@@ -16,7 +16,6 @@ func (c *core) event(ctx context.Context, ev *mesos.Event) {
 	switch ev.Type {
 	case mesos.EventSubscribed:
 		c.subscribed = true
-		c.suppressed = false
 		// Offers of an earlier subscription (say, from a master that has
 		// since failed over) are void: launching on them only bounces.
 		// Holding none also makes the next launch round revive at once.
