@@ -28,6 +28,7 @@ var pure = []string{
 	"corral/frameworks/services/app",
 	"corral/frameworks/services/plan",
 	"corral/frameworks/internal/place",
+	"corral/frameworks/internal/blank",
 	"corral/frameworks/jobs/schedule",
 	"corral/frameworks/jobs/job",
 	"corral/frameworks/jobs/dag",

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"corral/frameworks/internal/blank"
 )
 
 // Fields of the Chronos job format that corral does not implement. A job
@@ -35,7 +37,7 @@ var unimplemented = []struct {
 }{
 	{"runAsUser", func(r json.RawMessage, fw Framework) bool {
 		var u string
-		return blank(r) || (json.Unmarshal(r, &u) == nil && u == fw.User)
+		return blank.JSON(r) || (json.Unmarshal(r, &u) == nil && u == fw.User)
 	}, func(r json.RawMessage) string {
 		return fmt.Sprintf("running jobs as user %s is %s: runs use the agent's user; leave runAsUser out", bytes.TrimSpace(r), notYet)
 	}},
@@ -53,7 +55,7 @@ var unimplemented = []struct {
 // notYet ends every refusal of an unimplemented field.
 const notYet = "not supported by corral yet"
 
-func isBlank(raw json.RawMessage, _ Framework) bool { return blank(raw) }
+func isBlank(raw json.RawMessage, _ Framework) bool { return blank.JSON(raw) }
 
 func fixed(msg string) func(json.RawMessage) string {
 	return func(json.RawMessage) string { return msg }
@@ -92,27 +94,27 @@ func (d *decoder) checkUnimplemented(m map[string]json.RawMessage) {
 func (d *decoder) container(path string, raw json.RawMessage) {
 	var c map[string]json.RawMessage
 	if json.Unmarshal(raw, &c) != nil {
-		if d.fw != nil && !blank(raw) {
+		if d.fw != nil && !blank.JSON(raw) {
 			d.types.add(path, "must be an object")
 		}
 		return
 	}
 	d.warnUnknown(path, raw, func(k string) bool { return slices.Contains(containerFields, k) })
-	if !blank(c["image"]) {
+	if !blank.JSON(c["image"]) {
 		d.meaning.add(path, "containers are not supported; give a command")
 		return
 	}
 	if d.fw == nil {
 		return
 	}
-	if !blank(c["volumes"]) {
+	if !blank.JSON(c["volumes"]) {
 		d.meaning.add(path+"/volumes", "mounting volumes is "+notYet+"; give [] or leave volumes out")
 	}
 	var network string
-	if r, ok := c["network"]; ok && !blank(r) && (json.Unmarshal(r, &network) != nil || !strings.EqualFold(network, "HOST")) {
+	if r, ok := c["network"]; ok && !blank.JSON(r) && (json.Unmarshal(r, &network) != nil || !strings.EqualFold(network, "HOST")) {
 		d.meaning.add(path+"/network", "container networking is "+notYet+": runs use the agent's network; give HOST or leave network out")
 	}
-	if !blank(c["networkInfos"]) {
+	if !blank.JSON(c["networkInfos"]) {
 		d.meaning.add(path+"/networkInfos", "container networking is "+notYet+": runs use the agent's network; give [] or leave networkInfos out")
 	}
 }
@@ -134,41 +136,4 @@ func (d *decoder) warnUnknown(path string, raw json.RawMessage, known func(strin
 // sortWarnings orders the warnings by path.
 func (d *decoder) sortWarnings() {
 	slices.SortFunc(d.warnings, func(a, b Warning) int { return strings.Compare(a.Path, b.Path) })
-}
-
-// blank reports whether a JSON value asks for nothing: absent, null,
-// false, 0, "", [], or an object whose values are all blank.
-func blank(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return true
-	}
-	var v any
-	if json.Unmarshal(raw, &v) != nil {
-		return false
-	}
-	return blankValue(v)
-}
-
-func blankValue(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return true
-	case bool:
-		return !x
-	case float64:
-		return x == 0
-	case string:
-		return x == ""
-	case []any:
-		return len(x) == 0
-	case map[string]any:
-		for _, e := range x {
-			if !blankValue(e) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
 }

@@ -1,10 +1,11 @@
 package app
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
+
+	"corral/frameworks/internal/blank"
 )
 
 // Fields of the Marathon app format that corral accepts but does not act
@@ -82,7 +83,7 @@ func (d *decoder) refuseUnsupported(obj map[string]json.RawMessage, a *App) {
 	if len(a.URIs) > 0 {
 		d.refuse(fURIs, "/uris", "fetching URIs is "+notYet+"; give [] or leave uris out")
 	}
-	if !blank(a.Fetch) {
+	if !blank.JSON(a.Fetch) {
 		d.refuse(fFetch, "/fetch", "fetching artifacts (fetch) is "+notYet+"; give [] or leave fetch out")
 	}
 	if a.Executor != "" && a.Executor != "//cmd" {
@@ -91,16 +92,16 @@ func (d *decoder) refuseUnsupported(obj map[string]json.RawMessage, a *App) {
 	if len(a.AcceptedResourceRoles) > 0 && !slices.Contains(a.AcceptedResourceRoles, "*") {
 		d.refuse(fAcceptedResourceRoles, "/acceptedResourceRoles", `placing tasks on resources reserved for a role is `+notYet+`: agents offer only unreserved resources; give ["*"] or leave acceptedResourceRoles out`)
 	}
-	if !blank(a.ReadinessChecks) {
+	if !blank.JSON(a.ReadinessChecks) {
 		d.refuse(fReadinessChecks, "/readinessChecks", "readiness checking is "+notYet+"; give [] and use healthChecks")
 	}
-	if !blank(a.IPAddress) {
+	if !blank.JSON(a.IPAddress) {
 		d.refuse(fIPAddress, "/ipAddress", "an IP address per task (ipAddress) is "+notYet+"; tasks use the agent's network")
 	}
 	if !hostNetworks(a.Networks) {
 		d.refuse(fNetworks, "/networks", `container or bridge networking is `+notYet+`: tasks use the agent's network; give [{"mode":"host"}] or leave networks out`)
 	}
-	if !blank(a.Residency) {
+	if !blank.JSON(a.Residency) {
 		d.refuse(fResidency, "/residency", "residency (resident tasks with local volumes) is "+notYet)
 	}
 	if len(a.StoreURLs) > 0 {
@@ -118,13 +119,13 @@ func (d *decoder) refuseUnsupported(obj map[string]json.RawMessage, a *App) {
 			{"portMappings", "mapping ports is " + notYet + ": tasks use the agent's network; use portDefinitions"},
 			{"linuxInfo", "linuxInfo is " + notYet + "; leave it out"},
 		} {
-			if raw, ok := c[f.key]; ok && !blank(raw) {
+			if raw, ok := c[f.key]; ok && !blank.JSON(raw) {
 				d.refuse(fContainer, "/container/"+f.key, f.msg)
 			}
 		}
 	}
 	for _, k := range notKept {
-		if raw, ok := obj[k]; ok && !blank(raw) {
+		if raw, ok := obj[k]; ok && !blank.JSON(raw) {
 			d.refuse(-1, "/"+k, k+" is "+notYet+"; leave it out")
 		}
 	}
@@ -156,7 +157,7 @@ func (d *decoder) networks(raw json.RawMessage) {
 // hostNetworks reports whether networks asks only for the agent's own
 // network: absent, [], or entries {"mode":"host"} with no name or labels.
 func hostNetworks(raw json.RawMessage) bool {
-	if blank(raw) {
+	if blank.JSON(raw) {
 		return true
 	}
 	var ns []map[string]json.RawMessage
@@ -168,46 +169,9 @@ func hostNetworks(raw json.RawMessage) bool {
 		if json.Unmarshal(n["mode"], &mode) != nil || mode != "host" {
 			return false
 		}
-		if !blank(n["name"]) || !blank(n["labels"]) {
+		if !blank.JSON(n["name"]) || !blank.JSON(n["labels"]) {
 			return false
 		}
 	}
 	return true
-}
-
-// blank reports whether a JSON value asks for nothing: absent, null,
-// false, 0, "", [], or an object whose values are all blank.
-func blank(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return true
-	}
-	var v any
-	if json.Unmarshal(raw, &v) != nil {
-		return false
-	}
-	return blankValue(v)
-}
-
-func blankValue(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return true
-	case bool:
-		return !x
-	case float64:
-		return x == 0
-	case string:
-		return x == ""
-	case []any:
-		return len(x) == 0
-	case map[string]any:
-		for _, e := range x {
-			if !blankValue(e) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
 }
