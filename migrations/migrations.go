@@ -6,11 +6,13 @@
 // up file, so that up → down → up leaves the same schema. Each component owns
 // one Postgres schema:
 //
-//	kernel    agents, frameworks, role weights, the leading master
+//	kernel    agents, frameworks, role weights, the leading master and
+//	          the masters' term
 //	services  apps and their versions, groups, deployments, instances,
-//	          launch delays, the framework id
+//	          launch delays, the framework id, the instances' term
 //	jobs      jobs and their planning cursors, dependency edges and their
-//	          progress, runs, per-job stats, the framework id
+//	          progress, runs, per-job stats, the framework id, the
+//	          instances' term
 //
 // Applying the files is the job of corral/internal/migrate.
 package migrations

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS jobs.term;
+DROP TABLE IF EXISTS services.term;
