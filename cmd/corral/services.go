@@ -3,11 +3,9 @@ package main
 import (
 	"flag"
 	"fmt"
-	"time"
-
-	"corral/internal/zkelect"
 
 	"corral/frameworks/services"
+	"corral/internal/zkelect"
 )
 
 func servicesCommand() *command {
@@ -27,10 +25,8 @@ func servicesCommand() *command {
 	durationVar(fs, &cfg.IdleRefuse, "idle_decline_duration", "refuse filter for offers declined while nothing waits")
 	durationVar(fs, &cfg.ReconcileInterval, "reconciliation_interval", "period of implicit task reconciliation")
 	fs.IntVar(&cfg.EventBuffer, "event_buffer", cfg.EventBuffer, "events kept for /v2/events replay (Last-Event-ID)")
-	var zkURL string
-	fs.StringVar(&zkURL, "zk", "", "ZooKeeper URL of the services instances' election, e.g. zk://h1:2181,h2:2181/corral/services; empty: this instance runs alone")
-	zkSession := 10 * time.Second
-	durationVar(fs, &zkSession, "zk_session_timeout", "ZooKeeper session timeout: how long a crashed leader keeps the other instances waiting")
+	fs.StringVar(&cfg.ZK, "zk", cfg.ZK, "ZooKeeper URL of the services instances' election, e.g. zk://h1:2181,h2:2181/corral/services: one instance leads, the others forward the API to it; empty: the instance holding the database lock leads")
+	durationVar(fs, &cfg.ZKSessionTimeout, "zk_session_timeout", "ZooKeeper session timeout: how long a crashed leader keeps the other instances waiting")
 	migrateFirst := true
 	fs.BoolVar(&migrateFirst, "migrate", migrateFirst, "apply database migrations at start")
 	logs.register(fs)
@@ -43,6 +39,12 @@ func servicesCommand() *command {
 		if err != nil {
 			return err
 		}
+		if cfg.ZK != "" {
+			// Checked before --master, whose ZooKeeper URL starts a watch.
+			if _, err := zkelect.ParseURL(cfg.ZK); err != nil {
+				return usageError{"zk: " + err.Error()}
+			}
+		}
 		ctx, stop := signalContext()
 		defer stop()
 		if cfg.Masters, cfg.Detector, err = resolveMasters(ctx, masters, log); err != nil {
@@ -50,15 +52,6 @@ func servicesCommand() *command {
 		}
 		if err := cfg.Validate(); err != nil {
 			return usageError{err.Error()}
-		}
-		if zkURL != "" {
-			zu, err := zkelect.ParseURL(zkURL)
-			if err != nil {
-				return usageError{"zk: " + err.Error()}
-			}
-			cfg.Elect = func(self string) services.Election {
-				return newURLElection(zu, self, zkSession, log.With("component", "election"))
-			}
 		}
 		cfg.Version = version
 		if migrateFirst {

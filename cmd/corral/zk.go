@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
-	"time"
 
 	"corral/internal/zkelect"
 	"corral/kernel/detect"
@@ -26,33 +24,4 @@ func resolveMasters(ctx context.Context, flag string, log *slog.Logger) (urls []
 		return nil, nil, usageError{err.Error()}
 	}
 	return urls, nil, nil
-}
-
-// urlElection is a ZooKeeper election among framework instances whose
-// members' data is {"url": "<advertised base URL>"}.
-type urlElection struct{ *zkelect.Elector }
-
-// frameworkMemberPrefix names services instances' members in ZooKeeper:
-// distinct from the jobs instances' ("jobs_") and the masters'
-// ("json.info_"), so that sharing a path never mixes two elections.
-const frameworkMemberPrefix = "services_"
-
-func newURLElection(u zkelect.URL, self string, session time.Duration, log *slog.Logger) urlElection {
-	data, _ := json.Marshal(map[string]string{"url": self})
-	return urlElection{zkelect.NewElector(u, data, zkelect.Options{SessionTimeout: session, Prefix: frameworkMemberPrefix, Logger: log})}
-}
-
-// Leader returns the leading instance's URL.
-func (e urlElection) Leader() (string, bool) {
-	l, ok := e.Elector.Leader()
-	if !ok {
-		return "", false
-	}
-	var m struct {
-		URL string `json:"url"`
-	}
-	if json.Unmarshal(l.Data, &m) != nil || m.URL == "" {
-		return "", false
-	}
-	return m.URL, true
 }

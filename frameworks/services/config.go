@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"corral/internal/zkelect"
 	"corral/kernel/sched"
 )
 
@@ -20,11 +21,14 @@ type Config struct {
 	// Detector, if set, replaces Masters as the source of master URLs
 	// (for example the leader as ZooKeeper names it).
 	Detector sched.Detector
-	// Elect, if set, returns the election among services instances for
-	// the instance whose advertised URL is self; nil means this instance
-	// runs alone (it still waits for the database lock while another
-	// instance holds it).
-	Elect func(self string) Election
+	// ZK is the zk:// URL of the election among the services instances
+	// (zk://h1:2181,h2:2181/corral/services): one leads, the others
+	// forward the API to it. Empty: the instance holding the database's
+	// services lock leads, and another waits for the lock.
+	ZK string
+	// ZKSessionTimeout is the ZooKeeper session timeout of the election:
+	// how long a crashed leader keeps the standbys waiting.
+	ZKSessionTimeout time.Duration
 	// DB is the Postgres URL (schema services).
 	DB string
 	// Listen is the address of the Marathon-compatible REST API.
@@ -62,6 +66,7 @@ func DefaultConfig() Config {
 		ReconcileInterval: 15 * time.Minute,
 		EventBuffer:       10000,
 		ShutdownGrace:     5 * time.Second,
+		ZKSessionTimeout:  10 * time.Second,
 	}
 }
 
@@ -78,6 +83,14 @@ func (c Config) Validate() error {
 	}
 	if c.DB == "" {
 		errs = append(errs, errors.New("db: a Postgres URL is required"))
+	}
+	if c.ZK != "" {
+		if _, err := zkelect.ParseURL(c.ZK); err != nil {
+			errs = append(errs, fmt.Errorf("zk: %v", err))
+		}
+		if c.ZKSessionTimeout <= 0 {
+			errs = append(errs, errors.New("zk_session_timeout: must be positive"))
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("http: %v", err))

@@ -1,77 +1,45 @@
 package services
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
-	"sync/atomic"
-	"time"
+
+	"corral/internal/lead"
 )
 
-// Election is how several services instances agree on one leader
-// (ZooKeeper in production).
-type Election interface {
-	// Run contends until ctx ends. While this instance is elected it calls
-	// lead, whose context ends as soon as leadership may have been lost;
-	// lead must return soon after. Run then contends again.
-	Run(ctx context.Context, lead func(ctx context.Context)) error
-	// Leader returns the leading instance's advertised base URL, if one is
-	// known.
-	Leader() (string, bool)
-}
+// Leadership of the services instances sharing one database (see
+// corral/internal/lead). With Config.ZK they elect a leader in ZooKeeper;
+// without it, the instance holding the database's services lock leads and
+// the others wait for it. Each time an instance is elected it begins a
+// services term in Postgres (store.BeginTerm) before loading the state,
+// so a deposed leader that has not noticed yet has its writes refused and
+// its term ends at the first of them.
 
-// soleLeader is the election of an instance that runs alone: it always
-// wins (the database lock still keeps a second instance from scheduling).
-type soleLeader string
+// memberPrefix names services instances' members in ZooKeeper: distinct
+// from the jobs instances' ("jobs_") and the masters' ("json.info_"), so
+// that sharing a path never mixes two elections.
+const memberPrefix = "services_"
 
-func (s soleLeader) Run(ctx context.Context, lead func(context.Context)) error {
-	for ctx.Err() == nil {
-		lead(ctx)
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
+// leadLockKey is the Postgres advisory lock by which instances without
+// ZooKeeper elect one: "corralsv" in ASCII.
+const leadLockKey int64 = 0x636f7272616c7376
+
+// election returns this instance's election: in ZooKeeper with Config.ZK,
+// else by the database lock.
+func (s *Service) election(self lead.Member) (lead.Election, error) {
+	if s.cfg.ZK != "" {
+		return lead.NewZK(s.cfg.ZK, self, lead.ZKOptions{SessionTimeout: s.cfg.ZKSessionTimeout, Prefix: memberPrefix,
+			Logger: s.baseLog.With("component", "services-election")})
 	}
-	return ctx.Err()
+	return lead.NewDBLock(s.cfg.DB, leadLockKey, self, s.baseLog.With("component", "services-election"))
 }
-
-func (s soleLeader) Leader() (string, bool) { return string(s), true }
-
-// term is one leadership term's Service and its API handler.
-type term struct {
-	s *Service
-	h http.Handler
-}
-
-// termHandler serves the API of the leading term, or the standby API
-// while this instance does not lead.
-type termHandler struct {
-	term    atomic.Pointer[term]
-	standby http.Handler
-}
-
-func (h *termHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if t := h.term.Load(); t != nil {
-		t.h.ServeHTTP(w, r)
-		return
-	}
-	h.standby.ServeHTTP(w, r)
-}
-
-// forwardedHeader marks a request a standby forwarded, so that it is never
-// forwarded again (two instances that disagree on the leader must not
-// bounce a request between them).
-const forwardedHeader = "X-Corral-Forwarded-By"
 
 // standby answers for an instance that does not lead: like Marathon's
 // standbys it proxies the whole API (reads and writes) to the leader, so a
-// client can talk to any instance. /ping answers locally.
+// client can talk to any instance. /ping, /v2/leader and /health answer
+// here.
 type standby struct {
-	self string // this instance's advertised URL
-	el   Election
-	log  *slog.Logger
+	self lead.Member
+	el   lead.Election
 }
 
 func (s *standby) routes() http.Handler {
@@ -82,19 +50,19 @@ func (s *standby) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /v2/leader", s.leader)
 	mux.HandleFunc("GET /health", s.health)
-	mux.HandleFunc("/", s.forward)
+	mux.Handle("/", &lead.Forwarder{Self: s.self, Leader: s.el.Leader, Name: "services instance", Error: writeErr})
 	return mux
 }
 
 // leaderURL is the leader's URL when it is another instance.
 func (s *standby) leaderURL() (string, bool) {
-	u, ok := s.el.Leader()
-	if !ok || u == "" || u == s.self {
+	l, ok := s.el.Leader()
+	if !ok || l.Same(s.self) {
 		// Unknown, or this instance was elected a moment ago and its term
 		// is loading.
 		return "", false
 	}
-	return u, true
+	return l.URL, true
 }
 
 // leader is GET /v2/leader: Marathon answers 404 while there is none.
@@ -114,29 +82,4 @@ func (s *standby) health(w http.ResponseWriter, r *http.Request) {
 		body["leaderUrl"] = u
 	}
 	writeJSON(w, http.StatusOK, body)
-}
-
-func (s *standby) forward(w http.ResponseWriter, r *http.Request) {
-	u, ok := s.leaderURL()
-	if !ok || r.Header.Get(forwardedHeader) != "" {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{
-			"message": "this services instance does not lead and no leader is known yet (election or take-over in progress); retry shortly"})
-		return
-	}
-	target, err := url.Parse(u)
-	if err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"message": "the leader's address " + u + " is not a URL"})
-		return
-	}
-	p := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.SetXForwarded()
-			pr.Out.Header.Set(forwardedHeader, s.self)
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"message": "the leading services instance at " + u + " did not answer: " + err.Error()})
-		},
-	}
-	p.ServeHTTP(w, r)
 }

@@ -11,16 +11,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"corral/frameworks/services/app"
 	"corral/frameworks/services/plan"
 	"corral/frameworks/services/store"
 	"corral/internal/edge"
 	"corral/internal/events"
-	"corral/internal/pglock"
+	"corral/internal/lead"
 	"corral/kernel/mesos"
 	"corral/kernel/sched"
 )
-
 
 // Service is the services framework: a scheduler on the kernel's scheduler
 // API that keeps Marathon-style apps running, plus their REST API. One
@@ -88,11 +89,12 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // Serve is Run on an existing listener. The API serves at once; the
-// instance schedules while it leads: while cfg.Elect's election (if any)
-// elects it and it holds the database lock, so that two instances never
-// schedule at once. Each time it is elected it starts a new term from
-// Postgres (a fresh Service; s itself serves the first term). While it
-// does not lead it forwards the API to the leader (see standby).
+// instance schedules while it leads: while it is elected (in ZooKeeper
+// with cfg.ZK, else by holding the database lock) and no later services
+// term has begun. Each time it is elected it begins a new term in
+// Postgres and starts it from there (a fresh Service; s itself serves the
+// first term). While it does not lead it forwards the API to the leader
+// (see standby).
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -102,20 +104,21 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		adv = "http://" + net.JoinHostPort(host, port)
 	}
-	var el Election = soleLeader(adv)
-	if s.cfg.Elect != nil {
-		el = s.cfg.Elect(adv)
+	self := lead.Member{ID: uuid.NewString(), URL: adv}
+	el, err := s.election(self)
+	if err != nil {
+		return err
 	}
-	h := &termHandler{standby: (&standby{self: adv, el: el, log: s.log}).routes()}
+	h := lead.NewSwap((&standby{self: self, el: el}).routes())
 	ecfg := edge.DefaultConfig()
 	ecfg.Name, ecfg.ShutdownGrace = "services", s.cfg.ShutdownGrace
 	srv := edge.New(ecfg, h, s.baseLog)
 	srvErr := make(chan error, 1)
 	serve := sync.OnceFunc(func() {
 		go func() { srvErr <- srv.Serve(ctx, ln) }()
-		s.log.Info("services API listening", "addr", ln.Addr().String(), "url", adv)
+		s.log.Info("services API listening", "addr", ln.Addr().String(), "url", adv, "id", self.ID)
 	})
-	if s.cfg.Elect != nil {
+	if s.cfg.ZK != "" {
 		// One of several instances: answer at once, as a standby until
 		// elected.
 		serve()
@@ -135,17 +138,17 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 				}
 			}
 			t.leaderURL = adv
+			end := func() {}
 			t.lead(lctx, func() {
-				h.term.Store(&term{s: t, h: t.routes()})
+				end = h.Serve(t.routes())
 				// Alone, the API answers once the state is loaded, as
 				// the leader.
 				serve()
 			})
-			h.term.Store(nil)
+			end()
 		})
 	}()
 
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-srvErr:
@@ -161,47 +164,26 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// leadLockKey is the Postgres advisory lock the scheduling services
-// instance holds: "corralsv" in ASCII.
-const leadLockKey int64 = 0x636f7272616c7376
-
-// lead runs one term: it opens the store, takes the database lock
-// (waiting while another instance holds it), loads the state, subscribes
-// to the kernel and schedules until ctx ends or the lock is lost. ready is
-// called once the term serves the API. A Service leads at most once.
+// lead runs one term: it opens the store, begins a services term in it
+// (from then on the previous leader's writes are refused), loads the
+// state, subscribes to the kernel and schedules until ctx ends or a write
+// of this term is refused because a later term began. ready is called
+// once the term serves the API. A Service leads at most once.
 func (s *Service) lead(ctx context.Context, ready func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	st := retry(ctx, s.log, "cannot open the database yet", func() (*store.Store, error) { return store.Open(ctx, s.cfg.DB) })
 	if st == nil {
 		return
 	}
 	defer st.Close()
 	s.store = st
-	waiting := false
-	lock := retry(ctx, s.log, "cannot reach the database for the leadership lock", func() (*pglock.Lock, error) {
-		l, ok, err := pglock.Try(ctx, st.ConnConfig(), leadLockKey)
-		if err == nil && !ok {
-			if !waiting {
-				s.log.Info("another services instance holds the database lock; waiting for it")
-				waiting = true
-			}
-			err = errLockHeld
-		}
-		return l, err
-	})
-	if lock == nil {
+	epoch := retry(ctx, s.log, "cannot begin a term in the database yet", func() (int64, error) { return st.BeginTerm(ctx) })
+	if epoch == 0 {
 		return
 	}
-	defer lock.Release()
-	go func() {
-		select {
-		case <-lock.Lost():
-			s.log.Error("lost the database lock; stepping down", "err", lock.Err())
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx, stop := st.Fence().Context(ctx)
+	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	if err := s.load(ctx); err != nil {
 		return
 	}
@@ -251,19 +233,20 @@ func (s *Service) lead(ctx context.Context, ready func()) {
 			}
 		}
 	}()
-	s.log.Info("leading: scheduling apps")
+	s.log.Info("leading: scheduling apps", "epoch", epoch)
 	ready()
 	close(s.ready)
 	<-ctx.Done()
+	if cause := context.Cause(ctx); errors.Is(cause, lead.ErrFenced) {
+		s.log.Warn("deposed: another services instance began a term; standing by", "cause", cause)
+	}
 	s.bus.Close() // event streams of this term end with it
 	wg.Wait()
 	s.log.Info("term ended")
 }
 
-var errLockHeld = errors.New("the lock is held by another instance")
-
 // retry calls fn until it succeeds or ctx ends (then it returns the zero
-// value), logging failures other than a held lock, with backoff.
+// value), logging failures, with backoff.
 func retry[T any](ctx context.Context, log *slog.Logger, msg string, fn func() (T, error)) T {
 	backoff := 200 * time.Millisecond
 	for {
@@ -275,11 +258,7 @@ func retry[T any](ctx context.Context, log *slog.Logger, msg string, fn func() (
 		if ctx.Err() != nil {
 			return zero
 		}
-		if errors.Is(err, errLockHeld) {
-			backoff = 200 * time.Millisecond
-		} else {
-			log.Warn(msg+"; retrying", "err", err, "in", backoff)
-		}
+		log.Warn(msg+"; retrying", "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
 			return zero

@@ -18,6 +18,11 @@
 //     with its version, agent, host, ports, state and health.
 //   - launch delay: an app's launch backoff: consecutive failures and when
 //     the last one happened.
+//   - term: the services instances' leadership term, an epoch in
+//     services.term. The leader begins one on taking over (BeginTerm); from
+//     then on every write of its Store checks, in its transaction, that no
+//     later term has begun, so a deposed leader's writes fail with
+//     ErrFenced instead of landing after its successor's.
 //
 // Every spec is raw JSON owned by the caller; this package knows no services
 // types. Postgres stores specs as jsonb, so they come back normalized: the

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"corral/internal/lead"
 	"corral/internal/pg"
 )
 
@@ -24,9 +25,19 @@ var ErrInvalid = pg.ErrInvalid
 
 // Store is the services state on a Postgres connection pool. It is safe for
 // concurrent use. Methods take ctx first and honor its deadline.
+//
+// After BeginTerm, every write checks in its transaction that no later
+// services term has begun, and fails with lead.ErrFenced if one has (see
+// lead.Fence): a deposed leader's writes never land. A Store that never
+// began a term writes unchecked.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	fence *lead.Fence
 }
+
+// ErrFenced is returned (wrapped) by a write of a Store whose term has
+// ended: another services instance began a term since (lead.ErrFenced).
+var ErrFenced = lead.ErrFenced
 
 // querier is what the statements need; both the pool and a transaction
 // provide it.
@@ -42,7 +53,7 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, fence: lead.NewFence("services")}, nil
 }
 
 // Close closes every connection, waiting for those in use to be released.
@@ -51,9 +62,26 @@ func (s *Store) Close() {
 	s.pool.Close()
 }
 
-// ConnConfig is the configuration of the store's connections, for a
-// connection of one's own (a leadership lock).
-func (s *Store) ConnConfig() *pgx.ConnConfig { return s.pool.Config().ConnConfig }
+// BeginTerm starts a new services term for this Store's instance and
+// returns its epoch: from then on the writes of every earlier term fail
+// with ErrFenced, and so will this Store's once another instance begins a
+// term. It waits for writes in flight under earlier terms to commit. Call
+// it on taking over, before reading the state.
+func (s *Store) BeginTerm(ctx context.Context) (int64, error) {
+	return s.fence.Begin(ctx, s.pool)
+}
+
+// Fence is the Store's term: its Context ends once a write was refused.
+func (s *Store) Fence() *lead.Fence { return s.fence }
+
+// write runs one write on the pool, or, once a term has begun, in a
+// transaction that first checks the term.
+func (s *Store) write(ctx context.Context, fn func(q querier) error) error {
+	if s.fence.Epoch() == 0 {
+		return fn(s.pool)
+	}
+	return s.Atomically(ctx, func(tx *Tx) error { return fn(tx.tx) })
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
@@ -65,9 +93,15 @@ func (s *Store) Ping(ctx context.Context) error {
 // error or panics. Atomically returns fn's error as is, or an error from
 // beginning or committing the transaction (a failed commit means nothing
 // was written). tx must not be used after fn returns, nor by several
-// goroutines at once. Atomically does not retry.
+// goroutines at once. Atomically does not retry. Once a term has begun,
+// the transaction first checks it (ErrFenced).
 func (s *Store) Atomically(ctx context.Context, fn func(tx *Tx) error) error {
-	return pg.InTx(ctx, s.pool, func(tx pgx.Tx) error { return fn(&Tx{tx: tx}) })
+	return pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := s.fence.Check(ctx, tx); err != nil {
+			return err
+		}
+		return fn(&Tx{tx: tx})
+	})
 }
 
 // Tx is a transaction given to the function passed to Store.Atomically. Its
@@ -93,7 +127,7 @@ func (s *Store) FrameworkID(ctx context.Context) (string, error) {
 // SetFrameworkID stores id (not empty) as the framework id, replacing any
 // previous one. It is idempotent.
 func (s *Store) SetFrameworkID(ctx context.Context, id string) error {
-	return setFrameworkID(ctx, s.pool, id)
+	return s.write(ctx, func(q querier) error { return setFrameworkID(ctx, q, id) })
 }
 
 // SetFrameworkID is Store.SetFrameworkID within the transaction.
@@ -171,7 +205,7 @@ func (s *Store) App(ctx context.Context, id string) (AppRecord, error) {
 // current definition and its version record never disagree; repeating a
 // call is harmless and does not move UpdatedAt.
 func (s *Store) PutApp(ctx context.Context, id, version string, spec json.RawMessage) error {
-	return putApp(ctx, s.pool, id, version, spec)
+	return s.write(ctx, func(q querier) error { return putApp(ctx, q, id, version, spec) })
 }
 
 // PutApp is Store.PutApp within the transaction.
@@ -211,7 +245,7 @@ func putApp(ctx context.Context, q querier, id, version string, spec json.RawMes
 // DeleteApp deletes app id and all its versions. Its instances and launch
 // delay are the caller's to delete. Deleting an unknown app is not an error.
 func (s *Store) DeleteApp(ctx context.Context, id string) error {
-	return deleteApp(ctx, s.pool, id)
+	return s.write(ctx, func(q querier) error { return deleteApp(ctx, q, id) })
 }
 
 // DeleteApp is Store.DeleteApp within the transaction.
@@ -292,7 +326,7 @@ func (s *Store) Groups(ctx context.Context) ([]GroupRecord, error) {
 
 // PutGroup creates or replaces group id. It is idempotent.
 func (s *Store) PutGroup(ctx context.Context, id, version string, spec json.RawMessage) error {
-	return putGroup(ctx, s.pool, id, version, spec)
+	return s.write(ctx, func(q querier) error { return putGroup(ctx, q, id, version, spec) })
 }
 
 // PutGroup is Store.PutGroup within the transaction.
@@ -323,7 +357,9 @@ func putGroup(ctx context.Context, q querier, id, version string, spec json.RawM
 // DeleteGroup deletes group id's row (not the apps under its path).
 // Deleting an unknown group is not an error.
 func (s *Store) DeleteGroup(ctx context.Context, id string) error {
-	return deleteByKey(ctx, s.pool, "group", `DELETE FROM services.groups WHERE id = $1`, id)
+	return s.write(ctx, func(q querier) error {
+		return deleteByKey(ctx, q, "group", `DELETE FROM services.groups WHERE id = $1`, id)
+	})
 }
 
 // DeleteGroup is Store.DeleteGroup within the transaction.
@@ -360,7 +396,7 @@ func (s *Store) Deployments(ctx context.Context) ([]Record, error) {
 // progress); a replaced deployment keeps its place in the Deployments order.
 // It is idempotent.
 func (s *Store) PutDeployment(ctx context.Context, id string, spec json.RawMessage) error {
-	return putDeployment(ctx, s.pool, id, spec)
+	return s.write(ctx, func(q querier) error { return putDeployment(ctx, q, id, spec) })
 }
 
 // PutDeployment is Store.PutDeployment within the transaction.
@@ -388,7 +424,9 @@ func putDeployment(ctx context.Context, q querier, id string, spec json.RawMessa
 // DeleteDeployment deletes deployment id (it finished or was abandoned).
 // Deleting an unknown deployment is not an error.
 func (s *Store) DeleteDeployment(ctx context.Context, id string) error {
-	return deleteByKey(ctx, s.pool, "deployment", `DELETE FROM services.deployments WHERE id = $1`, id)
+	return s.write(ctx, func(q querier) error {
+		return deleteByKey(ctx, q, "deployment", `DELETE FROM services.deployments WHERE id = $1`, id)
+	})
 }
 
 // DeleteDeployment is Store.DeleteDeployment within the transaction.
@@ -426,7 +464,7 @@ func (s *Store) Instances(ctx context.Context) ([]InstanceRecord, error) {
 
 // PutInstance creates or replaces the instance r.TaskID. It is idempotent.
 func (s *Store) PutInstance(ctx context.Context, r InstanceRecord) error {
-	return putInstances(ctx, s.pool, []InstanceRecord{r})
+	return s.write(ctx, func(q querier) error { return putInstances(ctx, q, []InstanceRecord{r}) })
 }
 
 // PutInstance is Store.PutInstance within the transaction.
@@ -439,7 +477,7 @@ func (t *Tx) PutInstance(ctx context.Context, r InstanceRecord) error {
 // task twice, the later record wins. It is idempotent; an empty rs does
 // nothing.
 func (s *Store) PutInstances(ctx context.Context, rs []InstanceRecord) error {
-	return putInstances(ctx, s.pool, rs)
+	return s.write(ctx, func(q querier) error { return putInstances(ctx, q, rs) })
 }
 
 // PutInstances is Store.PutInstances within the transaction.
@@ -495,7 +533,9 @@ func putInstances(ctx context.Context, q querier, rs []InstanceRecord) error {
 // DeleteInstance forgets instance taskID. Deleting an unknown instance is
 // not an error.
 func (s *Store) DeleteInstance(ctx context.Context, taskID string) error {
-	return deleteByKey(ctx, s.pool, "instance", `DELETE FROM services.instances WHERE task_id = $1`, taskID)
+	return s.write(ctx, func(q querier) error {
+		return deleteByKey(ctx, q, "instance", `DELETE FROM services.instances WHERE task_id = $1`, taskID)
+	})
 }
 
 // DeleteInstance is Store.DeleteInstance within the transaction.
@@ -535,7 +575,7 @@ func (s *Store) LaunchDelays(ctx context.Context) (map[string]Delay, error) {
 // SetLaunchDelay creates or replaces app appID's launch delay. It is
 // idempotent.
 func (s *Store) SetLaunchDelay(ctx context.Context, appID string, d Delay) error {
-	return setLaunchDelay(ctx, s.pool, appID, d)
+	return s.write(ctx, func(q querier) error { return setLaunchDelay(ctx, q, appID, d) })
 }
 
 // SetLaunchDelay is Store.SetLaunchDelay within the transaction.
@@ -566,7 +606,9 @@ func setLaunchDelay(ctx context.Context, q querier, appID string, d Delay) error
 // ClearLaunchDelay removes app appID's launch delay, so that its next launch
 // is not held back. Clearing an absent delay is not an error.
 func (s *Store) ClearLaunchDelay(ctx context.Context, appID string) error {
-	return deleteByKey(ctx, s.pool, "launch delay", `DELETE FROM services.launch_delays WHERE app_id = $1`, appID)
+	return s.write(ctx, func(q querier) error {
+		return deleteByKey(ctx, q, "launch delay", `DELETE FROM services.launch_delays WHERE app_id = $1`, appID)
+	})
 }
 
 // ClearLaunchDelay is Store.ClearLaunchDelay within the transaction.
@@ -604,11 +646,12 @@ func validSpec(spec json.RawMessage) error {
 
 // Permanent reports whether err is one that retrying cannot cure: an
 // argument refused before reaching the database (ErrInvalid), a record that
-// does not exist (ErrNotFound), or a data or integrity error raised by
-// Postgres (SQLSTATE classes 22 and 23). Other errors (connection refused,
-// timeouts, a restarting server, a canceled context) are transient.
+// does not exist (ErrNotFound), a write of a deposed leader (ErrFenced),
+// or a data or integrity error raised by Postgres (SQLSTATE classes 22 and
+// 23). Other errors (connection refused, timeouts, a restarting server, a
+// canceled context) are transient.
 func Permanent(err error) bool {
-	if errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrFenced) {
 		return true
 	}
 	return pg.DataError(err)

@@ -729,7 +729,7 @@ func TestMigrationDownUp(t *testing.T) {
 		}
 		return names
 	}
-	want := []string{"app_versions", "apps", "deployments", "framework", "groups", "instances", "launch_delays"}
+	want := []string{"app_versions", "apps", "deployments", "framework", "groups", "instances", "launch_delays", "term"}
 	if diff := cmp.Diff(want, tables()); diff != "" {
 		t.Errorf("services tables after Up (-want +got):\n%s", diff)
 	}
@@ -747,5 +747,82 @@ func TestMigrationDownUp(t *testing.T) {
 	}
 	if apps, err := s.Apps(ctx); err != nil || len(apps) != 0 {
 		t.Errorf("Apps after Down and Up = %v, %v; want none", apps, err)
+	}
+}
+
+// An instance that began a term fences off every write of the earlier
+// ones, and its own writes go through; a fenced write ends the deposed
+// term's context.
+func TestTermsFenceEarlierInstances(t *testing.T) {
+	ctx := t.Context()
+	db := testpg.URL(t)
+	if err := migrate.Up(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	old, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(old.Close)
+	next, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(next.Close)
+	spec := json.RawMessage(`{"id": "/web"}`)
+
+	e1, err := old.BeginTerm(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	term, stop := old.Fence().Context(ctx)
+	defer stop()
+	if err := old.PutApp(ctx, "/web", "v1", spec); err != nil {
+		t.Fatalf("write in the current term: %v", err)
+	}
+	e2, err := next.BeginTerm(ctx)
+	if err != nil || e2 <= e1 {
+		t.Fatalf("BeginTerm = %d, %v; want an epoch above %d", e2, err, e1)
+	}
+	inst := InstanceRecord{TaskID: "web.1", AppID: "/web", Spec: json.RawMessage(`{"state": "running"}`)}
+	for _, w := range []struct {
+		name  string
+		write func(*Store) error
+	}{
+		{"PutApp", func(s *Store) error { return s.PutApp(ctx, "/web", "v2", spec) }},
+		{"DeleteApp", func(s *Store) error { return s.DeleteApp(ctx, "/web") }},
+		{"PutDeployment", func(s *Store) error { return s.PutDeployment(ctx, "d1", spec) }},
+		{"DeleteDeployment", func(s *Store) error { return s.DeleteDeployment(ctx, "d1") }},
+		{"PutInstances", func(s *Store) error { return s.PutInstances(ctx, []InstanceRecord{inst}) }},
+		{"DeleteInstance", func(s *Store) error { return s.DeleteInstance(ctx, "web.1") }},
+		{"SetFrameworkID", func(s *Store) error { return s.SetFrameworkID(ctx, "fw") }},
+		{"PutGroup", func(s *Store) error { return s.PutGroup(ctx, "/g", "v1", spec) }},
+		{"SetLaunchDelay", func(s *Store) error {
+			return s.SetLaunchDelay(ctx, "/web", Delay{Failures: 1, LastFailure: time.Now()})
+		}},
+		{"Atomically", func(s *Store) error {
+			return s.Atomically(ctx, func(tx *Tx) error { return tx.PutApp(ctx, "/web", "v3", spec) })
+		}},
+	} {
+		err := w.write(old)
+		if !errors.Is(err, ErrFenced) || !Permanent(err) {
+			t.Errorf("%s by the deposed instance = %v; want a permanent ErrFenced", w.name, err)
+		}
+	}
+	if !errors.Is(context.Cause(term), ErrFenced) {
+		t.Errorf("the deposed term's context: cause %v; want ErrFenced", context.Cause(term))
+	}
+	apps, err := next.Apps(ctx)
+	if err != nil || len(apps) != 1 || apps[0].Version != "v1" {
+		t.Fatalf("apps after fenced writes = %+v, %v; want /web at v1 only", apps, err)
+	}
+	if insts, err := next.Instances(ctx); err != nil || len(insts) != 0 {
+		t.Errorf("instances after fenced writes = %+v, %v; want none", insts, err)
+	}
+	if err := next.PutApp(ctx, "/web", "v2", spec); err != nil {
+		t.Errorf("write in the new term: %v", err)
+	}
+	if err := next.PutInstances(ctx, []InstanceRecord{inst}); err != nil {
+		t.Errorf("write in the new term: %v", err)
 	}
 }
