@@ -293,6 +293,18 @@ func TestAgentLifecycle(t *testing.T) {
 	}
 }
 
+// agentState returns the agent's GET /state.
+func agentState(t *testing.T, endpoint string) State {
+	t.Helper()
+	var st State
+	if code := getJSON(t, endpoint+"/state", &st); code != 200 {
+		t.Fatalf("/state = %d", code)
+	}
+	return st
+}
+
+// waitFor polls cond until it holds, failing the test after timeout. It
+// is the package's one polling loop.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -312,7 +324,7 @@ func TestShutdownFrameworkAndGrace(t *testing.T) {
 	cfg := testConfig(t, m.srv.URL)
 	cfg.KillGracePeriod = 30 * time.Second // the task's policy must win
 	startAgent(t, cfg)
-	m.waitRegister(t)
+	endpoint := m.waitRegister(t).Register.Info.Endpoint
 	ready := filepath.Join(t.TempDir(), "ready")
 	// The marker says the trap is set: a SIGTERM before it would kill the
 	// task at once and prove nothing about the grace period.
@@ -323,13 +335,10 @@ func TestShutdownFrameworkAndGrace(t *testing.T) {
 	m.waitState(t, "stubborn", mesos.TaskRunning, 10*time.Second)
 	m.waitState(t, "plain", mesos.TaskRunning, 10*time.Second)
 	m.waitState(t, "bystander", mesos.TaskRunning, 10*time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for _, err := os.Stat(ready); err != nil; _, err = os.Stat(ready) {
-		if time.Now().After(deadline) {
-			t.Fatal("stubborn task never set its trap")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, 10*time.Second, "the stubborn task to set its trap", func() bool {
+		_, err := os.Stat(ready)
+		return err == nil
+	})
 	start := time.Now()
 	m.event(agentproto.Event{Type: agentproto.EventShutdownFramework, ShutdownFramework: &agentproto.ShutdownFramework{FrameworkID: "fw-2"}})
 	m.waitState(t, "plain", mesos.TaskKilled, 10*time.Second)
@@ -337,7 +346,16 @@ func TestShutdownFrameworkAndGrace(t *testing.T) {
 	if el := time.Since(start); el < 300*time.Millisecond || el > 10*time.Second {
 		t.Errorf("stubborn task killed after %v; want about the 300ms grace period", el)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// The agent kills a framework's tasks in the step that handles its
+	// SHUTDOWN_FRAMEWORK, marking each (and journaling the kill) before
+	// signalling it; plain's TASK_KILLED shows that step is over. A
+	// bystander it had touched would show the mark, whether or not its
+	// process has ended yet.
+	if ts := taskOf(t, endpoint, "bystander"); ts.KillRequested || ts.State != mesos.TaskRunning || ts.PID == 0 {
+		t.Errorf("bystander after the shutdown = %s, kill requested %v, pid %d; want it RUNNING and untouched", ts.State, ts.KillRequested, ts.PID)
+	} else if err := unix.Kill(ts.PID, 0); err != nil {
+		t.Errorf("bystander's process %d: %v; want it alive", ts.PID, err)
+	}
 	if got := m.states("bystander"); !slices.Equal(got, []mesos.TaskState{mesos.TaskStarting, mesos.TaskRunning}) {
 		t.Errorf("bystander updates = %v; want it untouched", got)
 	}
@@ -432,7 +450,16 @@ func TestRestartRecovery(t *testing.T) {
 	if u.Status.Message != "Command exited with status 4" {
 		t.Errorf("status after restart = %+v; want exit status 4", u.Status)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Once FAILED is acknowledged the agent forgets the task: nothing of it
+	// is left to send. An update for another task, sent after that (the
+	// agent has one UPDATE call in flight at a time), lands after any
+	// resend still on its way.
+	waitFor(t, 10*time.Second, "survivor forgotten", func() bool {
+		st := agentState(t, reg.Register.Info.Endpoint)
+		return st.PendingUpdates == 0 && len(st.Tasks) == 0 && len(st.CompletedTasks) == 1
+	})
+	m.event(agentproto.Event{Type: agentproto.EventReconcile, Reconcile: &agentproto.Reconcile{Tasks: []agentproto.ReconcileTask{{FrameworkID: "fw-1", TaskID: "later"}}}})
+	m.waitState(t, "later", mesos.TaskDropped, 10*time.Second)
 	if got := m.states("survivor"); !slices.Equal(got, []mesos.TaskState{mesos.TaskStarting, mesos.TaskRunning, mesos.TaskFailed}) {
 		t.Errorf("distinct updates = %v; want STARTING, RUNNING, FAILED once each", got)
 	}
@@ -453,13 +480,14 @@ func TestRestartWhileKilling(t *testing.T) {
 	m := newFakeMaster(t)
 	cfg := testConfig(t, m.srv.URL)
 	stop := startAgent(t, cfg)
-	m.waitRegister(t)
+	endpoint := m.waitRegister(t).Register.Info.Endpoint
 	tk := cmdTask("k", `trap "" TERM; sleep 600`)
 	tk.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: mesos.Int(time.Second)}}
 	m.event(launch("fw-1", tk))
 	m.waitState(t, "k", mesos.TaskRunning, 15*time.Second)
 	m.event(agentproto.Event{Type: agentproto.EventKill, Kill: &agentproto.Kill{FrameworkID: "fw-1", TaskID: "k"}})
-	time.Sleep(100 * time.Millisecond)
+	// The loop journals the kill in the step that marks the task.
+	waitFor(t, 10*time.Second, "the kill recorded", func() bool { return taskOf(t, endpoint, "k").KillRequested })
 	stop()
 	startAgent(t, cfg)
 	m.waitRegister(t)

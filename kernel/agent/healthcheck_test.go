@@ -138,6 +138,16 @@ func TestHealthCommand(t *testing.T) {
 	})
 }
 
+// checkCounter returns a function counting the lines a task's check
+// command appended to the file "checks" in its sandbox.
+func checkCounter(t *testing.T, endpoint, taskID string) func() int {
+	sandbox := taskOf(t, endpoint, taskID).Sandbox
+	return func() int {
+		b, _ := os.ReadFile(filepath.Join(sandbox, "checks"))
+		return strings.Count(string(b), "x")
+	}
+}
+
 // TestHealthNeverKillAndStop: with consecutive_failures 0 a failing check
 // reports unhealthy once and never kills; once the task is killed the
 // checks stop.
@@ -149,13 +159,15 @@ func TestHealthNeverKillAndStop(t *testing.T) {
 	tk.HealthCheck = commandCheck(`echo x >> "$MESOS_SANDBOX/checks"; exit 1`)
 	tk.HealthCheck.IntervalSeconds = secs(0.05)
 	tk.HealthCheck.ConsecutiveFailures = count(0)
-	m.event(launch("fw-1", tk))
+	// witness has a check on the same interval that goes on: its runs
+	// measure how many of sick's would have come.
+	witness := cmdTask("witness", "sleep 600")
+	witness.HealthCheck = commandCheck(`echo x >> "$MESOS_SANDBOX/checks"`)
+	witness.HealthCheck.IntervalSeconds = secs(0.05)
+	m.event(launch("fw-1", tk, witness))
 	m.waitHealth(t, "sick", false, 10*time.Second)
-	sandbox := taskOf(t, endpoint, "sick").Sandbox
-	checks := func() int {
-		b, _ := os.ReadFile(filepath.Join(sandbox, "checks"))
-		return strings.Count(string(b), "x")
-	}
+	m.waitHealth(t, "witness", true, 10*time.Second)
+	checks, witnessChecks := checkCounter(t, endpoint, "sick"), checkCounter(t, endpoint, "witness")
 	waitFor(t, 10*time.Second, "ten checks", func() bool { return checks() >= 10 })
 	if got := m.healthSeq("sick"); !slices.Equal(got, []string{"TASK_STARTING", "TASK_RUNNING", "TASK_RUNNING/unhealthy"}) {
 		t.Errorf("updates after %d failed checks = %v; want one unhealthy update and no kill", checks(), got)
@@ -169,10 +181,10 @@ func TestHealthNeverKillAndStop(t *testing.T) {
 	if u.Status.Message != "Command was killed" || u.Status.Healthy != nil {
 		t.Errorf("terminal status = %+v; want a plain kill", u.Status)
 	}
-	n := checks()
-	time.Sleep(400 * time.Millisecond)
+	n, w := checks(), witnessChecks()
+	waitFor(t, 10*time.Second, "eight more checks of the witness", func() bool { return witnessChecks() >= w+8 })
 	if after := checks(); after != n {
-		t.Errorf("%d checks ran after the task ended", after-n)
+		t.Errorf("%d checks ran after the task ended (the witness's ran %d times)", after-n, witnessChecks()-w)
 	}
 }
 
@@ -311,7 +323,7 @@ func TestHealthRecovery(t *testing.T) {
 	stop := startAgent(t, cfg)
 	endpoint := m.waitRegister(t).Register.Info.Endpoint
 	tk := cmdTask("svc", "touch healthy; exec sleep 600")
-	tk.HealthCheck = commandCheck("test -f healthy")
+	tk.HealthCheck = commandCheck(`echo x >> checks; test -f healthy`)
 	tk.HealthCheck.GracePeriodSeconds = secs(10)
 	m.event(launch("fw-1", tk))
 	m.waitHealth(t, "svc", true, 10*time.Second)
@@ -320,7 +332,9 @@ func TestHealthRecovery(t *testing.T) {
 
 	startAgent(t, cfg)
 	endpoint = m.waitRegister(t).Register.Info.Endpoint
-	time.Sleep(500 * time.Millisecond) // several checks pass
+	checks := checkCounter(t, endpoint, "svc")
+	n := checks()
+	waitFor(t, 10*time.Second, "three checks after the restart", func() bool { return checks() >= n+3 })
 	if ts := taskOf(t, endpoint, "svc"); ts.Health != "healthy" {
 		t.Errorf("/state after restart: health %q; want healthy", ts.Health)
 	}

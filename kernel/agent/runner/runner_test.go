@@ -150,11 +150,13 @@ func TestEnvAndSandbox(t *testing.T) {
 
 func TestKill(t *testing.T) {
 	r := newTestRunner(t, "auto")
-	s := spec(t, "kill", "sleep 600")
+	s := spec(t, "kill", "echo ready; sleep 600")
 	if _, err := r.Start(s); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	// Signalled before it runs the command, the wrapper would die with
+	// the command and leave no exit code.
+	waitFile(t, filepath.Join(s.Dir, "stdout"), "ready")
 	if err := r.Kill(s.ID, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -163,13 +165,7 @@ func TestKill(t *testing.T) {
 		t.Errorf("exit after SIGTERM = %+v; want code 143", ex)
 	}
 	// The runner forgets the process just after reporting its exit.
-	deadline := time.Now().Add(5 * time.Second)
-	for r.Kill(s.ID, time.Second) != ErrUnknown {
-		if time.Now().After(deadline) {
-			t.Fatal("Kill() after exit never returned ErrUnknown")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually(t, 5*time.Second, "Kill() after exit to return ErrUnknown", func() bool { return r.Kill(s.ID, time.Second) == ErrUnknown })
 }
 
 func TestKillIgnoringTERM(t *testing.T) {
@@ -195,15 +191,24 @@ func TestKillIgnoringTERM(t *testing.T) {
 	}
 }
 
+// waitFile waits until the file at path contains want.
 func waitFile(t *testing.T, path, want string) {
 	t.Helper()
-	for i := 0; i < 200; i++ {
-		if b, _ := os.ReadFile(path); strings.Contains(string(b), want) {
-			return
+	eventually(t, 5*time.Second, fmt.Sprintf("%s to contain %q", path, want), func() bool {
+		b, _ := os.ReadFile(path)
+		return strings.Contains(string(b), want)
+	})
+}
+
+// eventually polls cond until it holds, failing the test after timeout.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(25 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("%s never contained %q", path, want)
 }
 
 func TestMemoryLimit(t *testing.T) {
@@ -257,13 +262,10 @@ func TestCgroupLimitsAndRemoval(t *testing.T) {
 	}
 	r.Kill(s.ID, time.Second)
 	waitExit(t, r, 5*time.Second)
-	for i := 0; i < 500; i++ {
-		if _, err := os.Stat(mem); os.IsNotExist(err) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Errorf("cgroup %s still exists after the task ended", mem)
+	eventually(t, 10*time.Second, fmt.Sprintf("cgroup %s to be removed after the task ended", mem), func() bool {
+		_, err := os.Stat(mem)
+		return os.IsNotExist(err)
+	})
 }
 
 // TestAdoptAfterRestart: a second runner (a restarted agent) adopts a
