@@ -154,17 +154,12 @@ func send(t *testing.T, method, url string, hdr map[string]string, body string) 
 
 func waitLeading(t *testing.T, url string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	waitForWithin(t, 20*time.Second, url+" to become the recovered leader", func() bool {
 		resp, body := send(t, "GET", url+"/health", nil, "")
 		var h Health
 		_ = json.Unmarshal([]byte(body), &h)
-		if resp.StatusCode == 200 && h.Leader && h.Recovered {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s did not become the recovered leader", url)
+		return resp.StatusCode == 200 && h.Leader && h.Recovered
+	})
 }
 
 const subscribeCall = `{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"ha-test","failover_timeout":600}}}`

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -368,17 +369,10 @@ func TestSchedulerAPIErrors(t *testing.T) {
 
 	// A framework whose stream closed is "not subscribed": 403.
 	f.s.close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	waitForWithin(t, 5*time.Second, "REVIVE after the disconnect to get 403 not subscribed", func() bool {
 		code, msg := f.call(`{"type":"REVIVE",` + f.fid() + `}`)
-		if code == 403 && strings.Contains(msg, "not subscribed") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after disconnect: %d %q; want 403 not subscribed", code, msg)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return code == 403 && strings.Contains(msg, "not subscribed")
+	})
 }
 
 func TestLaunchUpdateAcknowledge(t *testing.T) {
@@ -508,13 +502,61 @@ func getState(t *testing.T, url string) State {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	waitForWithin(t, 15*time.Second, "the condition", cond)
+}
+
+// waitForWithin polls cond until it holds, failing the test after d. It is
+// the package's one polling loop.
+func waitForWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in time")
+			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// barrier sends a RECONCILE for a task nobody knows and returns the events
+// the stream delivered before its answer. The master queues a framework's
+// events in order, so these are all the events queued before the call.
+func (f *fakeFramework) barrier(taskID string) []mesos.Event {
+	f.t.Helper()
+	if code, msg := f.call(`{"type":"RECONCILE",` + f.fid() + `,"reconcile":{"tasks":[{"task_id":{"value":"` + taskID + `"}}]}}`); code != 202 {
+		f.t.Fatalf("RECONCILE: %d %s", code, msg)
+	}
+	var before []mesos.Event
+	for {
+		ev := *f.s.nextEvent(mesos.EventOffers, mesos.EventRescind, mesos.EventUpdate, mesos.EventFailure, mesos.EventError)
+		if ev.Type == mesos.EventUpdate && ev.Update.Status.TaskID.Value == taskID {
+			return before
+		}
+		before = append(before, ev)
+	}
+}
+
+// allocationCycles returns how many allocation cycles the master has run,
+// from its /metrics.
+func allocationCycles(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "corral_master_allocation_cycle_seconds_count "); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("/metrics: %q", line)
+			}
+			return n
+		}
+	}
+	t.Fatalf("/metrics has no corral_master_allocation_cycle_seconds_count")
+	return 0
 }
 
 func TestAgentUnreachable(t *testing.T) {
@@ -619,7 +661,10 @@ func TestResubscribeKeepsTasks(t *testing.T) {
 	a.s.nextAgentEvent(agentproto.EventLaunch)
 	f.s.close()
 	// While disconnected the agent reports RUNNING; the update waits.
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, func() bool {
+		st := getState(t, tm.url)
+		return len(st.Frameworks) == 1 && !st.Frameworks[0].Connected
+	})
 	u := a.update(f.id, "t", mesos.TaskRunning)
 	g := subscribe(t, tm.url, `{"user":"u","name":"long","failover_timeout":3600,"id":{"value":"`+f.id+`"}}`)
 	if g.id != f.id {
@@ -697,7 +742,11 @@ func TestMasterRestartSparesConnectedFrameworks(t *testing.T) {
 	})
 	tm.stop()
 	tm2 := startMasterOn(t, db, func(c *Config) { c.AgentReregisterTimeout = 5 * time.Second })
-	time.Sleep(1500 * time.Millisecond) // several timeout checks
+	// The check that expires failover timeouts also marks agents that
+	// stopped heartbeating unreachable: once a silent agent is, the
+	// master has run it well after the framework's timeout of 0.
+	registerAgent(t, tm2.url, "", "cpus:1;mem:128", nil)
+	waitFor(t, func() bool { return getState(t, tm2.url).UnreachableAgents == 1 })
 	g := subscribe(t, tm2.url, `{"user":"u","name":"test","id":{"value":"`+f.id+`"}}`)
 	if g.id != f.id {
 		t.Errorf("re-subscribed as %s; want %s", g.id, f.id)
@@ -733,22 +782,33 @@ func TestTeardownUpdateFrameworkSuppressRevive(t *testing.T) {
 	if code, msg := f.call(`{"type":"SUPPRESS",` + f.fid() + `}`); code != 202 {
 		t.Fatalf("SUPPRESS: %d %s", code, msg)
 	}
-	time.Sleep(150 * time.Millisecond) // let a rescind/offer in flight land
-	for drained := false; !drained; {
-		select {
-		case <-f.s.events:
-		default:
-			drained = true
+	// Offers made before the SUPPRESS (it keeps them) may still be on
+	// their way: decline them, without a filter, so that the agent's
+	// resources are free to be offered again.
+	var held []string
+	for _, ev := range f.barrier("before-suppress") {
+		switch ev.Type {
+		case mesos.EventOffers:
+			for _, o := range ev.Offers.Offers {
+				held = append(held, `{"value":"`+o.ID.Value+`"}`)
+			}
+		case mesos.EventRescind:
+			held = slices.DeleteFunc(held, func(id string) bool { return id == `{"value":"`+ev.Rescind.OfferID.Value+`"}` })
 		}
 	}
-	select {
-	case rec := <-f.s.events:
-		var ev mesos.Event
-		_ = json.Unmarshal(rec, &ev)
-		if ev.Type == mesos.EventOffers {
-			t.Fatalf("offer while suppressed: %s", rec)
+	if len(held) > 0 {
+		if code, msg := f.call(`{"type":"DECLINE",` + f.fid() + `,"decline":{"offer_ids":[` + strings.Join(held, ",") + `],"filters":{"refuse_seconds":0}}}`); code != 202 {
+			t.Fatalf("DECLINE: %d %s", code, msg)
 		}
-	case <-time.After(600 * time.Millisecond):
+	}
+	// Three allocation cycles later, with the agent's resources free,
+	// still no offer: any would have been queued before the next answer.
+	n := allocationCycles(t, tm.url)
+	waitFor(t, func() bool { return allocationCycles(t, tm.url) >= n+3 })
+	for _, ev := range f.barrier("while-suppressed") {
+		if ev.Type == mesos.EventOffers {
+			t.Fatalf("offer %s while suppressed", ev.Offers.Offers[0].ID.Value)
+		}
 	}
 	if code, msg := f.call(`{"type":"REVIVE",` + f.fid() + `,"revive":{"roles":["b"]}}`); code != 202 {
 		t.Fatalf("REVIVE: %d %s", code, msg)
