@@ -140,9 +140,15 @@ func (s *Service) ping(w http.ResponseWriter, r *http.Request) {
 func (s *Service) health(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	var connected bool
-	_ = s.do(ctx, func(c *core) { connected = c.subscribed })
-	body := map[string]any{"healthy": true, "leader": true, "leaderUrl": s.leaderURL, "database": "ok", "connected": connected}
+	var (
+		connected bool
+		writes    map[string]any
+	)
+	_ = s.do(ctx, func(c *core) {
+		connected = c.subscribed
+		writes = c.writeStats()
+	})
+	body := map[string]any{"healthy": true, "leader": true, "leaderUrl": s.leaderURL, "database": "ok", "connected": connected, "writes": writes}
 	code := http.StatusOK
 	if err := s.store.Ping(ctx); err != nil {
 		edge.Note(r, err)
@@ -307,32 +313,31 @@ func (s *Service) createApp(w http.ResponseWriter, r *http.Request) {
 	}
 	force := boolParam(r, "force", false)
 	var (
-		out  json.RawMessage
-		dep  *deployment
-		oerr error
+		out json.RawMessage
+		dep *deployment
 	)
-	err = s.do(r.Context(), func(c *core) {
+	client, uri := r.RemoteAddr, r.URL.Path
+	err = s.mutate(r.Context(), func(c *core) (*commit, error) {
 		if as := c.apps[a.ID]; as != nil {
 			if as.deleting {
-				oerr = &errLocked{ids: idsOf(c.deploymentsOf(a.ID))}
-				return
+				return nil, &errLocked{ids: idsOf(c.deploymentsOf(a.ID))}
 			}
-			oerr = &errConflict{fmt.Sprintf("An app with id [%s] already exists.", a.ID)}
-			return
+			return nil, &errConflict{fmt.Sprintf("An app with id [%s] already exists.", a.ID)}
 		}
 		if c.groups[a.ID] != nil {
-			oerr = &errConflict{fmt.Sprintf("A group with id [%s] already exists.", a.ID)}
-			return
+			return nil, &errConflict{fmt.Sprintf("A group with id [%s] already exists.", a.ID)}
 		}
-		dep, oerr = c.deploy(r.Context(), []change{{id: a.ID, next: &a, action: actionStart}}, force, time.Now())
-		if oerr == nil {
+		cm, d, err := c.deploy([]change{{id: a.ID, next: &a, action: actionStart}}, force, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		dep = d
+		cm.apply(func(c *core) {
 			out = c.appInfo(c.apps[a.ID], true)
-			c.s.bus.Publish("api_post_event", map[string]any{"clientIp": r.RemoteAddr, "uri": r.URL.Path, "appDefinition": json.RawMessage(out)})
-		}
+			c.s.bus.Publish("api_post_event", map[string]any{"clientIp": client, "uri": uri, "appDefinition": json.RawMessage(out)})
+		})
+		return cm, nil
 	})
-	if err == nil {
-		err = oerr
-	}
 	if err != nil {
 		writeErr(w, r, err)
 		return
@@ -563,10 +568,9 @@ func (s *Service) updateApp(w http.ResponseWriter, r *http.Request, id string, p
 	var (
 		dep      *deployment
 		created  bool
-		oerr     error
 		warnings []app.Warning
 	)
-	err = s.do(r.Context(), func(c *core) {
+	err = s.mutate(r.Context(), func(c *core) (cm *commit, oerr error) {
 		as := c.apps[id]
 		if as != nil && as.deleting {
 			as = nil
@@ -613,11 +617,9 @@ func (s *Service) updateApp(w http.ResponseWriter, r *http.Request, id string, p
 			dep = c.unchanged([]string{id}, time.Now())
 			return
 		}
-		dep, oerr = c.deploy(r.Context(), []change{ch}, force, time.Now())
+		cm, dep, oerr = c.deploy([]change{ch}, force, time.Now())
+		return
 	})
-	if err == nil {
-		err = oerr
-	}
 	if err != nil {
 		writeErr(w, r, err)
 		return
@@ -647,10 +649,9 @@ func (s *Service) bulkApps(w http.ResponseWriter, r *http.Request) {
 	force := boolParam(r, "force", false)
 	var (
 		dep      *deployment
-		oerr     error
 		warnings []app.Warning
 	)
-	err = s.do(r.Context(), func(c *core) {
+	err = s.mutate(r.Context(), func(c *core) (cm *commit, oerr error) {
 		var (
 			changes []change
 			given   []string
@@ -702,12 +703,10 @@ func (s *Service) bulkApps(w http.ResponseWriter, r *http.Request) {
 		case len(changes) == 0:
 			dep = c.unchanged(given, time.Now())
 		default:
-			dep, oerr = c.deploy(r.Context(), changes, force, time.Now())
+			cm, dep, oerr = c.deploy(changes, force, time.Now())
 		}
+		return
 	})
-	if err == nil {
-		err = oerr
-	}
 	if err != nil {
 		writeErr(w, r, err)
 		return
@@ -717,20 +716,14 @@ func (s *Service) bulkApps(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) deleteApp(w http.ResponseWriter, r *http.Request, id string) {
 	force := boolParam(r, "force", true) // Marathon's default for DELETE
-	var (
-		dep  *deployment
-		oerr error
-	)
-	err := s.do(r.Context(), func(c *core) {
+	var dep *deployment
+	err := s.mutate(r.Context(), func(c *core) (cm *commit, oerr error) {
 		if as := c.apps[id]; as == nil || as.deleting {
-			oerr = appNotFound(id)
-			return
+			return nil, appNotFound(id)
 		}
-		dep, oerr = c.deploy(r.Context(), []change{{id: id, action: actionStop}}, force, time.Now())
+		cm, dep, oerr = c.deploy([]change{{id: id, action: actionStop}}, force, time.Now())
+		return
 	})
-	if err == nil {
-		err = oerr
-	}
 	if err != nil {
 		writeErr(w, r, err)
 		return
@@ -740,23 +733,17 @@ func (s *Service) deleteApp(w http.ResponseWriter, r *http.Request, id string) {
 
 func (s *Service) restartApp(w http.ResponseWriter, r *http.Request, id string) {
 	force := boolParam(r, "force", false)
-	var (
-		dep  *deployment
-		oerr error
-	)
-	err := s.do(r.Context(), func(c *core) {
+	var dep *deployment
+	err := s.mutate(r.Context(), func(c *core) (cm *commit, oerr error) {
 		as := c.apps[id]
 		if as == nil || as.deleting {
-			oerr = appNotFound(id)
-			return
+			return nil, appNotFound(id)
 		}
 		next := as.app
 		// A restart is a new config version of the same definition.
-		dep, oerr = c.deploy(r.Context(), []change{{id: id, next: &next, action: actionRestart}}, force, time.Now())
+		cm, dep, oerr = c.deploy([]change{{id: id, next: &next, action: actionRestart}}, force, time.Now())
+		return
 	})
-	if err == nil {
-		err = oerr
-	}
 	if err != nil {
 		writeErr(w, r, err)
 		return
@@ -810,13 +797,11 @@ func (s *Service) killAppTasks(w http.ResponseWriter, r *http.Request, id, taskI
 	var (
 		killed []TaskView
 		dep    *deployment
-		oerr   error
 	)
-	err := s.do(r.Context(), func(c *core) {
+	err := s.mutate(r.Context(), func(c *core) (cm *commit, oerr error) {
 		as := c.apps[id]
 		if as == nil || as.deleting {
-			oerr = appNotFound(id)
-			return
+			return nil, appNotFound(id)
 		}
 		var targets []*instance
 		for _, in := range c.byApp[id] {
@@ -826,26 +811,26 @@ func (s *Service) killAppTasks(w http.ResponseWriter, r *http.Request, id, taskI
 			targets = append(targets, in)
 		}
 		if taskID != "" && len(targets) == 0 {
-			oerr = &errNotFound{fmt.Sprintf("Task '%s' does not exist", taskID)}
-			return
+			return nil, &errNotFound{fmt.Sprintf("Task '%s' does not exist", taskID)}
 		}
 		sort.Slice(targets, func(i, j int) bool { return targets[i].TaskID < targets[j].TaskID })
-		if scale {
-			next := as.app
-			next.Instances = max(0, next.Instances-len(targets))
-			dep, oerr = c.deploy(r.Context(), []change{{id: id, next: &next, action: actionScale}}, force, time.Now())
-			if oerr != nil {
-				return
-			}
-		}
 		for _, in := range targets {
 			killed = append(killed, c.taskView(in))
-			c.kill(in, "killed through the API")
 		}
+		if !scale {
+			c.killAll(targets, "killed through the API")
+			return nil, nil
+		}
+		next := as.app
+		next.Instances = max(0, next.Instances-len(targets))
+		cm, dep, oerr = c.deploy([]change{{id: id, next: &next, action: actionScale}}, force, time.Now())
+		if oerr != nil {
+			return nil, oerr
+		}
+		// Killed once the smaller app is durable, lest they be replaced.
+		cm.apply(func(c *core) { c.killAll(targets, "killed through the API") })
+		return cm, nil
 	})
-	if err == nil {
-		err = oerr
-	}
 	if err != nil {
 		writeErr(w, r, err)
 		return
@@ -962,18 +947,23 @@ func (s *Service) deleteTasks(w http.ResponseWriter, r *http.Request) {
 	var (
 		killed []TaskView
 		dep    *deployment
-		oerr   error
 	)
-	err = s.do(r.Context(), func(c *core) {
+	err = s.mutate(r.Context(), func(c *core) (cm *commit, oerr error) {
 		byApp := map[string][]*instance{}
 		for _, tid := range req.IDs {
 			appID, ok := app.AppIDOfTask(tid)
 			if !ok {
-				oerr = &badRequest{fmt.Sprintf("Invalid task id '%s'", tid)}
-				return
+				return nil, &badRequest{fmt.Sprintf("Invalid task id '%s'", tid)}
 			}
 			if in := c.instances[tid]; in != nil && in.AppID == appID {
 				byApp[appID] = append(byApp[appID], in)
+			}
+		}
+		var targets []*instance
+		for _, appID := range sortedKeys(byApp) {
+			for _, in := range byApp[appID] {
+				killed = append(killed, c.taskView(in))
+				targets = append(targets, in)
 			}
 		}
 		if scale {
@@ -988,22 +978,19 @@ func (s *Service) deleteTasks(w http.ResponseWriter, r *http.Request) {
 				changes = append(changes, change{id: appID, next: &next, action: actionScale})
 			}
 			if len(changes) > 0 {
-				dep, oerr = c.deploy(r.Context(), changes, force, time.Now())
+				cm, dep, oerr = c.deploy(changes, force, time.Now())
 				if oerr != nil {
-					return
+					return nil, oerr
 				}
+				// Killed once the smaller apps are durable, lest they be
+				// replaced.
+				cm.apply(func(c *core) { c.killAll(targets, "killed through the API") })
+				return cm, nil
 			}
 		}
-		for _, appID := range sortedKeys(byApp) {
-			for _, in := range byApp[appID] {
-				killed = append(killed, c.taskView(in))
-				c.kill(in, "killed through the API")
-			}
-		}
+		c.killAll(targets, "killed through the API")
+		return nil, nil
 	})
-	if err == nil {
-		err = oerr
-	}
 	if err != nil {
 		writeErr(w, r, err)
 		return
@@ -1043,34 +1030,31 @@ func (s *Service) listDeployments(w http.ResponseWriter, r *http.Request) {
 func (s *Service) deleteDeployment(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	force := boolParam(r, "force", false)
-	var (
-		dep  *deployment
-		oerr error
-	)
-	err := s.do(r.Context(), func(c *core) {
+	var dep *deployment
+	err := s.mutate(r.Context(), func(c *core) (cm *commit, oerr error) {
 		d := c.deployments[id]
 		if d == nil {
-			oerr = &errNotFound{fmt.Sprintf("DeploymentPlan %s does not exist", id)}
-			return
+			return nil, &errNotFound{fmt.Sprintf("DeploymentPlan %s does not exist", id)}
 		}
 		if force {
-			wctx := r.Context()
-			if err := c.s.store.DeleteDeployment(wctx, id); err != nil {
-				oerr = &errUnavailable{err}
-				return
-			}
-			delete(c.deployments, id)
-			// An abandoned delete still deletes: the app stays marked
-			// deleting, and finishDeployments removes it once its last
-			// instance is gone.
-			c.s.bus.Publish("deployment_failed", map[string]any{"id": id, "plan": c.deploymentJSON(d), "reason": "stopped with force=true"})
-			return
+			cm = &commit{what: "stopping deployment " + id}
+			cm.write(func(ctx context.Context, tx *store.Tx) error { return tx.DeleteDeployment(ctx, id) })
+			cm.apply(func(c *core) {
+				d := c.deployments[id]
+				if d == nil {
+					return // finished meanwhile
+				}
+				delete(c.deployments, id)
+				// An abandoned delete still deletes: the app stays marked
+				// deleting, and finishDeployments removes it once its last
+				// instance is gone.
+				c.s.bus.Publish("deployment_failed", map[string]any{"id": id, "plan": c.deploymentJSON(d), "reason": "stopped with force=true"})
+			})
+			return cm, nil
 		}
-		dep, oerr = c.rollback(r.Context(), d, time.Now())
+		cm, dep, oerr = c.rollback(d, time.Now())
+		return
 	})
-	if err == nil {
-		err = oerr
-	}
 	if err != nil {
 		writeErr(w, r, err)
 		return
@@ -1156,7 +1140,7 @@ func (s *Service) resetDelay(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		as.backoff = as.backoff.Reset()
-		c.persistDelay(id, as.backoff)
+		c.persistDelay(id)
 	})
 	if err == nil {
 		err = oerr

@@ -3,6 +3,8 @@ package services
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -44,10 +46,38 @@ type core struct {
 	restate    bool
 	wanted     int
 
-	// Pending writes of this batch, flushed before acknowledgements.
-	dirty   map[string]bool // task ids to upsert
-	deleted map[string]bool // task ids to delete
-	acks    []mesos.TaskStatus
+	// The loop's own durable state that the writer has yet to get (see
+	// flush), and the acknowledgements that wait for it.
+	dirty    map[string]bool // task ids to upsert
+	deleted  map[string]bool // task ids to delete
+	delays   map[string]bool // apps whose launch delay to store or clear
+	finished map[string]bool // deployments to delete
+	removed  map[string]bool // apps to delete, with their launch delay
+	fid      string          // framework id to store
+	acks     map[string]mesos.TaskStatus
+	// flushing is set while a batch of that state is with the writer.
+	flushing bool
+
+	// The writer (see writer.go): writes handed to it and not yet back,
+	// and the outcome of the last one back.
+	wr                   *writer
+	outstanding, refused int
+	fullLogged           time.Time
+	writeErr             error
+	writeErrAt           time.Time
+
+	// API changes (see mutate.go): one is with the writer at a time
+	// (changing), holding its apps; the others wait their turn.
+	changeTimeout time.Duration
+	changing      bool
+	held          map[string]bool
+	waiting       []*mutation
+
+	// backlog holds kernel calls that found the call queue full, in order
+	// (see call).
+	backlog       []func(context.Context)
+	backlogLogged time.Time
+
 	// probers are the running framework-side health checks.
 	probers map[probeKey]context.CancelFunc
 }
@@ -62,14 +92,26 @@ func newCore(s *Service) *core {
 		deployments: map[string]*deployment{},
 		dirty:       map[string]bool{},
 		deleted:     map[string]bool{},
+		delays:      map[string]bool{},
+		finished:    map[string]bool{},
+		removed:     map[string]bool{},
+		acks:        map[string]mesos.TaskStatus{},
+		held:        map[string]bool{},
 		probers:     map[probeKey]context.CancelFunc{},
+
+		changeTimeout: changeTimeout,
 	}
 }
 
-// loop owns the core.
+// loop owns the core, and the writer that makes its changes durable.
 func (s *Service) loop(ctx context.Context) {
 	defer close(s.stopped)
 	c := s.core
+	c.wr = newWriter(s.log, s.store)
+	wctx, stopWriter := context.WithCancel(ctx)
+	writerDone := make(chan struct{})
+	go func() { defer close(writerDone); c.wr.run(wctx) }()
+	defer func() { stopWriter(); <-writerDone }()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	reconcile := time.NewTicker(s.cfg.ReconcileInterval)
@@ -82,14 +124,16 @@ func (s *Service) loop(ctx context.Context) {
 		case fn := <-s.ops:
 			fn(c)
 		case ev := <-s.evs:
-			c.event(ctx, ev)
+			c.event(ev)
 		case r := <-s.probes:
 			c.probed(r)
+		case w := <-c.wr.out:
+			c.written(w)
 		case <-tick.C:
 			c.reconcileUnheard(time.Now())
 		case <-reconcile.C:
 			if c.subscribed {
-				s.call(func(ctx context.Context) { _ = s.client.Reconcile(ctx, nil) })
+				c.call(func(ctx context.Context) { _ = s.client.Reconcile(ctx, nil) })
 			}
 		}
 		// Batch what else is waiting before deciding.
@@ -99,26 +143,61 @@ func (s *Service) loop(ctx context.Context) {
 			case fn := <-s.ops:
 				fn(c)
 			case ev := <-s.evs:
-				c.event(ctx, ev)
+				c.event(ev)
 			case r := <-s.probes:
 				c.probed(r)
+			case w := <-c.wr.out:
+				c.written(w)
 			default:
 				break drain
 			}
 		}
-		c.evaluate(ctx, time.Now())
-		c.flush(ctx)
+		c.evaluate(time.Now())
+		c.flush()
+		c.moveCalls()
+	}
+}
+
+// call queues a kernel call for the caller goroutine, so the loop never
+// waits on HTTP. The loop is the only sender on the call queue, so when it
+// finds room there the send cannot block; calls that find none wait in
+// backlog, in order, and go out as room frees (moveCalls): the loop
+// neither blocks nor starts a goroutine for them.
+func (c *core) call(fn func(ctx context.Context)) {
+	if len(c.backlog) == 0 && len(c.s.calls) < cap(c.s.calls) {
+		c.s.call(fn)
+		return
+	}
+	c.backlog = append(c.backlog, fn)
+	if time.Since(c.backlogLogged) > 10*time.Second {
+		c.backlogLogged = time.Now()
+		c.s.log.Warn("the kernel call queue is full; calls wait", "waiting", len(c.backlog))
+	}
+}
+
+// moveCalls moves waiting kernel calls to the call queue as far as it has
+// room.
+func (c *core) moveCalls() {
+	n := 0
+	for n < len(c.backlog) && len(c.s.calls) < cap(c.s.calls) {
+		c.s.call(c.backlog[n])
+		c.backlog[n] = nil
+		n++
+	}
+	c.backlog = c.backlog[n:]
+	if len(c.backlog) == 0 {
+		c.backlog = nil
 	}
 }
 
 // event handles one event from the kernel.
-func (c *core) event(ctx context.Context, ev *mesos.Event) {
+func (c *core) event(ev *mesos.Event) {
 	now := time.Now()
 	switch ev.Type {
 	case mesos.EventSubscribed:
-		c.onSubscribed(ctx, ev.Subscribed)
+		c.onSubscribed(ev.Subscribed)
 	case mesos.EventOffers:
-		c.offers(ctx, ev.Offers.Offers, now)
+		c.offers(ev.Offers.Offers, now)
 	case mesos.EventUpdate:
 		c.update(ev.Update.Status, now)
 	case mesos.EventFailure:
@@ -131,7 +210,7 @@ func (c *core) event(ctx context.Context, ev *mesos.Event) {
 	}
 }
 
-func (c *core) onSubscribed(ctx context.Context, sub *mesos.Subscribed) {
+func (c *core) onSubscribed(sub *mesos.Subscribed) {
 	c.subscribed = true
 	c.restate = true
 	c.subscribedAt, c.reconciledAt = time.Now(), time.Now()
@@ -143,15 +222,9 @@ func (c *core) onSubscribed(ctx context.Context, sub *mesos.Subscribed) {
 	s.frameworkID = id
 	s.mu.Unlock()
 	if changed {
-		// The id must be durable before anything is launched under it.
-		for {
-			err := s.store.SetFrameworkID(ctx, id)
-			if err == nil || ctx.Err() != nil {
-				break
-			}
-			s.log.Warn("storing framework id failed; retrying", "err", err)
-			time.Sleep(time.Second)
-		}
+		// The id must be durable before anything is launched under it:
+		// offers wait for it (see offers).
+		c.fid = id
 	}
 	typ := "scheduler_reregistered_event"
 	if first {
@@ -168,7 +241,7 @@ func (c *core) onSubscribed(ctx context.Context, sub *mesos.Subscribed) {
 		}
 		tasks = append(tasks, rt)
 	}
-	s.call(func(ctx context.Context) {
+	c.call(func(ctx context.Context) {
 		if len(tasks) > 0 {
 			_ = s.client.Reconcile(ctx, tasks)
 		}
@@ -205,7 +278,7 @@ func (c *core) reconcileUnheard(now time.Time) {
 		return
 	}
 	c.s.log.Info("reconciling instances not heard of since subscribing", "instances", len(tasks))
-	c.s.call(func(ctx context.Context) { _ = c.s.client.Reconcile(ctx, tasks) })
+	c.call(func(ctx context.Context) { _ = c.s.client.Reconcile(ctx, tasks) })
 }
 
 // gone reports whether a state means the task no longer runs.
@@ -216,7 +289,9 @@ func (c *core) update(st mesos.TaskStatus, now time.Time) {
 	tid := st.TaskID.Value
 	in := c.instances[tid]
 	if st.UUID != "" {
-		c.acks = append(c.acks, st)
+		// Once what this update changed is durable (see flush); an
+		// update the agent sends again is acknowledged once.
+		c.acks[st.UUID] = st
 	}
 	if in == nil {
 		if !gone(st.State) {
@@ -227,7 +302,7 @@ func (c *core) update(st mesos.TaskStatus, now time.Time) {
 				agent = st.AgentID.Value
 			}
 			c.s.log.Warn("killing an unknown task", "task", tid, "state", st.State)
-			c.s.call(func(ctx context.Context) { _ = c.s.client.Kill(ctx, tid, agent) })
+			c.call(func(ctx context.Context) { _ = c.s.client.Kill(ctx, tid, agent) })
 		}
 		return
 	}
@@ -295,7 +370,7 @@ func (c *core) ended(in *instance, st mesos.TaskStatus, now time.Time) {
 			as.backoff = as.backoff.Reset()
 		}
 		as.backoff = as.backoff.Failed(now)
-		c.persistDelay(in.AppID, as.backoff)
+		c.persistDelay(in.AppID)
 		as.lastFailure = &taskFailure{
 			AppID: in.AppID, Host: in.Host, Message: st.Message, State: string(st.State), TaskID: in.TaskID,
 			Timestamp: now.UTC().Format(timeLayout), Version: in.Version, SlaveID: in.AgentID,
@@ -306,14 +381,10 @@ func (c *core) ended(in *instance, st mesos.TaskStatus, now time.Time) {
 
 const timeLayout = "2006-01-02T15:04:05.000Z"
 
-func (c *core) persistDelay(appID string, b plan.Backoff) {
-	st := c.s.store
-	if b.Failures == 0 {
-		c.s.call(func(ctx context.Context) { _ = st.ClearLaunchDelay(ctx, appID) })
-		return
-	}
-	d := store.Delay{Failures: b.Failures, LastFailure: b.LastFailure}
-	c.s.call(func(ctx context.Context) { _ = st.SetLaunchDelay(ctx, appID, d) })
+// persistDelay records that appID's launch delay (as.backoff) is to be
+// stored, or cleared once it has no failures, with the next batch.
+func (c *core) persistDelay(appID string) {
+	c.delays[appID] = true
 }
 
 func (c *core) hasAgentCheck(appID string) bool {
@@ -338,7 +409,16 @@ func (c *core) kill(in *instance, why string) {
 	c.dirty[in.TaskID] = true
 	tid, agent := in.TaskID, in.AgentID
 	c.s.log.Info("killing task", "app", in.AppID, "task", tid, "why", why)
-	c.s.call(func(ctx context.Context) { _ = c.s.client.Kill(ctx, tid, agent) })
+	c.call(func(ctx context.Context) { _ = c.s.client.Kill(ctx, tid, agent) })
+}
+
+// killAll kills the instances of ins that are still known.
+func (c *core) killAll(ins []*instance, why string) {
+	for _, in := range ins {
+		if c.instances[in.TaskID] == in {
+			c.kill(in, why)
+		}
+	}
 }
 
 // expunge forgets an instance unreachable past expungeAfterSeconds: it no
@@ -348,7 +428,7 @@ func (c *core) kill(in *instance, why string) {
 func (c *core) expunge(in *instance) {
 	tid, agent := in.TaskID, in.AgentID
 	c.s.log.Info("expunging task", "app", in.AppID, "task", tid, "why", "unreachable past expungeAfterSeconds")
-	c.s.call(func(ctx context.Context) { _ = c.s.client.Kill(ctx, tid, agent) })
+	c.call(func(ctx context.Context) { _ = c.s.client.Kill(ctx, tid, agent) })
 	c.removeInstance(tid)
 	delete(c.dirty, tid)
 	c.deleted[tid] = true
@@ -389,7 +469,7 @@ func (c *core) instancesOf(appID string) []plan.Instance {
 // evaluate runs the planner for every app: kills what must go, finishes
 // deployments that reached their target, and keeps offers flowing only
 // while something wants to launch.
-func (c *core) evaluate(ctx context.Context, now time.Time) {
+func (c *core) evaluate(now time.Time) {
 	wanted := 0
 	for id, as := range c.apps {
 		spec := specOf(as.app, as.deleting)
@@ -425,10 +505,10 @@ func (c *core) evaluate(ctx context.Context, now time.Time) {
 	switch offerCall(wanted, c.wanted, c.suppressed, c.restate) {
 	case offersRevive:
 		c.suppressed = false
-		c.s.call(func(ctx context.Context) { _ = c.s.client.Revive(ctx, role) })
+		c.call(func(ctx context.Context) { _ = c.s.client.Revive(ctx, role) })
 	case offersSuppress:
 		c.suppressed = true
-		c.s.call(func(ctx context.Context) { _ = c.s.client.Suppress(ctx, role) })
+		c.call(func(ctx context.Context) { _ = c.s.client.Suppress(ctx, role) })
 	}
 	c.restate = false
 	c.wanted = wanted
@@ -470,7 +550,8 @@ func offerCall(wanted, prev int, suppressed, restate bool) offersAction {
 }
 
 // finishDeployments ends deployments whose apps all reached their target,
-// and removes deleted apps once their last instance is gone.
+// and removes deleted apps once their last instance is gone. Apps an API
+// change in flight holds stay: the change is decided on them.
 func (c *core) finishDeployments(now time.Time) {
 	for id, d := range c.deployments {
 		done := true
@@ -479,7 +560,7 @@ func (c *core) finishDeployments(now time.Time) {
 			if as == nil {
 				continue
 			}
-			if !as.decision.Done {
+			if !as.decision.Done || c.held[appID] {
 				done = false
 			}
 		}
@@ -492,16 +573,14 @@ func (c *core) finishDeployments(now time.Time) {
 			}
 		}
 		delete(c.deployments, id)
-		depID := id
-		st := c.s.store
-		c.s.call(func(ctx context.Context) { _ = st.DeleteDeployment(ctx, depID) })
+		c.finished[id] = true
 		c.s.bus.Publish("deployment_success", map[string]any{"id": id, "plan": c.deploymentJSON(d)})
 		c.s.log.Info("deployment finished", "id", id, "apps", d.Apps)
 	}
 	// A delete whose deployment was stopped with force=true still
 	// deletes: its app goes once its last instance is gone.
 	for appID, as := range c.apps {
-		if as.deleting && len(c.byApp[appID]) == 0 && !c.inDeployment(appID) {
+		if as.deleting && len(c.byApp[appID]) == 0 && !c.inDeployment(appID) && !c.held[appID] {
 			c.removeApp(appID)
 		}
 	}
@@ -517,21 +596,31 @@ func (c *core) inDeployment(appID string) bool {
 	return false
 }
 
+// removeApp forgets a deleted app; the next batch deletes it, its
+// versions and its launch delay.
 func (c *core) removeApp(appID string) {
 	delete(c.apps, appID)
-	st := c.s.store
-	c.s.call(func(ctx context.Context) {
-		_ = st.DeleteApp(ctx, appID)
-		_ = st.ClearLaunchDelay(ctx, appID)
-	})
+	delete(c.delays, appID)
+	c.removed[appID] = true
 	c.s.bus.Publish("app_terminated_event", map[string]any{"appId": appID})
 }
 
 // offers places wanted instances on offers: for each app that wants
 // launches (and is past its backoff), in order of waiting time, the planner
 // places as many as fit; the new instances are stored before the ACCEPT
-// goes out, so a crash can never leave a task we do not know of.
-func (c *core) offers(ctx context.Context, offers []mesos.Offer, now time.Time) {
+// goes out (see launched), so a crash can never leave a task we do not
+// know of. Meanwhile they count as staging, so nothing is placed twice.
+func (c *core) offers(offers []mesos.Offer, now time.Time) {
+	// Nothing launches under a framework id not yet durable: its batch
+	// goes to the writer first (see flush), and the launches after it.
+	if c.fid != "" {
+		c.flush()
+	}
+	if c.fid != "" || c.outstanding >= writeQueue {
+		c.s.log.Debug("declining offers until pending writes are with the writer", "offers", len(offers))
+		c.decline(offers, time.Second)
+		return
+	}
 	pool := make([]plan.Offer, len(offers))
 	byID := map[string]*mesos.Offer{}
 	for i := range offers {
@@ -608,44 +697,82 @@ func (c *core) offers(ctx context.Context, offers []mesos.Offer, now time.Time) 
 			}
 		}
 	}
-	if len(created) > 0 {
-		recs := make([]store.InstanceRecord, len(created))
-		for i, in := range created {
-			b, _ := json.Marshal(in)
-			recs[i] = store.InstanceRecord{TaskID: in.TaskID, AppID: in.AppID, Spec: b}
-		}
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := c.s.store.PutInstances(wctx, recs)
-		cancel()
-		if err != nil {
-			c.s.log.Warn("cannot record new instances; declining offers", "err", err)
-			for _, in := range created {
-				c.removeInstance(in.TaskID)
-			}
-			launches = nil
-		}
-	}
 	refuse := c.s.cfg.DeclineRefuse
 	if len(wants) == 0 {
 		refuse = c.s.cfg.IdleRefuse
 	}
+	var idle []mesos.Offer
 	for _, o := range offers {
-		oid := o.ID
-		if tasks := launches[oid.Value]; len(tasks) > 0 {
-			c.s.call(func(ctx context.Context) {
-				// No refuse filter on what is left: more instances may want it.
-				if err := c.s.client.Launch(ctx, []mesos.ID{oid}, tasks, &mesos.Filters{RefuseSeconds: fsecs(0)}); err != nil {
-					c.s.log.Warn("launch failed", "offer", oid.Value, "err", err)
-				}
+		if len(launches[o.ID.Value]) == 0 {
+			idle = append(idle, o)
+		}
+	}
+	c.decline(idle, refuse)
+	if len(created) == 0 {
+		return
+	}
+	recs := make([]store.InstanceRecord, len(created))
+	tids := make([]string, len(created))
+	for i, in := range created {
+		b, _ := json.Marshal(in)
+		recs[i] = store.InstanceRecord{TaskID: in.TaskID, AppID: in.AppID, Spec: b}
+		tids[i] = in.TaskID
+	}
+	c.submit(&write{
+		what:     fmt.Sprintf("%d new instances", len(recs)),
+		fn:       func(ctx context.Context, st *store.Store) error { return st.PutInstances(ctx, recs) },
+		deadline: now.Add(launchTimeout),
+		done:     func(c *core, err error) { c.launched(tids, launches, err) },
+	})
+	c.s.log.Debug("launching", "tasks", len(created))
+}
+
+// launched sends the ACCEPTs of new instances once they are durable,
+// leaving out those killed or gone meanwhile. If they could not be stored
+// in time the instances are forgotten (and deleted, should the write have
+// landed after all) and their offers declined.
+func (c *core) launched(tids []string, launches map[string][]mesos.TaskInfo, err error) {
+	if err != nil {
+		c.s.log.Warn("cannot record new instances; declining their offers", "instances", len(tids), "err", err)
+		for _, tid := range tids {
+			if c.instances[tid] != nil {
+				c.removeInstance(tid)
+				c.stopProbersOf(tid)
+				delete(c.dirty, tid)
+				c.deleted[tid] = true
+			}
+		}
+	}
+	for oid, tasks := range launches {
+		id := mesos.ID{Value: oid}
+		var keep []mesos.TaskInfo
+		for _, t := range tasks {
+			if in := c.instances[t.TaskID.Value]; err == nil && in != nil && !in.Killing {
+				keep = append(keep, t)
+			}
+		}
+		if len(keep) == 0 {
+			c.call(func(ctx context.Context) {
+				_ = c.s.client.Decline(ctx, []mesos.ID{id}, &mesos.Filters{RefuseSeconds: fsecs(c.s.cfg.DeclineRefuse)})
 			})
 			continue
 		}
-		c.s.call(func(ctx context.Context) {
-			_ = c.s.client.Decline(ctx, []mesos.ID{oid}, &mesos.Filters{RefuseSeconds: fsecs(refuse)})
+		c.call(func(ctx context.Context) {
+			// No refuse filter on what is left: more instances may want it.
+			if err := c.s.client.Launch(ctx, []mesos.ID{id}, keep, &mesos.Filters{RefuseSeconds: fsecs(0)}); err != nil {
+				c.s.log.Warn("launch failed", "offer", id.Value, "err", err)
+			}
 		})
 	}
-	if len(created) > 0 {
-		c.s.log.Debug("launching", "tasks", len(created))
+}
+
+// decline gives offers back with a refuse filter.
+func (c *core) decline(offers []mesos.Offer, refuse time.Duration) {
+	for _, o := range offers {
+		oid := o.ID
+		c.call(func(ctx context.Context) {
+			_ = c.s.client.Decline(ctx, []mesos.ID{oid}, &mesos.Filters{RefuseSeconds: fsecs(refuse)})
+		})
 	}
 }
 
@@ -655,50 +782,163 @@ const maxLaunchBatch = 1000
 
 func fsecs(d time.Duration) *mesos.Float { v := mesos.Float(d.Seconds()); return &v }
 
-// flush writes the batch's instance changes, then acknowledges the status
-// updates they came from. If Postgres cannot take them, nothing is
-// acknowledged: the agent resends and nothing is lost.
-func (c *core) flush(ctx context.Context) {
-	if len(c.dirty) == 0 && len(c.deleted) == 0 && len(c.acks) == 0 {
-		return
+// batch is the loop's own durable state as it stood when a flush began.
+type batch struct {
+	fid     string
+	put     []store.InstanceRecord
+	del     []string
+	delays  map[string]*store.Delay // nil: clear
+	ended   []string                // deployments
+	removed []string                // apps
+	acks    []mesos.TaskStatus
+}
+
+func (b *batch) empty() bool {
+	return b.fid == "" && len(b.put) == 0 && len(b.del) == 0 && len(b.delays) == 0 && len(b.ended) == 0 && len(b.removed) == 0
+}
+
+// write stores the batch in one transaction.
+func (b *batch) write(ctx context.Context, st *store.Store) error {
+	if b.empty() {
+		return nil
 	}
-	var recs []store.InstanceRecord
-	for tid := range c.dirty {
-		if in := c.instances[tid]; in != nil {
-			b, _ := json.Marshal(in)
-			recs = append(recs, store.InstanceRecord{TaskID: tid, AppID: in.AppID, Spec: b})
-		}
-	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	err := c.s.store.Atomically(wctx, func(tx *store.Tx) error {
-		if len(recs) > 0 {
-			if err := tx.PutInstances(wctx, recs); err != nil {
+	return st.Atomically(ctx, func(tx *store.Tx) error {
+		if b.fid != "" {
+			if err := tx.SetFrameworkID(ctx, b.fid); err != nil {
 				return err
 			}
 		}
-		for tid := range c.deleted {
-			if err := tx.DeleteInstance(wctx, tid); err != nil {
+		if err := tx.PutInstances(ctx, b.put); err != nil {
+			return err
+		}
+		for _, tid := range b.del {
+			if err := tx.DeleteInstance(ctx, tid); err != nil {
+				return err
+			}
+		}
+		for _, id := range sortedKeys(b.delays) {
+			var err error
+			if d := b.delays[id]; d != nil {
+				err = tx.SetLaunchDelay(ctx, id, *d)
+			} else {
+				err = tx.ClearLaunchDelay(ctx, id)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		for _, id := range b.ended {
+			if err := tx.DeleteDeployment(ctx, id); err != nil {
+				return err
+			}
+		}
+		for _, id := range b.removed {
+			if err := tx.DeleteApp(ctx, id); err != nil {
+				return err
+			}
+			if err := tx.ClearLaunchDelay(ctx, id); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		c.s.log.Warn("cannot store instance changes; will retry and not acknowledge yet", "err", err)
-		c.acks = nil
+}
+
+// flush hands the loop's changed state to the writer as one batch, unless
+// a batch is still with it: then the changes wait in their sets and go
+// with the next, so that nothing piles up while Postgres is away. Status
+// updates are acknowledged once the batch holding what they changed is
+// durable; until then the agents resend them, and nothing is lost.
+func (c *core) flush() {
+	if c.flushing || c.outstanding >= writeQueue {
 		return
 	}
-	c.dirty = map[string]bool{}
-	c.deleted = map[string]bool{}
-	acks := c.acks
-	c.acks = nil
-	for _, st := range acks {
-		st := st
+	b := &batch{fid: c.fid, delays: map[string]*store.Delay{}}
+	for tid := range c.dirty {
+		if in := c.instances[tid]; in != nil {
+			spec, _ := json.Marshal(in)
+			b.put = append(b.put, store.InstanceRecord{TaskID: tid, AppID: in.AppID, Spec: spec})
+		}
+	}
+	b.del = slices.Sorted(maps.Keys(c.deleted))
+	for id := range c.delays {
+		if as := c.apps[id]; as != nil && as.backoff.Failures > 0 {
+			b.delays[id] = &store.Delay{Failures: as.backoff.Failures, LastFailure: as.backoff.LastFailure}
+		} else {
+			b.delays[id] = nil
+		}
+	}
+	b.ended = slices.Sorted(maps.Keys(c.finished))
+	b.removed = slices.Sorted(maps.Keys(c.removed))
+	for _, st := range c.acks {
+		b.acks = append(b.acks, st)
+	}
+	if b.empty() && len(b.acks) == 0 {
+		return
+	}
+	c.fid = ""
+	clear(c.dirty)
+	clear(c.deleted)
+	clear(c.delays)
+	clear(c.finished)
+	clear(c.removed)
+	clear(c.acks)
+	c.flushing = true
+	c.submit(&write{what: "state", fn: b.write, done: func(c *core, err error) { c.flushed(b, err) }})
+}
+
+// flushed handles a batch's outcome: the acknowledgements go out once it
+// is durable. A batch refused for good is dropped (retrying cannot cure
+// it), and its updates acknowledged all the same, or agents would resend
+// them for ever.
+func (c *core) flushed(b *batch, err error) {
+	c.flushing = false
+	switch {
+	case err == nil:
+	case store.Permanent(err):
+		c.s.log.Error("state changes refused by the database; dropping them", "err", err)
+	default:
+		// Not expected (batches are retried until they succeed): keep it
+		// for the next batch, unless changed since.
+		c.s.log.Warn("cannot store state changes; will retry", "err", err)
+		c.unflush(b)
+		return
+	}
+	for _, st := range b.acks {
 		agent := ""
 		if st.AgentID != nil {
 			agent = st.AgentID.Value
 		}
-		c.s.call(func(ctx context.Context) { _ = c.s.client.Acknowledge(ctx, agent, st.TaskID.Value, st.UUID) })
+		tid, uuid := st.TaskID.Value, st.UUID
+		c.call(func(ctx context.Context) { _ = c.s.client.Acknowledge(ctx, agent, tid, uuid) })
+	}
+}
+
+// unflush puts a batch that was not stored back into the sets.
+func (c *core) unflush(b *batch) {
+	if b.fid != "" && c.fid == "" {
+		c.fid = b.fid
+	}
+	for _, r := range b.put {
+		if c.instances[r.TaskID] != nil {
+			c.dirty[r.TaskID] = true
+		}
+	}
+	for _, tid := range b.del {
+		c.deleted[tid] = true
+	}
+	for id := range b.delays {
+		c.delays[id] = true
+	}
+	for _, id := range b.ended {
+		c.finished[id] = true
+	}
+	for _, id := range b.removed {
+		if c.apps[id] == nil {
+			c.removed[id] = true
+		}
+	}
+	for _, st := range b.acks {
+		c.acks[st.UUID] = st
 	}
 }

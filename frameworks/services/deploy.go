@@ -98,11 +98,12 @@ func (c *core) unchanged(ids []string, now time.Time) *deployment {
 	return d
 }
 
-// deploy applies changes as one deployment: durable first (apps, their
-// versions and the deployment in one transaction), then in memory. With
-// force, deployments holding the apps are cancelled; without, they make
-// the change fail with errLocked.
-func (c *core) deploy(ctx context.Context, changes []change, force bool, now time.Time) (*deployment, error) {
+// deploy decides changes as one deployment. It returns the deployment and
+// the commit that makes it durable (the apps, their versions and the
+// deployment, in one transaction) and then applies it to the loop's
+// state. With force, deployments holding the apps are cancelled; without,
+// they make the change fail with errLocked.
+func (c *core) deploy(changes []change, force bool, now time.Time) (*commit, *deployment, error) {
 	var locking []string
 	affected := map[string]bool{}
 	for _, ch := range changes {
@@ -118,7 +119,7 @@ func (c *core) deploy(ctx context.Context, changes []change, force bool, now tim
 	}
 	sort.Strings(locking)
 	if len(locking) > 0 && !force {
-		return nil, &errLocked{ids: locking}
+		return nil, nil, &errLocked{ids: locking}
 	}
 	var latest []string
 	for _, ch := range changes {
@@ -128,12 +129,23 @@ func (c *core) deploy(ctx context.Context, changes []change, force bool, now tim
 	}
 	version := nextVersion(now, latest...)
 	d := &deployment{ID: uuid.NewString(), Version: version, Actions: map[string]string{}, Previous: map[string]json.RawMessage{}, Created: now}
+	type put struct {
+		id, version string
+		spec        json.RawMessage
+	}
+	var puts []put
+	var removing []string
 	for _, ch := range changes {
 		d.Apps = append(d.Apps, ch.id)
 		d.Actions[ch.id] = ch.action
 		if as := c.apps[ch.id]; as != nil {
 			b, _ := json.Marshal(as.app)
 			d.Previous[ch.id] = b
+		}
+		if c.removed[ch.id] {
+			// Removed here but not yet in the database: the removal goes
+			// first, in this transaction, lest it land after the change.
+			removing = append(removing, ch.id)
 		}
 		if ch.next != nil {
 			ch.next.Version = version
@@ -142,77 +154,94 @@ func (c *core) deploy(ctx context.Context, changes []change, force bool, now tim
 				vi.LastConfigChangeAt = as.app.VersionInfo.LastConfigChangeAt
 			}
 			ch.next.VersionInfo = vi
+			b, err := json.Marshal(ch.next)
+			if err != nil {
+				return nil, nil, err
+			}
+			puts = append(puts, put{ch.id, ch.next.Version, b})
 		}
 	}
 	spec, _ := json.Marshal(d)
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	err := c.s.store.Atomically(wctx, func(tx *store.Tx) error {
-		for _, id := range locking {
-			if err := tx.DeleteDeployment(wctx, id); err != nil {
+	for _, id := range removing {
+		delete(c.removed, id)
+	}
+	cm := &commit{what: "deployment " + d.ID, apps: d.Apps}
+	cm.write(func(ctx context.Context, tx *store.Tx) error {
+		for _, id := range removing {
+			if err := tx.DeleteApp(ctx, id); err != nil {
 				return err
 			}
+			if err := tx.ClearLaunchDelay(ctx, id); err != nil {
+				return err
+			}
+		}
+		for _, id := range locking {
+			if err := tx.DeleteDeployment(ctx, id); err != nil {
+				return err
+			}
+		}
+		for _, p := range puts {
+			if err := tx.PutApp(ctx, p.id, p.version, p.spec); err != nil {
+				return err
+			}
+		}
+		return tx.PutDeployment(ctx, d.ID, spec)
+	})
+	cm.undo(func(c *core) {
+		for _, id := range removing {
+			if c.apps[id] == nil {
+				c.removed[id] = true
+			}
+		}
+	})
+	cm.apply(func(c *core) {
+		for _, id := range locking {
+			old := c.deployments[id]
+			if old == nil {
+				continue // finished meanwhile
+			}
+			delete(c.deployments, id)
+			c.s.bus.Publish("deployment_failed", map[string]any{"id": id, "plan": c.deploymentJSON(old), "reason": "cancelled by a forced change"})
 		}
 		for _, ch := range changes {
+			as := c.apps[ch.id]
 			if ch.next == nil {
+				if as != nil {
+					as.deleting = true
+				}
 				continue
 			}
-			b, err := json.Marshal(ch.next)
-			if err != nil {
-				return err
+			if as == nil {
+				as = &appState{rejections: map[string]rejection{}}
+				c.apps[ch.id] = as
 			}
-			if err := tx.PutApp(wctx, ch.id, ch.next.Version, b); err != nil {
-				return err
+			configChanged := configVersion(as.app) != configVersion(*ch.next)
+			as.app = *ch.next
+			as.deleting = false
+			if configChanged {
+				// A new version starts without the old one's launch delay.
+				as.backoff = plan.Backoff{}
+				c.persistDelay(ch.id)
+				as.rejections = map[string]rejection{}
 			}
 		}
-		return tx.PutDeployment(wctx, d.ID, spec)
+		// Decide for the changed apps now, so that what the API shows right
+		// after this change (waiting reasons, the queue) already reflects it.
+		for _, ch := range changes {
+			if as := c.apps[ch.id]; as != nil {
+				as.decision = plan.Decide(specOf(as.app, as.deleting), c.instancesOf(ch.id), now)
+			}
+		}
+		c.deployments[d.ID] = d
+		c.s.bus.Publish("deployment_info", map[string]any{"plan": c.deploymentJSON(d), "currentStep": c.stepJSON(d)})
+		c.s.bus.Publish("group_change_success", map[string]any{"groupId": "/", "version": version})
 	})
-	if err != nil {
-		return nil, &errUnavailable{err}
-	}
-	for _, id := range locking {
-		old := c.deployments[id]
-		delete(c.deployments, id)
-		c.s.bus.Publish("deployment_failed", map[string]any{"id": id, "plan": c.deploymentJSON(old), "reason": "cancelled by a forced change"})
-	}
-	for _, ch := range changes {
-		as := c.apps[ch.id]
-		if ch.next == nil {
-			if as != nil {
-				as.deleting = true
-			}
-			continue
-		}
-		if as == nil {
-			as = &appState{rejections: map[string]rejection{}}
-			c.apps[ch.id] = as
-		}
-		configChanged := configVersion(as.app) != configVersion(*ch.next)
-		as.app = *ch.next
-		as.deleting = false
-		if configChanged {
-			// A new version starts without the old one's launch delay.
-			as.backoff = plan.Backoff{}
-			c.persistDelay(ch.id, as.backoff)
-			as.rejections = map[string]rejection{}
-		}
-	}
-	// Decide for the changed apps now, so that what the API shows right
-	// after this change (waiting reasons, the queue) already reflects it.
-	for _, ch := range changes {
-		if as := c.apps[ch.id]; as != nil {
-			as.decision = plan.Decide(specOf(as.app, as.deleting), c.instancesOf(ch.id), now)
-		}
-	}
-	c.deployments[d.ID] = d
-	c.s.bus.Publish("deployment_info", map[string]any{"plan": c.deploymentJSON(d), "currentStep": c.stepJSON(d)})
-	c.s.bus.Publish("group_change_success", map[string]any{"groupId": "/", "version": version})
-	return d, nil
+	return cm, d, nil
 }
 
-// rollback starts a deployment that returns the apps of d to their
+// rollback decides a deployment that returns the apps of d to their
 // previous definitions (deleting the ones d created).
-func (c *core) rollback(ctx context.Context, d *deployment, now time.Time) (*deployment, error) {
+func (c *core) rollback(d *deployment, now time.Time) (*commit, *deployment, error) {
 	var changes []change
 	for _, id := range d.Apps {
 		prev, ok := d.Previous[id]
@@ -222,7 +251,7 @@ func (c *core) rollback(ctx context.Context, d *deployment, now time.Time) (*dep
 		}
 		var a app.App
 		if err := json.Unmarshal(prev, &a); err != nil {
-			return nil, fmt.Errorf("previous definition of %s unreadable: %w", id, err)
+			return nil, nil, fmt.Errorf("previous definition of %s unreadable: %w", id, err)
 		}
 		action := actionRestart
 		if cur := c.apps[id]; cur != nil && app.ConfigEqual(cur.app, a) {
@@ -230,7 +259,7 @@ func (c *core) rollback(ctx context.Context, d *deployment, now time.Time) (*dep
 		}
 		changes = append(changes, change{id: id, next: &a, action: action})
 	}
-	return c.deploy(ctx, changes, true, now)
+	return c.deploy(changes, true, now)
 }
 
 // lockedError reports whether err is a lock conflict and its deployments.

@@ -1,6 +1,7 @@
 package services
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"corral/frameworks/services/app"
+	"corral/frameworks/services/store"
 )
 
 // groupBody is a group in a request: apps and subgroups, ids relative to
@@ -230,13 +232,11 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 	force := boolParam(r, "force", false)
 	var (
 		dep     *deployment
-		oerr    error
 		created bool
 	)
-	err = s.do(r.Context(), func(c *core) {
+	err = s.mutate(r.Context(), func(c *core) (cm *commit, oerr error) {
 		if r.Method == http.MethodPost && c.groupExists(base) && base != "/" {
-			oerr = &errConflict{fmt.Sprintf("Group %s is already created. Use PUT to change this group.", base)}
-			return
+			return nil, &errConflict{fmt.Sprintf("Group %s is already created. Use PUT to change this group.", base)}
 		}
 		created = !c.groupExists(base)
 		var changes []change
@@ -257,25 +257,22 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 		if len(changes) == 0 {
 			// Nothing to deploy: an empty deployment finishes at once.
 			dep = &deployment{ID: "", Version: version}
-		} else if dep, oerr = c.deploy(r.Context(), changes, force, now); oerr != nil {
-			return // a refused change (locked) must not leave the groups behind
+			cm = &commit{what: "groups under " + base}
+		} else if cm, dep, oerr = c.deploy(changes, force, now); oerr != nil {
+			return nil, oerr // a refused change (locked) must not leave the groups behind
 		}
-		for gid, deps := range groups {
-			gr := &group{ID: gid, Dependencies: deps, Version: version}
+		// The groups go in the same transaction as their apps.
+		for _, gid := range sortedKeys(groups) {
+			gr := &group{ID: gid, Dependencies: groups[gid], Version: version}
 			if gr.Dependencies == nil {
 				gr.Dependencies = []string{}
 			}
 			b, _ := json.Marshal(gr)
-			if err := c.s.store.PutGroup(r.Context(), gid, version, b); err != nil {
-				oerr = &errUnavailable{err}
-				return
-			}
-			c.groups[gid] = gr
+			cm.write(func(ctx context.Context, tx *store.Tx) error { return tx.PutGroup(ctx, gid, version, b) })
+			cm.apply(func(c *core) { c.groups[gid] = gr })
 		}
+		return cm, nil
 	})
-	if err == nil {
-		err = oerr
-	}
 	if err != nil {
 		writeErr(w, r, err)
 		return
@@ -300,14 +297,10 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 // deleteGroup deletes a group and every app under it.
 func (s *Service) deleteGroup(w http.ResponseWriter, r *http.Request, id string) {
 	force := boolParam(r, "force", false)
-	var (
-		dep  *deployment
-		oerr error
-	)
-	err := s.do(r.Context(), func(c *core) {
+	var dep *deployment
+	err := s.mutate(r.Context(), func(c *core) (cm *commit, oerr error) {
 		if !c.groupExists(id) {
-			oerr = &errNotFound{fmt.Sprintf("Group '%s' does not exist", id)}
-			return
+			return nil, &errNotFound{fmt.Sprintf("Group '%s' does not exist", id)}
 		}
 		var changes []change
 		for _, appID := range sortedKeys(c.apps) {
@@ -317,22 +310,18 @@ func (s *Service) deleteGroup(w http.ResponseWriter, r *http.Request, id string)
 		}
 		if len(changes) == 0 {
 			dep = &deployment{Version: nextVersion(time.Now())}
-		} else if dep, oerr = c.deploy(r.Context(), changes, force, time.Now()); oerr != nil {
-			return // a refused delete (locked) keeps the groups
+			cm = &commit{what: "deleting group " + id}
+		} else if cm, dep, oerr = c.deploy(changes, force, time.Now()); oerr != nil {
+			return nil, oerr // a refused delete (locked) keeps the groups
 		}
-		for gid := range c.groups {
+		for _, gid := range sortedKeys(c.groups) {
 			if app.InGroup(id, gid) || gid == id {
-				if err := c.s.store.DeleteGroup(r.Context(), gid); err != nil && !isNotFound(err) {
-					oerr = &errUnavailable{err}
-					return
-				}
-				delete(c.groups, gid)
+				cm.write(func(ctx context.Context, tx *store.Tx) error { return tx.DeleteGroup(ctx, gid) })
+				cm.apply(func(c *core) { delete(c.groups, gid) })
 			}
 		}
+		return cm, nil
 	})
-	if err == nil {
-		err = oerr
-	}
 	if err != nil {
 		writeErr(w, r, err)
 		return

@@ -143,7 +143,7 @@ func (c *core) probed(r probeResult) {
 		c.kill(in, "failed "+strconv.Itoa(next.ConsecutiveFailures)+" health checks: "+r.cause)
 		// A health kill feeds the backoff like a failure.
 		as.backoff = as.backoff.Failed(r.at)
-		c.persistDelay(in.AppID, as.backoff)
+		c.persistDelay(in.AppID)
 		as.lastFailure = &taskFailure{AppID: in.AppID, Host: in.Host, Message: "unhealthy: " + r.cause, State: "TASK_KILLED", TaskID: in.TaskID,
 			Timestamp: r.at.UTC().Format(timeLayout), Version: in.Version, SlaveID: in.AgentID}
 	}
