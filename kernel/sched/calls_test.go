@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -56,23 +57,25 @@ func subscribed(t *testing.T, cfg Config) (*Client, *fakeMaster, *fakeStream) {
 }
 
 func TestSubscribeBody(t *testing.T) {
-	cfg := testConfig()
-	cfg.Framework = mesos.FrameworkInfo{
-		User:            "foo",
-		Name:            "Example HTTP Framework",
-		Roles:           []string{"test1"},
-		Capabilities:    []mesos.Capability{{Type: mesos.CapMultiRole}},
-		FailoverTimeout: ptr(mesos.Float(604800)),
-		Checkpoint:      ptr(true),
-	}
-	_, _, s := subscribed(t, cfg)
-	b, err := json.Marshal(s.sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(golden(t, "subscribe.json"), jsonValue(t, b)); diff != "" {
-		t.Errorf("SUBSCRIBE body mismatch (-want +got):\n%s", diff)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig()
+		cfg.Framework = mesos.FrameworkInfo{
+			User:            "foo",
+			Name:            "Example HTTP Framework",
+			Roles:           []string{"test1"},
+			Capabilities:    []mesos.Capability{{Type: mesos.CapMultiRole}},
+			FailoverTimeout: ptr(mesos.Float(604800)),
+			Checkpoint:      ptr(true),
+		}
+		_, _, s := subscribed(t, cfg)
+		b, err := json.Marshal(s.sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(golden(t, "subscribe.json"), jsonValue(t, b)); diff != "" {
+			t.Errorf("SUBSCRIBE body mismatch (-want +got):\n%s", diff)
+		}
+	})
 }
 
 func TestCallBodies(t *testing.T) {

@@ -3,319 +3,343 @@ package sched
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"corral/kernel/mesos"
 )
 
 func TestSubscribeThenResubscribeWithFrameworkID(t *testing.T) {
-	m := newFakeMaster(t)
-	events := make(eventLog, 64)
-	c, _ := start(t, testConfig(m.URL()), events)
+	synctest.Test(t, func(t *testing.T) {
+		m := newFakeMaster(t)
+		events := make(eventLog, 64)
+		c, _ := start(t, testConfig(m.URL()), events)
 
-	s1 := m.nextStream(t)
-	if s1.sub.FrameworkID != nil || s1.sub.Subscribe.FrameworkInfo.ID != nil {
-		t.Errorf("first SUBSCRIBE carries framework id %v / %v; want none", s1.sub.FrameworkID, s1.sub.Subscribe.FrameworkInfo.ID)
-	}
-	ev := events.next(t, mesos.EventSubscribed)
-	if got := ev.Subscribed.FrameworkID.Value; got != "fw-1" {
-		t.Errorf("SUBSCRIBED framework id = %q; want fw-1", got)
-	}
-	if got := c.FrameworkID(); got != "fw-1" {
-		t.Errorf("FrameworkID() = %q; want fw-1", got)
-	}
-	if !c.Connected() {
-		t.Error("Connected() = false after SUBSCRIBED; want true")
-	}
-	if got := c.Leader(); got != m.URL() {
-		t.Errorf("Leader() = %q; want %q", got, m.URL())
-	}
+		s1 := m.nextStream(t)
+		if s1.sub.FrameworkID != nil || s1.sub.Subscribe.FrameworkInfo.ID != nil {
+			t.Errorf("first SUBSCRIBE carries framework id %v / %v; want none", s1.sub.FrameworkID, s1.sub.Subscribe.FrameworkInfo.ID)
+		}
+		ev := events.next(t, mesos.EventSubscribed)
+		if got := ev.Subscribed.FrameworkID.Value; got != "fw-1" {
+			t.Errorf("SUBSCRIBED framework id = %q; want fw-1", got)
+		}
+		if got := c.FrameworkID(); got != "fw-1" {
+			t.Errorf("FrameworkID() = %q; want fw-1", got)
+		}
+		if !c.Connected() {
+			t.Error("Connected() = false after SUBSCRIBED; want true")
+		}
+		if got := c.Leader(); got != m.URL() {
+			t.Errorf("Leader() = %q; want %q", got, m.URL())
+		}
 
-	// Events arrive in stream order.
-	s1.send <- &mesos.Event{Type: mesos.EventOffers, Offers: &mesos.Offers{Offers: []mesos.Offer{{ID: mesos.ID{Value: "o1"}}}}}
-	s1.send <- &mesos.Event{Type: mesos.EventRescind, Rescind: &mesos.Rescind{OfferID: mesos.ID{Value: "o1"}}}
-	if got := events.next(t, mesos.EventOffers).Offers.Offers[0].ID.Value; got != "o1" {
-		t.Errorf("offer id = %q; want o1", got)
-	}
-	events.next(t, mesos.EventRescind)
+		// Events arrive in stream order.
+		s1.send <- &mesos.Event{Type: mesos.EventOffers, Offers: &mesos.Offers{Offers: []mesos.Offer{{ID: mesos.ID{Value: "o1"}}}}}
+		s1.send <- &mesos.Event{Type: mesos.EventRescind, Rescind: &mesos.Rescind{OfferID: mesos.ID{Value: "o1"}}}
+		if got := events.next(t, mesos.EventOffers).Offers.Offers[0].ID.Value; got != "o1" {
+			t.Errorf("offer id = %q; want o1", got)
+		}
+		events.next(t, mesos.EventRescind)
 
-	close(s1.drop)
-	s2 := m.nextStream(t)
-	if s2.sub.FrameworkID == nil || s2.sub.FrameworkID.Value != "fw-1" {
-		t.Errorf("re-SUBSCRIBE framework_id = %v; want fw-1", s2.sub.FrameworkID)
-	}
-	if id := s2.sub.Subscribe.FrameworkInfo.ID; id == nil || id.Value != "fw-1" {
-		t.Errorf("re-SUBSCRIBE framework_info.id = %v; want fw-1", id)
-	}
-	events.next(t, mesos.EventSubscribed)
-	waitFor(t, "Connected()", c.Connected)
+		close(s1.drop)
+		s2 := m.nextStream(t)
+		if s2.sub.FrameworkID == nil || s2.sub.FrameworkID.Value != "fw-1" {
+			t.Errorf("re-SUBSCRIBE framework_id = %v; want fw-1", s2.sub.FrameworkID)
+		}
+		if id := s2.sub.Subscribe.FrameworkInfo.ID; id == nil || id.Value != "fw-1" {
+			t.Errorf("re-SUBSCRIBE framework_info.id = %v; want fw-1", id)
+		}
+		events.next(t, mesos.EventSubscribed)
+		waitFor(t, "Connected()", c.Connected)
 
-	// Calls carry the new stream's id.
-	if err := c.Revive(t.Context()); err != nil {
-		t.Fatalf("Revive: %v", err)
-	}
-	if got := m.nextCall(t).header.Get("Mesos-Stream-Id"); got != s2.id {
-		t.Errorf("Mesos-Stream-Id = %q; want %q", got, s2.id)
-	}
+		// Calls carry the new stream's id.
+		if err := c.Revive(t.Context()); err != nil {
+			t.Fatalf("Revive: %v", err)
+		}
+		if got := m.nextCall(t).header.Get("Mesos-Stream-Id"); got != s2.id {
+			t.Errorf("Mesos-Stream-Id = %q; want %q", got, s2.id)
+		}
+	})
 }
 
 func TestFailoverFrameworkIDFromConfig(t *testing.T) {
-	m := newFakeMaster(t)
-	cfg := testConfig(m.URL())
-	cfg.Framework.ID = &mesos.ID{Value: "persisted"}
-	c, err := New(cfg, make(eventLog, 8), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := c.FrameworkID(); got != "persisted" {
-		t.Errorf("FrameworkID() before Run = %q; want persisted", got)
-	}
-	start(t, cfg, make(eventLog, 8))
-	s := m.nextStream(t)
-	if s.sub.FrameworkID == nil || s.sub.FrameworkID.Value != "persisted" {
-		t.Errorf("SUBSCRIBE framework_id = %v; want persisted", s.sub.FrameworkID)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		m := newFakeMaster(t)
+		cfg := testConfig(m.URL())
+		cfg.Framework.ID = &mesos.ID{Value: "persisted"}
+		c, err := New(cfg, make(eventLog, 8), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.FrameworkID(); got != "persisted" {
+			t.Errorf("FrameworkID() before Run = %q; want persisted", got)
+		}
+		start(t, cfg, make(eventLog, 8))
+		s := m.nextStream(t)
+		if s.sub.FrameworkID == nil || s.sub.FrameworkID.Value != "persisted" {
+			t.Errorf("SUBSCRIBE framework_id = %v; want persisted", s.sub.FrameworkID)
+		}
+	})
 }
 
 func TestRedirectToLeader(t *testing.T) {
-	leader := newFakeMaster(t)
-	follower := newFakeMaster(t)
-	follower.redirect = "//" + hostOf(leader.URL()) + schedulerPath
-	events := make(eventLog, 64)
-	c, _ := start(t, testConfig(follower.URL()), events)
+	synctest.Test(t, func(t *testing.T) {
+		leader := newFakeMaster(t)
+		follower := newFakeMaster(t)
+		follower.redirect = "//" + hostOf(leader.URL()) + schedulerPath
+		events := make(eventLog, 64)
+		c, _ := start(t, testConfig(follower.URL()), events)
 
-	s1 := leader.nextStream(t)
-	events.next(t, mesos.EventSubscribed)
-	if got := c.Leader(); got != leader.URL() {
-		t.Errorf("Leader() = %q; want %q", got, leader.URL())
-	}
-	if err := c.Decline(t.Context(), []mesos.ID{{Value: "o1"}}, nil); err != nil {
-		t.Fatalf("Decline: %v", err)
-	}
-	if got := leader.nextCall(t); got.call.Type != mesos.CallDecline {
-		t.Errorf("leader got %s; want DECLINE", got.call.Type)
-	}
+		s1 := leader.nextStream(t)
+		events.next(t, mesos.EventSubscribed)
+		if got := c.Leader(); got != leader.URL() {
+			t.Errorf("Leader() = %q; want %q", got, leader.URL())
+		}
+		if err := c.Decline(t.Context(), []mesos.ID{{Value: "o1"}}, nil); err != nil {
+			t.Fatalf("Decline: %v", err)
+		}
+		if got := leader.nextCall(t); got.call.Type != mesos.CallDecline {
+			t.Errorf("leader got %s; want DECLINE", got.call.Type)
+		}
 
-	// The remembered leader is tried first on re-subscription, so the
-	// follower sees no second SUBSCRIBE.
-	follower.mu.Lock()
-	follower.redirect = ""
-	follower.mu.Unlock()
-	close(s1.drop)
-	leader.nextStream(t)
-	follower.noStream(t, 100*time.Millisecond)
+		// The remembered leader is tried first on re-subscription, so the
+		// follower sees no second SUBSCRIBE.
+		follower.mu.Lock()
+		follower.redirect = ""
+		follower.mu.Unlock()
+		close(s1.drop)
+		leader.nextStream(t)
+		follower.noStream(t, 100*time.Millisecond)
+	})
 }
 
 func TestNextMasterOnConnectionFailure(t *testing.T) {
-	dead := httptest.NewServer(http.NotFoundHandler())
-	dead.Close()
-	m := newFakeMaster(t)
-	events := make(eventLog, 8)
-	c, _ := start(t, testConfig(dead.URL, m.URL()), events)
-	m.nextStream(t)
-	events.next(t, mesos.EventSubscribed)
-	if got := c.Leader(); got != m.URL() {
-		t.Errorf("Leader() = %q; want %q", got, m.URL())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		m := newFakeMaster(t)
+		events := make(eventLog, 8)
+		c, _ := start(t, testConfig("http://dead.test:5050", m.URL()), events)
+		m.nextStream(t)
+		events.next(t, mesos.EventSubscribed)
+		if got := c.Leader(); got != m.URL() {
+			t.Errorf("Leader() = %q; want %q", got, m.URL())
+		}
+	})
 }
 
 func TestHeartbeatSilenceReconnects(t *testing.T) {
-	m := newFakeMaster(t)
-	m.heartbeat = 0.02 // 20 ms; 5 misses = 100 ms
-	events := make(eventLog, 256)
-	cfg := testConfig(m.URL())
-	c, _ := start(t, cfg, events)
-	s1 := m.nextStream(t)
-	events.next(t, mesos.EventSubscribed)
+	synctest.Test(t, func(t *testing.T) {
+		m := newFakeMaster(t)
+		m.heartbeat = 0.02 // 20 ms; 5 misses = 100 ms
+		events := make(eventLog, 256)
+		cfg := testConfig(m.URL())
+		c, _ := start(t, cfg, events)
+		s1 := m.nextStream(t)
+		events.next(t, mesos.EventSubscribed)
 
-	// While heartbeats flow the stream stays up well past the allowance.
-	m.noStream(t, 300*time.Millisecond)
-	events.next(t, mesos.EventHeartbeat)
+		// While heartbeats flow the stream stays up well past the allowance.
+		m.noStream(t, 300*time.Millisecond)
+		events.next(t, mesos.EventHeartbeat)
 
-	m.silent.Store(true)
-	silentAt := time.Now()
-	s2 := m.nextStream(t)
-	if waited := time.Since(silentAt); waited < 80*time.Millisecond {
-		t.Errorf("reconnected %v after the last heartbeat; want at least ~100ms", waited)
-	}
-	if s2.id == s1.id || s2.sub.FrameworkID == nil || s2.sub.FrameworkID.Value != "fw-1" {
-		t.Errorf("re-SUBSCRIBE stream %s framework_id %v; want a new stream with fw-1", s2.id, s2.sub.FrameworkID)
-	}
-	waitFor(t, "Connected()", c.Connected)
+		// The fake clock makes the wait exact: the silence allowance
+		// (100ms) counts from the last heartbeat, at most one interval
+		// before this point, and a backoff of at most 20ms follows.
+		m.silent.Store(true)
+		silentAt := time.Now()
+		s2 := m.nextStream(t)
+		if waited := time.Since(silentAt); waited < 80*time.Millisecond || waited > 120*time.Millisecond {
+			t.Errorf("reconnected %v after the heartbeats stopped; want between 80ms and 120ms", waited)
+		}
+		if s2.id == s1.id || s2.sub.FrameworkID == nil || s2.sub.FrameworkID.Value != "fw-1" {
+			t.Errorf("re-SUBSCRIBE stream %s framework_id %v; want a new stream with fw-1", s2.id, s2.sub.FrameworkID)
+		}
+		waitFor(t, "Connected()", c.Connected)
+	})
 }
 
 func TestSubscribeRetriesOn5xx(t *testing.T) {
-	m := newFakeMaster(t)
-	m.subReplies = []reply{{http.StatusServiceUnavailable, "Master has not finished recovery"}, {http.StatusServiceUnavailable, "No leader elected"}}
-	events := make(eventLog, 8)
-	start(t, testConfig(m.URL()), events)
-	m.nextStream(t)
-	events.next(t, mesos.EventSubscribed)
+	synctest.Test(t, func(t *testing.T) {
+		m := newFakeMaster(t)
+		m.subReplies = []reply{{http.StatusServiceUnavailable, "Master has not finished recovery"}, {http.StatusServiceUnavailable, "No leader elected"}}
+		events := make(eventLog, 8)
+		start(t, testConfig(m.URL()), events)
+		m.nextStream(t)
+		events.next(t, mesos.EventSubscribed)
+	})
 }
 
 func TestSubscribeRefusedEndsRun(t *testing.T) {
-	m := newFakeMaster(t)
-	m.subReplies = []reply{{http.StatusBadRequest, "Framework has been removed"}}
-	_, r := start(t, testConfig(m.URL()), make(eventLog, 8))
-	err := r.wait(t)
-	var ce *CallError
-	if !errors.As(err, &ce) {
-		t.Fatalf("Run() = %v; want *CallError", err)
-	}
-	if ce.Code != http.StatusBadRequest || ce.Message != "Framework has been removed" || ce.Call != mesos.CallSubscribe {
-		t.Errorf("Run() error = %+v; want SUBSCRIBE 400 \"Framework has been removed\"", ce)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		m := newFakeMaster(t)
+		m.subReplies = []reply{{http.StatusBadRequest, "Framework has been removed"}}
+		_, r := start(t, testConfig(m.URL()), make(eventLog, 8))
+		err := r.wait(t)
+		var ce *CallError
+		if !errors.As(err, &ce) {
+			t.Fatalf("Run() = %v; want *CallError", err)
+		}
+		if ce.Code != http.StatusBadRequest || ce.Message != "Framework has been removed" || ce.Call != mesos.CallSubscribe {
+			t.Errorf("Run() error = %+v; want SUBSCRIBE 400 \"Framework has been removed\"", ce)
+		}
+	})
 }
 
 func TestErrorEventGoesToHandlerAndRunRetries(t *testing.T) {
-	m := newFakeMaster(t)
-	m.errorFirst = "Framework is not authorized"
-	events := make(eventLog, 8)
-	c, _ := start(t, testConfig(m.URL()), events)
-	m.nextStream(t)
-	if got := events.next(t, mesos.EventError).Error.Message; got != "Framework is not authorized" {
-		t.Errorf("ERROR message = %q", got)
-	}
-	if c.Connected() {
-		t.Error("Connected() = true after an ERROR-only stream")
-	}
-	m.nextStream(t)
-	events.next(t, mesos.EventSubscribed)
+	synctest.Test(t, func(t *testing.T) {
+		m := newFakeMaster(t)
+		m.errorFirst = "Framework is not authorized"
+		events := make(eventLog, 8)
+		c, _ := start(t, testConfig(m.URL()), events)
+		m.nextStream(t)
+		if got := events.next(t, mesos.EventError).Error.Message; got != "Framework is not authorized" {
+			t.Errorf("ERROR message = %q", got)
+		}
+		if c.Connected() {
+			t.Error("Connected() = true after an ERROR-only stream")
+		}
+		m.nextStream(t)
+		events.next(t, mesos.EventSubscribed)
+	})
 }
 
 func TestHandlerCallsClientSynchronously(t *testing.T) {
-	m := newFakeMaster(t)
-	// The master writes to the stream while the DECLINE is in flight.
-	m.onCall = func(fs *fakeStream, c *mesos.Call) {
-		if c.Type == mesos.CallDecline {
-			fs.send <- &mesos.Event{Type: mesos.EventRescind, Rescind: &mesos.Rescind{OfferID: c.Decline.OfferIDs[0]}}
+	synctest.Test(t, func(t *testing.T) {
+		m := newFakeMaster(t)
+		// The master writes to the stream while the DECLINE is in flight.
+		m.onCall = func(fs *fakeStream, c *mesos.Call) {
+			if c.Type == mesos.CallDecline {
+				fs.send <- &mesos.Event{Type: mesos.EventRescind, Rescind: &mesos.Rescind{OfferID: c.Decline.OfferIDs[0]}}
+			}
 		}
-	}
-	declined := make(chan error, 1)
-	events := make(eventLog, 8)
-	h := HandlerFunc(func(ctx context.Context, c *Client, ev *mesos.Event) {
-		if ev.Type == mesos.EventOffers {
-			declined <- c.Decline(ctx, []mesos.ID{ev.Offers.Offers[0].ID}, nil)
+		declined := make(chan error, 1)
+		events := make(eventLog, 8)
+		h := HandlerFunc(func(ctx context.Context, c *Client, ev *mesos.Event) {
+			if ev.Type == mesos.EventOffers {
+				declined <- c.Decline(ctx, []mesos.ID{ev.Offers.Offers[0].ID}, nil)
+			}
+			events <- ev
+		})
+		start(t, testConfig(m.URL()), h)
+		s := m.nextStream(t)
+		s.send <- &mesos.Event{Type: mesos.EventOffers, Offers: &mesos.Offers{Offers: []mesos.Offer{{ID: mesos.ID{Value: "o1"}}}}}
+		select {
+		case err := <-declined:
+			if err != nil {
+				t.Fatalf("Decline from handler: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Decline from handler did not return")
 		}
-		events <- ev
+		events.next(t, mesos.EventSubscribed)
+		events.next(t, mesos.EventOffers)
+		events.next(t, mesos.EventRescind)
 	})
-	start(t, testConfig(m.URL()), h)
-	s := m.nextStream(t)
-	s.send <- &mesos.Event{Type: mesos.EventOffers, Offers: &mesos.Offers{Offers: []mesos.Offer{{ID: mesos.ID{Value: "o1"}}}}}
-	select {
-	case err := <-declined:
-		if err != nil {
-			t.Fatalf("Decline from handler: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Decline from handler did not return")
-	}
-	events.next(t, mesos.EventSubscribed)
-	events.next(t, mesos.EventOffers)
-	events.next(t, mesos.EventRescind)
 }
 
 func TestAutoAcknowledge(t *testing.T) {
-	m := newFakeMaster(t)
-	release := make(chan struct{})
-	handled := make(chan string, 8)
-	h := HandlerFunc(func(_ context.Context, _ *Client, ev *mesos.Event) {
-		if ev.Type != mesos.EventUpdate {
-			return
-		}
-		if ev.Update.Status.UUID != "" {
-			<-release
-		}
-		handled <- ev.Update.Status.TaskID.Value
-	})
-	cfg := testConfig(m.URL())
-	cfg.AutoAcknowledge = true
-	start(t, cfg, h)
-	s := m.nextStream(t)
-	agent := &mesos.ID{Value: "a1"}
-	s.send <- &mesos.Event{Type: mesos.EventUpdate, Update: &mesos.Update{Status: mesos.TaskStatus{
-		TaskID: mesos.ID{Value: "no-uuid"}, State: mesos.TaskRunning, AgentID: agent, Reason: mesos.ReasonReconciliation}}}
-	s.send <- &mesos.Event{Type: mesos.EventUpdate, Update: &mesos.Update{Status: mesos.TaskStatus{
-		TaskID: mesos.ID{Value: "t1"}, State: mesos.TaskRunning, AgentID: agent, UUID: "qttzEM1zvg+ekvEtW241BQ=="}}}
+	synctest.Test(t, func(t *testing.T) {
+		m := newFakeMaster(t)
+		release := make(chan struct{})
+		handled := make(chan string, 8)
+		h := HandlerFunc(func(_ context.Context, _ *Client, ev *mesos.Event) {
+			if ev.Type != mesos.EventUpdate {
+				return
+			}
+			if ev.Update.Status.UUID != "" {
+				<-release
+			}
+			handled <- ev.Update.Status.TaskID.Value
+		})
+		cfg := testConfig(m.URL())
+		cfg.AutoAcknowledge = true
+		start(t, cfg, h)
+		// Run cannot return while the handler waits: release it at the
+		// latest when the test ends.
+		releaseOnce := sync.OnceFunc(func() { close(release) })
+		t.Cleanup(releaseOnce)
+		s := m.nextStream(t)
+		agent := &mesos.ID{Value: "a1"}
+		s.send <- &mesos.Event{Type: mesos.EventUpdate, Update: &mesos.Update{Status: mesos.TaskStatus{
+			TaskID: mesos.ID{Value: "no-uuid"}, State: mesos.TaskRunning, AgentID: agent, Reason: mesos.ReasonReconciliation}}}
+		s.send <- &mesos.Event{Type: mesos.EventUpdate, Update: &mesos.Update{Status: mesos.TaskStatus{
+			TaskID: mesos.ID{Value: "t1"}, State: mesos.TaskRunning, AgentID: agent, UUID: "qttzEM1zvg+ekvEtW241BQ=="}}}
 
-	// Neither the update without uuid nor the one still in the handler
-	// may be acknowledged yet.
-	select {
-	case c := <-m.calls:
-		t.Fatalf("call %s before the handler returned", c.call.Type)
-	case <-time.After(150 * time.Millisecond):
-	}
-	close(release)
-	got := m.nextCall(t)
-	if got.call.Type != mesos.CallAcknowledge {
-		t.Fatalf("call = %s; want ACKNOWLEDGE", got.call.Type)
-	}
-	want := mesos.Acknowledge{AgentID: *agent, TaskID: mesos.ID{Value: "t1"}, UUID: "qttzEM1zvg+ekvEtW241BQ=="}
-	if *got.call.Acknowledge != want {
-		t.Errorf("acknowledge = %+v; want %+v", *got.call.Acknowledge, want)
-	}
-	if tasks := []string{<-handled, <-handled}; !slices.Equal(tasks, []string{"no-uuid", "t1"}) {
-		t.Errorf("handled %v; want [no-uuid t1]", tasks)
-	}
+		// Neither the update without uuid nor the one still in the handler
+		// may be acknowledged yet.
+		m.noCall(t, 150*time.Millisecond)
+		releaseOnce()
+		got := m.nextCall(t)
+		if got.call.Type != mesos.CallAcknowledge {
+			t.Fatalf("call = %s; want ACKNOWLEDGE", got.call.Type)
+		}
+		want := mesos.Acknowledge{AgentID: *agent, TaskID: mesos.ID{Value: "t1"}, UUID: "qttzEM1zvg+ekvEtW241BQ=="}
+		if *got.call.Acknowledge != want {
+			t.Errorf("acknowledge = %+v; want %+v", *got.call.Acknowledge, want)
+		}
+		if tasks := []string{<-handled, <-handled}; !slices.Equal(tasks, []string{"no-uuid", "t1"}) {
+			t.Errorf("handled %v; want [no-uuid t1]", tasks)
+		}
+	})
 }
 
 func TestSuppressedRolesSurviveResubscription(t *testing.T) {
-	m := newFakeMaster(t)
-	cfg := testConfig(m.URL())
-	cfg.Framework.Roles = []string{"r1", "r2"}
-	cfg.Framework.Capabilities = []mesos.Capability{{Type: mesos.CapMultiRole}}
-	events := make(eventLog, 64)
-	c, _ := start(t, cfg, events)
-	s := m.nextStream(t)
-	events.next(t, mesos.EventSubscribed)
-
-	steps := []struct {
-		name string
-		call func() error
-		want []string
-	}{
-		{"suppress r2", func() error { return c.Suppress(t.Context(), "r2") }, []string{"r2"}},
-		{"suppress all", func() error { return c.Suppress(t.Context()) }, []string{"r2", "r1"}},
-		{"revive r2", func() error { return c.Revive(t.Context(), "r2") }, []string{"r1"}},
-		{"revive all", func() error { return c.Revive(t.Context()) }, nil},
-	}
-	for _, st := range steps {
-		if err := st.call(); err != nil {
-			t.Fatalf("%s: %v", st.name, err)
-		}
-		m.nextCall(t)
-		close(s.drop)
-		s = m.nextStream(t)
+	synctest.Test(t, func(t *testing.T) {
+		m := newFakeMaster(t)
+		cfg := testConfig(m.URL())
+		cfg.Framework.Roles = []string{"r1", "r2"}
+		cfg.Framework.Capabilities = []mesos.Capability{{Type: mesos.CapMultiRole}}
+		events := make(eventLog, 64)
+		c, _ := start(t, cfg, events)
+		s := m.nextStream(t)
 		events.next(t, mesos.EventSubscribed)
-		waitFor(t, "Connected()", c.Connected)
-		if got := s.sub.Subscribe.SuppressedRoles; !slices.Equal(got, st.want) {
-			t.Errorf("after %s: suppressed_roles = %v; want %v", st.name, got, st.want)
+
+		steps := []struct {
+			name string
+			call func() error
+			want []string
+		}{
+			{"suppress r2", func() error { return c.Suppress(t.Context(), "r2") }, []string{"r2"}},
+			{"suppress all", func() error { return c.Suppress(t.Context()) }, []string{"r2", "r1"}},
+			{"revive r2", func() error { return c.Revive(t.Context(), "r2") }, []string{"r1"}},
+			{"revive all", func() error { return c.Revive(t.Context()) }, nil},
 		}
-	}
+		for _, st := range steps {
+			if err := st.call(); err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+			m.nextCall(t)
+			close(s.drop)
+			s = m.nextStream(t)
+			events.next(t, mesos.EventSubscribed)
+			waitFor(t, "Connected()", c.Connected)
+			if got := s.sub.Subscribe.SuppressedRoles; !slices.Equal(got, st.want) {
+				t.Errorf("after %s: suppressed_roles = %v; want %v", st.name, got, st.want)
+			}
+		}
+	})
 }
 
 func TestTeardownEndsRun(t *testing.T) {
-	m := newFakeMaster(t)
-	events := make(eventLog, 8)
-	c, r := start(t, testConfig(m.URL()), events)
-	m.nextStream(t)
-	events.next(t, mesos.EventSubscribed)
-	if err := c.Teardown(t.Context()); err != nil {
-		t.Fatalf("Teardown: %v", err)
-	}
-	if err := r.wait(t); err != nil {
-		t.Errorf("Run() = %v after Teardown; want nil", err)
-	}
-	if err := c.Kill(t.Context(), "t", ""); !errors.Is(err, ErrNotSubscribed) {
-		t.Errorf("Kill after Teardown = %v; want ErrNotSubscribed", err)
-	}
-	m.noStream(t, 50*time.Millisecond)
+	synctest.Test(t, func(t *testing.T) {
+		m := newFakeMaster(t)
+		events := make(eventLog, 8)
+		c, r := start(t, testConfig(m.URL()), events)
+		m.nextStream(t)
+		events.next(t, mesos.EventSubscribed)
+		if err := c.Teardown(t.Context()); err != nil {
+			t.Fatalf("Teardown: %v", err)
+		}
+		if err := r.wait(t); err != nil {
+			t.Errorf("Run() = %v after Teardown; want nil", err)
+		}
+		if err := c.Kill(t.Context(), "t", ""); !errors.Is(err, ErrNotSubscribed) {
+			t.Errorf("Kill after Teardown = %v; want ErrNotSubscribed", err)
+		}
+		m.noStream(t, 50*time.Millisecond)
+	})
 }
 
 func TestCallsBeforeSubscribed(t *testing.T) {
@@ -332,29 +356,31 @@ func TestCallsBeforeSubscribed(t *testing.T) {
 }
 
 func TestRunCancel(t *testing.T) {
-	m := newFakeMaster(t)
-	events := make(eventLog, 8)
-	c, err := New(testConfig(m.URL()), events, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	m.nextStream(t)
-	events.next(t, mesos.EventSubscribed)
-	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Run() = %v; want context.Canceled", err)
+	synctest.Test(t, func(t *testing.T) {
+		m := newFakeMaster(t)
+		events := make(eventLog, 8)
+		c, err := New(testConfig(m.URL()), events, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
-	if c.Connected() {
-		t.Error("Connected() = true after Run returned")
-	}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- c.Run(ctx) }()
+		m.nextStream(t)
+		events.next(t, mesos.EventSubscribed)
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Run() = %v; want context.Canceled", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Run did not return after cancel")
+		}
+		if c.Connected() {
+			t.Error("Connected() = true after Run returned")
+		}
+	})
 }
 
 func TestLeaderURL(t *testing.T) {
@@ -463,39 +489,26 @@ func (d *switchDetector) set(masters ...string) {
 // proxy, a frozen process) is given up as soon as the detector names a
 // new leader, instead of after the silence allowance (75 s here).
 func TestLeaderChangeAbandonsHungSubscribe(t *testing.T) {
-	hung, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hung.Close()
-	accepted := make(chan net.Conn, 4)
-	go func() {
-		for {
-			c, err := hung.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c // held open, never answered
+	synctest.Test(t, func(t *testing.T) {
+		// The first leader accepts the SUBSCRIBE and never answers.
+		accepted := make(chan struct{}, 4)
+		hung := network.listen(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			accepted <- struct{}{}
+			<-r.Context().Done()
+		}))
+		m := newFakeMaster(t)
+		d := &switchDetector{masters: []string{hung}, ch: make(chan struct{})}
+		cfg := testConfig()
+		cfg.Detector = d
+		events := make(eventLog, 8)
+		start(t, cfg, events)
+		select {
+		case <-accepted:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the client never connected to the first leader")
 		}
-	}()
-	defer func() {
-		for len(accepted) > 0 {
-			(<-accepted).Close()
-		}
-	}()
-	m := newFakeMaster(t)
-	d := &switchDetector{masters: []string{"http://" + hung.Addr().String()}, ch: make(chan struct{})}
-	cfg := testConfig()
-	cfg.Detector = d
-	events := make(eventLog, 8)
-	start(t, cfg, events)
-	select {
-	case c := <-accepted:
-		accepted <- c
-	case <-time.After(5 * time.Second):
-		t.Fatal("the client never connected to the first leader")
-	}
-	d.set(m.URL())
-	m.nextStream(t)
-	events.next(t, mesos.EventSubscribed)
+		d.set(m.URL())
+		m.nextStream(t)
+		events.next(t, mesos.EventSubscribed)
+	})
 }

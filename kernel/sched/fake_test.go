@@ -1,26 +1,162 @@
 package sched
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"corral/kernel/mesos"
 )
 
+// fakeNet is an in-memory network: a RoundTripper that serves each
+// request with the handler listening on its host and streams the response
+// through a pipe. Without sockets, a test can run the Client and its fake
+// masters in a synctest bubble: every wait is then on a channel of the
+// bubble, and the Client's timers (backoff, heartbeat silence, retries)
+// run on the bubble's fake clock.
+type fakeNet struct {
+	mu    sync.Mutex
+	hosts map[string]http.Handler
+	seq   int
+}
+
+// network carries the fake masters of the test binary; each listens on a
+// host of its own.
+var network = &fakeNet{hosts: map[string]http.Handler{}}
+
+// listen serves h on a new host until the test ends and returns its base
+// URL.
+func (n *fakeNet) listen(t *testing.T, h http.Handler) string {
+	n.mu.Lock()
+	n.seq++
+	host := fmt.Sprintf("master-%d.test:5050", n.seq)
+	n.hosts[host] = h
+	n.mu.Unlock()
+	t.Cleanup(func() {
+		n.mu.Lock()
+		delete(n.hosts, host)
+		n.mu.Unlock()
+	})
+	return "http://" + host
+}
+
+// RoundTrip runs the handler of req's host on a goroutine of its own and
+// returns once it has written the header. The handler's request context
+// ends when the client's does, when the client closes the body, or when
+// the handler returns; a host nobody listens on refuses the connection.
+func (n *fakeNet) RoundTrip(req *http.Request) (*http.Response, error) {
+	n.mu.Lock()
+	h := n.hosts[req.URL.Host]
+	n.mu.Unlock()
+	var body []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	}
+	if h == nil {
+		return nil, fmt.Errorf("dial tcp %s: connect: connection refused", req.URL.Host)
+	}
+	ctx, cancel := context.WithCancel(req.Context())
+	sreq := req.Clone(ctx)
+	sreq.Body = io.NopCloser(bytes.NewReader(body))
+	sreq.RequestURI = req.URL.RequestURI()
+	pr, pw := io.Pipe()
+	w := &pipeResponse{header: http.Header{}, pw: pw, ready: make(chan struct{})}
+	go func() {
+		defer cancel()
+		h.ServeHTTP(w, sreq)
+		w.WriteHeader(http.StatusOK)
+		pw.Close()
+	}()
+	select {
+	case <-w.ready:
+	case <-req.Context().Done():
+		cancel()
+		pr.Close()
+		return nil, req.Context().Err()
+	}
+	stop := context.AfterFunc(req.Context(), func() {
+		pr.CloseWithError(req.Context().Err())
+		cancel()
+	})
+	return &http.Response{
+		Status: fmt.Sprintf("%d %s", w.code, http.StatusText(w.code)), StatusCode: w.code,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: w.sent, Body: &pipeBody{pr: pr, stop: stop, cancel: cancel}, ContentLength: -1, Request: req,
+	}, nil
+}
+
+// pipeResponse is the handler's side of a fakeNet response.
+type pipeResponse struct {
+	header http.Header
+	sent   http.Header // the header as written
+	code   int
+	pw     *io.PipeWriter
+	once   sync.Once
+	ready  chan struct{} // closed once the header is written
+}
+
+func (w *pipeResponse) Header() http.Header { return w.header }
+
+func (w *pipeResponse) WriteHeader(code int) {
+	w.once.Do(func() {
+		w.code, w.sent = code, w.header.Clone()
+		close(w.ready)
+	})
+}
+
+// Write blocks until the client reads what it wrote, so there is nothing
+// to flush.
+func (w *pipeResponse) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.pw.Write(b)
+}
+
+func (w *pipeResponse) Flush() {}
+
+// pipeBody is the client's side of a fakeNet response.
+type pipeBody struct {
+	pr     *io.PipeReader
+	stop   func() bool
+	cancel context.CancelFunc
+}
+
+func (b *pipeBody) Read(p []byte) (int, error) { return b.pr.Read(p) }
+
+func (b *pipeBody) Close() error {
+	b.stop()
+	b.cancel()
+	return b.pr.Close()
+}
+
+// advance lets the bubble's fake clock run on by d and waits until every
+// goroutine of the bubble is blocked again: whatever the Client and the
+// fake masters were due to do within d has happened. It must be called in
+// a synctest bubble, where the sleep takes no real time.
+func advance(d time.Duration) {
+	time.Sleep(d)
+	synctest.Wait()
+}
+
 // fakeMaster is a minimal scheduler endpoint: it checks the headers the
 // real master checks, streams RecordIO events and records every request.
+// It listens on network.
 type fakeMaster struct {
 	t         *testing.T
-	srv       *httptest.Server
+	url       string
 	heartbeat float64     // seconds, sent in SUBSCRIBED and used for HEARTBEATs
 	silent    atomic.Bool // stop sending HEARTBEATs
 	closed    chan struct{}
@@ -74,15 +210,12 @@ func newFakeMaster(t *testing.T) *fakeMaster {
 		assignID:  "fw-1",
 		callReply: map[mesos.CallType]reply{},
 	}
-	m.srv = httptest.NewServer(http.HandlerFunc(m.serveHTTP))
-	t.Cleanup(func() {
-		close(m.closed)
-		m.srv.Close()
-	})
+	m.url = network.listen(t, http.HandlerFunc(m.serveHTTP))
+	t.Cleanup(func() { close(m.closed) })
 	return m
 }
 
-func (m *fakeMaster) URL() string { return m.srv.URL }
+func (m *fakeMaster) URL() string { return m.url }
 
 func (m *fakeMaster) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != schedulerPath {
@@ -244,13 +377,15 @@ func (m *fakeMaster) setNoLeader(v bool) {
 	m.mu.Unlock()
 }
 
-// noCall fails if a non-SUBSCRIBE call arrives within d.
+// noCall fails if a non-SUBSCRIBE call arrives within d of the bubble's
+// fake clock (see advance).
 func (m *fakeMaster) noCall(t *testing.T, d time.Duration) {
 	t.Helper()
+	advance(d)
 	select {
 	case c := <-m.calls:
 		t.Fatalf("unexpected %s call: %s", c.call.Type, c.body)
-	case <-time.After(d):
+	default:
 	}
 }
 
@@ -278,13 +413,15 @@ func (m *fakeMaster) nextStream(t *testing.T) *fakeStream {
 	}
 }
 
-// noStream fails if a SUBSCRIBE is accepted within d.
+// noStream fails if a SUBSCRIBE is accepted within d of the bubble's fake
+// clock (see advance).
 func (m *fakeMaster) noStream(t *testing.T, d time.Duration) {
 	t.Helper()
+	advance(d)
 	select {
 	case fs := <-m.streams:
 		t.Fatalf("unexpected SUBSCRIBE (stream %s)", fs.id)
-	case <-time.After(d):
+	default:
 	}
 }
 
@@ -331,6 +468,7 @@ func testConfig(masters ...string) Config {
 		Masters:    masters,
 		Framework:  mesos.FrameworkInfo{User: "foo", Name: "test"},
 		BackoffMax: 20 * time.Millisecond,
+		HTTPClient: &http.Client{Transport: network},
 	}
 }
 
@@ -372,7 +510,8 @@ func start(t *testing.T, cfg Config, h Handler) (*Client, *run) {
 	return c, r
 }
 
-// waitFor polls cond until it holds or 5 s pass.
+// waitFor polls cond until it holds or 5 s pass (of the fake clock, in a
+// synctest bubble). It is the package's one polling loop.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
