@@ -123,7 +123,7 @@ func (s *Service) health(w http.ResponseWriter, r *http.Request) {
 	err := s.store.Ping(ctx)
 	leading := s.Leading()
 	body := map[string]any{"healthy": err == nil, "leading": leading, "leader": leading, "database": "ok"}
-	if u, _, ok := s.leaderURL(); ok {
+	if u, ok := s.leaderURL(); ok {
 		body["leaderUrl"] = u
 	}
 	code := http.StatusOK
@@ -584,7 +584,7 @@ func (s *Service) stopRun(w http.ResponseWriter, r *http.Request) {
 			// The scheduler here no longer tracks it: it ended meanwhile.
 			writeErr(w, r, errf(http.StatusConflict, "run %d already ended", run.ID))
 			return
-		case s.el != nil:
+		case s.forwarding():
 			writeErr(w, r, errNoLeader())
 			return
 		default:

@@ -41,9 +41,9 @@ func (s *Service) chronosRoutes(r chi.Router) {
 // names itself (any instance takes every request); with one, 503 until a
 // leader is known.
 func (s *Service) chronosLeader(w http.ResponseWriter, r *http.Request) {
-	u, _, ok := s.leaderURL()
+	u, ok := s.leaderURL()
 	if !ok {
-		if s.el != nil {
+		if s.forwarding() {
 			chronosErr(w, r, errNoLeader())
 			return
 		}
@@ -316,7 +316,7 @@ func (s *Service) chronosKill(w http.ResponseWriter, r *http.Request) {
 		}
 		c.flushRuns(r.Context()) // durable before we answer
 	}) {
-		if s.el != nil {
+		if s.forwarding() {
 			chronosErr(w, r, errNoLeader())
 			return
 		}

@@ -30,10 +30,10 @@ type Config struct {
 	// forward writes to it.
 	Advertise string
 	// ZK is the zk:// URL of the election among the jobs instances
-	// (zk://h1:2181,h2:2181/corral/jobs). With it an instance leads only
-	// while it is elected there and holds the database lock; standbys
-	// forward writes to the leader. Empty: the instance holding the
-	// database lock leads, and nothing is forwarded.
+	// (zk://h1:2181,h2:2181/corral/jobs). With it an instance leads while
+	// it is elected there; standbys forward writes to the leader. Empty:
+	// the instance holding the database lock leads, and nothing is
+	// forwarded. Either way each term is fenced in the database.
 	ZK string
 	// ZKSessionTimeout is the ZooKeeper session timeout of the election:
 	// how long a crashed leader keeps the standbys waiting.

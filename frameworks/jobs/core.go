@@ -70,7 +70,10 @@ type runState struct {
 
 // core is the leader's scheduler. Every method runs on its loop.
 type core struct {
-	s      *Service
+	s *Service
+	// store is the term's fenced view: every write of the scheduler
+	// fails (ErrFenced) once a later term has begun.
+	store  *store.Store
 	client *sched.Client
 	ops    chan func(*core)
 	evs    chan *mesos.Event
@@ -98,9 +101,9 @@ type core struct {
 	pendAcks    []func(context.Context)
 }
 
-func newCore(s *Service) *core {
+func newCore(s *Service, st *store.Store) *core {
 	return &core{
-		s: s, ops: make(chan func(*core), 256), evs: make(chan *mesos.Event, 1024),
+		s: s, store: st, ops: make(chan func(*core), 256), evs: make(chan *mesos.Event, 1024),
 		pokes: make(chan struct{}, 1), calls: make(chan func(context.Context), 8192), acks: make(chan func(context.Context), 8192), done: make(chan struct{}),
 		jobs: map[string]*jobState{}, runs: map[int64]*runState{}, byTask: map[string]int64{}, offers: map[string]*mesos.Offer{},
 		pendRuns: map[int64]store.Run{},
@@ -158,7 +161,7 @@ func (c *core) run(ctx context.Context) error {
 	if err := c.load(ctx); err != nil {
 		return err
 	}
-	fid, err := s.store.FrameworkID(ctx)
+	fid, err := c.store.FrameworkID(ctx)
 	if err != nil {
 		return err
 	}
@@ -240,7 +243,7 @@ func (c *core) run(ctx context.Context) error {
 
 // load reads jobs and active runs from Postgres.
 func (c *core) load(ctx context.Context) error {
-	recs, err := c.s.store.Jobs(ctx)
+	recs, err := c.store.Jobs(ctx)
 	if err != nil {
 		return err
 	}
@@ -248,7 +251,7 @@ func (c *core) load(ctx context.Context) error {
 	for _, r := range recs {
 		c.installJob(r, now)
 	}
-	runs, err := c.s.store.ActiveRuns(ctx)
+	runs, err := c.store.ActiveRuns(ctx)
 	if err != nil {
 		return err
 	}
@@ -323,7 +326,7 @@ func maxTime(a, b time.Time) time.Time {
 // as it records them, and load reads a predecessor's.
 func (c *core) refresh(ctx context.Context) {
 	now := time.Now()
-	recs, err := c.s.store.Jobs(ctx)
+	recs, err := c.store.Jobs(ctx)
 	if err != nil {
 		c.s.log.Warn("cannot refresh jobs", "err", err)
 		return
@@ -336,7 +339,7 @@ func (c *core) refresh(ctx context.Context) {
 			delete(c.jobs, name)
 		}
 	}
-	runs, err := c.s.store.QueuedUnscheduledRuns(ctx)
+	runs, err := c.store.QueuedUnscheduledRuns(ctx)
 	if err != nil {
 		return
 	}
@@ -369,7 +372,7 @@ func (c *core) loop(ctx context.Context) {
 		case <-poll.C:
 			c.refresh(ctx)
 		case <-prune.C:
-			st := c.s.store
+			st := c.store
 			cfg := c.s.cfg
 			c.call(func(ctx context.Context) { _, _ = st.PruneRuns(ctx, time.Now().Add(-cfg.Retention), cfg.KeepRuns) })
 		case <-timer.C:
@@ -497,7 +500,7 @@ func (c *core) schedule(ctx context.Context, now time.Time) {
 	// Every due job's occurrences and cursor in one transaction: one
 	// commit per wake, however many jobs are due.
 	stored := make([][]store.Run, len(work))
-	err := c.s.store.Atomically(ctx, func(tx *store.Tx) error {
+	err := c.store.Atomically(ctx, func(tx *store.Tx) error {
 		for i, b := range work {
 			rs, err := tx.RecordOccurrences(ctx, b.name, b.runs, b.cursor)
 			if err != nil {
@@ -717,7 +720,7 @@ func (c *core) launch(ctx context.Context, now time.Time) {
 		r.AgentID, r.Host = l.p.AgentID, l.p.Hostname
 		claims = append(claims, r)
 	}
-	won, err := c.s.store.TransitionRuns(ctx, []string{stateQueued}, claims)
+	won, err := c.store.TransitionRuns(ctx, []string{stateQueued}, claims)
 	if err != nil {
 		c.s.log.Warn("cannot claim runs; will retry", "err", err)
 		return

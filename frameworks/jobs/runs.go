@@ -23,7 +23,7 @@ func (c *core) event(ctx context.Context, ev *mesos.Event) {
 		c.revivedAt = time.Time{}
 		id := ev.Subscribed.FrameworkID.Value
 		for {
-			err := c.s.store.SetFrameworkID(ctx, id)
+			err := c.store.SetFrameworkID(ctx, id)
 			if err == nil || ctx.Err() != nil {
 				break
 			}
@@ -84,7 +84,7 @@ func (c *core) update(ctx context.Context, st mesos.TaskStatus) {
 	if !ok || rs == nil {
 		// Maybe a run started by an earlier leader and already finished
 		// here; otherwise a task nobody owns: it must not run.
-		if r, err := c.s.store.RunByTask(ctx, tid); err == nil && active(r.State) {
+		if r, err := c.store.RunByTask(ctx, tid); err == nil && active(r.State) {
 			c.track(r)
 			rs = c.runs[r.ID]
 		} else {
@@ -204,12 +204,12 @@ func (c *core) finish(rs *runState, state, reason string, exit *int, now time.Ti
 	fire := state == stateSucceeded || (state == stateFailed && js != nil && js.job.SoftError)
 	if fire && c.hasChildren(r.Job) {
 		// Children are fired from the stored outcome: write it now.
-		if err := c.s.store.UpdateRun(ctx, r); err != nil {
+		if err := c.store.UpdateRun(ctx, r); err != nil {
 			return err
 		}
 		delete(c.pendRuns, r.ID)
 		if counted {
-			if err := c.s.store.RecordResult(ctx, r.Job, state == stateSucceeded, now); err != nil {
+			if err := c.store.RecordResult(ctx, r.Job, state == stateSucceeded, now); err != nil {
 				c.s.log.Warn("cannot record job stats", "job", r.Job, "err", err)
 			}
 		}
@@ -221,7 +221,7 @@ func (c *core) finish(rs *runState, state, reason string, exit *int, now time.Ti
 	}
 	c.untrack(r.ID)
 	if fire && c.hasChildren(r.Job) {
-		children, err := c.s.store.MarkParentDone(ctx, r.Job, r.ID, func(child string) store.Run {
+		children, err := c.store.MarkParentDone(ctx, r.Job, r.ID, func(child string) store.Run {
 			q := store.Run{Job: child, Trigger: "dependency", State: stateQueued, MaxAttempts: 1, QueuedAt: now}
 			if cj := c.jobs[child]; cj != nil {
 				q.MaxAttempts = cj.job.Retries + 1
@@ -265,7 +265,7 @@ func (c *core) flushRuns(ctx context.Context) {
 		runs = append(runs, r)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	err := c.s.store.ApplyRunChanges(wctx, runs, c.pendResults)
+	err := c.store.ApplyRunChanges(wctx, runs, c.pendResults)
 	cancel()
 	if err != nil {
 		c.s.log.Warn("cannot record run changes; retrying before acknowledging", "runs", len(runs), "err", err)

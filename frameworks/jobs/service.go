@@ -15,27 +15,27 @@ import (
 	"corral/frameworks/jobs/store"
 	"corral/internal/edge"
 	"corral/internal/events"
-	"corral/internal/zkelect"
+	"corral/internal/lead"
 )
-
 
 // Service is the jobs framework. Several processes may share one database:
 // the leader schedules and launches; every process serves the API, whose
 // writes go to Postgres, where the leader picks them up. Who leads is
-// decided by the database lock alone, or, with Config.ZK, by a ZooKeeper
-// election fenced by that lock (see lead.go); then standbys also forward
-// writes to the leader.
+// decided by the database lock, or, with Config.ZK, by a ZooKeeper
+// election; then standbys also forward writes to the leader. Each term is
+// fenced in the database (see lead.go).
 type Service struct {
 	cfg   Config
 	log   *slog.Logger
 	root  *slog.Logger // unscoped, for the election's own component
 	store *store.Store
 	bus   *events.Bus
-	// id tells this instance apart in the election.
-	id string
-	// el is the election; nil without Config.ZK. Set before the API
-	// serves and never changed.
-	el *zkelect.Elector
+	// self is this instance in the election: a fresh id and its URL.
+	// Set before the API serves and never changed, as is el.
+	self lead.Member
+	// el is the election: in ZooKeeper with Config.ZK, else by the
+	// database lock.
+	el lead.Election
 
 	leading atomic.Bool
 	// leader receives pokes from this process's API (job changed, run
@@ -59,7 +59,6 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		log:   log.With("component", "jobs"),
 		root:  log,
 		bus:   events.NewBus(cfg.EventBuffer, events.StartID(time.Now())),
-		id:    uuid.NewString(),
 		ready: make(chan struct{}),
 	}, nil
 }
@@ -68,10 +67,10 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 func (s *Service) Ready() <-chan struct{} { return s.ready }
 
 // Leading reports whether this process currently schedules: true from
-// when it took the database lock until its scheduler has stopped, before
-// the lock is released. So two processes sharing a database report true
-// at once only while one has yet to notice that the database dropped its
-// lock's connection (about a second; see pglock).
+// when its term began until its scheduler has stopped. Two processes
+// sharing a database report true at once only while a deposed one has yet
+// to notice: until its election ends its term, or its first write is
+// refused.
 func (s *Service) Leading() bool { return s.leading.Load() }
 
 // Run serves on cfg.Listen until ctx is done.
@@ -99,10 +98,9 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		s.url = "http://" + net.JoinHostPort(host, port)
 	}
-	if s.cfg.ZK != "" {
-		if s.el, err = s.newElector(); err != nil {
-			return err
-		}
+	s.self = lead.Member{ID: uuid.NewString(), URL: s.url}
+	if s.el, err = s.election(); err != nil {
+		return err
 	}
 	ecfg := edge.DefaultConfig()
 	ecfg.Name, ecfg.ShutdownGrace = "jobs", s.cfg.ShutdownGrace
@@ -113,8 +111,8 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ctx, ln) }()
 	close(s.ready)
-	if s.el != nil {
-		s.log.Info("jobs API listening; contending in ZooKeeper", "addr", ln.Addr().String(), "url", s.url, "zk", s.cfg.ZK, "id", s.id)
+	if s.cfg.ZK != "" {
+		s.log.Info("jobs API listening; contending in ZooKeeper", "addr", ln.Addr().String(), "url", s.url, "zk", s.cfg.ZK, "id", s.self.ID)
 	} else {
 		s.log.Info("jobs API listening", "addr", ln.Addr().String(), "url", s.url)
 	}

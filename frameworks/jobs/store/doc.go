@@ -28,8 +28,17 @@
 // transaction. A dependency run is created by MarkParentDone in the same
 // transaction that consumes the pending runs of the child's edges. A run is
 // started by whoever wins TransitionRun (or TransitionRuns) from QUEUED. So
-// the database, not leadership, rules out doubles; TryLead's advisory lock
-// only keeps the followers idle.
+// the database, not leadership, rules out doubles.
+//
+// Fencing. What the unique keys and compare-and-sets do not cover is a
+// deposed leader overwriting its successor: UpdateRun and ApplyRunChanges
+// write a run's every field, RecordResult counts, SetFrameworkID replaces,
+// PruneRuns deletes. So the leader's scheduler writes through a fenced view
+// (Fenced, then BeginTerm, which bumps the epoch in jobs.term): every write
+// through it, the key-safe ones included, first checks in its transaction
+// that no later term has begun, and fails with ErrFenced if one has, which
+// also ends the term (see corral/internal/lead). The API's writes (jobs,
+// manual runs, stopping a queued run) are anyone's and go unchecked.
 //
 // The states of a run, as the scheduler moves them (the store enforces
 // only the compare-and-set, not which moves make sense):

@@ -195,7 +195,7 @@ func (t *Tx) DeleteJob(ctx context.Context, name string) error {
 // there or later: the cursor never moves back. It is idempotent. An unknown
 // job is ErrNotFound; a zero to is ErrInvalid.
 func (s *Store) AdvanceCursor(ctx context.Context, job string, to time.Time) error {
-	return advanceCursor(ctx, s.pool, job, to)
+	return s.write(ctx, func(q querier) error { return advanceCursor(ctx, q, job, to) })
 }
 
 // AdvanceCursor is Store.AdvanceCursor within the transaction.

@@ -216,7 +216,14 @@ func prepareNew(r Run) (Run, error) {
 // DedupKey (say, from a client's idempotency key) or gets a fresh
 // "manual:<uuid>". The job itself need not exist.
 func (s *Store) InsertRun(ctx context.Context, r Run) (Run, bool, error) {
-	return insertRun(ctx, s.pool, r)
+	var stored Run
+	var created bool
+	err := s.write(ctx, func(q querier) error {
+		var err error
+		stored, created, err = insertRun(ctx, q, r)
+		return err
+	})
+	return stored, created, err
 }
 
 // InsertRun is Store.InsertRun within the transaction.
@@ -372,7 +379,7 @@ func (t *Tx) RecordOccurrences(ctx context.Context, job string, runs []Run, curs
 // is ErrNotFound. Prefer TransitionRun wherever another process could be
 // changing the same run.
 func (s *Store) UpdateRun(ctx context.Context, r Run) error {
-	return updateRun(ctx, s.pool, r)
+	return s.write(ctx, func(q querier) error { return updateRun(ctx, q, r) })
 }
 
 // UpdateRun is Store.UpdateRun within the transaction.
@@ -433,7 +440,13 @@ func updateRun(ctx context.Context, q querier, r Run) error {
 // both). to.State is required; the store does not judge whether the
 // transition makes sense.
 func (s *Store) TransitionRun(ctx context.Context, id int64, from []string, to Run) (Run, error) {
-	return transitionRun(ctx, s.pool, id, from, to)
+	var won Run
+	err := s.write(ctx, func(q querier) error {
+		var err error
+		won, err = transitionRun(ctx, q, id, from, to)
+		return err
+	})
+	return won, err
 }
 
 // TransitionRun is Store.TransitionRun within the transaction.
@@ -706,21 +719,26 @@ func (s *Store) PruneRuns(ctx context.Context, olderThan time.Time, keepPerJob i
 	if keepPerJob < 0 {
 		return 0, fmt.Errorf("pruning runs: negative keep per job %d: %w", keepPerJob, ErrInvalid)
 	}
-	tag, err := s.pool.Exec(ctx, `
-		DELETE FROM jobs.runs AS r
-		USING (
-			SELECT id, row_number() OVER (PARTITION BY job ORDER BY id DESC) AS newest
-			FROM jobs.runs
-		) AS ranked
-		WHERE r.id = ranked.id
-			AND ranked.newest > $2
-			AND r.state NOT IN ('QUEUED', 'STARTING', 'RUNNING')
-			AND coalesce(r.finished_at, r.queued_at) < $1`,
-		ts(olderThan), keepPerJob)
+	var deleted int64
+	err := s.write(ctx, func(q querier) error {
+		tag, err := q.Exec(ctx, `
+			DELETE FROM jobs.runs AS r
+			USING (
+				SELECT id, row_number() OVER (PARTITION BY job ORDER BY id DESC) AS newest
+				FROM jobs.runs
+			) AS ranked
+			WHERE r.id = ranked.id
+				AND ranked.newest > $2
+				AND r.state NOT IN ('QUEUED', 'STARTING', 'RUNNING')
+				AND coalesce(r.finished_at, r.queued_at) < $1`,
+			ts(olderThan), keepPerJob)
+		deleted = tag.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("pruning runs: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	return deleted, nil
 }
 
 // Result is one finished run's outcome for a job's stats.

@@ -52,7 +52,7 @@ func (s *Store) Stats(ctx context.Context) (map[string]Stats, error) {
 // transaction as the TransitionRun that finishes the run, which happens
 // once. An unknown job is ErrNotFound.
 func (s *Store) RecordResult(ctx context.Context, job string, success bool, at time.Time) error {
-	return recordResult(ctx, s.pool, job, success, at)
+	return s.write(ctx, func(q querier) error { return recordResult(ctx, q, job, success, at) })
 }
 
 // RecordResult is Store.RecordResult within the transaction.

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"corral/internal/lead"
 	"corral/internal/pg"
 )
 
@@ -28,13 +29,55 @@ var ErrInvalid = pg.ErrInvalid
 // Retrying the same transition cannot succeed; re-read the run instead.
 var ErrConflict = errors.New("conflict")
 
+// ErrFenced is returned (wrapped) by a write through a fenced view whose
+// term has ended: another jobs instance began a term since
+// (lead.ErrFenced). Retrying cannot succeed.
+var ErrFenced = lead.ErrFenced
+
 // Store is the jobs framework's state on a Postgres connection pool. It is
 // safe for concurrent use, also by several processes on one database: the
 // writes that must happen once (a scheduled occurrence's run, a dependency
 // run, a state transition) are made safe by the database, not by the caller
 // holding leadership. Methods take ctx first and honor its deadline.
+//
+// The leader's scheduler writes through a fenced view (Fenced): once its
+// term has begun, each of its writes checks in its transaction that no
+// later jobs term has begun, and fails with ErrFenced if one has.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	fence *lead.Fence // nil: writes unchecked (every instance's API)
+}
+
+// Fenced returns a view of s for one leadership term: the same pool, with
+// a fence of its own. Until its BeginTerm it writes unchecked, like s.
+// Close s, not the view.
+func (s *Store) Fenced() *Store {
+	return &Store{pool: s.pool, fence: lead.NewFence("jobs")}
+}
+
+// BeginTerm starts a new jobs term for a fenced view and returns its
+// epoch: from then on the writes of every earlier term's view fail with
+// ErrFenced, and so will this view's once another term begins. It waits
+// for writes in flight under earlier terms to commit. A Store that is not
+// a fenced view refuses (ErrInvalid).
+func (s *Store) BeginTerm(ctx context.Context) (int64, error) {
+	if s.fence == nil {
+		return 0, fmt.Errorf("beginning a term: not a fenced view: %w", ErrInvalid)
+	}
+	return s.fence.Begin(ctx, s.pool)
+}
+
+// Fence is a fenced view's term (nil for a Store that is not one): its
+// Context ends once a write was refused.
+func (s *Store) Fence() *lead.Fence { return s.fence }
+
+// write runs one write on the pool, or, in a fenced view whose term has
+// begun, in a transaction that first checks the term.
+func (s *Store) write(ctx context.Context, fn func(q querier) error) error {
+	if s.fence == nil || s.fence.Epoch() == 0 {
+		return fn(s.pool)
+	}
+	return s.Atomically(ctx, func(tx *Tx) error { return fn(tx.tx) })
 }
 
 // querier is what the statements need; both the pool and a transaction
@@ -55,8 +98,7 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 }
 
 // Close closes every pooled connection, waiting for those in use to be
-// released. A Leadership taken with TryLead has its own connection and must
-// be released separately. The store must not be used afterwards.
+// released. The store, and every view of it, must not be used afterwards.
 func (s *Store) Close() {
 	s.pool.Close()
 }
@@ -73,9 +115,17 @@ func (s *Store) Ping(ctx context.Context) error {
 // means nothing was written). After a Tx method fails with a database error
 // the transaction is aborted: fn should return that error. tx must not be
 // used after fn returns, nor by several goroutines at once. Atomically does
-// not retry.
+// not retry. In a fenced view whose term has begun, the transaction first
+// checks the term (ErrFenced).
 func (s *Store) Atomically(ctx context.Context, fn func(tx *Tx) error) error {
-	return pg.InTx(ctx, s.pool, func(tx pgx.Tx) error { return fn(&Tx{tx: tx}) })
+	return pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if s.fence != nil {
+			if err := s.fence.Check(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return fn(&Tx{tx: tx})
+	})
 }
 
 // Tx is a transaction given to the function passed to Store.Atomically. Its
@@ -101,7 +151,7 @@ func (s *Store) FrameworkID(ctx context.Context) (string, error) {
 // SetFrameworkID stores id (not empty) as the framework id, replacing any
 // previous one. It is idempotent.
 func (s *Store) SetFrameworkID(ctx context.Context, id string) error {
-	return setFrameworkID(ctx, s.pool, id)
+	return s.write(ctx, func(q querier) error { return setFrameworkID(ctx, q, id) })
 }
 
 // SetFrameworkID is Store.SetFrameworkID within the transaction.
@@ -125,12 +175,13 @@ func setFrameworkID(ctx context.Context, q querier, id string) error {
 
 // Permanent reports whether err is one that retrying cannot cure: an
 // argument refused (ErrInvalid), a record that does not exist (ErrNotFound),
-// a lost compare-and-set (ErrConflict), or a data or integrity error raised
-// by Postgres (SQLSTATE classes 22 and 23). Other errors (connection
-// refused, timeouts, a restarting server, a deadlock or serialization
-// failure, a canceled context) are transient.
+// a lost compare-and-set (ErrConflict), a write of a deposed leader
+// (ErrFenced), or a data or integrity error raised by Postgres (SQLSTATE
+// classes 22 and 23). Other errors (connection refused, timeouts, a
+// restarting server, a deadlock or serialization failure, a canceled
+// context) are transient.
 func Permanent(err error) bool {
-	if errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) {
+	if errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) || errors.Is(err, ErrFenced) {
 		return true
 	}
 	return pg.DataError(err)

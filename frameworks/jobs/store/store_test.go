@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"corral/internal/migrate"
@@ -1019,6 +1018,7 @@ func TestPermanent(t *testing.T) {
 		{fmt.Errorf("x: %w", ErrInvalid), true},
 		{fmt.Errorf("x: %w", ErrNotFound), true},
 		{fmt.Errorf("x: %w", ErrConflict), true},
+		{fmt.Errorf("x: %w", ErrFenced), true},
 		{fmt.Errorf("x: %w", &pgconn.PgError{Code: "23505"}), true},
 		{fmt.Errorf("x: %w", &pgconn.PgError{Code: "40P01"}), false},
 		{context.DeadlineExceeded, false},
@@ -1030,115 +1030,14 @@ func TestPermanent(t *testing.T) {
 	}
 }
 
-// leaderPID returns the pid of the session holding the leadership lock in
-// db's database, or 0.
-func leaderPID(t *testing.T, db string) int {
-	t.Helper()
-	conn, err := pgx.Connect(t.Context(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	var pid int
-	err = conn.QueryRow(t.Context(), `
-		SELECT pid FROM pg_locks
-		WHERE locktype = 'advisory' AND granted
-			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-			AND classid = ($1::bigint >> 32)::oid AND objid = ($1::bigint & 4294967295)::oid AND objsubid = 1`,
-		leaderLockKey).Scan(&pid)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pid
-}
-
-func waitLost(t *testing.T, l *Leadership) {
-	t.Helper()
-	select {
-	case <-l.Lost():
-	case <-time.After(10 * time.Second):
-		t.Fatal("Lost did not fire within 10s")
-	}
-}
-
-func TestTryLead(t *testing.T) {
-	db := newDB(t)
-	s1, s2 := open(t, db), open(t, db)
-	ctx := t.Context()
-
-	l1, ok, err := s1.TryLead(ctx)
-	if err != nil || !ok {
-		t.Fatalf("first TryLead = %v, %v; want leadership", ok, err)
-	}
-	if l, ok, err := s2.TryLead(ctx); err != nil || ok || l != nil {
-		t.Fatalf("second TryLead while the first leads = %v, %v; want none", ok, err)
-	}
-	select {
-	case <-l1.Lost():
-		t.Fatal("Lost fired while leading")
-	case <-time.After(1500 * time.Millisecond): // past one check
-	}
-	if l1.Err() != nil {
-		t.Errorf("Err while leading = %v", l1.Err())
-	}
-
-	l1.Release()
-	l1.Release() // idempotent
-	waitLost(t, l1)
-	if !errors.Is(l1.Err(), ErrReleased) {
-		t.Errorf("Err after Release = %v; want ErrReleased", l1.Err())
-	}
-	l2, ok, err := s2.TryLead(ctx)
-	if err != nil || !ok {
-		t.Fatalf("TryLead after Release = %v, %v; want leadership", ok, err)
-	}
-	defer l2.Release()
-
-	// The leader's connection is killed: the lock is free at once, and
-	// the old leader learns it within a check.
-	pid := leaderPID(t, db)
-	if pid == 0 {
-		t.Fatal("no session holds the leadership lock")
-	}
-	conn, err := pgx.Connect(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
-		t.Fatal(err)
-	}
-	var l3 *Leadership
-	deadline := time.Now().Add(10 * time.Second)
-	for l3 == nil && time.Now().Before(deadline) {
-		if l3, ok, err = s1.TryLead(ctx); err != nil {
-			t.Fatal(err)
-		} else if !ok {
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	if l3 == nil {
-		t.Fatal("could not lead after the leader's connection was killed")
-	}
-	defer l3.Release()
-	waitLost(t, l2)
-	if err := l2.Err(); err == nil || errors.Is(err, ErrReleased) {
-		t.Errorf("Err after the connection died = %v; want the connection error", err)
-	}
-}
-
 func TestSurvivesPostgresRestart(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
 	putJob(t, s, "a")
-	lead, ok, err := s.TryLead(ctx)
-	if err != nil || !ok {
-		t.Fatalf("TryLead = %v, %v", ok, err)
+	term := s.Fenced()
+	if _, err := term.BeginTerm(ctx); err != nil {
+		t.Fatal(err)
 	}
-	defer lead.Release()
 
 	testpg.Stop(t)
 	if err := s.Ping(ctx); err == nil {
@@ -1149,10 +1048,12 @@ func TestSurvivesPostgresRestart(t *testing.T) {
 	if _, err := s.RecordOccurrences(ctx, "a", occ, when); err == nil || Permanent(err) {
 		t.Errorf("RecordOccurrences while postgres is stopped = %v; want a transient error", err)
 	}
-	if _, _, err := s.TryLead(ctx); err == nil || Permanent(err) {
-		t.Errorf("TryLead while postgres is stopped = %v; want a transient error", err)
+	if _, err := term.TransitionRuns(ctx, []string{StateQueued}, []Run{{ID: 1, State: StateStarting}}); err == nil || Permanent(err) {
+		t.Errorf("a fenced write while postgres is stopped = %v; want a transient error", err)
 	}
-	waitLost(t, lead)
+	if _, err := s.Fenced().BeginTerm(ctx); err == nil || Permanent(err) {
+		t.Errorf("BeginTerm while postgres is stopped = %v; want a transient error", err)
+	}
 	testpg.Start(t)
 
 	// The pool may hand out a connection broken by the restart once; the
@@ -1183,16 +1084,7 @@ func TestSurvivesPostgresRestart(t *testing.T) {
 		}
 		return err
 	})
-	var again *Leadership
-	retry("TryLead", func() error {
-		l, ok, err := s.TryLead(ctx)
-		if err == nil && !ok {
-			return errors.New("lock still held")
-		}
-		again = l
-		return err
-	})
-	again.Release()
+	retry("a fenced write", func() error { return term.SetFrameworkID(ctx, "fw-1") })
 }
 
 func TestApplyRunChanges(t *testing.T) {
@@ -1231,5 +1123,97 @@ func TestApplyRunChanges(t *testing.T) {
 	bad.State = "BOGUS"
 	if err := s.ApplyRunChanges(ctx, []Run{runs[1], bad}, nil); !errors.Is(err, ErrInvalid) {
 		t.Errorf("ApplyRunChanges with a bad state = %v; want ErrInvalid", err)
+	}
+}
+
+// A term fences off every write of the earlier terms' views, the writes
+// the keys make safe included, and ends their terms; the API's writes are
+// never fenced.
+func TestTermsFenceEarlierSchedulers(t *testing.T) {
+	ctx := t.Context()
+	s := newStore(t)
+	putJob(t, s, "a")
+	putJob(t, s, "child", "a")
+	old := s.Fenced()
+	if _, err := old.BeginTerm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	term, stop := old.Fence().Context(ctx)
+	defer stop()
+	queued, _, err := old.InsertRun(ctx, Run{Job: "a", Trigger: TriggerManual})
+	if err != nil {
+		t.Fatalf("write in the current term: %v", err)
+	}
+	done := finishedRun(t, s, "a", StateSucceeded)
+
+	next := s.Fenced()
+	if _, err := next.BeginTerm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	when := at(1, 0, 0)
+	for _, w := range []struct {
+		name  string
+		write func(*Store) error
+	}{
+		{"SetFrameworkID", func(s *Store) error { return s.SetFrameworkID(ctx, "fw") }},
+		{"InsertRun", func(s *Store) error {
+			_, _, err := s.InsertRun(ctx, Run{Job: "a", Trigger: TriggerManual})
+			return err
+		}},
+		{"RecordOccurrences", func(s *Store) error {
+			_, err := s.RecordOccurrences(ctx, "a", []Run{{Trigger: TriggerSchedule, ScheduledFor: &when}}, when)
+			return err
+		}},
+		{"AdvanceCursor", func(s *Store) error { return s.AdvanceCursor(ctx, "a", when) }},
+		{"UpdateRun", func(s *Store) error {
+			r := queued
+			r.State = StateFailed
+			return s.UpdateRun(ctx, r)
+		}},
+		{"TransitionRun", func(s *Store) error {
+			_, err := s.TransitionRun(ctx, queued.ID, []string{StateQueued}, Run{State: StateStarting})
+			return err
+		}},
+		{"TransitionRuns", func(s *Store) error {
+			_, err := s.TransitionRuns(ctx, []string{StateQueued}, []Run{{ID: queued.ID, State: StateStarting}})
+			return err
+		}},
+		{"ApplyRunChanges", func(s *Store) error {
+			return s.ApplyRunChanges(ctx, nil, []Result{{Job: "a", Success: true, At: when}})
+		}},
+		{"RecordResult", func(s *Store) error { return s.RecordResult(ctx, "a", true, when) }},
+		{"MarkParentDone", func(s *Store) error {
+			_, err := s.MarkParentDone(ctx, "a", done.ID, nil)
+			return err
+		}},
+		{"PruneRuns", func(s *Store) error {
+			_, err := s.PruneRuns(ctx, time.Now().Add(time.Hour), 0)
+			return err
+		}},
+	} {
+		if err := w.write(old); !errors.Is(err, ErrFenced) || !Permanent(err) {
+			t.Errorf("%s by the deposed scheduler = %v; want a permanent ErrFenced", w.name, err)
+		}
+	}
+	if !errors.Is(context.Cause(term), ErrFenced) {
+		t.Errorf("the deposed term's context: cause %v; want ErrFenced", context.Cause(term))
+	}
+	if r, err := s.Run(ctx, queued.ID); err != nil || r.State != StateQueued {
+		t.Errorf("run %d after fenced writes = %s, %v; want QUEUED", queued.ID, r.State, err)
+	}
+	if st, err := s.Stats(ctx); err != nil || st["a"].SuccessCount != 0 {
+		t.Errorf("stats after fenced writes = %+v, %v; want none counted", st["a"], err)
+	}
+	if fid, err := s.FrameworkID(ctx); err != nil || fid != "" {
+		t.Errorf("framework id after a fenced write = %q, %v; want none", fid, err)
+	}
+	if _, err := next.TransitionRun(ctx, queued.ID, []string{StateQueued}, Run{State: StateStarting}); err != nil {
+		t.Errorf("write in the new term: %v", err)
+	}
+	if err := s.PutJob(ctx, "b", "v1", spec, nil); err != nil {
+		t.Errorf("an API write after the terms changed: %v; want it unchecked", err)
+	}
+	if _, err := s.BeginTerm(ctx); !errors.Is(err, ErrInvalid) {
+		t.Errorf("BeginTerm on a Store that is not a fenced view = %v; want ErrInvalid", err)
 	}
 }
