@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -310,30 +311,66 @@ func TestServeHTTPRequestChecks(t *testing.T) {
 	eventually(t, "every handler to return", func() bool { return serving() == 0 })
 }
 
+// pipeWriter is an in-memory http.ResponseWriter whose body the client
+// reads from a pipe: each Write waits until the client has read it.
+type pipeWriter struct {
+	header http.Header
+	pw     *io.PipeWriter
+}
+
+func (w *pipeWriter) Header() http.Header         { return w.header }
+func (w *pipeWriter) WriteHeader(int)             {}
+func (w *pipeWriter) Write(p []byte) (int, error) { return w.pw.Write(p) }
+func (w *pipeWriter) Flush()                      {}
+
+// serveInMemory runs b.ServeHTTP for one stream over a pipe instead of a
+// socket, so that a test can run it in a synctest bubble; the stream and
+// the handler end with the test.
+func serveInMemory(t *testing.T, b *Bus) *sseClient {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/v2/events", nil)
+	r.Header.Set("Accept", "text/event-stream")
+	pr, pw := io.Pipe()
+	handled := make(chan struct{})
+	go func() {
+		defer close(handled)
+		b.ServeHTTP(&pipeWriter{header: http.Header{}, pw: pw}, r)
+		pw.Close()
+	}()
+	c := &sseClient{resp: &http.Response{StatusCode: http.StatusOK, Body: pr}, cancel: cancel, frames: make(chan frame, 1024), done: make(chan struct{})}
+	go c.read()
+	t.Cleanup(func() {
+		c.close()
+		<-handled
+	})
+	return c
+}
+
+// TestKeepAlive: an idle stream gets a comment every keep-alive interval;
+// an event comes alone, at once, and the next comment a whole interval
+// after it. The bubble's fake clock makes the intervals exact.
 func TestKeepAlive(t *testing.T) {
-	b := newTestBus(4, 1)
-	b.KeepAlive = 20 * time.Millisecond
-	srv := newServer(t, b)
-	c := dial(t, srv.URL, nil)
-	c.attached(t)
-	if f := c.next(t); !f.Comment {
-		t.Fatalf("frame on an idle stream = %+v; want a keep-alive comment", f)
-	}
-	ev := b.Publish("a", nil)
-	// Keep-alives may come before the event, never in place of it.
-	for {
-		f := c.next(t)
-		if f.Comment {
-			continue
+	synctest.Test(t, func(t *testing.T) {
+		const keepAlive = 2 * time.Second
+		b := newTestBus(4, 1)
+		b.KeepAlive = keepAlive
+		c := serveInMemory(t, b)
+		start := time.Now()
+		c.attached(t)
+		if f := c.next(t); !f.Comment || time.Since(start) != keepAlive {
+			t.Fatalf("frame on an idle stream = %+v after %v; want a keep-alive comment after %v", f, time.Since(start), keepAlive)
 		}
-		if f.ID != fmt.Sprint(ev.ID) {
-			t.Fatalf("frame = %+v; want event %d", f, ev.ID)
+		time.Sleep(keepAlive / 2) // on the bubble's clock
+		ev := b.Publish("a", nil)
+		sent := time.Now()
+		if f := c.next(t); f.Comment || f.ID != fmt.Sprint(ev.ID) || time.Since(sent) != 0 {
+			t.Fatalf("frame = %+v after %v; want event %d at once", f, time.Since(sent), ev.ID)
 		}
-		break
-	}
-	if f := c.next(t); !f.Comment {
-		t.Fatalf("frame after the event = %+v; want a keep-alive comment", f)
-	}
+		if f := c.next(t); !f.Comment || time.Since(sent) != keepAlive {
+			t.Fatalf("frame after the event = %+v after %v; want a keep-alive comment after %v", f, time.Since(sent), keepAlive)
+		}
+	})
 }
 
 func TestClientDisconnect(t *testing.T) {
