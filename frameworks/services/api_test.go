@@ -528,18 +528,6 @@ func nextFrame(t *testing.T, ch <-chan frame) frame {
 	return frame{}
 }
 
-// noFrame fails if a frame arrives within d.
-func noFrame(t *testing.T, ch <-chan frame, d time.Duration) {
-	t.Helper()
-	select {
-	case f, ok := <-ch:
-		if ok {
-			t.Errorf("unexpected event %s (id %s): %s", f.event, f.id, f.data)
-		}
-	case <-time.After(d):
-	}
-}
-
 // --- POST /v2/apps -------------------------------------------------------------
 
 // richApp uses most fields of the app definition.
@@ -1764,7 +1752,6 @@ func TestEvents(t *testing.T) {
 			t.Errorf("filtered frame = %s %s; want api_post_event of %s", f.event, f.data, want)
 		}
 	}
-	noFrame(t, posts, 100*time.Millisecond)
 
 	// Reconnecting after the first POST's last frame replays exactly the
 	// second POST's frames.
@@ -1785,7 +1772,24 @@ func TestEvents(t *testing.T) {
 			t.Errorf("replayed frame = %+v; want %+v", f, want)
 		}
 	}
-	noFrame(t, replay, 100*time.Millisecond)
+
+	// A third POST is the barrier: the bus orders every stream alike, so
+	// what the full stream has next, up to the third POST's
+	// api_post_event, must come next on the replayed one, and that
+	// api_post_event next on the filtered one.
+	s.must(http.StatusCreated, "POST", "/v2/apps", `{"id":"/ev/three","cmd":"sleep 1","instances":1}`)
+	var third []frame
+	for len(third) == 0 || third[len(third)-1].event != "api_post_event" {
+		third = append(third, nextFrame(t, all))
+	}
+	if f := nextFrame(t, posts); f != third[len(third)-1] {
+		t.Errorf("filtered stream: next frame = %s (id %s); want the third POST's api_post_event (id %s), nothing before it", f.event, f.id, third[len(third)-1].id)
+	}
+	for _, want := range third {
+		if f := nextFrame(t, replay); f != want {
+			t.Errorf("replayed stream: next frame = %s (id %s); want %s (id %s), as on the full stream", f.event, f.id, want.event, want.id)
+		}
+	}
 
 	for _, tc := range []struct {
 		name    string
