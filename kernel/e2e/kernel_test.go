@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"corral/internal/testcluster"
+	"corral/kernel/agent"
 	"corral/kernel/mesos"
 )
 
@@ -163,10 +165,33 @@ func TestAgentRestartKeepsTasks(t *testing.T) {
 	if st.State != mesos.TaskFailed || !strings.Contains(st.Message, "7") {
 		t.Errorf("final status after agent restart: %s %q; want TASK_FAILED with status 7", st.State, st.Message)
 	}
-	time.Sleep(500 * time.Millisecond) // room for a duplicate to show up
+	// Once its FAILED is acknowledged the agent forgets the task: nothing
+	// of it is left to resend. The agent sends one UPDATE call at a time
+	// and the master forwards them in order, so a second task's updates,
+	// sent after that, reach the framework after any duplicate.
+	testcluster.Eventually(t, 30*time.Second, func() bool {
+		st, err := agentState(a.URL)
+		return err == nil && st.PendingUpdates == 0 && len(st.Tasks) == 0
+	}, "the agent to forget the acknowledged task")
+	f.launch(shellTask("later", "exit 0", 0.1, 32))
+	f.waitState("later", 30*time.Second, mesos.TaskFinished)
 	if d, n := countTerminal(f.history("survivor")); d != 1 || n != 1 {
 		t.Errorf("terminal updates: %d distinct, %d in all; want exactly one: %v", d, n, statesOf(f.history("survivor")))
 	}
+}
+
+// agentState is GET /state of the agent at url.
+func agentState(url string) (agent.State, error) {
+	var st agent.State
+	resp, err := http.Get(url + "/state")
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("GET %s/state: %s", url, resp.Status)
+	}
+	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
 func TestMasterRestart(t *testing.T) {
