@@ -3,9 +3,12 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"corral/internal/testcluster"
+	"corral/kernel/mesos"
 )
 
 // webApp is an app whose tasks serve HTTP on $PORT0 and pass their health
@@ -37,12 +41,14 @@ func webApp(id string, instances int, extra map[string]any) map[string]any {
 	return a
 }
 
-func startServices(t *testing.T, agents int) (*testcluster.Cluster, *testcluster.Framework, api) {
+// startServices starts a cluster of agents and a services framework with
+// the given extra flags.
+func startServices(t *testing.T, agents int, args ...string) (*testcluster.Cluster, *testcluster.Framework, api) {
 	t.Helper()
 	c := testcluster.Start(t, testcluster.Options{Agents: agents, Resources: func(i int) string {
 		return fmt.Sprintf("cpus:4;mem:4096;disk:1000;ports:[%d-%d]", 31000+i*1000, 31999+i*1000)
 	}})
-	f := c.StartFramework("services")
+	f := c.StartFramework("services", args...)
 	return c, f, api{t: t, url: f.URL}
 }
 
@@ -246,8 +252,44 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
+// liveTasks counts the tasks the kernel knows that have not ended.
+func liveTasks(c *testcluster.Cluster) int {
+	n := 0
+	for _, fw := range c.State().Frameworks {
+		for _, tk := range fw.Tasks {
+			if !mesos.TaskState(tk.State).Terminal() {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// offersSent returns how many OFFERS events the master at url has sent,
+// from its /metrics.
+func offersSent(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, `corral_master_events_sent_total{type="OFFERS"} `); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("/metrics: %q", line)
+			}
+			return int(n)
+		}
+	}
+	return 0
+}
+
 func TestUniqueHostnameSaysWhy(t *testing.T) {
-	_, _, a := startServices(t, 2)
+	// A short refuse filter, so that declined offers come back often.
+	c, _, a := startServices(t, 2, "--decline_offer_duration", "100ms")
 	app := map[string]any{"id": "/uniq", "cmd": "sleep 600", "cpus": 0.05, "mem": 32, "instances": 3,
 		"constraints": [][]string{{"hostname", "UNIQUE"}}}
 	a.must("POST", "/v2/apps", app, 201)
@@ -268,8 +310,15 @@ func TestUniqueHostnameSaysWhy(t *testing.T) {
 		t.Errorf("queue = %+v; want one app waiting for 1 instance", q.Queue)
 	}
 	t.Logf("deployment: %v", deps[0]["currentActions"])
-	if time.Sleep(time.Second); a.app("/uniq").TasksRunning != 2 {
-		t.Errorf("UNIQUE hostname violated")
+	// Every offer is a chance to break the constraint: wait until the
+	// master has sent four more and the framework has answered them all
+	// (none outstanding), or a third task shows up, then count the tasks.
+	n := offersSent(t, c.URL)
+	testcluster.Eventually(t, 30*time.Second, func() bool {
+		return liveTasks(c) > 2 || offersSent(t, c.URL) >= n+4 && c.State().Offers == 0
+	}, "four more offers, all answered")
+	if running, live := a.app("/uniq").TasksRunning, liveTasks(c); running != 2 || live != 2 {
+		t.Errorf("UNIQUE hostname violated: %d tasks running, %d in the kernel; want 2", running, live)
 	}
 }
 
@@ -301,9 +350,10 @@ func TestRestartMidDeploymentResumes(t *testing.T) {
 	a.waitDeployed(60 * time.Second)
 	fid := infoFrameworkID(a)
 
-	// Start a deployment of 20 and kill the framework while it runs.
+	// Start a deployment of 20 and kill the framework once it has
+	// launched some of the new instances.
 	a.must("PUT", "/v2/apps/steady", map[string]any{"instances": 20}, 200)
-	time.Sleep(150 * time.Millisecond)
+	testcluster.Eventually(t, 30*time.Second, func() bool { return liveTasks(c) > 3 }, "the deployment to launch instances")
 	f.Kill(syscall.SIGKILL)
 	f.Start()
 	testcluster.WaitHTTP(t, f.URL+"/ping")
