@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"corral/internal/lead"
 	"corral/internal/pg"
 )
 
@@ -23,55 +23,40 @@ var ErrNotFound = pg.ErrNotFound
 // the database is asked. Retrying such a call cannot succeed.
 var ErrInvalid = pg.ErrInvalid
 
-// ErrFenced is returned (wrapped) by a write of a Store whose term has
-// ended: another master began a term (BeginTerm) since this one did.
-// Retrying cannot succeed.
-var ErrFenced = errors.New("fenced: another master's term began since this one")
-
 // Store is the registry on a Postgres connection pool. It is safe for
 // concurrent use. Methods take ctx first and honor its deadline.
 //
 // After BeginTerm, every write checks in its transaction that no later
-// term has begun, and fails with ErrFenced if one has; a Store that never
-// began a term writes unchecked.
+// kernel term has begun, and fails with lead.ErrFenced if one has (see
+// lead.Fence, on kernel.term): a deposed master's writes never land. A
+// Store that never began a term writes unchecked.
 type Store struct {
 	pool  *pgxpool.Pool
-	epoch atomic.Int64 // this Store's term; 0 before BeginTerm
+	fence *lead.Fence
 }
 
-// BeginTerm starts a new term for this Store's master and returns its
-// epoch. It waits for writes in flight under earlier terms to commit; from
-// then on their writes fail with ErrFenced. Call it before reading the
-// registry on taking over.
+// BeginTerm starts a new kernel term for this Store's master and returns
+// its epoch: from then on the writes of every earlier term fail with
+// lead.ErrFenced, and so will this Store's once another master begins a
+// term. It waits for writes in flight under earlier terms to commit. Call
+// it on taking over, before reading the registry.
 func (s *Store) BeginTerm(ctx context.Context) (int64, error) {
-	var epoch int64
-	err := s.pool.QueryRow(ctx, `
-		INSERT INTO kernel.term (singleton, epoch) VALUES (true, 1)
-		ON CONFLICT (singleton) DO UPDATE SET epoch = kernel.term.epoch + 1
-		RETURNING epoch`).Scan(&epoch)
-	if err != nil {
-		return 0, fmt.Errorf("beginning a term: %w", err)
-	}
-	s.epoch.Store(epoch)
-	return epoch, nil
+	return s.fence.Begin(ctx, s.pool)
 }
 
-// exec runs one write statement, fenced by the term (see Store).
+// Fence is the Store's term: its Context ends once a write was refused.
+func (s *Store) Fence() *lead.Fence { return s.fence }
+
+// exec runs one write statement on the pool, or, once a term has begun,
+// in a transaction that first checks the term.
 func (s *Store) exec(ctx context.Context, sql string, args ...any) error {
-	epoch := s.epoch.Load()
-	if epoch == 0 {
+	if s.fence.Epoch() == 0 {
 		_, err := s.pool.Exec(ctx, sql, args...)
 		return err
 	}
 	return pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		var current int64
-		// FOR SHARE: a BeginTerm waits for this write, and this write
-		// waits for a BeginTerm in flight.
-		if err := tx.QueryRow(ctx, `SELECT epoch FROM kernel.term FOR SHARE`).Scan(&current); err != nil {
+		if err := s.fence.Check(ctx, tx); err != nil {
 			return err
-		}
-		if current != epoch {
-			return fmt.Errorf("term %d, now %d: %w", epoch, current, ErrFenced)
 		}
 		_, err := tx.Exec(ctx, sql, args...)
 		return err
@@ -88,7 +73,7 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, fence: lead.NewFence("kernel")}, nil
 }
 
 // Close closes every connection, waiting for those in use to be released.
@@ -420,11 +405,12 @@ func secondsToDuration(s float64) time.Duration {
 }
 
 // Permanent reports whether err is one that retrying cannot cure: an
-// argument refused before reaching the database (ErrInvalid) or a data or
-// integrity error raised by Postgres (SQLSTATE classes 22 and 23). Other
-// errors (connection refused, timeouts, a restarting server) are transient.
+// argument refused before reaching the database (ErrInvalid), a write of
+// a deposed master (lead.ErrFenced), or a data or integrity error raised
+// by Postgres (SQLSTATE classes 22 and 23). Other errors (connection
+// refused, timeouts, a restarting server) are transient.
 func Permanent(err error) bool {
-	if errors.Is(err, ErrInvalid) || errors.Is(err, ErrFenced) {
+	if errors.Is(err, ErrInvalid) || errors.Is(err, lead.ErrFenced) {
 		return true
 	}
 	return pg.DataError(err)

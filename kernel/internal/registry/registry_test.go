@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"corral/internal/lead"
 	"corral/internal/migrate"
 	"corral/internal/testpg"
 )
@@ -356,6 +357,8 @@ func TestTermsFenceEarlierMasters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	term, stop := old.Fence().Context(ctx)
+	defer stop()
 	if err := old.AdmitAgent(ctx, "a1", "h", info); err != nil {
 		t.Fatalf("write in the current term: %v", err)
 	}
@@ -372,9 +375,12 @@ func TestTermsFenceEarlierMasters(t *testing.T) {
 		"SetMaster":            func(s *Store) error { return s.SetMaster(ctx, info, time.Now()) },
 	} {
 		err := write(old)
-		if !errors.Is(err, ErrFenced) || !Permanent(err) {
-			t.Errorf("%s by the deposed master = %v; want a permanent ErrFenced", name, err)
+		if !errors.Is(err, lead.ErrFenced) || !Permanent(err) {
+			t.Errorf("%s by the deposed master = %v; want a permanent lead.ErrFenced", name, err)
 		}
+	}
+	if cause := context.Cause(term); !errors.Is(cause, lead.ErrFenced) {
+		t.Errorf("the deposed master's term context: cause %v; want it ended by lead.ErrFenced", cause)
 	}
 	agents, err := next.Agents(ctx)
 	if err != nil || len(agents) != 1 || agents[0].ID != "a1" || agents[0].State != "admitted" {
