@@ -230,12 +230,12 @@ func appList(ctx context.Context, r *runner) error {
 		return err
 	}
 	if r.json {
-		return indentJSON(r.out, resp.body)
+		return indentJSON(r.out, resp.Body)
 	}
 	var body struct {
 		Apps []appView `json:"apps"`
 	}
-	if err := decode("services", "/v2/apps", resp.body, &body); err != nil {
+	if err := decode("services", "/v2/apps", resp.Body, &body); err != nil {
 		return err
 	}
 	_, err = io.WriteString(r.out, appTable(body.Apps))
@@ -365,12 +365,12 @@ func appShow(ctx context.Context, r *runner, id string) error {
 		return err
 	}
 	if r.json {
-		return indentJSON(r.out, resp.body)
+		return indentJSON(r.out, resp.Body)
 	}
 	var body struct {
 		App appView `json:"app"`
 	}
-	if err := decode("services", appPath(id), resp.body, &body); err != nil {
+	if err := decode("services", appPath(id), resp.Body, &body); err != nil {
 		return err
 	}
 	_, err = io.WriteString(r.out, renderApp(body.App))
@@ -384,19 +384,19 @@ func appVersions(ctx context.Context, r *runner) error {
 		if err != nil {
 			return err
 		}
-		return indentJSON(r.out, resp.body)
+		return indentJSON(r.out, resp.Body)
 	}
 	resp, err := r.services.do(ctx, http.MethodGet, appPath(id)+"/versions", nil)
 	if err != nil {
 		return err
 	}
 	if r.json {
-		return indentJSON(r.out, resp.body)
+		return indentJSON(r.out, resp.Body)
 	}
 	var body struct {
 		Versions []string `json:"versions"`
 	}
-	if err := decode("services", appPath(id)+"/versions", resp.body, &body); err != nil {
+	if err := decode("services", appPath(id)+"/versions", resp.Body, &body); err != nil {
 		return err
 	}
 	current := ""
@@ -480,12 +480,12 @@ func appDeploy(ctx context.Context, r *runner, file string, force, detach bool, 
 		switch {
 		case err == nil:
 			verb = "creating"
-			printWarnings(r.errw, "", resp.body)
-			res.DeploymentID = resp.header.Get("Marathon-Deployment-Id")
+			printWarnings(r.errw, "", resp.Body)
+			res.DeploymentID = resp.Header.Get("Marathon-Deployment-Id")
 			var created struct {
 				Version string `json:"version"`
 			}
-			_ = json.Unmarshal(resp.body, &created)
+			_ = json.Unmarshal(resp.Body, &created)
 			res.Version = created.Version
 		case isStatus(err, http.StatusConflict):
 			// Created meanwhile, or still being deleted: PUT replaces it,
@@ -500,7 +500,7 @@ func appDeploy(ctx context.Context, r *runner, file string, force, detach bool, 
 		if err != nil {
 			return fmt.Errorf("updating %s: %w", id, err)
 		}
-		printWarnings(r.errw, "", resp.body)
+		printWarnings(r.errw, "", resp.Body)
 		if err := readDeploymentResult(resp, &res); err != nil {
 			return err
 		}
@@ -567,12 +567,12 @@ func readDeploymentResult(resp *response, res *changeResult) error {
 		DeploymentID string `json:"deploymentId"`
 		Version      string `json:"version"`
 	}
-	if err := decode("services", "the change", resp.body, &d); err != nil {
+	if err := decode("services", "the change", resp.Body, &d); err != nil {
 		return err
 	}
 	res.DeploymentID, res.Version = d.DeploymentID, d.Version
 	if res.DeploymentID == "" {
-		res.DeploymentID = resp.header.Get("Marathon-Deployment-Id")
+		res.DeploymentID = resp.Header.Get("Marathon-Deployment-Id")
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"corral/internal/apiclient"
 )
 
 // Env is everything of the outside world a verb uses, so that Run can be
@@ -262,7 +264,7 @@ func runVerb(ctx context.Context, v *verb, args []string, env Env) int {
 			err = usagef("--%s: %v", a.name, berr)
 			break
 		}
-		c := &client{api: a.api, base: base, hint: "--" + a.name + " or " + a.env, hc: env.HTTPClient}
+		c := &client{Client: apiclient.New(a.api, base, env.HTTPClient), hint: "--" + a.name + " or " + a.env}
 		switch a.use {
 		case useMaster:
 			r.master = c

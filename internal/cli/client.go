@@ -10,27 +10,19 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"corral/internal/apiclient"
 )
 
-// maxBody bounds what the client reads of one answer.
-const maxBody = 64 << 20
-
-// client talks to one API. It is a plain value over an *http.Client, which
-// follows a standby's 307 to the leader by itself (the request bodies are
-// byte slices, so they can be sent again).
+// client talks to one API through apiclient, naming in its errors how to
+// point the verb elsewhere (hint) and how to override a lock (--force).
 type client struct {
-	api  string // "master", "services", "jobs", "agent": for messages
-	base string // "http://host:port", no trailing slash
-	hint string // how to point the verb elsewhere, for messages
-	hc   *http.Client
+	*apiclient.Client
+	hint string // e.g. "--services or CORRAL_SERVICES"
 }
 
 // response is a successful (2xx) answer.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
+type response = apiclient.Response
 
 // baseURL normalizes an address flag: a scheme is added when missing and
 // a trailing slash dropped.
@@ -54,48 +46,18 @@ func baseURL(s string) (string, error) {
 // more is an *apiError with the API's message; a failed connection is an
 // *unreachableError; a cancelled ctx is ctx.Err().
 func (c *client) do(ctx context.Context, method, path string, body any) (*response, error) {
-	var rd io.Reader
-	if body != nil {
-		b, ok := body.([]byte)
-		if !ok {
-			var err error
-			if b, err = json.Marshal(body); err != nil {
-				return nil, fmt.Errorf("encoding the request: %w", err)
-			}
-		}
-		rd = bytes.NewReader(b)
+	resp, err := c.Do(ctx, method, path, body)
+	var (
+		ur *apiclient.Unreachable
+		ae *apiError
+	)
+	switch {
+	case errors.As(err, &ur):
+		return nil, &unreachableError{api: ur.API, base: ur.Base, hint: c.hint, err: ur.Err}
+	case errors.As(err, &ae):
+		ae.Override = "--force"
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return nil, usagef("bad %s address %q: %v", c.api, c.base, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, &unreachableError{api: c.api, base: c.base, hint: c.hint, err: err}
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &unreachableError{api: c.api, base: c.base, hint: c.hint, err: fmt.Errorf("reading the answer: %w", err)}
-	}
-	if resp.StatusCode >= 400 {
-		return nil, parseAPIError(c.api, resp.StatusCode, out)
-	}
-	return &response{status: resp.StatusCode, header: resp.Header, body: out}, nil
+	return resp, err
 }
 
 // getJSON GETs path and decodes the answer into out.
@@ -104,7 +66,7 @@ func (c *client) getJSON(ctx context.Context, path string, out any) error {
 	if err != nil {
 		return err
 	}
-	return decode(c.api, path, r.body, out)
+	return decode(c.API, path, r.Body, out)
 }
 
 func decode(api, path string, body []byte, out any) error {
@@ -114,43 +76,8 @@ func decode(api, path string, body []byte, out any) error {
 	return nil
 }
 
-// parseAPIError reads Marathon's and the jobs API's error body
-// {"message", "details": [{"path", "errors"}], "deployments": [{"id"}]};
-// a body that is not JSON (the agents' file server answers text) becomes
-// the message.
-func parseAPIError(api string, status int, body []byte) *apiError {
-	e := &apiError{api: api, status: status, body: body}
-	var eb struct {
-		Message     string          `json:"message"`
-		Details     json.RawMessage `json:"details"`
-		Deployments []struct {
-			ID string `json:"id"`
-		} `json:"deployments"`
-	}
-	if json.Unmarshal(body, &eb) != nil {
-		msg := strings.TrimSpace(string(body))
-		if len(msg) > 500 {
-			msg = msg[:500] + "…"
-		}
-		e.message = msg
-		return e
-	}
-	e.message = eb.Message
-	var ds []detail
-	if len(eb.Details) > 0 && json.Unmarshal(eb.Details, &ds) == nil {
-		e.details = ds
-	}
-	for _, d := range eb.Deployments {
-		e.deployments = append(e.deployments, d.ID)
-	}
-	return e
-}
-
 // isStatus reports whether err is an API answer with the given status.
-func isStatus(err error, status int) bool {
-	var ae *apiError
-	return errors.As(err, &ae) && ae.status == status
-}
+func isStatus(err error, status int) bool { return apiclient.IsStatus(err, status) }
 
 // isUnreachable reports whether err is a failed connection.
 func isUnreachable(err error) bool {

@@ -77,13 +77,12 @@ func (r *runner) fetchState(ctx context.Context) (*masterState, []byte, error) {
 			Elected   *bool  `json:"elected"`
 			LeaderURL string `json:"leader_url"`
 		}
-		if err := decode("master", "/state", resp.body, &probe); err != nil {
+		if err := decode("master", "/state", resp.Body, &probe); err != nil {
 			return nil, nil, err
 		}
 		if probe.Elected != nil && !*probe.Elected {
 			if probe.LeaderURL == "" {
-				return nil, nil, &apiError{api: "master", status: http.StatusServiceUnavailable,
-					message: "the master at " + r.master.base + " is a standby and knows no leader yet (election in progress); retry shortly"}
+				return nil, nil, &apiError{API: "master", Status: http.StatusServiceUnavailable, Message: "the master at " + r.master.Base + " is a standby and knows no leader yet (election in progress); retry shortly"}
 			}
 			// A standby passes /console/state on to the leader. That works
 			// where the leader's advertised address does not resolve here
@@ -93,25 +92,25 @@ func (r *runner) fetchState(ctx context.Context) (*masterState, []byte, error) {
 				return st, body, nil
 			}
 			if hop > 0 {
-				return nil, nil, failf("the master at %s is a standby too; no leader found", r.master.base)
+				return nil, nil, failf("the master at %s is a standby too; no leader found", r.master.Base)
 			}
 			base, err := baseURL(probe.LeaderURL)
 			if err != nil {
 				return nil, nil, failf("the standby master names its leader as %q: %v", probe.LeaderURL, err)
 			}
-			r.master.base = base
+			r.master.Base = base
 			continue
 		}
 		var st masterState
-		if err := decode("master", "/state", resp.body, &st); err != nil {
+		if err := decode("master", "/state", resp.Body, &st); err != nil {
 			return nil, nil, err
 		}
-		return &st, resp.body, nil
+		return &st, resp.Body, nil
 	}
 }
 
 // stateThroughStandby reads the leader's state through the standby at
-// r.master.base; ok is false if the standby cannot pass it on.
+// r.master.Base; ok is false if the standby cannot pass it on.
 func (r *runner) stateThroughStandby(ctx context.Context) (*masterState, []byte, bool) {
 	resp, err := r.master.do(ctx, http.MethodGet, "/console/state", nil)
 	if err != nil {
@@ -121,11 +120,11 @@ func (r *runner) stateThroughStandby(ctx context.Context) (*masterState, []byte,
 		Elected *bool `json:"elected"`
 	}
 	var st masterState
-	if decode("master", "/console/state", resp.body, &probe) != nil || (probe.Elected != nil && !*probe.Elected) ||
-		decode("master", "/console/state", resp.body, &st) != nil {
+	if decode("master", "/console/state", resp.Body, &probe) != nil || (probe.Elected != nil && !*probe.Elected) ||
+		decode("master", "/console/state", resp.Body, &st) != nil {
 		return nil, nil, false
 	}
-	return &st, resp.body, true
+	return &st, resp.Body, true
 }
 
 func clusterVerbs() []*verb {
@@ -353,15 +352,15 @@ func renderStatus(v statusView) string {
 func (r *runner) probeAPI(ctx context.Context, c *client, infoPath string) apiStatus {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	s := apiStatus{URL: c.base}
+	s := apiStatus{URL: c.Base}
 	resp, err := c.do(ctx, http.MethodGet, "/health", nil)
 	var body []byte
 	var ae *apiError
 	switch {
 	case err == nil:
-		body = resp.body
+		body = resp.Body
 	case errors.As(err, &ae):
-		body = ae.body
+		body = ae.Body
 	default:
 		s.Error = err.Error()
 		var ur *unreachableError
@@ -400,7 +399,7 @@ func clusterStatus(ctx context.Context, r *runner) error {
 	if err != nil {
 		return err
 	}
-	v := summarizeState(st, r.master.base)
+	v := summarizeState(st, r.master.Base)
 	v.Services = r.probeAPI(ctx, r.services, "/v2/info")
 	v.Jobs = r.probeAPI(ctx, r.jobs, "/v1/info")
 	if r.json {
@@ -419,7 +418,7 @@ func clusterStatus(ctx context.Context, r *runner) error {
 			return &unreachableError{api: x.name, base: x.s.URL, hint: "--" + x.name + " or CORRAL_" + strings.ToUpper(x.name), err: errors.New(x.s.Error)}
 		}
 		if !x.s.Healthy {
-			return &apiError{api: x.name, status: http.StatusServiceUnavailable, message: "unhealthy: " + x.s.Error}
+			return &apiError{API: x.name, Status: http.StatusServiceUnavailable, Message: "unhealthy: " + x.s.Error}
 		}
 	}
 	return nil

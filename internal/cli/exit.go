@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
+
+	"corral/internal/apiclient"
 )
 
 // The exit codes of the client verbs. Scripts may rely on them.
@@ -69,47 +70,11 @@ func (e *unreachableError) Error() string {
 
 func (e *unreachableError) Unwrap() error { return e.err }
 
-// detail is one entry of an API error's details: a field path and what
-// is wrong with it (Marathon's and the jobs API's 400/422 shape).
-type detail struct {
-	Path   string   `json:"path"`
-	Errors []string `json:"errors"`
-}
+// detail is one entry of an API error's details.
+type detail = apiclient.Detail
 
 // apiError is an answer of an API with a status of 400 or more.
-type apiError struct {
-	api         string
-	status      int
-	message     string
-	details     []detail
-	deployments []string // a 409 from services: the deployments locking the app
-	body        []byte   // the answer as it came
-}
-
-func (e *apiError) Error() string {
-	var b strings.Builder
-	msg := e.message
-	if msg == "" {
-		msg = http.StatusText(e.status)
-	}
-	fmt.Fprintf(&b, "%s (%s API, HTTP %d)", msg, e.api, e.status)
-	for _, d := range e.details {
-		path := d.Path
-		if path == "" {
-			path = "/"
-		}
-		if len(d.Errors) == 0 {
-			fmt.Fprintf(&b, "\n  %s: invalid", path)
-		}
-		for _, m := range d.Errors {
-			fmt.Fprintf(&b, "\n  %s: %s", path, m)
-		}
-	}
-	if len(e.deployments) > 0 {
-		fmt.Fprintf(&b, "\n  locked by deployment(s) %s; --force overrides", strings.Join(e.deployments, ", "))
-	}
-	return b.String()
-}
+type apiError = apiclient.Error
 
 // failure is an operation that did not succeed (exit 1), such as a
 // deployment that timed out or a run that failed.
@@ -141,7 +106,7 @@ func exitCode(err error) int {
 	case errors.As(err, &ur):
 		return ExitUnreachable
 	case errors.As(err, &ae):
-		switch ae.status {
+		switch ae.Status {
 		case http.StatusNotFound:
 			return ExitNotFound
 		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:

@@ -204,10 +204,10 @@ func jobList(ctx context.Context, r *runner) error {
 		return err
 	}
 	if r.json {
-		return indentJSON(r.out, resp.body)
+		return indentJSON(r.out, resp.Body)
 	}
 	var jobs []jobView
-	if err := decode("jobs", "/v1/jobs", resp.body, &jobs); err != nil {
+	if err := decode("jobs", "/v1/jobs", resp.Body, &jobs); err != nil {
 		return err
 	}
 	_, err = io.WriteString(r.out, jobTable(jobs))
@@ -282,10 +282,10 @@ func (r *runner) runs(ctx context.Context, name string, limit int) ([]byte, []ru
 		return nil, nil, err
 	}
 	var runs []runView
-	if err := decode("jobs", path, resp.body, &runs); err != nil {
+	if err := decode("jobs", path, resp.Body, &runs); err != nil {
 		return nil, nil, err
 	}
-	return resp.body, runs, nil
+	return resp.Body, runs, nil
 }
 
 func jobShow(ctx context.Context, r *runner, name string, n int) error {
@@ -294,10 +294,10 @@ func jobShow(ctx context.Context, r *runner, name string, n int) error {
 		return err
 	}
 	if r.json {
-		return indentJSON(r.out, resp.body)
+		return indentJSON(r.out, resp.Body)
 	}
 	var j jobView
-	if err := decode("jobs", jobPath(name), resp.body, &j); err != nil {
+	if err := decode("jobs", jobPath(name), resp.Body, &j); err != nil {
 		return err
 	}
 	var runs []runView
@@ -460,14 +460,14 @@ func jobAdd(ctx context.Context, r *runner, file string) error {
 			}
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		saved = append(saved, resp.body)
+		saved = append(saved, resp.Body)
 		done = append(done, s.name)
 		fmt.Fprintf(r.progress(), "%s job %s\n", verb, s.name)
 		subject := ""
 		if len(ordered) > 1 {
 			subject = "job " + s.name
 		}
-		printWarnings(r.errw, subject, resp.body)
+		printWarnings(r.errw, subject, resp.Body)
 	}
 	if r.json {
 		return writeJSON(r.out, saved)
@@ -511,7 +511,7 @@ func jobRun(ctx context.Context, r *runner, name string, args []string, detach b
 		return err
 	}
 	var run runView
-	if err := decode("jobs", jobPath(name)+"/run", resp.body, &run); err != nil {
+	if err := decode("jobs", jobPath(name)+"/run", resp.Body, &run); err != nil {
 		return err
 	}
 	w := r.progress()
@@ -519,7 +519,7 @@ func jobRun(ctx context.Context, r *runner, name string, args []string, detach b
 	fmt.Fprintln(w, last)
 	if detach {
 		if r.json {
-			return indentJSON(r.out, resp.body)
+			return indentJSON(r.out, resp.Body)
 		}
 		return nil
 	}
@@ -536,7 +536,7 @@ func jobRun(ctx context.Context, r *runner, name string, args []string, detach b
 		switch {
 		case err == nil:
 			lastErr = ""
-			if err := decode("jobs", path, resp.body, &run); err != nil {
+			if err := decode("jobs", path, resp.Body, &run); err != nil {
 				return err
 			}
 			if line := runLine(run); line != last {
@@ -545,7 +545,7 @@ func jobRun(ctx context.Context, r *runner, name string, args []string, detach b
 			}
 			if done, ok := run.ended(); done {
 				if r.json {
-					if err := indentJSON(r.out, resp.body); err != nil {
+					if err := indentJSON(r.out, resp.Body); err != nil {
 						return err
 					}
 				}
@@ -582,12 +582,12 @@ func jobDelete(ctx context.Context, r *runner, name string, force bool) error {
 		return err
 	}
 	if r.json {
-		return indentJSON(r.out, resp.body)
+		return indentJSON(r.out, resp.Body)
 	}
 	var out struct {
 		Rewired []map[string]any `json:"rewired"`
 	}
-	_ = json.Unmarshal(resp.body, &out)
+	_ = json.Unmarshal(resp.Body, &out)
 	fmt.Fprintf(r.out, "deleted job %s\n", name)
 	for _, ch := range out.Rewired {
 		b, _ := json.Marshal(ch)
@@ -688,7 +688,7 @@ func jobGraph(ctx context.Context, r *runner, dot bool) error {
 		if err != nil {
 			return err
 		}
-		_, err = r.out.Write(resp.body)
+		_, err = r.out.Write(resp.Body)
 		return err
 	}
 	resp, err := r.jobs.do(ctx, http.MethodGet, "/v1/graph", nil)
@@ -696,13 +696,13 @@ func jobGraph(ctx context.Context, r *runner, dot bool) error {
 		return err
 	}
 	if r.json {
-		return indentJSON(r.out, resp.body)
+		return indentJSON(r.out, resp.Body)
 	}
 	var g struct {
 		Nodes []graphNode `json:"nodes"`
 		Edges []graphEdge `json:"edges"`
 	}
-	if err := decode("jobs", "/v1/graph", resp.body, &g); err != nil {
+	if err := decode("jobs", "/v1/graph", resp.Body, &g); err != nil {
 		return err
 	}
 	_, err = io.WriteString(r.out, renderGraph(g.Nodes, g.Edges))

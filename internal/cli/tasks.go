@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"corral/internal/apiclient"
 )
 
 // --- task list ---------------------------------------------------------------
@@ -279,7 +281,7 @@ func taskLogs(ctx context.Context, r *runner, id, file string, follow bool) erro
 	for _, a := range st.Agents {
 		if a.ID == t.AgentID && a.Endpoint != "" {
 			if base, err := baseURL(a.Endpoint); err == nil {
-				fr.agent = &client{api: "agent", base: base, hc: r.hc}
+				fr.agent = &client{Client: apiclient.New("agent", base, r.hc)}
 			}
 		}
 	}
