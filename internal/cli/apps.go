@@ -13,65 +13,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"corral/internal/apiclient"
 )
 
-// appView is the part of a services app (GET /v2/apps, /v2/apps/{id})
-// the verbs show.
-type appView struct {
-	ID              string            `json:"id"`
-	Cmd             *string           `json:"cmd"`
-	Args            []string          `json:"args"`
-	Instances       int               `json:"instances"`
-	CPUs            float64           `json:"cpus"`
-	Mem             float64           `json:"mem"`
-	Disk            float64           `json:"disk"`
-	Env             map[string]string `json:"env"`
-	Labels          map[string]string `json:"labels"`
-	Constraints     [][]string        `json:"constraints"`
-	PortDefinitions []struct {
-		Port     int    `json:"port"`
-		Protocol string `json:"protocol"`
-		Name     string `json:"name"`
-	} `json:"portDefinitions"`
-	HealthChecks   []healthCheckView `json:"healthChecks"`
-	TasksStaged    int               `json:"tasksStaged"`
-	TasksRunning   int               `json:"tasksRunning"`
-	TasksHealthy   int               `json:"tasksHealthy"`
-	TasksUnhealthy int               `json:"tasksUnhealthy"`
-	Deployments    []struct {
-		ID string `json:"id"`
-	} `json:"deployments"`
-	Tasks       []servicesTask `json:"tasks"`
-	Version     string         `json:"version"`
-	VersionInfo *struct {
-		LastScalingAt      string `json:"lastScalingAt"`
-		LastConfigChangeAt string `json:"lastConfigChangeAt"`
-	} `json:"versionInfo"`
-	LastTaskFailure *struct {
-		State     string `json:"state"`
-		Message   string `json:"message"`
-		Host      string `json:"host"`
-		TaskID    string `json:"taskId"`
-		Timestamp string `json:"timestamp"`
-	} `json:"lastTaskFailure"`
-}
+// appView is a services app as the verbs read it.
+type appView = apiclient.App
 
-type healthCheckView struct {
-	Protocol  string `json:"protocol"`
-	Path      string `json:"path"`
-	PortIndex *int   `json:"portIndex"`
-	Port      *int   `json:"port"`
-	Command   *struct {
-		Value string `json:"value"`
-	} `json:"command"`
-	GracePeriodSeconds     int `json:"gracePeriodSeconds"`
-	IntervalSeconds        int `json:"intervalSeconds"`
-	TimeoutSeconds         int `json:"timeoutSeconds"`
-	MaxConsecutiveFailures int `json:"maxConsecutiveFailures"`
-}
+type healthCheckView = apiclient.HealthCheck
 
-// status is the word `app list` shows for an app.
-func (a *appView) status() string {
+// appStatus is the word `app list` shows for an app.
+func appStatus(a appView) string {
 	switch {
 	case len(a.Deployments) > 0:
 		return "deploying"
@@ -81,13 +33,6 @@ func (a *appView) status() string {
 		return "waiting"
 	}
 	return "running"
-}
-
-func (a *appView) command() string {
-	if a.Cmd != nil {
-		return *a.Cmd
-	}
-	return strings.Join(a.Args, " ")
 }
 
 const waitFlagsAbout = `Unless --detach, the verb waits until the deployment is gone and the
@@ -219,7 +164,7 @@ func appTable(apps []appView) string {
 		if len(a.HealthChecks) > 0 {
 			healthy = fmt.Sprint(a.TasksHealthy)
 		}
-		t.add(a.ID, fmt.Sprint(a.Instances), fmt.Sprint(a.TasksRunning), healthy, num(a.CPUs), num(a.Mem), a.status(), a.Version)
+		t.add(a.ID, fmt.Sprint(a.Instances), fmt.Sprint(a.TasksRunning), healthy, num(a.CPUs), num(a.Mem), appStatus(a), a.Version)
 	}
 	return t.String()
 }
@@ -277,13 +222,13 @@ func sortedPairs(m map[string]string) string {
 func renderApp(a appView) string {
 	var k kv
 	k.add("ID", a.ID)
-	k.add("Command", a.command())
+	k.add("Command", a.Command())
 	counts := fmt.Sprintf("%d (running %d, staged %d", a.Instances, a.TasksRunning, a.TasksStaged)
 	if len(a.HealthChecks) > 0 {
 		counts += fmt.Sprintf(", healthy %d, unhealthy %d", a.TasksHealthy, a.TasksUnhealthy)
 	}
 	k.add("Instances", counts+")")
-	k.add("Status", a.status())
+	k.add("Status", appStatus(a))
 	k.add("Resources", fmt.Sprintf("cpus %s, mem %s MB, disk %s MB", num(a.CPUs), num(a.Mem), num(a.Disk)))
 	var ports []string
 	for _, p := range a.PortDefinitions {
@@ -338,7 +283,7 @@ func renderApp(a appView) string {
 func appTaskTable(tasks []servicesTask) string {
 	t := newTable("TASK", "STATE", "HEALTH", "HOST", "PORTS", "STARTED", "VERSION")
 	for _, x := range tasks {
-		t.add(x.ID, x.State, healthText(x.health()), x.Host, x.ports(), stampPtr(x.StartedAt), x.Version)
+		t.add(x.ID, x.State, healthText(x.Healthy()), x.Host, taskPorts(x), stampPtr(x.StartedAt), x.Version)
 	}
 	return t.String()
 }

@@ -12,56 +12,17 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"corral/internal/apiclient"
 )
 
-// masterState is the part of the master's GET /state the verbs use.
-type masterState struct {
-	Version     string           `json:"version"`
-	Leader      string           `json:"leader"`
-	Hostname    string           `json:"hostname"`
-	ElectedTime float64          `json:"elected_time"`
-	Activated   int              `json:"activated_slaves"`
-	Unreachable int              `json:"unreachable_slaves"`
-	Agents      []agentState     `json:"slaves"`
-	Frameworks  []frameworkState `json:"frameworks"`
-	Completed   []frameworkState `json:"completed_frameworks"`
-	Offers      int              `json:"outstanding_offers"`
-}
-
-type agentState struct {
-	ID        string    `json:"id"`
-	Hostname  string    `json:"hostname"`
-	Endpoint  string    `json:"endpoint"`
-	State     string    `json:"state"`
-	Active    bool      `json:"active"`
-	Resources resources `json:"resources"`
-	Used      resources `json:"used_resources"`
-	Cgroups   string    `json:"cgroups"`
-	Version   string    `json:"version"`
-	TaskCount int       `json:"task_count"`
-}
-
-type frameworkState struct {
-	ID          string      `json:"id"`
-	Name        string      `json:"name"`
-	State       string      `json:"state"`
-	Active      bool        `json:"active"`
-	Tasks       []taskState `json:"tasks"`
-	Unreachable []taskState `json:"unreachable_tasks"`
-	Completed   []taskState `json:"completed_tasks"`
-}
-
-type taskState struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	FrameworkID string    `json:"framework_id"`
-	AgentID     string    `json:"slave_id"`
-	State       string    `json:"state"`
-	Resources   resources `json:"resources"`
-	Sandbox     string    `json:"sandbox"`
-	Healthy     *bool     `json:"healthy"`
-	Message     string    `json:"message"`
-}
+// The master's /state as the verbs read it.
+type (
+	masterState    = apiclient.State
+	agentState     = apiclient.Agent
+	frameworkState = apiclient.Framework
+	taskState      = apiclient.TaskState
+)
 
 // fetchState GETs the master's /state. A standby answers /state with
 // who leads ("leader_url"); the verb then reads the leader's state through
@@ -251,8 +212,8 @@ func summarizeState(st *masterState, masterURL string) statusView {
 		}
 		v.Agents.Active++
 		for _, n := range []string{"cpus", "mem", "disk", "gpus"} {
-			v.Resources.Total[n] += a.Resources.scalar(n)
-			v.Resources.Used[n] += a.Used.scalar(n)
+			v.Resources.Total[n] += a.Resources.Scalar(n)
+			v.Resources.Used[n] += a.Used.Scalar(n)
 		}
 	}
 	for _, f := range st.Frameworks {

@@ -6,19 +6,12 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"corral/internal/apiclient"
 )
 
 // deploymentView is one entry of GET /v2/deployments.
-type deploymentView struct {
-	ID             string   `json:"id"`
-	Version        string   `json:"version"`
-	AffectedApps   []string `json:"affectedApps"`
-	CurrentActions []struct {
-		Action  string `json:"action"`
-		App     string `json:"app"`
-		Waiting string `json:"waiting"`
-	} `json:"currentActions"`
-}
+type deploymentView = apiclient.Deployment
 
 // target is the change a verb waits for: the deployment the API started
 // for app, which brings the app to version (or removes it).

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"corral/internal/apiclient"
 )
 
 // num formats a quantity for people: at most three decimals, no trailing
@@ -17,25 +19,12 @@ func num(f float64) string {
 	return strconv.FormatFloat(math.Round(f*1000)/1000, 'f', -1, 64)
 }
 
-// resources is a resource summary as the master's /state shows it:
-// scalars by name ("cpus", "mem" in MB, "disk" in MB, "gpus") and "ports"
-// as ranges text ("[31000-31099]").
-type resources map[string]any
-
-func (r resources) scalar(name string) float64 {
-	switch v := r[name].(type) {
-	case float64:
-		return v
-	case string:
-		f, _ := strconv.ParseFloat(v, 64)
-		return f
-	}
-	return 0
-}
+// resources is a resource summary as the master's /state shows it.
+type resources = apiclient.Resources
 
 // ports renders the port ranges for people: "31000-31099,31500" (a
 // range of one port is the port).
-func (r resources) ports() string {
+func portsText(r resources) string {
 	s, _ := r["ports"].(string)
 	s = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(s), "["), "]")
 	if s == "" {
@@ -54,7 +43,7 @@ func (r resources) ports() string {
 
 // usedOfTotal formats "used/total" for each of cpus, mem and disk.
 func usedOfTotal(used, total resources, name string) string {
-	return num(used.scalar(name)) + "/" + num(total.scalar(name))
+	return num(used.Scalar(name)) + "/" + num(total.Scalar(name))
 }
 
 // parseTime reads the APIs' timestamps (RFC 3339, any precision).

@@ -11,38 +11,15 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"corral/internal/apiclient"
 )
 
-// jobView is the part of a native job (GET /v1/jobs, /v1/jobs/{name}) the
-// verbs show.
-type jobView struct {
-	Name                   string   `json:"name"`
-	Command                string   `json:"command"`
-	Args                   []string `json:"args"`
-	CPUs                   float64  `json:"cpus"`
-	Mem                    float64  `json:"mem"`
-	Disk                   float64  `json:"disk"`
-	Schedule               string   `json:"schedule"`
-	Timezone               string   `json:"timezone"`
-	Parents                []string `json:"parents"`
-	Retries                int      `json:"retries"`
-	TimeoutSeconds         float64  `json:"timeoutSeconds"`
-	ConcurrencyPolicy      string   `json:"concurrencyPolicy"`
-	Disabled               bool     `json:"disabled"`
-	SoftError              bool     `json:"softError"`
-	Description            string   `json:"description"`
-	Owner                  string   `json:"owner"`
-	SuccessCount           int64    `json:"successCount"`
-	ErrorCount             int64    `json:"errorCount"`
-	ErrorsSinceLastSuccess int64    `json:"errorsSinceLastSuccess"`
-	LastSuccess            string   `json:"lastSuccess"`
-	LastError              string   `json:"lastError"`
-	NextRun                string   `json:"nextRun"`
-	Version                string   `json:"version"`
-}
+// jobView is a native job as the verbs read it.
+type jobView = apiclient.Job
 
 // when says what starts the job: its schedule or its parents.
-func (j *jobView) when() string {
+func jobWhen(j jobView) string {
 	if len(j.Parents) > 0 {
 		return "after " + strings.Join(j.Parents, ", ")
 	}
@@ -52,43 +29,8 @@ func (j *jobView) when() string {
 	return j.Schedule
 }
 
-func (j *jobView) command() string {
-	if j.Command != "" {
-		return j.Command
-	}
-	return strings.Join(j.Args, " ")
-}
-
 // runView is a run of a job as the jobs API shows it.
-type runView struct {
-	ID           int64   `json:"id"`
-	Job          string  `json:"job"`
-	Trigger      string  `json:"trigger"`
-	State        string  `json:"state"`
-	Attempt      int     `json:"attempt"`
-	MaxAttempts  int     `json:"maxAttempts"`
-	Reason       string  `json:"reason"`
-	ExitStatus   *int    `json:"exitStatus"`
-	Host         string  `json:"host"`
-	TaskID       string  `json:"taskId"`
-	QueuedAt     string  `json:"queuedAt"`
-	ScheduledFor *string `json:"scheduledFor"`
-	StartedAt    *string `json:"startedAt"`
-	FinishedAt   *string `json:"finishedAt"`
-	TriggeredBy  []int64 `json:"triggeredBy"`
-}
-
-// ended reports whether a run reached a final state; ok is true for
-// SUCCEEDED.
-func (r *runView) ended() (done, ok bool) {
-	switch r.State {
-	case "SUCCEEDED":
-		return true, true
-	case "FAILED", "KILLED", "SKIPPED", "MISSED":
-		return true, false
-	}
-	return false, false
-}
+type runView = apiclient.Run
 
 func jobVerbs() []*verb {
 	return []*verb{
@@ -192,7 +134,7 @@ func jobTable(jobs []jobView) string {
 		if j.Disabled {
 			enabled = "no"
 		}
-		t.add(j.Name, j.when(), stamp(j.NextRun), stamp(j.LastSuccess), stamp(j.LastError),
+		t.add(j.Name, jobWhen(j), stamp(j.NextRun), stamp(j.LastSuccess), stamp(j.LastError),
 			fmt.Sprint(j.SuccessCount), fmt.Sprint(j.ErrorCount), enabled)
 	}
 	return t.String()
@@ -239,7 +181,7 @@ func renderJob(j jobView, runs []runView) string {
 	if j.Description != "" {
 		k.add("Description", j.Description)
 	}
-	k.add("Command", j.command())
+	k.add("Command", j.CommandLine())
 	if len(j.Parents) > 0 {
 		k.add("Parents", strings.Join(j.Parents, ", "))
 	} else {
@@ -543,7 +485,7 @@ func jobRun(ctx context.Context, r *runner, name string, args []string, detach b
 				fmt.Fprintln(w, line)
 				last = line
 			}
-			if done, ok := run.ended(); done {
+			if done, ok := run.Ended(); done {
 				if r.json {
 					if err := indentJSON(r.out, resp.Body); err != nil {
 						return err

@@ -42,8 +42,8 @@ func taskRows(st *masterState, all bool) []taskRow {
 	add := func(f frameworkState, ts []taskState) {
 		for _, t := range ts {
 			rows = append(rows, taskRow{ID: t.ID, Name: t.Name, Framework: f.Name, FrameworkID: f.ID, AgentID: t.AgentID,
-				Host: hosts[t.AgentID], State: t.State, Healthy: t.Healthy, CPUs: t.Resources.scalar("cpus"),
-				Mem: t.Resources.scalar("mem"), Ports: t.Resources.ports(), Sandbox: t.Sandbox})
+				Host: hosts[t.AgentID], State: t.State, Healthy: t.Healthy, CPUs: t.Resources.Scalar("cpus"),
+				Mem: t.Resources.Scalar("mem"), Ports: portsText(t.Resources), Sandbox: t.Sandbox})
 		}
 	}
 	fws := st.Frameworks
@@ -94,33 +94,10 @@ func taskTable(rows []taskRow) string {
 }
 
 // servicesTask is a task as the services API shows it.
-type servicesTask struct {
-	ID                 string   `json:"id"`
-	AppID              string   `json:"appId"`
-	Host               string   `json:"host"`
-	SlaveID            string   `json:"slaveId"`
-	State              string   `json:"state"`
-	StagedAt           string   `json:"stagedAt"`
-	StartedAt          *string  `json:"startedAt"`
-	Version            string   `json:"version"`
-	Ports              []uint64 `json:"ports"`
-	HealthCheckResults []struct {
-		Alive bool `json:"alive"`
-	} `json:"healthCheckResults"`
-}
+type servicesTask = apiclient.Task
 
-func (t servicesTask) health() *bool {
-	if len(t.HealthCheckResults) == 0 {
-		return nil
-	}
-	alive := true
-	for _, h := range t.HealthCheckResults {
-		alive = alive && h.Alive
-	}
-	return &alive
-}
-
-func (t servicesTask) ports() string {
+// taskPorts renders a task's host ports: "31000,31001".
+func taskPorts(t servicesTask) string {
 	var ps []string
 	for _, p := range t.Ports {
 		ps = append(ps, fmt.Sprint(p))
@@ -158,13 +135,13 @@ func taskList(ctx context.Context, r *runner, app string, all bool) error {
 		}
 		if r.services.getJSON(hctx, "/v2/tasks", &body) == nil {
 			for _, t := range body.Tasks {
-				health[t.ID] = t.health()
+				health[t.ID] = t.Healthy()
 			}
 		}
 		cancel()
 	}
 	for _, t := range only {
-		health[t.ID] = t.health()
+		health[t.ID] = t.Healthy()
 	}
 	for i := range rows {
 		if h := health[rows[i].ID]; h != nil {
@@ -183,7 +160,7 @@ func taskList(ctx context.Context, r *runner, app string, all bool) error {
 		// A task the framework just launched may not be in /state yet.
 		for _, t := range only {
 			if !seen[t.ID] {
-				kept = append(kept, taskRow{ID: t.ID, Framework: "services", AgentID: t.SlaveID, Host: t.Host, State: t.State, Healthy: t.health(), Ports: t.ports()})
+				kept = append(kept, taskRow{ID: t.ID, Framework: "services", AgentID: t.SlaveID, Host: t.Host, State: t.State, Healthy: t.Healthy(), Ports: taskPorts(t)})
 			}
 		}
 		sort.Slice(kept, func(i, j int) bool { return kept[i].ID < kept[j].ID })

@@ -1,0 +1,135 @@
+package apiclient
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Job is a native job as GET /v1/jobs and /v1/jobs/{name} show it.
+type Job struct {
+	Name                   string   `json:"name"`
+	Command                string   `json:"command"`
+	Args                   []string `json:"args"`
+	CPUs                   float64  `json:"cpus"`
+	Mem                    float64  `json:"mem"`
+	Disk                   float64  `json:"disk"`
+	Schedule               string   `json:"schedule"`
+	Timezone               string   `json:"timezone"`
+	Parents                []string `json:"parents"`
+	Retries                int      `json:"retries"`
+	TimeoutSeconds         float64  `json:"timeoutSeconds"`
+	ConcurrencyPolicy      string   `json:"concurrencyPolicy"`
+	Disabled               bool     `json:"disabled"`
+	SoftError              bool     `json:"softError"`
+	Description            string   `json:"description"`
+	Owner                  string   `json:"owner"`
+	SuccessCount           int64    `json:"successCount"`
+	ErrorCount             int64    `json:"errorCount"`
+	ErrorsSinceLastSuccess int64    `json:"errorsSinceLastSuccess"`
+	LastSuccess            string   `json:"lastSuccess"`
+	LastError              string   `json:"lastError"`
+	NextRun                string   `json:"nextRun"`
+	Version                string   `json:"version"`
+}
+
+// CommandLine is the job's command, or its args joined.
+func (j *Job) CommandLine() string {
+	if j.Command != "" {
+		return j.Command
+	}
+	return strings.Join(j.Args, " ")
+}
+
+// Run is a run of a job as the jobs API shows it.
+type Run struct {
+	ID           int64   `json:"id"`
+	Job          string  `json:"job"`
+	Trigger      string  `json:"trigger"`
+	State        string  `json:"state"`
+	Attempt      int     `json:"attempt"`
+	MaxAttempts  int     `json:"maxAttempts"`
+	Reason       string  `json:"reason"`
+	ExitStatus   *int    `json:"exitStatus"`
+	Host         string  `json:"host"`
+	AgentID      string  `json:"agentId"`
+	TaskID       string  `json:"taskId"`
+	QueuedAt     string  `json:"queuedAt"`
+	ScheduledFor *string `json:"scheduledFor"`
+	StartedAt    *string `json:"startedAt"`
+	FinishedAt   *string `json:"finishedAt"`
+	TriggeredBy  []int64 `json:"triggeredBy"`
+}
+
+// Ended reports whether the run reached a final state; ok is true for
+// SUCCEEDED.
+func (r *Run) Ended() (done, ok bool) {
+	switch r.State {
+	case "SUCCEEDED":
+		return true, true
+	case "FAILED", "KILLED", "SKIPPED", "MISSED":
+		return true, false
+	}
+	return false, false
+}
+
+// Jobs is the client of the jobs API's native /v1/jobs.
+type Jobs struct{ *Client }
+
+// NewJobs returns the client of the jobs API at base.
+func NewJobs(base string, hc *http.Client) Jobs {
+	return Jobs{New("jobs", base, hc)}
+}
+
+// JobPath is the API path of a job name.
+func JobPath(name string) string {
+	return "/v1/jobs/" + url.PathEscape(name)
+}
+
+// Job returns the job name; a missing one is an *Error with status 404.
+func (j Jobs) Job(ctx context.Context, name string) (Job, error) {
+	var out Job
+	err := j.GetJSON(ctx, JobPath(name), &out)
+	return out, err
+}
+
+// List returns every job.
+func (j Jobs) List(ctx context.Context) ([]Job, error) {
+	var out []Job
+	err := j.GetJSON(ctx, "/v1/jobs", &out)
+	return out, err
+}
+
+// Create creates a job from def (any JSON value, or its bytes).
+func (j Jobs) Create(ctx context.Context, def any) (Job, error) {
+	resp, err := j.Do(ctx, http.MethodPost, "/v1/jobs", def)
+	if err != nil {
+		return Job{}, err
+	}
+	var out Job
+	return out, j.Decode("/v1/jobs", resp.Body, &out)
+}
+
+// Runs returns the job's runs, newest first, at most limit (0: the API's
+// default).
+func (j Jobs) Runs(ctx context.Context, name string, limit int) ([]Run, error) {
+	path := JobPath(name) + "/runs"
+	if limit > 0 {
+		path += "?limit=" + strconv.Itoa(limit)
+	}
+	var out []Run
+	err := j.GetJSON(ctx, path, &out)
+	return out, err
+}
+
+// Trigger queues a manual run of the job and returns it.
+func (j Jobs) Trigger(ctx context.Context, name string) (Run, error) {
+	resp, err := j.Do(ctx, http.MethodPost, JobPath(name)+"/run", map[string]any{})
+	if err != nil {
+		return Run{}, err
+	}
+	var out Run
+	return out, j.Decode(JobPath(name)+"/run", resp.Body, &out)
+}
