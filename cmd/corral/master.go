@@ -6,8 +6,8 @@ import (
 	"net"
 	"time"
 
+	"corral/internal/lead"
 	"corral/internal/zkelect"
-
 	"corral/kernel/master"
 )
 
@@ -48,9 +48,8 @@ func masterCommand() *command {
 		if err := cfg.Validate(); err != nil {
 			return usageError{err.Error()}
 		}
-		var zu zkelect.URL
 		if zkURL != "" {
-			if zu, err = zkelect.ParseURL(zkURL); err != nil {
+			if _, err := zkelect.ParseURL(zkURL); err != nil {
 				return usageError{"zk: " + err.Error()}
 			}
 		}
@@ -72,8 +71,11 @@ func masterCommand() *command {
 			if err != nil {
 				return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 			}
-			return master.Contend(ctx, cfg, store, log, ln, func(info []byte) master.Election {
-				return zkElection{zkelect.NewElector(zu, info, zkelect.Options{SessionTimeout: zkSession, Logger: log.With("component", "election")})}
+			return master.Contend(ctx, cfg, store, log, ln, func(self lead.Member) (lead.Election, error) {
+				// No prefix: the members stay json.info_<seq>, where agents
+				// and frameworks look for the leading master.
+				return lead.NewZK(zkURL, self, lead.ZKOptions{Data: self.Data, Parse: master.ParseMember,
+					SessionTimeout: zkSession, Logger: log.With("component", "election")})
 			})
 		}
 		m, err := master.New(cfg, store, log)
@@ -83,12 +85,4 @@ func masterCommand() *command {
 		return m.Run(ctx)
 	}
 	return c
-}
-
-// zkElection adapts a zkelect.Elector to master.Election.
-type zkElection struct{ *zkelect.Elector }
-
-func (z zkElection) Leader() ([]byte, bool) {
-	l, ok := z.Elector.Leader()
-	return l.Data, ok
 }

@@ -17,6 +17,7 @@ import (
 
 	"corral/internal/edge"
 	"corral/internal/events"
+	"corral/internal/lead"
 	"corral/kernel/master/internal/core"
 	"corral/web"
 )
@@ -297,7 +298,7 @@ func (m *Master) handleFrameworkProxy(w http.ResponseWriter, r *http.Request) {
 	}
 	prefix := frameworkPrefix + url.PathEscape(name)
 	// A standby's loop guard is for masters; the framework has its own.
-	r.Header.Del(forwardedHeader)
+	r.Header.Del(lead.ForwardedBy)
 	proxyTo(target, prefix, rest, fmt.Sprintf("The %q framework's API at %s", name, target.Redacted())).ServeHTTP(w, r)
 }
 
@@ -340,7 +341,7 @@ func (m *Master) handleAgentFiles(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A standby's loop guard is for masters; the framework has its own.
-	r.Header.Del(forwardedHeader)
+	r.Header.Del(lead.ForwardedBy)
 	proxyTo(u, agentPrefix+url.PathEscape(id), rest, fmt.Sprintf("Agent %s at %s", id, u.Redacted())).ServeHTTP(w, r)
 }
 

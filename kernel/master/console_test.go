@@ -362,7 +362,7 @@ func TestStandbyServesTheConsoleThroughTheLeader(t *testing.T) {
 		t.Errorf("GET / on a standby without leader = %d; want the console", resp.StatusCode)
 	}
 	resp, body = get(t, b+"/console/state", nil)
-	wantMessage(t, "GET /console/state without leader", resp, body, http.StatusServiceUnavailable, "No leading master")
+	wantMessage(t, "GET /console/state without leader", resp, body, http.StatusServiceUnavailable, "no leading master")
 
 	z.elect(0)
 	waitLeading(t, a)

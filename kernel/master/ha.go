@@ -10,45 +10,37 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"corral/internal/edge"
+	"corral/internal/lead"
 	"corral/kernel/internal/agentproto"
 	"corral/kernel/mesos"
 )
 
-// Election is how masters agree on one leader (ZooKeeper in production).
-type Election interface {
-	// Run contends until ctx ends. While this master is elected it calls
-	// lead, whose context ends as soon as leadership may have been lost;
-	// lead must return soon after. Run then contends again.
-	Run(ctx context.Context, lead func(ctx context.Context)) error
-	// Leader returns the info the leading master published (MasterInfo
-	// JSON), if a leader is known.
-	Leader() ([]byte, bool)
-}
-
 // Contend serves the master's APIs on ln until ctx ends, as the leader
 // while the election elects this master and as a standby otherwise.
-// elect is given the MasterInfo JSON to publish and returns the election.
+// elect is given this master as the election knows it (its run id, its
+// URL, and as Data the MasterInfo JSON to publish; ParseMember reads it
+// back) and returns the election.
 //
 // Each election starts a new term: a fresh master state recovered from the
 // registry in Postgres (agents get AgentReregisterTimeout to come back).
-// When leadership may have been lost the term ends at once: its scheduler
-// and agent streams close, so their clients look for the new leader.
+// When leadership may have been lost, or a registry write of the term is
+// refused because another master began a term since, the term ends at
+// once: its scheduler and agent streams close, so their clients look for
+// the new leader.
 //
 // A standby answers scheduler SUBSCRIBE calls and agent connections with
 // 307 to the leader, forwards the other scheduler calls and /weights to
 // it, says on /state, /health and /redirect who leads, serves the console
 // (its own embedded pages, and the leader's answers to what they read),
 // and answers 503 while no leader is known.
-func Contend(ctx context.Context, cfg Config, store Store, log *slog.Logger, ln net.Listener, elect func(info []byte) Election) error {
+func Contend(ctx context.Context, cfg Config, store Store, log *slog.Logger, ln net.Listener, elect func(self lead.Member) (lead.Election, error)) error {
 	if cfg.ID == "" {
 		cfg.ID = uuid.NewString()
 	}
@@ -60,13 +52,17 @@ func Contend(ctx context.Context, cfg Config, store Store, log *slog.Logger, ln 
 		return err
 	}
 	info, _ := json.Marshal(first.info)
-	el := elect(info)
-	sb := &standby{el: el, self: first, started: time.Now(), log: log.With("component", "master")}
-	h := &haHandler{standby: sb.routes()}
+	self := lead.Member{ID: first.runID, URL: first.url, Data: info}
+	el, err := elect(self)
+	if err != nil {
+		return err
+	}
+	sb := &standby{el: el, self: first, member: self, started: time.Now(), log: log.With("component", "master")}
+	swap := lead.NewSwap(sb.routes())
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := newServer(h, cfg.ShutdownGrace, sb.log)
+	srv := newServer(swap, cfg.ShutdownGrace, sb.log)
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ctx, ln) }()
 	sb.log.Info("master listening; contending for leadership", "addr", ln.Addr().String(), "url", first.url, "id", cfg.ID)
@@ -89,9 +85,9 @@ func Contend(ctx context.Context, cfg Config, store Store, log *slog.Logger, ln 
 			}
 			m.metrics.elected.Set(1)
 			sb.log.Info("elected: leading", "url", m.url)
-			h.leader.Store(&term{m: m, h: m.routes()})
+			end := swap.Serve(m.routes())
 			m.Lead(lctx)
-			h.leader.Store(nil)
+			end()
 			if ctx.Err() == nil {
 				sb.log.Warn("lost leadership; standing by")
 			}
@@ -117,88 +113,54 @@ func Contend(ctx context.Context, cfg Config, store Store, log *slog.Logger, ln 
 	return err
 }
 
-// term is the master state of one leadership term and its handler.
-type term struct {
-	m *Master
-	h http.Handler
-}
-
-// haHandler sends requests to the leading term, or to the standby
-// handler when this master does not lead.
-type haHandler struct {
-	leader  atomic.Pointer[term]
-	standby http.Handler
-}
-
-func (h *haHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if t := h.leader.Load(); t != nil {
-		t.h.ServeHTTP(w, r)
-		return
+// ParseMember reads the data a master publishes in the election, its
+// MasterInfo JSON, as the member it describes: its run id and base URL.
+// It is the Parse of the masters' lead.ZKOptions.
+func ParseMember(data []byte) (lead.Member, error) {
+	var mi mesos.MasterInfo
+	if err := json.Unmarshal(data, &mi); err != nil {
+		return lead.Member{}, fmt.Errorf("master info: %w", err)
 	}
-	h.standby.ServeHTTP(w, r)
+	base, err := mi.BaseURL()
+	if err != nil {
+		return lead.Member{}, err
+	}
+	return lead.Member{ID: mi.ID, URL: base, Data: data}, nil
 }
 
 // standby answers for a master that does not lead.
 type standby struct {
-	el      Election
+	el      lead.Election
 	self    *Master
+	member  lead.Member // self as the election knows it
 	started time.Time
 	log     *slog.Logger
-}
-
-// LeaderURL is the base URL ("http://host:port") of the master whose
-// MasterInfo JSON is info.
-func LeaderURL(info []byte) (string, error) {
-	var mi mesos.MasterInfo
-	if err := json.Unmarshal(info, &mi); err != nil {
-		return "", fmt.Errorf("leader info: %w", err)
-	}
-	return mi.BaseURL()
+	fwd     *lead.Forwarder
 }
 
 // leader returns the leader's info and base URL; ok is false when no
 // other master is known to lead.
 func (s *standby) leader() (mi mesos.MasterInfo, base string, ok bool) {
-	info, known := s.el.Leader()
-	if !known {
+	l, known := s.el.Leader()
+	if !known || l.Same(s.member) {
+		// Unknown; or this master, elected a moment ago (the term is
+		// starting), or at its own address under an earlier run id (it
+		// crashed and came back before its old member expired): sending
+		// clients there would be sending them back here.
 		return mi, "", false
 	}
-	base, err := LeaderURL(info)
-	if err != nil {
-		return mi, "", false
-	}
-	_ = json.Unmarshal(info, &mi)
-	if mi.ID == s.self.runID {
-		// Elected a moment ago: the term is starting.
-		return mi, "", false
-	}
-	if strings.TrimRight(base, "/") == strings.TrimRight(s.self.url, "/") {
-		// This master's own address under an earlier run id: it crashed
-		// and came back before its old member expired. Proxying there
-		// would be proxying to itself.
-		return mi, "", false
-	}
-	return mi, base, true
+	_ = json.Unmarshal(l.Data, &mi)
+	return mi, l.URL, true
 }
 
-// forwardedHeader marks a request a standby master passed on to the
-// leader; a master that receives it as a standby refuses it rather than
-// passing it on again, so two masters that each think the other leads
-// cannot bounce a request between them.
-const forwardedHeader = "X-Corral-Forwarded-By"
-
-// looped answers 503 if r was already passed on by a standby, and
-// otherwise marks r as passed on by this one.
-func (s *standby) looped(w http.ResponseWriter, r *http.Request) bool {
-	if by := r.Header.Get(forwardedHeader); by != "" {
-		writeMessage(w, http.StatusServiceUnavailable, fmt.Sprintf("The request was passed on by the standby master %s, and this master is not leading either (elections in progress); retry shortly", by))
-		return true
-	}
-	r.Header.Set(forwardedHeader, s.self.url)
-	return false
-}
-
+// routes are the standby's API. What it forwards to the leader (scheduler
+// calls other than SUBSCRIBE, /weights, and what the console's pages read:
+// /console/*, /framework/*, /agent/*) goes through one lead.Forwarder;
+// the console's pages themselves come from the embedded files, for a
+// browser that reaches only this master (say, the one port docker compose
+// publishes) and cannot resolve the leader's advertised URL.
 func (s *standby) routes() http.Handler {
+	s.fwd = &lead.Forwarder{Self: s.member, Leader: s.el.Leader, Name: "master", Error: forwardError, Log: s.log}
 	r := chi.NewRouter()
 	r.HandleFunc("/api/v1/scheduler", s.handleScheduler)
 	r.HandleFunc(agentproto.Path, s.redirect)
@@ -208,41 +170,27 @@ func (s *standby) routes() http.Handler {
 	r.Get("/health", s.handleHealth)
 	r.Get("/master/health", s.handleHealth)
 	r.Get("/metrics", s.handleMetrics)
-	r.HandleFunc("/weights", s.forward)
-	s.consoleRoutes(r)
+	r.Handle("/weights", s.fwd)
+	consoleFiles(r)
+	for _, p := range []string{consolePrefix + "*", frameworkPrefix + "*", agentPrefix + "*"} {
+		r.Handle(p, s.fwd)
+	}
 	r.NotFound(s.redirect)
 	return r
 }
 
-// consoleRoutes serves the console on a standby, for a browser that
-// reaches only this master (say, the one port docker compose publishes)
-// and cannot resolve the leader's advertised URL: the pages come from the
-// embedded files, and what they read (/console/*, /framework/*, /agent/*)
-// is proxied to the leader, streams flushed as they come.
-func (s *standby) consoleRoutes(r chi.Router) {
-	consoleFiles(r)
-	for _, p := range []string{consolePrefix + "*", frameworkPrefix + "*", agentPrefix + "*"} {
-		r.HandleFunc(p, s.proxyToLeader)
+// forwardError writes a failure of the standby's forwarder in the shape
+// of the API the request is for: the console's JSON under its prefixes,
+// Mesos' text elsewhere.
+func forwardError(w http.ResponseWriter, r *http.Request, err error) {
+	for _, p := range []string{consolePrefix, frameworkPrefix, agentPrefix} {
+		if strings.HasPrefix(r.URL.Path, p) {
+			code, msg := edge.Fail(r, err)
+			writeMessage(w, code, msg)
+			return
+		}
 	}
-}
-
-// proxyToLeader sends the request, path unchanged, to the leader: 503
-// JSON while no leader is known, 502 JSON when it does not answer.
-func (s *standby) proxyToLeader(w http.ResponseWriter, r *http.Request) {
-	if s.looped(w, r) {
-		return
-	}
-	_, base, ok := s.leader()
-	if !ok {
-		writeMessage(w, http.StatusServiceUnavailable, "No leading master is known (elections in progress); retry shortly")
-		return
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		writeMessage(w, http.StatusBadGateway, fmt.Sprintf("The leading master's URL %q is not a URL", base))
-		return
-	}
-	proxyTo(u, "", r.URL.EscapedPath(), "The leading master at "+base).ServeHTTP(w, r)
+	writeError(w, r, err)
 }
 
 func (s *standby) noLeader(w http.ResponseWriter, r *http.Request) {
@@ -291,30 +239,7 @@ func (s *standby) handleScheduler(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
-	s.forward(w, r)
-}
-
-// forward proxies the request to the leader.
-func (s *standby) forward(w http.ResponseWriter, r *http.Request) {
-	if s.looped(w, r) {
-		return
-	}
-	_, base, ok := s.leader()
-	if !ok {
-		s.noLeader(w, r)
-		return
-	}
-	u, _ := url.Parse(base)
-	p := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(u)
-			pr.SetXForwarded()
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			writeError(w, r, errorf(http.StatusServiceUnavailable, "The leading master at %s did not answer: %v", base, err))
-		},
-	}
-	p.ServeHTTP(w, r)
+	s.fwd.ServeHTTP(w, r)
 }
 
 // StandbyState is GET /state on a standby: who it is and who leads.

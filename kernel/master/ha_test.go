@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"corral/internal/lead"
 	"corral/internal/migrate"
 	"corral/internal/testpg"
 	"corral/kernel/internal/registry"
@@ -49,13 +50,15 @@ func (c contender) Run(ctx context.Context, lead func(context.Context)) error {
 	}
 }
 
-func (c contender) Leader() ([]byte, bool) {
+// Leader reads the leader's published MasterInfo as lead.ZK does.
+func (c contender) Leader() (lead.Member, bool) {
 	c.z.mu.Lock()
 	defer c.z.mu.Unlock()
 	if c.z.leader < 0 {
-		return nil, false
+		return lead.Member{}, false
 	}
-	return c.z.infos[c.z.leader], true
+	m, err := ParseMember(c.z.infos[c.z.leader])
+	return m, err == nil
 }
 
 func (z *fakeElection) grant(i int) chan context.Context {
@@ -114,12 +117,12 @@ func startContender(t *testing.T, z *fakeElection, i int, db string) string {
 	registered := make(chan struct{})
 	go func() {
 		defer close(done)
-		err := Contend(runCtx, cfg, store, log, ln, func(info []byte) Election {
+		err := Contend(runCtx, cfg, store, log, ln, func(self lead.Member) (lead.Election, error) {
 			z.mu.Lock()
-			z.infos[i] = info
+			z.infos[i] = self.Data
 			z.mu.Unlock()
 			close(registered)
-			return contender{z, i}
+			return contender{z, i}, nil
 		})
 		if err != nil {
 			t.Errorf("Contend: %v", err)
@@ -328,7 +331,7 @@ func TestStandbyNamedAsLeaderUnderAnOldRunDoesNotProxyToItself(t *testing.T) {
 	z.leader = -1
 	z.mu.Unlock()
 	resp, body := send(t, "GET", a+"/console/state", map[string]string{"X-Corral-Forwarded-By": "http://other:5050"}, "")
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "passed on") {
-		t.Errorf("forwarded request at a standby = %d %q; want 503 saying it was passed on", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "forwarded by http://other:5050") {
+		t.Errorf("forwarded request at a standby = %d %q; want 503 saying who forwarded it", resp.StatusCode, body)
 	}
 }
