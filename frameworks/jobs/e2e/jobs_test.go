@@ -129,13 +129,10 @@ func everySecond(t *testing.T, rs []run) {
 func TestEverySecond(t *testing.T) {
 	_, _, a := startJobs(t, 1)
 	a.must("POST", "/v1/jobs", map[string]any{"name": "tick", "command": "true", "schedule": "* * * * * *", "cpus": 0.01, "mem": 16}, 201)
-	time.Sleep(6 * time.Second)
+	waitRuns(t, a, "tick", 30*time.Second, func(rs []run) bool { return count(rs, "SUCCEEDED") >= 4 })
 	a.must("PUT", "/v1/jobs/tick", map[string]any{"name": "tick", "command": "true", "schedule": "* * * * * *", "disabled": true}, 200)
-	time.Sleep(2 * time.Second)
-	rs := a.runs("tick")
-	if n := count(rs, "SUCCEEDED"); n < 4 {
-		t.Errorf("%d successful runs in 6 s; want at least 4: %+v", n, rs)
-	}
+	// The runs recorded before the job was disabled end.
+	rs := waitRuns(t, a, "tick", 30*time.Second, func(rs []run) bool { return active(rs) == 0 })
 	noDuplicates(t, rs)
 	everySecond(t, rs)
 	for _, r := range rs {
@@ -146,6 +143,18 @@ func TestEverySecond(t *testing.T) {
 			t.Errorf("run %d has no usable sandbox link: %q", r.ID, r.Sandbox)
 		}
 	}
+}
+
+// active counts the runs that have not ended.
+func active(rs []run) int {
+	n := 0
+	for _, r := range rs {
+		switch r.State {
+		case "QUEUED", "STARTING", "RUNNING":
+			n++
+		}
+	}
+	return n
 }
 
 func waitRuns(t *testing.T, a api, job string, d time.Duration, cond func([]run) bool) []run {
@@ -180,14 +189,23 @@ func TestDiamond(t *testing.T) {
 	a.must("POST", "/v1/jobs", map[string]any{"name": "b", "command": "sleep 0.2", "parents": []string{"a"}}, 201)
 	a.must("POST", "/v1/jobs", map[string]any{"name": "c", "command": "sleep 0.5", "parents": []string{"a"}}, 201)
 	a.must("POST", "/v1/jobs", map[string]any{"name": "d", "command": "true", "parents": []string{"b", "c"}}, 201)
-	for i := 1; i <= 2; i++ {
+	// Each round is the barrier of the one before: a second run of d that
+	// b's or c's end triggered would be recorded before the next round's
+	// d.
+	const rounds = 3
+	for i := 1; i <= rounds; i++ {
 		a.must("POST", "/v1/jobs/a/run", nil, 201)
 		testcluster.Eventually(t, 30*time.Second, func() bool { return count(a.runs("b"), "SUCCEEDED") == i && count(a.runs("c"), "SUCCEEDED") == i }, "b and c to run: a=%+v", a.runs("a"))
 		waitRuns(t, a, "d", 60*time.Second, func(rs []run) bool { return count(rs, "SUCCEEDED") == i })
 	}
-	time.Sleep(time.Second)
-	if ds := a.runs("d"); len(ds) != 2 || len(ds[0].TriggeredBy) != 2 {
-		t.Errorf("d runs = %+v; want exactly one per run of a, each triggered by b and c", ds)
+	ds := a.runs("d")
+	if len(ds) != rounds {
+		t.Errorf("d runs = %+v; want exactly one per run of a", ds)
+	}
+	for _, d := range ds {
+		if len(d.TriggeredBy) != 2 {
+			t.Errorf("d run %d triggered by %v; want b's and c's runs", d.ID, d.TriggeredBy)
+		}
 	}
 	// A cycle is refused and nothing is stored.
 	code, body := a.do("PUT", "/v1/jobs/a", map[string]any{"name": "a", "command": "true", "parents": []string{"d"}})
@@ -225,20 +243,17 @@ func TestRestartHandlesMissedRuns(t *testing.T) {
 	_, f, a := startJobs(t, 1)
 	a.must("POST", "/v1/jobs", map[string]any{"name": "beat", "command": "true", "schedule": "* * * * * *", "startingDeadlineSeconds": 30, "cpus": 0.01, "mem": 16}, 201)
 	a.must("POST", "/v1/jobs", map[string]any{"name": "strict", "command": "true", "schedule": "* * * * * *", "startingDeadlineSeconds": 0.5, "cpus": 0.01, "mem": 16}, 201)
-	time.Sleep(2 * time.Second)
+	for _, name := range []string{"beat", "strict"} {
+		waitRuns(t, a, name, 30*time.Second, func(rs []run) bool { return len(rs) > 0 })
+	}
 	f.Kill(syscall.SIGKILL)
-	time.Sleep(5 * time.Second)
+	time.Sleep(5 * time.Second) // the outage: five occurrences come due while the framework is down
 	f.Start()
 	testcluster.WaitHTTP(t, f.URL+"/ping")
-	time.Sleep(3 * time.Second)
 	for _, name := range []string{"beat", "strict"} {
-		rs := a.runs(name)
+		rs := waitRuns(t, a, name, 30*time.Second, func(rs []run) bool { return count(rs, "MISSED") >= 3 })
 		noDuplicates(t, rs)
 		everySecond(t, rs)
-		missed := count(rs, "MISSED")
-		if missed < 3 {
-			t.Errorf("%s: %d missed runs recorded after 5 s down; want them recorded: %+v", name, missed, rs)
-		}
 	}
 }
 
@@ -247,13 +262,10 @@ func TestTwoInstancesRunEachOccurrenceOnce(t *testing.T) {
 	second := c.StartFramework("jobs")
 	b := api{t: t, url: second.URL}
 	a.must("POST", "/v1/jobs", map[string]any{"name": "once", "command": "true", "schedule": "* * * * * *", "cpus": 0.01, "mem": 16}, 201)
-	time.Sleep(6 * time.Second)
-	rs := b.runs("once") // either instance answers from the database
+	// Either instance answers from the database.
+	rs := waitRuns(t, b, "once", 30*time.Second, func(rs []run) bool { return count(rs, "SUCCEEDED") >= 4 })
 	noDuplicates(t, rs)
 	everySecond(t, rs)
-	if n := count(rs, "SUCCEEDED"); n < 4 {
-		t.Errorf("%d successful runs; want at least 4", n)
-	}
 	// The kernel ran exactly one task per run.
 	tasks := map[string]bool{}
 	for _, fw := range c.State().Frameworks {
