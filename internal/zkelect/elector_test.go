@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -358,27 +359,68 @@ func TestMemberDeletedStopsLeading(t *testing.T) {
 	}
 }
 
+// connectFailures is a slog.Handler that counts the zk client's failed
+// connection attempts (logged at Debug) and passes Info and above on.
+type connectFailures struct {
+	slog.Handler
+	n *atomic.Int32
+}
+
+func (h connectFailures) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelDebug
+}
+
+func (h connectFailures) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "failed to connect to ") {
+		h.n.Add(1)
+	}
+	if r.Level < slog.LevelInfo {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h connectFailures) WithAttrs(as []slog.Attr) slog.Handler {
+	return connectFailures{h.Handler.WithAttrs(as), h.n}
+}
+
+func (h connectFailures) WithGroup(name string) slog.Handler {
+	return connectFailures{h.Handler.WithGroup(name), h.n}
+}
+
 func TestZooKeeperDownNobodyLeads(t *testing.T) {
 	zkc := testzk.Start(t, 1)
 	el := newElection(t, zkc.URL("/corral"))
-	for i := range 2 {
-		el.add(fmt.Sprintf("m%d", i), options(t))
+	var fails [2]atomic.Int32
+	for i := range fails {
+		o := options(t)
+		o.Logger = slog.New(connectFailures{o.Logger.Handler(), &fails[i]})
+		el.add(fmt.Sprintf("m%d", i), o)
 	}
 	d := NewDetector(el.url, options(t))
 	runDetector(t, d)
 	old := el.leader()
 	terms := old.terms.Load()
+	var began [2]int32
+	for i, c := range el.cs {
+		began[i] = c.terms.Load()
+	}
+	f0, f1 := fails[0].Load(), fails[1].Load()
 
 	zkc.Kill(0)
 	eventually(t, "nobody leads while zookeeper is down", func() bool { return len(el.leaders()) == 0 })
 	if old.e.IsLeader() {
 		t.Error("IsLeader() = true while zookeeper is down")
 	}
-	// It stays so: leadership needs a live connection.
-	for range 25 {
-		time.Sleep(20 * time.Millisecond)
-		if ls := el.leaders(); len(ls) != 0 {
-			t.Fatalf("%s leads while zookeeper is down", ls[0].name)
+	// It stays so: leadership needs a live connection. Once each
+	// contender's client has failed to reconnect twice, no term began
+	// since the server went down.
+	eventually(t, "both contenders to fail to reconnect twice", func() bool {
+		return fails[0].Load() >= f0+2 && fails[1].Load() >= f1+2
+	})
+	for i, c := range el.cs {
+		if n := c.terms.Load(); n != began[i] || c.leading.Load() {
+			t.Fatalf("%s began %d terms while zookeeper was down (leading now: %v)", c.name, n-began[i], c.leading.Load())
 		}
 	}
 

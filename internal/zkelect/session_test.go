@@ -1,8 +1,11 @@
 package zkelect
 
 import (
+	"context"
+	"errors"
 	"net"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -95,4 +98,61 @@ func TestHandshakeConnBoundsOnlyTheHandshake(t *testing.T) {
 	if !rec2.set[0].Equal(near) {
 		t.Errorf("handshake deadline %v within the bound became %v; want unchanged", near, rec2.set[0])
 	}
+}
+
+// TestAwaitLiveAndPause runs the session's waits on a synctest bubble's
+// fake clock: awaitLive blocks until the session is established (checked
+// once every goroutine is blocked) and gives up on an expired one; pause
+// lasts exactly its duration unless the session changes or ctx ends.
+func TestAwaitLiveAndPause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		newSession := func() *session {
+			return &session{kind: keeping, state: zk.StateDisconnected, change: make(chan struct{})}
+		}
+		s := newSession()
+		done := make(chan error, 1)
+		go func() { done <- s.awaitLive(t.Context()) }()
+		s.onEvent(zk.Event{Type: zk.EventSession, State: zk.StateConnecting})
+		s.onEvent(zk.Event{Type: zk.EventSession, State: zk.StateConnected})
+		synctest.Wait()
+		select {
+		case err := <-done:
+			t.Fatalf("awaitLive = %v before the session was established", err)
+		default:
+		}
+		s.onEvent(zk.Event{Type: zk.EventSession, State: zk.StateHasSession})
+		synctest.Wait()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("awaitLive = %v once the session was established; want nil", err)
+			}
+		default:
+			t.Fatal("awaitLive still waits once the session was established")
+		}
+
+		s = newSession()
+		go func() { done <- s.awaitLive(t.Context()) }()
+		s.onEvent(zk.Event{Type: zk.EventSession, State: zk.StateExpired})
+		if err := <-done; !errors.Is(err, errSessionGone) {
+			t.Errorf("awaitLive on an expired session = %v; want errSessionGone", err)
+		}
+
+		start := time.Now()
+		if err := pause(t.Context(), nil, 3*time.Second); err != nil || time.Since(start) != 3*time.Second {
+			t.Errorf("pause(3s) = %v after %v; want nil after 3s", err, time.Since(start))
+		}
+		changed := make(chan struct{})
+		close(changed)
+		start = time.Now()
+		if err := pause(t.Context(), changed, time.Hour); err != nil || time.Since(start) != 0 {
+			t.Errorf("pause on a changed session = %v after %v; want nil at once", err, time.Since(start))
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		start = time.Now()
+		if err := pause(ctx, nil, time.Hour); !errors.Is(err, context.Canceled) || time.Since(start) != 0 {
+			t.Errorf("pause with an ended context = %v after %v; want context.Canceled at once", err, time.Since(start))
+		}
+	})
 }
