@@ -95,7 +95,11 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, call *age
 	// The admission is durable before the agent hears it is registered.
 	if admit != nil {
 		select {
-		case <-m.registrar.enqueue(admit.String(), m.writeFunc(*admit)):
+		case err := <-m.registrar.enqueue(admit.String(), m.writeFunc(*admit)):
+			if err != nil {
+				writeError(w, r, notWritten(err))
+				return
+			}
 		case <-r.Context().Done():
 			return
 		}

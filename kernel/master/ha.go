@@ -78,6 +78,7 @@ func Contend(ctx context.Context, cfg Config, store Store, log *slog.Logger, ln 
 			m := next
 			next = nil
 			if m == nil {
+				var err error
 				if m, err = New(cfg, store, log); err != nil {
 					sb.log.Error("cannot start a term", "err", err)
 					return
@@ -86,9 +87,13 @@ func Contend(ctx context.Context, cfg Config, store Store, log *slog.Logger, ln 
 			m.metrics.elected.Set(1)
 			sb.log.Info("elected: leading", "url", m.url)
 			end := swap.Serve(m.routes())
-			m.Lead(lctx)
+			err := m.Lead(lctx)
 			end()
-			if ctx.Err() == nil {
+			switch {
+			case err != nil:
+				// Leadership is given up: another master leads, or will.
+				sb.log.Warn("deposed: another master began a term; standing by", "cause", err)
+			case ctx.Err() == nil:
 				sb.log.Warn("lost leadership; standing by")
 			}
 		})

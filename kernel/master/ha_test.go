@@ -71,21 +71,35 @@ func (z *fakeElection) grant(i int) chan context.Context {
 }
 
 // elect makes contender i the leader (i < 0: nobody), ending the previous
-// leader's term first.
+// leaders' terms first.
 func (z *fakeElection) elect(i int) {
 	z.mu.Lock()
 	if z.cancel != nil {
 		z.cancel()
 		z.cancel = nil
 	}
-	z.leader = i
 	z.mu.Unlock()
+	z.electUnnoticed(i)
+}
+
+// electUnnoticed makes contender i the leader (i < 0: nobody) while the
+// previous leader's term goes on: it has not noticed yet, as a paused
+// process or one cut off from ZooKeeper whose session has not expired.
+func (z *fakeElection) electUnnoticed(i int) {
+	z.mu.Lock()
+	z.leader = i
 	if i < 0 {
+		z.mu.Unlock()
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	z.mu.Lock()
-	z.cancel = cancel
+	earlier := z.cancel
+	z.cancel = func() {
+		cancel()
+		if earlier != nil {
+			earlier()
+		}
+	}
 	z.mu.Unlock()
 	z.grant(i) <- ctx
 }
@@ -333,5 +347,66 @@ func TestStandbyNamedAsLeaderUnderAnOldRunDoesNotProxyToItself(t *testing.T) {
 	resp, body := send(t, "GET", a+"/console/state", map[string]string{"X-Corral-Forwarded-By": "http://other:5050"}, "")
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "forwarded by http://other:5050") {
 		t.Errorf("forwarded request at a standby = %d %q; want 503 saying who forwarded it", resp.StatusCode, body)
+	}
+}
+
+// TestDeposedLeaderIsFencedAndStandsBy: a leader that has not noticed that
+// another master took over has its first registry write refused, because
+// the new leader began a later term: the call that wrote answers 503,
+// nothing of it reaches the registry, and the term ends at once (its
+// streams close) so that it answers as a standby of the new leader.
+func TestDeposedLeaderIsFencedAndStandsBy(t *testing.T) {
+	z := newFakeElection()
+	db := testpg.URL(t)
+	a := startContender(t, z, 0, db)
+	b := startContender(t, z, 1, db)
+	z.elect(0)
+	waitLeading(t, a)
+	_, _, stream := subscribeAt(t, a, subscribeCall)
+	defer stream.Close()
+	closed := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, stream); closed <- err }()
+
+	z.electUnnoticed(1)
+	waitLeading(t, b)
+	if resp, body := send(t, "GET", a+"/health", nil, ""); !strings.Contains(body, `"leader":true`) {
+		t.Fatalf("/health of the deposed master before it wrote = %d %q; want it still leading", resp.StatusCode, body)
+	}
+	select {
+	case <-closed:
+		t.Fatal("the deposed master's term ended before it wrote: only a refused write can tell it")
+	default:
+	}
+
+	resp, body := send(t, "PUT", a+"/weights", nil, `[{"role":"deposed","weight":3}]`)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "no longer leads") {
+		t.Errorf("PUT /weights at the deposed master = %d %q; want 503 saying it no longer leads", resp.StatusCode, body)
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the deposed master kept the framework's stream open after its write was refused")
+	}
+	waitForWithin(t, 10*time.Second, "the deposed master to stand by for "+b, func() bool {
+		_, body := send(t, "GET", a+"/health", nil, "")
+		var h Health
+		return json.Unmarshal([]byte(body), &h) == nil && !h.Leader && h.LeaderURL == b
+	})
+	store, err := registry.Open(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if ws, err := store.Weights(t.Context()); err != nil || ws["deposed"] != 0 {
+		t.Errorf("registry weights after the refused write = %v, %v; want no weight for role deposed", ws, err)
+	}
+
+	// The same call through the deposed master, now a standby, reaches
+	// the leader.
+	if resp, body := send(t, "PUT", a+"/weights", nil, `[{"role":"deposed","weight":3}]`); resp.StatusCode != http.StatusOK {
+		t.Errorf("PUT /weights through the deposed master standing by = %d %q; want 200 from the leader", resp.StatusCode, body)
+	}
+	if ws, err := store.Weights(t.Context()); err != nil || ws["deposed"] != 3 {
+		t.Errorf("registry weights after the forwarded write = %v, %v; want role deposed at 3", ws, err)
 	}
 }

@@ -18,12 +18,12 @@ import (
 	"github.com/google/uuid"
 
 	"corral/internal/edge"
+	"corral/internal/lead"
 	"corral/kernel/allocator"
 	"corral/kernel/internal/registry"
 	"corral/kernel/master/internal/core"
 	"corral/kernel/mesos"
 )
-
 
 // Store is the registry the master persists agents, frameworks and weights
 // in. *registry.Store implements it against Postgres.
@@ -31,6 +31,9 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// BeginTerm fences off earlier masters' writes (registry.Store).
 	BeginTerm(ctx context.Context) (int64, error)
+	// Fence is the term BeginTerm began: its Context ends at the first
+	// write refused because another master began a term since.
+	Fence() *lead.Fence
 	Agents(ctx context.Context) ([]registry.Agent, error)
 	AdmitAgent(ctx context.Context, id, hostname string, info json.RawMessage) error
 	MarkAgentUnreachable(ctx context.Context, id string, at time.Time) error
@@ -174,7 +177,9 @@ func (m *Master) URL() string { return m.url }
 func (m *Master) Handler() http.Handler { return m.routes() }
 
 // Run recovers the registry, then serves on cfg.Listen until ctx is done.
-// It returns nil after a graceful shutdown.
+// It returns nil after a graceful shutdown, and an error wrapping
+// lead.ErrFenced, after shutting down, if another master began a term
+// meanwhile (see Lead): a master without an election is alone or wrong.
 func (m *Master) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", m.cfg.Listen)
 	if err != nil {
@@ -192,21 +197,28 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { srvErr <- srv.Serve(ctx, ln) }()
 	m.log.Info("master listening", "addr", ln.Addr().String(), "url", m.url, "id", m.runID)
 	m.metrics.elected.Set(1)
+	var leadErr error
 	led := make(chan struct{})
 	go func() {
 		defer close(led)
-		m.Lead(ctx)
+		leadErr = m.Lead(ctx)
 	}()
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-srvErr:
-		cancel()
+	case <-led:
+		// Deposed: another master began a term, and nothing this one
+		// does would be kept.
 	}
+	cancel()
 	shutCtx, c2 := context.WithTimeout(context.Background(), m.cfg.ShutdownGrace)
 	defer c2()
 	srv.Shutdown(shutCtx)
 	<-led
+	if err == nil {
+		err = leadErr
+	}
 	return err
 }
 
@@ -220,12 +232,15 @@ func newServer(h http.Handler, grace time.Duration, log *slog.Logger) *edge.Serv
 	return edge.New(cfg, h, log)
 }
 
-// Lead runs one term of leadership: it recovers the registry, then owns
-// the cluster state until ctx ends, when it closes every scheduler and
-// agent stream (so their clients look for the leader again) and returns.
-// The master's HTTP handler (Handler) serves the term; a Master leads at
-// most once.
-func (m *Master) Lead(ctx context.Context) {
+// Lead runs one term of leadership: it begins a kernel term in the
+// registry (from then on earlier masters' writes are refused), recovers
+// the registry, then owns the cluster state until ctx ends or a registry
+// write of the term is refused because another master began a term since.
+// Then it closes every scheduler and agent stream (so their clients look
+// for the leader again) and returns: nil once ctx has ended, an error
+// wrapping lead.ErrFenced if the term was deposed. The master's HTTP
+// handler (Handler) serves the term; a Master leads at most once.
+func (m *Master) Lead(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
@@ -239,12 +254,26 @@ func (m *Master) Lead(ctx context.Context) {
 		defer close(m.stopped)
 		m.loop(ctx)
 	}()
-	if err := m.recover(ctx); err != nil && ctx.Err() == nil {
-		m.log.Error("registry recovery failed", "err", err)
+	term := ctx
+	if err := m.recover(ctx); err != nil {
+		if ctx.Err() == nil {
+			m.log.Error("registry recovery failed", "err", err)
+		}
+	} else {
+		// The term began in recover; a write refused from then on ends
+		// it (one refused before, at once).
+		var stop context.CancelFunc
+		term, stop = m.store.Fence().Context(ctx)
+		defer stop()
 	}
-	<-ctx.Done()
+	<-term.Done()
+	cancel()
 	<-loopDone
 	<-done
+	if cause := context.Cause(term); errors.Is(cause, lead.ErrFenced) {
+		return cause
+	}
+	return nil
 }
 
 // recover loads the registry (retrying until Postgres answers), then lets

@@ -75,14 +75,18 @@ func (m *Master) handlePutWeights(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var dones []<-chan struct{}
+	var dones []<-chan error
 	for _, x := range ws {
 		role, wt := x.Role, x.Weight
 		dones = append(dones, m.registrar.enqueue("weight "+role, func(ctx context.Context) error { return m.store.SetWeight(ctx, role, wt) }))
 	}
 	for _, d := range dones {
 		select {
-		case <-d:
+		case err := <-d:
+			if err != nil {
+				writeError(w, r, notWritten(err))
+				return
+			}
 		case <-r.Context().Done():
 			return
 		}
