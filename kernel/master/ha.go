@@ -58,6 +58,7 @@ func Contend(ctx context.Context, cfg Config, store Store, log *slog.Logger, ln 
 		return err
 	}
 	sb := &standby{el: el, self: first, member: self, started: time.Now(), log: log.With("component", "master")}
+	sb.fwd = &lead.Forwarder{Self: self, Leader: el.Leader, Name: "master", Error: forwardError, Log: sb.log}
 	swap := lead.NewSwap(sb.routes())
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -140,7 +141,7 @@ type standby struct {
 	member  lead.Member // self as the election knows it
 	started time.Time
 	log     *slog.Logger
-	fwd     *lead.Forwarder
+	fwd     *lead.Forwarder // to the leader
 }
 
 // leader returns the leader's info and base URL; ok is false when no
@@ -165,7 +166,6 @@ func (s *standby) leader() (mi mesos.MasterInfo, base string, ok bool) {
 // browser that reaches only this master (say, the one port docker compose
 // publishes) and cannot resolve the leader's advertised URL.
 func (s *standby) routes() http.Handler {
-	s.fwd = &lead.Forwarder{Self: s.member, Leader: s.el.Leader, Name: "master", Error: forwardError, Log: s.log}
 	r := chi.NewRouter()
 	r.HandleFunc("/api/v1/scheduler", s.handleScheduler)
 	r.HandleFunc(agentproto.Path, s.redirect)
