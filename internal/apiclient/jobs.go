@@ -56,6 +56,7 @@ type Run struct {
 	Host         string  `json:"host"`
 	AgentID      string  `json:"agentId"`
 	TaskID       string  `json:"taskId"`
+	Sandbox      string  `json:"sandbox"`
 	QueuedAt     string  `json:"queuedAt"`
 	ScheduledFor *string `json:"scheduledFor"`
 	StartedAt    *string `json:"startedAt"`

@@ -110,10 +110,22 @@ type Deployment struct {
 	Version        string   `json:"version"`
 	AffectedApps   []string `json:"affectedApps"`
 	CurrentActions []struct {
-		Action  string `json:"action"`
-		App     string `json:"app"`
+		Action string `json:"action"`
+		App    string `json:"app"`
+		// Waiting says why the app is not at its target yet.
 		Waiting string `json:"waiting"`
+		// Unplaced says, per agent whose offer could not take an
+		// instance, why not.
+		Unplaced []Unplaced `json:"unplaced"`
 	} `json:"currentActions"`
+}
+
+// Unplaced is why an agent's offer took no instance of an app.
+type Unplaced struct {
+	AgentID  string   `json:"agentId"`
+	Hostname string   `json:"hostname"`
+	Reasons  []string `json:"reasons"`
+	At       string   `json:"at"`
 }
 
 // Change is the answer to a change of apps: the deployment it started

@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
+	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -13,32 +11,35 @@ import (
 	"testing"
 	"time"
 
+	"corral/internal/apiclient"
 	"corral/internal/testcluster"
 )
 
 func TestMain(m *testing.M) { testcluster.Main(m) }
 
+// api is the jobs API of a test cluster, read through apiclient.
 type api struct {
 	t   testing.TB
 	url string
 }
 
+// client is the typed client of the jobs API.
+func (a api) client() apiclient.Jobs { return apiclient.NewJobs(a.url, nil) }
+
+// do sends a request and returns the status and body of any answer; only
+// a failed connection fails the test.
 func (a api) do(method, path string, body any) (int, []byte) {
 	a.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+	resp, err := a.client().Do(context.Background(), method, path, body)
+	var ae *apiclient.Error
+	switch {
+	case err == nil:
+		return resp.Status, resp.Body
+	case errors.As(err, &ae):
+		return ae.Status, ae.Body
 	}
-	req, _ := http.NewRequest(method, a.url+path, rd)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		a.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
+	a.t.Fatalf("%s %s: %v", method, path, err)
+	return 0, nil
 }
 
 func (a api) must(method, path string, body any, want int) []byte {
@@ -50,25 +51,14 @@ func (a api) must(method, path string, body any, want int) []byte {
 	return out
 }
 
-type run struct {
-	ID           int64   `json:"id"`
-	Job          string  `json:"job"`
-	Trigger      string  `json:"trigger"`
-	State        string  `json:"state"`
-	Attempt      int     `json:"attempt"`
-	Reason       string  `json:"reason"`
-	ScheduledFor *string `json:"scheduledFor"`
-	TriggeredBy  []int64 `json:"triggeredBy"`
-	StartedAt    *string `json:"startedAt"`
-	TaskID       string  `json:"taskId"`
-	Sandbox      string  `json:"sandbox"`
-}
+type run = apiclient.Run
 
+// runs returns the job's runs, oldest first.
 func (a api) runs(job string) []run {
 	a.t.Helper()
-	var rs []run
-	if err := json.Unmarshal(a.must("GET", "/v1/jobs/"+job+"/runs?limit=1000", nil, 200), &rs); err != nil {
-		a.t.Fatal(err)
+	rs, err := a.client().Runs(context.Background(), job, 1000)
+	if err != nil {
+		a.t.Fatalf("GET the runs of %s: %v", job, err)
 	}
 	sort.Slice(rs, func(i, j int) bool { return rs[i].ID < rs[j].ID })
 	return rs

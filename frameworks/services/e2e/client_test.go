@@ -1,45 +1,44 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
+	"context"
+	"errors"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
+	"corral/internal/apiclient"
 	"corral/internal/testcluster"
 )
 
 func TestMain(m *testing.M) { testcluster.Main(m) }
 
-// api is a minimal Marathon client.
+// api is the services API of a test cluster, read through apiclient.
 type api struct {
 	t   testing.TB
 	url string
 }
 
+// client is the typed client of the services API.
+func (a api) client() apiclient.Services { return apiclient.NewServices(a.url, nil) }
+
+// do sends a request (a string body as it is) and returns the status,
+// body and headers of any answer; only a failed connection fails the test.
 func (a api) do(method, path string, body any) (int, []byte, http.Header) {
 	a.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
+	if s, ok := body.(string); ok {
+		body = []byte(s)
 	}
-	req, _ := http.NewRequest(method, a.url+path, rd)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		a.t.Fatalf("%s %s: %v", method, path, err)
+	resp, err := a.client().Do(context.Background(), method, path, body)
+	var ae *apiclient.Error
+	switch {
+	case err == nil:
+		return resp.Status, resp.Body, resp.Header
+	case errors.As(err, &ae):
+		return ae.Status, ae.Body, http.Header{}
 	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out, resp.Header
+	a.t.Fatalf("%s %s: %v", method, path, err)
+	return 0, nil, nil
 }
 
 // must calls and checks the status code.
@@ -52,46 +51,23 @@ func (a api) must(method, path string, body any, want int) []byte {
 	return out
 }
 
-type taskJSON struct {
-	ID                 string   `json:"id"`
-	Host               string   `json:"host"`
-	State              string   `json:"state"`
-	Ports              []uint64 `json:"ports"`
-	StagedAt           string   `json:"stagedAt"`
-	Version            string   `json:"version"`
-	HealthCheckResults []struct {
-		Alive bool `json:"alive"`
-	} `json:"healthCheckResults"`
-}
-
-type appJSON struct {
-	ID             string              `json:"id"`
-	Cmd            string              `json:"cmd"`
-	Instances      int                 `json:"instances"`
-	TasksRunning   int                 `json:"tasksRunning"`
-	TasksHealthy   int                 `json:"tasksHealthy"`
-	TasksStaged    int                 `json:"tasksStaged"`
-	TasksUnhealthy int                 `json:"tasksUnhealthy"`
-	Tasks          []taskJSON          `json:"tasks"`
-	Deployments    []map[string]string `json:"deployments"`
-	Version        string              `json:"version"`
-}
+type appJSON = apiclient.App
 
 func (a api) app(id string) appJSON {
 	a.t.Helper()
-	var w struct {
-		App appJSON `json:"app"`
+	ap, err := a.client().App(context.Background(), id)
+	if err != nil {
+		a.t.Fatalf("GET app %s: %v", id, err)
 	}
-	if err := json.Unmarshal(a.must("GET", "/v2/apps"+id, nil, 200), &w); err != nil {
-		a.t.Fatal(err)
-	}
-	return w.App
+	return ap
 }
 
-func (a api) deployments() []map[string]any {
+func (a api) deployments() []apiclient.Deployment {
 	a.t.Helper()
-	var ds []map[string]any
-	_ = json.Unmarshal(a.must("GET", "/v2/deployments", nil, 200), &ds)
+	ds, err := a.client().Deployments(context.Background())
+	if err != nil {
+		a.t.Fatalf("GET /v2/deployments: %v", err)
+	}
 	return ds
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"corral/internal/apiclient"
 	"corral/internal/testcluster"
 	"corral/kernel/mesos"
 )
@@ -139,8 +140,8 @@ func TestRollingUpdateKeepsCapacity(t *testing.T) {
 	close(stopping)
 	<-done
 	ap := a.app("/roll")
-	if !strings.Contains(ap.Cmd, "v2") || ap.TasksHealthy != 4 || len(ap.Tasks) != 4 {
-		t.Fatalf("after update: cmd %q healthy %d tasks %d", ap.Cmd, ap.TasksHealthy, len(ap.Tasks))
+	if !strings.Contains(ap.Command(), "v2") || ap.TasksHealthy != 4 || len(ap.Tasks) != 4 {
+		t.Fatalf("after update: cmd %q healthy %d tasks %d", ap.Command(), ap.TasksHealthy, len(ap.Tasks))
 	}
 	for _, tk := range ap.Tasks {
 		if tk.Version != ap.Version {
@@ -294,10 +295,18 @@ func TestUniqueHostnameSaysWhy(t *testing.T) {
 		"constraints": [][]string{{"hostname", "UNIQUE"}}}
 	a.must("POST", "/v2/apps", app, 201)
 	testcluster.Eventually(t, 60*time.Second, func() bool { return a.app("/uniq").TasksRunning == 2 }, "2 tasks running")
-	var deps []map[string]any
+	var deps []apiclient.Deployment
 	testcluster.Eventually(t, 30*time.Second, func() bool {
 		deps = a.deployments()
-		return len(deps) == 1 && strings.Contains(fmt.Sprint(deps[0]["currentActions"]), "UNIQUE")
+		if len(deps) != 1 || len(deps[0].CurrentActions) != 1 {
+			return false
+		}
+		for _, u := range deps[0].CurrentActions[0].Unplaced {
+			if strings.Contains(strings.Join(u.Reasons, "; "), "hostname UNIQUE") {
+				return true
+			}
+		}
+		return false
 	}, "the deployment to say which constraint blocks it: %v", deps)
 	var q struct {
 		Queue []struct {
@@ -309,7 +318,7 @@ func TestUniqueHostnameSaysWhy(t *testing.T) {
 	if len(q.Queue) != 1 || q.Queue[0].Count != 1 {
 		t.Errorf("queue = %+v; want one app waiting for 1 instance", q.Queue)
 	}
-	t.Logf("deployment: %v", deps[0]["currentActions"])
+	t.Logf("deployment: %+v", deps[0].CurrentActions)
 	// Every offer is a chance to break the constraint: wait until the
 	// master has sent four more and the framework has answered them all
 	// (none outstanding), or a third task shows up, then count the tasks.
