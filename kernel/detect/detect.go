@@ -91,13 +91,28 @@ func (z zkSource) Masters(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var mi mesos.MasterInfo
-	if err := json.Unmarshal(l.Data, &mi); err != nil {
-		return nil, fmt.Errorf("leading master's info in %s: %w", l.Node, err)
-	}
-	u, err := mi.BaseURL()
+	u, err := baseURL(l)
 	if err != nil {
 		return nil, err
 	}
 	return []string{u}, nil
+}
+
+// Leader returns the URL of the leader known now, without waiting.
+func (z zkSource) Leader() (string, bool) {
+	l, ok := z.d.Leader()
+	if !ok {
+		return "", false
+	}
+	u, err := baseURL(l)
+	return u, err == nil
+}
+
+// baseURL reads a leader's URL from its MasterInfo.
+func baseURL(l zkelect.Leader) (string, error) {
+	var mi mesos.MasterInfo
+	if err := json.Unmarshal(l.Data, &mi); err != nil {
+		return "", fmt.Errorf("leading master's info in %s: %w", l.Node, err)
+	}
+	return mi.BaseURL()
 }

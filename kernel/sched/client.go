@@ -63,6 +63,7 @@ type Client struct {
 	framework    mesos.FrameworkInfo // ID set once the master assigned one
 	wish         offerWish           // suppressed roles, wanted and held
 	leader       string              // master that accepted the last SUBSCRIBE
+	dialing      string              // master the current connection attempt dials
 	streamID     string              // Mesos-Stream-Id of the open stream, or ""
 	connected    bool                // SUBSCRIBED received on the open stream
 	heartbeat    time.Duration       // master's interval from the last SUBSCRIBED
@@ -222,13 +223,7 @@ func (c *Client) Run(ctx context.Context) error {
 		// new leader.
 		attemptCtx, cancelAttempt := context.WithCancel(ctx)
 		connected := make(chan struct{})
-		go func() {
-			select {
-			case <-changed:
-				cancelAttempt()
-			case <-connected:
-			}
-		}()
+		go c.abandonOnNewLeader(changed, cancelAttempt, connected)
 		s, err := c.connect(attemptCtx)
 		close(connected)
 		switch {
@@ -268,6 +263,37 @@ func (c *Client) Run(ctx context.Context) error {
 			// it is still taking over.
 			t.Stop()
 			failures = 0
+		}
+	}
+}
+
+// abandonOnNewLeader calls cancel when, before done, the detector names
+// a leader other than the master the attempt dials. A change that still
+// names that master (the leader becoming known as the attempt starts)
+// keeps the attempt: the master may have registered the framework
+// already, and a SUBSCRIBE sent again without its id would leave a ghost
+// framework behind. A detector that cannot name its leader without
+// blocking abandons at every change.
+func (c *Client) abandonOnNewLeader(changed <-chan struct{}, cancel func(), done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case <-changed:
+		}
+		changed = detectorChanges(c.detector)
+		namer, ok := c.detector.(interface{ Leader() (string, bool) })
+		if !ok {
+			cancel()
+			return
+		}
+		leader, known := namer.Leader()
+		c.mu.Lock()
+		dialing := c.dialing
+		c.mu.Unlock()
+		if !known || dialing == "" || leader != dialing {
+			cancel()
+			return
 		}
 	}
 }
@@ -334,6 +360,9 @@ func (c *Client) connect(ctx context.Context) (*stream, error) {
 	}
 	var errs []error
 	for _, m := range cands {
+		c.mu.Lock()
+		c.dialing = m
+		c.mu.Unlock()
 		s, err := c.subscribe(ctx, m)
 		if err == nil {
 			return s, nil

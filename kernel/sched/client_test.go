@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"sync"
 	"testing"
@@ -476,6 +478,17 @@ func (d *switchDetector) Changes() <-chan struct{} {
 	return d.ch
 }
 
+// Leader names the first of the masters, as a ZooKeeper detector names
+// the leader it knows.
+func (d *switchDetector) Leader() (string, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.masters) == 0 {
+		return "", false
+	}
+	return d.masters[0], true
+}
+
 func (d *switchDetector) set(masters ...string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -510,5 +523,43 @@ func TestLeaderChangeAbandonsHungSubscribe(t *testing.T) {
 		d.set(m.URL())
 		m.nextStream(t)
 		events.next(t, mesos.EventSubscribed)
+	})
+}
+
+// TestDetectorChangeWithTheSameLeaderKeepsTheSubscribe: a change of the
+// detector that still names the master being subscribed to (the leader
+// becoming known while the attempt starts, or its record rewritten) must
+// not abandon the SUBSCRIBE: the master may have registered the framework
+// already, and a second SUBSCRIBE without its id would leave a ghost
+// framework behind.
+func TestDetectorChangeWithTheSameLeaderKeepsTheSubscribe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newFakeMaster(t)
+		arrived := make(chan struct{}, 4)
+		release := make(chan struct{})
+		target, _ := url.Parse(m.URL())
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		proxy.Transport = network
+		proxy.FlushInterval = -1
+		front := network.listen(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			arrived <- struct{}{}
+			<-release
+			proxy.ServeHTTP(w, r)
+		}))
+		d := &switchDetector{masters: []string{front}, ch: make(chan struct{})}
+		cfg := testConfig()
+		cfg.Detector = d
+		events := make(eventLog, 8)
+		start(t, cfg, events)
+		<-arrived
+		d.set(front) // a change that names the same leader
+		synctest.Wait()
+		close(release)
+		m.nextStream(t)
+		events.next(t, mesos.EventSubscribed)
+		synctest.Wait()
+		if n := len(arrived); n != 0 {
+			t.Errorf("%d more SUBSCRIBE(s) reached the master after the first; want none", n)
+		}
 	})
 }

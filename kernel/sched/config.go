@@ -40,7 +40,11 @@ const (
 //
 // A Detector may also have a method Changes() <-chan struct{} returning a
 // channel closed at the next change of what Masters returns: the Client
-// then tries a new leader at once instead of waiting out its backoff.
+// then tries a new leader at once instead of waiting out its backoff, and
+// abandons an attempt still dialing another master. With a method
+// Leader() (string, bool) that names the leader known now without
+// blocking (safe to call from any goroutine), a change that still names
+// the master being dialed does not abandon its attempt.
 type Detector interface {
 	// Masters returns the base URLs ("http://host:5050") to try, the most
 	// likely leader first. It may block until one is known and must return
