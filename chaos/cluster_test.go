@@ -3,6 +3,7 @@
 package chaos
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"corral/internal/apiclient"
 	"corral/internal/testcluster"
 	"corral/internal/testpg"
 	"corral/internal/testzk"
@@ -234,7 +236,7 @@ func (c *cluster) state() (master.State, error) {
 	if !ok {
 		return st, errors.New("no leading master")
 	}
-	err := call("GET", c.masterURLs[i]+"/state", nil, &st)
+	err := apiclient.New("master", c.masterURLs[i], httpClient).GetJSON(context.Background(), "/state", &st)
 	return st, err
 }
 

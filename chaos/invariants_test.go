@@ -112,8 +112,8 @@ func appProblems(c *cluster, l *load) []string {
 			ps = append(ps, fmt.Sprintf("app %s: %d tasks, %d running (tasksRunning %d), others %v; want exactly %d running and no other",
 				id, len(a.Tasks), running, a.TasksRunning, others, n))
 		}
-		if checked[id] && a.healthy() != n {
-			ps = append(ps, fmt.Sprintf("app %s: %d healthy tasks; want %d", id, a.healthy(), n))
+		if checked[id] && healthyTasks(a) != n {
+			ps = append(ps, fmt.Sprintf("app %s: %d healthy tasks; want %d", id, healthyTasks(a), n))
 		}
 	}
 	if ds, err := c.marathon().deployments(); err != nil {
@@ -250,7 +250,7 @@ func jobsAliveProblems(c *cluster, since time.Time) []string {
 		}
 		ok := false
 		for _, r := range rs {
-			if s, has := r.scheduled(); has && s.After(since) && r.State == "SUCCEEDED" {
+			if s, has := scheduledOf(r); has && s.After(since) && r.State == "SUCCEEDED" {
 				ok = true
 				break
 			}
@@ -283,7 +283,7 @@ func checkRuns(job string, runs []jobRun, end time.Time) runsReport {
 	bySecond := map[int64][]jobRun{}
 	first := int64(0)
 	for _, run := range runs {
-		s, ok := run.scheduled()
+		s, ok := scheduledOf(run)
 		if run.Trigger != "schedule" || !ok || s.After(end) {
 			continue
 		}
@@ -344,7 +344,7 @@ func checkRuns(job string, runs []jobRun, end time.Time) runsReport {
 func activeRuns(job string, runs []jobRun, end time.Time) []string {
 	var out []string
 	for _, x := range runs {
-		s, ok := x.scheduled()
+		s, ok := scheduledOf(x)
 		if !ok || s.After(end) {
 			continue
 		}

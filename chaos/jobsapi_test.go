@@ -3,32 +3,24 @@
 package chaos
 
 import (
-	"fmt"
-	"net/url"
+	"context"
 	"time"
+
+	"corral/internal/apiclient"
 )
 
 // jobsAPI is a client of the jobs framework's native API at one instance
-// (standbys serve reads and forward writes). Like marathon it returns
-// errors and never fails the test.
+// (standbys serve reads and forward writes), through apiclient. Like
+// marathon it returns errors and never fails the test.
 type jobsAPI struct{ url string }
 
-// jobRun is one run as GET /v1/jobs/{name}/runs shows it.
-type jobRun struct {
-	ID           int64   `json:"id"`
-	Job          string  `json:"job"`
-	Trigger      string  `json:"trigger"`
-	State        string  `json:"state"`
-	Reason       string  `json:"reason"`
-	ScheduledFor *string `json:"scheduledFor"`
-	StartedAt    *string `json:"startedAt"`
-	FinishedAt   *string `json:"finishedAt"`
-	TaskID       string  `json:"taskId"`
-	AgentID      string  `json:"agentId"`
-}
+func (j jobsAPI) api() apiclient.Jobs { return apiclient.NewJobs(j.url, httpClient) }
 
-// scheduled returns the occurrence a scheduled run is for.
-func (r jobRun) scheduled() (time.Time, bool) {
+// jobRun is one run as GET /v1/jobs/{name}/runs shows it.
+type jobRun = apiclient.Run
+
+// scheduledOf returns the occurrence a scheduled run is for.
+func scheduledOf(r jobRun) (time.Time, bool) {
 	if r.ScheduledFor == nil {
 		return time.Time{}, false
 	}
@@ -58,13 +50,20 @@ func laterJob(name string) map[string]any {
 
 // create is POST /v1/jobs; nil means the API acknowledged it (2xx).
 func (j jobsAPI) create(def map[string]any) error {
-	return call("POST", j.url+"/v1/jobs", def, nil)
+	_, err := j.api().Create(context.Background(), def)
+	return err
+}
+
+// trigger queues a manual run of a job.
+func (j jobsAPI) trigger(name string) error {
+	_, err := j.api().Trigger(context.Background(), name)
+	return err
 }
 
 // exists is GET /v1/jobs/{name}: (true, nil) on 200, (false, nil) on 404.
 func (j jobsAPI) exists(name string) (bool, error) {
-	err := call("GET", j.url+"/v1/jobs/"+url.PathEscape(name), nil, nil)
-	if e, ok := err.(*apiError); ok && e.Code == 404 {
+	_, err := j.api().Job(context.Background(), name)
+	if apiclient.IsStatus(err, 404) {
 		return false, nil
 	}
 	return err == nil, err
@@ -76,12 +75,8 @@ func (j jobsAPI) runs(name string) ([]jobRun, error) {
 	var all []jobRun
 	before := int64(0)
 	for {
-		u := fmt.Sprintf("%s/v1/jobs/%s/runs?limit=1000", j.url, url.PathEscape(name))
-		if before > 0 {
-			u += fmt.Sprintf("&before=%d", before)
-		}
-		var page []jobRun
-		if err := call("GET", u, nil, &page); err != nil {
+		page, err := j.api().RunsBefore(context.Background(), name, 1000, before)
+		if err != nil {
 			return nil, err
 		}
 		all = append(all, page...)

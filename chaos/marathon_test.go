@@ -3,48 +3,28 @@
 package chaos
 
 import (
-	"encoding/json"
+	"context"
 	"net/url"
+
+	"corral/internal/apiclient"
 )
 
 // marathon is a client of the services framework's Marathon API at one
-// instance (a standby proxies to the leader). It never fails the test: the
-// suite calls it while components die, so every method returns an error.
+// instance (a standby proxies to the leader), through apiclient. It never
+// fails the test: the suite calls it while components die, so every method
+// returns an error.
 type marathon struct{ url string }
 
-// mTask is a task as GET /v2/apps/{id} shows it.
-type mTask struct {
-	ID                 string `json:"id"`
-	SlaveID            string `json:"slaveId"`
-	State              string `json:"state"`
-	HealthCheckResults []struct {
-		Alive bool `json:"alive"`
-	} `json:"healthCheckResults"`
-}
+func (m marathon) api() apiclient.Services { return apiclient.NewServices(m.url, httpClient) }
 
 // mApp is an app as GET /v2/apps{,/id} shows it.
-type mApp struct {
-	ID           string            `json:"id"`
-	Instances    int               `json:"instances"`
-	TasksRunning int               `json:"tasksRunning"`
-	TasksHealthy int               `json:"tasksHealthy"`
-	HealthChecks []json.RawMessage `json:"healthChecks"`
-	Tasks        []mTask           `json:"tasks"`
-	Deployments  []json.RawMessage `json:"deployments"`
-}
+type mApp = apiclient.App
 
-// healthy counts the running tasks whose health checks all pass.
-func (a mApp) healthy() int {
+// healthyTasks counts the running tasks whose health checks all pass.
+func healthyTasks(a mApp) int {
 	n := 0
 	for _, t := range a.Tasks {
-		if t.State != "TASK_RUNNING" || len(t.HealthCheckResults) == 0 {
-			continue
-		}
-		ok := true
-		for _, h := range t.HealthCheckResults {
-			ok = ok && h.Alive
-		}
-		if ok {
+		if h := t.Healthy(); t.State == "TASK_RUNNING" && h != nil && *h {
 			n++
 		}
 	}
@@ -53,30 +33,28 @@ func (a mApp) healthy() int {
 
 // createApp is POST /v2/apps; nil means the API acknowledged it (2xx).
 func (m marathon) createApp(def map[string]any) error {
-	return call("POST", m.url+"/v2/apps", def, nil)
+	_, _, err := m.api().CreateApp(context.Background(), def, false)
+	return err
 }
 
-// scale is PUT /v2/apps{id} with only instances.
+// scale is PUT /v2/apps{id} with only instances, as Marathon's clients
+// scale.
 func (m marathon) scale(id string, instances int) error {
-	return call("PUT", m.url+"/v2/apps"+id, map[string]any{"instances": instances}, nil)
+	_, err := m.scaleDeployment(id, instances)
+	return err
 }
 
 // scaleDeployment is scale that returns the id of the deployment the
 // API acknowledged.
 func (m marathon) scaleDeployment(id string, instances int) (string, error) {
-	var out struct {
-		DeploymentID string `json:"deploymentId"`
-	}
-	err := call("PUT", m.url+"/v2/apps"+id, map[string]any{"instances": instances}, &out)
-	return out.DeploymentID, err
+	ch, err := m.api().UpdateApp(context.Background(), id, map[string]int{"instances": instances}, false)
+	return ch.DeploymentID, err
 }
 
 // deploymentIDs is GET /v2/deployments, the ids only.
 func (m marathon) deploymentIDs() ([]string, error) {
-	var ds []struct {
-		ID string `json:"id"`
-	}
-	if err := call("GET", m.url+"/v2/deployments", nil, &ds); err != nil {
+	ds, err := m.deployments()
+	if err != nil {
 		return nil, err
 	}
 	ids := make([]string, 0, len(ds))
@@ -88,27 +66,17 @@ func (m marathon) deploymentIDs() ([]string, error) {
 
 // apps is GET /v2/apps with every app's tasks.
 func (m marathon) apps() ([]mApp, error) {
-	var w struct {
-		Apps []mApp `json:"apps"`
-	}
-	err := call("GET", m.url+"/v2/apps?embed=apps.tasks", nil, &w)
-	return w.Apps, err
+	return m.api().Apps(context.Background())
 }
 
 // deployments is GET /v2/deployments.
-func (m marathon) deployments() ([]json.RawMessage, error) {
-	var ds []json.RawMessage
-	err := call("GET", m.url+"/v2/deployments", nil, &ds)
-	return ds, err
+func (m marathon) deployments() ([]apiclient.Deployment, error) {
+	return m.api().Deployments(context.Background())
 }
 
 // leader is GET /v2/leader: the leading instance's host:port.
 func (m marathon) leader() (string, error) {
-	var l struct {
-		Leader string `json:"leader"`
-	}
-	err := call("GET", m.url+"/v2/leader", nil, &l)
-	return l.Leader, err
+	return m.api().Leader(context.Background())
 }
 
 // hostPort returns the host:port of a base URL.

@@ -236,7 +236,7 @@ func startPinnedRun(t *testing.T, f *faultRun) {
 	if err := api.create(def); err != nil {
 		t.Fatalf("creating job %s: %v", pinnedJob, err)
 	}
-	if err := call("POST", api.url+"/v1/jobs/"+pinnedJob+"/run", nil, nil); err != nil {
+	if err := api.trigger(pinnedJob); err != nil {
 		t.Fatalf("starting a run of %s: %v", pinnedJob, err)
 	}
 	f.c.waitFor(30*time.Second, "the run of "+pinnedJob+" to run on "+host, func() bool {

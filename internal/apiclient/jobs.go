@@ -116,9 +116,22 @@ func (j Jobs) Create(ctx context.Context, def any) (Job, error) {
 // Runs returns the job's runs, newest first, at most limit (0: the API's
 // default).
 func (j Jobs) Runs(ctx context.Context, name string, limit int) ([]Run, error) {
-	path := JobPath(name) + "/runs"
+	return j.RunsBefore(ctx, name, limit, 0)
+}
+
+// RunsBefore is a page of Runs: those with an id below before (0: from
+// the newest).
+func (j Jobs) RunsBefore(ctx context.Context, name string, limit int, before int64) ([]Run, error) {
+	q := url.Values{}
 	if limit > 0 {
-		path += "?limit=" + strconv.Itoa(limit)
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if before > 0 {
+		q.Set("before", strconv.FormatInt(before, 10))
+	}
+	path := JobPath(name) + "/runs"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
 	}
 	var out []Run
 	err := j.GetJSON(ctx, path, &out)

@@ -163,12 +163,12 @@ func (s Services) App(ctx context.Context, id string) (App, error) {
 	return body.App, err
 }
 
-// Apps returns every app.
+// Apps returns every app with its tasks.
 func (s Services) Apps(ctx context.Context) ([]App, error) {
 	var body struct {
 		Apps []App `json:"apps"`
 	}
-	err := s.GetJSON(ctx, "/v2/apps", &body)
+	err := s.GetJSON(ctx, "/v2/apps?embed=apps.tasks", &body)
 	return body.Apps, err
 }
 
@@ -225,6 +225,12 @@ func (s Services) change(ctx context.Context, method, path string, body any) (Ch
 // a missing app is created, as Marathon does).
 func (s Services) ReplaceApp(ctx context.Context, id string, def any, forced bool) (Change, error) {
 	return s.change(ctx, http.MethodPut, force(AppPath(id), forced)+"&partialUpdate=false", def)
+}
+
+// UpdateApp merges patch into app id (PUT, as Marathon's classic clients
+// do; a missing app is created from patch).
+func (s Services) UpdateApp(ctx context.Context, id string, patch any, forced bool) (Change, error) {
+	return s.change(ctx, http.MethodPut, force(AppPath(id), forced), patch)
 }
 
 // PatchApp merges patch into the existing app id (PATCH; a missing app is
