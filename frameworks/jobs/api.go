@@ -517,7 +517,7 @@ func (s *Service) queueManual(ctx context.Context, name string, args []string) (
 	if err != nil {
 		return store.Run{}, err
 	}
-	s.poke()
+	s.queued(ctx, run)
 	s.bus.Publish("run_queued", runEvent(run))
 	return run, nil
 }
@@ -561,13 +561,18 @@ func (s *Service) stopRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	found := false
+	var durable durability
 	led := s.withLeader(r.Context(), func(c *core) {
 		if rs := c.runs[run.ID]; rs != nil {
 			found = true
 			c.killRun(rs, "stopped through the API", false)
-			c.flushRuns(r.Context()) // durable before we answer
+			durable = after(c) // before we answer
 		}
 	})
+	if err := durable.wait(r.Context()); err != nil {
+		writeErr(w, r, err)
+		return
+	}
 	if !found {
 		// Not (yet) in a scheduler here: a queued run is stopped in the
 		// database, where any leader will see it.
@@ -593,6 +598,52 @@ func (s *Service) stopRun(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// queued hands runs this process's API queued to its scheduler, if it
+// leads, before the API answers: a request right after the answer (a
+// stop) finds them there. Other processes' runs reach the leader through
+// the watcher.
+func (s *Service) queued(ctx context.Context, runs ...store.Run) {
+	if len(runs) > 0 {
+		s.withLeader(ctx, func(c *core) { c.learn(news{runs: runs}) })
+	}
+}
+
+// durability is what an API change made on the leader's loop waits for
+// before it is answered: the batch holding it stored, or the leader's
+// term over.
+type durability struct {
+	stored <-chan error
+	ended  <-chan struct{}
+}
+
+// after returns what c's changes so far wait for; on c's loop.
+func after(c *core) durability { return durability{stored: c.durable(), ended: c.done} }
+
+// wait waits until the changes are stored, for at most durableWait. A
+// zero durability is nothing to wait for. If the leader's term ends first
+// (a later term fenced its writes) the answer is as before this term
+// ended: accepted, its successor deciding from what is stored.
+func (d durability) wait(ctx context.Context) error {
+	if d.stored == nil {
+		return nil
+	}
+	t := time.NewTimer(durableWait)
+	defer t.Stop()
+	select {
+	case err := <-d.stored:
+		if err != nil {
+			return fmt.Errorf("storing the change: %w", err)
+		}
+		return nil
+	case <-d.ended:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("storing the change: %w", context.DeadlineExceeded)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // nodes describes every job for the graph views.
@@ -656,6 +707,12 @@ func (s *Service) metrics(w http.ResponseWriter, r *http.Request) {
 	if s.Leading() {
 		gauges["leading"], gauges["leader"] = 1, 1
 	}
+	// What waits on the leader's writer and kernel call queues.
+	s.withLeader(r.Context(), func(c *core) {
+		for k, v := range c.writeStats() {
+			gauges[k] = v
+		}
+	})
 	if all, err := s.loadGraph(r.Context()); err == nil {
 		gauges["jobs"] = float64(len(all))
 	}

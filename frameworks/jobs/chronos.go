@@ -287,8 +287,9 @@ func (s *Service) chronosSuccess(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = s.store.RecordResult(ctx, name, true, now)
 	}
+	var children []store.Run
 	if err == nil {
-		_, err = s.store.MarkParentDone(ctx, name, run.ID, func(child string) store.Run {
+		children, err = s.store.MarkParentDone(ctx, name, run.ID, func(child string) store.Run {
 			return store.Run{Job: child, Trigger: "dependency", State: stateQueued, MaxAttempts: 1, QueuedAt: now}
 		})
 	}
@@ -296,7 +297,7 @@ func (s *Service) chronosSuccess(w http.ResponseWriter, r *http.Request) {
 		chronosErr(w, r, err)
 		return
 	}
-	s.poke()
+	s.queued(ctx, children...)
 	w.Header().Set("Content-Type", "text/plain")
 	_, _ = io.WriteString(w, fmt.Sprintf("marked job %s as successful: true", name))
 }
@@ -308,19 +309,24 @@ func (s *Service) chronosKill(w http.ResponseWriter, r *http.Request) {
 		chronosErr(w, r, err)
 		return
 	}
+	var durable durability
 	if !s.withLeader(r.Context(), func(c *core) {
 		for _, rs := range c.runs {
 			if rs.run.Job == name {
 				c.killRun(rs, "killed through the API", false)
 			}
 		}
-		c.flushRuns(r.Context()) // durable before we answer
+		durable = after(c) // before we answer
 	}) {
 		if s.forwarding() {
 			chronosErr(w, r, errNoLeader())
 			return
 		}
 		chronosErr(w, r, errf(http.StatusConflict, "this jobs instance is not leading; send the request to the leader"))
+		return
+	}
+	if err := durable.wait(r.Context()); err != nil {
+		chronosErr(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -51,9 +51,16 @@ type jobState struct {
 	cursor   time.Time         // newest occurrence already recorded
 	next     time.Time         // next occurrence after cursor (zero: none)
 	lastSeen time.Time
+	// created is when the job was created: a job deleted and created
+	// again under its name is another job.
+	created time.Time
 	// steady is set after the first planning pass of this scheduler: from
 	// then on every occurrence is seen coming (see occurrences).
 	steady bool
+	// recording is set while the job's due occurrences are with the
+	// writer; after a failure they are decided again from retryAt.
+	recording bool
+	retryAt   time.Time
 }
 
 // runState is an active run.
@@ -66,6 +73,10 @@ type runState struct {
 	// unreachableSince is when the run's task was first reported
 	// unreachable; zero while it is reachable.
 	unreachableSince time.Time
+	// claiming is set while the run's claim is with the writer; after a
+	// failure it is claimed again from retryAt.
+	claiming bool
+	retryAt  time.Time
 }
 
 // core is the leader's scheduler. Every method runs on its loop.
@@ -94,11 +105,37 @@ type core struct {
 	// the next launch round sends the wish it derives (see manageOffers).
 	restate bool
 
-	// Run changes waiting for the next flush, and the acknowledgements
-	// waiting for them to be durable.
+	// Run changes waiting for the next batch (see flushRuns), and what
+	// waits for them to be durable: acknowledgements and API answers.
 	pendRuns    map[int64]store.Run
 	pendResults []store.Result
+	pendParents []parentDone
 	pendAcks    []func(context.Context)
+	waiters     []chan error
+	fid         string // framework id to store
+	// flushing is set while a batch is with the writer.
+	flushing bool
+
+	// The writer (see writer.go): writes handed to it and not yet back,
+	// and the outcome of the last one back.
+	wr                   *writer
+	outstanding, refused int
+	fullLogged           time.Time
+	writeErr             error
+	// news is what the watcher read (see watch.go).
+	news chan news
+	// lookups holds, by task, the updates of tasks no tracked run owns
+	// while the writer looks up their runs.
+	lookups map[string][]mesos.TaskStatus
+	// gone are the runs this term finished, and when: a late read (a
+	// lookup, the watcher) must not bring them back before their end is
+	// durable.
+	gone map[int64]time.Time
+
+	// Kernel calls and acknowledgements that found their queue full, in
+	// order (see call).
+	callBacklog, ackBacklog []func(context.Context)
+	backlogLogged           time.Time
 }
 
 func newCore(s *Service, st *store.Store) *core {
@@ -106,7 +143,7 @@ func newCore(s *Service, st *store.Store) *core {
 		s: s, store: st, ops: make(chan func(*core), 256), evs: make(chan *mesos.Event, 1024),
 		pokes: make(chan struct{}, 1), calls: make(chan func(context.Context), 8192), acks: make(chan func(context.Context), 8192), done: make(chan struct{}),
 		jobs: map[string]*jobState{}, runs: map[int64]*runState{}, byTask: map[string]int64{}, offers: map[string]*mesos.Offer{},
-		pendRuns: map[int64]store.Run{},
+		pendRuns: map[int64]store.Run{}, news: make(chan news, 16), lookups: map[string][]mesos.TaskStatus{}, gone: map[int64]time.Time{},
 	}
 }
 
@@ -136,32 +173,66 @@ func (c *core) do(ctx context.Context, fn func(*core)) error {
 
 var errNotLeading = fmt.Errorf("this jobs instance is not leading")
 
+// call queues a kernel call for the caller goroutine. The loop is the
+// only sender on the queue: a call that finds it full waits in
+// callBacklog, in order, until moveCalls finds room; the loop neither
+// blocks nor starts a goroutine for it.
 func (c *core) call(fn func(ctx context.Context)) {
-	select {
-	case c.calls <- fn:
-	default:
-		go fn(context.Background())
-	}
+	c.callBacklog = c.enqueue(c.calls, c.callBacklog, fn)
 }
 
 // ack queues an acknowledgement; acknowledgements have workers of their
-// own so they never delay a launch.
+// own so they never delay a launch. As for call, one that finds the queue
+// full waits in ackBacklog.
 func (c *core) ack(fn func(ctx context.Context)) {
-	select {
-	case c.acks <- fn:
-	default:
-		go fn(context.Background())
+	c.ackBacklog = c.enqueue(c.acks, c.ackBacklog, fn)
+}
+
+func (c *core) enqueue(q chan func(context.Context), backlog []func(context.Context), fn func(context.Context)) []func(context.Context) {
+	if len(backlog) == 0 {
+		select {
+		case q <- fn:
+			return nil
+		default:
+		}
 	}
+	if time.Since(c.backlogLogged) > 10*time.Second {
+		c.backlogLogged = time.Now()
+		c.s.log.Warn("a kernel call queue is full; calls wait", "calls", len(c.callBacklog), "acks", len(c.ackBacklog))
+	}
+	return append(backlog, fn)
+}
+
+// moveCalls moves waiting calls and acknowledgements to their queues as
+// far as they have room.
+func (c *core) moveCalls() {
+	move := func(q chan func(context.Context), backlog []func(context.Context)) []func(context.Context) {
+		for len(backlog) > 0 {
+			select {
+			case q <- backlog[0]:
+				backlog[0] = nil
+				backlog = backlog[1:]
+			default:
+				return backlog
+			}
+		}
+		return nil
+	}
+	c.callBacklog = move(c.calls, c.callBacklog)
+	c.ackBacklog = move(c.acks, c.ackBacklog)
 }
 
 // run is the leader's life: load, subscribe, schedule until ctx ends.
 func (c *core) run(ctx context.Context) error {
 	defer close(c.done)
 	s := c.s
-	if err := c.load(ctx); err != nil {
-		return err
+	lctx, lcancel := context.WithTimeout(ctx, loadTimeout)
+	err := c.load(lctx)
+	var fid string
+	if err == nil {
+		fid, err = c.store.FrameworkID(lctx)
 	}
-	fid, err := c.store.FrameworkID(ctx)
+	lcancel()
 	if err != nil {
 		return err
 	}
@@ -214,6 +285,11 @@ func (c *core) run(ctx context.Context) error {
 			}
 		}
 	}()
+	c.wr = newWriter(s.log)
+	writerDone := make(chan struct{})
+	go func() { defer close(writerDone); c.wr.run(cctx) }()
+	watcherDone := make(chan struct{})
+	go func() { defer close(watcherDone); watch(cctx, c.store, s.log, c.news) }()
 	const ackers = 4
 	ackersDone := make(chan struct{}, ackers)
 	for i := 0; i < ackers; i++ {
@@ -235,11 +311,16 @@ func (c *core) run(ctx context.Context) error {
 	cancel()
 	<-clientDone
 	<-callerDone
+	<-writerDone
+	<-watcherDone
 	for i := 0; i < ackers; i++ {
 		<-ackersDone
 	}
 	return nil
 }
+
+// loadTimeout bounds reading the state a term starts from.
+const loadTimeout = 30 * time.Second
 
 // load reads jobs and active runs from Postgres.
 func (c *core) load(ctx context.Context) error {
@@ -296,7 +377,13 @@ func (c *core) installJob(r store.JobRecord, now time.Time) {
 	if cursor.IsZero() {
 		cursor = r.CreatedAt
 	}
-	ns := &jobState{job: j, version: r.Version, cursor: cursor, lastSeen: now}
+	ns := &jobState{job: j, version: r.Version, cursor: cursor, lastSeen: now, created: r.CreatedAt}
+	if js != nil && js.created.Equal(r.CreatedAt) {
+		// The same job redefined: the record may predate occurrences
+		// this scheduler recorded since, or is recording.
+		ns.cursor = maxTime(cursor, js.cursor)
+		ns.recording, ns.retryAt = js.recording, js.retryAt
+	}
 	if j.Schedule != "" {
 		sch, err := schedule.Parse(j.Schedule, j.Timezone)
 		if err != nil {
@@ -306,7 +393,7 @@ func (c *core) installJob(r store.JobRecord, now time.Time) {
 			if js != nil && js.sched != nil && js.sched.String() != sch.String() {
 				// A new schedule starts from now: past occurrences of the
 				// old one are not the new one's.
-				ns.cursor = maxTime(cursor, now)
+				ns.cursor = maxTime(ns.cursor, now)
 			}
 			ns.next, _ = sch.Next(ns.cursor)
 		}
@@ -321,42 +408,41 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-// refresh re-reads jobs, and the queued runs that any process's API wrote
-// (manual and dependency runs); the runs this scheduler records it tracks
-// as it records them, and load reads a predecessor's.
-func (c *core) refresh(ctx context.Context) {
+// learn applies what the watcher read: jobs created, redefined or
+// deleted, and the queued runs that any process's API wrote (manual and
+// dependency runs); the runs this scheduler records it tracks as it
+// records them, and load reads a predecessor's.
+func (c *core) learn(n news) {
 	now := time.Now()
-	recs, err := c.store.Jobs(ctx)
-	if err != nil {
-		c.s.log.Warn("cannot refresh jobs", "err", err)
-		return
-	}
-	for _, r := range recs {
+	for _, r := range n.jobs {
 		c.installJob(r, now)
 	}
-	for name, js := range c.jobs {
-		if js.lastSeen.Before(now) {
-			delete(c.jobs, name)
+	if n.all {
+		for name, js := range c.jobs {
+			if js.lastSeen.Before(now) {
+				delete(c.jobs, name)
+			}
 		}
 	}
-	runs, err := c.store.QueuedUnscheduledRuns(ctx)
-	if err != nil {
-		return
+	for _, name := range n.deleted {
+		delete(c.jobs, name)
 	}
-	for _, r := range runs {
-		if _, ok := c.runs[r.ID]; !ok {
+	for _, r := range n.runs {
+		if _, ok := c.runs[r.ID]; !ok && c.gone[r.ID].IsZero() && r.State == stateQueued {
 			c.track(r)
 		}
 	}
 }
 
+// goneFor is how long a finished run is remembered (see core.gone).
+const goneFor = 10 * time.Minute
+
 // loop is the leader's single owner goroutine.
 func (c *core) loop(ctx context.Context) {
-	c.refresh(ctx)
-	poll := time.NewTicker(time.Second)
-	defer poll.Stop()
 	prune := time.NewTicker(time.Hour)
 	defer prune.Stop()
+	forget := time.NewTicker(goneFor)
+	defer forget.Stop()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -366,15 +452,22 @@ func (c *core) loop(ctx context.Context) {
 		case fn := <-c.ops:
 			fn(c)
 		case ev := <-c.evs:
-			c.handle(ctx, ev)
+			c.handle(ev)
+		case w := <-c.wr.out:
+			c.written(w)
+		case n := <-c.news:
+			c.learn(n)
 		case <-c.pokes:
-			c.refresh(ctx)
-		case <-poll.C:
-			c.refresh(ctx)
+			// This process's API changed something: the watcher brings
+			// it; meanwhile decide again.
 		case <-prune.C:
-			st := c.store
-			cfg := c.s.cfg
-			c.call(func(ctx context.Context) { _, _ = st.PruneRuns(ctx, time.Now().Add(-cfg.Retention), cfg.KeepRuns) })
+			c.prune()
+		case now := <-forget.C:
+			for id, at := range c.gone {
+				if now.Sub(at) > goneFor {
+					delete(c.gone, id)
+				}
+			}
 		case <-timer.C:
 		}
 	drain:
@@ -383,23 +476,47 @@ func (c *core) loop(ctx context.Context) {
 			case fn := <-c.ops:
 				fn(c)
 			case ev := <-c.evs:
-				c.handle(ctx, ev)
+				c.handle(ev)
+			case w := <-c.wr.out:
+				c.written(w)
+			case n := <-c.news:
+				c.learn(n)
 			default:
 				break drain
 			}
 		}
 		now := time.Now()
-		c.schedule(ctx, now)
+		c.schedule(now)
 		c.timeouts(now)
-		c.launch(ctx, now)
-		c.flushRuns(ctx)
+		c.launch(now)
+		c.flushRuns()
+		c.moveCalls()
 		timer.Reset(c.nextWake(time.Now()))
 	}
 }
 
+// prune deletes old finished runs, through the writer.
+func (c *core) prune() {
+	st, cfg := c.store, c.s.cfg
+	c.submit(&write{
+		what: "pruning runs",
+		fn: func(ctx context.Context) error {
+			_, err := st.PruneRuns(ctx, time.Now().Add(-cfg.Retention), cfg.KeepRuns)
+			return err
+		},
+		attempt:  time.Minute,
+		deadline: time.Now().Add(time.Minute),
+		done: func(c *core, err error) {
+			if err != nil {
+				c.s.log.Warn("cannot prune old runs", "err", err)
+			}
+		},
+	})
+}
+
 // handle applies an event from the kernel.
-func (c *core) handle(ctx context.Context, ev *mesos.Event) {
-	c.event(ctx, ev)
+func (c *core) handle(ev *mesos.Event) {
+	c.event(ev)
 	if ev.Type == mesos.EventSubscribed {
 		c.restate = true
 	}
@@ -409,20 +526,32 @@ func (c *core) handle(ctx context.Context, ev *mesos.Event) {
 // next queued run's not-before, or the next run deadline.
 func (c *core) nextWake(now time.Time) time.Duration {
 	wake := now.Add(time.Second)
+	earlier := func(t time.Time) {
+		if t.Before(wake) {
+			wake = t
+		}
+	}
 	for _, js := range c.jobs {
-		if !js.next.IsZero() {
-			if t := js.next.Add(-stageAhead); t.Before(wake) {
-				wake = t
-			}
+		switch {
+		case js.recording || !c.canSubmit():
+			// Woken by the writer's outcomes.
+		case js.retryAt.After(now):
+			earlier(js.retryAt)
+		case !js.next.IsZero():
+			earlier(js.next.Add(-stageAhead))
 		}
 	}
 	for _, rs := range c.runs {
 		r := rs.run
-		if r.State == stateQueued && r.NotBefore != nil && r.NotBefore.Before(wake) {
-			wake = *r.NotBefore
+		// A run ready now waits for offers, which wake the loop.
+		if r.State == stateQueued && !rs.claiming && r.NotBefore != nil && r.NotBefore.After(now) {
+			earlier(*r.NotBefore)
 		}
-		if r.Deadline != nil && r.State == stateRunning && r.Deadline.Before(wake) {
-			wake = *r.Deadline
+		if r.State == stateQueued && rs.retryAt.After(now) {
+			earlier(rs.retryAt)
+		}
+		if r.Deadline != nil && r.State == stateRunning && rs.kill == "" {
+			earlier(*r.Deadline)
 		}
 	}
 	d := time.Until(wake)
@@ -436,16 +565,18 @@ func (c *core) nextWake(now time.Time) time.Duration {
 // stageAhead): runs as QUEUED not before their time, missed and skipped
 // ones with their reason. The records and the job's cursor move together
 // in one transaction, and (job, scheduled time) is unique, so an
-// occurrence is recorded exactly once whatever crashes or races.
-func (c *core) schedule(ctx context.Context, now time.Time) {
+// occurrence is recorded exactly once whatever crashes or races. The
+// writer stores them; recorded applies them once stored, and until then
+// the jobs are not decided again.
+func (c *core) schedule(now time.Time) {
 	horizon := now.Add(stageAhead)
 	var dueNames []string
 	for name, js := range c.jobs {
-		if js.sched != nil && !js.next.IsZero() && !js.next.After(horizon) {
+		if js.sched != nil && !js.next.IsZero() && !js.next.After(horizon) && !js.recording && !js.retryAt.After(now) {
 			dueNames = append(dueNames, name)
 		}
 	}
-	if len(dueNames) == 0 {
+	if len(dueNames) == 0 || !c.canSubmit() {
 		return
 	}
 	slices.Sort(dueNames)
@@ -455,14 +586,7 @@ func (c *core) schedule(ctx context.Context, now time.Time) {
 			activeByJob[rs.run.Job]++
 		}
 	}
-	type batch struct {
-		name    string
-		js      *jobState
-		runs    []store.Run
-		cursor  time.Time
-		replace bool
-	}
-	var work []batch
+	var work []recording
 	for _, name := range dueNames {
 		js := c.jobs[name]
 		occ := c.occurrences(js, activeByJob[name], horizon, now)
@@ -470,7 +594,7 @@ func (c *core) schedule(ctx context.Context, now time.Time) {
 			js.next, _ = js.sched.Next(js.cursor)
 			continue
 		}
-		b := batch{name: name, js: js, cursor: occ[len(occ)-1].At}
+		b := recording{name: name, created: js.created, cursor: occ[len(occ)-1].At}
 		for _, o := range occ {
 			at := o.At
 			r := store.Run{Job: name, Trigger: "schedule", ScheduledFor: &at, DedupKey: "schedule:" + at.UTC().Format(time.RFC3339Nano),
@@ -492,6 +616,7 @@ func (c *core) schedule(ctx context.Context, now time.Time) {
 			}
 			b.runs = append(b.runs, r)
 		}
+		js.recording = true
 		work = append(work, b)
 	}
 	if len(work) == 0 {
@@ -499,22 +624,59 @@ func (c *core) schedule(ctx context.Context, now time.Time) {
 	}
 	// Every due job's occurrences and cursor in one transaction: one
 	// commit per wake, however many jobs are due.
+	st := c.store
 	stored := make([][]store.Run, len(work))
-	err := c.store.Atomically(ctx, func(tx *store.Tx) error {
-		for i, b := range work {
-			rs, err := tx.RecordOccurrences(ctx, b.name, b.runs, b.cursor)
-			if err != nil {
-				return err
-			}
-			stored[i] = rs
-		}
-		return nil
+	c.submit(&write{
+		what: fmt.Sprintf("occurrences of %d jobs", len(work)),
+		fn: func(ctx context.Context) error {
+			return st.Atomically(ctx, func(tx *store.Tx) error {
+				for i, b := range work {
+					rs, err := tx.RecordOccurrences(ctx, b.name, b.runs, b.cursor)
+					if err != nil {
+						return err
+					}
+					stored[i] = rs
+				}
+				return nil
+			})
+		},
+		deadline: now.Add(attemptTimeout),
+		done:     func(c *core, err error) { c.recorded(work, stored, err) },
 	})
+}
+
+// recording is one job's due occurrences, as decided.
+type recording struct {
+	name    string
+	created time.Time
+	runs    []store.Run
+	cursor  time.Time
+	replace bool
+}
+
+// recorded applies recorded occurrences: queued runs are tracked (the
+// active runs they replace killed), missed and skipped ones published,
+// and the jobs' cursors move. If they could not be recorded, the jobs are
+// decided again a little later.
+func (c *core) recorded(work []recording, stored [][]store.Run, err error) {
+	now := time.Now()
 	if err != nil {
 		c.s.log.Warn("cannot record due runs; will retry", "jobs", len(work), "err", err)
-		return
 	}
 	for i, b := range work {
+		js := c.jobs[b.name]
+		if js != nil && !js.created.Equal(b.created) {
+			js = nil // deleted and created again meanwhile
+		}
+		if js != nil {
+			js.recording = false
+		}
+		if err != nil {
+			if js != nil {
+				js.retryAt = now.Add(retryDecision)
+			}
+			continue
+		}
 		if b.replace {
 			for _, rs := range c.runs {
 				if rs.run.Job == b.name && active(rs.run.State) {
@@ -525,13 +687,23 @@ func (c *core) schedule(ctx context.Context, now time.Time) {
 		for _, r := range stored[i] {
 			switch r.State {
 			case stateQueued:
-				c.track(r)
+				// Even if its job is gone: it is stored, and launch ends it.
+				if c.gone[r.ID].IsZero() {
+					c.track(r)
+				}
 			case stateMissed, stateSkipped:
 				c.s.bus.Publish("run_"+strings.ToLower(r.State), runEvent(r))
 			}
 		}
-		b.js.cursor = b.cursor
-		b.js.next, _ = b.js.sched.Next(b.cursor)
+		if js == nil {
+			continue
+		}
+		if b.cursor.After(js.cursor) {
+			js.cursor = b.cursor
+		}
+		if js.sched != nil {
+			js.next, _ = js.sched.Next(js.cursor)
+		}
 	}
 }
 
@@ -621,9 +793,7 @@ func (c *core) giveUp(rs *runState, now time.Time) {
 	c.s.log.Warn("giving up on an unreachable task", "job", r.Job, "run", r.ID, "task", tid, "agent", agent)
 	c.call(func(ctx context.Context) { _ = c.client.Kill(ctx, tid, agent) })
 	rs.unreachableSince = time.Time{}
-	if err := c.failed(rs, reason, nil, now); err != nil {
-		c.s.log.Warn("cannot record a run given up on", "run", r.ID, "err", err)
-	}
+	c.failed(rs, reason, nil, now)
 }
 
 // killRun asks the kernel to kill a run's task, or ends a run that has
@@ -647,15 +817,24 @@ func (c *core) killRun(rs *runState, why string, fail bool) {
 	c.call(func(ctx context.Context) { _ = c.client.Kill(ctx, tid, agent) })
 }
 
-// launch starts queued runs whose time has come on the offers held.
-func (c *core) launch(ctx context.Context, now time.Time) {
+// launch starts queued runs whose time has come on the offers held: the
+// runs are claimed (QUEUED → STARTING) through the writer, and launched
+// once the claims are stored (see claimed).
+func (c *core) launch(now time.Time) {
+	// Nothing launches under a framework id not yet durable, and no run
+	// is claimed while a change of it waits for a batch: the claim would
+	// land before it. Both go to the writer first.
+	c.flushRuns()
 	var ready []*runState
 	for _, rs := range c.runs {
 		r := rs.run
-		if r.State != stateQueued || rs.kill != "" {
+		if r.State != stateQueued || rs.kill != "" || rs.claiming || rs.retryAt.After(now) {
 			continue
 		}
 		if r.NotBefore != nil && r.NotBefore.After(now) {
+			continue
+		}
+		if _, pending := c.pendRuns[r.ID]; pending {
 			continue
 		}
 		ready = append(ready, rs)
@@ -667,7 +846,7 @@ func (c *core) launch(ctx context.Context, now time.Time) {
 		return
 	}
 	c.manageOffers(len(ready) > 0, now)
-	if len(ready) == 0 || len(c.offers) == 0 {
+	if len(ready) == 0 || len(c.offers) == 0 || c.fid != "" || !c.canSubmit() {
 		return
 	}
 	// Bound one launch round: a backlog must not become one enormous
@@ -679,15 +858,15 @@ func (c *core) launch(ctx context.Context, now time.Time) {
 		pool = append(pool, place.Offer{ID: o.ID.Value, AgentID: o.AgentID.Value, Hostname: o.Hostname, Attributes: textAttributes(o.Attributes), Resources: res})
 	}
 	sort.Slice(pool, func(i, j int) bool { return pool[i].ID < pool[j].ID })
-	type launch struct {
-		rs *runState
-		p  place.Placement
-	}
-	var picks []launch
+	var picks []pick
 	for _, rs := range ready {
 		js := c.jobs[rs.run.Job]
 		if js == nil {
-			c.finish(rs, stateFailed, "job was deleted before the run started", nil, now)
+			// A run may reach the loop before its new job does (the API
+			// hands its runs over at once, the watcher brings jobs).
+			if now.Sub(rs.run.QueuedAt) >= unknownJobGrace {
+				c.finish(rs, stateFailed, "job was deleted before the run started", nil, now)
+			}
 			continue
 		}
 		spec := c.placementSpec(js.job)
@@ -701,7 +880,7 @@ func (c *core) launch(ctx context.Context, now time.Time) {
 				pool[i].Resources = pool[i].Resources.Sub(p.Resources)
 			}
 		}
-		picks = append(picks, launch{rs, p})
+		picks = append(picks, pick{rs, p})
 	}
 	if len(picks) == 0 {
 		return
@@ -719,10 +898,60 @@ func (c *core) launch(ctx context.Context, now time.Time) {
 		r.State = stateStarting
 		r.AgentID, r.Host = l.p.AgentID, l.p.Hostname
 		claims = append(claims, r)
+		l.rs.claiming = true
 	}
-	won, err := c.store.TransitionRuns(ctx, []string{stateQueued}, claims)
+	// The offers go with the claim: nothing else may use or decline them.
+	held := map[string]*mesos.Offer{}
+	for _, l := range picks {
+		if o := c.offers[l.p.OfferID]; o != nil {
+			held[l.p.OfferID] = o
+			delete(c.offers, l.p.OfferID)
+		}
+	}
+	st := c.store
+	var won []store.Run
+	c.submit(&write{
+		what: fmt.Sprintf("claiming %d runs", len(claims)),
+		fn: func(ctx context.Context) error {
+			var err error
+			won, err = st.TransitionRuns(ctx, []string{stateQueued}, claims)
+			return err
+		},
+		deadline: now.Add(attemptTimeout),
+		done:     func(c *core, err error) { c.claimed(picks, held, won, err) },
+	})
+}
+
+// unknownJobGrace is how long a queued run whose job the loop does not
+// know waits for it before it fails.
+const unknownJobGrace = 10 * time.Second
+
+// pick is a run placed on an offer.
+type pick struct {
+	rs *runState
+	p  place.Placement
+}
+
+// claimed launches the runs whose claims were stored, except those ended
+// meanwhile (a stop through the API); runs another process claimed are
+// forgotten. If the claims could not be stored the runs are claimed again
+// a little later, and their offers declined without a filter.
+func (c *core) claimed(picks []pick, held map[string]*mesos.Offer, won []store.Run, err error) {
+	now := time.Now()
+	for _, l := range picks {
+		l.rs.claiming = false
+	}
 	if err != nil {
-		c.s.log.Warn("cannot claim runs; will retry", "err", err)
+		c.s.log.Warn("cannot claim runs; will retry", "runs", len(picks), "err", err)
+		for _, l := range picks {
+			l.rs.retryAt = now.Add(retryDecision)
+		}
+		for _, o := range held {
+			oid := o.ID
+			c.call(func(ctx context.Context) {
+				_ = c.client.Decline(ctx, []mesos.ID{oid}, &mesos.Filters{RefuseSeconds: fsecs(0)})
+			})
+		}
 		return
 	}
 	winners := map[int64]store.Run{}
@@ -733,13 +962,24 @@ func (c *core) launch(ctx context.Context, now time.Time) {
 	for _, l := range picks {
 		r, ok := winners[l.rs.run.ID]
 		if !ok {
-			c.untrack(l.rs.run.ID) // someone else has it
+			if c.runs[l.rs.run.ID] == l.rs {
+				c.untrack(l.rs.run.ID) // someone else has it
+			}
+			continue
+		}
+		if c.runs[r.ID] != l.rs || l.rs.kill != "" {
+			// Ended while its claim was with the writer: its end is
+			// stored after the claim, and it is not launched.
+			continue
+		}
+		js := c.jobs[r.Job]
+		if js == nil {
+			c.finish(l.rs, stateFailed, "job was deleted before the run started", nil, now)
 			continue
 		}
 		c.track(r)
-		js := c.jobs[r.Job]
 		byOffer[l.p.OfferID] = append(byOffer[l.p.OfferID], c.taskInfo(js.job, r, l.p))
-		if o := c.offers[l.p.OfferID]; o != nil && o.URL != nil {
+		if o := held[l.p.OfferID]; o != nil && o.URL != nil {
 			// Where the run's stdout and stderr can be read.
 			fid := c.client.FrameworkID()
 			host := o.URL.Address.Hostname
@@ -751,13 +991,15 @@ func (c *core) launch(ctx context.Context, now time.Time) {
 		}
 		c.s.bus.Publish("run_starting", runEvent(r))
 	}
-	for oid, tasks := range byOffer {
-		o := c.offers[oid]
-		delete(c.offers, oid)
-		if o == nil {
+	for oid, o := range held {
+		id := o.ID
+		tasks := byOffer[oid]
+		if len(tasks) == 0 {
+			c.call(func(ctx context.Context) {
+				_ = c.client.Decline(ctx, []mesos.ID{id}, &mesos.Filters{RefuseSeconds: fsecs(0)})
+			})
 			continue
 		}
-		id := o.ID
 		c.call(func(ctx context.Context) {
 			if err := c.client.Launch(ctx, []mesos.ID{id}, tasks, &mesos.Filters{RefuseSeconds: fsecs(0)}); err != nil {
 				c.s.log.Warn("launch failed; the runs go back to the queue", "tasks", len(tasks), "err", err)

@@ -1,7 +1,11 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"time"
@@ -12,7 +16,7 @@ import (
 )
 
 // event handles one event from the kernel.
-func (c *core) event(ctx context.Context, ev *mesos.Event) {
+func (c *core) event(ev *mesos.Event) {
 	switch ev.Type {
 	case mesos.EventSubscribed:
 		c.subscribed = true
@@ -22,14 +26,8 @@ func (c *core) event(ctx context.Context, ev *mesos.Event) {
 		clear(c.offers)
 		c.revivedAt = time.Time{}
 		id := ev.Subscribed.FrameworkID.Value
-		for {
-			err := c.store.SetFrameworkID(ctx, id)
-			if err == nil || ctx.Err() != nil {
-				break
-			}
-			c.s.log.Warn("storing framework id failed; retrying", "err", err)
-			time.Sleep(time.Second)
-		}
+		// Stored with the next batch; nothing launches before (launch).
+		c.fid = id
 		var tasks []mesos.ReconcileTask
 		for _, rs := range c.runs {
 			if rs.run.TaskID != "" && (rs.run.State == stateStarting || rs.run.State == stateRunning) {
@@ -55,7 +53,7 @@ func (c *core) event(ctx context.Context, ev *mesos.Event) {
 	case mesos.EventRescind:
 		delete(c.offers, ev.Rescind.OfferID.Value)
 	case mesos.EventUpdate:
-		c.update(ctx, ev.Update.Status)
+		c.update(ev.Update.Status)
 	case mesos.EventError:
 		c.s.log.Error("kernel error event", "message", ev.Error.Message)
 		c.subscribed = false
@@ -65,42 +63,18 @@ func (c *core) event(ctx context.Context, ev *mesos.Event) {
 // update applies a task status to its run. The run's new state is stored
 // before the update is acknowledged, so a crash loses nothing: the agent
 // sends the update again.
-func (c *core) update(ctx context.Context, st mesos.TaskStatus) {
+func (c *core) update(st mesos.TaskStatus) {
 	tid := st.TaskID.Value
 	now := time.Now()
-	// Acknowledged only once what this update changed is durable (flush).
-	ack := func() {
-		if st.UUID == "" {
-			return
-		}
-		agent := ""
-		if st.AgentID != nil {
-			agent = st.AgentID.Value
-		}
-		c.pendAcks = append(c.pendAcks, func(ctx context.Context) { _ = c.client.Acknowledge(ctx, agent, tid, st.UUID) })
-	}
 	id, ok := c.byTask[tid]
 	rs := c.runs[id]
 	if !ok || rs == nil {
 		// Maybe a run started by an earlier leader and already finished
-		// here; otherwise a task nobody owns: it must not run.
-		if r, err := c.store.RunByTask(ctx, tid); err == nil && active(r.State) {
-			c.track(r)
-			rs = c.runs[r.ID]
-		} else {
-			if !st.State.Terminal() && st.State != mesos.TaskUnknown {
-				agent := ""
-				if st.AgentID != nil {
-					agent = st.AgentID.Value
-				}
-				c.s.log.Warn("killing a task no run owns", "task", tid)
-				c.call(func(ctx context.Context) { _ = c.client.Kill(ctx, tid, agent) })
-			}
-			ack()
-			return
-		}
+		// here; otherwise a task nobody owns: it must not run. The writer
+		// looks it up (lookedUp handles the answer).
+		c.lookUp(st)
+		return
 	}
-	var err error
 	switch st.State {
 	case mesos.TaskUnreachable:
 		// Maybe back later; given up on after UnreachableTimeout (timeouts).
@@ -133,22 +107,101 @@ func (c *core) update(ctx context.Context, st mesos.TaskStatus) {
 	default: // terminal, or TASK_UNKNOWN
 		v := run.Judge(run.Ending{State: st.State, Reason: st.Reason, Message: st.Message, Kill: rs.kill, FailAfterKill: rs.failAfterKill},
 			rs.run.Attempt, rs.run.MaxAttempts, c.retryBackoff(rs.run.Job))
-		err = c.conclude(rs, v, now)
+		c.conclude(rs, v, now)
 	}
-	if err != nil {
-		c.s.log.Warn("cannot record a run's status; not acknowledging it", "run", rs.run.ID, "err", err)
+	c.ackAfterFlush(st)
+}
+
+// ackAfterFlush acknowledges st once what it changed is durable: with the
+// next batch (flushRuns).
+func (c *core) ackAfterFlush(st mesos.TaskStatus) {
+	if st.UUID == "" {
 		return
 	}
-	ack()
+	agent := ""
+	if st.AgentID != nil {
+		agent = st.AgentID.Value
+	}
+	tid, uuid := st.TaskID.Value, st.UUID
+	c.pendAcks = append(c.pendAcks, func(ctx context.Context) { _ = c.client.Acknowledge(ctx, agent, tid, uuid) })
+}
+
+// maxLookups bounds the updates waiting for lookups; more are dropped
+// unacknowledged (their agents send them again).
+const maxLookups = 1024
+
+// lookUp has the writer find the run of a task no tracked run owns.
+// Updates of a task already being looked up wait for that lookup.
+func (c *core) lookUp(st mesos.TaskStatus) {
+	tid := st.TaskID.Value
+	if waiting, ok := c.lookups[tid]; ok {
+		if len(waiting) < 16 {
+			c.lookups[tid] = append(waiting, st)
+		}
+		return
+	}
+	if len(c.lookups) >= maxLookups || !c.canSubmit() {
+		c.s.log.Warn("too many lookups waiting; the update will come again", "task", tid, "lookups", len(c.lookups))
+		return
+	}
+	c.lookups[tid] = []mesos.TaskStatus{st}
+	db := c.store
+	var r store.Run
+	c.submit(&write{
+		what: "looking up task " + tid,
+		fn: func(ctx context.Context) error {
+			var err error
+			r, err = db.RunByTask(ctx, tid)
+			return err
+		},
+		deadline: time.Now().Add(attemptTimeout),
+		done:     func(c *core, err error) { c.lookedUp(tid, r, err) },
+	})
+}
+
+// lookedUp handles the updates of a task looked up: an active run that
+// this term does not know (an earlier leader's) is tracked and the updates
+// applied to it; otherwise the task belongs to no run and must not run.
+// If the lookup failed the updates are dropped unacknowledged, to come
+// again.
+func (c *core) lookedUp(tid string, r store.Run, err error) {
+	statuses := c.lookups[tid]
+	delete(c.lookups, tid)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		c.s.log.Warn("cannot look up the run of a task; its update will come again", "task", tid, "err", err)
+		return
+	}
+	if err == nil && active(r.State) && c.runs[r.ID] == nil && c.gone[r.ID].IsZero() {
+		c.track(r)
+		for _, st := range statuses {
+			c.update(st)
+		}
+		return
+	}
+	for _, st := range statuses {
+		if _, owned := c.byTask[tid]; owned {
+			c.update(st) // tracked meanwhile
+			continue
+		}
+		if !st.State.Terminal() && st.State != mesos.TaskUnknown {
+			agent := ""
+			if st.AgentID != nil {
+				agent = st.AgentID.Value
+			}
+			c.s.log.Warn("killing a task no run owns", "task", tid)
+			c.call(func(ctx context.Context) { _ = c.client.Kill(ctx, tid, agent) })
+		}
+		c.ackAfterFlush(st)
+	}
 }
 
 // failed ends an attempt that failed for a reason the scheduler found
 // (its task unreachable for too long): retried while attempts remain,
 // otherwise the run fails.
-func (c *core) failed(rs *runState, reason string, exit *int, now time.Time) error {
+func (c *core) failed(rs *runState, reason string, exit *int, now time.Time) {
 	v := run.Fail(reason, rs.run.Attempt, rs.run.MaxAttempts, c.retryBackoff(rs.run.Job))
 	v.Exit = exit
-	return c.conclude(rs, v, now)
+	c.conclude(rs, v, now)
 }
 
 // retryBackoff is the base delay between attempts of job's runs.
@@ -161,14 +214,17 @@ func (c *core) retryBackoff(job string) time.Duration {
 
 // conclude applies the verdict on an ended attempt: the run finishes, or
 // is queued for another attempt.
-func (c *core) conclude(rs *runState, v run.Verdict, now time.Time) error {
+func (c *core) conclude(rs *runState, v run.Verdict, now time.Time) {
 	switch v.Outcome {
 	case run.Succeeded:
-		return c.finish(rs, stateSucceeded, "", v.Exit, now)
+		c.finish(rs, stateSucceeded, "", v.Exit, now)
+		return
 	case run.Killed:
-		return c.finish(rs, stateKilled, v.Reason, nil, now)
+		c.finish(rs, stateKilled, v.Reason, nil, now)
+		return
 	case run.Failed:
-		return c.finish(rs, stateFailed, v.Reason, v.Exit, now)
+		c.finish(rs, stateFailed, v.Reason, v.Exit, now)
+		return
 	}
 	r := rs.run
 	delete(c.byTask, r.TaskID)
@@ -187,13 +243,12 @@ func (c *core) conclude(rs *runState, v run.Verdict, now time.Time) error {
 	rs.run = r
 	rs.kill, rs.failAfterKill = "", false
 	c.s.bus.Publish("run_retrying", runEvent(r))
-	return nil
 }
 
 // finish ends a run: stored, counted in the job's stats, and — on success,
-// or failure of a softError job — offered to its children.
-func (c *core) finish(rs *runState, state, reason string, exit *int, now time.Time) error {
-	ctx := context.Background()
+// or failure of a softError job — offered to its children, in the same
+// batch, after its end (children are fired from the stored outcome).
+func (c *core) finish(rs *runState, state, reason string, exit *int, now time.Time) {
 	r := rs.run
 	r.State = state
 	r.Reason = reason
@@ -202,81 +257,186 @@ func (c *core) finish(rs *runState, state, reason string, exit *int, now time.Ti
 	js := c.jobs[r.Job]
 	counted := state == stateSucceeded || state == stateFailed
 	fire := state == stateSucceeded || (state == stateFailed && js != nil && js.job.SoftError)
+	c.pend(r)
+	if counted {
+		c.pendResults = append(c.pendResults, store.Result{Job: r.Job, Success: state == stateSucceeded, At: now})
+	}
 	if fire && c.hasChildren(r.Job) {
-		// Children are fired from the stored outcome: write it now.
-		if err := c.store.UpdateRun(ctx, r); err != nil {
-			return err
-		}
-		delete(c.pendRuns, r.ID)
-		if counted {
-			if err := c.store.RecordResult(ctx, r.Job, state == stateSucceeded, now); err != nil {
-				c.s.log.Warn("cannot record job stats", "job", r.Job, "err", err)
+		// What each child's run looks like is decided here: the writer
+		// must not read the jobs.
+		children := map[string]store.Run{}
+		for name, cj := range c.jobs {
+			if !slices.Contains(cj.job.Parents, r.Job) {
+				continue
 			}
+			q := store.Run{Job: name, Trigger: "dependency", State: stateQueued, MaxAttempts: cj.job.Retries + 1, QueuedAt: now}
+			if cj.job.Disabled {
+				q.State = stateSkipped
+				q.Reason = "job is disabled"
+				q.FinishedAt = &now
+			}
+			children[name] = q
 		}
-	} else {
-		c.pend(r)
-		if counted {
-			c.pendResults = append(c.pendResults, store.Result{Job: r.Job, Success: state == stateSucceeded, At: now})
-		}
+		c.pendParents = append(c.pendParents, parentDone{job: r.Job, run: r.ID, at: now, children: children})
 	}
 	c.untrack(r.ID)
-	if fire && c.hasChildren(r.Job) {
-		children, err := c.store.MarkParentDone(ctx, r.Job, r.ID, func(child string) store.Run {
-			q := store.Run{Job: child, Trigger: "dependency", State: stateQueued, MaxAttempts: 1, QueuedAt: now}
-			if cj := c.jobs[child]; cj != nil {
-				q.MaxAttempts = cj.job.Retries + 1
-				if cj.job.Disabled {
-					q.State = stateSkipped
-					q.Reason = "job is disabled"
-					q.FinishedAt = &now
-				}
-			}
-			return q
-		})
-		if err != nil {
-			c.s.log.Warn("cannot fire dependent jobs", "job", r.Job, "run", r.ID, "err", err)
-		}
-		for _, ch := range children {
-			if ch.State == stateQueued {
-				c.track(ch)
-			}
-			c.s.bus.Publish("run_queued", runEvent(ch))
-		}
-	}
+	c.gone[r.ID] = now
 	c.s.bus.Publish("run_"+lower(state), runEvent(r))
-	return nil
 }
 
-// pend queues a run's new state for the next flush.
+// parentDone is a finished run whose children are to be fired.
+type parentDone struct {
+	job      string
+	run      int64
+	at       time.Time
+	children map[string]store.Run // the run each child gets, by child
+}
+
+// queuedRun is MarkParentDone's queuedRun for p.
+func (p parentDone) queuedRun(child string) store.Run {
+	if q, ok := p.children[child]; ok {
+		return q
+	}
+	return store.Run{Job: child, Trigger: "dependency", State: stateQueued, MaxAttempts: 1, QueuedAt: p.at}
+}
+
+// pend queues a run's new state for the next batch.
 func (c *core) pend(r store.Run) {
 	c.pendRuns[r.ID] = r
 }
 
-// flushRuns writes the queued run states and results in one transaction
-// and one round trip, then sends the acknowledgements that waited for
-// them. If the database cannot take them, everything stays queued for the
-// next iteration and nothing is acknowledged: agents resend meanwhile.
-func (c *core) flushRuns(ctx context.Context) {
-	if len(c.pendRuns) == 0 && len(c.pendResults) == 0 && len(c.pendAcks) == 0 {
+// durable returns a channel that gets nil once every run change made so
+// far is durable, or the error that kept them from being stored.
+func (c *core) durable() <-chan error {
+	ch := make(chan error, 1)
+	c.waiters = append(c.waiters, ch)
+	return ch
+}
+
+// runBatch is the run changes of one flush, and what waits for them.
+type runBatch struct {
+	fid     string
+	runs    []store.Run
+	results []store.Result
+	parents []parentDone
+	acks    []func(context.Context)
+	waiters []chan error
+
+	// Progress, kept by the writer across attempts: the runs and results
+	// are stored once (results count), then the parents marked one by
+	// one; children are the runs that created.
+	fidStored, stored bool
+	marked            int
+	children          []store.Run
+}
+
+// write stores the batch: the framework id, the runs and results in one
+// transaction, then each parent's children (each in its own transaction,
+// idempotently).
+func (b *runBatch) write(ctx context.Context, st *store.Store, log *slog.Logger) error {
+	if b.fid != "" && !b.fidStored {
+		if err := st.SetFrameworkID(ctx, b.fid); err != nil {
+			return err
+		}
+		b.fidStored = true
+	}
+	if !b.stored {
+		if err := st.ApplyRunChanges(ctx, b.runs, b.results); err != nil {
+			return err
+		}
+		b.stored = true
+	}
+	for b.marked < len(b.parents) {
+		p := b.parents[b.marked]
+		children, err := st.MarkParentDone(ctx, p.job, p.run, p.queuedRun)
+		if err != nil && !store.Permanent(err) {
+			return err
+		}
+		if err != nil {
+			log.Warn("cannot fire dependent jobs", "job", p.job, "run", p.run, "err", err)
+		}
+		b.children = append(b.children, children...)
+		b.marked++
+	}
+	return nil
+}
+
+// flushRuns hands the run changes made since the last batch to the writer
+// as one batch, unless a batch is still with it: then they wait for the
+// next, so that nothing piles up while Postgres is away. The
+// acknowledgements and API answers that waited for them go out once the
+// batch is durable (flushed); until then agents resend their updates.
+func (c *core) flushRuns() {
+	if c.flushing || !c.canSubmit() {
 		return
 	}
-	runs := make([]store.Run, 0, len(c.pendRuns))
+	if len(c.pendRuns) == 0 && len(c.pendResults) == 0 && len(c.pendParents) == 0 && len(c.pendAcks) == 0 && len(c.waiters) == 0 && c.fid == "" {
+		return
+	}
+	b := &runBatch{fid: c.fid, results: c.pendResults, parents: c.pendParents, acks: c.pendAcks, waiters: c.waiters}
 	for _, r := range c.pendRuns {
-		runs = append(runs, r)
+		b.runs = append(b.runs, r)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	err := c.store.ApplyRunChanges(wctx, runs, c.pendResults)
-	cancel()
-	if err != nil {
-		c.s.log.Warn("cannot record run changes; retrying before acknowledging", "runs", len(runs), "err", err)
+	slices.SortFunc(b.runs, func(x, y store.Run) int { return cmp.Compare(x.ID, y.ID) })
+	c.fid = ""
+	clear(c.pendRuns)
+	c.pendResults, c.pendParents, c.pendAcks, c.waiters = nil, nil, nil, nil
+	c.flushing = true
+	st, log := c.store, c.s.log
+	c.submit(&write{
+		what: fmt.Sprintf("%d run changes", len(b.runs)),
+		fn:   func(ctx context.Context) error { return b.write(ctx, st, log) },
+		done: func(c *core, err error) { c.flushed(b, err) },
+	})
+}
+
+// flushed handles a batch's outcome: children are tracked, and the
+// acknowledgements and answers go out. A batch refused for good is
+// dropped (retrying cannot cure it) and its updates acknowledged all the
+// same, or agents would resend them for ever; the API is told.
+func (c *core) flushed(b *runBatch, err error) {
+	c.flushing = false
+	for _, ch := range b.children {
+		if ch.State == stateQueued && c.runs[ch.ID] == nil && c.gone[ch.ID].IsZero() {
+			c.track(ch)
+		}
+		c.s.bus.Publish("run_queued", runEvent(ch))
+	}
+	if err != nil && !store.Permanent(err) {
+		// Not expected (batches are retried until they succeed): keep it
+		// for the next batch.
+		c.s.log.Warn("cannot record run changes; will retry", "runs", len(b.runs), "err", err)
+		c.unflush(b)
 		return
 	}
-	clear(c.pendRuns)
-	c.pendResults = c.pendResults[:0]
-	for _, fn := range c.pendAcks {
+	if err != nil {
+		c.s.log.Error("run changes refused by the database; dropping them", "runs", len(b.runs), "err", err)
+	}
+	for _, fn := range b.acks {
 		c.ack(fn)
 	}
-	c.pendAcks = c.pendAcks[:0]
+	for _, w := range b.waiters {
+		w <- err
+	}
+}
+
+// unflush puts a batch that was not stored back in front of what changed
+// since.
+func (c *core) unflush(b *runBatch) {
+	if c.fid == "" && !b.fidStored {
+		c.fid = b.fid
+	}
+	if !b.stored {
+		for _, r := range b.runs {
+			if _, newer := c.pendRuns[r.ID]; !newer {
+				c.pendRuns[r.ID] = r
+			}
+		}
+		c.pendResults = append(b.results, c.pendResults...)
+	}
+	c.pendParents = append(b.parents[b.marked:], c.pendParents...)
+	c.pendAcks = append(b.acks, c.pendAcks...)
+	c.waiters = append(b.waiters, c.waiters...)
 }
 
 // hasChildren reports whether any job depends on job.
