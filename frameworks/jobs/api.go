@@ -87,7 +87,7 @@ func readBody(r *http.Request) ([]byte, error) {
 
 func (s *Service) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.forwardWrites)
+	r.Use(s.forwardWrites, bounded)
 	r.Get("/ping", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "pong\n") })
 	r.Get("/health", s.health)
 	r.Get("/metrics", s.metrics)
@@ -112,6 +112,24 @@ func (s *Service) routes() http.Handler {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "Method " + r.Method + " is not allowed on " + r.URL.Path})
 	})
 	return r
+}
+
+// requestTimeout bounds a request, and so the store calls it makes.
+const requestTimeout = 30 * time.Second
+
+// bounded gives every request but the event stream a deadline: the store
+// calls of handlers honor their request's context, so a database that
+// hangs costs a client at most requestTimeout.
+func bounded(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/events" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // health says whether the database can be reached (503 if not), whether

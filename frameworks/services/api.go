@@ -849,6 +849,9 @@ func (s *Service) killAppTasks(w http.ResponseWriter, r *http.Request, id, taskI
 	writeJSON(w, http.StatusOK, map[string]any{"tasks": killed})
 }
 
+// readTimeout bounds the API's own reads of the database.
+const readTimeout = 10 * time.Second
+
 func (s *Service) appVersions(w http.ResponseWriter, r *http.Request, id string) {
 	if app.ValidID(id) != nil {
 		// No app can have this id; asking Postgres could only fail (a NUL
@@ -856,7 +859,9 @@ func (s *Service) appVersions(w http.ResponseWriter, r *http.Request, id string)
 		writeErr(w, r, appNotFound(id))
 		return
 	}
-	vs, err := s.store.AppVersions(r.Context(), id)
+	ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
+	defer cancel()
+	vs, err := s.store.AppVersions(ctx, id)
 	if err == nil && len(vs) == 0 {
 		err = appNotFound(id)
 	}
@@ -876,7 +881,9 @@ func (s *Service) appVersion(w http.ResponseWriter, r *http.Request, id, version
 	var spec json.RawMessage
 	err := store.ErrNotFound
 	if _, perr := app.ParseVersion(version); perr == nil && app.ValidID(id) == nil {
-		spec, err = s.store.AppVersion(r.Context(), id, version)
+		ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
+		defer cancel()
+		spec, err = s.store.AppVersion(ctx, id, version)
 	}
 	if err != nil {
 		if isNotFound(err) {
