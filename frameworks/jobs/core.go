@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"corral/frameworks/internal/durable"
 	"corral/frameworks/internal/place"
 	"corral/frameworks/jobs/due"
 	"corral/frameworks/jobs/job"
@@ -116,12 +117,8 @@ type core struct {
 	// flushing is set while a batch is with the writer.
 	flushing bool
 
-	// The writer (see writer.go): writes handed to it and not yet back,
-	// and the outcome of the last one back.
-	wr                   *writer
-	outstanding, refused int
-	fullLogged           time.Time
-	writeErr             error
+	// The writer (see writer.go).
+	wr *durable.Writer[*core]
 	// news is what the watcher read (see watch.go).
 	news chan news
 	// lookups holds, by task, the updates of tasks no tracked run owns
@@ -287,7 +284,7 @@ func (c *core) run(ctx context.Context) error {
 	}()
 	c.wr = newWriter(s.log)
 	writerDone := make(chan struct{})
-	go func() { defer close(writerDone); c.wr.run(cctx) }()
+	go func() { defer close(writerDone); c.wr.Run(cctx) }()
 	watcherDone := make(chan struct{})
 	go func() { defer close(watcherDone); watch(cctx, c.store, s.log, c.news) }()
 	const ackers = 4
@@ -453,8 +450,8 @@ func (c *core) loop(ctx context.Context) {
 			fn(c)
 		case ev := <-c.evs:
 			c.handle(ev)
-		case w := <-c.wr.out:
-			c.written(w)
+		case w := <-c.wr.Out():
+			c.wr.Written(c, w)
 		case n := <-c.news:
 			c.learn(n)
 		case <-c.pokes:
@@ -477,8 +474,8 @@ func (c *core) loop(ctx context.Context) {
 				fn(c)
 			case ev := <-c.evs:
 				c.handle(ev)
-			case w := <-c.wr.out:
-				c.written(w)
+			case w := <-c.wr.Out():
+				c.wr.Written(c, w)
 			case n := <-c.news:
 				c.learn(n)
 			default:
@@ -499,14 +496,14 @@ func (c *core) loop(ctx context.Context) {
 func (c *core) prune() {
 	st, cfg := c.store, c.s.cfg
 	c.submit(&write{
-		what: "pruning runs",
-		fn: func(ctx context.Context) error {
+		What: "pruning runs",
+		Fn: func(ctx context.Context) error {
 			_, err := st.PruneRuns(ctx, time.Now().Add(-cfg.Retention), cfg.KeepRuns)
 			return err
 		},
-		attempt:  time.Minute,
-		deadline: time.Now().Add(time.Minute),
-		done: func(c *core, err error) {
+		Attempt:  time.Minute,
+		Deadline: time.Now().Add(time.Minute),
+		Done: func(c *core, err error) {
 			if err != nil {
 				c.s.log.Warn("cannot prune old runs", "err", err)
 			}
@@ -627,8 +624,8 @@ func (c *core) schedule(now time.Time) {
 	st := c.store
 	stored := make([][]store.Run, len(work))
 	c.submit(&write{
-		what: fmt.Sprintf("occurrences of %d jobs", len(work)),
-		fn: func(ctx context.Context) error {
+		What: fmt.Sprintf("occurrences of %d jobs", len(work)),
+		Fn: func(ctx context.Context) error {
 			return st.Atomically(ctx, func(tx *store.Tx) error {
 				for i, b := range work {
 					rs, err := tx.RecordOccurrences(ctx, b.name, b.runs, b.cursor)
@@ -640,8 +637,8 @@ func (c *core) schedule(now time.Time) {
 				return nil
 			})
 		},
-		deadline: now.Add(attemptTimeout),
-		done:     func(c *core, err error) { c.recorded(work, stored, err) },
+		Deadline: now.Add(attemptTimeout),
+		Done:     func(c *core, err error) { c.recorded(work, stored, err) },
 	})
 }
 
@@ -911,14 +908,14 @@ func (c *core) launch(now time.Time) {
 	st := c.store
 	var won []store.Run
 	c.submit(&write{
-		what: fmt.Sprintf("claiming %d runs", len(claims)),
-		fn: func(ctx context.Context) error {
+		What: fmt.Sprintf("claiming %d runs", len(claims)),
+		Fn: func(ctx context.Context) error {
 			var err error
 			won, err = st.TransitionRuns(ctx, []string{stateQueued}, claims)
 			return err
 		},
-		deadline: now.Add(attemptTimeout),
-		done:     func(c *core, err error) { c.claimed(picks, held, won, err) },
+		Deadline: now.Add(attemptTimeout),
+		Done:     func(c *core, err error) { c.claimed(picks, held, won, err) },
 	})
 }
 

@@ -148,14 +148,14 @@ func (c *core) lookUp(st mesos.TaskStatus) {
 	db := c.store
 	var r store.Run
 	c.submit(&write{
-		what: "looking up task " + tid,
-		fn: func(ctx context.Context) error {
+		What: "looking up task " + tid,
+		Fn: func(ctx context.Context) error {
 			var err error
 			r, err = db.RunByTask(ctx, tid)
 			return err
 		},
-		deadline: time.Now().Add(attemptTimeout),
-		done:     func(c *core, err error) { c.lookedUp(tid, r, err) },
+		Deadline: time.Now().Add(attemptTimeout),
+		Done:     func(c *core, err error) { c.lookedUp(tid, r, err) },
 	})
 }
 
@@ -384,9 +384,9 @@ func (c *core) flushRuns() {
 	c.flushing = true
 	st, log := c.store, c.s.log
 	c.submit(&write{
-		what: fmt.Sprintf("%d run changes", len(b.runs)),
-		fn:   func(ctx context.Context) error { return b.write(ctx, st, log) },
-		done: func(c *core, err error) { c.flushed(b, err) },
+		What: fmt.Sprintf("%d run changes", len(b.runs)),
+		Fn:   func(ctx context.Context) error { return b.write(ctx, st, log) },
+		Done: func(c *core, err error) { c.flushed(b, err) },
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"corral/frameworks/internal/durable"
 	"corral/frameworks/services/app"
 	"corral/frameworks/services/plan"
 	"corral/frameworks/services/store"
@@ -60,11 +61,7 @@ type core struct {
 
 	// The writer (see writer.go): writes handed to it and not yet back,
 	// and the outcome of the last one back.
-	wr                   *writer
-	outstanding, refused int
-	fullLogged           time.Time
-	writeErr             error
-	writeErrAt           time.Time
+	wr *durable.Writer[*core]
 
 	// API changes (see mutate.go): one is with the writer at a time
 	// (changing), holding its apps; the others wait their turn.
@@ -107,10 +104,10 @@ func newCore(s *Service) *core {
 func (s *Service) loop(ctx context.Context) {
 	defer close(s.stopped)
 	c := s.core
-	c.wr = newWriter(s.log, s.store)
+	c.wr = newWriter(s.log)
 	wctx, stopWriter := context.WithCancel(ctx)
 	writerDone := make(chan struct{})
-	go func() { defer close(writerDone); c.wr.run(wctx) }()
+	go func() { defer close(writerDone); c.wr.Run(wctx) }()
 	defer func() { stopWriter(); <-writerDone }()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
@@ -127,8 +124,8 @@ func (s *Service) loop(ctx context.Context) {
 			c.event(ev)
 		case r := <-s.probes:
 			c.probed(r)
-		case w := <-c.wr.out:
-			c.written(w)
+		case w := <-c.wr.Out():
+			c.wr.Written(c, w)
 		case <-tick.C:
 			c.reconcileUnheard(time.Now())
 		case <-reconcile.C:
@@ -146,8 +143,8 @@ func (s *Service) loop(ctx context.Context) {
 				c.event(ev)
 			case r := <-s.probes:
 				c.probed(r)
-			case w := <-c.wr.out:
-				c.written(w)
+			case w := <-c.wr.Out():
+				c.wr.Written(c, w)
 			default:
 				break drain
 			}
@@ -616,7 +613,7 @@ func (c *core) offers(offers []mesos.Offer, now time.Time) {
 	if c.fid != "" {
 		c.flush()
 	}
-	if c.fid != "" || c.outstanding >= writeQueue {
+	if c.fid != "" || !c.wr.CanSubmit() {
 		c.s.log.Debug("declining offers until pending writes are with the writer", "offers", len(offers))
 		c.decline(offers, time.Second)
 		return
@@ -718,11 +715,12 @@ func (c *core) offers(offers []mesos.Offer, now time.Time) {
 		recs[i] = store.InstanceRecord{TaskID: in.TaskID, AppID: in.AppID, Spec: b}
 		tids[i] = in.TaskID
 	}
+	st := c.s.store
 	c.submit(&write{
-		what:     fmt.Sprintf("%d new instances", len(recs)),
-		fn:       func(ctx context.Context, st *store.Store) error { return st.PutInstances(ctx, recs) },
-		deadline: now.Add(launchTimeout),
-		done:     func(c *core, err error) { c.launched(tids, launches, err) },
+		What:     fmt.Sprintf("%d new instances", len(recs)),
+		Fn:       func(ctx context.Context) error { return st.PutInstances(ctx, recs) },
+		Deadline: now.Add(launchTimeout),
+		Done:     func(c *core, err error) { c.launched(tids, launches, err) },
 	})
 	c.s.log.Debug("launching", "tasks", len(created))
 }
@@ -850,7 +848,7 @@ func (b *batch) write(ctx context.Context, st *store.Store) error {
 // updates are acknowledged once the batch holding what they changed is
 // durable; until then the agents resend them, and nothing is lost.
 func (c *core) flush() {
-	if c.flushing || c.outstanding >= writeQueue {
+	if c.flushing || !c.wr.CanSubmit() {
 		return
 	}
 	b := &batch{fid: c.fid, delays: map[string]*store.Delay{}}
@@ -884,7 +882,8 @@ func (c *core) flush() {
 	clear(c.removed)
 	clear(c.acks)
 	c.flushing = true
-	c.submit(&write{what: "state", fn: b.write, done: func(c *core, err error) { c.flushed(b, err) }})
+	st := c.s.store
+	c.submit(&write{What: "state", Fn: func(ctx context.Context) error { return b.write(ctx, st) }, Done: func(c *core, err error) { c.flushed(b, err) }})
 }
 
 // flushed handles a batch's outcome: the acknowledgements go out once it

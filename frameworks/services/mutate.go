@@ -126,7 +126,7 @@ func (c *core) nextChange() {
 		case !time.Now().Before(m.deadline):
 			m.done <- &errUnavailable{context.DeadlineExceeded}
 			continue
-		case c.outstanding >= writeQueue:
+		case !c.wr.CanSubmit():
 			m.done <- &errUnavailable{errQueueFull}
 			continue
 		}
@@ -139,10 +139,11 @@ func (c *core) nextChange() {
 		for _, id := range cm.apps {
 			c.held[id] = true
 		}
+		st := c.s.store
 		c.submit(&write{
-			what:     cm.what,
-			deadline: m.deadline,
-			fn: func(ctx context.Context, st *store.Store) error {
+			What:     cm.what,
+			Deadline: m.deadline,
+			Fn: func(ctx context.Context) error {
 				return st.Atomically(ctx, func(tx *store.Tx) error {
 					for _, fn := range cm.writes {
 						if err := fn(ctx, tx); err != nil {
@@ -152,7 +153,7 @@ func (c *core) nextChange() {
 					return nil
 				})
 			},
-			done: func(c *core, err error) {
+			Done: func(c *core, err error) {
 				c.changing = false
 				clear(c.held)
 				if err != nil {
