@@ -146,7 +146,8 @@ func (s *Service) health(w http.ResponseWriter, r *http.Request) {
 	}
 	code := http.StatusOK
 	if err != nil {
-		body["database"] = err.Error()
+		edge.Note(r, err)
+		body["database"] = "not reachable"
 		code = http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, body)

@@ -389,12 +389,9 @@ var errStopped = errors.New("services is stopping")
 // call queues a kernel call; the caller goroutine makes them in order so
 // the loop never waits on HTTP.
 func (s *Service) call(fn func(ctx context.Context)) {
-	select {
-	case s.calls <- fn:
-	default:
-		// The queue is full: run it in its own goroutine rather than block.
-		go fn(context.Background())
-	}
+	// The loop is the only sender and checks for room first (core.call,
+	// core.moveCalls), so this never blocks.
+	s.calls <- fn
 }
 
 func (s *Service) caller(ctx context.Context) {
