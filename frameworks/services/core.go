@@ -16,13 +16,20 @@ import (
 	"corral/kernel/mesos"
 )
 
-// Deployment actions (Marathon's names).
+// action is what a deployment does to one app; its value is Marathon's
+// name for it, as the API and the stored deployments show it.
+type action string
+
+// Deployment actions.
 const (
-	actionStart   = "StartApplication"
-	actionScale   = "ScaleApplication"
-	actionRestart = "RestartApplication"
-	actionStop    = "StopApplication"
+	actionStart   action = "StartApplication"
+	actionScale   action = "ScaleApplication"
+	actionRestart action = "RestartApplication"
+	actionStop    action = "StopApplication"
 )
+
+// String is Marathon's name of the action.
+func (a action) String() string { return string(a) }
 
 // core is the framework's state. Every method runs on the loop goroutine.
 type core struct {

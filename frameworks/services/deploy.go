@@ -20,7 +20,7 @@ import (
 type change struct {
 	id     string
 	next   *app.App
-	action string
+	action action
 }
 
 // errLocked is returned when a change touches an app that a running
@@ -86,7 +86,7 @@ func (c *core) updateOf(id string, next app.App) (ch change, ok bool) {
 // deployment_info and deployment_success are published at once). Its
 // version is the newest of the apps' current versions.
 func (c *core) unchanged(ids []string, now time.Time) *deployment {
-	d := &deployment{ID: uuid.NewString(), Apps: ids, Actions: map[string]string{}, Created: now}
+	d := &deployment{ID: uuid.NewString(), Apps: ids, Actions: map[string]action{}, Created: now}
 	for _, id := range ids {
 		if as := c.apps[id]; as != nil && as.app.Version > d.Version {
 			d.Version = as.app.Version
@@ -128,7 +128,7 @@ func (c *core) deploy(changes []change, force bool, now time.Time) (*commit, *de
 		}
 	}
 	version := nextVersion(now, latest...)
-	d := &deployment{ID: uuid.NewString(), Version: version, Actions: map[string]string{}, Previous: map[string]json.RawMessage{}, Created: now}
+	d := &deployment{ID: uuid.NewString(), Version: version, Actions: map[string]action{}, Previous: map[string]json.RawMessage{}, Created: now}
 	type put struct {
 		id, version string
 		spec        json.RawMessage
@@ -253,11 +253,11 @@ func (c *core) rollback(d *deployment, now time.Time) (*commit, *deployment, err
 		if err := json.Unmarshal(prev, &a); err != nil {
 			return nil, nil, fmt.Errorf("previous definition of %s unreadable: %w", id, err)
 		}
-		action := actionRestart
+		act := actionRestart
 		if cur := c.apps[id]; cur != nil && app.ConfigEqual(cur.app, a) {
-			action = actionScale
+			act = actionScale
 		}
-		changes = append(changes, change{id: id, next: &a, action: action})
+		changes = append(changes, change{id: id, next: &a, action: act})
 	}
 	return c.deploy(changes, true, now)
 }

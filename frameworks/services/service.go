@@ -343,8 +343,8 @@ func (s *Service) loadOnce(ctx context.Context) error {
 			return fmt.Errorf("deployment %s: unreadable: %w", r.ID, err)
 		}
 		c.deployments[d.ID] = &d
-		for appID, action := range d.Actions {
-			if as := c.apps[appID]; as != nil && action == actionStop {
+		for appID, act := range d.Actions {
+			if as := c.apps[appID]; as != nil && act == actionStop {
 				as.deleting = true
 			}
 		}

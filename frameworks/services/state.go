@@ -50,7 +50,7 @@ type deployment struct {
 	ID      string            `json:"id"`
 	Version string            `json:"version"`
 	Apps    []string          `json:"affectedApps"`
-	Actions map[string]string `json:"actions"` // app id → StartApplication, ScaleApplication, RestartApplication, StopApplication
+	Actions map[string]action `json:"actions"` // app id → StartApplication, ScaleApplication, RestartApplication, StopApplication
 	// Previous holds each affected app's definition before the change
 	// (absent for created apps), for rollback.
 	Previous map[string]json.RawMessage `json:"previous,omitempty"`
