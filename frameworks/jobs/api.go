@@ -598,7 +598,7 @@ func (s *Service) stopRun(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
 		to := run
 		to.State, to.Reason, to.FinishedAt = stateKilled, "stopped through the API", &now
-		_, err := s.store.TransitionRun(r.Context(), run.ID, []string{stateQueued}, to)
+		_, err := s.store.TransitionRun(r.Context(), run.ID, []store.State{stateQueued}, to)
 		switch {
 		case err == nil:
 		case !errors.Is(err, store.ErrConflict):
@@ -736,11 +736,11 @@ func (s *Service) metrics(w http.ResponseWriter, r *http.Request) {
 		gauges["jobs"] = float64(len(all))
 	}
 	if runs, err := s.store.ActiveRuns(r.Context()); err == nil {
-		for _, st := range []string{stateQueued, stateStarting, stateRunning} {
-			gauges["runs_"+lower(st)] = 0
+		for _, st := range []store.State{stateQueued, stateStarting, stateRunning} {
+			gauges["runs_"+lower(string(st))] = 0
 		}
 		for _, run := range runs {
-			gauges["runs_"+lower(run.State)]++
+			gauges["runs_"+lower(string(run.State))]++
 		}
 	}
 	if stats, err := s.store.Stats(r.Context()); err == nil {

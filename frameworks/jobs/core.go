@@ -24,21 +24,19 @@ import (
 	"corral/kernel/sched"
 )
 
-// Run states.
+// Run states (store.State).
 const (
-	stateQueued    = "QUEUED"
-	stateStarting  = "STARTING"
-	stateRunning   = "RUNNING"
-	stateSucceeded = "SUCCEEDED"
-	stateFailed    = "FAILED"
-	stateSkipped   = "SKIPPED"
-	stateMissed    = "MISSED"
-	stateKilled    = "KILLED"
+	stateQueued    = store.StateQueued
+	stateStarting  = store.StateStarting
+	stateRunning   = store.StateRunning
+	stateSucceeded = store.StateSucceeded
+	stateFailed    = store.StateFailed
+	stateSkipped   = store.StateSkipped
+	stateMissed    = store.StateMissed
+	stateKilled    = store.StateKilled
 )
 
-func active(state string) bool {
-	return state == stateQueued || state == stateStarting || state == stateRunning
-}
+func active(state store.State) bool { return store.Active(state) }
 
 // stageAhead is how early a scheduled occurrence is recorded (QUEUED, not
 // before its time), so that at its time only the launch remains.
@@ -689,7 +687,7 @@ func (c *core) recorded(work []recording, stored [][]store.Run, err error) {
 					c.track(r)
 				}
 			case stateMissed, stateSkipped:
-				c.s.bus.Publish("run_"+strings.ToLower(r.State), runEvent(r))
+				c.s.bus.Publish("run_"+strings.ToLower(string(r.State)), runEvent(r))
 			}
 		}
 		if js == nil {
@@ -911,7 +909,7 @@ func (c *core) launch(now time.Time) {
 		What: fmt.Sprintf("claiming %d runs", len(claims)),
 		Fn: func(ctx context.Context) error {
 			var err error
-			won, err = st.TransitionRuns(ctx, []string{stateQueued}, claims)
+			won, err = st.TransitionRuns(ctx, []store.State{stateQueued}, claims)
 			return err
 		},
 		Deadline: now.Add(attemptTimeout),

@@ -118,7 +118,7 @@ func TestElectedTermsAreFenced(t *testing.T) {
 		running[name] = r
 	}
 	stop := func(r store.Run) string { return "/v1/jobs/fenced/runs/" + strconv.FormatInt(r.ID, 10) + "/stop" }
-	state := func(r store.Run) string {
+	state := func(r store.Run) store.State {
 		t.Helper()
 		got, err := st.Run(ctx, r.ID)
 		if err != nil {

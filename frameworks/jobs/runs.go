@@ -248,7 +248,7 @@ func (c *core) conclude(rs *runState, v run.Verdict, now time.Time) {
 // finish ends a run: stored, counted in the job's stats, and — on success,
 // or failure of a softError job — offered to its children, in the same
 // batch, after its end (children are fired from the stored outcome).
-func (c *core) finish(rs *runState, state, reason string, exit *int, now time.Time) {
+func (c *core) finish(rs *runState, state store.State, reason string, exit *int, now time.Time) {
 	r := rs.run
 	r.State = state
 	r.Reason = reason
@@ -281,7 +281,7 @@ func (c *core) finish(rs *runState, state, reason string, exit *int, now time.Ti
 	}
 	c.untrack(r.ID)
 	c.gone[r.ID] = now
-	c.s.bus.Publish("run_"+lower(state), runEvent(r))
+	c.s.bus.Publish("run_"+lower(string(state)), runEvent(r))
 }
 
 // parentDone is a finished run whose children are to be fired.

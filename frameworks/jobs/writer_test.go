@@ -133,7 +133,7 @@ func TestLoopGoesOnWhileTheDatabaseHangs(t *testing.T) {
 	releaseJobs()
 	releaseRuns()
 
-	want := map[int64]string{runs[0].ID: stateSucceeded, runs[1].ID: stateFailed}
+	want := map[int64]store.State{runs[0].ID: stateSucceeded, runs[1].ID: stateFailed}
 	eventually(t, "the runs' ends are stored", func() bool {
 		for id, state := range want {
 			if r, err := st.Run(ctx, id); err != nil || r.State != state {

@@ -80,7 +80,7 @@ func TestListenAnnouncesWhatASchedulerMustLearn(t *testing.T) {
 	}
 	to := r
 	to.State = StateKilled
-	if _, err := s.TransitionRun(ctx, r.ID, []string{StateQueued}, to); err != nil {
+	if _, err := s.TransitionRun(ctx, r.ID, []State{StateQueued}, to); err != nil {
 		t.Fatal(err)
 	}
 	noChange(t, l)

@@ -46,7 +46,8 @@ func (s *Store) MarkParentDone(ctx context.Context, parent string, runID int64, 
 // MarkParentDone is Store.MarkParentDone within the transaction.
 func (t *Tx) MarkParentDone(ctx context.Context, parent string, runID int64, queuedRun func(child string) Run) ([]Run, error) {
 	q := t.tx
-	var job, state string
+	var job string
+	var state State
 	err := q.QueryRow(ctx, `SELECT job, state FROM jobs.runs WHERE id = $1`, runID).Scan(&job, &state)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("marking run %d of job %q done: %w", runID, parent, ErrNotFound)

@@ -65,7 +65,7 @@
 // one transaction; Atomically groups several writes in one:
 //
 //	s.Atomically(ctx, func(tx *store.Tx) error {
-//		run, err := tx.TransitionRun(ctx, id, []string{store.StateRunning}, store.Run{State: store.StateSucceeded, FinishedAt: &now})
+//		run, err := tx.TransitionRun(ctx, id, []State{store.StateRunning}, store.Run{State: store.StateSucceeded, FinishedAt: &now})
 //		if err != nil {
 //			return err
 //		}

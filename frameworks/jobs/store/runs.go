@@ -22,22 +22,28 @@ const (
 	TriggerDependency = "dependency" // all of the job's parents finished
 )
 
-// The states of a run (Run.State). QUEUED, STARTING and RUNNING are active;
-// the others are final.
+// State is the state of a run (Run.State). QUEUED, STARTING and RUNNING
+// are active; the others are final.
+type State string
+
+// String is the state's name, as the APIs and the database show it.
+func (s State) String() string { return string(s) }
+
+// The states of a run.
 const (
-	StateQueued    = "QUEUED"    // waiting for its start (or retry) time and an offer
-	StateStarting  = "STARTING"  // a task was launched, not yet running
-	StateRunning   = "RUNNING"   // its task runs
-	StateSucceeded = "SUCCEEDED" // its task exited 0
-	StateFailed    = "FAILED"    // its last attempt failed, or it timed out
-	StateSkipped   = "SKIPPED"   // not run, by the concurrency policy
-	StateMissed    = "MISSED"    // not run: came due while down, past its deadline
-	StateKilled    = "KILLED"    // stopped by a user or a REPLACE
+	StateQueued    State = "QUEUED"    // waiting for its start (or retry) time and an offer
+	StateStarting  State = "STARTING"  // a task was launched, not yet running
+	StateRunning   State = "RUNNING"   // its task runs
+	StateSucceeded State = "SUCCEEDED" // its task exited 0
+	StateFailed    State = "FAILED"    // its last attempt failed, or it timed out
+	StateSkipped   State = "SKIPPED"   // not run, by the concurrency policy
+	StateMissed    State = "MISSED"    // not run: came due while down, past its deadline
+	StateKilled    State = "KILLED"    // stopped by a user or a REPLACE
 )
 
 // Active reports whether state is one of a run not yet finished: QUEUED,
 // STARTING or RUNNING.
-func Active(state string) bool {
+func Active(state State) bool {
 	switch state {
 	case StateQueued, StateStarting, StateRunning:
 		return true
@@ -45,7 +51,16 @@ func Active(state string) bool {
 	return false
 }
 
-func validState(state string) bool {
+// stateNames are states as the database's text values.
+func stateNames(states []State) []string {
+	out := make([]string, len(states))
+	for i, s := range states {
+		out[i] = string(s)
+	}
+	return out
+}
+
+func validState(state State) bool {
 	switch state {
 	case StateQueued, StateStarting, StateRunning, StateSucceeded, StateFailed, StateSkipped, StateMissed, StateKilled:
 		return true
@@ -65,9 +80,9 @@ type Run struct {
 	// DedupKey makes inserting the run idempotent per job; see ScheduleKey,
 	// DependencyKey and InsertRun.
 	DedupKey    string
-	State       string // one of the State constants
-	Attempt     int    // 0 for the first attempt
-	MaxAttempts int    // attempts allowed in all, >= 1
+	State       State
+	Attempt     int // 0 for the first attempt
+	MaxAttempts int // attempts allowed in all, >= 1
 	Arguments   []string
 	// TriggeredBy holds the parent runs that triggered a dependency run,
 	// ascending.
@@ -439,7 +454,7 @@ func updateRun(ctx context.Context, q querier, r Run) error {
 // clear fields, follow it with UpdateRun in the same transaction (Tx has
 // both). to.State is required; the store does not judge whether the
 // transition makes sense.
-func (s *Store) TransitionRun(ctx context.Context, id int64, from []string, to Run) (Run, error) {
+func (s *Store) TransitionRun(ctx context.Context, id int64, from []State, to Run) (Run, error) {
 	var won Run
 	err := s.write(ctx, func(q querier) error {
 		var err error
@@ -450,11 +465,11 @@ func (s *Store) TransitionRun(ctx context.Context, id int64, from []string, to R
 }
 
 // TransitionRun is Store.TransitionRun within the transaction.
-func (t *Tx) TransitionRun(ctx context.Context, id int64, from []string, to Run) (Run, error) {
+func (t *Tx) TransitionRun(ctx context.Context, id int64, from []State, to Run) (Run, error) {
 	return transitionRun(ctx, t.tx, id, from, to)
 }
 
-func transitionRun(ctx context.Context, q querier, id int64, from []string, to Run) (Run, error) {
+func transitionRun(ctx context.Context, q querier, id int64, from []State, to Run) (Run, error) {
 	if err := validTransition(from); err != nil {
 		return Run{}, fmt.Errorf("transitioning run %d: %w", id, err)
 	}
@@ -481,7 +496,7 @@ func transitionRun(ctx context.Context, q querier, id int64, from []string, to R
 		RETURNING `+runColumns,
 		id, to.State, nonZero(to.Attempt), nonZero(to.MaxAttempts), nullIfEmpty(to.Reason), to.ExitStatus,
 		nullIfEmpty(to.AgentID), nullIfEmpty(to.Host), nullIfEmpty(to.TaskID), nullIfEmpty(to.Sandbox),
-		tsPtr(to.NotBefore), tsPtr(to.StartedAt), tsPtr(to.FinishedAt), tsPtr(to.Deadline), from)
+		tsPtr(to.NotBefore), tsPtr(to.StartedAt), tsPtr(to.FinishedAt), tsPtr(to.Deadline), stateNames(from))
 	if err == nil {
 		return r, nil
 	}
@@ -500,7 +515,7 @@ func transitionRun(ctx context.Context, q querier, id int64, from []string, to R
 }
 
 // validTransition checks the states a transition may start from.
-func validTransition(from []string) error {
+func validTransition(from []State) error {
 	if len(from) == 0 {
 		return fmt.Errorf("no states to transition from: %w", ErrInvalid)
 	}
@@ -538,7 +553,7 @@ func nonZero(n int) *int {
 // not in from, or no longer exist, are left out: that is not an error. The
 // runs are locked in ID order, so concurrent batches never deadlock; each
 // run moves for at most one caller. A run named twice is ErrInvalid.
-func (s *Store) TransitionRuns(ctx context.Context, from []string, runs []Run) ([]Run, error) {
+func (s *Store) TransitionRuns(ctx context.Context, from []State, runs []Run) ([]Run, error) {
 	var won []Run
 	err := s.Atomically(ctx, func(tx *Tx) error {
 		var err error
@@ -552,7 +567,7 @@ func (s *Store) TransitionRuns(ctx context.Context, from []string, runs []Run) (
 }
 
 // TransitionRuns is Store.TransitionRuns within the transaction.
-func (t *Tx) TransitionRuns(ctx context.Context, from []string, runs []Run) ([]Run, error) {
+func (t *Tx) TransitionRuns(ctx context.Context, from []State, runs []Run) ([]Run, error) {
 	if len(runs) == 0 {
 		return nil, nil
 	}
@@ -574,7 +589,7 @@ func (t *Tx) TransitionRuns(ctx context.Context, from []string, runs []Run) ([]R
 			return nil, fmt.Errorf("transitioning runs: run %d named twice: %w", r.ID, ErrInvalid)
 		}
 		seen[r.ID] = true
-		ids[i], states[i] = r.ID, r.State
+		ids[i], states[i] = r.ID, string(r.State)
 		attempts[i], maxAttempts[i], exits[i] = nonZero(r.Attempt), nonZero(r.MaxAttempts), r.ExitStatus
 		reasons[i], agents[i], hosts[i] = nullIfEmpty(r.Reason), nullIfEmpty(r.AgentID), nullIfEmpty(r.Host)
 		tasks[i], sandboxes[i] = nullIfEmpty(r.TaskID), nullIfEmpty(r.Sandbox)
@@ -609,7 +624,7 @@ func (t *Tx) TransitionRuns(ctx context.Context, from []string, runs []Run) ([]R
 		WHERE r.id = u.run_id AND r.state = ANY($15::text[])
 		RETURNING `+runColumns,
 		ids, states, attempts, maxAttempts, reasons, exits, agents, hosts, tasks, sandboxes,
-		notBefore, started, finished, deadlines, from)
+		notBefore, started, finished, deadlines, stateNames(from))
 	if err != nil {
 		return nil, fmt.Errorf("transitioning %d runs: %w", n, err)
 	}

@@ -57,7 +57,7 @@ func putJob(t *testing.T, s *Store, name string, parents ...string) {
 }
 
 // finishedRun inserts a manual run of job in state.
-func finishedRun(t *testing.T, s *Store, job, state string) Run {
+func finishedRun(t *testing.T, s *Store, job string, state State) Run {
 	t.Helper()
 	r, created, err := s.InsertRun(t.Context(), Run{Job: job, Trigger: TriggerManual, State: state})
 	if err != nil || !created {
@@ -342,7 +342,7 @@ func TestRecordOccurrences(t *testing.T) {
 	ctx := t.Context()
 	putJob(t, s, "a")
 	t1, t2, t3 := at(1, 0, 0), at(2, 0, 0), at(3, 0, 0)
-	sched := func(when time.Time, state string) Run {
+	sched := func(when time.Time, state State) Run {
 		return Run{Trigger: TriggerSchedule, ScheduledFor: &when, State: state}
 	}
 	stored, err := s.RecordOccurrences(ctx, "a", []Run{sched(t1, StateMissed), sched(t2, StateQueued)}, t2)
@@ -424,7 +424,7 @@ func TestTransitionRunRace(t *testing.T) {
 		wg.Go(func() {
 			for _, id := range ids {
 				task := fmt.Sprintf("task-%d-%d", id, i)
-				r, err := s.TransitionRun(ctx, id, []string{StateQueued}, Run{State: StateStarting, TaskID: task})
+				r, err := s.TransitionRun(ctx, id, []State{StateQueued}, Run{State: StateStarting, TaskID: task})
 				switch {
 				case err == nil:
 					if r.TaskID != task || r.State != StateStarting {
@@ -457,7 +457,7 @@ func TestTransitionRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	started := at(1, 0, 0)
-	got, err := s.TransitionRun(ctx, r.ID, []string{StateQueued}, Run{State: StateRunning, TaskID: "t1", AgentID: "ag", Host: "h", StartedAt: &started})
+	got, err := s.TransitionRun(ctx, r.ID, []State{StateQueued}, Run{State: StateRunning, TaskID: "t1", AgentID: "ag", Host: "h", StartedAt: &started})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,23 +467,23 @@ func TestTransitionRun(t *testing.T) {
 		t.Errorf("TransitionRun (-want +got):\n%s", diff)
 	}
 	// Fields not given are kept.
-	got, err = s.TransitionRun(ctx, r.ID, []string{StateStarting, StateRunning}, Run{State: StateFailed, ExitStatus: ptr(1), Reason: "exit 1"})
+	got, err = s.TransitionRun(ctx, r.ID, []State{StateStarting, StateRunning}, Run{State: StateFailed, ExitStatus: ptr(1), Reason: "exit 1"})
 	if err != nil || got.TaskID != "t1" || got.StartedAt == nil || *got.ExitStatus != 1 || got.Reason != "exit 1" || got.MaxAttempts != 3 {
 		t.Errorf("TransitionRun to FAILED = %+v, %v", got, err)
 	}
-	if _, err := s.TransitionRun(ctx, r.ID, []string{StateRunning}, Run{State: StateSucceeded}); !errors.Is(err, ErrConflict) || !Permanent(err) {
+	if _, err := s.TransitionRun(ctx, r.ID, []State{StateRunning}, Run{State: StateSucceeded}); !errors.Is(err, ErrConflict) || !Permanent(err) {
 		t.Errorf("TransitionRun from a wrong state = %v; want ErrConflict", err)
 	}
-	if _, err := s.TransitionRun(ctx, 999999, []string{StateRunning}, Run{State: StateSucceeded}); !errors.Is(err, ErrNotFound) {
+	if _, err := s.TransitionRun(ctx, 999999, []State{StateRunning}, Run{State: StateSucceeded}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("TransitionRun(unknown) = %v; want ErrNotFound", err)
 	}
 	for _, c := range []struct {
-		from []string
+		from []State
 		to   Run
 	}{
 		{nil, Run{State: StateQueued}},
-		{[]string{"X"}, Run{State: StateQueued}},
-		{[]string{StateFailed}, Run{}},
+		{[]State{"X"}, Run{State: StateQueued}},
+		{[]State{StateFailed}, Run{}},
 	} {
 		if _, err := s.TransitionRun(ctx, r.ID, c.from, c.to); !errors.Is(err, ErrInvalid) {
 			t.Errorf("TransitionRun(%v, %+v) = %v; want ErrInvalid", c.from, c.to, err)
@@ -493,7 +493,7 @@ func TestTransitionRun(t *testing.T) {
 	// A retry: back to QUEUED, clearing the last attempt's fields, in one
 	// transaction.
 	err = s.Atomically(ctx, func(tx *Tx) error {
-		r, err := tx.TransitionRun(ctx, r.ID, []string{StateFailed}, Run{State: StateQueued, Attempt: 1})
+		r, err := tx.TransitionRun(ctx, r.ID, []State{StateFailed}, Run{State: StateQueued, Attempt: 1})
 		if err != nil {
 			return err
 		}
@@ -547,7 +547,7 @@ func TestTransitionRunsRace(t *testing.T) {
 				for j := range batch {
 					batch[j] = Run{ID: batch[j].ID, State: StateStarting, TaskID: fmt.Sprintf("t%d-%d", batch[j].ID, i)}
 				}
-				got, err := s.TransitionRuns(ctx, []string{StateQueued}, batch)
+				got, err := s.TransitionRuns(ctx, []State{StateQueued}, batch)
 				if err != nil {
 					errs[i] = err
 					return
@@ -574,10 +574,10 @@ func TestTransitionRunsRace(t *testing.T) {
 			}
 		}
 	}
-	if got, err := s1.TransitionRuns(ctx, []string{StateQueued}, []Run{{ID: all[0].ID, State: StateRunning}}); err != nil || len(got) != 0 {
+	if got, err := s1.TransitionRuns(ctx, []State{StateQueued}, []Run{{ID: all[0].ID, State: StateRunning}}); err != nil || len(got) != 0 {
 		t.Errorf("TransitionRuns of a claimed run = %v, %v; want none", got, err)
 	}
-	if _, err := s1.TransitionRuns(ctx, []string{StateStarting}, []Run{{ID: 1, State: StateRunning}, {ID: 1, State: StateRunning}}); !errors.Is(err, ErrInvalid) {
+	if _, err := s1.TransitionRuns(ctx, []State{StateStarting}, []Run{{ID: 1, State: StateRunning}, {ID: 1, State: StateRunning}}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("TransitionRuns naming a run twice = %v; want ErrInvalid", err)
 	}
 }
@@ -622,10 +622,10 @@ func TestRunQueries(t *testing.T) {
 		t.Errorf("Runs paged = %v; want %v", paged, want)
 	}
 
-	if _, err := s.TransitionRun(ctx, ids[2], []string{StateQueued}, Run{State: StateRunning, TaskID: "task-2"}); err != nil {
+	if _, err := s.TransitionRun(ctx, ids[2], []State{StateQueued}, Run{State: StateRunning, TaskID: "task-2"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.TransitionRun(ctx, ids[3], []string{StateQueued}, Run{State: StateKilled}); err != nil {
+	if _, err := s.TransitionRun(ctx, ids[3], []State{StateQueued}, Run{State: StateKilled}); err != nil {
 		t.Fatal(err)
 	}
 	if r, err := s.RunByTask(ctx, "task-2"); err != nil || r.ID != ids[2] {
@@ -704,7 +704,7 @@ func TestMarkParentDoneDiamond(t *testing.T) {
 
 		b, c := created[0], created[1]
 		for _, r := range []Run{b, c} {
-			if _, err := s.TransitionRun(ctx, r.ID, []string{StateQueued}, Run{State: StateSucceeded}); err != nil {
+			if _, err := s.TransitionRun(ctx, r.ID, []State{StateQueued}, Run{State: StateSucceeded}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -937,7 +937,7 @@ func TestPruneRuns(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
 	old, recent := at(1, 0, 0), at(5, 0, 0)
-	mk := func(job, state string, finished time.Time) int64 {
+	mk := func(job string, state State, finished time.Time) int64 {
 		r, _, err := s.InsertRun(ctx, Run{Job: job, Trigger: TriggerManual, State: state, QueuedAt: finished, FinishedAt: &finished})
 		if err != nil {
 			t.Fatal(err)
@@ -1048,7 +1048,7 @@ func TestSurvivesPostgresRestart(t *testing.T) {
 	if _, err := s.RecordOccurrences(ctx, "a", occ, when); err == nil || Permanent(err) {
 		t.Errorf("RecordOccurrences while postgres is stopped = %v; want a transient error", err)
 	}
-	if _, err := term.TransitionRuns(ctx, []string{StateQueued}, []Run{{ID: 1, State: StateStarting}}); err == nil || Permanent(err) {
+	if _, err := term.TransitionRuns(ctx, []State{StateQueued}, []Run{{ID: 1, State: StateStarting}}); err == nil || Permanent(err) {
 		t.Errorf("a fenced write while postgres is stopped = %v; want a transient error", err)
 	}
 	if _, err := s.Fenced().BeginTerm(ctx); err == nil || Permanent(err) {
@@ -1171,11 +1171,11 @@ func TestTermsFenceEarlierSchedulers(t *testing.T) {
 			return s.UpdateRun(ctx, r)
 		}},
 		{"TransitionRun", func(s *Store) error {
-			_, err := s.TransitionRun(ctx, queued.ID, []string{StateQueued}, Run{State: StateStarting})
+			_, err := s.TransitionRun(ctx, queued.ID, []State{StateQueued}, Run{State: StateStarting})
 			return err
 		}},
 		{"TransitionRuns", func(s *Store) error {
-			_, err := s.TransitionRuns(ctx, []string{StateQueued}, []Run{{ID: queued.ID, State: StateStarting}})
+			_, err := s.TransitionRuns(ctx, []State{StateQueued}, []Run{{ID: queued.ID, State: StateStarting}})
 			return err
 		}},
 		{"ApplyRunChanges", func(s *Store) error {
@@ -1207,7 +1207,7 @@ func TestTermsFenceEarlierSchedulers(t *testing.T) {
 	if fid, err := s.FrameworkID(ctx); err != nil || fid != "" {
 		t.Errorf("framework id after a fenced write = %q, %v; want none", fid, err)
 	}
-	if _, err := next.TransitionRun(ctx, queued.ID, []string{StateQueued}, Run{State: StateStarting}); err != nil {
+	if _, err := next.TransitionRun(ctx, queued.ID, []State{StateQueued}, Run{State: StateStarting}); err != nil {
 		t.Errorf("write in the new term: %v", err)
 	}
 	if err := s.PutJob(ctx, "b", "v1", spec, nil); err != nil {
