@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -59,9 +59,11 @@ type pkg struct {
 // list runs `go list -deps -json` on patterns from the module's root.
 func list(t *testing.T, patterns ...string) map[string]pkg {
 	t.Helper()
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if p, err := exec.LookPath("go"); err == nil {
-		goBin = p
+	// The go command that runs the tests: GOROOT/bin/go, as go test sets
+	// GOROOT in the environment, else the one on PATH.
+	goBin := "go"
+	if root := os.Getenv("GOROOT"); root != "" {
+		goBin = filepath.Join(root, "bin", "go")
 	}
 	cmd := exec.Command(goBin, append([]string{"list", "-deps", "-json"}, patterns...)...)
 	cmd.Dir = "../.."

@@ -70,9 +70,6 @@ func (e *unreachableError) Error() string {
 
 func (e *unreachableError) Unwrap() error { return e.err }
 
-// detail is one entry of an API error's details.
-type detail = apiclient.Detail
-
 // apiError is an answer of an API with a status of 400 or more.
 type apiError = apiclient.Error
 
