@@ -99,6 +99,7 @@ type core struct {
 	subscribed bool
 	suppressed bool
 	revivedAt  time.Time
+	declinedAt time.Time // when offers were last declined with a refuse filter
 	// restate is set by a (re)subscription: what the kernel holds of the
 	// offer wish (what the SUBSCRIBE listed) may predate the runs, so
 	// the next launch round sends the wish it derives (see manageOffers).
@@ -112,8 +113,10 @@ type core struct {
 	pendAcks    []func(context.Context)
 	waiters     []chan error
 	fid         string // framework id to store
-	// flushing is set while a batch is with the writer.
+	// flushing is set while a batch is with the writer; firing counts the
+	// finished runs in it whose children it fires.
 	flushing bool
+	firing   int
 
 	// The writer (see writer.go).
 	wr *durable.Writer[*core]
@@ -1096,61 +1099,95 @@ func orDefault(v, d float64) float64 {
 
 func fsecs(s float64) *mesos.Float { v := mesos.Float(s); return &v }
 
-// manageOffers keeps offers while runs are, or soon will be, ready to
-// launch, and declines them otherwise; with nothing coming it suppresses.
-// After a (re)subscription it sends the wish it derives even if it sent
-// the same before: revive when runs are coming, suppress when none is
-// scheduled at all.
+// offerState is what the offer decision looks at.
+type offerState struct {
+	// soon: runs are ready, queued, about to be queued (children of runs
+	// that finished) or scheduled within the offer hold.
+	soon bool
+	// next is the next scheduled occurrence, zero if none.
+	next time.Time
+	// restate: the framework (re)subscribed; send the wish even if sent
+	// before.
+	restate    bool
+	suppressed bool
+	held       int // offers held
+	revivedAt  time.Time
+	declinedAt time.Time
+}
+
+// offerMove is what the loop does about offers now.
+type offerMove struct {
+	revive   bool
+	decline  bool    // decline every held offer, with refuse
+	refuse   float64 // seconds
+	suppress bool
+}
+
+// decideOffers keeps offers while runs are, or soon will be, ready to
+// launch, and declines them otherwise; with nothing scheduled at all it
+// suppresses. Offers declined earlier carry refuse filters, so when work
+// is coming and none are held it revives (which clears them): at once if
+// offers were declined since the last revive, else at most once a second
+// (none may be free). After a (re)subscription it sends the wish it
+// derives even if it sent the same before. It is pure.
+func decideOffers(s offerState, hold time.Duration, now time.Time) offerMove {
+	if s.soon {
+		if s.restate || s.suppressed || (s.held == 0 && (now.Sub(s.revivedAt) > time.Second || s.declinedAt.After(s.revivedAt))) {
+			return offerMove{revive: true}
+		}
+		return offerMove{}
+	}
+	m := offerMove{decline: s.held > 0, refuse: 60}
+	if !s.next.IsZero() {
+		m.refuse = max(0.5, s.next.Sub(now).Seconds()-hold.Seconds())
+	}
+	m.suppress = s.next.IsZero() && (s.restate || !s.suppressed)
+	return m
+}
+
+// manageOffers applies decideOffers to the loop's state.
 func (c *core) manageOffers(readyNow bool, now time.Time) {
 	if !c.subscribed {
 		return
 	}
-	restate := c.restate
+	s := offerState{soon: readyNow || c.childrenComing(), restate: c.restate, suppressed: c.suppressed,
+		held: len(c.offers), revivedAt: c.revivedAt, declinedAt: c.declinedAt}
 	c.restate = false
-	soon := readyNow
-	next := time.Time{}
 	for _, js := range c.jobs {
 		if js.next.IsZero() || js.job.Disabled {
 			continue
 		}
-		if next.IsZero() || js.next.Before(next) {
-			next = js.next
+		if s.next.IsZero() || js.next.Before(s.next) {
+			s.next = js.next
 		}
 	}
 	for _, rs := range c.runs {
 		if rs.run.State == stateQueued {
-			soon = true
+			s.soon = true
 		}
 	}
-	if !next.IsZero() && next.Sub(now) <= c.s.cfg.OfferHold {
-		soon = true
+	if !s.next.IsZero() && s.next.Sub(now) <= c.s.cfg.OfferHold {
+		s.soon = true
 	}
-	if soon {
-		// Offers declined earlier carry refuse filters: revive (which
-		// clears them) when work is coming and none are held.
-		if restate || c.suppressed || (len(c.offers) == 0 && now.Sub(c.revivedAt) > time.Second) {
-			c.suppressed = false
-			c.revivedAt = now
-			role := c.s.cfg.Role
-			c.call(func(ctx context.Context) { _ = c.client.Revive(ctx, role) })
+	m := decideOffers(s, c.s.cfg.OfferHold, now)
+	role := c.s.cfg.Role
+	if m.revive {
+		c.suppressed = false
+		c.revivedAt = now
+		c.call(func(ctx context.Context) { _ = c.client.Revive(ctx, role) })
+	}
+	if m.decline {
+		c.declinedAt = now
+		for id, o := range c.offers {
+			oid := o.ID
+			delete(c.offers, id)
+			c.call(func(ctx context.Context) {
+				_ = c.client.Decline(ctx, []mesos.ID{oid}, &mesos.Filters{RefuseSeconds: fsecs(m.refuse)})
+			})
 		}
-		return
 	}
-	// Nothing soon: give offers back until shortly before the next run.
-	refuse := 60.0
-	if !next.IsZero() {
-		refuse = max(0.5, next.Sub(now).Seconds()-c.s.cfg.OfferHold.Seconds())
-	}
-	for id, o := range c.offers {
-		oid := o.ID
-		delete(c.offers, id)
-		c.call(func(ctx context.Context) {
-			_ = c.client.Decline(ctx, []mesos.ID{oid}, &mesos.Filters{RefuseSeconds: fsecs(refuse)})
-		})
-	}
-	if next.IsZero() && (restate || !c.suppressed) {
+	if m.suppress {
 		c.suppressed = true
-		role := c.s.cfg.Role
 		c.call(func(ctx context.Context) { _ = c.client.Suppress(ctx, role) })
 	}
 }

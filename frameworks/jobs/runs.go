@@ -284,6 +284,11 @@ func (c *core) finish(rs *runState, state store.State, reason string, exit *int,
 	c.s.bus.Publish("run_"+lower(string(state)), runEvent(r))
 }
 
+// childrenComing reports whether finished runs wait to fire their
+// children: the loop then keeps (or revives) offers, since the children's
+// runs are about to be queued.
+func (c *core) childrenComing() bool { return len(c.pendParents) > 0 || c.firing > 0 }
+
 // parentDone is a finished run whose children are to be fired.
 type parentDone struct {
 	job      string
@@ -381,7 +386,7 @@ func (c *core) flushRuns() {
 	c.fid = ""
 	clear(c.pendRuns)
 	c.pendResults, c.pendParents, c.pendAcks, c.waiters = nil, nil, nil, nil
-	c.flushing = true
+	c.flushing, c.firing = true, len(b.parents)
 	st, log := c.store, c.s.log
 	c.submit(&write{
 		What: fmt.Sprintf("%d run changes", len(b.runs)),
@@ -395,7 +400,7 @@ func (c *core) flushRuns() {
 // dropped (retrying cannot cure it) and its updates acknowledged all the
 // same, or agents would resend them for ever; the API is told.
 func (c *core) flushed(b *runBatch, err error) {
-	c.flushing = false
+	c.flushing, c.firing = false, 0
 	for _, ch := range b.children {
 		if ch.State == stateQueued && c.runs[ch.ID] == nil && c.gone[ch.ID].IsZero() {
 			c.track(ch)
