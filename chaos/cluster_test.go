@@ -103,6 +103,7 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 	}
 	c := &cluster{t: t, dir: dir, bin: testcluster.Binary(t)}
 	t.Cleanup(c.cleanup) // runs last: the processes below are gone by then
+	c.writeCredentials()
 
 	var nss []*netns
 	if o.netnsAgents {
@@ -121,7 +122,7 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 	for i := range numMasters {
 		addr := freeAddr(t, host)
 		u := "http://" + addr
-		p := c.spawn(fmt.Sprintf("master-%d", i), nil, "master", "--listen", addr, "--advertise", u, "--db", c.db,
+		p := c.spawn(fmt.Sprintf("master-%d", i), nil, "master", "--listen", addr, "--advertise", u, "--db", c.db, "--credentials", c.file("credentials.json"),
 			"--agent_ping_interval", agentPing.String(), "--allocation_interval", "100ms", "--agent_reregister_timeout", "30s",
 			"--zk", c.masterFlag, "--zk_session_timeout", masterZKSession.String())
 		c.masters = append(c.masters, p)
@@ -161,6 +162,26 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 	return c
 }
 
+// writeCredentials writes the cluster's credentials file and each
+// component's own credential into its directory.
+func (c *cluster) writeCredentials() {
+	c.t.Helper()
+	files := map[string]string{
+		"credentials.json": credentialsFile,
+		"agent.json":       `{"principal": "agent", "secret": "chaos-agent-secret"}`,
+		"services.json":    `{"principal": "services", "secret": "chaos-services-secret"}`,
+		"jobs.json":        `{"principal": "jobs", "secret": "chaos-jobs-secret"}`,
+	}
+	for name, body := range files {
+		if err := os.WriteFile(c.file(name), []byte(body), 0o600); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+}
+
+// file is the path of name in the cluster's directory.
+func (c *cluster) file(name string) string { return filepath.Join(c.dir, name) }
+
 // spawn starts `corral args...` behind prefix and kills it when the test
 // ends.
 func (c *cluster) spawn(name string, prefix []string, args ...string) *proc {
@@ -191,6 +212,7 @@ func (c *cluster) addAgent(i int, ns *netns) {
 	a := &agentProc{url: "http://" + addr, workDir: wd, ns: ns}
 	a.proc = c.spawn(fmt.Sprintf("agent-%d", i), prefix, "agent", "--master", masters, "--listen", addr, "--advertise", a.url,
 		"--work_dir", wd, "--hostname", fmt.Sprintf("agent%d.chaos", i), "--attributes", fmt.Sprintf("rack:r%d", i),
+		"--credentials", c.file("credentials.json"), "--credential", c.file("agent.json"),
 		"--resources", fmt.Sprintf("cpus:4;mem:4096;disk:10000;ports:[%d-%d]", 31000+i*1000, 31999+i*1000))
 	c.agents = append(c.agents, a)
 }
@@ -200,7 +222,8 @@ func (c *cluster) addFramework(name, kind string, extra ...string) *fwProc {
 	c.t.Helper()
 	addr := freeAddr(c.t, "127.0.0.1")
 	f := &fwProc{url: "http://" + addr}
-	f.proc = c.spawn(name, nil, append([]string{kind, "--master", c.masterFlag, "--db", c.db, "--http", addr, "--advertise", f.url}, extra...)...)
+	f.proc = c.spawn(name, nil, append([]string{kind, "--master", c.masterFlag, "--db", c.db, "--http", addr, "--advertise", f.url,
+		"--credentials", c.file("credentials.json"), "--credential", c.file(kind + ".json")}, extra...)...)
 	testcluster.WaitHTTP(c.t, f.url+"/ping")
 	return f
 }

@@ -11,6 +11,7 @@ func agentCommand() *command {
 	cfg := agent.DefaultConfig()
 	var masters string
 	var logs logFlags
+	var trust trustFlags
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.StringVar(&masters, "master", "http://127.0.0.1:5050", "master base URL(s), comma-separated (the agent finds the leader among them), or zk://host:2181[,host:2181]/path of the masters' election")
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address of the agent's HTTP server (/files, /state, /health, /metrics)")
@@ -28,6 +29,8 @@ func agentCommand() *command {
 	durationVar(fs, &cfg.UpdateRetryMax, "status_update_retry_max", "maximum resend interval of an unacknowledged status update")
 	durationVar(fs, &cfg.SandboxMaxAge, "sandbox_max_age", "remove sandboxes of finished tasks older than this")
 	fs.IntVar(&cfg.LaunchConcurrency, "launch_concurrency", cfg.LaunchConcurrency, "how many tasks are set up at once")
+	trust.registerServer(fs)
+	trust.registerClient(fs)
 	logs.register(fs)
 	c := &command{name: "agent", summary: "run an agent: register with the master and run tasks in sandboxes", usage: "[flags]", fs: fs}
 	c.run = func(args []string) error {
@@ -36,6 +39,9 @@ func agentCommand() *command {
 		}
 		log, err := logs.logger()
 		if err != nil {
+			return err
+		}
+		if cfg.Trust, err = trust.load(cfg.Listen, cfg.Advertise); err != nil {
 			return err
 		}
 		ctx, stop := signalContext()

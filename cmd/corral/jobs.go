@@ -12,6 +12,7 @@ func jobsCommand() *command {
 	cfg := jobs.DefaultConfig()
 	masters := "http://127.0.0.1:5050"
 	var logs logFlags
+	var trust trustFlags
 	fs := flag.NewFlagSet("jobs", flag.ContinueOnError)
 	fs.StringVar(&masters, "master", masters, "master base URL(s), comma-separated, or zk://host:2181[,host:2181]/path of the masters' election")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "Postgres URL (schema jobs), e.g. postgres://user@localhost:5432/corral (required)")
@@ -33,6 +34,8 @@ func jobsCommand() *command {
 	fs.IntVar(&cfg.EventBuffer, "event_buffer", cfg.EventBuffer, "events kept for /v1/events replay (Last-Event-ID)")
 	migrateFirst := true
 	fs.BoolVar(&migrateFirst, "migrate", migrateFirst, "apply database migrations at start")
+	trust.registerServer(fs)
+	trust.registerClient(fs)
 	logs.register(fs)
 	c := &command{name: "jobs", summary: "run the jobs framework: cron and dependency jobs (native and Chronos APIs)", usage: "[flags]", fs: fs}
 	c.run = func(args []string) error {
@@ -48,6 +51,9 @@ func jobsCommand() *command {
 			if _, err := zkelect.ParseURL(cfg.ZK); err != nil {
 				return usageError{"zk: " + err.Error()}
 			}
+		}
+		if cfg.Trust, err = trust.load(cfg.Listen, cfg.Advertise); err != nil {
+			return err
 		}
 		ctx, stop := signalContext()
 		defer stop()

@@ -14,6 +14,7 @@ import (
 func masterCommand() *command {
 	cfg := master.DefaultConfig()
 	var logs logFlags
+	var trust trustFlags
 	fs := flag.NewFlagSet("master", flag.ContinueOnError)
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to serve the scheduler, agent and operator APIs on")
 	fs.StringVar(&cfg.Advertise, "advertise", cfg.Advertise, "base URL agents and frameworks use to reach this master (default http://<hostname>:<port>)")
@@ -35,6 +36,7 @@ func masterCommand() *command {
 	durationVar(fs, &zkSession, "zk_session_timeout", "ZooKeeper session timeout: how long a crashed leader keeps the others waiting")
 	migrateFirst := true
 	fs.BoolVar(&migrateFirst, "migrate", migrateFirst, "apply database migrations at start")
+	trust.registerServer(fs)
 	logs.register(fs)
 	c := &command{name: "master", summary: "run a master: agents, frameworks, offers, the scheduler and operator APIs", usage: "[flags]", fs: fs}
 	c.run = func(args []string) error {
@@ -47,6 +49,9 @@ func masterCommand() *command {
 		}
 		if err := cfg.Validate(); err != nil {
 			return usageError{err.Error()}
+		}
+		if cfg.Trust, err = trust.load(cfg.Listen, cfg.Advertise); err != nil {
+			return err
 		}
 		if zkURL != "" {
 			if _, err := zkelect.ParseURL(zkURL); err != nil {

@@ -12,6 +12,7 @@ func servicesCommand() *command {
 	cfg := services.DefaultConfig()
 	masters := "http://127.0.0.1:5050"
 	var logs logFlags
+	var trust trustFlags
 	fs := flag.NewFlagSet("services", flag.ContinueOnError)
 	fs.StringVar(&masters, "master", masters, "master base URL(s), comma-separated, or zk://host:2181[,host:2181]/path of the masters' election")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "Postgres URL (schema services), e.g. postgres://user@localhost:5432/corral (required)")
@@ -29,6 +30,8 @@ func servicesCommand() *command {
 	durationVar(fs, &cfg.ZKSessionTimeout, "zk_session_timeout", "ZooKeeper session timeout: how long a crashed leader keeps the other instances waiting")
 	migrateFirst := true
 	fs.BoolVar(&migrateFirst, "migrate", migrateFirst, "apply database migrations at start")
+	trust.registerServer(fs)
+	trust.registerClient(fs)
 	logs.register(fs)
 	c := &command{name: "services", summary: "run the services framework: Marathon-compatible long-running apps", usage: "[flags]", fs: fs}
 	c.run = func(args []string) error {
@@ -44,6 +47,9 @@ func servicesCommand() *command {
 			if _, err := zkelect.ParseURL(cfg.ZK); err != nil {
 				return usageError{"zk: " + err.Error()}
 			}
+		}
+		if cfg.Trust, err = trust.load(cfg.Listen, cfg.Advertise); err != nil {
+			return err
 		}
 		ctx, stop := signalContext()
 		defer stop()

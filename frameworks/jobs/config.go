@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"corral/internal/edge"
 	"errors"
 	"fmt"
 	"net"
@@ -21,6 +22,10 @@ type Config struct {
 	// Detector, if set, replaces Masters as the source of master URLs
 	// (for example the leader as ZooKeeper names it).
 	Detector sched.Detector
+	// Trust is what this process demands of its callers (credentials,
+	// allowed hosts and origins) and the credential it presents to the
+	// master.
+	Trust edge.Trust
 	// DB is the Postgres URL (schema jobs).
 	DB string
 	// Listen is the address of the jobs API (native and Chronos).

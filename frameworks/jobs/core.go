@@ -237,11 +237,13 @@ func (c *core) run(ctx context.Context) error {
 	ft := mesos.Float(s.cfg.FailoverTimeout.Seconds())
 	cp := true
 	info := mesos.FrameworkInfo{User: s.cfg.User, Name: s.cfg.Name, Roles: []string{s.cfg.Role}, WebuiURL: s.url, FailoverTimeout: &ft, Checkpoint: &cp,
+		Principal:    s.cfg.Trust.Credential.Principal,
 		Capabilities: []mesos.Capability{{Type: mesos.CapMultiRole}, {Type: mesos.CapPartitionAware}}}
 	if fid != "" {
 		info.ID = &mesos.ID{Value: fid}
 	}
-	client, err := sched.New(sched.Config{Masters: s.cfg.Masters, Detector: s.cfg.Detector, Framework: info, BackoffMax: 5 * time.Second},
+	client, err := sched.New(sched.Config{Masters: s.cfg.Masters, Detector: s.cfg.Detector, Framework: info, BackoffMax: 5 * time.Second,
+		HTTPClient: s.cfg.Trust.Client()},
 		sched.HandlerFunc(func(ctx context.Context, _ *sched.Client, ev *mesos.Event) {
 			select {
 			case c.evs <- ev:

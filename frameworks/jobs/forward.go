@@ -38,14 +38,15 @@ func (s *Service) forwardWrites(next http.Handler) http.Handler {
 		return next
 	}
 	return &lead.Forwarder{
-		Self:     s.self,
-		Leader:   s.el.Leader,
-		Name:     "jobs instance",
-		Forward:  func(r *http.Request) bool { return forwardable(r.Method, r.URL.Path) },
-		Next:     next,
-		Fallback: next,
-		Error:    apiErr,
-		Log:      s.log,
+		Self:      s.self,
+		Leader:    s.el.Leader,
+		Name:      "jobs instance",
+		Forward:   func(r *http.Request) bool { return forwardable(r.Method, r.URL.Path) },
+		Next:      next,
+		Fallback:  next,
+		Error:     apiErr,
+		Log:       s.log,
+		Transport: s.cfg.Trust.Transport(),
 	}
 }
 

@@ -104,6 +104,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	ecfg := edge.DefaultConfig()
 	ecfg.Name, ecfg.ShutdownGrace = "jobs", s.cfg.ShutdownGrace
+	ecfg.Guards = s.cfg.Trust.Guards()
 	srv := edge.New(ecfg, s.routes(), s.log)
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -1,6 +1,7 @@
 package services
 
 import (
+	"corral/internal/edge"
 	"errors"
 	"fmt"
 	"net"
@@ -21,6 +22,10 @@ type Config struct {
 	// Detector, if set, replaces Masters as the source of master URLs
 	// (for example the leader as ZooKeeper names it).
 	Detector sched.Detector
+	// Trust is what this process demands of its callers (credentials,
+	// allowed hosts and origins) and the credential it presents to the
+	// master.
+	Trust edge.Trust
 	// ZK is the zk:// URL of the election among the services instances
 	// (zk://h1:2181,h2:2181/corral/services): one leads, the others
 	// forward the API to it. Empty: the instance holding the database's

@@ -1,6 +1,7 @@
 package services
 
 import (
+	"corral/internal/edge"
 	"net/http"
 
 	"corral/internal/lead"
@@ -38,8 +39,9 @@ func (s *Service) election(self lead.Member) (lead.Election, error) {
 // client can talk to any instance. /ping, /v2/leader and /health answer
 // here.
 type standby struct {
-	self lead.Member
-	el   lead.Election
+	self  lead.Member
+	el    lead.Election
+	trust edge.Trust
 }
 
 func (s *standby) routes() http.Handler {
@@ -50,7 +52,7 @@ func (s *standby) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /v2/leader", s.leader)
 	mux.HandleFunc("GET /health", s.health)
-	mux.Handle("/", &lead.Forwarder{Self: s.self, Leader: s.el.Leader, Name: "services instance", Error: writeErr})
+	mux.Handle("/", &lead.Forwarder{Self: s.self, Leader: s.el.Leader, Name: "services instance", Error: writeErr, Transport: s.trust.Transport()})
 	return mux
 }
 

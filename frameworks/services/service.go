@@ -109,9 +109,10 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
-	h := lead.NewSwap((&standby{self: self, el: el}).routes())
+	h := lead.NewSwap((&standby{self: self, el: el, trust: s.cfg.Trust}).routes())
 	ecfg := edge.DefaultConfig()
 	ecfg.Name, ecfg.ShutdownGrace = "services", s.cfg.ShutdownGrace
+	ecfg.Guards = s.cfg.Trust.Guards()
 	srv := edge.New(ecfg, h, s.baseLog)
 	srvErr := make(chan error, 1)
 	serve := sync.OnceFunc(func() {
@@ -190,6 +191,7 @@ func (s *Service) lead(ctx context.Context, ready func()) {
 
 	info := mesos.FrameworkInfo{
 		User: s.cfg.User, Name: s.cfg.Name, Roles: []string{s.cfg.Role}, WebuiURL: s.leaderURL,
+		Principal:    s.cfg.Trust.Credential.Principal,
 		Capabilities: []mesos.Capability{{Type: mesos.CapMultiRole}, {Type: mesos.CapPartitionAware}},
 	}
 	ft := mesos.Float(s.cfg.FailoverTimeout.Seconds())
@@ -199,7 +201,8 @@ func (s *Service) lead(ctx context.Context, ready func()) {
 	if id := s.FrameworkID(); id != "" {
 		info.ID = &mesos.ID{Value: id}
 	}
-	client, err := sched.New(sched.Config{Masters: s.cfg.Masters, Detector: s.cfg.Detector, Framework: info, BackoffMax: 5 * time.Second},
+	client, err := sched.New(sched.Config{Masters: s.cfg.Masters, Detector: s.cfg.Detector, Framework: info, BackoffMax: 5 * time.Second,
+		HTTPClient: s.cfg.Trust.Client()},
 		sched.HandlerFunc(func(ctx context.Context, _ *sched.Client, ev *mesos.Event) {
 			select {
 			case s.evs <- ev:

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"corral/internal/edge"
 	"errors"
 	"flag"
 	"fmt"
@@ -239,6 +240,10 @@ func runVerb(ctx context.Context, v *verb, args []string, env Env) int {
 	if v.jsonDoc != "" {
 		fs.BoolVar(&r.json, "json", false, v.jsonDoc)
 	}
+	var cred edge.Credential
+	fs.StringVar(&cred.Principal, "principal", "", "principal to authenticate as (HTTP Basic), when the cluster demands credentials")
+	fs.StringVar(&cred.Secret, "secret", "", "the principal's secret (prefer the environment variable: a command line is visible to other users)")
+	envOf["principal"], envOf["secret"] = "CORRAL_PRINCIPAL", "CORRAL_SECRET"
 	body := v.setup(fs)
 	err := parseArgs(fs, args, env.Getenv, envOf)
 	if errors.Is(err, flag.ErrHelp) {
@@ -254,6 +259,16 @@ func runVerb(ctx context.Context, v *verb, args []string, env Env) int {
 			err = usagef("unexpected arguments %q", r.args[v.maxArgs:])
 		}
 	}
+	hc := env.HTTPClient
+	if err == nil && (cred.Principal != "") != (cred.Secret != "") {
+		err = usagef("--principal and --secret (or CORRAL_PRINCIPAL and CORRAL_SECRET) go together")
+	}
+	if err == nil && cred.Principal != "" {
+		c := *hc
+		c.Transport = cred.RoundTripper(c.Transport)
+		hc = &c
+	}
+	r.hc = hc
 	for _, a := range addressFlags {
 		p := addrs[a.name]
 		if p == nil || err != nil {
@@ -264,7 +279,7 @@ func runVerb(ctx context.Context, v *verb, args []string, env Env) int {
 			err = usagef("--%s: %v", a.name, berr)
 			break
 		}
-		c := &client{Client: apiclient.New(a.api, base, env.HTTPClient), hint: "--" + a.name + " or " + a.env}
+		c := &client{Client: apiclient.New(a.api, base, hc), hint: "--" + a.name + " or " + a.env}
 		switch a.use {
 		case useMaster:
 			r.master = c

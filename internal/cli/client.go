@@ -56,6 +56,9 @@ func (c *client) do(ctx context.Context, method, path string, body any) (*respon
 		return nil, &unreachableError{api: ur.API, base: ur.Base, hint: c.hint, err: ur.Err}
 	case errors.As(err, &ae):
 		ae.Override = "--force"
+		if ae.Status == http.StatusUnauthorized {
+			return nil, fmt.Errorf("%w (give --principal and --secret, or set CORRAL_PRINCIPAL and CORRAL_SECRET)", err)
+		}
 	}
 	return resp, err
 }

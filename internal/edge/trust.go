@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 )
 
 // Trust is how one corral process meets the network: what it demands of
@@ -91,4 +92,22 @@ func Loopback(listen string) bool {
 	}
 	ip := net.ParseIP(strings.Trim(h, "[]"))
 	return ip != nil && ip.IsLoopback()
+}
+
+// Transport returns the transport for calling other corral servers on
+// their callers' behalf (proxies, standbys forwarding to the leader): a
+// clone of http.DefaultTransport with a short dial timeout (a server that
+// is gone should cost seconds before the next is tried). It presents no
+// credential of this process: what is forwarded carries the caller's own.
+func (t Trust) Transport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return tr
+}
+
+// Client returns an HTTP client for this process's own calls to other
+// corral servers: Transport, presenting t.Credential. It has no overall
+// timeout: streams live long.
+func (t Trust) Client() *http.Client {
+	return &http.Client{Transport: t.RoundTripper(t.Transport())}
 }

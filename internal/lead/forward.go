@@ -21,7 +21,8 @@ const ForwardedBy = "X-Corral-Forwarded-By"
 // http.Handler to mount where the standby's API wants it. It passes a
 // request on unchanged (method, path, query, body, and the caller's
 // headers, Authorization included, so the leader authenticates the
-// caller), streams the answer back as it comes, and adds ForwardedBy and
+// caller; only Origin is dropped, which this instance's edge checked),
+// streams the answer back as it comes, and adds ForwardedBy and
 // the X-Forwarded-* headers. Its fields are set before it serves and not
 // changed after.
 type Forwarder struct {
@@ -90,6 +91,9 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			pr.SetURL(target)
 			pr.SetXForwarded()
 			pr.Out.Header.Set(ForwardedBy, by)
+			// This instance's edge has checked the caller's Origin
+			// against its own; the leader would see another host's.
+			pr.Out.Header.Del("Origin")
 		},
 		Transport:     f.Transport,
 		FlushInterval: -1, // event streams pass through as they come

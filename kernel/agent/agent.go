@@ -112,13 +112,13 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 			// Redirects are followed by hand: a 307 names the leader, which
 			// the agent keeps using.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-			Transport: &http.Transport{
+			Transport: cfg.Trust.RoundTripper(&http.Transport{
 				Proxy:                 http.ProxyFromEnvironment,
 				DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 				ResponseHeaderTimeout: 30 * time.Second,
 				IdleConnTimeout:       90 * time.Second,
 				MaxIdleConnsPerHost:   4,
-			},
+			}),
 		},
 		metrics:    newMetrics(),
 		bootID:     boot,
@@ -150,6 +150,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	ecfg := edge.DefaultConfig()
 	ecfg.Name = "agent"
+	ecfg.Guards = a.cfg.Trust.Guards()
 	ecfg.WriteTimeout = 5 * time.Minute // downloads of large sandbox files; the agent serves no stream
 	srv := edge.New(ecfg, a.routes(), a.log)
 	a.log.Info("agent starting", "listen", ln.Addr().String(), "endpoint", a.endpoint, "work_dir", a.store.WorkDir(),

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"corral/internal/edge"
 	"errors"
 	"fmt"
 	"net"
@@ -24,6 +25,10 @@ type Config struct {
 	// Detector, if set, replaces Masters as the source of master URLs
 	// (for example the leader as ZooKeeper names it).
 	Detector Detector
+	// Trust is what this process demands of its callers (credentials,
+	// allowed hosts and origins) and the credential it presents to the
+	// master.
+	Trust edge.Trust
 	// Listen is the address of the agent's HTTP server (/files, /state,
 	// /health, /metrics). Default ":5051".
 	Listen string

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"corral/internal/edge"
 	"errors"
 	"fmt"
 	"strconv"
@@ -54,6 +55,11 @@ type Config struct {
 	MaxCompletedTasksPerFramework int
 	// ShutdownGrace bounds graceful shutdown of the HTTP server.
 	ShutdownGrace time.Duration
+	// Trust is what the master demands of its callers (credentials,
+	// allowed hosts and origins). With credentials, every endpoint but
+	// /health needs them, agents included, and a framework id belongs to
+	// the principal that registered it.
+	Trust edge.Trust
 }
 
 // DefaultConfig returns the documented defaults.

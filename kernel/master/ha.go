@@ -58,12 +58,12 @@ func Contend(ctx context.Context, cfg Config, store Store, log *slog.Logger, ln 
 		return err
 	}
 	sb := &standby{el: el, self: first, member: self, started: time.Now(), log: log.With("component", "master")}
-	sb.fwd = &lead.Forwarder{Self: self, Leader: el.Leader, Name: "master", Error: forwardError, Log: sb.log}
+	sb.fwd = &lead.Forwarder{Self: self, Leader: el.Leader, Name: "master", Error: forwardError, Log: sb.log, Transport: cfg.Trust.Transport()}
 	swap := lead.NewSwap(sb.routes())
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := newServer(swap, cfg.ShutdownGrace, sb.log)
+	srv := newServer(swap, cfg, sb.log)
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ctx, ln) }()
 	sb.log.Info("master listening; contending for leadership", "addr", ln.Addr().String(), "url", first.url, "id", cfg.ID)

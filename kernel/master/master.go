@@ -192,7 +192,7 @@ func (m *Master) Run(ctx context.Context) error {
 func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := newServer(m.routes(), m.cfg.ShutdownGrace, m.log)
+	srv := newServer(m.routes(), m.cfg, m.log)
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ctx, ln) }()
 	m.log.Info("master listening", "addr", ln.Addr().String(), "url", m.url, "id", m.runID)
@@ -224,9 +224,10 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 
 // newServer is the HTTP server for the master's APIs, on the edge; its
 // requests' contexts end with the ctx given to Serve.
-func newServer(h http.Handler, grace time.Duration, log *slog.Logger) *edge.Server {
+func newServer(h http.Handler, mc Config, log *slog.Logger) *edge.Server {
 	cfg := edge.DefaultConfig()
-	cfg.Name, cfg.ShutdownGrace = "master", grace
+	cfg.Name, cfg.ShutdownGrace = "master", mc.ShutdownGrace
+	cfg.Guards = mc.Trust.Guards()
 	// A framework's ACCEPT may launch many tasks in one call.
 	cfg.MaxBodyBytes = maxCallBytes
 	return edge.New(cfg, h, log)

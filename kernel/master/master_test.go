@@ -335,7 +335,7 @@ func TestSchedulerAPIErrors(t *testing.T) {
 		wantMsg  string
 	}{
 		{"GET", http.MethodGet, nil, "", 405, "POST"},
-		{"no content type", http.MethodPost, nil, `{}`, 400, "Expecting 'Content-Type' to be present"},
+		{"no content type", http.MethodPost, nil, `{}`, 415, "a request body must be application/json"},
 		{"text content type", http.MethodPost, map[string]string{"Content-Type": "text/plain"}, `{}`, 415, "application/json"},
 		{"protobuf", http.MethodPost, map[string]string{"Content-Type": "application/x-protobuf"}, `{}`, 415, "protobuf"},
 		{"malformed json", http.MethodPost, jsonCT, `{"type":`, 400, "Failed to parse body into Call"},
@@ -854,6 +854,7 @@ func TestWeights(t *testing.T) {
 	tm := startMasterOn(t, db, func(c *Config) { c.Weights = "prod=3" })
 	put := func(body string) int {
 		req, _ := http.NewRequest(http.MethodPut, tm.url+"/weights", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

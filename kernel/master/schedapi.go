@@ -149,7 +149,17 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	callType = string(call.Type) // only known types become metric labels
+	principal := edge.Principal(r.Context())
 	if call.Type == mesos.CallSubscribe {
+		if m.cfg.Trust.Credentials != nil {
+			fi := &call.Subscribe.FrameworkInfo
+			if fi.Principal == "" {
+				fi.Principal = principal
+			} else if fi.Principal != principal {
+				writeError(w, r, errorf(http.StatusForbidden, "framework_info.principal %q is not the authenticated principal %q", fi.Principal, principal))
+				return
+			}
+		}
 		m.subscribe(w, r, &call)
 		return
 	}
@@ -159,11 +169,19 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var refusal *core.Refusal
+	var intruder string
 	err := m.do(r.Context(), func(c *core.Core) {
+		if intruder = m.notOwner(c, call.FrameworkID.Value, principal); intruder != "" {
+			return
+		}
 		var fx core.Effects
 		fx, refusal = c.Call(&call, streamID, time.Now())
 		m.apply(fx)
 	})
+	if intruder != "" {
+		writeError(w, r, errorf(http.StatusForbidden, "%s", intruder))
+		return
+	}
 	if err != nil {
 		writeError(w, r, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 		return
@@ -200,12 +218,17 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.C
 		writeError(w, r, errors.New("streaming unsupported"))
 		return
 	}
-	var id, refusal string
+	var id, refusal, intruder string
 	streamID, q := uuid.NewString(), newQueue()
 	// Check and subscribe in one step, so nothing can remove the framework
 	// in between. Whatever happens to this request afterwards, the loop
 	// hears that the stream ended (a no-op if it never became current).
 	err := m.do(r.Context(), func(c *core.Core) {
+		if fid := call.Subscribe.FrameworkInfo.ID; fid != nil {
+			if intruder = m.notOwner(c, fid.Value, call.Subscribe.FrameworkInfo.Principal); intruder != "" {
+				return
+			}
+		}
 		m.fwStreams[streamID] = q
 		var fx core.Effects
 		id, refusal, fx = c.Subscribe(call, streamID, time.Now())
@@ -222,6 +245,10 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.C
 		writeError(w, r, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 		return
 	}
+	if intruder != "" {
+		writeError(w, r, errorf(http.StatusForbidden, "%s", intruder))
+		return
+	}
 	if refusal != "" {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
@@ -235,6 +262,21 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.C
 	flusher.Flush()
 	m.log.Info("framework subscribed", "framework", id, "name", call.Subscribe.FrameworkInfo.Name, "stream", streamID)
 	pump(r, w, flusher, q)
+}
+
+// notOwner says why principal may not act for framework id, or "" when
+// it may: with authentication on, a framework id belongs to the principal
+// that registered it. A framework registered without a principal (before
+// authentication was turned on) is anyone's to claim.
+func (m *Master) notOwner(c *core.Core, id, principal string) string {
+	if m.cfg.Trust.Credentials == nil {
+		return ""
+	}
+	owner, ok := c.Owner(id)
+	if !ok || owner == "" || owner == principal {
+		return ""
+	}
+	return fmt.Sprintf("framework %s belongs to principal %q; principal %q may not act for it", id, owner, principal)
 }
 
 // streamWriteTimeout bounds one write to a stream: a client that stops

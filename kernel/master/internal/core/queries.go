@@ -142,3 +142,13 @@ func (c *Core) Gauges() Gauges {
 	}
 	return g
 }
+
+// Owner returns the principal a framework registered as ("" when it
+// registered without one), and whether the framework is known.
+func (c *Core) Owner(id string) (principal string, ok bool) {
+	f := c.frameworks[id]
+	if f == nil {
+		return "", false
+	}
+	return f.info.Principal, true
+}
