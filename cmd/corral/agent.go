@@ -41,7 +41,7 @@ func agentCommand() *command {
 		if err != nil {
 			return err
 		}
-		if cfg.Trust, err = trust.load(cfg.Listen, cfg.Advertise); err != nil {
+		if cfg.Trust, err = trust.load(log, cfg.Listen, cfg.Advertise); err != nil {
 			return err
 		}
 		ctx, stop := signalContext()

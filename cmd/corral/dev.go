@@ -20,6 +20,7 @@ import (
 
 	"corral/frameworks/jobs"
 	"corral/frameworks/services"
+	"corral/internal/edge"
 	"corral/internal/localpg"
 	"corral/kernel/agent"
 	"corral/kernel/master"
@@ -38,6 +39,8 @@ type devOptions struct {
 	servicesPort int
 	jobsPort     int
 	taskPorts    string // "lo-hi", split evenly among the agents
+	secure       bool
+	insecure     bool
 }
 
 func devCommand() *command {
@@ -55,6 +58,8 @@ func devCommand() *command {
 	fs.IntVar(&o.servicesPort, "services_port", o.servicesPort, "port of the services framework's Marathon-compatible API")
 	fs.IntVar(&o.jobsPort, "jobs_port", o.jobsPort, "port of the jobs framework's API")
 	fs.StringVar(&o.taskPorts, "task_ports", o.taskPorts, "port range tasks get ports from, as lo-hi; split evenly among the agents")
+	fs.BoolVar(&o.secure, "secure", false, "turn on TLS, authentication and ACLs: a local CA, certificates, credentials and ACLs are made once under --dir/secure, and the operator's credential is printed")
+	fs.BoolVar(&o.insecure, "insecure", false, "allow --host beyond loopback without --secure (anyone who reaches the ports can then run commands as the agents' users)")
 	logs.register(fs)
 	c := &command{name: "dev", summary: "run a whole cluster in one process for a laptop: master, agents, services, jobs, console (and Postgres)", usage: "[flags]", fs: fs}
 	c.run = func(args []string) error {
@@ -95,6 +100,8 @@ func (o devOptions) validate() error {
 	}
 	if net.ParseIP(o.host) == nil && o.host != "localhost" {
 		errs = append(errs, fmt.Errorf("host: %q is not an IP address", o.host))
+	} else if !o.secure && !o.insecure && !edge.Loopback(net.JoinHostPort(o.host, "1")) {
+		errs = append(errs, fmt.Errorf("host: refusing to listen on %s without --secure: anyone who can reach it could run commands on the agents; add --secure, or --insecure to accept that", o.host))
 	}
 	return errors.Join(errs...)
 }
@@ -112,11 +119,21 @@ func (o devOptions) taskPortRange() (lo, hi int, err error) {
 
 // url is the base URL a part listening on port advertises.
 func (o devOptions) url(port int) string {
+	scheme := "http"
+	if o.secure {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(o.advertiseHost(), strconv.Itoa(port))
+}
+
+// advertiseHost is the host the parts advertise: --host, or the machine's
+// name when --host listens everywhere.
+func (o devOptions) advertiseHost() string {
 	h := o.host
 	if ip := net.ParseIP(h); ip != nil && ip.IsUnspecified() {
 		h, _ = os.Hostname()
 	}
-	return "http://" + net.JoinHostPort(h, strconv.Itoa(port))
+	return h
 }
 
 func (o devOptions) listen(port int) string { return net.JoinHostPort(o.host, strconv.Itoa(port)) }
@@ -162,6 +179,13 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 			return fmt.Errorf("%s: port %d is taken (is another corral dev running?): %w", name, p, err)
 		}
 		l.Close()
+	}
+
+	var sec *devTrust
+	if o.secure {
+		if sec, err = secureDev(o, dir, log); err != nil {
+			return err
+		}
 	}
 
 	db := o.db
@@ -217,6 +241,7 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 	masterURL := o.url(o.port)
 	mcfg := master.DefaultConfig()
 	mcfg.Listen, mcfg.Advertise, mcfg.DB = o.listen(o.port), masterURL, db
+	mcfg.Trust = sec.trust("", mcfg.Listen, masterURL)
 	if err := mcfg.Validate(); err != nil {
 		return err
 	}
@@ -258,6 +283,7 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 		acfg := agent.DefaultConfig()
 		acfg.Masters = []string{masterURL}
 		acfg.Listen, acfg.Advertise = o.listen(o.agentPort+i), o.url(o.agentPort+i)
+		acfg.Trust = sec.trust("agent", acfg.Listen, acfg.Advertise)
 		acfg.WorkDir = filepath.Join(dir, name)
 		lo := portsLo + i*span
 		acfg.Resources = fmt.Sprintf("ports:[%d-%d]", lo, lo+span-1)
@@ -280,6 +306,7 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 	scfg := services.DefaultConfig()
 	scfg.Masters, scfg.DB = []string{masterURL}, db
 	scfg.Listen, scfg.Advertise = o.listen(o.servicesPort), o.url(o.servicesPort)
+	scfg.Trust = sec.trust("services", scfg.Listen, scfg.Advertise)
 	if err := scfg.Validate(); err != nil {
 		return err
 	}
@@ -293,6 +320,7 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 	jcfg := jobs.DefaultConfig()
 	jcfg.Masters, jcfg.DB = []string{masterURL}, db
 	jcfg.Listen, jcfg.Advertise = o.listen(o.jobsPort), o.url(o.jobsPort)
+	jcfg.Trust = sec.trust("jobs", jcfg.Listen, jcfg.Advertise)
 	if err := jcfg.Validate(); err != nil {
 		return err
 	}
@@ -303,7 +331,7 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 	}
 	run(&fwWG, fwCtx, "jobs", jb.Run)
 
-	if err := awaitDev(ctx, masterURL, o.agents, []string{o.url(o.servicesPort) + "/ping", o.url(o.jobsPort) + "/ping"}); err == nil {
+	if err := awaitDev(ctx, sec.client(), masterURL, o.agents, []string{o.url(o.servicesPort) + "/ping", o.url(o.jobsPort) + "/ping"}); err == nil {
 		pgLine := db
 		if pg != nil {
 			pgLine += "  (data in " + filepath.Join(dir, "pg") + ")"
@@ -318,6 +346,7 @@ corral dev is up
 Ctrl-C stops everything.
 
 `, masterURL, o.url(o.servicesPort), o.url(o.jobsPort), strings.Join(agentURLs, ", "), pgLine)
+		sec.explain(out, o)
 	} else if ctx.Err() == nil {
 		log.Warn("the cluster is not complete yet", "err", err)
 	}
@@ -334,10 +363,9 @@ Ctrl-C stops everything.
 
 // awaitDev waits until the master has n agents and both frameworks
 // registered and every URL in pings answers.
-func awaitDev(ctx context.Context, masterURL string, n int, pings []string) error {
+func awaitDev(ctx context.Context, client *http.Client, masterURL string, n int, pings []string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
 	ready := func() error {
 		resp, err := client.Get(masterURL + "/state")
 		if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,7 +53,7 @@ func BenchmarkDevIdleRSS(b *testing.B) {
 	base := func(p int) string { return "http://127.0.0.1:" + strconv.Itoa(p) }
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := awaitDev(ctx, base(ports["port"]), 2, []string{base(ports["services_port"]) + "/ping", base(ports["jobs_port"]) + "/ping"}); err != nil {
+	if err := awaitDev(ctx, &http.Client{Timeout: 2 * time.Second}, base(ports["port"]), 2, []string{base(ports["services_port"]) + "/ping", base(ports["jobs_port"]) + "/ping"}); err != nil {
 		b.Fatalf("corral dev did not come up: %v", err)
 	}
 	time.Sleep(10 * time.Second)

@@ -115,7 +115,7 @@ func startDev(t *testing.T, o devOptions) (stop func()) {
 	go func() { errc <- runDev(ctx, cancel, o, log, logs) }()
 	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
 	defer wcancel()
-	err := awaitDev(wctx, "http://127.0.0.1:"+strconv.Itoa(o.port), o.agents,
+	err := awaitDev(wctx, &http.Client{Timeout: 2 * time.Second}, "http://127.0.0.1:"+strconv.Itoa(o.port), o.agents,
 		[]string{"http://127.0.0.1:" + strconv.Itoa(o.servicesPort) + "/ping", "http://127.0.0.1:" + strconv.Itoa(o.jobsPort) + "/ping"})
 	if err != nil {
 		cancel()

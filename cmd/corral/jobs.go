@@ -52,7 +52,7 @@ func jobsCommand() *command {
 				return usageError{"zk: " + err.Error()}
 			}
 		}
-		if cfg.Trust, err = trust.load(cfg.Listen, cfg.Advertise); err != nil {
+		if cfg.Trust, err = trust.load(log, cfg.Listen, cfg.Advertise); err != nil {
 			return err
 		}
 		ctx, stop := signalContext()

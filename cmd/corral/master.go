@@ -50,7 +50,7 @@ func masterCommand() *command {
 		if err := cfg.Validate(); err != nil {
 			return usageError{err.Error()}
 		}
-		if cfg.Trust, err = trust.load(cfg.Listen, cfg.Advertise); err != nil {
+		if cfg.Trust, err = trust.load(log, cfg.Listen, cfg.Advertise); err != nil {
 			return err
 		}
 		if zkURL != "" {

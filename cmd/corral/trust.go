@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -18,6 +20,7 @@ type trustFlags struct {
 	allowedHosts string
 	corsOrigins  string
 	insecure     bool
+	tls          edge.TLSFiles
 }
 
 // registerServer adds the flags of a process that serves HTTP.
@@ -25,6 +28,10 @@ func (t *trustFlags) registerServer(fs *flag.FlagSet) {
 	fs.StringVar(&t.credentials, "credentials", "", `file of the principals allowed to call this process: JSON {"credentials": [{"principal": "…", "secret": "…"}]} or lines "principal secret"; with it every endpoint but /health and /ping needs HTTP Basic or Bearer credentials`)
 	fs.StringVar(&t.allowedHosts, "allowed_hosts", "", "comma-separated names the Host header may carry (IP addresses are always accepted; * accepts any); default: localhost, the hostname and the listen and advertise hosts")
 	fs.StringVar(&t.corsOrigins, "cors_origins", "", "comma-separated browser origins on other sites allowed to call this process (e.g. https://ui.example.com); default none")
+	fs.StringVar(&t.tls.Cert, "tls_cert", "", "PEM certificate (chain) to serve HTTPS with; also presented to servers that ask for a client certificate; re-read when the file changes")
+	fs.StringVar(&t.tls.Key, "tls_key", "", "PEM private key of --tls_cert")
+	fs.StringVar(&t.tls.CA, "tls_ca", "", "PEM CA bundle that verifies the corral servers this process calls (https:// masters, agents, frameworks) and, with --tls_client_auth, client certificates; default the system's roots")
+	fs.BoolVar(&t.tls.ClientAuth, "tls_client_auth", false, "require a client certificate signed by --tls_ca from every caller (mutual TLS)")
 	fs.BoolVar(&t.insecure, "insecure", false, "allow listening beyond loopback without --credentials (anyone who reaches the port can then run commands on the agents)")
 }
 
@@ -36,8 +43,23 @@ func (t *trustFlags) registerClient(fs *flag.FlagSet) {
 // load reads the files and returns the Trust of a server listening on
 // listen and reached at advertise. Off loopback it refuses to run without
 // credentials unless --insecure.
-func (t *trustFlags) load(listen string, advertise ...string) (edge.Trust, error) {
+func (t *trustFlags) load(log *slog.Logger, listen string, advertise ...string) (edge.Trust, error) {
 	var tr edge.Trust
+	if err := t.tls.Validate(); err != nil {
+		return tr, usageError{err.Error()}
+	}
+	if t.tls.Enabled() {
+		var err error
+		if tr.ServerTLS, err = edge.ServerTLS(context.Background(), t.tls, log); err != nil {
+			return tr, err
+		}
+	}
+	if t.tls.Enabled() || t.tls.CA != "" {
+		var err error
+		if tr.ClientTLS, err = edge.ClientTLS(t.tls); err != nil {
+			return tr, err
+		}
+	}
 	if t.credentials != "" {
 		b, err := os.ReadFile(strings.TrimPrefix(t.credentials, "file://"))
 		if err != nil {

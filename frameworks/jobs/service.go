@@ -96,7 +96,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	if s.url == "" {
 		host, _ := os.Hostname()
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		s.url = "http://" + net.JoinHostPort(host, port)
+		s.url = s.cfg.Trust.Scheme() + "://" + net.JoinHostPort(host, port)
 	}
 	s.self = lead.Member{ID: uuid.NewString(), URL: s.url}
 	if s.el, err = s.election(); err != nil {
@@ -105,6 +105,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	ecfg := edge.DefaultConfig()
 	ecfg.Name, ecfg.ShutdownGrace = "jobs", s.cfg.ShutdownGrace
 	ecfg.Guards = s.cfg.Trust.Guards()
+	ecfg.TLS = s.cfg.Trust.ServerTLS
 	srv := edge.New(ecfg, s.routes(), s.log)
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -102,7 +102,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	if adv == "" {
 		host, _ := os.Hostname()
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		adv = "http://" + net.JoinHostPort(host, port)
+		adv = s.cfg.Trust.Scheme() + "://" + net.JoinHostPort(host, port)
 	}
 	self := lead.Member{ID: uuid.NewString(), URL: adv}
 	el, err := s.election(self)
@@ -113,6 +113,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	ecfg := edge.DefaultConfig()
 	ecfg.Name, ecfg.ShutdownGrace = "services", s.cfg.ShutdownGrace
 	ecfg.Guards = s.cfg.Trust.Guards()
+	ecfg.TLS = s.cfg.Trust.ServerTLS
 	srv := edge.New(ecfg, h, s.baseLog)
 	srvErr := make(chan error, 1)
 	serve := sync.OnceFunc(func() {

@@ -244,6 +244,11 @@ func runVerb(ctx context.Context, v *verb, args []string, env Env) int {
 	fs.StringVar(&cred.Principal, "principal", "", "principal to authenticate as (HTTP Basic), when the cluster demands credentials")
 	fs.StringVar(&cred.Secret, "secret", "", "the principal's secret (prefer the environment variable: a command line is visible to other users)")
 	envOf["principal"], envOf["secret"] = "CORRAL_PRINCIPAL", "CORRAL_SECRET"
+	var tlsFiles edge.TLSFiles
+	fs.StringVar(&tlsFiles.CA, "tls_ca", "", "PEM CA bundle that verifies the cluster's https:// servers (default the system's roots)")
+	fs.StringVar(&tlsFiles.Cert, "tls_cert", "", "PEM client certificate, for a cluster that demands one (mutual TLS)")
+	fs.StringVar(&tlsFiles.Key, "tls_key", "", "PEM private key of --tls_cert")
+	envOf["tls_ca"], envOf["tls_cert"], envOf["tls_key"] = "CORRAL_TLS_CA", "CORRAL_TLS_CERT", "CORRAL_TLS_KEY"
 	body := v.setup(fs)
 	err := parseArgs(fs, args, env.Getenv, envOf)
 	if errors.Is(err, flag.ErrHelp) {
@@ -262,6 +267,19 @@ func runVerb(ctx context.Context, v *verb, args []string, env Env) int {
 	hc := env.HTTPClient
 	if err == nil && (cred.Principal != "") != (cred.Secret != "") {
 		err = usagef("--principal and --secret (or CORRAL_PRINCIPAL and CORRAL_SECRET) go together")
+	}
+	if err == nil && (tlsFiles.CA != "" || tlsFiles.Cert != "") {
+		if err = tlsFiles.Validate(); err == nil {
+			var tr *http.Transport
+			if tr, err = edge.Transport(tlsFiles); err == nil {
+				c := *hc
+				c.Transport = tr
+				hc = &c
+			}
+		}
+		if err != nil {
+			err = usagef("%v", err)
+		}
 	}
 	if err == nil && cred.Principal != "" {
 		c := *hc

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/url"
@@ -27,6 +28,22 @@ type Trust struct {
 	Hosts []string
 	// Origins are the foreign browser origins allowed to call (CORS).
 	Origins []string
+	// ServerTLS, when set, makes the process's servers speak HTTPS
+	// (ServerTLS builds it from --tls_cert/--tls_key, with reload).
+	ServerTLS *tls.Config
+	// ClientTLS is used for the servers this process calls: it trusts
+	// --tls_ca and presents the certificate for mTLS. Nil uses the
+	// system's roots.
+	ClientTLS *tls.Config
+}
+
+// Scheme is "https" when the process serves TLS, else "http": the scheme
+// of the URLs it advertises.
+func (t Trust) Scheme() string {
+	if t.ServerTLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // Guards returns the edge guards, outermost first: the cross-site checks
@@ -102,6 +119,9 @@ func Loopback(listen string) bool {
 func (t Trust) Transport() *http.Transport {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	if t.ClientTLS != nil {
+		tr.TLSClientConfig = t.ClientTLS.Clone()
+	}
 	return tr
 }
 

@@ -113,6 +113,7 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 			// the agent keeps using.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 			Transport: cfg.Trust.RoundTripper(&http.Transport{
+				TLSClientConfig:       cfg.Trust.ClientTLS,
 				Proxy:                 http.ProxyFromEnvironment,
 				DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 				ResponseHeaderTimeout: 30 * time.Second,
@@ -151,6 +152,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	ecfg := edge.DefaultConfig()
 	ecfg.Name = "agent"
 	ecfg.Guards = a.cfg.Trust.Guards()
+	ecfg.TLS = a.cfg.Trust.ServerTLS
 	ecfg.WriteTimeout = 5 * time.Minute // downloads of large sandbox files; the agent serves no stream
 	srv := edge.New(ecfg, a.routes(), a.log)
 	a.log.Info("agent starting", "listen", ln.Addr().String(), "endpoint", a.endpoint, "work_dir", a.store.WorkDir(),
@@ -198,7 +200,7 @@ func (a *Agent) advertise(addr net.Addr) string {
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = a.cfg.Hostname
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return a.cfg.Trust.Scheme() + "://" + net.JoinHostPort(host, port)
 }
 
 // endpointHostPort is MESOS_AGENT_ENDPOINT: host:port of the endpoint.

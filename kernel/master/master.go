@@ -97,7 +97,7 @@ func New(cfg Config, store Store, log *slog.Logger) (*Master, error) {
 	port, _ := strconv.Atoi(portStr)
 	adv := cfg.Advertise
 	if adv == "" {
-		adv = "http://" + net.JoinHostPort(host, portStr)
+		adv = cfg.Trust.Scheme() + "://" + net.JoinHostPort(host, portStr)
 	}
 	u, err := url.Parse(adv)
 	if err != nil || u.Host == "" {
@@ -228,6 +228,7 @@ func newServer(h http.Handler, mc Config, log *slog.Logger) *edge.Server {
 	cfg := edge.DefaultConfig()
 	cfg.Name, cfg.ShutdownGrace = "master", mc.ShutdownGrace
 	cfg.Guards = mc.Trust.Guards()
+	cfg.TLS = mc.Trust.ServerTLS
 	// A framework's ACCEPT may launch many tasks in one call.
 	cfg.MaxBodyBytes = maxCallBytes
 	return edge.New(cfg, h, log)
