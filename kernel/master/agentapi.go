@@ -1,6 +1,7 @@
 package master
 
 import (
+	"corral/internal/acl"
 	"net/http"
 	"time"
 
@@ -19,6 +20,11 @@ func (m *Master) handleAgent(w http.ResponseWriter, r *http.Request) {
 	var call agentproto.Call
 	if err := decodeCall(r, &call); err != nil {
 		writeError(w, r, err)
+		return
+	}
+	// Every agent call, not only REGISTER: updates and heartbeats speak
+	// for an agent too.
+	if !m.authorize(w, r, acl.RegisterAgents, "") {
 		return
 	}
 	switch call.Type {
@@ -62,6 +68,7 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, call *age
 		writeError(w, r, errorf(http.StatusBadRequest, "Expecting 'register' to be present"))
 		return
 	}
+
 	if reg.Info.Hostname == "" {
 		writeError(w, r, errorf(http.StatusBadRequest, "'register.info.hostname' is required"))
 		return

@@ -146,6 +146,7 @@ func New(cfg Config, store Store, log *slog.Logger) (*Master, error) {
 		DefaultRefuseSeconds:          cfg.DefaultRefuseSeconds,
 		MaxCompletedTasksPerFramework: cfg.MaxCompletedTasksPerFramework,
 		Allocator:                     allocatorConfig(cfg),
+		AuthorizeTask:                 authorizeTask(cfg.Trust.ACLs),
 	})
 	return m, nil
 }

@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"corral/internal/acl"
 	"encoding/json"
 	"net/http"
 	"sort"
@@ -29,6 +30,8 @@ func (m *Master) routes() http.Handler {
 	r.Get("/master/redirect", m.handleRedirect)
 	r.Get("/weights", m.handleGetWeights)
 	r.Put("/weights", m.handlePutWeights)
+	r.Post("/teardown", m.handleTeardown)
+	r.Post("/master/teardown", m.handleTeardown)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(m.metrics.reg, promhttp.HandlerOpts{}))
 	m.consoleRoutes(r)
 	return r
@@ -44,7 +47,9 @@ func (m *Master) handleGetWeights(w http.ResponseWriter, r *http.Request) {
 	var out []WeightInfo
 	if err := m.do(r.Context(), func(c *core.Core) {
 		for role, wt := range c.Weights() {
-			out = append(out, WeightInfo{Role: role, Weight: wt})
+			if m.cfg.Trust.ACLs.Allowed(acl.ViewRoles, edge.Principal(r.Context()), role) {
+				out = append(out, WeightInfo{Role: role, Weight: wt})
+			}
 		}
 	}); err != nil {
 		writeError(w, r, errorf(http.StatusServiceUnavailable, "Master is stopping"))
@@ -68,6 +73,9 @@ func (m *Master) handlePutWeights(w http.ResponseWriter, r *http.Request) {
 	for i, x := range ws {
 		if err := validateRole(x.Role); err != nil {
 			writeError(w, r, errorf(http.StatusBadRequest, "weights[%d].role: %v", i, err))
+			return
+		}
+		if !m.authorize(w, r, acl.UpdateWeights, x.Role) {
 			return
 		}
 		if !(x.Weight > 0) || x.Weight > 1e9 {
@@ -166,6 +174,7 @@ func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
 	}
 	st.Version, st.ID, st.Leader, st.LeaderInfo = m.cfg.Version, m.runID, m.info.PID, m.info
 	st.StartTime, st.ElectedTime, st.Hostname = secs(m.startedAt), secs(m.startedAt), m.info.Hostname
+	m.visible(r, &st)
 	writeJSON(w, http.StatusOK, st)
 }
 
@@ -174,4 +183,49 @@ func secs(t time.Time) float64 {
 		return 0
 	}
 	return float64(t.UnixNano()) / 1e9
+}
+
+// handleTeardown serves POST /teardown?frameworkId=ID (Mesos' operator
+// endpoint; the id may also come as JSON {"framework_id": "ID"}): the
+// framework is removed for good and its tasks killed. teardown_frameworks
+// decides, for the framework's principal.
+func (m *Master) handleTeardown(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("frameworkId")
+	if id == "" && r.ContentLength != 0 {
+		var body struct {
+			FrameworkID string `json:"framework_id"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			writeError(w, r, errorf(http.StatusBadRequest, "Failed to parse the body: %v", err))
+			return
+		}
+		id = body.FrameworkID
+	}
+	if id == "" {
+		writeError(w, r, errorf(http.StatusBadRequest, "Missing 'frameworkId' query parameter"))
+		return
+	}
+	var owner string
+	var known bool
+	if err := m.do(r.Context(), func(c *core.Core) { owner, known = c.Owner(id) }); err != nil {
+		writeError(w, r, errorf(http.StatusServiceUnavailable, "Master is stopping"))
+		return
+	}
+	if !m.authorize(w, r, acl.TeardownFrameworks, owner) {
+		return
+	}
+	var ok bool
+	if err := m.do(r.Context(), func(c *core.Core) {
+		var fx core.Effects
+		fx, ok = c.Teardown(id, time.Now())
+		m.apply(fx)
+	}); err != nil {
+		writeError(w, r, errorf(http.StatusServiceUnavailable, "Master is stopping"))
+		return
+	}
+	if !known || !ok {
+		writeError(w, r, errorf(http.StatusBadRequest, "No framework found with specified ID"))
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"corral/internal/acl"
 	"corral/internal/edge"
 	"corral/kernel/master/internal/core"
 	"corral/kernel/mesos"
@@ -151,6 +152,11 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 	callType = string(call.Type) // only known types become metric labels
 	principal := edge.Principal(r.Context())
 	if call.Type == mesos.CallSubscribe {
+		for _, role := range call.Subscribe.FrameworkInfo.EffectiveRoles() {
+			if !m.authorize(w, r, acl.RegisterFrameworks, role) {
+				return
+			}
+		}
 		if m.cfg.Trust.Credentials != nil {
 			fi := &call.Subscribe.FrameworkInfo
 			if fi.Principal == "" {
@@ -162,6 +168,13 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		}
 		m.subscribe(w, r, &call)
 		return
+	}
+	if call.Type == mesos.CallUpdateFramework && call.UpdateFramework != nil {
+		for _, role := range call.UpdateFramework.FrameworkInfo.EffectiveRoles() {
+			if !m.authorize(w, r, acl.RegisterFrameworks, role) {
+				return
+			}
+		}
 	}
 	streamID := r.Header.Get("Mesos-Stream-Id")
 	if streamID == "" {

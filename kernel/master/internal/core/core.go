@@ -38,6 +38,12 @@ type Config struct {
 	MaxCompletedTasksPerFramework int
 	// Allocator configures the allocator the core owns.
 	Allocator allocator.Config
+	// AuthorizeTask decides whether a framework's principal may launch a
+	// task as an OS user (the task's command user, else the framework's);
+	// a refusal answers the task TASK_ERROR, REASON_TASK_UNAUTHORIZED,
+	// with the error as its message. Nil allows every task. It must be a
+	// pure function.
+	AuthorizeTask func(principal, user string) error
 }
 
 // Core is the master's cluster state and the decisions about it. It is

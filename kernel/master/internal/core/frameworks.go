@@ -354,6 +354,16 @@ func (c *Core) accept(f *framework, ids []mesos.ID, ops []mesos.Operation, filte
 				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskError, mesos.ReasonTaskInvalid, chk.reason, now))
 				continue
 			}
+			if c.cfg.AuthorizeTask != nil {
+				user := f.info.User
+				if ti.Command.User != "" {
+					user = ti.Command.User
+				}
+				if err := c.cfg.AuthorizeTask(f.info.Principal, user); err != nil {
+					c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskError, mesos.ReasonTaskUnauthorized, err.Error(), now))
+					continue
+				}
+			}
 			inAccept[ti.TaskID.Value] = true
 			available = available.Sub(chk.resources)
 			// Record the role in the task's resources, as Mesos does, so
@@ -558,3 +568,15 @@ func (c *Core) updateFramework(f *framework, u *mesos.UpdateFramework, now time.
 }
 
 func boolOf(b *bool) bool { return b != nil && *b }
+
+// Teardown removes a framework for good at an operator's request (Mesos'
+// /teardown): its tasks are killed and its id may never subscribe again.
+// ok is false when no such framework is active.
+func (c *Core) Teardown(id string, now time.Time) (fx Effects, ok bool) {
+	f := c.frameworks[id]
+	if f == nil || f.state == fwRemoved {
+		return c.take(), false
+	}
+	c.removeFramework(f, "torn down by an operator", now)
+	return c.take(), true
+}

@@ -106,9 +106,12 @@ type TaskState struct {
 	Sandbox     string          `json:"sandbox,omitempty"`
 	Labels      *mesos.Labels   `json:"labels,omitempty"`
 	Command     string          `json:"command,omitempty"`
-	Healthy     *bool           `json:"healthy,omitempty"`
-	Message     string          `json:"message,omitempty"`
-	Reason      string          `json:"reason,omitempty"`
+	// User is the OS user the task runs as: its command's, else its
+	// framework's.
+	User    string `json:"user,omitempty"`
+	Healthy *bool  `json:"healthy,omitempty"`
+	Message string `json:"message,omitempty"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // StatusState is the latest status of a task in /state.
@@ -264,6 +267,10 @@ func (c *Core) taskState(t *task) TaskState {
 	}
 	if t.info.Command != nil {
 		ts.Command = t.info.Command.Value
+		ts.User = t.info.Command.User
+	}
+	if f := c.frameworks[t.frameworkID]; ts.User == "" && f != nil {
+		ts.User = f.info.User
 	}
 	if a := c.agents[t.agentID]; a != nil && a.info.WorkDir != "" {
 		ts.Sandbox = a.info.WorkDir + "/sandboxes/" + t.frameworkID + "/" + ts.ID
