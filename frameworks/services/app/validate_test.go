@@ -84,6 +84,13 @@ func TestValidate(t *testing.T) {
 		{"negative instances", `{"instances":-1}`, []string{"/instances"}},
 		{"zero instances", `{"instances":0}`, nil},
 		{"negative gpus", `{"gpus":-1}`, []string{"/gpus"}},
+		{"cpus at the limit", `{"cpus":1e15}`, nil},
+		{"cpus above the limit", `{"cpus":1.000001e15}`, []string{"/cpus"}},
+		{"huge cpus", `{"cpus":1e308}`, []string{"/cpus"}},
+		{"huge mem", `{"mem":1e308}`, []string{"/mem"}},
+		{"huge disk", `{"disk":1e16}`, []string{"/disk"}},
+		{"instances at the limit", `{"instances":100000}`, nil},
+		{"instances above the limit", `{"instances":100001}`, []string{"/instances"}},
 
 		{"negative backoff", `{"backoffSeconds":-1}`, []string{"/backoffSeconds"}},
 		{"backoff factor below 1", `{"backoffFactor":0.9}`, []string{"/backoffFactor"}},
@@ -208,6 +215,10 @@ func TestValidateMessages(t *testing.T) {
 			[]Detail{{"/container", []string{"containers are not supported; use cmd or args"}}}},
 		{"secret", `{"env":{"P":{"secret":"p"}}}`,
 			[]Detail{{"/env/P", []string{"secrets are not supported"}}}},
+		{"huge cpus", `{"cpus":1e308}`,
+			[]Detail{{"/cpus", []string{"must be at most 1e+15 (got 1e+308)"}}}},
+		{"too many instances", `{"instances":1000000}`,
+			[]Detail{{"/instances", []string{"must be at most 100000 (got 1000000)"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,6 +243,8 @@ func TestValidateNonFinite(t *testing.T) {
 	}{
 		{"NaN cpus", func(a *App) { a.CPUs = math.NaN() }, []string{"/cpus"}},
 		{"infinite mem", func(a *App) { a.Mem = math.Inf(1) }, []string{"/mem"}},
+		{"infinite disk", func(a *App) { a.Disk = math.Inf(-1) }, []string{"/disk"}},
+		{"gpus above the limit", func(a *App) { big := int64(2 * MaxResource); a.GPUs = int(big) }, []string{"/gpus"}},
 		{"NaN backoff factor", func(a *App) { a.BackoffFactor = math.NaN() }, []string{"/backoffFactor"}},
 		{"NaN min health", func(a *App) { a.UpgradeStrategy.MinimumHealthCapacity = math.NaN() }, []string{"/upgradeStrategy/minimumHealthCapacity"}},
 	}
