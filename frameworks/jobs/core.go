@@ -892,7 +892,7 @@ func (c *core) launch(now time.Time) {
 		if r.ScheduledFor != nil {
 			ms = r.ScheduledFor.UnixMilli()
 		}
-		r.TaskID = fmt.Sprintf("ct:%d:%d:%s:%d", ms, r.Attempt, r.Job, r.ID)
+		r.TaskID = job.TaskID(ms, r.Attempt, r.Job, r.ID)
 		r.State = stateStarting
 		r.AgentID, r.Host = l.p.AgentID, l.p.Hostname
 		claims = append(claims, r)

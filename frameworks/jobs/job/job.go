@@ -45,7 +45,8 @@ const (
 // A job runs either on a schedule (Schedule set, Parents empty) or after
 // its parents (Parents set, Schedule empty); Validate enforces exactly one.
 type Job struct {
-	// Name identifies the job: [A-Za-z0-9._-]+, not "." or "..".
+	// Name identifies the job: [A-Za-z0-9._-]+ without "..", of at most
+	// MaxNameLen bytes (see ValidName).
 	Name string
 	// Command is the command line. With Shell it runs as `sh -c Command`;
 	// without, Command is the path of the executable, run with no

@@ -29,8 +29,10 @@ func validationError(ds []Detail) *ValidationError {
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // ValidName returns nil if name can name a job: one or more of
-// A–Z, a–z, 0–9, ".", "_" and "-", and neither "." nor "..", which would
-// read as path segments in URLs.
+// A–Z, a–z, 0–9, ".", "_" and "-", neither "." nor "..", which would read
+// as path segments in URLs, no ".." inside, which agents refuse in the
+// task ids that carry the name (see TaskID), and at most MaxNameLen bytes,
+// so that those task ids fit the MaxTaskIDLen bytes Mesos allows.
 func ValidName(name string) error {
 	switch {
 	case name == "":
@@ -39,6 +41,10 @@ func ValidName(name string) error {
 		return fmt.Errorf("%q is not a valid name", name)
 	case !namePattern.MatchString(name):
 		return fmt.Errorf("%q is not a valid name: use only letters, digits, '.', '_' and '-'", name)
+	case strings.Contains(name, ".."):
+		return fmt.Errorf("%q is not a valid name: it must not contain \"..\", which agents refuse in task ids", name)
+	case len(name) > MaxNameLen:
+		return fmt.Errorf("a name has at most %d bytes, so that its task ids fit the %d bytes Mesos allows (got %d)", MaxNameLen, MaxTaskIDLen, len(name))
 	}
 	return nil
 }

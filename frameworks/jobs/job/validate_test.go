@@ -118,6 +118,11 @@ func TestValidate(t *testing.T) {
 			[]Detail{{"/name", []string{`"a b" is not a valid name: use only letters, digits, '.', '_' and '-'`}}}},
 		{"name dot", func(j *Job) { j.Name = "." }, []Detail{{"/name", []string{`"." is not a valid name`}}}},
 		{"name dot dot", func(j *Job) { j.Name = ".." }, []Detail{{"/name", []string{`".." is not a valid name`}}}},
+		{"name with dot dot inside", func(j *Job) { j.Name = "a..b" },
+			[]Detail{{"/name", []string{`"a..b" is not a valid name: it must not contain "..", which agents refuse in task ids`}}}},
+		{"longest name", func(j *Job) { j.Name = strings.Repeat("n", 206) }, nil},
+		{"name too long", func(j *Job) { j.Name = strings.Repeat("n", 207) },
+			[]Detail{{"/name", []string{"a name has at most 206 bytes, so that its task ids fit the 255 bytes Mesos allows (got 207)"}}}},
 		{"name unicode", func(j *Job) { j.Name = "jöb" },
 			[]Detail{{"/name", []string{`"jöb" is not a valid name: use only letters, digits, '.', '_' and '-'`}}}},
 		{"no command", func(j *Job) { j.Command = "" }, []Detail{{"/", []string{"one of command or args is required"}}}},
@@ -352,5 +357,24 @@ func TestChronosViewNative(t *testing.T) {
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(v); err != nil {
 		t.Errorf("ChronosView(n) does not encode: %v", err)
+	}
+}
+
+// TestTaskID: task ids have Chronos' shape, and those of the longest
+// valid name fit Mesos' limit exactly, whatever the occurrence, attempt
+// and run.
+func TestTaskID(t *testing.T) {
+	if got, want := TaskID(1420843781398, 1, "etl", 42), "ct:1420843781398:1:etl:42"; got != want {
+		t.Errorf("TaskID(1420843781398, 1, etl, 42) = %q; want %q", got, want)
+	}
+	longest := strings.Repeat("n", MaxNameLen)
+	if err := ValidName(longest); err != nil {
+		t.Fatalf("ValidName(%d bytes) = %v; want nil", MaxNameLen, err)
+	}
+	if got := len(TaskID(math.MinInt64, MaxRetries, longest, math.MaxInt64)); got != MaxTaskIDLen {
+		t.Errorf("the longest task id of a %d-byte name has %d bytes; want exactly %d", MaxNameLen, got, MaxTaskIDLen)
+	}
+	if err := ValidName(longest + "n"); err == nil {
+		t.Errorf("ValidName(%d bytes) = nil; want an error", MaxNameLen+1)
 	}
 }
