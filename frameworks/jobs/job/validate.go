@@ -55,8 +55,10 @@ func ValidName(name string) error {
 //   - /name: ValidName;
 //   - /: exactly one of command and args, and exactly one of schedule and
 //     parents; /command not blank; /args(0) not empty;
-//   - /cpus, /mem, /disk, /retryBackoffSeconds, /timeoutSeconds,
-//     /startingDeadlineSeconds finite and ≥ 0; /retries ≥ 0;
+//   - /cpus, /mem, /disk finite and in [0, MaxResource];
+//     /retryBackoffSeconds finite and in [0, MaxRetryBackoffSeconds];
+//     /timeoutSeconds, /startingDeadlineSeconds finite and in
+//     [0, MaxSeconds]; /retries in [0, MaxRetries];
 //   - /concurrencyPolicy ALLOW, FORBID or REPLACE;
 //   - /schedule, /timezone: parse(schedule, timezone) succeeds. parse is
 //     the schedule package's parser, injected so that this package does
@@ -93,9 +95,9 @@ func Validate(j Job, parse func(expr, tz string) error) *ValidationError {
 		v.add("/", "one of schedule or parents is required")
 	}
 
-	nonNegative(&v, "/cpus", j.CPUs)
-	nonNegative(&v, "/mem", j.Mem)
-	nonNegative(&v, "/disk", j.Disk)
+	resource(&v, "/cpus", j.CPUs)
+	resource(&v, "/mem", j.Mem)
+	resource(&v, "/disk", j.Disk)
 	switch {
 	case j.Retries < 0:
 		v.add("/retries", fmt.Sprintf("must be 0 or more (got %d)", j.Retries))
@@ -154,6 +156,12 @@ func Validate(j Job, parse func(expr, tz string) error) *ValidationError {
 
 // Bounds of the fields that count or last.
 const (
+	// MaxResource bounds cpus, mem and disk. The kernel keeps scalar
+	// resources in fixed point with three decimals and refuses amounts
+	// above 1e15, beyond which its int64 milli-units overflow: a job
+	// asking for more would never fit an offer, or be accounted as
+	// nothing.
+	MaxResource = 1e15
 	// MaxRetries bounds retries: each is one more attempt of a run.
 	MaxRetries = 1000
 	// MaxRetryBackoffSeconds bounds the base delay between attempts (a day).
@@ -168,6 +176,15 @@ func seconds(v *collector, path string, f, limit float64) {
 	nonNegative(v, path, f)
 	if f > limit && !math.IsInf(f, 0) {
 		v.add(path, fmt.Sprintf("must be at most %s (got %v)", strconv.FormatFloat(limit, 'f', -1, 64), f))
+	}
+}
+
+// resource checks an amount of a scalar resource: finite, 0 or more, at
+// most MaxResource.
+func resource(v *collector, path string, f float64) {
+	nonNegative(v, path, f)
+	if f > MaxResource && !math.IsInf(f, 0) {
+		v.add(path, fmt.Sprintf("must be at most %g (got %v)", MaxResource, f))
 	}
 }
 

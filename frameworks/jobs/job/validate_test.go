@@ -140,6 +140,16 @@ func TestValidate(t *testing.T) {
 			{"/mem", []string{"must be 0 or more (got -1)"}},
 			{"/disk", []string{"must be 0 or more (got -2)"}},
 		}},
+		{"resources at the limit", func(j *Job) { j.CPUs, j.Mem, j.Disk = 1e15, 1e15, 1e15 }, nil},
+		{"huge resources", func(j *Job) { j.CPUs, j.Mem, j.Disk = 1e308, 1.000001e15, 1e16 }, []Detail{
+			{"/cpus", []string{"must be at most 1e+15 (got 1e+308)"}},
+			{"/mem", []string{"must be at most 1e+15 (got 1.000001e+15)"}},
+			{"/disk", []string{"must be at most 1e+15 (got 1e+16)"}},
+		}},
+		{"NaN resources", func(j *Job) { j.Mem, j.Disk = math.NaN(), math.Inf(-1) }, []Detail{
+			{"/mem", []string{"must be a finite number"}},
+			{"/disk", []string{"must be a finite number"}},
+		}},
 		{"infinite and NaN", func(j *Job) { j.CPUs, j.TimeoutSeconds = math.Inf(1), math.NaN() }, []Detail{
 			{"/cpus", []string{"must be a finite number"}},
 			{"/timeoutSeconds", []string{"must be a finite number"}},
