@@ -69,9 +69,10 @@ func validationError(ds []Detail) *ValidationError {
 //   - /dependencies(i): valid ids other than the app's own;
 //   - /labels, /env: no empty names; /env/NAME: no secrets; /secrets:
 //     empty;
+//   - /user: empty or a user name (ValidUser);
 //   - the fields corral does not implement, when the request that
 //     DecodeRequest or Merge read gave them a value other than their
-//     default: "/fetch", "/user", "/container/volumes"... (see
+//     default: "/fetch", "/role", "/container/volumes"... (see
 //     DecodeRequest).
 func Validate(a App) *ValidationError {
 	v := &collector{index: map[string]int{}}
@@ -91,6 +92,11 @@ func Validate(a App) *ValidationError {
 	}
 	if a.Cmd != nil && *a.Cmd == "" {
 		v.add("/cmd", "must not be empty")
+	}
+	if a.User != "" {
+		if err := ValidUser(a.User); err != nil {
+			v.add("/user", err.Error())
+		}
 	}
 	resource(v, "/cpus", a.CPUs)
 	resource(v, "/mem", a.Mem)
@@ -189,6 +195,30 @@ func Validate(a App) *ValidationError {
 		return nil
 	}
 	return validationError(v.details)
+}
+
+// userName is the grammar of a user name, the portable one of POSIX and
+// shadow-utils' useradd: a lowercase letter or underscore, then lowercase
+// letters, digits, underscores and hyphens, and an optional final "$"
+// (Samba machine accounts).
+var userName = regexp.MustCompile(`^[a-z_][a-z0-9_-]*[$]?$`)
+
+// MaxUserLen is the longest user name, in bytes, as useradd allows.
+const MaxUserLen = 32
+
+// ValidUser returns nil if name can be the user an app's tasks run as: at
+// most MaxUserLen bytes of the portable user name grammar
+// ([a-z_][a-z0-9_-]*[$]?). Whether the user exists on the agents, and
+// whether the framework may run tasks as it, is for the agents and the
+// master to say.
+func ValidUser(name string) error {
+	switch {
+	case len(name) > MaxUserLen:
+		return fmt.Errorf("a user name has at most %d bytes (got %d)", MaxUserLen, len(name))
+	case !userName.MatchString(name):
+		return fmt.Errorf("%q is not a valid user name: want a lowercase letter or '_', then lowercase letters, digits, '_' or '-', optionally ending in '$'", name)
+	}
+	return nil
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
