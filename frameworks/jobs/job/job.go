@@ -106,6 +106,10 @@ type Job struct {
 	// SoftError lets a failed run (after its retries) fire the children
 	// as a success would.
 	SoftError bool
+	// User is the user the job's runs run as (CommandInfo.user); "": none
+	// is named, and the agent runs them as the framework's user. Chronos
+	// calls it runAsUser.
+	User string
 	// Version identifies the stored revision. The server sets it; the
 	// decoders read it only so that stored JSON round-trips.
 	Version string
@@ -182,6 +186,7 @@ type wire struct {
 	ConcurrencyPolicy       string            `json:"concurrencyPolicy"`
 	StartingDeadlineSeconds float64           `json:"startingDeadlineSeconds"`
 	SoftError               bool              `json:"softError"`
+	User                    string            `json:"user"`
 	Version                 string            `json:"version"`
 }
 
@@ -203,7 +208,7 @@ func (j Job) MarshalJSON() ([]byte, error) {
 		Retries: j.Retries, RetryBackoffSeconds: j.RetryBackoffSeconds,
 		TimeoutSeconds: j.TimeoutSeconds, ConcurrencyPolicy: j.ConcurrencyPolicy,
 		StartingDeadlineSeconds: j.StartingDeadlineSeconds, SoftError: j.SoftError,
-		Version: j.Version,
+		User: j.User, Version: j.Version,
 	})
 }
 

@@ -49,6 +49,30 @@ func ValidName(name string) error {
 	return nil
 }
 
+// userName is the grammar of a user name, the portable one of POSIX and
+// shadow-utils' useradd: a lowercase letter or underscore, then lowercase
+// letters, digits, underscores and hyphens, and an optional final "$"
+// (Samba machine accounts).
+var userName = regexp.MustCompile(`^[a-z_][a-z0-9_-]*[$]?$`)
+
+// MaxUserLen is the longest user name, in bytes, as useradd allows.
+const MaxUserLen = 32
+
+// ValidUser returns nil if name can be the user a job's runs run as: at
+// most MaxUserLen bytes of the portable user name grammar
+// ([a-z_][a-z0-9_-]*[$]?). Whether the user exists on the agents, and
+// whether the framework may run tasks as it, is for the agents and the
+// master to say.
+func ValidUser(name string) error {
+	switch {
+	case len(name) > MaxUserLen:
+		return fmt.Errorf("a user name has at most %d bytes (got %d)", MaxUserLen, len(name))
+	case !userName.MatchString(name):
+		return fmt.Errorf("%q is not a valid user name: want a lowercase letter or '_', then lowercase letters, digits, '_' or '-', optionally ending in '$'", name)
+	}
+	return nil
+}
+
 // Validate checks a normalized job (see Normalize) and returns nil if it is
 // valid, or every violation grouped by path:
 //
@@ -67,6 +91,7 @@ func ValidName(name string) error {
 //     the check;
 //   - /parents(i): valid names, not the job itself, no duplicates (whether
 //     the parents exist, and cycles, are the dag package's business);
+//   - /user: empty or a user name (ValidUser);
 //   - /env, /labels: no empty names; env names without "=";
 //   - /constraints(i): [attribute, OPERATOR] or [attribute, OPERATOR,
 //     value] with a known operator and the value it needs.
@@ -130,6 +155,12 @@ func Validate(j Job, parse func(expr, tz string) error) *ValidationError {
 			v.add(path, "a job cannot be its own parent")
 		} else if slices.Index(j.Parents, p) < i {
 			v.add(path, fmt.Sprintf("duplicate parent %q", p))
+		}
+	}
+
+	if j.User != "" {
+		if err := ValidUser(j.User); err != nil {
+			v.add("/user", err.Error())
 		}
 	}
 

@@ -123,6 +123,15 @@ func TestValidate(t *testing.T) {
 		{"longest name", func(j *Job) { j.Name = strings.Repeat("n", 206) }, nil},
 		{"name too long", func(j *Job) { j.Name = strings.Repeat("n", 207) },
 			[]Detail{{"/name", []string{"a name has at most 206 bytes, so that its task ids fit the 255 bytes Mesos allows (got 207)"}}}},
+		{"user", func(j *Job) { j.User = "www-data" }, nil},
+		{"machine account user", func(j *Job) { j.User = "host1$" }, nil},
+		{"uppercase user", func(j *Job) { j.User = "Nobody" }, []Detail{{"/user", []string{
+			`"Nobody" is not a valid user name: want a lowercase letter or '_', then lowercase letters, digits, '_' or '-', optionally ending in '$'`}}}},
+		{"user with a colon", func(j *Job) { j.User = "root:0" }, []Detail{{"/user", []string{
+			`"root:0" is not a valid user name: want a lowercase letter or '_', then lowercase letters, digits, '_' or '-', optionally ending in '$'`}}}},
+		{"user too long", func(j *Job) { j.User = strings.Repeat("u", 33) }, []Detail{{"/user", []string{
+			"a user name has at most 32 bytes (got 33)"}}}},
+		{"longest user", func(j *Job) { j.User = strings.Repeat("u", 32) }, nil},
 		{"name unicode", func(j *Job) { j.Name = "jöb" },
 			[]Detail{{"/name", []string{`"jöb" is not a valid name: use only letters, digits, '.', '_' and '-'`}}}},
 		{"no command", func(j *Job) { j.Command = "" }, []Detail{{"/", []string{"one of command or args is required"}}}},
@@ -351,7 +360,7 @@ func TestChronosViewNative(t *testing.T) {
 	v := ChronosView(j, Stats{})
 	checks := map[string]any{
 		"command": "/bin/echo", "shell": false, "concurrent": false, "epsilon": "PT60S",
-		"lastSuccess": "", "lastError": "",
+		"lastSuccess": "", "lastError": "", "runAsUser": "",
 	}
 	for k, want := range checks {
 		if !cmp.Equal(v[k], want) {
