@@ -894,7 +894,7 @@ func (c *core) launch(now time.Time) {
 		if r.ScheduledFor != nil {
 			ms = r.ScheduledFor.UnixMilli()
 		}
-		r.TaskID = fmt.Sprintf("ct:%d:%d:%s:%d", ms, r.Attempt, r.Job, r.ID)
+		r.TaskID = job.TaskID(ms, r.Attempt, r.Job, r.ID)
 		r.State = stateStarting
 		r.AgentID, r.Host = l.p.AgentID, l.p.Hostname
 		claims = append(claims, r)
@@ -1194,9 +1194,11 @@ func (c *core) manageOffers(readyNow bool, now time.Time) {
 	}
 }
 
-// taskInfo builds the kernel task of a run.
+// taskInfo builds the kernel task of a run. The task runs as the job's
+// user (CommandInfo.user) when it names one; otherwise it names none, and
+// the agent runs it as the framework's user.
 func (c *core) taskInfo(j job.Job, r store.Run, p place.Placement) mesos.TaskInfo {
-	cmd := &mesos.CommandInfo{}
+	cmd := &mesos.CommandInfo{User: j.User}
 	if j.Command != "" {
 		cmd.Value = j.Command
 		if !j.Shell {

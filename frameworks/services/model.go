@@ -122,9 +122,11 @@ func agentRunCheck(protocol string) bool {
 	return false
 }
 
-// taskInfo builds the kernel task for one placement of an app.
+// taskInfo builds the kernel task for one placement of an app. The task
+// runs as the app's user (CommandInfo.user) when it names one; otherwise
+// it names none, and the agent runs it as the framework's user.
 func taskInfo(a app.App, taskID, role string, p plan.Placement) mesos.TaskInfo {
-	cmd := &mesos.CommandInfo{}
+	cmd := &mesos.CommandInfo{User: a.User}
 	if a.Cmd != nil {
 		cmd.Value = *a.Cmd
 	} else if len(a.Args) > 0 {

@@ -11,9 +11,9 @@ import (
 )
 
 // chronosFields decode the Chronos job JSON. The fields Chronos knows and
-// this framework does not implement (async, runAsUser, uris, container...)
-// are checked by checkUnimplemented; the read-only statistics are known
-// and ignored.
+// this framework does not implement (async, uris, container...) are
+// checked by checkUnimplemented; the read-only statistics are known and
+// ignored.
 var chronosFields = []struct {
 	name   string
 	decode func(d *decoder, path string, raw json.RawMessage, c *chronosJob)
@@ -35,6 +35,10 @@ var chronosFields = []struct {
 	{"disabled", func(d *decoder, p string, r json.RawMessage, c *chronosJob) { d.boolean(p, r, &c.Disabled) }},
 	{"concurrent", func(d *decoder, p string, r json.RawMessage, c *chronosJob) { d.boolean(p, r, &c.concurrent) }},
 	{"softError", func(d *decoder, p string, r json.RawMessage, c *chronosJob) { d.boolean(p, r, &c.SoftError) }},
+	{"runAsUser", func(d *decoder, p string, r json.RawMessage, c *chronosJob) {
+		d.str(p, r, &c.User)
+		d.checkUser(p, c.User)
+	}},
 	{"environmentVariables", func(d *decoder, p string, r json.RawMessage, c *chronosJob) { d.environment(p, r, &c.Env) }},
 	{"constraints", func(d *decoder, p string, r json.RawMessage, c *chronosJob) { d.constraints(p, r, &c.Constraints) }},
 	{"epsilon", func(d *decoder, p string, r json.RawMessage, c *chronosJob) {
@@ -116,8 +120,7 @@ func (d *decoder) environment(path string, raw json.RawMessage, dst *map[string]
 // checked as in DecodeNative, with paths in Chronos' field names; unknown
 // fields are ignored and returned as warnings, sorted by path. The
 // Chronos fields corral does not implement give a *ValidationError unless
-// they hold their default (see unsupported.go); fw names the framework's
-// user, which "runAsUser" may name. The mapping:
+// they hold their default (see unsupported.go). The mapping:
 //
 //   - arguments: with shell false, Args = [command, arguments...] and
 //     Command is empty; with shell true (the default) Chronos ignored
@@ -129,7 +132,9 @@ func (d *decoder) environment(path string, raw json.RawMessage, dst *map[string]
 //     absent leaves 0, which Normalize turns into the 60 s Chronos used;
 //   - retries absent → DefaultRetries; RetryBackoffSeconds is always
 //     DefaultRetryBackoffSeconds, as Chronos had no per-job backoff;
-//   - async, runAsUser, uris, fetch, executor and the other Chronos
+//   - runAsUser → User; one that is not a user name (ValidUser) gives a
+//     *ValidationError at /runAsUser;
+//   - async, uris, fetch, executor and the other Chronos
 //     fields corral does not implement are accepted at their defaults and
 //     otherwise refused; a container with an image gives a
 //     *ValidationError at /container; the read-only statistics
@@ -190,7 +195,8 @@ type Stats struct {
 // dependent one, the statistics (lastSuccess and lastError as ISO 8601 UTC
 // with milliseconds, or "" for never), and the fields Chronos clients
 // expect that this framework does not use, at their neutral values
-// (async false, uris [], …). A job given as Args is written back as
+// (async false, uris [], …), and runAsUser, the job's user ("" for
+// none). A job given as Args is written back as
 // shell false with command Args[0] and arguments Args[1:]. Pass a
 // normalized job so that the defaults appear as values.
 func ChronosView(j Job, st Stats) map[string]any {
@@ -221,6 +227,7 @@ func ChronosView(j Job, st Stats) map[string]any {
 		"disabled":               j.Disabled,
 		"concurrent":             j.ConcurrencyPolicy == Allow,
 		"softError":              j.SoftError,
+		"runAsUser":              j.User,
 		"environmentVariables":   env,
 		"constraints":            constraints,
 		"epsilon":                formatISODuration(j.StartingDeadlineSeconds),

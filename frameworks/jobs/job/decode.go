@@ -234,6 +234,7 @@ var nativeFields = []struct {
 	{"concurrencyPolicy", func(d *decoder, p string, r json.RawMessage, j *Job) { d.str(p, r, &j.ConcurrencyPolicy) }},
 	{"startingDeadlineSeconds", func(d *decoder, p string, r json.RawMessage, j *Job) { d.number(p, r, &j.StartingDeadlineSeconds) }},
 	{"softError", func(d *decoder, p string, r json.RawMessage, j *Job) { d.boolean(p, r, &j.SoftError) }},
+	{"user", func(d *decoder, p string, r json.RawMessage, j *Job) { d.str(p, r, &j.User) }},
 	{"version", func(d *decoder, p string, r json.RawMessage, j *Job) { d.str(p, r, &j.Version) }},
 }
 
@@ -246,11 +247,13 @@ var nativeFields = []struct {
 //     offending path;
 //   - unknown fields are ignored and returned as warnings, sorted by
 //     path; null means absent; empty lists and maps decode as nil;
-//   - the Chronos fields corral does not implement (runAsUser, uris,
-//     async...; see unsupported.go) give a *ValidationError unless they
-//     hold their default, as in DecodeChronos: fw names the framework's
-//     user, which runAsUser may name; a container with an image is
-//     refused;
+//   - the Chronos fields corral does not implement (uris, async...; see
+//     unsupported.go) give a *ValidationError unless they hold their
+//     default, as in DecodeChronos; a container with an image is refused;
+//   - Chronos' "runAsUser" is read as "user", so that a job converted
+//     from Chronos keeps its user: a *ValidationError at /runAsUser when
+//     it is not a user name (ValidUser) or contradicts a non-empty
+//     "user";
 //   - an absent shell is true, absent retries is DefaultRetries, absent
 //     retryBackoffSeconds is DefaultRetryBackoffSeconds; every other
 //     default is left to Normalize;
@@ -276,6 +279,18 @@ func decodeNative(data []byte, fw *Framework) (Job, []Warning, error) {
 			f.decode(&d, "/"+f.name, raw, &j)
 		}
 	}
+	if raw, ok := m["runAsUser"]; ok {
+		var u string
+		d.str("/runAsUser", raw, &u)
+		switch {
+		case u == "" || u == j.User:
+		case j.User != "":
+			d.meaning.add("/runAsUser", fmt.Sprintf("%q contradicts user %q; give one of them", u, j.User))
+		default:
+			j.User = u
+			d.checkUser("/runAsUser", u)
+		}
+	}
 	d.checkUnimplemented(m)
 	d.warnUnknown("/", data, knownNative)
 	if err := d.err(); err != nil {
@@ -292,12 +307,26 @@ func knownNative(name string) bool {
 			return true
 		}
 	}
-	return knownEither(name)
+	return name == "runAsUser" || knownEither(name)
 }
 
-// Framework is what a job definition may name of the jobs framework
-// itself without asking for anything corral does not do: a job that runs
-// as the framework's own user asks for what every job gets.
+// checkUser refuses (into d.meaning) a user that is not a user name, at
+// path, the name of the field in the format decoded. Validate checks
+// the user too, but at /user, a field Chronos clients do not know. Stored
+// jobs are not checked here.
+func (d *decoder) checkUser(path, user string) {
+	if d.fw == nil || user == "" {
+		return
+	}
+	if err := ValidUser(user); err != nil {
+		d.meaning.add(path, err.Error())
+	}
+}
+
+// Framework is the jobs framework as the decoders of requests see it.
+//
+// User is the framework's user, which the runs of a job without a user
+// run as. The decoders do not consult it: a job may name any user.
 type Framework struct {
 	User string
 }

@@ -47,13 +47,13 @@ func TestDecodeNative(t *testing.T) {
 				"env":{"A":"1"},"owner":"o@example.com","ownerName":"O","description":"d","labels":{"team":"data"},
 				"disabled":true,"constraints":[["rack","EQUALS","r1"]],"schedule":"*/5 * * * *","timezone":"Europe/Paris",
 				"parents":[],"retries":4,"retryBackoffSeconds":2.5,"timeoutSeconds":600,"concurrencyPolicy":"FORBID",
-				"startingDeadlineSeconds":30,"softError":true,"version":"2024-03-10T09:00:00.000Z"}`,
+				"startingDeadlineSeconds":30,"softError":true,"user":"etl","version":"2024-03-10T09:00:00.000Z"}`,
 			want: Job{Name: "etl", Command: "run.sh", Shell: true, CPUs: 1.5, Mem: 256, Disk: 10,
 				Env: map[string]string{"A": "1"}, Owner: "o@example.com", OwnerName: "O", Description: "d",
 				Labels: map[string]string{"team": "data"}, Disabled: true, Constraints: [][]string{{"rack", "EQUALS", "r1"}},
 				Schedule: "*/5 * * * *", Timezone: "Europe/Paris", Retries: 4, RetryBackoffSeconds: 2.5,
 				TimeoutSeconds: 600, ConcurrencyPolicy: "FORBID", StartingDeadlineSeconds: 30, SoftError: true,
-				Version: "2024-03-10T09:00:00.000Z"},
+				User: "etl", Version: "2024-03-10T09:00:00.000Z"},
 		},
 		{"explicit zeros are kept", `{"name":"a","shell":false,"retries":0,"retryBackoffSeconds":0}`,
 			with(decoded("a"), func(j *Job) { j.Shell, j.Retries, j.RetryBackoffSeconds = false, 0, 0 })},
@@ -141,9 +141,10 @@ func TestDecodeChronos(t *testing.T) {
 		{"epsilon is the starting deadline", `{"name":"a","epsilon":"PT1M30S"}`,
 			base(func(j *Job) { j.StartingDeadlineSeconds = 90 })},
 		{"empty epsilon is absent", `{"name":"a","epsilon":""}`, base(func(*Job) {})},
-		{"Chronos fields at their defaults", `{"name":"a","async":false,"dataProcessingJobType":false,"highPriority":false,"runAsUser":"root",
+		{"Chronos fields at their defaults", `{"name":"a","async":false,"dataProcessingJobType":false,"highPriority":false,"runAsUser":"",
 			"uris":[],"fetch":[],"executor":"","executorFlags":"","taskInfoData":"","maxCompletionTime":0,
 			"container":{"type":"DOCKER","volumes":[]},"unknownThing":[1]}`, base(func(*Job) {})},
+		{"runAsUser is the user", `{"name":"a","runAsUser":"root"}`, base(func(j *Job) { j.User = "root" })},
 		{"resources and texts", `{"name":"a","cpus":2,"mem":64,"disk":1,"owner":"o","ownerName":"n","description":"d","disabled":true,"softError":true,"retries":0}`,
 			base(func(j *Job) {
 				j.CPUs, j.Mem, j.Disk, j.Owner, j.OwnerName, j.Description = 2, 64, 1, "o", "n", "d"
@@ -252,7 +253,7 @@ func TestMarshalJSON(t *testing.T) {
 	want := `{"name":"a","command":"","shell":false,"args":[],"cpus":0,"mem":0,"disk":0,"env":{},"owner":"",` +
 		`"ownerName":"","description":"","labels":{},"disabled":false,"constraints":[],"schedule":"","timezone":"",` +
 		`"parents":[],"retries":0,"retryBackoffSeconds":0,"timeoutSeconds":0,"concurrencyPolicy":"",` +
-		`"startingDeadlineSeconds":0,"softError":false,"version":""}`
+		`"startingDeadlineSeconds":0,"softError":false,"user":"","version":""}`
 	if string(got) != want {
 		t.Errorf("json.Marshal(Job{Name: a}) = %s; want %s", got, want)
 	}

@@ -27,8 +27,9 @@
 //	     │                         └─► []Warning          ├─► MarshalJSON  (native answers, storage)
 //	     │                             (unknown fields)   └─► ChronosView  (Chronos answers)
 //	     └─► *InvalidJSON (400), or *ValidationError for a container
-//	         image, a bad epsilon or a Chronos field corral does not
-//	         implement given a value other than its default
+//	         image, a bad epsilon, a runAsUser that is not a user name
+//	         or a Chronos field corral does not implement given a value
+//	         other than its default
 //
 // Unknown fields are ignored, as Chronos ignores them, and returned as
 // warnings for the answer to carry; the Chronos fields corral does not

@@ -45,7 +45,8 @@ const (
 // A job runs either on a schedule (Schedule set, Parents empty) or after
 // its parents (Parents set, Schedule empty); Validate enforces exactly one.
 type Job struct {
-	// Name identifies the job: [A-Za-z0-9._-]+, not "." or "..".
+	// Name identifies the job: [A-Za-z0-9._-]+ without "..", of at most
+	// MaxNameLen bytes (see ValidName).
 	Name string
 	// Command is the command line. With Shell it runs as `sh -c Command`;
 	// without, Command is the path of the executable, run with no
@@ -105,6 +106,10 @@ type Job struct {
 	// SoftError lets a failed run (after its retries) fire the children
 	// as a success would.
 	SoftError bool
+	// User is the user the job's runs run as (CommandInfo.user); "": none
+	// is named, and the agent runs them as the framework's user. Chronos
+	// calls it runAsUser.
+	User string
 	// Version identifies the stored revision. The server sets it; the
 	// decoders read it only so that stored JSON round-trips.
 	Version string
@@ -181,6 +186,7 @@ type wire struct {
 	ConcurrencyPolicy       string            `json:"concurrencyPolicy"`
 	StartingDeadlineSeconds float64           `json:"startingDeadlineSeconds"`
 	SoftError               bool              `json:"softError"`
+	User                    string            `json:"user"`
 	Version                 string            `json:"version"`
 }
 
@@ -202,7 +208,7 @@ func (j Job) MarshalJSON() ([]byte, error) {
 		Retries: j.Retries, RetryBackoffSeconds: j.RetryBackoffSeconds,
 		TimeoutSeconds: j.TimeoutSeconds, ConcurrencyPolicy: j.ConcurrencyPolicy,
 		StartingDeadlineSeconds: j.StartingDeadlineSeconds, SoftError: j.SoftError,
-		Version: j.Version,
+		User: j.User, Version: j.Version,
 	})
 }
 

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -32,8 +33,6 @@ func TestDecodeRefusesUnimplemented(t *testing.T) {
 		fw   Framework
 		path string
 	}{
-		{"runAsUser", `{` + job + `"runAsUser":"nobody"}`, fw, "/runAsUser"},
-		{"runAsUser other than the framework's", `{` + job + `"runAsUser":"root"}`, Framework{User: "corral"}, "/runAsUser"},
 		{"uris", `{` + job + `"uris":["https://example.com/a.tgz"]}`, fw, "/uris"},
 		{"fetch", `{` + job + `"fetch":[{"uri":"https://example.com/a.tgz","extract":true}]}`, fw, "/fetch"},
 		{"async", `{` + job + `"async":true}`, fw, "/async"},
@@ -86,6 +85,8 @@ func TestDecodeAcceptsDefaults(t *testing.T) {
 		{"zero maxCompletionTime", `{` + job + `"maxCompletionTime":0}`, fw},
 		{"the framework's user", `{` + job + `"runAsUser":"root"}`, fw},
 		{"another framework's user", `{` + job + `"runAsUser":"batch"}`, Framework{User: "batch"}},
+		{"any user", `{` + job + `"runAsUser":"nobody"}`, fw},
+		{"root under another framework's user", `{` + job + `"runAsUser":"root"}`, Framework{User: "batch"}},
 		{"container without anything", `{` + job + `"container":{"type":"MESOS","volumes":[],"networkInfos":[],"network":"HOST","forcePullImage":false,"parameters":[]}}`, fw},
 		{"empty container", `{` + job + `"container":{}}`, fw},
 		{"read-only statistics", `{` + job + `"successCount":3,"errorCount":1,"errorsSinceLastSuccess":0,"lastSuccess":"2024-01-01T00:00:00.000Z","lastError":""}`, fw},
@@ -157,5 +158,74 @@ func TestUnmarshalJSONRefusesNothing(t *testing.T) {
 	var j Job
 	if err := j.UnmarshalJSON([]byte(`{"name":"a","command":"true","runAsUser":"nobody","foo":1}`)); err != nil {
 		t.Errorf("UnmarshalJSON(stored job) = %v; want nil", err)
+	}
+}
+
+// TestDecodeUser: the user a job's runs run as is "user" in the native
+// format, where Chronos' "runAsUser" is read too, and "runAsUser" in the
+// Chronos format. A runAsUser that is not a user name, or that
+// contradicts user, is refused at /runAsUser.
+func TestDecodeUser(t *testing.T) {
+	const job = `"name":"a","command":"true",`
+	const badName = `"Nobody" is not a valid user name: want a lowercase letter or '_', then lowercase letters, digits, '_' or '-', optionally ending in '$'`
+	tests := []struct {
+		name   string
+		decode func([]byte, Framework) (Job, []Warning, error)
+		body   string
+		want   string   // the job's user
+		errs   []Detail // a *ValidationError's details instead
+	}{
+		{"native user", DecodeNative, `{` + job + `"user":"nobody"}`, "nobody", nil},
+		{"native runAsUser", DecodeNative, `{` + job + `"runAsUser":"nobody"}`, "nobody", nil},
+		{"native both, equal", DecodeNative, `{` + job + `"user":"nobody","runAsUser":"nobody"}`, "nobody", nil},
+		{"native user, empty runAsUser", DecodeNative, `{` + job + `"user":"nobody","runAsUser":""}`, "nobody", nil},
+		{"native no user", DecodeNative, `{` + job + `"user":""}`, "", nil},
+		{"native both, different", DecodeNative, `{` + job + `"user":"a","runAsUser":"b"}`, "",
+			[]Detail{{"/runAsUser", []string{`"b" contradicts user "a"; give one of them`}}}},
+		{"native runAsUser not a user name", DecodeNative, `{` + job + `"runAsUser":"Nobody"}`, "",
+			[]Detail{{"/runAsUser", []string{badName}}}},
+		{"Chronos runAsUser", DecodeChronos, `{` + job + `"runAsUser":"nobody"}`, "nobody", nil},
+		{"Chronos empty runAsUser", DecodeChronos, `{` + job + `"runAsUser":""}`, "", nil},
+		{"Chronos runAsUser not a user name", DecodeChronos, `{` + job + `"runAsUser":"Nobody"}`, "",
+			[]Detail{{"/runAsUser", []string{badName}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, err := tt.decode([]byte(tt.body), fw)
+			if tt.errs != nil {
+				var ve *ValidationError
+				if !errors.As(err, &ve) {
+					t.Fatalf("decoding %s = %v; want a *ValidationError", tt.body, err)
+				}
+				if d := cmp.Diff(tt.errs, ve.Details); d != "" {
+					t.Errorf("decoding %s details (-want +got):\n%s", tt.body, d)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("decoding %s = %v; want no error", tt.body, err)
+			}
+			if got.User != tt.want {
+				t.Errorf("decoding %s: user = %q; want %q", tt.body, got.User, tt.want)
+			}
+		})
+	}
+	// What either format writes reads back to the same user.
+	j := New("a")
+	j.Command, j.Schedule, j.User = "true", "@daily", "nobody"
+	j.Normalize()
+	native, err := json.Marshal(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, _, err := DecodeNative(native, fw); err != nil || back.User != "nobody" {
+		t.Errorf("DecodeNative(%s) = user %q, %v; want nobody", native, back.User, err)
+	}
+	chronos, err := json.Marshal(ChronosView(j, Stats{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, _, err := DecodeChronos(chronos, fw); err != nil || back.User != "nobody" {
+		t.Errorf("DecodeChronos(%s) = user %q, %v; want nobody", chronos, back.User, err)
 	}
 }

@@ -1,9 +1,7 @@
 package job
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -12,15 +10,14 @@ import (
 
 // Fields of the Chronos job format that corral does not implement. A job
 // that relies on one of them would run, but not as its owner expects (its
-// artifacts not fetched, as another user, without its volumes), so a
-// request that gives one a value other than its default is refused with a
-// *ValidationError naming it. Chronos' defaults, which its clients send
+// artifacts not fetched, without its volumes), so a request that gives
+// one a value other than its default is refused with a *ValidationError
+// naming it. Chronos' defaults, which its clients send
 // with every job and GET /v1/scheduler/jobs answers, are accepted without
 // a word. The native format refuses them the same way: a job converted
 // from Chronos that relies on one would run wrong there too.
 //
 //	field                   accepted                                refused
-//	runAsUser               null, "", the framework's user          another user
 //	uris, fetch             null, []                                anything to download
 //	async, highPriority,
 //	dataProcessingJobType   null, false                             true
@@ -29,18 +26,15 @@ import (
 //	maxCompletionTime       null, 0                                 a limit
 //	container               no image (with an image: refused,       volumes, networkInfos,
 //	                        "containers are not supported")         network other than HOST
+//
+// runAsUser is not among them: a job's runs run as its user (see
+// Job.User), which the decoders and Validate check is a user name.
 var unimplemented = []struct {
 	name string
 	// ok reports whether a value asks for nothing corral does not do.
 	ok  func(raw json.RawMessage, fw Framework) bool
 	msg func(raw json.RawMessage) string
 }{
-	{"runAsUser", func(r json.RawMessage, fw Framework) bool {
-		var u string
-		return blank.JSON(r) || (json.Unmarshal(r, &u) == nil && u == fw.User)
-	}, func(r json.RawMessage) string {
-		return fmt.Sprintf("running jobs as user %s is %s: runs use the agent's user; leave runAsUser out", bytes.TrimSpace(r), notYet)
-	}},
 	{"uris", isBlank, fixed("fetching URIs is " + notYet + "; give [] or leave uris out")},
 	{"fetch", isBlank, fixed("fetching artifacts (fetch) is " + notYet + "; give [] or leave fetch out")},
 	{"async", isBlank, fixed("async is " + notYet + ": a run ends when its command exits; give false or leave it out")},

@@ -29,8 +29,10 @@ func validationError(ds []Detail) *ValidationError {
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // ValidName returns nil if name can name a job: one or more of
-// A–Z, a–z, 0–9, ".", "_" and "-", and neither "." nor "..", which would
-// read as path segments in URLs.
+// A–Z, a–z, 0–9, ".", "_" and "-", neither "." nor "..", which would read
+// as path segments in URLs, no ".." inside, which agents refuse in the
+// task ids that carry the name (see TaskID), and at most MaxNameLen bytes,
+// so that those task ids fit the MaxTaskIDLen bytes Mesos allows.
 func ValidName(name string) error {
 	switch {
 	case name == "":
@@ -39,6 +41,34 @@ func ValidName(name string) error {
 		return fmt.Errorf("%q is not a valid name", name)
 	case !namePattern.MatchString(name):
 		return fmt.Errorf("%q is not a valid name: use only letters, digits, '.', '_' and '-'", name)
+	case strings.Contains(name, ".."):
+		return fmt.Errorf("%q is not a valid name: it must not contain \"..\", which agents refuse in task ids", name)
+	case len(name) > MaxNameLen:
+		return fmt.Errorf("a name has at most %d bytes, so that its task ids fit the %d bytes Mesos allows (got %d)", MaxNameLen, MaxTaskIDLen, len(name))
+	}
+	return nil
+}
+
+// userName is the grammar of a user name, the portable one of POSIX and
+// shadow-utils' useradd: a lowercase letter or underscore, then lowercase
+// letters, digits, underscores and hyphens, and an optional final "$"
+// (Samba machine accounts).
+var userName = regexp.MustCompile(`^[a-z_][a-z0-9_-]*[$]?$`)
+
+// MaxUserLen is the longest user name, in bytes, as useradd allows.
+const MaxUserLen = 32
+
+// ValidUser returns nil if name can be the user a job's runs run as: at
+// most MaxUserLen bytes of the portable user name grammar
+// ([a-z_][a-z0-9_-]*[$]?). Whether the user exists on the agents, and
+// whether the framework may run tasks as it, is for the agents and the
+// master to say.
+func ValidUser(name string) error {
+	switch {
+	case len(name) > MaxUserLen:
+		return fmt.Errorf("a user name has at most %d bytes (got %d)", MaxUserLen, len(name))
+	case !userName.MatchString(name):
+		return fmt.Errorf("%q is not a valid user name: want a lowercase letter or '_', then lowercase letters, digits, '_' or '-', optionally ending in '$'", name)
 	}
 	return nil
 }
@@ -49,8 +79,10 @@ func ValidName(name string) error {
 //   - /name: ValidName;
 //   - /: exactly one of command and args, and exactly one of schedule and
 //     parents; /command not blank; /args(0) not empty;
-//   - /cpus, /mem, /disk, /retryBackoffSeconds, /timeoutSeconds,
-//     /startingDeadlineSeconds finite and ≥ 0; /retries ≥ 0;
+//   - /cpus, /mem, /disk finite and in [0, MaxResource];
+//     /retryBackoffSeconds finite and in [0, MaxRetryBackoffSeconds];
+//     /timeoutSeconds, /startingDeadlineSeconds finite and in
+//     [0, MaxSeconds]; /retries in [0, MaxRetries];
 //   - /concurrencyPolicy ALLOW, FORBID or REPLACE;
 //   - /schedule, /timezone: parse(schedule, timezone) succeeds. parse is
 //     the schedule package's parser, injected so that this package does
@@ -59,6 +91,7 @@ func ValidName(name string) error {
 //     the check;
 //   - /parents(i): valid names, not the job itself, no duplicates (whether
 //     the parents exist, and cycles, are the dag package's business);
+//   - /user: empty or a user name (ValidUser);
 //   - /env, /labels: no empty names; env names without "=";
 //   - /constraints(i): [attribute, OPERATOR] or [attribute, OPERATOR,
 //     value] with a known operator and the value it needs.
@@ -87,9 +120,9 @@ func Validate(j Job, parse func(expr, tz string) error) *ValidationError {
 		v.add("/", "one of schedule or parents is required")
 	}
 
-	nonNegative(&v, "/cpus", j.CPUs)
-	nonNegative(&v, "/mem", j.Mem)
-	nonNegative(&v, "/disk", j.Disk)
+	resource(&v, "/cpus", j.CPUs)
+	resource(&v, "/mem", j.Mem)
+	resource(&v, "/disk", j.Disk)
 	switch {
 	case j.Retries < 0:
 		v.add("/retries", fmt.Sprintf("must be 0 or more (got %d)", j.Retries))
@@ -125,6 +158,12 @@ func Validate(j Job, parse func(expr, tz string) error) *ValidationError {
 		}
 	}
 
+	if j.User != "" {
+		if err := ValidUser(j.User); err != nil {
+			v.add("/user", err.Error())
+		}
+	}
+
 	for _, k := range sortedKeys(j.Env) {
 		switch {
 		case k == "":
@@ -148,6 +187,12 @@ func Validate(j Job, parse func(expr, tz string) error) *ValidationError {
 
 // Bounds of the fields that count or last.
 const (
+	// MaxResource bounds cpus, mem and disk. The kernel keeps scalar
+	// resources in fixed point with three decimals and refuses amounts
+	// above 1e15, beyond which its int64 milli-units overflow: a job
+	// asking for more would never fit an offer, or be accounted as
+	// nothing.
+	MaxResource = 1e15
 	// MaxRetries bounds retries: each is one more attempt of a run.
 	MaxRetries = 1000
 	// MaxRetryBackoffSeconds bounds the base delay between attempts (a day).
@@ -162,6 +207,15 @@ func seconds(v *collector, path string, f, limit float64) {
 	nonNegative(v, path, f)
 	if f > limit && !math.IsInf(f, 0) {
 		v.add(path, fmt.Sprintf("must be at most %s (got %v)", strconv.FormatFloat(limit, 'f', -1, 64), f))
+	}
+}
+
+// resource checks an amount of a scalar resource: finite, 0 or more, at
+// most MaxResource.
+func resource(v *collector, path string, f float64) {
+	nonNegative(v, path, f)
+	if f > MaxResource && !math.IsInf(f, 0) {
+		v.add(path, fmt.Sprintf("must be at most %g (got %v)", MaxResource, f))
 	}
 }
 

@@ -118,6 +118,20 @@ func TestValidate(t *testing.T) {
 			[]Detail{{"/name", []string{`"a b" is not a valid name: use only letters, digits, '.', '_' and '-'`}}}},
 		{"name dot", func(j *Job) { j.Name = "." }, []Detail{{"/name", []string{`"." is not a valid name`}}}},
 		{"name dot dot", func(j *Job) { j.Name = ".." }, []Detail{{"/name", []string{`".." is not a valid name`}}}},
+		{"name with dot dot inside", func(j *Job) { j.Name = "a..b" },
+			[]Detail{{"/name", []string{`"a..b" is not a valid name: it must not contain "..", which agents refuse in task ids`}}}},
+		{"longest name", func(j *Job) { j.Name = strings.Repeat("n", 206) }, nil},
+		{"name too long", func(j *Job) { j.Name = strings.Repeat("n", 207) },
+			[]Detail{{"/name", []string{"a name has at most 206 bytes, so that its task ids fit the 255 bytes Mesos allows (got 207)"}}}},
+		{"user", func(j *Job) { j.User = "www-data" }, nil},
+		{"machine account user", func(j *Job) { j.User = "host1$" }, nil},
+		{"uppercase user", func(j *Job) { j.User = "Nobody" }, []Detail{{"/user", []string{
+			`"Nobody" is not a valid user name: want a lowercase letter or '_', then lowercase letters, digits, '_' or '-', optionally ending in '$'`}}}},
+		{"user with a colon", func(j *Job) { j.User = "root:0" }, []Detail{{"/user", []string{
+			`"root:0" is not a valid user name: want a lowercase letter or '_', then lowercase letters, digits, '_' or '-', optionally ending in '$'`}}}},
+		{"user too long", func(j *Job) { j.User = strings.Repeat("u", 33) }, []Detail{{"/user", []string{
+			"a user name has at most 32 bytes (got 33)"}}}},
+		{"longest user", func(j *Job) { j.User = strings.Repeat("u", 32) }, nil},
 		{"name unicode", func(j *Job) { j.Name = "jöb" },
 			[]Detail{{"/name", []string{`"jöb" is not a valid name: use only letters, digits, '.', '_' and '-'`}}}},
 		{"no command", func(j *Job) { j.Command = "" }, []Detail{{"/", []string{"one of command or args is required"}}}},
@@ -134,6 +148,16 @@ func TestValidate(t *testing.T) {
 			{"/cpus", []string{"must be 0 or more (got -0.5)"}},
 			{"/mem", []string{"must be 0 or more (got -1)"}},
 			{"/disk", []string{"must be 0 or more (got -2)"}},
+		}},
+		{"resources at the limit", func(j *Job) { j.CPUs, j.Mem, j.Disk = 1e15, 1e15, 1e15 }, nil},
+		{"huge resources", func(j *Job) { j.CPUs, j.Mem, j.Disk = 1e308, 1.000001e15, 1e16 }, []Detail{
+			{"/cpus", []string{"must be at most 1e+15 (got 1e+308)"}},
+			{"/mem", []string{"must be at most 1e+15 (got 1.000001e+15)"}},
+			{"/disk", []string{"must be at most 1e+15 (got 1e+16)"}},
+		}},
+		{"NaN resources", func(j *Job) { j.Mem, j.Disk = math.NaN(), math.Inf(-1) }, []Detail{
+			{"/mem", []string{"must be a finite number"}},
+			{"/disk", []string{"must be a finite number"}},
 		}},
 		{"infinite and NaN", func(j *Job) { j.CPUs, j.TimeoutSeconds = math.Inf(1), math.NaN() }, []Detail{
 			{"/cpus", []string{"must be a finite number"}},
@@ -336,7 +360,7 @@ func TestChronosViewNative(t *testing.T) {
 	v := ChronosView(j, Stats{})
 	checks := map[string]any{
 		"command": "/bin/echo", "shell": false, "concurrent": false, "epsilon": "PT60S",
-		"lastSuccess": "", "lastError": "",
+		"lastSuccess": "", "lastError": "", "runAsUser": "",
 	}
 	for k, want := range checks {
 		if !cmp.Equal(v[k], want) {
@@ -352,5 +376,24 @@ func TestChronosViewNative(t *testing.T) {
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(v); err != nil {
 		t.Errorf("ChronosView(n) does not encode: %v", err)
+	}
+}
+
+// TestTaskID: task ids have Chronos' shape, and those of the longest
+// valid name fit Mesos' limit exactly, whatever the occurrence, attempt
+// and run.
+func TestTaskID(t *testing.T) {
+	if got, want := TaskID(1420843781398, 1, "etl", 42), "ct:1420843781398:1:etl:42"; got != want {
+		t.Errorf("TaskID(1420843781398, 1, etl, 42) = %q; want %q", got, want)
+	}
+	longest := strings.Repeat("n", MaxNameLen)
+	if err := ValidName(longest); err != nil {
+		t.Fatalf("ValidName(%d bytes) = %v; want nil", MaxNameLen, err)
+	}
+	if got := len(TaskID(math.MinInt64, MaxRetries, longest, math.MaxInt64)); got != MaxTaskIDLen {
+		t.Errorf("the longest task id of a %d-byte name has %d bytes; want exactly %d", MaxNameLen, got, MaxTaskIDLen)
+	}
+	if err := ValidName(longest + "n"); err == nil {
+		t.Errorf("ValidName(%d bytes) = nil; want an error", MaxNameLen+1)
 	}
 }

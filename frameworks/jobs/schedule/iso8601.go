@@ -12,7 +12,8 @@ import (
 // ParseISO8601 parses a Chronos schedule, an ISO 8601 repeating interval
 // R[n]/<start>/<period>, in the IANA time zone named timezone.
 //
-//   - R repeats for ever, Rn runs n times (R0 never, R1 once).
+//   - R repeats for ever, Rn runs n times (R1 once); R0, which would
+//     never run, is refused.
 //   - <start> is a date-time such as 2014-03-08T20:00:00Z, 2014-03-08T20:00:00.000+01:00,
 //     2014-03-08T20:00 or 2014-03-08. When timezone is not empty its
 //     wall-clock fields are read in that zone and any offset written in
@@ -20,8 +21,9 @@ import (
 //     written offset fixes the zone, and no offset means UTC. An empty
 //     start is refused: Chronos reads it as "now", so a caller that offers
 //     that substitutes the current time before parsing.
-//   - <period> is P[n]Y[n]M[n]W[n]DT[n]H[n]M[n]S, longer than zero; only
-//     seconds may have a fraction (PT0.5S).
+//   - <period> is P[n]Y[n]M[n]W[n]DT[n]H[n]M[n]S, at least MinPeriod (one
+//     second, the shortest period of cron's @every); only seconds may
+//     have a fraction (PT1.5S).
 //
 // Occurrence k (k = 0, 1, ...) is computed from the start, never by
 // stepping, so clamping does not drift:
@@ -55,7 +57,10 @@ func ParseISO8601(expr, timezone string) (Schedule, error) {
 	if reps := parts[0][1:]; reps != "" {
 		n, err := strconv.ParseUint(reps, 10, 63)
 		if err != nil || strings.HasPrefix(reps, "+") {
-			return nil, bad("repetitions %q: want R (for ever) or Rn with n a whole number >= 0", parts[0])
+			return nil, bad("repetitions %q: want R (for ever) or Rn with n a whole number >= 1", parts[0])
+		}
+		if n == 0 {
+			return nil, bad("repetitions %q: a schedule repeated zero times never runs; want R (for ever) or Rn with n >= 1, and disable or delete a job to stop it", parts[0])
 		}
 		s.n = int64(n)
 	}
@@ -69,6 +74,11 @@ func ParseISO8601(expr, timezone string) (Schedule, error) {
 	p, problem := parsePeriod(parts[2])
 	if problem != "" {
 		return nil, bad("period %q: %s", parts[2], problem)
+	}
+	if p.months == 0 && p.days == 0 && p.dur < MinPeriod {
+		// Each occurrence is one run: PT0.001S would start a thousand a
+		// second, more than a cluster can launch or the store record.
+		return nil, bad("period %q is shorter than one second; runs start at most once a second", parts[2])
 	}
 
 	switch {
@@ -107,6 +117,9 @@ func ParseISO8601(expr, timezone string) (Schedule, error) {
 	s.expr = b.String()
 	return s, nil
 }
+
+// MinPeriod is the shortest period of an ISO 8601 schedule.
+const MinPeriod = time.Second
 
 // isoSchedule is a parsed R[n]/<start>/<period>.
 type isoSchedule struct {

@@ -22,7 +22,9 @@ type App struct {
 	ID   string
 	Cmd  *string // nil: not given; run with /bin/sh -c
 	Args []string
-	User string // "": the agent's default user
+	// User is the user the app's tasks run as (CommandInfo.user); "":
+	// none is named, and the agent runs them as the framework's user.
+	User string
 
 	Env    map[string]string
 	Labels map[string]string

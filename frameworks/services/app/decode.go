@@ -88,8 +88,10 @@ func Decode(data []byte) (App, error) {
 
 // Framework is what an app definition may name of the services framework
 // itself without asking for anything corral does not do: a definition
-// that gives the framework's own role or user asks for what every app
-// gets.
+// that gives the framework's own role asks for what every app gets.
+//
+// User is the framework's user, which the tasks of an app without a user
+// run as. The package does not consult it: an app may name any user.
 type Framework struct {
 	Role string
 	User string
@@ -118,10 +120,10 @@ func (w Warning) In(prefix string) Warning { return Warning{Path: prefix + w.Pat
 //   - records, for Validate to refuse, every field of the Marathon format
 //     that corral does not implement when it holds a value that would
 //     change what the app does (see unsupported.go): "fetch":[{…}],
-//     "user":"nobody", container volumes... The defaults and empty values
-//     that clients send with every app ("fetch":[], "user":null, the
-//     framework's own role and user, "acceptedResourceRoles":["*"],
-//     "networks":[{"mode":"host"}]) ask for nothing and pass;
+//     "role":"prod", container volumes... The defaults and empty values
+//     that clients send with every app ("fetch":[], the framework's own
+//     role, "acceptedResourceRoles":["*"], "networks":[{"mode":"host"}])
+//     ask for nothing and pass;
 //   - returns a warning for every field it does not know at all, at the
 //     top level or inside the objects it reads (a health check, a port
 //     definition, the upgrade strategy, the container...), sorted by

@@ -20,7 +20,8 @@
 //     milliseconds ("2015-09-29T15:59:51.164Z"); it names a stored
 //     revision of the definition.
 //   - task id: "<app id without its leading /, / as _>.<uuid>"; app ids
-//     have no underscores, so the app is recovered from the task id.
+//     have no underscores, so the app is recovered from the task id. Mesos
+//     allows task ids of at most 255 bytes, so app ids have at most 219.
 //
 // # Flow of a request body
 //

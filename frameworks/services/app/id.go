@@ -36,8 +36,10 @@ func CanonicalID(s string) string {
 // the root group "/", it has no empty segment, every segment matches
 // Marathon's segment grammar (lowercase letters, digits, hyphens inside a
 // label, dots between labels; no underscores, so that task ids can encode
-// "/" as "_"), no segment is "." or "..", and the last segment is not
-// "restart", "tasks" or "versions". The error says which rule failed.
+// "/" as "_"), no segment is "." or "..", the last segment is not
+// "restart", "tasks" or "versions", and it has at most MaxIDLen bytes, so
+// that its task ids fit the MaxTaskIDLen bytes Mesos allows. The error
+// says which rule failed.
 func ValidID(id string) error {
 	id = CanonicalID(id)
 	if id == "/" {
@@ -57,8 +59,28 @@ func ValidID(id string) error {
 	if last := segs[len(segs)-1]; reservedLast[last] {
 		return fmt.Errorf("%q: the last segment must not be %q", id, last)
 	}
+	if n := taskIDLen(id); n > MaxTaskIDLen {
+		return fmt.Errorf("%q has %d bytes: its task ids would have %d, more than the %d bytes Mesos allows; an app id has at most %d bytes",
+			id, len(id), n, MaxTaskIDLen, MaxIDLen)
+	}
 	return nil
 }
+
+// MaxTaskIDLen is the longest task id Mesos (and corral's master and
+// agents) accept, in bytes.
+const MaxTaskIDLen = 255
+
+// uuidLen is the length of the UUID that ends a task id.
+const uuidLen = 36
+
+// MaxIDLen is the longest app id, in bytes, whose task ids (see
+// NewTaskID) fit MaxTaskIDLen: the id loses its leading "/" and gains
+// "." and a UUID.
+const MaxIDLen = MaxTaskIDLen - 1 - uuidLen + 1
+
+// taskIDLen is the length of the task ids NewTaskID makes for the
+// canonical id.
+func taskIDLen(id string) int { return len(id) - 1 + 1 + uuidLen }
 
 // Parent returns the group that contains id: "/a/b/c" → "/a/b",
 // "/a" → "/", and "/" → "/". id is canonicalised first.

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,10 @@ func TestValidID(t *testing.T) {
 		{"empty segment", "/a//b", false},
 		{"root", "/", false},
 		{"empty", "", false},
+		{"longest", "/" + strings.Repeat("a", 218), true},
+		{"longest nested", "/" + strings.Repeat("abcdefgh/", 24) + "ab", true},
+		{"one byte too long", "/" + strings.Repeat("a", 219), false},
+		{"far too long", "/" + strings.Repeat("a.b/", 300) + "c", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,6 +70,24 @@ func TestValidID(t *testing.T) {
 				t.Errorf("ValidID(%q) = %v; want ok=%v", tt.in, err, tt.ok)
 			}
 		})
+	}
+}
+
+// TestValidIDTaskIDLimit: an app id is valid exactly when its task ids
+// fit the 255 bytes Mesos allows, and the refusal says so.
+func TestValidIDTaskIDLimit(t *testing.T) {
+	longest := "/" + strings.Repeat("a", MaxIDLen-1)
+	if err := ValidID(longest); err != nil {
+		t.Fatalf("ValidID(%d bytes) = %v; want nil", len(longest), err)
+	}
+	if tid := NewTaskID(longest); len(tid) != MaxTaskIDLen {
+		t.Errorf("NewTaskID(%d-byte id) has %d bytes; want exactly %d", len(longest), len(tid), MaxTaskIDLen)
+	}
+	tooLong := longest + "a"
+	err := ValidID(tooLong)
+	want := fmt.Sprintf("%q has 220 bytes: its task ids would have 256, more than the 255 bytes Mesos allows; an app id has at most 219 bytes", tooLong)
+	if err == nil || err.Error() != want {
+		t.Errorf("ValidID(%d bytes) = %v; want %s", len(tooLong), err, want)
 	}
 }
 

@@ -51,6 +51,9 @@ func TestMerge(t *testing.T) {
 			[2]any{"2015-09-29T15:59:51.164Z", "2015-09-29T15:59:51.164Z"}, false},
 		{"unknown fields ignored", `{"tasks":[],"foo":1}`, func(a App) any { return a.Instances }, 3, false},
 		{"same value is no change", `{"cpus":0.5}`, func(a App) any { return a.CPUs }, 0.5, false},
+		{"user set", `{"user":"nobody"}`, func(a App) any { return a.User }, "nobody", false},
+		{"user set with a scale is a restart", `{"user":"nobody","instances":5}`, func(a App) any { return [2]any{a.User, a.Instances} },
+			[2]any{"nobody", 5}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

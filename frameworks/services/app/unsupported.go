@@ -10,14 +10,13 @@ import (
 
 // Fields of the Marathon app format that corral accepts but does not act
 // on. Silently ignoring them would deploy something else than asked for:
-// an app that needs its fetched artifacts, its user or its volumes crash-
-// loops instead of being refused. So a request (DecodeRequest, Merge) that
+// an app that needs its fetched artifacts or its volumes crash-loops
+// instead of being refused. So a request (DecodeRequest, Merge) that
 // gives one of them a value that would change what the app does gets a 422
 // naming it; the defaults and empty values that client libraries send with
 // every app are accepted without a word.
 //
 //	field                          accepted                        refused
-//	user                           null, "", the framework's user  any other user
 //	uris, fetch, storeUrls         null, []                        anything to download
 //	executor                       null, "", "//cmd"               a custom executor
 //	acceptedResourceRoles          null, [], a list holding "*"    reserved roles only
@@ -34,6 +33,9 @@ import (
 // A container with an image and secrets are refused by Validate for any
 // app, stored ones included; the refusals here concern only what a request
 // asks for, so that an app stored before them still loads and scales.
+//
+// "user" is not among them: an app's tasks run as its user (see
+// App.User), which Validate checks is a plausible user name.
 
 // notYet ends every refusal of an unsupported field.
 const notYet = "not supported by corral yet"
@@ -77,9 +79,6 @@ func (d *decoder) refuse(field int, path, msg string) {
 // health checks' ipProtocol is checked as it is decoded.
 func (d *decoder) refuseUnsupported(obj map[string]json.RawMessage, a *App) {
 	fw := *d.fw
-	if a.User != "" && a.User != fw.User {
-		d.refuse(fUser, "/user", fmt.Sprintf("running tasks as user %q is %s: tasks run as the agent's user; leave user out", a.User, notYet))
-	}
 	if len(a.URIs) > 0 {
 		d.refuse(fURIs, "/uris", "fetching URIs is "+notYet+"; give [] or leave uris out")
 	}

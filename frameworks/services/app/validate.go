@@ -21,6 +21,20 @@ type ValidationError struct {
 // Error returns the message and the details on one line.
 func (e *ValidationError) Error() string { return joinDetails(e.Message, e.Details) }
 
+// MaxResource bounds cpus, mem, disk and gpus. The kernel keeps scalar
+// resources in fixed point with three decimals and refuses amounts above
+// 1e15, beyond which its int64 milli-units overflow: an app asking for
+// more would never fit an offer, or be accounted as nothing.
+const MaxResource = 1e15
+
+// MaxInstances bounds instances. Marathon has no bound; corral's is the
+// number of tasks its design targets for a whole cluster (100,000 tasks
+// on 10,000 agents), so that no app a cluster can run is refused while a
+// typo ("instances": 1000000 for 1000) is, instead of taking every offer
+// of the cluster. 10,000 would be too tight: an app with a few tasks on
+// every agent of such a cluster needs more.
+const MaxInstances = 100_000
+
 func validationError(ds []Detail) *ValidationError {
 	return &ValidationError{Message: "Object is not valid", Details: ds}
 }
@@ -31,8 +45,9 @@ func validationError(ds []Detail) *ValidationError {
 //   - /id: ValidID;
 //   - /: exactly one of cmd and args (a container image is not supported:
 //     /container); /cmd not empty;
-//   - /cpus, /mem, /disk finite and ≥ 0, and cpus or mem > 0 (reported at
-//     /); /instances, /gpus ≥ 0;
+//   - /cpus, /mem, /disk finite and in [0, MaxResource], and cpus or mem
+//     > 0 (reported at /); /gpus in [0, MaxResource]; /instances in
+//     [0, MaxInstances];
 //   - /backoffSeconds ≥ 0, /backoffFactor ≥ 1, /maxLaunchDelaySeconds ≥ 0;
 //   - /upgradeStrategy/minimumHealthCapacity and …/maximumOverCapacity in
 //     [0, 1]; /killSelection YOUNGEST_FIRST or OLDEST_FIRST;
@@ -54,9 +69,10 @@ func validationError(ds []Detail) *ValidationError {
 //   - /dependencies(i): valid ids other than the app's own;
 //   - /labels, /env: no empty names; /env/NAME: no secrets; /secrets:
 //     empty;
+//   - /user: empty or a user name (ValidUser);
 //   - the fields corral does not implement, when the request that
 //     DecodeRequest or Merge read gave them a value other than their
-//     default: "/fetch", "/user", "/container/volumes"... (see
+//     default: "/fetch", "/role", "/container/volumes"... (see
 //     DecodeRequest).
 func Validate(a App) *ValidationError {
 	v := &collector{index: map[string]int{}}
@@ -77,17 +93,28 @@ func Validate(a App) *ValidationError {
 	if a.Cmd != nil && *a.Cmd == "" {
 		v.add("/cmd", "must not be empty")
 	}
-	nonNegative(v, "/cpus", a.CPUs)
-	nonNegative(v, "/mem", a.Mem)
-	nonNegative(v, "/disk", a.Disk)
+	if a.User != "" {
+		if err := ValidUser(a.User); err != nil {
+			v.add("/user", err.Error())
+		}
+	}
+	resource(v, "/cpus", a.CPUs)
+	resource(v, "/mem", a.Mem)
+	resource(v, "/disk", a.Disk)
 	if a.CPUs == 0 && a.Mem == 0 {
 		v.add("/", "cpus or mem must be greater than 0")
 	}
-	if a.Instances < 0 {
+	switch {
+	case a.Instances < 0:
 		v.add("/instances", fmt.Sprintf("must be 0 or more (got %d)", a.Instances))
+	case a.Instances > MaxInstances:
+		v.add("/instances", fmt.Sprintf("must be at most %d (got %d)", MaxInstances, a.Instances))
 	}
-	if a.GPUs < 0 {
+	switch {
+	case a.GPUs < 0:
 		v.add("/gpus", fmt.Sprintf("must be 0 or more (got %d)", a.GPUs))
+	case float64(a.GPUs) > MaxResource:
+		v.add("/gpus", fmt.Sprintf("must be at most %g (got %d)", MaxResource, a.GPUs))
 	}
 	for _, k := range sortedKeys(a.Env) {
 		if k == "" {
@@ -170,6 +197,30 @@ func Validate(a App) *ValidationError {
 	return validationError(v.details)
 }
 
+// userName is the grammar of a user name, the portable one of POSIX and
+// shadow-utils' useradd: a lowercase letter or underscore, then lowercase
+// letters, digits, underscores and hyphens, and an optional final "$"
+// (Samba machine accounts).
+var userName = regexp.MustCompile(`^[a-z_][a-z0-9_-]*[$]?$`)
+
+// MaxUserLen is the longest user name, in bytes, as useradd allows.
+const MaxUserLen = 32
+
+// ValidUser returns nil if name can be the user an app's tasks run as: at
+// most MaxUserLen bytes of the portable user name grammar
+// ([a-z_][a-z0-9_-]*[$]?). Whether the user exists on the agents, and
+// whether the framework may run tasks as it, is for the agents and the
+// master to say.
+func ValidUser(name string) error {
+	switch {
+	case len(name) > MaxUserLen:
+		return fmt.Errorf("a user name has at most %d bytes (got %d)", MaxUserLen, len(name))
+	case !userName.MatchString(name):
+		return fmt.Errorf("%q is not a valid user name: want a lowercase letter or '_', then lowercase letters, digits, '_' or '-', optionally ending in '$'", name)
+	}
+	return nil
+}
+
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 func nonNegative(v *collector, path string, f float64) {
@@ -177,6 +228,15 @@ func nonNegative(v *collector, path string, f float64) {
 		v.add(path, "must be a finite number")
 	} else if f < 0 {
 		v.add(path, fmt.Sprintf("must be 0 or more (got %v)", f))
+	}
+}
+
+// resource checks an amount of a scalar resource: finite, 0 or more, at
+// most MaxResource.
+func resource(v *collector, path string, f float64) {
+	nonNegative(v, path, f)
+	if f > MaxResource && finite(f) {
+		v.add(path, fmt.Sprintf("must be at most %g (got %v)", MaxResource, f))
 	}
 }
 

@@ -84,6 +84,13 @@ func TestValidate(t *testing.T) {
 		{"negative instances", `{"instances":-1}`, []string{"/instances"}},
 		{"zero instances", `{"instances":0}`, nil},
 		{"negative gpus", `{"gpus":-1}`, []string{"/gpus"}},
+		{"cpus at the limit", `{"cpus":1e15}`, nil},
+		{"cpus above the limit", `{"cpus":1.000001e15}`, []string{"/cpus"}},
+		{"huge cpus", `{"cpus":1e308}`, []string{"/cpus"}},
+		{"huge mem", `{"mem":1e308}`, []string{"/mem"}},
+		{"huge disk", `{"disk":1e16}`, []string{"/disk"}},
+		{"instances at the limit", `{"instances":100000}`, nil},
+		{"instances above the limit", `{"instances":100001}`, []string{"/instances"}},
 
 		{"negative backoff", `{"backoffSeconds":-1}`, []string{"/backoffSeconds"}},
 		{"backoff factor below 1", `{"backoffFactor":0.9}`, []string{"/backoffFactor"}},
@@ -169,6 +176,19 @@ func TestValidate(t *testing.T) {
 		{"secrets", `{"secrets":{"db":{"source":"/db/password"}}}`, []string{"/secrets"}},
 		{"empty secrets", `{"secrets":{}}`, nil},
 
+		{"user", `{"user":"nobody"}`, nil},
+		{"user with digits, hyphen and underscore", `{"user":"_svc-web2"}`, nil},
+		{"machine account user", `{"user":"host1$"}`, nil},
+		{"longest user", `{"user":"abcdefghijabcdefghijabcdefghij12"}`, nil},
+		{"user too long", `{"user":"abcdefghijabcdefghijabcdefghij123"}`, []string{"/user"}},
+		{"uppercase user", `{"user":"Nobody"}`, []string{"/user"}},
+		{"user starting with a digit", `{"user":"1x"}`, []string{"/user"}},
+		{"user starting with a hyphen", `{"user":"-x"}`, []string{"/user"}},
+		{"user with a space", `{"user":"a b"}`, []string{"/user"}},
+		{"user with a colon", `{"user":"root:x"}`, []string{"/user"}},
+		{"user with an inner dollar", `{"user":"a$b"}`, []string{"/user"}},
+		{"user with a slash", `{"user":"../root"}`, []string{"/user"}},
+
 		{"several, grouped", `{"id":"/A","cpus":-1,"mem":-1,"healthChecks":[{"protocol":"UDP","intervalSeconds":0,"timeoutSeconds":0}]}`,
 			[]string{"/id", "/cpus", "/mem", "/healthChecks(0)/protocol", "/healthChecks(0)/intervalSeconds", "/healthChecks(0)/timeoutSeconds"}},
 	}
@@ -208,6 +228,14 @@ func TestValidateMessages(t *testing.T) {
 			[]Detail{{"/container", []string{"containers are not supported; use cmd or args"}}}},
 		{"secret", `{"env":{"P":{"secret":"p"}}}`,
 			[]Detail{{"/env/P", []string{"secrets are not supported"}}}},
+		{"bad user", `{"user":"Nobody"}`,
+			[]Detail{{"/user", []string{`"Nobody" is not a valid user name: want a lowercase letter or '_', then lowercase letters, digits, '_' or '-', optionally ending in '$'`}}}},
+		{"long user", `{"user":"abcdefghijabcdefghijabcdefghij123"}`,
+			[]Detail{{"/user", []string{"a user name has at most 32 bytes (got 33)"}}}},
+		{"huge cpus", `{"cpus":1e308}`,
+			[]Detail{{"/cpus", []string{"must be at most 1e+15 (got 1e+308)"}}}},
+		{"too many instances", `{"instances":1000000}`,
+			[]Detail{{"/instances", []string{"must be at most 100000 (got 1000000)"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,6 +260,8 @@ func TestValidateNonFinite(t *testing.T) {
 	}{
 		{"NaN cpus", func(a *App) { a.CPUs = math.NaN() }, []string{"/cpus"}},
 		{"infinite mem", func(a *App) { a.Mem = math.Inf(1) }, []string{"/mem"}},
+		{"infinite disk", func(a *App) { a.Disk = math.Inf(-1) }, []string{"/disk"}},
+		{"gpus above the limit", func(a *App) { big := int64(2 * MaxResource); a.GPUs = int(big) }, []string{"/gpus"}},
 		{"NaN backoff factor", func(a *App) { a.BackoffFactor = math.NaN() }, []string{"/backoffFactor"}},
 		{"NaN min health", func(a *App) { a.UpgradeStrategy.MinimumHealthCapacity = math.NaN() }, []string{"/upgradeStrategy/minimumHealthCapacity"}},
 	}
