@@ -21,7 +21,7 @@ func jobsCommand() *command {
 	fs.StringVar(&cfg.ZK, "zk", cfg.ZK, "ZooKeeper URL of the jobs instances' election, e.g. zk://h1:2181,h2:2181,h3:2181/corral/jobs: one instance leads, the others serve reads and forward writes to it; empty: the instance holding the database lock leads")
 	durationVar(fs, &cfg.ZKSessionTimeout, "zk_session_timeout", "ZooKeeper session timeout of the jobs election: how long a crashed leader keeps the other instances waiting")
 	fs.StringVar(&cfg.Name, "framework_name", cfg.Name, "framework name registered with the kernel")
-	fs.StringVar(&cfg.User, "user", cfg.User, "user tasks run as (reported to the kernel)")
+	fs.StringVar(&cfg.User, "user", cfg.User, "OS user tasks run as unless a job names its own (FrameworkInfo.user); default the user running this process, or nobody when that is root: tasks as root need --user root and a run_tasks ACL that allows it")
 	fs.StringVar(&cfg.Role, "role", cfg.Role, "role the framework subscribes with")
 	durationVar(fs, &cfg.FailoverTimeout, "failover_timeout", "how long the kernel keeps tasks running while the framework is away")
 	fs.Float64Var(&cfg.DefaultCPUs, "mesos_task_cpu", cfg.DefaultCPUs, "cpus of jobs that ask for 0")

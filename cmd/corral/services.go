@@ -19,7 +19,7 @@ func servicesCommand() *command {
 	fs.StringVar(&cfg.Listen, "http", cfg.Listen, "address of the Marathon-compatible REST API")
 	fs.StringVar(&cfg.Advertise, "advertise", cfg.Advertise, "base URL others use to reach the API (default http://<hostname>:<port>)")
 	fs.StringVar(&cfg.Name, "framework_name", cfg.Name, "framework name registered with the kernel")
-	fs.StringVar(&cfg.User, "user", cfg.User, "user tasks run as (reported to the kernel)")
+	fs.StringVar(&cfg.User, "user", cfg.User, "OS user tasks run as unless an app names its own (FrameworkInfo.user); default the user running this process, or nobody when that is root: tasks as root need --user root and a run_tasks ACL that allows it")
 	fs.StringVar(&cfg.Role, "role", cfg.Role, "role the framework subscribes with")
 	durationVar(fs, &cfg.FailoverTimeout, "failover_timeout", "how long the kernel keeps tasks running while the framework is away")
 	durationVar(fs, &cfg.DeclineRefuse, "decline_offer_duration", "refuse filter for offers declined while apps wait to launch")

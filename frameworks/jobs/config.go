@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"corral/frameworks/internal/taskuser"
 	"corral/internal/edge"
 	"errors"
 	"fmt"
@@ -76,7 +77,7 @@ func DefaultConfig() Config {
 		Masters:            []string{"http://127.0.0.1:5050"},
 		Listen:             ":4400",
 		Name:               "jobs",
-		User:               "root",
+		User:               taskuser.Default(),
 		Role:               "*",
 		ZKSessionTimeout:   10 * time.Second,
 		FailoverTimeout:    7 * 24 * time.Hour,

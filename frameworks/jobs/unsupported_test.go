@@ -42,7 +42,6 @@ func TestUnimplementedFieldsAreRefused(t *testing.T) {
 	before := s.must(http.StatusOK, "GET", "/v1/jobs", "").body
 
 	native := []struct{ name, method, path, body, detail string }{
-		{"runAsUser", "POST", "/v1/jobs", `{"name":"x","command":"true","schedule":"@daily","runAsUser":"nobody"}`, "/runAsUser"},
 		{"uris", "POST", "/v1/jobs", `{"name":"x","command":"true","schedule":"@daily","uris":["https://example.com/a.tgz"]}`, "/uris"},
 		{"async", "POST", "/v1/jobs", `{"name":"x","command":"true","schedule":"@daily","async":true}`, "/async"},
 		{"highPriority on PUT", "PUT", "/v1/jobs/a", `{"name":"a","command":"true","schedule":"@daily","highPriority":true}`, "/highPriority"},
@@ -62,7 +61,6 @@ func TestUnimplementedFieldsAreRefused(t *testing.T) {
 		})
 	}
 	chronos := []struct{ name, body, field string }{
-		{"runAsUser", `{"name":"x","command":"true","schedule":"R/2030-01-01T00:00:00Z/PT1H","runAsUser":"nobody"}`, "runAsUser"},
 		{"uris", `{"name":"x","command":"true","schedule":"R/2030-01-01T00:00:00Z/PT1H","uris":["https://example.com/a.tgz"]}`, "uris"},
 		{"async", `{"name":"x","command":"true","schedule":"R/2030-01-01T00:00:00Z/PT1H","async":true}`, "async"},
 		{"highPriority", `{"name":"x","command":"true","schedule":"R/2030-01-01T00:00:00Z/PT1H","highPriority":true}`, "highPriority"},

@@ -1,6 +1,7 @@
 package services
 
 import (
+	"corral/frameworks/internal/taskuser"
 	"corral/internal/edge"
 	"errors"
 	"fmt"
@@ -63,7 +64,7 @@ func DefaultConfig() Config {
 		Masters:           []string{"http://127.0.0.1:5050"},
 		Listen:            ":8080",
 		Name:              "services",
-		User:              "root",
+		User:              taskuser.Default(),
 		Role:              "*",
 		FailoverTimeout:   7 * 24 * time.Hour,
 		DeclineRefuse:     5 * time.Second,

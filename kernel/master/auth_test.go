@@ -1,10 +1,12 @@
 package master
 
 import (
+	"corral/internal/acl"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"corral/internal/edge"
 	"corral/kernel/mesos"
@@ -67,7 +69,7 @@ func TestMasterDemandsCredentials(t *testing.T) {
 		}
 	}
 	// An agent must authenticate to register.
-	resp, body := as(t, "", "", "POST", tm.url+"/api/v1/agent", nil, `{"type":"REGISTER"}`)
+	resp, body := as(t, "", "", "POST", tm.url+"/internal/v1/agent", nil, `{"type":"REGISTER"}`)
 	if resp.StatusCode != 401 {
 		t.Errorf("anonymous agent REGISTER = %d %s; want 401", resp.StatusCode, body)
 	}
@@ -125,4 +127,104 @@ func TestFrameworkIDBelongsToItsPrincipal(t *testing.T) {
 		t.Fatalf("re-SUBSCRIBE as services = %d; want 200", resp.StatusCode)
 	}
 	resp.Body.Close()
+}
+
+// TestRootTasksNeedAnACL: a task that would run as root (its own user, or
+// its framework's) is refused unless a run_tasks entry allows root.
+func TestRootTasksNeedAnACL(t *testing.T) {
+	launch := func(t *testing.T, tm *testMaster, framework, user string) mesos.TaskStatus {
+		t.Helper()
+		a := registerAgent(t, tm.url, "", "cpus:4;mem:4096", nil)
+		a.keepAlive(50 * time.Millisecond)
+		f := subscribe(t, tm.url, framework)
+		o := f.s.nextEvent(mesos.EventOffers).Offers.Offers[0]
+		cmd := `{"value":"id"}`
+		if user != "" {
+			cmd = `{"value":"id","user":"` + user + `"}`
+		}
+		code, msg := f.call(`{"type":"ACCEPT",` + f.fid() + `,"accept":{"offer_ids":[{"value":"` + o.ID.Value + `"}],"operations":[{"type":"LAUNCH","launch":{"task_infos":[
+			{"name":"t","task_id":{"value":"t"},"agent_id":{"value":"` + a.id + `"},"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":1}}],"command":` + cmd + `}]}}]}}`)
+		if code != 202 {
+			t.Fatalf("ACCEPT: %d %s", code, msg)
+		}
+		return f.s.nextEvent(mesos.EventUpdate).Update.Status
+	}
+	t.Run("root framework, no ACLs", func(t *testing.T) {
+		tm := startMaster(t, nil)
+		st := launch(t, tm, `{"user":"root","name":"x"}`, "")
+		if st.State != mesos.TaskError || st.Reason != mesos.ReasonTaskUnauthorized || !strings.Contains(st.Message, "may not run as root") {
+			t.Fatalf("task of a root framework = %s %s %q; want TASK_ERROR REASON_TASK_UNAUTHORIZED saying root is not allowed", st.State, st.Reason, st.Message)
+		}
+	})
+	t.Run("root command user, no ACLs", func(t *testing.T) {
+		tm := startMaster(t, nil)
+		st := launch(t, tm, `{"user":"nobody","name":"x"}`, "root")
+		if st.State != mesos.TaskError || st.Reason != mesos.ReasonTaskUnauthorized {
+			t.Fatalf("task with user root = %s %s %q; want TASK_ERROR REASON_TASK_UNAUTHORIZED", st.State, st.Reason, st.Message)
+		}
+	})
+	t.Run("denied user", func(t *testing.T) {
+		a, err := acl.Parse([]byte(`{"permissive": true, "run_tasks": [{"principals": {"type": "ANY"}, "users": {"values": ["bob"]}}, {"principals": {"type": "NONE"}, "users": {"type": "ANY"}}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tm := startMaster(t, func(c *Config) { c.Trust.ACLs = a })
+		st := launch(t, tm, `{"user":"nobody","name":"x"}`, "alice")
+		if st.State != mesos.TaskError || st.Reason != mesos.ReasonTaskUnauthorized || !strings.Contains(st.Message, `may not run_tasks for users "alice"`) {
+			t.Fatalf("task as alice = %s %s %q; want TASK_ERROR naming the ACL", st.State, st.Reason, st.Message)
+		}
+	})
+}
+
+func TestOperatorACLs(t *testing.T) {
+	cs, _ := edge.ParseCredentials([]byte(`{"credentials": [{"principal": "services", "secret": "s3rv"}, {"principal": "eve", "secret": "ev3"}, {"principal": "ops", "secret": "0ps"}]}`))
+	a, err := acl.Parse([]byte(`{"permissive": false,
+		"register_frameworks": [{"principals": {"values": ["services"]}, "roles": {"values": ["web"]}}],
+		"teardown_frameworks": [{"principals": {"values": ["ops"]}, "framework_principals": {"type": "ANY"}}],
+		"update_weights": [{"principals": {"values": ["ops"]}, "roles": {"type": "ANY"}}],
+		"view_frameworks": [{"principals": {"values": ["ops", "services"]}, "users": {"type": "ANY"}}],
+		"view_tasks": [{"principals": {"values": ["ops", "services"]}, "users": {"type": "ANY"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := startMaster(t, func(c *Config) { c.Trust = edge.Trust{Credentials: cs, ACLs: a} })
+	api := tm.url + "/api/v1/scheduler"
+	resp, body := as(t, "services", "s3rv", "POST", api, nil, `{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"s","roles":["db"],"capabilities":[{"type":"MULTI_ROLE"}]}}}`)
+	if resp.StatusCode != 403 || !strings.Contains(body, `register_frameworks for roles "db"`) {
+		t.Fatalf("SUBSCRIBE with role db = %d %s; want 403 naming the ACL", resp.StatusCode, body)
+	}
+	resp, _ = as(t, "services", "s3rv", "POST", api, nil, `{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"s","roles":["web"],"capabilities":[{"type":"MULTI_ROLE"}]}}}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("SUBSCRIBE with role web = %d; want 200", resp.StatusCode)
+	}
+	s := readStream(t, resp)
+	id := s.nextEvent(mesos.EventSubscribed).Subscribed.FrameworkID.Value
+
+	// eve sees no framework in /state; ops does.
+	_, st := as(t, "eve", "ev3", "GET", tm.url+"/state", nil, "")
+	if strings.Contains(st, id) {
+		t.Errorf("eve's /state shows framework %s; want it left out", id)
+	}
+	_, st = as(t, "ops", "0ps", "GET", tm.url+"/state", nil, "")
+	if !strings.Contains(st, id) {
+		t.Errorf("ops' /state lacks framework %s", id)
+	}
+	// Weights: ops only.
+	if resp, body := as(t, "eve", "ev3", "PUT", tm.url+"/weights", nil, `[{"role":"web","weight":2}]`); resp.StatusCode != 403 {
+		t.Errorf("PUT /weights as eve = %d %s; want 403", resp.StatusCode, body)
+	}
+	if resp, body := as(t, "ops", "0ps", "PUT", tm.url+"/weights", nil, `[{"role":"web","weight":2}]`); resp.StatusCode != 200 {
+		t.Errorf("PUT /weights as ops = %d %s; want 200", resp.StatusCode, body)
+	}
+	// Teardown: ops only.
+	if resp, body := as(t, "eve", "ev3", "POST", tm.url+"/teardown?frameworkId="+id, nil, ""); resp.StatusCode != 403 {
+		t.Errorf("POST /teardown as eve = %d %s; want 403", resp.StatusCode, body)
+	}
+	if resp, body := as(t, "ops", "0ps", "POST", tm.url+"/teardown?frameworkId="+id, nil, ""); resp.StatusCode != 200 {
+		t.Errorf("POST /teardown as ops = %d %s; want 200", resp.StatusCode, body)
+	}
+	// Agents need register_agents.
+	if resp, body := as(t, "ops", "0ps", "POST", tm.url+"/internal/v1/agent", nil, `{"type":"HEARTBEAT"}`); resp.StatusCode != 403 {
+		t.Errorf("agent call as ops without register_agents = %d %s; want 403", resp.StatusCode, body)
+	}
 }
