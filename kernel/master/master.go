@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"corral/internal/acl"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -147,6 +148,7 @@ func New(cfg Config, store Store, log *slog.Logger) (*Master, error) {
 		MaxCompletedTasksPerFramework: cfg.MaxCompletedTasksPerFramework,
 		Allocator:                     allocatorConfig(cfg),
 		AuthorizeTask:                 authorizeTask(cfg.Trust.ACLs),
+		AuthorizeSecret:               func(p, name string) error { return cfg.Trust.ACLs.Check(acl.UseSecrets, p, name) },
 	})
 	return m, nil
 }

@@ -216,11 +216,62 @@ type URL struct {
 	Path    string  `json:"path,omitempty"`
 }
 
-// Variable is one Environment variable.
+// Variable is one Environment variable: a plain Value (type "" or
+// VALUE), or (type SECRET) a Secret the agent resolves at launch.
 type Variable struct {
-	Name  string `json:"name"`
-	Type  string `json:"type,omitempty"`
-	Value string `json:"value"`
+	Name   string  `json:"name"`
+	Type   string  `json:"type,omitempty"`
+	Value  string  `json:"value,omitempty"`
+	Secret *Secret `json:"secret,omitempty"`
+}
+
+// Variable types.
+const (
+	VariableValue  = "VALUE"
+	VariableSecret = "SECRET"
+)
+
+// Secret is Mesos' Secret: a REFERENCE to a secret stored in the master
+// (by name; key is not supported), or an inline VALUE (base64 data in
+// JSON).
+type Secret struct {
+	Type      string           `json:"type"`
+	Reference *SecretReference `json:"reference,omitempty"`
+	Value     *SecretValue     `json:"value,omitempty"`
+}
+
+// Secret types.
+const (
+	SecretReferenceType = "REFERENCE"
+	SecretValueType     = "VALUE"
+)
+
+// SecretReference names a stored secret.
+type SecretReference struct {
+	Name string `json:"name"`
+	Key  string `json:"key,omitempty"`
+}
+
+// SecretValue is a secret given inline.
+type SecretValue struct {
+	Data []byte `json:"data"`
+}
+
+// SecretRefs returns the names of the stored secrets the environment
+// references, in order, without duplicates.
+func (e *Environment) SecretRefs() []string {
+	if e == nil {
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range e.Variables {
+		if v.Type == VariableSecret && v.Secret != nil && v.Secret.Reference != nil && !seen[v.Secret.Reference.Name] {
+			seen[v.Secret.Reference.Name] = true
+			out = append(out, v.Secret.Reference.Name)
+		}
+	}
+	return out
 }
 
 // Environment is the proto Environment message.

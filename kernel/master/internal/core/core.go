@@ -44,6 +44,10 @@ type Config struct {
 	// with the error as its message. Nil allows every task. It must be a
 	// pure function.
 	AuthorizeTask func(principal, user string) error
+	// AuthorizeSecret decides whether a framework's principal may give a
+	// task the stored secret name (use_secrets); a refusal answers the
+	// task like AuthorizeTask's. Nil allows every secret. Pure.
+	AuthorizeSecret func(principal, name string) error
 }
 
 // Core is the master's cluster state and the decisions about it. It is

@@ -364,6 +364,18 @@ func (c *Core) accept(f *framework, ids []mesos.ID, ops []mesos.Operation, filte
 					continue
 				}
 			}
+			if c.cfg.AuthorizeSecret != nil {
+				var refused error
+				for _, name := range ti.Command.Environment.SecretRefs() {
+					if refused = c.cfg.AuthorizeSecret(f.info.Principal, name); refused != nil {
+						break
+					}
+				}
+				if refused != nil {
+					c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskError, mesos.ReasonTaskUnauthorized, refused.Error(), now))
+					continue
+				}
+			}
 			inAccept[ti.TaskID.Value] = true
 			available = available.Sub(chk.resources)
 			// Record the role in the task's resources, as Mesos does, so

@@ -68,6 +68,9 @@ func checkTask(t *mesos.TaskInfo, agentID, role string, format mesos.ResourceFor
 	case !t.Command.IsShell() && t.Command.Value == "":
 		return bad("Task %q: 'command.value' (the program to run) is empty", id)
 	}
+	if reason := checkEnvironment(t.Command.Environment); reason != "" {
+		return bad("Task %q: %s", id, reason)
+	}
 	ws, err := format.FromFramework(t.Resources, role)
 	if err != nil {
 		return bad("Task %q: invalid resources: %v", id, err)
@@ -113,4 +116,41 @@ func stateFor(st mesos.TaskState, partitionAware bool) mesos.TaskState {
 		return mesos.TaskLost
 	}
 	return st
+}
+
+// checkEnvironment validates a command's environment variables: plain
+// values, or secrets by reference (resolved by the agent at launch) or by
+// value. It returns "" or what is wrong, naming the variable.
+func checkEnvironment(env *mesos.Environment) string {
+	if env == nil {
+		return ""
+	}
+	for _, v := range env.Variables {
+		switch v.Type {
+		case "", mesos.VariableValue:
+			if v.Secret != nil {
+				return fmt.Sprintf("environment variable %q sets 'secret' but its type is not SECRET", v.Name)
+			}
+			continue
+		case mesos.VariableSecret:
+		default:
+			return fmt.Sprintf("environment variable %q has unknown type %q (want VALUE or SECRET)", v.Name, v.Type)
+		}
+		s := v.Secret
+		switch {
+		case s == nil:
+			return fmt.Sprintf("environment variable %q of type SECRET must set 'secret'", v.Name)
+		case s.Type == mesos.SecretReferenceType && (s.Reference == nil || s.Reference.Name == ""):
+			return fmt.Sprintf("environment variable %q: a secret of type REFERENCE must set 'reference.name'", v.Name)
+		case s.Type == mesos.SecretReferenceType && s.Reference.Key != "":
+			return fmt.Sprintf("environment variable %q: secret keys are not supported; store the value under a name of its own", v.Name)
+		case s.Type == mesos.SecretValueType && s.Value == nil:
+			return fmt.Sprintf("environment variable %q: a secret of type VALUE must set 'value'", v.Name)
+		case s.Type == mesos.SecretValueType && strings.IndexByte(string(s.Value.Data), 0) >= 0:
+			return fmt.Sprintf("environment variable %q: a secret value in the environment may not contain NUL bytes", v.Name)
+		case s.Type != mesos.SecretReferenceType && s.Type != mesos.SecretValueType:
+			return fmt.Sprintf("environment variable %q: unknown secret type %q (want REFERENCE or VALUE)", v.Name, s.Type)
+		}
+	}
+	return ""
 }

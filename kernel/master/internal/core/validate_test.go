@@ -119,3 +119,29 @@ func TestRefuseSeconds(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckEnvironment(t *testing.T) {
+	ref := func(name, key string) mesos.Variable {
+		return mesos.Variable{Name: "PW", Type: mesos.VariableSecret, Secret: &mesos.Secret{Type: mesos.SecretReferenceType, Reference: &mesos.SecretReference{Name: name, Key: key}}}
+	}
+	for _, c := range []struct {
+		name string
+		v    mesos.Variable
+		want string
+	}{
+		{"plain", mesos.Variable{Name: "A", Value: "1"}, ""},
+		{"reference", ref("team/db", ""), ""},
+		{"value", mesos.Variable{Name: "PW", Type: mesos.VariableSecret, Secret: &mesos.Secret{Type: mesos.SecretValueType, Value: &mesos.SecretValue{Data: []byte("x")}}}, ""},
+		{"no secret", mesos.Variable{Name: "PW", Type: mesos.VariableSecret}, "must set 'secret'"},
+		{"no name", ref("", ""), "reference.name"},
+		{"key", ref("a", "k"), "keys are not supported"},
+		{"nul", mesos.Variable{Name: "PW", Type: mesos.VariableSecret, Secret: &mesos.Secret{Type: mesos.SecretValueType, Value: &mesos.SecretValue{Data: []byte("a\x00b")}}}, "NUL"},
+		{"unknown type", mesos.Variable{Name: "A", Type: "FILE"}, "unknown type"},
+		{"secret on a value", mesos.Variable{Name: "A", Secret: &mesos.Secret{}}, "not SECRET"},
+	} {
+		got := checkEnvironment(&mesos.Environment{Variables: []mesos.Variable{c.v}})
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%s: checkEnvironment = %q; want %q", c.name, got, c.want)
+		}
+	}
+}
