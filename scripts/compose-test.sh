@@ -40,9 +40,9 @@ cd "$(dirname "$0")/.."
 CONSOLE_PORT=${CORRAL_TEST_CONSOLE_PORT:-25050}
 SERVICES_PORT=${CORRAL_TEST_SERVICES_PORT:-28080}
 JOBS_PORT=${CORRAL_TEST_JOBS_PORT:-24400}
-MASTER=http://127.0.0.1:$CONSOLE_PORT
-SERVICES=http://127.0.0.1:$SERVICES_PORT
-JOBS=http://127.0.0.1:$JOBS_PORT
+MASTER=https://127.0.0.1:$CONSOLE_PORT
+SERVICES=https://127.0.0.1:$SERVICES_PORT
+JOBS=https://127.0.0.1:$JOBS_PORT
 # The project name carries our pid, so that a later run can tell a
 # project left behind by a killed run from one still in use.
 PROJECT_PREFIX=corral-compose-test-
@@ -170,6 +170,20 @@ if ! compose up -d --build >"$workdir/up.log" 2>&1; then
 fi
 pass "images built, project started"
 
+# The cluster is secured: every call below goes as the operator, over TLS
+# verified with the development CA that secure-init made.
+# (docker cp, which both Compose v1 and v2 can use, from the exited
+# secure-init container.)
+init_id=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" --filter label=com.docker.compose.service=secure-init | head -n 1)
+[[ -n $init_id ]] || fail "no secure-init container in project $PROJECT"
+docker cp "$init_id:/secure/ops.json" "$workdir/ops.json" >/dev/null 2>&1 &&
+	docker cp "$init_id:/secure/tls/ca.pem" "$workdir/ca.pem" >/dev/null 2>&1 ||
+	fail "taking the operator's credential and the CA out of the secure volume"
+OPS_SECRET=$(jq -r .secret "$workdir/ops.json")
+curl() { command curl --cacert "$workdir/ca.pem" -u "ops:$OPS_SECRET" "$@"; }
+# incurl: curl inside a corral container, as the operator.
+incurl=(curl --cacert /secure/tls/ca.pem -u "ops:$OPS_SECRET")
+
 # wait_for DESC SECONDS CMD...: runs CMD every 2s until it succeeds.
 wait_for() {
 	local desc=$1 limit=$2 deadline
@@ -200,7 +214,7 @@ leader_state() {
 		curl -fsS --max-time 5 "$MASTER/console/state" 2>/dev/null
 	else
 		# A standby may still name a leader that is gone: no noise about it.
-		inside "$1" curl -fsS --max-time 5 http://127.0.0.1:5050/console/state 2>/dev/null
+		inside "$1" "${incurl[@]}" -fsS --max-time 5 https://127.0.0.1:5050/console/state 2>/dev/null
 	fi
 }
 
@@ -215,6 +229,9 @@ cluster_complete() {
 }
 
 wait_for "master-1 answers /health on $MASTER" 180 http_ok "$MASTER/health"
+code=$(command curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$workdir/ca.pem" "$MASTER/state") || true
+[[ $code == 401 ]] || fail "an anonymous GET $MASTER/state answered $code; want 401"
+pass "the cluster speaks TLS and demands credentials (anonymous /state: 401)"
 wait_for "a leading master with 2 agents and both frameworks" 180 cluster_complete published
 st=$(leader_state published)
 leader=$(jq -r '.hostname' <<<"$st")
@@ -357,4 +374,4 @@ if [[ $leader != master-1 ]]; then
 	wait_for "the console on master-1 shows the new leader" 30 console_follows
 fi
 compose start "$leader" >"$workdir/start.log" 2>&1 || { cat "$workdir/start.log" >&2; fail "docker compose start $leader"; }
-wait_for "the killed master is back and healthy" 120 inside "$leader" curl -fsS -o /dev/null --max-time 5 http://127.0.0.1:5050/health
+wait_for "the killed master is back and healthy" 120 inside "$leader" "${incurl[@]}" -fsS -o /dev/null --max-time 5 https://127.0.0.1:5050/health

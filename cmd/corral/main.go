@@ -28,7 +28,7 @@ func main() {
 }
 
 func commands() []*command {
-	return []*command{devCommand(), masterCommand(), agentCommand(), servicesCommand(), jobsCommand(), migrateCommand(), versionCommand()}
+	return []*command{devCommand(), masterCommand(), agentCommand(), servicesCommand(), jobsCommand(), migrateCommand(), secureInitCommand(), versionCommand()}
 }
 
 func run(args []string) int {
