@@ -3,6 +3,7 @@ package master
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,15 @@ type Config struct {
 	MaxCompletedTasksPerFramework int
 	// ShutdownGrace bounds graceful shutdown of the HTTP server.
 	ShutdownGrace time.Duration
+	// FrameworkWebUIHosts are the hosts (names or IP addresses, without
+	// scheme or port) that the console's /framework/<name>/ proxy may
+	// reach: a framework chooses its webui_url itself, so without a list
+	// the master would send requests wherever any framework points it.
+	// "*" allows any host. Empty allows loopback addresses, "localhost"
+	// and the host of Advertise (by name and address) only; a non-empty
+	// list replaces that default. Flag --framework_webui_hosts, a comma
+	// list (ParseHostList).
+	FrameworkWebUIHosts []string
 }
 
 // DefaultConfig returns the documented defaults.
@@ -107,7 +117,44 @@ func (c Config) Validate() error {
 	if _, err := ParseWeights(c.Weights); err != nil {
 		errs = append(errs, fmt.Errorf("weights: %w", err))
 	}
+	for _, h := range c.FrameworkWebUIHosts {
+		if err := validateHostEntry(h); err != nil {
+			errs = append(errs, fmt.Errorf("framework_webui_hosts: %w", err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// ParseHostList splits a comma-separated list of hosts, as
+// --framework_webui_hosts takes it, dropping spaces and empty entries.
+func ParseHostList(s string) []string {
+	var out []string
+	for _, h := range strings.Split(s, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// validateHostEntry checks one entry of FrameworkWebUIHosts: "*", an IP
+// address (an IPv6 one may be bracketed) or a host name; no scheme, port,
+// path or spaces.
+func validateHostEntry(h string) error {
+	if h == "*" {
+		return nil
+	}
+	bad := fmt.Errorf("%q: want a host name or an IP address, without scheme or port (or * for any host)", h)
+	if h == "" || strings.ContainsAny(h, "/@?# \t\n\r") {
+		return bad
+	}
+	if _, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); err == nil {
+		return nil
+	}
+	if strings.ContainsAny(h, ":[]") {
+		return bad
+	}
+	return nil
 }
 
 // ParseWeights parses "role=weight,role=weight". Weights must be positive.
