@@ -38,9 +38,29 @@ type Config struct {
 	AgentReregisterTimeout time.Duration
 	// FrameworkHeartbeatInterval is the HEARTBEAT period on SUBSCRIBE streams.
 	FrameworkHeartbeatInterval time.Duration
+	// FrameworkStreamTimeout bounds how long a write to a framework's
+	// SUBSCRIBE stream may block. A framework that stops reading its
+	// stream is disconnected once a write has been stuck this long: its
+	// offers go back to the allocator (for other frameworks) and its
+	// failover timeout starts, instead of it holding them, and an ever
+	// longer queue of events, for as long as its connection stays open.
+	// Writes block only once the connection's buffers (often megabytes)
+	// are full, so a framework that reads slowly but steadily is not cut
+	// off; one that stops reading altogether loses its offers to
+	// OfferTimeout first.
+	FrameworkStreamTimeout time.Duration
 	// AllocationInterval is the period of batch allocation cycles.
 	AllocationInterval time.Duration
-	// OfferTimeout rescinds offers outstanding longer than this; 0 = never.
+	// OfferTimeout rescinds offers outstanding longer than this and gives
+	// their resources back to the allocator. Mesos documents its
+	// --offer_timeout as keeping the cluster fair when frameworks hold on
+	// to offers or drop them by accident, but sets none by default; corral
+	// defaults to 30s. Frameworks decide on an offer within milliseconds
+	// (the bundled jobs framework keeps offers only while it has runs to
+	// launch, from a few seconds before they are due), so half a minute
+	// rescinds almost only offers that were dropped, forgotten or are of
+	// no use, and those are lost to other frameworks for no longer than
+	// that. 0 never rescinds; it must be set explicitly.
 	OfferTimeout time.Duration
 	// DefaultRefuseSeconds applies when ACCEPT/DECLINE carry no filters.
 	DefaultRefuseSeconds float64
@@ -75,7 +95,9 @@ func DefaultConfig() Config {
 		MaxAgentPingTimeouts:          3,
 		AgentReregisterTimeout:        2 * time.Minute,
 		FrameworkHeartbeatInterval:    15 * time.Second,
+		FrameworkStreamTimeout:        streamWriteTimeout,
 		AllocationInterval:            time.Second,
+		OfferTimeout:                  30 * time.Second,
 		DefaultRefuseSeconds:          5,
 		MinAllocatableCPUs:            0.01,
 		MinAllocatableMem:             32,
@@ -104,6 +126,9 @@ func (c Config) Validate() error {
 	}
 	if c.FrameworkHeartbeatInterval <= 0 {
 		errs = append(errs, errors.New("framework_heartbeat_interval: must be positive"))
+	}
+	if c.FrameworkStreamTimeout <= 0 {
+		errs = append(errs, errors.New("framework_stream_timeout: must be positive"))
 	}
 	if c.AllocationInterval <= 0 {
 		errs = append(errs, errors.New("allocation_interval: must be positive"))

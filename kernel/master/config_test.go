@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigValidateFrameworkWebUIHosts(t *testing.T) {
@@ -44,6 +45,33 @@ func TestParseHostList(t *testing.T) {
 	} {
 		if got := ParseHostList(in); !slices.Equal(got, want) {
 			t.Errorf("ParseHostList(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+// Offers are rescinded by default; never only when asked for.
+func TestDefaultConfigBoundsOffersAndStreams(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DB = "postgres://x"
+	if cfg.OfferTimeout <= 0 || cfg.OfferTimeout > time.Minute {
+		t.Errorf("DefaultConfig().OfferTimeout = %v; want a bound of at most a minute", cfg.OfferTimeout)
+	}
+	if cfg.FrameworkStreamTimeout != 30*time.Second {
+		t.Errorf("DefaultConfig().FrameworkStreamTimeout = %v; want 30s", cfg.FrameworkStreamTimeout)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("DefaultConfig().Validate() = %v", err)
+	}
+	never := cfg
+	never.OfferTimeout = 0
+	if err := never.Validate(); err != nil {
+		t.Errorf("Validate() with OfferTimeout 0 (never) = %v; want nil", err)
+	}
+	for _, d := range []time.Duration{0, -time.Second} {
+		bad := cfg
+		bad.FrameworkStreamTimeout = d
+		if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "framework_stream_timeout") {
+			t.Errorf("Validate() with FrameworkStreamTimeout %v = %v; want an error naming framework_stream_timeout", d, err)
 		}
 	}
 }
