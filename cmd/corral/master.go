@@ -25,7 +25,10 @@ func masterCommand() *command {
 	durationVar(fs, &cfg.AgentReregisterTimeout, "agent_reregister_timeout", "time agents have to re-register after this master starts")
 	durationVar(fs, &cfg.FrameworkHeartbeatInterval, "framework_heartbeat_interval", "HEARTBEAT period on scheduler streams")
 	durationVar(fs, &cfg.AllocationInterval, "allocation_interval", "period of batch allocation cycles")
-	durationVar(fs, &cfg.OfferTimeout, "offer_timeout", "rescind offers outstanding longer than this (0 = never)")
+	durationVar(fs, &cfg.OfferTimeout, "offer_timeout", "rescind offers outstanding longer than this, so a framework that never answers cannot hold resources (0 = never)")
+	durationVar(fs, &cfg.FrameworkStreamTimeout, "framework_stream_timeout", "disconnect a framework whose SUBSCRIBE stream cannot be written to for this long (it stopped reading); its offers go back to the allocator")
+	var webuiHosts string
+	fs.StringVar(&webuiHosts, "framework_webui_hosts", "", "hosts (names or IP addresses, comma-separated) whose webui_url the console's /framework/<name>/ proxy may reach; * = any (default: loopback addresses, localhost and this master's advertised host)")
 	fs.Float64Var(&cfg.DefaultRefuseSeconds, "default_refuse_seconds", cfg.DefaultRefuseSeconds, "refuse filter for ACCEPT/DECLINE calls without filters")
 	fs.StringVar(&cfg.Weights, "weights", cfg.Weights, "initial role weights, e.g. 'prod=2,dev=0.5'")
 	fs.Float64Var(&cfg.MinAllocatableCPUs, "min_allocatable_cpus", cfg.MinAllocatableCPUs, "offer an agent only with at least this many free cpus (or min mem)")
@@ -47,6 +50,7 @@ func masterCommand() *command {
 		if err != nil {
 			return err
 		}
+		cfg.FrameworkWebUIHosts = master.ParseHostList(webuiHosts)
 		if err := cfg.Validate(); err != nil {
 			return usageError{err.Error()}
 		}

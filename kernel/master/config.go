@@ -4,6 +4,7 @@ import (
 	"corral/internal/edge"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -38,9 +39,29 @@ type Config struct {
 	AgentReregisterTimeout time.Duration
 	// FrameworkHeartbeatInterval is the HEARTBEAT period on SUBSCRIBE streams.
 	FrameworkHeartbeatInterval time.Duration
+	// FrameworkStreamTimeout bounds how long a write to a framework's
+	// SUBSCRIBE stream may block. A framework that stops reading its
+	// stream is disconnected once a write has been stuck this long: its
+	// offers go back to the allocator (for other frameworks) and its
+	// failover timeout starts, instead of it holding them, and an ever
+	// longer queue of events, for as long as its connection stays open.
+	// Writes block only once the connection's buffers (often megabytes)
+	// are full, so a framework that reads slowly but steadily is not cut
+	// off; one that stops reading altogether loses its offers to
+	// OfferTimeout first.
+	FrameworkStreamTimeout time.Duration
 	// AllocationInterval is the period of batch allocation cycles.
 	AllocationInterval time.Duration
-	// OfferTimeout rescinds offers outstanding longer than this; 0 = never.
+	// OfferTimeout rescinds offers outstanding longer than this and gives
+	// their resources back to the allocator. Mesos documents its
+	// --offer_timeout as keeping the cluster fair when frameworks hold on
+	// to offers or drop them by accident, but sets none by default; corral
+	// defaults to 30s. Frameworks decide on an offer within milliseconds
+	// (the bundled jobs framework keeps offers only while it has runs to
+	// launch, from a few seconds before they are due), so half a minute
+	// rescinds almost only offers that were dropped, forgotten or are of
+	// no use, and those are lost to other frameworks for no longer than
+	// that. 0 never rescinds; it must be set explicitly.
 	OfferTimeout time.Duration
 	// DefaultRefuseSeconds applies when ACCEPT/DECLINE carry no filters.
 	DefaultRefuseSeconds float64
@@ -60,6 +81,15 @@ type Config struct {
 	// /health needs them, agents included, and a framework id belongs to
 	// the principal that registered it.
 	Trust edge.Trust
+	// FrameworkWebUIHosts are the hosts (names or IP addresses, without
+	// scheme or port) that the console's /framework/<name>/ proxy may
+	// reach: a framework chooses its webui_url itself, so without a list
+	// the master would send requests wherever any framework points it.
+	// "*" allows any host. Empty allows loopback addresses, "localhost"
+	// and the host of Advertise (by name and address) only; a non-empty
+	// list replaces that default. Flag --framework_webui_hosts, a comma
+	// list (ParseHostList).
+	FrameworkWebUIHosts []string
 }
 
 // DefaultConfig returns the documented defaults.
@@ -71,7 +101,9 @@ func DefaultConfig() Config {
 		MaxAgentPingTimeouts:          3,
 		AgentReregisterTimeout:        2 * time.Minute,
 		FrameworkHeartbeatInterval:    15 * time.Second,
+		FrameworkStreamTimeout:        streamWriteTimeout,
 		AllocationInterval:            time.Second,
+		OfferTimeout:                  30 * time.Second,
 		DefaultRefuseSeconds:          5,
 		MinAllocatableCPUs:            0.01,
 		MinAllocatableMem:             32,
@@ -101,6 +133,9 @@ func (c Config) Validate() error {
 	if c.FrameworkHeartbeatInterval <= 0 {
 		errs = append(errs, errors.New("framework_heartbeat_interval: must be positive"))
 	}
+	if c.FrameworkStreamTimeout <= 0 {
+		errs = append(errs, errors.New("framework_stream_timeout: must be positive"))
+	}
 	if c.AllocationInterval <= 0 {
 		errs = append(errs, errors.New("allocation_interval: must be positive"))
 	}
@@ -113,7 +148,44 @@ func (c Config) Validate() error {
 	if _, err := ParseWeights(c.Weights); err != nil {
 		errs = append(errs, fmt.Errorf("weights: %w", err))
 	}
+	for _, h := range c.FrameworkWebUIHosts {
+		if err := validateHostEntry(h); err != nil {
+			errs = append(errs, fmt.Errorf("framework_webui_hosts: %w", err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// ParseHostList splits a comma-separated list of hosts, as
+// --framework_webui_hosts takes it, dropping spaces and empty entries.
+func ParseHostList(s string) []string {
+	var out []string
+	for _, h := range strings.Split(s, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// validateHostEntry checks one entry of FrameworkWebUIHosts: "*", an IP
+// address (an IPv6 one may be bracketed) or a host name; no scheme, port,
+// path or spaces.
+func validateHostEntry(h string) error {
+	if h == "*" {
+		return nil
+	}
+	bad := fmt.Errorf("%q: want a host name or an IP address, without scheme or port (or * for any host)", h)
+	if h == "" || strings.ContainsAny(h, "/@?# \t\n\r") {
+		return bad
+	}
+	if _, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); err == nil {
+		return nil
+	}
+	if strings.ContainsAny(h, ":[]") {
+		return bad
+	}
+	return nil
 }
 
 // ParseWeights parses "role=weight,role=weight". Weights must be positive.

@@ -7,7 +7,9 @@ import (
 	"hash/maphash"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -27,7 +29,8 @@ import (
 //	GET /, /assets/*              the embedded console
 //	GET /console/state            the leader's /state (a standby proxies it)
 //	GET /console/events           SSE: "state_changed" when /state would differ
-//	    /framework/{name}/*       reverse proxy to that framework's webui_url
+//	    /framework/{name}/*       reverse proxy to that framework's webui_url,
+//	                              if its host is allowed (FrameworkWebUIHosts)
 //	GET /agent/{agentID}/files/*  reverse proxy to that agent's /files/*
 //
 // Errors of these routes are JSON {"message": "..."}.
@@ -57,7 +60,7 @@ func (m *Master) consoleRoutes(r chi.Router) {
 	r.HandleFunc(consolePrefix+"*", func(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, http.StatusNotFound, "No console endpoint at "+r.URL.Path)
 	})
-	r.HandleFunc(frameworkPrefix+"*", m.handleFrameworkProxy)
+	r.HandleFunc(frameworkPrefix+"*", m.handleFrameworkProxy(m.webuiHosts()))
 	r.HandleFunc(agentPrefix+"*", m.handleAgentFiles)
 }
 
@@ -144,6 +147,97 @@ func (cs *console) watch() {
 
 // --- reverse proxies ------------------------------------------------------
 
+// proxiedPolicy is the Content-Security-Policy added to every response
+// the master proxies. The console reads the frameworks' APIs and the
+// agents' files with fetch and EventSource, which a response's policy does
+// not affect; but a browser that opens a proxied URL as a page (a link, a
+// page a framework serves, a file in a sandbox) would otherwise run its
+// scripts with the console's origin. "sandbox" without allow-scripts or
+// allow-same-origin makes such a page run no script, in an opaque origin;
+// the rest allows its images and styles only.
+const proxiedPolicy = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'"
+
+// webuiHosts is the set of hosts the /framework/ proxy may reach (see
+// Config.FrameworkWebUIHosts). Host names match case-insensitively and
+// without a trailing dot; IP addresses match as addresses (an IPv4-mapped
+// IPv6 address is its IPv4 one).
+type webuiHosts struct {
+	all      bool            // "*"
+	loopback bool            // any loopback address (the default)
+	names    map[string]bool // normalized host names
+	addrs    []netip.Addr
+	allowed  string // what is allowed, for messages
+}
+
+// newWebuiHosts returns the hosts list allows; an empty list allows
+// loopback addresses, "localhost" and own (the master's advertised host
+// and its address).
+func newWebuiHosts(list []string, own ...string) webuiHosts {
+	h := webuiHosts{names: map[string]bool{}, allowed: strings.Join(list, ", ")}
+	if len(list) == 0 {
+		h.loopback, h.names["localhost"] = true, true
+		var shown []string
+		for _, o := range own {
+			if o != "" && !slices.Contains(shown, o) {
+				shown = append(shown, o)
+			}
+		}
+		h.allowed = "loopback addresses, localhost"
+		if len(shown) > 0 {
+			h.allowed += " and this master's host " + strings.Join(shown, ", ")
+		}
+		list = own
+	}
+	for _, e := range list {
+		e = normalizeHost(e)
+		switch a, err := netip.ParseAddr(e); {
+		case e == "":
+		case e == "*":
+			h.all = true
+		case err == nil:
+			h.addrs = append(h.addrs, a.Unmap().WithZone(""))
+		default:
+			h.names[e] = true
+		}
+	}
+	return h
+}
+
+func normalizeHost(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	return strings.TrimSuffix(s, ".")
+}
+
+// allows reports whether the proxy may send requests to host (a URL's
+// Hostname).
+func (h webuiHosts) allows(host string) bool {
+	host = normalizeHost(host)
+	switch {
+	case host == "":
+		return false
+	case h.all:
+		return true
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		a = a.Unmap().WithZone("")
+		return (h.loopback && a.IsLoopback()) || slices.Contains(h.addrs, a)
+	}
+	return h.names[host]
+}
+
+// webuiHosts is the /framework/ proxy's allow-list for this master.
+func (m *Master) webuiHosts() webuiHosts {
+	var own []string
+	if u, err := url.Parse(m.url); err == nil {
+		own = append(own, u.Hostname())
+	}
+	if m.info.Address != nil {
+		own = append(own, m.info.Address.IP)
+	}
+	return newWebuiHosts(m.cfg.FrameworkWebUIHosts, own...)
+}
+
 // splitMount splits a request path below mount ("/framework/") into its
 // first segment (unescaped) and the rest, still escaped, starting with "/"
 // or empty.
@@ -166,10 +260,14 @@ func splitMount(u *url.URL, mount string) (seg, rest string, ok bool) {
 // proxyTo returns a reverse proxy to target: the request's escaped path
 // below prefix is appended to target's path, the query is kept,
 // X-Forwarded-* and X-Forwarded-Prefix are set, and a Location header
-// pointing into target is rewritten to point into prefix. Responses are
-// flushed as they come, so event streams pass through. When target cannot
-// be reached the answer is 502, with a message naming upstream.
-func proxyTo(target *url.URL, prefix, rest, upstream string) *httputil.ReverseProxy {
+// pointing into target is rewritten to point into prefix. Redirects are
+// not followed: the 3xx goes back to the browser, and a Location
+// elsewhere is left as it is. Every response gets proxiedPolicy (in
+// addition to any policy of its own: browsers enforce both) and nosniff.
+// Responses are flushed as they come, so event streams pass through. When
+// target cannot be reached the answer is 502, with a message naming
+// upstream.
+func proxyTo(target *url.URL, prefix, rest, upstream string, transport http.RoundTripper) *httputil.ReverseProxy {
 	base := strings.TrimSuffix(target.Scheme+"://"+target.Host+target.EscapedPath(), "/")
 	return &httputil.ReverseProxy{
 		FlushInterval: -1,
@@ -186,11 +284,20 @@ func proxyTo(target *url.URL, prefix, rest, upstream string) *httputil.ReversePr
 			pr.Out.URL.Path, pr.Out.URL.RawPath = p, raw
 			pr.Out.Host = target.Host
 			pr.SetXForwarded()
+			// The master's edge checked the caller's Origin against the
+			// console's; the target would see another host's.
+			pr.Out.Header.Del("Origin")
 			if prefix != "" {
 				pr.Out.Header.Set("X-Forwarded-Prefix", prefix)
 			}
 		},
+		// A RoundTripper never follows redirects (only an http.Client
+		// does). It presents no credential of the master's: the caller's
+		// own Authorization goes through.
+		Transport: transport,
 		ModifyResponse: func(resp *http.Response) error {
+			resp.Header.Add("Content-Security-Policy", proxiedPolicy)
+			resp.Header.Set("X-Content-Type-Options", "nosniff")
 			if loc := resp.Header.Get("Location"); loc != "" {
 				if rest, ok := strings.CutPrefix(loc, base); ok && (rest == "" || rest[0] == '/' || rest[0] == '?') {
 					resp.Header.Set("Location", prefix+rest)
@@ -283,23 +390,31 @@ func (m *Master) frameworkTarget(ctx context.Context, name string) (*url.URL, er
 
 // handleFrameworkProxy serves /framework/{name}/*: the request goes, with
 // the prefix stripped, to the webui_url of the connected framework whose
-// name or id is {name}. Unknown framework: 502; disconnected: 503; its API
-// unreachable: 502 (JSON messages saying which).
-func (m *Master) handleFrameworkProxy(w http.ResponseWriter, r *http.Request) {
-	name, rest, ok := splitMount(r.URL, frameworkPrefix)
-	if !ok {
-		writeMessage(w, http.StatusNotFound, "Name a framework: /framework/<name or id>/<path>")
-		return
+// name or id is {name}, if hosts allows its host. Unknown framework: 502;
+// disconnected: 503; a host not allowed: 403; its API unreachable: 502
+// (JSON messages saying which).
+func (m *Master) handleFrameworkProxy(hosts webuiHosts) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name, rest, ok := splitMount(r.URL, frameworkPrefix)
+		if !ok {
+			writeMessage(w, http.StatusNotFound, "Name a framework: /framework/<name or id>/<path>")
+			return
+		}
+		target, err := m.frameworkTarget(r.Context(), name)
+		if err != nil {
+			writeConsoleError(w, r, err)
+			return
+		}
+		if !hosts.allows(target.Hostname()) {
+			writeMessage(w, http.StatusForbidden, fmt.Sprintf("The %q framework's webui_url %s is on host %q, which this master does not proxy to (allowed: %s); "+
+				"add the host to the master's --framework_webui_hosts to allow it", name, target.Redacted(), target.Hostname(), hosts.allowed))
+			return
+		}
+		prefix := frameworkPrefix + url.PathEscape(name)
+		// A standby's loop guard is for masters; the framework has its own.
+		r.Header.Del(lead.ForwardedBy)
+		proxyTo(target, prefix, rest, fmt.Sprintf("The %q framework's API at %s", name, target.Redacted()), m.proxyTransport).ServeHTTP(w, r)
 	}
-	target, err := m.frameworkTarget(r.Context(), name)
-	if err != nil {
-		writeConsoleError(w, r, err)
-		return
-	}
-	prefix := frameworkPrefix + url.PathEscape(name)
-	// A standby's loop guard is for masters; the framework has its own.
-	r.Header.Del(lead.ForwardedBy)
-	proxyTo(target, prefix, rest, fmt.Sprintf("The %q framework's API at %s", name, target.Redacted())).ServeHTTP(w, r)
 }
 
 // handleAgentFiles serves GET /agent/{agentID}/files/*: the request goes
@@ -342,7 +457,7 @@ func (m *Master) handleAgentFiles(w http.ResponseWriter, r *http.Request) {
 	}
 	// A standby's loop guard is for masters; the framework has its own.
 	r.Header.Del(lead.ForwardedBy)
-	proxyTo(u, agentPrefix+url.PathEscape(id), rest, fmt.Sprintf("Agent %s at %s", id, u.Redacted())).ServeHTTP(w, r)
+	proxyTo(u, agentPrefix+url.PathEscape(id), rest, fmt.Sprintf("Agent %s at %s", id, u.Redacted()), m.proxyTransport).ServeHTTP(w, r)
 }
 
 func writeConsoleError(w http.ResponseWriter, r *http.Request, err error) {

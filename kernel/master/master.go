@@ -62,6 +62,9 @@ type Master struct {
 	runID     string
 	startedAt time.Time
 	url       string // advertised base URL
+	// proxyTransport carries the console's proxied requests to
+	// frameworks and agents (TLS per cfg.Trust).
+	proxyTransport http.RoundTripper
 
 	ops  chan func(*core.Core)
 	core *core.Core // touched only by the loop goroutine
@@ -112,19 +115,20 @@ func New(cfg Config, store Store, log *slog.Logger) (*Master, error) {
 		runID = uuid.NewString()
 	}
 	m := &Master{
-		cfg:        cfg,
-		log:        log,
-		store:      store,
-		registrar:  newRegistrar(log, registry.Permanent),
-		metrics:    newMetrics(),
-		runID:      runID,
-		startedAt:  time.Now(),
-		url:        adv,
-		ops:        make(chan func(*core.Core), 1024),
-		fwStreams:  map[string]*queue{},
-		agentConns: map[string]*queue{},
-		ready:      make(chan struct{}),
-		stopped:    make(chan struct{}),
+		cfg:            cfg,
+		proxyTransport: cfg.Trust.Transport(),
+		log:            log,
+		store:          store,
+		registrar:      newRegistrar(log, registry.Permanent),
+		metrics:        newMetrics(),
+		runID:          runID,
+		startedAt:      time.Now(),
+		url:            adv,
+		ops:            make(chan func(*core.Core), 1024),
+		fwStreams:      map[string]*queue{},
+		agentConns:     map[string]*queue{},
+		ready:          make(chan struct{}),
+		stopped:        make(chan struct{}),
 	}
 	ip := ipOf(u.Hostname())
 	m.info = mesos.MasterInfo{

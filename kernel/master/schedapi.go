@@ -274,7 +274,7 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.C
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush()
 	m.log.Info("framework subscribed", "framework", id, "name", call.Subscribe.FrameworkInfo.Name, "stream", streamID)
-	pump(r, w, flusher, q)
+	pumpWithin(r, w, flusher, q, m.cfg.FrameworkStreamTimeout)
 }
 
 // notOwner says why principal may not act for framework id, or "" when
@@ -292,29 +292,41 @@ func (m *Master) notOwner(c *core.Core, id, principal string) string {
 	return fmt.Sprintf("framework %s belongs to principal %q; principal %q may not act for it", id, owner, principal)
 }
 
-// streamWriteTimeout bounds one write to a stream: a client that stops
-// reading is cut off instead of holding its handler (and its queue) forever.
+// streamWriteTimeout bounds how long a write to a stream may make no
+// progress: a client that stops reading is cut off instead of holding its
+// handler (and its queue) forever. It is the default of
+// Config.FrameworkStreamTimeout, and the bound for agents' streams.
 const streamWriteTimeout = 30 * time.Second
 
-// pump writes a queue's records to a streaming response until the queue is
-// closed or the client goes away.
+// pump is pumpWithin streamWriteTimeout.
 func pump(r *http.Request, w http.ResponseWriter, flusher http.Flusher, q *queue) {
+	pumpWithin(r, w, flusher, q, streamWriteTimeout)
+}
+
+// pumpWithin writes a queue's records to a streaming response until the
+// queue is closed, the client goes away, or a write (of a record or a
+// flush) cannot complete within timeout because the client does not read.
+func pumpWithin(r *http.Request, w http.ResponseWriter, flusher http.Flusher, q *queue, timeout time.Duration) {
 	rc := http.NewResponseController(w)
 	bw := bufio.NewWriterSize(w, 64<<10)
+	// Each write gets the whole timeout, so a client that reads slowly
+	// but steadily is not cut off by a long batch.
+	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(timeout)) }
 	for {
 		items, closed := q.take()
-		if len(items) > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-		}
 		for _, b := range items {
+			deadline()
 			if err := mesos.WriteRecord(bw, b); err != nil {
 				return
 			}
 		}
 		if len(items) > 0 {
+			deadline()
 			if bw.Flush() != nil {
 				return
 			}
+			// A flush that fails ends the request's context (net/http
+			// cancels it when the connection's write fails).
 			flusher.Flush()
 		}
 		if closed {

@@ -5,49 +5,128 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"corral/kernel/mesos"
 )
 
-// validateRole checks a role name with Mesos' rules: non-empty, not "." or
-// "..", no leading/trailing or doubled "/", no whitespace or control
-// characters, and not starting with "-".
+// Bounds on what a scheduler call may carry. Mesos sets none of these
+// (its JSON is bounded only by the body size); they keep nonsense out of
+// the registry, the console and the arithmetic.
+const (
+	// maxFailoverTimeout bounds framework_info.failover_timeout. A year is
+	// far beyond any real failover (Marathon and Chronos default to a
+	// week) and is what Mesos already caps refuse_seconds at; larger
+	// values only risk overflowing time.Duration (1e308 s became a
+	// negative duration, and the framework was removed as soon as it
+	// disconnected).
+	maxFailoverTimeout = 365 * 24 * time.Hour
+	// maxRoleBytes bounds a role name. Mesos has no limit; 255 bytes is
+	// the usual limit of a name (a file name, a DNS name) and roles
+	// appear in URLs, metrics labels and the registry.
+	maxRoleBytes = 255
+	// maxNameBytes bounds framework_info.name, user and principal: names
+	// a person reads in the console, not documents.
+	maxNameBytes = 1 << 10
+	// maxHostnameBytes bounds framework_info.hostname: a DNS name is at
+	// most 253 characters.
+	maxHostnameBytes = 255
+	// maxWebuiURLBytes bounds framework_info.webui_url, about the longest
+	// URL browsers and proxies are known to handle everywhere.
+	maxWebuiURLBytes = 4 << 10
+	// maxTaskIDBytes bounds a launched task's id, as Mesos' task id
+	// validation does: the id names the task's sandbox directory.
+	maxTaskIDBytes = 255
+	// maxScalar bounds a scalar resource amount in a LAUNCH, as the
+	// resource package does for agents' resources (beyond it float64
+	// arithmetic on amounts loses units).
+	maxScalar = 1e15
+)
+
+// validateRole checks a role name with Mesos' rules (src/common/roles.cpp):
+// "*" or one or more components separated by single "/"s (none at either
+// end), no component ".", ".." or "*" or starting with "-", no whitespace
+// or control characters. Corral adds: no backslash, valid UTF-8 (Unicode
+// whitespace and control characters are refused too), and at most
+// maxRoleBytes bytes.
 func validateRole(role string) error {
 	switch {
 	case role == "":
 		return errors.New("role must not be empty")
 	case role == "*":
 		return nil
+	case len(role) > maxRoleBytes:
+		return fmt.Errorf("role %.40q… is %d bytes long; the limit is %d", role, len(role), maxRoleBytes)
+	case !utf8.ValidString(role):
+		return fmt.Errorf("role %q is not valid UTF-8", role)
 	case strings.HasPrefix(role, "/") || strings.HasSuffix(role, "/") || strings.Contains(role, "//"):
 		return fmt.Errorf("role %q: must not start or end with '/' or contain '//'", role)
-	case strings.HasPrefix(role, "-"):
-		return fmt.Errorf("role %q: must not start with '-'", role)
 	}
 	for _, part := range strings.Split(role, "/") {
-		if part == "." || part == ".." {
-			return fmt.Errorf("role %q: '.' and '..' are not allowed", role)
-		}
-		if part == "*" {
+		switch {
+		case part == "." || part == "..":
+			return fmt.Errorf("role %q: '.' and '..' are not allowed as components", role)
+		case part == "*":
 			return fmt.Errorf("role %q: '*' is only allowed as the whole role", role)
+		case strings.HasPrefix(part, "-"):
+			return fmt.Errorf("role %q: a component must not start with '-'", role)
 		}
 	}
 	for _, r := range role {
-		if r <= ' ' || r == 0x7f {
-			return fmt.Errorf("role %q: whitespace and control characters are not allowed", role)
+		if r == '\\' || unicode.IsSpace(r) || unicode.IsControl(r) {
+			return fmt.Errorf("role %q: whitespace, control characters and '\\' are not allowed", role)
 		}
 	}
 	return nil
 }
 
-// validateFrameworkInfo checks a SUBSCRIBE's FrameworkInfo.
+// validateWebuiURL checks framework_info.webui_url: empty, or an absolute
+// http or https URL with a host. The console links to it and the master
+// proxies to it, so script (javascript:, data:), local (file:) and
+// relative URLs are refused.
+func validateWebuiURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	if len(s) > maxWebuiURLBytes {
+		return fmt.Errorf("'framework_info.webui_url' is %d bytes long; the limit is %d", len(s), maxWebuiURLBytes)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("'framework_info.webui_url' %q is not a URL: %v", s, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.Host == "" || u.Hostname() == "" {
+		return fmt.Errorf("'framework_info.webui_url' %q must be an absolute http:// or https:// URL with a host", s)
+	}
+	return nil
+}
+
+// validateFrameworkInfo checks a SUBSCRIBE's or UPDATE_FRAMEWORK's
+// FrameworkInfo.
 func validateFrameworkInfo(fi *mesos.FrameworkInfo) error {
 	if fi.User == "" {
 		return errors.New("'framework_info.user' is required")
 	}
-	for field, v := range map[string]string{"user": fi.User, "name": fi.Name, "principal": fi.Principal, "hostname": fi.Hostname, "webui_url": fi.WebuiURL, "role": fi.Role} {
-		if strings.ContainsRune(v, 0) {
-			return fmt.Errorf("'framework_info.%s' must not contain NUL characters", field)
+	for _, f := range []struct {
+		field, v string
+		max      int
+	}{
+		{"user", fi.User, maxNameBytes},
+		{"name", fi.Name, maxNameBytes},
+		{"principal", fi.Principal, maxNameBytes},
+		{"hostname", fi.Hostname, maxHostnameBytes},
+		{"webui_url", fi.WebuiURL, maxWebuiURLBytes},
+		{"role", fi.Role, maxRoleBytes},
+	} {
+		if strings.ContainsRune(f.v, 0) {
+			return fmt.Errorf("'framework_info.%s' must not contain NUL characters", f.field)
+		}
+		if len(f.v) > f.max {
+			return fmt.Errorf("'framework_info.%s' is %d bytes long; the limit is %d", f.field, len(f.v), f.max)
 		}
 	}
 	if fi.Name == "" {
@@ -55,9 +134,12 @@ func validateFrameworkInfo(fi *mesos.FrameworkInfo) error {
 	}
 	if fi.FailoverTimeout != nil {
 		v := float64(*fi.FailoverTimeout)
-		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("'framework_info.failover_timeout' must be a non-negative number of seconds, got %v", v)
+		if !(v >= 0 && v <= maxFailoverTimeout.Seconds()) {
+			return fmt.Errorf("'framework_info.failover_timeout' must be between 0 and %.0f seconds (365 days), got %v", maxFailoverTimeout.Seconds(), v)
 		}
+	}
+	if err := validateWebuiURL(fi.WebuiURL); err != nil {
+		return err
 	}
 	if fi.HasCapability(mesos.CapMultiRole) && fi.Role != "" {
 		return errors.New("'framework_info.role' must not be set together with the MULTI_ROLE capability; use 'roles'")
@@ -119,6 +201,9 @@ func validateCall(c *mesos.Call) error {
 			case mesos.OpLaunch:
 				if op.Launch == nil {
 					return fmt.Errorf("'accept.operations[%d]': LAUNCH without 'launch'", i)
+				}
+				if err := validateLaunch(op.Launch, fmt.Sprintf("accept.operations[%d].launch", i)); err != nil {
+					return err
 				}
 			case "":
 				return fmt.Errorf("'accept.operations[%d].type' is required", i)
@@ -218,6 +303,38 @@ func validateFilters(f *mesos.Filters, field string) error {
 	v := float64(*f.RefuseSeconds)
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return fmt.Errorf("'%s.refuse_seconds' must be a finite number", field)
+	}
+	return nil
+}
+
+// validateLaunch checks the numbers in a LAUNCH that the master accounts
+// with: task ids within maxTaskIDBytes, scalar amounts finite, not negative
+// and at most maxScalar, ranges with begin <= end. What depends on the
+// offer (enough resources, the right agent, a known task id) is the
+// core's to check, answered with a TASK_ERROR as in Mesos; these are
+// refused with the whole call, so nothing of it is applied.
+func validateLaunch(l *mesos.Launch, field string) error {
+	for i, t := range l.TaskInfos {
+		tf := fmt.Sprintf("%s.task_infos[%d]", field, i)
+		if n := len(t.TaskID.Value); n > maxTaskIDBytes {
+			return fmt.Errorf("'%s.task_id' is %d bytes long; the limit is %d", tf, n, maxTaskIDBytes)
+		}
+		for j, r := range t.Resources {
+			rf := fmt.Sprintf("%s.resources[%d]", tf, j)
+			if r.Scalar != nil {
+				v := float64(r.Scalar.Value)
+				if !(v >= 0 && v <= maxScalar) {
+					return fmt.Errorf("'%s.scalar.value' (%s) must be between 0 and %g, got %v", rf, r.Name, float64(maxScalar), v)
+				}
+			}
+			if r.Ranges != nil {
+				for k, x := range r.Ranges.Range {
+					if x.Begin > x.End {
+						return fmt.Errorf("'%s.ranges.range[%d]' (%s): begin %d is after end %d", rf, k, r.Name, x.Begin, x.End)
+					}
+				}
+			}
+		}
 	}
 	return nil
 }
