@@ -4,9 +4,13 @@ package chaos
 
 import (
 	"context"
+	"corral/internal/devca"
+	"corral/internal/devsecure"
+	"corral/internal/edge"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +63,7 @@ type cluster struct {
 	bin string
 	zk  *testzk.Cluster
 	db  string
+	tls edge.TLSFiles // the cluster's certificate and CA
 
 	masters    []*proc
 	masterURLs []string
@@ -103,7 +108,6 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 	}
 	c := &cluster{t: t, dir: dir, bin: testcluster.Binary(t)}
 	t.Cleanup(c.cleanup) // runs last: the processes below are gone by then
-	c.writeCredentials()
 
 	var nss []*netns
 	if o.netnsAgents {
@@ -111,6 +115,11 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 			nss = append(nss, newNetns(t))
 		}
 	}
+	hosts := []string{"127.0.0.1"}
+	for _, ns := range nss {
+		hosts = append(hosts, ns.hostIP, ns.nsIP)
+	}
+	c.secure(hosts)
 	c.zk = testzk.Start(t, max(o.zkServers, 1))
 	c.db = testpg.URL(t)
 	c.masterFlag = c.zk.URL("/corral")
@@ -121,10 +130,11 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 	}
 	for i := range numMasters {
 		addr := freeAddr(t, host)
-		u := "http://" + addr
-		p := c.spawn(fmt.Sprintf("master-%d", i), nil, "master", "--listen", addr, "--advertise", u, "--db", c.db, "--credentials", c.file("credentials.json"),
+		u := "https://" + addr
+		args := append([]string{"master", "--listen", addr, "--advertise", u, "--db", c.db,
 			"--agent_ping_interval", agentPing.String(), "--allocation_interval", "100ms", "--agent_reregister_timeout", "30s",
-			"--zk", c.masterFlag, "--zk_session_timeout", masterZKSession.String())
+			"--zk", c.masterFlag, "--zk_session_timeout", masterZKSession.String()}, c.trustFlags("")...)
+		p := c.spawn(fmt.Sprintf("master-%d", i), nil, args...)
 		c.masters = append(c.masters, p)
 		c.masterURLs = append(c.masterURLs, u)
 	}
@@ -162,21 +172,45 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 	return c
 }
 
-// writeCredentials writes the cluster's credentials file and each
-// component's own credential into its directory.
-func (c *cluster) writeCredentials() {
+// secure writes the cluster's security files into its directory: the
+// credentials every process demands, each component's own credential, the
+// development ACLs, and a CA with a certificate for hosts. It points the
+// suite's client at that CA.
+func (c *cluster) secure(hosts []string) {
 	c.t.Helper()
 	files := map[string]string{
 		"credentials.json": credentialsFile,
 		"agent.json":       `{"principal": "agent", "secret": "chaos-agent-secret"}`,
 		"services.json":    `{"principal": "services", "secret": "chaos-services-secret"}`,
 		"jobs.json":        `{"principal": "jobs", "secret": "chaos-jobs-secret"}`,
+		"acls.json":        devsecure.ACLs,
 	}
 	for name, body := range files {
 		if err := os.WriteFile(c.file(name), []byte(body), 0o600); err != nil {
 			c.t.Fatal(err)
 		}
 	}
+	tf, err := devca.Ensure(c.file("tls"), hosts, "ops", time.Now())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.tls = edge.TLSFiles{Cert: tf.Cert, Key: tf.Key, CA: tf.CA}
+	tr, err := edge.Transport(edge.TLSFiles{CA: tf.CA})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	httpClient.Transport = opsCredential.RoundTripper(tr)
+}
+
+// trustFlags are the security flags of a process presenting principal's
+// credential ("" for none: a master).
+func (c *cluster) trustFlags(principal string) []string {
+	f := []string{"--credentials", c.file("credentials.json"), "--acls", c.file("acls.json"),
+		"--tls_cert", c.tls.Cert, "--tls_key", c.tls.Key, "--tls_ca", c.tls.CA}
+	if principal != "" {
+		f = append(f, "--credential", c.file(principal+".json"))
+	}
+	return f
 }
 
 // file is the path of name in the cluster's directory.
@@ -209,11 +243,10 @@ func (c *cluster) addAgent(i int, ns *netns) {
 	if ns != nil {
 		addr, masters, prefix = net.JoinHostPort(ns.nsIP, "5051"), strings.Join(c.masterURLs, ","), ns.exec()
 	}
-	a := &agentProc{url: "http://" + addr, workDir: wd, ns: ns}
-	a.proc = c.spawn(fmt.Sprintf("agent-%d", i), prefix, "agent", "--master", masters, "--listen", addr, "--advertise", a.url,
+	a := &agentProc{url: "https://" + addr, workDir: wd, ns: ns}
+	a.proc = c.spawn(fmt.Sprintf("agent-%d", i), prefix, append([]string{"agent", "--master", masters, "--listen", addr, "--advertise", a.url,
 		"--work_dir", wd, "--hostname", fmt.Sprintf("agent%d.chaos", i), "--attributes", fmt.Sprintf("rack:r%d", i),
-		"--credentials", c.file("credentials.json"), "--credential", c.file("agent.json"),
-		"--resources", fmt.Sprintf("cpus:4;mem:4096;disk:10000;ports:[%d-%d]", 31000+i*1000, 31999+i*1000))
+		"--resources", fmt.Sprintf("cpus:4;mem:4096;disk:10000;ports:[%d-%d]", 31000+i*1000, 31999+i*1000)}, c.trustFlags("agent")...)...)
 	c.agents = append(c.agents, a)
 }
 
@@ -221,10 +254,17 @@ func (c *cluster) addAgent(i int, ns *netns) {
 func (c *cluster) addFramework(name, kind string, extra ...string) *fwProc {
 	c.t.Helper()
 	addr := freeAddr(c.t, "127.0.0.1")
-	f := &fwProc{url: "http://" + addr}
-	f.proc = c.spawn(name, nil, append([]string{kind, "--master", c.masterFlag, "--db", c.db, "--http", addr, "--advertise", f.url,
-		"--credentials", c.file("credentials.json"), "--credential", c.file(kind + ".json")}, extra...)...)
-	testcluster.WaitHTTP(c.t, f.url+"/ping")
+	f := &fwProc{url: "https://" + addr}
+	args := append([]string{kind, "--master", c.masterFlag, "--db", c.db, "--http", addr, "--advertise", f.url}, c.trustFlags(kind)...)
+	f.proc = c.spawn(name, nil, append(args, extra...)...)
+	c.waitFor(60*time.Second, f.url+"/ping answering", func() bool {
+		resp, err := httpClient.Get(f.url + "/ping")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 	return f
 }
 

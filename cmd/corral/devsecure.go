@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"corral/internal/acl"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,6 +45,12 @@ func secureDev(o devOptions, dir string, log *slog.Logger) (*devTrust, error) {
 	}
 	if d.base.Credentials, err = edge.ParseCredentials(b); err != nil {
 		return nil, fmt.Errorf("%s: %w", files.Credentials, err)
+	}
+	if b, err = os.ReadFile(files.ACLs); err != nil {
+		return nil, err
+	}
+	if d.base.ACLs, err = acl.Parse(b); err != nil {
+		return nil, fmt.Errorf("%s: %w", files.ACLs, err)
 	}
 	for p, path := range files.Credential {
 		b, err := os.ReadFile(path)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"corral/internal/acl"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 // call a master, --credential.
 type trustFlags struct {
 	credentials  string
+	acls         string
 	credential   string
 	allowedHosts string
 	corsOrigins  string
@@ -26,6 +28,7 @@ type trustFlags struct {
 // registerServer adds the flags of a process that serves HTTP.
 func (t *trustFlags) registerServer(fs *flag.FlagSet) {
 	fs.StringVar(&t.credentials, "credentials", "", `file of the principals allowed to call this process: JSON {"credentials": [{"principal": "…", "secret": "…"}]} or lines "principal secret"; with it every endpoint but /health and /ping needs HTTP Basic or Bearer credentials`)
+	fs.StringVar(&t.acls, "acls", "", "file of Mesos-format ACLs (JSON) deciding what each principal may do; without it every authenticated principal may do everything; tasks as root need a run_tasks entry that allows root")
 	fs.StringVar(&t.allowedHosts, "allowed_hosts", "", "comma-separated names the Host header may carry (IP addresses are always accepted; * accepts any); default: localhost, the hostname and the listen and advertise hosts")
 	fs.StringVar(&t.corsOrigins, "cors_origins", "", "comma-separated browser origins on other sites allowed to call this process (e.g. https://ui.example.com); default none")
 	fs.StringVar(&t.tls.Cert, "tls_cert", "", "PEM certificate (chain) to serve HTTPS with; also presented to servers that ask for a client certificate; re-read when the file changes")
@@ -77,6 +80,18 @@ func (t *trustFlags) load(log *slog.Logger, listen string, advertise ...string) 
 		if tr.Credential, err = edge.ParseCredential(b); err != nil {
 			return tr, usageError{fmt.Sprintf("credential: %s: %v", t.credential, err)}
 		}
+	}
+	if t.acls != "" {
+		b, err := os.ReadFile(strings.TrimPrefix(t.acls, "file://"))
+		if err != nil {
+			return tr, usageError{fmt.Sprintf("acls: %v", err)}
+		}
+		if tr.ACLs, err = acl.Parse(b); err != nil {
+			return tr, usageError{fmt.Sprintf("acls: %s: %v", t.acls, err)}
+		}
+		log.Info(tr.ACLs.Summary())
+	} else if t.credentials != "" {
+		log.Info("no --acls: every authenticated principal may do everything (tasks as root excepted)")
 	}
 	if tr.Credentials == nil && !t.insecure && !edge.Loopback(listen) {
 		return tr, usageError{fmt.Sprintf("refusing to listen on %s without --credentials: anyone who can reach it could run commands on every agent; give --credentials FILE, listen on 127.0.0.1, or pass --insecure", listen)}

@@ -426,3 +426,42 @@ func TestSummary(t *testing.T) {
 		}
 	}
 }
+
+func TestExplicitAndGrants(t *testing.T) {
+	a := mustParse(t, `{"permissive": true,
+	  "run_tasks": [
+	    {"principals": {"values": ["ops"]}, "users": {"values": ["root"]}},
+	    {"principals": {"type": "ANY"}, "users": {"values": ["nobody"]}}],
+	  "view_apps": [
+	    {"principals": {"values": ["eve"]}, "apps": {"type": "ANY"}},
+	    {"principals": {"type": "NONE"}, "apps": {"type": "ANY"}},
+	    {"principals": {"values": ["team"]}, "apps": {"values": ["/team-a"]}}]}`)
+	for _, c := range []struct {
+		principal, user string
+		want            bool
+	}{
+		{"ops", "root", true}, {"svc", "root", false}, {"svc", "nobody", true}, {"svc", "alice", false},
+	} {
+		if got := a.Explicit(acl.RunTasks, c.principal, c.user); got != c.want {
+			t.Errorf("Explicit(run_tasks, %q, %q) = %v; want %v", c.principal, c.user, got, c.want)
+		}
+	}
+	if (*acl.ACLs)(nil).Explicit(acl.RunTasks, "ops", "root") {
+		t.Error("nil ACLs: Explicit = true; want false")
+	}
+	for _, c := range []struct {
+		principal string
+		want      bool
+	}{{"eve", true}, {"team", false}, {"", false}} {
+		if got := a.Grants(acl.ViewApps, c.principal); got != c.want {
+			t.Errorf("Grants(view_apps, %q) = %v; want %v", c.principal, got, c.want)
+		}
+	}
+	b := mustParse(t, `{"permissive": false, "view_apps": [{"principals": {"values": ["team"]}, "apps": {"values": ["/team-a"]}}]}`)
+	if !b.Grants(acl.ViewApps, "team") || b.Grants(acl.ViewApps, "other") {
+		t.Error("Grants(view_apps): want true for a principal with some apps, false for one without")
+	}
+	if !(*acl.ACLs)(nil).Grants(acl.ViewApps, "x") {
+		t.Error("nil ACLs: Grants = false; want true")
+	}
+}

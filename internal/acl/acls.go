@@ -198,3 +198,58 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// Explicit reports whether an entry of act matches the request and allows
+// it: unlike Allowed, a request no entry matches is refused whatever
+// permissive says. It is for what corral allows only when an operator
+// said so in so many words (tasks as root).
+func (a *ACLs) Explicit(act Action, principal, object string) bool {
+	if a == nil {
+		return false
+	}
+	_, m, ok := act.object()
+	if !ok {
+		return false
+	}
+	subject, obj := named(principal), named(object)
+	for _, e := range a.rules[act] {
+		ms, as := judge(subject, e.subject, matchExact)
+		mo, ao := judge(obj, e.object, m)
+		if ms && mo {
+			return as && ao
+		}
+	}
+	return false
+}
+
+// Grants reports whether principal may perform act on at least some
+// object: whether a list of such objects, filtered by Allowed, is the
+// caller's to see at all (else the answer is 403, not an empty list). It
+// is true for a nil *ACLs; otherwise the first entry whose subject matches
+// the principal and whose object is not NONE decides by its subject,
+// unless an entry before it denies every object to the principal; with
+// none, permissive decides.
+func (a *ACLs) Grants(act Action, principal string) bool {
+	if a == nil {
+		return true
+	}
+	if _, _, ok := act.object(); !ok {
+		return false
+	}
+	subject := named(principal)
+	for _, e := range a.rules[act] {
+		ms, as := judge(subject, e.subject, matchExact)
+		if !ms {
+			continue
+		}
+		switch {
+		case e.object.kind == none:
+			continue
+		case as:
+			return true
+		case e.object.kind == anyKind:
+			return false
+		}
+	}
+	return a.permissive
+}

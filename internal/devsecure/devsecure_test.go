@@ -1,6 +1,7 @@
 package devsecure
 
 import (
+	"corral/internal/acl"
 	"os"
 	"path/filepath"
 	"testing"
@@ -40,6 +41,31 @@ func TestEnsureMakesUsableFilesOnce(t *testing.T) {
 	}
 	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 {
 		t.Errorf("dir mode %v; want 0700", st.Mode().Perm())
+	}
+	ab, err := os.ReadFile(f.ACLs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := acl.Parse(ab)
+	if err != nil {
+		t.Fatalf("acls.json does not parse: %v", err)
+	}
+	for _, c := range []struct {
+		act            acl.Action
+		principal, obj string
+		want           bool
+	}{
+		{acl.RunTasks, "services", "root", false},
+		{acl.RunTasks, "services", "nobody", true},
+		{acl.RegisterAgents, "agent", "", true},
+		{acl.RegisterAgents, "services", "", false},
+		{acl.ManageApps, "ops", "/web", true},
+		{acl.ManageApps, "agent", "/web", false},
+		{acl.UseSecrets, "services", "db/pw", true},
+	} {
+		if got := a.Allowed(c.act, c.principal, c.obj); got != c.want {
+			t.Errorf("acls.json: Allowed(%s, %q, %q) = %v; want %v", c.act, c.principal, c.obj, got, c.want)
+		}
 	}
 	again, err := Ensure(dir)
 	if err != nil {

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"corral/internal/acl"
 	"crypto/tls"
 	"net"
 	"net/http"
@@ -31,6 +32,9 @@ type Trust struct {
 	// ServerTLS, when set, makes the process's servers speak HTTPS
 	// (ServerTLS builds it from --tls_cert/--tls_key, with reload).
 	ServerTLS *tls.Config
+	// ACLs decide what an authenticated principal may do (--acls); nil
+	// allows every request.
+	ACLs *acl.ACLs
 	// ClientTLS is used for the servers this process calls: it trusts
 	// --tls_ca and presents the certificate for mTLS. Nil uses the
 	// system's roots.
@@ -130,4 +134,13 @@ func (t Trust) Transport() *http.Transport {
 // timeout: streams live long.
 func (t Trust) Client() *http.Client {
 	return &http.Client{Transport: t.RoundTripper(t.Transport())}
+}
+
+// Authorize checks that r's principal may perform act on object: nil, or
+// a 403 *Error naming the principal, the action and the object.
+func (t Trust) Authorize(r *http.Request, act acl.Action, object string) error {
+	if err := t.ACLs.Check(act, Principal(r.Context()), object); err != nil {
+		return &Error{Status: http.StatusForbidden, Message: err.Error()}
+	}
+	return nil
 }
