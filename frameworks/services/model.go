@@ -125,6 +125,12 @@ func agentRunCheck(protocol string) bool {
 // taskInfo builds the kernel task for one placement of an app. The task
 // runs as the app's user (CommandInfo.user) when it names one; otherwise
 // it names none, and the agent runs it as the framework's user.
+//
+// The environment holds the app's env in name order: plain values as
+// they are, and each secret reference as a SECRET variable whose secret
+// is a REFERENCE to the store name of the app's secret (see secretEnv),
+// which the agent resolves at launch; the framework never sees a value.
+// The MARATHON_* and PORT* variables follow.
 func taskInfo(a app.App, taskID, role string, p plan.Placement) mesos.TaskInfo {
 	cmd := &mesos.CommandInfo{User: a.User}
 	if a.Cmd != nil {
@@ -137,9 +143,16 @@ func taskInfo(a app.App, taskID, role string, p plan.Placement) mesos.TaskInfo {
 	}
 	env := &mesos.Environment{}
 	add := func(k, v string) { env.Variables = append(env.Variables, mesos.Variable{Name: k, Value: v}) }
-	keys := sortedKeys(a.Env)
-	for _, k := range keys {
-		add(k, a.Env[k])
+	secrets := secretEnv(a)
+	names := slices.Concat(sortedKeys(a.Env), sortedKeys(secrets))
+	slices.Sort(names)
+	for _, k := range slices.Compact(names) {
+		if name, ok := secrets[k]; ok {
+			env.Variables = append(env.Variables, mesos.Variable{Name: k, Type: mesos.VariableSecret,
+				Secret: &mesos.Secret{Type: mesos.SecretReferenceType, Reference: &mesos.SecretReference{Name: name}}})
+		} else {
+			add(k, a.Env[k])
+		}
 	}
 	add("MARATHON_APP_ID", a.ID)
 	add("MARATHON_APP_VERSION", a.Version)
@@ -186,6 +199,19 @@ func taskInfo(a app.App, taskID, role string, p plan.Placement) mesos.TaskInfo {
 		break // Mesos runs one health check per task
 	}
 	return ti
+}
+
+// secretEnv maps the app's secret env variables to the store names of the
+// secrets they reference. A reference to a secret the app does not define
+// is left out: Validate refuses such an app.
+func secretEnv(a app.App) map[string]string {
+	out := make(map[string]string, len(a.EnvSecrets))
+	for k, ref := range a.EnvSecrets {
+		if s, ok := a.Secrets[ref]; ok {
+			out[k] = s.StoreName()
+		}
+	}
+	return out
 }
 
 // agentHealthCheck translates a Marathon COMMAND/MESOS_* check.

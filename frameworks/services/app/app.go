@@ -26,8 +26,20 @@ type App struct {
 	// none is named, and the agent runs them as the framework's user.
 	User string
 
-	Env    map[string]string
-	Labels map[string]string
+	// Env holds the app's plain environment variables, EnvSecrets those
+	// whose value is a secret: variable name → the name of an entry of
+	// Secrets. In JSON both are "env", a secret one written
+	// {"secret": "<name>"}. A variable is in one map or the other; should
+	// a Go caller put it in both, the secret is the one written out.
+	Env        map[string]string
+	EnvSecrets map[string]string
+	// Secrets are the secrets the app's env references may use, by the
+	// name the references give: "secrets": {"db": {"source": "team/db"}}.
+	// They are references only: the values live in the master's secret
+	// store, and the agent resolves them when it launches a task. A secret
+	// that no variable references is allowed, as in Marathon.
+	Secrets map[string]Secret
+	Labels  map[string]string
 
 	Instances int
 	CPUs      float64
@@ -60,7 +72,7 @@ type App struct {
 
 	// Fields accepted for compatibility with existing app definitions and
 	// written back unchanged. Corral does not act on them, except that
-	// Validate rejects a container with an image and non-empty secrets.
+	// Validate rejects a container with an image.
 	// The json.RawMessage fields hold compact JSON or nil (not given).
 	Container             json.RawMessage // object
 	URIs                  []string
@@ -71,7 +83,6 @@ type App struct {
 	IPAddress             json.RawMessage // object
 	Networks              json.RawMessage // array
 	Residency             json.RawMessage // object
-	Secrets               json.RawMessage // object
 	StoreURLs             []string
 	Role                  string
 
@@ -82,12 +93,24 @@ type App struct {
 	// normalized is set by Normalize: every field then counts as given.
 	normalized bool
 	// problems are findings of Decode that are about meaning rather than
-	// JSON types (a secret in env, a constraint with four elements...).
+	// JSON types (an env object that is no secret reference, a constraint
+	// with four elements...).
 	// Validate reports them.
 	problems []problem
 	// legacyPorts holds "ports" while Decode folds it into PortDefinitions.
 	legacyPorts []int
 }
+
+// Secret is one entry of an app's secrets. Source is the secret's name in
+// the master's secret store, a path such as "team/db" (see
+// ValidSecretName); it is kept as given, leading slash included.
+type Secret struct {
+	Source string `json:"source"`
+}
+
+// StoreName returns the name the secret store knows the secret by: Source
+// without its leading slash, if it has one.
+func (s Secret) StoreName() string { return strings.TrimPrefix(s.Source, "/") }
 
 // PortDefinition is one port the app's tasks listen on. Port 0 asks for
 // a port chosen by the framework. Protocol is "tcp", "udp" or "udp,tcp".

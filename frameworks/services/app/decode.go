@@ -70,8 +70,11 @@ const (
 //   - legacy "ports":[n, ...] becomes portDefinitions {port n, "tcp"};
 //     when both are given, portDefinitions wins and Validate reports ports
 //     that disagree with it;
-//   - findings about meaning rather than type (an env value that is a
-//     secret, a constraint of the wrong length) are kept for Validate.
+//   - env values are strings or secret references {"secret": "<name>"};
+//     secrets are {"<name>": {"source": "<store name>"}};
+//   - findings about meaning rather than type (an env object that is no
+//     secret reference, a field of a secret other than source, a
+//     constraint of the wrong length) are kept for Validate.
 //
 // Decode records which fields were present so that Normalize can tell an
 // absent field from an explicit zero. It applies no defaults. It reads
@@ -261,7 +264,7 @@ var fields = [numFields]field{
 		func(dst, src *App) { dst.Args = src.Args }},
 	fUser: {"user", func(d *decoder, p string, r json.RawMessage, a *App) { a.User, _ = d.str(p, r) },
 		func(dst, src *App) { dst.User = src.User }},
-	fEnv: {"env", (*decoder).env, func(dst, src *App) { dst.Env = src.Env }},
+	fEnv: {"env", (*decoder).env, func(dst, src *App) { dst.Env, dst.EnvSecrets = src.Env, src.EnvSecrets }},
 	fLabels: {"labels", func(d *decoder, p string, r json.RawMessage, a *App) { a.Labels, _ = d.stringMap(p, r) },
 		func(dst, src *App) { dst.Labels = src.Labels }},
 	fInstances: {"instances", func(d *decoder, p string, r json.RawMessage, a *App) { a.Instances, _ = d.int(p, r) },
@@ -324,8 +327,7 @@ var fields = [numFields]field{
 		func(dst, src *App) { dst.Networks = src.Networks }},
 	fResidency: {"residency", func(d *decoder, p string, r json.RawMessage, a *App) { a.Residency, _ = d.raw(p, r, '{') },
 		func(dst, src *App) { dst.Residency = src.Residency }},
-	fSecrets: {"secrets", func(d *decoder, p string, r json.RawMessage, a *App) { a.Secrets, _ = d.raw(p, r, '{') },
-		func(dst, src *App) { dst.Secrets = src.Secrets }},
+	fSecrets: {"secrets", (*decoder).secrets, func(dst, src *App) { dst.Secrets = src.Secrets }},
 	fStoreURLs: {"storeUrls", func(d *decoder, p string, r json.RawMessage, a *App) { a.StoreURLs, _ = d.strings(p, r) },
 		func(dst, src *App) { dst.StoreURLs = src.StoreURLs }},
 	fRole: {"role", func(d *decoder, p string, r json.RawMessage, a *App) { a.Role, _ = d.str(p, r) },
@@ -561,8 +563,10 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// env accepts string values and, for Validate to reject, the secret form
-// {"secret": "name"}.
+// env reads string values into a.Env and secret references
+// {"secret": "<name>"} into a.EnvSecrets. An object that is not a secret
+// reference (no "secret", or another field) is left for Validate to
+// refuse.
 func (d *decoder) env(path string, raw json.RawMessage, a *App) {
 	obj, ok := d.object(path, raw)
 	if !ok {
@@ -573,7 +577,12 @@ func (d *decoder) env(path string, raw json.RawMessage, a *App) {
 		p := path + "/" + k
 		switch v := obj[k]; kind(v) {
 		case '{':
-			a.problems = append(a.problems, problem{field: fEnv, path: p, msg: "secrets are not supported"})
+			if name, ok := d.envSecret(p, v, a); ok {
+				if a.EnvSecrets == nil {
+					a.EnvSecrets = map[string]string{}
+				}
+				a.EnvSecrets[k] = name
+			}
 		case 'n':
 			// null: as if absent
 		default:
@@ -581,6 +590,61 @@ func (d *decoder) env(path string, raw json.RawMessage, a *App) {
 				a.Env[k] = s
 			}
 		}
+	}
+}
+
+// envSecret reads the secret reference of one env variable and returns
+// the name it references.
+func (d *decoder) envSecret(path string, raw json.RawMessage, a *App) (string, bool) {
+	obj, ok := d.object(path, raw)
+	if !ok {
+		return "", false
+	}
+	good := true
+	for _, k := range sortedKeys(obj) {
+		if k != "secret" {
+			a.problems = append(a.problems, problem{field: fEnv, path: path + "/" + k, msg: `unknown field: a secret reference has only "secret"`})
+			good = false
+		}
+	}
+	r, ok := obj["secret"]
+	if !ok || isNull(r) {
+		a.problems = append(a.problems, problem{field: fEnv, path: path,
+			msg: `must be a string or a secret reference {"secret": "<name of an entry of secrets>"}`})
+		return "", false
+	}
+	name, ok := d.str(path+"/secret", r)
+	return name, ok && good
+}
+
+// secrets reads the app's secrets. A null entry is as if absent; fields
+// of an entry other than source are left for Validate to refuse, and so
+// is a missing source (it reads as "").
+func (d *decoder) secrets(path string, raw json.RawMessage, a *App) {
+	obj, ok := d.object(path, raw)
+	if !ok {
+		return
+	}
+	a.Secrets = make(map[string]Secret, len(obj))
+	for _, k := range sortedKeys(obj) {
+		p := path + "/" + k
+		if isNull(obj[k]) {
+			continue
+		}
+		e, ok := d.object(p, obj[k])
+		if !ok {
+			continue
+		}
+		var s Secret
+		for _, f := range sortedKeys(e) {
+			switch {
+			case f != "source":
+				a.problems = append(a.problems, problem{field: fSecrets, path: p + "/" + f, msg: `unknown field: a secret has only "source"`})
+			case !isNull(e[f]):
+				s.Source, _ = d.str(p+"/source", e[f])
+			}
+		}
+		a.Secrets[k] = s
 	}
 }
 

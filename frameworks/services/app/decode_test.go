@@ -158,7 +158,7 @@ func TestNormalizeDefaults(t *testing.T) {
 			[]string{"/prod/db", "/cache", "/x/y"}},
 		{"top-level dependency", `{"id":"/web","dependencies":["db"]}`, func(a App) any { return a.Dependencies }, []string{"/db"}},
 		{"empty args dropped", `{"args":[]}`, func(a App) any { return a.Args }, []string(nil)},
-		{"env secret dropped", `{"env":{"A":"1","B":{"secret":"b"}}}`, func(a App) any { return a.Env }, map[string]string{"A": "1"}},
+		{"env secret not a plain value", `{"env":{"A":"1","B":{"secret":"b"}}}`, func(a App) any { return a.Env }, map[string]string{"A": "1"}},
 		{"version kept", `{"version":"2014-09-12T23:28:21.737Z","versionInfo":{"lastScalingAt":"x","lastConfigChangeAt":"y"}}`,
 			func(a App) any { return [2]any{a.Version, *a.VersionInfo} },
 			[2]any{"2014-09-12T23:28:21.737Z", VersionInfo{"x", "y"}}},

@@ -19,6 +19,11 @@
 //   - version: the time of the app's last change, RFC 3339 UTC with
 //     milliseconds ("2015-09-29T15:59:51.164Z"); it names a stored
 //     revision of the definition.
+//   - secret: an entry of the app's "secrets", {"db": {"source": "team/db"}}:
+//     a name local to the app ("db") for a secret of the master's store
+//     ("team/db"). An env variable {"secret": "db"} references it; the
+//     task gets a SECRET variable that the agent resolves at launch. The
+//     package holds references only, never a value.
 //   - task id: "<app id without its leading /, / as _>.<uuid>"; app ids
 //     have no underscores, so the app is recovered from the task id. Mesos
 //     allows task ids of at most 255 bytes, so app ids have at most 219.
@@ -40,6 +45,7 @@
 // answer to carry. Fields of the Marathon format that corral does not
 // implement are refused when a request gives them a value other than
 // their default (see unsupported.go). Problems of meaning (bad ranges,
-// unknown operators, secrets, containers, unsupported fields) are all left
-// to Validate, so a client gets every one of them in a single 422.
+// unknown operators, undefined secrets, containers, unsupported fields)
+// are all left to Validate, so a client gets every one of them in a
+// single 422.
 package app

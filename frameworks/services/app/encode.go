@@ -12,7 +12,7 @@ type appJSON struct {
 	Cmd                        *string             `json:"cmd"`
 	Args                       []string            `json:"args"`
 	User                       *string             `json:"user"`
-	Env                        map[string]string   `json:"env"`
+	Env                        map[string]any      `json:"env"`
 	Instances                  int                 `json:"instances"`
 	CPUs                       float64             `json:"cpus"`
 	Mem                        float64             `json:"mem"`
@@ -36,7 +36,7 @@ type appJSON struct {
 	IPAddress                  json.RawMessage     `json:"ipAddress"`
 	Version                    string              `json:"version,omitempty"`
 	Residency                  json.RawMessage     `json:"residency,omitempty"`
-	Secrets                    json.RawMessage     `json:"secrets"`
+	Secrets                    map[string]Secret   `json:"secrets"`
 	TaskKillGracePeriodSeconds *int                `json:"taskKillGracePeriodSeconds"`
 	UnreachableStrategy        UnreachableStrategy `json:"unreachableStrategy"`
 	KillSelection              string              `json:"killSelection"`
@@ -50,7 +50,9 @@ type appJSON struct {
 
 // MarshalJSON writes the app in the classic Marathon shape that existing
 // clients parse, plus the newer fields: unset cmd, args and user are null;
-// env, labels and secrets are {} when empty; constraints (as arrays of
+// env (plain values as strings, secret references as {"secret": "<name>"}),
+// labels and secrets ({"<name>": {"source": "<store name>"}}) are {} when
+// empty; constraints (as arrays of
 // strings), healthChecks, dependencies, uris, fetch, storeUrls and
 // readinessChecks are [] when empty; container, ipAddress,
 // acceptedResourceRoles and taskKillGracePeriodSeconds are null unless
@@ -65,7 +67,7 @@ func (a App) MarshalJSON() ([]byte, error) {
 		ID:                         a.ID,
 		Cmd:                        a.Cmd,
 		Args:                       a.Args,
-		Env:                        orEmptyMap(a.Env),
+		Env:                        envJSON(a),
 		Instances:                  a.Instances,
 		CPUs:                       a.CPUs,
 		Mem:                        a.Mem,
@@ -89,7 +91,7 @@ func (a App) MarshalJSON() ([]byte, error) {
 		IPAddress:                  a.IPAddress,
 		Version:                    a.Version,
 		Residency:                  a.Residency,
-		Secrets:                    orRaw(a.Secrets, "{}"),
+		Secrets:                    orEmptyMap(a.Secrets),
 		TaskKillGracePeriodSeconds: a.TaskKillGracePeriodSeconds,
 		UnreachableStrategy:        a.UnreachableStrategy,
 		KillSelection:              a.KillSelection,
@@ -116,11 +118,29 @@ func orEmpty[T any](s []T) []T {
 	return s
 }
 
-func orEmptyMap(m map[string]string) map[string]string {
+func orEmptyMap[V any](m map[string]V) map[string]V {
 	if m == nil {
-		return map[string]string{}
+		return map[string]V{}
 	}
 	return m
+}
+
+// envRef is the JSON of a variable whose value is a secret.
+type envRef struct {
+	Secret string `json:"secret"`
+}
+
+// envJSON is the app's "env": the plain variables as strings, those of
+// EnvSecrets as {"secret": "<name>"}.
+func envJSON(a App) map[string]any {
+	out := make(map[string]any, len(a.Env)+len(a.EnvSecrets))
+	for k, v := range a.Env {
+		out[k] = v
+	}
+	for k, name := range a.EnvSecrets {
+		out[k] = envRef{Secret: name}
+	}
+	return out
 }
 
 func orRaw(r json.RawMessage, empty string) json.RawMessage {

@@ -15,10 +15,11 @@ func FuzzDecode(f *testing.F) {
 		`{"id":"/web","cmd":"sleep 100"}`, base, stored, `{"ports":[1,2],"portDefinitions":[{"port":1}]}`,
 		`{"healthChecks":[{"protocol":"COMMAND","command":{"value":"x"}}],"unreachableStrategy":"disabled"}`,
 		`{"constraints":[["a"],["b","LIKE","("]],"env":{"A":{"secret":"x"}}}`, `[]`, `null`, `{"instances":1e999}`,
+		`{"id":"/s","cmd":"x","env":{"A":{"secret":"s"},"B":{"secret":"t","k":1}},"secrets":{"s":{"source":"/a/s"},"t":{}}}`,
 	} {
 		f.Add([]byte(s))
 	}
-	for _, name := range []string{"marathon14.json", "marathon14-docker.json"} {
+	for _, name := range []string{"marathon14.json", "marathon14-docker.json", "secrets.json"} {
 		if b, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
 			f.Add(b)
 		}

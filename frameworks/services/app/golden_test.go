@@ -34,7 +34,7 @@ func sameJSON(t *testing.T, name string, got, want []byte) {
 // golden output must itself decode back to the same app, as a stored app
 // does.
 func TestGolden(t *testing.T) {
-	for _, name := range []string{"minimal", "marathon14"} {
+	for _, name := range []string{"minimal", "marathon14", "secrets"} {
 		t.Run(name, func(t *testing.T) {
 			in, err := os.ReadFile(filepath.Join("testdata", name+".json"))
 			if err != nil {

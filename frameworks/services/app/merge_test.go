@@ -129,16 +129,19 @@ func TestMergeErrors(t *testing.T) {
 	}
 }
 
-// TestMergeKeepsPatchProblems: a patch with a secret is merged, and
-// Validate reports the secret.
+// TestMergeKeepsPatchProblems: a patch with an env object that is no
+// secret reference is merged, and Validate reports it.
 func TestMergeKeepsPatchProblems(t *testing.T) {
-	got, _, err := Merge(mustDecode(t, stored), []byte(`{"env":{"P":{"secret":"p"}}}`), fw)
+	got, _, err := Merge(mustDecode(t, stored), []byte(`{"env":{"P":{"secert":"p"}}}`), fw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Detail{{"/env/P", []string{"secrets are not supported"}}}
+	want := []Detail{
+		{"/env/P/secert", []string{`unknown field: a secret reference has only "secret"`}},
+		{"/env/P", []string{`must be a string or a secret reference {"secret": "<name of an entry of secrets>"}`}},
+	}
 	if v := Validate(got); v == nil || !cmp.Equal(v.Details, want) {
-		t.Errorf("Validate(Merge(stored, secret env)) = %v; want %v", v, want)
+		t.Errorf("Validate(Merge(stored, misspelt secret reference)) = %v; want %v", v, want)
 	}
 	// A later patch replacing env clears the problem.
 	again, _, err := Merge(got, []byte(`{"env":{"P":"plain"}}`), fw)

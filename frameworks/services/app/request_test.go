@@ -51,6 +51,7 @@ func TestDecodeRequestRefusesUnsupported(t *testing.T) {
 		{"residency", `{` + app + `"residency":{"relaunchEscalationTimeoutSeconds":3600,"taskLostBehavior":"WAIT_FOREVER"}}`, fw, "/residency"},
 		{"container volumes", `{` + app + `"container":{"type":"MESOS","volumes":[{"containerPath":"data","hostPath":"/var/data","mode":"RW"}]}}`, fw, "/container/volumes"},
 		{"container port mappings", `{` + app + `"container":{"type":"MESOS","portMappings":[{"containerPort":80}]}}`, fw, "/container/portMappings"},
+		{"file-based secret", `{` + app + `"container":{"type":"MESOS","volumes":[{"containerPath":"pw","secret":"db"}]},"secrets":{"db":{"source":"team/db"}}}`, fw, "/container/volumes(0)/secret"},
 		{"container linuxInfo", `{` + app + `"container":{"type":"MESOS","linuxInfo":{"seccomp":{"unconfined":true}}}}`, fw, "/container/linuxInfo"},
 		{"container network", `{` + app + `"networks":[{"mode":"container","name":"dcos"}]}`, fw, "/networks"},
 		{"bridge network", `{` + app + `"networks":[{"mode":"container/bridge"}]}`, fw, "/networks"},
@@ -115,6 +116,8 @@ func TestDecodeRequestAcceptsDefaults(t *testing.T) {
 		{"container without anything", `{` + app + `"container":{"type":"MESOS","volumes":[],"portMappings":[]}}`, fw},
 		{"container with only empty volumes", `{` + app + `"container":{"volumes":[]}}`, fw},
 		{"empty ipAddress parts", `{` + app + `"ipAddress":{"groups":[],"labels":{},"discovery":{"ports":[]}}}`, fw},
+		{"secrets and env references", `{` + app + `"env":{"A":"1","P":{"secret":"db"}},"secrets":{"db":{"source":"team/db"},"spare":{"source":"/team/spare"}}}`, fw},
+		{"container with an empty volume", `{` + app + `"container":{"volumes":[{"secret":null,"containerPath":""}]}}`, fw},
 		{"health check over IPv4", `{` + app + `"healthChecks":[{"protocol":"TCP","ipProtocol":"IPv4"}]}`, fw},
 		{"read-only fields of a GET", `{` + app + `"version":"2015-09-29T15:59:51.164Z","versionInfo":{"lastScalingAt":"2015-09-29T15:59:51.164Z","lastConfigChangeAt":"2015-09-29T15:59:51.164Z"},
 			"tasksStaged":0,"tasksRunning":1,"tasksHealthy":1,"tasksUnhealthy":0,"deployments":[],"tasks":[],"lastTaskFailure":null,
@@ -137,7 +140,8 @@ func TestDecodeRequestAcceptsDefaults(t *testing.T) {
 // 1.4 and the golden output corral writes back, are accepted as requests
 // without warnings, so that what a client reads it may send back.
 func TestDecodeRequestGoldenApps(t *testing.T) {
-	for _, name := range []string{"testdata/marathon14.json", "testdata/minimal.golden.json", "testdata/marathon14.golden.json"} {
+	for _, name := range []string{"testdata/marathon14.json", "testdata/minimal.golden.json", "testdata/marathon14.golden.json",
+		"testdata/secrets.json", "testdata/secrets.golden.json"} {
 		body := readFile(t, name)
 		verr, ws := checkRequest(t, body, fw)
 		if verr != nil {

@@ -28,10 +28,13 @@ import (
 //	networks                       null, [], [{"mode":"host"}]     container and bridge networks
 //	container (without an image)   type, and empty docker, appc,   volumes, portMappings,
 //	                               volumes, portMappings            linuxInfo with content
+//	container/volumes(i)/secret    null, ""                        a file-based secret
 //	healthChecks(i)/ipProtocol     null, "", "IPv4"                IPv6
 //
-// A container with an image and secrets are refused by Validate for any
-// app, stored ones included; the refusals here concern only what a request
+// Secrets given to the task through env references are supported (see
+// App.Secrets); Marathon's file-based secrets, volumes with "secret", are
+// not. A container with an image is refused by Validate for any app,
+// stored ones included; the refusals here concern only what a request
 // asks for, so that an app stored before them still loads and scales.
 //
 // "user" is not among them: an app's tasks run as its user (see
@@ -113,8 +116,10 @@ func (d *decoder) refuseUnsupported(obj map[string]json.RawMessage, a *App) {
 		// With an image, Validate refuses the whole container.
 		var c map[string]json.RawMessage
 		_ = json.Unmarshal(a.Container, &c)
+		if raw, ok := c["volumes"]; ok && !blank.JSON(raw) {
+			d.refuseVolumes(raw)
+		}
 		for _, f := range []struct{ key, msg string }{
-			{"volumes", "mounting volumes is " + notYet + "; give [] or leave volumes out"},
 			{"portMappings", "mapping ports is " + notYet + ": tasks use the agent's network; use portDefinitions"},
 			{"linuxInfo", "linuxInfo is " + notYet + "; leave it out"},
 		} {
@@ -127,6 +132,26 @@ func (d *decoder) refuseUnsupported(obj map[string]json.RawMessage, a *App) {
 		if raw, ok := obj[k]; ok && !blank.JSON(raw) {
 			d.refuse(-1, "/"+k, k+" is "+notYet+"; leave it out")
 		}
+	}
+}
+
+// refuseVolumes refuses a container's volumes: each file-based secret (a
+// volume with "secret") at its own path, and the other volumes as a whole.
+func (d *decoder) refuseVolumes(raw json.RawMessage) {
+	var vs []map[string]json.RawMessage
+	others := json.Unmarshal(raw, &vs) != nil
+	for i, v := range vs {
+		if s, ok := v["secret"]; ok && !blank.JSON(s) {
+			d.refuse(fContainer, fmt.Sprintf("/container/volumes(%d)/secret", i),
+				`a file-based secret (a volume with "secret") is `+notYet+`; give the secret to the task through env: {"NAME": {"secret": "<name>"}}`)
+		} else {
+			for _, f := range v {
+				others = others || !blank.JSON(f)
+			}
+		}
+	}
+	if others {
+		d.refuse(fContainer, "/container/volumes", "mounting volumes is "+notYet+"; give [] or leave volumes out")
 	}
 }
 

@@ -1,12 +1,12 @@
 package app
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // ValidationError lists why an app definition is not acceptable. Its JSON
@@ -67,8 +67,13 @@ func validationError(ds []Detail) *ValidationError {
 //     timeoutSeconds ≤ intervalSeconds, gracePeriodSeconds,
 //     maxConsecutiveFailures and delaySeconds ≥ 0;
 //   - /dependencies(i): valid ids other than the app's own;
-//   - /labels, /env: no empty names; /env/NAME: no secrets; /secrets:
-//     empty;
+//   - /labels, /env: no empty names; /env/NAME: a secret reference names
+//     an entry of secrets ("references an undefined secret"), and an
+//     object value is a secret reference, {"secret": "<name>"} and
+//     nothing else;
+//   - /secrets: no empty names; /secrets/NAME/source: given, not empty,
+//     and a valid secret name (ValidSecretName); an entry has no field
+//     but source. A secret that nothing references is fine;
 //   - /user: empty or a user name (ValidUser);
 //   - the fields corral does not implement, when the request that
 //     DecodeRequest or Merge read gave them a value other than their
@@ -116,9 +121,14 @@ func Validate(a App) *ValidationError {
 	case float64(a.GPUs) > MaxResource:
 		v.add("/gpus", fmt.Sprintf("must be at most %g (got %d)", MaxResource, a.GPUs))
 	}
-	for _, k := range sortedKeys(a.Env) {
-		if k == "" {
-			v.add("/env", "variable names must not be empty")
+	_, plain := a.Env[""]
+	_, secret := a.EnvSecrets[""]
+	if plain || secret {
+		v.add("/env", "variable names must not be empty")
+	}
+	for _, k := range sortedKeys(a.EnvSecrets) {
+		if _, ok := a.Secrets[a.EnvSecrets[k]]; !ok {
+			v.add("/env/"+k, "references an undefined secret")
 		}
 	}
 	for _, p := range a.problems {
@@ -182,8 +192,23 @@ func Validate(a App) *ValidationError {
 			v.add(p, "an app cannot depend on itself")
 		}
 	}
-	if len(a.Secrets) > 0 && !bytes.Equal(a.Secrets, []byte("{}")) {
-		v.add("/secrets", "secrets are not supported")
+	for _, k := range sortedKeys(a.Secrets) {
+		p := "/secrets/" + k + "/source"
+		switch src := a.Secrets[k].Source; {
+		case k == "":
+			v.add("/secrets", "secret names must not be empty")
+		case src == "":
+			v.add(p, "must not be empty")
+		default:
+			if err := ValidSecretName(src); err != nil {
+				v.add(p, err.Error())
+			}
+		}
+	}
+	for _, p := range a.problems {
+		if p.field == fSecrets {
+			v.add(p.path, p.msg)
+		}
 	}
 	for _, p := range a.problems {
 		if p.unsupported {
@@ -195,6 +220,31 @@ func Validate(a App) *ValidationError {
 		return nil
 	}
 	return validationError(v.details)
+}
+
+// MaxSecretNameLen is the longest secret name, in bytes, without its
+// leading slash.
+const MaxSecretNameLen = 255
+
+// secretComponent is the grammar of one component of a secret name.
+var secretComponent = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// ValidSecretName returns nil if name can name a secret in the master's
+// secret store: a path of components of letters, digits, '.', '_' and
+// '-' separated by '/', with no empty, "." or ".." component, of at most
+// MaxSecretNameLen bytes. A leading slash is allowed and not counted: the
+// store name is the path without it (Secret.StoreName).
+func ValidSecretName(name string) error {
+	stored := strings.TrimPrefix(name, "/")
+	if len(stored) > MaxSecretNameLen {
+		return fmt.Errorf("a secret name has at most %d bytes (got %d)", MaxSecretNameLen, len(stored))
+	}
+	for _, c := range strings.Split(stored, "/") {
+		if c == "." || c == ".." || !secretComponent.MatchString(c) {
+			return fmt.Errorf(`%q is not a valid secret name: want components of letters, digits, '.', '_' and '-' separated by '/', none empty, "." or ".."`, name)
+		}
+	}
+	return nil
 }
 
 // userName is the grammar of a user name, the portable one of POSIX and

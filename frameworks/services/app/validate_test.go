@@ -172,8 +172,10 @@ func TestValidate(t *testing.T) {
 
 		{"empty label name", `{"labels":{"":"x","a":"b"}}`, []string{"/labels"}},
 		{"empty env name", `{"env":{"":"x"}}`, []string{"/env"}},
-		{"env secret", `{"env":{"A":"1","DB_PASSWORD":{"secret":"db"}}}`, []string{"/env/DB_PASSWORD"}},
-		{"secrets", `{"secrets":{"db":{"source":"/db/password"}}}`, []string{"/secrets"}},
+		{"env secret undefined", `{"env":{"A":"1","DB_PASSWORD":{"secret":"db"}}}`, []string{"/env/DB_PASSWORD"}},
+		{"env secret", `{"env":{"A":"1","DB_PASSWORD":{"secret":"db"}},"secrets":{"db":{"source":"/db/password"}}}`, nil},
+		{"secrets", `{"secrets":{"db":{"source":"/db/password"}}}`, nil},
+		{"bad secret source", `{"secrets":{"db":{"source":"db//password"}}}`, []string{"/secrets/db/source"}},
 		{"empty secrets", `{"secrets":{}}`, nil},
 
 		{"user", `{"user":"nobody"}`, nil},
@@ -226,8 +228,8 @@ func TestValidateMessages(t *testing.T) {
 			[]Detail{{"/healthChecks(0)/portIndex", []string{"there is no port definition with index 2 (the app has 1)"}}}},
 		{"container", `{"container":{"docker":{"image":"nginx"}}}`,
 			[]Detail{{"/container", []string{"containers are not supported; use cmd or args"}}}},
-		{"secret", `{"env":{"P":{"secret":"p"}}}`,
-			[]Detail{{"/env/P", []string{"secrets are not supported"}}}},
+		{"undefined secret", `{"env":{"P":{"secret":"p"}}}`,
+			[]Detail{{"/env/P", []string{"references an undefined secret"}}}},
 		{"bad user", `{"user":"Nobody"}`,
 			[]Detail{{"/user", []string{`"Nobody" is not a valid user name: want a lowercase letter or '_', then lowercase letters, digits, '_' or '-', optionally ending in '$'`}}}},
 		{"long user", `{"user":"abcdefghijabcdefghijabcdefghij123"}`,
