@@ -90,6 +90,11 @@ type Config struct {
 	// BootID overrides the host's boot id (/proc/sys/kernel/random/boot_id);
 	// meant for tests that simulate a reboot.
 	BootID string
+
+	// EnableDebug serves Go's profiler at /debug/pprof on the agent's HTTP
+	// server. Off by default (404): profiles reveal the process's
+	// internals and cost CPU, and the endpoints are for operators only.
+	EnableDebug bool
 }
 
 // DefaultConfig returns the defaults; Masters is empty and must be set.

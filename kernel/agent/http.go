@@ -41,9 +41,12 @@ func (a *Agent) routes() http.Handler {
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	files := a.files.Routes()
 	r.Method(http.MethodGet, "/files/*", files)
-	// Go's profiler, for operators chasing launch latency (Mesos serves
-	// /profiler for the same reason).
-	r.Mount("/debug", middleware.Profiler())
+	// Go's profiler and expvars, for operators chasing launch latency
+	// (Mesos serves /profiler for the same reason); only when asked for,
+	// as profiles reveal the process's internals and cost CPU.
+	if a.cfg.EnableDebug {
+		r.Mount("/debug", middleware.Profiler())
+	}
 	return r
 }
 

@@ -7,10 +7,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +73,9 @@ func errorf(status int, format string, args ...any) *httpError {
 
 func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		// Sandbox bytes are the task's: never let a browser sniff them
+		// into HTML.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		err := h(w, r)
 		if err == nil {
 			return
@@ -86,54 +91,136 @@ func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.H
 	}
 }
 
-// rel turns the path parameter into a path relative to the root, refusing
-// anything that escapes it.
-func (s *Server) rel(r *http.Request) (string, error) {
+// SandboxDepth is how many directories below the root a sandbox lies: the
+// agent lays sandboxes out as <root>/<framework>/<task>. A path that names
+// something inside a sandbox is resolved inside that sandbox only.
+const SandboxDepth = 2
+
+// target reads the path parameter: it returns the path as the client gave
+// it (for messages) and the same path relative to the root, clean and
+// without "..". A path with a ".." element is refused outright: no client
+// needs one, and refusing it keeps any later check on the path's prefix
+// honest.
+func (s *Server) target(r *http.Request) (given, rel string, err error) {
 	p := r.URL.Query().Get("path")
 	if p == "" {
-		return "", errorf(http.StatusBadRequest, "missing 'path' query parameter")
+		return "", "", errorf(http.StatusBadRequest, "missing 'path' query parameter")
 	}
 	if strings.ContainsRune(p, 0) {
-		return "", errorf(http.StatusBadRequest, "invalid path")
+		return "", "", errorf(http.StatusBadRequest, "invalid 'path': it contains a NUL byte")
 	}
+	if slices.Contains(strings.Split(p, "/"), "..") {
+		return "", "", errorf(http.StatusForbidden, "path %q has a '..' element", p)
+	}
+	rel = filepath.Clean(p)
 	if filepath.IsAbs(p) {
-		rel, err := filepath.Rel(s.root, filepath.Clean(p))
-		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-			return "", errorf(http.StatusForbidden, "path %q is outside the sandboxes", p)
+		// Component-wise: a sibling such as <root>2 is outside.
+		rel, err = filepath.Rel(s.root, rel)
+		if err != nil || !filepath.IsLocal(rel) {
+			return "", "", errorf(http.StatusForbidden, "path %q is outside the sandboxes", p)
 		}
-		return rel, nil
 	}
-	c := filepath.Clean(p)
-	if c == ".." || strings.HasPrefix(c, "../") {
-		return "", errorf(http.StatusForbidden, "path %q escapes the sandboxes", p)
-	}
-	return c, nil
+	return p, rel, nil
 }
 
-// open opens rel inside the root; symlinks may not lead outside it.
-func (s *Server) open(rel string) (*os.File, fs.FileInfo, error) {
-	root, err := os.OpenRoot(s.root)
+// within opens the os.Root that confines rel: the sandbox rel lies in, or
+// the whole root for the levels above the sandboxes. It returns that root
+// and rel's remainder inside it. Symlinks are then followed only inside
+// the returned root, component by component on open descriptors (os.Root
+// never lets the kernel follow one), so a link to another sandbox or out
+// of the root is refused, without a race between a check and the open.
+func (s *Server) within(given, rel string) (*os.Root, string, error) {
+	top, err := os.OpenRoot(s.root)
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening sandbox root: %w", err)
+		return nil, "", fmt.Errorf("opening sandbox root: %w", err)
+	}
+	parts := strings.Split(rel, string(filepath.Separator))
+	if rel == "." || len(parts) <= SandboxDepth {
+		return top, rel, nil
+	}
+	defer top.Close()
+	sb, err := top.OpenRoot(filepath.Join(parts[:SandboxDepth]...))
+	if err != nil {
+		return nil, "", openError(given, err)
+	}
+	return sb, filepath.Join(parts[SandboxDepth:]...), nil
+}
+
+// openError maps an error from opening or stating given to a client error.
+func openError(given string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return errorf(http.StatusNotFound, "path %q: no such file or directory", given)
+	case errors.Is(err, syscall.ENOTDIR):
+		return errorf(http.StatusNotFound, "path %q: a parent is not a directory", given)
+	case errors.Is(err, fs.ErrPermission):
+		return errorf(http.StatusForbidden, "path %q: permission denied", given)
+	default: // above all a symlink leading out of its sandbox
+		return &httpError{status: http.StatusForbidden, msg: fmt.Sprintf("path %q is not accessible: it leads outside its sandbox or cannot be opened", given), cause: err}
+	}
+}
+
+// openRegular opens the regular file rel for verb ("read", "download") and
+// returns it with its fstat. The open never blocks (O_NONBLOCK: a FIFO
+// without a writer would otherwise hold the handler and its descriptor
+// forever), and the type and link count are checked on the opened
+// descriptor, so a path swapped after a check cannot slip through. Regular
+// files ignore O_NONBLOCK, so reading needs no further change.
+func (s *Server) openRegular(given, rel, verb string) (*os.File, fs.FileInfo, error) {
+	root, name, err := s.within(given, rel)
+	if err != nil {
+		return nil, nil, err
 	}
 	defer root.Close()
-	f, err := root.Open(rel)
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return nil, nil, errorf(http.StatusNotFound, "no such file or directory")
-		case errors.Is(err, fs.ErrPermission):
-			return nil, nil, errorf(http.StatusForbidden, "permission denied")
-		default: // e.g. a symlink pointing outside the root
-			return nil, nil, &httpError{status: http.StatusForbidden, msg: "path is not accessible", cause: err}
+		// open(2) fails on a socket (ENXIO) and on a device without a
+		// driver; say what the path is rather than only that it failed.
+		if fi, serr := root.Stat(name); serr == nil && !fi.Mode().IsRegular() {
+			return nil, nil, notRegular(given, verb, fi.Mode())
 		}
+		return nil, nil, openError(given, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("stat: %w", err)
+		return nil, nil, fmt.Errorf("fstat %s: %w", rel, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, notRegular(given, verb, fi.Mode())
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		f.Close()
+		return nil, nil, errorf(http.StatusForbidden, "path %q has %d hard links; a file linked from outside the sandbox is not served", given, st.Nlink)
 	}
 	return f, fi, nil
+}
+
+func notRegular(given, verb string, m fs.FileMode) error {
+	return errorf(http.StatusBadRequest, "path %q is a %s; only regular files can be %s", given, typeName(m), verb)
+}
+
+// typeName names the type of a file mode for messages.
+func typeName(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "block device"
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case m.IsRegular():
+		return "regular file"
+	default:
+		return "irregular file"
+	}
 }
 
 // Entry is one element of a browse listing, as Mesos returns it.
@@ -180,32 +267,56 @@ func (s *Server) name(kind byte, id uint32) string {
 	return n
 }
 
+// browse lists a directory, or describes one entry. Entries are lstat'ed
+// through the directory's own descriptor: a symlink is described as
+// itself, never by its target. A symlink named by the path is listed as
+// its target only when that is a directory inside the same sandbox.
+// Nothing is opened but directories, so a FIFO never blocks a listing.
 func (s *Server) browse(w http.ResponseWriter, r *http.Request) error {
-	rel, err := s.rel(r)
+	given, rel, err := s.target(r)
 	if err != nil {
 		return err
 	}
-	f, fi, err := s.open(rel)
+	root, name, err := s.within(given, rel)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer root.Close()
+	fi, err := root.Lstat(name)
+	if err != nil {
+		return openError(given, err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if st, err := root.Stat(name); err == nil && st.IsDir() {
+			fi = st
+		}
+	}
 	abs := filepath.Join(s.root, rel)
-	out := []Entry{}
 	if !fi.IsDir() {
-		out = append(out, s.entry(abs, fi))
-	} else {
-		ents, err := f.ReadDir(-1)
+		return writeJSON(w, []Entry{s.entry(abs, fi)})
+	}
+	dir, err := root.OpenRoot(name) // O_DIRECTORY: a swapped-in FIFO fails at once
+	if err != nil {
+		return openError(given, err)
+	}
+	defer dir.Close()
+	f, err := dir.Open(".")
+	if err != nil {
+		return openError(given, err)
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("reading directory %s: %w", rel, err)
+	}
+	slices.Sort(names)
+	out := make([]Entry, 0, len(names))
+	for _, n := range names {
+		info, err := dir.Lstat(n)
 		if err != nil {
-			return fmt.Errorf("reading directory: %w", err)
+			continue // removed meanwhile
 		}
-		for _, d := range ents {
-			info, err := d.Info()
-			if err != nil {
-				continue // removed meanwhile
-			}
-			out = append(out, s.entry(filepath.Join(abs, d.Name()), info))
-		}
+		out = append(out, s.entry(filepath.Join(abs, n), info))
 	}
 	return writeJSON(w, out)
 }
@@ -217,7 +328,7 @@ type ReadResult struct {
 }
 
 func (s *Server) read(w http.ResponseWriter, r *http.Request) error {
-	rel, err := s.rel(r)
+	given, rel, err := s.target(r)
 	if err != nil {
 		return err
 	}
@@ -230,14 +341,11 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || length < -1 {
 		return errorf(http.StatusBadRequest, "invalid 'length': want an integer >= -1")
 	}
-	f, fi, err := s.open(rel)
+	f, fi, err := s.openRegular(given, rel, "read")
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if fi.IsDir() {
-		return errorf(http.StatusBadRequest, "cannot read a directory")
-	}
 	size := fi.Size()
 	// As in Mesos, offset -1 (the default) asks for the file's length.
 	if offset == -1 {
@@ -266,21 +374,24 @@ func toValidUTF8(b []byte) string {
 	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
+// download sends the file's bytes as an attachment, never as a type a
+// browser would render.
 func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
-	rel, err := s.rel(r)
+	given, rel, err := s.target(r)
 	if err != nil {
 		return err
 	}
-	f, fi, err := s.open(rel)
+	f, fi, err := s.openRegular(given, rel, "downloaded")
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if fi.IsDir() {
-		return errorf(http.StatusBadRequest, "cannot download a directory")
-	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", filepath.Base(rel)))
+	disp := mime.FormatMediaType("attachment", map[string]string{"filename": filepath.Base(rel)})
+	if disp == "" {
+		disp = "attachment"
+	}
+	w.Header().Set("Content-Disposition", disp)
 	http.ServeContent(w, r, "", fi.ModTime().Truncate(time.Second), f)
 	return nil
 }
