@@ -57,7 +57,7 @@ func jobsCommand() *command {
 		}
 		ctx, stop := signalContext()
 		defer stop()
-		if cfg.Masters, cfg.Detector, err = resolveMasters(ctx, masters, log); err != nil {
+		if cfg.Masters, cfg.Detector, err = resolveMasters(ctx, masters, log, cfg.Trust); err != nil {
 			return err
 		}
 		if err := cfg.Validate(); err != nil {

@@ -83,7 +83,7 @@ func masterCommand() *command {
 			return master.Contend(ctx, cfg, store, log, ln, func(self lead.Member) (lead.Election, error) {
 				// No prefix: the members stay json.info_<seq>, where agents
 				// and frameworks look for the leading master.
-				return lead.NewZK(zkURL, self, lead.ZKOptions{Data: self.Data, Parse: master.ParseMember,
+				return lead.NewZK(zkURL, self, lead.ZKOptions{Data: self.Data, Parse: master.MemberParser(cfg.Trust.Scheme()),
 					SessionTimeout: zkSession, Logger: log.With("component", "election")})
 			})
 		}

@@ -53,7 +53,7 @@ func servicesCommand() *command {
 		}
 		ctx, stop := signalContext()
 		defer stop()
-		if cfg.Masters, cfg.Detector, err = resolveMasters(ctx, masters, log); err != nil {
+		if cfg.Masters, cfg.Detector, err = resolveMasters(ctx, masters, log, cfg.Trust); err != nil {
 			return err
 		}
 		if err := cfg.Validate(); err != nil {

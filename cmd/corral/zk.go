@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"corral/internal/edge"
 	"log/slog"
 
 	"corral/internal/zkelect"
@@ -11,9 +12,16 @@ import (
 // resolveMasters reads a --master value: a comma-separated list of master
 // URLs (returned as urls), or a zk:// URL whose election is watched until
 // ctx ends (returned as d).
-func resolveMasters(ctx context.Context, flag string, log *slog.Logger) (urls []string, d detect.Source, err error) {
+//
+// A process that trusts a CA or has a certificate (--tls_ca, --tls_cert)
+// reaches the masters it finds in ZooKeeper over https.
+func resolveMasters(ctx context.Context, flag string, log *slog.Logger, trust edge.Trust) (urls []string, d detect.Source, err error) {
 	if zkelect.IsURL(flag) {
-		d, err = detect.New(ctx, flag, detect.Options{Logger: log.With("component", "detector")})
+		scheme := "http"
+		if trust.ClientTLS != nil {
+			scheme = "https"
+		}
+		d, err = detect.New(ctx, flag, detect.Options{Logger: log.With("component", "detector"), Scheme: scheme})
 		if err != nil {
 			return nil, nil, usageError{"master: " + err.Error()}
 		}

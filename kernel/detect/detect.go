@@ -31,6 +31,10 @@ type Options struct {
 	// SessionTimeout of the ZooKeeper session; zero means zkelect's default.
 	SessionTimeout time.Duration
 	Logger         *slog.Logger
+	// Scheme of the leaders' URLs: "https" for a cluster that speaks
+	// TLS; empty means "http". (The MasterInfo a master publishes does
+	// not say.)
+	Scheme string
 }
 
 // New returns the Source that flag names. A list is checked and returned
@@ -44,7 +48,11 @@ func New(ctx context.Context, flag string, o Options) (Source, error) {
 		}
 		d := zkelect.NewDetector(u, zkelect.Options{SessionTimeout: o.SessionTimeout, Logger: o.Logger})
 		go func() { _ = d.Run(ctx) }()
-		return zkSource{d}, nil
+		scheme := o.Scheme
+		if scheme == "" {
+			scheme = "http"
+		}
+		return zkSource{d: d, scheme: scheme}, nil
 	}
 	list, err := ParseList(flag)
 	if err != nil {
@@ -80,7 +88,10 @@ type Static []string
 // Masters returns the list.
 func (s Static) Masters(context.Context) ([]string, error) { return s, nil }
 
-type zkSource struct{ d *zkelect.Detector }
+type zkSource struct {
+	d      *zkelect.Detector
+	scheme string
+}
 
 // Changes returns a channel closed at the next change of leader.
 func (z zkSource) Changes() <-chan struct{} { return z.d.Changes() }
@@ -91,7 +102,7 @@ func (z zkSource) Masters(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := baseURL(l)
+	u, err := baseURL(l, z.scheme)
 	if err != nil {
 		return nil, err
 	}
@@ -104,15 +115,15 @@ func (z zkSource) Leader() (string, bool) {
 	if !ok {
 		return "", false
 	}
-	u, err := baseURL(l)
+	u, err := baseURL(l, z.scheme)
 	return u, err == nil
 }
 
 // baseURL reads a leader's URL from its MasterInfo.
-func baseURL(l zkelect.Leader) (string, error) {
+func baseURL(l zkelect.Leader, scheme string) (string, error) {
 	var mi mesos.MasterInfo
 	if err := json.Unmarshal(l.Data, &mi); err != nil {
 		return "", fmt.Errorf("leading master's info in %s: %w", l.Node, err)
 	}
-	return mi.BaseURL()
+	return mi.BaseURLScheme(scheme)
 }

@@ -122,12 +122,20 @@ func Contend(ctx context.Context, cfg Config, store Store, log *slog.Logger, ln 
 // ParseMember reads the data a master publishes in the election, its
 // MasterInfo JSON, as the member it describes: its run id and base URL.
 // It is the Parse of the masters' lead.ZKOptions.
-func ParseMember(data []byte) (lead.Member, error) {
+func ParseMember(data []byte) (lead.Member, error) { return MemberParser("http")(data) }
+
+// MemberParser is ParseMember for a cluster whose masters' URLs have
+// scheme ("https" when they speak TLS).
+func MemberParser(scheme string) func([]byte) (lead.Member, error) {
+	return func(data []byte) (lead.Member, error) { return parseMember(data, scheme) }
+}
+
+func parseMember(data []byte, scheme string) (lead.Member, error) {
 	var mi mesos.MasterInfo
 	if err := json.Unmarshal(data, &mi); err != nil {
 		return lead.Member{}, fmt.Errorf("master info: %w", err)
 	}
-	base, err := mi.BaseURL()
+	base, err := mi.BaseURLScheme(scheme)
 	if err != nil {
 		return lead.Member{}, err
 	}

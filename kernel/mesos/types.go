@@ -178,7 +178,12 @@ type MasterInfo struct {
 
 // BaseURL is the HTTP base URL ("http://host:port") of the master the
 // info describes: its address' hostname (else its IP) and port.
-func (mi MasterInfo) BaseURL() (string, error) {
+func (mi MasterInfo) BaseURL() (string, error) { return mi.BaseURLScheme("http") }
+
+// BaseURLScheme is BaseURL with another scheme: MasterInfo does not say
+// whether a master speaks TLS (in Mesos, as in corral, a cluster does or
+// does not), so a client that does uses "https".
+func (mi MasterInfo) BaseURLScheme(scheme string) (string, error) {
 	host, port := mi.Hostname, int64(mi.Port)
 	if mi.Address != nil {
 		if mi.Address.Hostname != "" {
@@ -193,7 +198,7 @@ func (mi MasterInfo) BaseURL() (string, error) {
 	if host == "" || port <= 0 || port > 65535 {
 		return "", fmt.Errorf("master info %q has no usable address", mi.ID)
 	}
-	return "http://" + net.JoinHostPort(host, strconv.FormatInt(port, 10)), nil
+	return scheme + "://" + net.JoinHostPort(host, strconv.FormatInt(port, 10)), nil
 }
 
 // Offer is the proto Offer message.
