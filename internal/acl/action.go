@@ -122,3 +122,13 @@ func mesosOnly(key string) bool {
 	}
 	return false
 }
+
+// Actions returns every Action corral knows, in a fixed order.
+func Actions() []Action { return append([]Action(nil), actions[:]...) }
+
+// ObjectKey is the key an entry of a carries for its object ("roles",
+// "users", "apps"...); "" for an Action corral does not know.
+func (a Action) ObjectKey() string {
+	key, _, _ := a.object()
+	return key
+}

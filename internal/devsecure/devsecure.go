@@ -116,6 +116,8 @@ const ACLs = `{
   "view_executors": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}],
   "access_sandboxes": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
   "update_weights": [{"principals": {"values": ["ops"]}, "roles": {"type": "ANY"}}],
+  "view_roles": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
+  "get_endpoints": [{"principals": {"values": ["ops"]}, "paths": {"type": "ANY"}}],
   "manage_apps": [{"principals": {"values": ["ops"]}, "apps": {"type": "ANY"}}],
   "view_apps": [{"principals": {"values": ["ops"]}, "apps": {"type": "ANY"}}],
   "manage_jobs": [{"principals": {"values": ["ops"]}, "jobs": {"type": "ANY"}}],

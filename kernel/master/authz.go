@@ -71,3 +71,14 @@ func tasks(a *acl.ACLs, principal string, ts []TaskState) []TaskState {
 	}
 	return out
 }
+
+// endpoint guards h with get_endpoints for path (Mesos' ACL for
+// endpoints such as /metrics that reveal the process rather than a
+// framework's objects).
+func (m *Master) endpoint(path string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m.authorize(w, r, acl.GetEndpoints, path) {
+			h.ServeHTTP(w, r)
+		}
+	})
+}

@@ -32,7 +32,7 @@ func (m *Master) routes() http.Handler {
 	r.Put("/weights", m.handlePutWeights)
 	r.Post("/teardown", m.handleTeardown)
 	r.Post("/master/teardown", m.handleTeardown)
-	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(m.metrics.reg, promhttp.HandlerOpts{}))
+	r.Method(http.MethodGet, "/metrics", m.endpoint("/metrics", promhttp.HandlerFor(m.metrics.reg, promhttp.HandlerOpts{})))
 	m.consoleRoutes(r)
 	return r
 }

@@ -1,0 +1,61 @@
+package master
+
+import (
+	"net/http"
+	"testing"
+
+	"corral/internal/edge"
+	"corral/internal/edge/edgetest"
+)
+
+// TestEveryRouteIsGuarded drives every route of the master's route table
+// as an anonymous caller, with a wrong secret, as a principal allowed
+// nothing and as one allowed everything (see edgetest). A route added to
+// the master without an entry here fails the test.
+func TestEveryRouteIsGuarded(t *testing.T) {
+	cs, err := edge.ParseCredentials([]byte(`{"credentials": [{"principal": "ops", "secret": "0ps"}, {"principal": "idle", "secret": "1dle"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := startMaster(t, func(c *Config) { c.Trust = edge.Trust{Credentials: cs, ACLs: edgetest.ACLs(t, "ops")} })
+	scheduler := `{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"nobody","name":"matrix"}}}`
+	table := map[string]edgetest.Case{
+		"GET /health":            {Access: edgetest.Open},
+		"GET /master/health":     {Access: edgetest.Authenticated},
+		"GET /redirect":          {Access: edgetest.Authenticated},
+		"GET /master/redirect":   {Access: edgetest.Authenticated},
+		"GET /state":             {Access: edgetest.Filtered},
+		"GET /state.json":        {Access: edgetest.Filtered},
+		"GET /master/state":      {Access: edgetest.Filtered},
+		"GET /master/state.json": {Access: edgetest.Filtered},
+		"GET /console/state":     {Access: edgetest.Filtered},
+		"GET /weights":           {Access: edgetest.Filtered},
+		"PUT /weights":           {Access: edgetest.Guarded, Body: `[{"role":"web","weight":2}]`},
+		"POST /teardown":         {Access: edgetest.Guarded, Path: "/teardown?frameworkId=none"},
+		"POST /master/teardown":  {Access: edgetest.Guarded, Path: "/master/teardown?frameworkId=none"},
+		"GET /metrics":           {Access: edgetest.Guarded},
+		// The console's own files and its change stream (counts only).
+		"GET /":               {Access: edgetest.Authenticated},
+		"GET /index.html":     {Access: edgetest.Authenticated},
+		"GET /assets/*":       {Access: edgetest.Authenticated, Path: "/assets/app.js"},
+		"GET /console/events": {Access: edgetest.Authenticated, Path: "/console/nonesuch"},
+	}
+	table["POST /api/v1/scheduler"] = edgetest.Case{Access: edgetest.Guarded, Body: scheduler}
+	table["POST /internal/v1/agent"] = edgetest.Case{Access: edgetest.Guarded}
+	// Routes registered for every method.
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		// SUBSCRIBE asks register_frameworks; other calls need the
+		// framework's own stream.
+		if m != http.MethodPost {
+			// 405 to anyone authenticated.
+			table[m+" /api/v1/scheduler"] = edgetest.Case{Access: edgetest.Authenticated}
+			table[m+" /internal/v1/agent"] = edgetest.Case{Access: edgetest.Authenticated}
+		}
+		table[m+" /console/*"] = edgetest.Case{Access: edgetest.Authenticated}
+		// The framework or agent behind the proxy decides.
+		table[m+" /framework/*"] = edgetest.Case{Access: edgetest.Proxied}
+		table[m+" /agent/*"] = edgetest.Case{Access: edgetest.Proxied}
+	}
+	edgetest.Check(t, tm.url, http.DefaultClient, edgetest.Routes(t, tm.m.routes()), table,
+		edgetest.Who{Allowed: [2]string{"ops", "0ps"}, Denied: [2]string{"idle", "1dle"}})
+}
