@@ -90,6 +90,16 @@ type Config struct {
 	// list replaces that default. Flag --framework_webui_hosts, a comma
 	// list (ParseHostList).
 	FrameworkWebUIHosts []string
+
+	// SecretsKey is the file of the key that seals the secret store's
+	// values (--secrets_key): 32 random bytes as 64 hex digits or base64
+	// on one line. Empty leaves the store off, and the /secrets endpoints
+	// say so. SecretsPreviousKeys are the files of earlier keys
+	// (--secrets_previous_keys): they only open values sealed before a
+	// rotation, and while they are given the leading master re-encrypts
+	// every such value under SecretsKey when its term starts.
+	SecretsKey          string
+	SecretsPreviousKeys []string
 }
 
 // DefaultConfig returns the documented defaults.
