@@ -311,10 +311,6 @@ func (sa *secretAPI) handleSecret(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodGet:
-		if r.URL.Path == "/secrets/" {
-			sa.list(w, r)
-			return
-		}
 		sa.get(w, r)
 	case http.MethodPut:
 		sa.put(w, r)

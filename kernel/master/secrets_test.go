@@ -154,6 +154,7 @@ func TestSecretsAPI(t *testing.T) {
 		{"character", "PUT", "/a%20b", `{"value": "v"}`, 422, "name: component 1 of \"a b\" holds ' '"},
 		{"long name", "PUT", "/" + strings.Repeat("n", 256), `{"value": "v"}`, 422, "name: 256 bytes long"},
 		{"empty name", "PUT", "/", `{"value": "v"}`, 422, "name: must not be empty"},
+		{"empty name to read", "GET", "/", ``, 422, "name: must not be empty"},
 		{"value too large", "PUT", "/big", `{"value": "` + strings.Repeat("v", secrets.MaxValueBytes+1) + `"}`, 422, "value: 65537 bytes; at most 65536"},
 		{"empty value", "PUT", "/e", `{"value": ""}`, 422, "value: must not be empty"},
 		{"both fields", "PUT", "/x", `{"value": "a", "value_base64": "YQ=="}`, 422, "value, value_base64: give one"},
