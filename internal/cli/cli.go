@@ -119,6 +119,7 @@ var groups = []group{
 	{"task", "list tasks and read their logs from the agents' sandboxes"},
 	{"app", "manage the services framework's long-running apps"},
 	{"job", "manage the jobs framework's jobs and their runs"},
+	{"secret", "manage the master's secrets: store, list and delete values no API reads back"},
 }
 
 // verbs lists every verb, in the order --help shows them.
@@ -127,6 +128,7 @@ func verbs() []*verb {
 	out = append(out, clusterVerbs()...)
 	out = append(out, appVerbs()...)
 	out = append(out, jobVerbs()...)
+	out = append(out, secretVerbs()...)
 	return out
 }
 
