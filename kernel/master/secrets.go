@@ -303,24 +303,37 @@ func (sa *secretAPI) handleCollection(w http.ResponseWriter, r *http.Request) {
 	sa.list(w, r)
 }
 
-// handleSecret serves /secrets/{name...}.
+// handleSecret serves /secrets/{name...}. The caller's right to the name
+// is checked before anything else is said about it, whether the store is
+// on included.
 func (sa *secretAPI) handleSecret(w http.ResponseWriter, r *http.Request) {
-	if sa.off != nil {
-		sa.fail(w, r, "", sa.off)
-		return
-	}
+	var serve func(http.ResponseWriter, *http.Request, *secrets.Store, string)
 	switch r.Method {
 	case http.MethodGet:
-		sa.get(w, r)
+		serve = sa.get
 	case http.MethodPut:
-		sa.put(w, r)
+		serve = sa.put
 	case http.MethodDelete:
-		sa.delete(w, r)
+		serve = sa.delete
 	default:
 		sa.methodNotAllowed(w, r, "GET, PUT, DELETE",
 			"PUT stores a value, GET returns the metadata, DELETE removes the secret. "+
 				"A secret's value cannot be read back through the API: only the tasks that reference it receive it")
+		return
 	}
+	name, ok := sa.name(w, r)
+	if !ok {
+		return
+	}
+	if sa.off != nil {
+		sa.fail(w, r, name, sa.off)
+		return
+	}
+	store, ok := sa.ready(w, r)
+	if !ok {
+		return
+	}
+	serve(w, r, store, name)
 }
 
 func (sa *secretAPI) list(w http.ResponseWriter, r *http.Request) {
@@ -352,15 +365,7 @@ func (sa *secretAPI) list(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (sa *secretAPI) get(w http.ResponseWriter, r *http.Request) {
-	name, ok := sa.name(w, r)
-	if !ok {
-		return
-	}
-	store, ok := sa.ready(w, r)
-	if !ok {
-		return
-	}
+func (sa *secretAPI) get(w http.ResponseWriter, r *http.Request, store *secrets.Store, name string) {
 	m, err := store.Metadata(r.Context(), name)
 	if err != nil {
 		sa.fail(w, r, name, err)
@@ -418,15 +423,7 @@ func decodeSecretBody(w http.ResponseWriter, r *http.Request) (secretBody, error
 	return b, errorf(http.StatusBadRequest, "body: not a JSON object of the secret's value: %v", err)
 }
 
-func (sa *secretAPI) put(w http.ResponseWriter, r *http.Request) {
-	name, ok := sa.name(w, r)
-	if !ok {
-		return
-	}
-	store, ok := sa.ready(w, r)
-	if !ok {
-		return
-	}
+func (sa *secretAPI) put(w http.ResponseWriter, r *http.Request, store *secrets.Store, name string) {
 	b, err := decodeSecretBody(w, r)
 	if err != nil {
 		sa.fail(w, r, name, err)
@@ -450,15 +447,7 @@ func (sa *secretAPI) put(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, secretMeta(m))
 }
 
-func (sa *secretAPI) delete(w http.ResponseWriter, r *http.Request) {
-	name, ok := sa.name(w, r)
-	if !ok {
-		return
-	}
-	store, ok := sa.ready(w, r)
-	if !ok {
-		return
-	}
+func (sa *secretAPI) delete(w http.ResponseWriter, r *http.Request, store *secrets.Store, name string) {
 	if err := store.Delete(r.Context(), name); err != nil {
 		sa.fail(w, r, name, err)
 		return

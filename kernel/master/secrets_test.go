@@ -208,6 +208,30 @@ func TestSecretsOffWithoutKey(t *testing.T) {
 	}
 }
 
+// TestSecretsOffAfterAuthorization: without a key, a caller who may not
+// manage a name learns nothing more than a 403 about it.
+func TestSecretsOffAfterAuthorization(t *testing.T) {
+	cs, err := edge.ParseCredentials([]byte(`{"credentials": [
+		{"principal": "ops", "secret": "0ps"}, {"principal": "eve", "secret": "ev3"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acls, err := acl.Parse([]byte(`{"permissive": false, "manage_secrets": [{"principals": {"values": ["ops"]}, "secrets": {"type": "ANY"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := startMaster(t, func(c *Config) { c.Trust = edge.Trust{Credentials: cs, ACLs: acls} })
+	for _, tc := range []struct {
+		who, secret string
+		code        int
+	}{{"eve", "ev3", 403}, {"ops", "0ps", 501}} {
+		resp, body := as(t, tc.who, tc.secret, "PUT", tm.url+"/secrets/team/db", nil, `{"value": "v"}`)
+		if resp.StatusCode != tc.code {
+			t.Errorf("PUT as %s without a key = %d %q; want %d", tc.who, resp.StatusCode, body, tc.code)
+		}
+	}
+}
+
 func TestSecretsKeyFilesValidated(t *testing.T) {
 	good, _ := secretKeyFile(t)
 	bad := filepath.Join(t.TempDir(), "bad.key")
