@@ -183,7 +183,9 @@ func (s *standby) routes() http.Handler {
 	r.Get("/health", s.handleHealth)
 	r.Get("/master/health", s.handleHealth)
 	r.Get("/metrics", s.handleMetrics)
-	r.Handle("/weights", s.fwd)
+	for _, p := range []string{"/weights", "/teardown", "/master/teardown", "/secrets", "/secrets/*"} {
+		r.Handle(p, s.fwd)
+	}
 	consoleFiles(r)
 	for _, p := range []string{consolePrefix + "*", frameworkPrefix + "*", agentPrefix + "*"} {
 		r.Handle(p, s.fwd)
@@ -196,7 +198,7 @@ func (s *standby) routes() http.Handler {
 // of the API the request is for: the console's JSON under its prefixes,
 // Mesos' text elsewhere.
 func forwardError(w http.ResponseWriter, r *http.Request, err error) {
-	for _, p := range []string{consolePrefix, frameworkPrefix, agentPrefix} {
+	for _, p := range []string{consolePrefix, frameworkPrefix, agentPrefix, "/secrets"} {
 		if strings.HasPrefix(r.URL.Path, p) {
 			code, msg := edge.Fail(r, err)
 			writeMessage(w, code, msg)

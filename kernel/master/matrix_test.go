@@ -42,6 +42,13 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 	}
 	table["POST /api/v1/scheduler"] = edgetest.Case{Access: edgetest.Guarded, Body: scheduler}
 	table["POST /internal/v1/agent"] = edgetest.Case{Access: edgetest.Guarded}
+	table["GET /secrets"] = edgetest.Case{Access: edgetest.Filtered}
+	for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
+		table[m+" /secrets/*"] = edgetest.Case{Access: edgetest.Guarded, Body: `{"value": "v"}`}
+	}
+	for _, route := range []string{"POST /secrets", "PUT /secrets", "PATCH /secrets", "DELETE /secrets", "POST /secrets/*", "PATCH /secrets/*"} {
+		table[route] = edgetest.Case{Access: edgetest.Authenticated} // 405
+	}
 	// Routes registered for every method.
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		// SUBSCRIBE asks register_frameworks; other calls need the
