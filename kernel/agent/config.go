@@ -90,6 +90,16 @@ type Config struct {
 	// BootID overrides the host's boot id (/proc/sys/kernel/random/boot_id);
 	// meant for tests that simulate a reboot.
 	BootID string
+
+	// SwitchUser runs each task as its command's user, else its
+	// framework's (FrameworkInfo.user), as Mesos' --switch_user: with
+	// that user's uid, primary gid and supplementary groups, and HOME,
+	// USER and LOGNAME set; its sandbox is given to the user first. A
+	// user missing on this host, or one other than the agent's own when
+	// the agent is not root, fails the task before anything starts. A
+	// task naming no user runs as the agent's own user. False runs every
+	// task as the agent's own user. Default true.
+	SwitchUser bool
 }
 
 // DefaultConfig returns the defaults; Masters is empty and must be set.
@@ -108,6 +118,7 @@ func DefaultConfig() Config {
 		UpdateRetryMax:        10 * time.Minute,
 		SandboxMaxAge:         7 * 24 * time.Hour,
 		LaunchConcurrency:     16,
+		SwitchUser:            true,
 	}
 }
 
