@@ -95,6 +95,15 @@ type Config struct {
 	// server. Off by default (404): profiles reveal the process's
 	// internals and cost CPU, and the endpoints are for operators only.
 	EnableDebug bool
+	// SwitchUser runs each task as its command's user, else its
+	// framework's (FrameworkInfo.user), as Mesos' --switch_user: with
+	// that user's uid, primary gid and supplementary groups, and HOME,
+	// USER and LOGNAME set; its sandbox is given to the user first. A
+	// user missing on this host, or one other than the agent's own when
+	// the agent is not root, fails the task before anything starts. A
+	// task naming no user runs as the agent's own user. False runs every
+	// task as the agent's own user. Default true.
+	SwitchUser bool
 }
 
 // DefaultConfig returns the defaults; Masters is empty and must be set.
@@ -113,6 +122,7 @@ func DefaultConfig() Config {
 		UpdateRetryMax:        10 * time.Minute,
 		SandboxMaxAge:         7 * 24 * time.Hour,
 		LaunchConcurrency:     16,
+		SwitchUser:            true,
 	}
 }
 

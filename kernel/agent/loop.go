@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -344,11 +346,13 @@ func (l *loop) launch(ctx context.Context, ev *agentproto.Launch) {
 			key: k,
 			checkpoint: checkpoint.Task{FrameworkID: k.FrameworkID, FrameworkInfo: &fw, TaskInfo: &ti,
 				Sandbox: e.sandbox, Cgroup: cgroupName(k), LaunchedAt: e.startedAt},
+			info: &ti,
+			user: task.User(&ti, &fw),
+			env: task.EnvInput{FrameworkID: k.FrameworkID, AgentID: l.agentID, Sandbox: e.sandbox,
+				AgentEndpoint: l.a.endpointHostPort(), Hostname: l.a.cfg.Hostname},
 			spec: runner.Spec{
-				ID:   runnerID(k),
-				Argv: task.Argv(ti.Command),
-				Env: task.Env(&ti, task.EnvInput{FrameworkID: k.FrameworkID, AgentID: l.agentID, Sandbox: e.sandbox,
-					AgentEndpoint: l.a.endpointHostPort(), Hostname: l.a.cfg.Hostname}),
+				ID:       runnerID(k),
+				Argv:     task.Argv(ti.Command),
 				Dir:      e.sandbox,
 				ExitFile: exitFileOf(l.a.store, k),
 				Cgroup:   cgroupName(k),
@@ -718,8 +722,14 @@ func removeOldSandboxes(ctx context.Context, root string, live map[string]bool, 
 // --- launching (runs in worker goroutines, no loop state) ---
 
 type launchJob struct {
-	key                       update.Key
-	checkpoint                checkpoint.Task
+	key        update.Key
+	checkpoint checkpoint.Task
+	info       *mesos.TaskInfo
+	// user names who the task runs as (task.User); env is its
+	// environment's input but for the user, known once it is looked up.
+	user string
+	env  task.EnvInput
+	// spec lacks Env and User, filled in by doLaunch.
 	spec                      runner.Spec
 	starting, running, failed mesos.TaskStatus
 }
@@ -729,8 +739,11 @@ type launchResult struct {
 	updates []agentproto.StatusUpdate
 }
 
-// doLaunch checkpoints the task, writes TASK_STARTING, spawns the process
-// and writes TASK_RUNNING (or TASK_FAILED).
+// doLaunch looks up the task's user, checkpoints the task, writes
+// TASK_STARTING, spawns the process and writes TASK_RUNNING (or
+// TASK_FAILED). A user the task cannot run as fails it at once: its
+// checkpoint holds only TASK_FAILED and nothing, not even its sandbox, is
+// made.
 func (a *Agent) doLaunch(j launchJob) launchResult {
 	k := j.key
 	upd := func(st mesos.TaskStatus) agentproto.StatusUpdate {
@@ -747,12 +760,28 @@ func (a *Agent) doLaunch(j launchJob) launchResult {
 		return res
 	}
 	var res launchResult
+	u, err := a.runAs(j.user)
+	if err != nil {
+		a.log.Warn("not launching task: cannot run it as its user", "framework", k.FrameworkID, "task", k.TaskID, "user", j.user, "err", err)
+		j.failed.Reason, j.failed.Message = mesos.ReasonExecutorTerminated, err.Error()
+		failed := upd(j.failed)
+		if cerr := a.store.CreateTask(j.checkpoint, checkpoint.Record{Update: &failed}); cerr != nil {
+			a.log.Error("checkpointing status update", "task", k.TaskID, "err", cerr)
+		}
+		res.updates = append(res.updates, failed)
+		return res
+	}
+	env, owner := j.env, os.Geteuid()
+	if u != nil {
+		env.User, env.Home, owner = u.Name, u.Home, int(u.UID)
+	}
+	j.spec.Env, j.spec.User = task.Env(j.info, env), u
 	starting := upd(j.starting)
 	if err := a.store.CreateTask(j.checkpoint, checkpoint.Record{Update: &starting}); err != nil {
 		return fail(res, err)
 	}
 	res.updates = append(res.updates, starting)
-	if err := checkpoint.MkdirLeaf(j.spec.Dir); err != nil {
+	if err := makeSandbox(j.spec.Dir, owner); err != nil {
 		return fail(res, fmt.Errorf("creating sandbox: %w", err))
 	}
 	proc, err := a.runner.Start(j.spec)
@@ -768,4 +797,52 @@ func (a *Agent) doLaunch(j launchJob) launchResult {
 	}
 	res.updates = append(res.updates, running)
 	return res
+}
+
+// runAs resolves the user a task runs as: nil, the agent's own user,
+// without Config.SwitchUser or when the task names no user. The error,
+// meant for the framework, names the user when it does not exist or the
+// agent cannot switch to it.
+func (a *Agent) runAs(name string) (*runner.User, error) {
+	if !a.cfg.SwitchUser || name == "" {
+		return nil, nil
+	}
+	u, err := runner.LookupUser(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.runner.CanRunAs(u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// makeSandbox creates dir, the sandbox of a task running as uid. A
+// directory left there by an earlier task with the same id is kept (the
+// new output is appended to the old) only when uid owns it; another
+// owner's is removed first, so that nothing its user left behind, such as
+// a symlink named stdout, is ever opened as this task's user.
+func makeSandbox(dir string, uid int) error {
+	err := os.Mkdir(dir, 0o755)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return checkpoint.MkdirLeaf(dir)
+	case !errors.Is(err, fs.ErrExist):
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.IsDir() && int64(st.Uid) == int64(uid) {
+		return nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing an earlier task's sandbox of another owner: %w", err)
+	}
+	// MkdirLeaf: the sandbox GC may remove the framework's directory
+	// once it is empty, as it now may be.
+	return checkpoint.MkdirLeaf(dir)
 }

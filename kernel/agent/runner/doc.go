@@ -15,6 +15,14 @@
 //	  read exit file, OOM counter,
 //	  kill leftovers, remove cgroup
 //
+// The wrapper runs as the task's user (Spec.User): the agent applies the
+// user's uid, gid and groups between fork and exec, and gives it the
+// sandbox (chown) first, so the wrapper can create stdout and stderr
+// there. The exit file stays in the agent's checkpoint, which the user
+// cannot write: the agent opens it and the wrapper inherits it as fd 4.
+// Only a root agent can switch users; cgroups are made and joined by the
+// agent, so limits hold whoever the task runs as.
+//
 // The wrapper waits for the agent before running the command so that no
 // process of the task escapes its cgroup. Its exit file outlives the agent:
 // a restarted agent adopts the wrapper by pid (guarded against pid reuse by

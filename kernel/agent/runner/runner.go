@@ -16,18 +16,20 @@ import (
 	"corral/kernel/agent/task"
 )
 
-// wrapperScript is run as: sh -c wrapperScript corral-task EXIT_FILE CMD...
-// in the sandbox. It opens the sandbox's stdout and stderr itself, so that
-// creating them is off the agent's launch path. A failed read means the
-// agent died before releasing the task.
+// wrapperScript is run as: sh -c wrapperScript corral-task CMD... in the
+// sandbox, as the task's user, with the release pipe on fd 3 and the exit
+// file, opened by the agent, on fd 4. It opens the sandbox's stdout and
+// stderr itself, so that creating them is off the agent's launch path and
+// they belong to the task's user. A failed read means the agent died
+// before releasing the task. The command gets neither fd 3 nor fd 4: only
+// the wrapper writes the exit file, which lives in the agent's own
+// checkpoint where the task's user may not write.
 const wrapperScript = `exec >>stdout 2>>stderr
-read -r go <&3 || { echo aborted > "$1"; exit 0; }
+read -r go <&3 || { echo aborted >&4; exit 0; }
 exec 3<&-
-s=$1
-shift
 trap : TERM INT HUP
-"$@"
-echo $? > "$s"
+"$@" 4>&-
+echo $? >&4
 `
 
 // abortedMarker is what the wrapper writes when it never ran the command.
@@ -44,11 +46,18 @@ type Spec struct {
 	Argv []string
 	Env  []string
 	// Dir is the sandbox: the cwd, where the wrapper appends the command's
-	// output to the files stdout and stderr.
+	// output to the files stdout and stderr. Start makes it owned by User
+	// (the directory itself, not following a symlink); its parents must
+	// let User search them.
 	Dir string
-	// ExitFile is where the wrapper writes the command's exit code; its
-	// directory must exist.
+	// ExitFile is where the wrapper writes the command's exit code. Start
+	// creates (or truncates) it as the agent and hands it to the wrapper
+	// open, so its directory must exist but need not be writable by User.
 	ExitFile string
+	// User is who the wrapper and the command run as (uid, primary gid,
+	// supplementary groups); nil means the agent's own user. Running as
+	// another user needs a root agent (see CanRunAs).
+	User *User
 	// Cgroup names the task's cgroup under the runner's parent; empty means
 	// no cgroup for this task.
 	Cgroup string
@@ -74,6 +83,7 @@ type Exit struct {
 type Runner struct {
 	log   *slog.Logger
 	shell string
+	euid  int // the agent's effective uid: root may start tasks as any user
 	cg    driver
 	mode  string
 	why   string
@@ -123,6 +133,7 @@ func New(cfg Config, logger *slog.Logger) (*Runner, error) {
 	r := &Runner{
 		log:     logger.With("component", "runner"),
 		shell:   cfg.Shell,
+		euid:    os.Geteuid(),
 		exits:   make(chan Exit, 1024),
 		closing: make(chan struct{}),
 		procs:   map[string]*proc{},
@@ -156,15 +167,33 @@ func (r *Runner) Cgroups() (mode, reason string) { return r.mode, r.why }
 // runner adopting the process reports it).
 func (r *Runner) Exits() <-chan Exit { return r.exits }
 
-// Start spawns the task's wrapper, puts it in its cgroup and lets it run
-// the command. The process survives the runner.
+// Start spawns the task's wrapper as spec.User, puts it in its cgroup and
+// lets it run the command. The process survives the runner. A user the
+// runner cannot switch to is a *SwitchError and starts nothing.
 func (r *Runner) Start(spec Spec) (Proc, error) {
 	if len(spec.Argv) == 0 {
 		return Proc{}, errors.New("empty command")
 	}
+	cred, err := credential(spec.User, r.euid)
+	if err != nil {
+		return Proc{}, err
+	}
+	if cred != nil {
+		// Only the sandbox itself, which the agent just made: what is in
+		// it (a symlink planted by a task) is never followed as root.
+		if err := unix.Lchown(spec.Dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return Proc{}, fmt.Errorf("giving the sandbox to user %q: %w", spec.User.Name, err)
+		}
+	}
+	// O_NOFOLLOW: the agent opens it as root, possibly in a directory a
+	// task could have written to.
+	exitFD, err := unix.Open(spec.ExitFile, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return Proc{}, fmt.Errorf("creating exit file: %w", err)
+	}
+	defer unix.Close(exitFD)
 	var cg group
 	if r.cg != nil && spec.Cgroup != "" {
-		var err error
 		if cg, err = r.cg.create(spec.Cgroup, spec.CPUs, spec.MemMB); err != nil {
 			return Proc{}, fmt.Errorf("creating cgroup: %w", err)
 		}
@@ -180,16 +209,22 @@ func (r *Runner) Start(spec Spec) (Proc, error) {
 		return fail(fmt.Errorf("creating pipe: %w", err))
 	}
 	pidfd := -1
-	argv := append([]string{r.shell, "-c", wrapperScript, "corral-task", spec.ExitFile}, spec.Argv...)
+	argv := append([]string{r.shell, "-c", wrapperScript, "corral-task"}, spec.Argv...)
+	// The credential is applied in the child between fork and exec: the
+	// wrapper and all it starts are the user's, at no extra process.
 	pid, err := syscall.ForkExec(r.shell, argv, &syscall.ProcAttr{
 		Dir:   spec.Dir,
 		Env:   spec.Env,
-		Files: []uintptr{uintptr(r.devnull), uintptr(r.devnull), uintptr(r.devnull), uintptr(pipe[0])},
-		Sys:   &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd},
+		Files: []uintptr{uintptr(r.devnull), uintptr(r.devnull), uintptr(r.devnull), uintptr(pipe[0]), uintptr(exitFD)},
+		Sys:   &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd, Credential: cred},
 	})
 	unix.Close(pipe[0])
 	if err != nil {
 		unix.Close(pipe[1])
+		if cred != nil && errors.Is(err, unix.EACCES) {
+			return fail(fmt.Errorf("starting %s as user %q: %w (the sandbox %s and every directory above it must be searchable by that user)",
+				r.shell, spec.User.Name, err, spec.Dir))
+		}
 		return fail(fmt.Errorf("starting %s: %w", r.shell, err))
 	}
 	p := &proc{id: spec.ID, pid: pid, child: true, exitFile: spec.ExitFile, cg: cg, rawfd: -1}

@@ -1,12 +1,13 @@
 // Package task holds the agent's pure decisions about a single task: whether
-// a TaskInfo can run here (Validate), what its process sees (Env, Ports,
-// Limits), and what its end means (Outcome).
+// a TaskInfo can run here (Validate), who it runs as (User), what its
+// process sees (Env, Ports, Limits), and what its end means (Outcome).
 //
 // The state machine of a task on the agent:
 //
 //	           validate fails
 //	 LAUNCH ───────────────────────────────▶ TASK_ERROR
-//	   │
+//	   │       its user is missing or the agent cannot switch to it
+//	   ├───────────────────────────────────▶ TASK_FAILED (nothing started)
 //	   ▼        spawn fails
 //	TASK_STARTING ─────────────────────────▶ TASK_FAILED
 //	   │ spawned

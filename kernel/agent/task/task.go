@@ -54,7 +54,9 @@ func Validate(frameworkID string, ti *mesos.TaskInfo) error {
 		return errors.New("command URIs (fetching) are not supported")
 	}
 	if ti.Command.User != "" {
-		return errors.New("running a command as another user (command.user) is not supported")
+		if err := validUser(ti.Command.User); err != nil {
+			return fmt.Errorf("invalid command.user: %w", err)
+		}
 	}
 	if ti.Command.IsShell() {
 		if strings.TrimSpace(ti.Command.Value) == "" {
@@ -75,6 +77,41 @@ func Validate(frameworkID string, ti *mesos.TaskInfo) error {
 		}
 	}
 	return nil
+}
+
+// maxUserLen bounds a user name; longer names exist in no user database
+// worth looking up.
+const maxUserLen = 256
+
+// validUser reports why name cannot name an OS user, or nil. Whether the
+// user exists is up to the host (the launch fails naming it).
+func validUser(name string) error {
+	if len(name) > maxUserLen {
+		return fmt.Errorf("user name is longer than %d bytes", maxUserLen)
+	}
+	if strings.TrimSpace(name) == "" {
+		return errors.New("user name is blank")
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || r == ':' || r == '/' {
+			return fmt.Errorf("user name %q contains %q", name, r)
+		}
+	}
+	return nil
+}
+
+// User returns the name of the OS user a task runs as when the agent
+// switches users: its command's user, else its framework's (fw may be
+// nil). "" means neither names one, and the task runs as the agent's own
+// user.
+func User(ti *mesos.TaskInfo, fw *mesos.FrameworkInfo) string {
+	if ti.Command != nil && ti.Command.User != "" {
+		return ti.Command.User
+	}
+	if fw != nil {
+		return fw.User
+	}
+	return ""
 }
 
 // Argv returns the command line of a validated task: /bin/sh -c value for a
@@ -124,15 +161,25 @@ type EnvInput struct {
 	Sandbox       string
 	AgentEndpoint string // host:port of the agent's HTTP server
 	Hostname      string
+	// User is the name of the OS user the task runs as, when the agent
+	// switched to it, and Home that user's home directory. Empty User
+	// means the agent's own user.
+	User, Home string
 }
 
 // Env returns the environment of a task's process, as NAME=value strings.
-// Variables from the command come last so a task may override the agent's
-// defaults (PATH, HOME), as with Mesos.
+// HOME is the sandbox, unless the task runs as a user the agent switched
+// to: then HOME is that user's home and USER and LOGNAME its name, as a
+// login would set them. Variables from the command come last so a task
+// may override the agent's defaults (PATH, HOME), as with Mesos.
 func Env(ti *mesos.TaskInfo, in EnvInput) []string {
+	home := in.Sandbox
+	if in.User != "" && in.Home != "" {
+		home = in.Home
+	}
 	env := []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOME=" + in.Sandbox,
+		"HOME=" + home,
 		"HOST=" + in.Hostname,
 		"CORRAL_TASK_ID=" + ti.TaskID.Value,
 		"CORRAL_FRAMEWORK_ID=" + in.FrameworkID,
@@ -146,6 +193,9 @@ func Env(ti *mesos.TaskInfo, in EnvInput) []string {
 		"MESOS_SANDBOX=" + in.Sandbox,
 		"MESOS_DIRECTORY=" + in.Sandbox,
 		"MESOS_AGENT_ENDPOINT=" + in.AgentEndpoint,
+	}
+	if in.User != "" {
+		env = append(env, "USER="+in.User, "LOGNAME="+in.User)
 	}
 	ports := Ports(ti.Resources)
 	if len(ports) > 0 {

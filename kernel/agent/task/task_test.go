@@ -56,6 +56,14 @@ func TestValidate(t *testing.T) {
 			HealthCheck: &mesos.HealthCheck{Type: "HTTP", HTTP: &mesos.HTTPCheckInfo{}}}, "invalid health_check: http.port"},
 		{"health check type", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("x"),
 			HealthCheck: &mesos.HealthCheck{Type: "PING"}}, "invalid health_check: type"},
+		{"user", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Value: "x", User: "nobody"}}, ""},
+		{"user with domain", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Value: "x", User: `CORP\svc-build`}}, ""},
+		{"user blank", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Value: "x", User: "  "}}, "invalid command.user: user name is blank"},
+		{"user colon", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Value: "x", User: "a:b"}}, "invalid command.user"},
+		{"user slash", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Value: "x", User: "../root"}}, "invalid command.user"},
+		{"user newline", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Value: "x", User: "a\nb"}}, "invalid command.user"},
+		{"user nul", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Value: "x", User: "a\x00"}}, "invalid command.user"},
+		{"user too long", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Value: "x", User: strings.Repeat("u", 257)}}, "longer than 256"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,6 +116,63 @@ func TestEnv(t *testing.T) {
 		if m[k] != v {
 			t.Errorf("Env()[%s] = %q; want %q", k, m[k], v)
 		}
+	}
+}
+
+func TestUser(t *testing.T) {
+	tests := []struct {
+		name    string
+		command *mesos.CommandInfo
+		fw      *mesos.FrameworkInfo
+		want    string
+	}{
+		{"command wins", &mesos.CommandInfo{Value: "x", User: "alice"}, &mesos.FrameworkInfo{User: "bob"}, "alice"},
+		{"framework when command has none", cmd("x"), &mesos.FrameworkInfo{User: "bob"}, "bob"},
+		{"neither", cmd("x"), &mesos.FrameworkInfo{}, ""},
+		{"no framework info", cmd("x"), nil, ""},
+		{"no command", nil, &mesos.FrameworkInfo{User: "bob"}, "bob"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ti := &mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: tt.command}
+			if got := User(ti, tt.fw); got != tt.want {
+				t.Errorf("User() = %q; want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEnvUser(t *testing.T) {
+	override := &mesos.CommandInfo{Value: "x", Environment: &mesos.Environment{Variables: []mesos.Variable{{Name: "HOME", Value: "/h"}}}}
+	tests := []struct {
+		name    string
+		command *mesos.CommandInfo
+		in      EnvInput
+		want    map[string]string // "" = unset
+	}{
+		{"agent's own user", cmd("x"), EnvInput{Sandbox: "/sb"}, map[string]string{"HOME": "/sb", "USER": "", "LOGNAME": ""}},
+		{"switched user", cmd("x"), EnvInput{Sandbox: "/sb", User: "nobody", Home: "/nonexistent"},
+			map[string]string{"HOME": "/nonexistent", "USER": "nobody", "LOGNAME": "nobody"}},
+		{"user without home", cmd("x"), EnvInput{Sandbox: "/sb", User: "svc"}, map[string]string{"HOME": "/sb", "USER": "svc", "LOGNAME": "svc"}},
+		{"command overrides home", override, EnvInput{Sandbox: "/sb", User: "nobody", Home: "/nonexistent"},
+			map[string]string{"HOME": "/h", "USER": "nobody"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := map[string]string{}
+			for _, kv := range Env(&mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: tt.command}, tt.in) {
+				k, v, _ := strings.Cut(kv, "=")
+				if _, dup := m[k]; dup {
+					t.Errorf("Env has %s twice", k)
+				}
+				m[k] = v
+			}
+			for k, v := range tt.want {
+				if m[k] != v {
+					t.Errorf("Env()[%s] = %q; want %q", k, m[k], v)
+				}
+			}
+		})
 	}
 }
 
