@@ -108,6 +108,35 @@ func (s Status) Check(now time.Time) (ok bool, reason string) {
 	return false, reason
 }
 
+// Report is a Status judged at a moment (Status.Report), shaped for the
+// JSON of a health endpoint.
+type Report struct {
+	// Sound is Check's verdict; Reason says why not (empty when sound).
+	Sound          bool       `json:"-"`
+	Reason         string     `json:"reason,omitempty"`
+	State          State      `json:"state"`
+	FrameworkID    string     `json:"id,omitempty"`
+	Since          time.Time  `json:"since"`
+	LastSubscribed *time.Time `json:"lastSubscribed,omitempty"`
+	Grace          string     `json:"grace"`
+	LastError      string     `json:"lastError,omitempty"`
+}
+
+// Report judges s at now (see Check) and returns the verdict with the
+// facts behind it.
+func (s Status) Report(now time.Time) Report {
+	r := Report{State: s.State, FrameworkID: s.FrameworkID, Since: s.Since.UTC(), Grace: s.Grace().String()}
+	r.Sound, r.Reason = s.Check(now)
+	if !s.LastSubscribed.IsZero() {
+		t := s.LastSubscribed.UTC()
+		r.LastSubscribed = &t
+	}
+	if s.LastError != nil {
+		r.LastError = s.LastError.Error()
+	}
+	return r
+}
+
 // roundDuration rounds d for people: to 10 ms below a minute, to the
 // second above.
 func roundDuration(d time.Duration) time.Duration {

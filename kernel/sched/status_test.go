@@ -2,12 +2,15 @@ package sched
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"corral/kernel/mesos"
 )
@@ -238,5 +241,27 @@ func TestStateString(t *testing.T) {
 		if got := s.String(); got != want {
 			t.Errorf("State(%d).String() = %q; want %q", int(s), got, want)
 		}
+	}
+}
+
+func TestStatusReport(t *testing.T) {
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	st := Status{State: StateDisconnected, Since: t0, LastSubscribed: t0.Add(-time.Minute), FrameworkID: "fw-1",
+		Heartbeat: 15 * time.Second, LastError: errors.New("stream ended: EOF")}
+	got := st.Report(t0.Add(time.Minute))
+	last := t0.Add(-time.Minute)
+	want := Report{Sound: false, Reason: "not subscribed to a master for 1m0s (grace 30s); last error: stream ended: EOF",
+		State: StateDisconnected, FrameworkID: "fw-1", Since: t0, LastSubscribed: &last, Grace: "30s", LastError: "stream ended: EOF"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Report() mismatch (-want +got):\n%s", diff)
+	}
+	b, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wantJSON = `{"reason":"not subscribed to a master for 1m0s (grace 30s); last error: stream ended: EOF","state":"disconnected","id":"fw-1",` +
+		`"since":"2024-05-01T12:00:00Z","lastSubscribed":"2024-05-01T11:59:00Z","grace":"30s","lastError":"stream ended: EOF"}`
+	if string(b) != wantJSON {
+		t.Errorf("json.Marshal(Report()) = %s; want %s", b, wantJSON)
 	}
 }
