@@ -132,22 +132,40 @@ func bounded(next http.Handler) http.Handler {
 	})
 }
 
-// health says whether the database can be reached (503 if not), whether
-// this instance leads ("leading", and "leader" as the masters name it),
-// and, when known, the base URL of the instance that leads ("leaderUrl").
+// health says whether the database can be reached, whether this
+// instance leads ("leading", and "leader" as the masters name it), and,
+// when known, the base URL of the instance that leads ("leaderUrl"). It
+// answers 503, with "reason" naming every problem, when the database
+// cannot be reached, and on the leader also when its framework is not
+// subscribed to a master for longer than the grace (two of the master's
+// heartbeat intervals: reconnecting, a master failover, the start) or
+// was removed by the kernel; "framework" gives the connection's facts.
+// A standby's health depends on itself alone.
 func (s *Service) health(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	err := s.store.Ping(ctx)
 	leading := s.Leading()
-	body := map[string]any{"healthy": err == nil, "leading": leading, "leader": leading, "database": "ok"}
+	body := map[string]any{"healthy": true, "leading": leading, "leader": leading, "database": "ok"}
 	if u, ok := s.leaderURL(); ok {
 		body["leaderUrl"] = u
 	}
-	code := http.StatusOK
+	var problems []string
 	if err != nil {
 		edge.Note(r, err)
 		body["database"] = "not reachable"
+		problems = append(problems, "database not reachable")
+	}
+	if fw, ok := s.kernelStatus(); leading && ok {
+		rep := fw.Report(time.Now())
+		body["framework"] = rep
+		if !rep.Sound {
+			problems = append(problems, rep.Reason)
+		}
+	}
+	code := http.StatusOK
+	if len(problems) > 0 {
+		body["healthy"], body["reason"] = false, strings.Join(problems, "; ")
 		code = http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, body)

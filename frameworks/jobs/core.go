@@ -253,7 +253,10 @@ func (c *core) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Under s.mu: /health reads it (see Service.kernelStatus).
+	s.mu.Lock()
 	c.client = client
+	s.mu.Unlock()
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	clientDone := make(chan struct{})
@@ -264,7 +267,9 @@ func (c *core) run(ctx context.Context) error {
 			if cctx.Err() != nil {
 				return
 			}
-			s.log.Error("scheduler client stopped; retrying", "err", err)
+			if !s.resubscribe(client, err) {
+				return
+			}
 			select {
 			case <-cctx.Done():
 			case <-time.After(5 * time.Second):

@@ -19,6 +19,7 @@ import (
 	"corral/frameworks/services/store"
 	"corral/internal/edge"
 	"corral/kernel/mesos"
+	"corral/kernel/sched"
 )
 
 // errorBody is Marathon's error shape.
@@ -134,25 +135,35 @@ func (s *Service) ping(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// health is GET /health: 200 while this leading instance reaches its
-// database, 503 (naming the problem) when it does not. Tasks keep running
-// either way; writes wait for the database.
+// health is GET /health on the leading instance: 200 while it reaches
+// its database and its framework is subscribed to a master, or has been
+// without a subscription for no longer than the grace (two of the
+// master's heartbeat intervals: reconnecting, a master failover, the
+// start); 503 otherwise, with "reason" naming every problem and
+// "framework" the connection's facts. A framework the master removed
+// stays 503: this instance schedules nothing more (see lead). Tasks keep
+// running while the database is away; writes wait for it.
 func (s *Service) health(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	var (
-		connected bool
-		writes    map[string]any
-	)
-	_ = s.do(ctx, func(c *core) {
-		connected = c.subscribed
-		writes = c.writeStats()
-	})
-	body := map[string]any{"healthy": true, "leader": true, "leaderUrl": s.leaderURL, "database": "ok", "connected": connected, "writes": writes}
-	code := http.StatusOK
+	var writes map[string]any
+	_ = s.do(ctx, func(c *core) { writes = c.writeStats() })
+	fw := s.client.Status()
+	rep := fw.Report(time.Now())
+	body := map[string]any{"healthy": true, "leader": true, "leaderUrl": s.leaderURL, "database": "ok",
+		"connected": fw.State == sched.StateSubscribed, "writes": writes, "framework": rep}
+	var problems []string
 	if err := s.store.Ping(ctx); err != nil {
 		edge.Note(r, err)
-		body["healthy"], body["database"] = false, "not reachable"
+		body["database"] = "not reachable"
+		problems = append(problems, "database not reachable")
+	}
+	if !rep.Sound {
+		problems = append(problems, rep.Reason)
+	}
+	code := http.StatusOK
+	if len(problems) > 0 {
+		body["healthy"], body["reason"] = false, strings.Join(problems, "; ")
 		code = http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, body)

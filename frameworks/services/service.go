@@ -227,8 +227,21 @@ func (s *Service) lead(ctx context.Context, ready func()) {
 			if ctx.Err() != nil {
 				return
 			}
-			// A refused subscription (say the kernel removed us) is logged;
-			// try again later rather than dying.
+			if errors.Is(err, sched.ErrRemoved) {
+				// Terminal: the kernel killed the framework's tasks and
+				// refuses its id for good. Registering anew on our own
+				// would hide a teardown nobody here asked for (and any
+				// client could send); stay up, say so on /health (503)
+				// and here, and let an operator decide.
+				s.log.Error("framework removed by the kernel: its tasks were killed and the kernel refuses its id for good; "+
+					"this instance schedules nothing more and /health answers 503. Find out who tore it down (the master's log), "+
+					"then delete the stored id (DELETE FROM services.framework) and restart the services instances: "+
+					"they register a new framework and launch the apps again",
+					"framework_id", client.FrameworkID(), "err", err)
+				return
+			}
+			// Another refused subscription is logged; try again later
+			// rather than dying.
 			s.log.Error("scheduler client stopped; retrying", "err", err)
 			select {
 			case <-ctx.Done():

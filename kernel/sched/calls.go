@@ -1,7 +1,6 @@
 package sched
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -82,13 +81,10 @@ func (c *Client) send(ctx context.Context, call *mesos.Call) (streamID string, e
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.CallTimeout)
 		defer cancel()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, master+schedulerPath, bytes.NewReader(body))
+	req, err := c.newRequest(ctx, master, body, streamID)
 	if err != nil {
 		return streamID, fmt.Errorf("sched: %s at %s: %w", call.Type, master, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Mesos-Stream-Id", streamID)
 	resp, err := c.callHC.Do(req)
 	if err != nil {
 		return streamID, fmt.Errorf("sched: %s at %s: %w", call.Type, master, err)
@@ -213,13 +209,14 @@ func (c *Client) Suppress(ctx context.Context, roles ...string) error {
 
 // Teardown sends TEARDOWN: the master kills all the framework's tasks and
 // removes it. On success the Client closes its stream, Run returns nil,
-// and the Client cannot subscribe again.
+// the Client cannot subscribe again, and Status reports StateRemoved.
 func (c *Client) Teardown(ctx context.Context) error {
 	if err := c.call(ctx, &mesos.Call{Type: mesos.CallTeardown}); err != nil {
 		return err
 	}
 	c.mu.Lock()
-	c.tornDown, c.connected = true, false
+	c.tornDown = true
+	c.markRemovedLocked(&RemovedError{FrameworkID: c.frameworkIDLocked(), Message: "TEARDOWN"})
 	cancel := c.cancelStream
 	c.mu.Unlock()
 	if cancel != nil {

@@ -67,8 +67,13 @@ type Client struct {
 	streamID     string              // Mesos-Stream-Id of the open stream, or ""
 	connected    bool                // SUBSCRIBED received on the open stream
 	heartbeat    time.Duration       // master's interval from the last SUBSCRIBED
-	tornDown     bool
+	tornDown     bool                // this Client's Teardown succeeded
 	cancelStream context.CancelCauseFunc
+	// The connection as Status reports it.
+	since        time.Time     // when the state last changed
+	subscribedAt time.Time     // the last SUBSCRIBED; zero before the first
+	lastErr      error         // why the last attempt failed or the last stream ended
+	removed      *RemovedError // set once the framework is removed, never cleared
 }
 
 // Stream end causes, reported in logs and by Run's reconnect decisions.
@@ -76,6 +81,7 @@ var (
 	errStalled      = errors.New("no event within the heartbeat allowance")
 	errStreamClosed = errors.New("stream closed by master")
 	errTornDown     = errors.New("framework torn down")
+	errRemoved      = errors.New("framework removed by the master")
 )
 
 const (
@@ -134,6 +140,7 @@ func New(cfg Config, h Handler, log *slog.Logger) (*Client, error) {
 		offersDue: make(chan struct{}, 1),
 		framework: fw,
 		heartbeat: defaultHeartbeat,
+		since:     time.Now(),
 	}
 	c.wish.replace(cfg.SuppressedRoles, fw.EffectiveRoles(), false)
 	return c, nil
@@ -164,6 +171,52 @@ func (c *Client) Connected() bool {
 	return c.connected
 }
 
+// Status returns a snapshot of the connection: subscribed or not and
+// since when, the last error, and whether the master removed the
+// framework. Status().Check judges it for a health report.
+func (c *Client) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := Status{
+		State:          StateDisconnected,
+		Since:          c.since,
+		LastSubscribed: c.subscribedAt,
+		FrameworkID:    c.frameworkIDLocked(),
+		Heartbeat:      c.heartbeat,
+		LastError:      c.lastErr,
+	}
+	switch {
+	case c.removed != nil:
+		st.State, st.Removed = StateRemoved, c.removed
+	case c.connected:
+		st.State = StateSubscribed
+	}
+	return st
+}
+
+// markRemovedLocked makes the Client removed for good, unless it
+// already is. c.mu is held.
+func (c *Client) markRemovedLocked(re *RemovedError) {
+	if c.removed != nil {
+		return
+	}
+	c.removed, c.connected, c.since = re, false, time.Now()
+}
+
+// removal returns why the framework was removed, or nil.
+func (c *Client) removal() *RemovedError {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.removed
+}
+
+// setLastError records why an attempt failed or a stream ended.
+func (c *Client) setLastError(err error) {
+	c.mu.Lock()
+	c.lastErr = err
+	c.mu.Unlock()
+}
+
 // Leader returns the base URL of the master that accepted the last
 // SUBSCRIBE (after any redirects), or "" before the first. It is kept
 // across disconnections and tried first on the next subscription.
@@ -179,13 +232,18 @@ func (c *Client) Leader() string {
 // or error, HeartbeatMisses heartbeat intervals of silence, a 5xx or a
 // connection failure), trying each master in turn and backing off
 // exponentially between rounds. An ERROR event is passed to the handler
-// and does not stop Run; a handler that deems it fatal cancels ctx.
+// and does not stop Run, except one saying that the framework was
+// removed; a handler that deems another fatal cancels ctx.
 //
 // Run returns ctx's error when ctx is done; nil after a successful
-// Teardown; and a *CallError when a master refuses SUBSCRIBE with a 4xx
-// other than 408 and 429 (e.g. 400 "Framework has been removed"), because
-// retrying the same FrameworkInfo cannot succeed: the caller decides, for
-// instance to forget a removed framework's id and start a new Client.
+// Teardown; a *RemovedError (errors.Is ErrRemoved) once a master says
+// the framework was removed, in an ERROR event or by refusing SUBSCRIBE,
+// and at once from every later call: the master never accepts the id
+// again, so the Client stops asking (Status reports StateRemoved); and a
+// *CallError when a master refuses SUBSCRIBE with another 4xx than 408
+// and 429, because retrying the same FrameworkInfo cannot succeed. The
+// caller decides what follows, for instance to tell an operator, or to
+// forget a removed framework's id and start a new Client.
 // Run must not be called again while it is running.
 func (c *Client) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
@@ -216,6 +274,9 @@ func (c *Client) Run(ctx context.Context) error {
 		if c.isTornDown() {
 			return nil
 		}
+		if re := c.removal(); re != nil {
+			return re
+		}
 		changed := detectorChanges(c.detector)
 		// A leader change abandons an attempt still waiting on the old
 		// leader: a dead host's address may not refuse connections, and
@@ -230,6 +291,15 @@ func (c *Client) Run(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case err != nil:
+			c.setLastError(err)
+			var re *RemovedError
+			if errors.As(err, &re) {
+				c.mu.Lock()
+				c.markRemovedLocked(re)
+				c.mu.Unlock()
+				c.log.Error("framework removed by the master; not subscribing again", "framework_id", re.FrameworkID, "master", re.Master, "message", re.Message)
+				return re
+			}
 			var ce *CallError
 			if errors.As(err, &ce) && ce.permanent() {
 				c.log.Error("master refused subscription", "err", err)
@@ -244,6 +314,10 @@ func (c *Client) Run(ctx context.Context) error {
 			}
 			if c.isTornDown() {
 				return nil
+			}
+			if re := c.removal(); re != nil {
+				c.log.Error("framework removed by the master; not subscribing again", "framework_id", re.FrameworkID, "master", re.Master, "message", re.Message)
+				return re
 			}
 			if subscribed {
 				failures = 0
@@ -370,8 +444,7 @@ func (c *Client) connect(ctx context.Context) (*stream, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		var ce *CallError
-		if errors.As(err, &ce) && ce.permanent() {
+		if terminal(err) {
 			return nil, err
 		}
 		c.log.Debug("master unavailable", "master", m, "err", err)
@@ -411,12 +484,10 @@ func (c *Client) subscribe(ctx context.Context, master string) (*stream, error) 
 		return nil, err
 	}
 	for hop := 0; ; hop++ {
-		req, err := http.NewRequestWithContext(sctx, http.MethodPost, master+schedulerPath, bytes.NewReader(body))
+		req, err := c.newRequest(sctx, master, body, "")
 		if err != nil {
 			return fail(fmt.Errorf("subscribing at %s: %w", master, err))
 		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json")
 		resp, err := c.streamHC.Do(req)
 		if err != nil {
 			if cause := context.Cause(sctx); cause != nil && ctx.Err() == nil {
@@ -436,8 +507,11 @@ func (c *Client) subscribe(ctx context.Context, master string) (*stream, error) 
 			continue
 		}
 		if resp.StatusCode != http.StatusOK {
-			err := newCallError(mesos.CallSubscribe, master, resp)
-			return fail(err)
+			ce := newCallError(mesos.CallSubscribe, master, resp)
+			if ce.permanent() && isRemoval(ce.Message) {
+				return fail(c.removedBy(master, ce.Message, ce))
+			}
+			return fail(ce)
 		}
 		if ct := resp.Header.Get("Content-Type"); ct != "" {
 			if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
@@ -447,11 +521,37 @@ func (c *Client) subscribe(ctx context.Context, master string) (*stream, error) 
 		}
 		id := resp.Header.Get("Mesos-Stream-Id")
 		if id == "" {
+			// A refusal: corral's master answers a SUBSCRIBE it turns
+			// down with a lone ERROR event and no stream.
+			msg, err := firstError(resp.Body)
 			resp.Body.Close()
-			return fail(fmt.Errorf("subscribing at %s: response has no Mesos-Stream-Id", master))
+			switch {
+			case err != nil:
+				return fail(fmt.Errorf("subscribing at %s: response has no Mesos-Stream-Id (%w)", master, err))
+			case isRemoval(msg):
+				return fail(c.removedBy(master, msg, nil))
+			}
+			return fail(fmt.Errorf("subscribing at %s: master refused with ERROR %q", master, msg))
 		}
 		return &stream{master: master, id: id, body: resp.Body, ctx: sctx, cancel: cancel, timer: timer, stall: stall, suppressed: suppressed}, nil
 	}
+}
+
+// newRequest builds every request the Client sends to a master: the
+// SUBSCRIBE (streamID "") and the calls on its stream. It is the one
+// place where what every request carries (content negotiation, the
+// stream id, and credentials when there are some) is set.
+func (c *Client) newRequest(ctx context.Context, master string, body []byte, streamID string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, master+schedulerPath, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if streamID != "" {
+		req.Header.Set("Mesos-Stream-Id", streamID)
+	}
+	return req, nil
 }
 
 // serve makes s the current stream, reads it on a new goroutine and
@@ -474,7 +574,11 @@ func (c *Client) serve(ctx context.Context, s *stream, acks chan<- ack) (subscri
 		subscribed, err = c.read(s, events)
 		c.mu.Lock()
 		if c.streamID == s.id {
+			if c.connected {
+				c.since = time.Now()
+			}
 			c.streamID, c.connected, c.cancelStream = "", false, nil
+			c.lastErr = fmt.Errorf("stream from %s ended: %w", s.master, err)
 		}
 		c.mu.Unlock()
 		close(events)
@@ -512,10 +616,21 @@ func (c *Client) read(s *stream, out chan<- *mesos.Event) (subscribed bool, err 
 			stall = c.onSubscribed(s, ev.Subscribed)
 			subscribed = true
 		}
+		removed := ev.Type == mesos.EventError && ev.Error != nil && isRemoval(ev.Error.Message)
+		if removed {
+			re := c.removedBy(s.master, ev.Error.Message, nil)
+			c.mu.Lock()
+			c.markRemovedLocked(re)
+			c.mu.Unlock()
+		}
 		select {
 		case out <- ev:
 		case <-s.ctx.Done():
 			return subscribed, context.Cause(s.ctx)
+		}
+		if removed {
+			// The handler still gets the ERROR; nothing after it matters.
+			return subscribed, errRemoved
 		}
 		s.timer.Reset(stall)
 	}
@@ -533,7 +648,9 @@ func (c *Client) onSubscribed(s *stream, sub *mesos.Subscribed) time.Duration {
 		c.framework.ID = &mesos.ID{Value: sub.FrameworkID.Value}
 	}
 	c.heartbeat = hb
-	if c.streamID == s.id {
+	if c.streamID == s.id && c.removed == nil {
+		now := time.Now()
+		c.since, c.subscribedAt, c.lastErr = now, now, nil
 		c.connected = true
 		c.wish.subscribed(s.suppressed)
 	}
@@ -544,6 +661,39 @@ func (c *Client) onSubscribed(s *stream, sub *mesos.Subscribed) time.Duration {
 	c.offersChanged()
 	c.log.Info("subscribed", "master", s.master, "framework_id", id, "heartbeat", hb)
 	return time.Duration(c.cfg.HeartbeatMisses) * hb
+}
+
+// removedBy returns the removal a master reported in msg, of the
+// framework as the Client knows it.
+func (c *Client) removedBy(master, msg string, cause error) *RemovedError {
+	return &RemovedError{FrameworkID: c.FrameworkID(), Master: master, Message: msg, Err: cause}
+}
+
+// terminal reports whether a subscription error ends Run: a removal, or
+// a refusal that repeating cannot change.
+func terminal(err error) bool {
+	if errors.Is(err, ErrRemoved) {
+		return true
+	}
+	var ce *CallError
+	return errors.As(err, &ce) && ce.permanent()
+}
+
+// firstError reads the first record of a refusal's body and returns the
+// message of the ERROR event it holds.
+func firstError(body io.Reader) (string, error) {
+	rec, err := mesos.NewReader(io.LimitReader(body, maxErrorBody)).Next()
+	if err != nil {
+		return "", fmt.Errorf("reading the answer: %w", err)
+	}
+	var ev mesos.Event
+	if err := json.Unmarshal(rec, &ev); err != nil {
+		return "", fmt.Errorf("decoding the answer: %w", err)
+	}
+	if ev.Type != mesos.EventError || ev.Error == nil {
+		return "", fmt.Errorf("answer is a %s event, not ERROR", ev.Type)
+	}
+	return ev.Error.Message, nil
 }
 
 // ack is one status update to acknowledge.

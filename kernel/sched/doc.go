@@ -20,6 +20,16 @@
 //     SUBSCRIBED the Client sends what the master still lacks (a wish
 //     changed while the SUBSCRIBE was in flight, a REVIVE that reached no
 //     master, whose refuse filters may stand), retrying with backoff.
+//   - removed: the master removed the framework (a TEARDOWN from anyone
+//     holding its id, an operator, the failover timeout) and refuses
+//     its id for good. Masters say so with the ERROR "Framework has been
+//     removed": Mesos on a stream, corral's master as a lone record with
+//     no Mesos-Stream-Id; or a 4xx with those words. The Client then
+//     never subscribes again: Run returns a *RemovedError.
+//   - status: Status() says subscribed, disconnected or removed, since
+//     when, and the last error; Status.Check judges it for a health
+//     report, forgiving GraceHeartbeats heartbeat intervals without a
+//     subscription.
 //
 // A Client owns one subscription at a time. Run drives this state machine
 // until its context is done:
@@ -33,15 +43,17 @@
 //	|     |    |    |
 //	|     |    |    +- connection error, 5xx, 408, 429: try the next
 //	|     |    |       master, last leader first; when all failed --+
-//	|     |    | 4xx                                                |
-//	|     |    +--> Run returns *CallError                          v
+//	|     |    | 4xx, or 200 with a lone ERROR                      |
+//	|     |    +--> removal: Run returns *RemovedError (terminal)   |
+//	|     |         other 4xx: Run returns *CallError               v
 //	|     | 200 with Mesos-Stream-Id                        +-------------+
 //	|     v                                                 |   backoff   |
 //	|  +-----------+  EOF, read or decode error,            | 100 ms x 2^n|
 //	|  | streaming |-- silence > HeartbeatMisses x -------->| jittered,   |
 //	|  +-----------+   heartbeat interval                   | capped at   |
 //	|     | SUBSCRIBED (ERROR and other events              | BackoffMax  |
-//	|     v            go to the handler in order)          +-------------+
+//	|     |            go to the handler in order; an       +-------------+
+//	|     v            ERROR saying removed ends Run: *RemovedError)
 //	|  +------------+                                          ^       |
 //	|  | subscribed |-- same causes (n starts again at 0) -----+       |
 //	|  +------------+                                                  |
@@ -49,6 +61,7 @@
 //	+------------------------------------------------------------------+
 //
 //	ctx done: Run returns ctx.Err()          Teardown: Run returns nil
+//	removed (by a master or Teardown): every later Run returns at once
 //
 // The first SUBSCRIBE carries no framework id unless Config.Framework.ID
 // is set (failover); once SUBSCRIBED names the id, every re-subscription

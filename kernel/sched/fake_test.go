@@ -168,6 +168,10 @@ type fakeMaster struct {
 	redirect   string  // if set, SUBSCRIBE answers 307 with this Location
 	subReplies []reply // consumed, one per SUBSCRIBE, before accepting
 	errorFirst string  // if set, the next stream sends only this ERROR
+	// refuseWith, if set, answers every SUBSCRIBE as corral's master
+	// refuses one: 200, no Mesos-Stream-Id, a lone ERROR with this
+	// message.
+	refuseWith string
 	callReply  map[mesos.CallType]reply
 	onCall     func(fs *fakeStream, c *mesos.Call) // runs before the reply
 	// noLeader makes SUBSCRIBE answer 503 "No leader elected", as a
@@ -178,6 +182,8 @@ type fakeMaster struct {
 	onSubscribe func(c *mesos.Call)
 	cur         *fakeStream
 	nStreams    int
+	// subscribes counts the SUBSCRIBEs that arrived, refused or not.
+	subscribes atomic.Int32
 }
 
 type reply struct {
@@ -286,7 +292,15 @@ func (m *fakeMaster) subscribe(w http.ResponseWriter, r *http.Request, call meso
 		http.Error(w, "Subscribe calls should not include the 'Mesos-Stream-Id' header", http.StatusBadRequest)
 		return
 	}
+	m.subscribes.Add(1)
 	m.mu.Lock()
+	if msg := m.refuseWith; msg != "" {
+		m.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		m.write(w, &mesos.Event{Type: mesos.EventError, Error: &mesos.Error{Message: msg}})
+		return
+	}
 	if m.redirect != "" {
 		loc := m.redirect
 		m.mu.Unlock()
