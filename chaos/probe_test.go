@@ -77,7 +77,7 @@ func startProbe(masterFlag string, inFlight, perAgent int) (*probe, error) {
 	ft := mesos.Float(3600)
 	cl, err := sched.New(sched.Config{
 		Detector: src,
-		Framework: mesos.FrameworkInfo{User: "root", Name: probeName, FailoverTimeout: &ft,
+		Framework: mesos.FrameworkInfo{User: "nobody", Name: probeName, FailoverTimeout: &ft,
 			Capabilities: []mesos.Capability{{Type: mesos.CapPartitionAware}}},
 		AutoAcknowledge: true,
 		BackoffMax:      time.Second,

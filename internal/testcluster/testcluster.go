@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -173,6 +174,7 @@ type Cluster struct {
 	// ZooKeeper URL when the masters elect through it, else URL.
 	MasterFlag string
 	Agents     []*Agent
+	switchUser bool
 }
 
 // Agent is an agent process.
@@ -204,13 +206,17 @@ type Options struct {
 	// ZK, if set, is the zk:// URL of the masters' election: masters get
 	// --zk, agents and frameworks --master with it.
 	ZK string
+	// SwitchUser makes the agents run tasks as their users (the agent's
+	// default); without it they run every task as the test's own user, so
+	// that tasks can write the tests' marker files wherever they are.
+	SwitchUser bool
 }
 
 // Start starts a master (on a fresh database) and agents, and waits until
 // they are registered.
 func Start(tb testing.TB, o Options) *Cluster {
 	tb.Helper()
-	c := &Cluster{tb: tb, DB: testpg.URL(tb)}
+	c := &Cluster{tb: tb, DB: testpg.URL(tb), switchUser: o.SwitchUser}
 	n := max(o.Masters, 1)
 	if n > 1 && o.ZK == "" {
 		tb.Fatal("testcluster: several masters need Options.ZK")
@@ -255,10 +261,11 @@ func Start(tb testing.TB, o Options) *Cluster {
 func (c *Cluster) AddAgent(resources, attributes, hostname string) *Agent {
 	tb := c.tb
 	addr := FreeAddr(tb)
-	wd := tb.TempDir()
+	wd := SearchableDir(tb)
 	a := &Agent{URL: "http://" + addr, WorkDir: wd}
 	a.Proc = StartProc(tb, fmt.Sprintf("agent-%d", len(c.Agents)), "agent", "--master", c.MasterFlag, "--listen", addr, "--advertise", a.URL,
-		"--work_dir", wd, "--resources", resources, "--attributes", attributes, "--hostname", hostname)
+		"--work_dir", wd, "--resources", resources, "--attributes", attributes, "--hostname", hostname,
+		"--switch_user="+strconv.FormatBool(c.switchUser))
 	c.Agents = append(c.Agents, a)
 	tb.Cleanup(func() { KillSandboxProcs(wd) })
 	return a
@@ -429,4 +436,18 @@ func removeCgroups(wd string) {
 		}
 		time.Sleep(50 * time.Millisecond) // killed tasks take a moment to leave
 	}
+}
+
+// SearchableDir returns a new temporary directory that every user may
+// enter (as may its parents up to the system's temporary directory):
+// tasks an agent runs as other users reach their sandboxes under it.
+func SearchableDir(tb testing.TB) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	for d := dir; d != os.TempDir() && d != "/" && d != "."; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return dir
 }

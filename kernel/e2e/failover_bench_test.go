@@ -348,7 +348,7 @@ func startFleetScheduler(tb testing.TB, ctx context.Context, wg *sync.WaitGroup,
 	ft := mesos.Float(3600)
 	f.client, err = sched.New(sched.Config{
 		Detector:        src,
-		Framework:       mesos.FrameworkInfo{User: "root", Name: "fleet-bench", FailoverTimeout: &ft},
+		Framework:       mesos.FrameworkInfo{User: "nobody", Name: "fleet-bench", FailoverTimeout: &ft},
 		AutoAcknowledge: true,
 		BackoffMax:      time.Second,
 	}, f, slog.New(slog.NewTextHandler(io.Discard, nil)))

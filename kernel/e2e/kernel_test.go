@@ -18,7 +18,7 @@ import (
 
 func plainInfo(name string) mesos.FrameworkInfo {
 	ft := mesos.Float(3600)
-	return mesos.FrameworkInfo{User: "root", Name: name, FailoverTimeout: &ft,
+	return mesos.FrameworkInfo{User: "nobody", Name: name, FailoverTimeout: &ft,
 		Capabilities: []mesos.Capability{{Type: mesos.CapPartitionAware}}}
 }
 

@@ -257,7 +257,7 @@ func quick(cfg Config) Config {
 // its tasks) through a master failover although it never subscribes.
 func simFramework() mesos.FrameworkInfo {
 	ft := mesos.Float(3600)
-	return mesos.FrameworkInfo{Name: "sim", User: "root", ID: &mesos.ID{Value: "sim-framework"}, FailoverTimeout: &ft}
+	return mesos.FrameworkInfo{Name: "sim", User: "nobody", ID: &mesos.ID{Value: "sim-framework"}, FailoverTimeout: &ft}
 }
 
 // Fifty agents register with their hostnames and preloaded tasks; the
@@ -391,7 +391,7 @@ func TestFleetRunsLaunchedTasks(t *testing.T) {
 			mu.Unlock()
 		}
 	})
-	cl, err := sched.New(sched.Config{Masters: []string{m.url}, Framework: mesos.FrameworkInfo{Name: "test", User: "root"},
+	cl, err := sched.New(sched.Config{Masters: []string{m.url}, Framework: mesos.FrameworkInfo{Name: "test", User: "nobody"},
 		AutoAcknowledge: true}, h, nil)
 	if err != nil {
 		t.Fatal(err)
