@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"corral/frameworks/jobs/job"
 	"corral/frameworks/jobs/schedule"
 	"corral/frameworks/jobs/store"
+	"corral/internal/acl"
 	"corral/internal/edge"
 )
 
@@ -85,6 +87,12 @@ func readBody(r *http.Request) ([]byte, error) {
 	return edge.ReadBody(r)
 }
 
+// routes is the native API, the Chronos API (chronosRoutes) and the
+// service's own endpoints. Every route but /ping and /health demands an
+// authenticated principal when the cluster has credentials (the edge's
+// guard); the ACLs then decide what it may do with jobs (see authz.go).
+// These name no job and need authentication only: /ping, /health,
+// /metrics, /v1/info and /v1/scheduler/leader.
 func (s *Service) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.forwardWrites, bounded)
@@ -103,7 +111,7 @@ func (s *Service) routes() http.Handler {
 	r.Post("/v1/jobs/{name}/runs/{id}/stop", s.stopRun)
 	r.Get("/v1/graph", s.graphJSON)
 	r.Get("/v1/graph.dot", s.graphDot)
-	r.Get("/v1/events", s.bus.ServeHTTP)
+	r.Get("/v1/events", s.eventStream)
 	s.chronosRoutes(r)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not found: " + r.URL.Path})
@@ -234,13 +242,17 @@ func parentsOf(jobs map[string]job.Job) map[string][]string {
 	return out
 }
 
-// save validates j against the whole graph and stores it, setting
-// j.Version to the stored version. create refuses an existing name with
-// 409.
-func (s *Service) save(ctx context.Context, j *job.Job, create bool) error {
+// save validates j against the whole graph and stores it for r, setting
+// j.Version to the stored version, if r's principal may (authorizeJob).
+// create refuses an existing name with 409.
+func (s *Service) save(r *http.Request, j *job.Job, create bool) error {
 	if ve := job.Validate(*j, parseSchedule); ve != nil {
 		return ve
 	}
+	if err := s.authorizeJob(r, *j); err != nil {
+		return err
+	}
+	ctx := r.Context()
 	all, err := s.loadGraph(ctx)
 	if err != nil {
 		return err
@@ -316,9 +328,13 @@ func asClientError(err error) error {
 }
 
 func (s *Service) createJob(w http.ResponseWriter, r *http.Request) {
+	if err := s.grants(r, acl.ManageJobs); err != nil {
+		writeErr(w, r, err)
+		return
+	}
 	j, warnings, err := s.decodeNative(r)
 	if err == nil {
-		err = s.save(r.Context(), &j, true)
+		err = s.save(r, &j, true)
 	}
 	if err != nil {
 		writeErr(w, r, err)
@@ -330,6 +346,10 @@ func (s *Service) createJob(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) putJob(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
+	if err := s.authorize(r, acl.ManageJobs, name); err != nil {
+		writeErr(w, r, err)
+		return
+	}
 	j, warnings, err := s.decodeNative(r)
 	if err != nil {
 		writeErr(w, r, err)
@@ -342,7 +362,7 @@ func (s *Service) putJob(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, &job.ValidationError{Message: "Object is not valid", Details: []job.Detail{{Path: "/name", Errors: []string{fmt.Sprintf("name %q does not match %q in the URL", j.Name, name)}}}})
 		return
 	}
-	if err := s.save(r.Context(), &j, false); err != nil {
+	if err := s.save(r, &j, false); err != nil {
 		writeErr(w, r, err)
 		return
 	}
@@ -359,6 +379,10 @@ func (s *Service) statsOf(ctx context.Context, name string) store.Stats {
 
 func (s *Service) getJob(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
+	if err := s.authorize(r, acl.ViewJobs, name); err != nil {
+		writeErr(w, r, err)
+		return
+	}
 	rec, err := s.store.Job(r.Context(), name)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -373,6 +397,11 @@ func (s *Service) getJob(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) {
+	sees, err := s.viewer(r)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
 	all, err := s.loadGraph(r.Context())
 	if err != nil {
 		writeErr(w, r, err)
@@ -382,7 +411,9 @@ func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	out := []map[string]any{}
 	for _, n := range sortedKeys(all) {
-		out = append(out, s.jobView(all[n], stats[n], now))
+		if sees(n) {
+			out = append(out, s.jobView(all[n], stats[n], now))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -392,7 +423,7 @@ func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) {
 func (s *Service) deleteJob(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
 	force, _ := strconv.ParseBool(r.URL.Query().Get("force"))
-	changes, err := s.remove(r.Context(), name, force)
+	changes, err := s.remove(r, name, force)
 	if err != nil {
 		writeErr(w, r, err)
 		return
@@ -400,7 +431,14 @@ func (s *Service) deleteJob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": name, "rewired": changes})
 }
 
-func (s *Service) remove(ctx context.Context, name string, force bool) ([]dag.Change, error) {
+// remove deletes the job name for r, if r's principal may: manage_jobs
+// for it and, with force, for each child it rewires. Without force a job
+// with children is refused (409), naming those r's principal may see.
+func (s *Service) remove(r *http.Request, name string, force bool) ([]dag.Change, error) {
+	if err := s.authorize(r, acl.ManageJobs, name); err != nil {
+		return nil, err
+	}
+	ctx := r.Context()
 	all, err := s.loadGraph(ctx)
 	if err != nil {
 		return nil, err
@@ -411,14 +449,25 @@ func (s *Service) remove(ctx context.Context, name string, force bool) ([]dag.Ch
 	parents := parentsOf(all)
 	children := dag.Children(parents, name)
 	if len(children) > 0 && !force {
-		return nil, &apiError{code: http.StatusConflict, msg: fmt.Sprintf("job %q has dependent jobs %v; delete with force=true to rewire them", name, children),
-			extra: map[string]any{"children": children}}
+		sees := s.sees(r)
+		seen := slices.DeleteFunc(slices.Clone(children), func(c string) bool { return !sees(c) })
+		msg := fmt.Sprintf("job %q has dependent jobs %v", name, seen)
+		if hidden := len(children) - len(seen); hidden > 0 {
+			msg = fmt.Sprintf("job %q has dependent jobs %v and %d you may not view", name, seen, hidden)
+		}
+		return nil, &apiError{code: http.StatusConflict, msg: msg + "; delete with force=true to rewire them",
+			extra: map[string]any{"children": seen}}
 	}
 	schedules := map[string]string{}
 	for n, j := range all {
 		schedules[n] = j.Schedule
 	}
 	newParents, newSchedules, changes := dag.Rewire(parents, schedules, name)
+	for _, ch := range changes {
+		if err := s.authorize(r, acl.ManageJobs, ch.Job); err != nil {
+			return nil, err
+		}
+	}
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	err = s.store.Atomically(ctx, func(tx *store.Tx) error {
 		for _, ch := range changes {
@@ -491,6 +540,10 @@ func (s *Service) mustJob(ctx context.Context, name string) error {
 
 func (s *Service) listRuns(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
+	if err := s.authorize(r, acl.ViewJobs, name); err != nil {
+		writeErr(w, r, err)
+		return
+	}
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	if limit <= 0 || limit > 1000 {
 		limit = 100
@@ -529,6 +582,10 @@ func (s *Service) runOf(r *http.Request) (store.Run, error) {
 }
 
 func (s *Service) getRun(w http.ResponseWriter, r *http.Request) {
+	if err := s.authorize(r, acl.ViewJobs, chi.URLParam(r, "name")); err != nil {
+		writeErr(w, r, err)
+		return
+	}
 	run, err := s.runOf(r)
 	if err != nil {
 		writeErr(w, r, err)
@@ -537,8 +594,13 @@ func (s *Service) getRun(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, runView(run))
 }
 
-// queueManual records a manual run of a job.
-func (s *Service) queueManual(ctx context.Context, name string, args []string) (store.Run, error) {
+// queueManual records a manual run of a job for r, if r's principal may
+// manage it.
+func (s *Service) queueManual(r *http.Request, name string, args []string) (store.Run, error) {
+	if err := s.authorize(r, acl.ManageJobs, name); err != nil {
+		return store.Run{}, err
+	}
+	ctx := r.Context()
 	rec, err := s.store.Job(ctx, name)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -575,7 +637,7 @@ func (s *Service) triggerRun(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	run, err := s.queueManual(r.Context(), name, req.Arguments)
+	run, err := s.queueManual(r, name, req.Arguments)
 	if err != nil {
 		writeErr(w, r, err)
 		return
@@ -588,6 +650,10 @@ func (s *Service) triggerRun(w http.ResponseWriter, r *http.Request) {
 // the leader through forwardWrites, so this instance answers 503 (retry)
 // only while no instance is known to lead; without one it answers 409.
 func (s *Service) stopRun(w http.ResponseWriter, r *http.Request) {
+	if err := s.authorize(r, acl.ManageJobs, chi.URLParam(r, "name")); err != nil {
+		writeErr(w, r, err)
+		return
+	}
 	run, err := s.runOf(r)
 	if err != nil {
 		writeErr(w, r, err)
@@ -683,8 +749,9 @@ func (d durability) wait(ctx context.Context) error {
 	}
 }
 
-// nodes describes every job for the graph views.
-func (s *Service) nodes(ctx context.Context) ([]dag.NodeInfo, error) {
+// nodes describes the jobs sees allows for the graph views, with the
+// parents it allows.
+func (s *Service) nodes(ctx context.Context, sees func(name string) bool) ([]dag.NodeInfo, error) {
 	all, err := s.loadGraph(ctx)
 	if err != nil {
 		return nil, err
@@ -701,6 +768,9 @@ func (s *Service) nodes(ctx context.Context) ([]dag.NodeInfo, error) {
 	}
 	var out []dag.NodeInfo
 	for _, n := range sortedKeys(all) {
+		if !sees(n) {
+			continue
+		}
 		st := stats[n]
 		last := "fresh"
 		switch {
@@ -713,14 +783,15 @@ func (s *Service) nodes(ctx context.Context) ([]dag.NodeInfo, error) {
 		if stat == "" {
 			stat = "idle"
 		}
-		out = append(out, dag.NodeInfo{Name: n, Parents: all[n].Parents, LastState: last, Status: stat})
+		parents := slices.DeleteFunc(slices.Clone(all[n].Parents), func(p string) bool { return !sees(p) })
+		out = append(out, dag.NodeInfo{Name: n, Parents: parents, LastState: last, Status: stat})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
 func (s *Service) graphJSON(w http.ResponseWriter, r *http.Request) {
-	ns, err := s.nodes(r.Context())
+	ns, err := s.graph(r)
 	if err != nil {
 		writeErr(w, r, err)
 		return
@@ -728,10 +799,21 @@ func (s *Service) graphJSON(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, dag.JSON(ns))
 }
 
-func (s *Service) graphDot(w http.ResponseWriter, r *http.Request) {
-	ns, err := s.nodes(r.Context())
+// graph is nodes for what r's principal may see (viewer).
+func (s *Service) graph(r *http.Request) ([]dag.NodeInfo, error) {
+	sees, err := s.viewer(r)
 	if err != nil {
-		writeErr(w, r, err)
+		return nil, err
+	}
+	return s.nodes(r.Context(), sees)
+}
+
+// graphDot is the graph in DOT; under /v1/scheduler/ too, where errors
+// are Chronos'.
+func (s *Service) graphDot(w http.ResponseWriter, r *http.Request) {
+	ns, err := s.graph(r)
+	if err != nil {
+		apiErr(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/vnd.graphviz; charset=utf-8")

@@ -15,6 +15,7 @@ import (
 
 	"corral/frameworks/jobs/job"
 	"corral/frameworks/jobs/store"
+	"corral/internal/acl"
 )
 
 // chronosRoutes mounts the Chronos-compatible API under /v1/scheduler, so
@@ -96,6 +97,10 @@ func detailText(ds []job.Detail) string {
 // chronosUpsert creates or replaces a scheduled (iso8601) or dependent job.
 func (s *Service) chronosUpsert(dependent bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := s.grants(r, acl.ManageJobs); err != nil {
+			chronosErr(w, r, err)
+			return
+		}
 		body, err := readBody(r)
 		if err != nil {
 			chronosErr(w, r, err)
@@ -122,7 +127,7 @@ func (s *Service) chronosUpsert(dependent bool) http.HandlerFunc {
 			// Chronos reads an empty start as now.
 			j.Schedule = m[1] + "/" + chronosNow() + "/" + m[2]
 		}
-		if err := s.save(r.Context(), &j, false); err != nil {
+		if err := s.save(r, &j, false); err != nil {
 			chronosErr(w, r, err)
 			return
 		}
@@ -137,7 +142,13 @@ func (s *Service) chronosUpsert(dependent bool) http.HandlerFunc {
 	}
 }
 
+// chronosViews are the Chronos views of the jobs r's principal may see
+// that keep (if not nil) accepts.
 func (s *Service) chronosViews(r *http.Request, keep func(job.Job) bool) ([]map[string]any, error) {
+	sees, err := s.viewer(r)
+	if err != nil {
+		return nil, err
+	}
 	all, err := s.loadGraph(r.Context())
 	if err != nil {
 		return nil, err
@@ -145,7 +156,7 @@ func (s *Service) chronosViews(r *http.Request, keep func(job.Job) bool) ([]map[
 	stats, _ := s.store.Stats(r.Context())
 	out := []map[string]any{}
 	for _, n := range sortedKeys(all) {
-		if keep != nil && !keep(all[n]) {
+		if !sees(n) || keep != nil && !keep(all[n]) {
 			continue
 		}
 		out = append(out, job.ChronosView(all[n], chronosStats(stats[n])))
@@ -210,7 +221,7 @@ func (s *Service) chronosSearch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) chronosSummary(w http.ResponseWriter, r *http.Request) {
-	ns, err := s.nodes(r.Context())
+	ns, err := s.graph(r)
 	if err != nil {
 		chronosErr(w, r, err)
 		return
@@ -219,7 +230,7 @@ func (s *Service) chronosSummary(w http.ResponseWriter, r *http.Request) {
 	var out []map[string]any
 	for _, n := range ns {
 		j := all[n.Name]
-		out = append(out, map[string]any{"name": n.Name, "state": n.LastState, "status": n.Status, "schedule": j.Schedule, "parents": nonNil(j.Parents), "disabled": j.Disabled})
+		out = append(out, map[string]any{"name": n.Name, "state": n.LastState, "status": n.Status, "schedule": j.Schedule, "parents": nonNil(n.Parents), "disabled": j.Disabled})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"jobs": nonNilMaps(out)})
 }
@@ -234,6 +245,10 @@ func nonNilMaps(m []map[string]any) []map[string]any {
 // chronosJob answers 400 for an unknown job, as Chronos does.
 func (s *Service) chronosJob(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
+	if err := s.authorize(r, acl.ViewJobs, name); err != nil {
+		chronosErr(w, r, err)
+		return
+	}
 	rec, err := s.store.Job(r.Context(), name)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -254,7 +269,7 @@ func (s *Service) chronosRunNow(w http.ResponseWriter, r *http.Request) {
 	for _, a := range r.URL.Query()["arguments"] {
 		args = append(args, strings.Fields(a)...)
 	}
-	if _, err := s.queueManual(r.Context(), chi.URLParam(r, "name"), args); err != nil {
+	if _, err := s.queueManual(r, chi.URLParam(r, "name"), args); err != nil {
 		chronosErr(w, r, err)
 		return
 	}
@@ -263,7 +278,7 @@ func (s *Service) chronosRunNow(w http.ResponseWriter, r *http.Request) {
 
 // chronosDelete deletes a job, rewiring its children as Chronos does.
 func (s *Service) chronosDelete(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.remove(r.Context(), chi.URLParam(r, "name"), true); err != nil {
+	if _, err := s.remove(r, chi.URLParam(r, "name"), true); err != nil {
 		chronosErr(w, r, err)
 		return
 	}
@@ -273,6 +288,10 @@ func (s *Service) chronosDelete(w http.ResponseWriter, r *http.Request) {
 // chronosSuccess marks a job successful: counted, and its children fire.
 func (s *Service) chronosSuccess(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
+	if err := s.authorize(r, acl.ManageJobs, name); err != nil {
+		chronosErr(w, r, err)
+		return
+	}
 	ctx := r.Context()
 	if _, err := s.store.Job(ctx, name); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -305,6 +324,10 @@ func (s *Service) chronosSuccess(w http.ResponseWriter, r *http.Request) {
 // chronosKill kills every active run of a job.
 func (s *Service) chronosKill(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
+	if err := s.authorize(r, acl.ManageJobs, name); err != nil {
+		chronosErr(w, r, err)
+		return
+	}
 	if err := s.mustJob(r.Context(), name); err != nil {
 		chronosErr(w, r, err)
 		return

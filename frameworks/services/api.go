@@ -17,6 +17,7 @@ import (
 
 	"corral/frameworks/services/app"
 	"corral/frameworks/services/store"
+	"corral/internal/acl"
 	"corral/internal/edge"
 	"corral/kernel/mesos"
 	"corral/kernel/sched"
@@ -87,6 +88,11 @@ type badRequest struct{ msg string }
 
 func (e *badRequest) Error() string { return e.msg }
 
+// routes is the API. Every route but /ping and /health demands an
+// authenticated principal when the cluster has credentials (the edge's
+// guard); the ACLs then decide what it may do with apps (see authz.go).
+// These name no app and need authentication only: /ping, /health,
+// /v2/info, /v2/leader, /metrics and /metrics/prometheus.
 func (s *Service) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Get("/ping", s.ping)
@@ -111,7 +117,7 @@ func (s *Service) routes() http.Handler {
 	r.Post("/v2/groups", s.groupRoute)
 	r.Put("/v2/groups", s.groupRoute)
 	r.Delete("/v2/groups", s.groupRoute)
-	r.Get("/v2/events", s.bus.ServeHTTP)
+	r.Get("/v2/events", s.eventStream)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody{Message: "Not found: " + r.URL.Path})
 	})
@@ -312,6 +318,9 @@ func deploymentResult(w http.ResponseWriter, code int, d *deployment, warnings .
 }
 
 func (s *Service) createApp(w http.ResponseWriter, r *http.Request) {
+	if !s.grants(w, r, acl.ManageApps) {
+		return
+	}
 	body, err := readBody(r)
 	if err != nil {
 		writeErr(w, r, err)
@@ -320,6 +329,9 @@ func (s *Service) createApp(w http.ResponseWriter, r *http.Request) {
 	a, warnings, err := s.decodeApp(body)
 	if err != nil {
 		writeErr(w, r, err)
+		return
+	}
+	if !s.may(w, r, acl.ManageApps, a.ID) {
 		return
 	}
 	force := boolParam(r, "force", false)
@@ -487,6 +499,10 @@ func embeds(r *http.Request, prefix string) map[string]bool {
 }
 
 func (s *Service) listApps(w http.ResponseWriter, r *http.Request) {
+	sees, ok := s.viewer(w, r)
+	if !ok {
+		return
+	}
 	q := r.URL.Query()
 	f := appFilter{cmd: q.Get("cmd"), id: q.Get("id")}
 	if l := q.Get("label"); l != "" {
@@ -502,7 +518,7 @@ func (s *Service) listApps(w http.ResponseWriter, r *http.Request) {
 	err := s.do(r.Context(), func(c *core) {
 		for _, id := range sortedKeys(c.apps) {
 			as := c.apps[id]
-			if as.deleting || !f.match(as.app) {
+			if as.deleting || !f.match(as.app) || !sees(id) {
 				continue
 			}
 			apps = append(apps, c.appInfo(as, withTasks))
@@ -518,18 +534,27 @@ func (s *Service) listApps(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"apps": apps})
 }
 
+// listGroupApps is GET /v2/apps/<group>/*: the group's apps that r's
+// principal may see; 403 if it may see neither the group nor any of them.
 func (s *Service) listGroupApps(w http.ResponseWriter, r *http.Request, group string) {
+	sees, ok := s.viewer(w, r)
+	if !ok {
+		return
+	}
 	var apps []json.RawMessage
 	group = app.CanonicalID(group)
 	found := false
 	err := s.do(r.Context(), func(c *core) {
 		found = c.groupExists(group)
 		for _, id := range sortedKeys(c.apps) {
-			if as := c.apps[id]; !as.deleting && app.InGroup(group, id) {
+			if as := c.apps[id]; !as.deleting && app.InGroup(group, id) && sees(id) {
 				apps = append(apps, c.appInfo(as, true))
 			}
 		}
 	})
+	if err == nil && len(apps) == 0 && group != "/" {
+		err = s.authorize(r, acl.ViewApps, group)
+	}
 	if err == nil && !found {
 		err = &errNotFound{fmt.Sprintf("Group '%s' does not exist", group)}
 	}
@@ -546,6 +571,9 @@ func (s *Service) listGroupApps(w http.ResponseWriter, r *http.Request, group st
 func appNotFound(id string) error { return &errNotFound{fmt.Sprintf("App '%s' does not exist", id)} }
 
 func (s *Service) getApp(w http.ResponseWriter, r *http.Request, id string) {
+	if !s.may(w, r, acl.ViewApps, id) {
+		return
+	}
 	var out json.RawMessage
 	err := s.do(r.Context(), func(c *core) {
 		if as := c.apps[id]; as != nil && !as.deleting {
@@ -565,6 +593,9 @@ func (s *Service) getApp(w http.ResponseWriter, r *http.Request, id string) {
 // updateApp is PUT (partialUpdate=true merges, false replaces; creates the
 // app if missing) and PATCH (merge; the app must exist).
 func (s *Service) updateApp(w http.ResponseWriter, r *http.Request, id string, patch bool) {
+	if !s.may(w, r, acl.ManageApps, id) {
+		return
+	}
 	body, err := readBody(r)
 	if err != nil {
 		writeErr(w, r, err)
@@ -645,6 +676,9 @@ func (s *Service) updateApp(w http.ResponseWriter, r *http.Request, id string, p
 
 // bulkApps is PUT/PATCH /v2/apps with an array of apps, one deployment.
 func (s *Service) bulkApps(w http.ResponseWriter, r *http.Request) {
+	if !s.grants(w, r, acl.ManageApps) {
+		return
+	}
 	body, err := readBody(r)
 	if err != nil {
 		writeErr(w, r, err)
@@ -675,6 +709,9 @@ func (s *Service) bulkApps(w http.ResponseWriter, r *http.Request) {
 			id := app.CanonicalID(probe.ID)
 			if probe.ID == "" || app.ValidID(id) != nil {
 				oerr = &app.ValidationError{Message: "Object is not valid", Details: []app.Detail{{Path: fmt.Sprintf("(%d)/id", i), Errors: []string{"a valid app id is required"}}}}
+				return
+			}
+			if oerr = s.authorize(r, acl.ManageApps, id); oerr != nil {
 				return
 			}
 			as := c.apps[id]
@@ -726,6 +763,9 @@ func (s *Service) bulkApps(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) deleteApp(w http.ResponseWriter, r *http.Request, id string) {
+	if !s.may(w, r, acl.ManageApps, id) {
+		return
+	}
 	force := boolParam(r, "force", true) // Marathon's default for DELETE
 	var dep *deployment
 	err := s.mutate(r.Context(), func(c *core) (cm *commit, oerr error) {
@@ -743,6 +783,9 @@ func (s *Service) deleteApp(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 func (s *Service) restartApp(w http.ResponseWriter, r *http.Request, id string) {
+	if !s.may(w, r, acl.ManageApps, id) {
+		return
+	}
 	force := boolParam(r, "force", false)
 	var dep *deployment
 	err := s.mutate(r.Context(), func(c *core) (cm *commit, oerr error) {
@@ -763,6 +806,9 @@ func (s *Service) restartApp(w http.ResponseWriter, r *http.Request, id string) 
 }
 
 func (s *Service) appTasks(w http.ResponseWriter, r *http.Request, id string) {
+	if !s.may(w, r, acl.ViewApps, id) {
+		return
+	}
 	var tasks []TaskView
 	found := false
 	err := s.do(r.Context(), func(c *core) {
@@ -782,6 +828,9 @@ func (s *Service) appTasks(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 func (s *Service) appTask(w http.ResponseWriter, r *http.Request, id, taskID string) {
+	if !s.may(w, r, acl.ViewApps, id) {
+		return
+	}
 	var tv *TaskView
 	err := s.do(r.Context(), func(c *core) {
 		if in := c.instances[taskID]; in != nil && in.AppID == id {
@@ -802,6 +851,9 @@ func (s *Service) appTask(w http.ResponseWriter, r *http.Request, id, taskID str
 // killAppTasks is DELETE /v2/apps/{id}/tasks[/{taskId}]: kill (and with
 // scale=true also scale the app down by the number killed).
 func (s *Service) killAppTasks(w http.ResponseWriter, r *http.Request, id, taskID string) {
+	if !s.may(w, r, acl.ManageApps, id) {
+		return
+	}
 	host := r.URL.Query().Get("host")
 	scale := boolParam(r, "scale", false)
 	force := boolParam(r, "force", false)
@@ -864,6 +916,9 @@ func (s *Service) killAppTasks(w http.ResponseWriter, r *http.Request, id, taskI
 const readTimeout = 10 * time.Second
 
 func (s *Service) appVersions(w http.ResponseWriter, r *http.Request, id string) {
+	if !s.may(w, r, acl.ViewApps, id) {
+		return
+	}
 	if app.ValidID(id) != nil {
 		// No app can have this id; asking Postgres could only fail (a NUL
 		// byte is not even text to it).
@@ -887,6 +942,9 @@ func (s *Service) appVersions(w http.ResponseWriter, r *http.Request, id string)
 }
 
 func (s *Service) appVersion(w http.ResponseWriter, r *http.Request, id, version string) {
+	if !s.may(w, r, acl.ViewApps, id) {
+		return
+	}
 	// Only valid ids and timestamps are ever stored; Postgres would fail on
 	// some other strings (a NUL byte is not text to it).
 	var spec json.RawMessage
@@ -914,6 +972,10 @@ func (s *Service) appVersion(w http.ResponseWriter, r *http.Request, id, version
 // --- tasks -----------------------------------------------------------------
 
 func (s *Service) listTasks(w http.ResponseWriter, r *http.Request) {
+	sees, ok := s.viewer(w, r)
+	if !ok {
+		return
+	}
 	statuses := map[string]bool{}
 	for _, k := range []string{"status", "status[]"} {
 		for _, v := range r.URL.Query()[k] {
@@ -923,6 +985,9 @@ func (s *Service) listTasks(w http.ResponseWriter, r *http.Request) {
 	var tasks []TaskView
 	err := s.do(r.Context(), func(c *core) {
 		for _, id := range sortedKeys(c.apps) {
+			if !sees(id) {
+				continue
+			}
 			for _, tv := range c.tasksOf(id) {
 				st := mesos.TaskState(tv.State)
 				if len(statuses) > 0 {
@@ -948,6 +1013,9 @@ func (s *Service) listTasks(w http.ResponseWriter, r *http.Request) {
 
 // deleteTasks is POST /v2/tasks/delete {"ids":[...]}.
 func (s *Service) deleteTasks(w http.ResponseWriter, r *http.Request) {
+	if !s.grants(w, r, acl.ManageApps) {
+		return
+	}
 	body, err := readBody(r)
 	if err != nil {
 		writeErr(w, r, err)
@@ -972,6 +1040,9 @@ func (s *Service) deleteTasks(w http.ResponseWriter, r *http.Request) {
 			appID, ok := app.AppIDOfTask(tid)
 			if !ok {
 				return nil, &badRequest{fmt.Sprintf("Invalid task id '%s'", tid)}
+			}
+			if err := s.authorize(r, acl.ManageApps, appID); err != nil {
+				return nil, err
 			}
 			if in := c.instances[tid]; in != nil && in.AppID == appID {
 				byApp[appID] = append(byApp[appID], in)
@@ -1025,11 +1096,19 @@ func (s *Service) deleteTasks(w http.ResponseWriter, r *http.Request) {
 
 // --- deployments -----------------------------------------------------------
 
+// listDeployments is GET /v2/deployments: the deployments whose every app
+// r's principal may see.
 func (s *Service) listDeployments(w http.ResponseWriter, r *http.Request) {
+	sees, ok := s.viewer(w, r)
+	if !ok {
+		return
+	}
 	var out []map[string]any
 	err := s.do(r.Context(), func(c *core) {
 		for _, d := range c.sortedDeployments() {
-			out = append(out, c.deploymentJSON(d))
+			if all(sees, d.Apps) {
+				out = append(out, c.deploymentJSON(d))
+			}
 		}
 	})
 	if err != nil {
@@ -1046,6 +1125,9 @@ func (s *Service) listDeployments(w http.ResponseWriter, r *http.Request) {
 // apps to their previous definitions), or with force=true just forgets it:
 // the apps keep their new definitions and are converged as usual.
 func (s *Service) deleteDeployment(w http.ResponseWriter, r *http.Request) {
+	if !s.grants(w, r, acl.ManageApps) {
+		return
+	}
 	id := chi.URLParam(r, "id")
 	force := boolParam(r, "force", false)
 	var dep *deployment
@@ -1053,6 +1135,9 @@ func (s *Service) deleteDeployment(w http.ResponseWriter, r *http.Request) {
 		d := c.deployments[id]
 		if d == nil {
 			return nil, &errNotFound{fmt.Sprintf("DeploymentPlan %s does not exist", id)}
+		}
+		if err := s.authorize(r, acl.ManageApps, d.Apps...); err != nil {
+			return nil, err
 		}
 		if force {
 			cm = &commit{what: "stopping deployment " + id}
@@ -1087,13 +1172,17 @@ func (s *Service) deleteDeployment(w http.ResponseWriter, r *http.Request) {
 // --- queue -----------------------------------------------------------------
 
 func (s *Service) queue(w http.ResponseWriter, r *http.Request) {
+	sees, ok := s.viewer(w, r)
+	if !ok {
+		return
+	}
 	withOffers := embeds(r, "")["lastUnusedOffers"]
 	var out []map[string]any
 	err := s.do(r.Context(), func(c *core) {
 		now := time.Now()
 		for _, id := range sortedKeys(c.apps) {
 			as := c.apps[id]
-			if as.decision.Launch <= 0 {
+			if as.decision.Launch <= 0 || !sees(id) {
 				continue
 			}
 			spec := specOf(as.app, as.deleting)
@@ -1150,6 +1239,9 @@ func (s *Service) resetDelay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := app.CanonicalID(strings.TrimSuffix(rest, "/delay"))
+	if !s.may(w, r, acl.ManageApps, id) {
+		return
+	}
 	var oerr error
 	err := s.do(r.Context(), func(c *core) {
 		as := c.apps[id]

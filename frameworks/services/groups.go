@@ -14,6 +14,7 @@ import (
 
 	"corral/frameworks/services/app"
 	"corral/frameworks/services/store"
+	"corral/internal/acl"
 )
 
 // groupBody is a group in a request: apps and subgroups, ids relative to
@@ -147,14 +148,27 @@ func (s *Service) groupRoute(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// getGroup is GET /v2/groups[/<id>]: the group tree without what r's
+// principal may not see; 403 if it may see neither the group nor anything
+// in it.
 func (s *Service) getGroup(w http.ResponseWriter, r *http.Request, id string) {
-	var out map[string]any
+	sees, ok := s.viewer(w, r)
+	if !ok {
+		return
+	}
+	var (
+		out   map[string]any
+		empty bool
+	)
 	withTasks := embeds(r, "group.")["apps.tasks"]
 	err := s.do(r.Context(), func(c *core) {
 		if c.groupExists(id) {
-			out = c.groupJSON(id, withTasks)
+			out, empty = c.groupJSON(id, withTasks, sees)
 		}
 	})
+	if err == nil && (out == nil || empty) && id != "/" {
+		err = s.authorize(r, acl.ViewApps, id)
+	}
 	if err == nil && out == nil {
 		err = &errNotFound{fmt.Sprintf("Group '%s' does not exist", id)}
 	}
@@ -169,6 +183,9 @@ func (s *Service) getGroup(w http.ResponseWriter, r *http.Request, id string) {
 // one deployment. PUT makes the group hold exactly the apps given (others
 // under it are deleted); PATCH and POST only add or change.
 func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
+	if !s.grants(w, r, acl.ManageApps) {
+		return
+	}
 	body, err := readBody(r)
 	if err != nil {
 		writeErr(w, r, err)
@@ -211,6 +228,11 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 			return
 		}
 	}
+	// The change touches its groups and apps, and with PUT the apps it
+	// deletes (decided on the loop).
+	if !s.may(w, r, acl.ManageApps, append(sortedKeys(groups), sortedKeys(apps)...)...) { // groups hold base
+		return
+	}
 	defs := map[string]app.App{}
 	for _, appID := range sortedKeys(apps) {
 		a, ws, err := app.DecodeRequest(apps[appID], s.framework())
@@ -248,6 +270,9 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 		if r.Method == http.MethodPut {
 			for appID, as := range c.apps {
 				if !as.deleting && app.InGroup(base, appID) && defs[appID].ID == "" {
+					if err := s.authorize(r, acl.ManageApps, appID); err != nil {
+						return nil, err
+					}
 					changes = append(changes, change{id: appID, action: actionStop})
 				}
 			}
@@ -296,6 +321,9 @@ func (s *Service) putGroup(w http.ResponseWriter, r *http.Request, id string) {
 
 // deleteGroup deletes a group and every app under it.
 func (s *Service) deleteGroup(w http.ResponseWriter, r *http.Request, id string) {
+	if !s.may(w, r, acl.ManageApps, id) {
+		return
+	}
 	force := boolParam(r, "force", false)
 	var dep *deployment
 	err := s.mutate(r.Context(), func(c *core) (cm *commit, oerr error) {
@@ -305,7 +333,17 @@ func (s *Service) deleteGroup(w http.ResponseWriter, r *http.Request, id string)
 		var changes []change
 		for _, appID := range sortedKeys(c.apps) {
 			if as := c.apps[appID]; !as.deleting && app.InGroup(id, appID) {
+				if err := s.authorize(r, acl.ManageApps, appID); err != nil {
+					return nil, err
+				}
 				changes = append(changes, change{id: appID, action: actionStop})
+			}
+		}
+		for _, gid := range sortedKeys(c.groups) {
+			if app.InGroup(id, gid) {
+				if err := s.authorize(r, acl.ManageApps, gid); err != nil {
+					return nil, err
+				}
 			}
 		}
 		if len(changes) == 0 {

@@ -273,9 +273,11 @@ func itoa(n int) string {
 }
 
 // groupJSON renders the group tree rooted at id: apps whose parent is the
-// group, and subgroups (implied by app ids or created explicitly).
-func (c *core) groupJSON(id string, withTasks bool) map[string]any {
-	g := map[string]any{"id": id, "apps": []json.RawMessage{}, "groups": []map[string]any{}, "pods": []any{}, "dependencies": []string{}, "version": ""}
+// group, and subgroups (implied by app ids or created explicitly). It
+// leaves out the apps sees refuses, and the subgroups it refuses that
+// hold nothing it allows; empty reports that nothing is left.
+func (c *core) groupJSON(id string, withTasks bool, sees func(string) bool) (g map[string]any, empty bool) {
+	g = map[string]any{"id": id, "apps": []json.RawMessage{}, "groups": []map[string]any{}, "pods": []any{}, "dependencies": []string{}, "version": ""}
 	if eg := c.groups[id]; eg != nil {
 		g["dependencies"] = eg.Dependencies
 		g["version"] = eg.Version
@@ -285,7 +287,7 @@ func (c *core) groupJSON(id string, withTasks bool) map[string]any {
 	latest := ""
 	for _, appID := range sortedKeys(c.apps) {
 		as := c.apps[appID]
-		if as.deleting || !app.InGroup(id, appID) {
+		if as.deleting || !app.InGroup(id, appID) || !sees(appID) {
 			continue
 		}
 		if as.app.Version > latest {
@@ -312,7 +314,11 @@ func (c *core) groupJSON(id string, withTasks bool) map[string]any {
 	}
 	var groups []map[string]any
 	for _, cid := range sortedKeys(children) {
-		groups = append(groups, c.groupJSON(cid, withTasks))
+		sub, subEmpty := c.groupJSON(cid, withTasks, sees)
+		if subEmpty && !sees(cid) {
+			continue
+		}
+		groups = append(groups, sub)
 	}
 	if groups != nil {
 		g["groups"] = groups
@@ -320,7 +326,7 @@ func (c *core) groupJSON(id string, withTasks bool) map[string]any {
 	if g["version"] == "" {
 		g["version"] = latest
 	}
-	return g
+	return g, apps == nil && groups == nil
 }
 
 // childOf is the direct child of group on the way to id.
