@@ -46,6 +46,14 @@ func TestDevKeepsStateAcrossRestarts(t *testing.T) {
 	o := devOptions{dir: filepath.Join(dir, "state"), host: "127.0.0.1", agents: 2, taskPorts: "39000-39199",
 		pgPort: devFreePorts(t, 1), port: devFreePorts(t, 1), agentPort: devFreePorts(t, 2), servicesPort: devFreePorts(t, 1), jobsPort: devFreePorts(t, 1)}
 	pids := filepath.Join(dir, "pids")
+	// The app's tasks run as nobody (corral dev's frameworks run as root
+	// here): they may append to the file, nothing more.
+	if err := os.WriteFile(pids, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(pids, 0o666); err != nil {
+		t.Fatal(err)
+	}
 	base := func(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
 	svc, jb := base(o.servicesPort), base(o.jobsPort)
 
