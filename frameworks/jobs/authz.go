@@ -1,10 +1,8 @@
 package jobs
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
-	"time"
 
 	"corral/frameworks/jobs/job"
 	"corral/internal/acl"
@@ -102,7 +100,8 @@ func (s *Service) eventStream(w http.ResponseWriter, r *http.Request) {
 		s.bus.ServeHTTP(w, r) // everything may be seen
 		return
 	}
-	s.bus.ServeHTTP(&eventFilter{ResponseWriter: w, keep: func(data []byte) bool {
+	s.bus.ServeFiltered(w, r, func(e events.Event) bool {
+		data := e.Data
 		var ev struct {
 			Job     string `json:"job"`
 			Rewired []struct {
@@ -121,63 +120,5 @@ func (s *Service) eventStream(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		return true
-	}}, r)
-}
-
-// eventFilter passes on the frames of a server-sent event stream whose
-// data keep accepts (keep gets nil for a frame without data, such as a
-// keep-alive comment). A frame ends with an empty line; the bus writes
-// its data as one line of compact JSON. While it drops frames it still
-// writes a keep-alive comment every events.DefaultKeepAlive, so that a
-// stream whose events are all left out is not closed as idle.
-type eventFilter struct {
-	http.ResponseWriter
-	keep func(data []byte) bool
-
-	buf  []byte    // the start of a frame not yet complete
-	last time.Time // of the last write to the client
-}
-
-func (f *eventFilter) Write(p []byte) (int, error) {
-	f.buf = append(f.buf, p...)
-	for {
-		end := bytes.Index(f.buf, []byte("\n\n"))
-		if end < 0 {
-			return len(p), nil
-		}
-		frame := f.buf[:end+2]
-		out := frame
-		if !f.keep(frameData(frame)) {
-			out = nil
-			if time.Since(f.last) >= events.DefaultKeepAlive {
-				out = []byte(":\n\n")
-			}
-		}
-		if out != nil {
-			if _, err := f.ResponseWriter.Write(out); err != nil {
-				return 0, err
-			}
-			f.last = time.Now()
-		}
-		f.buf = append(f.buf[:0], f.buf[end+2:]...)
-	}
-}
-
-// Unwrap lets http.ResponseController reach the connection (flushes,
-// write deadlines).
-func (f *eventFilter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
-
-// frameData joins the data lines of an SSE frame, nil if it has none.
-func frameData(frame []byte) []byte {
-	var data []byte
-	for line := range bytes.Lines(frame) {
-		if v, ok := bytes.CutPrefix(line, []byte("data:")); ok {
-			if data != nil {
-				data = append(data, '\n')
-			}
-			v = bytes.TrimPrefix(v, []byte(" "))
-			data = append(data, bytes.TrimRight(v, "\r\n")...)
-		}
-	}
-	return data
+	})
 }

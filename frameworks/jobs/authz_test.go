@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -398,45 +397,6 @@ func (s *server) stream(auth string) <-chan frame {
 		}
 	}()
 	return ch
-}
-
-// TestEventFilter checks the frame filter of the event stream: frames cut
-// anywhere by the writes that carry them, the ones keep refuses dropped,
-// a keep-alive in place of a dropped frame when the client has heard
-// nothing for a while (here: never).
-func TestEventFilter(t *testing.T) {
-	keepA := func(data []byte) bool { return data == nil || bytes.Contains(data, []byte(`"a"`)) }
-	const (
-		a     = "id: 1\nevent: x\ndata: {\"job\":\"a\"}\n\n"
-		b     = "id: 2\nevent: x\ndata: {\"job\":\"b\"}\n\n"
-		alive = ":\n\n"
-	)
-	tests := []struct {
-		name   string
-		writes []string
-		want   string
-	}{
-		{"kept", []string{a}, a},
-		{"dropped first: a keep-alive instead", []string{b}, alive},
-		{"dropped after a kept one", []string{a, b, a}, a + a},
-		{"keep-alives pass", []string{a, alive}, a + alive},
-		{"frames across writes", []string{a[:5], a[5:] + b[:9], b[9:] + a}, a + a},
-		{"an incomplete frame waits", []string{a, b[:len(b)-1]}, a},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rec := httptest.NewRecorder()
-			f := &eventFilter{ResponseWriter: rec, keep: keepA}
-			for _, w := range tt.writes {
-				if n, err := f.Write([]byte(w)); n != len(w) || err != nil {
-					t.Fatalf("Write(%q) = %d, %v; want %d, nil", w, n, err, len(w))
-				}
-			}
-			if got := rec.Body.String(); got != tt.want {
-				t.Errorf("writes %q passed %q; want %q", tt.writes, got, tt.want)
-			}
-		})
-	}
 }
 
 // TestEveryRouteIsGuarded drives every route of the native and the

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -330,46 +329,6 @@ func TestAuthorizationEvents(t *testing.T) {
 	}
 	// Who may see every app sees them all.
 	for f := nextFrame(t, ops); !strings.Contains(f.data, "/team-b/e"); f = nextFrame(t, ops) {
-	}
-}
-
-// TestEventFilter checks the frame filter of the event stream: frames cut
-// anywhere by the writes that carry them, the ones keep refuses dropped,
-// a keep-alive in place of a dropped frame when the client has heard
-// nothing for a while (here: never).
-func TestEventFilter(t *testing.T) {
-	keepA := func(data []byte) bool { return data == nil || strings.Contains(string(data), `"a"`) }
-	const (
-		a     = "id: 1\nevent: x\ndata: {\"app\":\"a\"}\n\n"
-		b     = "id: 2\nevent: x\ndata: {\"app\":\"b\"}\n\n"
-		alive = ":\n\n"
-	)
-	tests := []struct {
-		name   string
-		writes []string
-		want   string
-	}{
-		{"kept", []string{a}, a},
-		{"dropped first: a keep-alive instead", []string{b}, alive},
-		{"dropped after a kept one", []string{a, b, a}, a + a},
-		{"keep-alives pass", []string{a, alive}, a + alive},
-		{"frames across writes", []string{a[:5], a[5:] + b[:9], b[9:] + a}, a + a},
-		{"two lines of data", []string{"event: x\ndata: {\"app\":\ndata: \"a\"}\n\n"}, "event: x\ndata: {\"app\":\ndata: \"a\"}\n\n"},
-		{"an incomplete frame waits", []string{a, b[:len(b)-1]}, a},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rec := httptest.NewRecorder()
-			f := &eventFilter{ResponseWriter: rec, keep: keepA}
-			for _, w := range tt.writes {
-				if n, err := f.Write([]byte(w)); n != len(w) || err != nil {
-					t.Fatalf("Write(%q) = %d, %v; want %d, nil", w, n, err, len(w))
-				}
-			}
-			if got := rec.Body.String(); got != tt.want {
-				t.Errorf("writes %q passed %q; want %q", tt.writes, got, tt.want)
-			}
-		})
 	}
 }
 

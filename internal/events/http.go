@@ -46,7 +46,13 @@ import (
 // WriteTimeout, or the stream ends. The stream also ends when the client
 // goes away, when it falls too far behind (ErrSlowSubscriber; it may
 // reconnect with Last-Event-ID), or when the bus is closed.
-func (b *Bus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (b *Bus) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.ServeFiltered(w, r, nil) }
+
+// ServeFiltered is ServeHTTP without the events keep refuses (nil keeps
+// every one): for a client allowed to see only some of them. Keep-alives
+// go on while events are left out, so a stream that sees nothing is not
+// closed as idle.
+func (b *Bus) ServeFiltered(w http.ResponseWriter, r *http.Request, keep func(Event) bool) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
 		writeError(w, http.StatusMethodNotAllowed, "Method "+r.Method+" not allowed; use GET")
@@ -113,6 +119,9 @@ func (b *Bus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				log.Info("event stream ended", "reason", sub.Err())
 				return
+			}
+			if keep != nil && !keep(ev) {
+				continue
 			}
 			if err := st.frame(ev); err != nil {
 				log.Info("event stream ended: writing to the client", "err", err)

@@ -454,3 +454,26 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestServeFiltered(t *testing.T) {
+	b := newTestBus(16, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.ServeFiltered(w, r, func(e Event) bool { return strings.Contains(string(e.Data), `"web.a"`) })
+	}))
+	t.Cleanup(func() { b.Close(); srv.Close() })
+	c := dial(t, srv.URL+"/v2/events", nil)
+	c.attached(t)
+	var want Event
+	for _, id := range []string{"b", "a", "c"} {
+		ev := b.Publish("x", map[string]string{"taskId": "web." + id})
+		if id == "a" {
+			want = ev
+		}
+	}
+	last := b.Publish("x", map[string]string{"taskId": "web.a"})
+	for _, ev := range []Event{want, last} {
+		if f := c.next(t); f.ID != fmt.Sprint(ev.ID) || f.Data != string(ev.Data) {
+			t.Errorf("frame = %+v; want event %d %s (the others left out)", f, ev.ID, ev.Data)
+		}
+	}
+}
