@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"corral/internal/acl"
+	"corral/kernel/agent/task"
 	"net/http"
 	"sort"
 	"time"
@@ -38,14 +40,15 @@ func (a *Agent) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Get("/health", a.health)
 	r.Get("/state", a.state)
-	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
+	r.Method(http.MethodGet, "/metrics", a.guardEndpoint("/metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{})))
+	a.files.Authorize = a.authorizeSandbox
 	files := a.files.Routes()
 	r.Method(http.MethodGet, "/files/*", files)
 	// Go's profiler and expvars, for operators chasing launch latency
 	// (Mesos serves /profiler for the same reason); only when asked for,
 	// as profiles reveal the process's internals and cost CPU.
 	if a.cfg.EnableDebug {
-		r.Mount("/debug", middleware.Profiler())
+		r.Mount("/debug", a.guardEndpoint("/debug", middleware.Profiler()))
 	}
 	return r
 }
@@ -99,6 +102,7 @@ func (a *Agent) state(w http.ResponseWriter, r *http.Request) {
 		Attributes: info.Attributes, Cgroups: info.Cgroups, CgroupsReason: info.CgroupsReason, WorkDir: info.WorkDir,
 		Tasks: []TaskState{}, CompletedTasks: []completedTask{},
 	}
+	acls, principal := a.cfg.Trust.ACLs, edge.Principal(r.Context())
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	err := a.ask(ctx, func(l *loop) {
@@ -108,6 +112,9 @@ func (a *Agent) state(w http.ResponseWriter, r *http.Request) {
 		}
 		st.PendingUpdates = l.updates.Pending()
 		for k, e := range l.tasks {
+			if acls != nil && e.info != nil && !acls.Allowed(acl.ViewTasks, principal, task.User(e.info, e.framework)) {
+				continue // view_tasks: left out, as the master's /state does
+			}
 			ts := TaskState{FrameworkID: k.FrameworkID, TaskID: k.TaskID, State: e.state, Message: e.status.Message,
 				Sandbox: e.sandbox, PID: e.proc.PID, KillRequested: e.killed, PendingUpdates: l.updates.PendingOf(k)}
 			if e.info != nil {
@@ -122,7 +129,9 @@ func (a *Agent) state(w http.ResponseWriter, r *http.Request) {
 			}
 			st.Tasks = append(st.Tasks, ts)
 		}
-		st.CompletedTasks = append(st.CompletedTasks, l.completed...)
+		if acls.Grants(acl.ViewTasks, principal) {
+			st.CompletedTasks = append(st.CompletedTasks, l.completed...)
+		}
 	})
 	if err != nil {
 		edge.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "agent is not running: " + err.Error()})

@@ -34,6 +34,11 @@ type Server struct {
 
 	mu    sync.Mutex
 	names map[string]string // "u<id>" / "g<id>" -> name
+	// Authorize, when set, decides whether r may reach the sandbox of
+	// task of framework (both "" above the sandboxes, task "" at a
+	// framework's level); an error is a 403 with its text. Set before the
+	// server serves.
+	Authorize func(r *http.Request, framework, task string) error
 }
 
 // New returns a Server for the directory root (which must exist).
@@ -118,6 +123,18 @@ func (s *Server) target(r *http.Request) (given, rel string, err error) {
 		rel, err = filepath.Rel(s.root, rel)
 		if err != nil || !filepath.IsLocal(rel) {
 			return "", "", errorf(http.StatusForbidden, "path %q is outside the sandboxes", p)
+		}
+	}
+	if s.Authorize != nil {
+		var fw, task string
+		if parts := strings.Split(rel, string(filepath.Separator)); rel != "." {
+			fw = parts[0]
+			if len(parts) > 1 {
+				task = parts[1]
+			}
+		}
+		if err := s.Authorize(r, fw, task); err != nil {
+			return "", "", errorf(http.StatusForbidden, "%v", err)
 		}
 	}
 	return p, rel, nil
