@@ -242,6 +242,9 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 	mcfg := master.DefaultConfig()
 	mcfg.Listen, mcfg.Advertise, mcfg.DB = o.listen(o.port), masterURL, db
 	mcfg.Trust = sec.trust("", mcfg.Listen, masterURL)
+	if sec != nil {
+		mcfg.SecretsKey = sec.files.SecretsKey
+	}
 	if err := mcfg.Validate(); err != nil {
 		return err
 	}
