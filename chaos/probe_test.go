@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -69,7 +70,8 @@ type probeTask struct {
 func startProbe(masterFlag string, inFlight, perAgent int) (*probe, error) {
 	p := &probe{inFlight: inFlight, perAgent: perAgent, launching: true, tasks: map[string]*probeTask{}}
 	ctx, cancel := context.WithCancel(context.Background())
-	src, err := detect.New(ctx, masterFlag, detect.Options{})
+	// The cluster speaks TLS; the probe calls as the operator.
+	src, err := detect.New(ctx, masterFlag, detect.Options{Scheme: "https"})
 	if err != nil {
 		cancel()
 		return nil, err
@@ -81,6 +83,7 @@ func startProbe(masterFlag string, inFlight, perAgent int) (*probe, error) {
 			Capabilities: []mesos.Capability{{Type: mesos.CapPartitionAware}}},
 		AutoAcknowledge: true,
 		BackoffMax:      time.Second,
+		HTTPClient:      &http.Client{Transport: httpClient.Transport},
 	}, sched.HandlerFunc(p.handle), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		cancel()
