@@ -55,6 +55,13 @@ func startGuarded(t *testing.T) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startTrusted(t, func(string) edge.Trust { return edge.Trust{Credentials: cs, ACLs: a} })
+}
+
+// startTrusted starts the services API, without a master, on the edge
+// with the Trust trust returns for its listen address.
+func startTrusted(t *testing.T, trust func(listen string) edge.Trust) *server {
+	t.Helper()
 	db := newDB(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -64,7 +71,7 @@ func startGuarded(t *testing.T) *server {
 	cfg.Masters = []string{"http://127.0.0.1:1"}
 	cfg.DB, cfg.Listen, cfg.Advertise = db, ln.Addr().String(), "http://"+ln.Addr().String()
 	cfg.ShutdownGrace = time.Second
-	cfg.Trust = edge.Trust{Credentials: cs, ACLs: a}
+	cfg.Trust = trust(cfg.Listen)
 	svc, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
