@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -155,6 +156,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	ecfg.TLS = a.cfg.Trust.ServerTLS
 	ecfg.WriteTimeout = 5 * time.Minute // downloads of large sandbox files; the agent serves no stream
 	srv := edge.New(ecfg, a.routes(), a.log)
+	if blocked := unsearchable(a.store.SandboxRoot()); a.cfg.SwitchUser && os.Geteuid() == 0 && blocked != "" {
+		a.log.Warn("tasks run as other users cannot reach their sandboxes: a directory above them may be entered by its owner only; "+
+			"choose a work dir every user may enter (as /var/lib/corral/agent), or chmod o+x that directory", "directory", blocked)
+	}
 	a.log.Info("agent starting", "listen", ln.Addr().String(), "endpoint", a.endpoint, "work_dir", a.store.WorkDir(),
 		"resources", a.resources.String(), "masters", a.cfg.Masters)
 
@@ -292,4 +297,17 @@ func exitFileOf(s *checkpoint.Store, k update.Key) string {
 func CgroupParent(root, workDir string) string {
 	sum := sha256.Sum256([]byte(workDir))
 	return "/" + strings.Trim(root, "/") + "/" + hex.EncodeToString(sum[:4])
+}
+
+// unsearchable returns the first directory from dir up to the root that
+// users other than its owner and group may not enter (no o+x), or "".
+func unsearchable(dir string) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		if st, err := os.Stat(d); err == nil && st.Mode().Perm()&0o001 == 0 {
+			return d
+		}
+		if d == filepath.Dir(d) {
+			return ""
+		}
+	}
 }

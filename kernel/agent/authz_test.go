@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -123,4 +124,19 @@ func TestEveryAgentRouteIsGuarded(t *testing.T) {
 	}
 	edgetest.Check(t, ep, http.DefaultClient, edgetest.Routes(t, a.routes()), table,
 		edgetest.Who{Allowed: [2]string{"ops", "0ps"}, Denied: [2]string{"idle", "1dle"}})
+}
+
+func TestUnsearchable(t *testing.T) {
+	dir := t.TempDir() // the testing package makes its parent 0700
+	if got := unsearchable(dir); got == "" {
+		t.Fatalf("unsearchable(%s) = \"\"; want a directory above it", dir)
+	}
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := unsearchable(dir); got != "" && got != os.TempDir() {
+		t.Fatalf("unsearchable after chmod = %q; want \"\"", got)
+	}
 }
