@@ -34,7 +34,8 @@ import (
 //
 // No route returns a value, on purpose: a value given to corral goes only
 // to the tasks that reference it (Marathon's API handed secrets back in
-// plain text, marathon#2295). Other methods answer 405 saying so.
+// plain text, marathon#2295), through the SECRETS call of the agent that
+// runs the task (agentapi.go, agentproto.SecretsRequest). Other methods answer 405 saying so.
 //
 // Names are paths ("team/db", or "/team/db": the leading slash is
 // optional and not kept); see package secrets for the rules and limits.
