@@ -344,10 +344,12 @@ func (l *loop) launch(ctx context.Context, ev *agentproto.Launch) {
 		l.setState(e, mesos.TaskStaging)
 		job := launchJob{
 			key: k,
-			checkpoint: checkpoint.Task{FrameworkID: k.FrameworkID, FrameworkInfo: &fw, TaskInfo: &ti,
+			// The checkpoint holds no secret's value: references only.
+			checkpoint: checkpoint.Task{FrameworkID: k.FrameworkID, FrameworkInfo: &fw, TaskInfo: task.Redacted(&ti),
 				Sandbox: e.sandbox, Cgroup: cgroupName(k), LaunchedAt: e.startedAt},
-			info: &ti,
-			user: task.User(&ti, &fw),
+			info:    &ti,
+			user:    task.User(&ti, &fw),
+			secrets: task.SecretRefs(&ti),
 			env: task.EnvInput{FrameworkID: k.FrameworkID, AgentID: l.agentID, Sandbox: e.sandbox,
 				AgentEndpoint: l.a.endpointHostPort(), Hostname: l.a.cfg.Hostname},
 			spec: runner.Spec{
@@ -377,7 +379,7 @@ func (l *loop) launch(ctx context.Context, ev *agentproto.Launch) {
 					return // the next agent run reports the task as never started
 				}
 			}
-			res := l.a.doLaunch(job)
+			res := l.a.doLaunch(ctx, job)
 			<-l.launchSem
 			m := func(ctx context.Context, l *loop) { l.launched(ctx, job.key, res) }
 			if l.a.cfg.KillTasksOnStop {
@@ -726,9 +728,12 @@ type launchJob struct {
 	checkpoint checkpoint.Task
 	info       *mesos.TaskInfo
 	// user names who the task runs as (task.User); env is its
-	// environment's input but for the user, known once it is looked up.
+	// environment's input but for the user, known once it is looked up,
+	// and for the secrets' values, fetched then.
 	user string
 	env  task.EnvInput
+	// secrets are the stored secrets the task references.
+	secrets []string
 	// spec lacks Env and User, filled in by doLaunch.
 	spec                      runner.Spec
 	starting, running, failed mesos.TaskStatus
@@ -739,12 +744,14 @@ type launchResult struct {
 	updates []agentproto.StatusUpdate
 }
 
-// doLaunch looks up the task's user, checkpoints the task, writes
-// TASK_STARTING, spawns the process and writes TASK_RUNNING (or
-// TASK_FAILED). A user the task cannot run as fails it at once: its
+// doLaunch looks up the task's user, fetches the values of the secrets
+// the task references, checkpoints the task, writes TASK_STARTING, spawns
+// the process and writes TASK_RUNNING (or TASK_FAILED). A user the task
+// cannot run as, or a secret it cannot have, fails it at once: its
 // checkpoint holds only TASK_FAILED and nothing, not even its sandbox, is
-// made.
-func (a *Agent) doLaunch(j launchJob) launchResult {
+// made. The secrets' values go to the process's environment and nowhere
+// else.
+func (a *Agent) doLaunch(ctx context.Context, j launchJob) launchResult {
 	k := j.key
 	upd := func(st mesos.TaskStatus) agentproto.StatusUpdate {
 		return agentproto.StatusUpdate{FrameworkID: k.FrameworkID, Status: st}
@@ -759,21 +766,28 @@ func (a *Agent) doLaunch(j launchJob) launchResult {
 		res.updates = append(res.updates, u)
 		return res
 	}
-	var res launchResult
-	u, err := a.runAs(j.user)
-	if err != nil {
-		a.log.Warn("not launching task: cannot run it as its user", "framework", k.FrameworkID, "task", k.TaskID, "user", j.user, "err", err)
-		j.failed.Reason, j.failed.Message = mesos.ReasonExecutorTerminated, err.Error()
+	// notStarted fails the task before anything of it exists.
+	notStarted := func(reason, msg string) launchResult {
+		j.failed.Reason, j.failed.Message = reason, msg
 		failed := upd(j.failed)
 		if cerr := a.store.CreateTask(j.checkpoint, checkpoint.Record{Update: &failed}); cerr != nil {
 			a.log.Error("checkpointing status update", "task", k.TaskID, "err", cerr)
 		}
-		res.updates = append(res.updates, failed)
-		return res
+		return launchResult{updates: []agentproto.StatusUpdate{failed}}
+	}
+	var res launchResult
+	u, err := a.runAs(j.user)
+	if err != nil {
+		a.log.Warn("not launching task: cannot run it as its user", "framework", k.FrameworkID, "task", k.TaskID, "user", j.user, "err", err)
+		return notStarted(mesos.ReasonExecutorTerminated, err.Error())
 	}
 	env, owner := j.env, os.Geteuid()
 	if u != nil {
 		env.User, env.Home, owner = u.Name, u.Home, int(u.UID)
+	}
+	if env.Secrets, err = a.taskSecrets(ctx, j); err != nil {
+		a.log.Warn("not launching task: cannot give it its secrets", "framework", k.FrameworkID, "task", k.TaskID, "err", err)
+		return notStarted(mesos.ReasonContainerLaunchFailed, err.Error())
 	}
 	j.spec.Env, j.spec.User = task.Env(j.info, env), u
 	starting := upd(j.starting)
@@ -797,6 +811,20 @@ func (a *Agent) doLaunch(j launchJob) launchResult {
 	}
 	res.updates = append(res.updates, running)
 	return res
+}
+
+// taskSecrets returns the values of the task's SECRET variables: the
+// stored ones fetched from the master, the inline ones from the task.
+// The error names the secret and the reason, never a value.
+func (a *Agent) taskSecrets(ctx context.Context, j launchJob) (task.Secrets, error) {
+	var stored map[string][]byte
+	if len(j.secrets) > 0 {
+		var err error
+		if stored, err = a.fetchSecrets(ctx, j.key, j.secrets); err != nil {
+			return nil, err
+		}
+	}
+	return task.ResolveSecrets(j.info, stored)
 }
 
 // runAs resolves the user a task runs as: nil, the agent's own user,

@@ -54,6 +54,8 @@ func (m *Master) handleAgent(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
+	case agentproto.CallSecrets:
+		m.taskSecrets(w, r, &call)
 	default:
 		writeError(w, r, errorf(http.StatusBadRequest, "Unsupported agent call type '%s'", call.Type))
 	}
@@ -131,4 +133,66 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, call *age
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush()
 	pump(r, w, flusher, q)
+}
+
+// taskSecrets answers a SECRETS call (see agentproto.SecretsRequest): the
+// values of the stored secrets that the task references, read from the
+// store outside the loop. Which secrets those are comes from the master's
+// own record of the task, and only for the agent that runs it, on its
+// current connection. No value is ever logged or put in an error.
+func (m *Master) taskSecrets(w http.ResponseWriter, r *http.Request, call *agentproto.Call) {
+	req := call.Secrets
+	switch {
+	case req == nil:
+		writeError(w, r, errorf(http.StatusBadRequest, "Expecting 'secrets' to be present"))
+		return
+	case req.FrameworkID == "":
+		writeError(w, r, errorf(http.StatusBadRequest, "'secrets.framework_id' is required"))
+		return
+	case req.TaskID == "":
+		writeError(w, r, errorf(http.StatusBadRequest, "'secrets.task_id' is required"))
+		return
+	}
+	var (
+		refs core.TaskSecretRefs
+		ok   bool
+	)
+	if err := m.do(r.Context(), func(c *core.Core) {
+		refs, ok = c.TaskSecrets(call.AgentID, call.ConnectionID, req.FrameworkID, req.TaskID)
+	}); err != nil {
+		writeError(w, r, errorf(http.StatusServiceUnavailable, "Master is stopping"))
+		return
+	}
+	if !ok {
+		writeError(w, r, errorf(http.StatusNotFound, "Task '%s' of framework '%s' is not launching or running on agent '%s' registered on this connection",
+			req.TaskID, req.FrameworkID, call.AgentID))
+		return
+	}
+	out := agentproto.SecretsAnswer{Secrets: make(map[string][]byte, len(refs.Names))}
+	if len(refs.Names) > 0 {
+		// Checked at ACCEPT already; checked again in case the ACLs
+		// changed since (a master failover with other --acls).
+		use := authorizeSecret(m.cfg.Trust.ACLs)
+		for _, name := range refs.Names {
+			if err := use(refs.Principal, name); err != nil {
+				writeError(w, r, errorf(http.StatusForbidden, "Secret '%s' of task '%s': %v", name, req.TaskID, err))
+				return
+			}
+		}
+		store, err := m.secrets.forTasks()
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		for _, name := range refs.Names {
+			v, _, err := store.Get(r.Context(), name)
+			if err != nil {
+				writeError(w, r, secretGetError(name, req.TaskID, err))
+				return
+			}
+			out.Secrets[name] = v
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
 }

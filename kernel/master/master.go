@@ -2,7 +2,6 @@ package master
 
 import (
 	"context"
-	"corral/internal/acl"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -65,6 +64,9 @@ type Master struct {
 	// proxyTransport carries the console's proxied requests to
 	// frameworks and agents (TLS per cfg.Trust).
 	proxyTransport http.RoundTripper
+	// secrets is the secret store, opened when the master leads; the
+	// secret routes and the agents' SECRETS calls read it.
+	secrets *secretAPI
 
 	ops  chan func(*core.Core)
 	core *core.Core // touched only by the loop goroutine
@@ -152,8 +154,9 @@ func New(cfg Config, store Store, log *slog.Logger) (*Master, error) {
 		MaxCompletedTasksPerFramework: cfg.MaxCompletedTasksPerFramework,
 		Allocator:                     allocatorConfig(cfg),
 		AuthorizeTask:                 authorizeTask(cfg.Trust.ACLs),
-		AuthorizeSecret:               func(p, name string) error { return cfg.Trust.ACLs.Check(acl.UseSecrets, p, name) },
+		AuthorizeSecret:               authorizeSecret(cfg.Trust.ACLs),
 	})
+	m.secrets = newSecretAPI(m, secretACLs{cfg.Trust.ACLs})
 	return m, nil
 }
 
@@ -347,6 +350,7 @@ func (m *Master) recover(ctx context.Context) error {
 	if err := m.do(ctx, func(c *core.Core) { c.Restore(ras, rfs, initial, time.Now()) }); err != nil {
 		return err
 	}
+	m.secrets.lead()
 	m.recovered.Store(true)
 	close(m.ready)
 	m.log.Info("registry recovered", "agents", len(agents), "frameworks", len(fws))

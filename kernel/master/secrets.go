@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -35,7 +34,8 @@ import (
 //
 // No route returns a value, on purpose: a value given to corral goes only
 // to the tasks that reference it (Marathon's API handed secrets back in
-// plain text, marathon#2295). Other methods answer 405 saying so.
+// plain text, marathon#2295), through the SECRETS call of the agent that
+// runs the task (agentapi.go, agentproto.SecretsRequest). Other methods answer 405 saying so.
 //
 // Names are paths ("team/db", or "/team/db": the leading slash is
 // optional and not kept); see package secrets for the rules and limits.
@@ -85,6 +85,14 @@ func (a secretACLs) Check(principal, name string) error {
 	return a.acls.Check(acl.ManageSecrets, principal, name)
 }
 
+// authorizeSecret is the core's AuthorizeSecret, and the check the
+// agents' SECRETS calls repeat: use_secrets decides which stored secrets
+// a framework's principal may give its tasks, by the name as the task
+// references it.
+func authorizeSecret(a *acl.ACLs) func(principal, name string) error {
+	return func(principal, name string) error { return a.Check(acl.UseSecrets, principal, name) }
+}
+
 // ValidateSecrets reads the key files of SecretsKey and
 // SecretsPreviousKeys and returns an error naming the flag and the file
 // of the first that is missing or not a key, or previous keys given
@@ -118,9 +126,11 @@ func loadSecretKeys(cfg Config) (*secrets.Keyring, error) {
 	return secrets.NewKeyring(cur, prev...), nil
 }
 
-// secretAPI serves the secret routes of one master. Its store is opened
-// once the master has begun its term (so that writes are fenced with the
-// registry's term) and closed when the master's loop stops.
+// secretAPI is the secret store of one master and serves its routes.
+// It is made with the Master (New) and opened when the master leads
+// (lead, from recover): the store fences its writes with the term the
+// master began, and is closed when the master's loop stops. Both the
+// secret routes and the agents' SECRETS calls use it.
 type secretAPI struct {
 	m     *Master
 	log   *slog.Logger
@@ -130,19 +140,18 @@ type secretAPI struct {
 	// configured, or its key files cannot be read.
 	off error
 
-	once  sync.Once
+	// store and err are set by lead before the master counts as
+	// recovered (Master.recovered), and never change after: a handler
+	// that has seen the master recovered reads them without a lock.
 	store *secrets.Store
 	err   error
 }
 
 // secretRoutes adds the secret store's routes to the leading master's
-// router. With previous keys, it also re-encrypts the store under the
-// current key once the master has recovered its registry, and logs what
-// it did.
+// router.
 func (m *Master) secretRoutes(r chi.Router) {
-	sa := newSecretAPI(m, secretACLs{m.cfg.Trust.ACLs})
-	r.HandleFunc("/secrets", sa.handleCollection)
-	r.HandleFunc("/secrets/*", sa.handleSecret)
+	r.HandleFunc("/secrets", m.secrets.handleCollection)
+	r.HandleFunc("/secrets/*", m.secrets.handleSecret)
 }
 
 func newSecretAPI(m *Master, authz secretAuthorizer) *secretAPI {
@@ -159,43 +168,37 @@ func newSecretAPI(m *Master, authz secretAuthorizer) *secretAPI {
 		return sa
 	}
 	sa.keys = keys
-	if len(keys.Previous()) > 0 {
-		go sa.rotateWhenLeading()
-	}
 	return sa
 }
 
-// open returns the store, opening it on first use. Call it only once the
-// master has recovered, so that its loop is running and will stop.
-func (sa *secretAPI) open() (*secrets.Store, error) {
-	sa.once.Do(func() {
-		// Open does not connect: it fails only for a malformed URL.
-		sa.store, sa.err = secrets.Open(context.Background(), sa.m.cfg.DB, sa.keys, sa.m.store.Fence())
-		if sa.err != nil {
-			return
-		}
-		go func() {
-			<-sa.m.stopped
-			sa.store.Close()
-		}()
-	})
-	return sa.store, sa.err
+// lead opens the store for the master's term, which recover has begun;
+// it runs once, on the leading master, before the master counts as
+// recovered. The store is closed when the master's loop stops. With
+// previous keys, it also re-encrypts the store under the current key in
+// the background, and logs what it did.
+func (sa *secretAPI) lead() {
+	if sa.off != nil {
+		return
+	}
+	// Open does not connect: it fails only for a malformed URL.
+	sa.store, sa.err = secrets.Open(context.Background(), sa.m.cfg.DB, sa.keys, sa.m.store.Fence())
+	if sa.err != nil {
+		sa.log.Error("the secret store cannot be opened", "err", sa.err)
+		return
+	}
+	store := sa.store
+	go func() {
+		<-sa.m.stopped
+		store.Close()
+	}()
+	if len(sa.keys.Previous()) > 0 {
+		go sa.rotate(store)
+	}
 }
 
-// rotateWhenLeading re-encrypts every value under the current key once the
-// master has recovered, retrying while the database is away, until done,
-// refused, or the master stops.
-func (sa *secretAPI) rotateWhenLeading() {
-	select {
-	case <-sa.m.ready:
-	case <-sa.m.stopped:
-		return
-	}
-	store, err := sa.open()
-	if err != nil {
-		sa.log.Error("cannot rotate the secrets", "err", err)
-		return
-	}
+// rotate re-encrypts every value under the current key, retrying while
+// the database is away, until done, refused, or the master stops.
+func (sa *secretAPI) rotate(store *secrets.Store) {
 	backoff := time.Second
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -234,12 +237,51 @@ func (sa *secretAPI) ready(w http.ResponseWriter, r *http.Request) (*secrets.Sto
 		return nil, false
 	default:
 	}
-	store, err := sa.open()
-	if err != nil {
-		sa.fail(w, r, "", err)
+	if sa.err != nil {
+		sa.fail(w, r, "", edge.Unavailable("The master's secret store cannot be opened; the master's log says why", sa.err))
 		return nil, false
 	}
-	return store, true
+	return sa.store, true
+}
+
+// forTasks returns the store for handing values to tasks, or an error to
+// answer the agent with: always a 503, the store being off included, so
+// that the agent says why in the task's failure (after retrying).
+func (sa *secretAPI) forTasks() (*secrets.Store, error) {
+	var ae *apiError
+	switch {
+	case errors.As(sa.off, &ae):
+		return nil, errorf(http.StatusServiceUnavailable, "The master keeps no secrets: it was started without --secrets_key")
+	case sa.off != nil:
+		return nil, sa.off
+	case sa.err != nil:
+		return nil, edge.Unavailable("The master's secret store cannot be opened; the master's log says why", sa.err)
+	}
+	select {
+	case <-sa.m.stopped:
+		return nil, errorf(http.StatusServiceUnavailable, "Master is stopping")
+	default:
+	}
+	return sa.store, nil
+}
+
+// secretGetError is the answer to an agent for a value of the secret
+// name, referenced by task, that the store did not give: the secret does
+// not exist (any more), its name is not one, or the store is unreachable
+// or cannot decrypt it. The message names the secret and the task; the
+// cause, logged, holds no value either.
+func secretGetError(name, task string, err error) error {
+	var inv *secrets.InvalidError
+	switch {
+	case errors.Is(err, secrets.ErrNotFound):
+		return errorf(http.StatusNotFound, "Secret '%s' referenced by task '%s' does not exist: it was never stored or has been deleted", name, task)
+	case errors.As(err, &inv):
+		return errorf(http.StatusUnprocessableEntity, "Secret '%s' referenced by task '%s' is not a valid secret name: %v", name, task, inv)
+	case errors.Is(err, secrets.ErrUndecryptable), pg.DataError(err):
+		return &edge.Error{Status: http.StatusInternalServerError, Cause: err,
+			Message: fmt.Sprintf("Secret '%s' referenced by task '%s' cannot be read: the master's log says why", name, task)}
+	}
+	return edge.Unavailable(fmt.Sprintf("The secret store's database cannot be reached to read secret '%s' referenced by task '%s'; retry shortly", name, task), err)
 }
 
 // name returns the request's secret name, normalized and authorized, or

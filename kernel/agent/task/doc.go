@@ -1,12 +1,14 @@
 // Package task holds the agent's pure decisions about a single task: whether
 // a TaskInfo can run here (Validate), who it runs as (User), what its
-// process sees (Env, Ports, Limits), and what its end means (Outcome).
+// process sees (Env, Ports, Limits, ResolveSecrets), and what its end
+// means (Outcome).
 //
 // The state machine of a task on the agent:
 //
 //	           validate fails
 //	 LAUNCH ───────────────────────────────▶ TASK_ERROR
-//	   │       its user is missing or the agent cannot switch to it
+//	   │       its user is missing or the agent cannot switch to it, or
+//	   │       a secret it references cannot be had (ResolveSecrets)
 //	   ├───────────────────────────────────▶ TASK_FAILED (nothing started)
 //	   ▼        spawn fails
 //	TASK_STARTING ─────────────────────────▶ TASK_FAILED
@@ -17,6 +19,11 @@
 // A task with a health check also reports TASK_RUNNING again, with healthy
 // set, each time its health changes (package health); Validate rejects an
 // invalid check with the help of health.Parse.
+//
+// Secrets: a SECRET variable's value comes from the task (VALUE) or, for
+// a REFERENCE, from the master at launch. The values live only in the
+// process environment (EnvInput.Secrets); the checkpoint keeps the task
+// without its inline values (Redacted).
 //
 // A task the agent never knew is answered with TASK_DROPPED (reconcile) or
 // TASK_LOST (kill). The package is pure: no I/O, no clock, no goroutines.

@@ -165,9 +165,15 @@ type EnvInput struct {
 	// switched to it, and Home that user's home directory. Empty User
 	// means the agent's own user.
 	User, Home string
+	// Secrets are the values of the command's SECRET variables
+	// (ResolveSecrets). A SECRET variable without one is left out of the
+	// environment, never set empty.
+	Secrets Secrets
 }
 
 // Env returns the environment of a task's process, as NAME=value strings.
+// A SECRET variable gets its value from in.Secrets, and is left out
+// without one.
 // HOME is the sandbox, unless the task runs as a user the agent switched
 // to: then HOME is that user's home and USER and LOGNAME its name, as a
 // login would set them. Variables from the command come last so a task
@@ -208,28 +214,38 @@ func Env(ti *mesos.TaskInfo, in EnvInput) []string {
 		env = append(env, "PORT="+list[0], "PORTS="+strings.Join(list, ","))
 	}
 	if ti.Command != nil && ti.Command.Environment != nil {
-		env = appendVars(env, ti.Command.Environment.Variables)
+		env = appendVars(env, ti.Command.Environment.Variables, in.Secrets)
 	}
 	return dedupEnv(env)
 }
 
 // CheckEnv returns the environment of the task's command health check: the
 // task's (Env), with the check command's own variables last, as in Mesos.
+// Secrets of the task or of the check are among them only as given in
+// in.Secrets.
 func CheckEnv(ti *mesos.TaskInfo, in EnvInput) []string {
 	env := Env(ti, in)
 	if hc := ti.HealthCheck; hc != nil && hc.Command != nil && hc.Command.Environment != nil {
-		env = appendVars(env, hc.Command.Environment.Variables)
+		env = appendVars(env, hc.Command.Environment.Variables, nil)
 	}
 	return dedupEnv(env)
 }
 
-// appendVars appends the well-formed variables of vs to env.
-func appendVars(env []string, vs []mesos.Variable) []string {
+// appendVars appends the well-formed variables of vs to env: plain ones
+// with their value, SECRET ones with theirs from secrets, if it has one.
+func appendVars(env []string, vs []mesos.Variable, secrets Secrets) []string {
 	for _, v := range vs {
-		if v.Name == "" || strings.ContainsAny(v.Name, "=\x00") || strings.ContainsRune(v.Value, 0) {
+		value := v.Value
+		if v.Type == mesos.VariableSecret {
+			var ok bool
+			if value, ok = secrets[v.Name]; !ok {
+				continue
+			}
+		}
+		if v.Name == "" || strings.ContainsAny(v.Name, "=\x00") || strings.ContainsRune(value, 0) {
 			continue
 		}
-		env = append(env, v.Name+"="+v.Value)
+		env = append(env, v.Name+"="+value)
 	}
 	return env
 }

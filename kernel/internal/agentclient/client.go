@@ -100,3 +100,58 @@ func StatusError(resp *http.Response) error {
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	return fmt.Errorf("master answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
 }
+
+// AnswerError is a master's refusal of a call, with the text it gave.
+type AnswerError struct {
+	// Code is the HTTP status.
+	Code int
+	// Message is the master's text (at most 512 bytes), trimmed.
+	Message string
+}
+
+func (e *AnswerError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("master answered %d %s", e.Code, http.StatusText(e.Code))
+	}
+	return fmt.Sprintf("master answered %d: %s", e.Code, e.Message)
+}
+
+// Temporary reports whether the same call may succeed later: the master
+// is not leading or cannot reach what it needs (502, 503, 504), or the
+// connection is stale (409) and the agent must register again first.
+func (e *AnswerError) Temporary() bool {
+	switch e.Code {
+	case http.StatusConflict, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// maxSecretsAnswer bounds a SECRETS answer: a task references few secrets
+// of at most 64 KiB each, in base64.
+const maxSecretsAnswer = 16 << 20
+
+// Secrets sends a SECRETS call (c.Type must be CallSecrets) to the master
+// at base and returns the values it answered, by the names the task's
+// environment references. A refusal is an *AnswerError; a transport
+// failure or an unreadable answer is another error. Neither ever holds a
+// value.
+func Secrets(ctx context.Context, client *http.Client, base string, c agentproto.Call) (map[string][]byte, error) {
+	resp, _, err := Post(ctx, client, base, c)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		Drain(resp)
+		return nil, &AnswerError{Code: resp.StatusCode, Message: strings.TrimSpace(string(msg))}
+	}
+	var ans agentproto.SecretsAnswer
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxSecretsAnswer)).Decode(&ans); err != nil {
+		// The decoder's error quotes no input beyond a character or a
+		// type, but say no more than what went wrong.
+		return nil, errors.New("master's SECRETS answer is not the expected JSON")
+	}
+	return ans.Secrets, nil
+}

@@ -17,15 +17,19 @@ const (
 	CallRegister  CallType = "REGISTER"
 	CallUpdate    CallType = "UPDATE"
 	CallHeartbeat CallType = "HEARTBEAT"
+	// CallSecrets asks for the values of the stored secrets a task's
+	// environment references (see SecretsRequest).
+	CallSecrets CallType = "SECRETS"
 )
 
 // Call is the body of every agent→master request.
 type Call struct {
-	Type         CallType  `json:"type"`
-	AgentID      string    `json:"agent_id,omitempty"`
-	ConnectionID string    `json:"connection_id,omitempty"`
-	Register     *Register `json:"register,omitempty"`
-	Update       *Updates  `json:"update,omitempty"`
+	Type         CallType        `json:"type"`
+	AgentID      string          `json:"agent_id,omitempty"`
+	ConnectionID string          `json:"connection_id,omitempty"`
+	Register     *Register       `json:"register,omitempty"`
+	Update       *Updates        `json:"update,omitempty"`
+	Secrets      *SecretsRequest `json:"secrets,omitempty"`
 }
 
 // CgroupsMode says how an agent enforces task limits: "v1", "v2" or "none".
@@ -85,6 +89,39 @@ type StatusUpdate struct {
 // per-task order across calls.
 type Updates struct {
 	Updates []StatusUpdate `json:"updates"`
+}
+
+// SecretsRequest is Call.Secrets: the agent launching task TaskID of
+// framework FrameworkID asks for the values of the stored secrets that
+// the task's command environment references (variables of type SECRET
+// whose secret is a REFERENCE). The master answers from its own record of
+// the task, not from anything the agent says about it:
+//
+//	200 SecretsAnswer   exactly the referenced secrets
+//	404                 no such task of that framework launching or
+//	                    running on that agent, or the call's connection
+//	                    is not the agent's current one; or a referenced
+//	                    secret no longer exists (the message names it)
+//	403                 the framework's principal may no longer
+//	                    use_secrets a referenced name
+//	422                 a referenced name is not a valid secret name
+//	503                 the master's secret store is off (no
+//	                    --secrets_key) or cannot be reached; or the master
+//	                    is not leading
+//
+// Error bodies are text naming the task and the secret, never a value.
+type SecretsRequest struct {
+	FrameworkID string `json:"framework_id"`
+	TaskID      string `json:"task_id"`
+}
+
+// SecretsAnswer is the 200 body of a SECRETS call: the value of every
+// stored secret the task references, by the name the task's environment
+// gives (a leading "/" included if the task wrote one). A value is bytes,
+// base64 in JSON. The agent puts the values in the task's process
+// environment only: never in a checkpoint, a log or a status update.
+type SecretsAnswer struct {
+	Secrets map[string][]byte `json:"secrets"`
 }
 
 // EventType names a master→agent event.

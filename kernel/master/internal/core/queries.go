@@ -152,3 +152,38 @@ func (c *Core) Owner(id string) (principal string, ok bool) {
 	}
 	return f.info.Principal, true
 }
+
+// TaskSecretRefs is what the master needs to hand a task its secrets.
+type TaskSecretRefs struct {
+	// Principal is the principal of the task's framework ("" for none).
+	Principal string
+	// Names are the stored secrets the task's command environment
+	// references, as it writes them, in order, without duplicates.
+	Names []string
+}
+
+// TaskSecrets returns the secrets task taskID of framework frameworkID
+// references, if that task is launching or running (not terminal) on
+// agent agentID and the agent is registered on connection conn; ok is
+// false otherwise, whatever the reason, so that an agent learns nothing
+// of other agents' tasks. It neither changes the state nor looks at the
+// values.
+func (c *Core) TaskSecrets(agentID, conn, frameworkID, taskID string) (refs TaskSecretRefs, ok bool) {
+	a := c.agents[agentID]
+	if a == nil || conn == "" || a.conn != conn || a.status != agentRegistered {
+		return TaskSecretRefs{}, false
+	}
+	f := c.frameworks[frameworkID]
+	if f == nil || f.state == fwRemoved {
+		return TaskSecretRefs{}, false
+	}
+	t := f.tasks[taskID]
+	if t == nil || t.agentID != agentID || t.state.Terminal() {
+		return TaskSecretRefs{}, false
+	}
+	refs.Principal = f.info.Principal
+	if t.info.Command != nil {
+		refs.Names = t.info.Command.Environment.SecretRefs()
+	}
+	return refs, true
+}

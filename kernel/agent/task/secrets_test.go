@@ -1,0 +1,126 @@
+package task
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"corral/kernel/mesos"
+)
+
+func ref(env, name string) mesos.Variable {
+	return mesos.Variable{Name: env, Type: mesos.VariableSecret,
+		Secret: &mesos.Secret{Type: mesos.SecretReferenceType, Reference: &mesos.SecretReference{Name: name}}}
+}
+
+func inline(env, value string) mesos.Variable {
+	return mesos.Variable{Name: env, Type: mesos.VariableSecret,
+		Secret: &mesos.Secret{Type: mesos.SecretValueType, Value: &mesos.SecretValue{Data: []byte(value)}}}
+}
+
+func envTask(vars ...mesos.Variable) *mesos.TaskInfo {
+	return &mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Value: "x", Environment: &mesos.Environment{Variables: vars}}}
+}
+
+func TestResolveSecrets(t *testing.T) {
+	stored := map[string][]byte{"team/db": []byte("db-pw"), "/team/token": []byte("tok"), "bin": []byte("a\x00b")}
+	for _, tc := range []struct {
+		name string
+		ti   *mesos.TaskInfo
+		want Secrets
+		err  []string // parts of the error; none: no error
+	}{
+		{"no command", &mesos.TaskInfo{}, nil, nil},
+		{"no environment", &mesos.TaskInfo{Command: &mesos.CommandInfo{Value: "x"}}, nil, nil},
+		{"plain only", envTask(mesos.Variable{Name: "A", Value: "1"}), nil, nil},
+		{"references and inline", envTask(ref("DB", "team/db"), ref("TOKEN", "/team/token"), inline("IN", "v"), mesos.Variable{Name: "A", Value: "1"}),
+			Secrets{"DB": "db-pw", "TOKEN": "tok", "IN": "v"}, nil},
+		{"one secret, two variables", envTask(ref("DB", "team/db"), ref("DB2", "team/db")), Secrets{"DB": "db-pw", "DB2": "db-pw"}, nil},
+		{"not given", envTask(ref("DB", "team/db"), ref("X", "team/other")), nil, []string{"X", `"team/other"`, "not given"}},
+		{"NUL stored", envTask(ref("B", "bin")), nil, []string{"B", `"bin"`, "NUL"}},
+		{"NUL inline", envTask(inline("B", "x\x00")), nil, []string{"B", "inline", "NUL"}},
+		{"no secret", envTask(mesos.Variable{Name: "S", Type: mesos.VariableSecret}), nil, []string{"S", "must set 'secret'"}},
+		{"reference without a name", envTask(mesos.Variable{Name: "S", Type: mesos.VariableSecret,
+			Secret: &mesos.Secret{Type: mesos.SecretReferenceType, Reference: &mesos.SecretReference{}}}), nil, []string{"S", "REFERENCE"}},
+	} {
+		got, err := ResolveSecrets(tc.ti, stored)
+		if len(tc.err) == 0 {
+			if err != nil || !maps.Equal(got, tc.want) {
+				t.Errorf("%s: ResolveSecrets() = %v, %v; want %v", tc.name, got, err, tc.want)
+			}
+			continue
+		}
+		for _, part := range tc.err {
+			if err == nil || !strings.Contains(err.Error(), part) {
+				t.Errorf("%s: ResolveSecrets() = %v, %v; want an error saying %q", tc.name, got, err, part)
+			}
+		}
+		if err != nil && (strings.Contains(err.Error(), "db-pw") || strings.Contains(err.Error(), "a\x00b")) {
+			t.Errorf("%s: the error %q holds a value", tc.name, err)
+		}
+	}
+}
+
+func TestSecretRefs(t *testing.T) {
+	ti := envTask(ref("A", "x"), inline("B", "v"), ref("C", "/y"), ref("D", "x"))
+	if got := SecretRefs(ti); !slices.Equal(got, []string{"x", "/y"}) {
+		t.Errorf("SecretRefs() = %v; want [x /y]", got)
+	}
+	if got := SecretRefs(&mesos.TaskInfo{}); got != nil {
+		t.Errorf("SecretRefs(no command) = %v; want none", got)
+	}
+}
+
+func TestEnvSecrets(t *testing.T) {
+	ti := envTask(mesos.Variable{Name: "PLAIN", Value: "p"}, ref("DB", "team/db"), inline("IN", "v"), ref("HOME", "h"))
+	env := func(in EnvInput) map[string]string {
+		m := map[string]string{}
+		for _, kv := range Env(ti, in) {
+			k, v, _ := strings.Cut(kv, "=")
+			m[k] = v
+		}
+		return m
+	}
+	got := env(EnvInput{Sandbox: "/sb", Secrets: Secrets{"DB": "db-pw", "IN": "v", "HOME": "/secret-home"}})
+	for k, v := range map[string]string{"PLAIN": "p", "DB": "db-pw", "IN": "v", "HOME": "/secret-home"} {
+		if got[k] != v {
+			t.Errorf("Env()[%s] = %q; want %q", k, got[k], v)
+		}
+	}
+	// Without values (a health check's environment), the secrets are
+	// left out, not set empty, and do not override the defaults.
+	got = env(EnvInput{Sandbox: "/sb"})
+	for _, k := range []string{"DB", "IN"} {
+		if v, ok := got[k]; ok {
+			t.Errorf("Env() without secrets has %s=%q; want it left out", k, v)
+		}
+	}
+	if got["HOME"] != "/sb" || got["PLAIN"] != "p" {
+		t.Errorf("Env() without secrets: HOME=%q PLAIN=%q; want /sb and p", got["HOME"], got["PLAIN"])
+	}
+}
+
+func TestRedacted(t *testing.T) {
+	ti := envTask(mesos.Variable{Name: "PLAIN", Value: "p"}, ref("DB", "team/db"), inline("IN", "inl1ne"))
+	before, _ := json.Marshal(ti)
+	r := Redacted(ti)
+	after, _ := json.Marshal(ti)
+	if string(before) != string(after) {
+		t.Fatalf("Redacted changed its argument: %s; was %s", after, before)
+	}
+	out, _ := json.Marshal(r)
+	if strings.Contains(string(out), "aW5sMW5l") || strings.Contains(string(out), "inl1ne") {
+		t.Errorf("Redacted() = %s; holds the inline value", out)
+	}
+	vs := r.Command.Environment.Variables
+	if len(vs) != 3 || vs[0] != ti.Command.Environment.Variables[0] || vs[1].Secret.Reference.Name != "team/db" ||
+		vs[2].Type != mesos.VariableSecret || vs[2].Secret.Type != mesos.SecretValueType || len(vs[2].Secret.Value.Data) != 0 {
+		t.Errorf("Redacted() variables = %s; want the same variables, the inline one without its data", out)
+	}
+	plain := envTask(ref("DB", "team/db"))
+	if Redacted(plain) != plain {
+		t.Errorf("Redacted() of a task without inline secrets is a copy; want the task itself")
+	}
+}
