@@ -175,6 +175,14 @@ type Cluster struct {
 	MasterFlag string
 	Agents     []*Agent
 	switchUser bool
+	// HTTP is a client of the cluster's APIs with keep-alive: on a
+	// secured cluster (Options.Secure) it trusts the cluster's CA and
+	// presents the operator's credential (principal ops, whom the ACLs
+	// allow everything); on a plain one it is a plain client. Its
+	// connection pool is its own.
+	HTTP *http.Client
+	// Security is what a secured cluster runs under; nil on a plain one.
+	Security *Security
 }
 
 // Agent is an agent process.
@@ -210,6 +218,15 @@ type Options struct {
 	// default); without it they run every task as the test's own user, so
 	// that tasks can write the tests' marker files wherever they are.
 	SwitchUser bool
+	// Secure starts every process as `corral dev --secure` runs them:
+	// HTTPS with a certificate from a throwaway CA (for 127.0.0.1),
+	// credentials demanded of every caller, the development ACLs
+	// (devsecure.ACLs), a secrets key on the masters, and each component
+	// presenting its own credential to the master (agents as agent,
+	// frameworks as their kind). The cluster's URLs are then https, and
+	// Cluster.HTTP is the operator's client. Off, processes run with none
+	// of that, as before the option existed.
+	Secure bool
 }
 
 // Start starts a master (on a fresh database) and agents, and waits until
@@ -217,17 +234,24 @@ type Options struct {
 func Start(tb testing.TB, o Options) *Cluster {
 	tb.Helper()
 	c := &Cluster{tb: tb, DB: testpg.URL(tb), switchUser: o.SwitchUser}
+	if o.Secure {
+		c.Security = newSecurity(tb)
+	}
+	c.HTTP = c.Client("ops")
 	n := max(o.Masters, 1)
 	if n > 1 && o.ZK == "" {
 		tb.Fatal("testcluster: several masters need Options.ZK")
 	}
 	for i := 0; i < n; i++ {
 		addr := FreeAddr(tb)
-		u := "http://" + addr
+		u := c.scheme() + "://" + addr
 		args := []string{"master", "--listen", addr, "--advertise", u, "--db", c.DB,
 			"--agent_ping_interval", PingInterval.String(), "--allocation_interval", "100ms", "--agent_reregister_timeout", "30s"}
 		if o.ZK != "" {
 			args = append(args, "--zk", o.ZK, "--zk_session_timeout", ZKSessionTimeout.String())
+		}
+		if c.Security != nil {
+			args = append(append(args, c.securityArgs("")...), "--secrets_key", c.Security.Files.SecretsKey)
 		}
 		args = append(args, o.MasterArgs...) // last, so they override the defaults above
 		c.Masters = append(c.Masters, StartProc(tb, fmt.Sprintf("master-%d", i), args...))
@@ -239,7 +263,7 @@ func Start(tb testing.TB, o Options) *Cluster {
 		c.MasterFlag = o.ZK
 	}
 	for _, u := range c.MasterURLs {
-		WaitHTTP(tb, u+"/health")
+		c.waitHTTP(u + "/health")
 	}
 	c.LeaderURL()
 	for i := 0; i < o.Agents; i++ {
@@ -262,10 +286,11 @@ func (c *Cluster) AddAgent(resources, attributes, hostname string) *Agent {
 	tb := c.tb
 	addr := FreeAddr(tb)
 	wd := SearchableDir(tb)
-	a := &Agent{URL: "http://" + addr, WorkDir: wd}
-	a.Proc = StartProc(tb, fmt.Sprintf("agent-%d", len(c.Agents)), "agent", "--master", c.MasterFlag, "--listen", addr, "--advertise", a.URL,
+	a := &Agent{URL: c.scheme() + "://" + addr, WorkDir: wd}
+	args := append([]string{"agent", "--master", c.MasterFlag, "--listen", addr, "--advertise", a.URL,
 		"--work_dir", wd, "--resources", resources, "--attributes", attributes, "--hostname", hostname,
-		"--switch_user="+strconv.FormatBool(c.switchUser))
+		"--switch_user=" + strconv.FormatBool(c.switchUser)}, c.securityArgs("agent")...)
+	a.Proc = StartProc(tb, fmt.Sprintf("agent-%d", len(c.Agents)), args...)
 	c.Agents = append(c.Agents, a)
 	tb.Cleanup(func() { KillSandboxProcs(wd) })
 	return a
@@ -332,7 +357,7 @@ func (c *Cluster) LeaderURL() string {
 	var leader string
 	Eventually(c.tb, 60*time.Second, func() bool {
 		for _, u := range c.MasterURLs {
-			resp, err := http.Get(u + "/health")
+			resp, err := c.get(u + "/health")
 			if err != nil {
 				continue
 			}
@@ -356,7 +381,7 @@ func (c *Cluster) State() master.State {
 	if len(c.MasterURLs) > 1 {
 		base = c.LeaderURL()
 	}
-	resp, err := http.Get(base + "/state")
+	resp, err := c.get(base + "/state")
 	if err != nil {
 		c.tb.Fatal(err)
 	}
@@ -393,15 +418,25 @@ type Framework struct {
 }
 
 // StartFramework starts `corral <kind> --master <master> --db <db>
-// --http <addr> args...` and waits until its API answers /ping.
+// --http <addr> args...` and waits until its API answers /ping. On a
+// secured cluster the framework (kind services or jobs) also gets the
+// security flags and presents the credential of principal kind; args come
+// after them and so override them.
 func (c *Cluster) StartFramework(kind string, args ...string) *Framework {
 	tb := c.tb
 	tb.Helper()
 	addr := FreeAddr(tb)
-	f := &Framework{URL: "http://" + addr}
-	all := append([]string{kind, "--master", c.MasterFlag, "--db", c.DB, "--http", addr, "--advertise", f.URL}, args...)
-	f.Proc = StartProc(tb, kind, all...)
-	WaitHTTP(tb, f.URL+"/ping")
+	f := &Framework{URL: c.scheme() + "://" + addr}
+	all := []string{kind, "--master", c.MasterFlag, "--db", c.DB, "--http", addr, "--advertise", f.URL}
+	if c.Security != nil {
+		principal, err := frameworkPrincipal(kind)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		all = append(all, c.securityArgs(principal)...)
+	}
+	f.Proc = StartProc(tb, kind, append(all, args...)...)
+	c.waitHTTP(f.URL + "/ping")
 	return f
 }
 

@@ -1,0 +1,162 @@
+package testcluster
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"corral/internal/devca"
+	"corral/internal/devsecure"
+	"corral/internal/edge"
+)
+
+// Security is what a cluster started with Options.Secure runs under: the
+// files of `corral dev --secure` (devsecure: the credentials every server
+// demands, each component's own credential, the development ACLs, a
+// secrets key) and a CA (devca) with a server certificate for 127.0.0.1
+// that every process serves HTTPS with and trusts. It is read-only once
+// made; its methods are safe for concurrent use.
+type Security struct {
+	// Files are the credentials, ACLs and secrets key.
+	Files devsecure.Files
+	// TLS are the CA and the certificates.
+	TLS devca.Files
+	// creds are the principals' credentials, as in Files.Credential.
+	creds map[string]edge.Credential
+}
+
+// newSecurity makes the files under a new temporary directory.
+func newSecurity(tb testing.TB) *Security {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "secure")
+	files, err := devsecure.Ensure(dir)
+	if err != nil {
+		tb.Fatalf("testcluster: %v", err)
+	}
+	tlsFiles, err := devca.Ensure(filepath.Join(dir, "tls"), []string{"127.0.0.1"}, "ops", time.Now())
+	if err != nil {
+		tb.Fatalf("testcluster: %v", err)
+	}
+	s := &Security{Files: files, TLS: tlsFiles, creds: map[string]edge.Credential{}}
+	for p, path := range files.Credential {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			tb.Fatalf("testcluster: %v", err)
+		}
+		if s.creds[p], err = edge.ParseCredential(b); err != nil {
+			tb.Fatalf("testcluster: %s: %v", path, err)
+		}
+	}
+	return s
+}
+
+// Credential returns principal's credential (one of devsecure.Principals:
+// ops, agent, services, jobs); the zero Credential for any other.
+func (s *Security) Credential(principal string) edge.Credential { return s.creds[principal] }
+
+// Args are the security flags of a corral process presenting principal's
+// credential to the master ("" for none, as a master): the credentials
+// and ACLs it demands of its callers, its certificate and the CA it
+// trusts.
+func (s *Security) Args(principal string) []string {
+	args := []string{"--credentials", s.Files.Credentials, "--acls", s.Files.ACLs,
+		"--tls_cert", s.TLS.Cert, "--tls_key", s.TLS.Key, "--tls_ca", s.TLS.CA}
+	if principal != "" {
+		args = append(args, "--credential", s.Files.Credential[principal])
+	}
+	return args
+}
+
+// Client returns a new HTTP client that trusts the cluster's CA and
+// presents principal's credential ("" for none). It has its own
+// connection pool with keep-alive (HTTP/2 where the server offers it, as
+// corral's servers do over TLS) and no overall timeout.
+func (s *Security) Client(principal string) (*http.Client, error) {
+	tr, err := edge.Transport(edge.TLSFiles{CA: s.TLS.CA})
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: s.Credential(principal).RoundTripper(tr)}, nil
+}
+
+// Client returns a new HTTP client of the cluster with its own connection
+// pool (keep-alive) and no overall timeout. On a secured cluster it
+// trusts the cluster's CA and presents principal's credential ("" for
+// none); on a plain one principal is ignored.
+func (c *Cluster) Client(principal string) *http.Client {
+	c.tb.Helper()
+	if c.Security == nil {
+		return &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	if principal != "" && c.Security.Credential(principal).Principal == "" {
+		c.tb.Fatalf("testcluster: no credential for principal %q; have %v", principal, devsecure.Principals)
+	}
+	hc, err := c.Security.Client(principal)
+	if err != nil {
+		c.tb.Fatalf("testcluster: %v", err)
+	}
+	return hc
+}
+
+// scheme is the scheme of the cluster's URLs.
+func (c *Cluster) scheme() string {
+	if c.Security != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// securityArgs are the security flags of a process presenting
+// principal's credential, none on a plain cluster.
+func (c *Cluster) securityArgs(principal string) []string {
+	if c.Security == nil {
+		return nil
+	}
+	return c.Security.Args(principal)
+}
+
+// get GETs url with the cluster's client: http.DefaultClient on a plain
+// cluster, as before Options.Secure existed.
+func (c *Cluster) get(url string) (*http.Response, error) {
+	if c.Security == nil {
+		return http.Get(url)
+	}
+	return c.HTTP.Get(url)
+}
+
+// waitHTTP is WaitHTTP through the cluster's client.
+func (c *Cluster) waitHTTP(url string) {
+	c.tb.Helper()
+	if c.Security == nil {
+		WaitHTTP(c.tb, url)
+		return
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := c.HTTP.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.tb.Fatalf("%s did not answer 200 in time; last: %s", url, last)
+}
+
+// frameworkPrincipal is the principal a framework of kind presents.
+func frameworkPrincipal(kind string) (string, error) {
+	switch kind {
+	case "services", "jobs":
+		return kind, nil
+	}
+	return "", fmt.Errorf("testcluster: no principal for framework kind %q on a secured cluster (want services or jobs)", kind)
+}
