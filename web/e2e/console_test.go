@@ -91,7 +91,7 @@ type browser struct {
 	bad []string // uncaught exceptions only
 }
 
-func startBrowser(t *testing.T) *browser {
+func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	exe := browserPath(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -101,6 +101,7 @@ func startBrowser(t *testing.T) *browser {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1440, 1000),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
