@@ -130,19 +130,33 @@ func (a *ACLs) Allowed(act Action, principal, object string) bool {
 	if a == nil {
 		return true
 	}
+	matched, allowed, known := a.decide(act, principal, object)
+	switch {
+	case !known:
+		return false
+	case matched:
+		return allowed
+	}
+	return a.permissive
+}
+
+// decide finds the first entry of act that matches the request: matched
+// says whether one did, allowed what it says; known is false for an
+// Action corral does not define.
+func (a *ACLs) decide(act Action, principal, object string) (matched, allowed, known bool) {
 	_, m, ok := act.object()
 	if !ok {
-		return false
+		return false, false, false
 	}
 	subject, obj := named(principal), named(object)
 	for _, e := range a.rules[act] {
 		ms, as := judge(subject, e.subject, matchExact)
 		mo, ao := judge(obj, e.object, m)
 		if ms && mo {
-			return as && ao
+			return true, as && ao, true
 		}
 	}
-	return a.permissive
+	return false, false, true
 }
 
 // Check is Allowed as an error: nil if the request is allowed, else a
@@ -207,19 +221,8 @@ func (a *ACLs) Explicit(act Action, principal, object string) bool {
 	if a == nil {
 		return false
 	}
-	_, m, ok := act.object()
-	if !ok {
-		return false
-	}
-	subject, obj := named(principal), named(object)
-	for _, e := range a.rules[act] {
-		ms, as := judge(subject, e.subject, matchExact)
-		mo, ao := judge(obj, e.object, m)
-		if ms && mo {
-			return as && ao
-		}
-	}
-	return false
+	matched, allowed, _ := a.decide(act, principal, object)
+	return matched && allowed
 }
 
 // Grants reports whether principal may perform act on at least some
