@@ -105,8 +105,11 @@ func New(cfg Config, h http.Handler, log *slog.Logger) *Server {
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
-		TLSConfig:         cfg.TLS,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		// A copy: net/http adds its protocols to the config it serves
+		// with, and one config may be shared by several servers (corral
+		// dev's parts).
+		TLSConfig: cfg.TLS.Clone(),
+		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	return s
 }
