@@ -62,4 +62,24 @@ func TestSecureCluster(t *testing.T) {
 		}
 		return got["services"] && got["jobs"]
 	}, "active frameworks with principals services and jobs in /state")
+	if cpu := c.Master.CPUTime(); cpu <= 0 {
+		t.Errorf("master CPUTime = %v after serving; want > 0", cpu)
+	}
+}
+
+func TestParseCPUTime(t *testing.T) {
+	for _, c := range []struct {
+		name, stat string
+		want       time.Duration
+	}{
+		{"plain", "4242 (corral) S 1 4242 4242 0 -1 4194560 1 0 0 0 150 25 0 0 20 0 9 0 100 1 1", 1750 * time.Millisecond},
+		{"spaces and parentheses in the name", "7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 3 4 9 9 20 0 1 0 1 1 1", 70 * time.Millisecond},
+		{"short", "7 (x) R 1 2 3", 0},
+		{"no name", "garbage", 0},
+		{"not a number", "7 (x) R 1 7 7 0 -1 0 0 0 0 0 u 4 0 0", 0},
+	} {
+		if got := parseCPUTime(c.stat); got != c.want {
+			t.Errorf("%s: parseCPUTime(%q) = %v; want %v", c.name, c.stat, got, c.want)
+		}
+	}
 }
