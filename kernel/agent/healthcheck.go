@@ -2,6 +2,9 @@ package agent
 
 import (
 	"context"
+	"corral/kernel/agent/runner"
+	"os"
+	"syscall"
 	"time"
 
 	"corral/kernel/agent/health"
@@ -37,6 +40,15 @@ func (l *loop) startHealth(ctx context.Context, e *entry, start time.Time, statu
 	}
 	target := probe.Target{Dir: e.sandbox, Env: task.CheckEnv(e.info, task.EnvInput{FrameworkID: e.key.FrameworkID,
 		AgentID: l.agentID, Sandbox: e.sandbox, AgentEndpoint: l.a.endpointHostPort(), Hostname: l.a.cfg.Hostname})}
+	if name := task.User(e.info, e.framework); l.a.cfg.SwitchUser && os.Geteuid() == 0 && name != "" {
+		// A command check runs as its task does, never as the agent.
+		u, err := runner.LookupUser(name)
+		if err != nil {
+			l.a.log.Warn("not running the health check: its task's user is gone", "framework", e.key.FrameworkID, "task", e.key.TaskID, "err", err)
+			return
+		}
+		target.Credential = &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups}
+	}
 	hctx, cancel := context.WithCancel(ctx)
 	c := &checker{check: check, tracker: health.NewTracker(check, start, status), cancel: cancel}
 	e.health = c

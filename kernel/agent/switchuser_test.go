@@ -376,3 +376,20 @@ func mkMarked(t *testing.T, dir string, uid int) {
 		t.Fatal(err)
 	}
 }
+
+// TestCommandCheckRunsAsTheTask: a COMMAND health check runs as the user
+// its task runs as, never as the agent (root): a check that is healthy
+// only as nobody reports healthy.
+func TestCommandCheckRunsAsTheTask(t *testing.T) {
+	rootRequired(t)
+	nobody := nobodyUID(t)
+	m := newFakeMaster(t)
+	cfg := userConfig(t, m.srv.URL)
+	startAgent(t, cfg)
+	m.waitRegister(t)
+	tk := cmdTask("checked", "sleep 600")
+	tk.Command.User = "nobody"
+	tk.HealthCheck = commandCheck(fmt.Sprintf(`test "$(id -u)" = %d`, nobody))
+	m.event(launch("fw-check", tk))
+	m.waitHealth(t, "checked", true, 20*time.Second)
+}

@@ -37,6 +37,10 @@ type Target struct {
 	// variables applied), as NAME=value strings. Its PATH is where a
 	// non-shell command is looked up.
 	Env []string
+	// Credential, when set, is the user the command runs as (the task's:
+	// a check must not run with more rights than its task); nil runs it
+	// as the agent's own user.
+	Credential *syscall.Credential
 }
 
 // Prober runs probes. It is safe for concurrent use; probes run
@@ -114,7 +118,7 @@ func runCommand(ctx context.Context, c health.Check, t Target) health.Result {
 	}
 	// Stdin and output are /dev/null: no pipes a lingering grandchild could
 	// hold open.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: t.Credential}
 	// Kill the whole group: a shell's children must not outlive the probe.
 	// The leader is not reaped yet when Cancel runs, so its pid still names
 	// the group.
