@@ -1,6 +1,7 @@
 package master
 
 import (
+	"corral/kernel/resource"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -41,10 +42,6 @@ const (
 	// maxTaskIDBytes bounds a launched task's id, as Mesos' task id
 	// validation does: the id names the task's sandbox directory.
 	maxTaskIDBytes = 255
-	// maxScalar bounds a scalar resource amount in a LAUNCH, as the
-	// resource package does for agents' resources (beyond it float64
-	// arithmetic on amounts loses units).
-	maxScalar = 1e15
 )
 
 // validateRole checks a role name with Mesos' rules (src/common/roles.cpp):
@@ -309,7 +306,7 @@ func validateFilters(f *mesos.Filters, field string) error {
 
 // validateLaunch checks the numbers in a LAUNCH that the master accounts
 // with: task ids within maxTaskIDBytes, scalar amounts finite, not negative
-// and at most maxScalar, ranges with begin <= end. What depends on the
+// and at most resource.MaxScalar, ranges with begin <= end. What depends on the
 // offer (enough resources, the right agent, a known task id) is the
 // core's to check, answered with a TASK_ERROR as in Mesos; these are
 // refused with the whole call, so nothing of it is applied.
@@ -323,8 +320,8 @@ func validateLaunch(l *mesos.Launch, field string) error {
 			rf := fmt.Sprintf("%s.resources[%d]", tf, j)
 			if r.Scalar != nil {
 				v := float64(r.Scalar.Value)
-				if !(v >= 0 && v <= maxScalar) {
-					return fmt.Errorf("'%s.scalar.value' (%s) must be between 0 and %g, got %v", rf, r.Name, float64(maxScalar), v)
+				if !(v >= 0 && v <= resource.MaxScalar) {
+					return fmt.Errorf("'%s.scalar.value' (%s) must be between 0 and %g, got %v", rf, r.Name, float64(resource.MaxScalar), v)
 				}
 			}
 			if r.Ranges != nil {

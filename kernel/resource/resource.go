@@ -34,9 +34,9 @@ type Resources struct {
 	sets    map[string][]string
 }
 
-// maxScalar is the largest amount Parse and FromWire accept: beyond it the
+// MaxScalar is the largest amount Parse and FromWire accept: beyond it the
 // fixed-point value would overflow int64 (and sums soon after).
-const maxScalar = 1e15
+const MaxScalar = 1e15
 
 // milli converts a float to fixed point with three decimals, rounding to
 // nearest as Mesos' Value::Scalar arithmetic does.
@@ -382,8 +382,8 @@ func Parse(s string) (Resources, error) {
 			if v < 0 {
 				return Resources{}, fmt.Errorf("resource %q: negative amount %v", name, v)
 			}
-			if v > maxScalar {
-				return Resources{}, fmt.Errorf("resource %q: amount %v is too large (max %g)", name, v, maxScalar)
+			if v > MaxScalar {
+				return Resources{}, fmt.Errorf("resource %q: amount %v is too large (max %g)", name, v, MaxScalar)
 			}
 			out = out.Add(Scalar(name, v))
 		}
@@ -442,7 +442,7 @@ func FromWire(ws []mesos.Resource) (Resources, error) {
 				return Resources{}, fmt.Errorf("resources[%d] %q: SCALAR without scalar value", i, w.Name)
 			}
 			v := float64(w.Scalar.Value)
-			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > maxScalar {
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > MaxScalar {
 				return Resources{}, fmt.Errorf("resources[%d] %q: invalid amount %v", i, w.Name, v)
 			}
 			out = out.Add(Scalar(w.Name, v))
