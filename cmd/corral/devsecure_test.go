@@ -54,7 +54,9 @@ func TestDevSecure(t *testing.T) {
 	})
 	secure := filepath.Join(o.dir, "secure")
 	ca := filepath.Join(secure, "tls", "ca.pem")
+	// The credentials are written first, the CA after them.
 	waitFile(t, filepath.Join(secure, "ops.json"))
+	waitFile(t, ca)
 	b, err := os.ReadFile(filepath.Join(secure, "ops.json"))
 	if err != nil {
 		t.Fatal(err)
