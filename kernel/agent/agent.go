@@ -35,6 +35,7 @@ type Agent struct {
 	store   *checkpoint.Store
 	runner  *runner.Runner
 	files   *files.Server
+	secrets secretFiles
 	prober  *probe.Prober
 	client  *http.Client
 	metrics *metrics
@@ -102,13 +103,25 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	secretsDir := cfg.SecretsDir
+	if secretsDir == "" {
+		secretsDir = DefaultSecretsDir(store.WorkDir())
+	}
+	secrets := secretFiles{root: secretsDir}
+	if err := secrets.prepare(); err != nil {
+		return nil, fmt.Errorf("secrets dir: %w", err)
+	}
+	if !onTmpfs(secretsDir) {
+		log.Warn("the files of secret volumes are kept on a disk, not in memory; give --secrets_dir a tmpfs", "secrets_dir", secretsDir)
+	}
 	return &Agent{
-		cfg:    cfg,
-		log:    log,
-		store:  store,
-		runner: run,
-		files:  fs,
-		prober: probe.New(),
+		cfg:     cfg,
+		log:     log,
+		store:   store,
+		runner:  run,
+		files:   fs,
+		secrets: secrets,
+		prober:  probe.New(),
 		client: &http.Client{
 			// Redirects are followed by hand: a 307 names the leader, which
 			// the agent keeps using.

@@ -33,6 +33,7 @@ func testConfig(t *testing.T, masters ...string) Config {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Hostname = "localhost"
 	cfg.WorkDir = t.TempDir()
+	cfg.SecretsDir = filepath.Join(t.TempDir(), "secrets")
 	cfg.Resources = "cpus:2;mem:1024;disk:1000;ports:[31000-31010]"
 	cfg.Attributes = "rack:a"
 	cfg.RegisterBackoffFactor = 20 * time.Millisecond

@@ -77,6 +77,10 @@ type Config struct {
 	// modification time) are removed, checked at start and hourly.
 	// Default 7 days.
 	SandboxMaxAge time.Duration
+	// SecretsDir holds the files of tasks' secret volumes, one directory
+	// per task, removed when the task ends. Default: DefaultSecretsDir,
+	// a tmpfs when the host has one, so values never reach a disk.
+	SecretsDir string
 	// LaunchConcurrency bounds how many tasks are being set up (checkpoint,
 	// sandbox, cgroup, spawn) at once. Default 16.
 	LaunchConcurrency int

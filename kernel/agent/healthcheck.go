@@ -38,8 +38,16 @@ func (l *loop) startHealth(ctx context.Context, e *entry, start time.Time, statu
 		l.a.log.Warn("not running an invalid health check", "framework", e.key.FrameworkID, "task", e.key.TaskID, "err", err)
 		return
 	}
-	target := probe.Target{Dir: e.sandbox, Env: task.CheckEnv(e.info, task.EnvInput{FrameworkID: e.key.FrameworkID,
-		AgentID: l.agentID, Sandbox: e.sandbox, AgentEndpoint: l.a.endpointHostPort(), Hostname: l.a.cfg.Hostname})}
+	in := task.EnvInput{FrameworkID: e.key.FrameworkID, AgentID: l.agentID, Sandbox: e.sandbox,
+		AgentEndpoint: l.a.endpointHostPort(), Hostname: l.a.cfg.Hostname}
+	var checkSecrets task.Secrets
+	if e.secrets != nil {
+		in.Secrets, checkSecrets = e.secrets.Env, e.secrets.Check
+	}
+	// A command check of a task recovered from the checkpoint asks the
+	// master for its secrets again, in its goroutine.
+	refetch := check.Command != nil && e.secrets == nil && task.HasSecretVars(e.info)
+	target := probe.Target{Dir: e.sandbox, Env: task.CheckEnv(e.info, in, checkSecrets)}
 	if name := task.User(e.info, e.framework); l.a.cfg.SwitchUser && os.Geteuid() == 0 && name != "" {
 		// A command check runs as its task does, never as the agent.
 		u, err := runner.LookupUser(name)
@@ -52,9 +60,32 @@ func (l *loop) startHealth(ctx context.Context, e *entry, start time.Time, statu
 	hctx, cancel := context.WithCancel(ctx)
 	c := &checker{check: check, tracker: health.NewTracker(check, start, status), cancel: cancel}
 	e.health = c
-	k := e.key
+	k, info := e.key, e.info
 	first := start.Add(check.Delay)
-	l.bg.Go(func() { l.a.checkHealth(hctx, k, c, check, target, first) })
+	l.bg.Go(func() {
+		if refetch {
+			target.Env = l.a.recoveredCheckEnv(hctx, k, info, in)
+		}
+		l.a.checkHealth(hctx, k, c, check, target, first)
+	})
+}
+
+// recoveredCheckEnv returns the environment of the command health check
+// of task k, recovered from the checkpoint, with the values of its
+// stored secrets fetched from the master again. Inline values are not in
+// the checkpoint, and a secret the master does not give is logged and
+// left out: the check runs without it rather than not at all.
+func (a *Agent) recoveredCheckEnv(ctx context.Context, k update.Key, ti *mesos.TaskInfo, in task.EnvInput) []string {
+	var stored map[string][]byte
+	if refs := task.SecretRefs(ti); len(refs) > 0 {
+		var err error
+		if stored, err = a.fetchSecrets(ctx, k, refs); err != nil && ctx.Err() == nil {
+			a.log.Warn("running the health check without its secrets", "framework", k.FrameworkID, "task", k.TaskID, "err", err)
+		}
+	}
+	r, _ := task.Resolve(ti, stored, true)
+	in.Secrets = r.Env
+	return task.CheckEnv(ti, in, r.Check)
 }
 
 // stopHealth stops e's health check, if any; a probe in flight is

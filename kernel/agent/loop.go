@@ -43,6 +43,11 @@ type entry struct {
 	killGrace   time.Duration
 	startedAt   time.Time
 
+	// secrets are the values of the task's SECRET variables, known when
+	// this run of the agent launched it (in memory only), for its
+	// health check; nil for a task recovered from the checkpoint.
+	secrets *task.Resolved
+
 	health     *checker // the running health check, if any
 	healthKill string   // set when a failed health check killed the task: the terminal message
 	stopKill   bool     // set when the agent killed the task because the agent was stopping
@@ -403,6 +408,7 @@ func (l *loop) launched(ctx context.Context, k update.Key, res launchResult) {
 	}
 	e.launching = false
 	e.proc = res.proc
+	e.secrets = res.secrets
 	for _, u := range res.updates {
 		l.add(e, u)
 	}
@@ -529,6 +535,10 @@ func (l *loop) exited(ex runner.Exit) {
 		return
 	}
 	l.stopHealth(e)
+	e.secrets = nil
+	if e.info != nil && len(e.info.Container.SecretVolumes()) > 0 {
+		l.a.removeSecretFiles(k)
+	}
 	v := task.Outcome(ex.Exit, e.killed, e.mem)
 	st := l.newStatus(k, v.State, v.Reason, v.Message, mesos.SourceExecutor)
 	switch {
@@ -605,6 +615,7 @@ func (l *loop) recover(ctx context.Context) error {
 		if err := st.Reset(time.Now()); err != nil {
 			return err
 		}
+		l.sweepSecretFiles()
 		return nil
 	}
 	recs, errs := st.Load()
@@ -665,7 +676,26 @@ func (l *loop) recover(ctx context.Context) error {
 	}
 	l.a.log.Info("recovered from checkpoint", "agent_id", l.agentID, "tasks", len(l.tasks), "adopted_processes", adopted,
 		"pending_updates", l.updates.Pending())
+	l.sweepSecretFiles()
 	return nil
+}
+
+// sweepSecretFiles removes the secret files of tasks the agent does not
+// run: those of tasks that ended while no agent ran.
+func (l *loop) sweepSecretFiles() {
+	live := map[update.Key]bool{}
+	for k, e := range l.tasks {
+		if !e.ghost && !e.state.Terminal() {
+			live[k] = true
+		}
+	}
+	n, err := l.a.secrets.sweep(live)
+	if err != nil {
+		l.a.log.Error("removing secret files of ended tasks", "err", err)
+	}
+	if n > 0 {
+		l.a.log.Info("removed secret files of ended tasks", "tasks", n)
+	}
 }
 
 // gcSandboxes removes sandboxes older than SandboxMaxAge that belong to no
@@ -742,15 +772,18 @@ type launchJob struct {
 type launchResult struct {
 	proc    runner.Proc
 	updates []agentproto.StatusUpdate
+	// secrets are the task's resolved SECRET variables (not its files).
+	secrets *task.Resolved
 }
 
 // doLaunch looks up the task's user, fetches the values of the secrets
-// the task references, checkpoints the task, writes TASK_STARTING, spawns
-// the process and writes TASK_RUNNING (or TASK_FAILED). A user the task
-// cannot run as, or a secret it cannot have, fails it at once: its
-// checkpoint holds only TASK_FAILED and nothing, not even its sandbox, is
-// made. The secrets' values go to the process's environment and nowhere
-// else.
+// the task references, checkpoints the task, writes TASK_STARTING, makes
+// the sandbox and the secret files, spawns the process and writes
+// TASK_RUNNING (or TASK_FAILED). A user the task cannot run as, or a
+// secret it cannot have, fails it at once: its checkpoint holds only
+// TASK_FAILED and nothing, not even its sandbox, is made. The secrets'
+// values go to the process's environment and its secret files
+// (secretFiles) and nowhere else.
 func (a *Agent) doLaunch(ctx context.Context, j launchJob) launchResult {
 	k := j.key
 	upd := func(st mesos.TaskStatus) agentproto.StatusUpdate {
@@ -785,10 +818,12 @@ func (a *Agent) doLaunch(ctx context.Context, j launchJob) launchResult {
 	if u != nil {
 		env.User, env.Home, owner = u.Name, u.Home, int(u.UID)
 	}
-	if env.Secrets, err = a.taskSecrets(ctx, j); err != nil {
+	secrets, err := a.taskSecrets(ctx, j)
+	if err != nil {
 		a.log.Warn("not launching task: cannot give it its secrets", "framework", k.FrameworkID, "task", k.TaskID, "err", err)
 		return notStarted(mesos.ReasonContainerLaunchFailed, err.Error())
 	}
+	env.Secrets = secrets.Env
 	j.spec.Env, j.spec.User = task.Env(j.info, env), u
 	starting := upd(j.starting)
 	if err := a.store.CreateTask(j.checkpoint, checkpoint.Record{Update: &starting}); err != nil {
@@ -798,11 +833,24 @@ func (a *Agent) doLaunch(ctx context.Context, j launchJob) launchResult {
 	if err := makeSandbox(j.spec.Dir, owner); err != nil {
 		return fail(res, fmt.Errorf("creating sandbox: %w", err))
 	}
+	if len(secrets.Files) > 0 {
+		gid := os.Getegid()
+		if u != nil {
+			gid = int(u.GID)
+		}
+		if err := a.secrets.write(k, j.spec.Dir, owner, gid, secrets.Files); err != nil {
+			a.removeSecretFiles(k)
+			return fail(res, fmt.Errorf("writing secret files: %w", err))
+		}
+	}
 	proc, err := a.runner.Start(j.spec)
 	if err != nil {
+		a.removeSecretFiles(k)
 		return fail(res, err)
 	}
 	res.proc = proc
+	secrets.Files = nil
+	res.secrets = &secrets
 	running := upd(j.running)
 	if err := a.store.Append(k.FrameworkID, k.TaskID,
 		checkpoint.Record{Spawned: &checkpoint.Spawned{PID: proc.PID, StartTime: proc.StartTime}},
@@ -813,18 +861,25 @@ func (a *Agent) doLaunch(ctx context.Context, j launchJob) launchResult {
 	return res
 }
 
-// taskSecrets returns the values of the task's SECRET variables: the
+// taskSecrets returns the values of all of the task's secrets: the
 // stored ones fetched from the master, the inline ones from the task.
 // The error names the secret and the reason, never a value.
-func (a *Agent) taskSecrets(ctx context.Context, j launchJob) (task.Secrets, error) {
+func (a *Agent) taskSecrets(ctx context.Context, j launchJob) (task.Resolved, error) {
 	var stored map[string][]byte
 	if len(j.secrets) > 0 {
 		var err error
 		if stored, err = a.fetchSecrets(ctx, j.key, j.secrets); err != nil {
-			return nil, err
+			return task.Resolved{}, err
 		}
 	}
-	return task.ResolveSecrets(j.info, stored)
+	return task.Resolve(j.info, stored, false)
+}
+
+// removeSecretFiles removes task k's secret files, logging a failure.
+func (a *Agent) removeSecretFiles(k update.Key) {
+	if err := a.secrets.remove(k); err != nil {
+		a.log.Error("removing a task's secret files", "framework", k.FrameworkID, "task", k.TaskID, "err", err)
+	}
 }
 
 // runAs resolves the user a task runs as: nil, the agent's own user,

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,7 +153,9 @@ func httpGet(t *testing.T, url string) string {
 // processes, and the value is nowhere else: not in any API answer, not in
 // the framework's event stream, not in either process's log, not in any
 // file of the agent's work dir but the task's own stdout. The same holds
-// for a secret the framework gives inline.
+// for a secret the framework gives inline. Both reach the task as files
+// too (secret volumes), which live outside the work dir, are served by
+// no API, and are gone once the task ends.
 func TestTaskSecrets(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "secrets.key")
 	key := make([]byte, 32)
@@ -166,10 +169,11 @@ func TestTaskSecrets(t *testing.T) {
 	// The agent as testcluster starts one, but logging at debug level.
 	addr := testcluster.FreeAddr(t)
 	workDir := testcluster.SearchableDir(t)
+	secretsDir := filepath.Join(t.TempDir(), "secrets")
 	agentURL := "http://" + addr
 	agent := testcluster.StartProc(t, "agent-0", "agent", "--master", c.MasterFlag, "--listen", addr, "--advertise", agentURL,
 		"--work_dir", workDir, "--resources", "cpus:2;mem:1024;disk:1000;ports:[31000-31099]", "--attributes", "rack:r0",
-		"--hostname", "agent0.test", "--switch_user=false", "--log_level", "debug")
+		"--hostname", "agent0.test", "--switch_user=false", "--log_level", "debug", "--secrets_dir", secretsDir)
 	t.Cleanup(func() { testcluster.KillSandboxProcs(workDir) })
 	c.WaitAgents(1)
 
@@ -190,7 +194,13 @@ func TestTaskSecrets(t *testing.T) {
 
 	f := subscribeRaw(t, c.URL, plainInfo("secrets"))
 	offer := f.next(mesos.EventOffers).Offers.Offers[0]
-	ti := shellTask("app", `echo "db=$DB_PASSWORD"; echo "inline=$INLINE_TOKEN"; exec sleep 600`, 0.1, 32)
+	ti := shellTask("app", `echo "db=$DB_PASSWORD"; echo "inline=$INLINE_TOKEN"; echo "file=$(cat conf/db.pw) $(cat token)"; exec sleep 600`, 0.1, 32)
+	ti.Container = &mesos.ContainerInfo{Type: mesos.ContainerMesos, Volumes: []mesos.Volume{
+		{ContainerPath: "conf/db.pw", Mode: mesos.VolumeRO, Source: &mesos.VolumeSource{Type: mesos.VolumeSourceSecret,
+			Secret: &mesos.Secret{Type: mesos.SecretReferenceType, Reference: &mesos.SecretReference{Name: "team/db"}}}},
+		{ContainerPath: "token", Mode: mesos.VolumeRO, Source: &mesos.VolumeSource{Type: mesos.VolumeSourceSecret,
+			Secret: &mesos.Secret{Type: mesos.SecretValueType, Value: &mesos.SecretValue{Data: []byte(inline)}}}},
+	}}
 	ti.AgentID = offer.AgentID
 	ti.Command.Environment = &mesos.Environment{Variables: []mesos.Variable{
 		{Name: "DB_PASSWORD", Type: mesos.VariableSecret, Secret: &mesos.Secret{Type: mesos.SecretReferenceType,
@@ -223,7 +233,7 @@ func TestTaskSecrets(t *testing.T) {
 	// The task printed both values: it had them in its environment.
 	sandbox := filepath.Join(workDir, "sandboxes", f.id, "app")
 	stdout := filepath.Join(sandbox, "stdout")
-	want := "db=" + stored + "\ninline=" + inline + "\n"
+	want := "db=" + stored + "\ninline=" + inline + "\nfile=" + stored + " " + inline + "\n"
 	testcluster.Eventually(t, 30*time.Second, func() bool {
 		b, _ := os.ReadFile(stdout)
 		return string(b) == want
@@ -282,10 +292,27 @@ func TestTaskSecrets(t *testing.T) {
 		t.Errorf("the task's checkpoint: %v", err)
 	}
 	check("running")
+	for _, p := range []string{"conf/db.pw", "token"} {
+		resp, err := http.Get(agentURL + "/files/read?offset=0&path=" + url.QueryEscape(filepath.Join(sandbox, p)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK || bytes.Contains(b, []byte(stored)) || bytes.Contains(b, []byte(inline)) {
+			t.Errorf("agent GET /files/read of the secret volume %s = %d %s; want refused", p, resp.StatusCode, b)
+		}
+	}
+	if entries, err := os.ReadDir(filepath.Join(secretsDir, f.id, "app")); err != nil || len(entries) != 2 {
+		t.Errorf("the task's secret files in --secrets_dir: %v, %v; want 2", entries, err)
+	}
 
 	f.call(mesos.Call{Type: mesos.CallKill, Kill: &mesos.Kill{TaskID: mesos.ID{Value: "app"}}})
 	until(mesos.TaskKilled)
 	check("killed")
+	if _, err := os.Stat(filepath.Join(secretsDir, f.id)); !os.IsNotExist(err) {
+		t.Errorf("the killed task's secret files: %v; want them removed", err)
+	}
 	if !strings.Contains(agent.Output(), "level=DEBUG") {
 		t.Errorf("the agent's log has no debug lines; the check covers less than it should")
 	}

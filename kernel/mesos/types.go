@@ -354,17 +354,17 @@ type HealthCheck struct {
 
 // TaskInfo is the proto TaskInfo message.
 type TaskInfo struct {
-	Name        string        `json:"name"`
-	TaskID      ID            `json:"task_id"`
-	AgentID     ID            `json:"agent_id"`
-	Resources   []Resource    `json:"resources"`
-	Executor    *ExecutorInfo `json:"executor,omitempty"`
-	Command     *CommandInfo  `json:"command,omitempty"`
-	Container   any           `json:"container,omitempty"`
-	HealthCheck *HealthCheck  `json:"health_check,omitempty"`
-	KillPolicy  *KillPolicy   `json:"kill_policy,omitempty"`
-	Data        string        `json:"data,omitempty"`
-	Labels      *Labels       `json:"labels,omitempty"`
+	Name        string         `json:"name"`
+	TaskID      ID             `json:"task_id"`
+	AgentID     ID             `json:"agent_id"`
+	Resources   []Resource     `json:"resources"`
+	Executor    *ExecutorInfo  `json:"executor,omitempty"`
+	Command     *CommandInfo   `json:"command,omitempty"`
+	Container   *ContainerInfo `json:"container,omitempty"`
+	HealthCheck *HealthCheck   `json:"health_check,omitempty"`
+	KillPolicy  *KillPolicy    `json:"kill_policy,omitempty"`
+	Data        string         `json:"data,omitempty"`
+	Labels      *Labels        `json:"labels,omitempty"`
 }
 
 // TaskState is the proto TaskState enum.

@@ -20,10 +20,12 @@
 // set, each time its health changes (package health); Validate rejects an
 // invalid check with the help of health.Parse.
 //
-// Secrets: a SECRET variable's value comes from the task (VALUE) or, for
-// a REFERENCE, from the master at launch. The values live only in the
-// process environment (EnvInput.Secrets); the checkpoint keeps the task
-// without its inline values (Redacted).
+// Secrets: a secret's value comes from the task (VALUE) or, for a
+// REFERENCE, from the master at launch (Resolve). It is used by a SECRET
+// variable of the command or of its health check, or by a secret volume,
+// a file the agent gives the task in its sandbox. The values live only in
+// the process environments (EnvInput.Secrets, CheckEnv) and those files;
+// the checkpoint keeps the task without its inline values (Redacted).
 //
 // A task the agent never knew is answered with TASK_DROPPED (reconcile) or
 // TASK_LOST (kill). The package is pure: no I/O, no clock, no goroutines.

@@ -124,3 +124,94 @@ func TestRedacted(t *testing.T) {
 		t.Errorf("Redacted() of a task without inline secrets is a copy; want the task itself")
 	}
 }
+
+func secretVolume(path, mode string, s *mesos.Secret) mesos.Volume {
+	return mesos.Volume{ContainerPath: path, Mode: mode, Source: &mesos.VolumeSource{Type: mesos.VolumeSourceSecret, Secret: s}}
+}
+
+func refSecret(name string) *mesos.Secret {
+	return &mesos.Secret{Type: mesos.SecretReferenceType, Reference: &mesos.SecretReference{Name: name}}
+}
+
+func valueSecret(v string) *mesos.Secret {
+	return &mesos.Secret{Type: mesos.SecretValueType, Value: &mesos.SecretValue{Data: []byte(v)}}
+}
+
+// fullTask references secrets everywhere a task can: its command's
+// environment, its health check's and two secret volumes.
+func fullTask() *mesos.TaskInfo {
+	ti := envTask(ref("DB", "team/db"), inline("IN", "inl1ne"))
+	ti.HealthCheck = &mesos.HealthCheck{Type: "COMMAND", Command: &mesos.CommandInfo{Value: "true",
+		Environment: &mesos.Environment{Variables: []mesos.Variable{ref("TOK", "/team/token"), inline("CIN", "ch3ck")}}}}
+	ti.Container = &mesos.ContainerInfo{Type: mesos.ContainerMesos, Volumes: []mesos.Volume{
+		secretVolume("conf/db.pw", mesos.VolumeRO, refSecret("bin")),
+		secretVolume("key", mesos.VolumeRW, valueSecret("f1le")),
+	}}
+	return ti
+}
+
+func TestResolveEverywhere(t *testing.T) {
+	stored := map[string][]byte{"team/db": []byte("db-pw"), "/team/token": []byte("tok"), "bin": []byte("a\x00b")}
+	ti := fullTask()
+	if got, want := SecretRefs(ti), []string{"team/db", "/team/token", "bin"}; !slices.Equal(got, want) {
+		t.Errorf("SecretRefs() = %v; want %v", got, want)
+	}
+	r, err := Resolve(ti, stored, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(r.Env, Secrets{"DB": "db-pw", "IN": "inl1ne"}) || !maps.Equal(r.Check, Secrets{"TOK": "tok", "CIN": "ch3ck"}) {
+		t.Errorf("Resolve() env %v, check %v; want the command's and the check's variables apart", r.Env, r.Check)
+	}
+	want := []SecretFile{{Path: "conf/db.pw", Data: []byte("a\x00b")}, {Path: "key", Data: []byte("f1le"), Writable: true}}
+	if !slices.EqualFunc(r.Files, want, func(a, b SecretFile) bool {
+		return a.Path == b.Path && string(a.Data) == string(b.Data) && a.Writable == b.Writable
+	}) {
+		t.Errorf("Resolve() files = %+v; want %+v (a file may hold a NUL byte)", r.Files, want)
+	}
+
+	delete(stored, "bin")
+	if _, err := Resolve(ti, stored, false); err == nil || !strings.Contains(err.Error(), `secret volume "conf/db.pw": secret "bin" was not given`) {
+		t.Errorf("Resolve() without a volume's secret: %v; want an error naming the volume and the secret", err)
+	}
+	delete(stored, "/team/token")
+	if _, err := Resolve(ti, stored, false); err == nil || !strings.Contains(err.Error(), "health check environment variable TOK") {
+		t.Errorf("Resolve() without the check's secret: %v; want an error naming the check's variable", err)
+	}
+
+	// A recovered task: inline values redacted, the master gives only
+	// some secrets; lenient keeps what it can.
+	r, err = Resolve(Redacted(ti), map[string][]byte{"team/db": []byte("db-pw")}, true)
+	if err != nil || !maps.Equal(r.Env, Secrets{"DB": "db-pw"}) || len(r.Check) != 0 || len(r.Files) != 0 {
+		t.Errorf("Resolve(redacted, lenient) = %+v, %v; want only DB", r, err)
+	}
+	if _, err := Resolve(Redacted(ti), stored, false); err == nil {
+		t.Errorf("Resolve(redacted) strictly = nil error; want the redacted inline values refused")
+	}
+}
+
+func TestRedactedEverywhere(t *testing.T) {
+	ti := fullTask()
+	before, _ := json.Marshal(ti)
+	out, _ := json.Marshal(Redacted(ti))
+	after, _ := json.Marshal(ti)
+	if string(before) != string(after) {
+		t.Fatalf("Redacted changed its argument")
+	}
+	for _, v := range []string{"inl1ne", "ch3ck", "f1le"} {
+		b64, _ := json.Marshal([]byte(v))
+		if strings.Contains(string(out), v) || strings.Contains(string(out), strings.Trim(string(b64), `"`)) {
+			t.Errorf("Redacted() = %s; holds the inline value %q", out, v)
+		}
+	}
+	var back mesos.TaskInfo
+	if err := json.Unmarshal(out, &back); err != nil {
+		t.Fatal(err)
+	}
+	if got := SecretRefs(&back); !slices.Equal(got, SecretRefs(ti)) || !HasSecretVars(&back) {
+		t.Errorf("Redacted() references %v; want those of the task, %v", got, SecretRefs(ti))
+	}
+	if vs := back.Container.SecretVolumes(); len(vs) != 2 || vs[1].Source.Secret.Type != mesos.SecretValueType || vs[1].Mode != mesos.VolumeRW {
+		t.Errorf("Redacted() volumes = %+v; want both, the inline one still of type VALUE", vs)
+	}
+}

@@ -45,7 +45,9 @@ func Validate(frameworkID string, ti *mesos.TaskInfo) error {
 		return errors.New("custom executors are not supported; use a command task")
 	}
 	if ti.Container != nil {
-		return errors.New("containers (container info) are not supported; use a plain command task")
+		if p := ti.Container.Problem(); p != "" {
+			return errors.New(p)
+		}
 	}
 	if ti.Command == nil {
 		return errors.New("task has no command")
@@ -221,12 +223,12 @@ func Env(ti *mesos.TaskInfo, in EnvInput) []string {
 
 // CheckEnv returns the environment of the task's command health check: the
 // task's (Env), with the check command's own variables last, as in Mesos.
-// Secrets of the task or of the check are among them only as given in
-// in.Secrets.
-func CheckEnv(ti *mesos.TaskInfo, in EnvInput) []string {
+// The task's SECRET variables get their values from in.Secrets, the
+// check's from check (Resolved.Check); one without a value is left out.
+func CheckEnv(ti *mesos.TaskInfo, in EnvInput, check Secrets) []string {
 	env := Env(ti, in)
 	if hc := ti.HealthCheck; hc != nil && hc.Command != nil && hc.Command.Environment != nil {
-		env = appendVars(env, hc.Command.Environment.Variables, nil)
+		env = appendVars(env, hc.Command.Environment.Variables, check)
 	}
 	return dedupEnv(env)
 }

@@ -45,7 +45,13 @@ func TestValidate(t *testing.T) {
 		{"ok", mesos.TaskInfo{TaskID: mesos.ID{Value: "t1"}, Command: cmd("true")}, ""},
 		{"slash id", mesos.TaskInfo{TaskID: mesos.ID{Value: "a/b"}, Command: cmd("true")}, "invalid task id"},
 		{"executor", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Executor: &mesos.ExecutorInfo{}, Command: cmd("x")}, "executors are not supported"},
-		{"container", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Container: map[string]any{"type": "DOCKER"}, Command: cmd("x")}, "containers"},
+		{"container", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Container: &mesos.ContainerInfo{Type: "DOCKER"}, Command: cmd("x")}, "DOCKER is not supported"},
+		{"secret volume", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("x"), Container: &mesos.ContainerInfo{Type: "MESOS",
+			Volumes: []mesos.Volume{{ContainerPath: "conf/db", Mode: "RO", Source: &mesos.VolumeSource{Type: "SECRET", Secret: &mesos.Secret{Type: "REFERENCE", Reference: &mesos.SecretReference{Name: "db"}}}}}}}, ""},
+		{"volume escapes", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("x"), Container: &mesos.ContainerInfo{
+			Volumes: []mesos.Volume{{ContainerPath: "../db", Source: &mesos.VolumeSource{Type: "SECRET", Secret: &mesos.Secret{Type: "REFERENCE", Reference: &mesos.SecretReference{Name: "db"}}}}}}}, "clean path inside the sandbox"},
+		{"host volume", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("x"), Container: &mesos.ContainerInfo{
+			Volumes: []mesos.Volume{{ContainerPath: "data", HostPath: "/etc"}}}}, "only volumes whose source is a SECRET"},
 		{"uris", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Value: "x", URIs: []mesos.CommandURI{{Value: "http://x"}}}}, "URIs"},
 		{"no command", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}}, "no command"},
 		{"empty shell", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("  ")}, "empty"},
@@ -179,22 +185,26 @@ func TestEnvUser(t *testing.T) {
 func TestCheckEnv(t *testing.T) {
 	ti := &mesos.TaskInfo{
 		TaskID:  mesos.ID{Value: "t1"},
-		Command: &mesos.CommandInfo{Value: "x", Environment: &mesos.Environment{Variables: []mesos.Variable{{Name: "A", Value: "task"}, {Name: "B", Value: "task"}}}},
+		Command: &mesos.CommandInfo{Value: "x", Environment: &mesos.Environment{Variables: []mesos.Variable{{Name: "A", Value: "task"}, {Name: "B", Value: "task"}, ref("TS", "t")}}},
 		HealthCheck: &mesos.HealthCheck{Type: "COMMAND", Command: &mesos.CommandInfo{Value: "true",
-			Environment: &mesos.Environment{Variables: []mesos.Variable{{Name: "B", Value: "check"}}}}},
+			Environment: &mesos.Environment{Variables: []mesos.Variable{{Name: "B", Value: "check"}, ref("CS", "c"), ref("GONE", "g")}}}},
 	}
 	m := map[string]string{}
-	for _, kv := range CheckEnv(ti, EnvInput{Sandbox: "/sb"}) {
+	for _, kv := range CheckEnv(ti, EnvInput{Sandbox: "/sb", Secrets: Secrets{"TS": "task-secret"}}, Secrets{"CS": "check-secret"}) {
 		k, v, _ := strings.Cut(kv, "=")
 		if _, dup := m[k]; dup {
 			t.Errorf("CheckEnv has %s twice", k)
 		}
 		m[k] = v
 	}
-	for k, v := range map[string]string{"A": "task", "B": "check", "MESOS_SANDBOX": "/sb", "CORRAL_TASK_ID": "t1"} {
+	for k, v := range map[string]string{"A": "task", "B": "check", "MESOS_SANDBOX": "/sb", "CORRAL_TASK_ID": "t1",
+		"TS": "task-secret", "CS": "check-secret"} {
 		if m[k] != v {
 			t.Errorf("CheckEnv()[%s] = %q; want %q", k, m[k], v)
 		}
+	}
+	if v, ok := m["GONE"]; ok {
+		t.Errorf("CheckEnv() has GONE=%q, a secret variable without a value; want it left out", v)
 	}
 }
 

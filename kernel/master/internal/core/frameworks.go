@@ -366,7 +366,7 @@ func (c *Core) accept(f *framework, ids []mesos.ID, ops []mesos.Operation, filte
 			}
 			if c.cfg.AuthorizeSecret != nil {
 				var refused error
-				for _, name := range ti.Command.Environment.SecretRefs() {
+				for _, name := range ti.SecretRefs() {
 					if refused = c.cfg.AuthorizeSecret(f.info.Principal, name); refused != nil {
 						break
 					}

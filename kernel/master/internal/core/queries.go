@@ -157,8 +157,8 @@ func (c *Core) Owner(id string) (principal string, ok bool) {
 type TaskSecretRefs struct {
 	// Principal is the principal of the task's framework ("" for none).
 	Principal string
-	// Names are the stored secrets the task's command environment
-	// references, as it writes them, in order, without duplicates.
+	// Names are the stored secrets the task references
+	// (mesos.TaskInfo.SecretRefs).
 	Names []string
 }
 
@@ -182,8 +182,6 @@ func (c *Core) TaskSecrets(agentID, conn, frameworkID, taskID string) (refs Task
 		return TaskSecretRefs{}, false
 	}
 	refs.Principal = f.info.Principal
-	if t.info.Command != nil {
-		refs.Names = t.info.Command.Environment.SecretRefs()
-	}
+	refs.Names = t.info.SecretRefs()
 	return refs, true
 }

@@ -35,7 +35,7 @@ func TestTaskSecrets(t *testing.T) {
 	run("subscribe", "db.1", "id=db")
 
 	res, _ := resource.Parse("cpus:0.5;mem:64")
-	launch := func(stream, agentID, taskID string, vars ...mesos.Variable) {
+	launch := func(stream, agentID, taskID string, mutate func(*mesos.TaskInfo), vars ...mesos.Variable) {
 		t.Helper()
 		var offer string
 		for range 20 {
@@ -66,11 +66,14 @@ func TestTaskSecrets(t *testing.T) {
 		if len(vars) > 0 {
 			cmd.Environment = &mesos.Environment{Variables: vars}
 		}
+		ti := mesos.TaskInfo{Name: taskID, TaskID: mesos.ID{Value: taskID}, AgentID: mesos.ID{Value: agentID}, Resources: res.Wire(""), Command: cmd}
+		if mutate != nil {
+			mutate(&ti)
+		}
 		call := &mesos.Call{Type: mesos.CallAccept, FrameworkID: &mesos.ID{Value: s.streams[stream]}, Accept: &mesos.Accept{
-			OfferIDs: []mesos.ID{{Value: offer}},
-			Operations: []mesos.Operation{{Type: mesos.OpLaunch, Launch: &mesos.Launch{TaskInfos: []mesos.TaskInfo{{
-				Name: taskID, TaskID: mesos.ID{Value: taskID}, AgentID: mesos.ID{Value: agentID}, Resources: res.Wire(""), Command: cmd}}}}},
-			Filters: &mesos.Filters{RefuseSeconds: ptrFloat(0)}}}
+			OfferIDs:   []mesos.ID{{Value: offer}},
+			Operations: []mesos.Operation{{Type: mesos.OpLaunch, Launch: &mesos.Launch{TaskInfos: []mesos.TaskInfo{ti}}}},
+			Filters:    &mesos.Filters{RefuseSeconds: ptrFloat(0)}}}
 		if _, r := s.core.Call(call, stream, s.now); r != nil {
 			t.Fatalf("ACCEPT: %s", r.Message)
 		}
@@ -78,12 +81,18 @@ func TestTaskSecrets(t *testing.T) {
 			t.Fatalf("task %s was not launched", taskID)
 		}
 	}
-	launch("web.1", "a1", "t1", secretVar("DB_PASSWORD", "team/db"), mesos.Variable{Name: "PLAIN", Value: "x"},
+	launch("web.1", "a1", "t1", nil, secretVar("DB_PASSWORD", "team/db"), mesos.Variable{Name: "PLAIN", Value: "x"},
 		secretVar("TOKEN", "/team/token"), secretVar("AGAIN", "team/db"),
 		mesos.Variable{Name: "INLINE", Type: mesos.VariableSecret, Secret: &mesos.Secret{Type: mesos.SecretValueType, Value: &mesos.SecretValue{Data: []byte("v")}}})
-	launch("web.1", "a2", "t2", secretVar("X", "other"))
-	launch("db.1", "a1", "plain")
-	launch("web.1", "a1", "done", secretVar("X", "team/db"))
+	launch("web.1", "a2", "t2", nil, secretVar("X", "other"))
+	launch("db.1", "a1", "plain", nil)
+	launch("web.1", "a1", "done", nil, secretVar("X", "team/db"))
+	launch("web.1", "a1", "files", func(ti *mesos.TaskInfo) {
+		ti.HealthCheck = &mesos.HealthCheck{Type: "COMMAND", Command: &mesos.CommandInfo{Value: "true",
+			Environment: &mesos.Environment{Variables: []mesos.Variable{secretVar("C", "check/token")}}}}
+		ti.Container = &mesos.ContainerInfo{Type: mesos.ContainerMesos, Volumes: []mesos.Volume{{ContainerPath: "conf/db", Mode: mesos.VolumeRO,
+			Source: &mesos.VolumeSource{Type: mesos.VolumeSourceSecret, Secret: &mesos.Secret{Type: mesos.SecretReferenceType, Reference: &mesos.SecretReference{Name: "team/file"}}}}}}
+	}, secretVar("DB", "team/db"))
 	run("update", "a1.1", "web", "done", "TASK_FINISHED", "uuid=u1")
 
 	for _, tc := range []struct {
@@ -94,6 +103,7 @@ func TestTaskSecrets(t *testing.T) {
 	}{
 		{"its task", "a1", "a1.1", "web", "t1", true, []string{"team/db", "/team/token"}},
 		{"no secrets", "a1", "a1.1", "db", "plain", true, nil},
+		{"secrets of its check and its volumes", "a1", "a1.1", "web", "files", true, []string{"team/db", "check/token", "team/file"}},
 		{"another agent's task", "a1", "a1.1", "web", "t2", false, nil},
 		{"another agent's task on its own connection", "a2", "a1.1", "web", "t2", false, nil},
 		{"the right task on another connection", "a1", "a2.1", "web", "t1", false, nil},

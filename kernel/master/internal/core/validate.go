@@ -59,8 +59,6 @@ func checkTask(t *mesos.TaskInfo, agentID, role string, format mesos.ResourceFor
 		return bad("Task %q sets 'executor': custom executors are not supported; use 'command'", id)
 	case t.Command == nil:
 		return bad("Task %q must set 'command'", id)
-	case t.Container != nil:
-		return bad("Task %q sets 'container': containerizers are not supported", id)
 	case len(t.Command.URIs) > 0:
 		return bad("Task %q sets 'command.uris': fetching URIs is not supported", id)
 	case t.Command.IsShell() && t.Command.Value == "":
@@ -70,6 +68,16 @@ func checkTask(t *mesos.TaskInfo, agentID, role string, format mesos.ResourceFor
 	}
 	if reason := checkEnvironment(t.Command.Environment); reason != "" {
 		return bad("Task %q: %s", id, reason)
+	}
+	if hc := t.HealthCheck; hc != nil && hc.Command != nil {
+		if reason := checkEnvironment(hc.Command.Environment); reason != "" {
+			return bad("Task %q: health_check.command: %s", id, reason)
+		}
+	}
+	if t.Container != nil {
+		if reason := t.Container.Problem(); reason != "" {
+			return bad("Task %q: %s", id, reason)
+		}
 	}
 	ws, err := format.FromFramework(t.Resources, role)
 	if err != nil {
@@ -136,20 +144,14 @@ func checkEnvironment(env *mesos.Environment) string {
 		default:
 			return fmt.Sprintf("environment variable %q has unknown type %q (want VALUE or SECRET)", v.Name, v.Type)
 		}
-		s := v.Secret
-		switch {
-		case s == nil:
+		if v.Secret == nil {
 			return fmt.Sprintf("environment variable %q of type SECRET must set 'secret'", v.Name)
-		case s.Type == mesos.SecretReferenceType && (s.Reference == nil || s.Reference.Name == ""):
-			return fmt.Sprintf("environment variable %q: a secret of type REFERENCE must set 'reference.name'", v.Name)
-		case s.Type == mesos.SecretReferenceType && s.Reference.Key != "":
-			return fmt.Sprintf("environment variable %q: secret keys are not supported; store the value under a name of its own", v.Name)
-		case s.Type == mesos.SecretValueType && s.Value == nil:
-			return fmt.Sprintf("environment variable %q: a secret of type VALUE must set 'value'", v.Name)
-		case s.Type == mesos.SecretValueType && strings.IndexByte(string(s.Value.Data), 0) >= 0:
+		}
+		if reason := v.Secret.Problem(); reason != "" {
+			return fmt.Sprintf("environment variable %q: %s", v.Name, reason)
+		}
+		if v.Secret.Type == mesos.SecretValueType && strings.IndexByte(string(v.Secret.Value.Data), 0) >= 0 {
 			return fmt.Sprintf("environment variable %q: a secret value in the environment may not contain NUL bytes", v.Name)
-		case s.Type != mesos.SecretReferenceType && s.Type != mesos.SecretValueType:
-			return fmt.Sprintf("environment variable %q: unknown secret type %q (want REFERENCE or VALUE)", v.Name, s.Type)
 		}
 	}
 	return ""

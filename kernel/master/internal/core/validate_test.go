@@ -38,6 +38,33 @@ func TestCheckTask(t *testing.T) {
 		}, none, "missing ports:[80-80]"},
 		{"no resources", func(ti *mesos.TaskInfo) { ti.Resources = nil }, none, "no cpus or mem"},
 		{"reserved", func(ti *mesos.TaskInfo) { ti.Resources[0].Role = "eng" }, none, "reserved resources"},
+		{"secret volume", func(ti *mesos.TaskInfo) { ti.Container = secretVolumes("conf/db") }, none, ""},
+		{"docker", func(ti *mesos.TaskInfo) {
+			ti.Container = &mesos.ContainerInfo{Type: "DOCKER", Docker: []byte(`{"image":"x"}`)}
+		}, none, "DOCKER is not supported"},
+		{"mesos image", func(ti *mesos.TaskInfo) {
+			ti.Container = &mesos.ContainerInfo{Type: "MESOS", Mesos: []byte(`{"image":{}}`)}
+		}, none, "'container.mesos' is not supported"},
+		{"empty mesos", func(ti *mesos.TaskInfo) { ti.Container = &mesos.ContainerInfo{Type: "MESOS", Mesos: []byte(`{}`)} }, none, ""},
+		{"host path volume", func(ti *mesos.TaskInfo) {
+			ti.Container = &mesos.ContainerInfo{Volumes: []mesos.Volume{{ContainerPath: "data", HostPath: "/etc", Mode: "RO"}}}
+		}, none, "'container.volumes[0]': only volumes whose source is a SECRET"},
+		{"absolute secret path", func(ti *mesos.TaskInfo) { ti.Container = secretVolumes("/etc/db") }, none, `'container.volumes[0].container_path' "/etc/db" is absolute`},
+		{"escaping secret path", func(ti *mesos.TaskInfo) { ti.Container = secretVolumes("a/../../db") }, none, "clean path inside the sandbox"},
+		{"secret over stdout", func(ti *mesos.TaskInfo) { ti.Container = secretVolumes("stdout") }, none, "writes the task's output"},
+		{"same path twice", func(ti *mesos.TaskInfo) { ti.Container = secretVolumes("a", "b", "a") }, none, `'container.volumes[2].container_path' "a" is used by an earlier volume`},
+		{"secret key", func(ti *mesos.TaskInfo) {
+			ti.Container = secretVolumes("a")
+			ti.Container.Volumes[0].Source.Secret.Reference.Key = "k"
+		}, none, "'container.volumes[0].source.secret': secret keys are not supported"},
+		{"bad mode", func(ti *mesos.TaskInfo) {
+			ti.Container = secretVolumes("a")
+			ti.Container.Volumes[0].Mode = "RX"
+		}, none, `unknown mode "RX"`},
+		{"check secret without name", func(ti *mesos.TaskInfo) {
+			ti.HealthCheck = &mesos.HealthCheck{Type: "COMMAND", Command: &mesos.CommandInfo{Value: "true", Environment: &mesos.Environment{Variables: []mesos.Variable{
+				{Name: "X", Type: mesos.VariableSecret, Secret: &mesos.Secret{Type: mesos.SecretReferenceType}}}}}}
+		}, none, "health_check.command: environment variable \"X\": a secret of type REFERENCE must set 'reference.name'"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ti := base()
@@ -144,4 +171,15 @@ func TestCheckEnvironment(t *testing.T) {
 			t.Errorf("%s: checkEnvironment = %q; want %q", c.name, got, c.want)
 		}
 	}
+}
+
+// secretVolumes is a container of secret volumes at paths, each a
+// reference to the stored secret "team/db".
+func secretVolumes(paths ...string) *mesos.ContainerInfo {
+	c := &mesos.ContainerInfo{Type: mesos.ContainerMesos}
+	for _, p := range paths {
+		c.Volumes = append(c.Volumes, mesos.Volume{ContainerPath: p, Mode: mesos.VolumeRO, Source: &mesos.VolumeSource{Type: mesos.VolumeSourceSecret,
+			Secret: &mesos.Secret{Type: mesos.SecretReferenceType, Reference: &mesos.SecretReference{Name: "team/db"}}}})
+	}
+	return c
 }

@@ -1,0 +1,223 @@
+package mesos
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"strings"
+)
+
+// ContainerInfo is the proto ContainerInfo message. corral acts on the
+// volumes of a MESOS container whose source is a SECRET: each is a file
+// in the task's sandbox holding the secret's value (see SecretVolumes).
+// The other fields are kept as given, so that validation can refuse a
+// task that sets them, naming the field, rather than run it without what
+// it asked for.
+type ContainerInfo struct {
+	Type     string   `json:"type,omitempty"`
+	Volumes  []Volume `json:"volumes,omitempty"`
+	Hostname string   `json:"hostname,omitempty"`
+
+	Docker       json.RawMessage `json:"docker,omitempty"`
+	Mesos        json.RawMessage `json:"mesos,omitempty"`
+	NetworkInfos json.RawMessage `json:"network_infos,omitempty"`
+	LinuxInfo    json.RawMessage `json:"linux_info,omitempty"`
+	RlimitInfo   json.RawMessage `json:"rlimit_info,omitempty"`
+	TTYInfo      json.RawMessage `json:"tty_info,omitempty"`
+}
+
+// Container types.
+const (
+	ContainerMesos  = "MESOS"
+	ContainerDocker = "DOCKER"
+)
+
+// Volume is the proto Volume message: ContainerPath in the container
+// (relative: in the sandbox), with Mode RO or RW, from Source.
+type Volume struct {
+	Mode          string          `json:"mode,omitempty"`
+	ContainerPath string          `json:"container_path"`
+	HostPath      string          `json:"host_path,omitempty"`
+	Image         json.RawMessage `json:"image,omitempty"`
+	Source        *VolumeSource   `json:"source,omitempty"`
+}
+
+// Volume modes.
+const (
+	VolumeRO = "RO"
+	VolumeRW = "RW"
+)
+
+// VolumeSource is Volume.Source. Of its types corral implements SECRET;
+// the other sources are kept as given for validation to refuse.
+type VolumeSource struct {
+	Type   string  `json:"type,omitempty"`
+	Secret *Secret `json:"secret,omitempty"`
+
+	DockerVolume json.RawMessage `json:"docker_volume,omitempty"`
+	HostPath     json.RawMessage `json:"host_path,omitempty"`
+	SandboxPath  json.RawMessage `json:"sandbox_path,omitempty"`
+	CSIVolume    json.RawMessage `json:"csi_volume,omitempty"`
+}
+
+// VolumeSourceSecret is the type of a volume that is a secret file.
+const VolumeSourceSecret = "SECRET"
+
+// SecretVolumes returns the container's volumes whose source is a
+// SECRET, in order; none for a nil container.
+func (c *ContainerInfo) SecretVolumes() []Volume {
+	if c == nil {
+		return nil
+	}
+	var out []Volume
+	for _, v := range c.Volumes {
+		if v.Source != nil && v.Source.Type == VolumeSourceSecret {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// SecretRefs returns the names of the stored secrets the task references
+// anywhere: in its command's environment, its health check command's
+// environment and its secret volumes; in that order, without duplicates.
+func (t *TaskInfo) SecretRefs() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(s *Secret) {
+		if s != nil && s.Type == SecretReferenceType && s.Reference != nil && !seen[s.Reference.Name] {
+			seen[s.Reference.Name] = true
+			out = append(out, s.Reference.Name)
+		}
+	}
+	addEnv := func(c *CommandInfo) {
+		if c == nil || c.Environment == nil {
+			return
+		}
+		for _, v := range c.Environment.Variables {
+			if v.Type == VariableSecret {
+				add(v.Secret)
+			}
+		}
+	}
+	addEnv(t.Command)
+	if t.HealthCheck != nil {
+		addEnv(t.HealthCheck.Command)
+	}
+	for _, v := range t.Container.SecretVolumes() {
+		add(v.Source.Secret)
+	}
+	return out
+}
+
+// MaxVolumePath is the longest container_path of a volume, in bytes.
+const MaxVolumePath = 1024
+
+// SandboxPathProblem returns "" if p can name a file a task's sandbox is
+// given (a secret volume): relative, clean (no ".", ".." or empty
+// component, no trailing slash), without NUL, at most MaxVolumePath
+// bytes, and not one of the files the agent writes there itself (stdout,
+// stderr). Otherwise it returns what is wrong, as a phrase completing
+// "container_path "p" …".
+func SandboxPathProblem(p string) string {
+	switch {
+	case p == "":
+		return "is empty: give a path relative to the sandbox"
+	case len(p) > MaxVolumePath:
+		return fmt.Sprintf("is longer than %d bytes", MaxVolumePath)
+	case strings.IndexByte(p, 0) >= 0:
+		return "contains a NUL byte"
+	case path.IsAbs(p):
+		return "is absolute: tasks have no file system of their own; give a path relative to the sandbox"
+	case path.Clean(p) != p || p == "." || strings.HasPrefix(p, "../") || p == "..":
+		return "must be a clean path inside the sandbox (no '.', '..', empty components or trailing '/')"
+	case p == "stdout" || p == "stderr":
+		return "is where the agent writes the task's output"
+	}
+	return ""
+}
+
+// Problem validates a secret's shape: a REFERENCE to a stored secret by
+// name (keys are not supported), or an inline VALUE. It returns "" or
+// what is wrong.
+func (s *Secret) Problem() string {
+	switch {
+	case s.Type == SecretReferenceType && (s.Reference == nil || s.Reference.Name == ""):
+		return "a secret of type REFERENCE must set 'reference.name'"
+	case s.Type == SecretReferenceType && s.Reference.Key != "":
+		return "secret keys are not supported; store the value under a name of its own"
+	case s.Type == SecretValueType && s.Value == nil:
+		return "a secret of type VALUE must set 'value'"
+	case s.Type != SecretReferenceType && s.Type != SecretValueType:
+		return fmt.Sprintf("unknown secret type %q (want REFERENCE or VALUE)", s.Type)
+	}
+	return ""
+}
+
+// Problem validates a task's container. corral runs tasks in the
+// agent's own file system (the MESOS type without an image) and acts on
+// one kind of volume: a SECRET, written to a file at the volume's
+// container_path in the sandbox. Every other field that would change what
+// the task gets is refused by name. It returns "" or what is wrong.
+func (c *ContainerInfo) Problem() string {
+	switch c.Type {
+	case "", ContainerMesos:
+	case ContainerDocker:
+		return "container type DOCKER is not supported: tasks run as plain processes on the agent (type MESOS)"
+	default:
+		return fmt.Sprintf("unknown container type %q (want MESOS)", c.Type)
+	}
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+	}{
+		{"docker", c.Docker}, {"mesos", c.Mesos}, {"network_infos", c.NetworkInfos},
+		{"linux_info", c.LinuxInfo}, {"rlimit_info", c.RlimitInfo}, {"tty_info", c.TTYInfo},
+	} {
+		if !blankJSON(f.raw) {
+			return fmt.Sprintf("'container.%s' is not supported: tasks run as plain processes in the agent's namespaces; leave it out", f.name)
+		}
+	}
+	if c.Hostname != "" {
+		return "'container.hostname' is not supported: tasks share the agent's hostname; leave it out"
+	}
+	seen := map[string]bool{}
+	for i, v := range c.Volumes {
+		field := fmt.Sprintf("'container.volumes[%d]", i)
+		switch {
+		case v.Source == nil || v.Source.Type != VolumeSourceSecret:
+			return field + "': only volumes whose source is a SECRET (a file in the sandbox) are supported"
+		case v.HostPath != "":
+			return field + ".host_path' is not supported: a SECRET volume is a file in the sandbox"
+		case !blankJSON(v.Image):
+			return field + ".image' is not supported"
+		case !blankJSON(v.Source.DockerVolume) || !blankJSON(v.Source.HostPath) || !blankJSON(v.Source.SandboxPath) || !blankJSON(v.Source.CSIVolume):
+			return field + ".source': a SECRET source sets only 'secret'"
+		case v.Mode != "" && v.Mode != VolumeRO && v.Mode != VolumeRW:
+			return fmt.Sprintf("%s.mode': unknown mode %q (want RO or RW)", field, v.Mode)
+		case v.Source.Secret == nil:
+			return field + ".source.secret': a SECRET volume must set 'secret'"
+		}
+		if reason := v.Source.Secret.Problem(); reason != "" {
+			return field + ".source.secret': " + reason
+		}
+		if reason := SandboxPathProblem(v.ContainerPath); reason != "" {
+			return fmt.Sprintf("%s.container_path' %q %s", field, v.ContainerPath, reason)
+		}
+		if seen[v.ContainerPath] {
+			return fmt.Sprintf("%s.container_path' %q is used by an earlier volume", field, v.ContainerPath)
+		}
+		seen[v.ContainerPath] = true
+	}
+	return ""
+}
+
+// blankJSON reports whether raw is absent or an empty value: null, {},
+// [], "", false or 0.
+func blankJSON(raw json.RawMessage) bool {
+	switch strings.TrimSpace(string(raw)) {
+	case "", "null", "{}", "[]", `""`, "false", "0":
+		return true
+	}
+	return false
+}
