@@ -198,7 +198,30 @@ func taskInfo(a app.App, taskID, role string, p plan.Placement) mesos.TaskInfo {
 		ti.HealthCheck = agentHealthCheck(hc, p.Ports)
 		break // Mesos runs one health check per task
 	}
+	ti.Container = secretVolumes(a)
 	return ti
+}
+
+// secretVolumes is the container of the app's secret files
+// (app.SecretFiles): a MESOS container of read-only SECRET volumes, each
+// a REFERENCE to the store name of the app's secret, which the agent
+// writes to the sandbox at launch. Nil for an app without secret files.
+func secretVolumes(a app.App) *mesos.ContainerInfo {
+	files := a.SecretFiles()
+	if len(files) == 0 {
+		return nil
+	}
+	c := &mesos.ContainerInfo{Type: mesos.ContainerMesos}
+	for _, f := range files {
+		s, ok := a.Secrets[f.Secret]
+		if !ok {
+			continue // Validate refuses such an app
+		}
+		c.Volumes = append(c.Volumes, mesos.Volume{ContainerPath: f.Path, Mode: mesos.VolumeRO,
+			Source: &mesos.VolumeSource{Type: mesos.VolumeSourceSecret, Secret: &mesos.Secret{Type: mesos.SecretReferenceType,
+				Reference: &mesos.SecretReference{Name: s.StoreName()}}}})
+	}
+	return c
 }
 
 // secretEnv maps the app's secret env variables to the store names of the

@@ -195,3 +195,36 @@ func TestAppSecrets(t *testing.T) {
 		t.Errorf("/s after refused changes (-before +after):\n%s", cmp.Diff(before, after))
 	}
 }
+
+// TestTaskInfoSecretFiles: an app's secret files, in both shapes, become
+// read-only SECRET volumes of a MESOS container, each referencing the
+// store name of its secret; an app without any has no container.
+func TestTaskInfoSecretFiles(t *testing.T) {
+	p := plan.Placement{OfferID: "o1", AgentID: "a1", Hostname: "h1", Resources: resource.Scalar(resource.CPUs, 1)}
+	a, err := app.Decode([]byte(`{"id":"/s","cmd":"sleep 1","secrets":{"db":{"source":"/team/db","file":"db.pw"},"tok":{"source":"t"}},
+		"container":{"type":"MESOS","volumes":[{"containerPath":"conf/tok","secret":"tok"}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Normalize()
+	if v := app.Validate(a); v != nil {
+		t.Fatalf("app.Validate = %v", v)
+	}
+	ti := taskInfo(a, app.NewTaskID(a.ID), "*", p)
+	vol := func(path, name string) mesos.Volume {
+		return mesos.Volume{ContainerPath: path, Mode: mesos.VolumeRO, Source: &mesos.VolumeSource{Type: mesos.VolumeSourceSecret,
+			Secret: &mesos.Secret{Type: mesos.SecretReferenceType, Reference: &mesos.SecretReference{Name: name}}}}
+	}
+	want := &mesos.ContainerInfo{Type: mesos.ContainerMesos, Volumes: []mesos.Volume{vol("conf/tok", "t"), vol("db.pw", "team/db")}}
+	if d := cmp.Diff(want, ti.Container); d != "" {
+		t.Errorf("taskInfo container (-want +got):\n%s", d)
+	}
+	if ti.Container.Problem() != "" {
+		t.Errorf("the master would refuse the container: %s", ti.Container.Problem())
+	}
+	plain, _ := app.Decode([]byte(`{"id":"/p","cmd":"sleep 1","container":{"type":"MESOS","volumes":[]}}`))
+	plain.Normalize()
+	if c := taskInfo(plain, app.NewTaskID(plain.ID), "*", p).Container; c != nil {
+		t.Errorf("taskInfo of an app without secret files has container %+v; want none", c)
+	}
+}

@@ -3,6 +3,7 @@ package apiclient
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,14 +12,18 @@ import (
 // App is a services app as GET /v2/apps and /v2/apps/{id} show it (the
 // part corral's tools read).
 type App struct {
-	ID              string            `json:"id"`
-	Cmd             *string           `json:"cmd"`
-	Args            []string          `json:"args"`
-	Instances       int               `json:"instances"`
-	CPUs            float64           `json:"cpus"`
-	Mem             float64           `json:"mem"`
-	Disk            float64           `json:"disk"`
+	ID        string   `json:"id"`
+	Cmd       *string  `json:"cmd"`
+	Args      []string `json:"args"`
+	Instances int      `json:"instances"`
+	CPUs      float64  `json:"cpus"`
+	Mem       float64  `json:"mem"`
+	Disk      float64  `json:"disk"`
+	// Env are the app's plain environment variables, EnvSecrets those
+	// whose value is a secret: variable → the name of the app's secret
+	// ({"secret": "db"} in the API's JSON).
 	Env             map[string]string `json:"env"`
+	EnvSecrets      map[string]string `json:"-"`
 	Labels          map[string]string `json:"labels"`
 	Constraints     [][]string        `json:"constraints"`
 	PortDefinitions []PortDefinition  `json:"portDefinitions"`
@@ -43,6 +48,42 @@ type App struct {
 		TaskID    string `json:"taskId"`
 		Timestamp string `json:"timestamp"`
 	} `json:"lastTaskFailure"`
+}
+
+// UnmarshalJSON reads an app, its env values being strings or secret
+// references {"secret": "<name>"}.
+func (a *App) UnmarshalJSON(b []byte) error {
+	type app App
+	var raw struct {
+		app
+		Env map[string]json.RawMessage `json:"env"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*a = App(raw.app)
+	a.Env, a.EnvSecrets = nil, nil
+	for k, v := range raw.Env {
+		var plain string
+		if err := json.Unmarshal(v, &plain); err == nil {
+			if a.Env == nil {
+				a.Env = map[string]string{}
+			}
+			a.Env[k] = plain
+			continue
+		}
+		var ref struct {
+			Secret string `json:"secret"`
+		}
+		if err := json.Unmarshal(v, &ref); err != nil {
+			return fmt.Errorf("env %s: want a string or a secret reference {\"secret\": \"<name>\"}: %w", k, err)
+		}
+		if a.EnvSecrets == nil {
+			a.EnvSecrets = map[string]string{}
+		}
+		a.EnvSecrets[k] = ref.Secret
+	}
+	return nil
 }
 
 // Command is the app's command line: cmd, or args joined.

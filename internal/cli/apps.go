@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"sort"
@@ -257,8 +258,15 @@ func renderApp(a appView) string {
 	if len(a.Labels) > 0 {
 		k.add("Labels", sortedPairs(a.Labels))
 	}
-	if len(a.Env) > 0 {
-		k.add("Env", sortedPairs(a.Env))
+	if len(a.Env)+len(a.EnvSecrets) > 0 {
+		env := maps.Clone(a.Env)
+		if env == nil {
+			env = map[string]string{}
+		}
+		for name, secret := range a.EnvSecrets {
+			env[name] = "(secret " + secret + ")"
+		}
+		k.add("Env", sortedPairs(env))
 	}
 	k.add("Version", a.Version)
 	var deps []string

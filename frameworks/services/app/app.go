@@ -104,8 +104,12 @@ type App struct {
 // Secret is one entry of an app's secrets. Source is the secret's name in
 // the master's secret store, a path such as "team/db" (see
 // ValidSecretName); it is kept as given, leading slash included.
+//
+// File, if set, is a path relative to the task's sandbox where the task
+// finds the secret's value in a file (see SecretFiles).
 type Secret struct {
 	Source string `json:"source"`
+	File   string `json:"file,omitempty"`
 }
 
 // StoreName returns the name the secret store knows the secret by: Source

@@ -618,8 +618,8 @@ func (d *decoder) envSecret(path string, raw json.RawMessage, a *App) (string, b
 }
 
 // secrets reads the app's secrets. A null entry is as if absent; fields
-// of an entry other than source are left for Validate to refuse, and so
-// is a missing source (it reads as "").
+// of an entry other than source and file are left for Validate to
+// refuse, and so is a missing source (it reads as "").
 func (d *decoder) secrets(path string, raw json.RawMessage, a *App) {
 	obj, ok := d.object(path, raw)
 	if !ok {
@@ -638,10 +638,13 @@ func (d *decoder) secrets(path string, raw json.RawMessage, a *App) {
 		var s Secret
 		for _, f := range sortedKeys(e) {
 			switch {
-			case f != "source":
-				a.problems = append(a.problems, problem{field: fSecrets, path: p + "/" + f, msg: `unknown field: a secret has only "source"`})
-			case !isNull(e[f]):
+			case f != "source" && f != "file":
+				a.problems = append(a.problems, problem{field: fSecrets, path: p + "/" + f, msg: `unknown field: a secret has only "source" and "file"`})
+			case isNull(e[f]):
+			case f == "source":
 				s.Source, _ = d.str(p+"/source", e[f])
+			default:
+				s.File, _ = d.str(p+"/file", e[f])
 			}
 		}
 		a.Secrets[k] = s

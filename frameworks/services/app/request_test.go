@@ -51,7 +51,7 @@ func TestDecodeRequestRefusesUnsupported(t *testing.T) {
 		{"residency", `{` + app + `"residency":{"relaunchEscalationTimeoutSeconds":3600,"taskLostBehavior":"WAIT_FOREVER"}}`, fw, "/residency"},
 		{"container volumes", `{` + app + `"container":{"type":"MESOS","volumes":[{"containerPath":"data","hostPath":"/var/data","mode":"RW"}]}}`, fw, "/container/volumes"},
 		{"container port mappings", `{` + app + `"container":{"type":"MESOS","portMappings":[{"containerPort":80}]}}`, fw, "/container/portMappings"},
-		{"file-based secret", `{` + app + `"container":{"type":"MESOS","volumes":[{"containerPath":"pw","secret":"db"}]},"secrets":{"db":{"source":"team/db"}}}`, fw, "/container/volumes(0)/secret"},
+		{"secret volume with hostPath", `{` + app + `"container":{"type":"MESOS","volumes":[{"containerPath":"pw","secret":"db","hostPath":"/etc"}]},"secrets":{"db":{"source":"team/db"}}}`, fw, "/container/volumes(0)/hostPath"},
 		{"container linuxInfo", `{` + app + `"container":{"type":"MESOS","linuxInfo":{"seccomp":{"unconfined":true}}}}`, fw, "/container/linuxInfo"},
 		{"container network", `{` + app + `"networks":[{"mode":"container","name":"dcos"}]}`, fw, "/networks"},
 		{"bridge network", `{` + app + `"networks":[{"mode":"container/bridge"}]}`, fw, "/networks"},

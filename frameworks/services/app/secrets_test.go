@@ -148,7 +148,7 @@ func TestValidateSecrets(t *testing.T) {
 		{"missing source", `{"secrets":{"db":{}}}`,
 			[]Detail{{"/secrets/db/source", []string{"must not be empty"}}}},
 		{"unknown field", `{"secrets":{"db":{"source":"team/db","key":"password"}}}`,
-			[]Detail{{"/secrets/db/key", []string{`unknown field: a secret has only "source"`}}}},
+			[]Detail{{"/secrets/db/key", []string{`unknown field: a secret has only "source" and "file"`}}}},
 		{"empty secret name", `{"secrets":{"":{"source":"team/db"}}}`,
 			[]Detail{{"/secrets", []string{"secret names must not be empty"}}}},
 		{"256 bytes", `{"secrets":{"db":{"source":"` + long + `b"}}}`,
@@ -176,7 +176,7 @@ func TestValidateSecrets(t *testing.T) {
 			[]Detail{
 				{"/env/P", []string{"references an undefined secret"}},
 				{"/secrets/db/source", []string{"must not be empty"}},
-				{"/secrets/x/key", []string{`unknown field: a secret has only "source"`}},
+				{"/secrets/x/key", []string{`unknown field: a secret has only "source" and "file"`}},
 			}},
 	}
 	for _, tt := range tests {
@@ -211,28 +211,62 @@ func TestValidateSecrets(t *testing.T) {
 	}
 }
 
-// TestFileSecretsRefused: Marathon's file-based secrets (container volumes
-// with "secret") are refused at their own path; other volumes beside them
-// still get the refusal of volumes.
-func TestFileSecretsRefused(t *testing.T) {
+// TestFileSecrets: Marathon's secret volumes (container volumes with
+// "secret") and secrets with a "file" are files of the app's tasks:
+// accepted when they name a defined secret at a path a sandbox can hold,
+// refused at their own path otherwise; other volumes beside them still
+// get the refusal of volumes, and a secret volume has no other field.
+func TestFileSecrets(t *testing.T) {
 	const app = `"id":"/a","cmd":"x","secrets":{"db":{"source":"team/db"}},`
-	const fileMsg = `a file-based secret (a volume with "secret") is not supported by corral yet; give the secret to the task through env: {"NAME": {"secret": "<name>"}}`
 	const volumesMsg = "mounting volumes is not supported by corral yet; give [] or leave volumes out"
 	tests := []struct {
-		name string
-		body string
-		want []Detail
+		name  string
+		body  string
+		want  []Detail // nil: valid
+		files []SecretFile
 	}{
-		{"secret volume", `{` + app + `"container":{"type":"MESOS","volumes":[{"containerPath":"pw","secret":"db"}]}}`,
-			[]Detail{{"/container/volumes(0)/secret", []string{fileMsg}}}},
+		{"secret volume", `{` + app + `"container":{"type":"MESOS","volumes":[{"containerPath":"conf/pw","secret":"db"}]}}`,
+			nil, []SecretFile{{Path: "conf/pw", Secret: "db"}}},
+		{"secret with a file", `{"id":"/a","cmd":"x","secrets":{"db":{"source":"team/db","file":"db.pw"},"tok":{"source":"t"}}}`,
+			nil, []SecretFile{{Path: "db.pw", Secret: "db"}}},
+		{"both forms", `{"id":"/a","cmd":"x","secrets":{"db":{"source":"team/db","file":"b"}},"container":{"type":"MESOS","volumes":[{"containerPath":"a","secret":"db"}]}}`,
+			nil, []SecretFile{{Path: "a", Secret: "db"}, {Path: "b", Secret: "db"}}},
 		{"secret volume after a host volume", `{` + app + `"container":{"type":"MESOS","volumes":[{"containerPath":"d","hostPath":"/d","mode":"RW"},{"containerPath":"pw","secret":"db"}]}}`,
-			[]Detail{{"/container/volumes(1)/secret", []string{fileMsg}}, {"/container/volumes", []string{volumesMsg}}}},
+			[]Detail{{"/container/volumes", []string{volumesMsg}}}, nil},
 		{"secret volume of an undefined secret", `{"id":"/a","cmd":"x","container":{"volumes":[{"containerPath":"pw","secret":"nope"}]}}`,
-			[]Detail{{"/container/volumes(0)/secret", []string{fileMsg}}}},
+			[]Detail{{"/container/volumes(0)/secret", []string{"volume.secret must refer to an existing secret"}}}, nil},
+		{"secret volume with a mode", `{` + app + `"container":{"volumes":[{"containerPath":"pw","secret":"db","mode":"RW"}]}}`,
+			[]Detail{{"/container/volumes(0)/mode", []string{`"mode" in a secret volume is not supported by corral yet: a secret volume has only "containerPath" and "secret", a read-only file in the sandbox`}}}, nil},
+		{"absolute path", `{` + app + `"container":{"volumes":[{"containerPath":"/etc/pw","secret":"db"}]}}`,
+			[]Detail{{"/container/volumes(0)/containerPath", []string{`"/etc/pw" is absolute: tasks have no file system of their own; give a path relative to the sandbox`}}}, nil},
+		{"escaping file", `{"id":"/a","cmd":"x","secrets":{"db":{"source":"team/db","file":"../pw"}}}`,
+			[]Detail{{"/secrets/db/file", []string{`"../pw" must be a clean path inside the sandbox (no '.', '..', empty components or trailing '/')`}}}, nil},
+		{"over stdout", `{"id":"/a","cmd":"x","secrets":{"db":{"source":"team/db","file":"stdout"}}}`,
+			[]Detail{{"/secrets/db/file", []string{`"stdout" is where the agent writes the task's output`}}}, nil},
+		{"no path", `{` + app + `"container":{"volumes":[{"secret":"db"}]}}`,
+			[]Detail{{"/container/volumes(0)/containerPath", []string{`"" is empty: give a path relative to the sandbox`}}}, nil},
+		{"same path twice", `{"id":"/a","cmd":"x","secrets":{"db":{"source":"team/db","file":"pw"}},"container":{"volumes":[{"containerPath":"pw","secret":"db"}]}}`,
+			[]Detail{{"/secrets/db/file", []string{`"pw" is the path of another secret file of the app`}}}, nil},
+		{"secret not a string", `{` + app + `"container":{"volumes":[{"containerPath":"pw","secret":{"source":"db"}}]}}`,
+			[]Detail{{"/container/volumes(0)/secret", []string{"must be the name of an entry of secrets"}}}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, _ := checkRequest(t, tt.body, fw)
+			a, _, err := DecodeRequest([]byte(tt.body), fw)
+			if err != nil {
+				t.Fatalf("DecodeRequest(%s) = %v", tt.body, err)
+			}
+			a.Normalize()
+			got := Validate(a)
+			if tt.want == nil {
+				if got != nil {
+					t.Fatalf("Validate(DecodeRequest(%s)) = %v; want valid", tt.body, got)
+				}
+				if d := cmp.Diff(tt.files, a.SecretFiles(), cmp.Comparer(func(x, y SecretFile) bool { return x.Path == y.Path && x.Secret == y.Secret })); d != "" {
+					t.Errorf("SecretFiles() (-want +got):\n%s", d)
+				}
+				return
+			}
 			if got == nil {
 				t.Fatalf("Validate(DecodeRequest(%s)) = nil; want %v", tt.body, tt.want)
 			}
@@ -328,7 +362,7 @@ func TestMergeDropsSecretProblems(t *testing.T) {
 	bad := mustDecode(t, `{"id":"/a","cmd":"x","env":{"P":{"secret":"db","key":"k"}},"secrets":{"db":{"source":"team/db","key":"k"}}}`)
 	want := []Detail{
 		{"/env/P/key", []string{`unknown field: a secret reference has only "secret"`}},
-		{"/secrets/db/key", []string{`unknown field: a secret has only "source"`}},
+		{"/secrets/db/key", []string{`unknown field: a secret has only "source" and "file"`}},
 	}
 	if v := Validate(bad); v == nil || !cmp.Equal(v.Details, want) {
 		t.Fatalf("Validate(bad) = %v; want %v", v, want)

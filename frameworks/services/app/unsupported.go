@@ -26,14 +26,15 @@ import (
 //	resourceLimits, check          null, {} or only empty values   anything else
 //	tty                            null, false                     true
 //	networks                       null, [], [{"mode":"host"}]     container and bridge networks
-//	container (without an image)   type, and empty docker, appc,   volumes, portMappings,
-//	                               volumes, portMappings            linuxInfo with content
-//	container/volumes(i)/secret    null, ""                        a file-based secret
+//	container (without an image)   type, secret volumes, and       other volumes,
+//	                               empty docker, appc, volumes,    portMappings, linuxInfo
+//	                               portMappings                    with content
 //	healthChecks(i)/ipProtocol     null, "", "IPv4"                IPv6
 //
-// Secrets given to the task through env references are supported (see
-// App.Secrets); Marathon's file-based secrets, volumes with "secret", are
-// not. A container with an image is refused by Validate for any app,
+// Secrets are supported both as env references and as files (see
+// App.Secrets, App.SecretFiles): Marathon's secret volumes, volumes with
+// "secret" and "containerPath", are accepted; any other field of such a
+// volume is refused. A container with an image is refused by Validate for any app,
 // stored ones included; the refusals here concern only what a request
 // asks for, so that an app stored before them still loads and scales.
 //
@@ -135,15 +136,21 @@ func (d *decoder) refuseUnsupported(obj map[string]json.RawMessage, a *App) {
 	}
 }
 
-// refuseVolumes refuses a container's volumes: each file-based secret (a
-// volume with "secret") at its own path, and the other volumes as a whole.
+// refuseVolumes refuses a container's volumes but its secret volumes (a
+// volume with "secret", see App.SecretFiles): in one of those, each field
+// but containerPath and secret at its own path; the other volumes as a
+// whole.
 func (d *decoder) refuseVolumes(raw json.RawMessage) {
 	var vs []map[string]json.RawMessage
 	others := json.Unmarshal(raw, &vs) != nil
 	for i, v := range vs {
 		if s, ok := v["secret"]; ok && !blank.JSON(s) {
-			d.refuse(fContainer, fmt.Sprintf("/container/volumes(%d)/secret", i),
-				`a file-based secret (a volume with "secret") is `+notYet+`; give the secret to the task through env: {"NAME": {"secret": "<name>"}}`)
+			for _, f := range sortedKeys(v) {
+				if f != "secret" && f != "containerPath" && !blank.JSON(v[f]) {
+					d.refuse(fContainer, fmt.Sprintf("/container/volumes(%d)/%s", i, f),
+						fmt.Sprintf(`%q in a secret volume is %s: a secret volume has only "containerPath" and "secret", a read-only file in the sandbox`, f, notYet))
+				}
+			}
 		} else {
 			for _, f := range v {
 				others = others || !blank.JSON(f)

@@ -205,6 +205,7 @@ func Validate(a App) *ValidationError {
 			}
 		}
 	}
+	validateSecretFiles(v, a)
 	for _, p := range a.problems {
 		if p.field == fSecrets {
 			v.add(p.path, p.msg)
