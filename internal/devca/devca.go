@@ -96,18 +96,7 @@ func Ensure(dir string, hosts []string, clientCN string, now time.Time) (Files, 
 		if old != nil {
 			sans = union(sans, old)
 		}
-		tmpl := &x509.Certificate{
-			Subject:     pkix.Name{Organization: []string{"corral development"}, CommonName: "corral development server"},
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		}
-		for _, h := range sans {
-			if ip := net.ParseIP(h); ip != nil {
-				tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-			} else {
-				tmpl.DNSNames = append(tmpl.DNSNames, h)
-			}
-		}
-		if err := issue(f.Cert, f.Key, tmpl, ca, now); err != nil {
+		if _, err := issue(f.Cert, f.Key, serverTemplate(sans), ca, now); err != nil {
 			return Files{}, err
 		}
 	}
@@ -121,7 +110,7 @@ func Ensure(dir string, hosts []string, clientCN string, now time.Time) (Files, 
 			Subject:     pkix.Name{Organization: []string{"corral development"}, CommonName: clientCN},
 			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		}
-		if err := issue(f.ClientCert, f.ClientKey, tmpl, ca, now); err != nil {
+		if _, err := issue(f.ClientCert, f.ClientKey, tmpl, ca, now); err != nil {
 			return Files{}, err
 		}
 	}
@@ -133,6 +122,55 @@ func Ensure(dir string, hosts []string, clientCN string, now time.Time) (Files, 
 		}
 	}
 	return f, nil
+}
+
+// ReissueServer replaces the server certificate and key of f with a new
+// pair from f's CA, as an operator or a certificate manager rotating them
+// would: a new key and serial number, the hosts of the certificate it
+// replaces (at least localhost, 127.0.0.1 and ::1), valid for a year from
+// now but not past the CA. Like Ensure it writes the key and then the
+// certificate, each by a rename, so that a process reloading them on
+// change (edge.ServerTLS) never reads half a file; the CA and the client
+// certificate are left alone. It returns the new certificate.
+//
+// It fails, changing nothing, when f's CA is missing, broken or expiring
+// within 30 days of now: Ensure makes a usable one. It is not safe for
+// concurrent callers on the same files.
+func ReissueServer(f Files, now time.Time) (*x509.Certificate, error) {
+	ca, err := loadCA(f.CA, f.CAKey, now)
+	if err != nil {
+		return nil, err
+	}
+	if ca == nil {
+		return nil, fmt.Errorf("devca: no usable CA in %s and %s to reissue %s from", f.CA, f.CAKey, f.Cert)
+	}
+	old, err := readCert(f.Cert)
+	if err != nil {
+		return nil, err
+	}
+	sans := slices.Clone(defaultHosts)
+	if old != nil {
+		sans = union(sans, old)
+	}
+	return issue(f.Cert, f.Key, serverTemplate(sans), ca, now)
+}
+
+// serverTemplate is the subject, names and extended key usages of a
+// server certificate for hosts (normalized): serverAuth, and clientAuth
+// for the calls a process makes to others over mTLS.
+func serverTemplate(hosts []string) *x509.Certificate {
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{Organization: []string{"corral development"}, CommonName: "corral development server"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	return tmpl
 }
 
 // authority is the CA as issuing needs it.
@@ -269,15 +307,15 @@ func newCA(now time.Time) (*authority, error) {
 }
 
 // issue signs tmpl (its subject, names and extended key usages) with ca
-// for a new key, valid for a year from now but not past the CA, and
-// writes the pair.
-func issue(certFile, keyFile string, tmpl *x509.Certificate, ca *authority, now time.Time) error {
+// for a new key, valid for a year from now but not past the CA, writes
+// the pair and returns the certificate.
+func issue(certFile, keyFile string, tmpl *x509.Certificate, ca *authority, now time.Time) (*x509.Certificate, error) {
 	key, keyPEM, err := newKey()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if tmpl.SerialNumber, err = newSerial(); err != nil {
-		return err
+		return nil, err
 	}
 	tmpl.NotBefore = now.Add(-backdate)
 	tmpl.NotAfter = now.AddDate(1, 0, 0)
@@ -287,9 +325,16 @@ func issue(certFile, keyFile string, tmpl *x509.Certificate, ca *authority, now 
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
 	if err != nil {
-		return fmt.Errorf("devca: issuing %s: %w", certFile, err)
+		return nil, fmt.Errorf("devca: issuing %s: %w", certFile, err)
 	}
-	return writePair(certFile, keyFile, certPEM(der), keyPEM)
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("devca: issuing %s: %w", certFile, err)
+	}
+	if err := writePair(certFile, keyFile, certPEM(der), keyPEM); err != nil {
+		return nil, err
+	}
+	return cert, nil
 }
 
 // newKey makes an ECDSA P-256 key; it returns it with its PKCS #8 PEM.

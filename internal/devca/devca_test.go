@@ -337,3 +337,100 @@ func TestNormalize(t *testing.T) {
 		t.Errorf("normalize (-want +got):\n%s", diff)
 	}
 }
+
+func TestReissueServer(t *testing.T) {
+	dir := t.TempDir()
+	f := mustEnsure(t, dir, []string{"master", "10.0.0.7"}, "alice", t0)
+	before := contents(t, f)
+	old := readCertFile(t, f.Cert)
+	oldCertInfo, oldKeyInfo := stat(t, f.Cert), stat(t, f.Key)
+	now := t0.Add(100 * day)
+
+	got, err := ReissueServer(f, now)
+	if err != nil {
+		t.Fatalf("ReissueServer(%s, %v) = %v", dir, now, err)
+	}
+	if diff := changed(before, contents(t, f)); !slices.Equal(diff, []string{"server"}) {
+		t.Errorf("ReissueServer changed %v; want only the server pair", diff)
+	}
+	onDisk := readCertFile(t, f.Cert)
+	if !got.Equal(onDisk) {
+		t.Errorf("ReissueServer returned serial %x; the file holds serial %x", got.SerialNumber, onDisk.SerialNumber)
+	}
+	if got.SerialNumber.Cmp(old.SerialNumber) == 0 {
+		t.Errorf("reissued serial = %x; want a new one", got.SerialNumber)
+	}
+	if !slices.Equal(names(got), names(old)) {
+		t.Errorf("reissued names = %q; want those of the replaced certificate, %q", names(got), names(old))
+	}
+	if !got.NotAfter.Equal(now.AddDate(1, 0, 0)) {
+		t.Errorf("reissued NotAfter = %v; want a year from %v", got.NotAfter, now)
+	}
+	// A process reloading on change sees other files, not the old ones
+	// rewritten in place: each was replaced by a rename.
+	if os.SameFile(oldCertInfo, stat(t, f.Cert)) || os.SameFile(oldKeyInfo, stat(t, f.Key)) {
+		t.Error("the server certificate or key was rewritten in place; want each replaced by a rename")
+	}
+	if fi := stat(t, f.Key); fi.Mode() != 0o600 {
+		t.Errorf("mode of %s = %v; want 0600", f.Key, fi.Mode())
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 6 {
+		t.Errorf("%s holds %d entries (%v); want the 6 files and no leftovers", dir, len(entries), err)
+	}
+	checkUsable(t, f, []string{"master", "10.0.0.7"}, "alice", now)
+
+	// Ensure keeps the reissued pair: it is as good as one it made.
+	after := contents(t, f)
+	g := mustEnsure(t, dir, []string{"master"}, "alice", now.Add(day))
+	if diff := changed(after, contents(t, g)); len(diff) != 0 {
+		t.Errorf("Ensure after ReissueServer changed %v; want every file kept", diff)
+	}
+}
+
+func TestReissueServerNeedsAUsableCA(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		before func(t *testing.T, f Files)
+		now    time.Time
+	}{
+		{"CA key lost", func(t *testing.T, f Files) {
+			if err := os.Remove(f.CAKey); err != nil {
+				t.Fatal(err)
+			}
+		}, t0.Add(day)},
+		{"CA certificate broken", func(t *testing.T, f Files) {
+			if err := os.WriteFile(f.CA, []byte("garbage\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, t0.Add(day)},
+		{"CA 29 days from expiry", func(*testing.T, Files) {}, t0.AddDate(10, 0, 0).Add(-29 * day)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := mustEnsure(t, t.TempDir(), nil, "alice", t0)
+			tt.before(t, f)
+			// The CA's files may be gone: compare the leaves only.
+			leaves := func() map[string][]byte {
+				c := contents(t, Files{CA: f.Cert, CAKey: f.Key, Cert: f.Cert, Key: f.Key, ClientCert: f.ClientCert, ClientKey: f.ClientKey})
+				delete(c, "ca")
+				return c
+			}
+			before := leaves()
+			got, err := ReissueServer(f, tt.now)
+			if err == nil || !strings.HasPrefix(err.Error(), "devca: no usable CA") {
+				t.Errorf("ReissueServer = %v, %v; want a \"devca: no usable CA\" error", got, err)
+			}
+			if diff := changed(before, leaves()); len(diff) != 0 {
+				t.Errorf("a refused ReissueServer changed %v; want nothing", diff)
+			}
+		})
+	}
+}
+
+func stat(t *testing.T, path string) os.FileInfo {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi
+}

@@ -21,4 +21,8 @@
 //
 // The CA is replaced only when it must be, since browsers and CLIs trust
 // it by hand.
+//
+// ReissueServer rotates the server certificate on demand (a new key from
+// the same CA, the same hosts), as an operator would on a running cluster
+// whose processes reload their certificate when its files change.
 package devca

@@ -1,6 +1,7 @@
 package testcluster
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
@@ -20,18 +21,22 @@ import (
 // demands, each component's own credential, the development ACLs, a
 // secrets key) and a CA (devca) with a server certificate for 127.0.0.1
 // that every process serves HTTPS with and trusts. It is read-only once
-// made; its methods are safe for concurrent use.
+// made (RotateCert replaces the certificate's files, not their paths);
+// its methods are safe for concurrent use, RotateCert excepted.
 type Security struct {
 	// Files are the credentials, ACLs and secrets key.
 	Files devsecure.Files
 	// TLS are the CA and the certificates.
 	TLS devca.Files
+	// ClientAuth is whether every process demands a client certificate
+	// signed by the CA (Options.ClientAuth).
+	ClientAuth bool
 	// creds are the principals' credentials, as in Files.Credential.
 	creds map[string]edge.Credential
 }
 
 // newSecurity makes the files under a new temporary directory.
-func newSecurity(tb testing.TB) *Security {
+func newSecurity(tb testing.TB, clientAuth bool) *Security {
 	tb.Helper()
 	dir := filepath.Join(tb.TempDir(), "secure")
 	files, err := devsecure.Ensure(dir)
@@ -42,7 +47,7 @@ func newSecurity(tb testing.TB) *Security {
 	if err != nil {
 		tb.Fatalf("testcluster: %v", err)
 	}
-	s := &Security{Files: files, TLS: tlsFiles, creds: map[string]edge.Credential{}}
+	s := &Security{Files: files, TLS: tlsFiles, ClientAuth: clientAuth, creds: map[string]edge.Credential{}}
 	for p, path := range files.Credential {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -62,31 +67,51 @@ func (s *Security) Credential(principal string) edge.Credential { return s.creds
 // Args are the security flags of a corral process presenting principal's
 // credential to the master ("" for none, as a master): the credentials
 // and ACLs it demands of its callers, its certificate and the CA it
-// trusts.
+// trusts, and with ClientAuth --tls_client_auth.
 func (s *Security) Args(principal string) []string {
 	args := []string{"--credentials", s.Files.Credentials, "--acls", s.Files.ACLs,
 		"--tls_cert", s.TLS.Cert, "--tls_key", s.TLS.Key, "--tls_ca", s.TLS.CA}
+	if s.ClientAuth {
+		args = append(args, "--tls_client_auth")
+	}
 	if principal != "" {
 		args = append(args, "--credential", s.Files.Credential[principal])
 	}
 	return args
 }
 
-// Client returns a new HTTP client that trusts the cluster's CA and
-// presents principal's credential ("" for none). It has its own
-// connection pool with keep-alive (HTTP/2 where the server offers it, as
-// corral's servers do over TLS) and no overall timeout.
+// Client returns a new HTTP client that trusts the cluster's CA, presents
+// the CA's client certificate to servers that ask for one (only those
+// with ClientAuth do), and presents principal's credential ("" for none).
+// It has its own connection pool with keep-alive (HTTP/2 where the server
+// offers it, as corral's servers do over TLS) and no overall timeout.
 func (s *Security) Client(principal string) (*http.Client, error) {
-	tr, err := edge.Transport(edge.TLSFiles{CA: s.TLS.CA})
+	tr, err := edge.Transport(edge.TLSFiles{CA: s.TLS.CA, Cert: s.TLS.ClientCert, Key: s.TLS.ClientKey})
 	if err != nil {
 		return nil, err
 	}
 	return &http.Client{Transport: s.Credential(principal).RoundTripper(tr)}, nil
 }
 
+// RotateCert replaces the certificate every process of the cluster serves
+// and presents (TLS.Cert and TLS.Key) with a new one from the same CA for
+// the same hosts, each file by a rename, as an operator rotating it would,
+// and returns it. The processes keep running and pick the new files up on
+// later handshakes (edge.ServerTLS, edge.ClientTLS). It must not run
+// concurrently with itself.
+func (s *Security) RotateCert(tb testing.TB) *x509.Certificate {
+	tb.Helper()
+	cert, err := devca.ReissueServer(s.TLS, time.Now())
+	if err != nil {
+		tb.Fatalf("testcluster: rotating the certificate: %v", err)
+	}
+	return cert
+}
+
 // Client returns a new HTTP client of the cluster with its own connection
 // pool (keep-alive) and no overall timeout. On a secured cluster it
-// trusts the cluster's CA and presents principal's credential ("" for
+// trusts the cluster's CA, presents the CA's client certificate when
+// asked (Options.ClientAuth) and presents principal's credential ("" for
 // none); on a plain one principal is ignored.
 func (c *Cluster) Client(principal string) *http.Client {
 	c.tb.Helper()

@@ -137,6 +137,16 @@ func (p *Proc) Start() {
 	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(p.done)
 }
 
+// Exited reports whether the process (as last started) has exited.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // PID is the process id of the running process.
 func (p *Proc) PID() int { return p.cmd.Process.Pid }
 
@@ -227,6 +237,12 @@ type Options struct {
 	// Cluster.HTTP is the operator's client. Off, processes run with none
 	// of that, as before the option existed.
 	Secure bool
+	// ClientAuth, with Secure, makes every process also demand a client
+	// certificate signed by the cluster's CA (--tls_client_auth, mutual
+	// TLS): the processes present their own certificate (Security.TLS.Cert)
+	// when they call each other, and Cluster.HTTP and Client present the
+	// CA's client certificate (Security.TLS.ClientCert).
+	ClientAuth bool
 }
 
 // Start starts a master (on a fresh database) and agents, and waits until
@@ -234,8 +250,11 @@ type Options struct {
 func Start(tb testing.TB, o Options) *Cluster {
 	tb.Helper()
 	c := &Cluster{tb: tb, DB: testpg.URL(tb), switchUser: o.SwitchUser}
+	if o.ClientAuth && !o.Secure {
+		tb.Fatal("testcluster: Options.ClientAuth needs Options.Secure")
+	}
 	if o.Secure {
-		c.Security = newSecurity(tb)
+		c.Security = newSecurity(tb, o.ClientAuth)
 	}
 	c.HTTP = c.Client("ops")
 	n := max(o.Masters, 1)
