@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"corral/frameworks/internal/removed"
 	"corral/frameworks/jobs/dag"
 	"corral/frameworks/jobs/job"
 	"corral/frameworks/jobs/schedule"
@@ -95,7 +96,7 @@ func readBody(r *http.Request) ([]byte, error) {
 // /metrics, /v1/info and /v1/scheduler/leader.
 func (s *Service) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.forwardWrites, bounded)
+	r.Use(s.forwardWrites, bounded, removed.Guard("jobs", "DELETE FROM jobs.framework", s.kernelStatus))
 	r.Get("/ping", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "pong\n") })
 	r.Get("/health", s.health)
 	r.Get("/metrics", s.metrics)

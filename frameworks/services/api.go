@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"corral/frameworks/internal/removed"
 	"corral/frameworks/services/app"
 	"corral/frameworks/services/store"
 	"corral/internal/acl"
@@ -92,9 +93,11 @@ func (e *badRequest) Error() string { return e.msg }
 // authenticated principal when the cluster has credentials (the edge's
 // guard); the ACLs then decide what it may do with apps (see authz.go).
 // These name no app and need authentication only: /ping, /health,
-// /v2/info, /v2/leader, /metrics and /metrics/prometheus.
+// /v2/info, /v2/leader, /metrics and /metrics/prometheus. Once the master
+// has removed the framework every change is 503 (removed.Guard).
 func (s *Service) routes() http.Handler {
 	r := chi.NewRouter()
+	r.Use(removed.Guard("services", "DELETE FROM services.framework", func() (sched.Status, bool) { return s.client.Status(), true }))
 	r.Get("/ping", s.ping)
 	r.Get("/health", s.health)
 	r.Get("/v2/info", s.info)

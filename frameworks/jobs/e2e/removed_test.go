@@ -70,6 +70,12 @@ func TestStrangerTeardownMakesHealthFail(t *testing.T) {
 	testcluster.Eventually(t, 30*time.Second, func() bool {
 		return strings.Contains(f.Output(), "framework removed by the kernel")
 	}, "the removal in the jobs log")
+	// A change it would never run is refused, saying why; reads work.
+	code, body := a.do("POST", "/v1/jobs", map[string]any{"name": "orphan", "command": "true", "schedule": "R1/2030-01-01T00:00:00Z/PT1H"})
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "removed") || !strings.Contains(string(body), "DELETE FROM jobs.framework") {
+		t.Errorf("POST /v1/jobs to the removed framework = %d %s; want 503 saying it was removed and what to do", code, body)
+	}
+	a.must("GET", "/v1/jobs", nil, 200)
 
 	// What the log tells the operator to do.
 	conn, err := pgx.Connect(t.Context(), c.DB)

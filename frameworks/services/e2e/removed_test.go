@@ -76,6 +76,12 @@ func TestStrangerTeardownMakesHealthFail(t *testing.T) {
 	testcluster.Eventually(t, 30*time.Second, func() bool {
 		return strings.Contains(f.Output(), "framework removed by the kernel")
 	}, "the removal in the services log")
+	// A change it would never run is refused, saying why; reads work.
+	code, body, _ := a.do("POST", "/v2/apps", map[string]any{"id": "/orphan", "cmd": "sleep 600", "cpus": 0.05, "mem": 32})
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "removed") || !strings.Contains(string(body), "DELETE FROM services.framework") {
+		t.Errorf("POST /v2/apps to the removed framework = %d %s; want 503 saying it was removed and what to do", code, body)
+	}
+	a.must("GET", "/v2/apps", nil, 200)
 	testcluster.Eventually(t, 30*time.Second, func() bool { return liveTasks(c) == 0 }, "the master to kill the framework's tasks")
 
 	// What the log tells the operator to do.
