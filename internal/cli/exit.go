@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"corral/internal/apiclient"
+	"corral/internal/edge"
 )
 
 // The exit codes of the client verbs. Scripts may rely on them.
@@ -62,7 +63,8 @@ type unreachableError struct {
 
 func (e *unreachableError) Error() string {
 	msg := fmt.Sprintf("cannot reach the %s API at %s: %v", e.api, e.base, e.err)
-	if e.hint != "" {
+	// The address is right when the server asked for a certificate.
+	if e.hint != "" && !errors.Is(e.err, edge.ErrNoClientCertificate) {
 		msg += " (set " + e.hint + ")"
 	}
 	return msg

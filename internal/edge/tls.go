@@ -170,9 +170,21 @@ func clientTLS(f TLSFiles, now func() time.Time, log *slog.Logger) (*tls.Config,
 		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			return pair.get(context.Background()), nil
 		}
+	} else {
+		// A corral server asks for a certificate only when it requires
+		// one: abort the handshake here, saying so, rather than let the
+		// server drop it (which reads as a broken pipe at best).
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return nil, ErrNoClientCertificate
+		}
 	}
 	return cfg, nil
 }
+
+// ErrNoClientCertificate is the failed handshake of a client without a
+// certificate (no tls_cert) with a server that demands one
+// (tls_client_auth).
+var ErrNoClientCertificate = errors.New("the server demands a client certificate (mutual TLS): give --tls_cert and --tls_key")
 
 // Transport returns a new *http.Transport, cloned from
 // http.DefaultTransport, that calls corral servers with ClientTLS. When f
