@@ -41,8 +41,14 @@ type fakeConn struct {
 
 func (c *fakeConn) close() { c.once.Do(func() { close(c.done) }) }
 
+// newFakeMaster starts a fake master announcing a heartbeat interval of
+// one second: the agent gives up a stream after three silent intervals,
+// and a shorter one let a loaded machine (the race detector, parallel
+// packages) stall past it, so the agent re-registered and the events
+// queued on the dropped stream (a kill) were lost. Tests of the
+// heartbeat itself set their own.
 func newFakeMaster(t *testing.T) *fakeMaster {
-	m := &fakeMaster{t: t, autoAck: true, heartbeat: 0.2, regCh: make(chan agentproto.Call, 16), updCh: make(chan struct{}, 1)}
+	m := &fakeMaster{t: t, autoAck: true, heartbeat: 1, regCh: make(chan agentproto.Call, 16), updCh: make(chan struct{}, 1)}
 	m.srv = httptest.NewServer(http.HandlerFunc(m.serve))
 	t.Cleanup(func() {
 		m.mu.Lock()
