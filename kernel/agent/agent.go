@@ -173,6 +173,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.log.Warn("tasks run as other users cannot reach their sandboxes: a directory above them may be entered by its owner only; "+
 			"choose a work dir every user may enter (as /var/lib/corral/agent), or chmod o+x that directory", "directory", blocked)
 	}
+	if blocked := unsearchable(filepath.Dir(a.secrets.root)); a.cfg.SwitchUser && os.Geteuid() == 0 && blocked != "" {
+		a.log.Warn("tasks run as other users cannot read their secret files: a directory above --secrets_dir may be entered by its owner only; "+
+			"chmod o+x that directory or choose another --secrets_dir", "directory", blocked)
+	}
 	a.log.Info("agent starting", "listen", ln.Addr().String(), "endpoint", a.endpoint, "work_dir", a.store.WorkDir(),
 		"resources", a.resources.String(), "masters", a.cfg.Masters)
 

@@ -166,3 +166,52 @@ func TestSecretVolumeCannotEscape(t *testing.T) {
 		t.Errorf("the failed task's secret files: %v; want them removed", err)
 	}
 }
+
+// TestSecretVolumeAsUser: a task run as nobody reads its own secret file,
+// owned by nobody, but not the secret file of a task run as another user.
+func TestSecretVolumeAsUser(t *testing.T) {
+	rootRequired(t)
+	nobody := nobodyUID(t)
+	m := newSecretsMaster(t, values(map[string]string{"team/db": "nobody-s3cret", "team/root": "root-s3cret"}))
+	cfg := userConfig(t, m.url)
+	if err := os.Chmod(filepath.Dir(cfg.SecretsDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	startAgent(t, cfg)
+	m.waitRegister(t)
+	ref := func(name string) *mesos.Secret {
+		return &mesos.Secret{Type: mesos.SecretReferenceType, Reference: &mesos.SecretReference{Name: name}}
+	}
+	rootTask := cmdTask("root-task", "exec sleep 600")
+	rootTask.Container = &mesos.ContainerInfo{Volumes: []mesos.Volume{secretVolume("root.pw", mesos.VolumeRO, ref("team/root"))}}
+	m.event(launch("fw-1", rootTask))
+	m.waitState(t, "root-task", mesos.TaskRunning, 15*time.Second)
+	rootFile, err := os.Readlink(filepath.Join(sandboxOfTask(cfg, "fw-1", "root-task"), "root.pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	mine := cmdTask("mine", `if [ "$(sha256sum <db.pw)" = "`+digest("nobody-s3cret")+`  -" ]; then echo own-ok; fi; `+
+		`cat `+rootFile+` >/dev/null 2>&1 && echo read-other || echo other-refused; exec sleep 600`)
+	mine.Command.User = "nobody"
+	mine.Container = &mesos.ContainerInfo{Volumes: []mesos.Volume{secretVolume("db.pw", mesos.VolumeRO, ref("team/db"))}}
+	m.event(launch("fw-1", mine))
+	m.waitState(t, "mine", mesos.TaskRunning, 15*time.Second)
+	sandbox := sandboxOfTask(cfg, "fw-1", "mine")
+	waitFor(t, 10*time.Second, "the task's verdicts", func() bool {
+		b, _ := os.ReadFile(filepath.Join(sandbox, "stdout"))
+		return strings.Count(string(b), "\n") == 2
+	})
+	if b, _ := os.ReadFile(filepath.Join(sandbox, "stdout")); string(b) != "own-ok\nother-refused\n" {
+		t.Errorf("the nobody task printed %q; want it to read its own secret file and not the other task's", b)
+	}
+	target, err := os.Readlink(filepath.Join(sandbox, "db.pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{target, filepath.Dir(target), filepath.Join(sandbox, "db.pw")} {
+		if uid := ownerUID(t, p); uid != nobody {
+			t.Errorf("%s is owned by uid %d; want nobody (%d)", p, uid, nobody)
+		}
+	}
+}
