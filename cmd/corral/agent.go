@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"strings"
 
 	"corral/kernel/agent"
 )
@@ -29,6 +30,9 @@ func agentCommand() *command {
 	durationVar(fs, &cfg.UpdateRetryMax, "status_update_retry_max", "maximum resend interval of an unacknowledged status update")
 	durationVar(fs, &cfg.SandboxMaxAge, "sandbox_max_age", "remove sandboxes of finished tasks older than this")
 	fs.StringVar(&cfg.SecretsDir, "secrets_dir", cfg.SecretsDir, "directory for the files of tasks' secret volumes, best a tmpfs (default: under /dev/shm when it is a tmpfs, else work_dir/secrets)")
+	containerizers := strings.Join(cfg.Containerizers, ",")
+	fs.StringVar(&containerizers, "containerizers", containerizers, "what runs tasks, comma-separated: mesos (processes on the agent) and docker (tasks with a DOCKER container, through the Docker engine)")
+	fs.StringVar(&cfg.DockerSocket, "docker_socket", cfg.DockerSocket, "the Docker engine's API socket (default /var/run/docker.sock), or a unix:// or tcp:// URL")
 	fs.IntVar(&cfg.LaunchConcurrency, "launch_concurrency", cfg.LaunchConcurrency, "how many tasks are set up at once")
 	fs.BoolVar(&cfg.SwitchUser, "switch_user", cfg.SwitchUser, "run each task as its command's user, else its framework's (needs the agent to run as root); false runs every task as the agent's own user")
 	fs.BoolVar(&cfg.EnableDebug, "enable_debug", cfg.EnableDebug, "serve Go's profiler and expvars at /debug/pprof and /debug/vars (behind authentication like every endpoint; off by default: profiles reveal the process's internals and cost CPU)")
@@ -52,6 +56,7 @@ func agentCommand() *command {
 		if cfg.Masters, cfg.Detector, err = resolveMasters(ctx, masters, log, cfg.Trust); err != nil {
 			return err
 		}
+		cfg.Containerizers = splitList(containerizers)
 		if err := cfg.Validate(); err != nil {
 			return usageError{err.Error()}
 		}

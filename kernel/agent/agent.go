@@ -18,6 +18,7 @@ import (
 
 	"corral/internal/edge"
 	"corral/kernel/agent/checkpoint"
+	"corral/kernel/agent/docker"
 	"corral/kernel/agent/files"
 	"corral/kernel/agent/health/probe"
 	"corral/kernel/agent/runner"
@@ -36,6 +37,7 @@ type Agent struct {
 	runner  *runner.Runner
 	files   *files.Server
 	secrets secretFiles
+	docker  *docker.Runner // nil without the docker containerizer
 	prober  *probe.Prober
 	client  *http.Client
 	metrics *metrics
@@ -111,6 +113,16 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 	if err := secrets.prepare(); err != nil {
 		return nil, fmt.Errorf("secrets dir: %w", err)
 	}
+	var dockerRunner *docker.Runner
+	if cfg.Runs("docker") {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		dockerRunner, err = docker.New(ctx, docker.Config{Socket: cfg.DockerSocket, AgentKey: agentKey(store.WorkDir())}, logger)
+		cancel()
+		if err != nil {
+			run.Close()
+			return nil, fmt.Errorf("--containerizers docker: %w", err)
+		}
+	}
 	if !onTmpfs(secretsDir) {
 		log.Warn("the files of secret volumes are kept on a disk, not in memory; give --secrets_dir a tmpfs", "secrets_dir", secretsDir)
 	}
@@ -121,6 +133,7 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		runner:  run,
 		files:   fs,
 		secrets: secrets,
+		docker:  dockerRunner,
 		prober:  probe.New(),
 		client: &http.Client{
 			// Redirects are followed by hand: a 307 names the leader, which
@@ -153,14 +166,14 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 func (a *Agent) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
-		a.runner.Close()
+		a.closeRunners()
 		return fmt.Errorf("listening on %s: %w", a.cfg.Listen, err)
 	}
 	a.endpoint = a.advertise(ln.Addr())
 	l := newLoop(a)
 	if err := l.recover(ctx); err != nil {
 		ln.Close()
-		a.runner.Close()
+		a.closeRunners()
 		return err
 	}
 	ecfg := edge.DefaultConfig()
@@ -202,7 +215,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	cancel()
 	wg.Wait()
 	l.bg.Wait()
-	a.runner.Close()
+	a.closeRunners()
 	if a.cfg.KillTasksOnStop {
 		a.log.Info("agent stopped; tasks killed")
 	} else {
@@ -308,12 +321,27 @@ func exitFileOf(s *checkpoint.Store, k update.Key) string {
 	return filepath.Join(s.TaskDir(k.FrameworkID, k.TaskID), checkpoint.ExitFile)
 }
 
+// agentKey names an agent with the absolute work dir workDir among
+// others on its host: its cgroups' parent and its containers' label.
+func agentKey(workDir string) string {
+	sum := sha256.Sum256([]byte(workDir))
+	return hex.EncodeToString(sum[:4])
+}
+
+// closeRunners stops watching the tasks' processes and containers,
+// which keep running.
+func (a *Agent) closeRunners() {
+	a.runner.Close()
+	if a.docker != nil {
+		a.docker.Close()
+	}
+}
+
 // CgroupParent is the cgroup (relative to each hierarchy's root) under
 // which an agent with the absolute work dir workDir makes its tasks'
 // cgroups: one per agent, so several agents can share a host.
 func CgroupParent(root, workDir string) string {
-	sum := sha256.Sum256([]byte(workDir))
-	return "/" + strings.Trim(root, "/") + "/" + hex.EncodeToString(sum[:4])
+	return "/" + strings.Trim(root, "/") + "/" + agentKey(workDir)
 }
 
 // unsearchable returns the first directory from dir up to the root that

@@ -81,6 +81,15 @@ type Config struct {
 	// per task, removed when the task ends. Default: DefaultSecretsDir,
 	// a tmpfs when the host has one, so values never reach a disk.
 	SecretsDir string
+	// Containerizers are what the agent runs tasks with, as Mesos'
+	// --containerizers: "mesos" (processes on the agent) and "docker"
+	// (tasks with a DOCKER container, through the Docker engine at
+	// DockerSocket). Default ["mesos"]. A task whose container type no
+	// listed containerizer runs fails, saying so.
+	Containerizers []string
+	// DockerSocket is the Docker engine's API (a unix socket path, or a
+	// unix:// or tcp:// URL). Default the engine's standard socket.
+	DockerSocket string
 	// LaunchConcurrency bounds how many tasks are being set up (checkpoint,
 	// sandbox, cgroup, spawn) at once. Default 16.
 	LaunchConcurrency int
@@ -127,6 +136,7 @@ func DefaultConfig() Config {
 		SandboxMaxAge:         7 * 24 * time.Hour,
 		LaunchConcurrency:     16,
 		SwitchUser:            true,
+		Containerizers:        []string{"mesos"},
 	}
 }
 
@@ -194,5 +204,24 @@ func (c Config) Validate() error {
 	if c.LaunchConcurrency <= 0 {
 		bad("launch concurrency must be positive, got %d", c.LaunchConcurrency)
 	}
+	if len(c.Containerizers) == 0 {
+		bad("containerizers: name at least one of mesos and docker")
+	}
+	for _, z := range c.Containerizers {
+		if z != "mesos" && z != "docker" {
+			bad("containerizers: unknown containerizer %q (want mesos or docker)", z)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// Runs reports whether containerizer z ("mesos" or "docker") is among
+// Containerizers.
+func (c Config) Runs(z string) bool {
+	for _, have := range c.Containerizers {
+		if have == z {
+			return true
+		}
+	}
+	return false
 }

@@ -48,7 +48,9 @@ func (l *loop) startHealth(ctx context.Context, e *entry, start time.Time, statu
 	// master for its secrets again, in its goroutine.
 	refetch := check.Command != nil && e.secrets == nil && task.HasSecretVars(e.info)
 	target := probe.Target{Dir: e.sandbox, Env: task.CheckEnv(e.info, in, checkSecrets)}
-	if name := task.User(e.info, e.framework); l.a.cfg.SwitchUser && os.Geteuid() == 0 && name != "" {
+	if isDocker(e.info) {
+		target.Exec = l.a.containerExec(e.key, e.info)
+	} else if name := task.User(e.info, e.framework); l.a.cfg.SwitchUser && os.Geteuid() == 0 && name != "" {
 		// A command check runs as its task does, never as the agent.
 		u, err := runner.LookupUser(name)
 		if err != nil {

@@ -115,7 +115,8 @@ func (l *loop) run(ctx context.Context) {
 	gc := time.NewTicker(time.Hour)
 	defer gc.Stop()
 	l.gcSandboxes(ctx)
-	exits := l.a.runner.Exits()
+	exits, dexits := l.a.runner.Exits(), l.a.dockerExits()
+	l.removeOrphanContainers(ctx)
 	l.resumeHealthChecks(ctx)
 	for {
 		l.pump(ctx)
@@ -135,11 +136,16 @@ func (l *loop) run(ctx context.Context) {
 				case ex := <-exits:
 					l.exited(ex)
 					continue
+				case ex := <-dexits:
+					l.exited(ex)
+					continue
 				default:
 				}
 				break
 			}
 		case ex := <-exits:
+			l.exited(ex)
+		case ex := <-dexits:
 			l.exited(ex)
 		case <-timer.C:
 		case <-gc.C:
@@ -343,6 +349,10 @@ func (l *loop) launch(ctx context.Context, ev *agentproto.Launch) {
 			l.emit(e, l.newStatus(k, mesos.TaskError, mesos.ReasonTaskInvalid, err.Error(), mesos.SourceAgent))
 			continue
 		}
+		if isDocker(&ti) && l.a.docker == nil {
+			l.emit(e, l.newStatus(k, mesos.TaskFailed, mesos.ReasonContainerLaunchFailed, errNoDocker.Error(), mesos.SourceAgent))
+			continue
+		}
 		e.cpus, e.mem = task.Limits(ti.Resources)
 		e.sandbox = l.a.sandboxOf(k)
 		e.launching = true
@@ -353,7 +363,7 @@ func (l *loop) launch(ctx context.Context, ev *agentproto.Launch) {
 			checkpoint: checkpoint.Task{FrameworkID: k.FrameworkID, FrameworkInfo: &fw, TaskInfo: task.Redacted(&ti),
 				Sandbox: e.sandbox, Cgroup: cgroupName(k), LaunchedAt: e.startedAt},
 			info:    &ti,
-			user:    task.User(&ti, &fw),
+			user:    launchUser(&ti, &fw),
 			secrets: task.SecretRefs(&ti),
 			env: task.EnvInput{FrameworkID: k.FrameworkID, AgentID: l.agentID, Sandbox: e.sandbox,
 				AgentEndpoint: l.a.endpointHostPort(), Hostname: l.a.cfg.Hostname},
@@ -416,7 +426,7 @@ func (l *loop) launched(ctx context.Context, k update.Key, res launchResult) {
 		return
 	}
 	if e.killed {
-		l.a.runner.Kill(runnerID(k), e.killGrace)
+		l.a.killProc(e, e.killGrace)
 	}
 	if e.pendingExit != nil {
 		ex := *e.pendingExit
@@ -466,7 +476,7 @@ func (l *loop) stop(e *entry, grace time.Duration, why killCause) {
 		return // signalled when the launch completes
 	}
 	l.a.log.Info("killing task", "framework", k.FrameworkID, "task", k.TaskID, "grace", e.killGrace)
-	if err := l.a.runner.Kill(runnerID(k), e.killGrace); err != nil && !errors.Is(err, runner.ErrUnknown) {
+	if err := l.a.killProc(e, e.killGrace); err != nil && !errors.Is(err, runner.ErrUnknown) {
 		l.a.log.Warn("killing task", "task", k.TaskID, "err", err)
 	}
 }
@@ -501,10 +511,12 @@ func (l *loop) killAll(slack time.Duration) {
 	l.a.log.Info("killing every task before stopping", "tasks", live(), "wait", wait)
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
-	exits := l.a.runner.Exits()
+	exits, dexits := l.a.runner.Exits(), l.a.dockerExits()
 	for live() > 0 {
 		select {
 		case ex := <-exits:
+			l.exited(ex)
+		case ex := <-dexits:
 			l.exited(ex)
 		case m := <-l.a.inbox:
 			// Launch workers report here; a task that finishes launching
@@ -659,6 +671,14 @@ func (l *loop) recover(ctx context.Context) error {
 			continue
 		}
 		if e.ghost {
+			continue
+		}
+		if isDocker(e.info) {
+			l.adoptContainer(e)
+			adopted++
+			if e.killed {
+				l.a.killProc(e, e.killGrace)
+			}
 			continue
 		}
 		spec := runner.Spec{ID: runnerID(k), ExitFile: exitFileOf(st, k), Cgroup: r.Task.Cgroup, MemMB: e.mem}
@@ -825,6 +845,7 @@ func (a *Agent) doLaunch(ctx context.Context, j launchJob) launchResult {
 	}
 	env.Secrets = secrets.Env
 	j.spec.Env, j.spec.User = task.Env(j.info, env), u
+	docker := isDocker(j.info)
 	starting := upd(j.starting)
 	if err := a.store.CreateTask(j.checkpoint, checkpoint.Record{Update: &starting}); err != nil {
 		return fail(res, err)
@@ -843,7 +864,12 @@ func (a *Agent) doLaunch(ctx context.Context, j launchJob) launchResult {
 			return fail(res, fmt.Errorf("writing secret files: %w", err))
 		}
 	}
-	proc, err := a.runner.Start(j.spec)
+	var proc runner.Proc
+	if docker {
+		err = a.startContainer(ctx, j, j.spec.Env, u)
+	} else {
+		proc, err = a.runner.Start(j.spec)
+	}
 	if err != nil {
 		a.removeSecretFiles(k)
 		return fail(res, err)
@@ -880,6 +906,15 @@ func (a *Agent) removeSecretFiles(k update.Key) {
 	if err := a.secrets.remove(k); err != nil {
 		a.log.Error("removing a task's secret files", "framework", k.FrameworkID, "task", k.TaskID, "err", err)
 	}
+}
+
+// launchUser is who task ti of a framework fw runs as on the agent
+// (task.User), but for a DOCKER task only a user its command names.
+func launchUser(ti *mesos.TaskInfo, fw *mesos.FrameworkInfo) string {
+	if isDocker(ti) {
+		return dockerTaskUser(ti)
+	}
+	return task.User(ti, fw)
 }
 
 // runAs resolves the user a task runs as: nil, the agent's own user,

@@ -132,7 +132,7 @@ func TestFrameworkIDBelongsToItsPrincipal(t *testing.T) {
 // TestRootTasksNeedAnACL: a task that would run as root (its own user, or
 // its framework's) is refused unless a run_tasks entry allows root.
 func TestRootTasksNeedAnACL(t *testing.T) {
-	launch := func(t *testing.T, tm *testMaster, framework, user string) mesos.TaskStatus {
+	launchWith := func(t *testing.T, tm *testMaster, framework, user, extra string) mesos.TaskStatus {
 		t.Helper()
 		a := registerAgent(t, tm.url, "", "cpus:4;mem:4096", nil)
 		a.keepAlive(50 * time.Millisecond)
@@ -143,11 +143,29 @@ func TestRootTasksNeedAnACL(t *testing.T) {
 			cmd = `{"value":"id","user":"` + user + `"}`
 		}
 		code, msg := f.call(`{"type":"ACCEPT",` + f.fid() + `,"accept":{"offer_ids":[{"value":"` + o.ID.Value + `"}],"operations":[{"type":"LAUNCH","launch":{"task_infos":[
-			{"name":"t","task_id":{"value":"t"},"agent_id":{"value":"` + a.id + `"},"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":1}}],"command":` + cmd + `}]}}]}}`)
+			{"name":"t","task_id":{"value":"t"},"agent_id":{"value":"` + a.id + `"},"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":1}}],"command":` + cmd + extra + `}]}}]}}`)
 		if code != 202 {
 			t.Fatalf("ACCEPT: %d %s", code, msg)
 		}
 		return f.s.nextEvent(mesos.EventUpdate).Update.Status
+	}
+	launch := func(t *testing.T, tm *testMaster, framework, user string) mesos.TaskStatus {
+		t.Helper()
+		return launchWith(t, tm, framework, user, "")
+	}
+	// A container with power over the host is root there, whoever it runs as.
+	for name, container := range map[string]string{
+		"privileged container": `"type":"DOCKER","docker":{"image":"busybox","privileged":true}`,
+		"added capability":     `"type":"DOCKER","docker":{"image":"busybox","parameters":[{"key":"cap-add","value":"SYS_ADMIN"}]}`,
+		"host path volume":     `"type":"DOCKER","docker":{"image":"busybox"},"volumes":[{"container_path":"/host","host_path":"/","mode":"RW"}]`,
+	} {
+		t.Run(name+", no ACLs", func(t *testing.T) {
+			tm := startMaster(t, nil)
+			st := launchWith(t, tm, `{"user":"nobody","name":"x"}`, "nobody", `,"container":{`+container+`}`)
+			if st.State != mesos.TaskError || st.Reason != mesos.ReasonTaskUnauthorized || !strings.Contains(st.Message, "is root on the agent") {
+				t.Fatalf("%s = %s %s %q; want TASK_ERROR REASON_TASK_UNAUTHORIZED saying it is root on the agent", name, st.State, st.Reason, st.Message)
+			}
+		})
 	}
 	t.Run("root framework, no ACLs", func(t *testing.T) {
 		tm := startMaster(t, nil)

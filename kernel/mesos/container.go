@@ -7,20 +7,22 @@ import (
 	"strings"
 )
 
-// ContainerInfo is the proto ContainerInfo message. corral acts on the
-// volumes of a MESOS container whose source is a SECRET: each is a file
-// in the task's sandbox holding the secret's value (see SecretVolumes).
-// The other fields are kept as given, so that validation can refuse a
-// task that sets them, naming the field, rather than run it without what
-// it asked for.
+// ContainerInfo is the proto ContainerInfo message. corral runs a MESOS
+// container as a plain process on the agent, acting on its volumes whose
+// source is a SECRET: each is a file in the task's sandbox holding the
+// secret's value (see SecretVolumes). A DOCKER container runs its image
+// with the Docker engine (Docker, NetworkInfos, host-path volumes,
+// Hostname). The other fields are kept as given, so that validation can
+// refuse a task that sets them, naming the field, rather than run it
+// without what it asked for.
 type ContainerInfo struct {
 	Type     string   `json:"type,omitempty"`
 	Volumes  []Volume `json:"volumes,omitempty"`
 	Hostname string   `json:"hostname,omitempty"`
 
-	Docker       json.RawMessage `json:"docker,omitempty"`
+	Docker       *DockerInfo     `json:"docker,omitempty"`
+	NetworkInfos []NetworkInfo   `json:"network_infos,omitempty"`
 	Mesos        json.RawMessage `json:"mesos,omitempty"`
-	NetworkInfos json.RawMessage `json:"network_infos,omitempty"`
 	LinuxInfo    json.RawMessage `json:"linux_info,omitempty"`
 	RlimitInfo   json.RawMessage `json:"rlimit_info,omitempty"`
 	TTYInfo      json.RawMessage `json:"tty_info,omitempty"`
@@ -154,32 +156,37 @@ func (s *Secret) Problem() string {
 	return ""
 }
 
-// Problem validates a task's container. corral runs tasks in the
-// agent's own file system (the MESOS type without an image) and acts on
-// one kind of volume: a SECRET, written to a file at the volume's
-// container_path in the sandbox. Every other field that would change what
-// the task gets is refused by name. It returns "" or what is wrong.
+// Problem validates a task's container: a MESOS container runs its task
+// in the agent's own file system and acts on one kind of volume, a
+// SECRET, written to a file at the volume's container_path in the
+// sandbox; a DOCKER container is checked by dockerProblem. Every other
+// field that would change what the task gets is refused by name. It
+// returns "" or what is wrong.
 func (c *ContainerInfo) Problem() string {
 	switch c.Type {
 	case "", ContainerMesos:
 	case ContainerDocker:
-		return "container type DOCKER is not supported: tasks run as plain processes on the agent (type MESOS)"
-	default:
-		return fmt.Sprintf("unknown container type %q (want MESOS)", c.Type)
-	}
-	for _, f := range []struct {
-		name string
-		raw  json.RawMessage
-	}{
-		{"docker", c.Docker}, {"mesos", c.Mesos}, {"network_infos", c.NetworkInfos},
-		{"linux_info", c.LinuxInfo}, {"rlimit_info", c.RlimitInfo}, {"tty_info", c.TTYInfo},
-	} {
-		if !blankJSON(f.raw) {
-			return fmt.Sprintf("'container.%s' is not supported: tasks run as plain processes in the agent's namespaces; leave it out", f.name)
+		if p := c.otherProblem(); p != "" {
+			return p
 		}
+		return c.dockerProblem()
+	default:
+		return fmt.Sprintf("unknown container type %q (want MESOS or DOCKER)", c.Type)
+	}
+	if c.Docker != nil {
+		return "'container.docker' is for DOCKER containers; set type DOCKER to run an image"
+	}
+	if len(c.NetworkInfos) > 0 {
+		return "'container.network_infos' is not supported for a MESOS container: tasks use the agent's network"
+	}
+	if !blankJSON(c.Mesos) {
+		return "'container.mesos' (an image for the MESOS containerizer) is not supported; run images as DOCKER containers"
+	}
+	if p := c.otherProblem(); p != "" {
+		return p
 	}
 	if c.Hostname != "" {
-		return "'container.hostname' is not supported: tasks share the agent's hostname; leave it out"
+		return "'container.hostname' is not supported for a MESOS container: tasks share the agent's hostname; leave it out"
 	}
 	seen := map[string]bool{}
 	for i, v := range c.Volumes {
@@ -208,6 +215,21 @@ func (c *ContainerInfo) Problem() string {
 			return fmt.Sprintf("%s.container_path' %q is used by an earlier volume", field, v.ContainerPath)
 		}
 		seen[v.ContainerPath] = true
+	}
+	return ""
+}
+
+// otherProblem refuses the fields no container type supports.
+func (c *ContainerInfo) otherProblem() string {
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+	}{
+		{"linux_info", c.LinuxInfo}, {"rlimit_info", c.RlimitInfo}, {"tty_info", c.TTYInfo},
+	} {
+		if !blankJSON(f.raw) {
+			return fmt.Sprintf("'container.%s' is not supported; leave it out", f.name)
+		}
 	}
 	return ""
 }

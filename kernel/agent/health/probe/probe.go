@@ -41,6 +41,11 @@ type Target struct {
 	// a check must not run with more rights than its task); nil runs it
 	// as the agent's own user.
 	Credential *syscall.Credential
+	// Exec, when set, runs a command check instead of a local process:
+	// inside the task's container (the check's argv and environment; it
+	// returns the exit code, or an error when the command could not be
+	// run). Dir and Credential are then unused.
+	Exec func(ctx context.Context, argv, env []string) (int, error)
 }
 
 // Prober runs probes. It is safe for concurrent use; probes run
@@ -105,6 +110,16 @@ func runCommand(ctx context.Context, c health.Check, t Target) health.Result {
 	argv := c.Argv()
 	if len(argv) == 0 {
 		return health.Result{Detail: "check has no command"}
+	}
+	if t.Exec != nil {
+		code, err := t.Exec(ctx, argv, t.Env)
+		switch {
+		case err != nil:
+			return health.Result{Detail: fmt.Sprintf("running command in the container: %v", err)}
+		case code == 0:
+			return health.Result{OK: true, Detail: "command exited with status 0"}
+		}
+		return health.Result{Detail: fmt.Sprintf("command exited with status %d", code)}
 	}
 	path, err := lookPath(argv[0], t.Env)
 	if err != nil {

@@ -44,6 +44,12 @@ func checkTask(t *mesos.TaskInfo, agentID, role string, format mesos.ResourceFor
 		return taskCheck{reason: fmt.Sprintf(format, args...)}
 	}
 	id := t.TaskID.Value
+	docker := t.Container != nil && t.Container.Type == mesos.ContainerDocker
+	if docker && t.Command == nil {
+		// The image's own entrypoint and command, as Mesos runs it.
+		no := false
+		t.Command = &mesos.CommandInfo{Shell: &no}
+	}
 	switch {
 	case id == "":
 		return bad("Task has no 'task_id'")
@@ -63,7 +69,7 @@ func checkTask(t *mesos.TaskInfo, agentID, role string, format mesos.ResourceFor
 		return bad("Task %q sets 'command.uris': fetching URIs is not supported", id)
 	case t.Command.IsShell() && t.Command.Value == "":
 		return bad("Task %q: shell command 'command.value' is empty", id)
-	case !t.Command.IsShell() && t.Command.Value == "":
+	case !t.Command.IsShell() && t.Command.Value == "" && !docker:
 		return bad("Task %q: 'command.value' (the program to run) is empty", id)
 	}
 	if reason := checkEnvironment(t.Command.Environment); reason != "" {
@@ -78,6 +84,7 @@ func checkTask(t *mesos.TaskInfo, agentID, role string, format mesos.ResourceFor
 		if reason := t.Container.Problem(); reason != "" {
 			return bad("Task %q: %s", id, reason)
 		}
+
 	}
 	ws, err := format.FromFramework(t.Resources, role)
 	if err != nil {
@@ -89,6 +96,11 @@ func checkTask(t *mesos.TaskInfo, agentID, role string, format mesos.ResourceFor
 	}
 	if res.Scalar(resource.CPUs) <= 0 && res.Scalar(resource.Mem) <= 0 {
 		return bad("Task %q uses no cpus or mem", id)
+	}
+	for _, hp := range t.Container.HostPorts() {
+		if !inRanges(res.Ranges(resource.Ports), uint64(hp)) {
+			return bad("Task %q: 'container.docker.port_mappings': host_port %d is not one of the task's ports", id, hp)
+		}
 	}
 	if !available.Contains(res) {
 		return bad("Task %q uses more resources than offered: missing %s (offered and unused: %s)", id, available.Missing(res), available)
@@ -155,4 +167,14 @@ func checkEnvironment(env *mesos.Environment) string {
 		}
 	}
 	return ""
+}
+
+// inRanges reports whether v is in one of rs.
+func inRanges(rs []resource.Range, v uint64) bool {
+	for _, r := range rs {
+		if v >= r.Begin && v <= r.End {
+			return true
+		}
+	}
+	return false
 }

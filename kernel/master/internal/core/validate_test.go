@@ -40,11 +40,34 @@ func TestCheckTask(t *testing.T) {
 		{"reserved", func(ti *mesos.TaskInfo) { ti.Resources[0].Role = "eng" }, none, "reserved resources"},
 		{"secret volume", func(ti *mesos.TaskInfo) { ti.Container = secretVolumes("conf/db") }, none, ""},
 		{"docker", func(ti *mesos.TaskInfo) {
-			ti.Container = &mesos.ContainerInfo{Type: "DOCKER", Docker: []byte(`{"image":"x"}`)}
-		}, none, "DOCKER is not supported"},
+			ti.Container = &mesos.ContainerInfo{Type: "DOCKER", Docker: &mesos.DockerInfo{Image: "x"}}
+		}, none, ""},
+		{"docker without image", func(ti *mesos.TaskInfo) {
+			ti.Container = &mesos.ContainerInfo{Type: "DOCKER", Docker: &mesos.DockerInfo{}}
+		}, none, "'container.docker.image' is required"},
+		{"docker image's own command", func(ti *mesos.TaskInfo) {
+			no := false
+			ti.Command = &mesos.CommandInfo{Shell: &no}
+			ti.Container = &mesos.ContainerInfo{Type: "DOCKER", Docker: &mesos.DockerInfo{Image: "x"}}
+		}, none, ""},
+		{"docker without command", func(ti *mesos.TaskInfo) {
+			ti.Command = nil
+			ti.Container = &mesos.ContainerInfo{Type: "DOCKER", Docker: &mesos.DockerInfo{Image: "x"}}
+		}, none, ""},
+		{"docker port not the task's", func(ti *mesos.TaskInfo) {
+			ti.Resources = resource.Scalar("cpus", 1).Add(resource.RangesOf("ports", resource.Range{Begin: 31000, End: 31000})).Wire("")
+			ti.Container = &mesos.ContainerInfo{Type: "DOCKER", Docker: &mesos.DockerInfo{Image: "x", Network: "BRIDGE",
+				PortMappings: []mesos.PortMapping{{HostPort: 31001, ContainerPort: 80}}}}
+		}, none, "host_port 31001 is not one of the task's ports"},
+		{"docker port mapping on host network", func(ti *mesos.TaskInfo) {
+			ti.Container = &mesos.ContainerInfo{Type: "DOCKER", Docker: &mesos.DockerInfo{Image: "x", PortMappings: []mesos.PortMapping{{HostPort: 31000, ContainerPort: 80}}}}
+		}, none, "need a BRIDGE or USER network"},
+		{"docker unknown parameter", func(ti *mesos.TaskInfo) {
+			ti.Container = &mesos.ContainerInfo{Type: "DOCKER", Docker: &mesos.DockerInfo{Image: "x", Parameters: []mesos.Parameter{{Key: "pid", Value: "host"}}}}
+		}, none, `docker option "pid" is not supported`},
 		{"mesos image", func(ti *mesos.TaskInfo) {
 			ti.Container = &mesos.ContainerInfo{Type: "MESOS", Mesos: []byte(`{"image":{}}`)}
-		}, none, "'container.mesos' is not supported"},
+		}, none, "'container.mesos' (an image for the MESOS containerizer) is not supported"},
 		{"empty mesos", func(ti *mesos.TaskInfo) { ti.Container = &mesos.ContainerInfo{Type: "MESOS", Mesos: []byte(`{}`)} }, none, ""},
 		{"host path volume", func(ti *mesos.TaskInfo) {
 			ti.Container = &mesos.ContainerInfo{Volumes: []mesos.Volume{{ContainerPath: "data", HostPath: "/etc", Mode: "RO"}}}
