@@ -659,7 +659,7 @@ func TestCreateAppBadInput(t *testing.T) {
 		{"unknown health check protocol", "/hcp", `{"id":"/hcp","cmd":"x","healthChecks":[{"protocol":"GOPHER"}]}`, "/healthChecks(0)/protocol"},
 		{"cmd and args", "/both", `{"id":"/both","cmd":"x","args":["y"]}`, "/"},
 		{"neither cmd nor args", "/neither", `{"id":"/neither"}`, "/"},
-		{"docker container", "/docker", `{"id":"/docker","container":{"type":"DOCKER","docker":{"image":"nginx"}}}`, "/container"},
+		{"docker container without image", "/docker", `{"id":"/docker","container":{"type":"DOCKER","docker":{"image":""}}}`, "/container/docker/image"},
 		{"minimumHealthCapacity above 1", "/mhc", `{"id":"/mhc","cmd":"x","upgradeStrategy":{"minimumHealthCapacity":1.5}}`, "/upgradeStrategy/minimumHealthCapacity"},
 		{"backoffFactor below 1", "/bf", `{"id":"/bf","cmd":"x","backoffFactor":0.5}`, "/backoffFactor"},
 		{"unknown killSelection", "/ks", `{"id":"/ks","cmd":"x","killSelection":"RANDOM"}`, "/killSelection"},

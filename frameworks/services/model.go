@@ -91,11 +91,16 @@ func specOf(a app.App, deleting bool) plan.Spec {
 		s.Instances = 0
 		s.MinimumHealthCapacity = 0
 	}
-	for _, pd := range a.PortDefinitions {
-		if a.RequirePorts {
-			s.Ports = append(s.Ports, uint64(pd.Port))
-		} else {
-			s.Ports = append(s.Ports, 0)
+	if d := app.DockerOf(a); d != nil && d.Network != app.NetworkHost {
+		// A mapping's host port is taken as given (0: any).
+		s.Ports, s.RequirePorts = d.HostPorts(), true
+	} else {
+		for _, pd := range a.PortDefinitions {
+			if a.RequirePorts {
+				s.Ports = append(s.Ports, uint64(pd.Port))
+			} else {
+				s.Ports = append(s.Ports, 0)
+			}
 		}
 	}
 	for _, c := range a.Constraints {
@@ -156,6 +161,10 @@ func taskInfo(a app.App, taskID, role string, p plan.Placement) mesos.TaskInfo {
 	}
 	add("MARATHON_APP_ID", a.ID)
 	add("MARATHON_APP_VERSION", a.Version)
+	docker := app.DockerOf(a)
+	if docker != nil {
+		add("MARATHON_APP_DOCKER_IMAGE", docker.Image)
+	}
 	add("MARATHON_APP_RESOURCE_CPUS", strconv.FormatFloat(a.CPUs, 'f', -1, 64))
 	add("MARATHON_APP_RESOURCE_MEM", strconv.FormatFloat(a.Mem, 'f', -1, 64))
 	add("MARATHON_APP_RESOURCE_DISK", strconv.FormatFloat(a.Disk, 'f', -1, 64))
@@ -166,8 +175,8 @@ func taskInfo(a app.App, taskID, role string, p plan.Placement) mesos.TaskInfo {
 		s := strconv.FormatUint(port, 10)
 		list = append(list, s)
 		add("PORT"+strconv.Itoa(i), s)
-		if i < len(a.PortDefinitions) && a.PortDefinitions[i].Name != "" {
-			add("PORT_"+strings.ToUpper(a.PortDefinitions[i].Name), s)
+		if name := portName(a, docker, i); name != "" {
+			add("PORT_"+strings.ToUpper(name), s)
 		}
 	}
 	if len(list) > 0 {
@@ -199,7 +208,85 @@ func taskInfo(a app.App, taskID, role string, p plan.Placement) mesos.TaskInfo {
 		break // Mesos runs one health check per task
 	}
 	ti.Container = secretVolumes(a)
+	if docker != nil {
+		ti.Container = dockerContainer(docker, p.Ports)
+		if a.Cmd == nil && len(a.Args) == 0 {
+			// The image's own entrypoint and command.
+			no := false
+			ti.Command = &mesos.CommandInfo{User: a.User, Shell: &no, Environment: cmd.Environment}
+		} else if len(a.Args) > 0 {
+			// The arguments are the container's command, after the
+			// image's entrypoint.
+			ti.Command.Value = ""
+		}
+	}
 	return ti
+}
+
+// portName is the name of the app's i-th host port: its port
+// definition's, or its Docker port mapping's on a bridge or container
+// network.
+func portName(a app.App, d *app.Docker, i int) string {
+	if d != nil && d.Network != app.NetworkHost {
+		n := 0
+		for _, m := range d.PortMappings {
+			if m.HostPort == nil {
+				continue
+			}
+			if n == i {
+				return m.Name
+			}
+			n++
+		}
+		return ""
+	}
+	if i < len(a.PortDefinitions) {
+		return a.PortDefinitions[i].Name
+	}
+	return ""
+}
+
+// dockerContainer is the kernel container of an app's Docker container,
+// its mappings' host ports taken from ports (the placement's, in
+// HostPorts order); a container port 0 is its host port, and "udp,tcp"
+// is two mappings.
+func dockerContainer(d *app.Docker, ports []uint64) *mesos.ContainerInfo {
+	info := &mesos.DockerInfo{Image: d.Image, Privileged: d.Privileged, ForcePullImage: d.ForcePullImage}
+	c := &mesos.ContainerInfo{Type: mesos.ContainerDocker, Docker: info}
+	switch d.Network {
+	case app.NetworkBridge:
+		info.Network = mesos.NetworkBridge
+	case app.NetworkContainer:
+		info.Network = mesos.NetworkUser
+		c.NetworkInfos = []mesos.NetworkInfo{{Name: d.NetworkName}}
+	default:
+		info.Network = mesos.NetworkHost
+	}
+	i := 0
+	for _, m := range d.PortMappings {
+		if m.HostPort == nil {
+			continue
+		}
+		if i >= len(ports) {
+			break
+		}
+		host := uint32(ports[i])
+		i++
+		cport := uint32(m.ContainerPort)
+		if cport == 0 {
+			cport = host
+		}
+		for _, proto := range strings.Split(m.Protocol, ",") {
+			info.PortMappings = append(info.PortMappings, mesos.PortMapping{HostPort: host, ContainerPort: cport, Protocol: proto})
+		}
+	}
+	for _, p := range d.Parameters {
+		info.Parameters = append(info.Parameters, mesos.Parameter{Key: p.Key, Value: p.Value})
+	}
+	for _, v := range d.Volumes {
+		c.Volumes = append(c.Volumes, mesos.Volume{ContainerPath: v.ContainerPath, HostPath: v.HostPath, Mode: v.Mode})
+	}
+	return c
 }
 
 // secretVolumes is the container of the app's secret files

@@ -101,6 +101,17 @@ type App struct {
 	legacyPorts []int
 }
 
+// PortCount is how many host ports each of the app's tasks gets: one per
+// port definition, or for a Docker container on a bridge or container
+// network one per port mapping that publishes one. Health checks'
+// portIndex counts in them.
+func (a App) PortCount() int {
+	if d := DockerOf(a); d != nil && d.Network != NetworkHost {
+		return len(d.HostPorts())
+	}
+	return len(a.PortDefinitions)
+}
+
 // Secret is one entry of an app's secrets. Source is the secret's name in
 // the master's secret store, a path such as "team/db" (see
 // ValidSecretName); it is kept as given, leading slash included.
@@ -371,6 +382,10 @@ func (a *App) Normalize() {
 
 	if !a.has(fPortDefinitions, a.PortDefinitions != nil) {
 		a.PortDefinitions = []PortDefinition{{Port: 0, Protocol: "tcp"}}
+		if d := DockerOf(*a); d != nil && d.Network != NetworkHost {
+			// Such a container's ports are its port mappings.
+			a.PortDefinitions = []PortDefinition{}
+		}
 	} else {
 		pds := make([]PortDefinition, len(a.PortDefinitions))
 		copy(pds, a.PortDefinitions)

@@ -366,10 +366,18 @@ func (d *decoder) app(data []byte) App {
 }
 
 // foldPorts turns legacy ports into port definitions, or, when both are
-// given, checks that they agree.
+// given, checks that they agree. A Docker container on a bridge or
+// container network takes its ports from its port mappings: legacy ports
+// are dropped then.
 func (d *decoder) foldPorts(a *App) {
 	hasPorts := a.given.top&(1<<fPorts) != 0
 	if !hasPorts {
+		return
+	}
+	if d := DockerOf(*a); d != nil && d.Network != NetworkHost && a.given.top&(1<<fPortDefinitions) == 0 {
+		// With a bridge or container network, Marathon 1.4's ports are
+		// the service ports of the port mappings, not host ports.
+		a.legacyPorts = nil
 		return
 	}
 	if a.given.top&(1<<fPortDefinitions) == 0 {

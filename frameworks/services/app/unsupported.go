@@ -25,10 +25,12 @@ import (
 //	ipAddress, residency,
 //	resourceLimits, check          null, {} or only empty values   anything else
 //	tty                            null, false                     true
-//	networks                       null, [], [{"mode":"host"}]     container and bridge networks
+//	networks                       null, [], [{"mode":"host"}];    container and bridge networks
+//	                               any with a Docker image         without one
 //	container (without an image)   type, secret volumes, and       other volumes,
 //	                               empty docker, appc, volumes,    portMappings, linuxInfo
 //	                               portMappings                    with content
+//	container (Docker image)       see validateDocker              linuxInfo with content
 //	healthChecks(i)/ipProtocol     null, "", "IPv4"                IPv6
 //
 // Secrets are supported both as env references and as files (see
@@ -101,8 +103,9 @@ func (d *decoder) refuseUnsupported(obj map[string]json.RawMessage, a *App) {
 	if !blank.JSON(a.IPAddress) {
 		d.refuse(fIPAddress, "/ipAddress", "an IP address per task (ipAddress) is "+notYet+"; tasks use the agent's network")
 	}
-	if !hostNetworks(a.Networks) {
-		d.refuse(fNetworks, "/networks", `container or bridge networking is `+notYet+`: tasks use the agent's network; give [{"mode":"host"}] or leave networks out`)
+	docker := containerImage(a.Container)
+	if !hostNetworks(a.Networks) && !docker {
+		d.refuse(fNetworks, "/networks", `container or bridge networking is `+notYet+` without a Docker image: tasks use the agent's network; give [{"mode":"host"}] or leave networks out`)
 	}
 	if !blank.JSON(a.Residency) {
 		d.refuse(fResidency, "/residency", "residency (resident tasks with local volumes) is "+notYet)
@@ -113,20 +116,19 @@ func (d *decoder) refuseUnsupported(obj map[string]json.RawMessage, a *App) {
 	if a.Role != "" && a.Role != fw.Role {
 		d.refuse(fRole, "/role", fmt.Sprintf("role %q is %s: tasks use the framework's role %q; leave role out", a.Role, notYet, fw.Role))
 	}
-	if !containerImage(a.Container) {
-		// With an image, Validate refuses the whole container.
-		var c map[string]json.RawMessage
-		_ = json.Unmarshal(a.Container, &c)
+	var c map[string]json.RawMessage
+	_ = json.Unmarshal(a.Container, &c)
+	if raw, ok := c["linuxInfo"]; ok && !blank.JSON(raw) {
+		d.refuse(fContainer, "/container/linuxInfo", "linuxInfo is "+notYet+"; leave it out")
+	}
+	if !docker {
+		// A Docker container's volumes and port mappings are checked by
+		// Validate.
 		if raw, ok := c["volumes"]; ok && !blank.JSON(raw) {
 			d.refuseVolumes(raw)
 		}
-		for _, f := range []struct{ key, msg string }{
-			{"portMappings", "mapping ports is " + notYet + ": tasks use the agent's network; use portDefinitions"},
-			{"linuxInfo", "linuxInfo is " + notYet + "; leave it out"},
-		} {
-			if raw, ok := c[f.key]; ok && !blank.JSON(raw) {
-				d.refuse(fContainer, "/container/"+f.key, f.msg)
-			}
+		if raw, ok := c["portMappings"]; ok && !blank.JSON(raw) {
+			d.refuse(fContainer, "/container/portMappings", "mapping ports is "+notYet+" without a Docker image: tasks use the agent's network; use portDefinitions")
 		}
 	}
 	for _, k := range notKept {

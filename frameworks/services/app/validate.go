@@ -85,10 +85,8 @@ func Validate(a App) *ValidationError {
 	if err := ValidID(a.ID); err != nil {
 		v.add("/id", err.Error())
 	}
-	image := containerImage(a.Container)
-	if image {
-		v.add("/container", "containers are not supported; use cmd or args")
-	}
+	image := DockerOf(a) != nil
+	validateDocker(v, a)
 	switch {
 	case a.Cmd != nil && len(a.Args) > 0:
 		v.add("/", "cmd and args are mutually exclusive; give one of them")
@@ -155,7 +153,7 @@ func Validate(a App) *ValidationError {
 		}
 	}
 	for i, hc := range a.HealthChecks {
-		validateHealthCheck(v, fmt.Sprintf("/healthChecks(%d)", i), hc, len(a.PortDefinitions))
+		validateHealthCheck(v, fmt.Sprintf("/healthChecks(%d)", i), hc, a.PortCount())
 	}
 
 	between01(v, "/upgradeStrategy/minimumHealthCapacity", a.UpgradeStrategy.MinimumHealthCapacity)

@@ -92,13 +92,12 @@ func Configs(s Spec, agentKey string) (*container.Config, *container.HostConfig,
 			cfg.Entrypoint = []string{"/bin/sh", "-c"}
 			cfg.Cmd = []string{c.Value}
 		case c.Value != "" || len(c.Arguments) > 0:
-			// As Mesos: value and arguments are the CMD, after the
-			// image's entrypoint.
-			if len(c.Arguments) > 0 {
-				cfg.Cmd = append([]string(nil), c.Arguments...)
-			} else {
+			// As Mesos: value, if any, then the arguments are the CMD,
+			// after the image's entrypoint.
+			if c.Value != "" {
 				cfg.Cmd = []string{c.Value}
 			}
+			cfg.Cmd = append(cfg.Cmd, c.Arguments...)
 		}
 	}
 	host := &container.HostConfig{

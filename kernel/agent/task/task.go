@@ -64,7 +64,8 @@ func Validate(frameworkID string, ti *mesos.TaskInfo) error {
 		if strings.TrimSpace(ti.Command.Value) == "" {
 			return errors.New("shell command is empty")
 		}
-	} else if ti.Command.Value == "" {
+	} else if ti.Command.Value == "" && (ti.Container == nil || ti.Container.Type != mesos.ContainerDocker) {
+		// A DOCKER container without one runs its image's own.
 		return errors.New("command value (the program to run) is empty")
 	}
 	if strings.ContainsRune(ti.Command.Value, 0) {

@@ -45,7 +45,7 @@ func TestValidate(t *testing.T) {
 		{"ok", mesos.TaskInfo{TaskID: mesos.ID{Value: "t1"}, Command: cmd("true")}, ""},
 		{"slash id", mesos.TaskInfo{TaskID: mesos.ID{Value: "a/b"}, Command: cmd("true")}, "invalid task id"},
 		{"executor", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Executor: &mesos.ExecutorInfo{}, Command: cmd("x")}, "executors are not supported"},
-		{"container", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Container: &mesos.ContainerInfo{Type: "DOCKER"}, Command: cmd("x")}, "DOCKER is not supported"},
+		{"container", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Container: &mesos.ContainerInfo{Type: "DOCKER"}, Command: cmd("x")}, "image' is required"},
 		{"secret volume", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("x"), Container: &mesos.ContainerInfo{Type: "MESOS",
 			Volumes: []mesos.Volume{{ContainerPath: "conf/db", Mode: "RO", Source: &mesos.VolumeSource{Type: "SECRET", Secret: &mesos.Secret{Type: "REFERENCE", Reference: &mesos.SecretReference{Name: "db"}}}}}}}, ""},
 		{"volume escapes", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("x"), Container: &mesos.ContainerInfo{
@@ -56,6 +56,8 @@ func TestValidate(t *testing.T) {
 		{"no command", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}}, "no command"},
 		{"empty shell", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("  ")}, "empty"},
 		{"exec no value", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Shell: &no}}, "empty"},
+		{"image's own command", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Shell: &no},
+			Container: &mesos.ContainerInfo{Type: "DOCKER", Docker: &mesos.DockerInfo{Image: "x"}}}, ""},
 		{"health check ok", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("x"),
 			HealthCheck: &mesos.HealthCheck{Type: "TCP", TCP: &mesos.TCPCheckInfo{Port: 80}}}, ""},
 		{"health check port 0", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("x"),
