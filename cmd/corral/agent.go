@@ -29,6 +29,8 @@ func agentCommand() *command {
 	durationVar(fs, &cfg.UpdateRetryMax, "status_update_retry_max", "maximum resend interval of an unacknowledged status update")
 	durationVar(fs, &cfg.SandboxMaxAge, "sandbox_max_age", "remove sandboxes of finished tasks older than this")
 	fs.StringVar(&cfg.SecretsDir, "secrets_dir", cfg.SecretsDir, "directory for the files of tasks' secret volumes, best a tmpfs (default: under /dev/shm when it is a tmpfs, else work_dir/secrets)")
+	fs.StringVar(&cfg.FetcherCacheDir, "fetcher_cache_dir", cfg.FetcherCacheDir, "directory of the cache of tasks' artifacts (URIs with cache: true), cleared at start (default work_dir/fetch)")
+	fs.Int64Var(&cfg.FetcherCacheSize, "fetcher_cache_size", cfg.FetcherCacheSize, "bytes of artifacts the fetcher cache keeps, least recently used evicted first; 0 disables the cache")
 	fs.IntVar(&cfg.LaunchConcurrency, "launch_concurrency", cfg.LaunchConcurrency, "how many tasks are set up at once")
 	fs.BoolVar(&cfg.SwitchUser, "switch_user", cfg.SwitchUser, "run each task as its command's user, else its framework's (needs the agent to run as root); false runs every task as the agent's own user")
 	fs.BoolVar(&cfg.EnableDebug, "enable_debug", cfg.EnableDebug, "serve Go's profiler and expvars at /debug/pprof and /debug/vars (behind authentication like every endpoint; off by default: profiles reveal the process's internals and cost CPU)")

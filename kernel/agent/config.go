@@ -81,6 +81,15 @@ type Config struct {
 	// per task, removed when the task ends. Default: DefaultSecretsDir,
 	// a tmpfs when the host has one, so values never reach a disk.
 	SecretsDir string
+	// FetcherCacheDir holds the fetcher's cache of tasks' artifacts (URIs
+	// with cache: true) and the staging files of downloads; what the
+	// fetcher left there is removed at start. Default: WorkDir/fetch.
+	FetcherCacheDir string
+	// FetcherCacheSize bounds the bytes of cached artifacts, the least
+	// recently used evicted first (Mesos' --fetcher_cache_size); 0
+	// disables the cache, so that every URI is downloaded for each task.
+	// Default 2 GiB.
+	FetcherCacheSize int64
 	// LaunchConcurrency bounds how many tasks are being set up (checkpoint,
 	// sandbox, cgroup, spawn) at once. Default 16.
 	LaunchConcurrency int
@@ -126,6 +135,7 @@ func DefaultConfig() Config {
 		UpdateRetryMax:        10 * time.Minute,
 		SandboxMaxAge:         7 * 24 * time.Hour,
 		LaunchConcurrency:     16,
+		FetcherCacheSize:      2 << 30,
 		SwitchUser:            true,
 	}
 }
@@ -190,6 +200,9 @@ func (c Config) Validate() error {
 		if d <= 0 {
 			bad("%s must be positive, got %v", name, d)
 		}
+	}
+	if c.FetcherCacheSize < 0 {
+		bad("fetcher cache size must not be negative, got %d", c.FetcherCacheSize)
 	}
 	if c.LaunchConcurrency <= 0 {
 		bad("launch concurrency must be positive, got %d", c.LaunchConcurrency)
