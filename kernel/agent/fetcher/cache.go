@@ -72,7 +72,7 @@ func (c *cache) enabled() bool { return c.max > 0 }
 // errNotCached means the artifact is too big to cache.
 func (c *cache) get(ctx context.Context, key string, fill func(ctx context.Context, w io.Writer) error) (*os.File, error) {
 	for {
-		f, err, again := c.wait(ctx, key)
+		f, again, err := c.wait(ctx, key)
 		if !again {
 			return f, err
 		}
@@ -88,37 +88,37 @@ func (c *cache) get(ctx context.Context, key string, fill func(ctx context.Conte
 // wait waits for key's download, if there is one, and returns its file.
 // again means there is none, or it was cancelled by its own caller's
 // context, so that this caller should download.
-func (c *cache) wait(ctx context.Context, key string) (f *os.File, err error, again bool) {
+func (c *cache) wait(ctx context.Context, key string) (f *os.File, again bool, err error) {
 	c.mu.Lock()
 	e, ok := c.entries[key]
 	c.mu.Unlock()
 	if !ok {
-		return nil, nil, true
+		return nil, true, nil
 	}
 	select {
 	case <-e.ready:
 	case <-ctx.Done():
-		return nil, ctx.Err(), false
+		return nil, false, ctx.Err()
 	}
 	if e.err != nil {
 		if errors.Is(e.err, context.Canceled) && ctx.Err() == nil {
-			return nil, nil, true
+			return nil, true, nil
 		}
-		return nil, e.err, false
+		return nil, false, e.err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries[key] != e {
-		return nil, nil, true // evicted meanwhile
+		return nil, true, nil // evicted meanwhile
 	}
 	// Opened under the lock: eviction, which removes the file, also
 	// holds it; an open file survives its removal.
 	f, err = os.Open(e.file)
 	if err != nil {
-		return nil, err, false
+		return nil, false, err
 	}
 	c.lru.MoveToFront(e.elem)
-	return f, nil, false
+	return f, false, nil
 }
 
 // fill downloads key's artifact into the cache; c.mu is held on entry
