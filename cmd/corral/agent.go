@@ -33,6 +33,8 @@ func agentCommand() *command {
 	containerizers := strings.Join(cfg.Containerizers, ",")
 	fs.StringVar(&containerizers, "containerizers", containerizers, "what runs tasks, comma-separated: mesos (processes on the agent) and docker (tasks with a DOCKER container, through the Docker engine)")
 	fs.StringVar(&cfg.DockerSocket, "docker_socket", cfg.DockerSocket, "the Docker engine's API socket (default /var/run/docker.sock), or a unix:// or tcp:// URL")
+	fs.StringVar(&cfg.FetcherCacheDir, "fetcher_cache_dir", cfg.FetcherCacheDir, "directory of the cache of tasks' artifacts (URIs with cache: true), cleared at start (default work_dir/fetch)")
+	fs.Int64Var(&cfg.FetcherCacheSize, "fetcher_cache_size", cfg.FetcherCacheSize, "bytes of artifacts the fetcher cache keeps, least recently used evicted first; 0 disables the cache")
 	fs.IntVar(&cfg.LaunchConcurrency, "launch_concurrency", cfg.LaunchConcurrency, "how many tasks are set up at once")
 	fs.BoolVar(&cfg.SwitchUser, "switch_user", cfg.SwitchUser, "run each task as its command's user, else its framework's (needs the agent to run as root); false runs every task as the agent's own user")
 	fs.BoolVar(&cfg.EnableDebug, "enable_debug", cfg.EnableDebug, "serve Go's profiler and expvars at /debug/pprof and /debug/vars (behind authentication like every endpoint; off by default: profiles reveal the process's internals and cost CPU)")

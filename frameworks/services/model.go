@@ -184,6 +184,7 @@ func taskInfo(a app.App, taskID, role string, p plan.Placement) mesos.TaskInfo {
 		add("PORTS", strings.Join(list, ","))
 	}
 	cmd.Environment = env
+	cmd.URIs = commandURIs(a)
 	ti := mesos.TaskInfo{
 		Name:      strings.TrimPrefix(a.ID, "/"),
 		TaskID:    mesos.ID{Value: taskID},
@@ -401,3 +402,18 @@ func textAttributes(as []mesos.Attribute) map[string]string {
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// commandURIs maps the app's fetch, or its legacy uris, to
+// CommandInfo.uris, as Marathon's TaskBuilder does: a legacy URI takes
+// Mesos' defaults (archives extracted).
+func commandURIs(a app.App) []mesos.CommandURI {
+	var out []mesos.CommandURI
+	for _, u := range a.URIs {
+		out = append(out, mesos.CommandURI{Value: u})
+	}
+	for _, f := range a.Fetch {
+		out = append(out, mesos.CommandURI{Value: f.URI, Executable: &f.Executable, Extract: &f.Extract,
+			Cache: &f.Cache, OutputFile: f.DestPath})
+	}
+	return out
+}

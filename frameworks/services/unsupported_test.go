@@ -60,8 +60,7 @@ func TestUnsupportedFieldsAreRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name, method, path, body, detail string
 	}{
-		{"POST fetch", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"fetch":[{"uri":"https://example.com/a.tgz"}]}`, "/fetch"},
-		{"POST uris", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"uris":["https://example.com/a.tgz"]}`, "/uris"},
+		{"POST storeUrls", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"storeUrls":["https://example.com/a.tgz"]}`, "/storeUrls"},
 		{"POST readinessChecks", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"readinessChecks":[{"name":"r"}]}`, "/readinessChecks"},
 		{"POST residency", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"residency":{"taskLostBehavior":"WAIT_FOREVER"}}`, "/residency"},
 		{"POST volumes", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"container":{"type":"MESOS","volumes":[{"containerPath":"d","hostPath":"/d","mode":"RW"}]}}`, "/container/volumes"},
@@ -69,12 +68,12 @@ func TestUnsupportedFieldsAreRefused(t *testing.T) {
 		{"POST acceptedResourceRoles", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"acceptedResourceRoles":["slave_public"]}`, "/acceptedResourceRoles"},
 		{"POST role", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"role":"prod"}`, "/role"},
 		{"POST resourceLimits", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"resourceLimits":{"mem":"unlimited"}}`, "/resourceLimits"},
-		{"PUT merge", "PUT", "/v2/apps/there", `{"fetch":[{"uri":"https://example.com/a.tgz"}]}`, "/fetch"},
-		{"PUT replace", "PUT", "/v2/apps/there?partialUpdate=false", `{"id":"/there","cmd":"sleep 1","instances":0,"uris":["u"]}`, "/uris"},
-		{"PUT create", "PUT", "/v2/apps/new", `{"cmd":"x","instances":0,"uris":["u"]}`, "/uris"},
+		{"PUT merge", "PUT", "/v2/apps/there", `{"storeUrls":["https://example.com/a.tgz"]}`, "/storeUrls"},
+		{"PUT replace", "PUT", "/v2/apps/there?partialUpdate=false", `{"id":"/there","cmd":"sleep 1","instances":0,"storeUrls":["u"]}`, "/storeUrls"},
+		{"PUT create", "PUT", "/v2/apps/new", `{"cmd":"x","instances":0,"storeUrls":["u"]}`, "/storeUrls"},
 		{"PATCH", "PATCH", "/v2/apps/there", `{"executor":"/opt/custom"}`, "/executor"},
 		{"bulk PUT", "PUT", "/v2/apps", `[{"id":"/there","tty":true}]`, "/tty"},
-		{"group", "POST", "/v2/groups", `{"id":"/g","apps":[{"id":"a","cmd":"x","instances":0,"fetch":[{"uri":"u"}]}]}`, "/apps(0)/fetch"},
+		{"group", "POST", "/v2/groups", `{"id":"/g","apps":[{"id":"a","cmd":"x","instances":0,"storeUrls":["u"]}]}`, "/apps(0)/storeUrls"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := s.with(t)

@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 	"corral/internal/edge"
 	"corral/kernel/agent/checkpoint"
 	"corral/kernel/agent/docker"
+	"corral/kernel/agent/fetcher"
 	"corral/kernel/agent/files"
 	"corral/kernel/agent/health/probe"
 	"corral/kernel/agent/runner"
@@ -38,6 +41,7 @@ type Agent struct {
 	files   *files.Server
 	secrets secretFiles
 	docker  *docker.Runner // nil without the docker containerizer
+	fetcher *fetcher.Fetcher
 	prober  *probe.Prober
 	client  *http.Client
 	metrics *metrics
@@ -126,8 +130,18 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 	if !onTmpfs(secretsDir) {
 		log.Warn("the files of secret volumes are kept on a disk, not in memory; give --secrets_dir a tmpfs", "secrets_dir", secretsDir)
 	}
+	fetchDir := cfg.FetcherCacheDir
+	if fetchDir == "" {
+		fetchDir = filepath.Join(store.WorkDir(), "fetch")
+	}
+	fetch, err := fetcher.New(fetcher.Config{CacheDir: fetchDir, CacheSize: cfg.FetcherCacheSize,
+		Client: artifactClient(cfg.Trust.ClientTLS), Logger: logger})
+	if err != nil {
+		return nil, err
+	}
 	return &Agent{
 		cfg:     cfg,
+		fetcher: fetch,
 		log:     log,
 		store:   store,
 		runner:  run,
@@ -355,4 +369,53 @@ func unsearchable(dir string) string {
 			return ""
 		}
 	}
+}
+
+// artifactClient is the HTTP client of the fetcher. It trusts the CAs the
+// agent trusts (--tls_ca) besides the system's, but presents no
+// credential and no client certificate of the agent's: artifact servers
+// are the frameworks' choice and must not see them.
+func artifactClient(clientTLS *tls.Config) *http.Client {
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		IdleConnTimeout:       90 * time.Second,
+	}
+	if clientTLS != nil && clientTLS.RootCAs != nil {
+		cluster := clientTLS.RootCAs
+		tr.TLSClientConfig = &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			// Verified by VerifyConnection instead, against either pool:
+			// RootCAs alone would drop the system's roots.
+			InsecureSkipVerify: true,
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				return verifyEither(cs, cluster)
+			},
+		}
+	}
+	return &http.Client{Transport: tr}
+}
+
+// verifyEither verifies a server's chain against the system's roots, and
+// failing that against cluster (the agent's --tls_ca).
+func verifyEither(cs tls.ConnectionState, cluster *x509.CertPool) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("the server presented no certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	opts := x509.VerifyOptions{DNSName: cs.ServerName, Intermediates: inter}
+	_, err := cs.PeerCertificates[0].Verify(opts)
+	if err == nil {
+		return nil
+	}
+	opts.Roots = cluster
+	if _, cerr := cs.PeerCertificates[0].Verify(opts); cerr == nil {
+		return nil
+	}
+	return err
 }

@@ -90,6 +90,15 @@ type Config struct {
 	// DockerSocket is the Docker engine's API (a unix socket path, or a
 	// unix:// or tcp:// URL). Default the engine's standard socket.
 	DockerSocket string
+	// FetcherCacheDir holds the fetcher's cache of tasks' artifacts (URIs
+	// with cache: true) and the staging files of downloads; what the
+	// fetcher left there is removed at start. Default: WorkDir/fetch.
+	FetcherCacheDir string
+	// FetcherCacheSize bounds the bytes of cached artifacts, the least
+	// recently used evicted first (Mesos' --fetcher_cache_size); 0
+	// disables the cache, so that every URI is downloaded for each task.
+	// Default 2 GiB.
+	FetcherCacheSize int64
 	// LaunchConcurrency bounds how many tasks are being set up (checkpoint,
 	// sandbox, cgroup, spawn) at once. Default 16.
 	LaunchConcurrency int
@@ -135,6 +144,7 @@ func DefaultConfig() Config {
 		UpdateRetryMax:        10 * time.Minute,
 		SandboxMaxAge:         7 * 24 * time.Hour,
 		LaunchConcurrency:     16,
+		FetcherCacheSize:      2 << 30,
 		SwitchUser:            true,
 		Containerizers:        []string{"mesos"},
 	}
@@ -200,6 +210,9 @@ func (c Config) Validate() error {
 		if d <= 0 {
 			bad("%s must be positive, got %v", name, d)
 		}
+	}
+	if c.FetcherCacheSize < 0 {
+		bad("fetcher cache size must not be negative, got %d", c.FetcherCacheSize)
 	}
 	if c.LaunchConcurrency <= 0 {
 		bad("launch concurrency must be positive, got %d", c.LaunchConcurrency)

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"corral/kernel/agent/checkpoint"
+	"corral/kernel/agent/fetcher"
 	"corral/kernel/agent/health"
 	"corral/kernel/agent/runner"
 	"corral/kernel/agent/task"
@@ -798,7 +799,8 @@ type launchResult struct {
 
 // doLaunch looks up the task's user, fetches the values of the secrets
 // the task references, checkpoints the task, writes TASK_STARTING, makes
-// the sandbox and the secret files, spawns the process and writes
+// the sandbox and the secret files, fetches the command's URIs into the
+// sandbox (a failure is TASK_FAILED naming the URI), spawns the process and writes
 // TASK_RUNNING (or TASK_FAILED). A user the task cannot run as, or a
 // secret it cannot have, fails it at once: its checkpoint holds only
 // TASK_FAILED and nothing, not even its sandbox, is made. The secrets'
@@ -862,6 +864,19 @@ func (a *Agent) doLaunch(ctx context.Context, j launchJob) launchResult {
 		if err := a.secrets.write(k, j.spec.Dir, owner, gid, secrets.Files); err != nil {
 			a.removeSecretFiles(k)
 			return fail(res, fmt.Errorf("writing secret files: %w", err))
+		}
+	}
+	if uris := j.info.Command.URIs; len(uris) > 0 {
+		var o *fetcher.Owner
+		if u != nil {
+			o = &fetcher.Owner{UID: int(u.UID), GID: int(u.GID), Groups: u.Groups}
+		}
+		if err := a.fetcher.Fetch(ctx, j.spec.Dir, uris, o); err != nil {
+			a.removeSecretFiles(k)
+			// As Mesos reports a failed fetch: the agent's, not the
+			// executor's, and REASON_CONTAINER_LAUNCH_FAILED.
+			j.failed.Source = mesos.SourceAgent
+			return fail(res, err)
 		}
 	}
 	var proc runner.Proc

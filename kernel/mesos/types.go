@@ -284,12 +284,16 @@ type Environment struct {
 	Variables []Variable `json:"variables"`
 }
 
-// CommandURI is CommandInfo.URI; corral accepts it but only fetches nothing
-// (URIs are reported as unsupported by validation when present).
+// CommandURI is CommandInfo.URI: an artifact the agent fetches into the
+// task's sandbox before the command starts (see uri.go and the agent's
+// fetcher). Absent booleans take Mesos' defaults: Executable false,
+// Extract true, Cache false.
 type CommandURI struct {
 	Value      string `json:"value"`
 	Executable *bool  `json:"executable,omitempty"`
 	Extract    *bool  `json:"extract,omitempty"`
+	Cache      *bool  `json:"cache,omitempty"`
+	OutputFile string `json:"output_file,omitempty"`
 }
 
 // CommandInfo is the proto CommandInfo message. With Shell (default true)

@@ -70,13 +70,19 @@ type App struct {
 	Version     string
 	VersionInfo *VersionInfo
 
+	// Fetch are the artifacts the agent fetches into each task's sandbox
+	// before the command starts (Marathon's fetch; CommandInfo.uris).
+	Fetch []Artifact
+	// URIs is Marathon's legacy form of Fetch: each URI is fetched with
+	// the defaults, archives extracted. An app gives URIs or Fetch, not
+	// both.
+	URIs []string
+
 	// Fields accepted for compatibility with existing app definitions and
 	// written back unchanged. Corral does not act on them, except that
 	// Validate rejects a container with an image.
 	// The json.RawMessage fields hold compact JSON or nil (not given).
 	Container             json.RawMessage // object
-	URIs                  []string
-	Fetch                 json.RawMessage // array
 	Executor              string
 	AcceptedResourceRoles []string
 	ReadinessChecks       json.RawMessage // array
@@ -110,6 +116,20 @@ func (a App) PortCount() int {
 		return len(d.HostPorts())
 	}
 	return len(a.PortDefinitions)
+}
+
+// Artifact is one entry of an app's fetch (Marathon's artifact.raml): a
+// file the agent puts into each task's sandbox. URI is http, https, file
+// or an absolute path on the agent; Extract (default true) unpacks an
+// archive; Executable makes the file executable (and is never extracted);
+// Cache keeps it in the agent's fetcher cache; DestPath, if set, is its
+// name in the sandbox (relative, inside it).
+type Artifact struct {
+	URI        string `json:"uri"`
+	Extract    bool   `json:"extract"`
+	Executable bool   `json:"executable"`
+	Cache      bool   `json:"cache"`
+	DestPath   string `json:"destPath,omitempty"`
 }
 
 // Secret is one entry of an app's secrets. Source is the secret's name in

@@ -122,9 +122,9 @@ func (w Warning) In(prefix string) Warning { return Warning{Path: prefix + w.Pat
 //
 //   - records, for Validate to refuse, every field of the Marathon format
 //     that corral does not implement when it holds a value that would
-//     change what the app does (see unsupported.go): "fetch":[{…}],
+//     change what the app does (see unsupported.go): "storeUrls":["…"],
 //     "role":"prod", container volumes... The defaults and empty values
-//     that clients send with every app ("fetch":[], the framework's own
+//     that clients send with every app ("storeUrls":[], the framework's own
 //     role, "acceptedResourceRoles":["*"], "networks":[{"mode":"host"}])
 //     ask for nothing and pass;
 //   - returns a warning for every field it does not know at all, at the
@@ -313,7 +313,7 @@ var fields = [numFields]field{
 		func(dst, src *App) { dst.Container = src.Container }},
 	fURIs: {"uris", func(d *decoder, p string, r json.RawMessage, a *App) { a.URIs, _ = d.strings(p, r) },
 		func(dst, src *App) { dst.URIs = src.URIs }},
-	fFetch: {"fetch", func(d *decoder, p string, r json.RawMessage, a *App) { a.Fetch, _ = d.raw(p, r, '[') },
+	fFetch: {"fetch", func(d *decoder, p string, r json.RawMessage, a *App) { d.fetch(p, r, a) },
 		func(dst, src *App) { dst.Fetch = src.Fetch }},
 	fExecutor: {"executor", func(d *decoder, p string, r json.RawMessage, a *App) { a.Executor, _ = d.str(p, r) },
 		func(dst, src *App) { dst.Executor = src.Executor }},
@@ -820,6 +820,28 @@ func (d *decoder) healthCheck(path string, obj map[string]json.RawMessage, hc *H
 		}
 	}
 	return bits
+}
+
+func (d *decoder) fetch(path string, raw json.RawMessage, a *App) {
+	elems, ok := d.array(path, raw)
+	if !ok {
+		return
+	}
+	a.Fetch = make([]Artifact, 0, len(elems))
+	for i, e := range elems {
+		p := fmt.Sprintf("%s(%d)", path, i)
+		art := Artifact{Extract: true}
+		if obj, ok := d.object(p, e); ok {
+			d.each(p, obj, map[string]func(string, json.RawMessage){
+				"uri":        func(q string, r json.RawMessage) { art.URI, _ = d.str(q, r) },
+				"extract":    func(q string, r json.RawMessage) { art.Extract, _ = d.bool(q, r) },
+				"executable": func(q string, r json.RawMessage) { art.Executable, _ = d.bool(q, r) },
+				"cache":      func(q string, r json.RawMessage) { art.Cache, _ = d.bool(q, r) },
+				"destPath":   func(q string, r json.RawMessage) { art.DestPath, _ = d.str(q, r) },
+			})
+		}
+		a.Fetch = append(a.Fetch, art)
+	}
 }
 
 func (d *decoder) upgradeStrategy(path string, raw json.RawMessage, a *App) {

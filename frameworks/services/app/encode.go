@@ -21,7 +21,7 @@ type appJSON struct {
 	Executor                   string              `json:"executor"`
 	Constraints                []Constraint        `json:"constraints"`
 	URIs                       []string            `json:"uris"`
-	Fetch                      json.RawMessage     `json:"fetch"`
+	Fetch                      []Artifact          `json:"fetch"`
 	StoreURLs                  []string            `json:"storeUrls"`
 	BackoffSeconds             float64             `json:"backoffSeconds"`
 	BackoffFactor              float64             `json:"backoffFactor"`
@@ -76,7 +76,7 @@ func (a App) MarshalJSON() ([]byte, error) {
 		Executor:                   a.Executor,
 		Constraints:                orEmpty(a.Constraints),
 		URIs:                       orEmpty(a.URIs),
-		Fetch:                      orRaw(a.Fetch, "[]"),
+		Fetch:                      orEmpty(a.Fetch),
 		StoreURLs:                  orEmpty(a.StoreURLs),
 		BackoffSeconds:             a.BackoffSeconds,
 		BackoffFactor:              a.BackoffFactor,

@@ -43,8 +43,6 @@ func TestDecodeRequestRefusesUnsupported(t *testing.T) {
 		fw   Framework
 		path string
 	}{
-		{"fetch", `{` + app + `"fetch":[{"uri":"https://example.com/a.tgz","extract":true}]}`, fw, "/fetch"},
-		{"uris", `{` + app + `"uris":["https://example.com/a.tgz"]}`, fw, "/uris"},
 		{"storeUrls", `{` + app + `"storeUrls":["https://example.com/a.tgz"]}`, fw, "/storeUrls"},
 		{"executor", `{` + app + `"executor":"/opt/executors/custom"}`, fw, "/executor"},
 		{"readinessChecks", `{` + app + `"readinessChecks":[{"name":"ready","protocol":"HTTP","path":"/ready"}]}`, fw, "/readinessChecks"},
@@ -179,7 +177,7 @@ func TestDecodeRequestWarnings(t *testing.T) {
 			[]string{`unknown field "/container/volume" ignored`}},
 		{"network", `{` + app + `"networks":[{"mode":"host","nmae":""}]}`,
 			[]string{`unknown field "/networks(0)/nmae" ignored`}},
-		{"with a refusal", `{` + app + `"intances":3,"uris":["u"]}`, []string{`unknown field "/intances" ignored`}},
+		{"with a refusal", `{` + app + `"intances":3,"storeUrls":["u"]}`, []string{`unknown field "/intances" ignored`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,13 +213,13 @@ func TestWarningIn(t *testing.T) {
 // not refuse what an app stored before the refusals carries, so that such
 // an app still loads and scales.
 func TestDecodeKeepsStoredFields(t *testing.T) {
-	body := `{"id":"/old","cmd":"x","uris":["https://example.com/a.tgz"],"user":"nobody","fetch":[{"uri":"u"}]}`
+	body := `{"id":"/old","cmd":"x","storeUrls":["https://example.com/a.tgz"],"user":"nobody"}`
 	a := mustDecode(t, body)
 	if v := Validate(a); v != nil {
 		t.Fatalf("Validate(Decode(%s)) = %v; want nil", body, v)
 	}
-	if !cmp.Equal(a.URIs, []string{"https://example.com/a.tgz"}) || a.User != "nobody" {
-		t.Errorf("Decode(%s) = uris %v, user %q; want them kept", body, a.URIs, a.User)
+	if !cmp.Equal(a.StoreURLs, []string{"https://example.com/a.tgz"}) || a.User != "nobody" {
+		t.Errorf("Decode(%s) = storeUrls %v, user %q; want them kept", body, a.StoreURLs, a.User)
 	}
 	// A scale of such an app asks for nothing new and is accepted; a
 	// patch that gives an unsupported field is refused.
@@ -232,13 +230,13 @@ func TestDecodeKeepsStoredFields(t *testing.T) {
 	if v := Validate(got); v != nil {
 		t.Errorf("Validate(Merge(old, instances 3)) = %v; want nil", v)
 	}
-	got, _, err = Merge(a, []byte(`{"instances":3,"fetch":[{"uri":"v"}]}`), fw)
+	got, _, err = Merge(a, []byte(`{"instances":3,"storeUrls":["v"]}`), fw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Detail{{"/fetch", []string{"fetching artifacts (fetch) is not supported by corral yet; give [] or leave fetch out"}}}
+	want := []Detail{{"/storeUrls", []string{"the artifact store (storeUrls) is not supported by corral yet; give [] or leave storeUrls out"}}}
 	if v := Validate(got); v == nil || !cmp.Equal(v.Details, want) {
-		t.Errorf("Validate(Merge(old, fetch)) = %v; want %v", v, want)
+		t.Errorf("Validate(Merge(old, storeUrls)) = %v; want %v", v, want)
 	}
 }
 

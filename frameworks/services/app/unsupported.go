@@ -17,7 +17,7 @@ import (
 // every app are accepted without a word.
 //
 //	field                          accepted                        refused
-//	uris, fetch, storeUrls         null, []                        anything to download
+//	storeUrls                      null, []                        anything to download
 //	executor                       null, "", "//cmd"               a custom executor
 //	acceptedResourceRoles          null, [], a list holding "*"    reserved roles only
 //	role                           null, "", the framework's role  another role
@@ -32,6 +32,9 @@ import (
 //	                               portMappings                    with content
 //	container (Docker image)       see validateDocker              linuxInfo with content
 //	healthChecks(i)/ipProtocol     null, "", "IPv4"                IPv6
+//
+// uris and fetch are supported (App.Fetch, App.URIs): the agent fetches
+// them into each task's sandbox.
 //
 // Secrets are supported both as env references and as files (see
 // App.Secrets, App.SecretFiles): Marathon's secret volumes, volumes with
@@ -85,12 +88,6 @@ func (d *decoder) refuse(field int, path, msg string) {
 // health checks' ipProtocol is checked as it is decoded.
 func (d *decoder) refuseUnsupported(obj map[string]json.RawMessage, a *App) {
 	fw := *d.fw
-	if len(a.URIs) > 0 {
-		d.refuse(fURIs, "/uris", "fetching URIs is "+notYet+"; give [] or leave uris out")
-	}
-	if !blank.JSON(a.Fetch) {
-		d.refuse(fFetch, "/fetch", "fetching artifacts (fetch) is "+notYet+"; give [] or leave fetch out")
-	}
 	if a.Executor != "" && a.Executor != "//cmd" {
 		d.refuse(fExecutor, "/executor", fmt.Sprintf("a custom executor (%q) is %s: tasks run with the built-in command executor; leave executor out", a.Executor, notYet))
 	}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"corral/kernel/mesos"
 )
 
 // ValidationError lists why an app definition is not acceptable. Its JSON
@@ -75,9 +77,13 @@ func validationError(ds []Detail) *ValidationError {
 //     and a valid secret name (ValidSecretName); an entry has no field
 //     but source. A secret that nothing references is fine;
 //   - /user: empty or a user name (ValidUser);
+//   - /fetch(i)/uri: an http, https or file URI or an absolute path;
+//     /fetch(i)/destPath: relative and inside the sandbox; /uris(i): an
+//     http, https or file URI or an absolute path; /uris: not together
+//     with fetch;
 //   - the fields corral does not implement, when the request that
 //     DecodeRequest or Merge read gave them a value other than their
-//     default: "/fetch", "/role", "/container/volumes"... (see
+//     default: "/storeUrls", "/role", "/container/volumes"... (see
 //     DecodeRequest).
 func Validate(a App) *ValidationError {
 	v := &collector{index: map[string]int{}}
@@ -155,6 +161,7 @@ func Validate(a App) *ValidationError {
 	for i, hc := range a.HealthChecks {
 		validateHealthCheck(v, fmt.Sprintf("/healthChecks(%d)", i), hc, a.PortCount())
 	}
+	validateFetch(v, a)
 
 	between01(v, "/upgradeStrategy/minimumHealthCapacity", a.UpgradeStrategy.MinimumHealthCapacity)
 	between01(v, "/upgradeStrategy/maximumOverCapacity", a.UpgradeStrategy.MaximumOverCapacity)
@@ -429,5 +436,29 @@ func validateHealthCheck(v *collector, path string, hc HealthCheck, nPorts int) 
 	}
 	if hc.DelaySeconds < 0 {
 		v.add(path+"/delaySeconds", fmt.Sprintf("must be 0 or more (got %d)", hc.DelaySeconds))
+	}
+}
+
+// validateFetch checks the artifacts as the agent fetches them
+// (mesos.Locate, mesos.SandboxPath).
+func validateFetch(v *collector, a App) {
+	if len(a.URIs) > 0 && len(a.Fetch) > 0 {
+		v.add("/uris", "uris and fetch may not be given together; use fetch")
+	}
+	for i, u := range a.URIs {
+		if _, err := mesos.Locate(u); err != nil {
+			v.add(fmt.Sprintf("/uris(%d)", i), err.Error())
+		}
+	}
+	for i, f := range a.Fetch {
+		p := fmt.Sprintf("/fetch(%d)", i)
+		if _, err := mesos.Locate(f.URI); err != nil {
+			v.add(p+"/uri", err.Error())
+		}
+		if f.DestPath != "" {
+			if _, err := mesos.SandboxPath(f.DestPath); err != nil {
+				v.add(p+"/destPath", err.Error())
+			}
+		}
 	}
 }

@@ -52,8 +52,10 @@ func Validate(frameworkID string, ti *mesos.TaskInfo) error {
 	if ti.Command == nil {
 		return errors.New("task has no command")
 	}
-	if len(ti.Command.URIs) > 0 {
-		return errors.New("command URIs (fetching) are not supported")
+	for _, u := range ti.Command.URIs {
+		if p := u.Problem(); p != "" {
+			return fmt.Errorf("invalid command.uris: %s", p)
+		}
 	}
 	if ti.Command.User != "" {
 		if err := validUser(ti.Command.User); err != nil {

@@ -52,7 +52,9 @@ func TestValidate(t *testing.T) {
 			Volumes: []mesos.Volume{{ContainerPath: "../db", Source: &mesos.VolumeSource{Type: "SECRET", Secret: &mesos.Secret{Type: "REFERENCE", Reference: &mesos.SecretReference{Name: "db"}}}}}}}, "clean path inside the sandbox"},
 		{"host volume", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("x"), Container: &mesos.ContainerInfo{
 			Volumes: []mesos.Volume{{ContainerPath: "data", HostPath: "/etc"}}}}, "only volumes whose source is a SECRET"},
-		{"uris", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Value: "x", URIs: []mesos.CommandURI{{Value: "http://x"}}}}, "URIs"},
+		{"uris", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Value: "x", URIs: []mesos.CommandURI{{Value: "http://x/a.tgz"}, {Value: "/opt/a"}}}}, ""},
+		{"uri scheme", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Value: "x", URIs: []mesos.CommandURI{{Value: "hdfs://x/a"}}}}, `invalid command.uris: URI "hdfs://x/a": scheme "hdfs" is not supported`},
+		{"uri output_file", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Value: "x", URIs: []mesos.CommandURI{{Value: "http://x/a", OutputFile: "../a"}}}}, "leaves the sandbox"},
 		{"no command", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}}, "no command"},
 		{"empty shell", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("  ")}, "empty"},
 		{"exec no value", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: &mesos.CommandInfo{Shell: &no}}, "empty"},

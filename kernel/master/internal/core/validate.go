@@ -65,12 +65,15 @@ func checkTask(t *mesos.TaskInfo, agentID, role string, format mesos.ResourceFor
 		return bad("Task %q sets 'executor': custom executors are not supported; use 'command'", id)
 	case t.Command == nil:
 		return bad("Task %q must set 'command'", id)
-	case len(t.Command.URIs) > 0:
-		return bad("Task %q sets 'command.uris': fetching URIs is not supported", id)
 	case t.Command.IsShell() && t.Command.Value == "":
 		return bad("Task %q: shell command 'command.value' is empty", id)
 	case !t.Command.IsShell() && t.Command.Value == "" && !docker:
 		return bad("Task %q: 'command.value' (the program to run) is empty", id)
+	}
+	for _, u := range t.Command.URIs {
+		if reason := u.Problem(); reason != "" {
+			return bad("Task %q: 'command.uris': %s", id, reason)
+		}
 	}
 	if reason := checkEnvironment(t.Command.Environment); reason != "" {
 		return bad("Task %q: %s", id, reason)

@@ -32,6 +32,15 @@ func TestCheckTask(t *testing.T) {
 		{"executor", func(ti *mesos.TaskInfo) { ti.Executor = &mesos.ExecutorInfo{} }, none, "custom executors"},
 		{"no command", func(ti *mesos.TaskInfo) { ti.Command = nil }, none, "must set 'command'"},
 		{"empty shell", func(ti *mesos.TaskInfo) { ti.Command.Value = "" }, none, "empty"},
+		{"uris", func(ti *mesos.TaskInfo) {
+			ti.Command.URIs = []mesos.CommandURI{{Value: "https://h/a.tgz"}, {Value: "file:///opt/a"}, {Value: "/opt/b", OutputFile: "d/b"}}
+		}, none, ""},
+		{"uri scheme", func(ti *mesos.TaskInfo) { ti.Command.URIs = []mesos.CommandURI{{Value: "s3://b/a"}} }, none,
+			`'command.uris': URI "s3://b/a": scheme "s3" is not supported`},
+		{"uri output_file", func(ti *mesos.TaskInfo) {
+			ti.Command.URIs = []mesos.CommandURI{{Value: "http://h/a", OutputFile: "/etc/a"}}
+		}, none,
+			`output_file: path "/etc/a" is absolute`},
 		{"too much cpu", func(ti *mesos.TaskInfo) { ti.Resources = resource.Scalar("cpus", 3).Wire("") }, none, "missing cpus:1"},
 		{"port not offered", func(ti *mesos.TaskInfo) {
 			ti.Resources = resource.Scalar("cpus", 1).Add(resource.RangesOf("ports", resource.Range{Begin: 80, End: 80})).Wire("")
