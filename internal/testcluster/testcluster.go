@@ -185,6 +185,8 @@ type Cluster struct {
 	MasterFlag string
 	Agents     []*Agent
 	switchUser bool
+	// agentArgs are Options.AgentArgs.
+	agentArgs []string
 	// HTTP is a client of the cluster's APIs with keep-alive: on a
 	// secured cluster (Options.Secure) it trusts the cluster's CA and
 	// presents the operator's credential (principal ops, whom the ACLs
@@ -218,6 +220,8 @@ type Options struct {
 	// MasterArgs are extra master flags; they override the defaults
 	// (a flag given twice takes the last value).
 	MasterArgs []string
+	// AgentArgs are extra flags of every agent, after the defaults.
+	AgentArgs []string
 	// Masters is how many masters to start (default 1). With more than one
 	// they need ZK.
 	Masters int
@@ -249,7 +253,7 @@ type Options struct {
 // they are registered.
 func Start(tb testing.TB, o Options) *Cluster {
 	tb.Helper()
-	c := &Cluster{tb: tb, DB: testpg.URL(tb), switchUser: o.SwitchUser}
+	c := &Cluster{tb: tb, DB: testpg.URL(tb), switchUser: o.SwitchUser, agentArgs: o.AgentArgs}
 	if o.ClientAuth && !o.Secure {
 		tb.Fatal("testcluster: Options.ClientAuth needs Options.Secure")
 	}
@@ -309,6 +313,7 @@ func (c *Cluster) AddAgent(resources, attributes, hostname string) *Agent {
 	args := append([]string{"agent", "--master", c.MasterFlag, "--listen", addr, "--advertise", a.URL,
 		"--work_dir", wd, "--resources", resources, "--attributes", attributes, "--hostname", hostname,
 		"--switch_user=" + strconv.FormatBool(c.switchUser)}, c.securityArgs("agent")...)
+	args = append(args, c.agentArgs...)
 	a.Proc = StartProc(tb, fmt.Sprintf("agent-%d", len(c.Agents)), args...)
 	c.Agents = append(c.Agents, a)
 	tb.Cleanup(func() { KillSandboxProcs(wd) })
