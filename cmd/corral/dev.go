@@ -23,6 +23,7 @@ import (
 	"corral/internal/edge"
 	"corral/internal/localpg"
 	"corral/kernel/agent"
+	"corral/kernel/agent/docker"
 	"corral/kernel/master"
 )
 
@@ -278,6 +279,16 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 	}
 	run(&kernelWG, kernelCtx, "master", m.Run)
 
+	// Agents run DOCKER containers too when a Docker engine answers.
+	containerizers := []string{"mesos"}
+	dctx, dcancel := context.WithTimeout(ctx, 3*time.Second)
+	if err := docker.Reachable(dctx, ""); err == nil {
+		containerizers = []string{"docker", "mesos"}
+		log.Info("a Docker engine answers: agents run DOCKER containers too", "socket", docker.DefaultSocket)
+	} else {
+		log.Info("no Docker engine answers: agents run plain processes only", "reason", err)
+	}
+	dcancel()
 	var agentURLs []string
 	portsLo, portsHi, _ := o.taskPortRange()
 	span := (portsHi - portsLo + 1) / o.agents
@@ -293,6 +304,7 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 		acfg.Share = 1 / float64(o.agents)
 		acfg.Attributes = "agent:" + strconv.Itoa(i+1)
 		acfg.KillTasksOnStop = true
+		acfg.Containerizers = containerizers
 		acfg.RegisterBackoffFactor = 200 * time.Millisecond
 		acfg.RegisterBackoffMax = 2 * time.Second
 		if err := acfg.Validate(); err != nil {

@@ -438,3 +438,14 @@ func ContainerEnv(env []string, own map[string]bool) []string {
 	}
 	return sandboxEnv(out)
 }
+
+// Reachable reports whether the Docker engine at socket (Config.Socket)
+// answers: nil, or why not.
+func Reachable(ctx context.Context, socket string) error {
+	r, err := New(ctx, Config{Socket: socket, AgentKey: "probe"}, nil)
+	if err != nil {
+		return err
+	}
+	r.cli.Close()
+	return nil
+}
