@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 
 	"corral/kernel/agent"
@@ -35,6 +36,8 @@ func agentCommand() *command {
 	fs.StringVar(&cfg.DockerSocket, "docker_socket", cfg.DockerSocket, "the Docker engine's API socket (default /var/run/docker.sock), or a unix:// or tcp:// URL")
 	fs.StringVar(&cfg.FetcherCacheDir, "fetcher_cache_dir", cfg.FetcherCacheDir, "directory of the cache of tasks' artifacts (URIs with cache: true), cleared at start (default work_dir/fetch)")
 	fs.Int64Var(&cfg.FetcherCacheSize, "fetcher_cache_size", cfg.FetcherCacheSize, "bytes of artifacts the fetcher cache keeps, least recently used evicted first; 0 disables the cache")
+	fs.Int64Var(&cfg.TaskLogMaxSize, "task_log_max_size", cfg.TaskLogMaxSize, "bytes at which a task's stdout or stderr is rotated to stdout.1, ... (0: never; a task may set CONTAINER_LOGGER_MAX_STDOUT_SIZE)")
+	fs.IntVar(&cfg.TaskLogMaxFiles, "task_log_max_files", cfg.TaskLogMaxFiles, "files of each of a task's output streams kept, the current one included (a task may set CONTAINER_LOGGER_LOGROTATE_STDOUT_OPTIONS=\"rotate N\")")
 	fs.IntVar(&cfg.LaunchConcurrency, "launch_concurrency", cfg.LaunchConcurrency, "how many tasks are set up at once")
 	fs.BoolVar(&cfg.SwitchUser, "switch_user", cfg.SwitchUser, "run each task as its command's user, else its framework's (needs the agent to run as root); false runs every task as the agent's own user")
 	fs.BoolVar(&cfg.EnableDebug, "enable_debug", cfg.EnableDebug, "serve Go's profiler and expvars at /debug/pprof and /debug/vars (behind authentication like every endpoint; off by default: profiles reveal the process's internals and cost CPU)")
@@ -59,6 +62,9 @@ func agentCommand() *command {
 			return err
 		}
 		cfg.Containerizers = splitList(containerizers)
+		if cfg.Logger, err = os.Executable(); err != nil {
+			return fmt.Errorf("finding this executable, the tasks' logger: %w", err)
+		}
 		if err := cfg.Validate(); err != nil {
 			return usageError{err.Error()}
 		}

@@ -28,7 +28,7 @@ func main() {
 }
 
 func commands() []*command {
-	return []*command{devCommand(), masterCommand(), agentCommand(), servicesCommand(), jobsCommand(), migrateCommand(), secureInitCommand(), versionCommand()}
+	return []*command{devCommand(), masterCommand(), agentCommand(), servicesCommand(), jobsCommand(), migrateCommand(), secureInitCommand(), loggerCommand(), versionCommand()}
 }
 
 func run(args []string) int {

@@ -227,9 +227,18 @@ func TestRenderGraph(t *testing.T) {
 // fileServer is a fake agent serving one growing file at path with the
 // /files/read semantics.
 type fileServer struct {
-	mu   sync.Mutex
-	path string
-	data string
+	mu      sync.Mutex
+	path    string
+	data    string
+	rotated string // path.1, as the agent's log rotation leaves it
+}
+
+// rotate appends s to the file, moves it to .1 and begins it anew with
+// next, at once: a reader has not seen s yet.
+func (f *fileServer) rotate(s, next string) {
+	f.mu.Lock()
+	f.rotated, f.data = f.data+s, next
+	f.mu.Unlock()
 }
 
 func (f *fileServer) append(s string) {
@@ -240,10 +249,18 @@ func (f *fileServer) append(s string) {
 
 func (f *fileServer) read(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	data := f.data
+	data, rotated := f.data, f.rotated
 	f.mu.Unlock()
 	q := r.URL.Query()
-	if q.Get("path") != f.path {
+	switch q.Get("path") {
+	case f.path:
+	case f.path + ".1":
+		if rotated == "" {
+			http.Error(w, "no such file or directory", 404)
+			return
+		}
+		data = rotated
+	default:
 		http.Error(w, "no such file or directory", 404)
 		return
 	}
@@ -326,6 +343,11 @@ func TestTaskLogsFollow(t *testing.T) {
 	waitFor(t, func() bool { return out.String() == "one\ntwo\n" }, "the appended line")
 	fs.append("three\n")
 	waitFor(t, func() bool { return out.String() == "one\ntwo\nthree\n" }, "the next line")
+	// A rotation: the unread end of the old file, then the new one.
+	fs.rotate("four\n", "five\n")
+	waitFor(t, func() bool { return out.String() == "one\ntwo\nthree\nfour\nfive\n" }, "the lines across the rotation")
+	fs.append("six\n")
+	waitFor(t, func() bool { return out.String() == "one\ntwo\nthree\nfour\nfive\nsix\n" }, "the line after the rotation")
 	cancel()
 	if code := <-done; code != ExitOK {
 		t.Errorf("task logs -f ended with %d after Ctrl-C; want 0 (stderr %q)", code, errw.String())

@@ -291,16 +291,32 @@ func taskLogs(ctx context.Context, r *runner, id, file string, follow bool) erro
 // copyNew writes what the file holds past off and returns the offset of
 // its end. The size is asked first and then read in chunks of known
 // length, so offsets count the file's bytes even where the file server
-// had to replace invalid UTF-8. A file that shrank (truncated) is read
-// again from the start.
+// had to replace invalid UTF-8. A file that shrank was rotated (the
+// agent moved it to <file>.1 and began anew): the rest of <file>.1 from
+// off is written first, then the new file from its start; without a
+// <file>.1 that long it was truncated, and is read again from the start.
 func copyNew(ctx context.Context, fr *fileReader, off int64, w io.Writer) (int64, error) {
 	_, size, err := fr.read(ctx, -1, -1)
 	if err != nil {
 		return off, err
 	}
 	if size < off {
+		rotated := *fr
+		rotated.path = fr.path + ".1"
+		if _, rsize, err := rotated.read(ctx, -1, -1); err == nil && rsize >= off {
+			if _, err := copyRange(ctx, &rotated, off, rsize, w); err != nil {
+				return off, err
+			}
+			fr.viaMast = rotated.viaMast
+		}
 		off = 0
 	}
+	return copyRange(ctx, fr, off, size, w)
+}
+
+// copyRange writes the file's bytes from off to end and returns the
+// offset reached.
+func copyRange(ctx context.Context, fr *fileReader, off, size int64, w io.Writer) (int64, error) {
 	for off < size {
 		n := min(size-off, chunk)
 		data, _, err := fr.read(ctx, off, n)

@@ -99,6 +99,17 @@ type Config struct {
 	// disables the cache, so that every URI is downloaded for each task.
 	// Default 2 GiB.
 	FetcherCacheSize int64
+	// TaskLogMaxSize is the size at which a task's stdout or stderr is
+	// rotated (to stdout.1, ...), TaskLogMaxFiles how many files of each
+	// are kept, the current one included; a task overrides them with
+	// Mesos' CONTAINER_LOGGER_* variables (task.LogLimits). Defaults 10 MB
+	// and 5. 0 TaskLogMaxSize writes the files unbounded.
+	TaskLogMaxSize  int64
+	TaskLogMaxFiles int
+	// Logger is the executable that writes tasks' output, `corral logger`
+	// (cmd/corral sets its own); "" appends the output to the sandbox's
+	// files directly, without rotation.
+	Logger string
 	// LaunchConcurrency bounds how many tasks are being set up (checkpoint,
 	// sandbox, cgroup, spawn) at once. Default 16.
 	LaunchConcurrency int
@@ -147,6 +158,8 @@ func DefaultConfig() Config {
 		FetcherCacheSize:      2 << 30,
 		SwitchUser:            true,
 		Containerizers:        []string{"mesos"},
+		TaskLogMaxSize:        10 << 20,
+		TaskLogMaxFiles:       5,
 	}
 }
 
@@ -216,6 +229,12 @@ func (c Config) Validate() error {
 	}
 	if c.LaunchConcurrency <= 0 {
 		bad("launch concurrency must be positive, got %d", c.LaunchConcurrency)
+	}
+	if c.TaskLogMaxSize < 0 {
+		bad("task log max size must be 0 (no rotation) or more, got %d", c.TaskLogMaxSize)
+	}
+	if c.TaskLogMaxFiles < 1 {
+		bad("task log max files must be at least 1, got %d", c.TaskLogMaxFiles)
 	}
 	if len(c.Containerizers) == 0 {
 		bad("containerizers: name at least one of mesos and docker")

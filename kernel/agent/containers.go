@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"corral/kernel/agent/docker"
+	"corral/kernel/agent/logrotate"
 	"corral/kernel/agent/runner"
+	"corral/kernel/agent/task"
 	"corral/kernel/agent/update"
 	"corral/kernel/mesos"
 )
@@ -130,6 +132,7 @@ func (a *Agent) startContainer(ctx context.Context, j launchJob, env []string, u
 		return errNoDocker
 	}
 	s := a.dockerSpec(j.key, j.info, env, u, j.spec.Dir, j.spec.CPUs, j.spec.MemMB)
+	s.Stdout, s.Stderr = j.logs[0], j.logs[1]
 	return a.docker.Start(ctx, s, a.logStateOf(j.key))
 }
 
@@ -140,7 +143,12 @@ func (l *loop) adoptContainer(e *entry) {
 			"its end cannot be watched", "framework", e.key.FrameworkID, "task", e.key.TaskID)
 		return
 	}
-	l.a.docker.Adopt(runnerID(e.key), l.a.containerName(e.key), e.sandbox, l.a.logStateOf(e.key))
+	var logs [2]logrotate.Limits
+	if e.info != nil {
+		out, errs, _ := task.LogLimits(e.info, task.LogLimit{MaxSize: l.a.cfg.TaskLogMaxSize, MaxFiles: l.a.cfg.TaskLogMaxFiles})
+		logs = [2]logrotate.Limits{logrotate.Limits(out), logrotate.Limits(errs)}
+	}
+	l.a.docker.Adopt(runnerID(e.key), l.a.containerName(e.key), e.sandbox, l.a.logStateOf(e.key), logs[0], logs[1])
 }
 
 // dockerTaskUser is the user a DOCKER task's container runs as on the

@@ -17,6 +17,7 @@ import (
 	"corral/kernel/agent/checkpoint"
 	"corral/kernel/agent/fetcher"
 	"corral/kernel/agent/health"
+	"corral/kernel/agent/logrotate"
 	"corral/kernel/agent/runner"
 	"corral/kernel/agent/task"
 	"corral/kernel/agent/update"
@@ -356,6 +357,11 @@ func (l *loop) launch(ctx context.Context, ev *agentproto.Launch) {
 		}
 		e.cpus, e.mem = task.Limits(ti.Resources)
 		e.sandbox = l.a.sandboxOf(k)
+		outLimit, errLimit, _ := task.LogLimits(&ti, task.LogLimit{MaxSize: l.a.cfg.TaskLogMaxSize, MaxFiles: l.a.cfg.TaskLogMaxFiles})
+		var logger *runner.Logger
+		if l.a.cfg.Logger != "" && (outLimit.MaxSize > 0 || errLimit.MaxSize > 0) {
+			logger = &runner.Logger{Exe: l.a.cfg.Logger, Stdout: logrotate.Limits(outLimit), Stderr: logrotate.Limits(errLimit)}
+		}
 		e.launching = true
 		l.setState(e, mesos.TaskStaging)
 		job := launchJob{
@@ -376,7 +382,9 @@ func (l *loop) launch(ctx context.Context, ev *agentproto.Launch) {
 				Cgroup:   cgroupName(k),
 				CPUs:     e.cpus,
 				MemMB:    e.mem,
+				Logger:   logger,
 			},
+			logs:     [2]logrotate.Limits{logrotate.Limits(outLimit), logrotate.Limits(errLimit)},
 			starting: l.newStatus(k, mesos.TaskStarting, "", "", mesos.SourceExecutor),
 			running:  l.newStatus(k, mesos.TaskRunning, "", "", mesos.SourceExecutor),
 			failed:   l.newStatus(k, mesos.TaskFailed, mesos.ReasonContainerLaunchFailed, "", mesos.SourceExecutor),
@@ -786,7 +794,9 @@ type launchJob struct {
 	// secrets are the stored secrets the task references.
 	secrets []string
 	// spec lacks Env and User, filled in by doLaunch.
-	spec                      runner.Spec
+	spec runner.Spec
+	// logs are the limits of the task's stdout and stderr.
+	logs                      [2]logrotate.Limits
 	starting, running, failed mesos.TaskStatus
 }
 

@@ -2,10 +2,13 @@ package docker
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
+
+	"corral/kernel/agent/logrotate"
 )
 
 // logCopy appends a container's output, as the engine's log API gives it
@@ -56,7 +59,7 @@ func (lc *logCopy) Since() string {
 }
 
 // writer returns the writer for one stream, appending to f.
-func (lc *logCopy) writer(f *os.File) *stampedWriter {
+func (lc *logCopy) writer(f io.Writer) *stampedWriter {
 	return &stampedWriter{lc: lc, f: f}
 }
 
@@ -103,7 +106,7 @@ func (lc *logCopy) saveLocked() {
 // writes the text of each message newer than the last one written.
 type stampedWriter struct {
 	lc *logCopy
-	f  *os.File
+	f  io.Writer
 }
 
 func (w *stampedWriter) Write(p []byte) (int, error) {
@@ -122,27 +125,28 @@ func (w *stampedWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// openOutput opens the sandbox's stdout and stderr for appending, made
-// as the sandbox's owner when they do not exist.
-func openOutput(sandbox string) (stdout, stderr *os.File, err error) {
+// openOutput opens the sandbox's stdout and stderr for appending, rotated
+// at their limits, made as the sandbox's owner when they do not exist.
+func openOutput(sandbox string, outLimit, errLimit logrotate.Limits) (stdout, stderr *logrotate.Writer, err error) {
 	uid, gid := -1, -1
 	if fi, err := os.Stat(sandbox); err == nil {
 		uid, gid = ownerOf(fi)
 	}
-	open := func(name string) (*os.File, error) {
-		f, err := os.OpenFile(filepath.Join(sandbox, name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	open := func(name string, l logrotate.Limits) (*logrotate.Writer, error) {
+		path := filepath.Join(sandbox, name)
+		w, err := logrotate.Open(path, l, 0o644)
 		if err != nil {
 			return nil, err
 		}
 		if uid >= 0 {
-			_ = f.Chown(uid, gid)
+			_ = os.Lchown(path, uid, gid)
 		}
-		return f, nil
+		return w, nil
 	}
-	if stdout, err = open("stdout"); err != nil {
+	if stdout, err = open("stdout", outLimit); err != nil {
 		return nil, nil, err
 	}
-	if stderr, err = open("stderr"); err != nil {
+	if stderr, err = open("stderr", errLimit); err != nil {
 		stdout.Close()
 		return nil, nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 
+	"corral/kernel/agent/logrotate"
 	"corral/kernel/agent/runner"
 	"corral/kernel/agent/task"
 )
@@ -129,7 +129,7 @@ func (r *Runner) Start(ctx context.Context, s Spec, logState string) error {
 		_ = r.cli.ContainerRemove(rctx, s.Name, container.RemoveOptions{Force: true})
 		return fmt.Errorf("starting the container of image %q: %w", s.Container.Docker.Image, err)
 	}
-	r.watch(s.ID, s.Name, s.Sandbox, logState)
+	r.watch(s.ID, s.Name, s.Sandbox, logState, s.Stdout, s.Stderr)
 	return nil
 }
 
@@ -169,15 +169,16 @@ func (r *Runner) ensureImage(ctx context.Context, img string, force bool) error 
 }
 
 // Adopt watches the container of a task an earlier run of the agent
-// started: its output copy resumes where logState says, and its end is
-// reported on Exits (at once, Kind Unknown, when the container is gone).
-func (r *Runner) Adopt(id, name, sandbox, logState string) {
-	r.watch(id, name, sandbox, logState)
+// started: its output copy resumes where logState says (into files
+// bounded by stdout and stderr), and its end is reported on Exits (at
+// once, Kind Unknown, when the container is gone).
+func (r *Runner) Adopt(id, name, sandbox, logState string, stdout, stderr logrotate.Limits) {
+	r.watch(id, name, sandbox, logState, stdout, stderr)
 }
 
 // watch starts the goroutine that copies a container's output and waits
 // for its end.
-func (r *Runner) watch(id, name, sandbox, logState string) {
+func (r *Runner) watch(id, name, sandbox, logState string, stdout, stderr logrotate.Limits) {
 	c := &ctr{id: id, name: name}
 	r.mu.Lock()
 	r.ctrs[id] = c
@@ -185,14 +186,14 @@ func (r *Runner) watch(id, name, sandbox, logState string) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		r.follow(c, sandbox, logState)
+		r.follow(c, sandbox, logState, stdout, stderr)
 	}()
 }
 
 // follow copies c's output until the container stops, then reports its
 // end and removes it. Engine errors (a restarting engine, a dropped
 // connection) are retried; Close ends it without a report.
-func (r *Runner) follow(c *ctr, sandbox, logState string) {
+func (r *Runner) follow(c *ctr, sandbox, logState string, outLimit, errLimit logrotate.Limits) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -203,7 +204,7 @@ func (r *Runner) follow(c *ctr, sandbox, logState string) {
 		}
 	}()
 	lc := loadLogCopy(logState)
-	stdout, stderr, err := openOutput(sandbox)
+	stdout, stderr, err := openOutput(sandbox, outLimit, errLimit)
 	if err != nil {
 		r.log.Error("cannot open the task's output files; its output is lost", "task", c.id, "err", err)
 	} else {
@@ -259,7 +260,7 @@ func (r *Runner) follow(c *ctr, sandbox, logState string) {
 
 // copyLogs copies the container's output from where lc stands until the
 // stream ends (the container stopped, or the connection dropped).
-func (r *Runner) copyLogs(ctx context.Context, c *ctr, lc *logCopy, stdout, stderr *os.File) {
+func (r *Runner) copyLogs(ctx context.Context, c *ctr, lc *logCopy, stdout, stderr io.Writer) {
 	rc, err := r.cli.ContainerLogs(ctx, c.name, container.LogsOptions{ShowStdout: true, ShowStderr: true,
 		Follow: true, Timestamps: true, Since: lc.Since()})
 	if err != nil {

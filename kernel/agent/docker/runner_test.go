@@ -172,7 +172,7 @@ func TestAdoptAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r2.Close()
-	r2.Adopt(s.ID, s.Name, s.Sandbox, state)
+	r2.Adopt(s.ID, s.Name, s.Sandbox, state, s.Stdout, s.Stderr)
 	if err := os.WriteFile(filepath.Join(s.Sandbox, "go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestAdoptAfterRestart(t *testing.T) {
 		t.Errorf("stdout across the restart = %q; want one, two, once each", got)
 	}
 	// A container that is gone is reported at once.
-	r2.Adopt("fw/gone", ContainerName(key, "fw", "gone"), t.TempDir(), "")
+	r2.Adopt("fw/gone", ContainerName(key, "fw", "gone"), t.TempDir(), "", s.Stdout, s.Stderr)
 	if ex := exitOf(t, r2, "fw/gone"); ex.Kind != task.Unknown {
 		t.Errorf("exit of a container that is gone = %+v; want Unknown", ex)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/docker/go-connections/nat"
 	"github.com/docker/go-units"
 
+	"corral/kernel/agent/logrotate"
 	"corral/kernel/mesos"
 )
 
@@ -52,6 +53,8 @@ type Spec struct {
 	User string
 	// CPUs and MemMB are the task's resources, the container's limits.
 	CPUs, MemMB float64
+	// Stdout and Stderr bound the sandbox files the output is copied to.
+	Stdout, Stderr logrotate.Limits
 }
 
 // nameUnsafe are the characters a container name may not hold.

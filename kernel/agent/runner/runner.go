@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"corral/kernel/agent/logrotate"
 	"corral/kernel/agent/task"
 )
 
@@ -31,6 +32,33 @@ trap : TERM INT HUP
 "$@" 4>&-
 echo $? >&4
 `
+
+// loggedWrapperScript is wrapperScript for a task whose output goes
+// through loggers (Spec.Logger): run as sh -c loggedWrapperScript
+// corral-task OUT_SIZE OUT_FILES ERR_SIZE ERR_FILES CMD..., with fd 7 the
+// logger's executable (opened by the agent, so that the task's user need
+// not reach its directory). The command's stdout and stderr are pipes to
+// one logger each, which write and rotate the sandbox's files; the
+// loggers are the wrapper's, in its process group, ignore the kill's
+// SIGTERM and end when their pipe does, after the command's last output.
+// The subshell that runs the command traps the signals as the wrapper
+// does, so that it still records the command's status.
+const loggedWrapperScript = `read -r go <&3 || { echo aborted >&4; exit 0; }
+exec 3<&-
+trap : TERM INT HUP
+os=$1 of=$2 es=$3 ef=$4
+shift 4
+{ { trap : TERM INT HUP; "$@" 4>&- 5>&- 7>&-; echo $? >&4; } 2>&1 1>&5 5>&- 7>&- |
+	/proc/self/fd/7 logger --max_size="$es" --max_files="$ef" stderr 4>&- 5>&- >/dev/null; } 5>&1 |
+	/proc/self/fd/7 logger --max_size="$os" --max_files="$of" stdout 4>&-
+`
+
+// Logger says how a task's output is written: by the logger executable
+// Exe (`corral logger`), rotating stdout and stderr at their limits.
+type Logger struct {
+	Exe            string
+	Stdout, Stderr logrotate.Limits
+}
 
 // abortedMarker is what the wrapper writes when it never ran the command.
 const abortedMarker = "aborted"
@@ -54,6 +82,9 @@ type Spec struct {
 	// creates (or truncates) it as the agent and hands it to the wrapper
 	// open, so its directory must exist but need not be writable by User.
 	ExitFile string
+	// Logger, if set, writes the command's output (loggedWrapperScript);
+	// nil appends it to the sandbox's files directly, unbounded.
+	Logger *Logger
 	// User is who the wrapper and the command run as (uid, primary gid,
 	// supplementary groups); nil means the agent's own user. Running as
 	// another user needs a root agent (see CanRunAs).
@@ -210,12 +241,26 @@ func (r *Runner) Start(spec Spec) (Proc, error) {
 	}
 	pidfd := -1
 	argv := append([]string{r.shell, "-c", wrapperScript, "corral-task"}, spec.Argv...)
+	files := []uintptr{uintptr(r.devnull), uintptr(r.devnull), uintptr(r.devnull), uintptr(pipe[0]), uintptr(exitFD)}
+	if l := spec.Logger; l != nil {
+		exe, err := unix.Open(l.Exe, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			unix.Close(pipe[0])
+			unix.Close(pipe[1])
+			return fail(fmt.Errorf("opening the logger %s: %w", l.Exe, err))
+		}
+		defer unix.Close(exe)
+		itoa := func(n int64) string { return strconv.FormatInt(n, 10) }
+		argv = append([]string{r.shell, "-c", loggedWrapperScript, "corral-task",
+			itoa(l.Stdout.MaxSize), itoa(int64(l.Stdout.MaxFiles)), itoa(l.Stderr.MaxSize), itoa(int64(l.Stderr.MaxFiles))}, spec.Argv...)
+		files = append(files, uintptr(r.devnull), uintptr(r.devnull), uintptr(exe))
+	}
 	// The credential is applied in the child between fork and exec: the
 	// wrapper and all it starts are the user's, at no extra process.
 	pid, err := syscall.ForkExec(r.shell, argv, &syscall.ProcAttr{
 		Dir:   spec.Dir,
 		Env:   spec.Env,
-		Files: []uintptr{uintptr(r.devnull), uintptr(r.devnull), uintptr(r.devnull), uintptr(pipe[0]), uintptr(exitFD)},
+		Files: files,
 		Sys:   &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd, Credential: cred},
 	})
 	unix.Close(pipe[0])

@@ -76,6 +76,9 @@ func Validate(frameworkID string, ti *mesos.TaskInfo) error {
 	if _, err := resource.FromWire(ti.Resources); err != nil {
 		return fmt.Errorf("invalid resources: %w", err)
 	}
+	if _, _, err := LogLimits(ti, LogLimit{}); err != nil {
+		return err
+	}
 	if ti.HealthCheck != nil {
 		if _, err := health.Parse(ti.HealthCheck); err != nil {
 			return fmt.Errorf("invalid health_check: %w", err)

@@ -252,3 +252,24 @@ func TestGracePeriod(t *testing.T) {
 		t.Errorf("GracePeriod(default) = %v; want 5s", g)
 	}
 }
+
+func TestLogLimits(t *testing.T) {
+	env := func(vars ...mesos.Variable) *mesos.TaskInfo {
+		return &mesos.TaskInfo{Command: &mesos.CommandInfo{Value: "x", Environment: &mesos.Environment{Variables: vars}}}
+	}
+	def := LogLimit{MaxSize: 10 << 20, MaxFiles: 5}
+	out, errs, err := LogLimits(env(mesos.Variable{Name: EnvMaxStdoutSize, Value: "2MB"}, mesos.Variable{Name: EnvStderrRotateOpts, Value: "rotate 9"}), def)
+	if err != nil || out != (LogLimit{MaxSize: 2 << 20, MaxFiles: 5}) || errs != (LogLimit{MaxSize: 10 << 20, MaxFiles: 10}) {
+		t.Errorf("LogLimits = %+v %+v %v; want stdout 2 MB × 5, stderr 10 MB × 10", out, errs, err)
+	}
+	for _, bad := range []mesos.Variable{
+		{Name: EnvMaxStdoutSize, Value: "lots"},
+		{Name: EnvMaxStderrSize, Value: "100"},
+		{Name: EnvStdoutRotateOpts, Value: "compress"},
+		{Name: EnvStdoutRotateOpts, Value: "rotate -1"},
+	} {
+		if _, _, err := LogLimits(env(bad), def); err == nil || !strings.Contains(err.Error(), bad.Name) {
+			t.Errorf("LogLimits(%s=%q) = %v; want an error naming the variable", bad.Name, bad.Value, err)
+		}
+	}
+}

@@ -107,7 +107,20 @@ export function mount(root, params, ctx) {
       if (mine !== gen) return;
       if (pos < 0) pos = Math.max(0, size - INITIAL_BYTES);
       if (size < pos) {
-        append(`\n--- ${stream} was truncated; reading from its start ---\n`);
+        // Rotated (the agent moved it to .1 and began anew): the rest of
+        // what was not read yet is at the same offset in .1.
+        let rest = null;
+        try {
+          const rotatedSize = (await readFile(agent, `${path}.1`, -1)).offset;
+          if (rotatedSize >= pos) {
+            rest = rotatedSize > pos ? (await readFile(agent, `${path}.1`, pos, Math.min(rotatedSize - pos, CHUNK))).data : '';
+          }
+        } catch (e) {
+          if (!(e instanceof APIError)) throw e;
+        }
+        if (mine !== gen) return;
+        if (rest === null) append(`\n--- ${stream} was truncated; reading from its start ---\n`);
+        else append(rest);
         pos = 0;
       }
       if (size > pos) {

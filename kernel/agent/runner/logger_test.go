@@ -1,0 +1,125 @@
+package runner
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"corral/kernel/agent/logrotate"
+	"corral/kernel/agent/task"
+)
+
+// TestMain lets the test binary stand in for `corral logger`: run as
+// "logger --max_size=N --max_files=M FILE" it copies its input as the
+// command does.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "logger" {
+		os.Exit(loggerMain(os.Args[2:]))
+	}
+	os.Exit(m.Run())
+}
+
+func loggerMain(args []string) int {
+	var l logrotate.Limits
+	var file string
+	for _, a := range args {
+		switch {
+		case strings.HasPrefix(a, "--max_size="):
+			l.MaxSize, _ = strconv.ParseInt(strings.TrimPrefix(a, "--max_size="), 10, 64)
+		case strings.HasPrefix(a, "--max_files="):
+			l.MaxFiles, _ = strconv.Atoi(strings.TrimPrefix(a, "--max_files="))
+		default:
+			file = a
+		}
+	}
+	if err := logrotate.Copy(os.Stdin, file, l); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// testLogger is the test binary as the logger.
+func testLogger(t *testing.T, size int64, files int) *Logger {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := logrotate.Limits{MaxSize: size, MaxFiles: files}
+	return &Logger{Exe: exe, Stdout: l, Stderr: l}
+}
+
+// TestLoggedOutput: a command's output goes through the loggers: 3 MB
+// of numbered lines on stdout rotate at 256 KB with 4 files kept, none
+// lost or repeated among those kept; stderr has its own file; the exit
+// status is still the command's.
+func TestLoggedOutput(t *testing.T) {
+	r := newTestRunner(t, "none")
+	s := spec(t, "logged", `i=0; while [ $i -lt 60000 ]; do echo "line $i abcdefghijklmnopqrstuvwxyz0123456789"; i=$((i+1)); done; echo oops >&2; exit 7`)
+	s.Logger = testLogger(t, 256<<10, 4)
+	if _, err := r.Start(s); err != nil {
+		t.Fatal(err)
+	}
+	ex := waitExit(t, r, 120*time.Second)
+	if ex.Kind != task.Exited || ex.Code != 7 {
+		t.Fatalf("exit = %+v; want 7", ex)
+	}
+	var kept []byte
+	for _, name := range []string{"stdout.3", "stdout.2", "stdout.1", "stdout"} {
+		b, err := os.ReadFile(filepath.Join(s.Dir, name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(b) > 256<<10 {
+			t.Errorf("%s has %d bytes; want at most 256 KB", name, len(b))
+		}
+		kept = append(kept, b...)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(kept), "\n"), "\n")
+	last := 59999
+	first := last - len(lines) + 1
+	for i, l := range lines {
+		if want := fmt.Sprintf("line %d abcdefghijklmnopqrstuvwxyz0123456789", first+i); l != want {
+			t.Fatalf("kept line %d = %q; want %q (lines lost or repeated)", i, l, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir, "stdout.4")); !os.IsNotExist(err) {
+		t.Errorf("stdout.4 exists; want 4 files kept")
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.Dir, "stderr")); !bytes.Equal(b, []byte("oops\n")) {
+		t.Errorf("stderr = %q; want oops", b)
+	}
+}
+
+// TestLoggedKill: a killed command's output up to the kill is in its
+// file, and the kill is reported as before.
+func TestLoggedKill(t *testing.T) {
+	r := newTestRunner(t, "none")
+	s := spec(t, "loggedkill", `echo before; exec sleep 600`)
+	s.Logger = testLogger(t, 1<<20, 2)
+	if _, err := r.Start(s); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, _ := os.ReadFile(filepath.Join(s.Dir, "stdout")); string(b) == "before\n" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := r.Kill("loggedkill", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ex := waitExit(t, r, 30*time.Second)
+	if ex.Kind != task.Exited || ex.Code != 128+15 {
+		t.Errorf("exit = %+v; want killed by SIGTERM (143)", ex)
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.Dir, "stdout")); string(b) != "before\n" {
+		t.Errorf("stdout = %q; want the output before the kill", b)
+	}
+}
