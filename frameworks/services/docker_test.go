@@ -1,6 +1,7 @@
 package services
 
 import (
+	"math"
 	"slices"
 	"testing"
 
@@ -76,5 +77,19 @@ func TestTaskInfoDocker(t *testing.T) {
 	args := taskInfo(decodeValid(t, `{"id":"/args","cmd":null,"args":["-g","daemon off;"],"container":{"type":"DOCKER","docker":{"image":"nginx:1"}}}`), "args.1", "*", p)
 	if args.Command.IsShell() || args.Command.Value != "" || !slices.Equal(args.Command.Arguments, []string{"-g", "daemon off;"}) {
 		t.Errorf("command with args = %+v; want the args as the container's command", args.Command)
+	}
+}
+
+// TestTaskInfoLimits: resourceLimits become the task's limits, unlimited
+// as +Inf, and the master accepts them.
+func TestTaskInfoLimits(t *testing.T) {
+	a := decodeValid(t, `{"id":"/bursty","cmd":"./run","cpus":1,"mem":4096,"resourceLimits":{"cpus":"unlimited","mem":8192}}`)
+	p := plan.Placement{AgentID: "a1", Resources: resource.Scalar(resource.CPUs, 1).Add(resource.Scalar(resource.Mem, 4096))}
+	ti := taskInfo(a, app.NewTaskID(a.ID), "*", p)
+	if !math.IsInf(float64(ti.Limits["cpus"].Value), 1) || ti.Limits["mem"].Value != 8192 || len(ti.Limits) != 2 {
+		t.Errorf("limits = %+v; want cpus +Inf and mem 8192", ti.Limits)
+	}
+	if p := mesos.LimitsProblem(ti.Limits, 1, 4096); p != "" {
+		t.Errorf("the master would refuse the limits: %s", p)
 	}
 }

@@ -2,6 +2,7 @@ package services
 
 import (
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -207,6 +208,18 @@ func taskInfo(a app.App, taskID, role string, p plan.Placement) mesos.TaskInfo {
 		}
 		ti.HealthCheck = agentHealthCheck(hc, p.Ports)
 		break // Mesos runs one health check per task
+	}
+	if rl := a.ResourceLimits; rl != nil {
+		ti.Limits = map[string]mesos.Limit{}
+		for name, l := range map[string]*app.Limit{"cpus": rl.CPUs, "mem": rl.Mem} {
+			switch {
+			case l == nil:
+			case l.Unlimited:
+				ti.Limits[name] = mesos.Limit{Value: mesos.LimitValue(math.Inf(1))}
+			default:
+				ti.Limits[name] = mesos.Limit{Value: mesos.LimitValue(l.Value)}
+			}
+		}
 	}
 	ti.Container = secretVolumes(a)
 	if docker != nil {

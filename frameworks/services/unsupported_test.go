@@ -67,7 +67,7 @@ func TestUnsupportedFieldsAreRefused(t *testing.T) {
 		{"POST networks", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"networks":[{"mode":"container/bridge"}]}`, "/networks"},
 		{"POST acceptedResourceRoles", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"acceptedResourceRoles":["slave_public"]}`, "/acceptedResourceRoles"},
 		{"POST role", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"role":"prod"}`, "/role"},
-		{"POST resourceLimits", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"resourceLimits":{"mem":"unlimited"}}`, "/resourceLimits"},
+		{"POST check", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"check":{"http":{"portIndex":1}}}`, "/check"},
 		{"PUT merge", "PUT", "/v2/apps/there", `{"storeUrls":["https://example.com/a.tgz"]}`, "/storeUrls"},
 		{"PUT replace", "PUT", "/v2/apps/there?partialUpdate=false", `{"id":"/there","cmd":"sleep 1","instances":0,"storeUrls":["u"]}`, "/storeUrls"},
 		{"PUT create", "PUT", "/v2/apps/new", `{"cmd":"x","instances":0,"storeUrls":["u"]}`, "/storeUrls"},

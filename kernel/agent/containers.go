@@ -45,8 +45,10 @@ func (a *Agent) dockerSpec(k update.Key, ti *mesos.TaskInfo, env []string, u *ru
 	if u != nil && ti.Command != nil && ti.Command.User != "" {
 		user = fmt.Sprintf("%d:%d", u.UID, u.GID)
 	}
+	cpuLimit, memLimit := task.MaxLimits(ti)
 	return docker.Spec{ID: runnerID(k), Name: a.containerName(k), FrameworkID: k.FrameworkID, TaskID: k.TaskID,
-		Container: ti.Container, Command: ti.Command, Env: out, Sandbox: sandbox, User: user, CPUs: cpus, MemMB: mem}
+		Container: ti.Container, Command: ti.Command, Env: out, Sandbox: sandbox, User: user, CPUs: cpus, MemMB: mem,
+		CPULimit: cpuLimit, MemLimitMB: memLimit}
 }
 
 // ownVars are the names of the variables a command's environment sets.

@@ -356,6 +356,7 @@ func (l *loop) launch(ctx context.Context, ev *agentproto.Launch) {
 			continue
 		}
 		e.cpus, e.mem = task.Limits(ti.Resources)
+		cpuLimit, memLimit := task.MaxLimits(&ti)
 		e.sandbox = l.a.sandboxOf(k)
 		outLimit, errLimit, _ := task.LogLimits(&ti, task.LogLimit{MaxSize: l.a.cfg.TaskLogMaxSize, MaxFiles: l.a.cfg.TaskLogMaxFiles})
 		var logger *runner.Logger
@@ -383,6 +384,7 @@ func (l *loop) launch(ctx context.Context, ev *agentproto.Launch) {
 				CPUs:     e.cpus,
 				MemMB:    e.mem,
 				Logger:   logger,
+				CPULimit: cpuLimit, MemLimitMB: memLimit,
 			},
 			logs:     [2]logrotate.Limits{logrotate.Limits(outLimit), logrotate.Limits(errLimit)},
 			starting: l.newStatus(k, mesos.TaskStarting, "", "", mesos.SourceExecutor),
@@ -560,7 +562,13 @@ func (l *loop) exited(ex runner.Exit) {
 	if e.info != nil && len(e.info.Container.SecretVolumes()) > 0 {
 		l.a.removeSecretFiles(k)
 	}
-	v := task.Outcome(ex.Exit, e.killed, e.mem)
+	memLimit := e.mem
+	if e.info != nil {
+		if _, m := task.MaxLimits(e.info); m > 0 {
+			memLimit = m
+		}
+	}
+	v := task.Outcome(ex.Exit, e.killed, memLimit)
 	st := l.newStatus(k, v.State, v.Reason, v.Message, mesos.SourceExecutor)
 	switch {
 	case v.State != mesos.TaskKilled:

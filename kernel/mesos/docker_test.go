@@ -1,6 +1,10 @@
 package mesos
 
-import "testing"
+import (
+	"encoding/json"
+	"math"
+	"testing"
+)
 
 func TestRootOnHost(t *testing.T) {
 	docker := func(d DockerInfo, vols ...Volume) *ContainerInfo {
@@ -23,5 +27,19 @@ func TestRootOnHost(t *testing.T) {
 		if got := tc.c.RootOnHost(); got != tc.want {
 			t.Errorf("%s: RootOnHost() = %v; want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestLimitJSON(t *testing.T) {
+	var ti TaskInfo
+	if err := json.Unmarshal([]byte(`{"limits":{"cpus":{"value":"Infinity"},"mem":{"value":512}}}`), &ti); err != nil {
+		t.Fatal(err)
+	}
+	if !math.IsInf(float64(ti.Limits["cpus"].Value), 1) || ti.Limits["mem"].Value != 512 {
+		t.Errorf("limits = %+v", ti.Limits)
+	}
+	b, _ := json.Marshal(ti.Limits)
+	if string(b) != `{"cpus":{"value":"Infinity"},"mem":{"value":512}}` {
+		t.Errorf("marshalled = %s", b)
 	}
 }

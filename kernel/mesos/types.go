@@ -369,6 +369,9 @@ type TaskInfo struct {
 	KillPolicy  *KillPolicy    `json:"kill_policy,omitempty"`
 	Data        string         `json:"data,omitempty"`
 	Labels      *Labels        `json:"labels,omitempty"`
+	// Limits are limits above the task's resources (its requests) for
+	// cpus and mem, to burst into idle capacity; +Inf is no limit.
+	Limits map[string]Limit `json:"limits,omitempty"`
 }
 
 // TaskState is the proto TaskState enum.

@@ -46,6 +46,9 @@ type App struct {
 	Mem       float64 // MB
 	Disk      float64 // MB
 	GPUs      int
+	// ResourceLimits, if set, are limits above the requests (CPUs, Mem)
+	// the tasks may burst to.
+	ResourceLimits *ResourceLimits
 
 	PortDefinitions []PortDefinition
 	RequirePorts    bool
@@ -105,6 +108,38 @@ type App struct {
 	problems []problem
 	// legacyPorts holds "ports" while Decode folds it into PortDefinitions.
 	legacyPorts []int
+}
+
+// ResourceLimits are an app's limits above its requests (Marathon's
+// resourceLimits): a nil field sets none (the request is the limit).
+type ResourceLimits struct {
+	CPUs, Mem *Limit
+}
+
+// Limit is one resource limit: Value, or none at all when Unlimited.
+type Limit struct {
+	Value     float64
+	Unlimited bool
+}
+
+// MarshalJSON writes a number or "unlimited".
+func (l Limit) MarshalJSON() ([]byte, error) {
+	if l.Unlimited {
+		return []byte(`"unlimited"`), nil
+	}
+	return json.Marshal(l.Value)
+}
+
+// MarshalJSON writes the limits set.
+func (r ResourceLimits) MarshalJSON() ([]byte, error) {
+	out := map[string]Limit{}
+	if r.CPUs != nil {
+		out["cpus"] = *r.CPUs
+	}
+	if r.Mem != nil {
+		out["mem"] = *r.Mem
+	}
+	return json.Marshal(out)
 }
 
 // PortCount is how many host ports each of the app's tasks gets: one per

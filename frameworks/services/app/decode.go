@@ -220,6 +220,7 @@ const (
 	fMem
 	fDisk
 	fGPUs
+	fResourceLimits
 	fPortDefinitions
 	fPorts
 	fRequirePorts
@@ -277,6 +278,8 @@ var fields = [numFields]field{
 		func(dst, src *App) { dst.Disk = src.Disk }},
 	fGPUs: {"gpus", func(d *decoder, p string, r json.RawMessage, a *App) { a.GPUs, _ = d.int(p, r) },
 		func(dst, src *App) { dst.GPUs = src.GPUs }},
+	fResourceLimits: {"resourceLimits", (*decoder).resourceLimits,
+		func(dst, src *App) { dst.ResourceLimits = src.ResourceLimits }},
 	fPortDefinitions: {"portDefinitions", (*decoder).portDefinitions,
 		func(dst, src *App) { dst.PortDefinitions = src.PortDefinitions }},
 	// ports is folded into portDefinitions by app(); copying that is enough.
@@ -882,6 +885,37 @@ func (d *decoder) unreachable(path string, raw json.RawMessage) (UnreachableStra
 		"expungeAfterSeconds":  func(q string, r json.RawMessage) { u.ExpungeAfterSeconds, _ = d.int(q, r) },
 	})
 	return u, true
+}
+
+// resourceLimits reads {"cpus": number | "unlimited", "mem": ...}.
+func (d *decoder) resourceLimits(path string, raw json.RawMessage, a *App) {
+	obj, ok := d.object(path, raw)
+	if !ok {
+		return
+	}
+	rl := &ResourceLimits{}
+	limit := func(q string, r json.RawMessage) *Limit {
+		if kind(r) == '"' {
+			s, ok := d.str(q, r)
+			if ok && s != "unlimited" {
+				d.add(q, `must be a number or "unlimited"`)
+				return nil
+			}
+			return &Limit{Unlimited: true}
+		}
+		f, ok := d.float(q, r)
+		if !ok {
+			return nil
+		}
+		return &Limit{Value: f}
+	}
+	d.each(path, obj, map[string]func(string, json.RawMessage){
+		"cpus": func(q string, r json.RawMessage) { rl.CPUs = limit(q, r) },
+		"mem":  func(q string, r json.RawMessage) { rl.Mem = limit(q, r) },
+	})
+	if rl.CPUs != nil || rl.Mem != nil {
+		a.ResourceLimits = rl
+	}
 }
 
 func (d *decoder) versionInfo(path string, raw json.RawMessage, a *App) {

@@ -18,6 +18,7 @@ type appJSON struct {
 	Mem                        float64             `json:"mem"`
 	Disk                       float64             `json:"disk"`
 	GPUs                       int                 `json:"gpus"`
+	ResourceLimits             *ResourceLimits     `json:"resourceLimits,omitempty"`
 	Executor                   string              `json:"executor"`
 	Constraints                []Constraint        `json:"constraints"`
 	URIs                       []string            `json:"uris"`
@@ -73,6 +74,7 @@ func (a App) MarshalJSON() ([]byte, error) {
 		Mem:                        a.Mem,
 		Disk:                       a.Disk,
 		GPUs:                       a.GPUs,
+		ResourceLimits:             a.ResourceLimits,
 		Executor:                   a.Executor,
 		Constraints:                orEmpty(a.Constraints),
 		URIs:                       orEmpty(a.URIs),

@@ -58,7 +58,7 @@ func TestDecodeRequestRefusesUnsupported(t *testing.T) {
 		{"acceptedResourceRoles", `{` + app + `"acceptedResourceRoles":["slave_public"]}`, fw, "/acceptedResourceRoles"},
 		{"role", `{` + app + `"role":"prod"}`, fw, "/role"},
 		{"role * when the framework's is another", `{` + app + `"role":"*"}`, Framework{Role: "services", User: "root"}, "/role"},
-		{"resourceLimits", `{` + app + `"resourceLimits":{"cpus":"unlimited","mem":1024}}`, fw, "/resourceLimits"},
+		{"check", `{` + app + `"check":{"http":{"portIndex":1}}}`, fw, "/check"},
 		{"tty", `{` + app + `"tty":true}`, fw, "/tty"},
 		{"check", `{` + app + `"check":{"http":{"portIndex":0,"path":"/ping"}}}`, fw, "/check"},
 		{"health check over IPv6", `{` + app + `"healthChecks":[{"protocol":"TCP"},{"protocol":"HTTP","ipProtocol":"IPv6"}]}`, fw, "/healthChecks(1)/ipProtocol"},

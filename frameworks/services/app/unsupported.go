@@ -22,8 +22,7 @@ import (
 //	acceptedResourceRoles          null, [], a list holding "*"    reserved roles only
 //	role                           null, "", the framework's role  another role
 //	readinessChecks                null, []                        any check
-//	ipAddress, residency,
-//	resourceLimits, check          null, {} or only empty values   anything else
+//	ipAddress, residency, check    null, {} or only empty values   anything else
 //	tty                            null, false                     true
 //	networks                       null, [], [{"mode":"host"}];    container and bridge networks
 //	                               any with a Docker image         without one
@@ -59,7 +58,7 @@ var readOnly = []string{
 
 // notKept are the fields of the Marathon format that App does not hold:
 // only their empty values are accepted, and those mean nothing.
-var notKept = []string{"check", "resourceLimits", "tty"}
+var notKept = []string{"check", "tty"}
 
 // knownTopLevel reports whether name is a top-level field of the Marathon
 // app format.

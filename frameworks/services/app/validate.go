@@ -109,6 +109,22 @@ func Validate(a App) *ValidationError {
 	}
 	resource(v, "/cpus", a.CPUs)
 	resource(v, "/mem", a.Mem)
+	if rl := a.ResourceLimits; rl != nil {
+		for _, l := range []struct {
+			path string
+			lim  *Limit
+			req  float64
+			name string
+		}{{"/resourceLimits/cpus", rl.CPUs, a.CPUs, "cpus"}, {"/resourceLimits/mem", rl.Mem, a.Mem, "mem"}} {
+			switch {
+			case l.lim == nil || l.lim.Unlimited:
+			case l.lim.Value <= 0 || l.lim.Value > MaxResource:
+				v.add(l.path, fmt.Sprintf("must be greater than 0 and at most %g, or \"unlimited\" (got %v)", MaxResource, l.lim.Value))
+			case l.lim.Value < l.req:
+				v.add(l.path, fmt.Sprintf("must be at least the app's %s request %v (got %v)", l.name, l.req, l.lim.Value))
+			}
+		}
+	}
 	resource(v, "/disk", a.Disk)
 	if a.CPUs == 0 && a.Mem == 0 {
 		v.add("/", "cpus or mem must be greater than 0")

@@ -96,6 +96,8 @@ func TestValidate(t *testing.T) {
 		{"mesos container without image", `{"container":{"type":"MESOS","volumes":[]}}`, nil},
 
 		{"negative cpus", `{"cpus":-1}`, []string{"/cpus"}},
+		{"resource limits", `{"cpus":0.5,"mem":64,"resourceLimits":{"cpus":"unlimited","mem":128}}`, nil},
+		{"limit below request", `{"cpus":0.5,"mem":64,"resourceLimits":{"mem":32}}`, []string{"/resourceLimits/mem"}},
 		{"negative mem", `{"mem":-1}`, []string{"/mem"}},
 		{"negative disk", `{"disk":-0.5}`, []string{"/disk"}},
 		{"no cpus and no mem", `{"cpus":0,"mem":0}`, []string{"/"}},

@@ -51,8 +51,10 @@ type Spec struct {
 	// User is the numeric uid[:gid] the container runs as; "" is the
 	// image's own user.
 	User string
-	// CPUs and MemMB are the task's resources, the container's limits.
-	CPUs, MemMB float64
+	// CPUs and MemMB are the task's resources, the container's limits
+	// unless CPULimit and MemLimitMB are set (above them; +Inf: none).
+	CPUs, MemMB          float64
+	CPULimit, MemLimitMB float64
 	// Stdout and Stderr bound the sandbox files the output is copied to.
 	Stdout, Stderr logrotate.Limits
 }
@@ -112,12 +114,27 @@ func Configs(s Spec, agentKey string) (*container.Config, *container.HostConfig,
 	}
 	if s.CPUs > 0 {
 		host.CPUShares = max(int64(1024*s.CPUs), 2)
-		host.CPUPeriod = 100000
-		host.CPUQuota = max(int64(math.Round(100000*s.CPUs)), 1000)
+		cpu := s.CPUs
+		if s.CPULimit > 0 {
+			cpu = s.CPULimit
+		}
+		if !math.IsInf(cpu, 1) {
+			host.CPUPeriod = 100000
+			host.CPUQuota = max(int64(math.Round(100000*cpu)), 1000)
+		}
 	}
 	if s.MemMB > 0 {
-		host.Memory = max(int64(s.MemMB*1024*1024), 32*1024*1024)
-		host.MemorySwap = host.Memory // no swap beyond the limit (a memory-swap parameter may change it)
+		mem := s.MemMB
+		if s.MemLimitMB > 0 {
+			mem = s.MemLimitMB
+		}
+		if !math.IsInf(mem, 1) {
+			host.Memory = max(int64(mem*1024*1024), 32*1024*1024)
+			host.MemorySwap = host.Memory // no swap beyond the limit (a memory-swap parameter may change it)
+		}
+		if mem > s.MemMB {
+			host.MemoryReservation = max(int64(s.MemMB*1024*1024), 32*1024*1024)
+		}
 	}
 	var netCfg *network.NetworkingConfig
 	switch d.Network {

@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -33,6 +34,13 @@ func TestConfigs(t *testing.T) {
 	}
 	if cfg.Labels[LabelAgent] != "key" || cfg.Labels[LabelTask] != "t" || !slices.Contains(host.Binds, "/sb:"+SandboxMount+":rw") {
 		t.Errorf("labels %v binds %v", cfg.Labels, host.Binds)
+	}
+
+	s = base()
+	s.MemMB, s.MemLimitMB, s.CPULimit = 64, math.Inf(1), 2
+	_, host, _, _ = Configs(s, "key")
+	if host.Memory != 0 || host.MemoryReservation != 64<<20 || host.CPUQuota != 200000 {
+		t.Errorf("limits: memory %d reservation %d quota %d; want no memory limit, 64 MB reserved, quota of 2 cpus", host.Memory, host.MemoryReservation, host.CPUQuota)
 	}
 
 	s = base()

@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -25,7 +26,7 @@ const cpuPeriod = 100000
 // driver creates task cgroups under the agent's parent cgroup.
 type driver interface {
 	mode() string
-	create(name string, cpus, memMB float64) (group, error)
+	create(name string, l Limits) (group, error)
 	// load returns the existing cgroup name, or nil when it is gone.
 	load(name string) group
 }
@@ -116,25 +117,35 @@ func newV1(parent string) (*v1Driver, error) {
 
 func (d *v1Driver) mode() string { return "v1" }
 
-func v1Resources(cpus, memMB float64) *specs.LinuxResources {
+func v1Resources(l Limits) *specs.LinuxResources {
 	res := &specs.LinuxResources{}
-	if cpus > 0 {
-		shares := uint64(max(2, cpus*1024))
-		quota := int64(max(1000, cpus*cpuPeriod))
+	if l.CPUs > 0 {
+		shares := uint64(max(2, l.CPUs*1024))
+		quota := int64(-1) // no CFS quota: an unlimited cpu limit
+		if cpu := l.cpuLimit(); !math.IsInf(cpu, 1) {
+			quota = int64(max(1000, cpu*cpuPeriod))
+		}
 		period := uint64(cpuPeriod)
 		res.CPU = &specs.LinuxCPU{Shares: &shares, Quota: &quota, Period: &period}
 	}
-	if memMB > 0 {
-		limit := int64(memMB * (1 << 20))
+	if l.MemMB > 0 {
+		limit := int64(-1)
+		if mem := l.memLimit(); !math.IsInf(mem, 1) {
+			limit = int64(max(mem, 32) * (1 << 20))
+		}
 		swap := limit // memory+swap equal to memory: no swap
 		res.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &swap}
+		if l.memLimit() > l.MemMB {
+			soft := int64(max(l.MemMB, 32) * (1 << 20))
+			res.Memory.Reservation = &soft
+		}
 	}
 	return res
 }
 
-func (d *v1Driver) create(name string, cpus, memMB float64) (group, error) {
+func (d *v1Driver) create(name string, l Limits) (group, error) {
 	p := path.Join(d.parent, name)
-	cg, err := cgroup1.New(cgroup1.StaticPath(p), v1Resources(cpus, memMB), cgroup1.WithHierarchy(d.hier))
+	cg, err := cgroup1.New(cgroup1.StaticPath(p), v1Resources(l), cgroup1.WithHierarchy(d.hier))
 	if err != nil {
 		// A half-created cgroup would otherwise linger.
 		if old, lerr := cgroup1.Load(cgroup1.StaticPath(p), cgroup1.WithHierarchy(d.hier)); lerr == nil {
@@ -258,18 +269,29 @@ func newV2(parent string) (*v2Driver, error) {
 
 func (d *v2Driver) mode() string { return "v2" }
 
-func (d *v2Driver) create(name string, cpus, memMB float64) (group, error) {
+func (d *v2Driver) create(name string, l Limits) (group, error) {
 	res := &cgroup2.Resources{}
-	if cpus > 0 {
-		weight := uint64(min(10000, max(1, cpus*100)))
-		quota := int64(max(1000, cpus*cpuPeriod))
+	if l.CPUs > 0 {
+		weight := uint64(min(10000, max(1, l.CPUs*100)))
 		period := uint64(cpuPeriod)
-		res.CPU = &cgroup2.CPU{Weight: &weight, Max: cgroup2.NewCPUMax(&quota, &period)}
+		var quota *int64 // nil: "max", an unlimited cpu limit
+		if cpu := l.cpuLimit(); !math.IsInf(cpu, 1) {
+			q := int64(max(1000, cpu*cpuPeriod))
+			quota = &q
+		}
+		res.CPU = &cgroup2.CPU{Weight: &weight, Max: cgroup2.NewCPUMax(quota, &period)}
 	}
-	if memMB > 0 {
-		limit := int64(memMB * (1 << 20))
+	if l.MemMB > 0 {
 		var noSwap int64
-		res.Memory = &cgroup2.Memory{Max: &limit, Swap: &noSwap}
+		res.Memory = &cgroup2.Memory{Swap: &noSwap}
+		if mem := l.memLimit(); !math.IsInf(mem, 1) {
+			limit := int64(max(mem, 32) * (1 << 20))
+			res.Memory.Max = &limit
+		}
+		if l.memLimit() > l.MemMB {
+			low := int64(max(l.MemMB, 32) * (1 << 20))
+			res.Memory.Low = &low
+		}
 	}
 	m, err := cgroup2.NewManager(cgroupMount, path.Join(d.parent, name), res)
 	if err != nil && res.Memory != nil {

@@ -92,8 +92,34 @@ type Spec struct {
 	// Cgroup names the task's cgroup under the runner's parent; empty means
 	// no cgroup for this task.
 	Cgroup string
-	// CPUs and MemMB are the limits; zero means none.
-	CPUs, MemMB float64
+	// CPUs and MemMB are the task's requests, and its limits unless
+	// CPULimit and MemLimitMB are set (above them; +Inf: none); zero CPUs
+	// or MemMB means no cgroup control of that resource.
+	CPUs, MemMB          float64
+	CPULimit, MemLimitMB float64
+}
+
+// Limits are what a task's cgroup enforces (see Spec's fields of the
+// same names).
+type Limits struct {
+	CPUs, MemMB          float64
+	CPULimit, MemLimitMB float64
+}
+
+// cpuLimit is the CFS quota's cpus: the limit, else the request.
+func (l Limits) cpuLimit() float64 {
+	if l.CPULimit > 0 {
+		return l.CPULimit
+	}
+	return l.CPUs
+}
+
+// memLimit is the memory limit in MB: the limit, else the request.
+func (l Limits) memLimit() float64 {
+	if l.MemLimitMB > 0 {
+		return l.MemLimitMB
+	}
+	return l.MemMB
 }
 
 // Proc identifies a running wrapper process.
@@ -225,7 +251,7 @@ func (r *Runner) Start(spec Spec) (Proc, error) {
 	defer unix.Close(exitFD)
 	var cg group
 	if r.cg != nil && spec.Cgroup != "" {
-		if cg, err = r.cg.create(spec.Cgroup, spec.CPUs, spec.MemMB); err != nil {
+		if cg, err = r.cg.create(spec.Cgroup, Limits{CPUs: spec.CPUs, MemMB: spec.MemMB, CPULimit: spec.CPULimit, MemLimitMB: spec.MemLimitMB}); err != nil {
 			return Proc{}, fmt.Errorf("creating cgroup: %w", err)
 		}
 	}

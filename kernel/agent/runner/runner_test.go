@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -347,5 +348,37 @@ func TestStartTime(t *testing.T) {
 	b, _ := StartTime(os.Getpid())
 	if a < b {
 		t.Errorf("child start time %d before ours %d", a, b)
+	}
+}
+
+// TestCgroupLimitsAboveRequests: limits above a task's requests: cpu
+// shares from the request and no CFS quota for an unlimited cpu limit;
+// the memory limit from the limit, the soft limit from the request.
+func TestCgroupLimitsAboveRequests(t *testing.T) {
+	r := newTestRunner(t, "auto")
+	cgroupsRequired(t, r)
+	if mode, _ := r.Cgroups(); mode != "v1" {
+		t.Skipf("limit files checked for v1 only; mode is %s", mode)
+	}
+	s := spec(t, "bursty", "sleep 600")
+	s.CPUs, s.MemMB, s.CPULimit, s.MemLimitMB = 0.5, 64, math.Inf(1), 128
+	if _, err := r.Start(s); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Kill("bursty", 0)
+	parent := cgroupParentOf(r)
+	read := func(ctrl, file string) string {
+		b, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup", ctrl, parent, "bursty", file))
+		return strings.TrimSpace(string(b))
+	}
+	for _, c := range []struct{ ctrl, file, want string }{
+		{"cpu", "cpu.shares", "512"},
+		{"cpu", "cpu.cfs_quota_us", "-1"},
+		{"memory", "memory.limit_in_bytes", fmt.Sprint(128 << 20)},
+		{"memory", "memory.soft_limit_in_bytes", fmt.Sprint(64 << 20)},
+	} {
+		if got := read(c.ctrl, c.file); got != c.want {
+			t.Errorf("%s = %q; want %s", c.file, got, c.want)
+		}
 	}
 }

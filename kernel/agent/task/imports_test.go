@@ -8,5 +8,5 @@ import (
 
 // TestPure keeps the package a pure function of its inputs.
 func TestPure(t *testing.T) {
-	purity.Check(t, "corral/kernel/agent/health", "corral/kernel/mesos", "corral/kernel/resource", "errors", "fmt", "strconv", "strings", "time")
+	purity.Check(t, "corral/kernel/agent/health", "corral/kernel/mesos", "corral/kernel/resource", "errors", "fmt", "math", "strconv", "strings", "time")
 }

@@ -3,6 +3,7 @@ package task
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -79,6 +80,11 @@ func Validate(frameworkID string, ti *mesos.TaskInfo) error {
 	if _, _, err := LogLimits(ti, LogLimit{}); err != nil {
 		return err
 	}
+	if cpus, mem := Limits(ti.Resources); len(ti.Limits) > 0 {
+		if p := mesos.LimitsProblem(ti.Limits, cpus, mem); p != "" {
+			return errors.New(p)
+		}
+	}
 	if ti.HealthCheck != nil {
 		if _, err := health.Parse(ti.HealthCheck); err != nil {
 			return fmt.Errorf("invalid health_check: %w", err)
@@ -134,6 +140,19 @@ func Argv(c *mesos.CommandInfo) []string {
 		argv = append(argv, c.Arguments[1:]...)
 	}
 	return argv
+}
+
+// MaxLimits returns a task's cpu and memory (MB) limits above its
+// requests (TaskInfo.limits): 0 when it sets none (the request is the
+// limit), +Inf for no limit.
+func MaxLimits(ti *mesos.TaskInfo) (cpus, memMB float64) {
+	if l, ok := ti.Limits["cpus"]; ok {
+		cpus = float64(l.Value)
+	}
+	if l, ok := ti.Limits["mem"]; ok {
+		memMB = float64(l.Value)
+	}
+	return cpus, memMB
 }
 
 // Limits returns the cpus and memory (MB) a task asked for; zero when absent.
@@ -336,6 +355,9 @@ type Verdict struct {
 // and a requested kill wins over whatever status the kill produced.
 func Outcome(e Exit, killed bool, memMB float64) Verdict {
 	if e.OOM {
+		if memMB <= 0 || math.IsInf(memMB, 1) {
+			return Verdict{mesos.TaskFailed, mesos.ReasonContainerLimitationMem, "Memory limit exceeded: the task was killed by the OOM killer"}
+		}
 		return Verdict{mesos.TaskFailed, mesos.ReasonContainerLimitationMem,
 			fmt.Sprintf("Memory limit exceeded: task used more than %s MB", strconv.FormatFloat(memMB, 'f', -1, 64))}
 	}

@@ -100,6 +100,9 @@ func checkTask(t *mesos.TaskInfo, agentID, role string, format mesos.ResourceFor
 	if res.Scalar(resource.CPUs) <= 0 && res.Scalar(resource.Mem) <= 0 {
 		return bad("Task %q uses no cpus or mem", id)
 	}
+	if p := mesos.LimitsProblem(t.Limits, res.Scalar(resource.CPUs), res.Scalar(resource.Mem)); p != "" {
+		return bad("Task %q: %s", id, p)
+	}
 	for _, hp := range t.Container.HostPorts() {
 		if !inRanges(res.Ranges(resource.Ports), uint64(hp)) {
 			return bad("Task %q: 'container.docker.port_mappings': host_port %d is not one of the task's ports", id, hp)

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -71,6 +72,11 @@ func TestCheckTask(t *testing.T) {
 		{"docker port mapping on host network", func(ti *mesos.TaskInfo) {
 			ti.Container = &mesos.ContainerInfo{Type: "DOCKER", Docker: &mesos.DockerInfo{Image: "x", PortMappings: []mesos.PortMapping{{HostPort: 31000, ContainerPort: 80}}}}
 		}, none, "need a BRIDGE or USER network"},
+		{"limits above requests", func(ti *mesos.TaskInfo) {
+			ti.Limits = map[string]mesos.Limit{"cpus": {Value: mesos.LimitValue(math.Inf(1))}, "mem": {Value: 256}}
+		}, none, ""},
+		{"limit below request", func(ti *mesos.TaskInfo) { ti.Limits = map[string]mesos.Limit{"mem": {Value: 64}} }, none, "'limits.mem' 64 is below the task's mem request 128"},
+		{"limit of disk", func(ti *mesos.TaskInfo) { ti.Limits = map[string]mesos.Limit{"disk": {Value: 64}} }, none, "only cpus and mem may have limits"},
 		{"docker unknown parameter", func(ti *mesos.TaskInfo) {
 			ti.Container = &mesos.ContainerInfo{Type: "DOCKER", Docker: &mesos.DockerInfo{Image: "x", Parameters: []mesos.Parameter{{Key: "pid", Value: "host"}}}}
 		}, none, `docker option "pid" is not supported`},
