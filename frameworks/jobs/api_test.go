@@ -1113,7 +1113,7 @@ func TestChronosInvalid(t *testing.T) {
 		{"schedule and parents", "/v1/scheduler/dependency", `{"name": "x", "command": "true", "parents": ["base"], "schedule": "R/2030-01-01T00:00:00Z/PT1H"}`, []string{"schedule", "parents"}},
 		{"empty parents", "/v1/scheduler/dependency", `{"name": "x", "command": "true", "parents": []}`, []string{"parents"}},
 		{"unknown parent", "/v1/scheduler/dependency", `{"name": "x", "command": "true", "parents": ["ghost"]}`, []string{"parents", `"ghost"`}},
-		{"container image", "/v1/scheduler/iso8601", `{"name": "x", "command": "true", "schedule": "R/2030-01-01T00:00:00Z/PT1H", "container": {"type": "DOCKER", "image": "busybox"}}`, []string{"container"}},
+		{"MESOS container image", "/v1/scheduler/iso8601", `{"name": "x", "command": "true", "schedule": "R/2030-01-01T00:00:00Z/PT1H", "container": {"type": "MESOS", "image": "busybox"}}`, []string{"container/type", "DOCKER"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := s.with(t)

@@ -1201,14 +1201,20 @@ func (c *core) manageOffers(readyNow bool, now time.Time) {
 
 // taskInfo builds the kernel task of a run. The task runs as the job's
 // user (CommandInfo.user) when it names one; otherwise it names none, and
-// the agent runs it as the framework's user.
+// the agent runs it as the framework's user. The agent fetches the job's
+// files (CommandInfo.uris) into the sandbox before the command starts.
+//
+// A job with a container runs as a DOCKER container (see
+// dockerContainer), its command as Mesos runs one in an image: a shell
+// command through /bin/sh -c, an argument vector as the container's
+// command after the image's entrypoint, no command as the image's own.
 func (c *core) taskInfo(j job.Job, r store.Run, p place.Placement) mesos.TaskInfo {
 	cmd := &mesos.CommandInfo{User: j.User}
+	noShell := func() *bool { f := false; return &f }
 	if j.Command != "" {
 		cmd.Value = j.Command
 		if !j.Shell {
-			f := false
-			cmd.Shell = &f
+			cmd.Shell = noShell()
 			fields := strings.Fields(j.Command)
 			cmd.Value = fields[0]
 			cmd.Arguments = append(fields, r.Arguments...)
@@ -1216,10 +1222,20 @@ func (c *core) taskInfo(j job.Job, r store.Run, p place.Placement) mesos.TaskInf
 			cmd.Value += " " + shellQuote(r.Arguments)
 		}
 	} else if len(j.Args) > 0 {
-		f := false
-		cmd.Shell = &f
+		cmd.Shell = noShell()
 		cmd.Value = j.Args[0]
 		cmd.Arguments = append(append([]string{}, j.Args...), r.Arguments...)
+	}
+	switch {
+	case j.Container == nil:
+	case j.Command == "" && len(j.Args) == 0:
+		// The image's own command; a run's arguments replace its CMD,
+		// after its entrypoint.
+		cmd.Shell, cmd.Arguments = noShell(), r.Arguments
+	case !cmd.IsShell():
+		// Mesos runs value, then the arguments, as the container's
+		// command: the argument vector is all of it.
+		cmd.Value = ""
 	}
 	env := &mesos.Environment{}
 	for _, k := range sortedKeys(j.Env) {
@@ -1235,10 +1251,47 @@ func (c *core) taskInfo(j job.Job, r store.Run, p place.Placement) mesos.TaskInf
 		env.Variables = append(env.Variables, mesos.Variable{Name: "CORRAL_SCHEDULED_FOR", Value: r.ScheduledFor.UTC().Format(time.RFC3339Nano)})
 	}
 	cmd.Environment = env
+	cmd.URIs = commandURIs(j)
 	return mesos.TaskInfo{
 		Name: "ChronosTask:" + j.Name, TaskID: mesos.ID{Value: r.TaskID}, AgentID: mesos.ID{Value: p.AgentID},
-		Resources: p.Resources.Wire(c.s.cfg.Role), Command: cmd,
+		Resources: p.Resources.Wire(c.s.cfg.Role), Command: cmd, Container: dockerContainer(j.Container),
 	}
+}
+
+// dockerContainer is the kernel container of a job's container, nil for
+// none: a DOCKER container of its image, network (a USER network named
+// in network_infos), volumes and docker parameters.
+func dockerContainer(jc *job.Container) *mesos.ContainerInfo {
+	if jc == nil {
+		return nil
+	}
+	info := &mesos.DockerInfo{Image: jc.Image, Network: mesos.NetworkHost, ForcePullImage: jc.ForcePullImage}
+	c := &mesos.ContainerInfo{Type: mesos.ContainerDocker, Docker: info}
+	switch jc.Network {
+	case job.NetworkBridge:
+		info.Network = mesos.NetworkBridge
+	case job.NetworkUser:
+		info.Network = mesos.NetworkUser
+		c.NetworkInfos = []mesos.NetworkInfo{{Name: jc.NetworkName}}
+	}
+	for _, p := range jc.Parameters {
+		info.Parameters = append(info.Parameters, mesos.Parameter{Key: p.Key, Value: p.Value})
+	}
+	for _, v := range jc.Volumes {
+		c.Volumes = append(c.Volumes, mesos.Volume{ContainerPath: v.ContainerPath, HostPath: v.HostPath, Mode: v.Mode})
+	}
+	return c
+}
+
+// commandURIs maps the job's files (job.Fetches: its uris with Mesos'
+// defaults, then its fetch) to CommandInfo.uris.
+func commandURIs(j job.Job) []mesos.CommandURI {
+	var out []mesos.CommandURI
+	for _, f := range j.Fetches() {
+		out = append(out, mesos.CommandURI{Value: f.URI, Executable: &f.Executable, Extract: &f.Extract,
+			Cache: &f.Cache, OutputFile: f.OutputFile})
+	}
+	return out
 }
 
 // shellQuote quotes arguments for appending to a shell command.

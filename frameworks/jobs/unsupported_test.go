@@ -42,10 +42,9 @@ func TestUnimplementedFieldsAreRefused(t *testing.T) {
 	before := s.must(http.StatusOK, "GET", "/v1/jobs", "").body
 
 	native := []struct{ name, method, path, body, detail string }{
-		{"uris", "POST", "/v1/jobs", `{"name":"x","command":"true","schedule":"@daily","uris":["https://example.com/a.tgz"]}`, "/uris"},
 		{"async", "POST", "/v1/jobs", `{"name":"x","command":"true","schedule":"@daily","async":true}`, "/async"},
 		{"highPriority on PUT", "PUT", "/v1/jobs/a", `{"name":"a","command":"true","schedule":"@daily","highPriority":true}`, "/highPriority"},
-		{"container volumes", "POST", "/v1/jobs", `{"name":"x","command":"true","schedule":"@daily","container":{"volumes":[{"hostPath":"/d","containerPath":"/d"}]}}`, "/container/volumes"},
+		{"executor", "POST", "/v1/jobs", `{"name":"x","command":"true","schedule":"@daily","executor":"/opt/exec"}`, "/executor"},
 	}
 	for _, tc := range native {
 		t.Run("native/"+tc.name, func(t *testing.T) {
@@ -61,10 +60,9 @@ func TestUnimplementedFieldsAreRefused(t *testing.T) {
 		})
 	}
 	chronos := []struct{ name, body, field string }{
-		{"uris", `{"name":"x","command":"true","schedule":"R/2030-01-01T00:00:00Z/PT1H","uris":["https://example.com/a.tgz"]}`, "uris"},
 		{"async", `{"name":"x","command":"true","schedule":"R/2030-01-01T00:00:00Z/PT1H","async":true}`, "async"},
 		{"highPriority", `{"name":"x","command":"true","schedule":"R/2030-01-01T00:00:00Z/PT1H","highPriority":true}`, "highPriority"},
-		{"fetch", `{"name":"x","command":"true","schedule":"R/2030-01-01T00:00:00Z/PT1H","fetch":[{"uri":"u"}]}`, "fetch"},
+		{"maxCompletionTime", `{"name":"x","command":"true","schedule":"R/2030-01-01T00:00:00Z/PT1H","maxCompletionTime":60}`, "maxCompletionTime"},
 	}
 	for _, tc := range chronos {
 		t.Run("Chronos/"+tc.name, func(t *testing.T) {

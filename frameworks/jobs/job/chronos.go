@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// chronosFields decode the Chronos job JSON. The fields Chronos knows and
-// this framework does not implement (async, uris, container...) are
-// checked by checkUnimplemented; the read-only statistics are known and
-// ignored.
+// chronosFields decode the Chronos job JSON. The container, uris and
+// fetch are decoded by artifacts; the fields Chronos knows and this
+// framework does not implement (async, executor...) are checked by
+// checkUnimplemented; the read-only statistics are known and ignored.
 var chronosFields = []struct {
 	name   string
 	decode func(d *decoder, path string, raw json.RawMessage, c *chronosJob)
@@ -67,14 +67,15 @@ func knownChronos(name string) bool {
 }
 
 // knownEither reports whether name is a field that both formats know: an
-// unimplemented Chronos field, the container, or a read-only statistic.
+// unimplemented Chronos field, the container, uris and fetch, or a
+// read-only statistic.
 func knownEither(name string) bool {
 	for _, f := range unimplemented {
 		if f.name == name {
 			return true
 		}
 	}
-	return name == "container" || slices.Contains(readOnly, name)
+	return name == "container" || name == "uris" || name == "fetch" || slices.Contains(readOnly, name)
 }
 
 // chronosJob is a Job with the Chronos fields that do not map one to one.
@@ -134,11 +135,17 @@ func (d *decoder) environment(path string, raw json.RawMessage, dst *map[string]
 //     DefaultRetryBackoffSeconds, as Chronos had no per-job backoff;
 //   - runAsUser → User; one that is not a user name (ValidUser) gives a
 //     *ValidationError at /runAsUser;
-//   - async, uris, fetch, executor and the other Chronos
-//     fields corral does not implement are accepted at their defaults and
-//     otherwise refused; a container with an image gives a
-//     *ValidationError at /container; the read-only statistics
-//     (successCount...) are ignored.
+//   - container with an image → Container (type DOCKER; MESOS with an
+//     image, external volumes and network labels give a
+//     *ValidationError at their path); a container without an image is
+//     ignored, as Chronos ignores it, unless it asks for volumes, a
+//     network or docker parameters (a *ValidationError at
+//     /container/image);
+//   - uris → URIs, fetch → Fetch (output_file → OutputFile, extract
+//     true when absent); Validate refuses both together;
+//   - async, executor and the other Chronos fields corral does not
+//     implement are accepted at their defaults and otherwise refused;
+//     the read-only statistics (successCount...) are ignored.
 //
 // A Chronos job with neither schedule nor parents means "run once now";
 // DecodeChronos leaves Schedule empty, and the API layer, which owns the
@@ -155,6 +162,7 @@ func DecodeChronos(data []byte, fw Framework) (Job, []Warning, error) {
 			f.decode(&d, "/"+f.name, raw, &c)
 		}
 	}
+	d.artifacts(m, &c.Job)
 	d.checkUnimplemented(m)
 	d.warnUnknown("/", data, knownChronos)
 	if err := d.err(); err != nil {
@@ -195,8 +203,10 @@ type Stats struct {
 // dependent one, the statistics (lastSuccess and lastError as ISO 8601 UTC
 // with milliseconds, or "" for never), and the fields Chronos clients
 // expect that this framework does not use, at their neutral values
-// (async false, uris [], …), and runAsUser, the job's user ("" for
-// none). A job given as Args is written back as
+// (async false, executor "", …), runAsUser, the job's user ("" for
+// none), uris and fetch (output_file) as given, and the container, if
+// the job has one (type DOCKER, the network name as networkInfos'
+// one entry). A job given as Args is written back as
 // shell false with command Args[0] and arguments Args[1:]. Pass a
 // normalized job so that the defaults appear as values.
 func ChronosView(j Job, st Stats) map[string]any {
@@ -211,6 +221,10 @@ func ChronosView(j Job, st Stats) map[string]any {
 	constraints := make([][]string, 0, len(j.Constraints))
 	for _, c := range j.Constraints {
 		constraints = append(constraints, nonNil(c))
+	}
+	fetch := make([]chronosFetchWire, 0, len(j.Fetch))
+	for _, f := range j.Fetch {
+		fetch = append(fetch, chronosFetchWire(f))
 	}
 	v := map[string]any{
 		"name":                   j.Name,
@@ -236,13 +250,16 @@ func ChronosView(j Job, st Stats) map[string]any {
 		"highPriority":           false,
 		"executor":               "",
 		"executorFlags":          "",
-		"uris":                   []string{},
-		"fetch":                  []any{},
+		"uris":                   nonNil(slices.Clone(j.URIs)),
+		"fetch":                  fetch,
 		"successCount":           st.SuccessCount,
 		"errorCount":             st.ErrorCount,
 		"errorsSinceLastSuccess": st.ErrorsSinceLastSuccess,
 		"lastSuccess":            chronosTime(st.LastSuccess),
 		"lastError":              chronosTime(st.LastError),
+	}
+	if c := containerJSON(j.Container); c != nil {
+		v["container"] = c
 	}
 	if len(j.Parents) > 0 {
 		v["parents"] = slices.Clone(j.Parents)

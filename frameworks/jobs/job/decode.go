@@ -247,9 +247,12 @@ var nativeFields = []struct {
 //     offending path;
 //   - unknown fields are ignored and returned as warnings, sorted by
 //     path; null means absent; empty lists and maps decode as nil;
-//   - the Chronos fields corral does not implement (uris, async...; see
-//     unsupported.go) give a *ValidationError unless they hold their
-//     default, as in DecodeChronos; a container with an image is refused;
+//   - the Chronos fields corral does not implement (async, executor...;
+//     see unsupported.go) give a *ValidationError unless they hold their
+//     default, as in DecodeChronos;
+//   - "container", "uris" and "fetch" are read as in DecodeChronos (the
+//     container in Chronos' shape); a fetch entry's name in the sandbox
+//     is "outputFile" (Chronos' "output_file" is read too);
 //   - Chronos' "runAsUser" is read as "user", so that a job converted
 //     from Chronos keeps its user: a *ValidationError at /runAsUser when
 //     it is not a user name (ValidUser) or contradicts a non-empty
@@ -291,6 +294,7 @@ func decodeNative(data []byte, fw *Framework) (Job, []Warning, error) {
 			d.checkUser("/runAsUser", u)
 		}
 	}
+	d.artifacts(m, &j)
 	d.checkUnimplemented(m)
 	d.warnUnknown("/", data, knownNative)
 	if err := d.err(); err != nil {

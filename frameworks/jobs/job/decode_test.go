@@ -171,13 +171,13 @@ func TestDecodeChronosErrors(t *testing.T) {
 		validation bool // *ValidationError; otherwise *InvalidJSON
 		paths      []string
 	}{
-		{"container image", `{"name":"a","container":{"type":"DOCKER","image":"busybox"}}`, true, []string{"/container"}},
+		{"MESOS container image", `{"name":"a","container":{"type":"MESOS","image":"busybox"}}`, true, []string{"/container/type"}},
 		{"bad epsilon", `{"name":"a","epsilon":"30 seconds"}`, true, []string{"/epsilon"}},
 		{"wrong types use Chronos names", `{"name":"a","arguments":"x","scheduleTimeZone":1,"concurrent":"no","epsilon":30}`,
 			false, []string{"/arguments", "/scheduleTimeZone", "/concurrent", "/epsilon"}},
 		{"environment entries", `{"name":"a","environmentVariables":[{"name":"A","value":1},"x"]}`,
 			false, []string{"/environmentVariables(0)/value", "/environmentVariables(1)"}},
-		{"type errors come before meaning", `{"name":"a","cpus":"x","container":{"image":"i"}}`, false, []string{"/cpus"}},
+		{"type errors come before meaning", `{"name":"a","cpus":"x","container":{"type":"MESOS","image":"i"}}`, false, []string{"/cpus"}},
 		{"malformed", `{`, false, []string{"/"}},
 	}
 	for _, tt := range tests {
@@ -196,9 +196,9 @@ func TestDecodeChronosErrors(t *testing.T) {
 			}
 		})
 	}
-	_, _, err := DecodeChronos([]byte(`{"name":"a","container":{"image":"busybox"}}`), fw)
-	if want := "Object is not valid: /container containers are not supported; give a command"; err == nil || err.Error() != want {
-		t.Errorf("DecodeChronos(container image) = %v; want %q", err, want)
+	_, _, err := DecodeChronos([]byte(`{"name":"a","container":{"type":"MESOS","image":"busybox"}}`), fw)
+	if want := `Object is not valid: /container/type images run as Docker containers: give "type": "DOCKER" (corral's MESOS containerizer runs no images)`; err == nil || err.Error() != want {
+		t.Errorf("DecodeChronos(MESOS container image) = %v; want %q", err, want)
 	}
 }
 
@@ -253,7 +253,7 @@ func TestMarshalJSON(t *testing.T) {
 	want := `{"name":"a","command":"","shell":false,"args":[],"cpus":0,"mem":0,"disk":0,"env":{},"owner":"",` +
 		`"ownerName":"","description":"","labels":{},"disabled":false,"constraints":[],"schedule":"","timezone":"",` +
 		`"parents":[],"retries":0,"retryBackoffSeconds":0,"timeoutSeconds":0,"concurrencyPolicy":"",` +
-		`"startingDeadlineSeconds":0,"softError":false,"user":"","version":""}`
+		`"startingDeadlineSeconds":0,"softError":false,"user":"","uris":[],"fetch":[],"version":""}`
 	if string(got) != want {
 		t.Errorf("json.Marshal(Job{Name: a}) = %s; want %s", got, want)
 	}

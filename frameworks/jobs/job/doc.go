@@ -2,8 +2,10 @@
 // native JSON of /v1/jobs, the Chronos job JSON of /v1/scheduler, their
 // defaults, validation with error paths, and the JSON written back.
 //
-// The package is pure: it imports only the standard library, reads no
-// clock, starts no goroutines and does no I/O. The schedule parser is
+// The package is pure: it imports only the standard library and the
+// kernel's wire types (corral/kernel/mesos, itself pure, for the rules
+// containers and fetched URIs must follow), reads no clock, starts no
+// goroutines and does no I/O. The schedule parser is
 // injected into Validate, so this package does not depend on the schedule
 // package.
 //
@@ -18,6 +20,9 @@
 //     means "default" (resources, policy, starting deadline, time zone).
 //   - path: where a problem is, in Marathon's notation: "/cpus",
 //     "/parents(1)", "/" for the whole definition.
+//   - container: the Docker image a job's runs run in (Chronos'
+//     container with an image); fetch: the files the agent downloads
+//     into a run's sandbox first (Chronos' fetch, and its older uris).
 //
 // # Flow of a request body
 //
@@ -26,10 +31,10 @@
 //	Chronos body ──DecodeChronos─┘ │                      │
 //	     │                         └─► []Warning          ├─► MarshalJSON  (native answers, storage)
 //	     │                             (unknown fields)   └─► ChronosView  (Chronos answers)
-//	     └─► *InvalidJSON (400), or *ValidationError for a container
-//	         image, a bad epsilon, a runAsUser that is not a user name
-//	         or a Chronos field corral does not implement given a value
-//	         other than its default
+//	     └─► *InvalidJSON (400), or *ValidationError for a MESOS
+//	         container image, an external volume, a bad epsilon, a
+//	         runAsUser that is not a user name or a Chronos field corral
+//	         does not implement given a value other than its default
 //
 // Unknown fields are ignored, as Chronos ignores them, and returned as
 // warnings for the answer to carry; the Chronos fields corral does not

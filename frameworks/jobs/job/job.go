@@ -50,7 +50,8 @@ type Job struct {
 	Name string
 	// Command is the command line. With Shell it runs as `sh -c Command`;
 	// without, Command is the path of the executable, run with no
-	// arguments.
+	// arguments. A job with a Container may give neither Command nor
+	// Args: its runs run the image's own command.
 	Command string
 	// Shell says Command is a shell command line. It defaults to true when
 	// decoded; Normalize turns it off for a job given as Args.
@@ -110,6 +111,15 @@ type Job struct {
 	// is named, and the agent runs them as the framework's user. Chronos
 	// calls it runAsUser.
 	User string
+	// Container, if set, runs the job's runs in a Docker image on agents
+	// with the docker containerizer; nil runs them as plain processes.
+	Container *Container
+	// URIs and Fetch are the files the agent downloads into each run's
+	// sandbox before the command starts: URIs (Chronos' deprecated
+	// uris) with Mesos' defaults, Fetch with their options. Validate
+	// allows one of the two, as Chronos does; see Fetches.
+	URIs  []string
+	Fetch []Fetch
 	// Version identifies the stored revision. The server sets it; the
 	// decoders read it only so that stored JSON round-trips.
 	Version string
@@ -187,17 +197,25 @@ type wire struct {
 	StartingDeadlineSeconds float64           `json:"startingDeadlineSeconds"`
 	SoftError               bool              `json:"softError"`
 	User                    string            `json:"user"`
+	Container               *containerWire    `json:"container,omitempty"`
+	URIs                    []string          `json:"uris"`
+	Fetch                   []fetchWire       `json:"fetch"`
 	Version                 string            `json:"version"`
 }
 
 // MarshalJSON writes the native JSON of the job: every field under its
 // camelCase name (the names DecodeNative reads, plus "version"), with
-// empty lists as [] and empty maps as {}. DecodeNative reads the output
-// back to an equal Job.
+// empty lists as [] and empty maps as {}; "container" only for a job
+// with one, in Chronos' shape. DecodeNative reads the output back to an
+// equal Job.
 func (j Job) MarshalJSON() ([]byte, error) {
 	constraints := make([][]string, 0, len(j.Constraints))
 	for _, c := range j.Constraints {
 		constraints = append(constraints, nonNil(c))
+	}
+	fetch := make([]fetchWire, 0, len(j.Fetch))
+	for _, f := range j.Fetch {
+		fetch = append(fetch, fetchWire(f))
 	}
 	return json.Marshal(wire{
 		Name: j.Name, Command: j.Command, Shell: j.Shell, Args: nonNil(j.Args),
@@ -208,7 +226,8 @@ func (j Job) MarshalJSON() ([]byte, error) {
 		Retries: j.Retries, RetryBackoffSeconds: j.RetryBackoffSeconds,
 		TimeoutSeconds: j.TimeoutSeconds, ConcurrencyPolicy: j.ConcurrencyPolicy,
 		StartingDeadlineSeconds: j.StartingDeadlineSeconds, SoftError: j.SoftError,
-		User: j.User, Version: j.Version,
+		User: j.User, Container: containerJSON(j.Container), URIs: nonNil(j.URIs), Fetch: fetch,
+		Version: j.Version,
 	})
 }
 
@@ -231,6 +250,9 @@ func (j Job) Clone() Job {
 	c.Env = maps.Clone(j.Env)
 	c.Labels = maps.Clone(j.Labels)
 	c.Parents = slices.Clone(j.Parents)
+	c.Container = j.Container.clone()
+	c.URIs = slices.Clone(j.URIs)
+	c.Fetch = slices.Clone(j.Fetch)
 	if j.Constraints != nil {
 		c.Constraints = make([][]string, len(j.Constraints))
 		for i, con := range j.Constraints {

@@ -33,8 +33,6 @@ func TestDecodeRefusesUnimplemented(t *testing.T) {
 		fw   Framework
 		path string
 	}{
-		{"uris", `{` + job + `"uris":["https://example.com/a.tgz"]}`, fw, "/uris"},
-		{"fetch", `{` + job + `"fetch":[{"uri":"https://example.com/a.tgz","extract":true}]}`, fw, "/fetch"},
 		{"async", `{` + job + `"async":true}`, fw, "/async"},
 		{"highPriority", `{` + job + `"highPriority":true}`, fw, "/highPriority"},
 		{"dataProcessingJobType", `{` + job + `"dataProcessingJobType":true}`, fw, "/dataProcessingJobType"},
@@ -42,9 +40,6 @@ func TestDecodeRefusesUnimplemented(t *testing.T) {
 		{"executorFlags", `{` + job + `"executorFlags":"--x"}`, fw, "/executorFlags"},
 		{"taskInfoData", `{` + job + `"taskInfoData":"data"}`, fw, "/taskInfoData"},
 		{"maxCompletionTime", `{` + job + `"maxCompletionTime":600}`, fw, "/maxCompletionTime"},
-		{"container volumes", `{` + job + `"container":{"type":"MESOS","volumes":[{"containerPath":"/d","hostPath":"/d","mode":"RW"}]}}`, fw, "/container/volumes"},
-		{"container network", `{` + job + `"container":{"type":"DOCKER","network":"BRIDGE"}}`, fw, "/container/network"},
-		{"container networkInfos", `{` + job + `"container":{"type":"MESOS","networkInfos":[{"name":"dcos"}]}}`, fw, "/container/networkInfos"},
 		{"wrong type is not a default", `{` + job + `"async":"no"}`, fw, "/async"},
 	}
 	for _, dec := range decoders {

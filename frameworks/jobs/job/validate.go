@@ -77,8 +77,9 @@ func ValidUser(name string) error {
 // valid, or every violation grouped by path:
 //
 //   - /name: ValidName;
-//   - /: exactly one of command and args, and exactly one of schedule and
-//     parents; /command not blank; /args(0) not empty;
+//   - /: exactly one of command and args (or neither, with a container),
+//     and exactly one of schedule and parents; /command not blank;
+//     /args(0) not empty;
 //   - /cpus, /mem, /disk finite and in [0, MaxResource];
 //     /retryBackoffSeconds finite and in [0, MaxRetryBackoffSeconds];
 //     /timeoutSeconds, /startingDeadlineSeconds finite and in
@@ -94,7 +95,14 @@ func ValidUser(name string) error {
 //   - /user: empty or a user name (ValidUser);
 //   - /env, /labels: no empty names; env names without "=";
 //   - /constraints(i): [attribute, OPERATOR] or [attribute, OPERATOR,
-//     value] with a known operator and the value it needs.
+//     value] with a known operator and the value it needs;
+//   - /container/...: an image, a network of HOST, BRIDGE or USER (USER
+//     with a network name, which only USER takes), volumes with a
+//     containerPath, a hostPath (relative: inside the sandbox) and mode
+//     RW or RO, /container/parameters(i)/key a docker option corral
+//     runs (mesos.DockerParameters);
+//   - /uris(i), /fetch(i)/uri: URIs the agents fetch (mesos.Locate);
+//     /fetch(i)/outputFile inside the sandbox; /uris: not with fetch.
 func Validate(j Job, parse func(expr, tz string) error) *ValidationError {
 	var v collector
 
@@ -104,8 +112,8 @@ func Validate(j Job, parse func(expr, tz string) error) *ValidationError {
 	switch {
 	case j.Command != "" && len(j.Args) > 0:
 		v.add("/", "command and args are mutually exclusive; give one of them")
-	case j.Command == "" && len(j.Args) == 0:
-		v.add("/", "one of command or args is required")
+	case j.Command == "" && len(j.Args) == 0 && j.Container == nil:
+		v.add("/", "one of command or args is required (or a container, to run its image's command)")
 	}
 	if j.Command != "" && strings.TrimSpace(j.Command) == "" {
 		v.add("/command", "must not be blank")
@@ -178,6 +186,8 @@ func Validate(j Job, parse func(expr, tz string) error) *ValidationError {
 	for i, c := range j.Constraints {
 		validateConstraint(&v, fmt.Sprintf("/constraints(%d)", i), c)
 	}
+	validateContainer(&v, j.Container)
+	validateFetch(&v, j.URIs, j.Fetch)
 
 	if len(v.details) == 0 {
 		return nil

@@ -134,7 +134,7 @@ func TestValidate(t *testing.T) {
 		{"longest user", func(j *Job) { j.User = strings.Repeat("u", 32) }, nil},
 		{"name unicode", func(j *Job) { j.Name = "jöb" },
 			[]Detail{{"/name", []string{`"jöb" is not a valid name: use only letters, digits, '.', '_' and '-'`}}}},
-		{"no command", func(j *Job) { j.Command = "" }, []Detail{{"/", []string{"one of command or args is required"}}}},
+		{"no command", func(j *Job) { j.Command = "" }, []Detail{{"/", []string{"one of command or args is required (or a container, to run its image's command)"}}}},
 		{"command and args", func(j *Job) { j.Args = []string{"x"} },
 			[]Detail{{"/", []string{"command and args are mutually exclusive; give one of them"}}}},
 		{"blank command", func(j *Job) { j.Command = "  " }, []Detail{{"/command", []string{"must not be blank"}}}},

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/go-connections/nat"
 	"github.com/docker/go-units"
@@ -106,12 +107,12 @@ func Configs(s Spec, agentKey string) (*container.Config, *container.HostConfig,
 		}
 	}
 	host := &container.HostConfig{
-		Binds:      []string{s.Sandbox + ":" + SandboxMount + ":rw"},
 		Privileged: d.Privileged,
 		// The agent reads the output through the engine's log API; the
 		// engine's copy is bounded.
 		LogConfig: container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "2"}},
 	}
+	bind(host, s.Sandbox, SandboxMount, false)
 	if s.CPUs > 0 {
 		host.CPUShares = max(int64(1024*s.CPUs), 2)
 		cpu := s.CPUs
@@ -173,11 +174,7 @@ func Configs(s Spec, agentKey string) (*container.Config, *container.HostConfig,
 		if !path.IsAbs(target) {
 			target = path.Join(SandboxMount, target)
 		}
-		mode := "rw"
-		if v.Mode == mesos.VolumeRO {
-			mode = "ro"
-		}
-		host.Binds = append(host.Binds, hostPath+":"+target+":"+mode)
+		bind(host, hostPath, target, v.Mode == mesos.VolumeRO)
 	}
 	for _, p := range d.Parameters {
 		if err := applyParameter(cfg, host, p); err != nil {
@@ -185,6 +182,23 @@ func Configs(s Spec, agentKey string) (*container.Config, *container.HostConfig,
 		}
 	}
 	return cfg, host, netCfg, nil
+}
+
+// bind mounts the host path source at target. A path holding a ':'
+// cannot be written as a bind ("source:target:mode"), and sandboxes are
+// named after task ids, which may hold one (Chronos' "ct:<due>:..."):
+// such a bind is a mount, whose source the engine does not create when
+// missing (a bind's it does). Others stay binds, for that creation.
+func bind(host *container.HostConfig, source, target string, readOnly bool) {
+	if strings.Contains(source, ":") || strings.Contains(target, ":") {
+		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: source, Target: target, ReadOnly: readOnly})
+		return
+	}
+	mode := "rw"
+	if readOnly {
+		mode = "ro"
+	}
+	host.Binds = append(host.Binds, source+":"+target+":"+mode)
 }
 
 // sandboxEnv returns env with MESOS_SANDBOX (and CORRAL_SANDBOX) set to

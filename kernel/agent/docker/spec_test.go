@@ -2,9 +2,12 @@ package docker
 
 import (
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/docker/docker/api/types/mount"
 
 	"corral/kernel/mesos"
 )
@@ -72,6 +75,21 @@ func TestConfigs(t *testing.T) {
 	}
 	if len(host.Ulimits) != 1 || host.Ulimits[0].Hard != 2048 || !slices.Contains(cfg.Env, "B=2") {
 		t.Errorf("parameters: ulimits %v env %v", host.Ulimits, cfg.Env)
+	}
+
+	// A sandbox named after a task id with colons (Chronos' task ids)
+	// cannot be a bind: it is a mount, and so are volumes under it.
+	s = base()
+	s.Sandbox = "/sb/ct:1:0:job:1"
+	s.Container.Volumes = []mesos.Volume{{ContainerPath: "data", HostPath: "d", Mode: "RO"}, {ContainerPath: "/etc/x", HostPath: "/srv/x"}}
+	_, host, _, err = Configs(s, "key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []mount.Mount{{Type: mount.TypeBind, Source: "/sb/ct:1:0:job:1", Target: SandboxMount},
+		{Type: mount.TypeBind, Source: "/sb/ct:1:0:job:1/d", Target: SandboxMount + "/data", ReadOnly: true}}
+	if !slices.Equal(host.Binds, []string{"/srv/x:/etc/x:rw"}) || !reflect.DeepEqual(host.Mounts, want) {
+		t.Errorf("colon sandbox: binds %v mounts %+v; want [/srv/x:/etc/x:rw] and %+v", host.Binds, host.Mounts, want)
 	}
 
 	s = base()
