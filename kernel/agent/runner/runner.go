@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,31 +34,67 @@ trap : TERM INT HUP
 echo $? >&4
 `
 
-// loggedWrapperScript is wrapperScript for a task whose output goes
-// through loggers (Spec.Logger): run as sh -c loggedWrapperScript
-// corral-task OUT_SIZE OUT_FILES ERR_SIZE ERR_FILES CMD..., with fd 7 the
-// logger's executable (opened by the agent, so that the task's user need
-// not reach its directory). The command's stdout and stderr are pipes to
-// one logger each, which write and rotate the sandbox's files; the
-// loggers are the wrapper's, in its process group, ignore the kill's
-// SIGTERM and end when their pipe does, after the command's last output.
-// The subshell that runs the command traps the signals as the wrapper
-// does, so that it still records the command's status.
-const loggedWrapperScript = `read -r go <&3 || { echo aborted >&4; exit 0; }
+// pipedWrapperScript is wrapperScript for a task whose output goes to
+// loggers (Spec.Logger): its stdout and stderr are already the pipes to
+// them.
+const pipedWrapperScript = `read -r go <&3 || { echo aborted >&4; exit 0; }
 exec 3<&-
 trap : TERM INT HUP
-os=$1 of=$2 es=$3 ef=$4
-shift 4
-{ { trap : TERM INT HUP; "$@" 4>&- 5>&- 7>&-; echo $? >&4; } 2>&1 1>&5 5>&- 7>&- |
-	/proc/self/fd/7 logger --max_size="$es" --max_files="$ef" stderr 4>&- 5>&- >/dev/null; } 5>&1 |
-	/proc/self/fd/7 logger --max_size="$os" --max_files="$of" stdout 4>&-
+"$@" 4>&-
+echo $? >&4
 `
 
 // Logger says how a task's output is written: by the logger executable
-// Exe (`corral logger`), rotating stdout and stderr at their limits.
+// Exe (`corral logger`), one process per stream reading a pipe and
+// rotating the sandbox file at its limits. The runner starts them as the
+// task's user but outside its cgroup and process group: they cost the
+// task no memory, a kill of the task does not cut its last output, and
+// they end when the task's output does, outliving an agent restart.
 type Logger struct {
 	Exe            string
 	Stdout, Stderr logrotate.Limits
+}
+
+// startLoggers starts a logger for each of the task's output streams and
+// returns the write ends of their pipes (close-on-exec, for the wrapper's
+// stdout and stderr). The executable is handed to the loggers as their
+// fd 3 and run as /proc/self/fd/3, so that the task's user need not
+// reach its directory. Each logger is reaped in the background.
+func (r *Runner) startLoggers(spec Spec, cred *syscall.Credential, l *Logger) (stdout, stderr int, err error) {
+	exe, err := os.Open(l.Exe)
+	if err != nil {
+		return -1, -1, fmt.Errorf("opening the logger %s: %w", l.Exe, err)
+	}
+	defer exe.Close()
+	start := func(name string, lim logrotate.Limits) (int, error) {
+		rd, wr, err := os.Pipe()
+		if err != nil {
+			return -1, err
+		}
+		defer rd.Close()
+		cmd := exec.Command("/proc/self/fd/3", "logger",
+			"--max_size="+strconv.FormatInt(lim.MaxSize, 10), "--max_files="+strconv.Itoa(lim.MaxFiles), name)
+		cmd.Args[0] = "corral-logger"
+		cmd.Dir, cmd.Stdin, cmd.ExtraFiles = spec.Dir, rd, []*os.File{exe}
+		cmd.Env = []string{}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: cred}
+		if err := cmd.Start(); err != nil {
+			wr.Close()
+			return -1, fmt.Errorf("starting the %s logger: %w", name, err)
+		}
+		go func() { _ = cmd.Wait() }()
+		fd, err := unix.FcntlInt(wr.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+		wr.Close()
+		return fd, err
+	}
+	if stdout, err = start("stdout", l.Stdout); err != nil {
+		return -1, -1, err
+	}
+	if stderr, err = start("stderr", l.Stderr); err != nil {
+		unix.Close(stdout)
+		return -1, -1, err
+	}
+	return stdout, stderr, nil
 }
 
 // abortedMarker is what the wrapper writes when it never ran the command.
@@ -82,8 +119,8 @@ type Spec struct {
 	// creates (or truncates) it as the agent and hands it to the wrapper
 	// open, so its directory must exist but need not be writable by User.
 	ExitFile string
-	// Logger, if set, writes the command's output (loggedWrapperScript);
-	// nil appends it to the sandbox's files directly, unbounded.
+	// Logger, if set, writes the command's output (see Logger); nil
+	// appends it to the sandbox's files directly, unbounded.
 	Logger *Logger
 	// User is who the wrapper and the command run as (uid, primary gid,
 	// supplementary groups); nil means the agent's own user. Running as
@@ -269,17 +306,16 @@ func (r *Runner) Start(spec Spec) (Proc, error) {
 	argv := append([]string{r.shell, "-c", wrapperScript, "corral-task"}, spec.Argv...)
 	files := []uintptr{uintptr(r.devnull), uintptr(r.devnull), uintptr(r.devnull), uintptr(pipe[0]), uintptr(exitFD)}
 	if l := spec.Logger; l != nil {
-		exe, err := unix.Open(l.Exe, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		out, errw, err := r.startLoggers(spec, cred, l)
 		if err != nil {
 			unix.Close(pipe[0])
 			unix.Close(pipe[1])
-			return fail(fmt.Errorf("opening the logger %s: %w", l.Exe, err))
+			return fail(err)
 		}
-		defer unix.Close(exe)
-		itoa := func(n int64) string { return strconv.FormatInt(n, 10) }
-		argv = append([]string{r.shell, "-c", loggedWrapperScript, "corral-task",
-			itoa(l.Stdout.MaxSize), itoa(int64(l.Stdout.MaxFiles)), itoa(l.Stderr.MaxSize), itoa(int64(l.Stderr.MaxFiles))}, spec.Argv...)
-		files = append(files, uintptr(r.devnull), uintptr(r.devnull), uintptr(exe))
+		defer unix.Close(out)
+		defer unix.Close(errw)
+		argv = append([]string{r.shell, "-c", pipedWrapperScript, "corral-task"}, spec.Argv...)
+		files[1], files[2] = uintptr(out), uintptr(errw)
 	}
 	// The credential is applied in the child between fork and exec: the
 	// wrapper and all it starts are the user's, at no extra process.

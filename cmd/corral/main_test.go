@@ -1,0 +1,17 @@
+package main
+
+import (
+	"os"
+	"testing"
+)
+
+// TestMain lets the test binary stand in for the corral binary as the
+// tasks' logger: `corral dev` run in-process by the tests hands its own
+// executable (this test binary) to its agents, which run it as
+// "logger ...".
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "logger" {
+		os.Exit(run(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
