@@ -61,7 +61,8 @@ func cleanupTasks(cfg Config) {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
 			var r checkpoint.Record
-			if json.Unmarshal(sc.Bytes(), &r) == nil && r.Spawned != nil {
+			// A pid of 0 or less would signal this test's own group.
+			if json.Unmarshal(sc.Bytes(), &r) == nil && r.Spawned != nil && r.Spawned.PID > 0 {
 				unix.Kill(-r.Spawned.PID, unix.SIGKILL)
 			}
 		}

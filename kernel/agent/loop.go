@@ -911,9 +911,13 @@ func (a *Agent) doLaunch(ctx context.Context, j launchJob) launchResult {
 	secrets.Files = nil
 	res.secrets = &secrets
 	running := upd(j.running)
-	if err := a.store.Append(k.FrameworkID, k.TaskID,
-		checkpoint.Record{Spawned: &checkpoint.Spawned{PID: proc.PID, StartTime: proc.StartTime}},
-		checkpoint.Record{Update: &running}); err != nil {
+	recs := []checkpoint.Record{{Update: &running}}
+	if proc.PID > 0 {
+		// A container has no process of the agent's to record: it is
+		// found again by name (a pid 0 would name the agent's own group).
+		recs = append([]checkpoint.Record{{Spawned: &checkpoint.Spawned{PID: proc.PID, StartTime: proc.StartTime}}}, recs...)
+	}
+	if err := a.store.Append(k.FrameworkID, k.TaskID, recs...); err != nil {
 		a.log.Error("checkpointing spawned task", "task", k.TaskID, "err", err)
 	}
 	res.updates = append(res.updates, running)
