@@ -35,8 +35,9 @@ type framework struct {
 }
 
 // startFramework subscribes a test framework to the masters that master
-// names: a URL list or a zk:// URL (see package detect).
-func startFramework(t testing.TB, master string, info mesos.FrameworkInfo) *framework {
+// names: a URL list or a zk:// URL (see package detect). opts adjust its
+// client's configuration.
+func startFramework(t testing.TB, master string, info mesos.FrameworkInfo, opts ...func(*sched.Config)) *framework {
 	t.Helper()
 	f := &framework{t: t, updates: map[string][]mesos.TaskStatus{}, changed: make(chan struct{}, 1)}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -46,12 +47,16 @@ func startFramework(t testing.TB, master string, info mesos.FrameworkInfo) *fram
 		cancel()
 		t.Fatal(err)
 	}
-	cl, err := sched.New(sched.Config{
+	cfg := sched.Config{
 		Detector:        src,
 		Framework:       info,
 		AutoAcknowledge: true,
 		BackoffMax:      time.Second,
-	}, sched.HandlerFunc(f.handle), log)
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	cl, err := sched.New(cfg, sched.HandlerFunc(f.handle), log)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

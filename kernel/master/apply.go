@@ -10,6 +10,7 @@ import (
 	"corral/kernel/internal/registry"
 	"corral/kernel/master/internal/core"
 	"corral/kernel/mesos"
+	"corral/kernel/mesos/mesospb"
 )
 
 // apply carries out the effects of one step of the core, on the loop
@@ -29,10 +30,11 @@ func (m *Master) apply(fx core.Effects) {
 	for _, w := range fx.Writes {
 		m.registrar.enqueue(w.String(), m.writeFunc(w))
 	}
-	// Heartbeats are one event for every stream: encode it once.
+	// Heartbeats are one event for every stream: encode it once (in each
+	// form the streams want).
 	var lastFw *mesos.Event
 	var lastAg *agentproto.Event
-	var b []byte
+	var b, bj, bp []byte
 	for _, s := range fx.Frameworks {
 		q := m.fwStreams[s.Stream]
 		if q == nil {
@@ -40,9 +42,19 @@ func (m *Master) apply(fx core.Effects) {
 		}
 		if s.Event != nil {
 			if s.Event != lastFw {
-				lastFw, b = s.Event, encode(s.Event)
+				lastFw, bj, bp = s.Event, nil, nil
 			}
-			q.push(b)
+			if q.protobuf {
+				if bp == nil {
+					bp = encodeEvent(s.Event, true)
+				}
+				q.push(bp)
+			} else {
+				if bj == nil {
+					bj = encodeEvent(s.Event, false)
+				}
+				q.push(bj)
+			}
 			m.metrics.eventsSent.WithLabelValues(string(s.Event.Type)).Inc()
 		}
 		if s.Close {
@@ -115,6 +127,19 @@ func (m *Master) closeStreams() {
 		q.close()
 		delete(m.agentConns, id)
 	}
+}
+
+// encodeEvent is encode for a framework's event, in protobuf or JSON.
+func encodeEvent(ev *mesos.Event, protobuf bool) []byte {
+	if !protobuf {
+		return encode(ev)
+	}
+	b, err := mesospb.MarshalEvent(ev)
+	if err != nil {
+		slog.Error("dropping an event that cannot be encoded", "type", ev.Type, "err", err)
+		return nil
+	}
+	return b
 }
 
 // encode marshals an event. Input is validated on the way in, so a failure

@@ -337,7 +337,7 @@ func TestSchedulerAPIErrors(t *testing.T) {
 		{"GET", http.MethodGet, nil, "", 405, "POST"},
 		{"no content type", http.MethodPost, nil, `{}`, 415, "a request body must be application/json"},
 		{"text content type", http.MethodPost, map[string]string{"Content-Type": "text/plain"}, `{}`, 415, "application/json"},
-		{"protobuf", http.MethodPost, map[string]string{"Content-Type": "application/x-protobuf"}, `{}`, 415, "protobuf"},
+		{"protobuf that is not a Call", http.MethodPost, map[string]string{"Content-Type": "application/x-protobuf"}, `{}`, 400, "Failed to parse body into Call"},
 		{"malformed json", http.MethodPost, jsonCT, `{"type":`, 400, "Failed to parse body into Call"},
 		{"wrong field type", http.MethodPost, jsonCT, `{"type":"KILL","kill":{"task_id":"x"}}`, 400, "Failed to parse"},
 		{"unknown call", http.MethodPost, jsonCT, `{"type":"UNKNOWN","framework_id":{"value":"x"}}`, 501, "UNKNOWN"},

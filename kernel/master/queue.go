@@ -11,6 +11,9 @@ type queue struct {
 	items  [][]byte
 	closed bool
 	notify chan struct{} // capacity 1: "something changed"
+	// protobuf says a framework stream's events are written in protobuf
+	// rather than JSON. Set before the queue is shared, then read only.
+	protobuf bool
 }
 
 func newQueue() *queue { return &queue{notify: make(chan struct{}, 1)} }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"corral/internal/edge"
 	"corral/kernel/master/internal/core"
 	"corral/kernel/mesos"
+	"corral/kernel/mesos/mesospb"
 )
 
 // maxCallBytes bounds a scheduler call body.
@@ -51,26 +53,9 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 // decodeCall checks the method and content type and parses a JSON body into
 // v. The errors are Mesos' statuses and wording.
 func decodeCall(r *http.Request, v any) error {
-	if r.Method != http.MethodPost {
-		return errorf(http.StatusMethodNotAllowed, "Expecting a 'POST' request, received '%s'", r.Method)
-	}
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		return errorf(http.StatusBadRequest, "Expecting 'Content-Type' to be present")
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || mt != "application/json" {
-		if mt == "application/x-protobuf" {
-			return errorf(http.StatusUnsupportedMediaType, "Expecting 'Content-Type' of application/json: protobuf requests are not supported")
-		}
-		return errorf(http.StatusUnsupportedMediaType, "Expecting 'Content-Type' of application/json")
-	}
-	body, err := edge.ReadBody(r)
+	body, _, err := callBody(r, false)
 	if err != nil {
 		return err
-	}
-	if len(body) > maxCallBytes {
-		return errorf(http.StatusRequestEntityTooLarge, "Request body is larger than %d bytes", maxCallBytes)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return errorf(http.StatusBadRequest, "Failed to parse body into Call: %v", err)
@@ -78,22 +63,107 @@ func decodeCall(r *http.Request, v any) error {
 	return nil
 }
 
-// acceptsJSON reports whether an Accept header allows application/json.
-func acceptsJSON(accept string) bool {
-	if accept == "" {
+// decodeSchedulerCall is decodeCall for a scheduler call, which may also
+// be protobuf (Content-Type application/x-protobuf): one serialized
+// mesos.v1.scheduler.Call, decoded to the same value as its JSON form.
+func decodeSchedulerCall(r *http.Request, call *mesos.Call) error {
+	body, protobuf, err := callBody(r, true)
+	if err != nil {
+		return err
+	}
+	if protobuf {
+		err = mesospb.UnmarshalCall(body, call)
+	} else {
+		err = json.Unmarshal(body, call)
+	}
+	if err != nil {
+		return errorf(http.StatusBadRequest, "Failed to parse body into Call: %v", err)
+	}
+	return nil
+}
+
+// callBody checks the method and content type and reads the body; it
+// reports whether the body is protobuf, which only protobufOK allows.
+func callBody(r *http.Request, protobufOK bool) ([]byte, bool, error) {
+	if r.Method != http.MethodPost {
+		return nil, false, errorf(http.StatusMethodNotAllowed, "Expecting a 'POST' request, received '%s'", r.Method)
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil, false, errorf(http.StatusBadRequest, "Expecting 'Content-Type' to be present")
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	protobuf := err == nil && mt == mesospb.MediaType
+	switch {
+	case protobuf && !protobufOK:
+		return nil, false, errorf(http.StatusUnsupportedMediaType, "Expecting 'Content-Type' of application/json: protobuf requests are not supported")
+	case protobuf:
+	case err != nil || mt != "application/json":
+		if protobufOK {
+			return nil, false, errorf(http.StatusUnsupportedMediaType, "Expecting 'Content-Type' of application/json or %s", mesospb.MediaType)
+		}
+		return nil, false, errorf(http.StatusUnsupportedMediaType, "Expecting 'Content-Type' of application/json")
+	}
+	body, err := edge.ReadBody(r)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(body) > maxCallBytes {
+		return nil, false, errorf(http.StatusRequestEntityTooLarge, "Request body is larger than %d bytes", maxCallBytes)
+	}
+	return body, protobuf, nil
+}
+
+// streamType picks the media type of a SUBSCRIBE stream from the
+// request's Accept header, as Mesos does: JSON if it is acceptable (an
+// absent Accept allows anything), else protobuf, else "" (406).
+func streamType(accept string) string {
+	for _, mt := range []string{"application/json", mesospb.MediaType} {
+		if acceptable(accept, mt) {
+			return mt
+		}
+	}
+	return ""
+}
+
+// acceptable reports whether an Accept header allows the media type mt:
+// the most specific of its ranges that matches mt (mt itself, then
+// type/*, then */*) must not have q=0.
+func acceptable(accept, mt string) bool {
+	if strings.TrimSpace(accept) == "" {
 		return true
 	}
+	typ, _, _ := strings.Cut(mt, "/")
+	best, allowed := 0, false
 	for _, part := range strings.Split(accept, ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		rng, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
 			continue
 		}
-		switch mt {
-		case "application/json", "application/*", "*/*":
-			return true
+		specificity := 0
+		switch rng {
+		case mt:
+			specificity = 3
+		case typ + "/*":
+			specificity = 2
+		case "*/*":
+			specificity = 1
+		}
+		if specificity > best {
+			best, allowed = specificity, params["q"] == "" || qValue(params["q"]) > 0
 		}
 	}
-	return false
+	return allowed
+}
+
+// qValue parses a quality value; a malformed one counts as 1, as a
+// missing one does.
+func qValue(s string) float64 {
+	q, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 1
+	}
+	return q
 }
 
 // recoveryWait bounds how long a call waits for a master that has just
@@ -133,7 +203,7 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 	if !m.awaitRecovery(w, r) {
 		return
 	}
-	if err := decodeCall(r, &call); err != nil {
+	if err := decodeSchedulerCall(r, &call); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -222,8 +292,9 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.C
 		writeError(w, r, errorf(http.StatusBadRequest, "Subscribe calls should not include the 'Mesos-Stream-Id' header"))
 		return
 	}
-	if !acceptsJSON(r.Header.Get("Accept")) {
-		writeError(w, r, errorf(http.StatusNotAcceptable, "Expecting 'Accept' to allow 'application/json'"))
+	mediaType := streamType(r.Header.Get("Accept"))
+	if mediaType == "" {
+		writeError(w, r, errorf(http.StatusNotAcceptable, "Expecting 'Accept' to allow 'application/json' or '%s'", mesospb.MediaType))
 		return
 	}
 	flusher, ok := w.(http.Flusher)
@@ -233,6 +304,7 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.C
 	}
 	var id, refusal, intruder string
 	streamID, q := uuid.NewString(), newQueue()
+	q.protobuf = mediaType == mesospb.MediaType
 	// Check and subscribe in one step, so nothing can remove the framework
 	// in between. Whatever happens to this request afterwards, the loop
 	// hears that the stream ended (a no-op if it never became current).
@@ -263,12 +335,12 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.C
 		return
 	}
 	if refusal != "" {
-		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Type", mediaType)
 		w.WriteHeader(http.StatusOK)
-		_ = mesos.WriteRecord(w, encode(&mesos.Event{Type: mesos.EventError, Error: &mesos.Error{Message: refusal}}))
+		_ = mesos.WriteRecord(w, encodeEvent(&mesos.Event{Type: mesos.EventError, Error: &mesos.Error{Message: refusal}}, q.protobuf))
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", mediaType)
 	w.Header().Set("Mesos-Stream-Id", streamID)
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)

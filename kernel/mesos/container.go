@@ -16,16 +16,16 @@ import (
 // refuse a task that sets them, naming the field, rather than run it
 // without what it asked for.
 type ContainerInfo struct {
-	Type     string   `json:"type,omitempty"`
-	Volumes  []Volume `json:"volumes,omitempty"`
-	Hostname string   `json:"hostname,omitempty"`
+	Type     string   `json:"type,omitempty" pb:"1,enum=ContainerType"`
+	Volumes  []Volume `json:"volumes,omitempty" pb:"2"`
+	Hostname string   `json:"hostname,omitempty" pb:"4"`
 
-	Docker       *DockerInfo     `json:"docker,omitempty"`
-	NetworkInfos []NetworkInfo   `json:"network_infos,omitempty"`
-	Mesos        json.RawMessage `json:"mesos,omitempty"`
-	LinuxInfo    json.RawMessage `json:"linux_info,omitempty"`
-	RlimitInfo   json.RawMessage `json:"rlimit_info,omitempty"`
-	TTYInfo      json.RawMessage `json:"tty_info,omitempty"`
+	Docker       *DockerInfo     `json:"docker,omitempty" pb:"3"`
+	NetworkInfos []NetworkInfo   `json:"network_infos,omitempty" pb:"7"`
+	Mesos        json.RawMessage `json:"mesos,omitempty" pb:"5,raw"`
+	LinuxInfo    json.RawMessage `json:"linux_info,omitempty" pb:"8,raw"`
+	RlimitInfo   json.RawMessage `json:"rlimit_info,omitempty" pb:"9,raw"`
+	TTYInfo      json.RawMessage `json:"tty_info,omitempty" pb:"10,raw"`
 }
 
 // Container types.
@@ -37,11 +37,11 @@ const (
 // Volume is the proto Volume message: ContainerPath in the container
 // (relative: in the sandbox), with Mode RO or RW, from Source.
 type Volume struct {
-	Mode          string          `json:"mode,omitempty"`
-	ContainerPath string          `json:"container_path"`
-	HostPath      string          `json:"host_path,omitempty"`
-	Image         json.RawMessage `json:"image,omitempty"`
-	Source        *VolumeSource   `json:"source,omitempty"`
+	Mode          string          `json:"mode,omitempty" pb:"3,enum=VolumeMode"`
+	ContainerPath string          `json:"container_path" pb:"1,req"`
+	HostPath      string          `json:"host_path,omitempty" pb:"2"`
+	Image         json.RawMessage `json:"image,omitempty" pb:"4,raw"`
+	Source        *VolumeSource   `json:"source,omitempty" pb:"5"`
 }
 
 // Volume modes.
@@ -53,13 +53,13 @@ const (
 // VolumeSource is Volume.Source. Of its types corral implements SECRET;
 // the other sources are kept as given for validation to refuse.
 type VolumeSource struct {
-	Type   string  `json:"type,omitempty"`
-	Secret *Secret `json:"secret,omitempty"`
+	Type   string  `json:"type,omitempty" pb:"1,enum=VolumeSourceType"`
+	Secret *Secret `json:"secret,omitempty" pb:"4"`
 
-	DockerVolume json.RawMessage `json:"docker_volume,omitempty"`
-	HostPath     json.RawMessage `json:"host_path,omitempty"`
-	SandboxPath  json.RawMessage `json:"sandbox_path,omitempty"`
-	CSIVolume    json.RawMessage `json:"csi_volume,omitempty"`
+	DockerVolume json.RawMessage `json:"docker_volume,omitempty" pb:"2,raw"`
+	HostPath     json.RawMessage `json:"host_path,omitempty" pb:"5,raw"`
+	SandboxPath  json.RawMessage `json:"sandbox_path,omitempty" pb:"3,raw"`
+	CSIVolume    json.RawMessage `json:"csi_volume,omitempty" pb:"6,raw"`
 }
 
 // VolumeSourceSecret is the type of a volume that is a secret file.

@@ -10,13 +10,13 @@ import (
 // DockerInfo is ContainerInfo.DockerInfo: the image a DOCKER container
 // runs and how (see workloads: Docker). Network is HOST when empty.
 type DockerInfo struct {
-	Image          string        `json:"image"`
-	Network        string        `json:"network,omitempty"`
-	PortMappings   []PortMapping `json:"port_mappings,omitempty"`
-	Privileged     bool          `json:"privileged,omitempty"`
-	Parameters     []Parameter   `json:"parameters,omitempty"`
-	ForcePullImage bool          `json:"force_pull_image,omitempty"`
-	VolumeDriver   string        `json:"volume_driver,omitempty"`
+	Image          string        `json:"image" pb:"1,req"`
+	Network        string        `json:"network,omitempty" pb:"2,enum=DockerNetwork"`
+	PortMappings   []PortMapping `json:"port_mappings,omitempty" pb:"3"`
+	Privileged     bool          `json:"privileged,omitempty" pb:"4"`
+	Parameters     []Parameter   `json:"parameters,omitempty" pb:"5"`
+	ForcePullImage bool          `json:"force_pull_image,omitempty" pb:"6"`
+	VolumeDriver   string        `json:"volume_driver,omitempty" pb:"7"`
 }
 
 // Docker networks.
@@ -30,25 +30,25 @@ const (
 // PortMapping maps a host port (one of the task's port resources) to a
 // port of the container, for tcp (default) or udp.
 type PortMapping struct {
-	HostPort      uint32 `json:"host_port"`
-	ContainerPort uint32 `json:"container_port"`
-	Protocol      string `json:"protocol,omitempty"`
+	HostPort      uint32 `json:"host_port" pb:"1,req"`
+	ContainerPort uint32 `json:"container_port" pb:"2,req"`
+	Protocol      string `json:"protocol,omitempty" pb:"3"`
 }
 
 // Parameter is a `docker run` option, --key=value.
 type Parameter struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
+	Key   string `json:"key" pb:"1,req"`
+	Value string `json:"value" pb:"2,req"`
 }
 
 // NetworkInfo is the proto NetworkInfo; corral uses Name, for a Docker
 // container's USER network. The rest is kept for validation to refuse.
 type NetworkInfo struct {
-	Name         string          `json:"name,omitempty"`
-	Groups       json.RawMessage `json:"groups,omitempty"`
-	Labels       json.RawMessage `json:"labels,omitempty"`
-	IPAddresses  json.RawMessage `json:"ip_addresses,omitempty"`
-	PortMappings []PortMapping   `json:"port_mappings,omitempty"`
+	Name         string          `json:"name,omitempty" pb:"6"`
+	Groups       json.RawMessage `json:"groups,omitempty" pb:"3,raw=strings"`
+	Labels       json.RawMessage `json:"labels,omitempty" pb:"4,raw=labels"`
+	IPAddresses  json.RawMessage `json:"ip_addresses,omitempty" pb:"5,raw=ipaddresses"`
+	PortMappings []PortMapping   `json:"port_mappings,omitempty" pb:"7"`
 }
 
 // DockerParameter says what corral does with a `docker run` option given

@@ -49,7 +49,7 @@ func (v LimitValue) MarshalJSON() ([]byte, error) {
 
 // Limit is one entry of TaskInfo.limits (a Value.Scalar).
 type Limit struct {
-	Value LimitValue `json:"value"`
+	Value LimitValue `json:"value" pb:"1,req,inf"`
 }
 
 // LimitsProblem validates a task's limits against its requests (cpus and

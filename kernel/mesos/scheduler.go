@@ -27,26 +27,26 @@ const (
 
 // Call is the scheduler Call message: the body of POST /api/v1/scheduler.
 type Call struct {
-	FrameworkID     *ID              `json:"framework_id,omitempty"`
-	Type            CallType         `json:"type"`
-	Subscribe       *Subscribe       `json:"subscribe,omitempty"`
-	Accept          *Accept          `json:"accept,omitempty"`
-	Decline         *Decline         `json:"decline,omitempty"`
-	Revive          *Revive          `json:"revive,omitempty"`
-	Suppress        *Suppress        `json:"suppress,omitempty"`
-	Kill            *Kill            `json:"kill,omitempty"`
-	Shutdown        *Shutdown        `json:"shutdown,omitempty"`
-	Acknowledge     *Acknowledge     `json:"acknowledge,omitempty"`
-	Reconcile       *Reconcile       `json:"reconcile,omitempty"`
-	Message         *Message         `json:"message,omitempty"`
-	Request         *Request         `json:"request,omitempty"`
-	UpdateFramework *UpdateFramework `json:"update_framework,omitempty"`
+	FrameworkID     *ID              `json:"framework_id,omitempty" pb:"1"`
+	Type            CallType         `json:"type" pb:"2,enum=CallType"`
+	Subscribe       *Subscribe       `json:"subscribe,omitempty" pb:"3"`
+	Accept          *Accept          `json:"accept,omitempty" pb:"4"`
+	Decline         *Decline         `json:"decline,omitempty" pb:"5"`
+	Revive          *Revive          `json:"revive,omitempty" pb:"15"`
+	Suppress        *Suppress        `json:"suppress,omitempty" pb:"16"`
+	Kill            *Kill            `json:"kill,omitempty" pb:"6"`
+	Shutdown        *Shutdown        `json:"shutdown,omitempty" pb:"7"`
+	Acknowledge     *Acknowledge     `json:"acknowledge,omitempty" pb:"8"`
+	Reconcile       *Reconcile       `json:"reconcile,omitempty" pb:"9"`
+	Message         *Message         `json:"message,omitempty" pb:"10"`
+	Request         *Request         `json:"request,omitempty" pb:"11"`
+	UpdateFramework *UpdateFramework `json:"update_framework,omitempty" pb:"19"`
 }
 
 // Subscribe is Call.Subscribe.
 type Subscribe struct {
-	FrameworkInfo   FrameworkInfo `json:"framework_info"`
-	SuppressedRoles []string      `json:"suppressed_roles,omitempty"`
+	FrameworkInfo   FrameworkInfo `json:"framework_info" pb:"1"`
+	SuppressedRoles []string      `json:"suppressed_roles,omitempty" pb:"2"`
 }
 
 // OperationType is Offer.Operation.Type.
@@ -65,90 +65,90 @@ const (
 
 // Launch is Offer.Operation.Launch.
 type Launch struct {
-	TaskInfos []TaskInfo `json:"task_infos"`
+	TaskInfos []TaskInfo `json:"task_infos" pb:"1"`
 }
 
 // Operation is Offer.Operation.
 type Operation struct {
-	Type   OperationType `json:"type"`
-	ID     *ID           `json:"id,omitempty"`
-	Launch *Launch       `json:"launch,omitempty"`
+	Type   OperationType `json:"type" pb:"1,enum=OperationType"`
+	ID     *ID           `json:"id,omitempty" pb:"12"`
+	Launch *Launch       `json:"launch,omitempty" pb:"2"`
 }
 
 // Accept is Call.Accept.
 type Accept struct {
-	OfferIDs   []ID        `json:"offer_ids"`
-	Operations []Operation `json:"operations,omitempty"`
-	Filters    *Filters    `json:"filters,omitempty"`
+	OfferIDs   []ID        `json:"offer_ids" pb:"1"`
+	Operations []Operation `json:"operations,omitempty" pb:"2"`
+	Filters    *Filters    `json:"filters,omitempty" pb:"3"`
 }
 
 // Decline is Call.Decline.
 type Decline struct {
-	OfferIDs []ID     `json:"offer_ids"`
-	Filters  *Filters `json:"filters,omitempty"`
+	OfferIDs []ID     `json:"offer_ids" pb:"1"`
+	Filters  *Filters `json:"filters,omitempty" pb:"2"`
 }
 
 // Revive is Call.Revive; no roles means all of the framework's roles.
 type Revive struct {
-	Roles []string `json:"roles,omitempty"`
+	Roles []string `json:"roles,omitempty" pb:"1"`
 }
 
 // Suppress is Call.Suppress; no roles means all of the framework's roles.
 type Suppress struct {
-	Roles []string `json:"roles,omitempty"`
+	Roles []string `json:"roles,omitempty" pb:"1"`
 }
 
 // Kill is Call.Kill.
 type Kill struct {
-	TaskID     ID          `json:"task_id"`
-	AgentID    *ID         `json:"agent_id,omitempty"`
-	KillPolicy *KillPolicy `json:"kill_policy,omitempty"`
+	TaskID     ID          `json:"task_id" pb:"1"`
+	AgentID    *ID         `json:"agent_id,omitempty" pb:"2"`
+	KillPolicy *KillPolicy `json:"kill_policy,omitempty" pb:"3"`
 }
 
 // Shutdown is Call.Shutdown.
 type Shutdown struct {
-	ExecutorID ID `json:"executor_id"`
-	AgentID    ID `json:"agent_id"`
+	ExecutorID ID `json:"executor_id" pb:"1"`
+	AgentID    ID `json:"agent_id" pb:"2"`
 }
 
 // Acknowledge is Call.Acknowledge; UUID is base64.
 type Acknowledge struct {
-	AgentID ID     `json:"agent_id"`
-	TaskID  ID     `json:"task_id"`
-	UUID    string `json:"uuid"`
+	AgentID ID     `json:"agent_id" pb:"1"`
+	TaskID  ID     `json:"task_id" pb:"2"`
+	UUID    string `json:"uuid" pb:"3,req,b64"`
 }
 
 // ReconcileTask is one entry of Call.Reconcile.tasks.
 type ReconcileTask struct {
-	TaskID  ID  `json:"task_id"`
-	AgentID *ID `json:"agent_id,omitempty"`
+	TaskID  ID  `json:"task_id" pb:"1"`
+	AgentID *ID `json:"agent_id,omitempty" pb:"2"`
 }
 
 // Reconcile is Call.Reconcile; an empty list asks for implicit
 // reconciliation.
 type Reconcile struct {
-	Tasks []ReconcileTask `json:"tasks,omitempty"`
+	Tasks []ReconcileTask `json:"tasks,omitempty" pb:"1"`
 }
 
 // Message is Call.Message and Event.Message; Data is base64.
 type Message struct {
-	AgentID    ID     `json:"agent_id"`
-	ExecutorID ID     `json:"executor_id"`
-	Data       string `json:"data"`
+	AgentID    ID     `json:"agent_id" pb:"1"`
+	ExecutorID ID     `json:"executor_id" pb:"2"`
+	Data       string `json:"data" pb:"3,req,b64"`
 }
 
 // Request is Call.Request; accepted and ignored, as by Mesos' allocator.
 type Request struct {
 	Requests []struct {
-		AgentID   *ID        `json:"agent_id,omitempty"`
-		Resources []Resource `json:"resources,omitempty"`
-	} `json:"requests"`
+		AgentID   *ID        `json:"agent_id,omitempty" pb:"1"`
+		Resources []Resource `json:"resources,omitempty" pb:"2"`
+	} `json:"requests" pb:"1"`
 }
 
 // UpdateFramework is Call.UpdateFramework.
 type UpdateFramework struct {
-	FrameworkInfo   FrameworkInfo `json:"framework_info"`
-	SuppressedRoles []string      `json:"suppressed_roles,omitempty"`
+	FrameworkInfo   FrameworkInfo `json:"framework_info" pb:"1"`
+	SuppressedRoles []string      `json:"suppressed_roles,omitempty" pb:"2"`
 }
 
 // EventType is the scheduler Event.Type enum.
@@ -169,47 +169,47 @@ const (
 // Event is the scheduler Event message: one RecordIO record of the
 // SUBSCRIBE stream.
 type Event struct {
-	Type       EventType   `json:"type"`
-	Subscribed *Subscribed `json:"subscribed,omitempty"`
-	Offers     *Offers     `json:"offers,omitempty"`
-	Rescind    *Rescind    `json:"rescind,omitempty"`
-	Update     *Update     `json:"update,omitempty"`
-	Message    *Message    `json:"message,omitempty"`
-	Failure    *Failure    `json:"failure,omitempty"`
-	Error      *Error      `json:"error,omitempty"`
+	Type       EventType   `json:"type" pb:"1,enum=EventType"`
+	Subscribed *Subscribed `json:"subscribed,omitempty" pb:"2"`
+	Offers     *Offers     `json:"offers,omitempty" pb:"3"`
+	Rescind    *Rescind    `json:"rescind,omitempty" pb:"4"`
+	Update     *Update     `json:"update,omitempty" pb:"5"`
+	Message    *Message    `json:"message,omitempty" pb:"6"`
+	Failure    *Failure    `json:"failure,omitempty" pb:"7"`
+	Error      *Error      `json:"error,omitempty" pb:"8"`
 }
 
 // Subscribed is Event.Subscribed.
 type Subscribed struct {
-	FrameworkID              ID          `json:"framework_id"`
-	HeartbeatIntervalSeconds Float       `json:"heartbeat_interval_seconds,omitempty"`
-	MasterInfo               *MasterInfo `json:"master_info,omitempty"`
+	FrameworkID              ID          `json:"framework_id" pb:"1"`
+	HeartbeatIntervalSeconds Float       `json:"heartbeat_interval_seconds,omitempty" pb:"2"`
+	MasterInfo               *MasterInfo `json:"master_info,omitempty" pb:"3"`
 }
 
 // Offers is Event.Offers; note the offers.offers[] nesting of the proto.
 type Offers struct {
-	Offers []Offer `json:"offers"`
+	Offers []Offer `json:"offers" pb:"1"`
 }
 
 // Rescind is Event.Rescind.
 type Rescind struct {
-	OfferID ID `json:"offer_id"`
+	OfferID ID `json:"offer_id" pb:"1"`
 }
 
 // Update is Event.Update.
 type Update struct {
-	Status TaskStatus `json:"status"`
+	Status TaskStatus `json:"status" pb:"1"`
 }
 
 // Failure is Event.Failure: an agent was removed (AgentID only) or an
 // executor exited (with ExecutorID and Status).
 type Failure struct {
-	AgentID    *ID  `json:"agent_id,omitempty"`
-	ExecutorID *ID  `json:"executor_id,omitempty"`
-	Status     *Int `json:"status,omitempty"`
+	AgentID    *ID  `json:"agent_id,omitempty" pb:"1"`
+	ExecutorID *ID  `json:"executor_id,omitempty" pb:"2"`
+	Status     *Int `json:"status,omitempty" pb:"3"`
 }
 
 // Error is Event.Error.
 type Error struct {
-	Message string `json:"message"`
+	Message string `json:"message" pb:"1,req"`
 }

@@ -9,18 +9,18 @@ import (
 // ID is the shape of every Mesos identifier message (FrameworkID, AgentID,
 // OfferID, TaskID, ExecutorID): {"value": "..."}.
 type ID struct {
-	Value string `json:"value"`
+	Value string `json:"value" pb:"1,req"`
 }
 
 // Label is one key/value pair of a Labels message.
 type Label struct {
-	Key   string `json:"key"`
-	Value string `json:"value,omitempty"`
+	Key   string `json:"key" pb:"1,req"`
+	Value string `json:"value,omitempty" pb:"2"`
 }
 
 // Labels is the proto Labels message.
 type Labels struct {
-	Labels []Label `json:"labels"`
+	Labels []Label `json:"labels" pb:"1"`
 }
 
 // ValueType is the proto Value.Type enum.
@@ -36,73 +36,73 @@ const (
 
 // ScalarValue is Value.Scalar.
 type ScalarValue struct {
-	Value Float `json:"value"`
+	Value Float `json:"value" pb:"1,req"`
 }
 
 // Range is one inclusive Value.Range.
 type Range struct {
-	Begin Uint `json:"begin"`
-	End   Uint `json:"end"`
+	Begin Uint `json:"begin" pb:"1,req"`
+	End   Uint `json:"end" pb:"2,req"`
 }
 
 // RangesValue is Value.Ranges.
 type RangesValue struct {
-	Range []Range `json:"range"`
+	Range []Range `json:"range" pb:"1"`
 }
 
 // SetValue is Value.Set.
 type SetValue struct {
-	Item []string `json:"item"`
+	Item []string `json:"item" pb:"1"`
 }
 
 // TextValue is Value.Text.
 type TextValue struct {
-	Value string `json:"value"`
+	Value string `json:"value" pb:"1,req"`
 }
 
 // AllocationInfo says which role a resource or offer is allocated to.
 type AllocationInfo struct {
-	Role string `json:"role,omitempty"`
+	Role string `json:"role,omitempty" pb:"1"`
 }
 
 // ReservationInfo is one entry of Resource.reservations, or the legacy
 // Resource.reservation (which sets only Principal and Labels).
 type ReservationInfo struct {
-	Type      string  `json:"type,omitempty"`
-	Role      string  `json:"role,omitempty"`
-	Principal string  `json:"principal,omitempty"`
-	Labels    *Labels `json:"labels,omitempty"`
+	Type      string  `json:"type,omitempty" pb:"4,enum=ReservationType"`
+	Role      string  `json:"role,omitempty" pb:"3"`
+	Principal string  `json:"principal,omitempty" pb:"1"`
+	Labels    *Labels `json:"labels,omitempty" pb:"2"`
 }
 
 // Resource is the proto Resource message (the subset corral uses). Role
 // and Reservation are the pre-refinement reservation format, Reservations
 // the post-refinement one; see ResourceFormat.
 type Resource struct {
-	Name           string            `json:"name"`
-	Type           ValueType         `json:"type"`
-	Scalar         *ScalarValue      `json:"scalar,omitempty"`
-	Ranges         *RangesValue      `json:"ranges,omitempty"`
-	Set            *SetValue         `json:"set,omitempty"`
-	Role           string            `json:"role,omitempty"`
-	Reservation    *ReservationInfo  `json:"reservation,omitempty"`
-	AllocationInfo *AllocationInfo   `json:"allocation_info,omitempty"`
-	Reservations   []ReservationInfo `json:"reservations,omitempty"`
+	Name           string            `json:"name" pb:"1,req"`
+	Type           ValueType         `json:"type" pb:"2,req,enum=ValueType"`
+	Scalar         *ScalarValue      `json:"scalar,omitempty" pb:"3"`
+	Ranges         *RangesValue      `json:"ranges,omitempty" pb:"4"`
+	Set            *SetValue         `json:"set,omitempty" pb:"5"`
+	Role           string            `json:"role,omitempty" pb:"6"`
+	Reservation    *ReservationInfo  `json:"reservation,omitempty" pb:"8"`
+	AllocationInfo *AllocationInfo   `json:"allocation_info,omitempty" pb:"11"`
+	Reservations   []ReservationInfo `json:"reservations,omitempty" pb:"13"`
 }
 
 // Attribute is the proto Attribute message.
 type Attribute struct {
-	Name   string       `json:"name"`
-	Type   ValueType    `json:"type"`
-	Scalar *ScalarValue `json:"scalar,omitempty"`
-	Ranges *RangesValue `json:"ranges,omitempty"`
-	Set    *SetValue    `json:"set,omitempty"`
-	Text   *TextValue   `json:"text,omitempty"`
+	Name   string       `json:"name" pb:"1,req"`
+	Type   ValueType    `json:"type" pb:"2,req,enum=ValueType"`
+	Scalar *ScalarValue `json:"scalar,omitempty" pb:"3"`
+	Ranges *RangesValue `json:"ranges,omitempty" pb:"4"`
+	Set    *SetValue    `json:"set,omitempty" pb:"6"`
+	Text   *TextValue   `json:"text,omitempty" pb:"5"`
 }
 
 // Capability is a FrameworkInfo.Capability; Type is e.g. "MULTI_ROLE",
 // "PARTITION_AWARE", "TASK_KILLING_STATE".
 type Capability struct {
-	Type string `json:"type"`
+	Type string `json:"type" pb:"1,enum=Capability"`
 }
 
 // Framework capability names corral understands.
@@ -116,18 +116,18 @@ const (
 
 // FrameworkInfo is the proto FrameworkInfo message.
 type FrameworkInfo struct {
-	User            string       `json:"user"`
-	Name            string       `json:"name"`
-	ID              *ID          `json:"id,omitempty"`
-	FailoverTimeout *Float       `json:"failover_timeout,omitempty"`
-	Checkpoint      *bool        `json:"checkpoint,omitempty"`
-	Role            string       `json:"role,omitempty"`
-	Roles           []string     `json:"roles,omitempty"`
-	Hostname        string       `json:"hostname,omitempty"`
-	Principal       string       `json:"principal,omitempty"`
-	WebuiURL        string       `json:"webui_url,omitempty"`
-	Capabilities    []Capability `json:"capabilities,omitempty"`
-	Labels          *Labels      `json:"labels,omitempty"`
+	User            string       `json:"user" pb:"1,req"`
+	Name            string       `json:"name" pb:"2,req"`
+	ID              *ID          `json:"id,omitempty" pb:"3"`
+	FailoverTimeout *Float       `json:"failover_timeout,omitempty" pb:"4"`
+	Checkpoint      *bool        `json:"checkpoint,omitempty" pb:"5"`
+	Role            string       `json:"role,omitempty" pb:"6"`
+	Roles           []string     `json:"roles,omitempty" pb:"12"`
+	Hostname        string       `json:"hostname,omitempty" pb:"7"`
+	Principal       string       `json:"principal,omitempty" pb:"8"`
+	WebuiURL        string       `json:"webui_url,omitempty" pb:"9"`
+	Capabilities    []Capability `json:"capabilities,omitempty" pb:"10"`
+	Labels          *Labels      `json:"labels,omitempty" pb:"11"`
 }
 
 // HasCapability reports whether the framework declared capability c.
@@ -160,20 +160,20 @@ func (f *FrameworkInfo) EffectiveRoles() []string {
 
 // Address is the proto Address message.
 type Address struct {
-	Hostname string `json:"hostname,omitempty"`
-	IP       string `json:"ip,omitempty"`
-	Port     Int    `json:"port"`
+	Hostname string `json:"hostname,omitempty" pb:"1"`
+	IP       string `json:"ip,omitempty" pb:"2"`
+	Port     Int    `json:"port" pb:"3,req"`
 }
 
 // MasterInfo is the proto MasterInfo message.
 type MasterInfo struct {
-	ID       string   `json:"id"`
-	IP       uint32   `json:"ip"`
-	Port     Int      `json:"port"`
-	PID      string   `json:"pid,omitempty"`
-	Hostname string   `json:"hostname,omitempty"`
-	Version  string   `json:"version,omitempty"`
-	Address  *Address `json:"address,omitempty"`
+	ID       string   `json:"id" pb:"1,req"`
+	IP       uint32   `json:"ip" pb:"2,req"`
+	Port     Int      `json:"port" pb:"3,req"`
+	PID      string   `json:"pid,omitempty" pb:"4"`
+	Hostname string   `json:"hostname,omitempty" pb:"5"`
+	Version  string   `json:"version,omitempty" pb:"6"`
+	Address  *Address `json:"address,omitempty" pb:"7"`
 }
 
 // BaseURL is the HTTP base URL ("http://host:port") of the master the
@@ -203,31 +203,31 @@ func (mi MasterInfo) BaseURLScheme(scheme string) (string, error) {
 
 // Offer is the proto Offer message.
 type Offer struct {
-	ID             ID              `json:"id"`
-	FrameworkID    ID              `json:"framework_id"`
-	AgentID        ID              `json:"agent_id"`
-	Hostname       string          `json:"hostname"`
-	URL            *URL            `json:"url,omitempty"`
-	AllocationInfo *AllocationInfo `json:"allocation_info,omitempty"`
-	Resources      []Resource      `json:"resources"`
-	Attributes     []Attribute     `json:"attributes,omitempty"`
-	ExecutorIDs    []ID            `json:"executor_ids,omitempty"`
+	ID             ID              `json:"id" pb:"1"`
+	FrameworkID    ID              `json:"framework_id" pb:"2"`
+	AgentID        ID              `json:"agent_id" pb:"3"`
+	Hostname       string          `json:"hostname" pb:"4,req"`
+	URL            *URL            `json:"url,omitempty" pb:"8"`
+	AllocationInfo *AllocationInfo `json:"allocation_info,omitempty" pb:"10"`
+	Resources      []Resource      `json:"resources" pb:"5"`
+	Attributes     []Attribute     `json:"attributes,omitempty" pb:"7"`
+	ExecutorIDs    []ID            `json:"executor_ids,omitempty" pb:"6"`
 }
 
 // URL is the proto URL message (used for an offer's agent endpoint).
 type URL struct {
-	Scheme  string  `json:"scheme"`
-	Address Address `json:"address"`
-	Path    string  `json:"path,omitempty"`
+	Scheme  string  `json:"scheme" pb:"1,req"`
+	Address Address `json:"address" pb:"2"`
+	Path    string  `json:"path,omitempty" pb:"3"`
 }
 
 // Variable is one Environment variable: a plain Value (type "" or
 // VALUE), or (type SECRET) a Secret the agent resolves at launch.
 type Variable struct {
-	Name   string  `json:"name"`
-	Type   string  `json:"type,omitempty"`
-	Value  string  `json:"value,omitempty"`
-	Secret *Secret `json:"secret,omitempty"`
+	Name   string  `json:"name" pb:"1,req"`
+	Type   string  `json:"type,omitempty" pb:"3,enum=VariableType"`
+	Value  string  `json:"value,omitempty" pb:"2"`
+	Secret *Secret `json:"secret,omitempty" pb:"4"`
 }
 
 // Variable types.
@@ -240,9 +240,9 @@ const (
 // (by name; key is not supported), or an inline VALUE (base64 data in
 // JSON).
 type Secret struct {
-	Type      string           `json:"type"`
-	Reference *SecretReference `json:"reference,omitempty"`
-	Value     *SecretValue     `json:"value,omitempty"`
+	Type      string           `json:"type" pb:"1,enum=SecretType"`
+	Reference *SecretReference `json:"reference,omitempty" pb:"2"`
+	Value     *SecretValue     `json:"value,omitempty" pb:"3"`
 }
 
 // Secret types.
@@ -253,13 +253,13 @@ const (
 
 // SecretReference names a stored secret.
 type SecretReference struct {
-	Name string `json:"name"`
-	Key  string `json:"key,omitempty"`
+	Name string `json:"name" pb:"1,req"`
+	Key  string `json:"key,omitempty" pb:"2"`
 }
 
 // SecretValue is a secret given inline.
 type SecretValue struct {
-	Data []byte `json:"data"`
+	Data []byte `json:"data" pb:"1,req"`
 }
 
 // SecretRefs returns the names of the stored secrets the environment
@@ -281,7 +281,7 @@ func (e *Environment) SecretRefs() []string {
 
 // Environment is the proto Environment message.
 type Environment struct {
-	Variables []Variable `json:"variables"`
+	Variables []Variable `json:"variables" pb:"1"`
 }
 
 // CommandURI is CommandInfo.URI: an artifact the agent fetches into the
@@ -289,23 +289,23 @@ type Environment struct {
 // fetcher). Absent booleans take Mesos' defaults: Executable false,
 // Extract true, Cache false.
 type CommandURI struct {
-	Value      string `json:"value"`
-	Executable *bool  `json:"executable,omitempty"`
-	Extract    *bool  `json:"extract,omitempty"`
-	Cache      *bool  `json:"cache,omitempty"`
-	OutputFile string `json:"output_file,omitempty"`
+	Value      string `json:"value" pb:"1,req"`
+	Executable *bool  `json:"executable,omitempty" pb:"2"`
+	Extract    *bool  `json:"extract,omitempty" pb:"3"`
+	Cache      *bool  `json:"cache,omitempty" pb:"4"`
+	OutputFile string `json:"output_file,omitempty" pb:"5"`
 }
 
 // CommandInfo is the proto CommandInfo message. With Shell (default true)
 // Value is run by /bin/sh -c; otherwise Value is the program and Arguments
 // its argv (argv[0] included, as in Mesos).
 type CommandInfo struct {
-	URIs        []CommandURI `json:"uris,omitempty"`
-	Environment *Environment `json:"environment,omitempty"`
-	Shell       *bool        `json:"shell,omitempty"`
-	Value       string       `json:"value,omitempty"`
-	Arguments   []string     `json:"arguments,omitempty"`
-	User        string       `json:"user,omitempty"`
+	URIs        []CommandURI `json:"uris,omitempty" pb:"1"`
+	Environment *Environment `json:"environment,omitempty" pb:"2"`
+	Shell       *bool        `json:"shell,omitempty" pb:"6"`
+	Value       string       `json:"value,omitempty" pb:"3"`
+	Arguments   []string     `json:"arguments,omitempty" pb:"7"`
+	User        string       `json:"user,omitempty" pb:"5"`
 }
 
 // IsShell reports whether the command runs through the shell (the default).
@@ -314,64 +314,64 @@ func (c *CommandInfo) IsShell() bool { return c.Shell == nil || *c.Shell }
 // ExecutorInfo is accepted in TaskInfo only to be rejected: corral runs
 // command tasks with its built-in executor.
 type ExecutorInfo struct {
-	ExecutorID ID           `json:"executor_id"`
-	Command    *CommandInfo `json:"command,omitempty"`
+	ExecutorID ID           `json:"executor_id" pb:"1"`
+	Command    *CommandInfo `json:"command,omitempty" pb:"7"`
 }
 
 // DurationInfo is the proto DurationInfo message.
 type DurationInfo struct {
-	Nanoseconds Int `json:"nanoseconds"`
+	Nanoseconds Int `json:"nanoseconds" pb:"1,req"`
 }
 
 // KillPolicy is the proto KillPolicy message.
 type KillPolicy struct {
-	GracePeriod *DurationInfo `json:"grace_period,omitempty"`
+	GracePeriod *DurationInfo `json:"grace_period,omitempty" pb:"1"`
 }
 
 // HTTPCheckInfo is HealthCheck.HTTPCheckInfo.
 type HTTPCheckInfo struct {
-	Protocol string `json:"protocol,omitempty"`
-	Scheme   string `json:"scheme,omitempty"`
-	Port     Int    `json:"port"`
-	Path     string `json:"path,omitempty"`
-	Statuses []Int  `json:"statuses,omitempty"`
+	Protocol string `json:"protocol,omitempty" pb:"5,enum=NetworkProtocol"`
+	Scheme   string `json:"scheme,omitempty" pb:"3"`
+	Port     Int    `json:"port" pb:"1,req"`
+	Path     string `json:"path,omitempty" pb:"2"`
+	Statuses []Int  `json:"statuses,omitempty" pb:"4"`
 }
 
 // TCPCheckInfo is HealthCheck.TCPCheckInfo.
 type TCPCheckInfo struct {
-	Protocol string `json:"protocol,omitempty"`
-	Port     Int    `json:"port"`
+	Protocol string `json:"protocol,omitempty" pb:"2,enum=NetworkProtocol"`
+	Port     Int    `json:"port" pb:"1,req"`
 }
 
 // HealthCheck is the proto HealthCheck message; Type is COMMAND, HTTP or TCP.
 type HealthCheck struct {
-	Type                string         `json:"type,omitempty"`
-	Command             *CommandInfo   `json:"command,omitempty"`
-	HTTP                *HTTPCheckInfo `json:"http,omitempty"`
-	TCP                 *TCPCheckInfo  `json:"tcp,omitempty"`
-	DelaySeconds        *Float         `json:"delay_seconds,omitempty"`
-	IntervalSeconds     *Float         `json:"interval_seconds,omitempty"`
-	TimeoutSeconds      *Float         `json:"timeout_seconds,omitempty"`
-	ConsecutiveFailures *Int           `json:"consecutive_failures,omitempty"`
-	GracePeriodSeconds  *Float         `json:"grace_period_seconds,omitempty"`
+	Type                string         `json:"type,omitempty" pb:"8,enum=HealthCheckType"`
+	Command             *CommandInfo   `json:"command,omitempty" pb:"7"`
+	HTTP                *HTTPCheckInfo `json:"http,omitempty" pb:"1"`
+	TCP                 *TCPCheckInfo  `json:"tcp,omitempty" pb:"9"`
+	DelaySeconds        *Float         `json:"delay_seconds,omitempty" pb:"2"`
+	IntervalSeconds     *Float         `json:"interval_seconds,omitempty" pb:"3"`
+	TimeoutSeconds      *Float         `json:"timeout_seconds,omitempty" pb:"4"`
+	ConsecutiveFailures *Int           `json:"consecutive_failures,omitempty" pb:"5"`
+	GracePeriodSeconds  *Float         `json:"grace_period_seconds,omitempty" pb:"6"`
 }
 
 // TaskInfo is the proto TaskInfo message.
 type TaskInfo struct {
-	Name        string         `json:"name"`
-	TaskID      ID             `json:"task_id"`
-	AgentID     ID             `json:"agent_id"`
-	Resources   []Resource     `json:"resources"`
-	Executor    *ExecutorInfo  `json:"executor,omitempty"`
-	Command     *CommandInfo   `json:"command,omitempty"`
-	Container   *ContainerInfo `json:"container,omitempty"`
-	HealthCheck *HealthCheck   `json:"health_check,omitempty"`
-	KillPolicy  *KillPolicy    `json:"kill_policy,omitempty"`
-	Data        string         `json:"data,omitempty"`
-	Labels      *Labels        `json:"labels,omitempty"`
+	Name        string         `json:"name" pb:"1,req"`
+	TaskID      ID             `json:"task_id" pb:"2"`
+	AgentID     ID             `json:"agent_id" pb:"3"`
+	Resources   []Resource     `json:"resources" pb:"4"`
+	Executor    *ExecutorInfo  `json:"executor,omitempty" pb:"5"`
+	Command     *CommandInfo   `json:"command,omitempty" pb:"7"`
+	Container   *ContainerInfo `json:"container,omitempty" pb:"9"`
+	HealthCheck *HealthCheck   `json:"health_check,omitempty" pb:"8"`
+	KillPolicy  *KillPolicy    `json:"kill_policy,omitempty" pb:"12"`
+	Data        string         `json:"data,omitempty" pb:"6,b64"`
+	Labels      *Labels        `json:"labels,omitempty" pb:"10"`
 	// Limits are limits above the task's resources (its requests) for
 	// cpus and mem, to burst into idle capacity; +Inf is no limit.
-	Limits map[string]Limit `json:"limits,omitempty"`
+	Limits map[string]Limit `json:"limits,omitempty" pb:"15"`
 }
 
 // TaskState is the proto TaskState enum.
@@ -452,27 +452,27 @@ const (
 // TaskStatus is the proto TaskStatus message. UUID is base64 (proto bytes);
 // a status with a UUID must be acknowledged, one without must not.
 type TaskStatus struct {
-	TaskID          ID        `json:"task_id"`
-	State           TaskState `json:"state"`
-	Message         string    `json:"message,omitempty"`
-	Source          string    `json:"source,omitempty"`
-	Reason          string    `json:"reason,omitempty"`
-	Data            string    `json:"data,omitempty"`
-	AgentID         *ID       `json:"agent_id,omitempty"`
-	ExecutorID      *ID       `json:"executor_id,omitempty"`
-	Timestamp       Float     `json:"timestamp,omitempty"`
-	UUID            string    `json:"uuid,omitempty"`
-	Healthy         *bool     `json:"healthy,omitempty"`
-	Labels          *Labels   `json:"labels,omitempty"`
-	UnreachableTime *TimeInfo `json:"unreachable_time,omitempty"`
+	TaskID          ID        `json:"task_id" pb:"1"`
+	State           TaskState `json:"state" pb:"2,req,enum=TaskState"`
+	Message         string    `json:"message,omitempty" pb:"4"`
+	Source          string    `json:"source,omitempty" pb:"9,enum=Source"`
+	Reason          string    `json:"reason,omitempty" pb:"10,enum=Reason"`
+	Data            string    `json:"data,omitempty" pb:"3,b64"`
+	AgentID         *ID       `json:"agent_id,omitempty" pb:"5"`
+	ExecutorID      *ID       `json:"executor_id,omitempty" pb:"7"`
+	Timestamp       Float     `json:"timestamp,omitempty" pb:"6"`
+	UUID            string    `json:"uuid,omitempty" pb:"11,b64"`
+	Healthy         *bool     `json:"healthy,omitempty" pb:"8"`
+	Labels          *Labels   `json:"labels,omitempty" pb:"12"`
+	UnreachableTime *TimeInfo `json:"unreachable_time,omitempty" pb:"14"`
 }
 
 // TimeInfo is the proto TimeInfo message.
 type TimeInfo struct {
-	Nanoseconds Int `json:"nanoseconds"`
+	Nanoseconds Int `json:"nanoseconds" pb:"1,req"`
 }
 
 // Filters is the proto Filters message.
 type Filters struct {
-	RefuseSeconds *Float `json:"refuse_seconds,omitempty"`
+	RefuseSeconds *Float `json:"refuse_seconds,omitempty" pb:"1"`
 }

@@ -3,7 +3,6 @@ package sched
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -72,7 +71,7 @@ func (c *Client) send(ctx context.Context, call *mesos.Call) (streamID string, e
 		return "", fmt.Errorf("%w: cannot send %s", ErrNotSubscribed, call.Type)
 	}
 	call.FrameworkID = &mesos.ID{Value: id}
-	body, err := json.Marshal(call)
+	body, err := c.encodeCall(call)
 	if err != nil {
 		return streamID, fmt.Errorf("sched: encoding %s: %w", call.Type, err)
 	}

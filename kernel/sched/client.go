@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"corral/kernel/mesos"
+	"corral/kernel/mesos/mesospb"
 )
 
 // Handler receives the events of a framework's subscription.
@@ -471,7 +472,7 @@ func (c *Client) subscribe(ctx context.Context, master string) (*stream, error) 
 	stall := time.Duration(c.cfg.HeartbeatMisses) * c.heartbeat
 	c.mu.Unlock()
 
-	body, err := json.Marshal(call)
+	body, err := c.encodeCall(call)
 	if err != nil {
 		return nil, fmt.Errorf("encoding SUBSCRIBE: %w", err)
 	}
@@ -514,7 +515,7 @@ func (c *Client) subscribe(ctx context.Context, master string) (*stream, error) 
 			return fail(ce)
 		}
 		if ct := resp.Header.Get("Content-Type"); ct != "" {
-			if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
+			if mt, _, _ := mime.ParseMediaType(ct); mt != c.mediaType() {
 				resp.Body.Close()
 				return fail(fmt.Errorf("subscribing at %s: unexpected Content-Type %q", master, ct))
 			}
@@ -523,7 +524,7 @@ func (c *Client) subscribe(ctx context.Context, master string) (*stream, error) 
 		if id == "" {
 			// A refusal: corral's master answers a SUBSCRIBE it turns
 			// down with a lone ERROR event and no stream.
-			msg, err := firstError(resp.Body)
+			msg, err := c.firstError(resp.Body)
 			resp.Body.Close()
 			switch {
 			case err != nil:
@@ -537,6 +538,31 @@ func (c *Client) subscribe(ctx context.Context, master string) (*stream, error) 
 	}
 }
 
+// mediaType is the media type of the Client's calls and of the event
+// stream it asks for (Config.Protobuf).
+func (c *Client) mediaType() string {
+	if c.cfg.Protobuf {
+		return mesospb.MediaType
+	}
+	return "application/json"
+}
+
+// encodeCall serializes a call in the Client's encoding.
+func (c *Client) encodeCall(call *mesos.Call) ([]byte, error) {
+	if c.cfg.Protobuf {
+		return mesospb.MarshalCall(call)
+	}
+	return json.Marshal(call)
+}
+
+// decodeEvent parses one record of the event stream.
+func (c *Client) decodeEvent(rec []byte, ev *mesos.Event) error {
+	if c.cfg.Protobuf {
+		return mesospb.UnmarshalEvent(rec, ev)
+	}
+	return json.Unmarshal(rec, ev)
+}
+
 // newRequest builds every request the Client sends to a master: the
 // SUBSCRIBE (streamID "") and the calls on its stream. It is the one
 // place where what every request carries (content negotiation, the
@@ -546,8 +572,8 @@ func (c *Client) newRequest(ctx context.Context, master string, body []byte, str
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Content-Type", c.mediaType())
+	req.Header.Set("Accept", c.mediaType())
 	if streamID != "" {
 		req.Header.Set("Mesos-Stream-Id", streamID)
 	}
@@ -609,7 +635,7 @@ func (c *Client) read(s *stream, out chan<- *mesos.Event) (subscribed bool, err 
 		// The timer measures the master's silence, not the handler's work.
 		s.timer.Stop()
 		ev := new(mesos.Event)
-		if err := json.Unmarshal(rec, ev); err != nil {
+		if err := c.decodeEvent(rec, ev); err != nil {
 			return subscribed, fmt.Errorf("decoding event: %w", err)
 		}
 		if ev.Type == mesos.EventSubscribed && ev.Subscribed != nil {
@@ -681,13 +707,13 @@ func terminal(err error) bool {
 
 // firstError reads the first record of a refusal's body and returns the
 // message of the ERROR event it holds.
-func firstError(body io.Reader) (string, error) {
+func (c *Client) firstError(body io.Reader) (string, error) {
 	rec, err := mesos.NewReader(io.LimitReader(body, maxErrorBody)).Next()
 	if err != nil {
 		return "", fmt.Errorf("reading the answer: %w", err)
 	}
 	var ev mesos.Event
-	if err := json.Unmarshal(rec, &ev); err != nil {
+	if err := c.decodeEvent(rec, &ev); err != nil {
 		return "", fmt.Errorf("decoding the answer: %w", err)
 	}
 	if ev.Type != mesos.EventError || ev.Error == nil {

@@ -102,6 +102,12 @@ type Config struct {
 	// false (the Mesos default) when the handler must persist state
 	// before acknowledging, and call Acknowledge yourself.
 	AutoAcknowledge bool
+
+	// Protobuf makes the Client speak application/x-protobuf, the
+	// default of Mesos' own v1 libraries, instead of JSON: calls are
+	// serialized Calls and the SUBSCRIBE stream carries serialized
+	// Events. Corral's master speaks both; a Mesos master does too.
+	Protobuf bool
 }
 
 // Validate reports the first problem with c, or nil. It does not apply
