@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 
@@ -80,7 +81,7 @@ func TestDockerTask(t *testing.T) {
 	}
 	m.event(agentproto.Event{Type: agentproto.EventKill, Kill: &agentproto.Kill{FrameworkID: "fw-1", TaskID: "web"}})
 	m.waitState(t, "web", mesos.TaskKilled, 30*time.Second)
-	if _, err := cli.ContainerInspect(t.Context(), name); !client.IsErrNotFound(err) {
+	if _, err := cli.ContainerInspect(t.Context(), name); !cerrdefs.IsNotFound(err) {
 		t.Errorf("container after the kill: %v; want it removed", err)
 	}
 }
@@ -120,7 +121,7 @@ func TestDockerTaskAdopted(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "the orphan container to be removed", func() bool {
 		_, err := cli.ContainerInspect(t.Context(), orphan)
-		return client.IsErrNotFound(err)
+		return cerrdefs.IsNotFound(err)
 	})
 	if err := os.WriteFile(filepath.Join(sandbox, "go"), nil, 0o644); err != nil {
 		t.Fatal(err)

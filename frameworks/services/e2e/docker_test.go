@@ -72,10 +72,8 @@ func TestDockerApps(t *testing.T) {
 		return healthyTasks(a.app("/dock")) == 2 && healthyTasks(a.app("/legacy")) == 1
 	}, "the Docker apps healthy: /dock %d of 2, /legacy %d of 1", healthyTasks(a.app("/dock")), healthyTasks(a.app("/legacy")))
 
-	var tasks []string
 	for _, id := range []string{"/dock", "/legacy"} {
 		for _, tk := range a.app(id).Tasks {
-			tasks = append(tasks, tk.ID)
 			if len(tk.Ports) != 1 {
 				t.Fatalf("task %s ports %v; want one host port", tk.ID, tk.Ports)
 			}

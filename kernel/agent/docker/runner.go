@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
@@ -117,7 +118,7 @@ func (r *Runner) Start(ctx context.Context, s Spec, logState string) error {
 	if err := r.ensureImage(ctx, s.Container.Docker.Image, s.Container.Docker.ForcePullImage); err != nil {
 		return err
 	}
-	if err := r.cli.ContainerRemove(ctx, s.Name, container.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) {
+	if err := r.cli.ContainerRemove(ctx, s.Name, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("removing an earlier container named %s: %w", s.Name, err)
 	}
 	if _, err := r.cli.ContainerCreate(ctx, cfg, host, netCfg, nil, s.Name); err != nil {
@@ -140,7 +141,7 @@ func (r *Runner) ensureImage(ctx context.Context, img string, force bool) error 
 		if err == nil {
 			return nil
 		}
-		if !client.IsErrNotFound(err) {
+		if !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("inspecting image %q: %w", img, err)
 		}
 	}
@@ -222,7 +223,7 @@ func (r *Runner) follow(c *ctr, sandbox, logState string, outLimit, errLimit log
 		switch {
 		case ctx.Err() != nil:
 			return
-		case client.IsErrNotFound(err):
+		case cerrdefs.IsNotFound(err):
 			r.report(c, task.Exit{Kind: task.Unknown})
 			return
 		case err != nil:
@@ -264,7 +265,7 @@ func (r *Runner) copyLogs(ctx context.Context, c *ctr, lc *logCopy, stdout, stde
 	rc, err := r.cli.ContainerLogs(ctx, c.name, container.LogsOptions{ShowStdout: true, ShowStderr: true,
 		Follow: true, Timestamps: true, Since: lc.Since()})
 	if err != nil {
-		if ctx.Err() == nil && !client.IsErrNotFound(err) {
+		if ctx.Err() == nil && !cerrdefs.IsNotFound(err) {
 			r.log.Warn("cannot read the task's container output", "task", c.id, "err", err)
 		}
 		return
@@ -298,7 +299,7 @@ func (r *Runner) report(c *ctr, e task.Exit) {
 func (r *Runner) remove(name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := r.cli.ContainerRemove(ctx, name, container.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) {
+	if err := r.cli.ContainerRemove(ctx, name, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 		r.log.Warn("removing the task's container", "container", name, "err", err)
 	}
 }
@@ -334,7 +335,7 @@ func (r *Runner) Kill(id string, grace time.Duration) error {
 func (r *Runner) signal(name, sig string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := r.cli.ContainerKill(ctx, name, sig); err != nil && !client.IsErrNotFound(err) &&
+	if err := r.cli.ContainerKill(ctx, name, sig); err != nil && !cerrdefs.IsNotFound(err) &&
 		!strings.Contains(err.Error(), "is not running") {
 		r.log.Warn("signalling the task's container", "container", name, "signal", sig, "err", err)
 	}
@@ -359,7 +360,7 @@ func (r *Runner) RemoveOrphans(ctx context.Context, live map[string]bool) (int, 
 		if live[name] {
 			continue
 		}
-		if err := r.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) {
+		if err := r.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, err)
 			continue
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 
@@ -96,7 +97,7 @@ func TestRunAndExit(t *testing.T) {
 	if got := read(t, s.Sandbox, "file"); got != "made\n" {
 		t.Errorf("file written in the sandbox = %q", got)
 	}
-	if _, err := cli.ContainerInspect(t.Context(), s.Name); !client.IsErrNotFound(err) {
+	if _, err := cli.ContainerInspect(t.Context(), s.Name); !cerrdefs.IsNotFound(err) {
 		t.Errorf("container after its exit: %v; want it removed", err)
 	}
 }
@@ -242,7 +243,7 @@ func TestRemoveOrphans(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("RemoveOrphans = %d, %v; want 1", n, err)
 	}
-	if _, err := cli.ContainerInspect(t.Context(), s.Name); !client.IsErrNotFound(err) {
+	if _, err := cli.ContainerInspect(t.Context(), s.Name); !cerrdefs.IsNotFound(err) {
 		t.Errorf("the orphan: %v; want it removed", err)
 	}
 	if st, err := cli.ContainerInspect(t.Context(), kept.Name); err != nil || !st.State.Running {
