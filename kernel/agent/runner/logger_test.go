@@ -127,3 +127,25 @@ func TestLoggedKill(t *testing.T) {
 		t.Errorf("stdout = %q; want the output before the kill", b)
 	}
 }
+
+// TestLoggedOutputBeforeExit: a task that ends at once has its output in
+// its files by the time its end is reported, so that whoever reads them
+// on TASK_FINISHED or TASK_FAILED finds them.
+func TestLoggedOutputBeforeExit(t *testing.T) {
+	r := newTestRunner(t, "none")
+	for i := range 10 {
+		s := spec(t, fmt.Sprintf("quick%d", i), `echo out; echo late >&2; exit 3`)
+		s.Logger = testLogger(t, 1<<20, 2)
+		if _, err := r.Start(s); err != nil {
+			t.Fatal(err)
+		}
+		if ex := waitExit(t, r, 30*time.Second); ex.Code != 3 {
+			t.Fatalf("exit = %+v; want 3", ex)
+		}
+		out, _ := os.ReadFile(filepath.Join(s.Dir, "stdout"))
+		errb, _ := os.ReadFile(filepath.Join(s.Dir, "stderr"))
+		if string(out) != "out\n" || string(errb) != "late\n" {
+			t.Fatalf("run %d: at the reported exit stdout = %q, stderr = %q; want out and late", i, out, errb)
+		}
+	}
+}

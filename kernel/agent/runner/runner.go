@@ -55,17 +55,22 @@ type Logger struct {
 	Stdout, Stderr logrotate.Limits
 }
 
+// loggerDrain bounds how long the end of a task waits for its loggers to
+// write its last output.
+const loggerDrain = 2 * time.Second
+
 // startLoggers starts a logger for each of the task's output streams and
 // returns the write ends of their pipes (close-on-exec, for the wrapper's
-// stdout and stderr). The executable is handed to the loggers as their
+// stdout and stderr) and a channel closed when both loggers have ended. The executable is handed to the loggers as their
 // fd 3 and run as /proc/self/fd/3, so that the task's user need not
 // reach its directory. Each logger is reaped in the background.
-func (r *Runner) startLoggers(spec Spec, cred *syscall.Credential, l *Logger) (stdout, stderr int, err error) {
+func (r *Runner) startLoggers(spec Spec, cred *syscall.Credential, l *Logger) (stdout, stderr int, done chan struct{}, err error) {
 	exe, err := os.Open(l.Exe)
 	if err != nil {
-		return -1, -1, fmt.Errorf("opening the logger %s: %w", l.Exe, err)
+		return -1, -1, nil, fmt.Errorf("opening the logger %s: %w", l.Exe, err)
 	}
 	defer exe.Close()
+	var wg sync.WaitGroup
 	start := func(name string, lim logrotate.Limits) (int, error) {
 		rd, wr, err := os.Pipe()
 		if err != nil {
@@ -82,19 +87,28 @@ func (r *Runner) startLoggers(spec Spec, cred *syscall.Credential, l *Logger) (s
 			wr.Close()
 			return -1, fmt.Errorf("starting the %s logger: %w", name, err)
 		}
-		go func() { _ = cmd.Wait() }()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = cmd.Wait()
+		}()
 		fd, err := unix.FcntlInt(wr.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 		wr.Close()
 		return fd, err
 	}
 	if stdout, err = start("stdout", l.Stdout); err != nil {
-		return -1, -1, err
+		return -1, -1, nil, err
 	}
 	if stderr, err = start("stderr", l.Stderr); err != nil {
 		unix.Close(stdout)
-		return -1, -1, err
+		return -1, -1, nil, err
 	}
-	return stdout, stderr, nil
+	done = make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	return stdout, stderr, done, nil
 }
 
 // abortedMarker is what the wrapper writes when it never ran the command.
@@ -204,6 +218,9 @@ type proc struct {
 	neverStarted bool
 	killT        *time.Timer
 	done         bool
+	// loggers is closed when the task's loggers (Spec.Logger) have ended;
+	// nil without loggers or for an adopted process.
+	loggers chan struct{}
 }
 
 // Config configures a Runner.
@@ -305,8 +322,9 @@ func (r *Runner) Start(spec Spec) (Proc, error) {
 	pidfd := -1
 	argv := append([]string{r.shell, "-c", wrapperScript, "corral-task"}, spec.Argv...)
 	files := []uintptr{uintptr(r.devnull), uintptr(r.devnull), uintptr(r.devnull), uintptr(pipe[0]), uintptr(exitFD)}
+	var loggers chan struct{}
 	if l := spec.Logger; l != nil {
-		out, errw, err := r.startLoggers(spec, cred, l)
+		out, errw, done, err := r.startLoggers(spec, cred, l)
 		if err != nil {
 			unix.Close(pipe[0])
 			unix.Close(pipe[1])
@@ -316,6 +334,7 @@ func (r *Runner) Start(spec Spec) (Proc, error) {
 		defer unix.Close(errw)
 		argv = append([]string{r.shell, "-c", pipedWrapperScript, "corral-task"}, spec.Argv...)
 		files[1], files[2] = uintptr(out), uintptr(errw)
+		loggers = done
 	}
 	// The credential is applied in the child between fork and exec: the
 	// wrapper and all it starts are the user's, at no extra process.
@@ -334,7 +353,7 @@ func (r *Runner) Start(spec Spec) (Proc, error) {
 		}
 		return fail(fmt.Errorf("starting %s: %w", r.shell, err))
 	}
-	p := &proc{id: spec.ID, pid: pid, child: true, exitFile: spec.ExitFile, cg: cg, rawfd: -1}
+	p := &proc{id: spec.ID, pid: pid, child: true, exitFile: spec.ExitFile, cg: cg, rawfd: -1, loggers: loggers}
 	if pidfd >= 0 {
 		p.pidfd, p.rawfd = pollable(pidfd)
 	}
@@ -479,6 +498,17 @@ func (r *Runner) wait(p *proc) {
 	}
 	if !p.gone && !r.waitExit(p) {
 		return // closing: leave the process and its cgroup to the next runner
+	}
+	if p.loggers != nil {
+		// The task's last output reaches its files before its end is
+		// reported, unless a background child keeps the pipes open.
+		t := time.NewTimer(loggerDrain)
+		select {
+		case <-p.loggers:
+		case <-t.C:
+		case <-r.closing:
+		}
+		t.Stop()
 	}
 	ex := Exit{ID: p.id, Exit: readExit(p.exitFile)}
 	if p.neverStarted {
