@@ -111,7 +111,8 @@ func noneLeads(t *testing.T, d time.Duration, ins ...instance) {
 var tickJob = map[string]any{"name": "tick", "command": "true", "schedule": "* * * * * *", "startingDeadlineSeconds": 30, "cpus": 0.01, "mem": 16}
 
 // exactlyOnce checks the every-second job's records: one per occurrence,
-// no gaps, and each either run (or on its way) or MISSED with a reason.
+// no gaps, and each either run (or on its way), MISSED with a reason, or
+// SKIPPED once the test disabled the job.
 func exactlyOnce(t *testing.T, rs []run) {
 	t.Helper()
 	noDuplicates(t, rs)
@@ -122,6 +123,12 @@ func exactlyOnce(t *testing.T, rs []run) {
 		case "MISSED":
 			if r.Reason == "" {
 				t.Errorf("run %d (%v) is MISSED without a reason", r.ID, deref(r.ScheduledFor))
+			}
+		case "SKIPPED":
+			// The tests disable the job before they count: the
+			// occurrences after that are recorded skipped.
+			if r.Reason != "job is disabled" {
+				t.Errorf("run %d (%v) is SKIPPED (%s); want it run once or recorded MISSED", r.ID, deref(r.ScheduledFor), r.Reason)
 			}
 		default:
 			t.Errorf("run %d (%v) is %s (%s); want it run once or recorded MISSED", r.ID, deref(r.ScheduledFor), r.State, r.Reason)

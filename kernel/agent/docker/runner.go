@@ -93,6 +93,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Runner, error) 
 		cli.Close()
 		return nil, fmt.Errorf("cannot reach the Docker engine at %s: %w", host, err)
 	}
+	// Negotiate the API version now, before any goroutine shares the
+	// client: the library's lazy negotiation races with calls that read
+	// the version directly.
+	cli.NegotiateAPIVersionPing(ping)
 	r := &Runner{cli: cli, key: cfg.AgentKey, host: host, log: logger.With("component", "docker"),
 		exits: make(chan runner.Exit, 1024), closing: make(chan struct{}), ctrs: map[string]*ctr{}}
 	r.log.Info("running DOCKER containers", "engine", host, "api_version", ping.APIVersion)
