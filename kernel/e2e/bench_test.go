@@ -48,6 +48,8 @@ func BenchmarkLaunch500(b *testing.B) {
 	for _, m := range securityModes {
 		b.Run(m.name, func(b *testing.B) { benchLaunch(b, m.secure, 500) })
 	}
+	// The cost of the task loggers: the same without log rotation.
+	b.Run("plain-no-rotation", func(b *testing.B) { benchLaunch(b, false, 500, "--task_log_max_size", "0") })
 }
 
 // securityModes are the two ways a benchmark's cluster runs.
@@ -60,9 +62,9 @@ var securityModes = []struct {
 }
 
 // benchLaunch is BenchmarkLaunch500 with n tasks, on a plain or a
-// secured cluster.
-func benchLaunch(b *testing.B, secure bool, n int) {
-	c := testcluster.Start(b, testcluster.Options{Agents: 1, Secure: secure,
+// secured cluster, its agent given agentArgs.
+func benchLaunch(b *testing.B, secure bool, n int, agentArgs ...string) {
+	c := testcluster.Start(b, testcluster.Options{Agents: 1, Secure: secure, AgentArgs: agentArgs,
 		Resources: func(int) string { return "cpus:64;mem:65536;disk:10000;ports:[31000-32000]" }})
 	f := startFrameworkWith(b, c.URL, plainInfo("bench"), c.Client("services"))
 	agentPID := c.Agents[0].PID()
