@@ -52,8 +52,9 @@ type Runner struct {
 	closing chan struct{}
 	wg      sync.WaitGroup
 
-	mu   sync.Mutex
-	ctrs map[string]*ctr // by runner id
+	mu     sync.Mutex
+	ctrs   map[string]*ctr      // by runner id
+	images map[string]time.Time // when each image was last found present
 }
 
 // ctr is one watched container.
@@ -98,7 +99,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Runner, error) 
 	// the version directly.
 	cli.NegotiateAPIVersionPing(ping)
 	r := &Runner{cli: cli, key: cfg.AgentKey, host: host, log: logger.With("component", "docker"),
-		exits: make(chan runner.Exit, 1024), closing: make(chan struct{}), ctrs: map[string]*ctr{}}
+		exits: make(chan runner.Exit, 1024), closing: make(chan struct{}), ctrs: map[string]*ctr{}, images: map[string]time.Time{}}
 	r.log.Info("running DOCKER containers", "engine", host, "api_version", ping.APIVersion)
 	return r, nil
 }
@@ -122,10 +123,26 @@ func (r *Runner) Start(ctx context.Context, s Spec, logState string) error {
 	if err := r.ensureImage(ctx, s.Container.Docker.Image, s.Container.Docker.ForcePullImage); err != nil {
 		return err
 	}
-	if err := r.cli.ContainerRemove(ctx, s.Name, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-		return fmt.Errorf("removing an earlier container named %s: %w", s.Name, err)
+	_, err = r.cli.ContainerCreate(ctx, cfg, host, netCfg, nil, s.Name)
+	if cerrdefs.IsNotFound(err) {
+		// The image went since it was last seen: find or pull it again.
+		r.mu.Lock()
+		delete(r.images, s.Container.Docker.Image)
+		r.mu.Unlock()
+		if err := r.ensureImage(ctx, s.Container.Docker.Image, false); err != nil {
+			return err
+		}
+		_, err = r.cli.ContainerCreate(ctx, cfg, host, netCfg, nil, s.Name)
 	}
-	if _, err := r.cli.ContainerCreate(ctx, cfg, host, netCfg, nil, s.Name); err != nil {
+	if cerrdefs.IsConflict(err) {
+		// A container of that name is left from a launch the agent did
+		// not finish: replace it.
+		if err := r.cli.ContainerRemove(ctx, s.Name, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			return fmt.Errorf("removing an earlier container named %s: %w", s.Name, err)
+		}
+		_, err = r.cli.ContainerCreate(ctx, cfg, host, netCfg, nil, s.Name)
+	}
+	if err != nil {
 		return fmt.Errorf("creating the container of image %q: %w", s.Container.Docker.Image, err)
 	}
 	if err := r.cli.ContainerStart(ctx, s.Name, container.StartOptions{}); err != nil {
@@ -138,11 +155,25 @@ func (r *Runner) Start(ctx context.Context, s Spec, logState string) error {
 	return nil
 }
 
+// imageSeen is how long an image found present is taken to be there
+// without asking the engine again (a burst of launches of one image asks
+// once).
+const imageSeen = 30 * time.Second
+
 // ensureImage pulls image unless it is present and force is false.
 func (r *Runner) ensureImage(ctx context.Context, img string, force bool) error {
 	if !force {
+		r.mu.Lock()
+		seen := r.images[img]
+		r.mu.Unlock()
+		if !seen.IsZero() && time.Since(seen) < imageSeen {
+			return nil
+		}
 		_, err := r.cli.ImageInspect(ctx, img)
 		if err == nil {
+			r.mu.Lock()
+			r.images[img] = time.Now()
+			r.mu.Unlock()
 			return nil
 		}
 		if !cerrdefs.IsNotFound(err) {

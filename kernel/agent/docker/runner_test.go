@@ -251,3 +251,22 @@ func TestRemoveOrphans(t *testing.T) {
 	}
 	_ = cli.ContainerRemove(t.Context(), kept.Name, container.RemoveOptions{Force: true})
 }
+
+// TestStartReplacesLeftover: a stopped container of the task's name, left
+// by a launch the agent did not finish, is replaced.
+func TestStartReplacesLeftover(t *testing.T) {
+	r, cli, key := newRunner(t)
+	s := spec(t, key, "again", "echo fresh", nil)
+	if _, err := cli.ContainerCreate(t.Context(), &container.Config{Image: dockertest.Image, Cmd: []string{"true"}}, nil, nil, nil, s.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(t.Context(), s, ""); err != nil {
+		t.Fatalf("Start over a leftover container = %v", err)
+	}
+	if ex := exitOf(t, r, s.ID); ex.Code != 0 {
+		t.Errorf("exit = %+v; want 0", ex)
+	}
+	if got := read(t, s.Sandbox, "stdout"); got != "fresh\n" {
+		t.Errorf("stdout = %q; want the new container's", got)
+	}
+}
