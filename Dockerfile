@@ -34,6 +34,7 @@ ARG VERSION=dev
 RUN go build -trimpath \
 	-ldflags "-s -w -X main.version=${VERSION}" \
 	-o /out/corral ./cmd/corral \
+	&& go build -trimpath -ldflags "-s -w" -o /out/corral-logger ./cmd/corral-logger \
 	&& go clean -cache
 
 # --- runtime stage ------------------------------------------------------
@@ -55,7 +56,7 @@ RUN apt-get update \
 RUN useradd --system --uid 10001 --user-group --home-dir /nonexistent --shell /usr/sbin/nologin corral \
 	&& mkdir -p /var/lib/corral/agent
 
-COPY --from=build /out/corral /usr/local/bin/corral
+COPY --from=build /out/corral /out/corral-logger /usr/local/bin/
 
 # master, agent, services, jobs
 EXPOSE 5050 5051 8080 4400

@@ -20,8 +20,9 @@ help: ## Show this help.
 	@echo
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## Build bin/corral (version from git describe).
+build: ## Build bin/corral (version from git describe) and bin/corral-logger (the agent's task log writer).
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/corral
+	$(GO) build -o $(dir $(BIN))corral-logger ./cmd/corral-logger
 
 run: build ## Run `corral dev`: master, 2 agents, services, jobs, console, private Postgres; Ctrl-C stops all (ARGS=--fresh starts over).
 	./$(BIN) dev $(ARGS)

@@ -62,9 +62,11 @@ func agentCommand() *command {
 			return err
 		}
 		cfg.Containerizers = splitList(containerizers)
-		if cfg.Logger, err = os.Executable(); err != nil {
+		exe, err := os.Executable()
+		if err != nil {
 			return fmt.Errorf("finding this executable, the tasks' logger: %w", err)
 		}
+		cfg.Logger, cfg.LoggerArgs = agent.LoggerCommand(exe)
 		if err := cfg.Validate(); err != nil {
 			return usageError{err.Error()}
 		}

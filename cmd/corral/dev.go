@@ -279,10 +279,11 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 	}
 	run(&kernelWG, kernelCtx, "master", m.Run)
 
-	logger, err := os.Executable()
+	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding this executable, the tasks' logger: %w", err)
 	}
+	logger, loggerArgs := agent.LoggerCommand(exe)
 	// Agents run DOCKER containers too when a Docker engine answers.
 	containerizers := []string{"mesos"}
 	dctx, dcancel := context.WithTimeout(ctx, 3*time.Second)
@@ -309,7 +310,7 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 		acfg.Attributes = "agent:" + strconv.Itoa(i+1)
 		acfg.KillTasksOnStop = true
 		acfg.Containerizers = containerizers
-		acfg.Logger = logger
+		acfg.Logger, acfg.LoggerArgs = logger, loggerArgs
 		acfg.RegisterBackoffFactor = 200 * time.Millisecond
 		acfg.RegisterBackoffMax = 2 * time.Second
 		if err := acfg.Validate(); err != nil {

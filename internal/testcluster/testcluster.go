@@ -50,7 +50,8 @@ func Main(m *testing.M) {
 	testpg.Main(m)
 }
 
-// Binary returns the path of a corral binary built from this tree.
+// Binary returns the path of a corral binary built from this tree, with
+// corral-logger beside it.
 func Binary(tb testing.TB) string {
 	tb.Helper()
 	buildOnce.Do(func() {
@@ -70,6 +71,13 @@ func Binary(tb testing.TB) string {
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("building corral: %v\n%s", err, out)
+			return
+		}
+		// The agents' task logger lies beside it, as `make build` puts it.
+		cmd = exec.Command("go", "build", "-o", filepath.Join(binDir, "corral-logger"), "./cmd/corral-logger")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building corral-logger: %v\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -106,10 +107,12 @@ type Config struct {
 	// and 5. 0 TaskLogMaxSize writes the files unbounded.
 	TaskLogMaxSize  int64
 	TaskLogMaxFiles int
-	// Logger is the executable that writes tasks' output, `corral logger`
-	// (cmd/corral sets its own); "" appends the output to the sandbox's
-	// files directly, without rotation.
-	Logger string
+	// Logger is the executable that writes tasks' output, with LoggerArgs
+	// before its flags: corral-logger, or `corral logger` (cmd/corral sets
+	// them, LoggerCommand); "" appends the output to the sandbox's files
+	// directly, without rotation.
+	Logger     string
+	LoggerArgs []string
 	// LaunchConcurrency bounds how many tasks are being set up (checkpoint,
 	// sandbox, cgroup, spawn) at once. Default 16.
 	LaunchConcurrency int
@@ -256,4 +259,15 @@ func (c Config) Runs(z string) bool {
 		}
 	}
 	return false
+}
+
+// LoggerCommand returns the task logger that goes with the corral binary
+// exe: corral-logger beside it when there is one (small, so cheap to
+// start once per task), else exe itself with the logger subcommand.
+func LoggerCommand(exe string) (string, []string) {
+	small := filepath.Join(filepath.Dir(exe), "corral-logger")
+	if fi, err := os.Stat(small); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+		return small, nil
+	}
+	return exe, []string{"logger"}
 }

@@ -361,7 +361,7 @@ func (l *loop) launch(ctx context.Context, ev *agentproto.Launch) {
 		outLimit, errLimit, _ := task.LogLimits(&ti, task.LogLimit{MaxSize: l.a.cfg.TaskLogMaxSize, MaxFiles: l.a.cfg.TaskLogMaxFiles})
 		var logger *runner.Logger
 		if l.a.cfg.Logger != "" && (outLimit.MaxSize > 0 || errLimit.MaxSize > 0) {
-			logger = &runner.Logger{Exe: l.a.cfg.Logger, Stdout: logrotate.Limits(outLimit), Stderr: logrotate.Limits(errLimit)}
+			logger = &runner.Logger{Exe: l.a.cfg.Logger, Args: l.a.cfg.LoggerArgs, Stdout: logrotate.Limits(outLimit), Stderr: logrotate.Limits(errLimit)}
 		}
 		e.launching = true
 		l.setState(e, mesos.TaskStaging)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,35 +16,14 @@ import (
 )
 
 // TestMain lets the test binary stand in for `corral logger`: run as
-// "logger --max_size=N --max_files=M FILE" it copies its input as the
-// command does.
+// "logger FLAGS" it is the logger.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "logger" {
-		os.Exit(loggerMain(os.Args[2:]))
+		// As `corral logger`: a kill of the task's group does not stop it.
+		signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+		os.Exit(logrotate.Main(os.Args[2:], os.Stderr))
 	}
 	os.Exit(m.Run())
-}
-
-func loggerMain(args []string) int {
-	// As `corral logger`: a kill of the task's group does not stop it.
-	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	var l logrotate.Limits
-	var file string
-	for _, a := range args {
-		switch {
-		case strings.HasPrefix(a, "--max_size="):
-			l.MaxSize, _ = strconv.ParseInt(strings.TrimPrefix(a, "--max_size="), 10, 64)
-		case strings.HasPrefix(a, "--max_files="):
-			l.MaxFiles, _ = strconv.Atoi(strings.TrimPrefix(a, "--max_files="))
-		default:
-			file = a
-		}
-	}
-	if err := logrotate.Copy(os.Stdin, file, l); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
 }
 
 // testLogger is the test binary as the logger.
@@ -55,7 +33,7 @@ func testLogger(t *testing.T, size int64, files int) *Logger {
 		t.Fatal(err)
 	}
 	l := logrotate.Limits{MaxSize: size, MaxFiles: files}
-	return &Logger{Exe: exe, Stdout: l, Stderr: l}
+	return &Logger{Exe: exe, Args: []string{"logger"}, Stdout: l, Stderr: l}
 }
 
 // TestLoggedOutput: a command's output goes through the loggers: 3 MB

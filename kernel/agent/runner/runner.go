@@ -44,14 +44,16 @@ trap : TERM INT HUP
 echo $? >&4
 `
 
-// Logger says how a task's output is written: by the logger executable
-// Exe (`corral logger`), one process per stream reading a pipe and
-// rotating the sandbox file at its limits. The runner starts them as the
-// task's user but outside its cgroup and process group: they cost the
+// Logger says how a task's output is written: by one logger process
+// (`corral-logger`, or `corral logger`: Exe with Args before its flags)
+// reading the task's stdout and stderr from pipes and rotating the
+// sandbox files at their limits (logrotate.Run). The runner starts it as
+// the task's user but outside its cgroup and process group: it costs the
 // task no memory, a kill of the task does not cut its last output, and
-// they end when the task's output does, outliving an agent restart.
+// it ends when the task's output does, outliving an agent restart.
 type Logger struct {
 	Exe            string
+	Args           []string
 	Stdout, Stderr logrotate.Limits
 }
 
@@ -59,9 +61,9 @@ type Logger struct {
 // write its last output.
 const loggerDrain = 2 * time.Second
 
-// startLoggers starts a logger for each of the task's output streams and
-// returns the write ends of their pipes (close-on-exec, for the wrapper's
-// stdout and stderr) and a channel closed when both loggers have ended. The executable is handed to the loggers as their
+// startLoggers starts the task's logger and returns the write ends of its
+// pipes (close-on-exec, for the wrapper's stdout and stderr) and a
+// channel closed when the logger has ended. The executable is handed to the loggers as their
 // fd 3 and run as /proc/self/fd/3, so that the task's user need not
 // reach its directory. Each logger is reaped in the background.
 func (r *Runner) startLoggers(spec Spec, cred *syscall.Credential, l *Logger) (stdout, stderr int, done chan struct{}, err error) {
@@ -70,44 +72,43 @@ func (r *Runner) startLoggers(spec Spec, cred *syscall.Credential, l *Logger) (s
 		return -1, -1, nil, fmt.Errorf("opening the logger %s: %w", l.Exe, err)
 	}
 	defer exe.Close()
-	var wg sync.WaitGroup
-	start := func(name string, lim logrotate.Limits) (int, error) {
-		rd, wr, err := os.Pipe()
-		if err != nil {
-			return -1, err
-		}
-		defer rd.Close()
-		cmd := exec.Command("/proc/self/fd/3", "logger",
-			"--max_size="+strconv.FormatInt(lim.MaxSize, 10), "--max_files="+strconv.Itoa(lim.MaxFiles), name)
-		cmd.Args[0] = "corral-logger"
-		cmd.Dir, cmd.Stdin, cmd.ExtraFiles = spec.Dir, rd, []*os.File{exe}
-		cmd.Env = []string{}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: cred}
-		if err := cmd.Start(); err != nil {
-			wr.Close()
-			return -1, fmt.Errorf("starting the %s logger: %w", name, err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = cmd.Wait()
-		}()
-		fd, err := unix.FcntlInt(wr.Fd(), unix.F_DUPFD_CLOEXEC, 0)
-		wr.Close()
-		return fd, err
-	}
-	if stdout, err = start("stdout", l.Stdout); err != nil {
+	outR, outW, err := os.Pipe()
+	if err != nil {
 		return -1, -1, nil, err
 	}
-	if stderr, err = start("stderr", l.Stderr); err != nil {
-		unix.Close(stdout)
+	defer outR.Close()
+	defer outW.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
 		return -1, -1, nil, err
+	}
+	defer errR.Close()
+	defer errW.Close()
+	args := append(append([]string{}, l.Args...),
+		"--stdout_max_size="+strconv.FormatInt(l.Stdout.MaxSize, 10), "--stdout_max_files="+strconv.Itoa(l.Stdout.MaxFiles),
+		"--stderr_max_size="+strconv.FormatInt(l.Stderr.MaxSize, 10), "--stderr_max_files="+strconv.Itoa(l.Stderr.MaxFiles))
+	cmd := exec.Command("/proc/self/fd/3", args...)
+	cmd.Args[0] = "corral-logger"
+	// fd 3: the executable (run by its descriptor, so that the task's
+	// user need not reach its directory); fd 4: the stderr pipe.
+	cmd.Dir, cmd.Stdin, cmd.ExtraFiles = spec.Dir, outR, []*os.File{exe, errR}
+	cmd.Env = []string{}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: cred}
+	if err := cmd.Start(); err != nil {
+		return -1, -1, nil, fmt.Errorf("starting the logger: %w", err)
 	}
 	done = make(chan struct{})
 	go func() {
-		wg.Wait()
+		_ = cmd.Wait()
 		close(done)
 	}()
+	if stdout, err = unix.FcntlInt(outW.Fd(), unix.F_DUPFD_CLOEXEC, 0); err != nil {
+		return -1, -1, nil, err
+	}
+	if stderr, err = unix.FcntlInt(errW.Fd(), unix.F_DUPFD_CLOEXEC, 0); err != nil {
+		unix.Close(stdout)
+		return -1, -1, nil, err
+	}
 	return stdout, stderr, done, nil
 }
 
