@@ -64,7 +64,7 @@ func TestTaskInfoSecrets(t *testing.T) {
 			if d := cmp.Diff(tc.want, vars[:end]); d != "" {
 				t.Errorf("taskInfo(%s) app variables (-want +got):\n%s", tc.app, d)
 			}
-			if got, want := ti.Command.Environment.SecretRefs(), secretNames(tc.want); !slices.Equal(got, want) {
+			if got, want := ti.SecretRefs(), secretNames(tc.want); !slices.Equal(got, want) {
 				t.Errorf("taskInfo(%s) SecretRefs() = %q; want %q", tc.app, got, want)
 			}
 		})

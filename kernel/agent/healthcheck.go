@@ -79,7 +79,7 @@ func (l *loop) startHealth(ctx context.Context, e *entry, start time.Time, statu
 // left out: the check runs without it rather than not at all.
 func (a *Agent) recoveredCheckEnv(ctx context.Context, k update.Key, ti *mesos.TaskInfo, in task.EnvInput) []string {
 	var stored map[string][]byte
-	if refs := task.SecretRefs(ti); len(refs) > 0 {
+	if refs := ti.SecretRefs(); len(refs) > 0 {
 		var err error
 		if stored, err = a.fetchSecrets(ctx, k, refs); err != nil && ctx.Err() == nil {
 			a.log.Warn("running the health check without its secrets", "framework", k.FrameworkID, "task", k.TaskID, "err", err)

@@ -372,7 +372,7 @@ func (l *loop) launch(ctx context.Context, ev *agentproto.Launch) {
 				Sandbox: e.sandbox, Cgroup: cgroupName(k), LaunchedAt: e.startedAt},
 			info:    &ti,
 			user:    launchUser(&ti, &fw),
-			secrets: task.SecretRefs(&ti),
+			secrets: ti.SecretRefs(),
 			env: task.EnvInput{FrameworkID: k.FrameworkID, AgentID: l.agentID, Sandbox: e.sandbox,
 				AgentEndpoint: l.a.endpointHostPort(), Hostname: l.a.cfg.Hostname},
 			spec: runner.Spec{

@@ -262,23 +262,6 @@ type SecretValue struct {
 	Data []byte `json:"data" pb:"1,req"`
 }
 
-// SecretRefs returns the names of the stored secrets the environment
-// references, in order, without duplicates.
-func (e *Environment) SecretRefs() []string {
-	if e == nil {
-		return nil
-	}
-	var out []string
-	seen := map[string]bool{}
-	for _, v := range e.Variables {
-		if v.Type == VariableSecret && v.Secret != nil && v.Secret.Reference != nil && !seen[v.Secret.Reference.Name] {
-			seen[v.Secret.Reference.Name] = true
-			out = append(out, v.Secret.Reference.Name)
-		}
-	}
-	return out
-}
-
 // Environment is the proto Environment message.
 type Environment struct {
 	Variables []Variable `json:"variables" pb:"1"`

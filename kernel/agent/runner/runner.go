@@ -26,17 +26,11 @@ import (
 // before releasing the task. The command gets neither fd 3 nor fd 4: only
 // the wrapper writes the exit file, which lives in the agent's own
 // checkpoint where the task's user may not write.
-const wrapperScript = `exec >>stdout 2>>stderr
-read -r go <&3 || { echo aborted >&4; exit 0; }
-exec 3<&-
-trap : TERM INT HUP
-"$@" 4>&-
-echo $? >&4
-`
+const wrapperScript = "exec >>stdout 2>>stderr\n" + pipedWrapperScript
 
-// pipedWrapperScript is wrapperScript for a task whose output goes to
-// loggers (Spec.Logger): its stdout and stderr are already the pipes to
-// them.
+// pipedWrapperScript is wrapperScript for a task whose output goes to its
+// logger (Spec.Logger): its stdout and stderr are already the pipes to
+// it.
 const pipedWrapperScript = `read -r go <&3 || { echo aborted >&4; exit 0; }
 exec 3<&-
 trap : TERM INT HUP

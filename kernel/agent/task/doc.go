@@ -1,6 +1,6 @@
 // Package task holds the agent's pure decisions about a single task: whether
 // a TaskInfo can run here (Validate), who it runs as (User), what its
-// process sees (Env, Ports, Limits, ResolveSecrets), and what its end
+// process sees (Env, Ports, Limits, Resolve), and what its end
 // means (Outcome).
 //
 // The state machine of a task on the agent:
@@ -8,7 +8,7 @@
 //	           validate fails
 //	 LAUNCH ───────────────────────────────▶ TASK_ERROR
 //	   │       its user is missing or the agent cannot switch to it, or
-//	   │       a secret it references cannot be had (ResolveSecrets)
+//	   │       a secret it references cannot be had (Resolve)
 //	   ├───────────────────────────────────▶ TASK_FAILED (nothing started)
 //	   ▼        spawn fails
 //	TASK_STARTING ─────────────────────────▶ TASK_FAILED

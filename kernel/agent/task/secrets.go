@@ -31,10 +31,6 @@ type Resolved struct {
 	Files []SecretFile
 }
 
-// SecretRefs returns the names of the stored secrets ti references
-// (mesos.TaskInfo.SecretRefs): what the agent asks the master for.
-func SecretRefs(ti *mesos.TaskInfo) []string { return ti.SecretRefs() }
-
 // SecretError says why a task's secret cannot be given to it. It names
 // where the task uses the secret and the secret, never a value, and is
 // meant for the framework (the message of the task's TASK_FAILED).
@@ -95,13 +91,6 @@ func Resolve(ti *mesos.TaskInfo, stored map[string][]byte, lenient bool) (Resolv
 		out.Files = append(out.Files, SecretFile{Path: v.ContainerPath, Data: value, Writable: v.Mode == mesos.VolumeRW})
 	}
 	return out, nil
-}
-
-// ResolveSecrets returns the values of the SECRET variables of ti's
-// command environment, as Resolve does.
-func ResolveSecrets(ti *mesos.TaskInfo, stored map[string][]byte) (Secrets, error) {
-	r, err := Resolve(ti, stored, false)
-	return r.Env, err
 }
 
 // resolveVars resolves the SECRET variables of env; prefix starts each

@@ -45,16 +45,17 @@ func TestResolveSecrets(t *testing.T) {
 		{"reference without a name", envTask(mesos.Variable{Name: "S", Type: mesos.VariableSecret,
 			Secret: &mesos.Secret{Type: mesos.SecretReferenceType, Reference: &mesos.SecretReference{}}}), nil, []string{"S", "REFERENCE"}},
 	} {
-		got, err := ResolveSecrets(tc.ti, stored)
+		r, err := Resolve(tc.ti, stored, false)
+		got := r.Env
 		if len(tc.err) == 0 {
 			if err != nil || !maps.Equal(got, tc.want) {
-				t.Errorf("%s: ResolveSecrets() = %v, %v; want %v", tc.name, got, err, tc.want)
+				t.Errorf("%s: Resolve().Env = %v, %v; want %v", tc.name, got, err, tc.want)
 			}
 			continue
 		}
 		for _, part := range tc.err {
 			if err == nil || !strings.Contains(err.Error(), part) {
-				t.Errorf("%s: ResolveSecrets() = %v, %v; want an error saying %q", tc.name, got, err, part)
+				t.Errorf("%s: Resolve().Env = %v, %v; want an error saying %q", tc.name, got, err, part)
 			}
 		}
 		if err != nil && (strings.Contains(err.Error(), "db-pw") || strings.Contains(err.Error(), "a\x00b")) {
@@ -65,10 +66,10 @@ func TestResolveSecrets(t *testing.T) {
 
 func TestSecretRefs(t *testing.T) {
 	ti := envTask(ref("A", "x"), inline("B", "v"), ref("C", "/y"), ref("D", "x"))
-	if got := SecretRefs(ti); !slices.Equal(got, []string{"x", "/y"}) {
+	if got := ti.SecretRefs(); !slices.Equal(got, []string{"x", "/y"}) {
 		t.Errorf("SecretRefs() = %v; want [x /y]", got)
 	}
-	if got := SecretRefs(&mesos.TaskInfo{}); got != nil {
+	if got := (&mesos.TaskInfo{}).SecretRefs(); got != nil {
 		t.Errorf("SecretRefs(no command) = %v; want none", got)
 	}
 }
@@ -153,7 +154,7 @@ func fullTask() *mesos.TaskInfo {
 func TestResolveEverywhere(t *testing.T) {
 	stored := map[string][]byte{"team/db": []byte("db-pw"), "/team/token": []byte("tok"), "bin": []byte("a\x00b")}
 	ti := fullTask()
-	if got, want := SecretRefs(ti), []string{"team/db", "/team/token", "bin"}; !slices.Equal(got, want) {
+	if got, want := ti.SecretRefs(), []string{"team/db", "/team/token", "bin"}; !slices.Equal(got, want) {
 		t.Errorf("SecretRefs() = %v; want %v", got, want)
 	}
 	r, err := Resolve(ti, stored, false)
@@ -208,8 +209,8 @@ func TestRedactedEverywhere(t *testing.T) {
 	if err := json.Unmarshal(out, &back); err != nil {
 		t.Fatal(err)
 	}
-	if got := SecretRefs(&back); !slices.Equal(got, SecretRefs(ti)) || !HasSecretVars(&back) {
-		t.Errorf("Redacted() references %v; want those of the task, %v", got, SecretRefs(ti))
+	if got := back.SecretRefs(); !slices.Equal(got, ti.SecretRefs()) || !HasSecretVars(&back) {
+		t.Errorf("Redacted() references %v; want those of the task, %v", got, ti.SecretRefs())
 	}
 	if vs := back.Container.SecretVolumes(); len(vs) != 2 || vs[1].Source.Secret.Type != mesos.SecretValueType || vs[1].Mode != mesos.VolumeRW {
 		t.Errorf("Redacted() volumes = %+v; want both, the inline one still of type VALUE", vs)

@@ -193,7 +193,7 @@ type EnvInput struct {
 	// means the agent's own user.
 	User, Home string
 	// Secrets are the values of the command's SECRET variables
-	// (ResolveSecrets). A SECRET variable without one is left out of the
+	// (Resolve). A SECRET variable without one is left out of the
 	// environment, never set empty.
 	Secrets Secrets
 }
