@@ -294,11 +294,30 @@ type CommandInfo struct {
 // IsShell reports whether the command runs through the shell (the default).
 func (c *CommandInfo) IsShell() bool { return c.Shell == nil || *c.Shell }
 
-// ExecutorInfo is accepted in TaskInfo only to be rejected: corral runs
-// command tasks with its built-in executor.
+// Executor types (ExecutorInfo.Type).
+const (
+	ExecutorUnknown = "UNKNOWN"
+	ExecutorDefault = "DEFAULT"
+	ExecutorCustom  = "CUSTOM"
+)
+
+// ExecutorInfo is the proto ExecutorInfo message: a framework's own
+// executor, which the agent starts in its own sandbox and which then runs
+// the tasks that name it over the v1 executor API.
 type ExecutorInfo struct {
-	ExecutorID ID           `json:"executor_id" pb:"1"`
-	Command    *CommandInfo `json:"command,omitempty" pb:"7"`
+	Type        string         `json:"type,omitempty" pb:"15,enum=ExecutorType"`
+	ExecutorID  ID             `json:"executor_id" pb:"1"`
+	FrameworkID *ID            `json:"framework_id,omitempty" pb:"8"`
+	Command     *CommandInfo   `json:"command,omitempty" pb:"7"`
+	Container   *ContainerInfo `json:"container,omitempty" pb:"11"`
+	Resources   []Resource     `json:"resources,omitempty" pb:"5"`
+	Name        string         `json:"name,omitempty" pb:"9"`
+	Source      string         `json:"source,omitempty" pb:"10"`
+	Data        string         `json:"data,omitempty" pb:"4,b64"`
+	Labels      *Labels        `json:"labels,omitempty" pb:"14"`
+	// ShutdownGracePeriod is how long the executor has between SHUTDOWN
+	// and being killed; unset means the agent's default.
+	ShutdownGracePeriod *DurationInfo `json:"shutdown_grace_period,omitempty" pb:"13"`
 }
 
 // DurationInfo is the proto DurationInfo message.

@@ -42,6 +42,28 @@ func UnmarshalEvent(b []byte, ev *mesos.Event) error {
 	return consumeMessage(b, reflect.ValueOf(ev).Elem())
 }
 
+// MarshalExecutorCall returns the protobuf form of an executor Call.
+func MarshalExecutorCall(c *mesos.ExecutorCall) ([]byte, error) {
+	return appendMessage(nil, reflect.ValueOf(c).Elem())
+}
+
+// UnmarshalExecutorCall replaces *c with the executor Call b holds.
+func UnmarshalExecutorCall(b []byte, c *mesos.ExecutorCall) error {
+	*c = mesos.ExecutorCall{}
+	return consumeMessage(b, reflect.ValueOf(c).Elem())
+}
+
+// MarshalExecutorEvent returns the protobuf form of an executor Event.
+func MarshalExecutorEvent(ev *mesos.ExecutorEvent) ([]byte, error) {
+	return appendMessage(nil, reflect.ValueOf(ev).Elem())
+}
+
+// UnmarshalExecutorEvent replaces *ev with the executor Event b holds.
+func UnmarshalExecutorEvent(b []byte, ev *mesos.ExecutorEvent) error {
+	*ev = mesos.ExecutorEvent{}
+	return consumeMessage(b, reflect.ValueOf(ev).Elem())
+}
+
 // kind is how a field's value is written on the wire.
 type kind uint8
 

@@ -224,6 +224,8 @@ func TestSchema(t *testing.T) {
 	}
 	walk(reflect.TypeFor[mesos.Call]())
 	walk(reflect.TypeFor[mesos.Event]())
+	walk(reflect.TypeFor[mesos.ExecutorCall]())
+	walk(reflect.TypeFor[mesos.ExecutorEvent]())
 	if len(seen) < 40 {
 		t.Errorf("walked %d types; the walk is broken", len(seen))
 	}

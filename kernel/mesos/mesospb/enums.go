@@ -97,4 +97,13 @@ var enums = map[string]*enum{
 	}),
 	"HealthCheckType": newEnum(map[string]int32{"UNKNOWN": 0, "COMMAND": 1, "HTTP": 2, "TCP": 3}),
 	"NetworkProtocol": newEnum(map[string]int32{"IPv4": 1, "IPv6": 2}),
+	"ExecutorType":    newEnum(map[string]int32{"UNKNOWN": 0, "DEFAULT": 1, "CUSTOM": 2}),
+	// executor/executor.proto
+	"ExecutorCallType": newEnum(map[string]int32{
+		"UNKNOWN": 0, "SUBSCRIBE": 1, "UPDATE": 2, "MESSAGE": 3, "HEARTBEAT": 4,
+	}),
+	"ExecutorEventType": newEnum(map[string]int32{
+		"UNKNOWN": 0, "SUBSCRIBED": 1, "LAUNCH": 2, "KILL": 3, "ACKNOWLEDGED": 4, "MESSAGE": 5,
+		"ERROR": 6, "SHUTDOWN": 7, "LAUNCH_GROUP": 8, "HEARTBEAT": 9,
+	}),
 }
