@@ -54,6 +54,26 @@ func (m *Master) handleAgent(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
+	case agentproto.CallExecutors:
+		if call.Executors == nil {
+			writeError(w, r, errorf(http.StatusBadRequest, "Expecting 'executors' to be present"))
+			return
+		}
+		var ok bool
+		err := m.do(r.Context(), func(c *core.Core) {
+			var fx core.Effects
+			fx, ok = c.ExecutorReports(call.AgentID, call.ConnectionID, call.Executors, time.Now())
+			m.apply(fx)
+		})
+		if err != nil {
+			writeError(w, r, errorf(http.StatusServiceUnavailable, "Master is stopping"))
+			return
+		}
+		if !ok {
+			writeError(w, r, errorf(http.StatusConflict, "Agent %s is not registered on this connection; register again", call.AgentID))
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
 	case agentproto.CallSecrets:
 		m.taskSecrets(w, r, &call)
 	default:

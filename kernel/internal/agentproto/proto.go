@@ -20,6 +20,10 @@ const (
 	// CallSecrets asks for the values of the stored secrets a task's
 	// environment references (see SecretsRequest).
 	CallSecrets CallType = "SECRETS"
+	// CallExecutors reports executors that ended and messages executors
+	// sent to their frameworks (see Executors). Best effort: the live
+	// executors of each REGISTER correct a lost report.
+	CallExecutors CallType = "EXECUTORS"
 )
 
 // Call is the body of every agent→master request.
@@ -30,6 +34,38 @@ type Call struct {
 	Register     *Register       `json:"register,omitempty"`
 	Update       *Updates        `json:"update,omitempty"`
 	Secrets      *SecretsRequest `json:"secrets,omitempty"`
+	Executors    *Executors      `json:"executors,omitempty"`
+}
+
+// Executors is Call.Executors.
+type Executors struct {
+	Exited   []ExecutorExited  `json:"exited,omitempty"`
+	Messages []ExecutorMessage `json:"messages,omitempty"`
+}
+
+// ExecutorExited says a framework's executor ended on the agent; its
+// resources are free again. Status is its wait status when known.
+type ExecutorExited struct {
+	FrameworkID string `json:"framework_id"`
+	ExecutorID  string `json:"executor_id"`
+	Status      *int   `json:"status,omitempty"`
+}
+
+// ExecutorMessage carries bytes between a framework and one of its
+// executors, either way: the executor's MESSAGE call up, the framework's
+// MESSAGE call down (Event.Message). Best effort. Data is base64, as in
+// the v1 APIs' JSON.
+type ExecutorMessage struct {
+	FrameworkID string `json:"framework_id"`
+	ExecutorID  string `json:"executor_id"`
+	Data        string `json:"data"`
+}
+
+// Executor is a live executor of a framework, as reported on
+// (re-)registration; Info.Resources carry their allocation role.
+type Executor struct {
+	FrameworkID string             `json:"framework_id"`
+	Info        mesos.ExecutorInfo `json:"info"`
 }
 
 // CgroupsMode says how an agent enforces task limits: "v1", "v2" or "none".
@@ -72,8 +108,9 @@ type Task struct {
 // Register is Call.Register. AgentID empty means a new agent; otherwise the
 // agent re-registers with the tasks it knows.
 type Register struct {
-	Info  AgentInfo `json:"info"`
-	Tasks []Task    `json:"tasks,omitempty"`
+	Info      AgentInfo  `json:"info"`
+	Tasks     []Task     `json:"tasks,omitempty"`
+	Executors []Executor `json:"executors,omitempty"`
 }
 
 // StatusUpdate is one reliable status update. Status.UUID is set.
@@ -136,6 +173,11 @@ const (
 	EventReconcile         EventType = "RECONCILE"
 	EventShutdownFramework EventType = "SHUTDOWN_FRAMEWORK"
 	EventHeartbeat         EventType = "HEARTBEAT"
+	// EventMessage carries a framework's MESSAGE to one of its executors.
+	EventMessage EventType = "MESSAGE"
+	// EventShutdownExecutor asks the agent to shut an executor down: it
+	// gets SHUTDOWN, then is killed after its grace period.
+	EventShutdownExecutor EventType = "SHUTDOWN_EXECUTOR"
 )
 
 // Event is one RecordIO record of the REGISTER stream.
@@ -147,6 +189,14 @@ type Event struct {
 	Acknowledge       *Acknowledge       `json:"acknowledge,omitempty"`
 	Reconcile         *Reconcile         `json:"reconcile,omitempty"`
 	ShutdownFramework *ShutdownFramework `json:"shutdown_framework,omitempty"`
+	Message           *ExecutorMessage   `json:"message,omitempty"`
+	ShutdownExecutor  *ShutdownExecutor  `json:"shutdown_executor,omitempty"`
+}
+
+// ShutdownExecutor is Event.ShutdownExecutor.
+type ShutdownExecutor struct {
+	FrameworkID string `json:"framework_id"`
+	ExecutorID  string `json:"executor_id"`
 }
 
 // Registered is the first event of a stream.
@@ -192,8 +242,9 @@ type ReconcileTask struct {
 	TaskID      string `json:"task_id"`
 }
 
-// ShutdownFramework asks the agent to kill every task of a framework (the
-// framework was torn down or its failover timeout expired).
+// ShutdownFramework asks the agent to kill every task of a framework and
+// shut its executors down (the framework was torn down or its failover
+// timeout expired).
 type ShutdownFramework struct {
 	FrameworkID string `json:"framework_id"`
 }

@@ -43,7 +43,7 @@ func (c *Core) RegisterCheck(agentID string, reg *agentproto.Register) (id strin
 func (c *Core) Register(id string, reg *agentproto.Register, conn string, now time.Time) Effects {
 	a := c.agents[id]
 	if a == nil {
-		a = &agent{id: id, tasks: map[string]*task{}, registeredAt: now}
+		a = &agent{id: id, tasks: map[string]*task{}, executors: map[string]*executor{}, registeredAt: now}
 		c.agents[id] = a
 	}
 	wasUnreachable := a.status == agentUnreachable
@@ -123,6 +123,7 @@ func (c *Core) Register(id string, reg *agentproto.Register, conn string, now ti
 			t.killRequested = false
 		}
 	}
+	c.registerExecutors(a, reg.Executors, now)
 	var missing []agentproto.ReconcileTask
 	for _, tid := range sortedKeys(a.tasks) {
 		if t := a.tasks[tid]; !reported[tid] && !t.state.Terminal() {

@@ -147,7 +147,7 @@ func (c *Core) Restore(agents []AgentRecord, fws []FrameworkRecord, weights map[
 		c.alloc.SetWeight(role, w)
 	}
 	for _, ra := range agents {
-		a := &agent{id: ra.ID, tasks: map[string]*task{}, registeredAt: ra.RegisteredAt}
+		a := &agent{id: ra.ID, tasks: map[string]*task{}, executors: map[string]*executor{}, registeredAt: ra.RegisteredAt}
 		_ = json.Unmarshal(ra.Info, &a.info)
 		a.total, _ = resource.FromWire(a.info.Resources)
 		a.attributes = a.info.Attributes

@@ -142,6 +142,9 @@ func (c *Core) removeFramework(f *framework, why string, now time.Time) {
 	for _, t := range f.tasks {
 		agents[t.agentID] = true
 	}
+	for _, aid := range c.forgetExecutors(f.id) {
+		agents[aid] = true
+	}
 	for _, aid := range sortedKeys(agents) {
 		if a := c.agents[aid]; a != nil {
 			c.sendAgent(a, &agentproto.Event{Type: agentproto.EventShutdownFramework, ShutdownFramework: &agentproto.ShutdownFramework{FrameworkID: f.id}})
@@ -232,9 +235,15 @@ func (c *Core) Call(call *mesos.Call, stream string, now time.Time) (Effects, *R
 	case mesos.CallKill:
 		c.kill(f, call.Kill, now)
 	case mesos.CallShutdown:
-		// A command task's executor id is its task id; shutting the
-		// executor down kills the task. Unknown executors are ignored.
-		if t := f.tasks[call.Shutdown.ExecutorID.Value]; t != nil && t.agentID == call.Shutdown.AgentID.Value {
+		// A custom executor gets SHUTDOWN. A command task's executor id
+		// is its task id; shutting that executor down kills the task.
+		// Unknown executors are ignored.
+		eid := call.Shutdown.ExecutorID.Value
+		if a := c.agents[call.Shutdown.AgentID.Value]; a != nil && a.executors[execKey(f.id, eid)] != nil {
+			if !c.sendAgent(a, &agentproto.Event{Type: agentproto.EventShutdownExecutor, ShutdownExecutor: &agentproto.ShutdownExecutor{FrameworkID: f.id, ExecutorID: eid}}) {
+				c.log(LevelInfo, "cannot shut an executor down: its agent is not connected", "framework", f.id, "executor", eid, "agent", a.id)
+			}
+		} else if t := f.tasks[eid]; t != nil && t.agentID == call.Shutdown.AgentID.Value && t.info.Executor == nil {
 			c.kill(f, &mesos.Kill{TaskID: call.Shutdown.ExecutorID, AgentID: &call.Shutdown.AgentID}, now)
 		}
 	case mesos.CallAcknowledge:
@@ -242,9 +251,9 @@ func (c *Core) Call(call *mesos.Call, stream string, now time.Time) (Effects, *R
 	case mesos.CallReconcile:
 		c.reconcile(f, call.Reconcile, now)
 	case mesos.CallMessage:
-		// Command tasks have no executor to receive framework messages;
-		// as in Mesos, MESSAGE is best-effort and this one is dropped.
-		c.log(LevelDebug, "dropping framework message for a command task", "framework", f.id, "executor", call.Message.ExecutorID.Value)
+		// Best effort, as in Mesos: a message for an executor that is not
+		// running (or a command task's) is dropped.
+		c.message(f, call.Message)
 	case mesos.CallRequest, mesos.CallAcceptInverseOffers, mesos.CallDeclineInverseOffers:
 		// No inverse offers are ever made and requests are advisory.
 	case mesos.CallUpdateFramework:
@@ -342,6 +351,7 @@ func (c *Core) accept(f *framework, ids []mesos.ID, ops []mesos.Operation, filte
 	a := c.agents[agentID]
 	format := f.info.ResourceFormat()
 	inAccept := map[string]bool{}
+	pendingExecs := map[string]*executor{}
 	var launch []mesos.TaskInfo
 	for _, op := range ops {
 		for _, ti := range op.Launch.TaskInfos {
@@ -349,15 +359,34 @@ func (c *Core) accept(f *framework, ids []mesos.ID, ops []mesos.Operation, filte
 				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskDropped, mesos.ReasonAgentRemoved, "Agent "+agentID+" is not connected", now))
 				continue
 			}
-			chk := checkTask(&ti, agentID, role, format, available, func(id string) bool { return inAccept[id] || f.tasks[id] != nil })
+			var (
+				execInfo mesos.ExecutorInfo
+				execRes  resource.Resources
+				newExec  bool
+			)
+			if ti.Executor != nil {
+				var reason string
+				if reason = checkExecutor(ti.Executor); reason == "" {
+					execInfo, execRes, newExec, reason = taskExecutor(f, a, &ti, role, format, pendingExecs)
+				}
+				if reason != "" {
+					c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskError, mesos.ReasonTaskInvalid, fmt.Sprintf("Task %q: %s", ti.TaskID.Value, reason), now))
+					continue
+				}
+			}
+			chk := checkTask(&ti, agentID, role, format, available, func(id string) bool { return inAccept[id] || f.tasks[id] != nil }, execRes)
 			if chk.reason != "" {
 				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskError, mesos.ReasonTaskInvalid, chk.reason, now))
 				continue
 			}
 			if c.cfg.AuthorizeTask != nil {
 				user := f.info.User
-				if ti.Command.User != "" {
-					user = ti.Command.User
+				if cmd := ti.Command; cmd == nil && ti.Executor != nil {
+					if cmd = ti.Executor.Command; cmd.User != "" {
+						user = cmd.User
+					}
+				} else if cmd.User != "" {
+					user = cmd.User
 				}
 				if err := c.cfg.AuthorizeTask(f.info.Principal, user); err != nil {
 					c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskError, mesos.ReasonTaskUnauthorized, err.Error(), now))
@@ -386,6 +415,15 @@ func (c *Core) accept(f *framework, ids []mesos.ID, ops []mesos.Operation, filte
 			}
 			inAccept[ti.TaskID.Value] = true
 			available = available.Sub(chk.resources)
+			if ti.Executor != nil {
+				ti.Executor = &execInfo
+				if newExec {
+					available = available.Sub(execRes)
+					e := &executor{frameworkID: f.id, info: execInfo, role: role, resources: execRes}
+					pendingExecs[execKey(f.id, execInfo.ExecutorID.Value)] = e
+					a.executors[execKey(f.id, execInfo.ExecutorID.Value)] = e
+				}
+			}
 			// Record the role in the task's resources, as Mesos does, so
 			// the agent reports it back after a master failover.
 			ti.Resources = chk.resources.Wire(role)

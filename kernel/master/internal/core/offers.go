@@ -116,6 +116,7 @@ func (c *Core) wireOffer(o *offer, a *agent) mesos.Offer {
 		AllocationInfo: &mesos.AllocationInfo{Role: o.role},
 		Resources:      o.resources.Wire(o.role),
 		Attributes:     a.attributes,
+		ExecutorIDs:    a.executorIDs(o.frameworkID),
 		URL:            agentURL(a.info.Endpoint),
 	}
 }

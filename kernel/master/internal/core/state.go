@@ -24,6 +24,7 @@ type agent struct {
 	unreachableAt   time.Time
 	reregisterUntil time.Time        // for agentRecovered
 	tasks           map[string]*task // by task id
+	executors       map[string]*executor // by execKey
 	// admitted is the agent's info (as json.Marshal encodes it) that the
 	// registry holds with the agent admitted; nil when unknown.
 	admitted []byte

@@ -39,13 +39,16 @@ type taskCheck struct {
 // out (it is role), but may not name another role. existing reports
 // whether a task id is already in use by the framework (live, or earlier
 // in the same ACCEPT).
-func checkTask(t *mesos.TaskInfo, agentID, role string, format mesos.ResourceFormat, available resource.Resources, existing func(string) bool) taskCheck {
+//
+// A task that names an executor brings executorRes, the resources of
+// its executor when the executor is new on the agent: both must fit.
+func checkTask(t *mesos.TaskInfo, agentID, role string, format mesos.ResourceFormat, available resource.Resources, existing func(string) bool, executorRes resource.Resources) taskCheck {
 	bad := func(format string, args ...any) taskCheck {
 		return taskCheck{reason: fmt.Sprintf(format, args...)}
 	}
 	id := t.TaskID.Value
 	docker := t.Container != nil && t.Container.Type == mesos.ContainerDocker
-	if docker && t.Command == nil {
+	if docker && t.Command == nil && t.Executor == nil {
 		// The image's own entrypoint and command, as Mesos runs it.
 		no := false
 		t.Command = &mesos.CommandInfo{Shell: &no}
@@ -61,22 +64,30 @@ func checkTask(t *mesos.TaskInfo, agentID, role string, format mesos.ResourceFor
 		return bad("Task ID %q is already in use", id)
 	case t.AgentID.Value != agentID:
 		return bad("Task uses agent %q but the offer is for agent %q", t.AgentID.Value, agentID)
+	case t.Executor != nil && t.Command != nil:
+		return bad("Task %q sets both 'command' and 'executor'; set exactly one", id)
+	case t.Executor != nil && t.Container != nil:
+		return bad("Task %q: 'container' with a custom executor is not supported: the executor runs the task; leave 'container' out", id)
 	case t.Executor != nil:
-		return bad("Task %q sets 'executor': custom executors are not supported; use 'command'", id)
+		if reason := checkExecutor(t.Executor); reason != "" {
+			return bad("Task %q: %s", id, reason)
+		}
 	case t.Command == nil:
-		return bad("Task %q must set 'command'", id)
+		return bad("Task %q must set 'command' or 'executor'", id)
 	case t.Command.IsShell() && t.Command.Value == "":
 		return bad("Task %q: shell command 'command.value' is empty", id)
 	case !t.Command.IsShell() && t.Command.Value == "" && !docker:
 		return bad("Task %q: 'command.value' (the program to run) is empty", id)
 	}
-	for _, u := range t.Command.URIs {
-		if reason := u.Problem(); reason != "" {
-			return bad("Task %q: 'command.uris': %s", id, reason)
+	if t.Command != nil {
+		for _, u := range t.Command.URIs {
+			if reason := u.Problem(); reason != "" {
+				return bad("Task %q: 'command.uris': %s", id, reason)
+			}
 		}
-	}
-	if reason := checkEnvironment(t.Command.Environment); reason != "" {
-		return bad("Task %q: %s", id, reason)
+		if reason := checkEnvironment(t.Command.Environment); reason != "" {
+			return bad("Task %q: %s", id, reason)
+		}
 	}
 	if hc := t.HealthCheck; hc != nil && hc.Command != nil {
 		if reason := checkEnvironment(hc.Command.Environment); reason != "" {
@@ -108,7 +119,10 @@ func checkTask(t *mesos.TaskInfo, agentID, role string, format mesos.ResourceFor
 			return bad("Task %q: 'container.docker.port_mappings': host_port %d is not one of the task's ports", id, hp)
 		}
 	}
-	if !available.Contains(res) {
+	if need := res.Add(executorRes); !available.Contains(need) {
+		if !executorRes.IsEmpty() {
+			return bad("Task %q and its new executor %q use more resources than offered: missing %s (offered and unused: %s)", id, t.Executor.ExecutorID.Value, available.Missing(need), available)
+		}
 		return bad("Task %q uses more resources than offered: missing %s (offered and unused: %s)", id, available.Missing(res), available)
 	}
 	return taskCheck{resources: res}

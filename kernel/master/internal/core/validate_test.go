@@ -30,8 +30,30 @@ func TestCheckTask(t *testing.T) {
 		{"slash id", func(ti *mesos.TaskInfo) { ti.TaskID.Value = "a/b" }, none, "must not contain"},
 		{"duplicate", func(*mesos.TaskInfo) {}, func(string) bool { return true }, "already in use"},
 		{"wrong agent", func(ti *mesos.TaskInfo) { ti.AgentID.Value = "a2" }, none, "offer is for agent"},
-		{"executor", func(ti *mesos.TaskInfo) { ti.Executor = &mesos.ExecutorInfo{} }, none, "custom executors"},
-		{"no command", func(ti *mesos.TaskInfo) { ti.Command = nil }, none, "must set 'command'"},
+		{"executor", func(ti *mesos.TaskInfo) {
+			ti.Command, ti.Executor = nil, &mesos.ExecutorInfo{ExecutorID: mesos.ID{Value: "e"}, Command: &mesos.CommandInfo{Value: "./exec"}}
+		}, none, ""},
+		{"executor and command", func(ti *mesos.TaskInfo) {
+			ti.Executor = &mesos.ExecutorInfo{ExecutorID: mesos.ID{Value: "e"}, Command: &mesos.CommandInfo{Value: "./exec"}}
+		}, none, "sets both 'command' and 'executor'"},
+		{"executor without id", func(ti *mesos.TaskInfo) {
+			ti.Command, ti.Executor = nil, &mesos.ExecutorInfo{Command: &mesos.CommandInfo{Value: "./exec"}}
+		}, none, "'executor.executor_id' is required"},
+		{"executor without command", func(ti *mesos.TaskInfo) {
+			ti.Command, ti.Executor = nil, &mesos.ExecutorInfo{ExecutorID: mesos.ID{Value: "e"}}
+		}, none, "'executor.command' is required"},
+		{"default executor", func(ti *mesos.TaskInfo) {
+			ti.Command, ti.Executor = nil, &mesos.ExecutorInfo{Type: "DEFAULT", ExecutorID: mesos.ID{Value: "e"}, Command: &mesos.CommandInfo{Value: "./exec"}}
+		}, none, "'executor.type' DEFAULT"},
+		{"executor container", func(ti *mesos.TaskInfo) {
+			ti.Command, ti.Executor = nil, &mesos.ExecutorInfo{ExecutorID: mesos.ID{Value: "e"}, Command: &mesos.CommandInfo{Value: "./exec"},
+				Container: &mesos.ContainerInfo{Type: "DOCKER", Docker: &mesos.DockerInfo{Image: "x"}}}
+		}, none, "'executor.container' is not supported"},
+		{"executor uri", func(ti *mesos.TaskInfo) {
+			ti.Command, ti.Executor = nil, &mesos.ExecutorInfo{ExecutorID: mesos.ID{Value: "e"}, Command: &mesos.CommandInfo{Value: "./exec",
+				URIs: []mesos.CommandURI{{Value: "s3://b/exec"}}}}
+		}, none, `'executor.command.uris': URI "s3://b/exec"`},
+		{"no command", func(ti *mesos.TaskInfo) { ti.Command = nil }, none, "must set 'command' or 'executor'"},
 		{"empty shell", func(ti *mesos.TaskInfo) { ti.Command.Value = "" }, none, "empty"},
 		{"uris", func(ti *mesos.TaskInfo) {
 			ti.Command.URIs = []mesos.CommandURI{{Value: "https://h/a.tgz"}, {Value: "file:///opt/a"}, {Value: "/opt/b", OutputFile: "d/b"}}
@@ -107,7 +129,7 @@ func TestCheckTask(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ti := base()
 			tc.mutate(&ti)
-			got := checkTask(&ti, "a1", "web", mesos.ResourceFormat{}, offered, tc.exists)
+			got := checkTask(&ti, "a1", "web", mesos.ResourceFormat{}, offered, tc.exists, resource.Resources{})
 			if tc.want == "" && got.reason != "" || tc.want != "" && !strings.Contains(got.reason, tc.want) {
 				t.Errorf("checkTask(%s) reason = %q; want %q", tc.name, got.reason, tc.want)
 			}
@@ -139,7 +161,7 @@ func TestCheckTaskAllocation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ti := mesos.TaskInfo{Name: "t", TaskID: mesos.ID{Value: "t1"}, AgentID: mesos.ID{Value: "a1"}, Resources: tc.resources, Command: &mesos.CommandInfo{Value: "sleep 1"}}
-			got := checkTask(&ti, "a1", "web", tc.format, offered, func(string) bool { return false })
+			got := checkTask(&ti, "a1", "web", tc.format, offered, func(string) bool { return false }, resource.Resources{})
 			if tc.want == "" && got.reason != "" || tc.want != "" && !strings.Contains(got.reason, tc.want) {
 				t.Errorf("checkTask(%s) reason = %q; want %q", tc.name, got.reason, tc.want)
 			}
