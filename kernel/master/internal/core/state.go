@@ -22,8 +22,8 @@ type agent struct {
 	lastSeen        time.Time
 	registeredAt    time.Time
 	unreachableAt   time.Time
-	reregisterUntil time.Time        // for agentRecovered
-	tasks           map[string]*task // by task id
+	reregisterUntil time.Time            // for agentRecovered
+	tasks           map[string]*task     // by task id
 	executors       map[string]*executor // by execKey
 	// admitted is the agent's info (as json.Marshal encodes it) that the
 	// registry holds with the agent admitted; nil when unknown.
