@@ -262,6 +262,10 @@ type Authentication struct {
 	// DefaultOpenPaths. A request to one that carries credentials anyway
 	// is still authenticated, so that its principal is known.
 	Open []string
+	// Own are paths whose handlers authenticate their callers
+	// themselves (the executor API's per-executor tokens): the guard
+	// lets them through untouched.
+	Own []string
 }
 
 // Guard returns the middleware: requests without a valid credential get
@@ -280,13 +284,17 @@ func (a Authentication) Guard() Middleware {
 	for _, p := range paths {
 		open[p] = true
 	}
+	own := map[string]bool{}
+	for _, p := range a.Own {
+		own[p] = true
+	}
 	challenge := fmt.Sprintf("Basic realm=%q, charset=\"UTF-8\"", realm)
 	return func(next http.Handler) http.Handler {
 		if a.Credentials == nil {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if open[r.URL.Path] && r.Header.Get("Authorization") == "" {
+			if own[r.URL.Path] || open[r.URL.Path] && r.Header.Get("Authorization") == "" {
 				next.ServeHTTP(w, r)
 				return
 			}

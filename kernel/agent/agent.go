@@ -192,7 +192,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	ecfg := edge.DefaultConfig()
 	ecfg.Name = "agent"
-	ecfg.Guards = a.cfg.Trust.Guards()
+	// The executor API authenticates executors by their own tokens.
+	ecfg.Guards = []edge.Middleware{
+		edge.CrossSite{Hosts: a.cfg.Trust.Hosts, Origins: a.cfg.Trust.Origins}.Guard(),
+		edge.Authentication{Credentials: a.cfg.Trust.Credentials, Open: edge.DefaultOpenPaths, Own: executorAPIPaths}.Guard(),
+	}
 	ecfg.TLS = a.cfg.Trust.ServerTLS
 	ecfg.WriteTimeout = 5 * time.Minute // downloads of large sandbox files; the agent serves no stream
 	srv := edge.New(ecfg, a.routes(), a.log)
@@ -324,7 +328,7 @@ func keyOfRunnerID(id string) update.Key {
 func cgroupName(k update.Key) string {
 	sum := sha256.Sum256([]byte(k.FrameworkID))
 	name := hex.EncodeToString(sum[:4]) + "-" + k.TaskID
-	if len(name) > 200 {
+	if len(name) > 200 || strings.ContainsRune(k.TaskID, '/') { // long, or an executor's (task.ExecutorTaskID)
 		t := sha256.Sum256([]byte(k.TaskID))
 		name = hex.EncodeToString(sum[:4]) + "-" + hex.EncodeToString(t[:16])
 	}

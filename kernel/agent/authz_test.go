@@ -118,6 +118,9 @@ func TestEveryAgentRouteIsGuarded(t *testing.T) {
 		"GET /state":   {Access: edgetest.Filtered},
 		"GET /metrics": {Access: edgetest.Guarded},
 		"GET /files/*": {Access: edgetest.Guarded, Path: "/files/browse?path=."},
+		// Executors present the token the agent gave them, nothing else.
+		"POST /api/v1/executor":          {Access: edgetest.Token},
+		"POST /slave(1)/api/v1/executor": {Access: edgetest.Token},
 	}
 	for _, meth := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		table[meth+" /debug/*"] = edgetest.Case{Access: edgetest.Guarded, Path: "/debug/pprof/"}

@@ -57,6 +57,18 @@ type Config struct {
 	// KillGracePeriod is the time between SIGTERM and SIGKILL when neither
 	// the kill nor the task's kill policy gives one. Default 5s.
 	KillGracePeriod time.Duration
+	// ExecutorRegistrationTimeout is how long a new custom executor has to
+	// SUBSCRIBE (fetching included) before it is killed and its tasks
+	// fail. Default 1m.
+	ExecutorRegistrationTimeout time.Duration
+	// ExecutorReregistrationTimeout is how long the executors found
+	// running when the agent starts have to SUBSCRIBE again; it is also
+	// their MESOS_SUBSCRIPTION_BACKOFF_MAX. Default 2s, at most 15s.
+	ExecutorReregistrationTimeout time.Duration
+	// ExecutorShutdownGracePeriod is the time an executor has between
+	// SHUTDOWN and being killed when its ExecutorInfo gives none.
+	// Default 5s.
+	ExecutorShutdownGracePeriod time.Duration
 	// Cgroups is "auto" (default: use cgroups when possible), "v1", "v2"
 	// or "none". An explicit version that cannot be used is an error.
 	Cgroups string
@@ -146,23 +158,27 @@ type Config struct {
 func DefaultConfig() Config {
 	host, _ := os.Hostname()
 	return Config{
-		Listen:                ":5051",
-		Hostname:              host,
-		WorkDir:               "/var/lib/corral/agent",
-		KillGracePeriod:       5 * time.Second,
-		Cgroups:               "auto",
-		CgroupRoot:            "corral",
-		RegisterBackoffFactor: time.Second,
-		RegisterBackoffMax:    time.Minute,
-		UpdateRetryInterval:   10 * time.Second,
-		UpdateRetryMax:        10 * time.Minute,
-		SandboxMaxAge:         7 * 24 * time.Hour,
-		LaunchConcurrency:     16,
-		FetcherCacheSize:      2 << 30,
-		SwitchUser:            true,
-		Containerizers:        []string{"mesos"},
-		TaskLogMaxSize:        10 << 20,
-		TaskLogMaxFiles:       5,
+		Listen:          ":5051",
+		Hostname:        host,
+		WorkDir:         "/var/lib/corral/agent",
+		KillGracePeriod: 5 * time.Second,
+
+		ExecutorRegistrationTimeout:   time.Minute,
+		ExecutorReregistrationTimeout: 2 * time.Second,
+		ExecutorShutdownGracePeriod:   5 * time.Second,
+		Cgroups:                       "auto",
+		CgroupRoot:                    "corral",
+		RegisterBackoffFactor:         time.Second,
+		RegisterBackoffMax:            time.Minute,
+		UpdateRetryInterval:           10 * time.Second,
+		UpdateRetryMax:                10 * time.Minute,
+		SandboxMaxAge:                 7 * 24 * time.Hour,
+		LaunchConcurrency:             16,
+		FetcherCacheSize:              2 << 30,
+		SwitchUser:                    true,
+		Containerizers:                []string{"mesos"},
+		TaskLogMaxSize:                10 << 20,
+		TaskLogMaxFiles:               5,
 	}
 }
 
@@ -222,10 +238,15 @@ func (c Config) Validate() error {
 		"kill grace period": c.KillGracePeriod, "register backoff factor": c.RegisterBackoffFactor,
 		"register backoff max": c.RegisterBackoffMax, "update retry interval": c.UpdateRetryInterval,
 		"update retry max": c.UpdateRetryMax, "sandbox max age": c.SandboxMaxAge,
+		"executor registration timeout": c.ExecutorRegistrationTimeout, "executor reregistration timeout": c.ExecutorReregistrationTimeout,
+		"executor shutdown grace period": c.ExecutorShutdownGracePeriod,
 	} {
 		if d <= 0 {
 			bad("%s must be positive, got %v", name, d)
 		}
+	}
+	if c.ExecutorReregistrationTimeout > 15*time.Second {
+		bad("executor reregistration timeout must be at most 15s, got %v", c.ExecutorReregistrationTimeout)
 	}
 	if c.FetcherCacheSize < 0 {
 		bad("fetcher cache size must not be negative, got %d", c.FetcherCacheSize)

@@ -40,6 +40,9 @@ func (a *Agent) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Get("/health", a.health)
 	r.Get("/state", a.state)
+	for _, p := range executorAPIPaths {
+		r.Post(p, a.handleExecutor)
+	}
 	r.Method(http.MethodGet, "/metrics", a.guardEndpoint("/metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{})))
 	a.files.Authorize = a.authorizeSandbox
 	files := a.files.Routes()
@@ -73,6 +76,32 @@ type State struct {
 	PendingUpdates int                    `json:"pending_updates"`
 	Tasks          []TaskState            `json:"tasks"`
 	CompletedTasks []completedTask        `json:"completed_tasks"`
+	Executors      []ExecutorState        `json:"executors"`
+}
+
+// ExecutorState is one custom executor in State.
+type ExecutorState struct {
+	FrameworkID string           `json:"framework_id"`
+	ExecutorID  string           `json:"executor_id"`
+	Name        string           `json:"name,omitempty"`
+	State       string           `json:"state"` // launching, registering, subscribed or terminating
+	Sandbox     string           `json:"sandbox"`
+	PID         int              `json:"pid,omitempty"`
+	Resources   []mesos.Resource `json:"resources,omitempty"`
+	Tasks       []string         `json:"tasks"`
+}
+
+// String is the state as ExecutorState names it.
+func (s execState) String() string {
+	switch s {
+	case execLaunching:
+		return "launching"
+	case execRegistering:
+		return "registering"
+	case execSubscribed:
+		return "subscribed"
+	}
+	return "terminating"
 }
 
 // TaskState is one task in State.
@@ -100,7 +129,7 @@ func (a *Agent) state(w http.ResponseWriter, r *http.Request) {
 	st := State{
 		Hostname: info.Hostname, Endpoint: info.Endpoint, Resources: info.Resources, ResourcesText: a.resources.String(),
 		Attributes: info.Attributes, Cgroups: info.Cgroups, CgroupsReason: info.CgroupsReason, WorkDir: info.WorkDir,
-		Tasks: []TaskState{}, CompletedTasks: []completedTask{},
+		Tasks: []TaskState{}, CompletedTasks: []completedTask{}, Executors: []ExecutorState{},
 	}
 	acls, principal := a.cfg.Trust.ACLs, edge.Principal(r.Context())
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
@@ -132,6 +161,18 @@ func (a *Agent) state(w http.ResponseWriter, r *http.Request) {
 		if acls.Grants(acl.ViewTasks, principal) {
 			st.CompletedTasks = append(st.CompletedTasks, l.completed...)
 		}
+		for _, ex := range l.executors {
+			if acls != nil && !acls.Allowed(acl.ViewTasks, principal, task.User(task.ExecutorTask(&ex.info), ex.framework)) {
+				continue
+			}
+			es := ExecutorState{FrameworkID: ex.key.FrameworkID, ExecutorID: ex.key.ExecutorID, Name: ex.info.Name, State: ex.state.String(),
+				Sandbox: ex.sandbox, PID: ex.proc.PID, Resources: ex.info.Resources, Tasks: []string{}}
+			for k := range ex.tasks {
+				es.Tasks = append(es.Tasks, k.TaskID)
+			}
+			sort.Strings(es.Tasks)
+			st.Executors = append(st.Executors, es)
+		}
 	})
 	if err != nil {
 		edge.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "agent is not running: " + err.Error()})
@@ -142,6 +183,12 @@ func (a *Agent) state(w http.ResponseWriter, r *http.Request) {
 			return st.Tasks[i].FrameworkID < st.Tasks[j].FrameworkID
 		}
 		return st.Tasks[i].TaskID < st.Tasks[j].TaskID
+	})
+	sort.Slice(st.Executors, func(i, j int) bool {
+		if st.Executors[i].FrameworkID != st.Executors[j].FrameworkID {
+			return st.Executors[i].FrameworkID < st.Executors[j].FrameworkID
+		}
+		return st.Executors[i].ExecutorID < st.Executors[j].ExecutorID
 	})
 	edge.WriteJSON(w, http.StatusOK, st)
 }

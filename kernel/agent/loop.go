@@ -53,6 +53,13 @@ type entry struct {
 	health     *checker // the running health check, if any
 	healthKill string   // set when a failed health check killed the task: the terminal message
 	stopKill   bool     // set when the agent killed the task because the agent was stopping
+
+	// exec is the custom executor running the task, if it names one;
+	// delivered is set once the task was sent to it, and execUUIDs are
+	// the updates it sent that the agent took.
+	exec      *executorRun
+	delivered bool
+	execUUIDs map[string]bool
 }
 
 // killCause says why the agent kills a task on its own (not because a
@@ -98,6 +105,12 @@ type loop struct {
 
 	launchSem chan struct{}
 	bg        sync.WaitGroup // goroutines started by the loop; Run joins them
+
+	executors map[execKey]*executorRun
+	// execReports are executor ends and messages for the master;
+	// sendingExec is set while an EXECUTORS call is under way.
+	execReports agentproto.Executors
+	sendingExec bool
 }
 
 func newLoop(a *Agent) *loop {
@@ -107,6 +120,7 @@ func newLoop(a *Agent) *loop {
 		updates:   update.New(a.cfg.UpdateRetryInterval, a.cfg.UpdateRetryMax),
 		counts:    map[mesos.TaskState]int{},
 		launchSem: make(chan struct{}, a.cfg.LaunchConcurrency),
+		executors: map[execKey]*executorRun{},
 	}
 }
 
@@ -122,6 +136,7 @@ func (l *loop) run(ctx context.Context) {
 	l.resumeHealthChecks(ctx)
 	for {
 		l.pump(ctx)
+		l.pumpExecutorReports(ctx)
 		l.arm(timer)
 		l.a.metrics.pending.Set(float64(l.updates.Pending()))
 		select {
@@ -294,6 +309,7 @@ func (l *loop) registerCall() agentproto.Call {
 		}
 		reg.Tasks = append(reg.Tasks, t)
 	}
+	reg.Executors = l.liveExecutors()
 	return agentproto.Call{Type: agentproto.CallRegister, AgentID: l.agentID, Register: reg}
 }
 
@@ -328,6 +344,21 @@ func (l *loop) handle(ctx context.Context, ev agentproto.Event) {
 					l.kill(k, 0)
 				}
 			}
+			for ek, ex := range l.executors {
+				if ek.FrameworkID == ev.ShutdownFramework.FrameworkID {
+					l.shutdownExecutor(ex)
+				}
+			}
+		}
+	case agentproto.EventMessage:
+		if ev.Message != nil {
+			l.frameworkMessage(ev.Message)
+		}
+	case agentproto.EventShutdownExecutor:
+		if x := ev.ShutdownExecutor; x != nil {
+			if ex := l.executors[execKey{FrameworkID: x.FrameworkID, ExecutorID: x.ExecutorID}]; ex != nil {
+				l.shutdownExecutor(ex)
+			}
 		}
 	case agentproto.EventHeartbeat, agentproto.EventRegistered:
 	default:
@@ -349,6 +380,10 @@ func (l *loop) launch(ctx context.Context, ev *agentproto.Launch) {
 		l.tasks[k] = e
 		if err := task.Validate(k.FrameworkID, &ti); err != nil {
 			l.emit(e, l.newStatus(k, mesos.TaskError, mesos.ReasonTaskInvalid, err.Error(), mesos.SourceAgent))
+			continue
+		}
+		if ti.Executor != nil {
+			l.launchExecutorTask(ctx, e)
 			continue
 		}
 		if isDocker(&ti) && l.a.docker == nil {
@@ -486,6 +521,10 @@ func (l *loop) stop(e *entry, grace time.Duration, why killCause) {
 	if e.launching {
 		return // signalled when the launch completes
 	}
+	if e.exec != nil {
+		l.killExecutorTask(e)
+		return
+	}
 	l.a.log.Info("killing task", "framework", k.FrameworkID, "task", k.TaskID, "grace", e.killGrace)
 	if err := l.a.killProc(e, e.killGrace); err != nil && !errors.Is(err, runner.ErrUnknown) {
 		l.a.log.Warn("killing task", "task", k.TaskID, "err", err)
@@ -508,6 +547,9 @@ func (l *loop) killAll(slack time.Duration) {
 	}
 	for _, e := range l.tasks {
 		l.stop(e, 0, killCause{stopping: true})
+	}
+	for _, ex := range l.executors {
+		l.shutdownExecutor(ex)
 	}
 	if live() == 0 {
 		return
@@ -549,6 +591,12 @@ func (l *loop) killAll(slack time.Duration) {
 // exited turns a process end into the task's terminal update.
 func (l *loop) exited(ex runner.Exit) {
 	k := keyOfRunnerID(ex.ID)
+	if eid, ok := task.ExecutorOf(k.TaskID); ok {
+		if x := l.executors[execKey{FrameworkID: k.FrameworkID, ExecutorID: eid}]; x != nil {
+			l.executorExited(x, ex)
+		}
+		return
+	}
 	e := l.tasks[k]
 	if e == nil || e.ghost || e.state.Terminal() {
 		return
@@ -609,6 +657,9 @@ func (l *loop) forget(e *entry) {
 	}
 	l.updates.Remove(e.key)
 	delete(l.tasks, e.key)
+	if e.exec != nil {
+		delete(e.exec.tasks, e.key)
+	}
 	l.counts[e.state]--
 	if e.ghost {
 		return
@@ -654,6 +705,23 @@ func (l *loop) recover(ctx context.Context) error {
 	adopted := 0
 	for _, r := range recs {
 		k := update.Key{FrameworkID: r.FrameworkID, TaskID: r.TaskID}
+		if _, ok := task.ExecutorOf(r.TaskID); ok {
+			var spawned *checkpoint.Spawned
+			failed := false
+			for _, rec := range r.Records {
+				switch {
+				case rec.Spawned != nil:
+					spawned = rec.Spawned
+				case rec.Update != nil && rec.Update.Status.State.Terminal():
+					failed = true
+				}
+			}
+			l.recoverExecutor(r, spawned, failed)
+			if !failed && r.Task != nil && r.Task.Executor != nil {
+				adopted++
+			}
+			continue
+		}
 		if r.Dropped > 0 {
 			l.a.log.Warn("dropped unreadable journal lines", "task", k.TaskID, "lines", r.Dropped)
 		}
@@ -667,6 +735,12 @@ func (l *loop) recover(ctx context.Context) error {
 			switch {
 			case rec.Update != nil:
 				l.add(e, *rec.Update)
+				if rec.Update.Status.Source == mesos.SourceExecutor {
+					if e.execUUIDs == nil {
+						e.execUUIDs = map[string]bool{}
+					}
+					e.execUUIDs[rec.Update.Status.UUID] = true
+				}
 			case rec.Ack != "":
 				l.updates.Ack(k, rec.Ack)
 			case rec.Spawned != nil:
@@ -687,8 +761,8 @@ func (l *loop) recover(ctx context.Context) error {
 			}
 			continue
 		}
-		if e.ghost {
-			continue
+		if e.ghost || e.info.Executor != nil {
+			continue // an executor's task: attachExecutorTasks
 		}
 		if isDocker(e.info) {
 			l.adoptContainer(e)
@@ -711,6 +785,7 @@ func (l *loop) recover(ctx context.Context) error {
 			l.a.runner.Kill(spec.ID, e.killGrace)
 		}
 	}
+	l.attachExecutorTasks()
 	l.a.log.Info("recovered from checkpoint", "agent_id", l.agentID, "tasks", len(l.tasks), "adopted_processes", adopted,
 		"pending_updates", l.updates.Pending())
 	l.sweepSecretFiles()
@@ -743,6 +818,9 @@ func (l *loop) gcSandboxes(ctx context.Context) {
 		if e.sandbox != "" {
 			live[e.sandbox] = true
 		}
+	}
+	for _, ex := range l.executors {
+		live[ex.sandbox] = true
 	}
 	root, maxAge := l.a.store.SandboxRoot(), l.a.cfg.SandboxMaxAge
 	l.bg.Go(func() {

@@ -8,8 +8,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -112,58 +110,6 @@ func callBody(r *http.Request, protobufOK bool) ([]byte, bool, error) {
 		return nil, false, errorf(http.StatusRequestEntityTooLarge, "Request body is larger than %d bytes", maxCallBytes)
 	}
 	return body, protobuf, nil
-}
-
-// streamType picks the media type of a SUBSCRIBE stream from the
-// request's Accept header, as Mesos does: JSON if it is acceptable (an
-// absent Accept allows anything), else protobuf, else "" (406).
-func streamType(accept string) string {
-	for _, mt := range []string{"application/json", mesospb.MediaType} {
-		if acceptable(accept, mt) {
-			return mt
-		}
-	}
-	return ""
-}
-
-// acceptable reports whether an Accept header allows the media type mt:
-// the most specific of its ranges that matches mt (mt itself, then
-// type/*, then */*) must not have q=0.
-func acceptable(accept, mt string) bool {
-	if strings.TrimSpace(accept) == "" {
-		return true
-	}
-	typ, _, _ := strings.Cut(mt, "/")
-	best, allowed := 0, false
-	for _, part := range strings.Split(accept, ",") {
-		rng, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
-		specificity := 0
-		switch rng {
-		case mt:
-			specificity = 3
-		case typ + "/*":
-			specificity = 2
-		case "*/*":
-			specificity = 1
-		}
-		if specificity > best {
-			best, allowed = specificity, params["q"] == "" || qValue(params["q"]) > 0
-		}
-	}
-	return allowed
-}
-
-// qValue parses a quality value; a malformed one counts as 1, as a
-// missing one does.
-func qValue(s string) float64 {
-	q, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 1
-	}
-	return q
 }
 
 // recoveryWait bounds how long a call waits for a master that has just
@@ -292,7 +238,7 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.C
 		writeError(w, r, errorf(http.StatusBadRequest, "Subscribe calls should not include the 'Mesos-Stream-Id' header"))
 		return
 	}
-	mediaType := streamType(r.Header.Get("Accept"))
+	mediaType := mesospb.StreamType(r.Header.Get("Accept"))
 	if mediaType == "" {
 		writeError(w, r, errorf(http.StatusNotAcceptable, "Expecting 'Accept' to allow 'application/json' or '%s'", mesospb.MediaType))
 		return

@@ -446,6 +446,9 @@ const (
 	ReasonResourcesUnknown       = "REASON_RESOURCES_UNKNOWN"
 	ReasonMasterDisconnected     = "REASON_MASTER_DISCONNECTED"
 	ReasonExecutorUnregistered   = "REASON_EXECUTOR_UNREGISTERED"
+
+	ReasonExecutorRegistrationTimeout   = "REASON_EXECUTOR_REGISTRATION_TIMEOUT"
+	ReasonExecutorReregistrationTimeout = "REASON_EXECUTOR_REREGISTRATION_TIMEOUT"
 	// ReasonTaskHealthCheckStatusUpdated marks a TASK_RUNNING update that
 	// reports a change of the task's health (its healthy field).
 	ReasonTaskHealthCheckStatusUpdated = "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"

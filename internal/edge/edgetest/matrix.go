@@ -37,10 +37,13 @@ const (
 	// Proxied routes pass the caller's credential to another server,
 	// which decides: here only authentication is checked.
 	Proxied
+	// Token routes authenticate their callers with tokens of their own
+	// (the executor API): every principal's credential is refused 401.
+	Token
 )
 
 func (a Access) String() string {
-	return [...]string{"open", "authenticated", "filtered", "guarded", "proxied"}[a]
+	return [...]string{"open", "authenticated", "filtered", "guarded", "proxied", "token"}[a]
 }
 
 // Case is how a route is exercised and what it demands.
@@ -170,6 +173,9 @@ func Check(t *testing.T, base string, client *http.Client, routes []Route, table
 		}
 		code, body = do(who.Denied[0], who.Denied[1])
 		switch {
+		case c.Access == Token && code != http.StatusUnauthorized:
+			t.Errorf("%s as %s = %d %s; want 401 (only its own tokens are taken)", name, who.Denied[0], code, body)
+		case c.Access == Token:
 		case c.Access == Guarded && code != http.StatusForbidden:
 			t.Errorf("%s as %s, who may do nothing = %d %s; want 403", name, who.Denied[0], code, body)
 		case c.Access != Guarded && c.Access != Proxied && (code == http.StatusUnauthorized || code == http.StatusForbidden):
@@ -177,7 +183,9 @@ func Check(t *testing.T, base string, client *http.Client, routes []Route, table
 		case c.Access == Proxied && code == http.StatusUnauthorized:
 			t.Errorf("%s as %s = %d %s; want it authenticated", name, who.Denied[0], code, body)
 		}
-		if code, body := do(who.Allowed[0], who.Allowed[1]); code == http.StatusUnauthorized || code == http.StatusForbidden {
+		if code, body := do(who.Allowed[0], who.Allowed[1]); c.Access == Token && code != http.StatusUnauthorized {
+			t.Errorf("%s as %s = %d %s; want 401 (only its own tokens are taken)", name, who.Allowed[0], code, body)
+		} else if c.Access != Token && (code == http.StatusUnauthorized || code == http.StatusForbidden) {
 			t.Errorf("%s as %s, who may do everything = %d %s; want neither 401 nor 403", name, who.Allowed[0], code, body)
 		}
 	}

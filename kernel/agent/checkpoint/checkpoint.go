@@ -73,6 +73,13 @@ func (s *Store) SandboxDir(fid, tid string) string {
 	return filepath.Join(s.SandboxRoot(), dirName(fid), dirName(tid))
 }
 
+// ExecutorSandboxDir returns the sandbox of framework fid's executor eid,
+// shared by its tasks. Its name cannot be a task's: task directories
+// starting with '~' are hashes.
+func (s *Store) ExecutorSandboxDir(fid, eid string) string {
+	return filepath.Join(s.SandboxRoot(), dirName(fid), "~executor."+dirName(eid))
+}
+
 // ExitPath returns the file the task's wrapper writes its exit code to.
 func (s *Store) ExitPath(fid, tid string) string { return filepath.Join(s.TaskDir(fid, tid), ExitFile) }
 
@@ -135,6 +142,9 @@ type Task struct {
 	Sandbox       string               `json:"sandbox,omitempty"`
 	Cgroup        string               `json:"cgroup,omitempty"`
 	LaunchedAt    time.Time            `json:"launched_at"`
+	// Executor is set in the journal of a custom executor (whose TaskInfo
+	// is task.ExecutorTask's): its ExecutorInfo as the master sent it.
+	Executor *mesos.ExecutorInfo `json:"executor,omitempty"`
 }
 
 // CreateTask makes the task's checkpoint directory and starts its journal

@@ -34,6 +34,8 @@ type driver interface {
 // group is one task's cgroup.
 type group interface {
 	add(pid int) error
+	// update sets new limits.
+	update(l Limits) error
 	oomKilled() bool
 	killAll()
 	remove() error
@@ -181,6 +183,8 @@ type v1Group struct {
 
 func (g v1Group) add(pid int) error { return g.cg.AddProc(uint64(pid)) }
 
+func (g v1Group) update(l Limits) error { return g.cg.Update(v1Resources(l)) }
+
 func (g v1Group) oomKilled() bool {
 	b, err := os.ReadFile(filepath.Join(g.memDir, "memory.oom_control"))
 	if err != nil {
@@ -269,7 +273,8 @@ func newV2(parent string) (*v2Driver, error) {
 
 func (d *v2Driver) mode() string { return "v2" }
 
-func (d *v2Driver) create(name string, l Limits) (group, error) {
+// v2Resources are l as cgroup v2 settings.
+func v2Resources(l Limits) *cgroup2.Resources {
 	res := &cgroup2.Resources{}
 	if l.CPUs > 0 {
 		weight := uint64(min(10000, max(1, l.CPUs*100)))
@@ -293,6 +298,11 @@ func (d *v2Driver) create(name string, l Limits) (group, error) {
 			res.Memory.Low = &low
 		}
 	}
+	return res
+}
+
+func (d *v2Driver) create(name string, l Limits) (group, error) {
+	res := v2Resources(l)
 	m, err := cgroup2.NewManager(cgroupMount, path.Join(d.parent, name), res)
 	if err != nil && res.Memory != nil {
 		// memory.swap.max is missing without swap accounting; retry without.
@@ -320,6 +330,16 @@ func (d *v2Driver) load(name string) group {
 type v2Group struct{ m *cgroup2.Manager }
 
 func (g v2Group) add(pid int) error { return g.m.AddProc(uint64(pid)) }
+
+func (g v2Group) update(l Limits) error {
+	res := v2Resources(l)
+	err := g.m.Update(res)
+	if err != nil && res.Memory != nil {
+		res.Memory.Swap = nil // as in create
+		err = g.m.Update(res)
+	}
+	return err
+}
 
 func (g v2Group) oomKilled() bool {
 	st, err := g.m.Stat()

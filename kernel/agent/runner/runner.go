@@ -442,6 +442,21 @@ func (r *Runner) Kill(id string, grace time.Duration) error {
 	return nil
 }
 
+// Resize sets new limits on a running task's cgroup: an executor's grows
+// and shrinks with its tasks. A task without a cgroup is left alone.
+func (r *Runner) Resize(id string, l Limits) error {
+	r.mu.Lock()
+	p := r.procs[id]
+	r.mu.Unlock()
+	if p == nil || p.done {
+		return ErrUnknown
+	}
+	if p.cg == nil {
+		return nil
+	}
+	return p.cg.update(l)
+}
+
 // Running returns the number of processes being watched.
 func (r *Runner) Running() int {
 	r.mu.Lock()

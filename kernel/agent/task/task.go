@@ -43,8 +43,33 @@ func Validate(frameworkID string, ti *mesos.TaskInfo) error {
 		return fmt.Errorf("invalid framework id: %w", err)
 	}
 	if ti.Executor != nil {
-		return errors.New("custom executors are not supported; use a command task")
+		switch {
+		case ti.Command != nil:
+			return errors.New("task sets both command and executor")
+		case ti.Container != nil:
+			return errors.New("a task of a custom executor may not set container")
+		case ti.Executor.Container != nil:
+			return errors.New("executor.container is not supported")
+		case ti.Executor.Command == nil:
+			return errors.New("executor has no command")
+		}
+		if err := SafeID(ti.Executor.ExecutorID.Value); err != nil {
+			return fmt.Errorf("invalid executor id: %w", err)
+		}
+		if err := validateCommand(ExecutorTask(ti.Executor)); err != nil {
+			return fmt.Errorf("executor: %w", err)
+		}
+		if _, err := resource.FromWire(ti.Resources); err != nil {
+			return fmt.Errorf("invalid resources: %w", err)
+		}
+		return nil
 	}
+	return validateCommand(ti)
+}
+
+// validateCommand checks what the agent needs of a task it runs itself
+// (or of an executor as ExecutorTask gives it).
+func validateCommand(ti *mesos.TaskInfo) error {
 	if ti.Container != nil {
 		if p := ti.Container.Problem(); p != "" {
 			return errors.New(p)
@@ -181,6 +206,39 @@ func Ports(rs []mesos.Resource) []uint64 {
 	return out
 }
 
+// executorTaskPrefix starts the ids under which the agent runs and
+// journals custom executors: no task's id contains '/'.
+const executorTaskPrefix = "executor/"
+
+// ExecutorTaskID is the id under which the agent runs, journals and
+// names the process of executor eid.
+func ExecutorTaskID(eid string) string { return executorTaskPrefix + eid }
+
+// ExecutorOf returns the executor id an ExecutorTaskID names, and whether
+// tid is one.
+func ExecutorOf(tid string) (string, bool) { return strings.CutPrefix(tid, executorTaskPrefix) }
+
+// ExecutorTask is executor ei as the agent launches it: a task with the
+// executor's command, resources and labels, under ExecutorTaskID.
+func ExecutorTask(ei *mesos.ExecutorInfo) *mesos.TaskInfo {
+	return &mesos.TaskInfo{Name: ei.Name, TaskID: mesos.ID{Value: ExecutorTaskID(ei.ExecutorID.Value)},
+		Resources: ei.Resources, Command: ei.Command, Labels: ei.Labels}
+}
+
+// ExecutorEnv is what an executor's environment says of its executor API
+// (see Env).
+type ExecutorEnv struct {
+	ID string
+	// AgentURL is the agent's base URL (its scheme included).
+	AgentURL string
+	// Checkpoint is the framework's checkpoint flag: the executor should
+	// ride out an agent restart.
+	Checkpoint                                 bool
+	RecoveryTimeout, BackoffMax, ShutdownGrace time.Duration
+	// Token authenticates the executor's calls to the agent.
+	Token string
+}
+
 // EnvInput is what Env needs to know about the task's surroundings.
 type EnvInput struct {
 	FrameworkID   string
@@ -196,6 +254,9 @@ type EnvInput struct {
 	// (Resolve). A SECRET variable without one is left out of the
 	// environment, never set empty.
 	Secrets Secrets
+	// Executor is set for a custom executor (ExecutorTask): its
+	// environment is the one Mesos gives executors.
+	Executor *ExecutorEnv
 }
 
 // Env returns the environment of a task's process, as NAME=value strings.
@@ -226,6 +287,36 @@ func Env(ti *mesos.TaskInfo, in EnvInput) []string {
 		"MESOS_SANDBOX=" + in.Sandbox,
 		"MESOS_DIRECTORY=" + in.Sandbox,
 		"MESOS_AGENT_ENDPOINT=" + in.AgentEndpoint,
+	}
+	if x := in.Executor; x != nil {
+		env = env[:0:0]
+		env = append(env,
+			"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			"HOME="+home,
+			"HOST="+in.Hostname,
+			"CORRAL_FRAMEWORK_ID="+in.FrameworkID,
+			"CORRAL_AGENT_ID="+in.AgentID,
+			"CORRAL_SANDBOX="+in.Sandbox,
+			"CORRAL_AGENT_URL="+x.AgentURL,
+			"MESOS_EXECUTOR_ID="+x.ID,
+			"MESOS_FRAMEWORK_ID="+in.FrameworkID,
+			"MESOS_AGENT_ID="+in.AgentID,
+			"MESOS_SLAVE_ID="+in.AgentID,
+			"MESOS_SANDBOX="+in.Sandbox,
+			"MESOS_DIRECTORY="+in.Sandbox,
+			"MESOS_AGENT_ENDPOINT="+in.AgentEndpoint,
+			"MESOS_SLAVE_PID=slave(1)@"+in.AgentEndpoint,
+			"MESOS_HTTP_COMMAND_EXECUTOR=0",
+			"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD="+mesos.FormatDuration(x.ShutdownGrace),
+			"MESOS_EXECUTOR_AUTHENTICATION_TOKEN="+x.Token,
+		)
+		if x.Checkpoint {
+			env = append(env, "MESOS_CHECKPOINT=1",
+				"MESOS_RECOVERY_TIMEOUT="+mesos.FormatDuration(x.RecoveryTimeout),
+				"MESOS_SUBSCRIPTION_BACKOFF_MAX="+mesos.FormatDuration(x.BackoffMax))
+		} else {
+			env = append(env, "MESOS_CHECKPOINT=0")
+		}
 	}
 	if in.User != "" {
 		env = append(env, "USER="+in.User, "LOGNAME="+in.User)

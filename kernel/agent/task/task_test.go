@@ -44,7 +44,10 @@ func TestValidate(t *testing.T) {
 	}{
 		{"ok", mesos.TaskInfo{TaskID: mesos.ID{Value: "t1"}, Command: cmd("true")}, ""},
 		{"slash id", mesos.TaskInfo{TaskID: mesos.ID{Value: "a/b"}, Command: cmd("true")}, "invalid task id"},
-		{"executor", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Executor: &mesos.ExecutorInfo{}, Command: cmd("x")}, "executors are not supported"},
+		{"executor and command", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Executor: &mesos.ExecutorInfo{ExecutorID: mesos.ID{Value: "e"}, Command: cmd("x")}, Command: cmd("x")}, "both command and executor"},
+		{"executor", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Executor: &mesos.ExecutorInfo{ExecutorID: mesos.ID{Value: "e"}, Command: cmd("./x")}}, ""},
+		{"executor without command", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Executor: &mesos.ExecutorInfo{ExecutorID: mesos.ID{Value: "e"}}}, "executor has no command"},
+		{"executor with a bad id", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Executor: &mesos.ExecutorInfo{ExecutorID: mesos.ID{Value: "a/b"}, Command: cmd("./x")}}, "invalid executor id"},
 		{"container", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Container: &mesos.ContainerInfo{Type: "DOCKER"}, Command: cmd("x")}, "image' is required"},
 		{"secret volume", mesos.TaskInfo{TaskID: mesos.ID{Value: "t"}, Command: cmd("x"), Container: &mesos.ContainerInfo{Type: "MESOS",
 			Volumes: []mesos.Volume{{ContainerPath: "conf/db", Mode: "RO", Source: &mesos.VolumeSource{Type: "SECRET", Secret: &mesos.Secret{Type: "REFERENCE", Reference: &mesos.SecretReference{Name: "db"}}}}}}}, ""},
