@@ -73,8 +73,6 @@ type executorRun struct {
 	whyReason, whyMessage string
 	timer                 *time.Timer
 	startedAt             time.Time
-	// reported is set once its end went to the master.
-	reported bool
 }
 
 // execStream is one SUBSCRIBE stream: the loop queues events, the HTTP
@@ -100,7 +98,8 @@ func (s *execStream) close() {
 	}
 }
 
-// send queues ev on ex's stream, if it has one; a full stream is closed.
+// sendExec queues ev on ex's stream, if it has one; a full stream is
+// closed.
 func (l *loop) sendExec(ex *executorRun, ev *mesos.ExecutorEvent) bool {
 	s := ex.stream
 	if s == nil || s.closed {
@@ -627,7 +626,7 @@ func (l *loop) pumpExecutorReports(ctx context.Context) {
 	})
 }
 
-// executorEvent passes a master's event for an executor on.
+// frameworkMessage passes a framework's message on to its executor.
 func (l *loop) frameworkMessage(m *agentproto.ExecutorMessage) {
 	ex := l.executors[execKey{FrameworkID: m.FrameworkID, ExecutorID: m.ExecutorID}]
 	if ex == nil || !l.sendExec(ex, &mesos.ExecutorEvent{Type: mesos.ExecEventMessage, Message: &mesos.ExecutorEventMessage{Data: m.Data}}) {
@@ -713,7 +712,7 @@ func (a *Agent) loadExecutorToken(k update.Key) (string, error) {
 	return string(b), err
 }
 
-// checkExecutorToken reports whether tok is executor ek's.
+// checkToken reports whether tok is the executor's.
 func (ex *executorRun) checkToken(tok string) bool {
 	return ex.token != "" && subtle.ConstantTimeCompare([]byte(ex.token), []byte(tok)) == 1
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"sync"
@@ -28,6 +29,10 @@ type framework struct {
 	pending  []mesos.TaskInfo // tasks waiting for an offer (agent_id empty = any)
 	updates  map[string][]mesos.TaskStatus
 	failures []string
+	// messages are the executors' messages; execEnds the executors
+	// that ended (FAILURE with an executor id), as "agent/executor".
+	messages []string
+	execEnds []string
 	subs     int
 	// launchedAt is when the last ACCEPT carrying tasks was sent.
 	launchedAt time.Time
@@ -122,9 +127,18 @@ func (f *framework) handle(ctx context.Context, c *sched.Client, ev *mesos.Event
 		f.notify()
 	case mesos.EventFailure:
 		f.mu.Lock()
-		if ev.Failure.AgentID != nil {
+		switch {
+		case ev.Failure.ExecutorID != nil && ev.Failure.AgentID != nil:
+			f.execEnds = append(f.execEnds, ev.Failure.AgentID.Value+"/"+ev.Failure.ExecutorID.Value)
+		case ev.Failure.AgentID != nil:
 			f.failures = append(f.failures, ev.Failure.AgentID.Value)
 		}
+		f.mu.Unlock()
+		f.notify()
+	case mesos.EventMessage:
+		data, _ := base64.StdEncoding.DecodeString(ev.Message.Data)
+		f.mu.Lock()
+		f.messages = append(f.messages, ev.Message.ExecutorID.Value+": "+string(data))
 		f.mu.Unlock()
 		f.notify()
 	}

@@ -39,6 +39,7 @@ const (
 	EnvRecoveryTimeout        = "MESOS_RECOVERY_TIMEOUT"
 	EnvSubscriptionBackoffMax = "MESOS_SUBSCRIPTION_BACKOFF_MAX"
 	EnvShutdownGracePeriod    = "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"
+	EnvToken                  = "MESOS_EXECUTOR_AUTHENTICATION_TOKEN"
 	// EnvAgentURL is the agent's base URL with its scheme
 	// ("https://10.0.0.5:5051"). Set, it wins over EnvAgentEndpoint, which
 	// cannot say that the agent serves HTTPS.
@@ -62,6 +63,12 @@ type Config struct {
 	// AgentURL is the agent's base URL ("http://10.0.0.5:5051"); calls go
 	// to AgentURL + "/api/v1/executor". Required.
 	AgentURL string
+
+	// Token is presented as a bearer token on every call: the one the
+	// agent gave the executor (MESOS_EXECUTOR_AUTHENTICATION_TOKEN).
+	// FromEnv removes the variable from the process's environment, so
+	// that the executor's tasks do not inherit it.
+	Token string
 
 	// Directory is the sandbox's path on the agent host (deprecated by
 	// Mesos); Sandbox is the sandbox as the executor sees it. Run does
@@ -154,6 +161,7 @@ func FromEnv() (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	os.Unsetenv(EnvToken)
 	if cfg.CAFile != "" {
 		if _, err := loadCAs(cfg.CAFile); err != nil {
 			return Config{}, fmt.Errorf("executor: %s: %w", EnvCAFile, err)
@@ -182,6 +190,8 @@ func fromEnv(getenv func(string) string) (Config, error) {
 			return fail(v.name, "not set")
 		}
 	}
+
+	cfg.Token = getenv(EnvToken)
 
 	if u := getenv(EnvAgentURL); u != "" {
 		base, err := parseAgentURL(u)

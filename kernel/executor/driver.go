@@ -305,6 +305,9 @@ func newRequest(ctx context.Context, cfg Config, c *mesos.ExecutorCall) (*http.R
 	}
 	req.Header.Set("Content-Type", mediaType(cfg.Protobuf))
 	req.Header.Set("Accept", mediaType(cfg.Protobuf))
+	if cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+cfg.Token)
+	}
 	return req, nil
 }
 

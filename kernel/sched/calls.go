@@ -224,6 +224,16 @@ func (c *Client) Teardown(ctx context.Context) error {
 	return nil
 }
 
+// Shutdown sends SHUTDOWN: the agent tells the framework's executor
+// executorID to shut down and kills it after its grace period; its
+// unfinished tasks end with it. Best effort, as in Mesos.
+func (c *Client) Shutdown(ctx context.Context, agentID, executorID string) error {
+	return c.call(ctx, &mesos.Call{
+		Type:     mesos.CallShutdown,
+		Shutdown: &mesos.Shutdown{ExecutorID: mesos.ID{Value: executorID}, AgentID: mesos.ID{Value: agentID}},
+	})
+}
+
 // Message sends MESSAGE: data to an executor, best effort (no delivery
 // guarantee).
 func (c *Client) Message(ctx context.Context, agentID, executorID string, data []byte) error {
