@@ -25,6 +25,7 @@ type fakeMaster struct {
 	cur       *fakeConn
 	registers []agentproto.Call
 	updates   []agentproto.StatusUpdate // in arrival order
+	executors agentproto.Executors      // EXECUTORS reports, merged
 	autoAck   bool
 	heartbeat float64
 	silent    bool // no HEARTBEAT events
@@ -98,6 +99,12 @@ func (m *fakeMaster) serve(w http.ResponseWriter, r *http.Request) {
 			default:
 			}
 		}
+		w.WriteHeader(http.StatusAccepted)
+	case agentproto.CallExecutors:
+		m.mu.Lock()
+		m.executors.Exited = append(m.executors.Exited, call.Executors.Exited...)
+		m.executors.Messages = append(m.executors.Messages, call.Executors.Messages...)
+		m.mu.Unlock()
 		w.WriteHeader(http.StatusAccepted)
 	default:
 		http.Error(w, "unknown call", http.StatusBadRequest)

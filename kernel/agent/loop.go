@@ -952,6 +952,9 @@ func (a *Agent) doLaunch(ctx context.Context, j launchJob) launchResult {
 	if err := makeSandbox(j.spec.Dir, owner); err != nil {
 		return fail(res, fmt.Errorf("creating sandbox: %w", err))
 	}
+	if err := makeOutputFiles(j.spec.Dir, owner); err != nil {
+		return fail(res, fmt.Errorf("creating stdout and stderr: %w", err))
+	}
 	if len(secrets.Files) > 0 {
 		gid := os.Getegid()
 		if u != nil {
@@ -1048,6 +1051,28 @@ func (a *Agent) runAs(name string) (*runner.User, error) {
 		return nil, err
 	}
 	return u, nil
+}
+
+// makeOutputFiles creates the sandbox's stdout and stderr, empty and
+// owned by uid, unless they exist: they are there from the moment the
+// task is reported running, before its loggers (or its shell) open them,
+// so that reading them never answers "no such file". An existing name
+// that is not a regular file is refused (O_NOFOLLOW).
+func makeOutputFiles(dir string, uid int) error {
+	for _, name := range []string{"stdout", "stderr"} {
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o644)
+		if err != nil {
+			return err
+		}
+		err = f.Chown(uid, -1)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil && !errors.Is(err, fs.ErrPermission) {
+			return err
+		}
+	}
+	return nil
 }
 
 // makeSandbox creates dir, the sandbox of a task running as uid. A

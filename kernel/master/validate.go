@@ -204,6 +204,9 @@ func validateCall(c *mesos.Call) error {
 				}
 			case "":
 				return fmt.Errorf("'accept.operations[%d].type' is required", i)
+			case mesos.OpLaunchGroup:
+				return fmt.Errorf("'accept.operations[%d]': LAUNCH_GROUP (a task group run by Mesos' default executor) is not supported: "+
+					"launch the tasks with LAUNCH, each with its command, or with a custom executor of yours that runs them together", i)
 			default:
 				return fmt.Errorf("'accept.operations[%d]': offer operation %s is not supported (only LAUNCH)", i, op.Type)
 			}

@@ -23,6 +23,7 @@ func TestValidateCall(t *testing.T) {
 		{"accept without framework", `{"type":"ACCEPT","accept":{"offer_ids":[]}}`, "framework_id"},
 		{"accept without body", `{"type":"ACCEPT","framework_id":{"value":"f"}}`, "Expecting 'accept'"},
 		{"accept reserve", `{"type":"ACCEPT","framework_id":{"value":"f"},"accept":{"offer_ids":[],"operations":[{"type":"RESERVE"}]}}`, "RESERVE is not supported"},
+		{"accept launch group", `{"type":"ACCEPT","framework_id":{"value":"f"},"accept":{"offer_ids":[],"operations":[{"type":"LAUNCH_GROUP"}]}}`, "LAUNCH_GROUP (a task group run by Mesos' default executor) is not supported"},
 		{"accept launch without body", `{"type":"ACCEPT","framework_id":{"value":"f"},"accept":{"offer_ids":[],"operations":[{"type":"LAUNCH"}]}}`, "without 'launch'"},
 		{"ack bad uuid", `{"type":"ACKNOWLEDGE","framework_id":{"value":"f"},"acknowledge":{"agent_id":{"value":"a"},"task_id":{"value":"t"},"uuid":"nope"}}`, "uuid"},
 		{"ack ok", `{"type":"ACKNOWLEDGE","framework_id":{"value":"f"},"acknowledge":{"agent_id":{"value":"a"},"task_id":{"value":"t"},"uuid":"qttzEM1zvg+ekvEtW241BQ=="}}`, ""},

@@ -103,6 +103,13 @@ func checkExecutor(e *mesos.ExecutorInfo) string {
 	if reason := checkEnvironment(e.Command.Environment); reason != "" {
 		return "executor.command: " + reason
 	}
+	if env := e.Command.Environment; env != nil {
+		for _, v := range env.Variables {
+			if v.Secret != nil && v.Secret.Type == mesos.SecretReferenceType {
+				return fmt.Sprintf("executor.command: environment variable %q references a stored secret; executors cannot have those: give the secret to its tasks, or inline its VALUE", v.Name)
+			}
+		}
+	}
 	if g := e.ShutdownGracePeriod; g != nil && g.Nanoseconds < 0 {
 		return "'executor.shutdown_grace_period' is negative"
 	}

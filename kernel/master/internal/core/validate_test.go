@@ -53,6 +53,10 @@ func TestCheckTask(t *testing.T) {
 			ti.Command, ti.Executor = nil, &mesos.ExecutorInfo{ExecutorID: mesos.ID{Value: "e"}, Command: &mesos.CommandInfo{Value: "./exec",
 				URIs: []mesos.CommandURI{{Value: "s3://b/exec"}}}}
 		}, none, `'executor.command.uris': URI "s3://b/exec"`},
+		{"executor secret reference", func(ti *mesos.TaskInfo) {
+			ti.Command, ti.Executor = nil, &mesos.ExecutorInfo{ExecutorID: mesos.ID{Value: "e"}, Command: &mesos.CommandInfo{Value: "./exec",
+				Environment: &mesos.Environment{Variables: []mesos.Variable{secretVar("DB", "team/db")}}}}
+		}, none, `"DB" references a stored secret; executors cannot have those`},
 		{"no command", func(ti *mesos.TaskInfo) { ti.Command = nil }, none, "must set 'command' or 'executor'"},
 		{"empty shell", func(ti *mesos.TaskInfo) { ti.Command.Value = "" }, none, "empty"},
 		{"uris", func(ti *mesos.TaskInfo) {
