@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,33 +18,16 @@ import (
 	"corral/kernel/sched"
 )
 
-var (
-	exampleExecutorOnce sync.Once
-	exampleExecutorPath string
-	exampleExecutorErr  error
-)
-
-// exampleExecutor builds examples/executor once and serves it over HTTP,
-// as a framework serves its executor: the URL of the binary.
+// exampleExecutor builds examples/executor and serves it over HTTP, as
+// a framework serves its executor: the URL of the binary.
 func exampleExecutor(t testing.TB) string {
 	t.Helper()
-	exampleExecutorOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "corral-example-executor-")
-		if err != nil {
-			exampleExecutorErr = err
-			return
-		}
-		exampleExecutorPath = filepath.Join(dir, "example-executor")
-		out, err := exec.Command("go", "build", "-o", exampleExecutorPath, "corral/examples/executor").CombinedOutput()
-		if err != nil {
-			exampleExecutorErr = err
-			exampleExecutorPath = string(out)
-		}
-	})
-	if exampleExecutorErr != nil {
-		t.Fatalf("building examples/executor: %v\n%s", exampleExecutorErr, exampleExecutorPath)
+	dir := t.TempDir()
+	out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "example-executor"), "corral/examples/executor").CombinedOutput()
+	if err != nil {
+		t.Fatalf("building examples/executor: %v\n%s", err, out)
 	}
-	srv := httptest.NewServer(http.FileServer(http.Dir(filepath.Dir(exampleExecutorPath))))
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/example-executor"
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 
 	"github.com/ulikunitz/xz"
 
@@ -118,6 +119,14 @@ func (in *installer) file(name string, r io.Reader, mode os.FileMode, limit int6
 	}
 	if err := in.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("replacing %s: %w", name, err)
+	}
+	if mode&0o111 != 0 {
+		// A process the agent forks while this file is open for writing
+		// holds the descriptor until it execs, and executing the file
+		// meanwhile fails with ETXTBSY ("text file busy", exit 126). No
+		// fork starts while ForkLock is held for reading.
+		syscall.ForkLock.RLock()
+		defer syscall.ForkLock.RUnlock()
 	}
 	f, err := in.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode.Perm())
 	if err != nil {
