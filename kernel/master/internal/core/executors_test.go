@@ -115,6 +115,13 @@ func TestCustomExecutors(t *testing.T) {
 	if c := o.resources.Scalar(resource.CPUs); c < 0.89 || c > 0.91 {
 		t.Errorf("offer after launch has %v cpus; want 0.9", o.resources.Scalar(resource.CPUs))
 	}
+	st := s.core.Snapshot(s.now)
+	if fw := st.Frameworks[0]; len(fw.Executors) != 1 || fw.Executors[0].ID != "e1" || fw.Executors[0].AgentID != "a1" || fw.Executors[0].Command != "./exec" {
+		t.Errorf("/state executors = %+v; want e1 on a1", fw.Executors)
+	}
+	if cpus := st.Agents[0].UsedResources["cpus"]; cpus != 1.1 {
+		t.Errorf("/state agent used cpus = %v; want 1.1 (tasks and executor)", cpus)
+	}
 	wire := s.core.wireOffer(o, s.core.agents["a1"])
 	if len(wire.ExecutorIDs) != 1 || wire.ExecutorIDs[0].Value != "e1" {
 		t.Errorf("offer executor_ids = %v; want [e1]", wire.ExecutorIDs)

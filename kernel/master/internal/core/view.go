@@ -91,6 +91,18 @@ type FrameworkState struct {
 	UnreachableTask []TaskState     `json:"unreachable_tasks"`
 	CompletedTasks  []TaskState     `json:"completed_tasks"`
 	Offers          []OfferState    `json:"offers"`
+	// Executors are its custom executors, whose resources count in
+	// used_resources as its tasks' do.
+	Executors []ExecutorState `json:"executors"`
+}
+
+// ExecutorState is one custom executor in /state.
+type ExecutorState struct {
+	ID        string          `json:"executor_id"`
+	Name      string          `json:"name,omitempty"`
+	AgentID   string          `json:"slave_id"`
+	Command   string          `json:"command,omitempty"`
+	Resources ResourceSummary `json:"resources"`
 }
 
 // TaskState is one task in /state.
@@ -153,6 +165,11 @@ func (c *Core) Snapshot(now time.Time) State {
 	}
 	for _, o := range c.offers {
 		offered[o.agentID] = offered[o.agentID].Add(o.resources)
+	}
+	for _, a := range c.agents {
+		for _, e := range a.executors {
+			used[a.id] = used[a.id].Add(e.resources)
+		}
 	}
 	for _, a := range c.agents {
 		as := AgentState{
@@ -222,6 +239,7 @@ func (c *Core) frameworkState(f *framework, now time.Time) FrameworkState {
 		FailoverTimeout: f.failoverTimeout.Seconds(), RegisteredTime: secs(f.registeredAt),
 		DisconnectedAt: secs(f.disconnectedAt), RemovedAt: secs(f.removedAt),
 		Tasks: []TaskState{}, UnreachableTask: []TaskState{}, CompletedTasks: []TaskState{}, Offers: []OfferState{},
+		Executors: []ExecutorState{},
 	}
 	for r := range f.suppressed {
 		fs.SuppressedRoles = append(fs.SuppressedRoles, r)
@@ -245,6 +263,20 @@ func (c *Core) frameworkState(f *framework, now time.Time) FrameworkState {
 	}
 	for _, t := range f.completed {
 		fs.CompletedTasks = append(fs.CompletedTasks, c.taskState(t))
+	}
+	for _, aid := range sortedKeys(c.agents) {
+		for _, k := range sortedKeys(c.agents[aid].executors) {
+			e := c.agents[aid].executors[k]
+			if e.frameworkID != f.id {
+				continue
+			}
+			usedR = usedR.Add(e.resources)
+			es := ExecutorState{ID: e.info.ExecutorID.Value, Name: e.info.Name, AgentID: aid, Resources: summarize(e.resources)}
+			if e.info.Command != nil {
+				es.Command = e.info.Command.Value
+			}
+			fs.Executors = append(fs.Executors, es)
+		}
 	}
 	for _, o := range f.offers {
 		offR = offR.Add(o.resources)
