@@ -114,6 +114,11 @@ func (l *loop) removeOrphanContainers(ctx context.Context) {
 			live[l.a.containerName(k)] = true
 		}
 	}
+	for ek, ex := range l.executors {
+		if ex.info.Container != nil {
+			live[l.a.containerName(ek.runKey())] = true
+		}
+	}
 	d, log := l.a.docker, l.a.log
 	l.bg.Go(func() {
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -215,7 +215,7 @@ func (l *loop) startExecutor(ctx context.Context, ek execKey, ei *mesos.Executor
 		checkpoint: checkpoint.Task{FrameworkID: ek.FrameworkID, FrameworkInfo: fw, TaskInfo: task.Redacted(ti), Executor: ei,
 			Sandbox: ex.sandbox, Cgroup: cgroupName(k), LaunchedAt: ex.startedAt},
 		info: ti,
-		user: task.User(ti, fw),
+		user: launchUser(ti, fw),
 		env: task.EnvInput{FrameworkID: ek.FrameworkID, AgentID: l.agentID, Sandbox: ex.sandbox,
 			AgentEndpoint: l.a.endpointHostPort(), Hostname: l.a.cfg.Hostname,
 			Executor: &task.ExecutorEnv{ID: ek.ExecutorID, AgentURL: l.a.endpoint, Checkpoint: checkpointing,
@@ -255,6 +255,24 @@ func (l *loop) startExecutor(ctx context.Context, ek execKey, ei *mesos.Executor
 		l.a.send(ctx, func(ctx context.Context, l *loop) { l.executorLaunched(ex, res) })
 	})
 	return ex
+}
+
+// killExecutorProc stops an executor's process or container: SIGTERM,
+// then SIGKILL after grace.
+func (a *Agent) killExecutorProc(ex *executorRun, grace time.Duration) {
+	id := runnerID(ex.key.runKey())
+	var err error
+	if ex.info.Container != nil {
+		if a.docker == nil {
+			return
+		}
+		err = a.docker.Kill(id, grace)
+	} else {
+		err = a.runner.Kill(id, grace)
+	}
+	if err != nil && !errors.Is(err, runner.ErrUnknown) {
+		a.log.Warn("killing executor", "executor", ex.key.ExecutorID, "err", err)
+	}
 }
 
 // armExecutorTimer runs f on the loop after d unless the executor's timer
@@ -309,7 +327,7 @@ func (l *loop) executorLaunched(ex *executorRun, res launchResult) {
 		return
 	}
 	if ex.state == execTerminating {
-		l.a.runner.Kill(runnerID(ex.key.runKey()), 0)
+		l.a.killExecutorProc(ex, 0)
 	}
 }
 
@@ -500,19 +518,18 @@ func (l *loop) shutdownExecutor(ex *executorRun) {
 	}
 	ex.state = execTerminating
 	grace := l.a.executorGrace(&ex.info)
-	id := runnerID(ex.key.runKey())
 	l.a.log.Info("shutting executor down", "framework", ex.key.FrameworkID, "executor", ex.key.ExecutorID, "grace", grace)
 	if l.sendExec(ex, &mesos.ExecutorEvent{Type: mesos.ExecEventShutdown}) {
 		l.armExecutorTimer(ex, grace, func(l *loop) {
 			if !ex.launching {
-				l.a.runner.Kill(id, 0)
+				l.a.killExecutorProc(ex, 0)
 			}
 		})
 		return
 	}
 	ex.stopTimer()
 	if !ex.launching {
-		l.a.runner.Kill(id, grace)
+		l.a.killExecutorProc(ex, grace)
 	}
 }
 
@@ -526,7 +543,7 @@ func (l *loop) giveUpExecutor(ex *executorRun, reason, msg string) {
 	ex.whyReason, ex.whyMessage = reason, msg
 	ex.state = execTerminating
 	if !ex.launching {
-		l.a.runner.Kill(runnerID(ex.key.runKey()), 0)
+		l.a.killExecutorProc(ex, 0)
 	}
 }
 
@@ -659,11 +676,21 @@ func (l *loop) recoverExecutor(r checkpoint.Recovered, spawned *checkpoint.Spawn
 	ex.token, _ = l.a.loadExecutorToken(ek.runKey())
 	l.executors[ek] = ex
 	k := ek.runKey()
-	spec := runner.Spec{ID: runnerID(k), ExitFile: exitFileOf(l.a.store, k), Cgroup: r.Task.Cgroup}
-	if spawned != nil {
-		ex.proc = runner.Proc{PID: spawned.PID, StartTime: spawned.StartTime}
+	if ex.info.Container != nil {
+		if l.a.docker == nil {
+			l.a.log.Error("an executor runs in a Docker container but the agent now runs without the docker containerizer; "+
+				"its end cannot be watched", "framework", ek.FrameworkID, "executor", ek.ExecutorID)
+		} else {
+			out, errs, _ := task.LogLimits(task.ExecutorTask(&ex.info), task.LogLimit{MaxSize: l.a.cfg.TaskLogMaxSize, MaxFiles: l.a.cfg.TaskLogMaxFiles})
+			l.a.docker.Adopt(runnerID(k), l.a.containerName(k), ex.sandbox, l.a.logStateOf(k), logrotate.Limits(out), logrotate.Limits(errs))
+		}
+	} else {
+		spec := runner.Spec{ID: runnerID(k), ExitFile: exitFileOf(l.a.store, k), Cgroup: r.Task.Cgroup}
+		if spawned != nil {
+			ex.proc = runner.Proc{PID: spawned.PID, StartTime: spawned.StartTime}
+		}
+		l.a.runner.Adopt(spec, ex.proc)
 	}
-	l.a.runner.Adopt(spec, ex.proc)
 	l.armExecutorTimer(ex, l.a.cfg.ExecutorReregistrationTimeout, func(l *loop) {
 		l.giveUpExecutor(ex, mesos.ReasonExecutorReregistrationTimeout,
 			fmt.Sprintf("Executor %q did not subscribe again within %s of the agent's restart (--executor_reregistration_timeout)", ek.ExecutorID, l.a.cfg.ExecutorReregistrationTimeout))

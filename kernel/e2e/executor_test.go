@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+
+	"corral/internal/dockertest"
 	"corral/internal/testcluster"
 	"corral/kernel/mesos"
 	"corral/kernel/sched"
@@ -23,7 +27,10 @@ import (
 func exampleExecutor(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
-	out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "example-executor"), "corral/examples/executor").CombinedOutput()
+	// Static, so that it runs in an image with no C library too.
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "example-executor"), "corral/examples/executor")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("building examples/executor: %v\n%s", err, out)
 	}
@@ -204,4 +211,41 @@ func TestExecutorRegistrationTimeout(t *testing.T) {
 	if st.State != mesos.TaskFailed || st.Reason != mesos.ReasonExecutorRegistrationTimeout || !strings.Contains(st.Message, "did not subscribe") {
 		t.Errorf("task of a silent executor: %s", statesOf(f.history("waits")))
 	}
+}
+
+// TestDockerExecutor: an executor in a DOCKER container (network HOST,
+// its binary fetched into the sandbox the container mounts) subscribes,
+// runs its tasks, and is gone with its container after SHUTDOWN.
+func TestDockerExecutor(t *testing.T) {
+	cli := dockertest.Engine(t)
+	url := exampleExecutor(t)
+	c := testcluster.Start(t, testcluster.Options{Agents: 1, AgentArgs: []string{"--containerizers", "docker,mesos"}})
+	f := startFramework(t, c.URL, plainInfo("executor-docker"))
+	ei := shellExecutor("boxed", url)
+	ei.Command.Value = `exec "$MESOS_SANDBOX/example-executor"`
+	ei.Container = &mesos.ContainerInfo{Type: mesos.ContainerDocker, Docker: &mesos.DockerInfo{Image: dockertest.Image, Network: "HOST"}}
+	f.launch(executorTask("inside", `echo "in $MESOS_SANDBOX"; test -e /mnt/mesos/sandbox/example-executor`, ei))
+	st := f.waitState("inside", 60*time.Second, mesos.TaskFinished, mesos.TaskFailed, mesos.TaskError, mesos.TaskLost)
+	if st.State != mesos.TaskFinished {
+		t.Fatalf("task in a containerized executor: %s", statesOf(f.history("inside")))
+	}
+	boxes := func() int {
+		list, err := cli.ContainerList(t.Context(), container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "corral.task=executor/boxed"))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
+	}
+	if n := boxes(); n != 1 {
+		t.Fatalf("containers of the executor while it runs: %d; want 1", n)
+	}
+	if err := f.client.Shutdown(t.Context(), st.AgentID.Value, "boxed"); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.Eventually(t, 30*time.Second, func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return slices.Contains(f.execEnds, st.AgentID.Value+"/boxed")
+	}, "FAILURE for the containerized executor")
+	testcluster.Eventually(t, 30*time.Second, func() bool { return boxes() == 0 }, "the executor's container to be removed")
 }

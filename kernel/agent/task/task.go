@@ -48,8 +48,8 @@ func Validate(frameworkID string, ti *mesos.TaskInfo) error {
 			return errors.New("task sets both command and executor")
 		case ti.Container != nil:
 			return errors.New("a task of a custom executor may not set container")
-		case ti.Executor.Container != nil:
-			return errors.New("executor.container is not supported")
+		case ti.Executor.Container != nil && ti.Executor.Container.Type != mesos.ContainerDocker:
+			return errors.New("executor.container: only DOCKER containers run executors")
 		case ti.Executor.Command == nil:
 			return errors.New("executor has no command")
 		}
@@ -219,10 +219,11 @@ func ExecutorTaskID(eid string) string { return executorTaskPrefix + eid }
 func ExecutorOf(tid string) (string, bool) { return strings.CutPrefix(tid, executorTaskPrefix) }
 
 // ExecutorTask is executor ei as the agent launches it: a task with the
-// executor's command, resources and labels, under ExecutorTaskID.
+// executor's command, container, resources and labels, under
+// ExecutorTaskID.
 func ExecutorTask(ei *mesos.ExecutorInfo) *mesos.TaskInfo {
 	return &mesos.TaskInfo{Name: ei.Name, TaskID: mesos.ID{Value: ExecutorTaskID(ei.ExecutorID.Value)},
-		Resources: ei.Resources, Command: ei.Command, Labels: ei.Labels}
+		Resources: ei.Resources, Command: ei.Command, Container: ei.Container, Labels: ei.Labels}
 }
 
 // ExecutorEnv is what an executor's environment says of its executor API

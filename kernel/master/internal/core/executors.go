@@ -3,6 +3,7 @@ package core
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"corral/kernel/internal/agentproto"
@@ -86,13 +87,27 @@ func checkExecutor(e *mesos.ExecutorInfo) string {
 	default:
 		return fmt.Sprintf("'executor.type' %q is unknown (want CUSTOM)", e.Type)
 	}
-	if e.Container != nil {
-		return "'executor.container' is not supported: executors run as processes in their own sandbox; leave it out"
+	docker := false
+	if c := e.Container; c != nil {
+		if c.Type != mesos.ContainerDocker {
+			return "'executor.container': only a DOCKER container may run an executor (or none: a process in its sandbox)"
+		}
+		if reason := c.Problem(); reason != "" {
+			return strings.Replace(reason, "'container.", "'executor.container.", 1)
+		}
+		if len(c.HostPorts()) > 0 {
+			return "'executor.container.docker.port_mappings' is not supported: an executor's container takes no ports; use network HOST"
+		}
+		docker = true
+	}
+	if e.Command == nil && docker {
+		no := false
+		e.Command = &mesos.CommandInfo{Shell: &no} // the image's own entrypoint
 	}
 	if e.Command == nil {
 		return "'executor.command' is required"
 	}
-	if e.Command.Value == "" {
+	if e.Command.Value == "" && (e.Command.IsShell() || !docker) {
 		return "'executor.command.value' (the executor to run) is empty"
 	}
 	for _, u := range e.Command.URIs {

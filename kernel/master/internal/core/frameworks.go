@@ -393,7 +393,7 @@ func (c *Core) accept(f *framework, ids []mesos.ID, ops []mesos.Operation, filte
 					continue
 				}
 				// A container with power over the host is root there.
-				if ti.Container.RootOnHost() {
+				if ti.Container.RootOnHost() || ti.Executor != nil && ti.Executor.Container.RootOnHost() {
 					if err := c.cfg.AuthorizeTask(f.info.Principal, "root"); err != nil {
 						c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskError, mesos.ReasonTaskUnauthorized,
 							"a privileged container (docker.privileged, cap-add or an absolute host_path volume) is root on the agent: "+err.Error(), now))

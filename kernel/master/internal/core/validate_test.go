@@ -45,10 +45,18 @@ func TestCheckTask(t *testing.T) {
 		{"default executor", func(ti *mesos.TaskInfo) {
 			ti.Command, ti.Executor = nil, &mesos.ExecutorInfo{Type: "DEFAULT", ExecutorID: mesos.ID{Value: "e"}, Command: &mesos.CommandInfo{Value: "./exec"}}
 		}, none, "'executor.type' DEFAULT"},
-		{"executor container", func(ti *mesos.TaskInfo) {
-			ti.Command, ti.Executor = nil, &mesos.ExecutorInfo{ExecutorID: mesos.ID{Value: "e"}, Command: &mesos.CommandInfo{Value: "./exec"},
+		{"executor in a container", func(ti *mesos.TaskInfo) {
+			ti.Command, ti.Executor = nil, &mesos.ExecutorInfo{ExecutorID: mesos.ID{Value: "e"},
 				Container: &mesos.ContainerInfo{Type: "DOCKER", Docker: &mesos.DockerInfo{Image: "x"}}}
-		}, none, "'executor.container' is not supported"},
+		}, none, ""},
+		{"executor in a MESOS container", func(ti *mesos.TaskInfo) {
+			ti.Command, ti.Executor = nil, &mesos.ExecutorInfo{ExecutorID: mesos.ID{Value: "e"}, Command: &mesos.CommandInfo{Value: "./exec"},
+				Container: &mesos.ContainerInfo{Type: "MESOS"}}
+		}, none, "only a DOCKER container may run an executor"},
+		{"executor container without image", func(ti *mesos.TaskInfo) {
+			ti.Command, ti.Executor = nil, &mesos.ExecutorInfo{ExecutorID: mesos.ID{Value: "e"},
+				Container: &mesos.ContainerInfo{Type: "DOCKER", Docker: &mesos.DockerInfo{}}}
+		}, none, "'executor.container.docker.image' is required"},
 		{"executor uri", func(ti *mesos.TaskInfo) {
 			ti.Command, ti.Executor = nil, &mesos.ExecutorInfo{ExecutorID: mesos.ID{Value: "e"}, Command: &mesos.CommandInfo{Value: "./exec",
 				URIs: []mesos.CommandURI{{Value: "s3://b/exec"}}}}
