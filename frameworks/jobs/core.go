@@ -1079,7 +1079,8 @@ func (c *core) requeue(taskIDs []string) {
 // placementSpec is what the placement planner needs of a job's run.
 func (c *core) placementSpec(j job.Job) place.Demand {
 	cfg := c.s.cfg
-	spec := place.Demand{CPUs: orDefault(j.CPUs, cfg.DefaultCPUs), Mem: orDefault(j.Mem, cfg.DefaultMem), Disk: orDefault(j.Disk, cfg.DefaultDisk)}
+	spec := place.Demand{CPUs: orDefault(j.CPUs, cfg.DefaultCPUs), Mem: orDefault(j.Mem, cfg.DefaultMem), Disk: orDefault(j.Disk, cfg.DefaultDisk),
+		Docker: j.Container != nil}
 	for _, cs := range j.Constraints {
 		if len(cs) < 2 {
 			continue

@@ -92,6 +92,7 @@ func specOf(a app.App, deleting bool) plan.Spec {
 		s.Instances = 0
 		s.MinimumHealthCapacity = 0
 	}
+	s.Docker = app.DockerOf(a) != nil
 	if d := app.DockerOf(a); d != nil && d.Network != app.NetworkHost {
 		// A mapping's host port is taken as given (0: any).
 		s.Ports, s.RequirePorts = d.HostPorts(), true

@@ -309,6 +309,8 @@ func (a *Agent) info() agentproto.AgentInfo {
 		Cgroups:       agentproto.CgroupsMode(mode),
 		CgroupsReason: why,
 		WorkDir:       a.store.WorkDir(),
+		// "docker" only when the engine answered (a.docker).
+		Containerizers: a.containerizers(),
 	}
 }
 
@@ -422,4 +424,16 @@ func verifyEither(cs tls.ConnectionState, cluster *x509.CertPool) error {
 		return nil
 	}
 	return err
+}
+
+// containerizers are the containerizers the agent runs tasks in, in the
+// order of --containerizers.
+func (a *Agent) containerizers() []string {
+	var out []string
+	for _, c := range a.cfg.Containerizers {
+		if c != "docker" || a.docker != nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }

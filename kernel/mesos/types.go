@@ -89,6 +89,13 @@ type Resource struct {
 	Reservations   []ReservationInfo `json:"reservations,omitempty" pb:"13"`
 }
 
+// AttrContainerizers is the attribute the master adds to every offer of a
+// corral agent (unless the agent's own attributes name it): a TEXT list
+// of the containerizers the agent runs tasks in, such as "docker,mesos",
+// for frameworks to place DOCKER tasks only where they can run and for
+// constraints (["corral.containerizers", "LIKE", ".*docker.*"]).
+const AttrContainerizers = "corral.containerizers"
+
 // Attribute is the proto Attribute message.
 type Attribute struct {
 	Name   string       `json:"name" pb:"1,req"`

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"corral/kernel/mesos"
 	"corral/kernel/resource"
 )
 
@@ -45,6 +46,10 @@ type Demand struct {
 	// RequirePorts makes the non-zero Ports the host ports to take.
 	RequirePorts bool
 	Constraints  []Constraint
+	// Docker says the instance runs in a DOCKER container: only offers of
+	// agents whose containerizers (mesos.AttrContainerizers) include
+	// docker can take it.
+	Docker bool
 }
 
 // Site is where one of the instances already placed runs, as constraints
@@ -104,6 +109,13 @@ func Place(d Demand, n int, offers []Offer, existing []Site) (placed []Placement
 // fit tries to place one instance on offer o, of which left is still free.
 func fit(spec Demand, cons []compiled, o Offer, left resource.Resources, sites []site) (Placement, []string) {
 	var reasons []string
+	if spec.Docker && !runsDocker(o.Attributes) {
+		have := o.Attributes[mesos.AttrContainerizers]
+		if have == "" {
+			have = "mesos"
+		}
+		reasons = append(reasons, "no Docker: the agent runs only "+have+" tasks (start it with --containerizers docker,mesos and a Docker engine)")
+	}
 	for _, c := range cons {
 		if r := c.check(o.Hostname, o.Attributes, sites); r != "" {
 			reasons = append(reasons, r)
@@ -299,4 +311,9 @@ func reasonKind(reason string) string {
 		return reason[:i]
 	}
 	return reason
+}
+
+// runsDocker reports whether an offer's agent runs DOCKER containers.
+func runsDocker(attrs map[string]string) bool {
+	return slices.Contains(strings.Split(attrs[mesos.AttrContainerizers], ","), "docker")
 }

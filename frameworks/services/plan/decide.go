@@ -36,6 +36,8 @@ type Spec struct {
 	// RequirePorts makes the non-zero Ports the host ports to take.
 	RequirePorts bool
 	Constraints  []Constraint
+	// Docker says instances run in a DOCKER container (place.Demand).
+	Docker bool
 
 	// MinimumHealthCapacity (0..1) and MaximumOverCapacity (≥ 0) are the
 	// upgrade strategy; see Bounds.

@@ -37,7 +37,7 @@ func Explain(n int, placed []Placement, rejected []Rejection) string {
 // Demand is what one instance of the spec asks of an offer.
 func (s Spec) Demand() place.Demand {
 	return place.Demand{CPUs: s.CPUs, Mem: s.Mem, Disk: s.Disk, GPUs: s.GPUs,
-		Ports: s.Ports, RequirePorts: s.RequirePorts, Constraints: s.Constraints}
+		Ports: s.Ports, RequirePorts: s.RequirePorts, Constraints: s.Constraints, Docker: s.Docker}
 }
 
 // Place places up to n new instances of spec on offers (see place.Place).

@@ -380,3 +380,28 @@ func TestPlaceNeverOverOffers(t *testing.T) {
 		}
 	}
 }
+
+// TestPlaceDocker: an app in a Docker container goes only to agents that
+// run Docker containers, and the others say why not.
+func TestPlaceDocker(t *testing.T) {
+	s := small()
+	s.Docker = true
+	offers := []Offer{off(t, "a", "", "cpus:4;mem:1024"), off(t, "b", "corral.containerizers=mesos", "cpus:4;mem:1024"),
+		off(t, "c", "corral.containerizers=docker,mesos", "cpus:1;mem:1024")}
+	placed, rejected := Place(s, 2, offers, nil)
+	if got := hosts(placed); !slices.Equal(got, []string{"hc"}) {
+		t.Errorf("Place() placed on %v; want [hc]", got)
+	}
+	want := []string{
+		"ha: no Docker: the agent runs only mesos tasks (start it with --containerizers docker,mesos and a Docker engine)",
+		"hb: no Docker: the agent runs only mesos tasks (start it with --containerizers docker,mesos and a Docker engine)",
+		"hc: insufficient cpus: needs 1, offer has 0",
+	}
+	if got := reasons(rejected); !slices.Equal(got, want) {
+		t.Errorf("Place() rejected %q; want %q", got, want)
+	}
+	s.Docker = false
+	if placed, _ := Place(s, 2, offers, nil); len(placed) != 2 || placed[0].Hostname != "ha" {
+		t.Errorf("a command app was placed on %v; want any agent", hosts(placed))
+	}
+}

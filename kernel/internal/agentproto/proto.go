@@ -91,6 +91,9 @@ type AgentInfo struct {
 	CgroupsReason string `json:"cgroups_reason,omitempty"`
 	Version       string `json:"version,omitempty"`
 	WorkDir       string `json:"work_dir,omitempty"`
+	// Containerizers are what the agent runs tasks in: "mesos" (its
+	// processes), and "docker" when its Docker engine answered.
+	Containerizers []string `json:"containerizers,omitempty"`
 }
 
 // Task is a task the agent runs (or ran, with updates not yet acknowledged),

@@ -198,3 +198,27 @@ func TestCustomExecutors(t *testing.T) {
 		t.Errorf("e1 still recorded after the agent re-registered without it")
 	}
 }
+
+// TestOfferAttributesNameContainerizers: an agent's offers carry
+// its containerizers as an attribute, unless it names that attribute
+// itself or reports none.
+func TestOfferAttributesNameContainerizers(t *testing.T) {
+	own := []mesos.Attribute{{Name: "rack", Type: mesos.Text, Text: &mesos.TextValue{Value: "a"}}}
+	a := &agent{attributes: own}
+	a.info.Containerizers = []string{"docker", "mesos"}
+	got := offerAttributes(a)
+	if len(got) != 2 || got[1].Name != mesos.AttrContainerizers || got[1].Text.Value != "docker,mesos" {
+		t.Errorf("offer attributes = %+v; want rack and corral.containerizers docker,mesos", got)
+	}
+	if len(a.attributes) != 1 {
+		t.Errorf("the agent's own attributes changed: %+v", a.attributes)
+	}
+	a.attributes = append(own, mesos.Attribute{Name: mesos.AttrContainerizers, Type: mesos.Text, Text: &mesos.TextValue{Value: "mine"}})
+	if got := offerAttributes(a); len(got) != 2 || got[1].Text.Value != "mine" {
+		t.Errorf("offer attributes = %+v; want the agent's own value kept", got)
+	}
+	a.attributes, a.info.Containerizers = own, nil
+	if got := offerAttributes(a); len(got) != 1 {
+		t.Errorf("offer attributes of an agent reporting no containerizers = %+v", got)
+	}
+}

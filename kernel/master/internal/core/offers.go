@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"corral/kernel/allocator"
@@ -115,7 +116,7 @@ func (c *Core) wireOffer(o *offer, a *agent) mesos.Offer {
 		Hostname:       a.info.Hostname,
 		AllocationInfo: &mesos.AllocationInfo{Role: o.role},
 		Resources:      o.resources.Wire(o.role),
-		Attributes:     a.attributes,
+		Attributes:     offerAttributes(a),
 		ExecutorIDs:    a.executorIDs(o.frameworkID),
 		URL:            agentURL(a.info.Endpoint),
 	}
@@ -134,4 +135,20 @@ func agentURL(endpoint string) *mesos.URL {
 		ip = addr.Unmap().String()
 	}
 	return &mesos.URL{Scheme: u.Scheme, Address: mesos.Address{Hostname: u.Hostname(), IP: ip, Port: mesos.Int(port)}, Path: "/"}
+}
+
+// offerAttributes are the agent's attributes as its offers carry them:
+// its own, and mesos.AttrContainerizers unless it names that itself.
+func offerAttributes(a *agent) []mesos.Attribute {
+	if len(a.info.Containerizers) == 0 {
+		return a.attributes
+	}
+	for _, at := range a.attributes {
+		if at.Name == mesos.AttrContainerizers {
+			return a.attributes
+		}
+	}
+	out := append(slices.Clip(a.attributes), mesos.Attribute{Name: mesos.AttrContainerizers, Type: mesos.Text,
+		Text: &mesos.TextValue{Value: strings.Join(a.info.Containerizers, ",")}})
+	return out
 }

@@ -65,6 +65,8 @@ type AgentState struct {
 	CgroupsReason    string          `json:"cgroups_reason,omitempty"`
 	Version          string          `json:"version,omitempty"`
 	TaskCount        int             `json:"task_count"`
+	// Containerizers are what the agent runs tasks in (mesos, docker).
+	Containerizers []string `json:"containerizers,omitempty"`
 }
 
 // FrameworkState is one framework in /state.
@@ -179,7 +181,7 @@ func (c *Core) Snapshot(now time.Time) State {
 			Resources: summarize(a.total), UsedResources: summarize(used[a.id]), OfferedResources: summarize(offered[a.id]),
 			FreeResources: summarize(a.total.Sub(used[a.id]).Sub(offered[a.id])),
 			Attributes:    attributesMap(a.attributes), Cgroups: string(a.info.Cgroups), CgroupsReason: a.info.CgroupsReason,
-			Version: a.info.Version, TaskCount: len(a.tasks),
+			Version: a.info.Version, TaskCount: len(a.tasks), Containerizers: a.info.Containerizers,
 		}
 		st.Agents = append(st.Agents, as)
 		if as.Active {
