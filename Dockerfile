@@ -57,6 +57,9 @@ RUN useradd --system --uid 10001 --user-group --home-dir /nonexistent --shell /u
 	&& mkdir -p /var/lib/corral/agent
 
 COPY --from=build /out/corral /out/corral-logger /usr/local/bin/
+# The entrypoint of docker-compose.yml's agents: it turns the docker
+# containerizer on when the engine's socket is mounted (see the script).
+COPY deploy/agent/corral-compose-agent /usr/local/bin/
 
 # master, agent, services, jobs
 EXPOSE 5050 5051 8080 4400

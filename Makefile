@@ -48,13 +48,18 @@ lint: ## gofmt (must list nothing), go vet, staticcheck.
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-up: ## Build the images and start the compose HA cluster (console on http://127.0.0.1:5050).
-	CORRAL_VERSION=$(VERSION) $(COMPOSE) -f $(COMPOSE_FILE) up -d --build
+# The agents of `make up` run DOCKER containers too when this machine's
+# Docker engine socket is there to mount into them (CORRAL_ENGINE_SOCKET
+# overrides; /dev/null: never).
+up: ## Build the images and start the compose HA cluster (console on https://127.0.0.1:5050; Docker apps run when the engine's socket is there).
+	CORRAL_ENGINE_SOCKET=$${CORRAL_ENGINE_SOCKET:-$$(scripts/compose-agents.sh socket)} \
+		CORRAL_VERSION=$(VERSION) $(COMPOSE) -f $(COMPOSE_FILE) up -d --build
 
-down: ## Stop the compose cluster, keeping its data (add -v by hand to drop it).
-	$(COMPOSE) -f $(COMPOSE_FILE) down
+down: ## Stop the compose cluster and its agents' Docker containers, keeping its data (DROP=1 drops it: volumes, agents' work dirs).
+	$(COMPOSE) -f $(COMPOSE_FILE) down $(if $(DROP),-v)
+	scripts/compose-agents.sh clean $(if $(DROP),--drop)
 
-test-compose: ## Build and start the compose cluster under test ports, deploy an app and jobs, fail over; tear down.
+test-compose: ## Build and start the compose cluster under test ports, deploy apps (Docker too) and jobs, fail over; tear down.
 	./scripts/compose-test.sh
 
 clean: ## Remove bin/ and .corral/ (the state of `make run`: Postgres data, agent sandboxes).

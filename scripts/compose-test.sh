@@ -8,15 +8,22 @@
 #   2. the services and jobs APIs answer (/ping)
 #   3. an app (python3 -m http.server, 2 instances, one per agent, HTTP
 #      health check) gets 2 running, healthy tasks that serve HTTP
-#   4. a job triggered by hand and a job on a schedule each finish a
+#   4. a Docker app (an image built here from the host's static busybox,
+#      httpd, 2 instances, BRIDGE network, host port 0 mapped, HTTP health
+#      check) gets 2 healthy tasks, one on each agent, that serve HTTP on
+#      their mapped ports, from the host and across the compose network;
+#      deleted, it leaves no container of the agents behind. Skipped when
+#      the agents get no engine socket (scripts/compose-agents.sh socket)
+#   5. a job triggered by hand and a job on a schedule each finish a
 #      successful run
-#   5. the console on the published master port: its page, the frameworks
+#   6. the console on the published master port: its page, the frameworks
 #      behind it, the job's stdout from the agent's sandbox
-#   6. the leading master is killed: another leads, with both agents and
+#   7. the leading master is killed: another leads, with both agents and
 #      both frameworks, and the app keeps its 2 tasks
 #
-# The project is torn down (volumes too) whatever happens; on a failure
-# the containers' logs are printed first. `make test-compose` runs it.
+# The project is torn down (volumes, the agents' work dirs and containers
+# too) whatever happens; on a failure the containers' logs are printed
+# first. `make test-compose` runs it.
 #
 # Where the Docker engine cannot pull images, the base images are made
 # from Debian's packages first (scripts/compose-base-images.sh), and where
@@ -27,7 +34,11 @@
 #   CORRAL_TEST_CONSOLE_PORT   host port for master-1 (default 25050)
 #   CORRAL_TEST_SERVICES_PORT  host port for services-1 (default 28080)
 #   CORRAL_TEST_JOBS_PORT      host port for jobs-1 (default 24400)
-#   CORRAL_TEST_NO_FAILOVER    1: skip step 6
+#   CORRAL_TEST_TASK_PORTS     the agents' task port range, split between them
+#                              (default 29000-29999; Docker tasks publish theirs on the host)
+#   CORRAL_TEST_NO_DOCKER      1: give the agents no engine socket (they run processes
+#                              only) and skip step 4
+#   CORRAL_TEST_NO_FAILOVER    1: skip step 7
 #   CORRAL_TEST_CGROUPS        1: also apply deploy/compose.cgroups.yml and check
 #                              that the agents use cgroups (needs a host that allows it)
 #   CORRAL_TEST_KEEP           1: leave the project running at the end (for a look around)
@@ -47,6 +58,12 @@ JOBS=https://127.0.0.1:$JOBS_PORT
 # project left behind by a killed run from one still in use.
 PROJECT_PREFIX=corral-compose-test-
 PROJECT=$PROJECT_PREFIX$$
+# The agents' work dirs, on the host at the same path as in their
+# containers (see docker-compose.yml), and the Docker app's image: this
+# run's own, like the project.
+AGENT_ROOT=/var/lib/$PROJECT
+TEST_IMAGE=corral-compose-test/busybox:$$
+TASK_PORTS=${CORRAL_TEST_TASK_PORTS:-29000-29999}
 
 started=$SECONDS
 passed=0
@@ -93,16 +110,21 @@ finish() {
 			log "--- end of logs ---"
 		fi
 		if [[ ${CORRAL_TEST_KEEP:-} == 1 ]]; then
-			log "leaving project $PROJECT running (CORRAL_TEST_KEEP=1); stop it with: ${COMPOSE[*]} -p $PROJECT down -v"
+			log "leaving project $PROJECT running (CORRAL_TEST_KEEP=1); stop it with:" \
+				"${COMPOSE[*]} -p $PROJECT down -v && scripts/compose-agents.sh clean --drop $AGENT_ROOT"
 		else
 			log "tearing down $PROJECT"
 			compose down -v --remove-orphans >"$workdir/down.log" 2>&1 || { cat "$workdir/down.log" >&2; rc=1; }
+			scripts/compose-agents.sh clean --drop "$AGENT_ROOT" 2>"$workdir/clean.log" || { cat "$workdir/clean.log" >&2; rc=1; }
 			if [[ -n ${CORRAL_CGROUP_PREFIX:-} ]]; then
 				# Only empty cgroups can be removed: nothing that runs is touched.
 				find /sys/fs/cgroup -depth -type d \( -path "*/$CORRAL_CGROUP_PREFIX" -o -path "*/$CORRAL_CGROUP_PREFIX/*" \) \
 					-exec rmdir {} + 2>/dev/null || true
 			fi
 		fi
+	fi
+	if [[ ${CORRAL_TEST_KEEP:-} != 1 ]]; then
+		docker rmi "$TEST_IMAGE" >/dev/null 2>&1 || true
 	fi
 	rm -rf "$workdir"
 	# The plain summary line CI reads.
@@ -125,11 +147,14 @@ docker info >/dev/null 2>&1 || fail "the Docker daemon is not reachable (is it r
 log "using ${COMPOSE[*]} ($("${COMPOSE[@]}" version --short 2>/dev/null || echo unknown version))"
 
 # Projects of earlier runs whose script is gone (killed, or the machine
-# lost power) still hold their containers and ports: remove them.
-for p in $(docker ps -a --format '{{.Label "com.docker.compose.project"}}' | sort -u | grep "^$PROJECT_PREFIX" || true); do
+# lost power) still hold their containers, ports and the agents' work
+# dirs: remove them.
+for p in $( (docker ps -a --format '{{.Label "com.docker.compose.project"}}' && ls /var/lib) | sort -u | grep -E "^${PROJECT_PREFIX}[0-9]+\$" || true); do
 	if ! kill -0 "${p#"$PROJECT_PREFIX"}" 2>/dev/null; then
 		log "removing $p, left behind by an earlier run"
 		"${COMPOSE[@]}" -p "$p" "${COMPOSE_FILES[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+		scripts/compose-agents.sh clean --drop "/var/lib/$p" >/dev/null 2>&1 || true
+		docker rmi "corral-compose-test/busybox:${p#"$PROJECT_PREFIX"}" >/dev/null 2>&1 || true
 	fi
 done
 
@@ -159,6 +184,21 @@ fi
 
 export CORRAL_CONSOLE_PORT=$CONSOLE_PORT CORRAL_SERVICES_PORT=$SERVICES_PORT CORRAL_JOBS_PORT=$JOBS_PORT
 export CORRAL_BIND=127.0.0.1
+# Task ports apart from a cluster of make up's (31000-31999): Docker tasks
+# publish theirs on the host.
+if ! [[ $TASK_PORTS =~ ^([0-9]+)-([0-9]+)$ ]] || ((BASH_REMATCH[2] <= BASH_REMATCH[1])); then
+	fail "CORRAL_TEST_TASK_PORTS=$TASK_PORTS: want a range like 29000-29999"
+fi
+ports_split=$(((BASH_REMATCH[1] + BASH_REMATCH[2] + 1) / 2))
+export CORRAL_AGENT1_PORTS=${BASH_REMATCH[1]}-$((ports_split - 1)) CORRAL_AGENT2_PORTS=$ports_split-${BASH_REMATCH[2]}
+export CORRAL_AGENT_ROOT=$AGENT_ROOT
+if [[ ${CORRAL_TEST_NO_DOCKER:-} == 1 ]]; then
+	CORRAL_ENGINE_SOCKET=/dev/null
+else
+	CORRAL_ENGINE_SOCKET=$(scripts/compose-agents.sh socket)
+fi
+export CORRAL_ENGINE_SOCKET
+log "agents: work dirs in $AGENT_ROOT, task ports $CORRAL_AGENT1_PORTS and $CORRAL_AGENT2_PORTS, engine socket $CORRAL_ENGINE_SOCKET"
 CORRAL_VERSION=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
 export CORRAL_VERSION
 
@@ -241,6 +281,14 @@ if [[ ${CORRAL_TEST_CGROUPS:-} == 1 ]]; then
 		fail "with deploy/compose.cgroups.yml an agent still runs without cgroups"
 	pass "both agents use cgroups"
 fi
+# Each agent's entrypoint says whether it runs DOCKER containers.
+if [[ $CORRAL_ENGINE_SOCKET == /dev/null ]]; then want_agent="tasks run as processes only"; else want_agent="a Docker engine answers"; fi
+for svc in agent-1 agent-2; do
+	said=$(compose logs --no-color "$svc" 2>&1 | grep corral-compose-agent || true)
+	[[ $said == *"corral-compose-agent: $want_agent"* ]] ||
+		fail "$svc does not log \"$want_agent\": $(tail -n 1 <<<"$said")"
+done
+pass "both agents: $want_agent"
 wait_for "services answers /ping on $SERVICES" 120 http_ok "$SERVICES/ping"
 wait_for "jobs answers /ping on $JOBS" 120 http_ok "$JOBS/ping"
 
@@ -287,6 +335,84 @@ while read -r host port; do
 		fail "task on $host:$port does not serve HTTP"
 done <<<"$tasks"
 pass "both tasks serve HTTP, one on each agent ($(tr '\n' ' ' <<<"$tasks"))"
+
+# --- a Docker app -------------------------------------------------------------
+
+# agent_containers: how many containers (running or not) the project's
+# agents have, by the label each agent gives its own.
+agent_containers() {
+	local n=0 dir key
+	for dir in "$AGENT_ROOT"/agent-1 "$AGENT_ROOT"/agent-2; do
+		key=$(printf %s "$dir" | sha256sum | cut -c1-8)
+		n=$((n + $(docker ps -aq --filter "label=corral.agent=$key" | wc -l)))
+	done
+	echo "$n"
+}
+
+if [[ $CORRAL_ENGINE_SOCKET == /dev/null ]]; then
+	log "skipping the Docker app: the agents have no engine socket"
+else
+	# No registry: the image is a static busybox (Debian's busybox-static),
+	# as the Go tests' (internal/dockertest), with httpd serving /www.
+	[[ -x /bin/busybox ]] || fail "/bin/busybox is missing: install busybox-static (or set CORRAL_TEST_NO_DOCKER=1)"
+	page="hello from a corral compose container"
+	img=$workdir/image
+	mkdir -p "$img/root/bin" "$img/root/etc" "$img/root/www" "$img/root/tmp"
+	chmod 1777 "$img/root/tmp"
+	cp /bin/busybox "$img/root/bin/busybox"
+	for applet in sh httpd cat echo ls sleep wget; do ln -s busybox "$img/root/bin/$applet"; done
+	printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$img/root/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$img/root/etc/group"
+	echo "$page" >"$img/root/www/index.html"
+	printf 'FROM scratch\nCOPY root/ /\nCMD ["/bin/sh"]\n' >"$img/Dockerfile"
+	docker build -q -t "$TEST_IMAGE" "$img" >"$workdir/image.log" 2>&1 || {
+		cat "$workdir/image.log" >&2
+		fail "docker build of $TEST_IMAGE"
+	}
+	pass "built the Docker app's image $TEST_IMAGE (FROM scratch, static busybox)"
+
+	docker_app='{
+	  "id": "/compose-docker",
+	  "cmd": "exec httpd -f -p 8080 -h /www",
+	  "instances": 2,
+	  "cpus": 0.1,
+	  "mem": 32,
+	  "container": {"type": "DOCKER", "docker": {"image": "'$TEST_IMAGE'"},
+	    "portMappings": [{"containerPort": 8080, "hostPort": 0, "name": "http"}]},
+	  "networks": [{"mode": "container/bridge"}],
+	  "constraints": [["hostname", "UNIQUE"]],
+	  "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0,
+	    "gracePeriodSeconds": 30, "intervalSeconds": 2, "timeoutSeconds": 2, "maxConsecutiveFailures": 3}]
+	}'
+	api POST "$SERVICES/v2/apps" "$docker_app" >/dev/null
+	pass "POST /v2/apps accepted the Docker app"
+	docker_app_healthy() {
+		curl -fsS --max-time 5 "$SERVICES/v2/apps/compose-docker" 2>/dev/null |
+			jq -e '.app.tasksRunning == 2 and .app.tasksHealthy == 2' >/dev/null
+	}
+	wait_for "the Docker app has 2 running, healthy tasks (health checked through the agents' addresses)" 180 docker_app_healthy
+
+	tasks=$(api GET "$SERVICES/v2/apps/compose-docker" | jq -r '.app.tasks[] | "\(.host) \(.ports[0])"')
+	hosts=$(awk '{print $1}' <<<"$tasks" | sort -u | wc -l)
+	((hosts == 2)) || fail "the Docker app's tasks share an agent despite UNIQUE hostname: $tasks"
+	while read -r host port; do
+		# The engine publishes the mapped port on the host...
+		body=$(command curl -fsS --max-time 5 "http://127.0.0.1:$port/") ||
+			fail "the Docker task of $host does not serve HTTP on host port $port"
+		[[ $body == "$page" ]] || fail "host port $port answered $(printf %q "$body"); want the container's page"
+		# ... and the agent forwards it from its address on the compose network.
+		body=$(inside services-2 curl -fsS --max-time 5 "http://$host:$port/") ||
+			fail "the Docker task does not serve HTTP at $host:$port across the compose network"
+		[[ $body == "$page" ]] || fail "$host:$port answered $(printf %q "$body"); want the container's page"
+	done <<<"$tasks"
+	pass "both Docker tasks serve their page on the host and across the compose network ($(tr '\n' ' ' <<<"$tasks"))"
+	n=$(agent_containers)
+	((n == 2)) || fail "the agents have $n containers; want the Docker app's 2"
+
+	api DELETE "$SERVICES/v2/apps/compose-docker" >/dev/null
+	no_agent_containers() { (($(agent_containers) == 0)); }
+	wait_for "the Docker app deleted: no container of the agents remains" 90 no_agent_containers
+fi
 
 # --- jobs ---------------------------------------------------------------------
 
