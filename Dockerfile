@@ -14,8 +14,9 @@ FROM ${GO_MODULES_IMAGE:-golang:1.26-bookworm} AS modules
 # --- build stage --------------------------------------------------------
 FROM golang:1.26-bookworm AS build
 
-# Where modules come from; override for a mirror or an internal proxy.
-ARG GOPROXY=https://proxy.golang.org,direct
+# Where modules come from: unset or empty, the go tool's default; set it
+# for a mirror or an internal proxy.
+ARG GOPROXY
 ENV GOPROXY=${GOPROXY} CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 
 COPY --from=modules /go /go

@@ -14,12 +14,21 @@
 # pulled instead of made.
 #
 # Environment:
-#   CORRAL_DEBIAN_MIRROR  Debian mirror for debootstrap (default http://deb.debian.org/debian)
+#   CORRAL_DEBIAN_MIRROR  Debian mirror for debootstrap and the image's apt
+#                         (default: the archive this host's apt uses, with
+#                         its sources copied into the image)
 #   CORRAL_BASE_REBUILD   1: make the images again even if they exist
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-MIRROR=${CORRAL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# host_mirror is the first Debian archive this host's apt fetches from.
+host_mirror() {
+	{
+		grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
+		grep -hE '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}'
+	} | grep -v -- '-security' | head -n 1 || true
+}
+MIRROR=${CORRAL_DEBIAN_MIRROR:-$(host_mirror)}
 SUITE=bookworm
 DEBIAN_IMAGE=debian:bookworm-slim
 GO_IMAGE=$(awk '$1 == "FROM" && $2 ~ /^golang:/ { print $2; exit }' Dockerfile)
@@ -48,8 +57,8 @@ make_debian() {
 	command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/corral-base-XXXXXX")
 	local root=$tmp/root
-	log "debootstrap $SUITE from $MIRROR (about half a minute)"
-	as_root debootstrap --variant=minbase "$SUITE" "$root" "$MIRROR" >"$tmp/debootstrap.log" 2>&1 || {
+	log "debootstrap $SUITE from ${MIRROR:-the default archive of debootstrap} (about half a minute)"
+	as_root debootstrap --variant=minbase "$SUITE" "$root" ${MIRROR:+"$MIRROR"} >"$tmp/debootstrap.log" 2>&1 || {
 		tail -n 30 "$tmp/debootstrap.log" >&2
 		die "debootstrap failed"
 	}
@@ -57,7 +66,13 @@ make_debian() {
 	# same three suites (so apt-get finds security updates), no docs, man
 	# pages or translations installed, and no package caches.
 	as_root rm -f "$root/etc/apt/sources.list"
-	as_root tee "$root/etc/apt/sources.list.d/debian.sources" >/dev/null <<EOF
+	if [[ -z ${CORRAL_DEBIAN_MIRROR:-} ]]; then
+		# The archives this host uses, security updates included.
+		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+			if [[ -f $f ]]; then as_root cp "$f" "$root$f"; fi
+		done
+	else
+		as_root tee "$root/etc/apt/sources.list.d/debian.sources" >/dev/null <<EOF
 Types: deb
 URIs: $MIRROR
 Suites: $SUITE $SUITE-updates
@@ -70,6 +85,7 @@ Suites: $SUITE-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
+	fi
 	as_root tee "$root/etc/dpkg/dpkg.cfg.d/docker" >/dev/null <<'EOF'
 path-exclude /usr/share/doc/*
 path-include /usr/share/doc/*/copyright

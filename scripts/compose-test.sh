@@ -168,7 +168,7 @@ scripts/compose-base-images.sh || fail "making the base images"
 
 # A build container reaches the module proxy if a toolchain container
 # does; if not, the build takes the modules from this host.
-if docker run --rm -e GOPROXY="${CORRAL_GOPROXY:-https://proxy.golang.org,direct}" golang:1.26-bookworm \
+if docker run --rm -e GOPROXY="${CORRAL_GOPROXY:-}" golang:1.26-bookworm \
 	timeout 60 go list -m github.com/go-chi/chi/v5@latest >"$workdir/probe.log" 2>&1; then
 	log "build containers reach the Go module proxy"
 else
