@@ -305,3 +305,94 @@ func TestExecutorCallProtobuf(t *testing.T) {
 		t.Errorf("decoded %+v", got.Update.Status)
 	}
 }
+
+// subscribeStream SUBSCRIBEs as executor ex of framework F and returns its
+// events and a function closing the stream.
+func subscribeStream(t *testing.T, ep, token string) (<-chan mesos.ExecutorEvent, func()) {
+	t.Helper()
+	resp, body := execCall(t, ep, token, map[string]any{"type": "SUBSCRIBE", "framework_id": map[string]string{"value": "F"},
+		"executor_id": map[string]string{"value": "ex"}}, "application/json")
+	if resp.StatusCode != 200 {
+		t.Fatalf("SUBSCRIBE = %d %s", resp.StatusCode, body)
+	}
+	events := make(chan mesos.ExecutorEvent, 16)
+	go func() {
+		defer close(events)
+		r := mesos.NewReader(bufio.NewReader(resp.Body))
+		for {
+			rec, err := r.Next()
+			if err != nil {
+				return
+			}
+			var ev mesos.ExecutorEvent
+			if json.Unmarshal(rec, &ev) == nil {
+				events <- ev
+			}
+		}
+	}()
+	return events, func() { resp.Body.Close() }
+}
+
+func nextEvent(t *testing.T, events <-chan mesos.ExecutorEvent, want mesos.ExecutorEventType) mesos.ExecutorEvent {
+	t.Helper()
+	select {
+	case ev, ok := <-events:
+		if !ok || ev.Type != want {
+			t.Fatalf("event %s (stream open: %v); want %s", ev.Type, ok, want)
+		}
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no %s event", want)
+	}
+	return mesos.ExecutorEvent{}
+}
+
+// TestExecutorGetsKillsMadeWhileAway: a task the executor runs (its
+// RUNNING acknowledged) is killed while the executor's stream is down;
+// the executor gets the KILL when it subscribes again.
+func TestExecutorGetsKillsMadeWhileAway(t *testing.T) {
+	m := newFakeMaster(t)
+	startAgent(t, testConfig(t, m.srv.URL))
+	ep := m.waitRegister(t).Register.Info.Endpoint
+	m.event(launch("F", execTask("t1")))
+	token := executorEnv(t, ep)["MESOS_EXECUTOR_AUTHENTICATION_TOKEN"]
+	events, closeStream := subscribeStream(t, ep, token)
+	nextEvent(t, events, mesos.ExecEventSubscribed)
+	nextEvent(t, events, mesos.ExecEventLaunch)
+	if resp, body := execCall(t, ep, token, map[string]any{"type": "UPDATE", "framework_id": map[string]string{"value": "F"},
+		"executor_id": map[string]string{"value": "ex"}, "update": map[string]any{"status": map[string]any{
+			"task_id": map[string]string{"value": "t1"}, "state": "TASK_RUNNING", "source": "SOURCE_EXECUTOR", "uuid": newUUID()}}}, "application/json"); resp.StatusCode != 202 {
+		t.Fatalf("UPDATE = %d %s", resp.StatusCode, body)
+	}
+	nextEvent(t, events, mesos.ExecEventAcknowledged)
+	closeStream()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var st State
+		getJSON(t, ep+"/state", &st)
+		if len(st.Executors) == 1 && st.Executors[0].State == "registering" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent did not see the executor go: %+v", st.Executors)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	m.event(agentproto.Event{Type: agentproto.EventKill, Kill: &agentproto.Kill{FrameworkID: "F", TaskID: "t1"}})
+	deadline = time.Now().Add(10 * time.Second)
+	for killed := false; !killed; {
+		var st State
+		getJSON(t, ep+"/state", &st)
+		killed = len(st.Tasks) == 1 && st.Tasks[0].KillRequested
+		if time.Now().After(deadline) {
+			t.Fatalf("the kill did not reach the agent: %+v", st.Tasks)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	events, closeStream = subscribeStream(t, ep, token)
+	defer closeStream()
+	nextEvent(t, events, mesos.ExecEventSubscribed)
+	if k := nextEvent(t, events, mesos.ExecEventKill); k.Kill.TaskID.Value != "t1" {
+		t.Errorf("KILL = %+v; want t1", k.Kill)
+	}
+}

@@ -417,12 +417,14 @@ func (l *loop) subscribeExecutor(ek execKey, sub *mesos.ExecutorSubscribe, s *ex
 	fw.ID = &mesos.ID{Value: ek.FrameworkID}
 	l.sendExec(ex, &mesos.ExecutorEvent{Type: mesos.ExecEventSubscribed, Subscribed: &mesos.ExecutorSubscribed{
 		ExecutorInfo: ex.info, FrameworkInfo: fw, AgentInfo: agentInfo, ContainerID: &mesos.ContainerID{Value: cgroupName(ek.runKey())}}})
+	sent := map[update.Key]bool{}
 	for _, k := range send {
-		l.deliver(ex, l.tasks[k])
+		l.deliver(ex, l.tasks[k]) // with its KILL, if it was killed
+		sent[k] = true
 	}
-	// Kills that arrived while it was away.
+	// Kills of the tasks it holds that came while it was away.
 	for k := range ex.tasks {
-		if e := l.tasks[k]; e != nil && e.killed && !e.state.Terminal() && held[k.TaskID] {
+		if e := l.tasks[k]; e != nil && e.killed && e.delivered && !e.state.Terminal() && !sent[k] {
 			l.sendKill(ex, e)
 		}
 	}
