@@ -211,7 +211,11 @@ func (a *Agent) subscribeExecutorStream(w http.ResponseWriter, r *http.Request, 
 		writeExecError(w, r, execErrorf(http.StatusNotAcceptable, "Expecting 'Accept' to allow application/json or %s", mesospb.MediaType))
 		return
 	}
-	s := newExecStream()
+	codec := "json"
+	if mt == mesospb.MediaType {
+		codec = "protobuf"
+	}
+	s := newExecStream(codec)
 	var subErr error
 	err := a.ask(r.Context(), func(l *loop) {
 		ex := l.executors[ek]

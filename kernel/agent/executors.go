@@ -81,14 +81,16 @@ type execStream struct {
 	events chan *mesos.ExecutorEvent
 	done   chan struct{}
 	closed bool
+	// codec is the stream's media type's name: "json" or "protobuf".
+	codec string
 }
 
 // execStreamBuffer bounds the events queued for a slow executor; beyond
 // it the stream is closed and the executor must subscribe again.
 const execStreamBuffer = 4096
 
-func newExecStream() *execStream {
-	return &execStream{events: make(chan *mesos.ExecutorEvent, execStreamBuffer), done: make(chan struct{})}
+func newExecStream(codec string) *execStream {
+	return &execStream{events: make(chan *mesos.ExecutorEvent, execStreamBuffer), done: make(chan struct{}), codec: codec}
 }
 
 func (s *execStream) close() {
@@ -360,6 +362,8 @@ func (l *loop) subscribeExecutor(ek execKey, sub *mesos.ExecutorSubscribe, s *ex
 		return fmt.Errorf("executor %q of framework %q is not running on this agent", ek.ExecutorID, ek.FrameworkID)
 	}
 	if ex.stream != nil {
+		l.sendExec(ex, &mesos.ExecutorEvent{Type: mesos.ExecEventError, Error: &mesos.Error{
+			Message: "The executor subscribed again on another connection; this stream ends"}})
 		ex.stream.close()
 		ex.stream = nil
 	}

@@ -89,6 +89,9 @@ type ExecutorState struct {
 	PID         int              `json:"pid,omitempty"`
 	Resources   []mesos.Resource `json:"resources,omitempty"`
 	Tasks       []string         `json:"tasks"`
+	// Codec is that of its subscription ("json" or "protobuf"), while
+	// it has one.
+	Codec string `json:"codec,omitempty"`
 }
 
 // String is the state as ExecutorState names it.
@@ -167,6 +170,9 @@ func (a *Agent) state(w http.ResponseWriter, r *http.Request) {
 			}
 			es := ExecutorState{FrameworkID: ex.key.FrameworkID, ExecutorID: ex.key.ExecutorID, Name: ex.info.Name, State: ex.state.String(),
 				Sandbox: ex.sandbox, PID: ex.proc.PID, Resources: ex.info.Resources, Tasks: []string{}}
+			if ex.stream != nil {
+				es.Codec = ex.stream.codec
+			}
 			for k := range ex.tasks {
 				es.Tasks = append(es.Tasks, k.TaskID)
 			}

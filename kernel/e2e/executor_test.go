@@ -75,6 +75,10 @@ func TestCustomExecutor(t *testing.T) {
 		t.Run(codec, func(t *testing.T) {
 			f := startFramework(t, c.URL, plainInfo("executor-"+codec), func(cfg *sched.Config) { cfg.Protobuf = codec == "protobuf" })
 			ei := shellExecutor("shell", url)
+			if codec == "protobuf" {
+				// The executor speaks protobuf to the agent too.
+				ei.Command.Environment = &mesos.Environment{Variables: []mesos.Variable{{Name: "CORRAL_EXECUTOR_CODEC", Value: "protobuf"}}}
+			}
 			f.launch(
 				executorTask("hello", `echo "hello from $MESOS_TASK_ID"`, ei),
 				executorTask("sleeper", "sleep 600", ei),
@@ -99,7 +103,7 @@ func TestCustomExecutor(t *testing.T) {
 					return false
 				}
 				for _, ex := range st.Executors {
-					if ex.ExecutorID == "shell" && ex.State == "subscribed" && slices.Contains(ex.Tasks, "sleeper") {
+					if ex.ExecutorID == "shell" && ex.State == "subscribed" && slices.Contains(ex.Tasks, "sleeper") && ex.Codec == codec {
 						sandbox = ex.Sandbox
 						return true
 					}
