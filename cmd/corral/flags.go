@@ -4,12 +4,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
 	"time"
 
 	"corral/internal/cli"
+	"corral/kernel/master"
 )
 
 // command is one `corral` subcommand.
@@ -94,4 +96,20 @@ func (f durationFlag) Set(s string) error {
 
 func durationVar(fs *flag.FlagSet, p *time.Duration, name string, usage string) {
 	fs.Var(durationFlag{p}, name, usage)
+}
+
+// flagValues lists every flag of fs with its value, for the operator
+// API's GET_FLAGS; a password in a URL value is redacted.
+func flagValues(fs *flag.FlagSet) []master.Flag {
+	var out []master.Flag
+	fs.VisitAll(func(f *flag.Flag) {
+		v := f.Value.String()
+		if u, err := url.Parse(v); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				v = u.Redacted()
+			}
+		}
+		out = append(out, master.Flag{Name: f.Name, Value: v})
+	})
+	return out
 }

@@ -71,6 +71,7 @@ func masterCommand() *command {
 			}
 		}
 		cfg.Version = version
+		cfg.Flags = flagValues(fs)
 		ctx, stop := signalContext()
 		defer stop()
 		if migrateFirst {

@@ -32,6 +32,21 @@ type Agent struct {
 	Cgroups   string    `json:"cgroups"`
 	Version   string    `json:"version"`
 	TaskCount int       `json:"task_count"`
+	// Deactivated agents get no offers; DrainInfo is set while and
+	// after they are drained.
+	Deactivated bool       `json:"deactivated"`
+	DrainInfo   *DrainInfo `json:"drain_info,omitempty"`
+}
+
+// DrainInfo is an agent's drain in the master's /state.
+type DrainInfo struct {
+	State  string `json:"state"` // DRAINING or DRAINED
+	Config struct {
+		MaxGracePeriod *struct {
+			Nanoseconds int64 `json:"nanoseconds"`
+		} `json:"max_grace_period,omitempty"`
+		MarkGone bool `json:"mark_gone"`
+	} `json:"config"`
 }
 
 // Framework is a framework in the master's /state.

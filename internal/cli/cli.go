@@ -115,7 +115,7 @@ type group struct {
 
 var groups = []group{
 	{"cluster", "look at the whole cluster (master, agents, frameworks)"},
-	{"agent", "list the agents (`corral agent` alone runs an agent)"},
+	{"agent", "list, drain and reactivate agents (`corral agent` alone runs an agent)"},
 	{"task", "list tasks and read their logs from the agents' sandboxes"},
 	{"app", "manage the services framework's long-running apps"},
 	{"job", "manage the jobs framework's jobs and their runs"},
@@ -126,6 +126,7 @@ var groups = []group{
 func verbs() []*verb {
 	var out []*verb
 	out = append(out, clusterVerbs()...)
+	out = append(out, agentVerbs()...)
 	out = append(out, appVerbs()...)
 	out = append(out, jobVerbs()...)
 	out = append(out, secretVerbs()...)
@@ -172,7 +173,7 @@ func Handles(args []string) bool {
 		return false
 	}
 	if args[0] == "agent" {
-		return len(args) > 1 && args[1] == "list"
+		return len(args) > 1 && slices.Contains([]string{"list", "drain", "undrain", "help"}, args[1])
 	}
 	return slices.ContainsFunc(groups, func(g group) bool { return g.name == args[0] })
 }

@@ -473,6 +473,9 @@ func (l *loop) executorUpdate(ex *executorRun, st mesos.TaskStatus) error {
 	}
 	st.ExecutorID = &mesos.ID{Value: ex.key.ExecutorID}
 	st.Source = mesos.SourceExecutor
+	if e.drainKill && (st.State == mesos.TaskKilled || st.State == mesos.TaskKilling) {
+		st.Reason = mesos.ReasonAgentDraining // as Mesos' agent does
+	}
 	if l.agentID != "" {
 		st.AgentID = &mesos.ID{Value: l.agentID}
 	}

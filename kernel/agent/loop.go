@@ -53,6 +53,7 @@ type entry struct {
 	health     *checker // the running health check, if any
 	healthKill string   // set when a failed health check killed the task: the terminal message
 	stopKill   bool     // set when the agent killed the task because the agent was stopping
+	drainKill  bool     // set when the task was killed because the agent is being drained
 
 	// exec is the custom executor running the task, if it names one;
 	// delivered is set once the task was sent to it, and execUUIDs are
@@ -68,6 +69,7 @@ type entry struct {
 type killCause struct {
 	health   string // a failed health check: the terminal message
 	stopping bool   // the agent is stopping and kills its tasks first
+	draining bool   // the master drains the agent
 }
 
 // completedTask is what /state keeps of a task after its checkpoint is gone.
@@ -322,7 +324,7 @@ func (l *loop) handle(ctx context.Context, ev agentproto.Event) {
 	case agentproto.EventKill:
 		if ev.Kill != nil {
 			k := update.Key{FrameworkID: ev.Kill.FrameworkID, TaskID: ev.Kill.TaskID}
-			l.kill(k, time.Duration(ev.Kill.GracePeriodSeconds*float64(time.Second)))
+			l.kill(k, time.Duration(ev.Kill.GracePeriodSeconds*float64(time.Second)), killCause{draining: ev.Kill.Draining})
 		}
 	case agentproto.EventAcknowledge:
 		if ev.Acknowledge != nil {
@@ -341,7 +343,7 @@ func (l *loop) handle(ctx context.Context, ev agentproto.Event) {
 		if ev.ShutdownFramework != nil {
 			for k := range l.tasks {
 				if k.FrameworkID == ev.ShutdownFramework.FrameworkID {
-					l.kill(k, 0)
+					l.kill(k, 0, killCause{})
 				}
 			}
 			for ek, ex := range l.executors {
@@ -487,13 +489,13 @@ func (l *loop) launched(ctx context.Context, k update.Key, res launchResult) {
 
 // kill asks a task to stop; grace zero means the task's or the agent's
 // default.
-func (l *loop) kill(k update.Key, grace time.Duration) {
+func (l *loop) kill(k update.Key, grace time.Duration, why killCause) {
 	e := l.tasks[k]
 	if e == nil {
 		l.ghost(k, mesos.TaskLost, mesos.ReasonTaskUnknown, "Task is unknown to the agent")
 		return
 	}
-	l.stop(e, grace, killCause{})
+	l.stop(e, grace, why)
 }
 
 // stop kills e's process and stops its health check; healthMsg, when set,
@@ -509,11 +511,11 @@ func (l *loop) stop(e *entry, grace time.Duration, why killCause) {
 	if !e.killed {
 		e.killed = true
 		e.killGrace = task.GracePeriod(grace, e.info, l.a.cfg.KillGracePeriod)
-		e.healthKill, e.stopKill = why.health, why.stopping
+		e.healthKill, e.stopKill, e.drainKill = why.health, why.stopping, why.draining
 		// Journaled at once, even while a launch worker writes the same
 		// journal: each record is a single O_APPEND write, and replay does
 		// not depend on where the kill record lands.
-		rec := checkpoint.Kill{GraceSeconds: e.killGrace.Seconds(), At: time.Now(), Health: why.health, AgentStopping: why.stopping}
+		rec := checkpoint.Kill{GraceSeconds: e.killGrace.Seconds(), At: time.Now(), Health: why.health, AgentStopping: why.stopping, Draining: why.draining}
 		if err := l.a.store.Append(k.FrameworkID, k.TaskID, checkpoint.Record{Kill: &rec}); err != nil {
 			l.a.log.Error("checkpointing kill", "task", k.TaskID, "err", err)
 		}
@@ -627,6 +629,9 @@ func (l *loop) exited(ex runner.Exit) {
 		// Not the task's failure: frameworks replace it elsewhere without
 		// counting it against the app (as for a drain, whose reason it is).
 		st.Reason, st.Message = mesos.ReasonAgentDraining, "The agent stopped and killed its tasks"
+		v.Message = st.Message
+	case e.drainKill:
+		st.Reason, st.Message = mesos.ReasonAgentDraining, "Killed because the agent is being drained"
 		v.Message = st.Message
 	}
 	l.emit(e, st)
@@ -748,7 +753,7 @@ func (l *loop) recover(ctx context.Context) error {
 			case rec.Kill != nil:
 				e.killed = true
 				e.killGrace = time.Duration(rec.Kill.GraceSeconds * float64(time.Second))
-				e.healthKill, e.stopKill = rec.Kill.Health, rec.Kill.AgentStopping
+				e.healthKill, e.stopKill, e.drainKill = rec.Kill.Health, rec.Kill.AgentStopping, rec.Kill.Draining
 			}
 		}
 		if e.state == "" {

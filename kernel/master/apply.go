@@ -89,6 +89,18 @@ func (m *Master) apply(fx core.Effects) {
 	}
 }
 
+// applyDurably is apply, but it returns the results of the registry
+// writes, for a caller that answers only once they are durable.
+func (m *Master) applyDurably(fx core.Effects) []<-chan error {
+	var dones []<-chan error
+	for _, w := range fx.Writes {
+		dones = append(dones, m.registrar.enqueue(w.String(), m.writeFunc(w)))
+	}
+	fx.Writes = nil
+	m.apply(fx)
+	return dones
+}
+
 // writeFunc is a registry write as the registrar runs it.
 func (m *Master) writeFunc(w core.Write) func(ctx context.Context) error {
 	store := m.store
@@ -97,6 +109,14 @@ func (m *Master) writeFunc(w core.Write) func(ctx context.Context) error {
 		return func(ctx context.Context) error { return store.AdmitAgent(ctx, w.ID, w.Hostname, w.Info) }
 	case core.MarkAgentUnreachable:
 		return func(ctx context.Context) error { return store.MarkAgentUnreachable(ctx, w.ID, w.At) }
+	case core.PutAgentDrain:
+		var drain json.RawMessage
+		if w.Drain != nil {
+			drain, _ = json.Marshal(w.Drain)
+		}
+		return func(ctx context.Context) error { return store.SetAgentDrain(ctx, w.ID, w.Deactivated, drain) }
+	case core.MarkAgentGone:
+		return func(ctx context.Context) error { return store.MarkAgentGone(ctx, w.ID) }
 	case core.PutFramework:
 		f := w.Framework
 		rf := registry.Framework{ID: f.ID, Info: f.Info, State: registry.FrameworkState(f.State), FailoverTimeout: f.FailoverTimeout,

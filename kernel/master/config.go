@@ -15,6 +15,10 @@ import (
 type Config struct {
 	// Version is corral's version, reported in MasterInfo and /state.
 	Version string
+	// Flags are the master's flags and their values, as the operator
+	// API's GET_FLAGS shows them (credentials in values already
+	// redacted).
+	Flags []Flag
 	// Listen is the HTTP listen address (scheduler, agent and operator APIs).
 	Listen string
 	// Advertise is the base URL agents and frameworks should use to reach
@@ -220,4 +224,10 @@ func ParseWeights(s string) (map[string]float64, error) {
 		out[role] = v
 	}
 	return out, nil
+}
+
+// Flag is one of the master's flags and its value.
+type Flag struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }

@@ -37,6 +37,8 @@ type Store interface {
 	Agents(ctx context.Context) ([]registry.Agent, error)
 	AdmitAgent(ctx context.Context, id, hostname string, info json.RawMessage) error
 	MarkAgentUnreachable(ctx context.Context, id string, at time.Time) error
+	SetAgentDrain(ctx context.Context, id string, deactivated bool, drain json.RawMessage) error
+	MarkAgentGone(ctx context.Context, id string) error
 	Frameworks(ctx context.Context) ([]registry.Framework, error)
 	PutFramework(ctx context.Context, f registry.Framework) error
 	Weights(ctx context.Context) (map[string]float64, error)
@@ -340,7 +342,14 @@ func (m *Master) recover(ctx context.Context) error {
 	m.registrar.enqueue("master info", func(ctx context.Context) error { return m.store.SetMaster(ctx, infoJSON, now) })
 	ras := make([]core.AgentRecord, len(agents))
 	for i, a := range agents {
-		ras[i] = core.AgentRecord{ID: a.ID, Info: a.Info, State: string(a.State), RegisteredAt: a.RegisteredAt, UnreachableSince: a.UnreachableSince}
+		ras[i] = core.AgentRecord{ID: a.ID, Info: a.Info, State: string(a.State), RegisteredAt: a.RegisteredAt, UnreachableSince: a.UnreachableSince,
+			Deactivated: a.Deactivated}
+		if a.Drain != nil {
+			var d core.DrainInfo
+			if json.Unmarshal(a.Drain, &d) == nil {
+				ras[i].Drain = &d
+			}
+		}
 	}
 	rfs := make([]core.FrameworkRecord, len(fws))
 	for i, f := range fws {

@@ -19,6 +19,7 @@ import (
 func (m *Master) routes() http.Handler {
 	r := chi.NewRouter()
 	r.HandleFunc("/api/v1/scheduler", m.handleScheduler)
+	r.Post("/api/v1", m.handleOperator)
 	r.HandleFunc(agentproto.Path, m.handleAgent)
 	r.Get("/state", m.handleState)
 	r.Get("/state.json", m.handleState)
@@ -71,6 +72,12 @@ func (m *Master) handlePutWeights(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errorf(http.StatusBadRequest, "Failed to parse body into a list of weights: %v", err))
 		return
 	}
+	m.putWeights(w, r, ws)
+}
+
+// putWeights validates, authorizes and records weights, answering 200
+// once they are durable (PUT /weights, UPDATE_WEIGHTS).
+func (m *Master) putWeights(w http.ResponseWriter, r *http.Request, ws []WeightInfo) {
 	for i, x := range ws {
 		if err := validateRole(x.Role); err != nil {
 			writeError(w, r, errorf(http.StatusBadRequest, "weights[%d].role: %v", i, err))
@@ -206,6 +213,11 @@ func (m *Master) handleTeardown(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errorf(http.StatusBadRequest, "Missing 'frameworkId' query parameter"))
 		return
 	}
+	m.teardown(w, r, id)
+}
+
+// teardown removes framework id for good (POST /teardown, TEARDOWN).
+func (m *Master) teardown(w http.ResponseWriter, r *http.Request, id string) {
 	var owner string
 	var known bool
 	if err := m.do(r.Context(), func(c *core.Core) { owner, known = c.Owner(id) }); err != nil {

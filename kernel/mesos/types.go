@@ -444,6 +444,7 @@ const (
 	ReasonAgentUnknown           = "REASON_AGENT_UNKNOWN"
 	ReasonAgentDisconnected      = "REASON_AGENT_DISCONNECTED"
 	ReasonAgentDraining          = "REASON_AGENT_DRAINING"
+	ReasonAgentRemovedByOperator = "REASON_AGENT_REMOVED_BY_OPERATOR"
 	ReasonInvalidOffers          = "REASON_INVALID_OFFERS"
 	ReasonReconciliation         = "REASON_RECONCILIATION"
 	ReasonTaskInvalid            = "REASON_TASK_INVALID"

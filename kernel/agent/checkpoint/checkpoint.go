@@ -206,6 +206,9 @@ type Kill struct {
 	// AgentStopping is set when the agent killed the task because it was
 	// stopping (Config.KillTasksOnStop): not the task's failure.
 	AgentStopping bool `json:"agent_stopping,omitempty"`
+	// Draining is set when the master drains the agent: the terminal
+	// update's reason is REASON_AGENT_DRAINING.
+	Draining bool `json:"draining,omitempty"`
 }
 
 // Append adds records to the journal of task (fid, tid), creating the

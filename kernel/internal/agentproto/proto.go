@@ -224,6 +224,9 @@ type Kill struct {
 	FrameworkID        string  `json:"framework_id"`
 	TaskID             string  `json:"task_id"`
 	GracePeriodSeconds float64 `json:"grace_period_seconds,omitempty"`
+	// Draining says the agent is being drained: the task's terminal
+	// update carries REASON_AGENT_DRAINING.
+	Draining bool `json:"draining,omitempty"`
 }
 
 // Acknowledge says the framework acknowledged the update with UUID (base64).

@@ -112,22 +112,29 @@ type Agent struct {
 	RegisteredAt     time.Time  // first admission
 	UpdatedAt        time.Time  // last change of this record
 	UnreachableSince *time.Time // set while unreachable (and kept once gone)
+	// Deactivated agents get no offers; Drain is their drain (JSON, nil
+	// when none): see SetAgentDrain.
+	Deactivated bool
+	Drain       json.RawMessage
 }
 
 // Agents returns every agent record, ordered by ID.
 func (s *Store) Agents(ctx context.Context) ([]Agent, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, hostname, info, state, registered_at, updated_at, unreachable_since
+		SELECT id, hostname, info, state, registered_at, updated_at, unreachable_since, deactivated, drain
 		FROM kernel.agents ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("listing agents: %w", err)
 	}
 	agents, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Agent, error) {
 		var a Agent
-		var info []byte
+		var info, drain []byte
 		var state string
-		err := row.Scan(&a.ID, &a.Hostname, &info, &state, &a.RegisteredAt, &a.UpdatedAt, &a.UnreachableSince)
+		err := row.Scan(&a.ID, &a.Hostname, &info, &state, &a.RegisteredAt, &a.UpdatedAt, &a.UnreachableSince, &a.Deactivated, &drain)
 		a.Info, a.State = json.RawMessage(info), AgentState(state)
+		if drain != nil {
+			a.Drain = json.RawMessage(drain)
+		}
 		a.RegisteredAt, a.UpdatedAt, a.UnreachableSince = a.RegisteredAt.UTC(), a.UpdatedAt.UTC(), utcPtr(a.UnreachableSince)
 		return a, err
 	})
@@ -179,6 +186,22 @@ func (s *Store) MarkAgentUnreachable(ctx context.Context, id string, at time.Tim
 		id, at)
 	if err != nil {
 		return fmt.Errorf("marking agent %q unreachable: %w", id, err)
+	}
+	return nil
+}
+
+// SetAgentDrain records agent id's deactivation and drain (a JSON value,
+// or nil for none). An unknown id is ignored; the call is idempotent.
+func (s *Store) SetAgentDrain(ctx context.Context, id string, deactivated bool, drain json.RawMessage) error {
+	var d any
+	if drain != nil {
+		if err := validInfo(drain); err != nil {
+			return fmt.Errorf("recording the drain of agent %q: %w", id, err)
+		}
+		d = string(drain)
+	}
+	if err := s.exec(ctx, `UPDATE kernel.agents SET deactivated = $2, drain = $3, updated_at = now() WHERE id = $1`, id, deactivated, d); err != nil {
+		return fmt.Errorf("recording the drain of agent %q: %w", id, err)
 	}
 	return nil
 }

@@ -390,3 +390,35 @@ func TestTermsFenceEarlierMasters(t *testing.T) {
 		t.Errorf("write in the new term: %v", err)
 	}
 }
+
+// TestAgentDrain: an agent's deactivation and drain are recorded, kept
+// across re-admission, and cleared.
+func TestAgentDrain(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	if err := s.AdmitAgent(ctx, "a1", "h1", json.RawMessage(`{"hostname":"h1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := agentByID(t, s, "a1"); a.Deactivated || a.Drain != nil {
+		t.Errorf("a new agent: %+v", a)
+	}
+	drain := json.RawMessage(`{"state":"DRAINING","mark_gone":true}`)
+	if err := s.SetAgentDrain(ctx, "a1", true, drain); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AdmitAgent(ctx, "a1", "h1", json.RawMessage(`{"hostname":"h1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := agentByID(t, s, "a1"); !a.Deactivated || !sameJSON(t, a.Drain, drain) {
+		t.Errorf("after drain and re-admission: %+v", a)
+	}
+	if err := s.SetAgentDrain(ctx, "a1", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := agentByID(t, s, "a1"); a.Deactivated || a.Drain != nil {
+		t.Errorf("after clearing: %+v", a)
+	}
+	if err := s.SetAgentDrain(ctx, "nope", true, nil); err != nil {
+		t.Errorf("an unknown agent: %v", err)
+	}
+}

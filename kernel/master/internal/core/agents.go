@@ -61,7 +61,7 @@ func (c *Core) Register(id string, reg *agentproto.Register, conn string, now ti
 	a.unreachableAt = time.Time{}
 	c.alloc.RemoveAgent(id)
 	c.alloc.AddAgent(id, a.total)
-	c.alloc.SetAgentActive(id, true)
+	c.alloc.SetAgentActive(id, !a.deactivated)
 
 	c.sendAgent(a, &agentproto.Event{Type: agentproto.EventRegistered, Registered: &agentproto.Registered{
 		AgentID: id, ConnectionID: conn, HeartbeatIntervalSeconds: c.cfg.AgentPingInterval.Seconds(),
@@ -142,6 +142,10 @@ func (c *Core) Register(id string, reg *agentproto.Register, conn string, now ti
 	if len(missing) > 0 {
 		c.sendAgent(a, &agentproto.Event{Type: agentproto.EventReconcile, Reconcile: &agentproto.Reconcile{Tasks: missing}})
 	}
+	if a.drain != nil && a.drain.State == DrainDraining {
+		c.killForDrain(a) // the drain goes on
+		c.checkDrained(a, now)
+	}
 	c.dirty[id] = true
 	c.log(LevelInfo, "agent registered", "agent", id, "hostname", a.info.Hostname, "tasks", len(reg.Tasks), "was_unreachable", wasUnreachable)
 	return c.take()
@@ -207,7 +211,7 @@ func (c *Core) statusUpdates(a *agent, ups []agentproto.StatusUpdate, now time.T
 				c.dirty[a.id] = true
 			}
 		}
-		st := u.Status
+		st := drainedStatus(a, u.Status, f.partitionAware())
 		st.State = stateFor(st.State, f.partitionAware())
 		if st.AgentID == nil {
 			st.AgentID = &mesos.ID{Value: a.id}
@@ -219,6 +223,7 @@ func (c *Core) statusUpdates(a *agent, ups []agentproto.StatusUpdate, now time.T
 		c.sendUpdate(f, st)
 		c.fx.Counts.StatusUpdates = append(c.fx.Counts.StatusUpdates, u.Status.State)
 	}
+	c.checkDrained(a, now)
 }
 
 // markUnreachable handles an agent whose heartbeats stopped: its offers are

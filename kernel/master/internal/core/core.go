@@ -121,6 +121,10 @@ type AgentRecord struct {
 	State            string
 	RegisteredAt     time.Time
 	UnreachableSince *time.Time
+	// Deactivated and Drain are what DeactivateAgent and DrainAgent
+	// recorded (PutAgentDrain).
+	Deactivated bool
+	Drain       *DrainInfo
 }
 
 // FrameworkRecord is a framework as the registry keeps it.
@@ -151,6 +155,7 @@ func (c *Core) Restore(agents []AgentRecord, fws []FrameworkRecord, weights map[
 		_ = json.Unmarshal(ra.Info, &a.info)
 		a.total, _ = resource.FromWire(a.info.Resources)
 		a.attributes = a.info.Attributes
+		a.deactivated, a.drain = ra.Deactivated, ra.Drain
 		switch ra.State {
 		case RecordAdmitted:
 			a.status = agentRecovered

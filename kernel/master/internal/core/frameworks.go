@@ -359,6 +359,11 @@ func (c *Core) accept(f *framework, ids []mesos.ID, ops []mesos.Operation, filte
 				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskDropped, mesos.ReasonAgentRemoved, "Agent "+agentID+" is not connected", now))
 				continue
 			}
+			if a.deactivated {
+				c.sendUpdate(f, c.statusFromMaster(f, ti.TaskID.Value, agentID, mesos.TaskDropped, mesos.ReasonAgentDraining,
+					"Agent "+agentID+" is deactivated or being drained: it takes no new tasks", now))
+				continue
+			}
 			var (
 				execInfo mesos.ExecutorInfo
 				execRes  resource.Resources

@@ -25,6 +25,10 @@ type agent struct {
 	reregisterUntil time.Time            // for agentRecovered
 	tasks           map[string]*task     // by task id
 	executors       map[string]*executor // by execKey
+	// deactivated agents get no offers; drain is set while and after
+	// they are drained (both persisted: PutAgentDrain).
+	deactivated bool
+	drain       *DrainInfo
 	// admitted is the agent's info (as json.Marshal encodes it) that the
 	// registry holds with the agent admitted; nil when unknown.
 	admitted []byte

@@ -67,6 +67,10 @@ type AgentState struct {
 	TaskCount        int             `json:"task_count"`
 	// Containerizers are what the agent runs tasks in (mesos, docker).
 	Containerizers []string `json:"containerizers,omitempty"`
+	// Deactivated agents get no offers; DrainInfo is their drain, in
+	// Mesos' shape.
+	Deactivated bool           `json:"deactivated"`
+	DrainInfo   *DrainInfoView `json:"drain_info,omitempty"`
 }
 
 // FrameworkState is one framework in /state.
@@ -96,6 +100,18 @@ type FrameworkState struct {
 	// Executors are its custom executors, whose resources count in
 	// used_resources as its tasks' do.
 	Executors []ExecutorState `json:"executors"`
+}
+
+// DrainInfoView is Mesos' DrainInfo: the state and the config.
+type DrainInfoView struct {
+	State  string      `json:"state"`
+	Config DrainConfig `json:"config"`
+}
+
+// DrainConfig is Mesos' DrainConfig.
+type DrainConfig struct {
+	MaxGracePeriod *mesos.DurationInfo `json:"max_grace_period,omitempty"`
+	MarkGone       bool                `json:"mark_gone"`
 }
 
 // ExecutorState is one custom executor in /state.
@@ -182,6 +198,16 @@ func (c *Core) Snapshot(now time.Time) State {
 			FreeResources: summarize(a.total.Sub(used[a.id]).Sub(offered[a.id])),
 			Attributes:    attributesMap(a.attributes), Cgroups: string(a.info.Cgroups), CgroupsReason: a.info.CgroupsReason,
 			Version: a.info.Version, TaskCount: len(a.tasks), Containerizers: a.info.Containerizers,
+			Deactivated: a.deactivated,
+		}
+		if d := a.drain; d != nil {
+			as.DrainInfo = &DrainInfoView{State: d.State, Config: DrainConfig{MarkGone: d.MarkGone}}
+			if d.MaxGracePeriod != nil {
+				as.DrainInfo.Config.MaxGracePeriod = &mesos.DurationInfo{Nanoseconds: mesos.Int(d.MaxGracePeriod.Nanoseconds())}
+			}
+		}
+		if a.deactivated {
+			as.Active = false
 		}
 		st.Agents = append(st.Agents, as)
 		if as.Active {

@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// --- agent drain / undrain ----------------------------------------------------
+
+// agentVerbs are the verbs on agents besides `agent list`.
+func agentVerbs() []*verb {
+	return []*verb{
+		{
+			group: "agent", name: "drain", args: "ID", summary: "drain an agent: no new tasks, its tasks killed, then DRAINED",
+			about: `Deactivates the agent (it gets no new tasks) and kills its tasks, each
+within its kill policy's grace period, at most --deadline; frameworks see
+them end with REASON_AGENT_DRAINING and run them elsewhere. Progress is
+shown until the agent is DRAINED (or gone, with --mark-gone); Ctrl-C stops
+watching, not the drain. A drained agent stays out of use until
+` + "`corral agent undrain ID`" + `. With --mark-gone the agent is removed for good once
+drained. Needs the drain_agents ACL (and mark_agents_gone with --mark-gone).`,
+			uses: useMaster, minArgs: 1, maxArgs: 1,
+			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
+				deadline := fs.Duration("deadline", 0, "the most any task gets between SIGTERM and SIGKILL (0: each task's own kill policy)")
+				markGone := fs.Bool("mark-gone", false, "remove the agent for good once it is drained")
+				noWait := fs.Bool("no-wait", false, "start the drain and return")
+				return func(ctx context.Context, r *runner) error {
+					return agentDrain(ctx, r, r.args[0], *deadline, *markGone, !*noWait)
+				}
+			},
+		},
+		{
+			group: "agent", name: "undrain", args: "ID", summary: "reactivate a drained (or deactivated) agent",
+			about: `Lets the agent take tasks again once it is DRAINED (a drain under way
+cannot be cancelled) or after it was deactivated. Needs the
+reactivate_agents ACL.`,
+			uses: useMaster, minArgs: 1, maxArgs: 1,
+			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
+				return func(ctx context.Context, r *runner) error {
+					id := r.args[0]
+					if _, err := r.master.do(ctx, http.MethodPost, "/api/v1", map[string]any{"type": "REACTIVATE_AGENT",
+						"reactivate_agent": map[string]any{"agent_id": map[string]string{"value": id}}}); err != nil {
+						return err
+					}
+					fmt.Fprintf(r.out, "agent %s reactivated: it takes new tasks\n", id)
+					return nil
+				}
+			},
+		},
+	}
+}
+
+func agentDrain(ctx context.Context, r *runner, id string, deadline time.Duration, markGone, wait bool) error {
+	if deadline < 0 {
+		return usagef("--deadline must not be negative")
+	}
+	call := map[string]any{"agent_id": map[string]string{"value": id}, "mark_gone": markGone}
+	if deadline > 0 {
+		call["max_grace_period"] = map[string]int64{"seconds": int64(deadline / time.Second), "nanos": int64(deadline % time.Second)}
+	}
+	if _, err := r.master.do(ctx, http.MethodPost, "/api/v1", map[string]any{"type": "DRAIN_AGENT", "drain_agent": call}); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.progress(), "draining agent %s\n", id)
+	if !wait {
+		return nil
+	}
+	last := ""
+	for {
+		st, _, err := r.fetchState(ctx)
+		if err != nil {
+			return err
+		}
+		line, done := drainProgress(st.Agents, id, markGone)
+		if line != last {
+			fmt.Fprintln(r.progress(), line)
+			last = line
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(r.poll):
+		}
+	}
+}
+
+// drainProgress says where the drain of agent id stands, and whether it
+// is over (pure).
+func drainProgress(agents []agentState, id string, markGone bool) (string, bool) {
+	for _, a := range agents {
+		if a.ID != id {
+			continue
+		}
+		switch {
+		case a.State == "gone":
+			return fmt.Sprintf("agent %s (%s) is drained and gone", id, a.Hostname), true
+		case a.DrainInfo != nil && a.DrainInfo.State == "DRAINED":
+			return fmt.Sprintf("agent %s (%s) is DRAINED: no task left; `corral agent undrain %s` takes it back", id, a.Hostname, id), true
+		default:
+			return fmt.Sprintf("agent %s (%s): %d task(s) left", id, a.Hostname, a.TaskCount), false
+		}
+	}
+	if markGone {
+		return fmt.Sprintf("agent %s is gone", id), true
+	}
+	return fmt.Sprintf("agent %s is no longer known to the master", id), true
+}

@@ -1,0 +1,289 @@
+package core
+
+import (
+	"net/url"
+	"sort"
+	"strconv"
+	"time"
+
+	"corral/kernel/mesos"
+	"corral/kernel/resource"
+)
+
+// The cluster in the shapes of Mesos' v1 operator API (master.proto's
+// Response.GetAgents, GetFrameworks, GetTasks, GetExecutors, GetRoles).
+// The fields tagged "-" are for the shell's authorization filter.
+
+// OpAgentInfo is an AgentInfo.
+type OpAgentInfo struct {
+	ID         mesos.ID          `json:"id"`
+	Hostname   string            `json:"hostname"`
+	Port       int               `json:"port,omitempty"`
+	Resources  []mesos.Resource  `json:"resources"`
+	Attributes []mesos.Attribute `json:"attributes,omitempty"`
+}
+
+// OpAgent is a Response.GetAgents.Agent.
+type OpAgent struct {
+	AgentInfo          OpAgentInfo      `json:"agent_info"`
+	Active             bool             `json:"active"`
+	Deactivated        bool             `json:"deactivated"`
+	Version            string           `json:"version,omitempty"`
+	PID                string           `json:"pid,omitempty"`
+	RegisteredTime     *mesos.TimeInfo  `json:"registered_time,omitempty"`
+	TotalResources     []mesos.Resource `json:"total_resources"`
+	AllocatedResources []mesos.Resource `json:"allocated_resources"`
+	OfferedResources   []mesos.Resource `json:"offered_resources"`
+	DrainInfo          *DrainInfoView   `json:"drain_info,omitempty"`
+}
+
+// OpFramework is a Response.GetFrameworks.Framework.
+type OpFramework struct {
+	FrameworkInfo      mesos.FrameworkInfo `json:"framework_info"`
+	Active             bool                `json:"active"`
+	Connected          bool                `json:"connected"`
+	Recovered          bool                `json:"recovered"`
+	RegisteredTime     *mesos.TimeInfo     `json:"registered_time,omitempty"`
+	UnregisteredTime   *mesos.TimeInfo     `json:"unregistered_time,omitempty"`
+	AllocatedResources []mesos.Resource    `json:"allocated_resources"`
+	OfferedResources   []mesos.Resource    `json:"offered_resources"`
+}
+
+// OpTask is a Task.
+type OpTask struct {
+	Name        string             `json:"name"`
+	TaskID      mesos.ID           `json:"task_id"`
+	FrameworkID mesos.ID           `json:"framework_id"`
+	ExecutorID  *mesos.ID          `json:"executor_id,omitempty"`
+	AgentID     mesos.ID           `json:"agent_id"`
+	State       mesos.TaskState    `json:"state"`
+	Resources   []mesos.Resource   `json:"resources"`
+	Statuses    []mesos.TaskStatus `json:"statuses"`
+	Labels      *mesos.Labels      `json:"labels,omitempty"`
+	// User is who the task runs as, for view_tasks.
+	User string `json:"-"`
+}
+
+// OpExecutor is a Response.GetExecutors.Executor.
+type OpExecutor struct {
+	ExecutorInfo mesos.ExecutorInfo `json:"executor_info"`
+	AgentID      mesos.ID           `json:"agent_id"`
+	User         string             `json:"-"`
+}
+
+// OpRole is a Role.
+type OpRole struct {
+	Name       string           `json:"name"`
+	Weight     float64          `json:"weight"`
+	Frameworks []mesos.ID       `json:"frameworks"`
+	Resources  []mesos.Resource `json:"resources"`
+}
+
+func timeInfo(t time.Time) *mesos.TimeInfo {
+	if t.IsZero() {
+		return nil
+	}
+	return &mesos.TimeInfo{Nanoseconds: mesos.Int(t.UnixNano())}
+}
+
+func wire(r resource.Resources) []mesos.Resource {
+	out := r.Wire("")
+	if out == nil {
+		out = []mesos.Resource{}
+	}
+	return out
+}
+
+// OpAgents lists the agents: registered (or unreachable) ones, and those
+// recovered from the registry that have not re-registered yet.
+func (c *Core) OpAgents() (agents []OpAgent, recovered []OpAgentInfo) {
+	used := map[string]resource.Resources{}
+	offered := map[string]resource.Resources{}
+	for _, a := range c.agents {
+		for _, t := range a.tasks {
+			if !t.state.Terminal() && t.state != mesos.TaskUnreachable {
+				used[a.id] = used[a.id].Add(t.resources)
+			}
+		}
+		for _, e := range a.executors {
+			used[a.id] = used[a.id].Add(e.resources)
+		}
+	}
+	for _, o := range c.offers {
+		offered[o.agentID] = offered[o.agentID].Add(o.resources)
+	}
+	agents, recovered = []OpAgent{}, []OpAgentInfo{}
+	for _, id := range sortedKeys(c.agents) {
+		a := c.agents[id]
+		info := OpAgentInfo{ID: mesos.ID{Value: id}, Hostname: a.info.Hostname, Resources: wire(a.total), Attributes: a.attributes}
+		if u, err := url.Parse(a.info.Endpoint); err == nil {
+			info.Port, _ = strconv.Atoi(u.Port())
+		}
+		switch a.status {
+		case agentRecovered:
+			recovered = append(recovered, info)
+			continue
+		case agentGone:
+			continue
+		}
+		oa := OpAgent{AgentInfo: info, Active: a.status == agentRegistered && !a.deactivated, Deactivated: a.deactivated,
+			Version: a.info.Version, PID: "slave(1)@" + hostPort(a.info.Endpoint), RegisteredTime: timeInfo(a.registeredAt),
+			TotalResources: wire(a.total), AllocatedResources: wire(used[id]), OfferedResources: wire(offered[id])}
+		if d := a.drain; d != nil {
+			oa.DrainInfo = &DrainInfoView{State: d.State, Config: DrainConfig{MarkGone: d.MarkGone}}
+			if d.MaxGracePeriod != nil {
+				oa.DrainInfo.Config.MaxGracePeriod = &mesos.DurationInfo{Nanoseconds: mesos.Int(d.MaxGracePeriod.Nanoseconds())}
+			}
+		}
+		agents = append(agents, oa)
+	}
+	return agents, recovered
+}
+
+// OpFrameworks lists the frameworks and the removed ones kept.
+func (c *Core) OpFrameworks() (frameworks, completed []OpFramework) {
+	one := func(f *framework) OpFramework {
+		info := f.info
+		info.ID = &mesos.ID{Value: f.id}
+		var usedR, offR resource.Resources
+		for _, t := range f.tasks {
+			if !t.state.Terminal() && t.state != mesos.TaskUnreachable {
+				usedR = usedR.Add(t.resources)
+			}
+		}
+		for _, a := range c.agents {
+			for _, e := range a.executors {
+				if e.frameworkID == f.id {
+					usedR = usedR.Add(e.resources)
+				}
+			}
+		}
+		for _, o := range f.offers {
+			offR = offR.Add(o.resources)
+		}
+		of := OpFramework{FrameworkInfo: info, Active: f.state == fwConnected, Connected: f.state == fwConnected,
+			Recovered:      f.state == fwDisconnected && f.stream == "" && !f.graceUntil.IsZero(),
+			RegisteredTime: timeInfo(f.registeredAt), AllocatedResources: wire(usedR), OfferedResources: wire(offR)}
+		if f.state != fwConnected {
+			of.UnregisteredTime = timeInfo(f.disconnectedAt)
+		}
+		return of
+	}
+	frameworks, completed = []OpFramework{}, []OpFramework{}
+	for _, id := range sortedKeys(c.frameworks) {
+		frameworks = append(frameworks, one(c.frameworks[id]))
+	}
+	for _, f := range c.completed {
+		completed = append(completed, one(f))
+	}
+	return frameworks, completed
+}
+
+// opTask is t in the operator API's shape.
+func (c *Core) opTask(t *task) OpTask {
+	ot := OpTask{Name: t.info.Name, TaskID: t.info.TaskID, FrameworkID: mesos.ID{Value: t.frameworkID}, AgentID: mesos.ID{Value: t.agentID},
+		State: t.state, Resources: wire(t.resources), Statuses: []mesos.TaskStatus{}, Labels: t.info.Labels}
+	if t.status.State != "" {
+		ot.Statuses = append(ot.Statuses, t.status)
+	}
+	if t.info.Executor != nil {
+		id := t.info.Executor.ExecutorID
+		ot.ExecutorID = &id
+	}
+	switch {
+	case t.info.Command != nil && t.info.Command.User != "":
+		ot.User = t.info.Command.User
+	case t.info.Executor != nil && t.info.Executor.Command != nil && t.info.Executor.Command.User != "":
+		ot.User = t.info.Executor.Command.User
+	default:
+		if f := c.frameworks[t.frameworkID]; f != nil {
+			ot.User = f.info.User
+		}
+	}
+	return ot
+}
+
+// OpTasks lists the live, unreachable and completed tasks.
+func (c *Core) OpTasks() (tasks, unreachable, completed []OpTask) {
+	tasks, unreachable, completed = []OpTask{}, []OpTask{}, []OpTask{}
+	for _, fid := range sortedKeys(c.frameworks) {
+		f := c.frameworks[fid]
+		for _, tid := range sortedKeys(f.tasks) {
+			t := f.tasks[tid]
+			switch {
+			case t.state == mesos.TaskUnreachable:
+				unreachable = append(unreachable, c.opTask(t))
+			case t.state.Terminal():
+				completed = append(completed, c.opTask(t))
+			default:
+				tasks = append(tasks, c.opTask(t))
+			}
+		}
+		for _, t := range f.completed {
+			completed = append(completed, c.opTask(t))
+		}
+	}
+	return tasks, unreachable, completed
+}
+
+// OpExecutors lists the custom executors.
+func (c *Core) OpExecutors() []OpExecutor {
+	out := []OpExecutor{}
+	for _, aid := range sortedKeys(c.agents) {
+		a := c.agents[aid]
+		for _, k := range sortedKeys(a.executors) {
+			e := a.executors[k]
+			oe := OpExecutor{ExecutorInfo: e.info, AgentID: mesos.ID{Value: aid}}
+			if f := c.frameworks[e.frameworkID]; f != nil {
+				oe.User = f.info.User
+			}
+			if e.info.Command != nil && e.info.Command.User != "" {
+				oe.User = e.info.Command.User
+			}
+			out = append(out, oe)
+		}
+	}
+	return out
+}
+
+// OpRoles lists the roles that have frameworks or a weight, with what is
+// allocated to each.
+func (c *Core) OpRoles() []OpRole {
+	roles := map[string]*OpRole{}
+	get := func(name string) *OpRole {
+		r := roles[name]
+		if r == nil {
+			r = &OpRole{Name: name, Weight: c.alloc.Weight(name), Frameworks: []mesos.ID{}}
+			roles[name] = r
+		}
+		return r
+	}
+	for role := range c.weights {
+		get(role)
+	}
+	used := map[string]resource.Resources{}
+	for _, fid := range sortedKeys(c.frameworks) {
+		f := c.frameworks[fid]
+		for _, role := range f.roles {
+			r := get(role)
+			r.Frameworks = append(r.Frameworks, mesos.ID{Value: fid})
+		}
+		for _, t := range f.tasks {
+			if !t.state.Terminal() && t.state != mesos.TaskUnreachable {
+				used[t.role] = used[t.role].Add(t.resources)
+			}
+		}
+	}
+	for _, a := range c.agents {
+		for _, e := range a.executors {
+			used[e.role] = used[e.role].Add(e.resources)
+		}
+	}
+	out := make([]OpRole, 0, len(roles))
+	for name, r := range roles {
+		r.Resources = wire(used[name])
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

@@ -1,0 +1,190 @@
+package master
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"corral/internal/testpg"
+	"corral/kernel/internal/agentproto"
+	"corral/kernel/mesos"
+)
+
+// op POSTs an operator call and decodes a 200 answer into out (if any).
+func op(t *testing.T, url, body string, out any) (int, string) {
+	t.Helper()
+	resp, text := post(t, url+"/api/v1", jsonCT, body)
+	if resp.StatusCode == 200 && out != nil && text != "" {
+		if err := json.Unmarshal([]byte(text), out); err != nil {
+			t.Fatalf("decoding %s: %v", text, err)
+		}
+	}
+	return resp.StatusCode, text
+}
+
+type getAgents struct {
+	GetAgents struct {
+		Agents []struct {
+			AgentInfo struct {
+				ID       mesos.ID `json:"id"`
+				Hostname string   `json:"hostname"`
+			} `json:"agent_info"`
+			Active      bool `json:"active"`
+			Deactivated bool `json:"deactivated"`
+			DrainInfo   *struct {
+				State  string `json:"state"`
+				Config struct {
+					MaxGracePeriod *mesos.DurationInfo `json:"max_grace_period"`
+					MarkGone       bool                `json:"mark_gone"`
+				} `json:"config"`
+			} `json:"drain_info"`
+			TotalResources []mesos.Resource `json:"total_resources"`
+		} `json:"agents"`
+	} `json:"get_agents"`
+}
+
+// TestOperatorAPI drives POST /api/v1: the reads in Mesos' shapes, the
+// refusals, and an agent deactivated, drained (its task killed with the
+// drain reason, DRAINED once it ended), reactivated, and marked gone;
+// the deactivation outlives a master restart.
+func TestOperatorAPI(t *testing.T) {
+	db := testpg.URL(t)
+	tm := startMasterOn(t, db, func(c *Config) { c.Flags = []Flag{{Name: "listen", Value: "x"}} })
+	a := registerAgent(t, tm.url, "", "cpus:4;mem:1024", []agentproto.Task{{FrameworkID: "F", State: mesos.TaskRunning,
+		TaskInfo: mesos.TaskInfo{Name: "web", TaskID: mesos.ID{Value: "t1"}, AgentID: mesos.ID{Value: "x"},
+			Resources: []mesos.Resource{{Name: "cpus", Type: mesos.Scalar, Scalar: &mesos.ScalarValue{Value: 1}}},
+			Command:   &mesos.CommandInfo{Value: "sleep 1"}}}})
+	stopBeat := a.keepAlive(100 * time.Millisecond)
+	defer stopBeat()
+
+	for _, c := range []struct {
+		body, want string
+	}{
+		{`{"type":"GET_HEALTH"}`, `"get_health":{"healthy":true}`},
+		{`{"type":"GET_VERSION"}`, `"version_info"`},
+		{`{"type":"GET_FLAGS"}`, `{"name":"listen","value":"x"}`},
+		{`{"type":"GET_METRICS"}`, `"metrics":[{"name":`},
+		{`{"type":"GET_MASTER"}`, `"master_info"`},
+		{`{"type":"GET_TASKS"}`, `"task_id":{"value":"t1"}`},
+		{`{"type":"GET_FRAMEWORKS"}`, `"framework_info"`},
+		{`{"type":"GET_ROLES"}`, `"roles":[`},
+		{`{"type":"GET_STATE"}`, `"get_agents":{"agents":[{"agent_info"`},
+		{`{"type":"GET_EXECUTORS"}`, `"executors":[]`},
+	} {
+		code, text := op(t, tm.url, c.body, nil)
+		if code != 200 || !strings.Contains(text, c.want) {
+			t.Errorf("%s = %d %s; want 200 with %s", c.body, code, text, c.want)
+		}
+	}
+	if code, _ := op(t, tm.url, `{"type":"UPDATE_WEIGHTS","update_weights":{"weight_infos":[{"role":"prod","weight":2.5}]}}`, nil); code != 200 {
+		t.Errorf("UPDATE_WEIGHTS = %d", code)
+	}
+	if _, text := op(t, tm.url, `{"type":"GET_WEIGHTS"}`, nil); !strings.Contains(text, `{"role":"prod","weight":2.5}`) {
+		t.Errorf("GET_WEIGHTS = %s", text)
+	}
+	for _, c := range []struct {
+		body string
+		code int
+		want string
+	}{
+		{`{"type":"UNKNOWN"}`, 501, "UNKNOWN"},
+		{`{"type":"GET_OPERATIONS"}`, 501, "GET_OPERATIONS"},
+		{`{"type":"DRAIN_AGENT"}`, 400, "drain_agent.agent_id"},
+		{`{"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":"nope"}}}`, 400, "Unknown agent"},
+		{`{"type":"GET_HEALTH","surprise":1}`, 400, "surprise"},
+		{`{"type":"MARK_AGENT_GONE","mark_agent_gone":{"agent_id":{"value":"nope"}}}`, 404, "Unknown agent"},
+		{`{"type":"REACTIVATE_AGENT","reactivate_agent":{"agent_id":{"value":"` + a.id + `"}}}`, 400, "not deactivated"},
+	} {
+		if code, text := op(t, tm.url, c.body, nil); code != c.code || !strings.Contains(text, c.want) {
+			t.Errorf("%s = %d %s; want %d mentioning %s", c.body, code, text, c.code, c.want)
+		}
+	}
+
+	var ag getAgents
+	ag = getAgents{}
+	op(t, tm.url, `{"type":"GET_AGENTS"}`, &ag)
+	if len(ag.GetAgents.Agents) != 1 || !ag.GetAgents.Agents[0].Active || ag.GetAgents.Agents[0].Deactivated || len(ag.GetAgents.Agents[0].TotalResources) == 0 {
+		t.Fatalf("GET_AGENTS = %+v", ag)
+	}
+
+	// Drain: the task is killed with the drain's grace and reason.
+	if code, text := op(t, tm.url, `{"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":"`+a.id+`"},"max_grace_period":{"seconds":3}}}`, nil); code != 200 {
+		t.Fatalf("DRAIN_AGENT = %d %s", code, text)
+	}
+	kill := a.s.nextAgentEvent(agentproto.EventKill)
+	if kill.Kill.TaskID != "t1" || !kill.Kill.Draining || kill.Kill.GracePeriodSeconds != 3 {
+		t.Errorf("drain kill = %+v", kill.Kill)
+	}
+	ag = getAgents{}
+	op(t, tm.url, `{"type":"GET_AGENTS"}`, &ag)
+	if d := ag.GetAgents.Agents[0].DrainInfo; d == nil || d.State != "DRAINING" || ag.GetAgents.Agents[0].Active ||
+		d.Config.MaxGracePeriod == nil || d.Config.MaxGracePeriod.Nanoseconds != mesos.Int(3*time.Second) {
+		t.Errorf("GET_AGENTS while draining = %+v", ag.GetAgents.Agents[0])
+	}
+	a.update("F", "t1", mesos.TaskKilled)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ag = getAgents{}
+		op(t, tm.url, `{"type":"GET_AGENTS"}`, &ag)
+		if d := ag.GetAgents.Agents[0].DrainInfo; d != nil && d.State == "DRAINED" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent did not become DRAINED: %+v", ag.GetAgents.Agents[0])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	recs, err := tm.store.Agents(t.Context())
+	if err != nil || len(recs) != 1 || !recs[0].Deactivated || !strings.Contains(string(recs[0].Drain), "DRAINED") {
+		t.Errorf("registry after the drain = %+v, %v", recs, err)
+	}
+	if code, text := op(t, tm.url, `{"type":"REACTIVATE_AGENT","reactivate_agent":{"agent_id":{"value":"`+a.id+`"}}}`, nil); code != 200 {
+		t.Fatalf("REACTIVATE_AGENT = %d %s", code, text)
+	}
+	ag = getAgents{}
+	op(t, tm.url, `{"type":"GET_AGENTS"}`, &ag)
+	if x := ag.GetAgents.Agents[0]; !x.Active || x.Deactivated || x.DrainInfo != nil {
+		t.Errorf("GET_AGENTS after reactivation = %+v", x)
+	}
+
+	// A deactivation outlives a master restart.
+	if code, text := op(t, tm.url, `{"type":"DEACTIVATE_AGENT","deactivate_agent":{"agent_id":{"value":"`+a.id+`"}}}`, nil); code != 200 {
+		t.Fatalf("DEACTIVATE_AGENT = %d %s", code, text)
+	}
+	stopBeat()
+	tm.stop()
+	tm = startMasterOn(t, db, nil)
+	ag = getAgents{}
+	op(t, tm.url, `{"type":"GET_AGENTS"}`, &ag)
+	var recovered struct {
+		GetAgents struct {
+			Recovered []struct {
+				ID mesos.ID `json:"id"`
+			} `json:"recovered_agents"`
+		} `json:"get_agents"`
+	}
+	op(t, tm.url, `{"type":"GET_AGENTS"}`, &recovered)
+	if len(recovered.GetAgents.Recovered) != 1 {
+		t.Fatalf("recovered agents after the restart = %+v", recovered)
+	}
+	a = registerAgent(t, tm.url, a.id, "cpus:4;mem:1024", nil)
+	ag = getAgents{}
+	op(t, tm.url, `{"type":"GET_AGENTS"}`, &ag)
+	if len(ag.GetAgents.Agents) != 1 || ag.GetAgents.Agents[0].Active || !ag.GetAgents.Agents[0].Deactivated {
+		t.Errorf("GET_AGENTS after a master restart = %+v; want it still deactivated", ag.GetAgents.Agents)
+	}
+
+	// Gone for good.
+	if code, text := op(t, tm.url, `{"type":"MARK_AGENT_GONE","mark_agent_gone":{"agent_id":{"value":"`+a.id+`"}}}`, nil); code != 200 {
+		t.Fatalf("MARK_AGENT_GONE = %d %s", code, text)
+	}
+	ag = getAgents{}
+	op(t, tm.url, `{"type":"GET_AGENTS"}`, &ag)
+	if len(ag.GetAgents.Agents) != 0 {
+		t.Errorf("GET_AGENTS lists a gone agent: %+v", ag.GetAgents.Agents)
+	}
+	if code, _ := op(t, tm.url, `{"type":"MARK_AGENT_GONE","mark_agent_gone":{"agent_id":{"value":"`+a.id+`"}}}`, nil); code != 200 {
+		t.Errorf("marking a gone agent gone again = %d; want 200", code)
+	}
+}

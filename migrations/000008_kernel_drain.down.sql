@@ -1,0 +1,3 @@
+ALTER TABLE kernel.agents
+    DROP COLUMN drain,
+    DROP COLUMN deactivated;
