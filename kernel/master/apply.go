@@ -87,6 +87,9 @@ func (m *Master) apply(fx core.Effects) {
 	for _, l := range fx.Logs {
 		m.log.Log(context.Background(), logLevel(l.Level), l.Msg, l.Args...)
 	}
+	for _, ev := range fx.Operator {
+		m.publishOperator(ev)
+	}
 }
 
 // applyDurably is apply, but it returns the results of the registry
@@ -146,6 +149,10 @@ func (m *Master) closeStreams() {
 	for id, q := range m.agentConns {
 		q.close()
 		delete(m.agentConns, id)
+	}
+	for id, s := range m.opStreams {
+		s.q.close()
+		delete(m.opStreams, id)
 	}
 }
 

@@ -78,6 +78,8 @@ type Master struct {
 	// it and drops it when the core closes it or its handler returns.
 	fwStreams  map[string]*queue
 	agentConns map[string]*queue
+	// opStreams are the operator API's SUBSCRIBE streams (loop only).
+	opStreams map[string]*opStream
 
 	recovered atomic.Bool // registry recovered; APIs answer 503 before
 	ready     chan struct{}
@@ -130,6 +132,7 @@ func New(cfg Config, store Store, log *slog.Logger) (*Master, error) {
 		url:            adv,
 		ops:            make(chan func(*core.Core), 1024),
 		fwStreams:      map[string]*queue{},
+		opStreams:      map[string]*opStream{},
 		agentConns:     map[string]*queue{},
 		ready:          make(chan struct{}),
 		stopped:        make(chan struct{}),

@@ -98,44 +98,17 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 		m.opMetrics(w, r, call.Type)
 	case "GET_MASTER":
 		m.opReply(w, call.Type, map[string]any{"master_info": m.info, "start_time": secs(m.startedAt), "elected_time": secs(m.startedAt)})
-	case "GET_AGENTS":
-		var agents []core.OpAgent
-		var recovered []core.OpAgentInfo
-		if m.opRead(w, r, func(c *core.Core) { agents, recovered = c.OpAgents() }) {
-			m.opReply(w, call.Type, map[string]any{"agents": agents, "recovered_agents": recovered})
-		}
-	case "GET_FRAMEWORKS":
-		if v, ok := m.opFrameworks(w, r); ok {
-			m.opReply(w, call.Type, v)
-		}
-	case "GET_TASKS":
-		if v, ok := m.opTasks(w, r); ok {
-			m.opReply(w, call.Type, v)
-		}
-	case "GET_EXECUTORS":
-		if v, ok := m.opExecutors(w, r); ok {
-			m.opReply(w, call.Type, v)
-		}
-	case "GET_STATE":
-		var agents []core.OpAgent
-		var recovered []core.OpAgentInfo
-		if !m.opRead(w, r, func(c *core.Core) { agents, recovered = c.OpAgents() }) {
+	case "GET_AGENTS", "GET_FRAMEWORKS", "GET_TASKS", "GET_EXECUTORS", "GET_STATE":
+		var snap opSnapshot
+		if !m.opRead(w, r, func(c *core.Core) { snap = readSnapshot(c) }) {
 			return
 		}
-		fws, ok := m.opFrameworks(w, r)
-		if !ok {
+		state := m.filterSnapshot(r, snap)
+		if call.Type == "GET_STATE" {
+			m.opReply(w, call.Type, state)
 			return
 		}
-		tasks, ok := m.opTasks(w, r)
-		if !ok {
-			return
-		}
-		execs, ok := m.opExecutors(w, r)
-		if !ok {
-			return
-		}
-		m.opReply(w, call.Type, map[string]any{"get_tasks": tasks, "get_executors": execs, "get_frameworks": fws,
-			"get_agents": map[string]any{"agents": agents, "recovered_agents": recovered}})
+		m.opReply(w, call.Type, state[strings.ToLower(call.Type)])
 	case "GET_ROLES":
 		var roles []core.OpRole
 		if !m.opRead(w, r, func(c *core.Core) { roles = c.OpRoles() }) {
@@ -193,7 +166,7 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 	case "DEACTIVATE_AGENT", "REACTIVATE_AGENT", "MARK_AGENT_GONE":
 		m.opAgentChange(w, r, &call)
 	case "SUBSCRIBE":
-		writeError(w, r, errorf(http.StatusNotImplemented, "Operator call SUBSCRIBE is not supported yet"))
+		m.opSubscribe(w, r)
 	case "", "UNKNOWN":
 		writeError(w, r, errorf(http.StatusNotImplemented, "Received 'UNKNOWN' call"))
 	default:
@@ -270,54 +243,6 @@ func (m *Master) opRead(w http.ResponseWriter, r *http.Request, read func(c *cor
 // opReply writes {"type": typ, "<typ in lower case>": v}.
 func (m *Master) opReply(w http.ResponseWriter, typ string, v any) {
 	writeJSON(w, http.StatusOK, map[string]any{"type": typ, strings.ToLower(typ): v})
-}
-
-func (m *Master) opFrameworks(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
-	var fws, done []core.OpFramework
-	if !m.opRead(w, r, func(c *core.Core) { fws, done = c.OpFrameworks() }) {
-		return nil, false
-	}
-	keep := func(in []core.OpFramework) []core.OpFramework {
-		out := []core.OpFramework{}
-		for _, f := range in {
-			if m.cfg.Trust.ACLs.Allowed(acl.ViewFrameworks, edge.Principal(r.Context()), f.FrameworkInfo.User) {
-				out = append(out, f)
-			}
-		}
-		return out
-	}
-	return map[string]any{"frameworks": keep(fws), "completed_frameworks": keep(done)}, true
-}
-
-func (m *Master) opTasks(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
-	var live, unreachable, done []core.OpTask
-	if !m.opRead(w, r, func(c *core.Core) { live, unreachable, done = c.OpTasks() }) {
-		return nil, false
-	}
-	keep := func(in []core.OpTask) []core.OpTask {
-		out := []core.OpTask{}
-		for _, t := range in {
-			if m.cfg.Trust.ACLs.Allowed(acl.ViewTasks, edge.Principal(r.Context()), t.User) {
-				out = append(out, t)
-			}
-		}
-		return out
-	}
-	return map[string]any{"tasks": keep(live), "unreachable_tasks": keep(unreachable), "completed_tasks": keep(done)}, true
-}
-
-func (m *Master) opExecutors(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
-	var execs []core.OpExecutor
-	if !m.opRead(w, r, func(c *core.Core) { execs = c.OpExecutors() }) {
-		return nil, false
-	}
-	out := []core.OpExecutor{}
-	for _, e := range execs {
-		if m.cfg.Trust.ACLs.Allowed(acl.ViewExecutors, edge.Principal(r.Context()), e.User) {
-			out = append(out, e)
-		}
-	}
-	return map[string]any{"executors": out}, true
 }
 
 // opMetrics serves GET_METRICS from the master's Prometheus registry:

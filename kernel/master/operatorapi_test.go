@@ -188,3 +188,79 @@ func TestOperatorAPI(t *testing.T) {
 		t.Errorf("marking a gone agent gone again = %d; want 200", code)
 	}
 }
+
+// TestOperatorSubscribe: SUBSCRIBED carries the state, then HEARTBEAT,
+// then the cluster's changes: an agent added, a task updated, a
+// framework added and removed, an agent removed.
+func TestOperatorSubscribe(t *testing.T) {
+	tm := startMaster(t, nil)
+	a := registerAgent(t, tm.url, "", "cpus:4;mem:1024", []agentproto.Task{{FrameworkID: "F", State: mesos.TaskRunning,
+		TaskInfo: mesos.TaskInfo{Name: "web", TaskID: mesos.ID{Value: "t1"}, AgentID: mesos.ID{Value: "x"},
+			Resources: []mesos.Resource{{Name: "cpus", Type: mesos.Scalar, Scalar: &mesos.ScalarValue{Value: 1}}},
+			Command:   &mesos.CommandInfo{Value: "sleep 1"}}}})
+	defer a.keepAlive(100 * time.Millisecond)()
+	s := openStream(t, tm.url+"/api/v1", map[string]string{"type": "SUBSCRIBE"})
+	type opEvent struct {
+		Type       string `json:"type"`
+		Subscribed *struct {
+			GetState struct {
+				GetAgents struct {
+					Agents []json.RawMessage `json:"agents"`
+				} `json:"get_agents"`
+				GetTasks struct {
+					Tasks []json.RawMessage `json:"tasks"`
+				} `json:"get_tasks"`
+			} `json:"get_state"`
+			Heartbeat float64 `json:"heartbeat_interval_seconds"`
+		} `json:"subscribed"`
+		TaskUpdated *struct {
+			FrameworkID mesos.ID         `json:"framework_id"`
+			Status      mesos.TaskStatus `json:"status"`
+			State       mesos.TaskState  `json:"state"`
+		} `json:"task_updated"`
+		AgentAdded *struct {
+			Agent struct {
+				AgentInfo struct {
+					ID mesos.ID `json:"id"`
+				} `json:"agent_info"`
+			} `json:"agent"`
+		} `json:"agent_added"`
+		AgentRemoved *struct {
+			AgentID mesos.ID `json:"agent_id"`
+		} `json:"agent_removed"`
+		FrameworkAdded *struct {
+			Framework struct {
+				FrameworkInfo mesos.FrameworkInfo `json:"framework_info"`
+			} `json:"framework"`
+		} `json:"framework_added"`
+	}
+	next := func(types ...string) *opEvent {
+		t.Helper()
+		return nextOf(s, func(e *opEvent) string { return e.Type }, types...)
+	}
+	sub := next("SUBSCRIBED")
+	if len(sub.Subscribed.GetState.GetAgents.Agents) != 1 || len(sub.Subscribed.GetState.GetTasks.Tasks) != 1 || sub.Subscribed.Heartbeat != 15 {
+		t.Errorf("SUBSCRIBED = %+v", sub.Subscribed)
+	}
+	next("HEARTBEAT")
+
+	b := registerAgent(t, tm.url, "", "cpus:1;mem:128", nil)
+	if ev := next("AGENT_ADDED"); ev.AgentAdded.Agent.AgentInfo.ID.Value != b.id {
+		t.Errorf("AGENT_ADDED = %+v; want %s", ev.AgentAdded, b.id)
+	}
+	a.update("F", "t1", mesos.TaskFinished)
+	if ev := next("TASK_UPDATED"); ev.TaskUpdated.State != mesos.TaskFinished || ev.TaskUpdated.FrameworkID.Value != "F" || ev.TaskUpdated.Status.TaskID.Value != "t1" {
+		t.Errorf("TASK_UPDATED = %+v", ev.TaskUpdated)
+	}
+	fw := subscribe(t, tm.url, `{"user":"u","name":"watched"}`)
+	if ev := next("FRAMEWORK_ADDED"); ev.FrameworkAdded.Framework.FrameworkInfo.Name != "watched" {
+		t.Errorf("FRAMEWORK_ADDED = %+v", ev.FrameworkAdded)
+	}
+	_ = fw
+	if code, text := op(t, tm.url, `{"type":"MARK_AGENT_GONE","mark_agent_gone":{"agent_id":{"value":"`+b.id+`"}}}`, nil); code != 200 {
+		t.Fatalf("MARK_AGENT_GONE = %d %s", code, text)
+	}
+	if ev := next("AGENT_REMOVED"); ev.AgentRemoved.AgentID.Value != b.id {
+		t.Errorf("AGENT_REMOVED = %+v", ev.AgentRemoved)
+	}
+}

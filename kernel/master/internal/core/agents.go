@@ -68,6 +68,7 @@ func (c *Core) Register(id string, reg *agentproto.Register, conn string, now ti
 	}})
 
 	reported := map[string]bool{}
+	var added []*task // new to this master: TASK_ADDED
 	for _, rt := range reg.Tasks {
 		tid := rt.TaskInfo.TaskID.Value
 		if tid == "" || rt.FrameworkID == "" {
@@ -106,6 +107,7 @@ func (c *Core) Register(id string, reg *agentproto.Register, conn string, now ti
 			res, _ := resource.FromWire(rt.TaskInfo.Resources)
 			t = &task{frameworkID: f.id, agentID: id, info: rt.TaskInfo, resources: res, role: roleOf(rt.TaskInfo.Resources, f), startedAt: now}
 			f.tasks[tid] = t
+			added = append(added, t)
 		}
 		a.tasks[tid] = t
 		t.state = rt.State
@@ -147,6 +149,10 @@ func (c *Core) Register(id string, reg *agentproto.Register, conn string, now ti
 		c.checkDrained(a, now)
 	}
 	c.dirty[id] = true
+	c.opAgentAdded(a)
+	for _, t := range added {
+		c.opTaskAdded(t)
+	}
 	c.log(LevelInfo, "agent registered", "agent", id, "hostname", a.info.Hostname, "tasks", len(reg.Tasks), "was_unreachable", wasUnreachable)
 	return c.take()
 }
@@ -203,8 +209,12 @@ func (c *Core) statusUpdates(a *agent, ups []agentproto.StatusUpdate, now time.T
 		}
 		t := f.tasks[tid]
 		if t != nil && t.agentID == a.id {
+			changed := t.state != u.LatestState
 			t.state = u.LatestState
 			t.status = u.Status
+			if changed {
+				c.opTaskUpdated(t, u.Status)
+			}
 			if t.state.Terminal() && !t.recovered {
 				t.recovered = true
 				c.alloc.Recover(a.id, f.id, t.role, t.resources, 0, now)
@@ -238,6 +248,7 @@ func (c *Core) markUnreachable(a *agent, why string, now time.Time) {
 		c.closeAgent(a)
 	}
 	c.rescindAgentOffers(a.id, now)
+	c.opAgentRemoved(a)
 	// Its resources leave the cluster (and the shares) until it returns;
 	// Register adds it back with the tasks it still runs.
 	c.alloc.RemoveAgent(a.id)

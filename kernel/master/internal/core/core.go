@@ -71,6 +71,8 @@ type Core struct {
 	completed []*framework
 	// fx collects the effects of the step under way; take hands them out.
 	fx Effects
+	// opWatch is set while the operator API has subscribers.
+	opWatch bool
 }
 
 // maxCompletedFrameworks bounds the removed frameworks kept for Snapshot.

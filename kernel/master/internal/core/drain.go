@@ -220,6 +220,7 @@ func (c *Core) markGone(a *agent, now time.Time) {
 	c.removeAgentOffers(a.id)
 	c.alloc.RemoveAgent(a.id)
 	c.write(MarkAgentGone{ID: a.id})
+	c.opAgentRemoved(a)
 	if a.drain != nil {
 		a.drain.State = DrainDrained
 	}

@@ -33,6 +33,9 @@ type Effects struct {
 	Counts Counts
 	// Logs are lines for the master's log.
 	Logs []Log
+	// Operator are events for the operator API's subscribers (only while
+	// WatchOperator is on).
+	Operator []OperatorEvent
 }
 
 // FrameworkSend is an event for one SUBSCRIBE stream, or its end.

@@ -35,10 +35,13 @@ func (c *Core) subscribe(id string, call *mesos.Call, stream string, now time.Ti
 	fi := call.Subscribe.FrameworkInfo
 	fi.ID = &mesos.ID{Value: id}
 	f := c.frameworks[id]
+	opType := OpFrameworkUpdated
 	if f == nil {
 		f = &framework{id: id, tasks: map[string]*task{}, offers: map[string]*offer{}, registeredAt: now}
 		c.frameworks[id] = f
+		opType = OpFrameworkAdded
 	}
+	defer c.opFramework(f, opType)
 	if f.stream != "" && f.stream != stream {
 		c.closeFramework(f, &mesos.Event{Type: mesos.EventError, Error: &mesos.Error{Message: "Framework failed over"}})
 	}
@@ -152,6 +155,7 @@ func (c *Core) removeFramework(f *framework, why string, now time.Time) {
 	}
 	f.state = fwRemoved
 	f.removedAt = now
+	c.opFramework(f, OpFrameworkRemoved)
 	c.alloc.RemoveFramework(f.id)
 	for aid := range agents {
 		c.dirty[aid] = true
@@ -437,6 +441,7 @@ func (c *Core) accept(f *framework, ids []mesos.ID, ops []mesos.Operation, filte
 			f.tasks[ti.TaskID.Value] = t
 			a.tasks[ti.TaskID.Value] = t
 			launch = append(launch, ti)
+			c.opTaskAdded(t)
 		}
 	}
 	if len(launch) > 0 {

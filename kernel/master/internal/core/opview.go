@@ -115,29 +115,37 @@ func (c *Core) OpAgents() (agents []OpAgent, recovered []OpAgentInfo) {
 	agents, recovered = []OpAgent{}, []OpAgentInfo{}
 	for _, id := range sortedKeys(c.agents) {
 		a := c.agents[id]
-		info := OpAgentInfo{ID: mesos.ID{Value: id}, Hostname: a.info.Hostname, Resources: wire(a.total), Attributes: a.attributes}
-		if u, err := url.Parse(a.info.Endpoint); err == nil {
-			info.Port, _ = strconv.Atoi(u.Port())
-		}
 		switch a.status {
 		case agentRecovered:
-			recovered = append(recovered, info)
-			continue
+			recovered = append(recovered, opAgentInfo(a))
 		case agentGone:
-			continue
+		default:
+			agents = append(agents, opAgent(a, used[id], offered[id]))
 		}
-		oa := OpAgent{AgentInfo: info, Active: a.status == agentRegistered && !a.deactivated, Deactivated: a.deactivated,
-			Version: a.info.Version, PID: "slave(1)@" + hostPort(a.info.Endpoint), RegisteredTime: timeInfo(a.registeredAt),
-			TotalResources: wire(a.total), AllocatedResources: wire(used[id]), OfferedResources: wire(offered[id])}
-		if d := a.drain; d != nil {
-			oa.DrainInfo = &DrainInfoView{State: d.State, Config: DrainConfig{MarkGone: d.MarkGone}}
-			if d.MaxGracePeriod != nil {
-				oa.DrainInfo.Config.MaxGracePeriod = &mesos.DurationInfo{Nanoseconds: mesos.Int(d.MaxGracePeriod.Nanoseconds())}
-			}
-		}
-		agents = append(agents, oa)
 	}
 	return agents, recovered
+}
+
+func opAgentInfo(a *agent) OpAgentInfo {
+	info := OpAgentInfo{ID: mesos.ID{Value: a.id}, Hostname: a.info.Hostname, Resources: wire(a.total), Attributes: a.attributes}
+	if u, err := url.Parse(a.info.Endpoint); err == nil {
+		info.Port, _ = strconv.Atoi(u.Port())
+	}
+	return info
+}
+
+// opAgent is agent a, of which used is allocated and offered offered.
+func opAgent(a *agent, used, offered resource.Resources) OpAgent {
+	oa := OpAgent{AgentInfo: opAgentInfo(a), Active: a.status == agentRegistered && !a.deactivated, Deactivated: a.deactivated,
+		Version: a.info.Version, PID: "slave(1)@" + hostPort(a.info.Endpoint), RegisteredTime: timeInfo(a.registeredAt),
+		TotalResources: wire(a.total), AllocatedResources: wire(used), OfferedResources: wire(offered)}
+	if d := a.drain; d != nil {
+		oa.DrainInfo = &DrainInfoView{State: d.State, Config: DrainConfig{MarkGone: d.MarkGone}}
+		if d.MaxGracePeriod != nil {
+			oa.DrainInfo.Config.MaxGracePeriod = &mesos.DurationInfo{Nanoseconds: mesos.Int(d.MaxGracePeriod.Nanoseconds())}
+		}
+	}
+	return oa
 }
 
 // OpFrameworks lists the frameworks and the removed ones kept.
