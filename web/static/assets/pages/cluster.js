@@ -155,6 +155,9 @@ function draw(root, st, q, pg) {
     return html`<tr data-agent-id="${a.id}">
       <td><div>${a.hostname}</div><div class="id">${a.id}</div></td>
       <td>${badge(a.state)}${a.connected ? '' : html` <span class="muted">disconnected</span>`}
+        ${a.drain_info ? html` <span class="badge warn" title="drained by an operator: it takes no new tasks${a.drain_info.config && a.drain_info.config.mark_gone ? ', and is removed once drained' : ''}">${a.drain_info.state.toLowerCase()}</span>`
+          : a.deactivated ? html` <span class="badge warn" title="deactivated by an operator: it takes no new tasks">deactivated</span>` : ''}
+        ${(a.containerizers || []).includes('docker') ? html` <span class="chip" title="runs DOCKER containers">docker</span>` : ''}
         <div class="muted small" title="${a.cgroups_reason || ''}">${a.cgroups === 'none' || !a.cgroups ? 'no cgroup limits' : `cgroups ${a.cgroups}`}</div></td>
       <td class="nowrap">${bar(u.cpus || 0, r.cpus || 0, `${num(u.cpus || 0)} / ${num(r.cpus || 0)}`)}</td>
       <td>${bar(u.mem || 0, r.mem || 0, `${mb(u.mem || 0)} / ${mb(r.mem || 0)}`)}</td>

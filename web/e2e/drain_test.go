@@ -1,0 +1,41 @@
+package e2e
+
+import (
+	"bytes"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"corral/internal/testcluster"
+)
+
+// TestConsoleShowsDrainedAgents: an agent an operator deactivates or
+// drains says so on the cluster page, live.
+func TestConsoleShowsDrainedAgents(t *testing.T) {
+	b := startBrowser(t)
+	c := testcluster.Start(t, testcluster.Options{Agents: 1})
+	c.WaitAgents(1)
+	id := c.State().Agents[0].ID
+	b.do("opening the cluster page", chromedp.Navigate(c.URL+"/#/cluster"))
+	row := `document.querySelector('#agents tr[data-agent-id="` + id + `"]')`
+	b.waitJS("the agent's row", 20*time.Second, row)
+	call := func(body string) {
+		t.Helper()
+		resp, err := c.HTTP.Post(c.URL+"/api/v1", "application/json", bytes.NewReader([]byte(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s", body, resp.Status)
+		}
+	}
+	call(`{"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":"` + id + `"}}}`)
+	b.waitJS("the agent shown drained", 20*time.Second, row+`.textContent.includes('drained')`)
+	call(`{"type":"REACTIVATE_AGENT","reactivate_agent":{"agent_id":{"value":"` + id + `"}}}`)
+	call(`{"type":"DEACTIVATE_AGENT","deactivate_agent":{"agent_id":{"value":"` + id + `"}}}`)
+	b.waitJS("the agent shown deactivated", 20*time.Second, row+`.textContent.includes('deactivated') && !`+row+`.textContent.includes('drained')`)
+	b.screenshot("agent-deactivated")
+}
