@@ -83,6 +83,7 @@ type Allocator struct {
 	frameworks map[string]*framework
 	roles      map[string]*role
 	weights    map[string]float64
+	quotas     map[string]quotaVec
 	roleHeap   roleHeap // roles with at least one eligible member
 
 	dirty    bool // cluster total changed: every share is stale
@@ -134,6 +135,10 @@ type role struct {
 	members  int     // members of any state, for garbage collection
 	eligible memberHeap
 	pos      int // index in Allocator.roleHeap, -1 when absent
+	quota    *quotaVec
+	// first is set while the role's allocation is below its guarantee:
+	// it sorts before every role that is not.
+	first bool
 }
 
 // member is a framework within one role: the unit DRF sorts within a role,
@@ -178,6 +183,7 @@ func New(cfg Config) *Allocator {
 		frameworks: map[string]*framework{},
 		roles:      map[string]*role{},
 		weights:    map[string]float64{},
+		quotas:     map[string]quotaVec{},
 	}
 	a.intern(resource.CPUs)
 	a.intern(resource.Mem)
@@ -524,6 +530,16 @@ func (a *Allocator) run(list []*agent, now time.Time) []Offer {
 		if out == nil {
 			out = make([]Offer, 0, len(list))
 		}
+		if v := a.quotaFree(m.role, ag.freeVec); v != nil {
+			// Quota keeps the role to part of the agent; the rest stays
+			// free for the next cycle.
+			res := a.trimmed(ag, v)
+			out = append(out, Offer{FrameworkID: m.fw.id, AgentID: ag.id, Role: m.role.name, Resources: res})
+			a.hold(ag, m, res, v)
+			ag.free = ag.free.Sub(res)
+			ag.freeVec = subVec(ag.freeVec, v)
+			continue
+		}
 		out = append(out, Offer{FrameworkID: m.fw.id, AgentID: ag.id, Role: m.role.name, Resources: ag.free})
 		a.hold(ag, m, ag.free, ag.freeVec)
 		ag.free = resource.Resources{}
@@ -541,7 +557,7 @@ func (a *Allocator) allocatable(v []int64) bool {
 // skipped for filters are popped and pushed back; each skip consumes a
 // distinct filter on the agent, so the work is bounded by ag.nFilters.
 func (a *Allocator) pick(ag *agent, now time.Time) *member {
-	if ag.nFilters == 0 {
+	if ag.nFilters == 0 && (len(a.quotas) == 0 || !a.blocked(a.roleHeap[0], ag)) {
 		return a.roleHeap[0].eligible[0]
 	}
 	var found *member
@@ -549,7 +565,7 @@ func (a *Allocator) pick(ag *agent, now time.Time) *member {
 	for len(a.roleHeap) > 0 && found == nil {
 		r := a.roleHeap[0]
 		ms := a.scratchMembers[:0]
-		for len(r.eligible) > 0 {
+		for len(r.eligible) > 0 && !(len(a.quotas) > 0 && a.blocked(r, ag)) {
 			m := r.eligible[0]
 			if !a.filtered(m, ag, now) {
 				found = m
@@ -669,6 +685,10 @@ func (a *Allocator) newMember(fw *framework, name string) *member {
 	if r == nil {
 		r = &role{name: name, weight: a.Weight(name), pos: -1}
 		a.roles[name] = r
+		if q, ok := a.quotas[name]; ok {
+			r.quota = &q
+			r.first = r.needs()
+		}
 	}
 	r.members++
 	m := &member{fw: fw, role: r, pos: -1}
@@ -728,6 +748,7 @@ func (a *Allocator) reshare(m *member) {
 
 func (a *Allocator) reshareRole(r *role) {
 	r.share = a.share(r.alloc) / r.weight
+	r.first = r.needs()
 	if r.pos >= 0 {
 		heap.Fix(&a.roleHeap, r.pos)
 	}
@@ -745,6 +766,7 @@ func (a *Allocator) refresh() {
 		}
 		heap.Init(&r.eligible)
 		r.share = a.share(r.alloc) / r.weight
+		r.first = r.needs()
 	}
 	heap.Init(&a.roleHeap)
 }
@@ -896,6 +918,9 @@ type roleHeap []*role
 func (h roleHeap) Len() int { return len(h) }
 func (h roleHeap) Less(i, j int) bool {
 	x, y := h[i], h[j]
+	if x.first != y.first {
+		return x.first
+	}
 	return x.share < y.share || (x.share == y.share && x.name < y.name)
 }
 func (h roleHeap) Swap(i, j int) {
