@@ -60,6 +60,13 @@ func (m *Master) visible(r *http.Request, st *State) {
 	}
 	st.Frameworks = frameworks(st.Frameworks)
 	st.CompletedFrameworks = frameworks(st.CompletedFrameworks)
+	quotas := st.Quotas[:0]
+	for _, q := range st.Quotas {
+		if a.Allowed(acl.GetQuotas, p, q.Role) {
+			quotas = append(quotas, q)
+		}
+	}
+	st.Quotas = quotas
 }
 
 func tasks(a *acl.ACLs, principal string, ts []TaskState) []TaskState {

@@ -42,6 +42,8 @@ type Store interface {
 	Frameworks(ctx context.Context) ([]registry.Framework, error)
 	PutFramework(ctx context.Context, f registry.Framework) error
 	Weights(ctx context.Context) (map[string]float64, error)
+	Quotas(ctx context.Context) (map[string]registry.Quota, error)
+	SetQuota(ctx context.Context, role string, q registry.Quota) error
 	SetWeight(ctx context.Context, role string, w float64) error
 	SetMaster(ctx context.Context, info json.RawMessage, at time.Time) error
 }
@@ -300,6 +302,7 @@ func (m *Master) recover(ctx context.Context) error {
 		agents  []registry.Agent
 		fws     []registry.Framework
 		weights map[string]float64
+		quotas  map[string]registry.Quota
 	)
 	backoff := 200 * time.Millisecond
 	for {
@@ -318,7 +321,10 @@ func (m *Master) recover(ctx context.Context) error {
 			if fws, err = m.store.Frameworks(c); err != nil {
 				return err
 			}
-			weights, err = m.store.Weights(c)
+			if weights, err = m.store.Weights(c); err != nil {
+				return err
+			}
+			quotas, err = m.store.Quotas(c)
 			return err
 		}()
 		m.registrar.setResult(err)
@@ -359,7 +365,12 @@ func (m *Master) recover(ctx context.Context) error {
 		rfs[i] = core.FrameworkRecord{ID: f.ID, Info: f.Info, State: string(f.State), FailoverTimeout: f.FailoverTimeout,
 			RegisteredAt: f.RegisteredAt, DisconnectedAt: f.DisconnectedAt, RemovedAt: f.RemovedAt}
 	}
-	if err := m.do(ctx, func(c *core.Core) { c.Restore(ras, rfs, initial, time.Now()) }); err != nil {
+	if err := m.do(ctx, func(c *core.Core) {
+		c.Restore(ras, rfs, initial, time.Now())
+		for role, q := range quotas {
+			m.apply(c.SetQuota(role, q.Guarantees, q.Limits, time.Now()))
+		}
+	}); err != nil {
 		return err
 	}
 	m.secrets.lead()

@@ -2,6 +2,7 @@ package master
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"sort"
@@ -10,6 +11,7 @@ import (
 
 	"corral/internal/acl"
 	"corral/internal/edge"
+	"corral/kernel/internal/registry"
 	"corral/kernel/master/internal/core"
 	"corral/kernel/mesos"
 )
@@ -29,6 +31,12 @@ type opCall struct {
 	UpdateWeights   *opWeights      `json:"update_weights,omitempty"`
 	Teardown        *opTeardown     `json:"teardown,omitempty"`
 	GetMetrics      json.RawMessage `json:"get_metrics,omitempty"`
+	UpdateQuota     *opUpdateQuota  `json:"update_quota,omitempty"`
+}
+
+type opUpdateQuota struct {
+	Force        bool               `json:"force,omitempty"`
+	QuotaConfigs []core.QuotaConfig `json:"quota_configs"`
 }
 
 type opAgentID struct {
@@ -167,6 +175,20 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 		m.opAgentChange(w, r, &call)
 	case "SUBSCRIBE":
 		m.opSubscribe(w, r)
+	case "GET_QUOTA":
+		var qs []core.QuotaConfig
+		if !m.opRead(w, r, func(c *core.Core) { qs = c.Quotas() }) {
+			return
+		}
+		visible := []core.QuotaConfig{}
+		for _, q := range qs {
+			if m.cfg.Trust.ACLs.Allowed(acl.GetQuotas, edge.Principal(r.Context()), q.Role) {
+				visible = append(visible, q)
+			}
+		}
+		m.opReply(w, call.Type, map[string]any{"status": map[string]any{"configs": visible}})
+	case "UPDATE_QUOTA":
+		m.updateQuota(w, r, call.UpdateQuota)
 	case "", "UNKNOWN":
 		writeError(w, r, errorf(http.StatusNotImplemented, "Received 'UNKNOWN' call"))
 	default:
@@ -283,4 +305,59 @@ func (m *Master) opMetrics(w http.ResponseWriter, r *http.Request, typ string) {
 		}
 	}
 	m.opReply(w, typ, map[string]any{"metrics": out})
+}
+
+// updateQuota serves UPDATE_QUOTA: all of the configs or none; 200 once
+// they are durable and in force.
+func (m *Master) updateQuota(w http.ResponseWriter, r *http.Request, u *opUpdateQuota) {
+	if u == nil || len(u.QuotaConfigs) == 0 {
+		writeError(w, r, errorf(http.StatusBadRequest, "Failed to validate master::Call: Expecting 'update_quota.quota_configs' to be present"))
+		return
+	}
+	for _, q := range u.QuotaConfigs {
+		if q.Role != "" {
+			if err := validateRole(q.Role); err != nil {
+				writeError(w, r, errorf(http.StatusBadRequest, "Invalid QuotaConfig: role %q: %v", q.Role, err))
+				return
+			}
+		}
+		if !m.authorize(w, r, acl.UpdateQuotas, q.Role) {
+			return
+		}
+	}
+	var refusal string
+	if !m.opRead(w, r, func(c *core.Core) { refusal = c.CheckQuota(u.QuotaConfigs, u.Force) }) {
+		return
+	}
+	if refusal != "" {
+		writeError(w, r, errorf(http.StatusBadRequest, "Invalid QuotaConfig: %s", refusal))
+		return
+	}
+	var dones []<-chan error
+	for _, q := range u.QuotaConfigs {
+		role := q.Role
+		g, l := q.Plain()
+		rq := registry.Quota{Guarantees: g, Limits: l}
+		dones = append(dones, m.registrar.enqueue("quota "+role, func(ctx context.Context) error { return m.store.SetQuota(ctx, role, rq) }))
+	}
+	for _, d := range dones {
+		select {
+		case err := <-d:
+			if err != nil {
+				writeError(w, r, notWritten(err))
+				return
+			}
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if !m.opRead(w, r, func(c *core.Core) {
+		for _, q := range u.QuotaConfigs {
+			g, l := q.Plain()
+			m.apply(c.SetQuota(q.Role, g, l, time.Now()))
+		}
+	}) {
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }

@@ -264,3 +264,58 @@ func TestOperatorSubscribe(t *testing.T) {
 		t.Errorf("AGENT_REMOVED = %+v", ev.AgentRemoved)
 	}
 }
+
+// TestOperatorQuota: UPDATE_QUOTA is validated (guarantees within limits,
+// limits not below consumption, guarantees within the cluster) unless
+// forced, GET_QUOTA shows it, offers to the role stay within its limit,
+// and the quota outlives a master restart.
+func TestOperatorQuota(t *testing.T) {
+	db := testpg.URL(t)
+	tm := startMasterOn(t, db, nil)
+	a := registerAgent(t, tm.url, "", "cpus:4;mem:4096", nil)
+	defer a.keepAlive(100 * time.Millisecond)()
+	for _, c := range []struct {
+		body string
+		code int
+		want string
+	}{
+		{`{"type":"UPDATE_QUOTA","update_quota":{"quota_configs":[{"role":"dev","guarantees":{"cpus":{"value":2}},"limits":{"cpus":{"value":1}}}]}}`, 400, "above its limit"},
+		{`{"type":"UPDATE_QUOTA","update_quota":{"quota_configs":[{"role":"dev","guarantees":{"cpus":{"value":9}}}]}}`, 400, "more than the cluster's 4"},
+		{`{"type":"UPDATE_QUOTA","update_quota":{"quota_configs":[{"role":"a/b","limits":{"cpus":{"value":1}}}]}}`, 400, "nested"},
+		{`{"type":"UPDATE_QUOTA","update_quota":{"quota_configs":[{"role":"dev","limits":{"ports":{"value":1}}}]}}`, 400, "not a scalar"},
+		{`{"type":"UPDATE_QUOTA","update_quota":{}}`, 400, "quota_configs"},
+		{`{"type":"UPDATE_QUOTA","update_quota":{"force":true,"quota_configs":[{"role":"big","guarantees":{"cpus":{"value":9}}}]}}`, 200, ""},
+		{`{"type":"UPDATE_QUOTA","update_quota":{"quota_configs":[{"role":"big"}]}}`, 200, ""},
+		{`{"type":"UPDATE_QUOTA","update_quota":{"quota_configs":[{"role":"dev","guarantees":{"cpus":{"value":0.5}},"limits":{"cpus":{"value":1},"mem":{"value":512}}}]}}`, 200, ""},
+	} {
+		if code, text := op(t, tm.url, c.body, nil); code != c.code || !strings.Contains(text, c.want) {
+			t.Errorf("%s = %d %s; want %d mentioning %q", c.body, code, text, c.code, c.want)
+		}
+	}
+	want := `{"role":"dev","guarantees":{"cpus":{"value":0.5}},"limits":{"cpus":{"value":1},"mem":{"value":512}}}`
+	if _, text := op(t, tm.url, `{"type":"GET_QUOTA"}`, nil); !strings.Contains(text, `"configs":[`+want+`]`) {
+		t.Errorf("GET_QUOTA = %s; want only dev's quota", text)
+	}
+	// Offers to the role stay within its limit.
+	f := subscribe(t, tm.url, `{"user":"u","name":"capped","roles":["dev"],"capabilities":[{"type":"MULTI_ROLE"}]}`)
+	ev := f.s.nextEvent(mesos.EventOffers)
+	var cpus, mem float64
+	for _, o := range ev.Offers.Offers {
+		for _, r := range o.Resources {
+			switch r.Name {
+			case "cpus":
+				cpus += float64(r.Scalar.Value)
+			case "mem":
+				mem += float64(r.Scalar.Value)
+			}
+		}
+	}
+	if cpus > 1 || mem > 512 || cpus == 0 {
+		t.Errorf("offered dev %v cpus and %v mem; want within its limits (1, 512)", cpus, mem)
+	}
+	tm.stop()
+	tm = startMasterOn(t, db, nil)
+	if _, text := op(t, tm.url, `{"type":"GET_QUOTA"}`, nil); !strings.Contains(text, want) {
+		t.Errorf("GET_QUOTA after a restart = %s", text)
+	}
+}

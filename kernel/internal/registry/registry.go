@@ -438,3 +438,70 @@ func Permanent(err error) bool {
 	}
 	return pg.DataError(err)
 }
+
+// Quota is a role's quota as the registry keeps it: scalar resource name
+// to amount.
+type Quota struct {
+	Guarantees map[string]float64
+	Limits     map[string]float64
+}
+
+// Quotas returns every role's quota.
+func (s *Store) Quotas(ctx context.Context) (map[string]Quota, error) {
+	rows, err := s.pool.Query(ctx, `SELECT role, guarantees, limits FROM kernel.quotas`)
+	if err != nil {
+		return nil, fmt.Errorf("listing quotas: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Quota{}
+	for rows.Next() {
+		var role string
+		var g, l []byte
+		if err := rows.Scan(&role, &g, &l); err != nil {
+			return nil, fmt.Errorf("listing quotas: %w", err)
+		}
+		var q Quota
+		if err := json.Unmarshal(g, &q.Guarantees); err != nil {
+			return nil, fmt.Errorf("quota of role %q: %w", role, err)
+		}
+		if err := json.Unmarshal(l, &q.Limits); err != nil {
+			return nil, fmt.Errorf("quota of role %q: %w", role, err)
+		}
+		out[role] = q
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing quotas: %w", err)
+	}
+	return out, nil
+}
+
+// SetQuota records role's quota; one with no guarantee and no limit is
+// removed. It is idempotent.
+func (s *Store) SetQuota(ctx context.Context, role string, q Quota) error {
+	if role == "" {
+		return fmt.Errorf("storing a quota: empty role: %w", ErrInvalid)
+	}
+	if len(q.Guarantees) == 0 && len(q.Limits) == 0 {
+		if err := s.exec(ctx, `DELETE FROM kernel.quotas WHERE role = $1`, role); err != nil {
+			return fmt.Errorf("removing the quota of role %q: %w", role, err)
+		}
+		return nil
+	}
+	g, _ := json.Marshal(orEmpty(q.Guarantees))
+	l, _ := json.Marshal(orEmpty(q.Limits))
+	err := s.exec(ctx, `
+		INSERT INTO kernel.quotas (role, guarantees, limits) VALUES ($1, $2, $3)
+		ON CONFLICT (role) DO UPDATE SET guarantees = excluded.guarantees, limits = excluded.limits`,
+		role, string(g), string(l))
+	if err != nil {
+		return fmt.Errorf("storing the quota of role %q: %w", role, err)
+	}
+	return nil
+}
+
+func orEmpty(m map[string]float64) map[string]float64 {
+	if m == nil {
+		return map[string]float64{}
+	}
+	return m
+}

@@ -422,3 +422,24 @@ func TestAgentDrain(t *testing.T) {
 		t.Errorf("an unknown agent: %v", err)
 	}
 }
+
+func TestQuotas(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	if err := s.SetQuota(ctx, "dev", Quota{Guarantees: map[string]float64{"cpus": 2}, Limits: map[string]float64{"cpus": 10, "mem": 2048}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetQuota(ctx, "ops", Quota{Limits: map[string]float64{"gpus": 0}}); err != nil {
+		t.Fatal(err)
+	}
+	qs, err := s.Quotas(ctx)
+	if err != nil || len(qs) != 2 || qs["dev"].Limits["mem"] != 2048 || qs["dev"].Guarantees["cpus"] != 2 || len(qs["ops"].Limits) != 1 {
+		t.Fatalf("Quotas() = %+v, %v", qs, err)
+	}
+	if err := s.SetQuota(ctx, "dev", Quota{}); err != nil {
+		t.Fatal(err)
+	}
+	if qs, _ := s.Quotas(ctx); len(qs) != 1 {
+		t.Errorf("after removing dev's quota: %+v", qs)
+	}
+}

@@ -61,6 +61,7 @@ type Core struct {
 	frameworks map[string]*framework
 	offers     map[string]*offer
 	weights    map[string]float64
+	quotas     map[string]allocator.Quota
 	dirty      map[string]bool // agents to allocate for at the end of this batch
 	seq        int64
 	// removedIDs are frameworks torn down for good: they may never
@@ -87,6 +88,7 @@ func New(cfg Config) *Core {
 		frameworks: map[string]*framework{},
 		offers:     map[string]*offer{},
 		weights:    map[string]float64{},
+		quotas:     map[string]allocator.Quota{},
 		dirty:      map[string]bool{},
 		removedIDs: map[string]bool{},
 	}

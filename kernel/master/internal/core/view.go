@@ -25,6 +25,8 @@ type State struct {
 	Frameworks          []FrameworkState `json:"frameworks"`
 	CompletedFrameworks []FrameworkState `json:"completed_frameworks"`
 	Offers              int              `json:"outstanding_offers"`
+	// Quotas are the roles' quotas (UPDATE_QUOTA).
+	Quotas []QuotaConfig `json:"quotas"`
 }
 
 // ResourceSummary is a resource set as both the Mesos-style map and text.
@@ -171,6 +173,7 @@ func secs(t time.Time) float64 {
 func (c *Core) Snapshot(now time.Time) State {
 	st := State{
 		Offers: len(c.offers), Agents: []AgentState{}, Frameworks: []FrameworkState{}, CompletedFrameworks: []FrameworkState{},
+		Quotas: c.Quotas(),
 	}
 	used := map[string]resource.Resources{}
 	offered := map[string]resource.Resources{}
