@@ -18,6 +18,19 @@ type State struct {
 	Frameworks  []Framework `json:"frameworks"`
 	Completed   []Framework `json:"completed_frameworks"`
 	Offers      int         `json:"outstanding_offers"`
+	Quotas      []Quota     `json:"quotas"`
+}
+
+// Quota is a role's quota in the master's /state: guarantees and limits
+// by scalar resource name.
+type Quota struct {
+	Role       string `json:"role"`
+	Guarantees map[string]struct {
+		Value float64 `json:"value"`
+	} `json:"guarantees"`
+	Limits map[string]struct {
+		Value float64 `json:"value"`
+	} `json:"limits"`
 }
 
 // Agent is an agent in the master's /state.

@@ -99,7 +99,7 @@ and are healthy. The status is printed even when a part is down; the
 exit code is then 4 (an API cannot be reached or is unavailable).`,
 			uses: useMaster | useServices | useJobs, maxArgs: 0,
 			jsonDoc: `print a JSON object instead of text: {"master": {"url", "leader", "version", "hostname"}, ` +
-				`"agents": {"active", "total", "unreachable"}, "frameworks": [{"id", "name", "active", "tasks"}], ` +
+				`"agents": {"active", "total", "unreachable", "draining", "deactivated"}, "quotas": {role: text}, "frameworks": [{"id", "name", "active", "tasks"}], ` +
 				`"tasks": {STATE: count}, "completedTasks": {STATE: count}, "resources": {"used": {...}, "total": {...}}, ` +
 				`"services": {"url", "reachable", "healthy", "version", "error"}, "jobs": {same}}`,
 			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error { return clusterStatus },
@@ -186,7 +186,13 @@ type statusView struct {
 		Active      int `json:"active"`
 		Total       int `json:"total"`
 		Unreachable int `json:"unreachable"`
+		// Draining agents are being drained; Deactivated ones (drained
+		// included) take no new tasks.
+		Draining    int `json:"draining"`
+		Deactivated int `json:"deactivated"`
 	} `json:"agents"`
+	// Quotas are the roles' quotas, as "guarantee cpus 2; limit cpus 4".
+	Quotas         map[string]string `json:"quotas"`
 	Frameworks     []frameworkStatus `json:"frameworks"`
 	Tasks          map[string]int    `json:"tasks"`
 	CompletedTasks map[string]int    `json:"completedTasks"`
@@ -206,7 +212,33 @@ func summarizeState(st *masterState, masterURL string) statusView {
 	v.Frameworks = []frameworkStatus{}
 	v.Tasks, v.CompletedTasks = map[string]int{}, map[string]int{}
 	v.Resources.Used, v.Resources.Total = map[string]float64{}, map[string]float64{}
+	v.Quotas = map[string]string{}
+	for _, q := range st.Quotas {
+		var parts []string
+		for _, p := range []struct {
+			word string
+			m    map[string]struct {
+				Value float64 `json:"value"`
+			}
+		}{{"guarantee", q.Guarantees}, {"limit", q.Limits}} {
+			var each []string
+			for n, x := range p.m {
+				each = append(each, n+" "+num(x.Value))
+			}
+			sort.Strings(each)
+			if len(each) > 0 {
+				parts = append(parts, p.word+" "+strings.Join(each, ", "))
+			}
+		}
+		v.Quotas[q.Role] = strings.Join(parts, "; ")
+	}
 	for _, a := range st.Agents {
+		if a.Deactivated {
+			v.Agents.Deactivated++
+		}
+		if a.DrainInfo != nil && a.DrainInfo.State == "DRAINING" {
+			v.Agents.Draining++
+		}
 		if !a.Active {
 			continue
 		}
@@ -275,6 +307,12 @@ func renderStatus(v statusView) string {
 	if v.Agents.Unreachable > 0 {
 		agents += fmt.Sprintf(" (%d unreachable)", v.Agents.Unreachable)
 	}
+	if v.Agents.Deactivated > 0 {
+		agents += fmt.Sprintf("; %d deactivated", v.Agents.Deactivated)
+		if v.Agents.Draining > 0 {
+			agents += fmt.Sprintf(", %d of them draining", v.Agents.Draining)
+		}
+	}
 	k.add("Agents", agents)
 	var fws []string
 	for _, f := range v.Frameworks {
@@ -304,6 +342,18 @@ func renderStatus(v statusView) string {
 		res += fmt.Sprintf(", gpus %s/%s", num(v.Resources.Used["gpus"]), num(v.Resources.Total["gpus"]))
 	}
 	k.add("Resources", res)
+	if len(v.Quotas) > 0 {
+		roles := make([]string, 0, len(v.Quotas))
+		for r := range v.Quotas {
+			roles = append(roles, r)
+		}
+		sort.Strings(roles)
+		var qs []string
+		for _, r := range roles {
+			qs = append(qs, r+": "+v.Quotas[r])
+		}
+		k.add("Quotas", strings.Join(qs, " | "))
+	}
 	k.add("Services", apiStatusText(v.Services))
 	k.add("Jobs", apiStatusText(v.Jobs))
 	return k.String()
