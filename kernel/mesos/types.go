@@ -378,6 +378,7 @@ type TaskInfo struct {
 	KillPolicy  *KillPolicy    `json:"kill_policy,omitempty" pb:"12"`
 	Data        string         `json:"data,omitempty" pb:"6,b64"`
 	Labels      *Labels        `json:"labels,omitempty" pb:"10"`
+	Discovery   *DiscoveryInfo `json:"discovery,omitempty" pb:"11"`
 	// Limits are limits above the task's resources (its requests) for
 	// cpus and mem, to burst into idle capacity; +Inf is no limit.
 	Limits map[string]Limit `json:"limits,omitempty" pb:"15"`

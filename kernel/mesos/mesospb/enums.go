@@ -95,9 +95,10 @@ var enums = map[string]*enum{
 	"VolumeSourceType": newEnum(map[string]int32{
 		"UNKNOWN": 0, "DOCKER_VOLUME": 1, "SANDBOX_PATH": 2, "SECRET": 3, "HOST_PATH": 4, "CSI_VOLUME": 5,
 	}),
-	"HealthCheckType": newEnum(map[string]int32{"UNKNOWN": 0, "COMMAND": 1, "HTTP": 2, "TCP": 3}),
-	"NetworkProtocol": newEnum(map[string]int32{"IPv4": 1, "IPv6": 2}),
-	"ExecutorType":    newEnum(map[string]int32{"UNKNOWN": 0, "DEFAULT": 1, "CUSTOM": 2}),
+	"HealthCheckType":     newEnum(map[string]int32{"UNKNOWN": 0, "COMMAND": 1, "HTTP": 2, "TCP": 3}),
+	"NetworkProtocol":     newEnum(map[string]int32{"IPv4": 1, "IPv6": 2}),
+	"ExecutorType":        newEnum(map[string]int32{"UNKNOWN": 0, "DEFAULT": 1, "CUSTOM": 2}),
+	"DiscoveryVisibility": newEnum(map[string]int32{"FRAMEWORK": 0, "CLUSTER": 1, "EXTERNAL": 2}),
 	// executor/executor.proto
 	"ExecutorCallType": newEnum(map[string]int32{
 		"UNKNOWN": 0, "SUBSCRIBE": 1, "UPDATE": 2, "MESSAGE": 3, "HEARTBEAT": 4,

@@ -160,6 +160,21 @@ var callCases = []struct {
 		))))),
 	},
 	{
+		name: "ACCEPT of a task with discovery info",
+		json: `{"framework_id":{"value":"f"},"type":"ACCEPT","accept":{"offer_ids":[{"value":"o"}],"operations":[{"type":"LAUNCH","launch":{"task_infos":[{
+			"name":"web.group","task_id":{"value":"t"},"agent_id":{"value":"a"},
+			"discovery":{"visibility":"FRAMEWORK","name":"web.group","version":"v1",
+				"ports":{"ports":[{"number":31000,"name":"http","protocol":"tcp","visibility":"CLUSTER","labels":{"labels":[{"key":"network-scope","value":"host"}]}},{"number":31001}]},
+				"labels":{"labels":[{"key":"k","value":"v"}]}}}]}}]}}`,
+		pb: msg(id(1, "f"), vint(2, callAccept), sub(4, id(1, "o"), sub(2, vint(1, 1), sub(2, sub(1,
+			str(1, "web.group"), id(2, "t"), id(3, "a"),
+			sub(11, vint(1, 0), str(2, "web.group"), str(5, "v1"),
+				sub(6, sub(1, vint(1, 31000), str(2, "http"), str(3, "tcp"), vint(4, 1), sub(5, sub(1, str(1, "network-scope"), str(2, "host")))),
+					sub(1, vint(1, 31001))),
+				sub(7, sub(1, str(1, "k"), str(2, "v")))),
+		))))),
+	},
+	{
 		name: "DECLINE",
 		json: `{"framework_id":{"value":"f"},"type":"DECLINE","decline":{"offer_ids":[{"value":"o"}],"filters":{"refuse_seconds":31536000}}}`,
 		pb:   msg(id(1, "f"), vint(2, callDecline), sub(5, id(1, "o"), sub(2, dbl(1, 31536000)))),
