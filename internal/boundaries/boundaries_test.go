@@ -22,6 +22,7 @@ var pure = []string{
 	"corral/kernel/allocator",
 	"corral/kernel/master/internal/core",
 	"corral/kernel/mesos",
+	"corral/kernel/dnsrec",
 	"corral/kernel/internal/agentproto",
 	"corral/kernel/agent/task",
 	"corral/kernel/agent/update",
