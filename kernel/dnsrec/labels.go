@@ -61,9 +61,10 @@ func Domain(name string) string {
 // id hashes in.
 var zbase32 = base32.NewEncoding("ybndrfg8ejkmcpqxot1uwisza345h769").WithPadding(base32.NoPadding)
 
-// taskHash is the {h} of a task's canonical name: the first five
-// characters of zbase32(sha1(task id)).
-func taskHash(taskID string) string {
+// TaskHash is the {h} of a task's canonical name
+// ({task}-{h}-{a}.{fw}): the first five characters of
+// zbase32(sha1(task id)).
+func TaskHash(taskID string) string {
 	sum := sha1.Sum([]byte(taskID))
 	return zbase32.EncodeToString(sum[:4])[:5]
 }

@@ -73,8 +73,8 @@ func TestDomain(t *testing.T) {
 
 func TestTaskHash(t *testing.T) {
 	// mesos-dns's own vector (records/generator_test.go).
-	if got := taskHash("test"); got != "iffe9" {
-		t.Errorf("taskHash(%q) = %q; want %q", "test", got, "iffe9")
+	if got := TaskHash("test"); got != "iffe9" {
+		t.Errorf("TaskHash(%q) = %q; want %q", "test", got, "iffe9")
 	}
 }
 

@@ -122,7 +122,7 @@ func Records(st State, cfg Config) *Table {
 			if t.State != mesos.TaskRunning || !known {
 				continue
 			}
-			tn := taskNames{fw: fw, tail: tail, hash: taskHash(t.ID), agent: agentTail(t.AgentID), addrs: addrs}
+			tn := taskNames{fw: fw, tail: tail, hash: TaskHash(t.ID), agent: agentTail(t.AgentID), addrs: addrs}
 			if d := t.Discovery; d != nil && d.Name != "" {
 				// Mesos-DNS's legacy records under the raw name, where a
 				// question can name it.

@@ -42,7 +42,7 @@ func lines(t *Table) []string {
 // /group/web, task web.group with DiscoveryInfo naming port 31005 "http"
 // (tcp), on agent …-S3 at 10.0.1.7.
 func TestWorkedExample(t *testing.T) {
-	h := taskHash("web.group.1")
+	h := TaskHash("web.group.1")
 	st := State{
 		Agents: []Agent{{ID: "20150921-151229-S3", Host: Host{Addrs: addrs("10.0.1.7"), Port: 5051}}},
 		Frameworks: []Framework{{Name: "marathon", Tasks: []Task{{
@@ -114,8 +114,8 @@ func TestRecords(t *testing.T) {
 			{Name: "!!!", Tasks: []Task{task("x", "x", agentA, mesos.TaskRunning)}}, // no label: no records
 		},
 	}
-	c1, c2 := "web-group-"+taskHash("w1")+"-s0001.services", "web-group-"+taskHash("w2")+"-s0002.services"
-	cn := "noports-" + taskHash("n") + "-s0002.services"
+	c1, c2 := "web-group-"+TaskHash("w1")+"-s0001.services", "web-group-"+TaskHash("w2")+"-s0002.services"
+	cn := "noports-" + TaskHash("n") + "-s0002.services"
 	want := []string{
 		"_leader._tcp.mesos. SRV leader.mesos.:5050",
 		"_leader._udp.mesos. SRV leader.mesos.:5050",
@@ -170,12 +170,12 @@ func TestDiscoveryPorts(t *testing.T) {
 				{Number: 5432, Name: "PG_main", Protocol: "TCP"}, {Number: 53}, {Number: 70000, Name: "huge"}}}}}}}},
 	}
 	tab := Records(st, Config{Domain: "corral.test"})
-	canon := "db-" + taskHash("t") + "-s1.fw.corral.test."
+	canon := "db-" + TaskHash("t") + "-s1.fw.corral.test."
 	for name, want := range map[string][]SRV{
 		"_db._tcp.fw.corral.test":          {{canon, 53}, {canon, 5432}},
 		"_pg-main._db._tcp.fw.corral.test": {{canon, 5432}},
 		"_db._udp.fw.corral.test":          {{canon, 53}},
-		"_db._tcp.fw.slave.corral.test":    {{"db-" + taskHash("t") + "-s1.fw.slave.corral.test.", 31000}},
+		"_db._tcp.fw.slave.corral.test":    {{"db-" + TaskHash("t") + "-s1.fw.slave.corral.test.", 31000}},
 		"_huge._db._tcp.fw.corral.test":    nil,
 		"_ignored._tcp.fw.corral.test":     nil,
 	} {
@@ -199,7 +199,7 @@ func TestLookup(t *testing.T) {
 		}}},
 	}
 	tab := Records(st, Config{Domain: "mesos"})
-	canon := "web-" + taskHash("t1") + "-s1.services.slave.mesos."
+	canon := "web-" + TaskHash("t1") + "-s1.services.slave.mesos."
 	a := func(name, ip string) Record {
 		p := netip.MustParseAddr(ip)
 		return Record{Name: name, Type: typeOf(p), Addr: p}
