@@ -1,13 +1,16 @@
 package master
 
 import (
-	"corral/internal/edge"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"corral/internal/edge"
+	"corral/kernel/dnsrec"
 )
 
 // Config is the master's configuration. The zero value is not usable; start
@@ -104,6 +107,19 @@ type Config struct {
 	// every such value under SecretsKey when its term starts.
 	SecretsKey          string
 	SecretsPreviousKeys []string
+
+	// DNSListen is the address (host:port, UDP and TCP) the master serves
+	// DNS on, in Mesos-DNS's names (see package dnsrec); empty serves
+	// none. Only the leading master answers; a standby answers SERVFAIL,
+	// so resolvers should list every master.
+	DNSListen string
+	// DNSDomain is the zone DNS serves: lower case, without the final
+	// dot. Questions outside it are refused.
+	DNSDomain string
+	// DNSTTL is the records' time to live. The records follow the
+	// cluster within a second; the TTL is how long resolvers may keep
+	// an old answer after that (Mesos-DNS's 60s suits its 60s refresh).
+	DNSTTL time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -123,6 +139,8 @@ func DefaultConfig() Config {
 		MinAllocatableMem:             32,
 		MaxCompletedTasksPerFramework: 1000,
 		ShutdownGrace:                 5 * time.Second,
+		DNSDomain:                     "mesos",
+		DNSTTL:                        5 * time.Second,
 	}
 }
 
@@ -161,6 +179,17 @@ func (c Config) Validate() error {
 	}
 	if _, err := ParseWeights(c.Weights); err != nil {
 		errs = append(errs, fmt.Errorf("weights: %w", err))
+	}
+	if c.DNSListen != "" {
+		if _, _, err := net.SplitHostPort(c.DNSListen); err != nil {
+			errs = append(errs, fmt.Errorf("dns_listen: want host:port, got %q", c.DNSListen))
+		}
+	}
+	if err := dnsrec.CheckDomain(c.DNSDomain); err != nil {
+		errs = append(errs, fmt.Errorf("dns_domain: %w", err))
+	}
+	if c.DNSTTL < time.Second {
+		errs = append(errs, errors.New("dns_ttl: must be at least 1s"))
 	}
 	for _, h := range c.FrameworkWebUIHosts {
 		if err := validateHostEntry(h); err != nil {

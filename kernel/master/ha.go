@@ -63,6 +63,17 @@ func Contend(ctx context.Context, cfg Config, store Store, log *slog.Logger, ln 
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// One DNS server for every term; each term's master fills its table.
+	var tables *dnsTables
+	if cfg.DNSListen != "" {
+		tables = &dnsTables{}
+		waitDNS, err := startDNS(ctx, cfg, tables, sb.log)
+		if err != nil {
+			return err
+		}
+		defer func() { cancel(); waitDNS() }()
+	}
+	first.dns = tables
 	srv := newServer(swap, cfg, sb.log)
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ctx, ln) }()
@@ -84,6 +95,7 @@ func Contend(ctx context.Context, cfg Config, store Store, log *slog.Logger, ln 
 					sb.log.Error("cannot start a term", "err", err)
 					return
 				}
+				m.dns = tables
 			}
 			m.metrics.elected.Set(1)
 			sb.log.Info("elected: leading", "url", m.url)

@@ -104,8 +104,9 @@ func (z *fakeElection) electUnnoticed(i int) {
 	z.grant(i) <- ctx
 }
 
-// startContender runs master i of z on db and returns its URL.
-func startContender(t *testing.T, z *fakeElection, i int, db string) string {
+// startContender runs master i of z on db and returns its URL; mutate
+// adjust its configuration.
+func startContender(t *testing.T, z *fakeElection, i int, db string, mutate ...func(*Config)) string {
 	t.Helper()
 	ctx := t.Context()
 	if err := migrate.Up(ctx, db); err != nil {
@@ -125,6 +126,9 @@ func startContender(t *testing.T, z *fakeElection, i int, db string) string {
 	cfg.Advertise = "http://" + ln.Addr().String()
 	cfg.AgentPingInterval = 200 * time.Millisecond
 	cfg.AllocationInterval = 100 * time.Millisecond
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -71,6 +71,9 @@ type Master struct {
 	// secrets is the secret store, opened when the master leads; the
 	// secret routes and the agents' SECRETS calls read it.
 	secrets *secretAPI
+	// dns holds the table the DNS server answers from, when
+	// Config.DNSListen is set; the term's feeder fills it (feedDNS).
+	dns *dnsTables
 
 	ops  chan func(*core.Core)
 	core *core.Core // touched only by the loop goroutine
@@ -209,6 +212,15 @@ func (m *Master) Run(ctx context.Context) error {
 func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if m.cfg.DNSListen != "" {
+		m.dns = &dnsTables{}
+		waitDNS, err := startDNS(ctx, m.cfg, m.dns, m.log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer func() { cancel(); waitDNS() }()
+	}
 	srv := newServer(m.routes(), m.cfg, m.log)
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ctx, ln) }()
@@ -273,6 +285,14 @@ func (m *Master) Lead(ctx context.Context) error {
 		defer close(m.stopped)
 		m.loop(ctx)
 	}()
+	if m.dns != nil {
+		fed := make(chan struct{})
+		go func() {
+			defer close(fed)
+			m.feedDNS(ctx)
+		}()
+		defer func() { cancel(); <-fed }()
+	}
 	term := ctx
 	if err := m.recover(ctx); err != nil {
 		if ctx.Err() == nil {

@@ -1,0 +1,145 @@
+package master
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"corral/internal/testpg"
+	"corral/kernel/dnsrec"
+	"corral/kernel/dnsserver"
+	"corral/kernel/internal/agentproto"
+	"corral/kernel/mesos"
+)
+
+// freeDNSAddr is a loopback address whose port is free for UDP and TCP.
+func freeDNSAddr(t *testing.T) string {
+	t.Helper()
+	pc, ln, err := dnsserver.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	ln.Close()
+	return addr
+}
+
+// answer asks server one question over network ("udp" or "tcp") and
+// returns the answer as "RCODE data data…", the records' data sorted.
+func answer(t *testing.T, network, server, name string, qtype uint16) string {
+	t.Helper()
+	c := &dns.Client{Net: network, Timeout: 5 * time.Second}
+	in, _, err := c.Exchange(new(dns.Msg).SetQuestion(dns.Fqdn(name), qtype), server)
+	if err != nil {
+		t.Fatalf("%s %s %s: %v", network, dns.TypeToString[qtype], name, err)
+	}
+	var rrs []string
+	for _, rr := range in.Answer {
+		switch rr := rr.(type) {
+		case *dns.A:
+			rrs = append(rrs, rr.A.String())
+		case *dns.SRV:
+			rrs = append(rrs, rr.Target+":"+strconv.Itoa(int(rr.Port)))
+		default:
+			rrs = append(rrs, rr.String())
+		}
+	}
+	slices.Sort(rrs)
+	return strings.Join(append([]string{dns.RcodeToString[in.Rcode]}, rrs...), " ")
+}
+
+// waitAnswer polls server, over UDP and TCP, until the answer to name and
+// qtype (see answer) is want.
+func waitAnswer(t *testing.T, server, name string, qtype uint16, want string) {
+	t.Helper()
+	var got string
+	defer func() {
+		if t.Failed() {
+			t.Logf("last answer to %s %s: %q; want %q", dns.TypeToString[qtype], name, got, want)
+		}
+	}()
+	waitForWithin(t, 15*time.Second, "the answer to "+dns.TypeToString[qtype]+" "+name, func() bool {
+		got = answer(t, "udp", server, name, qtype)
+		return got == want && answer(t, "tcp", server, name, qtype) == want
+	})
+}
+
+// TestDNSFollowsTasks: the leading master's DNS names a task once it runs
+// and forgets it once it ends, in Mesos-DNS's names.
+func TestDNSFollowsTasks(t *testing.T) {
+	addr := freeDNSAddr(t)
+	tm := startMaster(t, func(c *Config) { c.DNSListen = addr })
+	waitAnswer(t, addr, "leader.mesos", dns.TypeA, "NOERROR 127.0.0.1")
+	waitAnswer(t, addr, "slave.mesos", dns.TypeA, "NXDOMAIN")
+
+	a := registerAgent(t, tm.url, "", "cpus:4;mem:4096;ports:[31000-31009]", nil)
+	a.keepAlive(50 * time.Millisecond)
+	waitAnswer(t, addr, "slave.mesos", dns.TypeA, "NOERROR 127.0.0.1")
+	f := subscribe(t, tm.url, `{"user":"u","name":"Test.Frame_work"}`)
+	o := f.s.nextEvent(mesos.EventOffers).Offers.Offers[0]
+	task := func(id, name string, ports, extra string) string {
+		return `{"name":"` + name + `","task_id":{"value":"` + id + `"},"agent_id":{"value":"` + a.id + `"},"command":{"value":"sleep 100"},
+			"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":1}},{"name":"ports","type":"RANGES","ranges":{"range":[` + ports + `]}}]` + extra + `}`
+	}
+	accept := `{"type":"ACCEPT",` + f.fid() + `,"accept":{"offer_ids":[{"value":"` + o.ID.Value + `"}],"operations":[{"type":"LAUNCH","launch":{"task_infos":[` +
+		task("web-1", "web.group", `{"begin":31000,"end":31001}`, "") + `,` +
+		task("db-1", "ignored", `{"begin":31005,"end":31005}`, `,"discovery":{"visibility":"FRAMEWORK","name":"db","ports":{"ports":[{"number":31005,"name":"pg","protocol":"tcp"}]}}`) +
+		`]}}]}}`
+	if code, msg := f.call(accept); code != 202 {
+		t.Fatalf("ACCEPT: %d %s", code, msg)
+	}
+	a.s.nextAgentEvent(agentproto.EventLaunch)
+	fw := "test.frame-work.mesos"
+	tail := strings.ToLower(a.id[strings.LastIndexByte(a.id, '-')+1:])
+	web := "web-group-" + dnsrec.TaskHash("web-1") + "-" + tail + ".test.frame-work"
+	db := "db-" + dnsrec.TaskHash("db-1") + "-" + tail + ".test.frame-work"
+
+	// Staging: no names yet. (The framework's own name is there: it
+	// gave no hostname, so it has no address, but names exist below it.)
+	waitAnswer(t, addr, "web-group."+fw, dns.TypeA, "NXDOMAIN")
+	a.update(f.id, "web-1", mesos.TaskRunning)
+	a.update(f.id, "db-1", mesos.TaskRunning)
+	waitAnswer(t, addr, "web-group."+fw, dns.TypeA, "NOERROR 127.0.0.1")
+	for name, want := range map[string]string{
+		"_web-group._tcp." + fw:                       "NOERROR " + web + ".slave.mesos.:31000 " + web + ".slave.mesos.:31001",
+		"_web-group._udp.test.frame-work.slave.mesos": "NOERROR " + web + ".slave.mesos.:31000 " + web + ".slave.mesos.:31001",
+		// DiscoveryInfo: its name, its named port.
+		"_db._tcp." + fw:                       "NOERROR " + db + ".mesos.:31005",
+		"_pg._db._tcp." + fw:                   "NOERROR " + db + ".mesos.:31005",
+		"_db._tcp.test.frame-work.slave.mesos": "NOERROR " + db + ".slave.mesos.:31005",
+		"_ignored._tcp." + fw:                  "NXDOMAIN",
+	} {
+		waitAnswer(t, addr, name, dns.TypeSRV, want)
+	}
+	waitAnswer(t, addr, web+".slave.mesos", dns.TypeA, "NOERROR 127.0.0.1")
+	waitAnswer(t, addr, "_web-group._tcp."+fw, dns.TypeA, "NOERROR") // NODATA
+	waitAnswer(t, addr, "example.com", dns.TypeA, "REFUSED")
+
+	// Killed: the names go.
+	a.update(f.id, "web-1", mesos.TaskKilled)
+	waitAnswer(t, addr, "web-group."+fw, dns.TypeA, "NXDOMAIN")
+	waitAnswer(t, addr, "_web-group._tcp."+fw, dns.TypeSRV, "NXDOMAIN")
+	waitAnswer(t, addr, "db."+fw, dns.TypeA, "NOERROR 127.0.0.1")
+}
+
+// TestDNSOnlyTheLeaderAnswers: of two masters, the one elected answers
+// and the standby SERVFAILs; when leadership moves, so do the answers.
+func TestDNSOnlyTheLeaderAnswers(t *testing.T) {
+	db := testpg.URL(t)
+	z := newFakeElection()
+	addrs := []string{freeDNSAddr(t), freeDNSAddr(t)}
+	for i, addr := range addrs {
+		startContender(t, z, i, db, func(c *Config) { c.DNSListen = addr })
+	}
+	z.elect(0)
+	waitAnswer(t, addrs[0], "leader.mesos", dns.TypeA, "NOERROR 127.0.0.1")
+	waitAnswer(t, addrs[1], "leader.mesos", dns.TypeA, "SERVFAIL")
+	z.elect(1)
+	waitAnswer(t, addrs[1], "leader.mesos", dns.TypeA, "NOERROR 127.0.0.1")
+	waitAnswer(t, addrs[0], "leader.mesos", dns.TypeA, "SERVFAIL")
+}
