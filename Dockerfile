@@ -62,7 +62,7 @@ COPY --from=build /out/corral /out/corral-logger /usr/local/bin/
 # containerizer on when the engine's socket is mounted (see the script).
 COPY deploy/agent/corral-compose-agent /usr/local/bin/
 
-# master, agent, services, jobs
-EXPOSE 5050 5051 8080 4400
+# master, agent, services, jobs, the masters' DNS (--dns_listen :8053 in docker-compose.yml)
+EXPOSE 5050 5051 8080 4400 8053/udp 8053/tcp
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/corral"]
 CMD ["help"]

@@ -34,6 +34,8 @@
 #   CORRAL_TEST_CONSOLE_PORT   host port for master-1 (default 25050)
 #   CORRAL_TEST_SERVICES_PORT  host port for services-1 (default 28080)
 #   CORRAL_TEST_JOBS_PORT      host port for jobs-1 (default 24400)
+#   CORRAL_TEST_DNS_PORT       host port of master-1's DNS; masters 2 and 3
+#                              get the next two (default 25353)
 #   CORRAL_TEST_TASK_PORTS     the agents' task port range, split between them
 #                              (default 29000-29999; Docker tasks publish theirs on the host)
 #   CORRAL_TEST_NO_DOCKER      1: give the agents no engine socket (they run processes
@@ -51,6 +53,7 @@ cd "$(dirname "$0")/.."
 CONSOLE_PORT=${CORRAL_TEST_CONSOLE_PORT:-25050}
 SERVICES_PORT=${CORRAL_TEST_SERVICES_PORT:-28080}
 JOBS_PORT=${CORRAL_TEST_JOBS_PORT:-24400}
+DNS_PORT=${CORRAL_TEST_DNS_PORT:-25353}
 MASTER=https://127.0.0.1:$CONSOLE_PORT
 SERVICES=https://127.0.0.1:$SERVICES_PORT
 JOBS=https://127.0.0.1:$JOBS_PORT
@@ -158,7 +161,7 @@ for p in $( (docker ps -a --format '{{.Label "com.docker.compose.project"}}' && 
 	fi
 done
 
-for port in "$CONSOLE_PORT" "$SERVICES_PORT" "$JOBS_PORT"; do
+for port in "$CONSOLE_PORT" "$SERVICES_PORT" "$JOBS_PORT" "$DNS_PORT" $((DNS_PORT + 1)) $((DNS_PORT + 2)); do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 		fail "port $port on 127.0.0.1 is taken; pick others with CORRAL_TEST_*_PORT"
 	fi
@@ -183,6 +186,7 @@ fi
 # --- start the cluster ----------------------------------------------------
 
 export CORRAL_CONSOLE_PORT=$CONSOLE_PORT CORRAL_SERVICES_PORT=$SERVICES_PORT CORRAL_JOBS_PORT=$JOBS_PORT
+export CORRAL_DNS1_PORT=$DNS_PORT CORRAL_DNS2_PORT=$((DNS_PORT + 1)) CORRAL_DNS3_PORT=$((DNS_PORT + 2))
 export CORRAL_BIND=127.0.0.1
 # Task ports apart from a cluster of make up's (31000-31999): Docker tasks
 # publish theirs on the host.

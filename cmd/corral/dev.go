@@ -24,6 +24,7 @@ import (
 	"corral/internal/localpg"
 	"corral/kernel/agent"
 	"corral/kernel/agent/docker"
+	"corral/kernel/dnsserver"
 	"corral/kernel/master"
 )
 
@@ -39,13 +40,14 @@ type devOptions struct {
 	agentPort    int
 	servicesPort int
 	jobsPort     int
+	dnsPort      int    // 0: no DNS
 	taskPorts    string // "lo-hi", split evenly among the agents
 	secure       bool
 	insecure     bool
 }
 
 func devCommand() *command {
-	o := devOptions{dir: ".corral", pgPort: 55432, host: "127.0.0.1", port: 5050, agents: 2, agentPort: 5051, servicesPort: 8080, jobsPort: 4400, taskPorts: "31000-31999"}
+	o := devOptions{dir: ".corral", pgPort: 55432, host: "127.0.0.1", port: 5050, agents: 2, agentPort: 5051, servicesPort: 8080, jobsPort: 4400, dnsPort: 8053, taskPorts: "31000-31999"}
 	var logs logFlags
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.StringVar(&o.dir, "dir", o.dir, "state directory: the private Postgres (pg/) and the agents' work dirs (agent-N/); kept between runs")
@@ -58,6 +60,7 @@ func devCommand() *command {
 	fs.IntVar(&o.agentPort, "agent_port", o.agentPort, "port of the first agent; agent N listens on agent_port+N-1")
 	fs.IntVar(&o.servicesPort, "services_port", o.servicesPort, "port of the services framework's Marathon-compatible API")
 	fs.IntVar(&o.jobsPort, "jobs_port", o.jobsPort, "port of the jobs framework's API")
+	fs.IntVar(&o.dnsPort, "dns_port", o.dnsPort, "port (UDP and TCP) of the master's DNS, in Mesos-DNS's names: dig @127.0.0.1 -p 8053 <app>.services.mesos; 0 = no DNS")
 	fs.StringVar(&o.taskPorts, "task_ports", o.taskPorts, "port range tasks get ports from, as lo-hi; split evenly among the agents")
 	fs.BoolVar(&o.secure, "secure", false, "turn on TLS, authentication and ACLs: a local CA, certificates, credentials and ACLs are made once under --dir/secure, and the operator's credential is printed")
 	fs.BoolVar(&o.insecure, "insecure", false, "allow --host beyond loopback without --secure (anyone who reaches the ports can then run commands as the agents' users)")
@@ -87,6 +90,9 @@ func (o devOptions) validate() error {
 		if p <= 0 || p > 65535 {
 			errs = append(errs, fmt.Errorf("%s: %d is not a TCP port", name, p))
 		}
+	}
+	if o.dnsPort < 0 || o.dnsPort > 65535 {
+		errs = append(errs, fmt.Errorf("dns_port: %d is not a port (0 for no DNS)", o.dnsPort))
 	}
 	if o.agents < 1 || o.agents > 16 {
 		errs = append(errs, fmt.Errorf("agents: want 1 to 16, got %d", o.agents))
@@ -181,6 +187,14 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 		}
 		l.Close()
 	}
+	if o.dnsPort != 0 {
+		pc, l, err := dnsserver.Listen(o.listen(o.dnsPort))
+		if err != nil {
+			return fmt.Errorf("dns: port %d is taken (is another corral dev running? --dns_port 0 turns DNS off): %w", o.dnsPort, err)
+		}
+		pc.Close()
+		l.Close()
+	}
 
 	var sec *devTrust
 	if o.secure {
@@ -242,6 +256,9 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 	masterURL := o.url(o.port)
 	mcfg := master.DefaultConfig()
 	mcfg.Listen, mcfg.Advertise, mcfg.DB = o.listen(o.port), masterURL, db
+	if o.dnsPort != 0 {
+		mcfg.DNSListen = o.listen(o.dnsPort)
+	}
 	mcfg.Trust = sec.trust("", mcfg.Listen, masterURL)
 	if sec != nil {
 		mcfg.SecretsKey = sec.files.SecretsKey
@@ -357,16 +374,21 @@ func runDev(ctx context.Context, stopSignals func(), o devOptions, log *slog.Log
 		if pg != nil {
 			pgLine += "  (data in " + filepath.Join(dir, "pg") + ")"
 		}
+		dnsLine := "off (--dns_port)"
+		if o.dnsPort != 0 {
+			dnsLine = fmt.Sprintf("%s   (dig @%s -p %d hello.services.mesos)", o.listen(o.dnsPort), o.advertiseHost(), o.dnsPort)
+		}
 		fmt.Fprintf(out, `
 corral dev is up
   console   %s/
   services  %s   (Marathon API: /v2/apps)
   jobs      %s   (jobs API: /v1/jobs; Chronos: /v1/scheduler)
   agents    %s
+  dns       %s
   postgres  %s
 Ctrl-C stops everything.
 
-`, masterURL, o.url(o.servicesPort), o.url(o.jobsPort), strings.Join(agentURLs, ", "), pgLine)
+`, masterURL, o.url(o.servicesPort), o.url(o.jobsPort), strings.Join(agentURLs, ", "), dnsLine, pgLine)
 		sec.explain(out, o)
 	} else if ctx.Err() == nil {
 		log.Warn("the cluster is not complete yet", "err", err)

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"corral/internal/localpg"
 )
 
@@ -44,7 +46,7 @@ func TestDevKeepsStateAcrossRestarts(t *testing.T) {
 	}
 	// Task ports away from the ranges other tests' agents use.
 	o := devOptions{dir: filepath.Join(dir, "state"), host: "127.0.0.1", agents: 2, taskPorts: "39000-39199",
-		pgPort: devFreePorts(t, 1), port: devFreePorts(t, 1), agentPort: devFreePorts(t, 2), servicesPort: devFreePorts(t, 1), jobsPort: devFreePorts(t, 1)}
+		pgPort: devFreePorts(t, 1), port: devFreePorts(t, 1), agentPort: devFreePorts(t, 2), servicesPort: devFreePorts(t, 1), jobsPort: devFreePorts(t, 1), dnsPort: devFreePorts(t, 1)}
 	pids := filepath.Join(dir, "pids")
 	// The app's tasks run as nobody (corral dev's frameworks run as root
 	// here): they may append to the file, nothing more.
@@ -63,6 +65,22 @@ func TestDevKeepsStateAcrossRestarts(t *testing.T) {
 	devPost(t, svc+"/v2/apps", app, http.StatusCreated)
 	devPost(t, jb+"/v1/jobs", `{"name": "nightly", "command": "echo hi", "schedule": "@daily"}`, http.StatusCreated)
 	devWaitHealthy(t, svc, "/smoke", 2)
+	// The master's DNS names the app's two tasks.
+	dnsAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(o.dnsPort))
+	var srvs []dns.RR
+	deadline := time.Now().Add(30 * time.Second)
+	for len(srvs) != 2 && time.Now().Before(deadline) {
+		in, _, err := new(dns.Client).Exchange(new(dns.Msg).SetQuestion("_smoke._tcp.services.mesos.", dns.TypeSRV), dnsAddr)
+		if err == nil {
+			srvs = in.Answer
+		}
+		if len(srvs) != 2 {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if len(srvs) != 2 {
+		t.Errorf("SRV _smoke._tcp.services.mesos at %s = %v; want the app's 2 tasks", dnsAddr, srvs)
+	}
 	stop()
 
 	started := devReadPIDs(t, pids)
@@ -74,7 +92,7 @@ func TestDevKeepsStateAcrossRestarts(t *testing.T) {
 			t.Errorf("task process %d still runs after corral dev stopped (kill 0: %v)", pid, err)
 		}
 	}
-	for _, p := range []int{o.pgPort, o.port, o.servicesPort, o.jobsPort, o.agentPort, o.agentPort + 1} {
+	for _, p := range []int{o.pgPort, o.port, o.servicesPort, o.jobsPort, o.agentPort, o.agentPort + 1, o.dnsPort} {
 		if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)), time.Second); err == nil {
 			c.Close()
 			t.Errorf("port %d still accepts connections after corral dev stopped", p)

@@ -4,10 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"corral/internal/lead"
 	"corral/internal/zkelect"
+	"corral/kernel/dnsrec"
 	"corral/kernel/master"
 )
 
@@ -38,6 +40,9 @@ func masterCommand() *command {
 	fs.StringVar(&cfg.Weights, "weights", cfg.Weights, "initial role weights, e.g. 'prod=2,dev=0.5'")
 	fs.Float64Var(&cfg.MinAllocatableCPUs, "min_allocatable_cpus", cfg.MinAllocatableCPUs, "offer an agent only with at least this many free cpus (or min mem)")
 	fs.Float64Var(&cfg.MinAllocatableMem, "min_allocatable_mem", cfg.MinAllocatableMem, "offer an agent only with at least this much free mem in MB (or min cpus)")
+	fs.StringVar(&cfg.DNSListen, "dns_listen", cfg.DNSListen, "address (host:port) to serve DNS on, UDP and TCP, in Mesos-DNS's names (web-group.services.mesos); empty serves none. Only the leading master answers, a standby says SERVFAIL: give resolvers every master")
+	fs.Var(domainFlag{&cfg.DNSDomain}, "dns_domain", "the zone DNS serves (any case, final dot optional); names outside it are refused")
+	durationVar(fs, &cfg.DNSTTL, "dns_ttl", "time to live of DNS records: how long resolvers may keep an answer (records follow the cluster within a second)")
 	var zkURL string
 	fs.StringVar(&zkURL, "zk", "", "ZooKeeper URL of the masters' election, e.g. zk://h1:2181,h2:2181,h3:2181/corral; empty: this master always leads")
 	zkSession := 10 * time.Second
@@ -103,4 +108,23 @@ func masterCommand() *command {
 		return m.Run(ctx)
 	}
 	return c
+}
+
+// domainFlag is a DNS domain flag: lower-cased, without the final dot.
+type domainFlag struct{ d *string }
+
+func (f domainFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return *f.d
+}
+
+func (f domainFlag) Set(s string) error {
+	d := strings.TrimSuffix(strings.ToLower(s), ".")
+	if err := dnsrec.CheckDomain(d); err != nil {
+		return err
+	}
+	*f.d = d
+	return nil
 }
