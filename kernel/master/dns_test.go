@@ -1,6 +1,8 @@
 package master
 
 import (
+	"encoding/json"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,8 +60,9 @@ func answer(t *testing.T, network, server, name string, qtype uint16) string {
 func waitAnswer(t *testing.T, server, name string, qtype uint16, want string) {
 	t.Helper()
 	var got string
+	done := false
 	defer func() {
-		if t.Failed() {
+		if !done {
 			t.Logf("last answer to %s %s: %q; want %q", dns.TypeToString[qtype], name, got, want)
 		}
 	}()
@@ -67,6 +70,7 @@ func waitAnswer(t *testing.T, server, name string, qtype uint16, want string) {
 		got = answer(t, "udp", server, name, qtype)
 		return got == want && answer(t, "tcp", server, name, qtype) == want
 	})
+	done = true
 }
 
 // TestDNSFollowsTasks: the leading master's DNS names a task once it runs
@@ -117,6 +121,7 @@ func TestDNSFollowsTasks(t *testing.T) {
 		waitAnswer(t, addr, name, dns.TypeSRV, want)
 	}
 	waitAnswer(t, addr, web+".slave.mesos", dns.TypeA, "NOERROR 127.0.0.1")
+	checkMesosDNSState(t, tm.url, f.id, a.id)
 	waitAnswer(t, addr, "_web-group._tcp."+fw, dns.TypeA, "NOERROR") // NODATA
 	waitAnswer(t, addr, "example.com", dns.TypeA, "REFUSED")
 
@@ -142,4 +147,105 @@ func TestDNSOnlyTheLeaderAnswers(t *testing.T) {
 	z.elect(1)
 	waitAnswer(t, addrs[1], "leader.mesos", dns.TypeA, "NOERROR 127.0.0.1")
 	waitAnswer(t, addrs[0], "leader.mesos", dns.TypeA, "SERVFAIL")
+}
+
+// mesosDNSState is what Mesos-DNS reads of the leader's v0 /master/state
+// (records/state/state.go in mesosphere/mesos-dns).
+type mesosDNSState struct {
+	Leader     string `json:"leader"`
+	Frameworks []struct {
+		Name  string `json:"name"`
+		Tasks []struct {
+			ID       string `json:"id"`
+			Name     string `json:"name"`
+			SlaveID  string `json:"slave_id"`
+			State    string `json:"state"`
+			Statuses []struct {
+				State string `json:"state"`
+			} `json:"statuses"`
+			Resources struct {
+				Ports string `json:"ports"`
+			} `json:"resources"`
+			Discovery struct {
+				Name  string `json:"name"`
+				Ports struct {
+					Ports []struct {
+						Number   int    `json:"number"`
+						Name     string `json:"name"`
+						Protocol string `json:"protocol"`
+					} `json:"ports"`
+				} `json:"ports"`
+			} `json:"discovery"`
+		} `json:"tasks"`
+	} `json:"frameworks"`
+	Slaves []struct {
+		ID  string `json:"id"`
+		PID string `json:"pid"`
+	} `json:"slaves"`
+}
+
+// checkMesosDNSState reads each of the master's Mesos-DNS endpoints as
+// Mesos-DNS does and checks that they hold what it needs for framework
+// fid's tasks web-1 (ports 31000-31001) and db-1 (DiscoveryInfo "db") on
+// agent aid.
+func checkMesosDNSState(t *testing.T, url, fid, aid string) {
+	t.Helper()
+	for _, path := range []string{"/master/state", "/master/state.json", "/state.json", "/state"} {
+		resp, body := as(t, "", "", "GET", url+path, nil, "")
+		var st mesosDNSState
+		if err := json.Unmarshal([]byte(body), &st); resp.StatusCode != 200 || err != nil {
+			t.Fatalf("GET %s = %d %v", path, resp.StatusCode, err)
+		}
+		// Mesos-DNS takes the leader's IP address from its pid, and
+		// panics on a host name.
+		if pid, ok := strings.CutPrefix(st.Leader, "master@"); !ok || !isIPPort(pid) {
+			t.Errorf("%s: leader %q; want master@<ip>:<port>", path, st.Leader)
+		}
+		if len(st.Slaves) != 1 || st.Slaves[0].ID != aid || !isIPPort(strings.TrimPrefix(st.Slaves[0].PID, "slave(1)@")) {
+			t.Errorf("%s: slaves %+v; want agent %s with pid slave(1)@<ip>:<port>", path, st.Slaves, aid)
+		}
+		if len(st.Frameworks) != 1 || st.Frameworks[0].Name != "Test.Frame_work" || len(st.Frameworks[0].Tasks) != 2 {
+			t.Fatalf("%s: frameworks %+v; want Test.Frame_work with 2 tasks", path, st.Frameworks)
+		}
+		for _, tk := range st.Frameworks[0].Tasks {
+			if tk.SlaveID != aid || tk.State != "TASK_RUNNING" || len(tk.Statuses) == 0 || tk.Statuses[0].State != "TASK_RUNNING" {
+				t.Errorf("%s: task %+v; want TASK_RUNNING on %s with a TASK_RUNNING status", path, tk, aid)
+			}
+			switch tk.ID {
+			case "web-1":
+				if tk.Name != "web.group" || !slices.Equal(mesosDNSPorts(tk.Resources.Ports), []string{"31000", "31001"}) || tk.Discovery.Name != "" {
+					t.Errorf("%s: task web-1 %+v; want name web.group, ports [31000-31001], no discovery", path, tk)
+				}
+			case "db-1":
+				d := tk.Discovery
+				if d.Name != "db" || len(d.Ports.Ports) != 1 || d.Ports.Ports[0].Number != 31005 || d.Ports.Ports[0].Name != "pg" || d.Ports.Ports[0].Protocol != "tcp" {
+					t.Errorf("%s: task db-1 discovery %+v; want db with port 31005 pg tcp", path, d)
+				}
+			}
+		}
+	}
+}
+
+// mesosDNSPorts expands a v0 ports string, "[31000-31001, 31005-31005]",
+// as Mesos-DNS does (state.Resources.Ports).
+func mesosDNSPorts(s string) []string {
+	var out []string
+	inner, _, _ := strings.Cut(strings.TrimPrefix(s, "["), "]")
+	for _, r := range strings.Split(inner, ",") {
+		lo, hi, _ := strings.Cut(strings.TrimSpace(r), "-")
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		if err1 != nil || err2 != nil {
+			return append(out, "unparsable: "+r)
+		}
+		for p := a; p <= b; p++ {
+			out = append(out, strconv.Itoa(p))
+		}
+	}
+	return out
+}
+
+func isIPPort(s string) bool {
+	_, err := netip.ParseAddrPort(s)
+	return err == nil
 }

@@ -2,18 +2,21 @@ package master
 
 import (
 	"context"
-	"corral/internal/acl"
 	"encoding/json"
+	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"corral/internal/acl"
 	"corral/internal/edge"
 	"corral/kernel/internal/agentproto"
 	"corral/kernel/master/internal/core"
+	"corral/kernel/mesos"
 )
 
 func (m *Master) routes() http.Handler {
@@ -176,14 +179,53 @@ type (
 
 func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
 	var st State
-	if err := m.do(r.Context(), func(c *core.Core) { st = c.Snapshot(time.Now()) }); err != nil {
+	var discovery map[string]map[string]*mesos.DiscoveryInfo
+	if err := m.do(r.Context(), func(c *core.Core) { st, discovery = c.Snapshot(time.Now()), c.TaskDiscovery() }); err != nil {
 		writeError(w, r, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 		return
 	}
-	st.Version, st.ID, st.Leader, st.LeaderInfo = m.cfg.Version, m.runID, m.info.PID, m.info
+	st.Version, st.ID, st.Leader, st.LeaderInfo = m.cfg.Version, m.runID, m.leaderPID(), m.info
 	st.StartTime, st.ElectedTime, st.Hostname = secs(m.startedAt), secs(m.startedAt), m.info.Hostname
 	m.visible(r, &st)
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, withDiscovery(st, discovery))
+}
+
+// leaderPID is /state's "leader": the master's pid with its IP address
+// where it has one, as Mesos' is (Mesos-DNS reads the leader's address
+// from it and accepts no host name).
+func (m *Master) leaderPID() string {
+	if a := m.info.Address; a != nil && a.IP != "" {
+		return "master@" + net.JoinHostPort(a.IP, strconv.Itoa(int(m.info.Port)))
+	}
+	return m.info.PID
+}
+
+// stateBody is the body of GET /state: State, its current tasks with
+// their DiscoveryInfo as Mesos' v0 "discovery" (Mesos-DNS reads it).
+type stateBody struct {
+	State
+	Frameworks []frameworkBody `json:"frameworks"`
+}
+
+type frameworkBody struct {
+	FrameworkState
+	Tasks []taskBody `json:"tasks"`
+}
+
+type taskBody struct {
+	TaskState
+	Discovery *mesos.DiscoveryInfo `json:"discovery,omitempty"`
+}
+
+func withDiscovery(st State, discovery map[string]map[string]*mesos.DiscoveryInfo) stateBody {
+	b := stateBody{State: st, Frameworks: make([]frameworkBody, len(st.Frameworks))}
+	for i, f := range st.Frameworks {
+		b.Frameworks[i] = frameworkBody{FrameworkState: f, Tasks: make([]taskBody, len(f.Tasks))}
+		for j, t := range f.Tasks {
+			b.Frameworks[i].Tasks[j] = taskBody{TaskState: t, Discovery: discovery[f.ID][t.ID]}
+		}
+	}
+	return b
 }
 
 func secs(t time.Time) float64 {

@@ -62,3 +62,21 @@ func (c *Core) Discovery() Discovery {
 	}
 	return d
 }
+
+// TaskDiscovery returns the DiscoveryInfo of the tasks that have one, by
+// framework id and task id: what /state adds to its tasks.
+func (c *Core) TaskDiscovery() map[string]map[string]*mesos.DiscoveryInfo {
+	out := map[string]map[string]*mesos.DiscoveryInfo{}
+	for _, f := range c.frameworks {
+		for _, t := range f.tasks {
+			if t.info.Discovery == nil {
+				continue
+			}
+			if out[f.id] == nil {
+				out[f.id] = map[string]*mesos.DiscoveryInfo{}
+			}
+			out[f.id][t.info.TaskID.Value] = t.info.Discovery
+		}
+	}
+	return out
+}
