@@ -115,11 +115,13 @@ func (m *Master) feedDNS(ctx context.Context) {
 func (m *Master) dnsState(ctx context.Context, hosts *hostCache, d core.Discovery, now time.Time) dnsrec.State {
 	st := dnsrec.State{Serial: uint32(now.Unix()), Agents: make([]dnsrec.Agent, 0, len(d.Agents)),
 		Frameworks: make([]dnsrec.Framework, 0, len(d.Frameworks))}
-	u, _ := url.Parse(m.url)
-	st.Leader = dnsrec.Host{Addrs: hosts.addrs(ctx, u.Hostname(), now), Port: uint16(m.info.Port)}
-	if ip := m.info.Address.IP; ip != "" {
-		st.Leader.Addrs = hosts.addrs(ctx, ip, now)
+	// The address New found for the advertised host, else the host.
+	leader := m.info.Address.IP
+	if leader == "" {
+		u, _ := url.Parse(m.url)
+		leader = u.Hostname()
 	}
+	st.Leader = dnsrec.Host{Addrs: hosts.addrs(ctx, leader, now), Port: uint16(m.info.Port)}
 	// ns1 is where this server listens, or, listening on every address,
 	// the master's own.
 	st.NS = st.Leader.Addrs

@@ -1,7 +1,10 @@
 package master
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -248,4 +251,37 @@ func mesosDNSPorts(s string) []string {
 func isIPPort(s string) bool {
 	_, err := netip.ParseAddrPort(s)
 	return err == nil
+}
+
+// TestHostCache: IP addresses are themselves; names are looked up once
+// per hostTTL, failures once per hostNegativeTTL.
+func TestHostCache(t *testing.T) {
+	calls := map[string]int{}
+	h := newHostCache(func(_ context.Context, host string) ([]netip.Addr, error) {
+		calls[host]++
+		if host == "agent.example" {
+			return []netip.Addr{netip.MustParseAddr("::ffff:10.0.0.7")}, nil
+		}
+		return nil, errors.New("no such host")
+	})
+	now := time.Unix(1_000_000, 0)
+	for _, c := range []struct {
+		host  string
+		at    time.Duration
+		want  string
+		calls int
+	}{
+		{"10.0.0.9", 0, "[10.0.0.9]", 0},
+		{"agent.example", 0, "[::ffff:10.0.0.7]", 1},
+		{"agent.example", hostTTL - time.Second, "[::ffff:10.0.0.7]", 1},
+		{"agent.example", hostTTL, "[::ffff:10.0.0.7]", 2},
+		{"gone.example", 0, "[]", 1},
+		{"gone.example", hostNegativeTTL - time.Second, "[]", 1},
+		{"gone.example", hostNegativeTTL, "[]", 2},
+	} {
+		got := fmt.Sprint(h.addrs(t.Context(), c.host, now.Add(c.at)))
+		if got != c.want || calls[c.host] != c.calls {
+			t.Errorf("addrs(%s) at +%v = %s after %d lookups; want %s after %d", c.host, c.at, got, calls[c.host], c.want, c.calls)
+		}
+	}
 }
