@@ -75,3 +75,29 @@ func TestDefaultConfigBoundsOffersAndStreams(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigValidateDNS(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		edit    func(*Config)
+		wantErr string // "" = valid
+	}{
+		{"off", func(c *Config) {}, ""},
+		{"on", func(c *Config) { c.DNSListen, c.DNSDomain = ":8053", "corral.example" }, ""},
+		{"no port", func(c *Config) { c.DNSListen = "127.0.0.1" }, "dns_listen"},
+		{"upper-case domain", func(c *Config) { c.DNSDomain = "Mesos" }, "dns_domain"},
+		{"empty domain", func(c *Config) { c.DNSDomain = "" }, "dns_domain"},
+		{"TTL under a second", func(c *Config) { c.DNSTTL = 500 * time.Millisecond }, "dns_ttl"},
+	} {
+		cfg := DefaultConfig()
+		cfg.DB = "postgres://x"
+		tc.edit(&cfg)
+		err := cfg.Validate()
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%s: Validate() = %v; want nil", tc.name, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%s: Validate() = %v; want an error naming %s", tc.name, err, tc.wantErr)
+		}
+	}
+}
