@@ -966,6 +966,7 @@ func (s *Service) appVersion(w http.ResponseWriter, r *http.Request, id, version
 	}
 	var a app.App
 	if json.Unmarshal(spec, &a) == nil {
+		a.Normalize() // stored before fields with defaults were added
 		writeJSON(w, http.StatusOK, a)
 		return
 	}

@@ -253,6 +253,7 @@ func (c *core) rollback(d *deployment, now time.Time) (*commit, *deployment, err
 		if err := json.Unmarshal(prev, &a); err != nil {
 			return nil, nil, fmt.Errorf("previous definition of %s unreadable: %w", id, err)
 		}
+		a.Normalize()
 		act := actionRestart
 		if cur := c.apps[id]; cur != nil && app.ConfigEqual(cur.app, a) {
 			act = actionScale

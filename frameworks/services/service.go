@@ -348,6 +348,10 @@ func (s *Service) loadOnce(ctx context.Context) error {
 		if err := json.Unmarshal(r.Spec, &a); err != nil {
 			return fmt.Errorf("app %s: stored definition unreadable: %w", r.ID, err)
 		}
+		// Stored apps were normalized; this gives the fields added to the
+		// format since (upgradeStrategy.progressDeadlineSeconds...) their
+		// defaults, so that the app compares equal to itself sent again.
+		a.Normalize()
 		as := &appState{app: a, rejections: map[string]rejection{}}
 		if d, ok := delays[r.ID]; ok {
 			as.backoff = plan.Backoff{Failures: d.Failures, LastFailure: d.LastFailure}

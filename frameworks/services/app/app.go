@@ -55,6 +55,11 @@ type App struct {
 
 	Constraints  []Constraint
 	HealthChecks []HealthCheck
+	// ReadinessChecks gate deployments: a new instance counts as ready
+	// (towards the upgrade strategy and the deployment's progress) only
+	// once its check has answered one of HTTPStatusCodesForReady. At most
+	// one, as in Marathon.
+	ReadinessChecks []ReadinessCheck
 
 	UpgradeStrategy UpgradeStrategy
 
@@ -88,7 +93,6 @@ type App struct {
 	Container             json.RawMessage // object
 	Executor              string
 	AcceptedResourceRoles []string
-	ReadinessChecks       json.RawMessage // array
 	IPAddress             json.RawMessage // object
 	Networks              json.RawMessage // array
 	Residency             json.RawMessage // object
@@ -151,6 +155,40 @@ func (a App) PortCount() int {
 		return len(d.HostPorts())
 	}
 	return len(a.PortDefinitions)
+}
+
+// PortNames returns the names of the app's host ports, in the order
+// PortCount counts them ("" for an unnamed one): the port definitions'
+// names, or for a Docker container on a bridge or container network the
+// names of the port mappings that publish a host port.
+func (a App) PortNames() []string {
+	var out []string
+	if d := DockerOf(a); d != nil && d.Network != NetworkHost {
+		for _, m := range d.PortMappings {
+			if m.HostPort != nil {
+				out = append(out, m.Name)
+			}
+		}
+		return out
+	}
+	for _, pd := range a.PortDefinitions {
+		out = append(out, pd.Name)
+	}
+	return out
+}
+
+// PortIndex returns the index among the app's host ports (see PortNames)
+// of the port named name, and false when no port has that name.
+func (a App) PortIndex(name string) (int, bool) {
+	if name == "" {
+		return 0, false
+	}
+	for i, n := range a.PortNames() {
+		if n == name {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // Artifact is one entry of an app's fetch (Marathon's artifact.raml): a
@@ -249,9 +287,36 @@ type Command struct {
 // UpgradeStrategy bounds a rolling deployment: at least
 // MinimumHealthCapacity × instances healthy tasks at all times, and at most
 // (1 + MaximumOverCapacity) × instances tasks. Both are in [0, 1].
+//
+// ProgressDeadlineSeconds and AutoRollback are corral's additions, with
+// the meaning of Nomad's update.progress_deadline and auto_revert. A
+// deployment of the app fails once it has made no progress (no new
+// instance became ready, no instance it removes terminated) for
+// ProgressDeadlineSeconds; 0 lets it run until it succeeds or is stopped,
+// as Marathon's deployments do. With AutoRollback, a failed deployment
+// is followed by one that returns the app to its previous definition,
+// within this same upgrade strategy.
 type UpgradeStrategy struct {
-	MinimumHealthCapacity float64 `json:"minimumHealthCapacity"`
-	MaximumOverCapacity   float64 `json:"maximumOverCapacity"`
+	MinimumHealthCapacity   float64 `json:"minimumHealthCapacity"`
+	MaximumOverCapacity     float64 `json:"maximumOverCapacity"`
+	ProgressDeadlineSeconds float64 `json:"progressDeadlineSeconds"`
+	AutoRollback            bool    `json:"autoRollback"`
+}
+
+// ReadinessCheck is Marathon's readiness check: an HTTP(S) GET of Path on
+// the task's port named PortName, every IntervalSeconds, each cut off
+// after TimeoutSeconds, until it answers one of HTTPStatusCodesForReady.
+// With PreserveLastResponse the last answer (status, content type, body)
+// is kept in the app's readinessCheckResults.
+type ReadinessCheck struct {
+	Name                    string
+	Protocol                string // ProtocolHTTP or ProtocolHTTPS
+	Path                    string
+	PortName                string
+	IntervalSeconds         int
+	TimeoutSeconds          int
+	HTTPStatusCodesForReady []int
+	PreserveLastResponse    bool
 }
 
 // UnreachableStrategy says what happens to a task on an unreachable agent:
@@ -295,7 +360,10 @@ const (
 	DefaultMaxLaunchDelaySeconds = 300.0
 	DefaultMinimumHealthCapacity = 1.0
 	DefaultMaximumOverCapacity   = 1.0
-	DefaultKillSelection         = KillYoungestFirst
+	// DefaultProgressDeadlineSeconds is Nomad's progress_deadline: ten
+	// minutes without a new instance becoming ready fail a deployment.
+	DefaultProgressDeadlineSeconds = 600.0
+	DefaultKillSelection           = KillYoungestFirst
 
 	DefaultHealthCheckProtocol     = ProtocolHTTP
 	DefaultHealthCheckPath         = "/"
@@ -304,20 +372,43 @@ const (
 	DefaultTimeoutSeconds          = 20
 	DefaultMaxConsecutiveFailures  = 3
 	DefaultHealthCheckDelaySeconds = 15
+
+	// Readiness checks: Marathon's defaults.
+	DefaultReadinessCheckName     = "readinessCheck"
+	DefaultReadinessCheckPath     = "/"
+	DefaultReadinessCheckPortName = "http-api"
+	DefaultReadinessInterval      = 30
+	DefaultReadinessTimeout       = 10
 )
+
+// DefaultHTTPStatusCodesForReady are the status codes that make a task
+// ready when a readiness check names none.
+var DefaultHTTPStatusCodesForReady = []int{200}
 
 // given records presence: bit i of top is field i of the fields table; the
 // other masks are per nested object. A given is never modified once
 // attached to an App, so copies of an App may share it.
 type given struct {
 	top     uint64
-	upgrade uint8    // upgradeMin, upgradeMax
+	upgrade uint8    // upgradeMin, upgradeMax, upgradeDeadline
 	hc      []uint16 // per health check: hcGrace...
+	rc      []uint8  // per readiness check: rcName...
 }
 
 const (
 	upgradeMin = 1 << iota
 	upgradeMax
+	upgradeDeadline
+)
+
+const (
+	rcName = 1 << iota
+	rcPath
+	rcPortName
+	rcInterval
+	rcTimeout
+	rcCodes
+	rcProtocol
 )
 
 const (
@@ -364,6 +455,17 @@ func (a *App) hasUpgrade(bit uint8, nonZero bool) bool {
 	}
 }
 
+func (a *App) hasRC(i int, bit uint8, nonZero bool) bool {
+	switch {
+	case a.normalized:
+		return true
+	case a.given != nil && i < len(a.given.rc):
+		return a.given.rc[i]&bit != 0
+	default:
+		return nonZero
+	}
+}
+
 func (a *App) hasHC(i int, bit uint16, nonZero bool) bool {
 	switch {
 	case a.normalized:
@@ -380,7 +482,8 @@ func (a *App) hasHC(i int, bit uint16, nonZero bool) bool {
 //
 //   - instances 1, cpus 1, mem 128, disk 0, backoffSeconds 1,
 //     backoffFactor 1.15, maxLaunchDelaySeconds 300 (see
-//     DefaultMaxLaunchDelaySeconds), upgradeStrategy {1, 1} field by field,
+//     DefaultMaxLaunchDelaySeconds), upgradeStrategy {1, 1} field by field
+//     with progressDeadlineSeconds 600 and autoRollback false,
 //     killSelection YOUNGEST_FIRST, unreachableStrategy {0, 0};
 //   - no portDefinitions and no ports: one port {port 0, "tcp"}; an
 //     explicit empty list stays empty; a port without protocol gets "tcp"
@@ -389,6 +492,9 @@ func (a *App) hasHC(i int, bit uint16, nonZero bool) bool {
 //     portIndex 0 when a port-based check has neither port nor portIndex,
 //     gracePeriodSeconds 300, intervalSeconds 60, timeoutSeconds 20,
 //     maxConsecutiveFailures 3, delaySeconds 15;
+//   - readiness checks: Marathon's defaults, name "readinessCheck",
+//     protocol HTTP, path "/", portName "http-api", intervalSeconds 30,
+//     timeoutSeconds 10, httpStatusCodesForReady [200];
 //   - id through CanonicalID; dependencies made absolute, a relative one
 //     ("db") being resolved against the app's parent group as Marathon
 //     does; args [] becomes nil (no args).
@@ -428,6 +534,9 @@ func (a *App) Normalize() {
 	if !a.hasUpgrade(upgradeMax, a.UpgradeStrategy.MaximumOverCapacity != 0) {
 		a.UpgradeStrategy.MaximumOverCapacity = DefaultMaximumOverCapacity
 	}
+	if !a.hasUpgrade(upgradeDeadline, a.UpgradeStrategy.ProgressDeadlineSeconds != 0) {
+		a.UpgradeStrategy.ProgressDeadlineSeconds = DefaultProgressDeadlineSeconds
+	}
 	if a.KillSelection == "" {
 		a.KillSelection = DefaultKillSelection
 	}
@@ -459,6 +568,14 @@ func (a *App) Normalize() {
 			a.normalizeHealthCheck(i, &hcs[i])
 		}
 		a.HealthChecks = hcs
+	}
+	if a.ReadinessChecks != nil {
+		rcs := make([]ReadinessCheck, len(a.ReadinessChecks))
+		copy(rcs, a.ReadinessChecks)
+		for i := range rcs {
+			a.normalizeReadinessCheck(i, &rcs[i])
+		}
+		a.ReadinessChecks = rcs
 	}
 
 	if a.Dependencies != nil {
@@ -502,6 +619,30 @@ func (a *App) normalizeHealthCheck(i int, hc *HealthCheck) {
 	}
 	if !a.hasHC(i, hcDelay, hc.DelaySeconds != 0) {
 		hc.DelaySeconds = DefaultHealthCheckDelaySeconds
+	}
+}
+
+func (a *App) normalizeReadinessCheck(i int, rc *ReadinessCheck) {
+	if !a.hasRC(i, rcName, rc.Name != "") {
+		rc.Name = DefaultReadinessCheckName
+	}
+	if !a.hasRC(i, rcProtocol, rc.Protocol != "") {
+		rc.Protocol = ProtocolHTTP
+	}
+	if !a.hasRC(i, rcPath, rc.Path != "") {
+		rc.Path = DefaultReadinessCheckPath
+	}
+	if !a.hasRC(i, rcPortName, rc.PortName != "") {
+		rc.PortName = DefaultReadinessCheckPortName
+	}
+	if !a.hasRC(i, rcInterval, rc.IntervalSeconds != 0) {
+		rc.IntervalSeconds = DefaultReadinessInterval
+	}
+	if !a.hasRC(i, rcTimeout, rc.TimeoutSeconds != 0) {
+		rc.TimeoutSeconds = DefaultReadinessTimeout
+	}
+	if !a.hasRC(i, rcCodes, rc.HTTPStatusCodesForReady != nil) {
+		rc.HTTPStatusCodesForReady = append([]int(nil), DefaultHTTPStatusCodesForReady...)
 	}
 }
 

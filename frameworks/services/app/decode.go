@@ -322,7 +322,7 @@ var fields = [numFields]field{
 		func(dst, src *App) { dst.Executor = src.Executor }},
 	fAcceptedResourceRoles: {"acceptedResourceRoles", func(d *decoder, p string, r json.RawMessage, a *App) { a.AcceptedResourceRoles, _ = d.strings(p, r) },
 		func(dst, src *App) { dst.AcceptedResourceRoles = src.AcceptedResourceRoles }},
-	fReadinessChecks: {"readinessChecks", func(d *decoder, p string, r json.RawMessage, a *App) { a.ReadinessChecks, _ = d.raw(p, r, '[') },
+	fReadinessChecks: {"readinessChecks", (*decoder).readinessChecks,
 		func(dst, src *App) { dst.ReadinessChecks = src.ReadinessChecks }},
 	fIPAddress: {"ipAddress", func(d *decoder, p string, r json.RawMessage, a *App) { a.IPAddress, _ = d.raw(p, r, '{') },
 		func(dst, src *App) { dst.IPAddress = src.IPAddress }},
@@ -854,8 +854,10 @@ func (d *decoder) upgradeStrategy(path string, raw json.RawMessage, a *App) {
 	}
 	us := &a.UpgradeStrategy
 	seen := d.each(path, obj, map[string]func(string, json.RawMessage){
-		"minimumHealthCapacity": func(q string, r json.RawMessage) { us.MinimumHealthCapacity, _ = d.float(q, r) },
-		"maximumOverCapacity":   func(q string, r json.RawMessage) { us.MaximumOverCapacity, _ = d.float(q, r) },
+		"minimumHealthCapacity":   func(q string, r json.RawMessage) { us.MinimumHealthCapacity, _ = d.float(q, r) },
+		"maximumOverCapacity":     func(q string, r json.RawMessage) { us.MaximumOverCapacity, _ = d.float(q, r) },
+		"progressDeadlineSeconds": func(q string, r json.RawMessage) { us.ProgressDeadlineSeconds, _ = d.float(q, r) },
+		"autoRollback":            func(q string, r json.RawMessage) { us.AutoRollback, _ = d.bool(q, r) },
 	})
 	if seen["minimumHealthCapacity"] {
 		a.given.upgrade |= upgradeMin
@@ -863,6 +865,59 @@ func (d *decoder) upgradeStrategy(path string, raw json.RawMessage, a *App) {
 	if seen["maximumOverCapacity"] {
 		a.given.upgrade |= upgradeMax
 	}
+	if seen["progressDeadlineSeconds"] {
+		a.given.upgrade |= upgradeDeadline
+	}
+}
+
+func (d *decoder) readinessChecks(path string, raw json.RawMessage, a *App) {
+	elems, ok := d.array(path, raw)
+	if !ok {
+		return
+	}
+	a.ReadinessChecks = make([]ReadinessCheck, 0, len(elems))
+	a.given.rc = make([]uint8, len(elems))
+	for i, e := range elems {
+		p := fmt.Sprintf("%s(%d)", path, i)
+		var rc ReadinessCheck
+		if obj, ok := d.object(p, e); ok {
+			a.given.rc[i] = d.readinessCheck(p, obj, &rc)
+		}
+		a.ReadinessChecks = append(a.ReadinessChecks, rc)
+	}
+}
+
+func (d *decoder) readinessCheck(path string, obj map[string]json.RawMessage, rc *ReadinessCheck) uint8 {
+	seen := d.each(path, obj, map[string]func(string, json.RawMessage){
+		"name":            func(q string, r json.RawMessage) { rc.Name, _ = d.str(q, r) },
+		"protocol":        func(q string, r json.RawMessage) { rc.Protocol, _ = d.str(q, r) },
+		"path":            func(q string, r json.RawMessage) { rc.Path, _ = d.str(q, r) },
+		"portName":        func(q string, r json.RawMessage) { rc.PortName, _ = d.str(q, r) },
+		"intervalSeconds": func(q string, r json.RawMessage) { rc.IntervalSeconds, _ = d.int(q, r) },
+		"timeoutSeconds":  func(q string, r json.RawMessage) { rc.TimeoutSeconds, _ = d.int(q, r) },
+		"httpStatusCodesForReady": func(q string, r json.RawMessage) {
+			elems, ok := d.array(q, r)
+			if !ok {
+				return
+			}
+			rc.HTTPStatusCodesForReady = make([]int, 0, len(elems))
+			for i, e := range elems {
+				n, _ := d.int(fmt.Sprintf("%s(%d)", q, i), e)
+				rc.HTTPStatusCodesForReady = append(rc.HTTPStatusCodesForReady, n)
+			}
+		},
+		"preserveLastResponse": func(q string, r json.RawMessage) { rc.PreserveLastResponse, _ = d.bool(q, r) },
+	})
+	var bits uint8
+	for name, bit := range map[string]uint8{
+		"name": rcName, "protocol": rcProtocol, "path": rcPath, "portName": rcPortName,
+		"intervalSeconds": rcInterval, "timeoutSeconds": rcTimeout, "httpStatusCodesForReady": rcCodes,
+	} {
+		if seen[name] {
+			bits |= bit
+		}
+	}
+	return bits
 }
 
 func (d *decoder) unreachable(path string, raw json.RawMessage) (UnreachableStrategy, bool) {

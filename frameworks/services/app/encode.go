@@ -29,7 +29,7 @@ type appJSON struct {
 	MaxLaunchDelaySeconds      float64             `json:"maxLaunchDelaySeconds"`
 	Container                  json.RawMessage     `json:"container"`
 	HealthChecks               []HealthCheck       `json:"healthChecks"`
-	ReadinessChecks            json.RawMessage     `json:"readinessChecks"`
+	ReadinessChecks            []ReadinessCheck    `json:"readinessChecks"`
 	Dependencies               []string            `json:"dependencies"`
 	UpgradeStrategy            UpgradeStrategy     `json:"upgradeStrategy"`
 	Labels                     map[string]string   `json:"labels"`
@@ -85,7 +85,7 @@ func (a App) MarshalJSON() ([]byte, error) {
 		MaxLaunchDelaySeconds:      a.MaxLaunchDelaySeconds,
 		Container:                  a.Container,
 		HealthChecks:               orEmpty(a.HealthChecks),
-		ReadinessChecks:            orRaw(a.ReadinessChecks, "[]"),
+		ReadinessChecks:            orEmpty(a.ReadinessChecks),
 		Dependencies:               orEmpty(a.Dependencies),
 		UpgradeStrategy:            a.UpgradeStrategy,
 		Labels:                     orEmptyMap(a.Labels),
@@ -143,13 +143,6 @@ func envJSON(a App) map[string]any {
 		out[k] = envRef{Secret: name}
 	}
 	return out
-}
-
-func orRaw(r json.RawMessage, empty string) json.RawMessage {
-	if len(r) == 0 {
-		return json.RawMessage(empty)
-	}
-	return r
 }
 
 // MarshalJSON writes the constraint as ["field","OPERATOR"] or, with a
@@ -240,4 +233,19 @@ func (hc HealthCheck) MarshalJSON() ([]byte, error) {
 		out.Command = hc.Command
 	}
 	return json.Marshal(out)
+}
+
+// MarshalJSON writes the readiness check with every field of Marathon's
+// shape.
+func (rc ReadinessCheck) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Name                    string `json:"name"`
+		Protocol                string `json:"protocol"`
+		Path                    string `json:"path"`
+		PortName                string `json:"portName"`
+		IntervalSeconds         int    `json:"intervalSeconds"`
+		TimeoutSeconds          int    `json:"timeoutSeconds"`
+		HTTPStatusCodesForReady []int  `json:"httpStatusCodesForReady"`
+		PreserveLastResponse    bool   `json:"preserveLastResponse"`
+	}{rc.Name, rc.Protocol, rc.Path, rc.PortName, rc.IntervalSeconds, rc.TimeoutSeconds, orEmpty(rc.HTTPStatusCodesForReady), rc.PreserveLastResponse})
 }

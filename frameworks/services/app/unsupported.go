@@ -93,7 +93,7 @@ func (d *decoder) refuseUnsupported(obj map[string]json.RawMessage, a *App) {
 	if len(a.AcceptedResourceRoles) > 0 && !slices.Contains(a.AcceptedResourceRoles, "*") {
 		d.refuse(fAcceptedResourceRoles, "/acceptedResourceRoles", `placing tasks on resources reserved for a role is `+notYet+`: agents offer only unreserved resources; give ["*"] or leave acceptedResourceRoles out`)
 	}
-	if !blank.JSON(a.ReadinessChecks) {
+	if len(a.ReadinessChecks) > 0 {
 		d.refuse(fReadinessChecks, "/readinessChecks", "readiness checking is "+notYet+"; give [] and use healthChecks")
 	}
 	if !blank.JSON(a.IPAddress) {

@@ -52,7 +52,11 @@ func validationError(ds []Detail) *ValidationError {
 //     [0, MaxInstances];
 //   - /backoffSeconds ≥ 0, /backoffFactor ≥ 1, /maxLaunchDelaySeconds ≥ 0;
 //   - /upgradeStrategy/minimumHealthCapacity and …/maximumOverCapacity in
-//     [0, 1]; /killSelection YOUNGEST_FIRST or OLDEST_FIRST;
+//     [0, 1]; …/progressDeadlineSeconds finite, in [0,
+//     MaxProgressDeadlineSeconds]; /killSelection YOUNGEST_FIRST or
+//     OLDEST_FIRST;
+//   - /readinessChecks: at most one; /readinessChecks(i)/…: see
+//     validateReadinessCheck;
 //   - /unreachableStrategy: both values ≥ 0 and inactive ≤ expunge;
 //   - /taskKillGracePeriodSeconds ≥ 0;
 //   - /portDefinitions(i)/port in 0..65535, non-zero ports and names
@@ -179,8 +183,19 @@ func Validate(a App) *ValidationError {
 	}
 	validateFetch(v, a)
 
+	for i, rc := range a.ReadinessChecks {
+		validateReadinessCheck(v, fmt.Sprintf("/readinessChecks(%d)", i), rc, a)
+	}
+	if len(a.ReadinessChecks) > 1 {
+		v.add("/readinessChecks", fmt.Sprintf("at most one readiness check is supported (got %d)", len(a.ReadinessChecks)))
+	}
+
 	between01(v, "/upgradeStrategy/minimumHealthCapacity", a.UpgradeStrategy.MinimumHealthCapacity)
 	between01(v, "/upgradeStrategy/maximumOverCapacity", a.UpgradeStrategy.MaximumOverCapacity)
+	nonNegative(v, "/upgradeStrategy/progressDeadlineSeconds", a.UpgradeStrategy.ProgressDeadlineSeconds)
+	if d := a.UpgradeStrategy.ProgressDeadlineSeconds; d > MaxProgressDeadlineSeconds && finite(d) {
+		v.add("/upgradeStrategy/progressDeadlineSeconds", fmt.Sprintf("must be at most %d (got %v)", MaxProgressDeadlineSeconds, d))
+	}
 	nonNegative(v, "/backoffSeconds", a.BackoffSeconds)
 	if !finite(a.BackoffFactor) || a.BackoffFactor < 1 {
 		v.add("/backoffFactor", fmt.Sprintf("must be 1 or more (got %v)", a.BackoffFactor))
@@ -404,6 +419,58 @@ func validateConstraint(v *collector, path string, c Constraint) {
 		}
 	default:
 		v.add(path, fmt.Sprintf("unknown operator %q; use one of UNIQUE, CLUSTER, GROUP_BY, LIKE, UNLIKE, MAX_PER, IS", c.Operator))
+	}
+}
+
+// MaxProgressDeadlineSeconds bounds upgradeStrategy.progressDeadlineSeconds
+// at a year, far beyond any deployment, and well within a time.Duration.
+const MaxProgressDeadlineSeconds = 365 * 24 * 3600
+
+// validateReadinessCheck checks one readiness check as Marathon does: a
+// name, protocol HTTP or HTTPS, an absolute path, a portName naming one
+// of the app's ports, timeoutSeconds ≥ 1 and intervalSeconds greater,
+// and at least one status code, each in 100..999 and given once.
+func validateReadinessCheck(v *collector, path string, rc ReadinessCheck, a App) {
+	if rc.Name == "" {
+		v.add(path+"/name", "must not be empty")
+	}
+	if rc.Protocol != ProtocolHTTP && rc.Protocol != ProtocolHTTPS {
+		v.add(path+"/protocol", fmt.Sprintf("must be HTTP or HTTPS (got %q)", rc.Protocol))
+	}
+	if !strings.HasPrefix(rc.Path, "/") {
+		v.add(path+"/path", fmt.Sprintf("must be an absolute path starting with / (got %q)", rc.Path))
+	}
+	if _, ok := a.PortIndex(rc.PortName); !ok {
+		var named []string
+		for _, n := range a.PortNames() {
+			if n != "" {
+				named = append(named, strconv.Quote(n))
+			}
+		}
+		have := "the app names no port"
+		if len(named) > 0 {
+			have = "the app's ports are named " + strings.Join(named, ", ")
+		}
+		v.add(path+"/portName", fmt.Sprintf("no port is named %q (%s)", rc.PortName, have))
+	}
+	if rc.TimeoutSeconds < 1 {
+		v.add(path+"/timeoutSeconds", fmt.Sprintf("must be 1 or more (got %d)", rc.TimeoutSeconds))
+	}
+	if rc.IntervalSeconds <= rc.TimeoutSeconds {
+		v.add(path+"/intervalSeconds", fmt.Sprintf("must be greater than timeoutSeconds (%d) (got %d)", rc.TimeoutSeconds, rc.IntervalSeconds))
+	}
+	if len(rc.HTTPStatusCodesForReady) == 0 {
+		v.add(path+"/httpStatusCodesForReady", "must hold at least one status code")
+	}
+	seen := map[int]bool{}
+	for i, c := range rc.HTTPStatusCodesForReady {
+		switch {
+		case c < 100 || c > 999:
+			v.add(fmt.Sprintf("%s/httpStatusCodesForReady(%d)", path, i), fmt.Sprintf("must be between 100 and 999 (got %d)", c))
+		case seen[c]:
+			v.add(path+"/httpStatusCodesForReady", fmt.Sprintf("status code %d is given more than once", c))
+		}
+		seen[c] = true
 	}
 }
 
