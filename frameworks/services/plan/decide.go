@@ -45,6 +45,11 @@ type Spec struct {
 	// HealthChecked makes an instance of this version ready only once
 	// healthy; otherwise it is ready once running.
 	HealthChecked bool
+	// ReadinessChecked makes an instance of this version ready only once
+	// its readiness check has passed (Instance.ReadinessPassed), on top of
+	// HealthChecked: old instances are killed, and a deployment
+	// progresses, only as new ones pass it.
+	ReadinessChecked bool
 	// KillSelection is YoungestFirst (also when empty) or OldestFirst.
 	KillSelection string
 
@@ -100,7 +105,10 @@ type Instance struct {
 	// TASK_RUNNING, TASK_KILLING, TASK_UNREACHABLE, ...
 	State mesos.TaskState
 	// Healthy is the health check verdict; nil when unknown or unchecked.
-	Healthy                               *bool
+	Healthy *bool
+	// ReadinessPassed is set once the instance's readiness check passed;
+	// it matters only for a ReadinessChecked spec's own instances.
+	ReadinessPassed                       bool
 	StagedAt, StartedAt, UnreachableSince time.Time
 	// Killing is set once a kill was requested.
 	Killing bool
@@ -167,17 +175,23 @@ func clamp(v, lo, hi float64) float64 {
 // Ready reports whether in counts as a ready (serving) instance for s: it is
 // running, no kill was requested, and it is not known to be unhealthy. An
 // instance of s's ConfigVersion with s.HealthChecked must moreover be known
-// healthy. An instance of an older version with unknown health counts as
-// ready, because the planner does not know that version's checks; the caller
-// marks it unready with Healthy = false.
+// healthy, and with s.ReadinessChecked have passed its readiness check. An
+// instance of an older version with unknown health counts as ready,
+// because the planner does not know that version's checks; the caller
+// marks it unready with Healthy = false. Readiness gates only the new
+// version: old instances passed theirs, or had none.
 func Ready(s Spec, in Instance) bool {
 	if in.State != mesos.TaskRunning || in.Killing {
+		return false
+	}
+	isNew := in.ConfigVersion == s.ConfigVersion
+	if isNew && s.ReadinessChecked && !in.ReadinessPassed {
 		return false
 	}
 	if in.Healthy != nil {
 		return *in.Healthy
 	}
-	return !(s.HealthChecked && in.ConfigVersion == s.ConfigVersion)
+	return !(s.HealthChecked && isNew)
 }
 
 // Inactive reports whether an unreachable instance no longer counts at now:
@@ -326,6 +340,9 @@ func Decide(target Spec, instances []Instance, now time.Time) Decision {
 		state := "running"
 		if target.HealthChecked {
 			state = "healthy"
+		}
+		if target.ReadinessChecked {
+			state += " and pass the readiness check"
 		}
 		why = append(why, fmt.Sprintf("waiting for %s to become %s", place.Plural(unready, "new instance"), state))
 	}

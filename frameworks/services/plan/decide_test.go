@@ -41,6 +41,9 @@ func TestDecide(t *testing.T) {
 	oldestFirst := func(s Spec) Spec { s.KillSelection = OldestFirst; return s }
 	healthChecked := func(s Spec) Spec { s.HealthChecked = true; return s }
 	disabled := func(s Spec) Spec { s.UnreachableInactiveAfter, s.UnreachableExpungeAfter = -1, -1; return s }
+	gated := func(s Spec) Spec { s.HealthChecked, s.ReadinessChecked = true, true; return s }
+	healthy := func(in Instance) Instance { return with(in, func(i *Instance) { i.Healthy = yes() }) }
+	passed := func(in Instance) Instance { return with(in, func(i *Instance) { i.ReadinessPassed = true }) }
 
 	r := func(id string, m int) Instance { return running(id, "v2", m) }
 	o := func(id string, m int) Instance { return running(id, "v1", m) }
@@ -98,6 +101,22 @@ func TestDecide(t *testing.T) {
 			launch: 3, kill: []string{"b"}},
 		{name: "upgrade old with unknown health counts as ready", spec: healthChecked(spec(2, "v2", 1, 0.5)),
 			in: []Instance{o("a", 1), o("b", 2)}, launch: 1},
+		{name: "readiness: healthy but not passed is not ready", spec: gated(spec(1, "v2", 1, 1)),
+			in: []Instance{healthy(r("a", 1))}, waiting: "waiting for 1 new instance to become healthy and pass the readiness check"},
+		{name: "readiness: passed and healthy is done", spec: gated(spec(1, "v2", 1, 1)),
+			in: []Instance{passed(healthy(r("a", 1)))}, done: true},
+		{name: "readiness: passed but unhealthy is not ready", spec: gated(spec(1, "v2", 1, 1)),
+			in: []Instance{passed(with(r("a", 1), func(i *Instance) { i.Healthy = no() }))}, waiting: "waiting for 1 new instance"},
+		{name: "readiness: old kept until new pass", spec: gated(spec(2, "v2", 1, 1)),
+			in:      []Instance{o("a", 1), o("b", 2), healthy(r("c", 3)), healthy(r("d", 3))},
+			waiting: "keeping 2 old instances until new ones are ready"},
+		{name: "readiness: one old killed per new that passed", spec: gated(spec(2, "v2", 1, 1)),
+			in:   []Instance{o("a", 1), o("b", 2), passed(healthy(r("c", 3))), healthy(r("d", 3))},
+			kill: []string{"b"}},
+		{name: "readiness gates only the new version", spec: gated(spec(2, "v2", 0.5, 0)),
+			in: []Instance{o("a", 1), o("b", 2)}, kill: []string{"b"}},
+		{name: "readiness: scale down kills the not yet ready first", spec: gated(spec(1, "v2", 1, 1)),
+			in: []Instance{passed(healthy(r("a", 1))), healthy(r("b", 0))}, kill: []string{"b"}},
 		{name: "upgrade 0.5/0 kills half first", spec: spec(4, "v2", 0.5, 0),
 			in: []Instance{o("a", 1), o("b", 2), o("c", 3), o("d", 4)}, kill: []string{"d", "c"}},
 		{name: "upgrade 0.5/0 replaces when killed ones are gone", spec: spec(4, "v2", 0.5, 0),

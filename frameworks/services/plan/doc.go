@@ -1,7 +1,8 @@
 // Package plan is the pure planning core of the services framework: what to
 // launch, kill and forget for an app (Decide), where new instances go and why
 // an offer does not fit (Place, Explain), how long to wait after failures
-// (Backoff) and when a failing health check kills a task (Health).
+// (Backoff), when a failing health check kills a task (Health), and when a
+// deployment has failed (Progress, Judge).
 //
 // Everything here is a function of its arguments, "now" included: no clock,
 // no I/O, no goroutines, no randomness. The scheduler (the shell) owns the
@@ -18,7 +19,8 @@
 //   - instance: one task of the app (Instance). "New" instances run the
 //     target ConfigVersion, "old" ones anything else.
 //   - ready: running, not being killed and not known unhealthy; for new
-//     instances of a health-checked spec, known healthy (Ready).
+//     instances of a health-checked spec, known healthy, and of a
+//     readiness-checked one, past their readiness check (Ready).
 //   - present: counted towards the size of the app: every non-terminal
 //     instance except inactive unreachable ones. Instances being killed are
 //     present (they still hold resources) but neither ready nor counted
@@ -64,6 +66,29 @@
 // launch would be allowed. Marathon deadlocks there; Decide instead allows one
 // instance over capacity and replaces old instances one at a time, and says
 // so in Decision.Notes.
+//
+// # Failing deployments
+//
+// Progress watches one app's part of a deployment. Each evaluation the
+// caller Observes the instances, and reports failed new instances with
+// Failed; Judge then says whether the deployment failed:
+//
+//	             Observe: a new instance ready for the first time,
+//	             or an instance being removed gone  ──► Since = now,
+//	             ┌──────────────────────────────┐       failures forgotten
+//	             ▼                              │
+//	start ──► watching ─────────────────────────┘
+//	             │  Failed: a new instance crashed or was health-killed
+//	             │
+//	             ├─ FailureLimit failures in a row ──► CrashLoop
+//	             └─ now − Since ≥ ProgressDeadline  ──► NoProgress
+//
+// The reason of a failure names the step, the new instances that are not
+// ready and why (staging, unhealthy with the check's cause, not past the
+// readiness check), what is not launched with the agents' placement
+// reasons, or the failures of a crash loop. Whether the app then rolls
+// back is the caller's decision: its rollback is a deployment like any
+// other, bounded by the same upgrade strategy.
 //
 // # Placement
 //

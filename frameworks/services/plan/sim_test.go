@@ -14,6 +14,7 @@ import (
 type simTask struct {
 	Instance
 	runAt, healthyAt int // steps at which it runs and turns healthy
+	readyAt          int // step at which it passes its readiness check
 	dieAt            int // step at which it fails; -1 never
 	goneAt           int // step at which a killed task is gone
 }
@@ -56,6 +57,9 @@ func (s *sim) advance() {
 		if tk.State == mesos.TaskRunning && s.spec.HealthChecked && s.step >= tk.healthyAt {
 			tk.Healthy = yes()
 		}
+		if tk.State == mesos.TaskRunning && s.step >= tk.readyAt && (tk.Healthy != nil || !s.spec.HealthChecked) {
+			tk.ReadinessPassed = true
+		}
 		kept = append(kept, tk)
 	}
 	s.tasks = kept
@@ -69,6 +73,7 @@ func (s *sim) launch(ver string) {
 			State: mesos.TaskStaging, StagedAt: t0.Add(time.Duration(s.step) * time.Second)},
 		runAt: runAt, healthyAt: runAt + s.rng.IntN(4), dieAt: -1,
 	}
+	tk.readyAt = tk.healthyAt + s.rng.IntN(4)
 	if s.failing && s.rng.IntN(4) == 0 {
 		tk.dieAt = s.step + 1 + s.rng.IntN(8)
 	}
@@ -86,9 +91,9 @@ func (s *sim) decide() bool {
 	view := s.view()
 	d := Decide(s.spec, view, now)
 	minReady, maxTotal := Bounds(s.spec)
-	where := fmt.Sprintf("step %d spec n=%d v=%s minHC=%g over=%g kill=%s hc=%v",
+	where := fmt.Sprintf("step %d spec n=%d v=%s minHC=%g over=%g kill=%s hc=%v readiness=%v",
 		s.step, s.spec.Instances, s.spec.ConfigVersion, s.spec.MinimumHealthCapacity, s.spec.MaximumOverCapacity,
-		s.spec.KillSelection, s.spec.HealthChecked)
+		s.spec.KillSelection, s.spec.HealthChecked, s.spec.ReadinessChecked)
 
 	readyBefore, present, old := 0, 0, 0
 	byID := map[string]*simTask{}
@@ -175,6 +180,7 @@ func randomSpec(rng *rand.Rand, ver string) Spec {
 	overs := []float64{0, 0.1, 0.25, 0.5, 1, rng.Float64()}
 	s := spec(rng.IntN(9), ver, minHCs[rng.IntN(len(minHCs))], overs[rng.IntN(len(overs))])
 	s.HealthChecked = rng.IntN(2) == 0
+	s.ReadinessChecked = rng.IntN(3) == 0
 	if rng.IntN(2) == 0 {
 		s.KillSelection = OldestFirst
 	}
@@ -197,18 +203,29 @@ func TestDecideSimulation(t *testing.T) {
 		}
 		changeAt := 1 + rng.IntN(30)
 		const limit = 2000
+		// Without failures a deployment keeps moving: tasks run, turn
+		// healthy and pass their readiness check within a few steps each,
+		// so the progress watch never sees it stall for long.
+		policy := Policy{ProgressDeadline: 30 * time.Second}
+		progress := StartProgress(t0)
 		for s.step = 0; ; s.step++ {
+			now := t0.Add(time.Duration(s.step) * time.Second)
 			if s.step == 400 {
 				s.failing = false // failures stop, so the app must converge
 			}
 			if s.step == changeAt {
 				sp := randomSpec(rng, []string{"v1", "v2"}[rng.IntN(2)])
 				s.setSpec(sp)
+				progress = StartProgress(now)
 			}
 			if s.step >= limit {
 				t.Fatalf("seed %d: not done after %d steps: %d tasks", seed, limit, len(s.tasks))
 			}
 			s.advance()
+			progress = progress.Observe(s.spec, s.view(), now)
+			if v := progress.Judge(policy, Stall{}, now); v.Failed() && !s.failing {
+				t.Fatalf("seed %d step %d: a deployment without failures judged %v: %s", seed, s.step, v.Kind, v.Reason)
+			}
 			if s.decide() && s.step > changeAt {
 				break
 			}
