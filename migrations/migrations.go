@@ -8,8 +8,9 @@
 //
 //	kernel    agents, frameworks, role weights, the leading master and
 //	          the masters' term
-//	services  apps and their versions, groups, deployments, instances,
-//	          launch delays, the framework id, the instances' term
+//	services  apps and their versions, groups, deployments and the
+//	          history of ended ones, instances, launch delays, the
+//	          framework id, the instances' term
 //	jobs      jobs and their planning cursors, dependency edges and their
 //	          progress, runs, per-job stats, the framework id, the
 //	          instances' term

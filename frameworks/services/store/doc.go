@@ -13,7 +13,9 @@
 //   - group: a group stored explicitly (one with dependencies, or an empty
 //     one); groups implied by app paths have no row.
 //   - deployment: a deployment in progress with its plan and progress. The
-//     scheduler deletes the row when the deployment finishes.
+//     scheduler deletes the row when the deployment ends (EndDeployment),
+//     recording it in the deployment history with its outcome: the newest
+//     ended deployments, succeeded, failed or cancelled.
 //   - instance: one task the framework launched and has not yet forgotten,
 //     with its version, agent, host, ports, state and health.
 //   - launch delay: an app's launch backoff: consecutive failures and when
@@ -31,7 +33,8 @@
 //
 // Store is a thin adapter: no pgx type appears in its API, and each method
 // is one statement (PutApp and DeleteApp included: each touches two tables in
-// one statement, hence one transaction). Atomically groups several writes in
+// one statement, hence one transaction), but EndDeployment, which deletes,
+// records and trims in one transaction. Atomically groups several writes in
 // one transaction:
 //
 //	s.Atomically(ctx, func(tx *store.Tx) error {

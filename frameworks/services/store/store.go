@@ -434,6 +434,75 @@ func (t *Tx) DeleteDeployment(ctx context.Context, id string) error {
 	return deleteByKey(ctx, t.tx, "deployment", `DELETE FROM services.deployments WHERE id = $1`, id)
 }
 
+// Ended is a deployment that ended: succeeded, failed or cancelled.
+type Ended struct {
+	ID string
+	// Spec is the deployment as the API shows it, with its outcome (a
+	// JSON object, normalized by jsonb).
+	Spec       json.RawMessage
+	FinishedAt time.Time
+}
+
+// EndDeployment deletes the running deployment id, if it is stored, and
+// records it in the history as spec, ended at finished; the history keeps
+// the newest keep entries (by finished, then id) and loses the older ones.
+// It is idempotent: ending a deployment again replaces its entry.
+func (s *Store) EndDeployment(ctx context.Context, id string, spec json.RawMessage, finished time.Time, keep int) error {
+	return s.Atomically(ctx, func(tx *Tx) error { return tx.EndDeployment(ctx, id, spec, finished, keep) })
+}
+
+// EndDeployment is Store.EndDeployment within the transaction.
+func (t *Tx) EndDeployment(ctx context.Context, id string, spec json.RawMessage, finished time.Time, keep int) error {
+	if err := validID("deployment", id); err != nil {
+		return fmt.Errorf("ending deployment: %w", err)
+	}
+	if err := validSpec(spec); err != nil {
+		return fmt.Errorf("ending deployment %q: %w", id, err)
+	}
+	if keep < 1 {
+		return fmt.Errorf("ending deployment %q: keeping %d ended deployments: %w", id, keep, ErrInvalid)
+	}
+	if err := deleteByKey(ctx, t.tx, "deployment", `DELETE FROM services.deployments WHERE id = $1`, id); err != nil {
+		return err
+	}
+	_, err := t.tx.Exec(ctx, `
+		INSERT INTO services.deployment_history (id, spec, finished_at) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, finished_at = excluded.finished_at`,
+		id, string(spec), finished)
+	if err != nil {
+		return fmt.Errorf("recording ended deployment %q: %w", id, err)
+	}
+	_, err = t.tx.Exec(ctx, `
+		DELETE FROM services.deployment_history WHERE id IN (
+			SELECT id FROM services.deployment_history ORDER BY finished_at DESC, id DESC OFFSET $1)`, keep)
+	if err != nil {
+		return fmt.Errorf("trimming the deployment history: %w", err)
+	}
+	return nil
+}
+
+// DeploymentHistory returns the ended deployments, newest first (by
+// finished, then id descending), at most limit of them.
+func (s *Store) DeploymentHistory(ctx context.Context, limit int) ([]Ended, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT id, spec, finished_at FROM services.deployment_history
+		ORDER BY finished_at DESC, id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing ended deployments: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Ended, error) {
+		var e Ended
+		var spec []byte
+		err := row.Scan(&e.ID, &spec, &e.FinishedAt)
+		e.Spec = json.RawMessage(spec)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing ended deployments: %w", err)
+	}
+	return out, nil
+}
+
 // InstanceRecord is a task the framework launched and still tracks.
 type InstanceRecord struct {
 	TaskID string

@@ -283,6 +283,64 @@ func TestDeployments(t *testing.T) {
 	}
 }
 
+func TestEndDeployment(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, id := range []string{"d-1", "d-2", "d-3"} {
+		if err := s.PutDeployment(ctx, id, json.RawMessage(`{"id":"`+id+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end := func(id string, at time.Time, keep int) {
+		t.Helper()
+		if err := s.EndDeployment(ctx, id, json.RawMessage(`{"id":"`+id+`","status":"failed"}`), at, keep); err != nil {
+			t.Fatalf("EndDeployment(%s): %v", id, err)
+		}
+	}
+	end("d-1", t0, 10)
+	end("d-3", t0.Add(time.Second), 10)
+	end("d-3", t0.Add(time.Second), 10) // again: idempotent
+	deps, err := s.Deployments(ctx)
+	if err != nil || len(deps) != 1 || deps[0].ID != "d-2" {
+		t.Errorf("Deployments after ending d-1 and d-3 = %v, %v; want d-2 only", deps, err)
+	}
+	got, err := s.DeploymentHistory(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Ended{
+		{ID: "d-3", Spec: json.RawMessage(`{"id":"d-3","status":"failed"}`), FinishedAt: t0.Add(time.Second)},
+		{ID: "d-1", Spec: json.RawMessage(`{"id":"d-1","status":"failed"}`), FinishedAt: t0},
+	}
+	timeEq := cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
+	if diff := cmp.Diff(want, got, jsonComparer, timeEq); diff != "" {
+		t.Errorf("DeploymentHistory (-want +got):\n%s", diff)
+	}
+	if got, _ := s.DeploymentHistory(ctx, 1); len(got) != 1 || got[0].ID != "d-3" {
+		t.Errorf("DeploymentHistory(limit 1) = %v; want d-3", got)
+	}
+
+	// A deployment never stored (one that changed nothing) ends too; the
+	// history keeps the newest entries only.
+	end("d-4", t0.Add(2*time.Second), 2)
+	got, err = s.DeploymentHistory(ctx, 10)
+	if err != nil || len(got) != 2 || got[0].ID != "d-4" || got[1].ID != "d-3" {
+		t.Errorf("DeploymentHistory after keeping 2 = %v, %v; want d-4, d-3", got, err)
+	}
+
+	// One transaction: a refused history entry leaves the deployment running.
+	if err := s.EndDeployment(ctx, "d-2", json.RawMessage(`[1]`), t0, 10); !errors.Is(err, ErrInvalid) {
+		t.Errorf("EndDeployment(not an object) = %v; want ErrInvalid", err)
+	}
+	if err := s.EndDeployment(ctx, "d-2", json.RawMessage(`{}`), t0, 0); !errors.Is(err, ErrInvalid) {
+		t.Errorf("EndDeployment(keep 0) = %v; want ErrInvalid", err)
+	}
+	if deps, _ := s.Deployments(ctx); len(deps) != 1 {
+		t.Errorf("Deployments after refused ends = %v; want d-2 still", deps)
+	}
+}
+
 func TestInstances(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
@@ -729,7 +787,7 @@ func TestMigrationDownUp(t *testing.T) {
 		}
 		return names
 	}
-	want := []string{"app_versions", "apps", "deployments", "framework", "groups", "instances", "launch_delays", "term"}
+	want := []string{"app_versions", "apps", "deployment_history", "deployments", "framework", "groups", "instances", "launch_delays", "term"}
 	if diff := cmp.Diff(want, tables()); diff != "" {
 		t.Errorf("services tables after Up (-want +got):\n%s", diff)
 	}

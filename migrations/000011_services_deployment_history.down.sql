@@ -1,0 +1,1 @@
+DROP TABLE services.deployment_history;
