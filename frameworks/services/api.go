@@ -1101,17 +1101,37 @@ func (s *Service) deleteTasks(w http.ResponseWriter, r *http.Request) {
 // --- deployments -----------------------------------------------------------
 
 // listDeployments is GET /v2/deployments: the deployments whose every app
-// r's principal may see.
+// r's principal may see. With history=true (corral's addition) the
+// running ones say "status": "running", and the ended ones follow, newest
+// first, the last historyKeep of them: each with its "status"
+// (succeeded, failed or cancelled), "finishedAt", and for the failed and
+// cancelled a "reason"; a failed one's "failure" says its kind
+// (progressDeadline or crashLoop), and "rollbackDeploymentId" names the
+// deployment that rolls it back, if any.
 func (s *Service) listDeployments(w http.ResponseWriter, r *http.Request) {
 	sees, ok := s.viewer(w, r)
 	if !ok {
 		return
 	}
-	var out []map[string]any
+	history := boolParam(r, "history", false)
+	var out []json.RawMessage
 	err := s.do(r.Context(), func(c *core) {
 		for _, d := range c.sortedDeployments() {
 			if all(sees, d.Apps) {
-				out = append(out, c.deploymentJSON(d))
+				m := c.deploymentJSON(d)
+				if history {
+					m["status"] = "running"
+				}
+				b, _ := json.Marshal(m)
+				out = append(out, b)
+			}
+		}
+		if !history {
+			return
+		}
+		for _, e := range c.history {
+			if all(sees, e.apps) {
+				out = append(out, e.spec)
 			}
 		}
 	})
@@ -1120,7 +1140,7 @@ func (s *Service) listDeployments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if out == nil {
-		out = []map[string]any{}
+		out = []json.RawMessage{}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -1144,18 +1164,23 @@ func (s *Service) deleteDeployment(w http.ResponseWriter, r *http.Request) {
 			return nil, err
 		}
 		if force {
+			const why = "stopped with force=true"
+			e := c.endOf(d, c.deploymentJSON(d), statusCancelled, why, time.Now(), nil)
 			cm = &commit{what: "stopping deployment " + id}
-			cm.write(func(ctx context.Context, tx *store.Tx) error { return tx.DeleteDeployment(ctx, id) })
+			cm.write(func(ctx context.Context, tx *store.Tx) error {
+				return tx.EndDeployment(ctx, id, e.spec, e.at, historyKeep)
+			})
 			cm.apply(func(c *core) {
 				d := c.deployments[id]
 				if d == nil {
 					return // finished meanwhile
 				}
 				delete(c.deployments, id)
+				c.remember(e)
 				// An abandoned delete still deletes: the app stays marked
 				// deleting, and finishDeployments removes it once its last
 				// instance is gone.
-				c.s.bus.Publish("deployment_failed", map[string]any{"id": id, "plan": c.deploymentJSON(d), "reason": "stopped with force=true"})
+				c.s.bus.Publish("deployment_failed", map[string]any{"id": id, "plan": c.deploymentJSON(d), "reason": why})
 			})
 			return cm, nil
 		}

@@ -164,6 +164,9 @@ func TestAuthorizationReads(t *testing.T) {
 		{"apps of a group", "/v2/apps/team-a/*", "*", "id", []string{"/team-a/q", "/team-a/web"}, []string{"/team-a/q", "/team-a/web"}},
 		{"tasks", "/v2/tasks", "tasks", "appId", []string{"/team-a/web", "/team-b/web"}, []string{"/team-a/web"}},
 		{"deployments", "/v2/deployments", "", "affectedApps", []string{"/team-a/q", "/team-b/q"}, []string{"/team-a/q"}},
+		// Running and ended: the starts of the web apps succeeded.
+		{"deployment history", "/v2/deployments?history=true", "", "affectedApps",
+			[]string{"/team-a/q", "/team-a/web", "/team-b/q", "/team-b/web"}, []string{"/team-a/q", "/team-a/web"}},
 		{"queue", "/v2/queue", "queue", "app.id", []string{"/team-a/q", "/team-b/q"}, []string{"/team-a/q"}},
 		{"groups", "/v2/groups", "groups", "id", []string{"/team-a", "/team-b"}, []string{"/team-a"}},
 	}
@@ -370,7 +373,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 
 		"GET /v2/tasks":               guarded,
 		"POST /v2/tasks/delete":       guarded,
-		"GET /v2/deployments":         guarded,
+		"GET /v2/deployments":         guarded, // ?history=true too: see TestAuthorizationReads
 		"DELETE /v2/deployments/{id}": guarded,
 		"GET /v2/queue":               guarded,
 		"DELETE /v2/queue/*":          {Access: edgetest.Guarded, Path: "/v2/queue/x/delay"},

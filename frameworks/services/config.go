@@ -55,6 +55,12 @@ type Config struct {
 	EventBuffer int
 	// ShutdownGrace bounds graceful shutdown of the HTTP server.
 	ShutdownGrace time.Duration
+	// DeploymentFailureLimit is how many new instances of a deployment
+	// may fail in a row (exit, get lost, or be killed for failing their
+	// health checks) before the deployment fails as a crash loop,
+	// without waiting for its progressDeadlineSeconds. A new instance
+	// becoming ready starts the count again. 0: never.
+	DeploymentFailureLimit int
 }
 
 // DefaultConfig returns the documented defaults.
@@ -73,6 +79,8 @@ func DefaultConfig() Config {
 		EventBuffer:       10000,
 		ShutdownGrace:     5 * time.Second,
 		ZKSessionTimeout:  10 * time.Second,
+
+		DeploymentFailureLimit: 3,
 	}
 }
 
@@ -115,6 +123,9 @@ func (c Config) Validate() error {
 	}
 	if c.EventBuffer < 1 {
 		errs = append(errs, errors.New("event_buffer: must be at least 1"))
+	}
+	if c.DeploymentFailureLimit < 0 {
+		errs = append(errs, errors.New("deployment_failure_limit: must not be negative"))
 	}
 	return errors.Join(errs...)
 }

@@ -56,12 +56,12 @@ type core struct {
 
 	// The loop's own durable state that the writer has yet to get (see
 	// flush), and the acknowledgements that wait for it.
-	dirty    map[string]bool // task ids to upsert
-	deleted  map[string]bool // task ids to delete
-	delays   map[string]bool // apps whose launch delay to store or clear
-	finished map[string]bool // deployments to delete
-	removed  map[string]bool // apps to delete, with their launch delay
-	fid      string          // framework id to store
+	dirty    map[string]bool   // task ids to upsert
+	deleted  map[string]bool   // task ids to delete
+	delays   map[string]bool   // apps whose launch delay to store or clear
+	finished map[string]*ended // deployments to delete, and record as ended
+	removed  map[string]bool   // apps to delete, with their launch delay
+	fid      string            // framework id to store
 	acks     map[string]mesos.TaskStatus
 	// flushing is set while a batch of that state is with the writer.
 	flushing bool
@@ -82,8 +82,11 @@ type core struct {
 	backlog       []func(context.Context)
 	backlogLogged time.Time
 
-	// probers are the running framework-side health checks.
+	// probers are the running framework-side health and readiness checks.
 	probers map[probeKey]context.CancelFunc
+
+	// history holds the ended deployments, newest first (see remember).
+	history []*ended
 }
 
 func newCore(s *Service) *core {
@@ -97,7 +100,7 @@ func newCore(s *Service) *core {
 		dirty:       map[string]bool{},
 		deleted:     map[string]bool{},
 		delays:      map[string]bool{},
-		finished:    map[string]bool{},
+		finished:    map[string]*ended{},
 		removed:     map[string]bool{},
 		acks:        map[string]mesos.TaskStatus{},
 		held:        map[string]bool{},
@@ -367,6 +370,7 @@ func (c *core) ended(in *instance, st mesos.TaskStatus, now time.Time) {
 		c.s.log.Info("task killed by its agent going away; it will be replaced", "app", in.AppID, "task", in.TaskID, "host", in.Host)
 	}
 	if plan.CountsAsFailure(st.State, st.Reason, in.Killing) {
+		c.newInstanceFailed(in, failureWhy(st), now)
 		spec := specOf(as.app, as.deleting)
 		// A task that had been up resets the delay; so does a long quiet
 		// spell (Marathon: delay + maxLaunchDelay without failures).
@@ -501,6 +505,7 @@ func (c *core) evaluate(now time.Time) {
 		}
 	}
 	c.finishDeployments(now)
+	c.watchDeployments(now)
 	c.syncProbers()
 	if !c.subscribed {
 		return
@@ -576,9 +581,12 @@ func (c *core) finishDeployments(now time.Time) {
 				c.removeApp(appID)
 			}
 		}
+		planJSON := c.deploymentJSON(d)
 		delete(c.deployments, id)
-		c.finished[id] = true
-		c.s.bus.Publish("deployment_success", map[string]any{"id": id, "plan": c.deploymentJSON(d)})
+		e := c.endOf(d, planJSON, statusSucceeded, "", now, nil)
+		c.finished[id] = e
+		c.remember(e)
+		c.s.bus.Publish("deployment_success", map[string]any{"id": id, "plan": planJSON})
 		c.s.log.Info("deployment finished", "id", id, "apps", d.Apps)
 	}
 	// A delete whose deployment was stopped with force=true still
@@ -793,7 +801,7 @@ type batch struct {
 	put     []store.InstanceRecord
 	del     []string
 	delays  map[string]*store.Delay // nil: clear
-	ended   []string                // deployments
+	ended   []*ended                // deployments
 	removed []string                // apps
 	acks    []mesos.TaskStatus
 }
@@ -832,8 +840,8 @@ func (b *batch) write(ctx context.Context, st *store.Store) error {
 				return err
 			}
 		}
-		for _, id := range b.ended {
-			if err := tx.DeleteDeployment(ctx, id); err != nil {
+		for _, e := range b.ended {
+			if err := tx.EndDeployment(ctx, e.id, e.spec, e.at, historyKeep); err != nil {
 				return err
 			}
 		}
@@ -873,7 +881,9 @@ func (c *core) flush() {
 			b.delays[id] = nil
 		}
 	}
-	b.ended = slices.Sorted(maps.Keys(c.finished))
+	for _, id := range slices.Sorted(maps.Keys(c.finished)) {
+		b.ended = append(b.ended, c.finished[id])
+	}
 	b.removed = slices.Sorted(maps.Keys(c.removed))
 	for _, st := range c.acks {
 		b.acks = append(b.acks, st)
@@ -936,8 +946,8 @@ func (c *core) unflush(b *batch) {
 	for id := range b.delays {
 		c.delays[id] = true
 	}
-	for _, id := range b.ended {
-		c.finished[id] = true
+	for _, e := range b.ended {
+		c.finished[e.id] = e
 	}
 	for _, id := range b.removed {
 		if c.apps[id] == nil {

@@ -16,11 +16,13 @@ import (
 )
 
 // change is one app's part of a deployment: next is its new definition,
-// nil to delete it.
+// nil to delete it. config, if set, is the configuration version next
+// keeps (see revert): instances already running it are instances of next.
 type change struct {
 	id     string
 	next   *app.App
 	action action
+	config string
 }
 
 // errLocked is returned when a change touches an app that a running
@@ -104,12 +106,33 @@ func (c *core) unchanged(ids []string, now time.Time) *deployment {
 // state. With force, deployments holding the apps are cancelled; without,
 // they make the change fail with errLocked.
 func (c *core) deploy(changes []change, force bool, now time.Time) (*commit, *deployment, error) {
+	return c.deployWith(changes, deployOpts{force: force}, now)
+}
+
+// deployOpts are how deployWith treats the deployments a change
+// overrides, and what the new one is.
+type deployOpts struct {
+	force bool
+	// rollback: the change rolls back the deployments it overrides
+	// (DELETE /v2/deployments/{id}), which end "rolled back by" it.
+	rollback bool
+	// rollbackOf is the failed deployment the new one rolls back
+	// automatically; ending that one is the caller's.
+	rollbackOf string
+}
+
+// deployWith is deploy with opts. The deployments it overrides end as
+// cancelled, in the same transaction, and join the history.
+func (c *core) deployWith(changes []change, opts deployOpts, now time.Time) (*commit, *deployment, error) {
 	var locking []string
 	affected := map[string]bool{}
 	for _, ch := range changes {
 		affected[ch.id] = true
 	}
 	for id, d := range c.deployments {
+		if id == opts.rollbackOf {
+			continue
+		}
 		for _, a := range d.Apps {
 			if affected[a] {
 				locking = append(locking, id)
@@ -118,7 +141,7 @@ func (c *core) deploy(changes []change, force bool, now time.Time) (*commit, *de
 		}
 	}
 	sort.Strings(locking)
-	if len(locking) > 0 && !force {
+	if len(locking) > 0 && !opts.force {
 		return nil, nil, &errLocked{ids: locking}
 	}
 	var latest []string
@@ -128,7 +151,8 @@ func (c *core) deploy(changes []change, force bool, now time.Time) (*commit, *de
 		}
 	}
 	version := nextVersion(now, latest...)
-	d := &deployment{ID: uuid.NewString(), Version: version, Actions: map[string]action{}, Previous: map[string]json.RawMessage{}, Created: now}
+	d := &deployment{ID: uuid.NewString(), Version: version, Actions: map[string]action{}, Previous: map[string]json.RawMessage{},
+		Created: now, RollbackOf: opts.rollbackOf}
 	type put struct {
 		id, version string
 		spec        json.RawMessage
@@ -153,6 +177,9 @@ func (c *core) deploy(changes []change, force bool, now time.Time) (*commit, *de
 			if as := c.apps[ch.id]; as != nil && ch.action == actionScale && as.app.VersionInfo != nil {
 				vi.LastConfigChangeAt = as.app.VersionInfo.LastConfigChangeAt
 			}
+			if ch.config != "" {
+				vi.LastConfigChangeAt = ch.config
+			}
 			ch.next.VersionInfo = vi
 			b, err := json.Marshal(ch.next)
 			if err != nil {
@@ -165,6 +192,17 @@ func (c *core) deploy(changes []change, force bool, now time.Time) (*commit, *de
 	for _, id := range removing {
 		delete(c.removed, id)
 	}
+	// How the overridden deployments end, as the history and the events
+	// show it.
+	why := "cancelled by a forced change: deployment " + d.ID
+	if opts.rollback {
+		why = "rolled back by deployment " + d.ID
+	}
+	overridden := map[string]*ended{}
+	for _, id := range locking {
+		old := c.deployments[id]
+		overridden[id] = c.endOf(old, c.deploymentJSON(old), statusCancelled, why, now, nil)
+	}
 	cm := &commit{what: "deployment " + d.ID, apps: d.Apps}
 	cm.write(func(ctx context.Context, tx *store.Tx) error {
 		for _, id := range removing {
@@ -176,7 +214,8 @@ func (c *core) deploy(changes []change, force bool, now time.Time) (*commit, *de
 			}
 		}
 		for _, id := range locking {
-			if err := tx.DeleteDeployment(ctx, id); err != nil {
+			e := overridden[id]
+			if err := tx.EndDeployment(ctx, id, e.spec, e.at, historyKeep); err != nil {
 				return err
 			}
 		}
@@ -198,10 +237,11 @@ func (c *core) deploy(changes []change, force bool, now time.Time) (*commit, *de
 		for _, id := range locking {
 			old := c.deployments[id]
 			if old == nil {
-				continue // finished meanwhile
+				continue // ended meanwhile
 			}
 			delete(c.deployments, id)
-			c.s.bus.Publish("deployment_failed", map[string]any{"id": id, "plan": c.deploymentJSON(old), "reason": "cancelled by a forced change"})
+			c.remember(overridden[id])
+			c.s.bus.Publish("deployment_failed", map[string]any{"id": id, "plan": c.deploymentJSON(old), "reason": why})
 		}
 		for _, ch := range changes {
 			as := c.apps[ch.id]
@@ -232,6 +272,7 @@ func (c *core) deploy(changes []change, force bool, now time.Time) (*commit, *de
 				as.decision = plan.Decide(specOf(as.app, as.deleting), c.instancesOf(ch.id), now)
 			}
 		}
+		d.startWatch(now)
 		c.deployments[d.ID] = d
 		c.s.bus.Publish("deployment_info", map[string]any{"plan": c.deploymentJSON(d), "currentStep": c.stepJSON(d)})
 		c.s.bus.Publish("group_change_success", map[string]any{"groupId": "/", "version": version})
@@ -244,23 +285,40 @@ func (c *core) deploy(changes []change, force bool, now time.Time) (*commit, *de
 func (c *core) rollback(d *deployment, now time.Time) (*commit, *deployment, error) {
 	var changes []change
 	for _, id := range d.Apps {
-		prev, ok := d.Previous[id]
-		if !ok {
-			changes = append(changes, change{id: id, action: actionStop})
-			continue
+		var cur *app.App
+		if as := c.apps[id]; as != nil {
+			cur = &as.app
 		}
-		var a app.App
-		if err := json.Unmarshal(prev, &a); err != nil {
-			return nil, nil, fmt.Errorf("previous definition of %s unreadable: %w", id, err)
+		ch, err := revert(id, d.Previous[id], cur)
+		if err != nil {
+			return nil, nil, err
 		}
-		a.Normalize()
-		act := actionRestart
-		if cur := c.apps[id]; cur != nil && app.ConfigEqual(cur.app, a) {
-			act = actionScale
-		}
-		changes = append(changes, change{id: id, next: &a, action: act})
+		changes = append(changes, ch)
 	}
-	return c.deploy(changes, true, now)
+	return c.deployWith(changes, deployOpts{force: true, rollback: true}, now)
+}
+
+// revert is the change that returns app id from cur (nil: gone) to its
+// definition prev from before a deployment (nil: the deployment created
+// it, so it is deleted). The change keeps prev's configuration version:
+// the instances still running prev's configuration are kept, and only
+// the others are replaced, within prev's upgrade strategy (Marathon
+// would replace them all, marathon#4046). One that only differs from cur
+// in instances is a scale, any other a restart.
+func revert(id string, prev json.RawMessage, cur *app.App) (change, error) {
+	if prev == nil {
+		return change{id: id, action: actionStop}, nil
+	}
+	var a app.App
+	if err := json.Unmarshal(prev, &a); err != nil {
+		return change{}, fmt.Errorf("previous definition of %s unreadable: %w", id, err)
+	}
+	a.Normalize()
+	ch := change{id: id, next: &a, action: actionRestart, config: configVersion(a)}
+	if cur != nil && app.ConfigEqual(*cur, a) && configVersion(*cur) == ch.config {
+		ch.action = actionScale
+	}
+	return ch, nil
 }
 
 // lockedError reports whether err is a lock conflict and its deployments.

@@ -15,18 +15,24 @@ import (
 	"corral/kernel/mesos"
 )
 
-// probeKey names one framework-run health check of one task.
+// probeKey names one framework-run check of one task: a health check,
+// or with readiness its readiness check.
 type probeKey struct {
-	taskID string
-	index  int // in the app's healthChecks
+	taskID    string
+	index     int // in the app's healthChecks (or readinessChecks)
+	readiness bool
 }
 
-// probeResult is one probe's outcome, sent to the loop.
+// probeResult is one probe's outcome, sent to the loop. A readiness
+// probe that got an answer has its status, content type and body.
 type probeResult struct {
 	key   probeKey
 	ok    bool
 	cause string
 	at    time.Time
+
+	status            int
+	contentType, body string
 }
 
 // frameworkCheck reports whether the framework runs this check itself.
@@ -65,19 +71,29 @@ func (c *core) syncProbers() {
 			if !frameworkCheck(hc) {
 				continue
 			}
-			k := probeKey{in.TaskID, i}
+			k := probeKey{taskID: in.TaskID, index: i}
 			want[k] = true
 			if _, ok := c.probers[k]; ok {
 				continue
 			}
-			host := in.ProbeHost
-			if host == "" {
-				host = in.Host
-			}
 			port := checkPort(hc, in.Ports)
 			ctx, cancel := context.WithCancel(context.Background())
 			c.probers[k] = cancel
-			go probeLoop(ctx, k, hc, host, port, c.s.probes)
+			go probeLoop(ctx, k, hc, c.probeHost(in), port, c.s.probes)
+		}
+		if wantsReadinessCheck(in, as) {
+			k := probeKey{taskID: in.TaskID, readiness: true}
+			want[k] = true
+			if _, ok := c.probers[k]; !ok {
+				rc := as.app.ReadinessChecks[0]
+				var port uint64
+				if i, ok := as.app.PortIndex(rc.PortName); ok && i < len(in.Ports) {
+					port = in.Ports[i]
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				c.probers[k] = cancel
+				go readinessLoop(ctx, k, rc, c.probeHost(in), port, c.s.probes)
+			}
 		}
 	}
 	for k, cancel := range c.probers {
@@ -86,6 +102,14 @@ func (c *core) syncProbers() {
 			delete(c.probers, k)
 		}
 	}
+}
+
+// probeHost is the address framework-run checks of in probe.
+func (c *core) probeHost(in *instance) string {
+	if in.ProbeHost != "" {
+		return in.ProbeHost
+	}
+	return in.Host
 }
 
 func (c *core) stopProbersOf(taskID string) {
@@ -107,6 +131,10 @@ func (c *core) stopProbers() {
 // probed folds a probe result into the instance's health; a task that
 // fails too often is killed (and replaced by the planner).
 func (c *core) probed(r probeResult) {
+	if r.key.readiness {
+		c.readied(r)
+		return
+	}
 	in := c.instances[r.key.taskID]
 	if in == nil || in.Killing {
 		return
@@ -140,7 +168,9 @@ func (c *core) probed(r probeResult) {
 	}
 	if kill {
 		c.s.bus.Publish("unhealthy_instance_kill_event", map[string]any{"appId": in.AppID, "taskId": in.TaskID, "instanceId": in.TaskID, "version": in.Version, "reason": r.cause, "host": in.Host, "slaveId": in.AgentID})
-		c.kill(in, "failed "+strconv.Itoa(next.ConsecutiveFailures)+" health checks: "+r.cause)
+		why := "killed after " + strconv.Itoa(next.ConsecutiveFailures) + " failed health checks: " + r.cause
+		c.kill(in, why)
+		c.newInstanceFailed(in, why, r.at)
 		// A health kill feeds the backoff like a failure.
 		as.backoff = as.backoff.Failed(r.at)
 		c.persistDelay(in.AppID)
@@ -185,14 +215,7 @@ func probeLoop(ctx context.Context, k probeKey, hc app.HealthCheck, host string,
 	if timeout <= 0 || timeout > interval {
 		timeout = interval
 	}
-	client := &http.Client{
-		Timeout: timeout,
-		Transport: &http.Transport{
-			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // health checks probe the task, not a trusted peer
-			DisableKeepAlives: true,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	client := probeClient(timeout)
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -208,6 +231,19 @@ func probeLoop(ctx context.Context, k probeKey, hc app.HealthCheck, host string,
 			return
 		}
 		t.Reset(interval)
+	}
+}
+
+// probeClient is the HTTP client of one task's check: no redirects
+// followed, no connection kept, and the task's certificate not verified.
+func probeClient(timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout: timeout,
+		Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // checks probe the task, not a trusted peer
+			DisableKeepAlives: true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 

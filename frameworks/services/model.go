@@ -37,6 +37,9 @@ type instance struct {
 	// Checks holds the framework-run health check results, by index of
 	// the app's healthChecks (nil entries for agent-run checks).
 	Checks []*plan.Health `json:"checks,omitempty"`
+	// Readiness is the outcome of the app's readiness check so far; nil
+	// until it first answered (see readiness.go).
+	Readiness *readiness `json:"readiness,omitempty"`
 	// lastStatus is the time of the newest status seen (for reconciliation).
 	LastStatus time.Time `json:"lastStatus,omitempty"`
 }
@@ -47,6 +50,7 @@ func (in *instance) toPlan() plan.Instance {
 		AgentID: in.AgentID, Hostname: in.Host, Attributes: in.Attributes, Ports: in.Ports,
 		State: in.State, Healthy: in.Healthy, StagedAt: in.StagedAt, StartedAt: in.StartedAt,
 		UnreachableSince: in.Unreachable, Killing: in.Killing,
+		ReadinessPassed: in.Readiness != nil && in.Readiness.Ready,
 	}
 }
 
@@ -83,6 +87,7 @@ func specOf(a app.App, deleting bool) plan.Spec {
 		MinimumHealthCapacity: a.UpgradeStrategy.MinimumHealthCapacity,
 		MaximumOverCapacity:   a.UpgradeStrategy.MaximumOverCapacity,
 		HealthChecked:         len(a.HealthChecks) > 0,
+		ReadinessChecked:      len(a.ReadinessChecks) > 0,
 		KillSelection:         a.KillSelection,
 		Backoff:               secondsDur(a.BackoffSeconds),
 		BackoffFactor:         a.BackoffFactor,

@@ -51,12 +51,25 @@ func (cm *commit) apply(fn func(c *core)) { cm.then = append(cm.then, fn) }
 // undo adds fn to what runs if the change could not be made durable.
 func (cm *commit) undo(fn func(c *core)) { cm.otherwise = append(cm.otherwise, fn) }
 
-// mutation is an API change waiting for its turn, or in flight.
+// mutation is an API change waiting for its turn, or in flight. The loop
+// makes changes of its own the same way (a failed deployment's end and
+// rollback, see watch.go): abandoned, if set, runs on the loop when such
+// a change is not applied for any reason but decide finding nothing to do.
 type mutation struct {
-	ctx      context.Context
-	decide   func(c *core) (*commit, error)
-	deadline time.Time
-	done     chan error // capacity 1
+	ctx       context.Context
+	decide    func(c *core) (*commit, error)
+	deadline  time.Time
+	done      chan error // capacity 1
+	abandoned func(c *core)
+}
+
+// finish answers m with err, and, when it was not applied, runs
+// abandoned.
+func (m *mutation) finish(c *core, err error) {
+	m.done <- err
+	if err != nil && m.abandoned != nil {
+		m.abandoned(c)
+	}
 }
 
 // maxWaiting bounds the API changes waiting for their turn; more are
@@ -106,7 +119,7 @@ func (s *Service) mutate(ctx context.Context, decide func(c *core) (*commit, err
 // propose queues m behind the changes already waiting.
 func (c *core) propose(m *mutation) {
 	if len(c.waiting) >= maxWaiting {
-		m.done <- &errUnavailable{errBusy}
+		m.finish(c, &errUnavailable{errBusy})
 		return
 	}
 	c.waiting = append(c.waiting, m)
@@ -121,18 +134,18 @@ func (c *core) nextChange() {
 		c.waiting = c.waiting[1:]
 		switch {
 		case m.ctx.Err() != nil:
-			m.done <- m.ctx.Err() // nobody waits: never decided
+			m.finish(c, m.ctx.Err()) // nobody waits: never decided
 			continue
 		case !time.Now().Before(m.deadline):
-			m.done <- &errUnavailable{context.DeadlineExceeded}
+			m.finish(c, &errUnavailable{context.DeadlineExceeded})
 			continue
 		case !c.wr.CanSubmit():
-			m.done <- &errUnavailable{errQueueFull}
+			m.finish(c, &errUnavailable{errQueueFull})
 			continue
 		}
 		cm, err := m.decide(c)
 		if err != nil || cm == nil {
-			m.done <- err
+			m.finish(c, err)
 			continue
 		}
 		c.changing = true
@@ -160,12 +173,12 @@ func (c *core) nextChange() {
 					for _, fn := range cm.otherwise {
 						fn(c)
 					}
-					m.done <- &errUnavailable{err}
+					m.finish(c, &errUnavailable{err})
 				} else {
 					for _, fn := range cm.then {
 						fn(c)
 					}
-					m.done <- nil
+					m.finish(c, nil)
 				}
 				c.nextChange()
 			},

@@ -343,6 +343,14 @@ func (s *Service) loadOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	history, err := s.store.DeploymentHistory(ctx, historyKeep)
+	if err != nil {
+		return err
+	}
+	c.history = nil
+	for _, r := range history {
+		c.history = append(c.history, endedOf(r))
+	}
 	for _, r := range apps {
 		var a app.App
 		if err := json.Unmarshal(r.Spec, &a); err != nil {

@@ -55,7 +55,34 @@ type deployment struct {
 	// (absent for created apps), for rollback.
 	Previous map[string]json.RawMessage `json:"previous,omitempty"`
 	Created  time.Time                  `json:"created"`
+	// RollbackOf is the failed deployment this one rolls back
+	// automatically, if it does; such a one is never rolled back itself.
+	RollbackOf string `json:"rollbackOf,omitempty"`
+
+	// progress watches each app's part (see watch.go), from the
+	// deployment's start or from when this term loaded it. Not stored.
+	progress map[string]plan.Progress
+	// failing is set while the deployment's failure is on its way to the
+	// store.
+	failing bool
 }
+
+// ended is a deployment that ended, as GET /v2/deployments?history=true
+// shows it: spec is its plan with its outcome (see endedJSON); apps are
+// its affected apps, for the ACLs.
+type ended struct {
+	id   string
+	apps []string
+	spec json.RawMessage
+	at   time.Time
+}
+
+// Outcomes of ended deployments, as their "status" says.
+const (
+	statusSucceeded = "succeeded"
+	statusFailed    = "failed"
+	statusCancelled = "cancelled"
+)
 
 // group is an explicitly created group (groups are otherwise implied by
 // app ids).

@@ -61,7 +61,6 @@ func TestUnsupportedFieldsAreRefused(t *testing.T) {
 		name, method, path, body, detail string
 	}{
 		{"POST storeUrls", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"storeUrls":["https://example.com/a.tgz"]}`, "/storeUrls"},
-		{"POST readinessChecks", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"portDefinitions":[{"port":0,"name":"http-api"}],"readinessChecks":[{"name":"r"}]}`, "/readinessChecks"},
 		{"POST residency", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"residency":{"taskLostBehavior":"WAIT_FOREVER"}}`, "/residency"},
 		{"POST volumes", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"container":{"type":"MESOS","volumes":[{"containerPath":"d","hostPath":"/d","mode":"RW"}]}}`, "/container/volumes"},
 		{"POST networks", "POST", "/v2/apps", `{"id":"/new","cmd":"x","instances":0,"networks":[{"mode":"container/bridge"}]}`, "/networks"},

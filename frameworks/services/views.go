@@ -175,6 +175,9 @@ func (c *core) appInfo(as *appState, withTasks bool) json.RawMessage {
 	if as.lastFailure != nil {
 		extra["lastTaskFailure"] = as.lastFailure
 	}
+	if len(as.app.ReadinessChecks) > 0 {
+		extra["readinessCheckResults"] = c.readinessResults(as)
+	}
 	return spliceJSON(b, extra)
 }
 
@@ -203,7 +206,9 @@ func spliceJSON(obj []byte, extra map[string]any) json.RawMessage {
 }
 
 // deploymentJSON renders a deployment as GET /v2/deployments shows it,
-// with corral's addition: for each app still in progress, why it waits.
+// with corral's additions: for each app still in progress, why it waits,
+// and for an automatic rollback the failed deployment it rolls back
+// (rollbackOf).
 func (c *core) deploymentJSON(d *deployment) map[string]any {
 	if d == nil {
 		return nil
@@ -212,7 +217,10 @@ func (c *core) deploymentJSON(d *deployment) map[string]any {
 	var current []map[string]any
 	for _, id := range d.Apps {
 		actions = append(actions, map[string]any{"action": d.Actions[id], "app": id})
-		cur := map[string]any{"action": d.Actions[id], "app": id, "readinessCheckResults": []any{}}
+		cur := map[string]any{"action": d.Actions[id], "app": id, "readinessCheckResults": []map[string]any{}}
+		if as := c.apps[id]; as != nil && len(as.app.ReadinessChecks) > 0 {
+			cur["readinessCheckResults"] = c.readinessResults(as)
+		}
 		if as := c.apps[id]; as != nil && !as.decision.Done {
 			if w := c.waitingReason(as); w != "" {
 				cur["waiting"] = w
@@ -223,11 +231,15 @@ func (c *core) deploymentJSON(d *deployment) map[string]any {
 		}
 		current = append(current, cur)
 	}
-	return map[string]any{
+	m := map[string]any{
 		"id": d.ID, "version": d.Version, "affectedApps": d.Apps, "affectedPods": []string{},
 		"steps":          []map[string]any{{"actions": actions}},
 		"currentActions": current, "currentStep": 1, "totalSteps": 1,
 	}
+	if d.RollbackOf != "" {
+		m["rollbackOf"] = d.RollbackOf
+	}
+	return m
 }
 
 func (c *core) stepJSON(d *deployment) map[string]any {

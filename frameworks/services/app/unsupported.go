@@ -21,7 +21,6 @@ import (
 //	executor                       null, "", "//cmd"               a custom executor
 //	acceptedResourceRoles          null, [], a list holding "*"    reserved roles only
 //	role                           null, "", the framework's role  another role
-//	readinessChecks                null, []                        any check
 //	ipAddress, residency, check    null, {} or only empty values   anything else
 //	tty                            null, false                     true
 //	networks                       null, [], [{"mode":"host"}];    container and bridge networks
@@ -33,7 +32,8 @@ import (
 //	healthChecks(i)/ipProtocol     null, "", "IPv4"                IPv6
 //
 // uris and fetch are supported (App.Fetch, App.URIs): the agent fetches
-// them into each task's sandbox.
+// them into each task's sandbox. So are readinessChecks
+// (App.ReadinessChecks), which the framework runs itself.
 //
 // Secrets are supported both as env references and as files (see
 // App.Secrets, App.SecretFiles): Marathon's secret volumes, volumes with
@@ -92,9 +92,6 @@ func (d *decoder) refuseUnsupported(obj map[string]json.RawMessage, a *App) {
 	}
 	if len(a.AcceptedResourceRoles) > 0 && !slices.Contains(a.AcceptedResourceRoles, "*") {
 		d.refuse(fAcceptedResourceRoles, "/acceptedResourceRoles", `placing tasks on resources reserved for a role is `+notYet+`: agents offer only unreserved resources; give ["*"] or leave acceptedResourceRoles out`)
-	}
-	if len(a.ReadinessChecks) > 0 {
-		d.refuse(fReadinessChecks, "/readinessChecks", "readiness checking is "+notYet+"; give [] and use healthChecks")
 	}
 	if !blank.JSON(a.IPAddress) {
 		d.refuse(fIPAddress, "/ipAddress", "an IP address per task (ipAddress) is "+notYet+"; tasks use the agent's network")
