@@ -1104,8 +1104,9 @@ func (s *Service) deleteTasks(w http.ResponseWriter, r *http.Request) {
 // r's principal may see. With history=true (corral's addition) the
 // running ones say "status": "running", and the ended ones follow, newest
 // first, the last historyKeep of them: each with its "status"
-// (succeeded, failed or cancelled), "finishedAt", and for the failed and
-// cancelled a "reason"; a failed one's "failure" says its kind
+// (succeeded; failed; cancelled by a forced change or a rollback;
+// stopped with force=true), "finishedAt", and but for the succeeded a
+// "reason"; a failed one's "failure" says its kind
 // (progressDeadline or crashLoop), and "rollbackDeploymentId" names the
 // deployment that rolls it back, if any.
 func (s *Service) listDeployments(w http.ResponseWriter, r *http.Request) {
@@ -1165,7 +1166,7 @@ func (s *Service) deleteDeployment(w http.ResponseWriter, r *http.Request) {
 		}
 		if force {
 			const why = "stopped with force=true"
-			e := c.endOf(d, c.deploymentJSON(d), statusCancelled, why, time.Now(), nil)
+			e := c.endOf(d, c.deploymentJSON(d), statusStopped, why, time.Now(), nil)
 			cm = &commit{what: "stopping deployment " + id}
 			cm.write(func(ctx context.Context, tx *store.Tx) error {
 				return tx.EndDeployment(ctx, id, e.spec, e.at, historyKeep)

@@ -381,8 +381,8 @@ func TestDeploymentHistory(t *testing.T) {
 		t.Errorf("history entry of the overridden change = %v; want cancelled by %s", e, forced)
 	}
 	s.must(http.StatusAccepted, "DELETE", "/v2/deployments/"+forced+"?force=true", "")
-	if e := s.ended(forced); e["status"] != "cancelled" || e["reason"] != "stopped with force=true" {
-		t.Errorf("history entry of the stopped change = %v; want cancelled, stopped with force=true", e)
+	if e := s.ended(forced); e["status"] != "stopped" || e["reason"] != "stopped with force=true" {
+		t.Errorf("history entry of the stopped change = %v; want stopped with force=true", e)
 	}
 
 	// Newest first, after the running ones; without history=true, only

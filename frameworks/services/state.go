@@ -81,7 +81,8 @@ type ended struct {
 const (
 	statusSucceeded = "succeeded"
 	statusFailed    = "failed"
-	statusCancelled = "cancelled"
+	statusCancelled = "cancelled" // by a forced change or a rollback
+	statusStopped   = "stopped"   // DELETE /v2/deployments/{id}?force=true
 )
 
 // group is an explicitly created group (groups are otherwise implied by

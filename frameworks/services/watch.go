@@ -31,7 +31,7 @@ import (
 //	            definitions begins (see revert)
 //
 // Every ended deployment (succeeded, failed, cancelled by a forced change
-// or a rollback, stopped) joins the history, which GET
+// or a rollback, stopped with force=true) joins the history, which GET
 // /v2/deployments?history=true shows. A failure is published as
 // deployment_step_failure and deployment_failed, with its reason.
 //

@@ -145,12 +145,30 @@ func (t Task) Healthy() *bool {
 	return &alive
 }
 
-// Deployment is one entry of GET /v2/deployments.
+// Deployment is one entry of GET /v2/deployments, or of its history
+// (DeploymentHistory).
 type Deployment struct {
-	ID             string   `json:"id"`
-	Version        string   `json:"version"`
-	AffectedApps   []string `json:"affectedApps"`
-	CurrentActions []struct {
+	ID           string   `json:"id"`
+	Version      string   `json:"version"`
+	AffectedApps []string `json:"affectedApps"`
+	// Status is, in the history, running, succeeded, failed, cancelled
+	// (by a forced change or a rollback) or stopped (with force=true);
+	// "" in the list of running deployments.
+	Status string `json:"status"`
+	// Reason says why a deployment failed or was cancelled; FinishedAt
+	// is when it ended.
+	Reason     string `json:"reason"`
+	FinishedAt string `json:"finishedAt"`
+	// Failure says how a failed deployment failed (its kind:
+	// progressDeadline or crashLoop).
+	Failure *struct {
+		Kind string `json:"kind"`
+	} `json:"failure"`
+	// RollbackDeploymentID is the deployment that rolls back a failed
+	// one; RollbackOf, in that one, the failed deployment.
+	RollbackDeploymentID string `json:"rollbackDeploymentId"`
+	RollbackOf           string `json:"rollbackOf"`
+	CurrentActions       []struct {
 		Action string `json:"action"`
 		App    string `json:"app"`
 		// Waiting says why the app is not at its target yet.
@@ -160,6 +178,9 @@ type Deployment struct {
 		Unplaced []Unplaced `json:"unplaced"`
 	} `json:"currentActions"`
 }
+
+// Running reports whether the deployment has not ended.
+func (d Deployment) Running() bool { return d.Status == "" || d.Status == "running" }
 
 // Unplaced is why an agent's offer took no instance of an app.
 type Unplaced struct {
@@ -217,6 +238,15 @@ func (s Services) Apps(ctx context.Context) ([]App, error) {
 func (s Services) Deployments(ctx context.Context) ([]Deployment, error) {
 	var out []Deployment
 	err := s.GetJSON(ctx, "/v2/deployments", &out)
+	return out, err
+}
+
+// DeploymentHistory returns the running deployments, then the ended ones
+// the services API remembers, newest first. An API without a history
+// answers the running ones only.
+func (s Services) DeploymentHistory(ctx context.Context) ([]Deployment, error) {
+	var out []Deployment
+	err := s.GetJSON(ctx, "/v2/deployments?history=true", &out)
 	return out, err
 }
 

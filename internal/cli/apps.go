@@ -40,9 +40,13 @@ const waitFlagsAbout = `Unless --detach, the verb waits until the deployment is 
 app is at its target (instances running, and healthy when it has
 health checks), printing a progress line whenever the counts change,
 such as "/web: instances running 1/3, healthy 0/3". It exits 1 when the
-deployment is replaced (a forced change, a rollback), when the app is
-deleted meanwhile, or after --timeout, saying what is still missing;
-the deployment itself carries on.`
+deployment fails (no progress for the app's
+upgradeStrategy.progressDeadlineSeconds, or its new instances crash in a
+row), printing the services API's reason and the deployment that rolls
+it back if the app asks for autoRollback; when the deployment is
+replaced (a forced change, a rollback); when the app is deleted
+meanwhile; or after --timeout, saying what is still missing, while the
+deployment itself carries on.`
 
 const changeJSONDoc = `print {"app", "deploymentId", "version", "status"} on stdout ` +
 	`(status "started" with --detach, else "finished"); progress lines go to stderr`

@@ -177,6 +177,36 @@ func TestDeployOutcomes(t *testing.T) {
 			stderr: []string{"deployment d-1 was replaced by deployment d-2", "now at version V2"},
 		},
 		{
+			name: "deployment failed",
+			steps: []step{
+				{ourDeployment(""), helloApp("V1", 2, 1, 0, 0)},
+				{`[{"id": "d-0", "status": "succeeded", "affectedApps": ["/hello"]},
+				   {"id": "d-1", "status": "failed", "affectedApps": ["/hello"], "reason": "no progress for 10s (progressDeadlineSeconds 10): step 1 of 1, ScaleApplication /hello: 1 of 2 new instances ready",
+				    "rollbackDeploymentId": "d-2", "failure": {"kind": "progressDeadline"}}]`, helloApp("V1", 2, 1, 0, 0)},
+			},
+			code:   ExitFailed,
+			stderr: []string{"deployment d-1 of /hello failed: no progress for 10s (progressDeadlineSeconds 10): step 1 of 1, ScaleApplication /hello: 1 of 2 new instances ready; rolling back to the previous version: deployment d-2"},
+		},
+		{
+			name: "deployment cancelled",
+			steps: []step{
+				{ourDeployment(""), helloApp("V1", 2, 1, 0, 0)},
+				{`[{"id": "d-1", "status": "cancelled", "affectedApps": ["/hello"], "reason": "rolled back by deployment d-2"}]`, helloApp("V1", 2, 1, 0, 0)},
+			},
+			code:   ExitFailed,
+			stderr: []string{"deployment d-1 of /hello was cancelled: rolled back by deployment d-2"},
+		},
+		{
+			name: "deployment stopped, the app goes on",
+			steps: []step{
+				{ourDeployment(""), helloApp("V1", 2, 1, 0, 0)},
+				{`[{"id": "d-1", "status": "stopped", "affectedApps": ["/hello"], "reason": "stopped with force=true"}]`, helloApp("V1", 2, 1, 0, 1)},
+				{`[{"id": "d-1", "status": "stopped", "affectedApps": ["/hello"], "reason": "stopped with force=true"}]`, helloApp("V1", 2, 2, 0, 2)},
+			},
+			code:   ExitOK,
+			stdout: []string{"deployment d-1 ended before /hello reached its target", "deployment d-1 finished"},
+		},
+		{
 			name:   "app deleted meanwhile",
 			steps:  []step{{ourDeployment(""), helloApp("V1", 2, 1, 0, 0)}, {`[]`, ""}},
 			code:   ExitFailed,

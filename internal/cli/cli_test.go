@@ -138,9 +138,23 @@ func TestJudge(t *testing.T) {
 		{"deployment gone, old app not yet", del, nil, app("v0", 2, 0, 0, true), pending},
 		{"recreated later (times)", target{app: "/a", deployment: "d", version: "2026-11-22T03:59:35.298Z", deleting: true}, nil, app("2026-11-22T03:59:36Z", 1, 0, 0, false), replaced},
 		{"old version (times)", target{app: "/a", deployment: "d", version: "2026-11-22T03:59:35.298Z", deleting: true}, nil, app("2026-11-22T03:50:00.001Z", 1, 1, 0, false), pending},
+		{"running in the history", tg, []deploymentView{{ID: "d", Status: "running"}}, app("v1", 2, 2, 2, true), pending},
+		{"succeeded, app at target", tg, []deploymentView{{ID: "d", Status: "succeeded"}}, app("v1", 2, 2, 2, true), reached},
+		{"succeeded, app not yet", tg, []deploymentView{{ID: "d", Status: "succeeded"}}, app("v1", 2, 2, 1, true), pending},
+		{"failed", tg, []deploymentView{{ID: "d", Status: "failed", Reason: "no progress"}}, app("v1", 2, 0, 0, true), failed},
+		{"failed and rolled back", tg, []deploymentView{{ID: "r", RollbackOf: "d"}, {ID: "d", Status: "failed", Reason: "crash loop", RollbackDeploymentID: "r"}},
+			app("v2", 2, 2, 2, true), failed},
+		{"cancelled", tg, []deploymentView{{ID: "d", Status: "cancelled", Reason: "rolled back by deployment r"}}, app("v1", 2, 0, 0, true), replaced},
+		{"stopped, app not yet", tg, []deploymentView{{ID: "d", Status: "stopped"}}, app("v1", 2, 1, 0, true), pending},
+		{"stopped, app at target", tg, []deploymentView{{ID: "d", Status: "stopped"}}, app("v1", 2, 2, 2, true), reached},
+		{"another's failure", tg, []deploymentView{{ID: "x", Status: "failed"}}, app("v1", 2, 2, 2, true), reached},
 	} {
 		if got, _ := judge(tc.t, tc.deps, tc.app); got != tc.want {
 			t.Errorf("judge(%s) = %v; want %v", tc.name, got, tc.want)
 		}
+	}
+	_, why := judge(tg, []deploymentView{{ID: "d", Status: "failed", Reason: "3 new instances failed in a row", RollbackDeploymentID: "r"}}, app("v1", 2, 0, 0, true))
+	if want := "deployment d of /a failed: 3 new instances failed in a row; rolling back to the previous version: deployment r"; why != want {
+		t.Errorf("judge(failed) says %q; want %q", why, want)
 	}
 }

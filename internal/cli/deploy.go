@@ -37,11 +37,14 @@ const (
 	replaced
 	// vanished: the app was deleted while its deployment was waited for.
 	vanished
+	// failed: the deployment failed (its progress deadline passed, or
+	// its new instances crash-looped); it may be rolling back.
+	failed
 )
 
 // String names the outcome.
 func (o outcome) String() string {
-	return [...]string{"pending", "reached", "replaced", "vanished"}[o]
+	return [...]string{"pending", "reached", "replaced", "vanished", "failed"}[o]
 }
 
 // atTarget reports whether an app runs exactly its instances, all healthy
@@ -54,13 +57,29 @@ func atTarget(a *appView) bool {
 }
 
 // judge decides from one poll how the change stands (pure): deps is GET
-// /v2/deployments, app is GET /v2/apps/ID (nil when 404). The text says
-// why, for replaced and vanished.
+// /v2/deployments?history=true (the running deployments, then the ended
+// ones the API remembers; an API without a history lists the running
+// ones only), app is GET /v2/apps/ID (nil when 404). The text says why,
+// for replaced, vanished and failed.
 func judge(t target, deps []deploymentView, app *appView) (outcome, string) {
 	for _, d := range deps {
-		if d.ID == t.deployment {
-			return pending, ""
+		if d.ID != t.deployment {
+			continue
 		}
+		switch d.Status {
+		case "", "running":
+			return pending, ""
+		case "failed":
+			msg := fmt.Sprintf("deployment %s of %s failed: %s", t.deployment, t.app, d.Reason)
+			if d.RollbackDeploymentID != "" {
+				msg += fmt.Sprintf("; rolling back to the previous version: deployment %s", d.RollbackDeploymentID)
+			}
+			return failed, msg
+		case "cancelled":
+			return replaced, fmt.Sprintf("deployment %s of %s was cancelled: %s", t.deployment, t.app, d.Reason)
+		}
+		// Succeeded, or stopped (force=true: the app converges on its
+		// own): where the app is decides, below.
 	}
 	if t.deleting {
 		if app == nil {
@@ -79,6 +98,9 @@ func judge(t target, deps []deploymentView, app *appView) (outcome, string) {
 	if t.version != "" && app.Version != t.version {
 		by := "a newer change (a forced update or a rollback)"
 		for _, d := range deps {
+			if !d.Running() {
+				continue
+			}
 			for _, a := range d.AffectedApps {
 				if a == t.app {
 					by = "deployment " + d.ID
@@ -147,7 +169,7 @@ func missing(t target, app *appView) string {
 // waitingReason is what the deployment says it waits for, if anything.
 func waitingReason(t target, deps []deploymentView) string {
 	for _, d := range deps {
-		if d.ID != t.deployment {
+		if d.ID != t.deployment || !d.Running() {
 			continue
 		}
 		for _, a := range d.CurrentActions {
@@ -159,10 +181,11 @@ func waitingReason(t target, deps []deploymentView) string {
 	return ""
 }
 
-// waitDeployment polls /v2/deployments and the app until judge says the
-// change ended, printing a progress line whenever it changes. An API that
-// cannot be reached for a while (a failover) is waited for, up to the
-// timeout.
+// waitDeployment polls /v2/deployments (with its history) and the app
+// until judge says the change ended, printing a progress line whenever it
+// changes. An API that cannot be reached for a while (a failover) is
+// waited for, up to the timeout. A deployment that failed is an error
+// with its reason.
 func (r *runner) waitDeployment(ctx context.Context, t target, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	w := r.progress()
@@ -171,7 +194,7 @@ func (r *runner) waitDeployment(ctx context.Context, t target, timeout time.Dura
 	gone := false // the deployment left the list before the app was at its target
 	for {
 		var deps []deploymentView
-		err := r.services.getJSON(ctx, "/v2/deployments", &deps)
+		err := r.services.getJSON(ctx, "/v2/deployments?history=true", &deps)
 		if err == nil {
 			var found bool
 			app, found, err = r.getApp(ctx, t.app)
@@ -196,7 +219,7 @@ func (r *runner) waitDeployment(ctx context.Context, t target, timeout time.Dura
 				lastWaiting = why
 			}
 			o, why := judge(t, deps, app)
-			if o == pending && !gone && !slices.ContainsFunc(deps, func(d deploymentView) bool { return d.ID == t.deployment }) {
+			if o == pending && !gone && !slices.ContainsFunc(deps, func(d deploymentView) bool { return d.ID == t.deployment && d.Running() }) {
 				gone = true
 				fmt.Fprintf(w, "deployment %s ended before %s reached its target (it was stopped, or the last instances are still coming up); waiting for the app\n", t.deployment, t.app)
 			}
@@ -208,7 +231,7 @@ func (r *runner) waitDeployment(ctx context.Context, t target, timeout time.Dura
 					fmt.Fprintf(w, "deployment %s finished: %s\n", t.deployment, strings.TrimPrefix(progressLine(t, app), t.app+": "))
 				}
 				return nil
-			case replaced, vanished:
+			case replaced, vanished, failed:
 				return failf("%s", why)
 			}
 		case exitCode(err) == ExitUnreachable:

@@ -211,3 +211,47 @@ func writeTemp(t *testing.T, content string) string {
 	}
 	return p
 }
+
+// `corral app deploy` of a version whose instances crash exits 1 with the
+// services API's reason as soon as the deployment fails (a crash loop,
+// long before its progress deadline), naming the rollback; the app then
+// returns to the version that worked.
+func TestDeployOfACrashingVersionFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	c := testcluster.Start(t, testcluster.Options{Agents: 1, Resources: func(i int) string {
+		return fmt.Sprintf("cpus:2;mem:1024;disk:1000;ports:[%d-%d]", 37300+i*100, 37399+i*100)
+	}})
+	svc := c.StartFramework("services")
+	cl := client{t: t, env: map[string]string{"CORRAL_MASTER": c.URL, "CORRAL_SERVICES": svc.URL}}
+	const def = `{"id": "/crashy", "cmd": %q, "instances": 1, "cpus": 0.1, "mem": 32,
+		"portDefinitions": [{"port": 0, "name": "http"}],
+		"healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0, "gracePeriodSeconds": 30, "intervalSeconds": 1, "timeoutSeconds": 1}],
+		"upgradeStrategy": {"minimumHealthCapacity": 1, "maximumOverCapacity": 1, "autoRollback": true}}`
+	works := "exec python3 -m http.server $PORT0 --bind 127.0.0.1"
+	cl.must(cli.ExitOK, "app", "deploy", writeTemp(t, fmt.Sprintf(def, works)), "--timeout", "90s")
+
+	out, errOut, code := cl.run("app", "deploy", writeTemp(t, fmt.Sprintf(def, "echo starting; exit 1")), "--timeout", "300s")
+	t.Logf("corral app deploy (crashing version): exit %d\n%s%s", code, out, errOut)
+	if code != cli.ExitFailed {
+		t.Fatalf("app deploy of a crashing version = %d; want %d", code, cli.ExitFailed)
+	}
+	for _, want := range []string{"of /crashy failed: 3 new instances failed in a row (crash loop; the limit is 3)",
+		"TASK_FAILED", "rolling back to the previous version: deployment "} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	testcluster.Eventually(t, 90*time.Second, func() bool {
+		var app struct {
+			App struct {
+				Cmd          string
+				TasksHealthy int
+				Deployments  []any
+			} `json:"app"`
+		}
+		getJSON(t, svc.URL+"/v2/apps/crashy", &app)
+		return app.App.Cmd == works && app.App.TasksHealthy == 1 && len(app.App.Deployments) == 0
+	}, "/crashy back on the version that works, healthy")
+}

@@ -14,8 +14,8 @@ const (
 	// ExitOK is success.
 	ExitOK = 0
 	// ExitFailed is an operation that failed: the API refused it (a
-	// validation error, a conflict, a server error), a deployment was
-	// replaced or timed out, a run failed.
+	// validation error, a conflict, a server error), a deployment failed,
+	// was replaced or timed out, a run failed.
 	ExitFailed = 1
 	// ExitUsage is a command line that cannot be run as given.
 	ExitUsage = 2
@@ -29,7 +29,7 @@ const (
 // exitCodesHelp documents the exit codes in every --help.
 const exitCodesHelp = `Exit codes:
   0  success
-  1  the operation failed (refused by the API, deployment replaced or timed out, run failed)
+  1  the operation failed (refused by the API, deployment failed, replaced or timed out, run failed)
   2  usage error
   3  not found (app, job, task, run)
   4  cannot reach an API (connection failed, or it answered 502/503/504)
