@@ -230,15 +230,27 @@ func (b *browser) screenshot(name string) {
 // post sends a JSON request to a framework's API and checks the status.
 func post(t *testing.T, url string, body any, want int) {
 	t.Helper()
+	send(t, http.MethodPost, url, body, want)
+}
+
+// send sends a JSON request with method to a framework's API and checks
+// the status.
+func send(t *testing.T, method, url string, body any, want int) {
+	t.Helper()
 	b, _ := json.Marshal(body)
-	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
+	req, err := http.NewRequest(method, url, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != want {
-		t.Fatalf("POST %s = %d %s; want %d", url, resp.StatusCode, out, want)
+		t.Fatalf("%s %s = %d %s; want %d", method, url, resp.StatusCode, out, want)
 	}
 }
 
@@ -293,7 +305,7 @@ func TestConsole(t *testing.T) {
 	c := testcluster.Start(t, testcluster.Options{Agents: 2, Resources: func(i int) string {
 		return fmt.Sprintf("cpus:4;mem:4096;disk:2000;ports:[%d-%d]", ports[i], ports[i]+199)
 	}})
-	c.StartFramework("services")
+	svc := c.StartFramework("services")
 
 	// Before the jobs framework registers, its page says so; it recovers
 	// by itself once the framework is up.
@@ -368,6 +380,23 @@ func TestConsole(t *testing.T) {
 	b.waitJS("health check requests in the task's stderr", 30*time.Second,
 		`document.querySelector('#log-output').dataset.stream === 'stderr' && document.querySelector('#log-output').textContent.includes('GET /health')`)
 	b.screenshot("logs")
+
+	// A version whose instances crash: its deployment fails as a crash
+	// loop and rolls back; the app's page says so, with the reason.
+	b.do("back to the app's page", chromedp.Evaluate[chromedp.Void](`location.hash = '#/services/app/console-web'`))
+	b.waitJS("the app's page", 10*time.Second, `document.querySelector('#app-page #instances tr[data-task-id]')`)
+	send(t, http.MethodPut, svc.URL+"/v2/apps/console-web", map[string]any{"cmd": "echo crashing; exit 1",
+		"upgradeStrategy": map[string]any{"minimumHealthCapacity": 1, "maximumOverCapacity": 1, "autoRollback": true}}, http.StatusOK)
+	b.waitJS("the failed deployment, its reason and its rollback", 90*time.Second,
+		`(() => { const el = document.getElementById('app-deploy-failed'); return el && el.dataset.kind === 'crashLoop' &&
+		   el.querySelector('[data-field=reason]').textContent.includes('failed in a row (crash loop') &&
+		   el.querySelector('[data-field=rollback]').textContent.includes('to the previous version') })()`)
+	b.waitJS("the failure among the app's events", 10*time.Second, `document.querySelector('#app-events li[data-event-type="deployment_failed"]')`)
+	b.waitJS("the app back on its old version: two healthy instances, no deployment", 90*time.Second,
+		`!document.getElementById('app-waiting') && document.querySelector('#app-deploy-failed [data-field=rollback]').dataset.state === 'succeeded' &&
+		 [...document.querySelectorAll('`+inst+`')].filter((r) => r.querySelector('[data-field=health]').textContent.includes('healthy')).length === 2 &&
+		 document.querySelectorAll('`+inst+`').length === 2`)
+	b.screenshot("app-failed")
 
 	// Jobs: a parent and a child (through the API); the list shows the
 	// parent's next run in its zone, and the graph the edge.

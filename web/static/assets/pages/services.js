@@ -268,6 +268,7 @@ function mountApp(root, id, ctx) {
       </header>
       <div id="services-banner" hidden></div>
       <div id="app-deploy"></div>
+      <div id="app-failed"></div>
       <div id="app-edit" class="panel" hidden></div>
       <div class="kv" id="app-summary"></div>
       <h2>Instances</h2>
@@ -356,7 +357,9 @@ function mountApp(root, id, ctx) {
     requestAnimationFrame(() => { drawn = false; drawEvents(root, events, earlier || []); });
   };
 
-  const read = reader(appPath(id), api('/v2/deployments'), api('/v2/queue'));
+  // The deployments with their history: the running ones, and the ended
+  // ones, newest first, that say how the app's last deployment ended.
+  const read = reader(appPath(id), api('/v2/deployments?history=true'), api('/v2/queue'));
   const refresh = refresher(async () => {
     let got;
     try {
@@ -375,11 +378,13 @@ function mountApp(root, id, ctx) {
     const [one, deps, queue] = got.data;
     const prev = app;
     app = one.app;
-    const mine = (deps || []).filter((d) => (d.affectedApps || []).includes(id));
+    const ours = (deps || []).filter((d) => (d.affectedApps || []).includes(id));
+    const mine = ours.filter(running);
     drawApp(root, app, mine, ((queue && queue.queue) || []).find((x) => x.app && x.app.id === id));
+    drawFailure(root, lastFailure(ours), ours);
     if (!prev || prev.version !== app.version) drawVersions();
     if (!prev) {
-      earlier = history(app, mine);
+      earlier = history(app, ours);
       drawSoon();
     }
   });
@@ -407,10 +412,52 @@ function mountApp(root, id, ctx) {
   return () => { stop(); refresh.stop(); versionsRefresh.stop(); };
 }
 
+/** running says whether an entry of /v2/deployments?history=true has not ended. */
+function running(d) {
+  return !d.status || d.status === 'running';
+}
+
+/**
+ * lastFailure is the app's last deployment, if it failed: the newest
+ * ended one that is not an automatic rollback (a failed deployment's
+ * rollback does not hide the failure). deps are the app's entries of
+ * /v2/deployments?history=true, the ended ones newest first.
+ */
+function lastFailure(deps) {
+  const last = deps.find((d) => !running(d) && !d.rollbackOf);
+  return last && last.status === 'failed' ? last : null;
+}
+
+/** drawFailure shows the app's failed last deployment, with its reason and its rollback. */
+function drawFailure(root, f, deps) {
+  const box = root.querySelector('#app-failed');
+  if (!f) {
+    render(box, '');
+    return;
+  }
+  const rb = f.rollbackDeploymentId ? deps.find((d) => d.id === f.rollbackDeploymentId) : null;
+  let after = '';
+  if (f.rollbackDeploymentId) {
+    const state = !rb || running(rb) ? 'running' : rb.status;
+    const dep = html`deployment <span class="id">${f.rollbackDeploymentId}</span>`;
+    if (state === 'running') after = html`Rolling back to the previous version: ${dep}`;
+    else if (state === 'succeeded') after = html`Rolled back to the previous version by ${dep}`;
+    else after = html`The rollback to the previous version, ${dep}, ${state === 'failed' ? 'failed' : 'ended'}${rb.reason ? ': ' + rb.reason : ''}`;
+    after = html`<div data-field="rollback" data-state="${state}">${after}</div>`;
+  } else if ((f.notes || []).length) {
+    after = html`<div data-field="rollback">${f.notes.join('; ')}</div>`;
+  }
+  render(box, html`<div class="banner error" id="app-deploy-failed" data-deployment-id="${f.id}" data-kind="${(f.failure || {}).kind || ''}">
+    <div><b>Deployment</b> <span class="id">${f.id}</span> failed ${ago(f.finishedAt)}:</div>
+    <div class="why" data-field="reason">${f.reason || ''}</div>
+    ${after}</div>`);
+}
+
 /**
  * history is what an app's state tells of its recent events, newest
  * first, as /v2/events payloads: each instance's last status and health
- * change, the last failure, and the deployments in progress.
+ * change, the last failure, the deployments in progress and those that
+ * failed.
  */
 function history(a, deps) {
   const out = [];
@@ -429,7 +476,10 @@ function history(a, deps) {
   }
   const f = a.lastTaskFailure;
   if (f) out.push({ type: 'status_update_event', d: { timestamp: f.timestamp, taskId: f.taskId, taskStatus: f.state, message: f.message } });
-  for (const d of deps) out.push({ type: 'deployment_info', d: { timestamp: d.version, id: d.id } });
+  for (const d of deps) {
+    if (running(d)) out.push({ type: 'deployment_info', d: { timestamp: d.version, id: d.id } });
+    else if (d.status === 'failed') out.push({ type: 'deployment_failed', d: { timestamp: d.finishedAt, id: d.id, reason: d.reason } });
+  }
   return out.sort((x, y) => (toMillis(y.d.timestamp) ?? 0) - (toMillis(x.d.timestamp) ?? 0));
 }
 
@@ -478,6 +528,8 @@ function drawApp(root, a, deps, q) {
   }
 
   const tasks = a.tasks || [];
+  // Readiness checks gate the new version's instances (readinessCheckResults).
+  const readiness = new Map((a.readinessCheckResults || []).map((r) => [r.taskId, r]));
   render(root.querySelector('#instances tbody'), tasks.length ? tasks.map((t) => {
     const hr = t.healthCheckResults || [];
     let health;
@@ -487,6 +539,11 @@ function drawApp(root, a, deps, q) {
     else {
       const bad = hr.find((h) => !h.alive);
       health = html`${badge('unhealthy')} <span class="muted">${bad.consecutiveFailures} failures${bad.lastFailureCause ? ': ' + bad.lastFailureCause : ''}</span>`;
+    }
+    const r = readiness.get(t.id);
+    if (r) {
+      const last = r.lastResponse ? ` (${r.lastResponse.status})` : '';
+      health = html`${health} <span data-field="ready">${r.ready ? badge('healthy', 'ready') : badge('Waiting', 'not ready' + last)}</span>`;
     }
     return html`<tr data-task-id="${t.id}" data-agent-id="${t.slaveId}">
       <td class="id">${t.id}</td><td>${t.host}</td><td>${(t.ports || []).join(', ')}</td>
