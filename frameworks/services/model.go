@@ -193,7 +193,7 @@ func taskInfo(a app.App, taskID, role string, p plan.Placement) mesos.TaskInfo {
 	cmd.Environment = env
 	cmd.URIs = commandURIs(a)
 	ti := mesos.TaskInfo{
-		Name:      strings.TrimPrefix(a.ID, "/"),
+		Name:      TaskName(a.ID),
 		TaskID:    mesos.ID{Value: taskID},
 		AgentID:   mesos.ID{Value: p.AgentID},
 		Resources: p.Resources.Wire(role),
@@ -227,6 +227,7 @@ func taskInfo(a app.App, taskID, role string, p plan.Placement) mesos.TaskInfo {
 			}
 		}
 	}
+	ti.Discovery = discovery(a, docker, p.Ports)
 	ti.Container = secretVolumes(a)
 	if docker != nil {
 		ti.Container = dockerContainer(docker, p.Ports)
@@ -246,6 +247,55 @@ func taskInfo(a app.App, taskID, role string, p plan.Placement) mesos.TaskInfo {
 // portName is the name of the app's i-th host port: its port
 // definition's, or its Docker port mapping's on a bridge or container
 // network.
+// TaskName is the name of an app's tasks, as Marathon names them: the
+// app id's segments last first, joined by dots ("/group/web" is
+// "web.group"), so that DNS names them web-group.<framework>.<domain>.
+func TaskName(id string) string {
+	segs := strings.Split(strings.Trim(id, "/"), "/")
+	slices.Reverse(segs)
+	return strings.Join(segs, ".")
+}
+
+// discovery is a task's DiscoveryInfo, as Marathon sets it: its name and
+// its host ports with their names and protocols, for DNS.
+func discovery(a app.App, d *app.Docker, ports []uint64) *mesos.DiscoveryInfo {
+	info := &mesos.DiscoveryInfo{Visibility: mesos.VisibilityFramework, Name: TaskName(a.ID)}
+	if len(ports) == 0 {
+		return info
+	}
+	info.Ports = &mesos.DiscoveryPorts{}
+	for i, p := range ports {
+		for _, proto := range strings.Split(portProtocol(a, d, i), ",") {
+			info.Ports.Ports = append(info.Ports.Ports, mesos.DiscoveryPort{Number: mesos.Int(p), Name: portName(a, d, i), Protocol: proto})
+		}
+	}
+	return info
+}
+
+// portProtocol is the protocol of an app's port i: "tcp", "udp" or
+// "udp,tcp".
+func portProtocol(a app.App, d *app.Docker, i int) string {
+	proto := ""
+	if d != nil && d.Network != app.NetworkHost {
+		n := 0
+		for _, m := range d.PortMappings {
+			if m.HostPort == nil {
+				continue
+			}
+			if n == i {
+				proto = m.Protocol
+			}
+			n++
+		}
+	} else if i < len(a.PortDefinitions) {
+		proto = a.PortDefinitions[i].Protocol
+	}
+	if proto == "" {
+		return "tcp"
+	}
+	return proto
+}
+
 func portName(a app.App, d *app.Docker, i int) string {
 	if d != nil && d.Network != app.NetworkHost {
 		n := 0
