@@ -62,6 +62,26 @@ type Run struct {
 	StartedAt    *string `json:"startedAt"`
 	FinishedAt   *string `json:"finishedAt"`
 	TriggeredBy  []int64 `json:"triggeredBy"`
+	// Notifications are the webhook notifications of the run's end and
+	// how their delivery goes.
+	Notifications []Notification `json:"notifications"`
+}
+
+// Notification is a webhook notification of a run's end as the jobs API
+// shows it with the run.
+type Notification struct {
+	ID            string  `json:"id"` // the delivery id (X-Corral-Delivery)
+	URL           string  `json:"url"`
+	Default       bool    `json:"default"`
+	Event         string  `json:"event"`
+	State         string  `json:"state"` // pending, delivered, failing, abandoned
+	Attempts      int     `json:"attempts"`
+	LastStatus    *int    `json:"lastStatus"`
+	LastError     string  `json:"lastError"`
+	CreatedAt     string  `json:"createdAt"`
+	LastAttemptAt *string `json:"lastAttemptAt"`
+	NextAttemptAt *string `json:"nextAttemptAt"`
+	DeliveredAt   *string `json:"deliveredAt"`
 }
 
 // Ended reports whether the run reached a final state; ok is true for
