@@ -145,7 +145,7 @@ func newCore(s *Service, st *store.Store) *core {
 		pokes: make(chan struct{}, 1), calls: make(chan func(context.Context), 8192), acks: make(chan func(context.Context), 8192), done: make(chan struct{}),
 		jobs: map[string]*jobState{}, runs: map[int64]*runState{}, byTask: map[string]int64{}, offers: map[string]*mesos.Offer{},
 		pendRuns: map[int64]store.Run{}, news: make(chan news, 16), lookups: map[string][]mesos.TaskStatus{}, gone: map[int64]time.Time{},
-		notes: newNotifier(s.cfg, st, s.url, s.log),
+		notes: newNotifier(s.cfg, st, s.url, s.bus, s.log),
 	}
 }
 

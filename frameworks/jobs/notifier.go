@@ -18,6 +18,7 @@ import (
 	"corral/frameworks/jobs/job"
 	"corral/frameworks/jobs/notify"
 	"corral/frameworks/jobs/store"
+	"corral/internal/events"
 )
 
 // Webhook notifications of ended runs (decided by package notify). The
@@ -30,7 +31,8 @@ import (
 //	  └── poke ──▶ notifier ── claim due ones (a lease; fenced) ──▶ Postgres
 //	                  │ POST each, at most notifyParallel at once
 //	                  └─ record the attempt (fenced): delivered, failing
-//	                     (due again after backoff) or abandoned
+//	                     (due again after backoff) or abandoned; publish
+//	                     it (run_notified on /v1/events)
 //
 // Only the leader claims: a deposed leader's claims and records are
 // refused (ErrFenced), which ends its term. A delivered notification is
@@ -78,11 +80,13 @@ type notifier struct {
 	log    *slog.Logger
 	base   string // the jobs API's base URL, for the links
 	agent  string // User-Agent
+	bus    *events.Bus
 	wake   chan struct{}
 }
 
-// newNotifier returns the notifier of a term writing through st.
-func newNotifier(cfg Config, st *store.Store, base string, log *slog.Logger) *notifier {
+// newNotifier returns the notifier of a term writing through st, which
+// publishes each attempt it records on bus as run_notified.
+func newNotifier(cfg Config, st *store.Store, base string, bus *events.Bus, log *slog.Logger) *notifier {
 	return &notifier{
 		store:  st,
 		client: webhookClient(cfg.NotifyTimeout),
@@ -91,6 +95,7 @@ func newNotifier(cfg Config, st *store.Store, base string, log *slog.Logger) *no
 		log:    log.With("component", "jobs-notifier"),
 		base:   base,
 		agent:  "corral-jobs/" + cfg.Version,
+		bus:    bus,
 		wake:   make(chan struct{}, 1),
 	}
 }
@@ -222,6 +227,8 @@ func (n *notifier) deliver(ctx context.Context, d store.Delivery) {
 	for try := 1; ; try++ {
 		err := n.store.RecordDelivery(ctx, d.ID, a)
 		if err == nil {
+			n.bus.Publish("run_notified", map[string]any{"job": d.Run.Job, "runId": d.RunID, "deliveryId": d.ID,
+				"state": a.State, "attempts": attempt})
 			return
 		}
 		if store.Permanent(err) || try == recordTries || sleep(ctx, time.Duration(try)*200*time.Millisecond) != nil {

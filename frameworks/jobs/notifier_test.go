@@ -103,6 +103,8 @@ func TestNotificationRetriedUntilDelivered(t *testing.T) {
 	rcv := newReceiver(t, http.StatusInternalServerError, http.StatusNoContent)
 	s := startServerWith(t, newDB(t), fastRetries)
 	eventually(t, "the service leads", s.svc.Leading)
+	sub := s.svc.bus.Subscribe([]string{"run_notified"}, 0)
+	defer sub.Close()
 	s.must(http.StatusCreated, "POST", "/v1/jobs", `{"name":"hooked","command":"true","schedule":"R1/2030-01-01T00:00:00Z/PT1H",
 		"webhooks":[{"url":"`+rcv.srv.URL+`/hook","on":["SUCCEEDED"]}]}`)
 	s.must(http.StatusOK, "PUT", "/v1/scheduler/job/success/hooked", "")
@@ -143,6 +145,18 @@ func TestNotificationRetriedUntilDelivered(t *testing.T) {
 	}
 	if d := got[1].body; !jsonEqual(got[0].body, d) {
 		t.Errorf("the retry's body differs from the first attempt's:\n%v\n%v", got[0].body, d)
+	}
+	// Each attempt is published once recorded.
+	for _, want := range []string{"failing", "delivered"} {
+		select {
+		case ev := <-sub.C():
+			var d map[string]any
+			if err := json.Unmarshal(ev.Data, &d); err != nil || d["job"] != "hooked" || d["runId"] != float64(run.ID) || d["deliveryId"] != n.ID || d["state"] != want {
+				t.Errorf("run_notified event %s, %v; want run %d's delivery %s %s", ev.Data, err, run.ID, n.ID, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("no run_notified event for the %s attempt", want)
+		}
 	}
 	// GET of the run alone shows the same.
 	var one apiclient.Run
