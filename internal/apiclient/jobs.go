@@ -33,6 +33,16 @@ type Job struct {
 	LastError              string   `json:"lastError"`
 	NextRun                string   `json:"nextRun"`
 	Version                string   `json:"version"`
+	// Webhooks are told when one of the job's runs ends in a state they
+	// want.
+	Webhooks []Webhook `json:"webhooks"`
+}
+
+// Webhook is a URL told, by a JSON POST, about the runs of a job that end
+// in one of the states On lists.
+type Webhook struct {
+	URL string   `json:"url"`
+	On  []string `json:"on"`
 }
 
 // CommandLine is the job's command, or its args joined.
