@@ -252,7 +252,6 @@ func (s *Store) ClaimNotifications(ctx context.Context, now time.Time, lease tim
 				runs[r.ID] = r
 			}
 		}
-		out = out[:0]
 		for _, n := range ns {
 			// The foreign key keeps every run.
 			out = append(out, Delivery{Notification: n, Run: runs[n.RunID]})
@@ -263,7 +262,6 @@ func (s *Store) ClaimNotifications(ctx context.Context, now time.Time, lease tim
 			}
 			return strings.Compare(a.ID, b.ID)
 		})
-		next = nil
 		return q.QueryRow(ctx, `
 			SELECT min(next_attempt_at) FROM jobs.notifications WHERE state IN ('pending', 'failing')`).Scan(&next)
 	})
