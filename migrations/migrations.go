@@ -13,7 +13,7 @@
 //	          framework id, the instances' term
 //	jobs      jobs and their planning cursors, dependency edges and their
 //	          progress, runs, per-job stats, the framework id, the
-//	          instances' term
+//	          instances' term, the webhook notifications of ended runs
 //
 // Applying the files is the job of corral/internal/migrate.
 package migrations

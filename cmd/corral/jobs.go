@@ -32,6 +32,11 @@ func jobsCommand() *command {
 	durationVar(fs, &cfg.OfferHold, "offer_hold", "keep offers this long before a run is due, so it starts at once")
 	durationVar(fs, &cfg.UnreachableTimeout, "task_unreachable_timeout", "give up on a run's task after it is unreachable this long: the attempt fails (retried if retries remain)")
 	fs.IntVar(&cfg.EventBuffer, "event_buffer", cfg.EventBuffer, "events kept for /v1/events replay (Last-Event-ID)")
+	fs.StringVar(&cfg.NotifyWebhook, "notify_webhook", cfg.NotifyWebhook, "http(s) URL POSTed a JSON notification of each FAILED run of the jobs that name no webhooks of their own; empty: none")
+	durationVar(fs, &cfg.NotifyTimeout, "notify_timeout", "bound on one attempt to deliver a webhook notification (connecting, redirects, the answer)")
+	durationVar(fs, &cfg.NotifyBackoff, "notify_backoff", "delay before a failed webhook notification is tried again; it doubles with each further failure, up to --notify_backoff_max")
+	durationVar(fs, &cfg.NotifyBackoffMax, "notify_backoff_max", "longest delay between attempts to deliver a webhook notification")
+	durationVar(fs, &cfg.NotifyGiveUp, "notify_give_up", "how long after a run ended its webhook notifications are still tried; then they are abandoned")
 	migrateFirst := true
 	fs.BoolVar(&migrateFirst, "migrate", migrateFirst, "apply database migrations at start")
 	trust.registerServer(fs)

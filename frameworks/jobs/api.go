@@ -497,13 +497,18 @@ func (s *Service) remove(r *http.Request, name string, force bool) ([]dag.Change
 	return changes, nil
 }
 
-// runView is a run as the API shows it.
-func runView(r store.Run) map[string]any {
+// runView is a run as the API shows it, with its webhook notifications
+// and how their delivery goes.
+func runView(r store.Run, notes []store.Notification) map[string]any {
+	ns := make([]map[string]any, 0, len(notes))
+	for _, n := range notes {
+		ns = append(ns, notificationView(n))
+	}
 	v := map[string]any{
 		"id": r.ID, "job": r.Job, "trigger": r.Trigger, "state": r.State, "attempt": r.Attempt, "maxAttempts": r.MaxAttempts,
 		"arguments": nonNil(r.Arguments), "triggeredBy": nonNilIDs(r.TriggeredBy), "reason": r.Reason, "exitStatus": r.ExitStatus,
 		"agentId": r.AgentID, "host": r.Host, "taskId": r.TaskID, "sandbox": r.Sandbox,
-		"queuedAt": r.QueuedAt.UTC().Format(time.RFC3339Nano),
+		"queuedAt": r.QueuedAt.UTC().Format(time.RFC3339Nano), "notifications": ns,
 	}
 	for k, t := range map[string]*time.Time{"scheduledFor": r.ScheduledFor, "startedAt": r.StartedAt, "finishedAt": r.FinishedAt, "notBefore": r.NotBefore} {
 		if t != nil {
@@ -559,9 +564,18 @@ func (s *Service) listRuns(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
+	ids := make([]int64, len(runs))
+	for i, run := range runs {
+		ids[i] = run.ID
+	}
+	notes, err := s.store.Notifications(r.Context(), ids)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
 	out := []map[string]any{}
 	for _, run := range runs {
-		out = append(out, runView(run))
+		out = append(out, runView(run, notes[run.ID]))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -592,7 +606,12 @@ func (s *Service) getRun(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, runView(run))
+	notes, err := s.store.Notifications(r.Context(), []int64{run.ID})
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, runView(run, notes[run.ID]))
 }
 
 // queueManual records a manual run of a job for r, if r's principal may
@@ -643,7 +662,7 @@ func (s *Service) triggerRun(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, runView(run))
+	writeJSON(w, http.StatusCreated, runView(run, nil))
 }
 
 // stopRun stops a run: a queued one at once, a running one by killing its
@@ -842,6 +861,11 @@ func (s *Service) metrics(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, run := range runs {
 			gauges["runs_"+lower(string(run.State))]++
+		}
+	}
+	if counts, err := s.store.NotificationCounts(r.Context()); err == nil {
+		for _, st := range []store.DeliveryState{store.DeliveryPending, store.DeliveryFailing, store.DeliveryAbandoned} {
+			gauges["notifications_"+string(st)] = float64(counts[st])
 		}
 	}
 	if stats, err := s.store.Stats(r.Context()); err == nil {

@@ -293,16 +293,22 @@ func (s *Service) chronosSuccess(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	if _, err := s.store.Job(ctx, name); err != nil {
+	rec, err := s.store.Job(ctx, name)
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			err = errf(http.StatusBadRequest, "job %q does not exist", name)
 		}
 		chronosErr(w, r, err)
 		return
 	}
+	var j job.Job
+	_ = json.Unmarshal(rec.Spec, &j)
 	now := time.Now()
+	// The run it records ends SUCCEEDED, and is told to the job's
+	// webhooks that want that, like any other; the leader delivers.
 	run, _, err := s.store.InsertRun(ctx, store.Run{Job: name, Trigger: "manual", DedupKey: fmt.Sprintf("success:%d", now.UnixNano()),
-		State: stateSucceeded, MaxAttempts: 1, QueuedAt: now, FinishedAt: &now, Reason: "marked successful through the API"})
+		State: stateSucceeded, MaxAttempts: 1, QueuedAt: now, FinishedAt: &now, Reason: "marked successful through the API",
+		Notify: notifyTargets(j.Webhooks, s.cfg.NotifyWebhook, stateSucceeded)})
 	if err == nil {
 		err = s.store.RecordResult(ctx, name, true, now)
 	}
@@ -317,6 +323,7 @@ func (s *Service) chronosSuccess(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.queued(ctx, children...)
+	s.poke()
 	w.Header().Set("Content-Type", "text/plain")
 	_, _ = io.WriteString(w, fmt.Sprintf("marked job %s as successful: true", name))
 }

@@ -1,14 +1,15 @@
 package jobs
 
 import (
-	"corral/frameworks/internal/taskuser"
-	"corral/internal/edge"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"time"
 
+	"corral/frameworks/internal/taskuser"
+	"corral/frameworks/jobs/job"
+	"corral/internal/edge"
 	"corral/internal/zkelect"
 	"corral/kernel/sched"
 )
@@ -66,6 +67,19 @@ type Config struct {
 	UnreachableTimeout time.Duration
 	// EventBuffer is how many events /v1/events can replay.
 	EventBuffer int
+	// NotifyWebhook, if set, is told about the FAILED runs of jobs that
+	// name no webhooks of their own: an absolute http or https URL.
+	NotifyWebhook string
+	// NotifyTimeout bounds one attempt to deliver a notification:
+	// connecting, redirects and the answer.
+	NotifyTimeout time.Duration
+	// NotifyBackoff is the delay before a failed notification is tried
+	// again; it doubles with each further failure, up to
+	// NotifyBackoffMax.
+	NotifyBackoff, NotifyBackoffMax time.Duration
+	// NotifyGiveUp is how long after a run ended its notifications are
+	// still tried; then they are abandoned.
+	NotifyGiveUp time.Duration
 	// ShutdownGrace bounds graceful shutdown of the HTTP server.
 	ShutdownGrace time.Duration
 }
@@ -89,6 +103,10 @@ func DefaultConfig() Config {
 		OfferHold:          3 * time.Second,
 		UnreachableTimeout: 30 * time.Second,
 		EventBuffer:        10000,
+		NotifyTimeout:      10 * time.Second,
+		NotifyBackoff:      10 * time.Second,
+		NotifyBackoffMax:   15 * time.Minute,
+		NotifyGiveUp:       24 * time.Hour,
 		ShutdownGrace:      5 * time.Second,
 	}
 }
@@ -135,6 +153,17 @@ func (c Config) Validate() error {
 	}
 	if c.OfferHold < 0 || c.EventBuffer < 1 {
 		errs = append(errs, errors.New("offer_hold must not be negative and event_buffer at least 1"))
+	}
+	if c.NotifyWebhook != "" {
+		if err := job.ValidWebhookURL(c.NotifyWebhook); err != nil {
+			errs = append(errs, fmt.Errorf("notify_webhook: %v", err))
+		}
+	}
+	if c.NotifyTimeout <= 0 || c.NotifyBackoff <= 0 || c.NotifyGiveUp <= 0 {
+		errs = append(errs, errors.New("notify_timeout, notify_backoff and notify_give_up must be positive"))
+	}
+	if c.NotifyBackoffMax < c.NotifyBackoff {
+		errs = append(errs, errors.New("notify_backoff_max must be at least notify_backoff"))
 	}
 	return errors.Join(errs...)
 }

@@ -120,6 +120,9 @@ type core struct {
 
 	// The writer (see writer.go).
 	wr *durable.Writer[*core]
+	// notes delivers the webhook notifications of ended runs (see
+	// notifier.go); the loop pokes it when it stored some.
+	notes *notifier
 	// news is what the watcher read (see watch.go).
 	news chan news
 	// lookups holds, by task, the updates of tasks no tracked run owns
@@ -142,6 +145,7 @@ func newCore(s *Service, st *store.Store) *core {
 		pokes: make(chan struct{}, 1), calls: make(chan func(context.Context), 8192), acks: make(chan func(context.Context), 8192), done: make(chan struct{}),
 		jobs: map[string]*jobState{}, runs: map[int64]*runState{}, byTask: map[string]int64{}, offers: map[string]*mesos.Offer{},
 		pendRuns: map[int64]store.Run{}, news: make(chan news, 16), lookups: map[string][]mesos.TaskStatus{}, gone: map[int64]time.Time{},
+		notes: newNotifier(s.cfg, st, s.url, s.bus, s.log),
 	}
 }
 
@@ -295,6 +299,8 @@ func (c *core) run(ctx context.Context) error {
 	go func() { defer close(writerDone); c.wr.Run(cctx) }()
 	watcherDone := make(chan struct{})
 	go func() { defer close(watcherDone); watch(cctx, c.store, s.log, c.news) }()
+	notesDone := make(chan struct{})
+	go func() { defer close(notesDone); c.notes.run(cctx) }()
 	const ackers = 4
 	ackersDone := make(chan struct{}, ackers)
 	for i := 0; i < ackers; i++ {
@@ -318,6 +324,7 @@ func (c *core) run(ctx context.Context) error {
 	<-callerDone
 	<-writerDone
 	<-watcherDone
+	<-notesDone
 	for i := 0; i < ackers; i++ {
 		<-ackersDone
 	}
@@ -464,7 +471,9 @@ func (c *core) loop(ctx context.Context) {
 			c.learn(n)
 		case <-c.pokes:
 			// This process's API changed something: the watcher brings
-			// it; meanwhile decide again.
+			// it; meanwhile decide again. It may have ended a run (a job
+			// marked successful), with notifications.
+			c.notes.poke()
 		case <-prune.C:
 			c.prune()
 		case now := <-forget.C:
@@ -600,6 +609,7 @@ func (c *core) schedule(now time.Time) {
 			continue
 		}
 		b := recording{name: name, created: js.created, cursor: occ[len(occ)-1].At}
+		def := c.s.cfg.NotifyWebhook
 		for _, o := range occ {
 			at := o.At
 			r := store.Run{Job: name, Trigger: "schedule", ScheduledFor: &at, DedupKey: "schedule:" + at.UTC().Format(time.RFC3339Nano),
@@ -618,6 +628,10 @@ func (c *core) schedule(now time.Time) {
 				r.State = stateSkipped
 				f := now
 				r.FinishedAt = &f
+			}
+			if r.State != stateQueued {
+				r.Notify = notifyTargets(js.job.Webhooks, def, r.State)
+				b.notified = b.notified || len(r.Notify) > 0
 			}
 			b.runs = append(b.runs, r)
 		}
@@ -657,6 +671,8 @@ type recording struct {
 	runs    []store.Run
 	cursor  time.Time
 	replace bool
+	// notified: some of the runs come with notifications.
+	notified bool
 }
 
 // recorded applies recorded occurrences: queued runs are tracked (the
@@ -669,6 +685,9 @@ func (c *core) recorded(work []recording, stored [][]store.Run, err error) {
 		c.s.log.Warn("cannot record due runs; will retry", "jobs", len(work), "err", err)
 	}
 	for i, b := range work {
+		if err == nil && b.notified {
+			c.notes.poke()
+		}
 		js := c.jobs[b.name]
 		if js != nil && !js.created.Equal(b.created) {
 			js = nil // deleted and created again meanwhile

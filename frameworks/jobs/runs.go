@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"corral/frameworks/jobs/job"
 	"corral/frameworks/jobs/run"
 	"corral/frameworks/jobs/store"
 	"corral/kernel/mesos"
@@ -255,6 +256,13 @@ func (c *core) finish(rs *runState, state store.State, reason string, exit *int,
 	r.ExitStatus = exit
 	r.FinishedAt = &now
 	js := c.jobs[r.Job]
+	var hooks []job.Webhook
+	if js != nil {
+		hooks = js.job.Webhooks
+	}
+	// Whom to tell is decided now, from the job as it is: the
+	// notifications are stored with the run's end.
+	r.Notify = notifyTargets(hooks, c.s.cfg.NotifyWebhook, state)
 	counted := state == stateSucceeded || state == stateFailed
 	fire := state == stateSucceeded || (state == stateFailed && js != nil && js.job.SoftError)
 	c.pend(r)
@@ -274,6 +282,7 @@ func (c *core) finish(rs *runState, state store.State, reason string, exit *int,
 				q.State = stateSkipped
 				q.Reason = "job is disabled"
 				q.FinishedAt = &now
+				q.Notify = notifyTargets(cj.job.Webhooks, c.s.cfg.NotifyWebhook, stateSkipped)
 			}
 			children[name] = q
 		}
@@ -326,6 +335,10 @@ type runBatch struct {
 	parents []parentDone
 	acks    []func(context.Context)
 	waiters []chan error
+
+	// notified: some of the runs, or of the children the parents get,
+	// come with notifications.
+	notified bool
 
 	// Progress, kept by the writer across attempts: the runs and results
 	// are stored once (results count), then the parents marked one by
@@ -381,6 +394,12 @@ func (c *core) flushRuns() {
 	b := &runBatch{fid: c.fid, results: c.pendResults, parents: c.pendParents, acks: c.pendAcks, waiters: c.waiters}
 	for _, r := range c.pendRuns {
 		b.runs = append(b.runs, r)
+		b.notified = b.notified || len(r.Notify) > 0
+	}
+	for _, p := range b.parents {
+		for _, q := range p.children {
+			b.notified = b.notified || len(q.Notify) > 0
+		}
 	}
 	slices.SortFunc(b.runs, func(x, y store.Run) int { return cmp.Compare(x.ID, y.ID) })
 	c.fid = ""
@@ -416,6 +435,8 @@ func (c *core) flushed(b *runBatch, err error) {
 	}
 	if err != nil {
 		c.s.log.Error("run changes refused by the database; dropping them", "runs", len(b.runs), "err", err)
+	} else if b.notified {
+		c.notes.poke()
 	}
 	for _, fn := range b.acks {
 		c.ack(fn)

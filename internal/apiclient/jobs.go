@@ -33,6 +33,16 @@ type Job struct {
 	LastError              string   `json:"lastError"`
 	NextRun                string   `json:"nextRun"`
 	Version                string   `json:"version"`
+	// Webhooks are told when one of the job's runs ends in a state they
+	// want.
+	Webhooks []Webhook `json:"webhooks"`
+}
+
+// Webhook is a URL told, by a JSON POST, about the runs of a job that end
+// in one of the states On lists.
+type Webhook struct {
+	URL string   `json:"url"`
+	On  []string `json:"on"`
 }
 
 // CommandLine is the job's command, or its args joined.
@@ -62,6 +72,26 @@ type Run struct {
 	StartedAt    *string `json:"startedAt"`
 	FinishedAt   *string `json:"finishedAt"`
 	TriggeredBy  []int64 `json:"triggeredBy"`
+	// Notifications are the webhook notifications of the run's end and
+	// how their delivery goes.
+	Notifications []Notification `json:"notifications"`
+}
+
+// Notification is a webhook notification of a run's end as the jobs API
+// shows it with the run.
+type Notification struct {
+	ID            string  `json:"id"` // the delivery id (X-Corral-Delivery)
+	URL           string  `json:"url"`
+	Default       bool    `json:"default"`
+	Event         string  `json:"event"`
+	State         string  `json:"state"` // pending, delivered, failing, abandoned
+	Attempts      int     `json:"attempts"`
+	LastStatus    *int    `json:"lastStatus"`
+	LastError     string  `json:"lastError"`
+	CreatedAt     string  `json:"createdAt"`
+	LastAttemptAt *string `json:"lastAttemptAt"`
+	NextAttemptAt *string `json:"nextAttemptAt"`
+	DeliveredAt   *string `json:"deliveredAt"`
 }
 
 // Ended reports whether the run reached a final state; ok is true for

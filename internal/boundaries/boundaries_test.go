@@ -36,6 +36,7 @@ var pure = []string{
 	"corral/frameworks/jobs/dag",
 	"corral/frameworks/jobs/due",
 	"corral/frameworks/jobs/run",
+	"corral/frameworks/jobs/notify",
 }
 
 // ioPackages lists what a pure package may not import; a path ending in

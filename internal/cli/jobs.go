@@ -158,7 +158,7 @@ func jobList(ctx context.Context, r *runner) error {
 
 // runTable renders runs in the order given (pure).
 func runTable(runs []runView) string {
-	t := newTable("ID", "TRIGGER", "STATE", "ATTEMPT", "SCHEDULED", "STARTED", "TOOK", "EXIT", "HOST", "REASON")
+	t := newTable("ID", "TRIGGER", "STATE", "ATTEMPT", "SCHEDULED", "STARTED", "TOOK", "EXIT", "HOST", "NOTIFIED", "REASON")
 	for _, x := range runs {
 		exit := ""
 		if x.ExitStatus != nil {
@@ -169,9 +169,35 @@ func runTable(runs []runView) string {
 			attempt += "/" + fmt.Sprint(x.MaxAttempts)
 		}
 		t.add(fmt.Sprint(x.ID), x.Trigger, x.State, attempt, stampPtr(x.ScheduledFor), stampPtr(x.StartedAt),
-			elapsed(x.StartedAt, x.FinishedAt), exit, x.Host, x.Reason)
+			elapsed(x.StartedAt, x.FinishedAt), exit, x.Host, notified(x.Notifications), x.Reason)
 	}
 	return t.String()
+}
+
+// notified sums up how the webhook notifications of a run go (pure):
+// "" for none, the state of a lone one ("failing ×3" with its attempts
+// while it fails), else how many are in each state.
+func notified(ns []apiclient.Notification) string {
+	if len(ns) == 1 {
+		n := ns[0]
+		if n.State == "failing" || n.State == "abandoned" {
+			return fmt.Sprintf("%s ×%d", n.State, n.Attempts)
+		}
+		return n.State
+	}
+	var parts []string
+	for _, state := range []string{"pending", "failing", "delivered", "abandoned"} {
+		k := 0
+		for _, n := range ns {
+			if n.State == state {
+				k++
+			}
+		}
+		if k > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", k, state))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // renderJob is the text of `job show` (pure).
@@ -205,6 +231,13 @@ func renderJob(j jobView, runs []runView) string {
 	k.add("Policy", policy)
 	if j.Owner != "" {
 		k.add("Owner", j.Owner)
+	}
+	if len(j.Webhooks) > 0 {
+		var hooks []string
+		for _, w := range j.Webhooks {
+			hooks = append(hooks, w.URL+" on "+strings.Join(w.On, ", "))
+		}
+		k.add("Webhooks", strings.Join(hooks, "; "))
 	}
 	k.add("Runs", fmt.Sprintf("%d succeeded, %d failed (%d since the last success)", j.SuccessCount, j.ErrorCount, j.ErrorsSinceLastSuccess))
 	k.add("Last success", stamp(j.LastSuccess))

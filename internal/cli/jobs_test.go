@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"corral/internal/apiclient"
 )
 
 func names(specs []jobSpec) []string {
@@ -362,5 +364,26 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestNotified(t *testing.T) {
+	n := func(state string, attempts int) apiclient.Notification {
+		return apiclient.Notification{State: state, Attempts: attempts}
+	}
+	for _, tc := range []struct {
+		ns   []apiclient.Notification
+		want string
+	}{
+		{nil, ""},
+		{[]apiclient.Notification{n("pending", 0)}, "pending"},
+		{[]apiclient.Notification{n("delivered", 2)}, "delivered"},
+		{[]apiclient.Notification{n("failing", 3)}, "failing ×3"},
+		{[]apiclient.Notification{n("abandoned", 90)}, "abandoned ×90"},
+		{[]apiclient.Notification{n("delivered", 1), n("failing", 2), n("delivered", 1), n("pending", 0)}, "1 pending, 1 failing, 2 delivered"},
+	} {
+		if got := notified(tc.ns); got != tc.want {
+			t.Errorf("notified(%+v) = %q; want %q", tc.ns, got, tc.want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -404,8 +405,10 @@ func TestConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	defer hook.Close()
 	post(t, jobs.URL+"/v1/jobs", map[string]any{"name": "console-extract", "command": "echo extracting rows; sleep 1", "schedule": "0 0 1 1 *",
-		"timezone": "Europe/Berlin", "cpus": 0.1, "mem": 32}, http.StatusCreated)
+		"timezone": "Europe/Berlin", "cpus": 0.1, "mem": 32, "webhooks": []map[string]any{{"url": hook.URL, "on": []string{"SUCCEEDED"}}}}, http.StatusCreated)
 	post(t, jobs.URL+"/v1/jobs", map[string]any{"name": "console-report", "command": "echo reporting", "parents": []string{"console-extract"},
 		"description": `<b id="injected">user text</b>`, "cpus": 0.1, "mem": 32}, http.StatusCreated)
 	now := time.Now().In(berlin)
@@ -437,11 +440,13 @@ func TestConsole(t *testing.T) {
 	b.waitJS("the child enabled", 20*time.Second, `document.querySelector('`+child+`').dataset.status !== 'disabled'`)
 	b.screenshot("jobs")
 
-	// The parent's page: its run, with a result.
+	// The parent's page: its run, with a result, and its webhook told.
 	b.click("the parent's link", parent+` a`)
 	b.waitJS("the parent's succeeded run", 20*time.Second,
 		`(() => { const r = document.querySelector('#runs tr[data-run-id]'); return r && r.dataset.state === 'SUCCEEDED' &&
 		   r.querySelector('[data-field=state]').textContent.includes('SUCCEEDED') })()`)
+	b.waitJS("the parent's run notified", 20*time.Second,
+		`document.querySelector('#runs tr[data-run-id] [data-field=notified]').textContent.trim() === 'delivered'`)
 	b.screenshot("job")
 
 	// Back on the cluster page: the app's tasks, healthy (the services

@@ -41,6 +41,7 @@ var chronosFields = []struct {
 	}},
 	{"environmentVariables", func(d *decoder, p string, r json.RawMessage, c *chronosJob) { d.environment(p, r, &c.Env) }},
 	{"constraints", func(d *decoder, p string, r json.RawMessage, c *chronosJob) { d.constraints(p, r, &c.Constraints) }},
+	{"webhooks", func(d *decoder, p string, r json.RawMessage, c *chronosJob) { d.webhooks(p, r, &c.Webhooks) }},
 	{"epsilon", func(d *decoder, p string, r json.RawMessage, c *chronosJob) {
 		var s string
 		d.str(p, r, &s)
@@ -145,7 +146,12 @@ func (d *decoder) environment(path string, raw json.RawMessage, dst *map[string]
 //     true when absent); Validate refuses both together;
 //   - async, executor and the other Chronos fields corral does not
 //     implement are accepted at their defaults and otherwise refused;
-//     the read-only statistics (successCount...) are ignored.
+//     the read-only statistics (successCount...) are ignored;
+//   - webhooks, corral's own field, is read as in DecodeNative, so that
+//     a job read from the Chronos API and written back keeps them;
+//     owner stays what Chronos made it, e-mail addresses, which corral
+//     stores, shows and passes to runs (CHRONOS_JOB_OWNER) but does not
+//     write to.
 //
 // A Chronos job with neither schedule nor parents means "run once now";
 // DecodeChronos leaves Schedule empty, and the API layer, which owns the
@@ -206,7 +212,7 @@ type Stats struct {
 // (async false, executor "", …), runAsUser, the job's user ("" for
 // none), uris and fetch (output_file) as given, and the container, if
 // the job has one (type DOCKER, the network name as networkInfos'
-// one entry). A job given as Args is written back as
+// one entry), and corral's webhooks if the job has any. A job given as Args is written back as
 // shell false with command Args[0] and arguments Args[1:]. Pass a
 // normalized job so that the defaults appear as values.
 func ChronosView(j Job, st Stats) map[string]any {
@@ -260,6 +266,9 @@ func ChronosView(j Job, st Stats) map[string]any {
 	}
 	if c := containerJSON(j.Container); c != nil {
 		v["container"] = c
+	}
+	if len(j.Webhooks) > 0 {
+		v["webhooks"] = webhooksJSON(j.Webhooks)
 	}
 	if len(j.Parents) > 0 {
 		v["parents"] = slices.Clone(j.Parents)

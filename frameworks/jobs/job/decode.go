@@ -235,6 +235,7 @@ var nativeFields = []struct {
 	{"startingDeadlineSeconds", func(d *decoder, p string, r json.RawMessage, j *Job) { d.number(p, r, &j.StartingDeadlineSeconds) }},
 	{"softError", func(d *decoder, p string, r json.RawMessage, j *Job) { d.boolean(p, r, &j.SoftError) }},
 	{"user", func(d *decoder, p string, r json.RawMessage, j *Job) { d.str(p, r, &j.User) }},
+	{"webhooks", func(d *decoder, p string, r json.RawMessage, j *Job) { d.webhooks(p, r, &j.Webhooks) }},
 	{"version", func(d *decoder, p string, r json.RawMessage, j *Job) { d.str(p, r, &j.Version) }},
 }
 
@@ -260,6 +261,9 @@ var nativeFields = []struct {
 //   - an absent shell is true, absent retries is DefaultRetries, absent
 //     retryBackoffSeconds is DefaultRetryBackoffSeconds; every other
 //     default is left to Normalize;
+//   - "webhooks" is a list of {"url", "on": [states]}; an absent "on"
+//     is left nil, for Normalize to default, a given [] is kept for
+//     Validate to refuse; unknown fields of an entry are warnings;
 //   - "version" is read so that stored JSON round-trips; servers
 //     overwrite it.
 //

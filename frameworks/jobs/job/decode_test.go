@@ -253,7 +253,7 @@ func TestMarshalJSON(t *testing.T) {
 	want := `{"name":"a","command":"","shell":false,"args":[],"cpus":0,"mem":0,"disk":0,"env":{},"owner":"",` +
 		`"ownerName":"","description":"","labels":{},"disabled":false,"constraints":[],"schedule":"","timezone":"",` +
 		`"parents":[],"retries":0,"retryBackoffSeconds":0,"timeoutSeconds":0,"concurrencyPolicy":"",` +
-		`"startingDeadlineSeconds":0,"softError":false,"user":"","uris":[],"fetch":[],"version":""}`
+		`"startingDeadlineSeconds":0,"softError":false,"user":"","uris":[],"fetch":[],"webhooks":[],"version":""}`
 	if string(got) != want {
 		t.Errorf("json.Marshal(Job{Name: a}) = %s; want %s", got, want)
 	}
@@ -270,7 +270,8 @@ func TestRoundTrip(t *testing.T) {
 		{Name: "full", Command: "x", Shell: true, CPUs: 1, Mem: 2, Disk: 3, Env: map[string]string{"A": "b"},
 			Owner: "o", OwnerName: "n", Description: "d", Labels: map[string]string{"k": "v"}, Disabled: true,
 			Constraints: [][]string{{"a", "UNIQUE"}}, Parents: []string{"p", "q"}, Retries: 0, RetryBackoffSeconds: 0,
-			TimeoutSeconds: 9, ConcurrencyPolicy: Replace, StartingDeadlineSeconds: 5, SoftError: true, Version: "v1"},
+			TimeoutSeconds: 9, ConcurrencyPolicy: Replace, StartingDeadlineSeconds: 5, SoftError: true, Version: "v1",
+			Webhooks: []Webhook{{URL: "https://h.example/x", On: []string{OnFailed, OnMissed}}, {URL: "http://h.example/y", On: []string{}}}},
 		{Name: "args", Args: []string{"/bin/true"}, Schedule: "@hourly", Timezone: "UTC"},
 	}
 	for _, j := range jobs {
@@ -301,10 +302,12 @@ func TestRoundTrip(t *testing.T) {
 
 func TestClone(t *testing.T) {
 	j := Job{Args: []string{"a"}, Env: map[string]string{"A": "1"}, Labels: map[string]string{"l": "1"},
-		Parents: []string{"p"}, Constraints: [][]string{{"a", "IS", "b"}}}
+		Parents: []string{"p"}, Constraints: [][]string{{"a", "IS", "b"}}, Webhooks: []Webhook{{URL: "http://h/", On: []string{OnFailed}}}}
 	c := j.Clone()
 	c.Args[0], c.Env["A"], c.Labels["l"], c.Parents[0], c.Constraints[0][2] = "x", "x", "x", "x", "x"
-	if j.Args[0] != "a" || j.Env["A"] != "1" || j.Labels["l"] != "1" || j.Parents[0] != "p" || j.Constraints[0][2] != "b" {
+	c.Webhooks[0].URL, c.Webhooks[0].On[0] = "x", "x"
+	if j.Args[0] != "a" || j.Env["A"] != "1" || j.Labels["l"] != "1" || j.Parents[0] != "p" || j.Constraints[0][2] != "b" ||
+		j.Webhooks[0].URL != "http://h/" || j.Webhooks[0].On[0] != OnFailed {
 		t.Errorf("Clone shares storage with the original: %+v", j)
 	}
 	if d := cmp.Diff(Job{}, Job{}.Clone()); d != "" {

@@ -52,6 +52,7 @@
 //	startingDeadlineSeconds    60 (Chronos' epsilon default); Chronos
 //	                           "epsilon" maps here
 //	timezone                   UTC, for scheduled jobs
+//	webhooks[i].on             [FAILED]; Normalize upper-cases the states
 //
 // A Chronos job with neither schedule nor parents means "run once now";
 // that needs the clock, so the API layer substitutes "R1/<now>/PT24H"

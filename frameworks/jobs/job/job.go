@@ -120,6 +120,11 @@ type Job struct {
 	// allows one of the two, as Chronos does; see Fetches.
 	URIs  []string
 	Fetch []Fetch
+	// Webhooks are told, by a JSON POST, when one of the job's runs ends
+	// in a state they want (see Webhook). A job without any gets the
+	// framework's default webhook, if one is configured, for its failed
+	// runs.
+	Webhooks []Webhook
 	// Version identifies the stored revision. The server sets it; the
 	// decoders read it only so that stored JSON round-trips.
 	Version string
@@ -142,8 +147,10 @@ func New(name string) Job {
 
 // Normalize fills in the defaults whose zero value means "default":
 // resources, the starting deadline, the concurrency policy (which it also
-// upper-cases) and, for a scheduled job, the time zone. A job given as Args
-// gets Shell false, as an argument vector never goes through a shell.
+// upper-cases), for a scheduled job the time zone, and the states of a
+// webhook that names none (DefaultOn; the states it names it
+// upper-cases). A job given as Args gets Shell false, as an argument
+// vector never goes through a shell.
 // Values Validate would reject (negative resources, say) are left alone
 // for it to report. Normalize is idempotent.
 func (j *Job) Normalize() {
@@ -169,6 +176,7 @@ func (j *Job) Normalize() {
 	if len(j.Args) > 0 {
 		j.Shell = false
 	}
+	normalizeWebhooks(j.Webhooks)
 }
 
 // wire is the native JSON shape of a job.
@@ -200,13 +208,14 @@ type wire struct {
 	Container               *containerWire    `json:"container,omitempty"`
 	URIs                    []string          `json:"uris"`
 	Fetch                   []fetchWire       `json:"fetch"`
+	Webhooks                []webhookWire     `json:"webhooks"`
 	Version                 string            `json:"version"`
 }
 
 // MarshalJSON writes the native JSON of the job: every field under its
 // camelCase name (the names DecodeNative reads, plus "version"), with
 // empty lists as [] and empty maps as {}; "container" only for a job
-// with one, in Chronos' shape. DecodeNative reads the output back to an
+// with one, in Chronos' shape; "webhooks" as [{"url", "on"}]. DecodeNative reads the output back to an
 // equal Job.
 func (j Job) MarshalJSON() ([]byte, error) {
 	constraints := make([][]string, 0, len(j.Constraints))
@@ -227,7 +236,7 @@ func (j Job) MarshalJSON() ([]byte, error) {
 		TimeoutSeconds: j.TimeoutSeconds, ConcurrencyPolicy: j.ConcurrencyPolicy,
 		StartingDeadlineSeconds: j.StartingDeadlineSeconds, SoftError: j.SoftError,
 		User: j.User, Container: containerJSON(j.Container), URIs: nonNil(j.URIs), Fetch: fetch,
-		Version: j.Version,
+		Webhooks: webhooksJSON(j.Webhooks), Version: j.Version,
 	})
 }
 
@@ -253,6 +262,7 @@ func (j Job) Clone() Job {
 	c.Container = j.Container.clone()
 	c.URIs = slices.Clone(j.URIs)
 	c.Fetch = slices.Clone(j.Fetch)
+	c.Webhooks = cloneWebhooks(j.Webhooks)
 	if j.Constraints != nil {
 		c.Constraints = make([][]string, len(j.Constraints))
 		for i, con := range j.Constraints {

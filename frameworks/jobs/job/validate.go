@@ -102,7 +102,10 @@ func ValidUser(name string) error {
 //     RW or RO, /container/parameters(i)/key a docker option corral
 //     runs (mesos.DockerParameters);
 //   - /uris(i), /fetch(i)/uri: URIs the agents fetch (mesos.Locate);
-//     /fetch(i)/outputFile inside the sandbox; /uris: not with fetch.
+//     /fetch(i)/outputFile inside the sandbox; /uris: not with fetch;
+//   - /webhooks: at most MaxWebhooks; /webhooks(i)/url an absolute http
+//     or https URL (ValidWebhookURL), not given twice; /webhooks(i)/on
+//     not empty, /webhooks(i)/on(k) one of NotifyStates, not twice.
 func Validate(j Job, parse func(expr, tz string) error) *ValidationError {
 	var v collector
 
@@ -188,6 +191,7 @@ func Validate(j Job, parse func(expr, tz string) error) *ValidationError {
 	}
 	validateContainer(&v, j.Container)
 	validateFetch(&v, j.URIs, j.Fetch)
+	validateWebhooks(&v, j.Webhooks)
 
 	if len(v.details) == 0 {
 		return nil

@@ -57,6 +57,18 @@
 //	                  insert D's run "dep:10,11" (TriggeredBy [10 11]),
 //	                  clear both edges — one transaction
 //
+// Notifications. A write that ends a run may carry the webhooks to tell
+// (Run.Notify); the store records one notification per URL in the same
+// transaction, so an ended run never loses its notification to a crash.
+// The leader claims due ones (ClaimNotifications: a lease, FOR UPDATE
+// SKIP LOCKED, fenced), POSTs them and records each attempt
+// (RecordDelivery); a delivered notification is not claimed again:
+//
+//	run ends ──▶ pending ──2xx──▶ delivered
+//	                │               ▲
+//	                └──▶ failing ───┘   (due again at next_attempt_at)
+//	                        └──▶ abandoned
+//
 // Every spec is raw JSON owned by the caller; this package knows no job
 // types. Postgres stores specs as jsonb, so they come back normalized. Times
 // are stored to the microsecond and returned in UTC.

@@ -98,6 +98,14 @@ type Run struct {
 	StartedAt   *time.Time
 	FinishedAt  *time.Time
 	Deadline    *time.Time // start or finish by then, or the run fails
+	// Notify are the webhooks to tell that the run ended, recorded as
+	// Notifications (one per URL, idempotently) in the transaction of the
+	// write that gives the run its final State: InsertRun (and so
+	// RecordOccurrences and MarkParentDone), UpdateRun, ApplyRunChanges
+	// and TransitionRun. Only a notifiable state (Notifiable) may have
+	// any. Notify is an instruction of the write: it is not stored as a
+	// field, and runs read back have none.
+	Notify []Target
 }
 
 // ScheduleKey returns the dedup key of the scheduled occurrence at t:
@@ -193,6 +201,9 @@ func prepareNew(r Run) (Run, error) {
 	if r.MaxAttempts == 0 {
 		r.MaxAttempts = 1
 	}
+	if err := validTargets(r); err != nil {
+		return r, err
+	}
 	r.ScheduledFor = tsPtr(r.ScheduledFor)
 	switch r.Trigger {
 	case TriggerSchedule:
@@ -285,6 +296,11 @@ func insertPrepared(ctx context.Context, q querier, r Run) (Run, bool, error) {
 			args, by, nullIfEmpty(r.Reason), r.ExitStatus, nullIfEmpty(r.AgentID), nullIfEmpty(r.Host), nullIfEmpty(r.TaskID), nullIfEmpty(r.Sandbox),
 			queuedAt, tsPtr(r.NotBefore), tsPtr(r.StartedAt), tsPtr(r.FinishedAt), tsPtr(r.Deadline))
 		if err == nil {
+			stored.Notify = r.Notify
+			if err := insertNotifications(ctx, q, stored); err != nil {
+				return Run{}, false, err
+			}
+			stored.Notify = nil
 			return stored, true, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
@@ -421,15 +437,15 @@ func validUpdate(r Run) error {
 	if r.Attempt < 0 || r.MaxAttempts < 1 {
 		return fmt.Errorf("updating run %d: attempt %d, max attempts %d: %w", r.ID, r.Attempt, r.MaxAttempts, ErrInvalid)
 	}
+	if err := validTargets(r); err != nil {
+		return fmt.Errorf("updating run %d: %w", r.ID, err)
+	}
 	return nil
 }
 
 func updateRun(ctx context.Context, q querier, r Run) error {
-	if !validState(r.State) {
-		return fmt.Errorf("updating run %d: unknown state %q: %w", r.ID, r.State, ErrInvalid)
-	}
-	if r.Attempt < 0 || r.MaxAttempts < 1 {
-		return fmt.Errorf("updating run %d: attempt %d, max attempts %d: %w", r.ID, r.Attempt, r.MaxAttempts, ErrInvalid)
+	if err := validUpdate(r); err != nil {
+		return err
 	}
 	tag, err := q.Exec(ctx, updateRunSQL, updateRunArgs(r)...)
 	if err != nil {
@@ -438,7 +454,7 @@ func updateRun(ctx context.Context, q querier, r Run) error {
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("updating run %d: %w", r.ID, ErrNotFound)
 	}
-	return nil
+	return insertNotifications(ctx, q, r)
 }
 
 // TransitionRun is a compare-and-set on run id's state: if the run is in
@@ -498,6 +514,11 @@ func transitionRun(ctx context.Context, q querier, id int64, from []State, to Ru
 		nullIfEmpty(to.AgentID), nullIfEmpty(to.Host), nullIfEmpty(to.TaskID), nullIfEmpty(to.Sandbox),
 		tsPtr(to.NotBefore), tsPtr(to.StartedAt), tsPtr(to.FinishedAt), tsPtr(to.Deadline), stateNames(from))
 	if err == nil {
+		r.Notify = to.Notify
+		if err := insertNotifications(ctx, q, r); err != nil {
+			return Run{}, err
+		}
+		r.Notify = nil
 		return r, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
@@ -535,7 +556,7 @@ func validTarget(to Run) error {
 	if to.Attempt < 0 || to.MaxAttempts < 0 {
 		return fmt.Errorf("negative attempt %d or max attempts %d: %w", to.Attempt, to.MaxAttempts, ErrInvalid)
 	}
-	return nil
+	return validTargets(to)
 }
 
 // nonZero is n, or nil (keep the stored value) for 0.
@@ -584,6 +605,9 @@ func (t *Tx) TransitionRuns(ctx context.Context, from []State, runs []Run) ([]Ru
 	for i, r := range runs {
 		if err := validTarget(r); err != nil {
 			return nil, fmt.Errorf("transitioning run %d: %w", r.ID, err)
+		}
+		if len(r.Notify) > 0 {
+			return nil, fmt.Errorf("transitioning run %d: TransitionRuns records no notifications: %w", r.ID, ErrInvalid)
 		}
 		if seen[r.ID] {
 			return nil, fmt.Errorf("transitioning runs: run %d named twice: %w", r.ID, ErrInvalid)
@@ -726,7 +750,8 @@ func (s *Store) QueuedUnscheduledRuns(ctx context.Context) ([]Run, error) {
 
 // PruneRuns deletes finished runs that ended (or, lacking an end time, were
 // queued) before olderThan, except the newest keepPerJob runs of each job,
-// and returns how many it deleted. Active runs are never deleted. Planning
+// and returns how many it deleted, with their notifications. Active runs
+// are never deleted, nor runs with a notification still to be delivered. Planning
 // does not need old runs: the job's cursor, not its history, says which
 // occurrences were recorded. It is idempotent; keepPerJob < 0 is
 // ErrInvalid.
@@ -745,7 +770,10 @@ func (s *Store) PruneRuns(ctx context.Context, olderThan time.Time, keepPerJob i
 			WHERE r.id = ranked.id
 				AND ranked.newest > $2
 				AND r.state NOT IN ('QUEUED', 'STARTING', 'RUNNING')
-				AND coalesce(r.finished_at, r.queued_at) < $1`,
+				AND coalesce(r.finished_at, r.queued_at) < $1
+				AND NOT EXISTS (
+					SELECT 1 FROM jobs.notifications AS n
+					WHERE n.run_id = r.id AND n.state IN ('pending', 'failing'))`,
 			ts(olderThan), keepPerJob)
 		deleted = tag.RowsAffected()
 		return err
@@ -763,9 +791,9 @@ type Result struct {
 	At      time.Time
 }
 
-// ApplyRunChanges writes many runs (as UpdateRun does) and counts many
-// results (as RecordResult does) in one transaction and one round trip to
-// the database: how a scheduler keeps up with thousands of status updates
+// ApplyRunChanges writes many runs (as UpdateRun does, their
+// notifications included) and counts many results (as RecordResult does)
+// in one transaction and one round trip to the database: how a scheduler keeps up with thousands of status updates
 // a second. Runs or jobs deleted meanwhile are skipped, not errors. Either
 // everything is written or nothing is.
 func (s *Store) ApplyRunChanges(ctx context.Context, runs []Run, results []Result) error {
@@ -778,6 +806,9 @@ func (s *Store) ApplyRunChanges(ctx context.Context, runs []Run, results []Resul
 			return err
 		}
 		b.Queue(updateRunSQL, updateRunArgs(r)...)
+		for _, args := range notificationArgs(r) {
+			b.Queue(insertNotificationSQL, args...)
+		}
 	}
 	for _, res := range results {
 		if res.At.IsZero() {

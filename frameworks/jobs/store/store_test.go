@@ -1145,6 +1145,16 @@ func TestTermsFenceEarlierSchedulers(t *testing.T) {
 		t.Fatalf("write in the current term: %v", err)
 	}
 	done := finishedRun(t, s, "a", StateSucceeded)
+	end := at(1, 0, 0)
+	notified, _, err := s.InsertRun(ctx, Run{Job: "a", Trigger: TriggerManual, State: StateFailed, FinishedAt: &end,
+		Notify: []Target{{URL: "http://h.example/"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed, _, err := s.ClaimNotifications(ctx, end, time.Nanosecond, 1)
+	if err != nil || len(claimed) != 1 || claimed[0].RunID != notified.ID {
+		t.Fatalf("ClaimNotifications = %+v, %v; want run %d's", claimed, err, notified.ID)
+	}
 
 	next := s.Fenced()
 	if _, err := next.BeginTerm(ctx); err != nil {
@@ -1190,6 +1200,13 @@ func TestTermsFenceEarlierSchedulers(t *testing.T) {
 			_, err := s.PruneRuns(ctx, time.Now().Add(time.Hour), 0)
 			return err
 		}},
+		{"ClaimNotifications", func(s *Store) error {
+			_, _, err := s.ClaimNotifications(ctx, end.Add(time.Hour), time.Minute, 10)
+			return err
+		}},
+		{"RecordDelivery", func(s *Store) error {
+			return s.RecordDelivery(ctx, claimed[0].ID, Attempt{State: DeliveryDelivered, At: end})
+		}},
 	} {
 		if err := w.write(old); !errors.Is(err, ErrFenced) || !Permanent(err) {
 			t.Errorf("%s by the deposed scheduler = %v; want a permanent ErrFenced", w.name, err)
@@ -1206,6 +1223,9 @@ func TestTermsFenceEarlierSchedulers(t *testing.T) {
 	}
 	if fid, err := s.FrameworkID(ctx); err != nil || fid != "" {
 		t.Errorf("framework id after a fenced write = %q, %v; want none", fid, err)
+	}
+	if ns, err := s.Notifications(ctx, []int64{notified.ID}); err != nil || len(ns[notified.ID]) != 1 || ns[notified.ID][0].State != DeliveryPending {
+		t.Errorf("notification after fenced writes = %+v, %v; want it pending", ns, err)
 	}
 	if _, err := next.TransitionRun(ctx, queued.ID, []State{StateQueued}, Run{State: StateStarting}); err != nil {
 		t.Errorf("write in the new term: %v", err)

@@ -9,7 +9,7 @@ import { toast, errorText, confirmAction, jsonEditor, banner, warningToasts } fr
 import { svg } from '../graph.js';
 
 const EVENT_TYPES = ['job_saved', 'job_deleted', 'run_queued', 'run_starting', 'run_running', 'run_retrying',
-  'run_succeeded', 'run_failed', 'run_skipped', 'run_missed', 'run_killed'];
+  'run_succeeded', 'run_failed', 'run_skipped', 'run_missed', 'run_killed', 'run_notified'];
 
 const NEW_JOB = {
   name: 'hello',
@@ -311,7 +311,7 @@ function mountJob(root, name, ctx) {
       <div class="kv" id="job-summary"></div>
       <h2>Runs</h2>
       <div class="table-wrap"><table class="grid" id="runs">
-        <thead><tr><th class="num">Run</th><th>Trigger</th><th>State</th><th>Attempt</th><th>Scheduled for</th><th>Started</th><th>Took</th><th>Exit</th><th>Host</th><th>Reason</th><th></th></tr></thead>
+        <thead><tr><th class="num">Run</th><th>Trigger</th><th>State</th><th>Attempt</th><th>Scheduled for</th><th>Started</th><th>Took</th><th>Exit</th><th>Host</th><th>Notified</th><th>Reason</th><th></th></tr></thead>
         <tbody></tbody></table></div>
     </section>`);
 
@@ -447,10 +447,32 @@ function drawJob(root, j, runs, children) {
       <td>${took}</td>
       <td>${r.exitStatus === null || r.exitStatus === undefined ? '' : r.exitStatus}</td>
       <td>${r.host || ''}</td>
+      <td data-field="notified">${notifiedCell(r.notifications)}</td>
       <td class="msg">${r.reason || ''}</td>
       <td class="actions">${logs ? html`<a href="${logs}" data-logs="${r.taskId}">logs</a>` : ''}
         ${active ? html`<button type="button" data-action="stop" data-job-name="${j.name}" data-run-id="${r.id}">Stop</button>` : ''}</td></tr>`;
-  }) : emptyRow(11, 'No runs yet. “Run now” starts one.'));
+  }) : emptyRow(12, 'No runs yet. “Run now” starts one.'));
+}
+
+/** notifiedCell sums up how a run's webhook notifications go: the state of
+ * a lone one (with its attempts while it fails), else how many are in each
+ * state; the title names the URLs and the last errors. */
+function notifiedCell(ns) {
+  if (!ns || !ns.length) return '';
+  const title = ns.map((n) => `${n.url}: ${n.state}${n.lastError ? ' (' + n.lastError + ')' : ''}`).join('\n');
+  const bad = ns.some((n) => n.state === 'failing' || n.state === 'abandoned');
+  let text;
+  if (ns.length === 1) {
+    const n = ns[0];
+    text = bad ? `${n.state} ×${n.attempts}` : n.state;
+  } else {
+    text = ['pending', 'failing', 'delivered', 'abandoned']
+      .map((st) => [st, ns.filter((n) => n.state === st).length])
+      .filter(([, k]) => k > 0)
+      .map(([st, k]) => `${k} ${st}`)
+      .join(', ');
+  }
+  return html`<span class="${bad ? 'text-bad' : ''}" title="${title}">${text}</span>`;
 }
 
 /** sandboxPath takes the sandbox path out of a run's files URL. */
