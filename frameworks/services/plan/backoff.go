@@ -73,14 +73,16 @@ func (b Backoff) Expire(s Spec, now time.Time) Backoff {
 // Kills because of failed health checks should be passed with killedByUs
 // false: they feed the backoff like failures. A kill by an agent going
 // away (reason REASON_AGENT_DRAINING: a drain, or an agent that kills its
-// tasks as it stops), TASK_GONE_BY_OPERATOR and non-terminal states do not
-// count.
+// tasks as it stops), a kill learnt from reconciliation (the master's
+// answer says REASON_RECONCILIATION, not why it was killed, e.g. by an
+// agent stopping while the framework was away), TASK_GONE_BY_OPERATOR and
+// non-terminal states do not count.
 func CountsAsFailure(st mesos.TaskState, reason string, killedByUs bool) bool {
 	switch st {
 	case mesos.TaskFailed, mesos.TaskFinished, mesos.TaskError, mesos.TaskLost, mesos.TaskDropped, mesos.TaskGone:
 		return true
 	case mesos.TaskKilled:
-		return !killedByUs && reason != mesos.ReasonAgentDraining
+		return !killedByUs && reason != mesos.ReasonAgentDraining && reason != mesos.ReasonReconciliation
 	}
 	return false
 }

@@ -68,6 +68,10 @@ func TestCountsAsFailure(t *testing.T) {
 		{mesos.TaskFailed, "", true, true},
 		{mesos.TaskKilled, "", true, false}, {mesos.TaskKilled, "", false, true},
 		{mesos.TaskKilled, mesos.ReasonAgentDraining, false, false},
+		// A kill learnt from reconciliation (after a restart) says not
+		// why: the task was killed, not failing.
+		{mesos.TaskKilled, mesos.ReasonReconciliation, false, false},
+		{mesos.TaskFailed, mesos.ReasonReconciliation, false, true},
 		{mesos.TaskFailed, mesos.ReasonAgentDraining, false, true},
 		{mesos.TaskGoneByOperator, "", false, false}, {mesos.TaskRunning, "", false, false}, {mesos.TaskUnreachable, "", false, false},
 	}
