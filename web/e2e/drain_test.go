@@ -12,7 +12,7 @@ import (
 )
 
 // TestConsoleShowsDrainedAgents: an agent an operator deactivates or
-// drains says so on the cluster page, live.
+// drains says so on the cluster page, live, and so do the roles' quotas.
 func TestConsoleShowsDrainedAgents(t *testing.T) {
 	b := startBrowser(t)
 	c := testcluster.Start(t, testcluster.Options{Agents: 1})
@@ -38,4 +38,10 @@ func TestConsoleShowsDrainedAgents(t *testing.T) {
 	call(`{"type":"DEACTIVATE_AGENT","deactivate_agent":{"agent_id":{"value":"` + id + `"}}}`)
 	b.waitJS("the agent shown deactivated", 20*time.Second, row+`.textContent.includes('deactivated') && !`+row+`.textContent.includes('drained')`)
 	b.screenshot("agent-deactivated")
+	if shown, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`!document.getElementById('quotas-section').hidden`)); err != nil || shown {
+		t.Errorf("the quotas section shows with no quota set (%v)", err)
+	}
+	call(`{"type":"UPDATE_QUOTA","update_quota":{"quota_configs":[{"role":"dev","guarantees":{"cpus":{"value":1}},"limits":{"cpus":{"value":2},"mem":{"value":512}}}]}}`)
+	b.waitJS("the role's quota on the cluster page", 20*time.Second,
+		`(() => { const r = document.querySelector('#quotas tr[data-role="dev"]'); return r && r.textContent.includes('cpus 1') && r.textContent.includes('mem 512') })()`)
 }

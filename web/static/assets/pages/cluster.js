@@ -20,6 +20,12 @@ export function mount(root, params, ctx) {
       <div class="table-wrap"><table class="grid" id="agents">
         <thead><tr><th>Agent</th><th>State</th><th>CPUs</th><th>Memory</th><th>Disk</th><th>Ports</th><th class="num">Tasks</th><th>Attributes</th></tr></thead>
         <tbody></tbody></table></div>
+      <div id="quotas-section" hidden>
+        <h2>Quotas</h2>
+        <div class="table-wrap"><table class="grid" id="quotas">
+          <thead><tr><th>Role</th><th>Guarantees</th><th>Limits</th></tr></thead>
+          <tbody></tbody></table></div>
+      </div>
       <h2>Frameworks</h2>
       <div class="table-wrap"><table class="grid" id="frameworks">
         <thead><tr><th>Framework</th><th>State</th><th>Roles</th><th>CPUs</th><th>Memory</th><th>Dominant share</th><th class="num">Tasks</th><th class="num">Offers</th><th>Registered</th></tr></thead>
@@ -167,6 +173,16 @@ function draw(root, st, q, pg) {
       <td>${attrs.length ? attrs.map(([k, v]) => html`<span class="chip">${k}:${Array.isArray(v) ? v.join(',') : v}</span>`) : html`<span class="muted">none</span>`}</td>
     </tr>`;
   }) : emptyRow(8, 'No agents have registered.'));
+
+  // Quotas (UPDATE_QUOTA on the operator API), when any role has one.
+  const quotas = (st && st.quotas) || [];
+  root.querySelector('#quotas-section').hidden = quotas.length === 0;
+  const amounts = (m) => {
+    const e = Object.entries(m || {});
+    return e.length ? e.sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => html`<span class="chip">${k} ${num(v.value)}</span>`) : html`<span class="muted">none</span>`;
+  };
+  render(root.querySelector('#quotas tbody'), quotas.map((q) => html`<tr data-role="${q.role}">
+      <td>${q.role}</td><td>${amounts(q.guarantees)}</td><td>${amounts(q.limits)}</td></tr>`));
 
   render(root.querySelector('#frameworks tbody'), fws.length ? fws.map((f) => {
     const u = f.used_resources || {};
