@@ -99,16 +99,8 @@ func (m *Master) putWeights(w http.ResponseWriter, r *http.Request, ws []WeightI
 		role, wt := x.Role, x.Weight
 		dones = append(dones, m.registrar.enqueue("weight "+role, func(ctx context.Context) error { return m.store.SetWeight(ctx, role, wt) }))
 	}
-	for _, d := range dones {
-		select {
-		case err := <-d:
-			if err != nil {
-				writeError(w, r, notWritten(err))
-				return
-			}
-		case <-r.Context().Done():
-			return
-		}
+	if !m.awaitDurable(w, r, dones) {
+		return
 	}
 	if err := m.do(r.Context(), func(c *core.Core) {
 		for _, x := range ws {
@@ -283,4 +275,21 @@ func (m *Master) teardown(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// awaitDurable waits for registry writes; false means it answered an
+// error (a write failed) or the caller went away.
+func (m *Master) awaitDurable(w http.ResponseWriter, r *http.Request, dones []<-chan error) bool {
+	for _, d := range dones {
+		select {
+		case err := <-d:
+			if err != nil {
+				writeError(w, r, notWritten(err))
+				return false
+			}
+		case <-r.Context().Done():
+			return false
+		}
+	}
+	return true
 }

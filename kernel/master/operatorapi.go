@@ -239,16 +239,8 @@ func (m *Master) opChange(w http.ResponseWriter, r *http.Request, change func(c 
 		writeError(w, r, errorf(opErr.Code, "%s", opErr.Message))
 		return
 	}
-	for _, d := range dones {
-		select {
-		case err := <-d:
-			if err != nil {
-				writeError(w, r, notWritten(err))
-				return
-			}
-		case <-r.Context().Done():
-			return
-		}
+	if !m.awaitDurable(w, r, dones) {
+		return
 	}
 	w.WriteHeader(http.StatusOK)
 }
@@ -340,16 +332,8 @@ func (m *Master) updateQuota(w http.ResponseWriter, r *http.Request, u *opUpdate
 		rq := registry.Quota{Guarantees: g, Limits: l}
 		dones = append(dones, m.registrar.enqueue("quota "+role, func(ctx context.Context) error { return m.store.SetQuota(ctx, role, rq) }))
 	}
-	for _, d := range dones {
-		select {
-		case err := <-d:
-			if err != nil {
-				writeError(w, r, notWritten(err))
-				return
-			}
-		case <-r.Context().Done():
-			return
-		}
+	if !m.awaitDurable(w, r, dones) {
+		return
 	}
 	if !m.opRead(w, r, func(c *core.Core) {
 		for _, q := range u.QuotaConfigs {
