@@ -135,9 +135,15 @@ func TestOperatorAPI(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	recs, err := tm.store.Agents(t.Context())
-	if err != nil || len(recs) != 1 || !recs[0].Deactivated || !strings.Contains(string(recs[0].Drain), "DRAINED") {
-		t.Errorf("registry after the drain = %+v, %v", recs, err)
+	// DRAINED is written to the registry after the core moved (not awaited).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		recs, err := tm.store.Agents(t.Context())
+		if err == nil && len(recs) == 1 && recs[0].Deactivated && strings.Contains(string(recs[0].Drain), "DRAINED") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("registry after the drain = %+v, %v", recs, err)
+		}
 	}
 	if code, text := op(t, tm.url, `{"type":"REACTIVATE_AGENT","reactivate_agent":{"agent_id":{"value":"`+a.id+`"}}}`, nil); code != 200 {
 		t.Fatalf("REACTIVATE_AGENT = %d %s", code, text)
