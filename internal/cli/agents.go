@@ -15,16 +15,21 @@ func agentVerbs() []*verb {
 	return []*verb{
 		{
 			group: "agent", name: "drain", args: "ID", summary: "drain an agent: no new tasks, its tasks killed, then DRAINED",
-			about: `Deactivates the agent (it gets no new tasks) and kills its tasks, each
-within its kill policy's grace period, at most --deadline; frameworks see
-them end with REASON_AGENT_DRAINING and run them elsewhere. Progress is
+			about: `Deactivates the agent (it gets no new tasks) and gives its tasks until
+--deadline to be gone. Frameworks are told at once (inverse offers): the
+services framework starts replacements elsewhere and stops each instance
+here once its replacement is healthy; jobs let running runs finish. Tasks
+still running near the deadline are killed so that they have ended by it,
+each within its kill policy's grace period (at most the deadline); they
+end with REASON_AGENT_DRAINING. --deadline 0 kills every task at once
+within its own kill policy's grace period, as Mesos does. Progress is
 shown until the agent is DRAINED (or gone, with --mark-gone); Ctrl-C stops
 watching, not the drain. A drained agent stays out of use until
 ` + "`corral agent undrain ID`" + `. With --mark-gone the agent is removed for good once
 drained. Needs the drain_agents ACL (and mark_agents_gone with --mark-gone).`,
 			uses: useMaster, minArgs: 1, maxArgs: 1,
 			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
-				deadline := fs.Duration("deadline", 0, "the most any task gets between SIGTERM and SIGKILL (0: each task's own kill policy)")
+				deadline := fs.Duration("deadline", 10*time.Minute, "by when every task must be gone (0: kill them all now, each with its own kill policy's grace period)")
 				markGone := fs.Bool("mark-gone", false, "remove the agent for good once it is drained")
 				noWait := fs.Bool("no-wait", false, "start the drain and return")
 				return func(ctx context.Context, r *runner) error {

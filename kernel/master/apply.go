@@ -120,6 +120,9 @@ func (m *Master) writeFunc(w core.Write) func(ctx context.Context) error {
 		return func(ctx context.Context) error { return store.SetAgentDrain(ctx, w.ID, w.Deactivated, drain) }
 	case core.MarkAgentGone:
 		return func(ctx context.Context) error { return store.MarkAgentGone(ctx, w.ID) }
+	case core.PutMaintenance:
+		doc, _ := json.Marshal(w.Maintenance)
+		return func(ctx context.Context) error { return store.SetMaintenance(ctx, doc) }
 	case core.PutFramework:
 		f := w.Framework
 		rf := registry.Framework{ID: f.ID, Info: f.Info, State: registry.FrameworkState(f.State), FailoverTimeout: f.FailoverTimeout,

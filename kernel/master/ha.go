@@ -195,7 +195,8 @@ func (s *standby) routes() http.Handler {
 	r.Get("/health", s.handleHealth)
 	r.Get("/master/health", s.handleHealth)
 	r.Get("/metrics", s.handleMetrics)
-	for _, p := range []string{"/weights", "/teardown", "/master/teardown", "/secrets", "/secrets/*"} {
+	for _, p := range []string{"/weights", "/teardown", "/master/teardown", "/secrets", "/secrets/*",
+		"/maintenance/*", "/master/maintenance/*", "/machine/*", "/master/machine/*"} {
 		r.Handle(p, s.fwd)
 	}
 	consoleFiles(r)

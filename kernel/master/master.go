@@ -44,6 +44,8 @@ type Store interface {
 	Weights(ctx context.Context) (map[string]float64, error)
 	Quotas(ctx context.Context) (map[string]registry.Quota, error)
 	SetQuota(ctx context.Context, role string, q registry.Quota) error
+	Maintenance(ctx context.Context) (json.RawMessage, error)
+	SetMaintenance(ctx context.Context, doc json.RawMessage) error
 	SetWeight(ctx context.Context, role string, w float64) error
 	SetMaster(ctx context.Context, info json.RawMessage, at time.Time) error
 }
@@ -319,10 +321,11 @@ func (m *Master) Lead(ctx context.Context) error {
 // the APIs in.
 func (m *Master) recover(ctx context.Context) error {
 	var (
-		agents  []registry.Agent
-		fws     []registry.Framework
-		weights map[string]float64
-		quotas  map[string]registry.Quota
+		agents   []registry.Agent
+		fws      []registry.Framework
+		weights  map[string]float64
+		quotas   map[string]registry.Quota
+		maintDoc json.RawMessage
 	)
 	backoff := 200 * time.Millisecond
 	for {
@@ -344,7 +347,10 @@ func (m *Master) recover(ctx context.Context) error {
 			if weights, err = m.store.Weights(c); err != nil {
 				return err
 			}
-			quotas, err = m.store.Quotas(c)
+			if quotas, err = m.store.Quotas(c); err != nil {
+				return err
+			}
+			maintDoc, err = m.store.Maintenance(c)
 			return err
 		}()
 		m.registrar.setResult(err)
@@ -380,6 +386,12 @@ func (m *Master) recover(ctx context.Context) error {
 			}
 		}
 	}
+	var maint core.Maintenance
+	if maintDoc != nil {
+		if err := json.Unmarshal(maintDoc, &maint); err != nil {
+			return fmt.Errorf("the registry's maintenance schedule: %w", err)
+		}
+	}
 	rfs := make([]core.FrameworkRecord, len(fws))
 	for i, f := range fws {
 		rfs[i] = core.FrameworkRecord{ID: f.ID, Info: f.Info, State: string(f.State), FailoverTimeout: f.FailoverTimeout,
@@ -387,6 +399,7 @@ func (m *Master) recover(ctx context.Context) error {
 	}
 	if err := m.do(ctx, func(c *core.Core) {
 		c.Restore(ras, rfs, initial, time.Now())
+		c.RestoreMaintenance(maint)
 		for role, q := range quotas {
 			m.apply(c.SetQuota(role, q.Guarantees, q.Limits, time.Now()))
 		}

@@ -44,6 +44,13 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 	table["POST /internal/v1/agent"] = edgetest.Case{Access: edgetest.Guarded}
 	// The operator API: each call its own ACL (see TestOperatorAPI).
 	table["POST /api/v1"] = edgetest.Case{Access: edgetest.Guarded, Body: `{"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":"none"}}}`}
+	for _, prefix := range []string{"", "/master"} {
+		table["GET "+prefix+"/maintenance/schedule"] = edgetest.Case{Access: edgetest.Guarded}
+		table["POST "+prefix+"/maintenance/schedule"] = edgetest.Case{Access: edgetest.Guarded, Body: `{"windows":[]}`}
+		table["GET "+prefix+"/maintenance/status"] = edgetest.Case{Access: edgetest.Guarded}
+		table["POST "+prefix+"/machine/down"] = edgetest.Case{Access: edgetest.Guarded, Body: `[{"hostname":"none"}]`}
+		table["POST "+prefix+"/machine/up"] = edgetest.Case{Access: edgetest.Guarded, Body: `[{"hostname":"none"}]`}
+	}
 	table["GET /secrets"] = edgetest.Case{Access: edgetest.Filtered}
 	for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
 		table[m+" /secrets/*"] = edgetest.Case{Access: edgetest.Guarded, Body: `{"value": "v"}`}

@@ -37,6 +37,7 @@ func (m *Master) routes() http.Handler {
 	r.Post("/teardown", m.handleTeardown)
 	r.Post("/master/teardown", m.handleTeardown)
 	r.Method(http.MethodGet, "/metrics", m.endpoint("/metrics", promhttp.HandlerFor(m.metrics.reg, promhttp.HandlerOpts{})))
+	m.maintenanceRoutes(r)
 	m.consoleRoutes(r)
 	m.secretRoutes(r)
 	return r

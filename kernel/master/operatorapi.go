@@ -32,6 +32,10 @@ type opCall struct {
 	Teardown        *opTeardown     `json:"teardown,omitempty"`
 	GetMetrics      json.RawMessage `json:"get_metrics,omitempty"`
 	UpdateQuota     *opUpdateQuota  `json:"update_quota,omitempty"`
+
+	UpdateMaintenanceSchedule *opSchedule `json:"update_maintenance_schedule,omitempty"`
+	StartMaintenance          *opMachines `json:"start_maintenance,omitempty"`
+	StopMaintenance           *opMachines `json:"stop_maintenance,omitempty"`
 }
 
 type opUpdateQuota struct {
@@ -189,6 +193,8 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 		m.opReply(w, call.Type, map[string]any{"status": map[string]any{"configs": visible}})
 	case "UPDATE_QUOTA":
 		m.updateQuota(w, r, call.UpdateQuota)
+	case "GET_MAINTENANCE_SCHEDULE", "GET_MAINTENANCE_STATUS", "UPDATE_MAINTENANCE_SCHEDULE", "START_MAINTENANCE", "STOP_MAINTENANCE":
+		m.opMaintenance(w, r, &call)
 	case "", "UNKNOWN":
 		writeError(w, r, errorf(http.StatusNotImplemented, "Received 'UNKNOWN' call"))
 	default:

@@ -2,6 +2,8 @@ package master
 
 import (
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"corral/internal/testpg"
 	"corral/kernel/internal/agentproto"
 	"corral/kernel/mesos"
+	"corral/kernel/resource"
 )
 
 // op POSTs an operator call and decodes a 200 answer into out (if any).
@@ -324,4 +327,81 @@ func TestOperatorQuota(t *testing.T) {
 	if _, text := op(t, tm.url, `{"type":"GET_QUOTA"}`, nil); !strings.Contains(text, want) {
 		t.Errorf("GET_QUOTA after a restart = %s", text)
 	}
+}
+
+// TestOperatorMaintenance: a schedule for the agent's machine shows in
+// GET_MAINTENANCE_SCHEDULE and GET_MAINTENANCE_STATUS (in Mesos'
+// shapes); bad calls are 400s naming the problem; START_MAINTENANCE
+// removes the agent, and the machine stays DOWN across a master restart
+// (its agents may not register); STOP_MAINTENANCE brings it back up.
+func TestOperatorMaintenance(t *testing.T) {
+	db := testpg.URL(t)
+	tm := startMasterOn(t, db, nil)
+	a := registerAgent(t, tm.url, "", "cpus:4;mem:1024", nil)
+	stopBeat := a.keepAlive(100 * time.Millisecond)
+	defer stopBeat()
+
+	for _, c := range []struct {
+		body, want string
+	}{
+		{`{"type":"UPDATE_MAINTENANCE_SCHEDULE"}`, "update_maintenance_schedule.schedule"},
+		{`{"type":"UPDATE_MAINTENANCE_SCHEDULE","update_maintenance_schedule":{"schedule":{"windows":[{"machine_ids":[{"hostname":"testhost"}]}]}}}`, "unavailability.start' is required"},
+		{`{"type":"UPDATE_MAINTENANCE_SCHEDULE","update_maintenance_schedule":{"schedule":{"windows":[{"machine_ids":[{"ip":"x"}],"unavailability":{"start":{"nanoseconds":1}}}]}}}`, "is not an IP address"},
+		{`{"type":"START_MAINTENANCE","start_maintenance":{"machines":[{"hostname":"testhost"}]}}`, "not part of a maintenance schedule"},
+		{`{"type":"STOP_MAINTENANCE"}`, "stop_maintenance"},
+	} {
+		if code, text := op(t, tm.url, c.body, nil); code != 400 || !strings.Contains(text, c.want) {
+			t.Errorf("%s = %d %s; want 400 naming %s", c.body, code, text, c.want)
+		}
+	}
+	start := time.Now().Add(time.Hour).UnixNano()
+	schedule := fmt.Sprintf(`{"windows":[{"machine_ids":[{"hostname":"testhost","ip":"127.0.0.1"}],"unavailability":{"start":{"nanoseconds":%d},"duration":{"nanoseconds":3600000000000}}}]}`, start)
+	if code, text := op(t, tm.url, `{"type":"UPDATE_MAINTENANCE_SCHEDULE","update_maintenance_schedule":{"schedule":`+schedule+`}}`, nil); code != 200 {
+		t.Fatalf("UPDATE_MAINTENANCE_SCHEDULE = %d %s", code, text)
+	}
+	var got, want any
+	_, text := op(t, tm.url, `{"type":"GET_MAINTENANCE_SCHEDULE"}`, &got)
+	_ = json.Unmarshal([]byte(`{"get_maintenance_schedule":{"schedule":`+schedule+`},"type":"GET_MAINTENANCE_SCHEDULE"}`), &want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("GET_MAINTENANCE_SCHEDULE = %s", text)
+	}
+	if _, text := op(t, tm.url, `{"type":"GET_MAINTENANCE_STATUS"}`, nil); !strings.Contains(text, `"draining_machines":[{"id":{"hostname":"testhost","ip":"127.0.0.1"},"statuses":[]}]`) ||
+		!strings.Contains(text, `"down_machines":[]`) {
+		t.Errorf("GET_MAINTENANCE_STATUS = %s", text)
+	}
+	if code, text := op(t, tm.url, `{"type":"START_MAINTENANCE","start_maintenance":{"machines":[{"hostname":"testhost","ip":"127.0.0.1"}]}}`, nil); code != 200 {
+		t.Fatalf("START_MAINTENANCE = %d %s", code, text)
+	}
+	var ag getAgents
+	op(t, tm.url, `{"type":"GET_AGENTS"}`, &ag)
+	if len(ag.GetAgents.Agents) != 0 {
+		t.Errorf("GET_AGENTS after START_MAINTENANCE = %+v; want the agent removed", ag.GetAgents.Agents)
+	}
+	stopBeat()
+	tm.stop()
+	tm = startMasterOn(t, db, nil)
+	if _, text := op(t, tm.url, `{"type":"GET_MAINTENANCE_STATUS"}`, nil); !strings.Contains(text, `"draining_machines":[]`) ||
+		!strings.Contains(text, `"down_machines":[{"hostname":"testhost","ip":"127.0.0.1"}]`) {
+		t.Errorf("GET_MAINTENANCE_STATUS after a restart = %s", text)
+	}
+	// The older endpoints read and change the same state.
+	if resp, text := get(t, tm.url+"/maintenance/status", nil); resp.StatusCode != 200 || !strings.Contains(text, `"down_machines":[{"hostname":"testhost","ip":"127.0.0.1"}]`) {
+		t.Errorf("GET /maintenance/status = %d %s", resp.StatusCode, text)
+	}
+	if resp, text := post(t, tm.url+"/machine/up", jsonCT, `[{"hostname":"nohost"}]`); resp.StatusCode != 400 || !strings.Contains(text, "not part of a maintenance schedule") {
+		t.Errorf("POST /machine/up of an unscheduled machine = %d %s", resp.StatusCode, text)
+	}
+	r, _ := resource.Parse("cpus:1;mem:64")
+	reg, _ := json.Marshal(agentproto.Call{Type: agentproto.CallRegister, Register: &agentproto.Register{
+		Info: agentproto.AgentInfo{Hostname: "TESTHOST", Endpoint: "http://127.0.0.1:1", Resources: r.Wire(""), Cgroups: agentproto.CgroupsNone}}})
+	if resp, text := post(t, tm.url+agentproto.Path, jsonCT, string(reg)); resp.StatusCode == 200 || !strings.Contains(text, "DOWN for maintenance") {
+		t.Errorf("registering on a DOWN machine = %d %s", resp.StatusCode, text)
+	}
+	if code, text := op(t, tm.url, `{"type":"STOP_MAINTENANCE","stop_maintenance":{"machines":[{"hostname":"testhost","ip":"127.0.0.1"}]}}`, nil); code != 200 {
+		t.Fatalf("STOP_MAINTENANCE = %d %s", code, text)
+	}
+	if _, text := op(t, tm.url, `{"type":"GET_MAINTENANCE_SCHEDULE"}`, nil); !strings.Contains(text, `"schedule":{"windows":[]}`) {
+		t.Errorf("GET_MAINTENANCE_SCHEDULE after STOP_MAINTENANCE = %s", text)
+	}
+	registerAgent(t, tm.url, "", "cpus:1;mem:64", nil)
 }

@@ -279,13 +279,34 @@ func validateCall(c *mesos.Call) error {
 			return validateRoleList(c.Suppress.Roles, "suppress.roles")
 		}
 		return nil
-	case mesos.CallTeardown, mesos.CallRequest, mesos.CallAcceptInverseOffers, mesos.CallDeclineInverseOffers:
+	case mesos.CallAcceptInverseOffers:
+		return validateInverseReply(c.AcceptInverseOffers, "accept_inverse_offers")
+	case mesos.CallDeclineInverseOffers:
+		return validateInverseReply(c.DeclineInverseOffers, "decline_inverse_offers")
+	case mesos.CallTeardown, mesos.CallRequest:
 		return nil
 	}
 	return errUnsupportedCall
 }
 
 var errUnsupportedCall = errors.New("unsupported call type")
+
+// validateInverseReply checks ACCEPT_INVERSE_OFFERS and
+// DECLINE_INVERSE_OFFERS: at least one id, none empty, valid filters.
+func validateInverseReply(r *mesos.InverseOfferReply, field string) error {
+	if r == nil {
+		return fmt.Errorf("Expecting '%s' to be present", field)
+	}
+	if len(r.InverseOfferIDs) == 0 {
+		return fmt.Errorf("'%s.inverse_offer_ids' must name at least one inverse offer", field)
+	}
+	for i, id := range r.InverseOfferIDs {
+		if id.Value == "" {
+			return fmt.Errorf("'%s.inverse_offer_ids[%d].value' must not be empty", field, i)
+		}
+	}
+	return validateFilters(r.Filters, field+".filters")
+}
 
 func validateRoleList(roles []string, field string) error {
 	for _, r := range roles {

@@ -41,6 +41,16 @@ type Call struct {
 	Message         *Message         `json:"message,omitempty" pb:"10"`
 	Request         *Request         `json:"request,omitempty" pb:"11"`
 	UpdateFramework *UpdateFramework `json:"update_framework,omitempty" pb:"19"`
+
+	AcceptInverseOffers  *InverseOfferReply `json:"accept_inverse_offers,omitempty" pb:"13"`
+	DeclineInverseOffers *InverseOfferReply `json:"decline_inverse_offers,omitempty" pb:"14"`
+}
+
+// InverseOfferReply is Call.AcceptInverseOffers and
+// Call.DeclineInverseOffers.
+type InverseOfferReply struct {
+	InverseOfferIDs []ID     `json:"inverse_offer_ids" pb:"1"`
+	Filters         *Filters `json:"filters,omitempty" pb:"2"`
 }
 
 // Subscribe is Call.Subscribe.
@@ -164,6 +174,9 @@ const (
 	EventFailure    EventType = "FAILURE"
 	EventError      EventType = "ERROR"
 	EventHeartbeat  EventType = "HEARTBEAT"
+
+	EventInverseOffers       EventType = "INVERSE_OFFERS"
+	EventRescindInverseOffer EventType = "RESCIND_INVERSE_OFFER"
 )
 
 // Event is the scheduler Event message: one RecordIO record of the
@@ -177,6 +190,19 @@ type Event struct {
 	Message    *Message    `json:"message,omitempty" pb:"6"`
 	Failure    *Failure    `json:"failure,omitempty" pb:"7"`
 	Error      *Error      `json:"error,omitempty" pb:"8"`
+
+	InverseOffers       *InverseOffers       `json:"inverse_offers,omitempty" pb:"9"`
+	RescindInverseOffer *RescindInverseOffer `json:"rescind_inverse_offer,omitempty" pb:"10"`
+}
+
+// InverseOffers is Event.InverseOffers.
+type InverseOffers struct {
+	InverseOffers []InverseOffer `json:"inverse_offers" pb:"1"`
+}
+
+// RescindInverseOffer is Event.RescindInverseOffer.
+type RescindInverseOffer struct {
+	InverseOfferID ID `json:"inverse_offer_id" pb:"1"`
 }
 
 // Subscribed is Event.Subscribed.

@@ -219,6 +219,28 @@ type Offer struct {
 	Resources      []Resource      `json:"resources" pb:"5"`
 	Attributes     []Attribute     `json:"attributes,omitempty" pb:"7"`
 	ExecutorIDs    []ID            `json:"executor_ids,omitempty" pb:"6"`
+	// Unavailability is set when the agent is scheduled for maintenance
+	// or being drained: the resources are offered until it starts.
+	Unavailability *Unavailability `json:"unavailability,omitempty" pb:"9"`
+}
+
+// Unavailability is the proto Unavailability message: a time from which
+// an agent is unavailable, for Duration (unset: for good).
+type Unavailability struct {
+	Start    TimeInfo      `json:"start" pb:"1"`
+	Duration *DurationInfo `json:"duration,omitempty" pb:"2"`
+}
+
+// InverseOffer is the proto InverseOffer message: the master asks a
+// framework to give back what it uses on an agent (Resources empty: all
+// of it) by Unavailability.Start.
+type InverseOffer struct {
+	ID             ID             `json:"id" pb:"1"`
+	URL            *URL           `json:"url,omitempty" pb:"2"`
+	FrameworkID    ID             `json:"framework_id" pb:"3"`
+	AgentID        *ID            `json:"agent_id,omitempty" pb:"4"`
+	Unavailability Unavailability `json:"unavailability" pb:"5"`
+	Resources      []Resource     `json:"resources,omitempty" pb:"6"`
 }
 
 // URL is the proto URL message (used for an offer's agent endpoint).

@@ -124,6 +124,26 @@ func (c *Client) Decline(ctx context.Context, offerIDs []mesos.ID, filters *meso
 	})
 }
 
+// AcceptInverseOffers sends ACCEPT_INVERSE_OFFERS: the framework has
+// given back (or is about to) what it used on those inverse offers'
+// agents. filters (may be nil) says how long before the master asks again.
+func (c *Client) AcceptInverseOffers(ctx context.Context, ids []mesos.ID, filters *mesos.Filters) error {
+	return c.call(ctx, &mesos.Call{
+		Type:                mesos.CallAcceptInverseOffers,
+		AcceptInverseOffers: &mesos.InverseOfferReply{InverseOfferIDs: ids, Filters: filters},
+	})
+}
+
+// DeclineInverseOffers sends DECLINE_INVERSE_OFFERS: the framework cannot
+// give back what it uses there yet. filters (may be nil) says how long
+// before the master asks again.
+func (c *Client) DeclineInverseOffers(ctx context.Context, ids []mesos.ID, filters *mesos.Filters) error {
+	return c.call(ctx, &mesos.Call{
+		Type:                 mesos.CallDeclineInverseOffers,
+		DeclineInverseOffers: &mesos.InverseOfferReply{InverseOfferIDs: ids, Filters: filters},
+	})
+}
+
 // Kill sends KILL for a task; agentID may be "". The outcome arrives as an
 // UPDATE (TASK_KILLED, or TASK_LOST for a task the master does not know).
 func (c *Client) Kill(ctx context.Context, taskID, agentID string) error {

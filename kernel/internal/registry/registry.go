@@ -505,3 +505,31 @@ func orEmpty(m map[string]float64) map[string]float64 {
 	}
 	return m
 }
+
+// Maintenance returns the maintenance document (the schedule and the
+// machines DOWN) as stored, nil when none was ever stored.
+func (s *Store) Maintenance(ctx context.Context) (json.RawMessage, error) {
+	var doc []byte
+	err := s.pool.QueryRow(ctx, `SELECT doc FROM kernel.maintenance`).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the maintenance schedule: %w", err)
+	}
+	return doc, nil
+}
+
+// SetMaintenance replaces the maintenance document. It is idempotent.
+func (s *Store) SetMaintenance(ctx context.Context, doc json.RawMessage) error {
+	if !json.Valid(doc) {
+		return fmt.Errorf("storing the maintenance schedule: not JSON: %w", ErrInvalid)
+	}
+	err := s.exec(ctx, `
+		INSERT INTO kernel.maintenance (singleton, doc) VALUES (true, $1)
+		ON CONFLICT (singleton) DO UPDATE SET doc = excluded.doc`, string(doc))
+	if err != nil {
+		return fmt.Errorf("storing the maintenance schedule: %w", err)
+	}
+	return nil
+}

@@ -37,7 +37,8 @@ func TestEventRoundTrip(t *testing.T) {
 				{Name: "n", Type: mesos.Scalar, Scalar: &mesos.ScalarValue{Value: 2.5}},
 				{Name: "rg", Type: mesos.Ranges, Ranges: &mesos.RangesValue{Range: []mesos.Range{{Begin: 1, End: 2}}}},
 				{Name: "s", Type: mesos.Set, Set: &mesos.SetValue{Item: []string{"x", "y"}}}},
-			ExecutorIDs: []mesos.ID{{Value: "e"}},
+			ExecutorIDs:    []mesos.ID{{Value: "e"}},
+			Unavailability: &mesos.Unavailability{Start: mesos.TimeInfo{Nanoseconds: 1}},
 		}}}},
 		{Type: mesos.EventRescind, Rescind: &mesos.Rescind{OfferID: mesos.ID{Value: "o"}}},
 		{Type: mesos.EventUpdate, Update: &mesos.Update{Status: mesos.TaskStatus{
@@ -49,6 +50,10 @@ func TestEventRoundTrip(t *testing.T) {
 		{Type: mesos.EventFailure, Failure: &mesos.Failure{AgentID: &mesos.ID{Value: "a"}, ExecutorID: &mesos.ID{Value: "e"}, Status: ptr(mesos.Int(-9))}},
 		{Type: mesos.EventError, Error: &mesos.Error{Message: "framework has been removed"}},
 		{Type: mesos.EventHeartbeat},
+		{Type: mesos.EventInverseOffers, InverseOffers: &mesos.InverseOffers{InverseOffers: []mesos.InverseOffer{{
+			ID: mesos.ID{Value: "i"}, FrameworkID: mesos.ID{Value: "f"}, AgentID: &mesos.ID{Value: "a"},
+			Unavailability: mesos.Unavailability{Start: mesos.TimeInfo{Nanoseconds: 1.7e18}, Duration: &mesos.DurationInfo{Nanoseconds: 6e11}}}}}},
+		{Type: mesos.EventRescindInverseOffer, RescindInverseOffer: &mesos.RescindInverseOffer{InverseOfferID: mesos.ID{Value: "i"}}},
 	} {
 		t.Run(string(ev.Type), func(t *testing.T) {
 			b, err := MarshalEvent(&ev)
@@ -246,7 +251,8 @@ func TestEnumsCoverTheConstants(t *testing.T) {
 			mesos.ReasonTaskUnknown, mesos.ReasonTaskKilledDuringLaunch, mesos.ReasonResourcesUnknown, mesos.ReasonMasterDisconnected,
 			mesos.ReasonExecutorUnregistered, mesos.ReasonTaskHealthCheckStatusUpdated},
 		"EventType": {string(mesos.EventSubscribed), string(mesos.EventOffers), string(mesos.EventRescind), string(mesos.EventUpdate),
-			string(mesos.EventMessage), string(mesos.EventFailure), string(mesos.EventError), string(mesos.EventHeartbeat)},
+			string(mesos.EventMessage), string(mesos.EventFailure), string(mesos.EventError), string(mesos.EventHeartbeat),
+			string(mesos.EventInverseOffers), string(mesos.EventRescindInverseOffer)},
 		"ValueType":           {string(mesos.Scalar), string(mesos.Ranges), string(mesos.Set), string(mesos.Text)},
 		"Capability":          {mesos.CapMultiRole, mesos.CapPartitionAware, mesos.CapTaskKillingState, mesos.CapRegionAware, mesos.CapReservationRefinement},
 		"ReservationType":     {mesos.ReservationStatic, mesos.ReservationDynamic},

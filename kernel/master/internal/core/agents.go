@@ -22,6 +22,9 @@ func (c *Core) RegisterCheck(agentID string, reg *agentproto.Register) (id strin
 	if id == "" {
 		id = c.nextID("S")
 	}
+	if m, down := c.downMachine(reg.Info.Hostname, reg.Info.Endpoint); down {
+		return "", nil, fmt.Errorf("machine %s is DOWN for maintenance; agents may register there after STOP_MAINTENANCE", m)
+	}
 	info, _ := json.Marshal(reg.Info)
 	if a := c.agents[id]; a != nil {
 		if a.status == agentGone {
@@ -145,7 +148,8 @@ func (c *Core) Register(id string, reg *agentproto.Register, conn string, now ti
 		c.sendAgent(a, &agentproto.Event{Type: agentproto.EventReconcile, Reconcile: &agentproto.Reconcile{Tasks: missing}})
 	}
 	if a.drain != nil && a.drain.State == DrainDraining {
-		c.killForDrain(a) // the drain goes on
+		a.drainKilled = nil // the drain goes on, on this connection
+		c.drainKills(a, now)
 		c.checkDrained(a, now)
 	}
 	c.dirty[id] = true
@@ -280,8 +284,8 @@ func (c *Core) markUnreachable(a *agent, why string, now time.Time) {
 }
 
 // Tick runs the periodic checks: agent heartbeats, agents that did not
-// re-register after Restore, framework failover timeouts, and offer
-// timeouts.
+// re-register after Restore, framework failover timeouts, offer
+// timeouts, inverse offers, and drain kills that came due.
 func (c *Core) Tick(now time.Time) Effects {
 	limit := c.cfg.AgentPingInterval * time.Duration(c.cfg.MaxAgentPingTimeouts)
 	var silent, late []string
@@ -326,6 +330,10 @@ func (c *Core) Tick(now time.Time) Effects {
 			c.alloc.Recover(o.agentID, o.frameworkID, o.role, o.resources, 0, now)
 			c.dirty[o.agentID] = true
 		}
+	}
+	c.inverseOffers(now)
+	for _, id := range sortedKeys(c.agents) {
+		c.drainKills(c.agents[id], now)
 	}
 	return c.take()
 }

@@ -60,6 +60,8 @@ type Core struct {
 	agents     map[string]*agent
 	frameworks map[string]*framework
 	offers     map[string]*offer
+	inverse    map[string]*inverseOffer // outstanding inverse offers by id
+	maint      Maintenance
 	weights    map[string]float64
 	quotas     map[string]allocator.Quota
 	dirty      map[string]bool // agents to allocate for at the end of this batch
@@ -87,6 +89,7 @@ func New(cfg Config) *Core {
 		agents:     map[string]*agent{},
 		frameworks: map[string]*framework{},
 		offers:     map[string]*offer{},
+		inverse:    map[string]*inverseOffer{},
 		weights:    map[string]float64{},
 		quotas:     map[string]allocator.Quota{},
 		dirty:      map[string]bool{},

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -16,11 +17,13 @@ const (
 )
 
 // DrainInfo is an agent's drain: its state and how it was asked for.
-// MaxGracePeriod, when set, caps each task's kill grace period.
+// MaxGracePeriod, when set, is the drain's deadline from StartedAt (see
+// DrainAgent); StartedAt is zero for drains recorded before it was kept.
 type DrainInfo struct {
 	State          string         `json:"state"`
 	MaxGracePeriod *time.Duration `json:"max_grace_period,omitempty"`
 	MarkGone       bool           `json:"mark_gone,omitempty"`
+	StartedAt      time.Time      `json:"started_at,omitzero"`
 }
 
 // OpError is an operator call the core refuses: Code is the HTTP status
@@ -126,12 +129,21 @@ func (c *Core) ReactivateAgent(id string, now time.Time) (Effects, *OpError) {
 	return c.take(), nil
 }
 
-// DrainAgent deactivates an agent and kills its tasks, each within
-// min(its kill policy's grace period, maxGrace); the tasks' terminal
-// updates carry REASON_AGENT_DRAINING. Once it holds no live task the
-// agent is DRAINED, or with markGone it is marked gone. The drain
-// survives master failover; a disconnected agent gets its kills when it
-// re-registers.
+// DrainAgent deactivates an agent and has its tasks killed with the
+// drain reason (their terminal updates carry REASON_AGENT_DRAINING).
+//
+// Without maxGrace every task is killed at once within its own kill
+// policy's grace period, as in Mesos. With maxGrace the drain has a
+// deadline, maxGrace from now: frameworks with tasks there get inverse
+// offers at once, so that they can move their work first, and each task
+// still running is killed so that it has ended by the deadline: at the
+// deadline less its grace period, min(its kill policy's or the agents'
+// default 5 s, maxGrace). A framework that accepts the inverse offer
+// has its tasks there killed at once.
+//
+// Once it holds no live task the agent is DRAINED, or with markGone it
+// is marked gone. The drain survives master failover; a disconnected
+// agent gets its kills when it re-registers.
 func (c *Core) DrainAgent(id string, maxGrace *time.Duration, markGone bool, now time.Time) (Effects, *OpError) {
 	a, e := c.knownAgent(id)
 	if e != nil {
@@ -140,35 +152,63 @@ func (c *Core) DrainAgent(id string, maxGrace *time.Duration, markGone bool, now
 	if maxGrace != nil && *maxGrace < 0 {
 		return c.take(), opErr(400, "'drain_agent.max_grace_period' must not be negative")
 	}
+	if c.maintenanceWindow(a) != nil {
+		return c.take(), opErr(400, "Agent %q is in the maintenance schedule: take its machine down with START_MAINTENANCE, or remove it from the schedule to drain it", id)
+	}
 	a.deactivated = true
-	a.drain = &DrainInfo{State: DrainDraining, MaxGracePeriod: maxGrace, MarkGone: markGone}
+	a.drain = &DrainInfo{State: DrainDraining, MaxGracePeriod: maxGrace, MarkGone: markGone, StartedAt: now}
+	a.drainKilled = nil
 	c.persistDrain(a)
 	c.setActive(a, now)
-	c.log(LevelInfo, "draining agent", "agent", id, "mark_gone", markGone)
-	c.killForDrain(a)
+	c.log(LevelInfo, "draining agent", "agent", id, "mark_gone", markGone, "max_grace_period", maxGrace)
+	c.inverseOffers(now)
+	c.drainKills(a, now)
 	c.checkDrained(a, now)
 	return c.take(), nil
 }
 
-// killForDrain asks a connected draining agent to kill its live tasks.
-func (c *Core) killForDrain(a *agent) {
-	if a.conn == "" {
+// defaultKillGrace is the grace period a drain assumes for a task whose
+// kill policy names none (the agents' default --kill_grace_period); the
+// kill tells the agent the grace explicitly.
+const defaultKillGrace = 5 * time.Second
+
+// drainKills sends a connected draining agent the kills that are due:
+// see DrainAgent. Each task's kill is sent once per connection.
+func (c *Core) drainKills(a *agent, now time.Time) {
+	d := a.drain
+	if a.conn == "" || d == nil || d.State != DrainDraining {
 		return
+	}
+	if a.drainKilled == nil {
+		a.drainKilled = map[string]bool{}
 	}
 	for _, tid := range sortedKeys(a.tasks) {
 		t := a.tasks[tid]
-		if t.state.Terminal() {
+		if t.state.Terminal() || a.drainKilled[tid] {
 			continue
 		}
-		grace := 0.0
+		var own time.Duration
 		if kp := t.info.KillPolicy; kp != nil && kp.GracePeriod != nil {
-			grace = float64(kp.GracePeriod.Nanoseconds) / 1e9
+			own = time.Duration(kp.GracePeriod.Nanoseconds)
 		}
-		if mg := a.drain.MaxGracePeriod; mg != nil && (grace == 0 || grace > mg.Seconds()) {
+		grace := own.Seconds() // 0: the agent's default
+		if mg := d.MaxGracePeriod; mg != nil && !d.StartedAt.IsZero() {
+			g := min(cmp.Or(own, defaultKillGrace), *mg)
+			accepted := false
+			if a.inverse != nil {
+				st := a.inverse.status[t.frameworkID]
+				accepted = st.Status == InverseAccept && !st.Timestamp.Before(d.StartedAt)
+			}
+			if !accepted && now.Before(d.StartedAt.Add(*mg-g)) {
+				continue
+			}
 			// A zero grace would mean the agent's default: the least it
 			// can be told is a nanosecond.
+			grace = max(g.Seconds(), 1e-9)
+		} else if mg != nil && (grace == 0 || grace > mg.Seconds()) {
 			grace = max(mg.Seconds(), 1e-9)
 		}
+		a.drainKilled[tid] = true
 		c.sendAgent(a, &agentproto.Event{Type: agentproto.EventKill, Kill: &agentproto.Kill{FrameworkID: t.frameworkID, TaskID: tid,
 			GracePeriodSeconds: grace, Draining: true}})
 	}

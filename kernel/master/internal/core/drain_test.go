@@ -50,17 +50,19 @@ func TestDrainAgent(t *testing.T) {
 	if e != nil {
 		t.Fatal(e)
 	}
-	kills := map[string]float64{}
-	for _, a := range fx.Agents {
-		if a.Event != nil && a.Event.Type == agentproto.EventKill {
-			if !a.Event.Kill.Draining {
-				t.Errorf("kill of %s not marked draining", a.Event.Kill.TaskID)
-			}
-			kills[a.Event.Kill.TaskID] = a.Event.Kill.GracePeriodSeconds
-		}
+	if kills := drainKillsOf(t, fx); kills["t1"] != 10 || len(kills) != 1 {
+		t.Errorf("drain kills = %v; want t1 at once with 10 s (the drain's cap, below t1's 30 s)", kills)
 	}
-	if kills["t1"] != 10 || kills["t2"] != 10 || len(kills) != 2 {
-		t.Errorf("drain kills = %v; want t1 and t2 with 10 s (the drain's cap, below t1's 30 s)", kills)
+	// t2 has no kill policy: it gets the default 5 s, and so its kill
+	// comes 5 s before the deadline.
+	if kills := drainKillsOf(t, s.core.Tick(s.now.Add(4*time.Second))); len(kills) != 0 {
+		t.Errorf("kills 4 s into the drain = %v; want none", kills)
+	}
+	if kills := drainKillsOf(t, s.core.Tick(s.now.Add(5*time.Second))); kills["t2"] != 5 || len(kills) != 1 {
+		t.Errorf("kills 5 s into the drain = %v; want t2 with 5 s", kills)
+	}
+	if kills := drainKillsOf(t, s.core.Tick(s.now.Add(6*time.Second))); len(kills) != 0 {
+		t.Errorf("kills 6 s into the drain = %v; want none (each is sent once)", kills)
 	}
 	if w := writesOf(fx); len(w) != 1 || !strings.Contains(w[0], "deactivated=true drain=DRAINING") {
 		t.Errorf("drain writes = %v", w)
@@ -97,6 +99,106 @@ func TestDrainAgent(t *testing.T) {
 	}
 	if _, e := s.core.ReactivateAgent("a1", s.now); e == nil || e.Code != 400 {
 		t.Errorf("reactivate of an active agent = %v; want 400", e)
+	}
+}
+
+func drainKillsOf(t *testing.T, fx Effects) map[string]float64 {
+	t.Helper()
+	kills := map[string]float64{}
+	for _, a := range fx.Agents {
+		if a.Event != nil && a.Event.Type == agentproto.EventKill {
+			if !a.Event.Kill.Draining {
+				t.Errorf("kill of %s not marked draining", a.Event.Kill.TaskID)
+			}
+			kills[a.Event.Kill.TaskID] = a.Event.Kill.GracePeriodSeconds
+		}
+	}
+	return kills
+}
+
+func eventsOf(fx Effects, fw string, typ mesos.EventType) []*mesos.Event {
+	var out []*mesos.Event
+	for _, f := range fx.Frameworks {
+		if f.Framework == fw && f.Event != nil && f.Event.Type == typ {
+			out = append(out, f.Event)
+		}
+	}
+	return out
+}
+
+// TestDrainInverseOffers: a drain with a deadline tells the frameworks
+// with tasks on the agent by inverse offers and kills nothing before the
+// kills are due; a framework that accepts has its tasks killed at once,
+// one that declines is asked again once its filter ends; a framework
+// that re-subscribes is asked again; once a framework has nothing left
+// there its inverse offer is rescinded; a framework without tasks there
+// is not asked.
+func TestDrainInverseOffers(t *testing.T) {
+	s, run := newDrainScript(t)
+	s.core.cfg.AgentPingInterval = time.Hour // no heartbeats in this test
+	run("subscribe", "web.1", "id=web")
+	run("subscribe", "batch.1", "id=batch")
+	run("subscribe", "idle.1", "id=idle")
+	run("register", "a1.1", "agent=a1", "res=cpus:4;mem:1024", "task=web/t1/TASK_RUNNING/cpus:1;mem:64", "task=batch/t2/TASK_RUNNING/cpus:1;mem:64")
+	deadline := 10 * time.Minute
+	fx, e := s.core.DrainAgent("a1", &deadline, false, s.now)
+	if e != nil {
+		t.Fatal(e)
+	}
+	if kills := drainKillsOf(t, fx); len(kills) != 0 {
+		t.Errorf("kills at the start of a 10 min drain = %v; want none", kills)
+	}
+	inverse := map[string]mesos.InverseOffer{}
+	for _, fw := range []string{"web", "batch", "idle"} {
+		for _, ev := range eventsOf(fx, fw, mesos.EventInverseOffers) {
+			inverse[fw] = ev.InverseOffers.InverseOffers[0]
+		}
+	}
+	if len(inverse) != 2 || inverse["web"].AgentID.Value != "a1" || inverse["batch"].AgentID.Value != "a1" ||
+		inverse["web"].Unavailability.Start.Nanoseconds != mesos.Int(s.now.UnixNano()) {
+		t.Fatalf("inverse offers = %+v; want one each to web and batch, from now", inverse)
+	}
+	if fx := s.core.Tick(s.now.Add(time.Second)); len(eventsOf(fx, "web", mesos.EventInverseOffers)) != 0 {
+		t.Errorf("a second inverse offer while one is outstanding")
+	}
+	// web accepts: t1 is killed now, with its default grace.
+	fx, r := s.core.Call(&mesos.Call{FrameworkID: &mesos.ID{Value: "web"}, Type: mesos.CallAcceptInverseOffers,
+		AcceptInverseOffers: &mesos.InverseOfferReply{InverseOfferIDs: []mesos.ID{inverse["web"].ID}}}, "web.1", s.now.Add(time.Second))
+	if r != nil {
+		t.Fatal(r)
+	}
+	if kills := drainKillsOf(t, fx); kills["t1"] != 5 || len(kills) != 1 {
+		t.Errorf("kills after web accepted = %v; want t1 with 5 s", kills)
+	}
+	// batch declines for 30 s: asked again after that, not before.
+	refuse := mesos.Float(30)
+	s.core.Call(&mesos.Call{FrameworkID: &mesos.ID{Value: "batch"}, Type: mesos.CallDeclineInverseOffers,
+		DeclineInverseOffers: &mesos.InverseOfferReply{InverseOfferIDs: []mesos.ID{inverse["batch"].ID}, Filters: &mesos.Filters{RefuseSeconds: &refuse}}},
+		"batch.1", s.now.Add(time.Second))
+	if st := s.core.agents["a1"].inverse.status["batch"]; st.Status != InverseDecline {
+		t.Errorf("batch's answer = %+v; want DECLINE", st)
+	}
+	if fx := s.core.Tick(s.now.Add(20 * time.Second)); len(eventsOf(fx, "batch", mesos.EventInverseOffers)) != 0 {
+		t.Errorf("asked again within the decline's filter")
+	}
+	if fx := s.core.Tick(s.now.Add(32 * time.Second)); len(eventsOf(fx, "batch", mesos.EventInverseOffers)) != 1 {
+		t.Errorf("not asked again after the decline's filter")
+	}
+	// batch fails over: asked again on its new stream.
+	start := s.now
+	s.now = start.Add(33 * time.Second)
+	run("subscribe", "batch.2", "id=batch")
+	if s.core.agents["a1"].inverse.outstanding["batch"] == nil {
+		t.Errorf("batch was not asked again after it re-subscribed")
+	}
+	// t2 ends: batch's inverse offer is rescinded.
+	run("update", "a1.1", "batch", "t2", "TASK_FINISHED", "uuid=u2")
+	if fx := s.core.Tick(s.now); len(eventsOf(fx, "batch", mesos.EventRescindInverseOffer)) != 1 {
+		t.Errorf("batch's inverse offer was not rescinded once it had nothing left on a1")
+	}
+	// The deadline's kills still come for what is left.
+	if kills := drainKillsOf(t, s.core.Tick(start.Add(deadline))); len(kills) != 0 {
+		t.Errorf("kills at the deadline = %v; want none left (t1 was killed, t2 ended)", kills)
 	}
 }
 

@@ -55,7 +55,9 @@ func (c *Core) subscribe(id string, call *mesos.Call, stream string, now time.Ti
 	for _, r := range call.Subscribe.SuppressedRoles {
 		f.suppressed[r] = true
 	}
-	// Offers are soft state: withdraw whatever was outstanding.
+	// Offers are soft state: withdraw whatever was outstanding. Inverse
+	// offers are sent again below, on the new stream.
+	c.forgetInverseOffers(id)
 	for _, o := range f.offers {
 		c.removeOffer(o, false)
 		c.alloc.Recover(o.agentID, o.frameworkID, o.role, o.resources, 0, now)
@@ -77,6 +79,7 @@ func (c *Core) subscribe(id string, call *mesos.Call, stream string, now time.Ti
 		c.dirty[id] = true
 	}
 	c.persistFramework(f)
+	c.inverseOffers(now)
 }
 
 func failoverOf(fi *mesos.FrameworkInfo) time.Duration {
@@ -116,6 +119,7 @@ func (c *Core) Disconnected(id, stream string, now time.Time) Effects {
 	}
 	f.state = fwDisconnected
 	f.disconnectedAt = now
+	c.forgetInverseOffers(id)
 	for _, o := range f.offers {
 		c.removeOffer(o, false)
 		c.alloc.Recover(o.agentID, o.frameworkID, o.role, o.resources, 0, now)
@@ -134,6 +138,7 @@ func (c *Core) removeFramework(f *framework, why string, now time.Time) {
 		return
 	}
 	c.log(LevelInfo, "removing framework", "framework", f.id, "why", why)
+	c.forgetInverseOffers(f.id)
 	for _, o := range f.offers {
 		c.removeOffer(o, false)
 		c.dirty[o.agentID] = true
@@ -258,8 +263,12 @@ func (c *Core) Call(call *mesos.Call, stream string, now time.Time) (Effects, *R
 		// Best effort, as in Mesos: a message for an executor that is not
 		// running (or a command task's) is dropped.
 		c.message(f, call.Message)
-	case mesos.CallRequest, mesos.CallAcceptInverseOffers, mesos.CallDeclineInverseOffers:
-		// No inverse offers are ever made and requests are advisory.
+	case mesos.CallAcceptInverseOffers:
+		c.answerInverseOffers(f, call.AcceptInverseOffers, true, now)
+	case mesos.CallDeclineInverseOffers:
+		c.answerInverseOffers(f, call.DeclineInverseOffers, false, now)
+	case mesos.CallRequest:
+		// Requests are advisory, as for Mesos' allocator.
 	case mesos.CallUpdateFramework:
 		r = c.updateFramework(f, call.UpdateFramework, now)
 	}

@@ -119,6 +119,7 @@ func (c *Core) wireOffer(o *offer, a *agent) mesos.Offer {
 		Attributes:     offerAttributes(a),
 		ExecutorIDs:    a.executorIDs(o.frameworkID),
 		URL:            agentURL(a.info.Endpoint),
+		Unavailability: c.unavailability(a),
 	}
 }
 

@@ -29,6 +29,11 @@ type agent struct {
 	// they are drained (both persisted: PutAgentDrain).
 	deactivated bool
 	drain       *DrainInfo
+	// drainKilled are the tasks a drain has sent the kill of on the
+	// current connection.
+	drainKilled map[string]bool
+	// inverse is nil until the agent is first unavailable.
+	inverse *inverseState
 	// admitted is the agent's info (as json.Marshal encodes it) that the
 	// registry holds with the agent admitted; nil when unknown.
 	admitted []byte

@@ -1,0 +1,219 @@
+package master
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"corral/internal/acl"
+	"corral/kernel/master/internal/core"
+	"corral/kernel/mesos"
+)
+
+// The maintenance calls of the operator API, in Mesos' JSON shapes
+// (include/mesos/v1/maintenance/maintenance.proto).
+
+// opSchedule is Call.UpdateMaintenanceSchedule.
+type opSchedule struct {
+	Schedule *opScheduleBody `json:"schedule"`
+}
+
+type opScheduleBody struct {
+	Windows []opWindow `json:"windows"`
+}
+
+type opWindow struct {
+	MachineIDs     []core.MachineID `json:"machine_ids"`
+	Unavailability *struct {
+		Start    *mesos.TimeInfo     `json:"start"`
+		Duration *mesos.DurationInfo `json:"duration,omitempty"`
+	} `json:"unavailability"`
+}
+
+// opMachines is Call.StartMaintenance and Call.StopMaintenance.
+type opMachines struct {
+	Machines []core.MachineID `json:"machines"`
+}
+
+// opMaintenance serves GET_MAINTENANCE_SCHEDULE, GET_MAINTENANCE_STATUS,
+// UPDATE_MAINTENANCE_SCHEDULE, START_MAINTENANCE and STOP_MAINTENANCE,
+// each under its ACL.
+func (m *Master) opMaintenance(w http.ResponseWriter, r *http.Request, call *opCall) {
+	switch call.Type {
+	case "GET_MAINTENANCE_SCHEDULE":
+		if s, ok := m.maintenanceSchedule(w, r); ok {
+			m.opReply(w, call.Type, map[string]any{"schedule": s})
+		}
+	case "GET_MAINTENANCE_STATUS":
+		if s, ok := m.maintenanceStatus(w, r); ok {
+			m.opReply(w, call.Type, map[string]any{"status": s})
+		}
+	case "UPDATE_MAINTENANCE_SCHEDULE":
+		if call.UpdateMaintenanceSchedule == nil || call.UpdateMaintenanceSchedule.Schedule == nil {
+			writeError(w, r, errorf(http.StatusBadRequest, "Failed to validate master::Call: Expecting 'update_maintenance_schedule.schedule' to be present"))
+			return
+		}
+		m.updateSchedule(w, r, call.UpdateMaintenanceSchedule.Schedule.Windows)
+	default:
+		body := call.StartMaintenance
+		if call.Type == "STOP_MAINTENANCE" {
+			body = call.StopMaintenance
+		}
+		if body == nil {
+			writeError(w, r, errorf(http.StatusBadRequest, "Failed to validate master::Call: Expecting '%s' to be present", strings.ToLower(call.Type)))
+			return
+		}
+		m.machinesChange(w, r, call.Type == "START_MAINTENANCE", body.Machines)
+	}
+}
+
+// maintenanceSchedule reads the schedule in Mesos' shape; false means it
+// answered an error.
+func (m *Master) maintenanceSchedule(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
+	if !m.authorize(w, r, acl.GetMaintenanceSchedules, "") {
+		return nil, false
+	}
+	var windows []core.Window
+	if !m.opRead(w, r, func(c *core.Core) { windows = c.MaintenanceSchedule() }) {
+		return nil, false
+	}
+	return scheduleJSON(windows), true
+}
+
+// maintenanceStatus reads the maintenance status (ClusterStatus) in
+// Mesos' shape; false means it answered an error.
+func (m *Master) maintenanceStatus(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
+	if !m.authorize(w, r, acl.GetMaintenanceStatuses, "") {
+		return nil, false
+	}
+	var draining []core.DrainingMachine
+	var down []core.MachineID
+	if !m.opRead(w, r, func(c *core.Core) { draining, down = c.MaintenanceStatus() }) {
+		return nil, false
+	}
+	return maintenanceStatusJSON(draining, down), true
+}
+
+// updateSchedule validates, authorizes and records a new schedule.
+func (m *Master) updateSchedule(w http.ResponseWriter, r *http.Request, in []opWindow) {
+	windows, err := windowsOf(in)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !m.authorize(w, r, acl.UpdateMaintenanceSchedules, "") {
+		return
+	}
+	m.opChange(w, r, func(c *core.Core) (core.Effects, *core.OpError) {
+		return c.UpdateMaintenanceSchedule(windows, time.Now())
+	})
+}
+
+// machinesChange takes machines DOWN (start) or UP.
+func (m *Master) machinesChange(w http.ResponseWriter, r *http.Request, start bool, machines []core.MachineID) {
+	act, f := acl.StopMaintenances, (*core.Core).StopMaintenance
+	if start {
+		act, f = acl.StartMaintenances, (*core.Core).StartMaintenance
+	}
+	if !m.authorize(w, r, act, "") {
+		return
+	}
+	m.opChange(w, r, func(c *core.Core) (core.Effects, *core.OpError) { return f(c, machines, time.Now()) })
+}
+
+// maintenanceRoutes serves Mesos' older maintenance endpoints, which old
+// tooling still calls: GET/POST /maintenance/schedule (a Schedule),
+// GET /maintenance/status (a ClusterStatus), POST /machine/down and
+// /machine/up (a list of MachineIDs); also under /master/.
+func (m *Master) maintenanceRoutes(r chi.Router) {
+	for _, prefix := range []string{"", "/master"} {
+		r.Get(prefix+"/maintenance/schedule", func(w http.ResponseWriter, r *http.Request) {
+			if s, ok := m.maintenanceSchedule(w, r); ok {
+				writeJSON(w, http.StatusOK, s)
+			}
+		})
+		r.Post(prefix+"/maintenance/schedule", func(w http.ResponseWriter, r *http.Request) {
+			var s opScheduleBody
+			if decodeBody(w, r, &s, "a maintenance schedule") {
+				m.updateSchedule(w, r, s.Windows)
+			}
+		})
+		r.Get(prefix+"/maintenance/status", func(w http.ResponseWriter, r *http.Request) {
+			if s, ok := m.maintenanceStatus(w, r); ok {
+				writeJSON(w, http.StatusOK, s)
+			}
+		})
+		for _, way := range []string{"down", "up"} {
+			start := way == "down"
+			r.Post(prefix+"/machine/"+way, func(w http.ResponseWriter, r *http.Request) {
+				var machines []core.MachineID
+				if decodeBody(w, r, &machines, "a list of machine ids") {
+					m.machinesChange(w, r, start, machines)
+				}
+			})
+		}
+	}
+}
+
+// decodeBody decodes a JSON request body of at most 1 MiB into v, naming
+// what was expected when it cannot; false means it answered an error.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, what string) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, r, errorf(http.StatusBadRequest, "Failed to parse body into %s: %v", what, err))
+		return false
+	}
+	return true
+}
+
+// windowsOf converts the schedule's windows, refusing one without an
+// unavailability start.
+func windowsOf(in []opWindow) ([]core.Window, error) {
+	out := make([]core.Window, 0, len(in))
+	for i, w := range in {
+		if w.Unavailability == nil || w.Unavailability.Start == nil {
+			return nil, errorf(http.StatusBadRequest, "Failed to validate master::Call: 'schedule.windows[%d].unavailability.start' is required", i)
+		}
+		cw := core.Window{Machines: w.MachineIDs, Start: time.Unix(0, int64(w.Unavailability.Start.Nanoseconds)).UTC()}
+		if d := w.Unavailability.Duration; d != nil {
+			x := time.Duration(d.Nanoseconds)
+			cw.Duration = &x
+		}
+		out = append(out, cw)
+	}
+	return out, nil
+}
+
+// scheduleJSON is a schedule in Mesos' shape.
+func scheduleJSON(windows []core.Window) map[string]any {
+	ws := []map[string]any{}
+	for _, w := range windows {
+		u := map[string]any{"start": mesos.TimeInfo{Nanoseconds: mesos.Int(w.Start.UnixNano())}}
+		if w.Duration != nil {
+			u["duration"] = mesos.DurationInfo{Nanoseconds: mesos.Int(*w.Duration)}
+		}
+		ws = append(ws, map[string]any{"machine_ids": w.Machines, "unavailability": u})
+	}
+	return map[string]any{"windows": ws}
+}
+
+// maintenanceStatusJSON is a ClusterStatus in Mesos' shape.
+func maintenanceStatusJSON(draining []core.DrainingMachine, down []core.MachineID) map[string]any {
+	dms := []map[string]any{}
+	for _, d := range draining {
+		sts := []map[string]any{}
+		for _, s := range d.Statuses {
+			sts = append(sts, map[string]any{"status": s.Status, "framework_id": mesos.ID{Value: s.FrameworkID},
+				"timestamp": mesos.TimeInfo{Nanoseconds: mesos.Int(s.Timestamp.UnixNano())}})
+		}
+		dms = append(dms, map[string]any{"id": d.ID, "statuses": sts})
+	}
+	if down == nil {
+		down = []core.MachineID{}
+	}
+	return map[string]any{"draining_machines": dms, "down_machines": down}
+}
