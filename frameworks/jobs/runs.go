@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"corral/frameworks/internal/place"
 	"corral/frameworks/jobs/job"
 	"corral/frameworks/jobs/run"
 	"corral/frameworks/jobs/store"
@@ -47,8 +48,18 @@ func (c *core) event(ev *mesos.Event) {
 		})
 		c.s.log.Info("subscribed", "framework", id, "active_runs", len(c.runs))
 	case mesos.EventOffers:
+		now := time.Now()
 		for i := range ev.Offers.Offers {
 			o := ev.Offers.Offers[i]
+			if place.Unavailable(&o, now) {
+				// Its agent is going away (maintenance): no run starts
+				// there. Asked again in a minute, as the window may move.
+				oid := o.ID
+				c.call(func(ctx context.Context) {
+					_ = c.client.Decline(ctx, []mesos.ID{oid}, &mesos.Filters{RefuseSeconds: fsecs(60)})
+				})
+				continue
+			}
 			c.offers[o.ID.Value] = &o
 		}
 	case mesos.EventRescind:

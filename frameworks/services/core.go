@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"corral/frameworks/internal/durable"
+	"corral/frameworks/internal/place"
 	"corral/frameworks/services/app"
 	"corral/frameworks/services/plan"
 	"corral/frameworks/services/store"
@@ -87,6 +88,10 @@ type core struct {
 
 	// history holds the ended deployments, newest first (see remember).
 	history []*ended
+
+	// draining maps the agents the master asked the framework to leave
+	// to their inverse offer's id (see drain.go).
+	draining map[string]string
 }
 
 func newCore(s *Service) *core {
@@ -105,6 +110,7 @@ func newCore(s *Service) *core {
 		acks:        map[string]mesos.TaskStatus{},
 		held:        map[string]bool{},
 		probers:     map[probeKey]context.CancelFunc{},
+		draining:    map[string]string{},
 
 		changeTimeout: changeTimeout,
 	}
@@ -207,6 +213,10 @@ func (c *core) event(ev *mesos.Event) {
 		c.offers(ev.Offers.Offers, now)
 	case mesos.EventUpdate:
 		c.update(ev.Update.Status, now)
+	case mesos.EventInverseOffers:
+		c.inverseOffers(ev.InverseOffers.InverseOffers)
+	case mesos.EventRescindInverseOffer:
+		c.rescindInverseOffer(ev.RescindInverseOffer.InverseOfferID.Value)
 	case mesos.EventFailure:
 		if ev.Failure.AgentID != nil {
 			c.s.log.Warn("agent lost", "agent", ev.Failure.AgentID.Value)
@@ -219,6 +229,8 @@ func (c *core) event(ev *mesos.Event) {
 
 func (c *core) onSubscribed(sub *mesos.Subscribed) {
 	c.subscribed = true
+	// The master sends the inverse offers that still stand again.
+	clear(c.draining)
 	c.restate = true
 	c.subscribedAt, c.reconciledAt = time.Now(), time.Now()
 	id := sub.FrameworkID.Value
@@ -468,7 +480,9 @@ func (c *core) removeInstance(taskID string) {
 func (c *core) instancesOf(appID string) []plan.Instance {
 	var out []plan.Instance
 	for _, in := range c.byApp[appID] {
-		out = append(out, in.toPlan())
+		p := in.toPlan()
+		_, p.Draining = c.draining[in.AgentID]
+		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].TaskID < out[j].TaskID })
 	return out
@@ -507,6 +521,7 @@ func (c *core) evaluate(now time.Time) {
 	c.finishDeployments(now)
 	c.watchDeployments(now)
 	c.syncProbers()
+	c.acceptVacated()
 	if !c.subscribed {
 		return
 	}
@@ -633,10 +648,13 @@ func (c *core) offers(offers []mesos.Offer, now time.Time) {
 		c.decline(offers, time.Second)
 		return
 	}
-	pool := make([]plan.Offer, len(offers))
+	pool := make([]plan.Offer, 0, len(offers))
 	byID := map[string]*mesos.Offer{}
 	for i := range offers {
-		pool[i] = offerOf(&offers[i])
+		if place.Unavailable(&offers[i], now) {
+			continue // declined below: its agent is going away
+		}
+		pool = append(pool, offerOf(&offers[i]))
 		byID[offers[i].ID.Value] = &offers[i]
 	}
 	type want struct {

@@ -265,6 +265,8 @@ func (c *core) waitingReason(as *appState) string {
 	}
 	if as.decision.Waiting != "" {
 		parts = append(parts, as.decision.Waiting)
+	} else if n := as.decision.Migrating; n > 0 {
+		parts = append(parts, "migrating "+itoa(n)+" instance(s) off draining agents: each is killed once a replacement elsewhere is ready")
 	}
 	return strings.Join(parts, "; ")
 }

@@ -8,5 +8,5 @@ import (
 
 // TestPure keeps the package a pure function of its inputs.
 func TestPure(t *testing.T) {
-	purity.Check(t, "corral/kernel/mesos", "corral/kernel/resource", "fmt", "regexp", "slices", "sort", "strconv", "strings")
+	purity.Check(t, "corral/kernel/mesos", "corral/kernel/resource", "fmt", "regexp", "slices", "sort", "strconv", "strings", "time")
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"corral/kernel/mesos"
 	"corral/kernel/resource"
@@ -316,4 +317,21 @@ func reasonKind(reason string) string {
 // runsDocker reports whether an offer's agent runs DOCKER containers.
 func runsDocker(attrs map[string]string) bool {
 	return slices.Contains(strings.Split(attrs[mesos.AttrContainerizers], ","), "docker")
+}
+
+// Unavailable reports whether an offer's agent is going away, so that
+// nothing new should start there: it is being drained, or scheduled for
+// maintenance in a window that has not ended (Offer.unavailability).
+// Frameworks decline such offers rather than start work that would have
+// to move again.
+func Unavailable(o *mesos.Offer, now time.Time) bool {
+	u := o.Unavailability
+	if u == nil {
+		return false
+	}
+	if u.Duration == nil {
+		return true
+	}
+	end := time.Unix(0, int64(u.Start.Nanoseconds)).Add(time.Duration(u.Duration.Nanoseconds))
+	return now.Before(end)
 }

@@ -112,6 +112,9 @@ type Instance struct {
 	StagedAt, StartedAt, UnreachableSince time.Time
 	// Killing is set once a kill was requested.
 	Killing bool
+	// Draining is set while the instance's agent is being drained or
+	// taken down for maintenance: the instance is migrated (see Decide).
+	Draining bool
 }
 
 // Decision is what to do now for one app. It is a fresh value owned by the
@@ -138,6 +141,9 @@ type Decision struct {
 	// one-instance surge that breaks the minimumHealthCapacity 1 /
 	// maximumOverCapacity 0 deadlock.
 	Notes []string
+	// Migrating is how many instances are being moved off draining
+	// agents (see Decide).
+	Migrating int
 	// MinReady and MaxTotal are the bounds this decision respected: at least
 	// MinReady ready instances are kept (unless fewer were ready already) and
 	// launching never takes the instances present above MaxTotal.
@@ -224,7 +230,11 @@ func going(in Instance) bool { return in.Killing || in.State == mesos.TaskKillin
 // Decide returns what to do now for the app target given its current
 // instances. It is a pure function of its arguments.
 //
-// Instances of target.ConfigVersion are "new", all others "old". Terminal
+// Instances of target.ConfigVersion are "new", all others "old", and so
+// are instances on draining agents whatever their version: they are
+// migrated like an upgrade replaces old instances, a replacement launched
+// elsewhere first and the draining instance killed only as the ready
+// count allows (so never below MinReady ready). Terminal
 // instances and ones of another AppID (when AppID is set) are ignored.
 // Unreachable instances are present (they count, but are not ready) until
 // Inactive; inactive ones count for nothing, so a replacement is launched;
@@ -284,7 +294,10 @@ func Decide(target Spec, instances []Instance, now time.Time) Decision {
 				}
 			}
 		}
-		if in.ConfigVersion == target.ConfigVersion {
+		if in.Draining && in.State != mesos.TaskUnreachable {
+			d.Migrating++
+		}
+		if in.ConfigVersion == target.ConfigVersion && (!in.Draining || in.State == mesos.TaskUnreachable) {
 			newer = append(newer, in)
 		} else {
 			older = append(older, in)
@@ -299,6 +312,10 @@ func Decide(target Spec, instances []Instance, now time.Time) Decision {
 			target.MinimumHealthCapacity, target.MaximumOverCapacity, place.Plural(n, "instance")))
 	}
 	d.MinReady, d.MaxTotal = minReady, maxTotal
+	if d.Migrating > 0 {
+		d.Notes = append(d.Notes, fmt.Sprintf("migrating %s off draining agents: each is killed once enough replacements elsewhere are ready (minimumHealthCapacity %g keeps %d ready)",
+			place.Plural(d.Migrating, "instance"), target.MinimumHealthCapacity, minReady))
+	}
 
 	// 1. Surplus new instances.
 	byKillOrder(target, newer)
