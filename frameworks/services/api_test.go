@@ -55,9 +55,10 @@ func newDB(t *testing.T) string {
 	return db
 }
 
-// startServer starts a Service on db and returns once it serves. It stops
-// when the test ends, or earlier through stop.
-func startServer(t *testing.T, db string) *server {
+// startServer starts a Service on db, with its configuration changed by
+// tune, and returns once it serves. It stops when the test ends, or
+// earlier through stop.
+func startServer(t *testing.T, db string, tune ...func(*Config)) *server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -69,6 +70,9 @@ func startServer(t *testing.T, db string) *server {
 	cfg.Listen = ln.Addr().String()
 	cfg.Advertise = "http://" + ln.Addr().String()
 	cfg.ShutdownGrace = time.Second
+	for _, fn := range tune {
+		fn(&cfg)
+	}
 	svc, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
