@@ -823,7 +823,7 @@ func TestMigrationDownUp(t *testing.T) {
 		}
 		return names
 	}
-	want := []string{"app_versions", "apps", "deployment_history", "deployments", "framework", "groups", "instances", "launch_delays", "term"}
+	want := []string{"app_versions", "apps", "deployment_history", "deployments", "event_subscriptions", "framework", "groups", "instances", "launch_delays", "term"}
 	if diff := cmp.Diff(want, tables()); diff != "" {
 		t.Errorf("services tables after Up (-want +got):\n%s", diff)
 	}
