@@ -574,8 +574,8 @@ func TestCreateApp(t *testing.T) {
 	if got := ids(body["deployments"]); !slices.Equal(got, []string{depID}) {
 		t.Errorf("%s deployments = %v; want [{id %s}]", r, got, depID)
 	}
-	if got := body["ports"]; !cmp.Equal(got, []any{0.0}) {
-		t.Errorf("%s ports = %v; want [0] next to portDefinitions", r, got)
+	if got := body["ports"]; !cmp.Equal(got, []any{10000.0}) || get(body, "portDefinitions", 0, "port") != 10000.0 {
+		t.Errorf("%s ports = %v, portDefinitions %v; want the service port assigned, [10000], in both", r, got, body["portDefinitions"])
 	}
 	golden(t, "post_app", r)
 
@@ -807,7 +807,7 @@ func TestGetApp(t *testing.T) {
 	if got := len(ids(get(a, "deployments"))); got != 1 {
 		t.Errorf("%s app.deployments has %d entries; want 1", r, got)
 	}
-	if got, want := get(a, "ports"), []any{0.0}; !cmp.Equal(got, want) {
+	if got, want := get(a, "ports"), []any{10000.0}; !cmp.Equal(got, want) {
 		t.Errorf("%s app.ports = %v; want %v", r, got, want)
 	}
 	if got := get(a, "portDefinitions", 0, "name"); got != "http" {

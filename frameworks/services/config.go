@@ -75,6 +75,12 @@ type Config struct {
 	// CallbackQueue is how many events wait for each callback URL while it
 	// is slow; the events that find its queue full are dropped for it.
 	CallbackQueue int
+
+	// LocalPortMin and LocalPortMax bound the service ports given to the
+	// ports that ask for any (port or servicePort 0), both included
+	// (Marathon's local_port_min and local_port_max). A port asked for by
+	// number may lie outside.
+	LocalPortMin, LocalPortMax int
 }
 
 // DefaultConfig returns the documented defaults.
@@ -101,6 +107,9 @@ func DefaultConfig() Config {
 		CallbackBackoff:    time.Second,
 		CallbackBackoffMax: 30 * time.Second,
 		CallbackQueue:      1024,
+
+		LocalPortMin: 10000,
+		LocalPortMax: 20000,
 	}
 }
 
@@ -152,6 +161,14 @@ func (c Config) Validate() error {
 	}
 	if c.CallbackRetries < 0 || c.CallbackBackoff <= 0 || c.CallbackBackoffMax < c.CallbackBackoff || c.CallbackQueue < 1 {
 		errs = append(errs, errors.New("event callbacks: retries must not be negative, backoff must be positive and at most its cap, the queue at least 1"))
+	}
+	if c.LocalPortMin < 1 || c.LocalPortMin > 65535 {
+		errs = append(errs, fmt.Errorf("local_port_min: must be between 1 and 65535 (got %d)", c.LocalPortMin))
+	}
+	if c.LocalPortMax < 1 || c.LocalPortMax > 65535 {
+		errs = append(errs, fmt.Errorf("local_port_max: must be between 1 and 65535 (got %d)", c.LocalPortMax))
+	} else if c.LocalPortMax < c.LocalPortMin {
+		errs = append(errs, fmt.Errorf("local_port_max: must not be below local_port_min (%d < %d)", c.LocalPortMax, c.LocalPortMin))
 	}
 	return errors.Join(errs...)
 }
