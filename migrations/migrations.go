@@ -10,7 +10,8 @@
 //	          the masters' term
 //	services  apps and their versions, groups, deployments and the
 //	          history of ended ones, instances, launch delays, the
-//	          framework id, the instances' term
+//	          framework id, the instances' term, the event
+//	          subscriptions (callback URLs)
 //	jobs      jobs and their planning cursors, dependency edges and their
 //	          progress, runs, per-job stats, the framework id, the
 //	          instances' term, the webhook notifications of ended runs

@@ -28,6 +28,9 @@ func servicesCommand() *command {
 	fs.IntVar(&cfg.EventBuffer, "event_buffer", cfg.EventBuffer, "events kept for /v2/events replay (Last-Event-ID)")
 	fs.IntVar(&cfg.DeploymentFailureLimit, "deployment_failure_limit", cfg.DeploymentFailureLimit,
 		"new instances of a deployment that may fail in a row (crash, or killed for failing health checks) before it fails as a crash loop, without waiting for its upgradeStrategy.progressDeadlineSeconds; 0: never")
+	fs.IntVar(&cfg.LocalPortMin, "local_port_min", cfg.LocalPortMin, "lowest service port given to an app port that asks for any (portDefinitions port or portMappings servicePort 0)")
+	fs.IntVar(&cfg.LocalPortMax, "local_port_max", cfg.LocalPortMax, "highest service port given to an app port that asks for any (included)")
+	durationVar(fs, &cfg.CallbackTimeout, "http_event_request_timeout", "bound of each POST of an event to a /v2/eventSubscriptions callback URL, connection included")
 	fs.StringVar(&cfg.ZK, "zk", cfg.ZK, "ZooKeeper URL of the services instances' election, e.g. zk://h1:2181,h2:2181/corral/services: one instance leads, the others forward the API to it; empty: the instance holding the database lock leads")
 	durationVar(fs, &cfg.ZKSessionTimeout, "zk_session_timeout", "ZooKeeper session timeout: how long a crashed leader keeps the other instances waiting")
 	migrateFirst := true

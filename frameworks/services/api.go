@@ -121,6 +121,9 @@ func (s *Service) routes() http.Handler {
 	r.Put("/v2/groups", s.groupRoute)
 	r.Delete("/v2/groups", s.groupRoute)
 	r.Get("/v2/events", s.eventStream)
+	r.Get("/v2/eventSubscriptions", s.listSubscriptions)
+	r.Post("/v2/eventSubscriptions", s.subscribe)
+	r.Delete("/v2/eventSubscriptions", s.unsubscribe)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody{Message: "Not found: " + r.URL.Path})
 	})

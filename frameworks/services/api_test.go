@@ -55,9 +55,10 @@ func newDB(t *testing.T) string {
 	return db
 }
 
-// startServer starts a Service on db and returns once it serves. It stops
-// when the test ends, or earlier through stop.
-func startServer(t *testing.T, db string) *server {
+// startServer starts a Service on db, with its configuration changed by
+// tune, and returns once it serves. It stops when the test ends, or
+// earlier through stop.
+func startServer(t *testing.T, db string, tune ...func(*Config)) *server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -69,6 +70,9 @@ func startServer(t *testing.T, db string) *server {
 	cfg.Listen = ln.Addr().String()
 	cfg.Advertise = "http://" + ln.Addr().String()
 	cfg.ShutdownGrace = time.Second
+	for _, fn := range tune {
+		fn(&cfg)
+	}
 	svc, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -570,8 +574,8 @@ func TestCreateApp(t *testing.T) {
 	if got := ids(body["deployments"]); !slices.Equal(got, []string{depID}) {
 		t.Errorf("%s deployments = %v; want [{id %s}]", r, got, depID)
 	}
-	if got := body["ports"]; !cmp.Equal(got, []any{0.0}) {
-		t.Errorf("%s ports = %v; want [0] next to portDefinitions", r, got)
+	if got := body["ports"]; !cmp.Equal(got, []any{10000.0}) || get(body, "portDefinitions", 0, "port") != 10000.0 {
+		t.Errorf("%s ports = %v, portDefinitions %v; want the service port assigned, [10000], in both", r, got, body["portDefinitions"])
 	}
 	golden(t, "post_app", r)
 
@@ -803,7 +807,7 @@ func TestGetApp(t *testing.T) {
 	if got := len(ids(get(a, "deployments"))); got != 1 {
 		t.Errorf("%s app.deployments has %d entries; want 1", r, got)
 	}
-	if got, want := get(a, "ports"), []any{0.0}; !cmp.Equal(got, want) {
+	if got, want := get(a, "ports"), []any{10000.0}; !cmp.Equal(got, want) {
 		t.Errorf("%s app.ports = %v; want %v", r, got, want)
 	}
 	if got := get(a, "portDefinitions", 0, "name"); got != "http" {

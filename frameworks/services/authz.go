@@ -34,6 +34,10 @@ import (
 //     appDefinition.id, plan.affectedApps) only if each may be seen, and
 //     an event that names none (framework and group events) to everyone
 //     the stream is open to.
+//   - Event subscriptions (/v2/eventSubscriptions) are listed to whoever
+//     may open the event stream; a callback URL receives every event,
+//     naming any app, so subscribing and unsubscribing one demand both
+//     view_apps and manage_apps for "/", the whole tree.
 //
 // Refusals are Marathon's error body, {"message": …}, whose message is the
 // acl.Denied text (`principal "bob" may not manage_apps for apps
@@ -80,6 +84,16 @@ func (s *Service) viewer(w http.ResponseWriter, r *http.Request) (sees func(id s
 	}
 	a, p := s.cfg.Trust.ACLs, edge.Principal(r.Context())
 	return func(id string) bool { return a.Allowed(acl.ViewApps, p, id) }, true
+}
+
+// authorizeSubscriptions answers 403 and returns false unless r's
+// principal may view and manage every app (see above).
+func (s *Service) authorizeSubscriptions(w http.ResponseWriter, r *http.Request) bool {
+	if err := s.authorize(r, acl.ViewApps, "/"); err != nil {
+		writeErr(w, r, err)
+		return false
+	}
+	return s.may(w, r, acl.ManageApps, "/")
 }
 
 // all reports whether sees every id.

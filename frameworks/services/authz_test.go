@@ -340,6 +340,14 @@ func TestAuthorizationEvents(t *testing.T) {
 	// Who may see every app sees them all.
 	for f := nextFrame(t, ops); !strings.Contains(f.data, "/team-b/e"); f = nextFrame(t, ops) {
 	}
+
+	// A callback receives every event: alice may list the subscriptions,
+	// as she may open the stream, but not subscribe or unsubscribe.
+	sub := "/v2/eventSubscriptions?callbackUrl=http%3A%2F%2F127.0.0.1%3A1%2F"
+	s.must(http.StatusOK, "GET", "/v2/eventSubscriptions", "", asAlice)
+	wantError(t, s.do("POST", sub, "", asAlice), http.StatusForbidden, denied(acl.ViewApps, "/"))
+	s.must(http.StatusOK, "POST", sub, "", asOps)
+	wantError(t, s.do("DELETE", sub, "", asAlice), http.StatusForbidden, denied(acl.ViewApps, "/"))
 }
 
 // TestEveryRouteIsGuarded drives every route of the API as an anonymous
@@ -371,22 +379,25 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 		"PATCH /v2/apps/*":  guarded,
 		"DELETE /v2/apps/*": guarded,
 
-		"GET /v2/tasks":               guarded,
-		"POST /v2/tasks/delete":       guarded,
-		"GET /v2/deployments":         guarded, // ?history=true too: see TestAuthorizationReads
-		"DELETE /v2/deployments/{id}": guarded,
-		"GET /v2/queue":               guarded,
-		"DELETE /v2/queue/*":          {Access: edgetest.Guarded, Path: "/v2/queue/x/delay"},
-		"GET /v2/events":              guarded,
-		"GET /v2/groups":              guarded,
-		"POST /v2/groups":             guarded,
-		"PUT /v2/groups":              guarded,
-		"DELETE /v2/groups":           guarded,
-		"GET /v2/groups/*":            guarded,
-		"POST /v2/groups/*":           guarded,
-		"PUT /v2/groups/*":            guarded,
-		"PATCH /v2/groups/*":          guarded,
-		"DELETE /v2/groups/*":         guarded,
+		"GET /v2/tasks":                 guarded,
+		"POST /v2/tasks/delete":         guarded,
+		"GET /v2/deployments":           guarded, // ?history=true too: see TestAuthorizationReads
+		"DELETE /v2/deployments/{id}":   guarded,
+		"GET /v2/queue":                 guarded,
+		"DELETE /v2/queue/*":            {Access: edgetest.Guarded, Path: "/v2/queue/x/delay"},
+		"GET /v2/events":                guarded,
+		"GET /v2/eventSubscriptions":    guarded,
+		"POST /v2/eventSubscriptions":   {Access: edgetest.Guarded, Path: "/v2/eventSubscriptions?callbackUrl=http%3A%2F%2F127.0.0.1%3A1%2F"},
+		"DELETE /v2/eventSubscriptions": {Access: edgetest.Guarded, Path: "/v2/eventSubscriptions?callbackUrl=http%3A%2F%2F127.0.0.1%3A1%2F"},
+		"GET /v2/groups":                guarded,
+		"POST /v2/groups":               guarded,
+		"PUT /v2/groups":                guarded,
+		"DELETE /v2/groups":             guarded,
+		"GET /v2/groups/*":              guarded,
+		"POST /v2/groups/*":             guarded,
+		"PUT /v2/groups/*":              guarded,
+		"PATCH /v2/groups/*":            guarded,
+		"DELETE /v2/groups/*":           guarded,
 	}
 	edgetest.Check(t, s.base, http.DefaultClient, edgetest.Routes(t, s.svc.routes()), table,
 		edgetest.Who{Allowed: [2]string{"ops", "0ps"}, Denied: [2]string{"eve", "ev3"}})

@@ -61,6 +61,26 @@ type Config struct {
 	// without waiting for its progressDeadlineSeconds. A new instance
 	// becoming ready starts the count again. 0: never.
 	DeploymentFailureLimit int
+
+	// CallbackTimeout bounds each POST of an event to a callback URL of
+	// /v2/eventSubscriptions, connection included (Marathon's
+	// http_event_request_timeout).
+	CallbackTimeout time.Duration
+	// CallbackRetries is how many times a POST that failed (no answer in
+	// time, or an answer other than 2xx) is made again before the event
+	// is dropped for that callback. The first retry waits CallbackBackoff;
+	// each next one twice as long, up to CallbackBackoffMax.
+	CallbackRetries                     int
+	CallbackBackoff, CallbackBackoffMax time.Duration
+	// CallbackQueue is how many events wait for each callback URL while it
+	// is slow; the events that find its queue full are dropped for it.
+	CallbackQueue int
+
+	// LocalPortMin and LocalPortMax bound the service ports given to the
+	// ports that ask for any (port or servicePort 0), both included
+	// (Marathon's local_port_min and local_port_max). A port asked for by
+	// number may lie outside.
+	LocalPortMin, LocalPortMax int
 }
 
 // DefaultConfig returns the documented defaults.
@@ -81,6 +101,15 @@ func DefaultConfig() Config {
 		ZKSessionTimeout:  10 * time.Second,
 
 		DeploymentFailureLimit: 3,
+
+		CallbackTimeout:    10 * time.Second,
+		CallbackRetries:    3,
+		CallbackBackoff:    time.Second,
+		CallbackBackoffMax: 30 * time.Second,
+		CallbackQueue:      1024,
+
+		LocalPortMin: 10000,
+		LocalPortMax: 20000,
 	}
 }
 
@@ -126,6 +155,20 @@ func (c Config) Validate() error {
 	}
 	if c.DeploymentFailureLimit < 0 {
 		errs = append(errs, errors.New("deployment_failure_limit: must not be negative"))
+	}
+	if c.CallbackTimeout <= 0 {
+		errs = append(errs, errors.New("http_event_request_timeout: must be positive"))
+	}
+	if c.CallbackRetries < 0 || c.CallbackBackoff <= 0 || c.CallbackBackoffMax < c.CallbackBackoff || c.CallbackQueue < 1 {
+		errs = append(errs, errors.New("event callbacks: retries must not be negative, backoff must be positive and at most its cap, the queue at least 1"))
+	}
+	if c.LocalPortMin < 1 || c.LocalPortMin > 65535 {
+		errs = append(errs, fmt.Errorf("local_port_min: must be between 1 and 65535 (got %d)", c.LocalPortMin))
+	}
+	if c.LocalPortMax < 1 || c.LocalPortMax > 65535 {
+		errs = append(errs, fmt.Errorf("local_port_max: must be between 1 and 65535 (got %d)", c.LocalPortMax))
+	} else if c.LocalPortMax < c.LocalPortMin {
+		errs = append(errs, fmt.Errorf("local_port_max: must not be below local_port_min (%d < %d)", c.LocalPortMax, c.LocalPortMin))
 	}
 	return errors.Join(errs...)
 }

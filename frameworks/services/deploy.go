@@ -70,6 +70,7 @@ func nextVersion(now time.Time, after ...string) string {
 func (c *core) updateOf(id string, next app.App) (ch change, ok bool) {
 	ch = change{id: id, next: &next, action: actionStart}
 	if as := c.apps[id]; as != nil && !as.deleting {
+		next = keepServicePorts(as.app, next)
 		switch {
 		case as.app.Instances == next.Instances && app.ConfigEqual(as.app, next):
 			return ch, false
@@ -143,6 +144,9 @@ func (c *core) deployWith(changes []change, opts deployOpts, now time.Time) (*co
 	sort.Strings(locking)
 	if len(locking) > 0 && !opts.force {
 		return nil, nil, &errLocked{ids: locking}
+	}
+	if err := c.assignServicePorts(changes); err != nil {
+		return nil, nil, err
 	}
 	var latest []string
 	for _, ch := range changes {

@@ -59,7 +59,13 @@ func (c *core) snapshotMetrics() map[string]float64 {
 func (s *Service) metrics(r *http.Request) (map[string]float64, error) {
 	var m map[string]float64
 	err := s.do(r.Context(), func(c *core) { m = c.snapshotMetrics() })
-	return m, err
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range s.callbacks.counts() {
+		m[k] = v
+	}
+	return m, nil
 }
 
 // metricsJSON serves Marathon's Dropwizard-style JSON.

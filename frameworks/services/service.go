@@ -34,6 +34,10 @@ type Service struct {
 	store   *store.Store
 	bus     *events.Bus
 	client  *sched.Client
+	// callbacks deliver the term's events to /v2/eventSubscriptions.
+	callbacks *callbacks
+	// subscribed are the callback URLs loaded with the state.
+	subscribed []string
 
 	ops    chan func(*core)
 	evs    chan *mesos.Event
@@ -72,6 +76,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		started: time.Now(),
 	}
 	s.core = newCore(s)
+	s.callbacks = newCallbacks(cfg, s.bus, s.log)
 	return s, nil
 }
 
@@ -217,8 +222,10 @@ func (s *Service) lead(ctx context.Context, ready func()) {
 	s.client = client
 
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); s.loop(ctx) }()
+	cbSub := s.callbacks.start(s.subscribed)
+	go func() { defer wg.Done(); s.callbacks.run(ctx, cbSub) }()
 	go func() { defer wg.Done(); s.caller(ctx) }()
 	go func() {
 		defer wg.Done()
@@ -343,6 +350,14 @@ func (s *Service) loadOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	subs, err := s.store.Subscriptions(ctx)
+	if err != nil {
+		return err
+	}
+	s.subscribed = nil
+	for _, sub := range subs {
+		s.subscribed = append(s.subscribed, sub.CallbackURL)
+	}
 	history, err := s.store.DeploymentHistory(ctx, historyKeep)
 	if err != nil {
 		return err
@@ -391,7 +406,8 @@ func (s *Service) loadOnce(ctx context.Context) error {
 			c.groups[g.ID] = &g
 		}
 	}
-	s.log.Info("state loaded", "apps", len(apps), "deployments", len(deps), "instances", len(insts), "framework", fid)
+	s.log.Info("state loaded", "apps", len(apps), "deployments", len(deps), "instances", len(insts), "event_subscriptions", len(subs),
+		"framework", fid)
 	return nil
 }
 

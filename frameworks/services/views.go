@@ -68,9 +68,7 @@ func (c *core) taskView(in *instance) TaskView {
 		tv.Ports = []uint64{}
 	}
 	if as := c.apps[in.AppID]; as != nil {
-		for _, pd := range as.app.PortDefinitions {
-			tv.ServicePorts = append(tv.ServicePorts, pd.Port)
-		}
+		tv.ServicePorts = as.app.ServicePorts()
 	}
 	for _, h := range in.Checks {
 		if h == nil || !h.Known {

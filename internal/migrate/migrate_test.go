@@ -80,8 +80,8 @@ func TestUpDownUp(t *testing.T) {
 	wantTables := []string{
 		"jobs.edges", "jobs.framework", "jobs.jobs", "jobs.notifications", "jobs.runs", "jobs.stats", "jobs.term",
 		"kernel.agents", "kernel.frameworks", "kernel.maintenance", "kernel.master", "kernel.quotas", "kernel.secrets", "kernel.term", "kernel.weights",
-		"services.app_versions", "services.apps", "services.deployment_history", "services.deployments", "services.framework",
-		"services.groups", "services.instances", "services.launch_delays", "services.term",
+		"services.app_versions", "services.apps", "services.deployment_history", "services.deployments", "services.event_subscriptions",
+		"services.framework", "services.groups", "services.instances", "services.launch_delays", "services.term",
 	}
 
 	checkVersion(t, db, 0)

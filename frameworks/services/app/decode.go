@@ -371,15 +371,32 @@ func (d *decoder) app(data []byte) App {
 // foldPorts turns legacy ports into port definitions, or, when both are
 // given, checks that they agree. A Docker container on a bridge or
 // container network takes its ports from its port mappings: legacy ports
-// are dropped then.
+// are then the mappings' service ports (as Marathon 1.4 wrote them), one
+// per mapping: they fill the servicePorts left 0, and a mapping's own
+// servicePort wins over them (Marathon 1.4's documented example has them
+// disagree).
 func (d *decoder) foldPorts(a *App) {
 	hasPorts := a.given.top&(1<<fPorts) != 0
 	if !hasPorts {
 		return
 	}
-	if d := DockerOf(*a); d != nil && d.Network != NetworkHost && a.given.top&(1<<fPortDefinitions) == 0 {
-		// With a bridge or container network, Marathon 1.4's ports are
-		// the service ports of the port mappings, not host ports.
+	if dk := DockerOf(*a); dk != nil && dk.Network != NetworkHost {
+		cur := a.ServicePorts()
+		switch {
+		case len(a.legacyPorts) == 0:
+		case len(a.legacyPorts) != len(cur):
+			a.problems = append(a.problems, problem{field: fPortDefinitions, path: "/ports",
+				msg: fmt.Sprintf("ports are the service ports of the container's %d port mappings: give one per mapping, or only the mappings' servicePort", len(cur))})
+		default:
+			ports := make([]int, len(cur))
+			for i, p := range a.legacyPorts {
+				ports[i] = cur[i]
+				if cur[i] == 0 {
+					ports[i] = p
+				}
+			}
+			*a = a.WithServicePorts(ports)
+		}
 		a.legacyPorts = nil
 		return
 	}

@@ -58,8 +58,10 @@ type appJSON struct {
 // readinessChecks are [] when empty; container, ipAddress,
 // acceptedResourceRoles and taskKillGracePeriodSeconds are null unless
 // given; residency, networks and role are left out unless given; version
-// and versionInfo are left out while unset. The legacy "ports" (the port
-// numbers of portDefinitions) is written next to "portDefinitions".
+// and versionInfo are left out while unset. The legacy "ports" (the
+// service ports: the port numbers of portDefinitions, or the port
+// mappings' servicePort off host networking) is written next to
+// "portDefinitions".
 //
 // It fails only for values JSON cannot hold (NaN or infinite numbers),
 // which Validate rejects.
@@ -98,7 +100,7 @@ func (a App) MarshalJSON() ([]byte, error) {
 		UnreachableStrategy:        a.UnreachableStrategy,
 		KillSelection:              a.KillSelection,
 		VersionInfo:                a.VersionInfo,
-		Ports:                      make([]int, len(a.PortDefinitions)),
+		Ports:                      a.ServicePorts(),
 		PortDefinitions:            orEmpty(a.PortDefinitions),
 		RequirePorts:               a.RequirePorts,
 		Networks:                   a.Networks,
@@ -106,9 +108,6 @@ func (a App) MarshalJSON() ([]byte, error) {
 	}
 	if a.User != "" {
 		out.User = &a.User
-	}
-	for i, pd := range a.PortDefinitions {
-		out.Ports[i] = pd.Port
 	}
 	return json.Marshal(out)
 }

@@ -20,6 +20,8 @@
 //     with its version, agent, host, ports, state and health.
 //   - launch delay: an app's launch backoff: consecutive failures and when
 //     the last one happened.
+//   - subscription: a callback URL of /v2/eventSubscriptions, to which the
+//     leader POSTs every event, with the address it was subscribed from.
 //   - term: the services instances' leadership term, an epoch in
 //     services.term. The leader begins one on taking over (BeginTerm); from
 //     then on every write of its Store checks, in its transaction, that no

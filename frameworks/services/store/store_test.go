@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -452,6 +453,41 @@ func BenchmarkPutInstances500(b *testing.B) {
 	}
 }
 
+func TestSubscriptions(t *testing.T) {
+	ctx := t.Context()
+	s := newStore(t)
+	if err := s.Subscribe(ctx, "", "10.0.0.1"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Subscribe of an empty URL = %v; want ErrInvalid", err)
+	}
+	for _, c := range []struct{ url, ip string }{{"http://a/e", "10.0.0.1"}, {"http://b/e", "10.0.0.2"}, {"http://a/e", "10.0.0.3"}} {
+		if err := s.Subscribe(ctx, c.url, c.ip); err != nil {
+			t.Fatalf("Subscribe(%s): %v", c.url, err)
+		}
+	}
+	subs, err := s.Subscriptions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, sub := range subs {
+		got = append(got, sub.CallbackURL+" "+sub.ClientIP)
+	}
+	if want := []string{"http://a/e 10.0.0.3", "http://b/e 10.0.0.2"}; !slices.Equal(got, want) {
+		t.Errorf("Subscriptions = %v; want %v (the first subscription's place, the last client)", got, want)
+	}
+	for _, c := range []struct {
+		url  string
+		want bool
+	}{{"http://a/e", true}, {"http://a/e", false}, {"http://never/e", false}} {
+		if removed, err := s.Unsubscribe(ctx, c.url); err != nil || removed != c.want {
+			t.Errorf("Unsubscribe(%s) = %v, %v; want %v", c.url, removed, err, c.want)
+		}
+	}
+	if subs, err := s.Subscriptions(ctx); err != nil || len(subs) != 1 || subs[0].CallbackURL != "http://b/e" {
+		t.Errorf("Subscriptions after Unsubscribe = %+v, %v; want http://b/e only", subs, err)
+	}
+}
+
 func TestLaunchDelays(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
@@ -787,7 +823,7 @@ func TestMigrationDownUp(t *testing.T) {
 		}
 		return names
 	}
-	want := []string{"app_versions", "apps", "deployment_history", "deployments", "framework", "groups", "instances", "launch_delays", "term"}
+	want := []string{"app_versions", "apps", "deployment_history", "deployments", "event_subscriptions", "framework", "groups", "instances", "launch_delays", "term"}
 	if diff := cmp.Diff(want, tables()); diff != "" {
 		t.Errorf("services tables after Up (-want +got):\n%s", diff)
 	}
@@ -861,6 +897,8 @@ func TestTermsFenceEarlierInstances(t *testing.T) {
 		{"Atomically", func(s *Store) error {
 			return s.Atomically(ctx, func(tx *Tx) error { return tx.PutApp(ctx, "/web", "v3", spec) })
 		}},
+		{"Subscribe", func(s *Store) error { return s.Subscribe(ctx, "http://h/e", "10.0.0.1") }},
+		{"Unsubscribe", func(s *Store) error { _, err := s.Unsubscribe(ctx, "http://h/e"); return err }},
 	} {
 		err := w.write(old)
 		if !errors.Is(err, ErrFenced) || !Permanent(err) {
