@@ -142,8 +142,16 @@ func TestValidate(t *testing.T) {
 			[]Detail{{"/args(0)", []string{"the executable must not be empty"}}}},
 		{"schedule and parents", func(j *Job) { j.Parents = []string{"p"} },
 			[]Detail{{"/", []string{"a job has a schedule or parents, not both"}}}},
-		{"neither schedule nor parents", func(j *Job) { j.Schedule = "" },
-			[]Detail{{"/", []string{"one of schedule or parents is required"}}}},
+		{"neither schedule nor parents: on demand", func(j *Job) { j.Schedule, j.Timezone = "", "" }, nil},
+		{"schedule id", func(j *Job) { j.ScheduleID = "nightly-2" }, nil},
+		{"bad schedule ids", func(j *Job) { j.ScheduleID = "Nightly" }, []Detail{
+			{"/scheduleId", []string{`"Nightly" is not a valid schedule id: use lowercase letters, digits and '-', starting and ending with a letter or digit`}}}},
+		{"one-letter schedule id", func(j *Job) { j.ScheduleID = "a" }, []Detail{
+			{"/scheduleId", []string{`"a" is not a valid schedule id: use lowercase letters, digits and '-', starting and ending with a letter or digit`}}}},
+		{"launch delay and kill grace", func(j *Job) { j.MaxLaunchDelaySeconds, j.KillGracePeriodSeconds = 3600, 30 }, nil},
+		{"negative launch delay and kill grace", func(j *Job) { j.MaxLaunchDelaySeconds, j.KillGracePeriodSeconds = -1, math.Inf(1) }, []Detail{
+			{"/maxLaunchDelaySeconds", []string{"must be 0 or more (got -1)"}},
+			{"/killGracePeriodSeconds", []string{"must be a finite number"}}}},
 		{"negative resources", func(j *Job) { j.CPUs, j.Mem, j.Disk = -0.5, -1, -2 }, []Detail{
 			{"/cpus", []string{"must be 0 or more (got -0.5)"}},
 			{"/mem", []string{"must be 0 or more (got -1)"}},
@@ -268,7 +276,7 @@ func TestValidateDecoded(t *testing.T) {
 		{"native: bad name", DecodeNative, `{"name":"../etc","command":"x","schedule":"@daily"}`, []string{"/name"}},
 		{"native: lowercase policy is accepted", DecodeNative, `{"name":"a","command":"x","schedule":"@daily","concurrencyPolicy":"forbid"}`, nil},
 		{"chronos: dependent", DecodeChronos, `{"name":"a","command":"x","parents":["b"]}`, nil},
-		{"chronos: run-once needs the API layer's schedule", DecodeChronos, `{"name":"a","command":"x"}`, []string{"/"}},
+		{"chronos: neither schedule nor parents is on demand to Validate (the API layer makes it run once)", DecodeChronos, `{"name":"a","command":"x"}`, nil},
 		{"chronos: bad zone", DecodeChronos, `{"name":"a","command":"x","schedule":"R/2024-01-01T00:00:00Z/PT1H","scheduleTimeZone":"Nowhere"}`, []string{"/timezone"}},
 	}
 	for _, tt := range tests {
