@@ -234,6 +234,7 @@ var nativeFields = []struct {
 	{"concurrencyPolicy", func(d *decoder, p string, r json.RawMessage, j *Job) { d.str(p, r, &j.ConcurrencyPolicy) }},
 	{"startingDeadlineSeconds", func(d *decoder, p string, r json.RawMessage, j *Job) { d.number(p, r, &j.StartingDeadlineSeconds) }},
 	{"softError", func(d *decoder, p string, r json.RawMessage, j *Job) { d.boolean(p, r, &j.SoftError) }},
+	{"onDemand", func(d *decoder, p string, r json.RawMessage, j *Job) { d.boolean(p, r, &j.OnDemand) }},
 	{"scheduleId", func(d *decoder, p string, r json.RawMessage, j *Job) { d.str(p, r, &j.ScheduleID) }},
 	{"maxLaunchDelaySeconds", func(d *decoder, p string, r json.RawMessage, j *Job) { d.number(p, r, &j.MaxLaunchDelaySeconds) }},
 	{"killGracePeriodSeconds", func(d *decoder, p string, r json.RawMessage, j *Job) { d.number(p, r, &j.KillGracePeriodSeconds) }},

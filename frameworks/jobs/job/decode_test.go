@@ -47,7 +47,7 @@ func TestDecodeNative(t *testing.T) {
 				"env":{"A":"1"},"owner":"o@example.com","ownerName":"O","description":"d","labels":{"team":"data"},
 				"disabled":true,"constraints":[["rack","EQUALS","r1"]],"schedule":"*/5 * * * *","timezone":"Europe/Paris",
 				"parents":[],"retries":4,"retryBackoffSeconds":2.5,"timeoutSeconds":600,"concurrencyPolicy":"FORBID",
-				"startingDeadlineSeconds":30,"softError":true,"scheduleId":"nightly","maxLaunchDelaySeconds":3600,
+				"startingDeadlineSeconds":30,"softError":true,"onDemand":false,"scheduleId":"nightly","maxLaunchDelaySeconds":3600,
 				"killGracePeriodSeconds":5,"user":"etl","version":"2024-03-10T09:00:00.000Z"}`,
 			want: Job{Name: "etl", Command: "run.sh", Shell: true, CPUs: 1.5, Mem: 256, Disk: 10,
 				Env: map[string]string{"A": "1"}, Owner: "o@example.com", OwnerName: "O", Description: "d",
@@ -255,7 +255,7 @@ func TestMarshalJSON(t *testing.T) {
 	want := `{"name":"a","command":"","shell":false,"args":[],"cpus":0,"mem":0,"disk":0,"env":{},"owner":"",` +
 		`"ownerName":"","description":"","labels":{},"disabled":false,"constraints":[],"schedule":"","timezone":"",` +
 		`"parents":[],"retries":0,"retryBackoffSeconds":0,"timeoutSeconds":0,"concurrencyPolicy":"",` +
-		`"startingDeadlineSeconds":0,"softError":false,"scheduleId":"","maxLaunchDelaySeconds":0,"killGracePeriodSeconds":0,` +
+		`"startingDeadlineSeconds":0,"softError":false,"onDemand":false,"scheduleId":"","maxLaunchDelaySeconds":0,"killGracePeriodSeconds":0,` +
 		`"user":"","uris":[],"fetch":[],"webhooks":[],"version":""}`
 	if string(got) != want {
 		t.Errorf("json.Marshal(Job{Name: a}) = %s; want %s", got, want)
@@ -277,6 +277,7 @@ func TestRoundTrip(t *testing.T) {
 			ScheduleID: "every-day", MaxLaunchDelaySeconds: 60, KillGracePeriodSeconds: 2.5,
 			Webhooks: []Webhook{{URL: "https://h.example/x", On: []string{OnFailed, OnMissed}}, {URL: "http://h.example/y", On: []string{}}}},
 		{Name: "args", Args: []string{"/bin/true"}, Schedule: "@hourly", Timezone: "UTC"},
+		{Name: "on-demand", Command: "x", OnDemand: true},
 	}
 	for _, j := range jobs {
 		data, err := json.Marshal(j)

@@ -13,9 +13,9 @@
 //
 //   - scheduled job: a job with a Schedule (cron, or ISO 8601
 //     R[n]/start/period) in a Timezone. dependent job: a job with Parents.
-//     on-demand job: one with neither, which runs only when started
-//     through an API (Metronome's jobs without a schedule). A job is
-//     at most one of the first two.
+//     on-demand job: one with OnDemand set and neither, which runs only
+//     when started through an API (Metronome's jobs without a
+//     schedule). A job is exactly one of the three.
 //   - absent and zero: the decoders apply the defaults whose zero value is
 //     meaningful (shell true, retries 2, retryBackoffSeconds 10) when the
 //     field is absent; Normalize applies the ones whose zero value only
@@ -60,5 +60,5 @@
 //
 // A Chronos job with neither schedule nor parents means "run once now";
 // that needs the clock, so the API layer substitutes "R1/<now>/PT24H"
-// before Validate, which would otherwise take it for an on-demand job.
+// before Validate, which otherwise rejects such a job.
 package job

@@ -42,9 +42,9 @@ const (
 // value: the caller owns it, and nothing in this package keeps or mutates
 // a Job it did not return.
 //
-// A job runs on a schedule (Schedule set, Parents empty), after its
-// parents (Parents set, Schedule empty), or only when started through an
-// API (neither: an on-demand job); Validate refuses both.
+// A job runs on a schedule (Schedule set), after its parents (Parents
+// set), or only when started through an API (OnDemand set: Metronome's
+// jobs without a schedule); Validate enforces exactly one.
 type Job struct {
 	// Name identifies the job: [A-Za-z0-9._-]+ without "..", of at most
 	// MaxNameLen bytes (see ValidName).
@@ -108,6 +108,9 @@ type Job struct {
 	// SoftError lets a failed run (after its retries) fire the children
 	// as a success would.
 	SoftError bool
+	// OnDemand says the job has neither schedule nor parents on purpose:
+	// it runs only when started through an API.
+	OnDemand bool
 	// ScheduleID names the job's schedule where an API addresses
 	// schedules by id (Metronome's /v1/jobs/{id}/schedules/{scheduleId});
 	// "" when none was given. It means nothing to the scheduler.
@@ -217,6 +220,7 @@ type wire struct {
 	ConcurrencyPolicy       string            `json:"concurrencyPolicy"`
 	StartingDeadlineSeconds float64           `json:"startingDeadlineSeconds"`
 	SoftError               bool              `json:"softError"`
+	OnDemand                bool              `json:"onDemand"`
 	ScheduleID              string            `json:"scheduleId"`
 	MaxLaunchDelaySeconds   float64           `json:"maxLaunchDelaySeconds"`
 	KillGracePeriodSeconds  float64           `json:"killGracePeriodSeconds"`
@@ -251,7 +255,7 @@ func (j Job) MarshalJSON() ([]byte, error) {
 		Retries: j.Retries, RetryBackoffSeconds: j.RetryBackoffSeconds,
 		TimeoutSeconds: j.TimeoutSeconds, ConcurrencyPolicy: j.ConcurrencyPolicy,
 		StartingDeadlineSeconds: j.StartingDeadlineSeconds, SoftError: j.SoftError,
-		ScheduleID: j.ScheduleID, MaxLaunchDelaySeconds: j.MaxLaunchDelaySeconds,
+		OnDemand: j.OnDemand, ScheduleID: j.ScheduleID, MaxLaunchDelaySeconds: j.MaxLaunchDelaySeconds,
 		KillGracePeriodSeconds: j.KillGracePeriodSeconds,
 		User:                   j.User, Container: containerJSON(j.Container), URIs: nonNil(j.URIs), Fetch: fetch,
 		Webhooks: webhooksJSON(j.Webhooks), Version: j.Version,

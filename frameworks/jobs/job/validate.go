@@ -82,8 +82,8 @@ func ValidUser(name string) error {
 //
 //   - /name: ValidName;
 //   - /: exactly one of command and args (or neither, with a container),
-//     and at most one of schedule and parents (a job with neither runs
-//     only when started through an API); /command not blank;
+//     and exactly one of schedule, parents and onDemand (/onDemand
+//     with either of the others); /command not blank;
 //     /args(0) not empty; /scheduleId empty or of lowercase letters,
 //     digits and '-', at least two, neither first nor last a '-';
 //   - /cpus, /mem, /disk finite and in [0, MaxResource];
@@ -131,8 +131,13 @@ func Validate(j Job, parse func(expr, tz string) error) *ValidationError {
 	if len(j.Args) > 0 && j.Args[0] == "" {
 		v.add("/args(0)", "the executable must not be empty")
 	}
-	if j.Schedule != "" && len(j.Parents) > 0 {
+	switch {
+	case j.Schedule != "" && len(j.Parents) > 0:
 		v.add("/", "a job has a schedule or parents, not both")
+	case j.OnDemand && (j.Schedule != "" || len(j.Parents) > 0):
+		v.add("/onDemand", "an on-demand job has neither schedule nor parents")
+	case j.Schedule == "" && len(j.Parents) == 0 && !j.OnDemand:
+		v.add("/", "one of schedule or parents is required (or onDemand: true, for a job that runs only when started)")
 	}
 	if j.ScheduleID != "" && !scheduleIDPattern.MatchString(j.ScheduleID) {
 		v.add("/scheduleId", fmt.Sprintf("%q is not a valid schedule id: use lowercase letters, digits and '-', starting and ending with a letter or digit", j.ScheduleID))

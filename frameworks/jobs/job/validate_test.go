@@ -142,7 +142,11 @@ func TestValidate(t *testing.T) {
 			[]Detail{{"/args(0)", []string{"the executable must not be empty"}}}},
 		{"schedule and parents", func(j *Job) { j.Parents = []string{"p"} },
 			[]Detail{{"/", []string{"a job has a schedule or parents, not both"}}}},
-		{"neither schedule nor parents: on demand", func(j *Job) { j.Schedule, j.Timezone = "", "" }, nil},
+		{"neither schedule nor parents", func(j *Job) { j.Schedule = "" },
+			[]Detail{{"/", []string{"one of schedule or parents is required (or onDemand: true, for a job that runs only when started)"}}}},
+		{"on demand", func(j *Job) { j.Schedule, j.Timezone, j.OnDemand = "", "", true }, nil},
+		{"on demand with a schedule", func(j *Job) { j.OnDemand = true },
+			[]Detail{{"/onDemand", []string{"an on-demand job has neither schedule nor parents"}}}},
 		{"schedule id", func(j *Job) { j.ScheduleID = "nightly-2" }, nil},
 		{"bad schedule ids", func(j *Job) { j.ScheduleID = "Nightly" }, []Detail{
 			{"/scheduleId", []string{`"Nightly" is not a valid schedule id: use lowercase letters, digits and '-', starting and ending with a letter or digit`}}}},
@@ -276,7 +280,7 @@ func TestValidateDecoded(t *testing.T) {
 		{"native: bad name", DecodeNative, `{"name":"../etc","command":"x","schedule":"@daily"}`, []string{"/name"}},
 		{"native: lowercase policy is accepted", DecodeNative, `{"name":"a","command":"x","schedule":"@daily","concurrencyPolicy":"forbid"}`, nil},
 		{"chronos: dependent", DecodeChronos, `{"name":"a","command":"x","parents":["b"]}`, nil},
-		{"chronos: neither schedule nor parents is on demand to Validate (the API layer makes it run once)", DecodeChronos, `{"name":"a","command":"x"}`, nil},
+		{"chronos: run-once needs the API layer's schedule", DecodeChronos, `{"name":"a","command":"x"}`, []string{"/"}},
 		{"chronos: bad zone", DecodeChronos, `{"name":"a","command":"x","schedule":"R/2024-01-01T00:00:00Z/PT1H","scheduleTimeZone":"Nowhere"}`, []string{"/timezone"}},
 	}
 	for _, tt := range tests {

@@ -60,7 +60,7 @@ func TestDecodeJob(t *testing.T) {
 	}
 	want := job.Job{Name: "prod.example.hello", Description: "says hello, and writes a file the test reads back",
 		Labels:  map[string]string{"owner": "data", "tier": "batch"},
-		Command: `echo "hello from $GREETING" && echo done > done.txt`, Shell: true,
+		Command: `echo "hello from $GREETING" && echo done > done.txt`, Shell: true, OnDemand: true,
 		CPUs: 0.1, Mem: 32, Disk: job.DefaultDisk, Env: map[string]string{"GREETING": "metronome"},
 		Constraints: [][]string{{"hostname", "LIKE", ".*"}}, MaxLaunchDelaySeconds: 600, KillGracePeriodSeconds: 3,
 		Retries: 0, RetryBackoffSeconds: job.DefaultRetryBackoffSeconds,
@@ -89,7 +89,7 @@ func TestDecodeJobDefaultsAndMapping(t *testing.T) {
 			func(j *job.Job) {
 				j.Fetch = []job.Fetch{{URI: "https://h.example/a.tgz", Extract: true}, {URI: "https://h.example/b", Executable: true, Cache: true}}
 			}},
-		{"dependencies", `{"id":"a","dependencies":[{"id":"b.c"}],"run":{"cmd":"x"}}`, func(j *job.Job) { j.Parents = []string{"b.c"} }},
+		{"dependencies", `{"id":"a","dependencies":[{"id":"b.c"}],"run":{"cmd":"x"}}`, func(j *job.Job) { j.Parents, j.OnDemand = []string{"b.c"}, false }},
 		{"blanks clients send", `{"id":"a","run":{"cmd":"x","gpus":0,"ucr":null,"volumes":[],"secrets":{},"networks":[],"user":"","docker":null},"schedules":[],"history":{"successCount":3},"activeRuns":[]}`,
 			func(j *job.Job) {}},
 		{"maxLaunchDelay 0 waits for ever", `{"id":"a","run":{"cmd":"x","maxLaunchDelay":0}}`, func(j *job.Job) { j.MaxLaunchDelaySeconds = 0 }},
@@ -97,7 +97,7 @@ func TestDecodeJobDefaultsAndMapping(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			want := job.Job{Name: "a", Command: "x", Shell: true, CPUs: 1, Mem: 128, Disk: job.DefaultDisk,
+			want := job.Job{Name: "a", Command: "x", Shell: true, OnDemand: true, CPUs: 1, Mem: 128, Disk: job.DefaultDisk,
 				MaxLaunchDelaySeconds: 3600, RetryBackoffSeconds: job.DefaultRetryBackoffSeconds,
 				StartingDeadlineSeconds: job.DefaultStartingDeadlineSeconds, ConcurrencyPolicy: job.Allow}
 			tt.want(&want)
@@ -298,7 +298,7 @@ func TestApplyClearScheduleOf(t *testing.T) {
 	if err := Apply(&j, sc); err != nil {
 		t.Fatal(err)
 	}
-	if !j.Disabled || j.Schedule != sc.Cron || j.ScheduleID != "nightly" {
+	if !j.Disabled || j.Schedule != sc.Cron || j.ScheduleID != "nightly" || j.OnDemand {
 		t.Errorf("Apply(%+v) = %+v; want the schedule, disabled", sc, j)
 	}
 	if ve := job.Validate(j, parse); ve != nil {
@@ -308,7 +308,7 @@ func TestApplyClearScheduleOf(t *testing.T) {
 		t.Errorf("ScheduleOf(Apply(%+v)) = %+v, %v; want it back", sc, got, ok)
 	}
 	Clear(&j)
-	if _, ok := ScheduleOf(j); ok || j.Disabled || j.ScheduleID != "" {
+	if _, ok := ScheduleOf(j); ok || j.Disabled || j.ScheduleID != "" || !j.OnDemand {
 		t.Errorf("Clear left %+v; want no schedule, enabled", j)
 	}
 	if ve := job.Validate(j, parse); ve != nil {
@@ -340,7 +340,7 @@ func TestReplace(t *testing.T) {
 	want := next.Clone()
 	want.Schedule, want.Timezone, want.ScheduleID, want.Disabled = "@daily", "UTC", "daily", true
 	want.Owner, want.SoftError, want.TimeoutSeconds, want.Retries, want.RetryBackoffSeconds = "o@h", true, 60, 5, 2
-	want.Webhooks = old.Webhooks
+	want.Webhooks, want.OnDemand = old.Webhooks, false
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("Replace differs (-want +got):\n%s", d)
 	}

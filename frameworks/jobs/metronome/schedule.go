@@ -67,7 +67,7 @@ func DecodeSchedule(data []byte, parse func(expr, tz string) error) (Schedule, e
 	// the schedule's paths.
 	probe := job.New("probe")
 	probe.Command = "true"
-	if err := Apply(&probe, sc); err == nil {
+	if err := Apply(&probe, sc); err == nil && sc.Cron != "" {
 		if ve := job.Validate(probe, parse); ve != nil {
 			for _, d := range SchedulePaths(ve).Details {
 				for _, e := range d.Errors {
@@ -101,17 +101,18 @@ func Apply(j *job.Job, sc Schedule) error {
 	if len(j.Parents) > 0 {
 		return invalid([]job.Detail{{Path: "/", Errors: []string{fmt.Sprintf("job %q runs after its dependencies %v; a job has a schedule or dependencies, not both", j.Name, j.Parents)}}})
 	}
-	j.ScheduleID, j.Schedule, j.Timezone = sc.ID, sc.Cron, sc.Timezone
+	j.OnDemand, j.ScheduleID, j.Schedule, j.Timezone = false, sc.ID, sc.Cron, sc.Timezone
 	j.StartingDeadlineSeconds, j.ConcurrencyPolicy, j.Disabled = sc.StartingDeadlineSeconds, sc.ConcurrencyPolicy, !sc.Enabled
 	return nil
 }
 
-// Clear removes j's schedule: j runs only when started (or after its
-// parents). Its native starting deadline and policy go back to the
+// Clear removes j's schedule: j runs only when started (on demand), or
+// after its parents. Its native starting deadline and policy go back to the
 // defaults, and it is enabled.
 func Clear(j *job.Job) {
 	j.ScheduleID, j.Schedule, j.Timezone, j.Disabled = "", "", "", false
 	j.StartingDeadlineSeconds, j.ConcurrencyPolicy = 0, ""
+	j.OnDemand = len(j.Parents) == 0
 	j.Normalize()
 }
 

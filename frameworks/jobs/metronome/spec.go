@@ -65,7 +65,7 @@ const notYet = "not supported by corral yet"
 
 // DecodeJob reads a Metronome job spec into a native job, with
 // Metronome's defaults (cpus 1, mem 128, disk 0, maxLaunchDelay 3600,
-// restart NEVER) and no schedule. It returns *InvalidJSON for a body
+// restart NEVER) and no schedule: on demand unless it has dependencies. It returns *InvalidJSON for a body
 // that is not JSON, and a *job.ValidationError, in Metronome's paths,
 // for every other problem: a field of the wrong type, an unknown field,
 // a field corral does not implement that is not blank, a value outside
@@ -114,6 +114,7 @@ func DecodeJob(data []byte) (job.Job, error) {
 	if err := rd.err(); err != nil {
 		return job.Job{}, err
 	}
+	j.OnDemand = len(j.Parents) == 0
 	j.Normalize()
 	if ve := job.Validate(j, nil); ve != nil {
 		return job.Job{}, JobPaths(ve)
@@ -334,5 +335,6 @@ func Replace(old, next job.Job) job.Job {
 	if old.Retries > 0 && next.Retries > 0 {
 		out.Retries = old.Retries
 	}
+	out.OnDemand = out.Schedule == "" && len(out.Parents) == 0
 	return out
 }

@@ -9,15 +9,15 @@ import (
 )
 
 // JobSpec is a job as Metronome's clients read it. The embeds are set
-// only when asked for (see Embeds).
+// (non-nil, if maybe empty) only when asked for (see Embed).
 type JobSpec struct {
 	ID             string            `json:"id"`
 	Description    string            `json:"description"`
 	Labels         map[string]string `json:"labels"`
 	Dependencies   []Dependency      `json:"dependencies"`
 	Run            RunSpec           `json:"run"`
-	ActiveRuns     []Run             `json:"activeRuns,omitempty"`
-	Schedules      []Schedule        `json:"schedules,omitempty"`
+	ActiveRuns     *[]Run            `json:"activeRuns,omitempty"`
+	Schedules      *[]Schedule       `json:"schedules,omitempty"`
 	History        *History          `json:"history,omitempty"`
 	HistorySummary *HistorySummary   `json:"historySummary,omitempty"`
 }
