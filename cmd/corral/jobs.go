@@ -16,7 +16,8 @@ func jobsCommand() *command {
 	fs := flag.NewFlagSet("jobs", flag.ContinueOnError)
 	fs.StringVar(&masters, "master", masters, "master base URL(s), comma-separated, or zk://host:2181[,host:2181]/path of the masters' election")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "Postgres URL (schema jobs), e.g. postgres://user@localhost:5432/corral (required)")
-	fs.StringVar(&cfg.Listen, "http", cfg.Listen, "address of the jobs API (native /v1/jobs and Chronos /v1/scheduler)")
+	fs.StringVar(&cfg.Listen, "http", cfg.Listen, "address of the jobs API (native /v1/jobs, Chronos /v1/scheduler, Metronome /metronome/v1/jobs)")
+	fs.StringVar(&cfg.MetronomeListen, "metronome_http", cfg.MetronomeListen, "address of a second listener serving the Metronome API (/v1/jobs with Metronome's shapes) at its root, with the same credentials, ACLs and TLS as --http; empty: none")
 	fs.StringVar(&cfg.Advertise, "advertise", cfg.Advertise, "base URL others use to reach the API (default http://<hostname>:<port>)")
 	fs.StringVar(&cfg.ZK, "zk", cfg.ZK, "ZooKeeper URL of the jobs instances' election, e.g. zk://h1:2181,h2:2181,h3:2181/corral/jobs: one instance leads, the others serve reads and forward writes to it; empty: the instance holding the database lock leads")
 	durationVar(fs, &cfg.ZKSessionTimeout, "zk_session_timeout", "ZooKeeper session timeout of the jobs election: how long a crashed leader keeps the other instances waiting")
@@ -42,7 +43,7 @@ func jobsCommand() *command {
 	trust.registerServer(fs)
 	trust.registerClient(fs)
 	logs.register(fs)
-	c := &command{name: "jobs", summary: "run the jobs framework: cron and dependency jobs (native and Chronos APIs)", usage: "[flags]", fs: fs}
+	c := &command{name: "jobs", summary: "run the jobs framework: cron and dependency jobs (native, Chronos and Metronome APIs)", usage: "[flags]", fs: fs}
 	c.run = func(args []string) error {
 		if len(args) > 0 {
 			return usageError{fmt.Sprintf("unexpected arguments %q", args)}
@@ -59,6 +60,11 @@ func jobsCommand() *command {
 		}
 		if cfg.Trust, err = trust.load(log, cfg.Listen, cfg.Advertise); err != nil {
 			return err
+		}
+		if cfg.MetronomeListen != "" {
+			if err := trust.alsoListen(&cfg.Trust, cfg.MetronomeListen); err != nil {
+				return err
+			}
 		}
 		ctx, stop := signalContext()
 		defer stop()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"corral/internal/edge"
@@ -93,8 +94,8 @@ func (t *trustFlags) load(log *slog.Logger, listen string, advertise ...string) 
 	} else if t.credentials != "" {
 		log.Info("no --acls: every authenticated principal may do everything (tasks as root excepted)")
 	}
-	if tr.Credentials == nil && !t.insecure && !edge.Loopback(listen) {
-		return tr, usageError{fmt.Sprintf("refusing to listen on %s without --credentials: anyone who can reach it could run commands on every agent; give --credentials FILE, listen on 127.0.0.1, or pass --insecure", listen)}
+	if err := t.exposed(tr, listen); err != nil {
+		return tr, err
 	}
 	tr.Hosts = splitList(t.allowedHosts)
 	if len(tr.Hosts) == 0 {
@@ -102,6 +103,33 @@ func (t *trustFlags) load(log *slog.Logger, listen string, advertise ...string) 
 	}
 	tr.Origins = splitList(t.corsOrigins)
 	return tr, nil
+}
+
+// alsoListen extends the Trust load made for a process's main listener
+// to a second one at listen: off loopback it too needs --credentials
+// unless --insecure, and without --allowed_hosts its host joins the
+// names the Host header may carry.
+func (t *trustFlags) alsoListen(tr *edge.Trust, listen string) error {
+	if err := t.exposed(*tr, listen); err != nil {
+		return err
+	}
+	if len(splitList(t.allowedHosts)) == 0 {
+		for _, h := range edge.DefaultHosts(listen) {
+			if !slices.Contains(tr.Hosts, h) {
+				tr.Hosts = append(tr.Hosts, h)
+			}
+		}
+	}
+	return nil
+}
+
+// exposed refuses to listen beyond loopback without credentials, unless
+// --insecure.
+func (t *trustFlags) exposed(tr edge.Trust, listen string) error {
+	if tr.Credentials == nil && !t.insecure && !edge.Loopback(listen) {
+		return usageError{fmt.Sprintf("refusing to listen on %s without --credentials: anyone who can reach it could run commands on every agent; give --credentials FILE, listen on 127.0.0.1, or pass --insecure", listen)}
+	}
+	return nil
 }
 
 // splitList splits a comma-separated flag value, dropping blanks.

@@ -88,8 +88,9 @@ func readBody(r *http.Request) ([]byte, error) {
 	return edge.ReadBody(r)
 }
 
-// routes is the native API, the Chronos API (chronosRoutes) and the
-// service's own endpoints. Every route but /ping and /health demands an
+// routes is the native API, the Chronos API (chronosRoutes), the
+// Metronome API under /metronome (metronomeRoutes) and the service's own
+// endpoints. Every route but /ping and /health demands an
 // authenticated principal when the cluster has credentials (the edge's
 // guard); the ACLs then decide what it may do with jobs (see authz.go).
 // These name no job and need authentication only: /ping, /health,
@@ -114,6 +115,7 @@ func (s *Service) routes() http.Handler {
 	r.Get("/v1/graph.dot", s.graphDot)
 	r.Get("/v1/events", s.eventStream)
 	s.chronosRoutes(r)
+	r.Route(metronomePrefix, s.metronomeRoutes)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not found: " + r.URL.Path})
 	})
@@ -478,6 +480,8 @@ func (s *Service) remove(r *http.Request, name string, force bool) ([]dag.Change
 			if j.Schedule != "" && j.Timezone == "" {
 				j.Timezone = all[name].Timezone
 			}
+			// The only child of an on-demand job becomes one.
+			j.OnDemand = j.Schedule == "" && len(j.Parents) == 0
 			j.Version = now
 			spec, _ := json.Marshal(j)
 			if err := tx.PutJob(ctx, j.Name, j.Version, spec, j.Parents); err != nil {
@@ -675,52 +679,55 @@ func (s *Service) stopRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	run, err := s.runOf(r)
+	if err == nil {
+		err = s.stop(r.Context(), run)
+	}
 	if err != nil {
 		writeErr(w, r, err)
 		return
 	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// stop stops an active run, as stopRun describes; a run that ended is a
+// 409.
+func (s *Service) stop(ctx context.Context, run store.Run) error {
 	if !active(run.State) {
-		writeErr(w, r, errf(http.StatusConflict, "run %d already ended (%s)", run.ID, run.State))
-		return
+		return errf(http.StatusConflict, "run %d already ended (%s)", run.ID, run.State)
 	}
 	found := false
 	var durable durability
-	led := s.withLeader(r.Context(), func(c *core) {
+	led := s.withLeader(ctx, func(c *core) {
 		if rs := c.runs[run.ID]; rs != nil {
 			found = true
 			c.killRun(rs, "stopped through the API", false)
 			durable = after(c) // before we answer
 		}
 	})
-	if err := durable.wait(r.Context()); err != nil {
-		writeErr(w, r, err)
-		return
+	if err := durable.wait(ctx); err != nil {
+		return err
 	}
-	if !found {
-		// Not (yet) in a scheduler here: a queued run is stopped in the
-		// database, where any leader will see it.
-		now := time.Now()
-		to := run
-		to.State, to.Reason, to.FinishedAt = stateKilled, "stopped through the API", &now
-		_, err := s.store.TransitionRun(r.Context(), run.ID, []store.State{stateQueued}, to)
-		switch {
-		case err == nil:
-		case !errors.Is(err, store.ErrConflict):
-			writeErr(w, r, err)
-			return
-		case led:
-			// The scheduler here no longer tracks it: it ended meanwhile.
-			writeErr(w, r, errf(http.StatusConflict, "run %d already ended", run.ID))
-			return
-		case s.forwarding():
-			writeErr(w, r, errNoLeader())
-			return
-		default:
-			writeErr(w, r, errf(http.StatusConflict, "run %d is %s on the leading jobs instance; send the request there", run.ID, run.State))
-			return
-		}
+	if found {
+		return nil
 	}
-	w.WriteHeader(http.StatusAccepted)
+	// Not (yet) in a scheduler here: a queued run is stopped in the
+	// database, where any leader will see it.
+	now := time.Now()
+	to := run
+	to.State, to.Reason, to.FinishedAt = stateKilled, "stopped through the API", &now
+	_, err := s.store.TransitionRun(ctx, run.ID, []store.State{stateQueued}, to)
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, store.ErrConflict):
+		return err
+	case led:
+		// The scheduler here no longer tracks it: it ended meanwhile.
+		return errf(http.StatusConflict, "run %d already ended", run.ID)
+	case s.forwarding():
+		return errNoLeader()
+	}
+	return errf(http.StatusConflict, "run %d is %s on the leading jobs instance; send the request there", run.ID, run.State)
 }
 
 // queued hands runs this process's API queued to its scheduler, if it

@@ -329,8 +329,9 @@ func (s *server) runsWhere(job, trigger, state string) []any {
 
 // volatile are the keys whose values change from run to run: they are
 // replaced by "<key>" when not empty. Everything else (nextRun included:
-// the golden jobs are scheduled in 2030) is compared as is.
-var volatile = map[string]bool{"version": true, "lastSuccess": true, "lastError": true}
+// the golden jobs are scheduled in 2030) is compared as is; Metronome's
+// nextRunAt is volatile, as its schedules are cron.
+var volatile = map[string]bool{"version": true, "lastSuccess": true, "lastError": true, "nextRunAt": true}
 
 func scrubValue(v any) any {
 	switch x := v.(type) {

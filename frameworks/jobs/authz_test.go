@@ -43,8 +43,8 @@ const guardACLs = `{
 }`
 
 // startGuarded is startServer with a Trust that demands the credentials
-// of ops, alice and eve and holds guardACLs.
-func startGuarded(t *testing.T) *server {
+// of ops, alice and eve and holds guardACLs, and the tweaks applied.
+func startGuarded(t *testing.T, tweaks ...func(*Config)) *server {
 	t.Helper()
 	cs, err := edge.ParseCredentials([]byte("ops 0ps\nalice al1ce\neve ev3\n"))
 	if err != nil {
@@ -54,7 +54,12 @@ func startGuarded(t *testing.T) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startServerWith(t, newDB(t), func(c *Config) { c.Trust = edge.Trust{Credentials: cs, ACLs: a} })
+	s := startServerWith(t, newDB(t), func(c *Config) {
+		c.Trust = edge.Trust{Credentials: cs, ACLs: a}
+		for _, tweak := range tweaks {
+			tweak(c)
+		}
+	})
 	eventually(t, "the service leads", s.svc.Leading)
 	return s
 }
@@ -152,6 +157,10 @@ func TestAuthorizationReads(t *testing.T) {
 		{"runs", "/v1/jobs/team-a-nightly/runs", "/v1/jobs/team-b-nightly/runs", "team-b-nightly"},
 		{"run", "/v1/jobs/team-a-nightly/runs/" + runs["team-a-nightly"], "/v1/jobs/team-b-nightly/runs/" + runs["team-b-nightly"], "team-b-nightly"},
 		{"Chronos job", "/v1/scheduler/job/team-a-nightly", "/v1/scheduler/job/team-b-nightly", "team-b-nightly"},
+		{"Metronome job", "/metronome/v1/jobs/team-a-nightly", "/metronome/v1/jobs/team-b-nightly", "team-b-nightly"},
+		{"Metronome job that does not exist", "", "/metronome/v1/jobs/team-b-nothing", "team-b-nothing"},
+		{"Metronome schedules", "/metronome/v1/jobs/team-a-nightly/schedules", "/metronome/v1/jobs/team-b-nightly/schedules", "team-b-nightly"},
+		{"Metronome run", "/metronome/v1/jobs/team-a-nightly/runs/" + runs["team-a-nightly"], "/metronome/v1/jobs/team-b-nightly/runs/" + runs["team-b-nightly"], "team-b-nightly"},
 	}
 	for _, tt := range singles {
 		t.Run(tt.name, func(t *testing.T) {
@@ -275,6 +284,15 @@ func TestAuthorizationWrites(t *testing.T) {
 		{"Chronos delete elsewhere", "DELETE", "/v1/scheduler/job/team-b-nightly", "", 0, acl.ManageJobs, "team-b-nightly"},
 		{"Chronos delete rewiring a child elsewhere", "DELETE", "/v1/scheduler/job/team-a-base", "", 0, acl.ManageJobs, "team-b-on-base"},
 		{"Chronos delete", "DELETE", "/v1/scheduler/job/team-a-c", "", http.StatusNoContent, "", ""},
+		{"Metronome create", "POST", "/metronome/v1/jobs", `{"id": "team-a-m", "run": {"cmd": "true"}}`, http.StatusCreated, "", ""},
+		{"Metronome create elsewhere", "POST", "/metronome/v1/jobs", `{"id": "team-b-m", "run": {"cmd": "true"}}`, 0, acl.ManageJobs, "team-b-m"},
+		{"Metronome replace elsewhere", "PUT", "/metronome/v1/jobs/team-b-nightly", `{"id": "team-b-nightly", "run": {"cmd": "true"}}`, 0, acl.ManageJobs, "team-b-nightly"},
+		{"Metronome schedule", "POST", "/metronome/v1/jobs/team-a-m/schedules", `{"id": "daily", "cron": "0 2 * * *"}`, http.StatusCreated, "", ""},
+		{"Metronome schedule elsewhere", "PUT", "/metronome/v1/jobs/team-b-nightly/schedules/default", `{"id": "default", "cron": "0 2 * * *"}`, 0, acl.ManageJobs, "team-b-nightly"},
+		{"Metronome run elsewhere", "POST", "/metronome/v1/jobs/team-b-nightly/runs", "", 0, acl.ManageJobs, "team-b-nightly"},
+		{"Metronome stop elsewhere", "POST", "/metronome/v1/jobs/team-b-nightly/runs/" + runs["team-b-nightly"] + "/actions/stop", "", 0, acl.ManageJobs, "team-b-nightly"},
+		{"Metronome delete elsewhere", "DELETE", "/metronome/v1/jobs/team-b-nightly", "", 0, acl.ManageJobs, "team-b-nightly"},
+		{"Metronome delete", "DELETE", "/metronome/v1/jobs/team-a-m", "", http.StatusOK, "", ""},
 		{"delete", "DELETE", "/v1/jobs/team-a-new", "", http.StatusOK, "", ""},
 	}
 	for _, tt := range tests {
@@ -445,8 +463,62 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 		"DELETE /v1/scheduler/task/kill/{name}": guarded,
 		"GET /v1/scheduler/graph/dot":           guarded,
 	}
+	for k, c := range metronomeMatrix() {
+		table[strings.Replace(k, " ", " "+metronomePrefix, 1)] = c
+	}
 	edgetest.Check(t, s.base, http.DefaultClient, edgetest.Routes(t, s.svc.routes()), table,
 		edgetest.Who{Allowed: [2]string{"ops", "0ps"}, Denied: [2]string{"eve", "ev3"}})
+}
+
+// metronomeMatrix is what the routes of the Metronome API demand, by
+// their patterns on the Metronome listener.
+func metronomeMatrix() map[string]edgetest.Case {
+	guarded := edgetest.Case{Access: edgetest.Guarded}
+	return map[string]edgetest.Case{
+		"GET /v1/jobs":                                    guarded,
+		"POST /v1/jobs":                                   {Access: edgetest.Guarded, Body: `{"id": "x", "run": {"cmd": "true"}}`},
+		"GET /v1/jobs/{jobId}":                            guarded,
+		"PUT /v1/jobs/{jobId}":                            guarded,
+		"DELETE /v1/jobs/{jobId}":                         guarded,
+		"GET /v1/jobs/{jobId}/schedules":                  guarded,
+		"POST /v1/jobs/{jobId}/schedules":                 guarded,
+		"GET /v1/jobs/{jobId}/schedules/{scheduleId}":     guarded,
+		"PUT /v1/jobs/{jobId}/schedules/{scheduleId}":     guarded,
+		"DELETE /v1/jobs/{jobId}/schedules/{scheduleId}":  guarded,
+		"GET /v1/jobs/{jobId}/runs":                       guarded,
+		"POST /v1/jobs/{jobId}/runs":                      guarded,
+		"GET /v1/jobs/{jobId}/runs/{runId}":               guarded,
+		"POST /v1/jobs/{jobId}/runs/{runId}/actions/stop": guarded,
+	}
+}
+
+// TestMetronomeListenerIsGuarded drives every route of the Metronome
+// API on its own listener (--metronome_http) through the same matrix:
+// it stands on the same edge as the main listener.
+func TestMetronomeListenerIsGuarded(t *testing.T) {
+	s := startGuarded(t, func(c *Config) { c.MetronomeListen = "127.0.0.1:0" })
+	base := "http://" + s.svc.MetronomeAddr().String()
+	var routes []edgetest.Route
+	for _, r := range edgetest.Routes(t, s.svc.routes()) {
+		if p, ok := strings.CutPrefix(r.Pattern, metronomePrefix); ok {
+			routes = append(routes, edgetest.Route{Method: r.Method, Pattern: p})
+		}
+	}
+	edgetest.Check(t, base, http.DefaultClient, routes, metronomeMatrix(),
+		edgetest.Who{Allowed: [2]string{"ops", "0ps"}, Denied: [2]string{"eve", "ev3"}})
+	// What is not the Metronome API is not served there.
+	for _, path := range []string{"/v1/scheduler/jobs", "/v1/graph", "/metrics", "/v1/events"} {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.SetBasicAuth("ops", "0ps")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s on the Metronome listener = %d; want 404", path, resp.StatusCode)
+		}
+	}
 }
 
 // refusedStream requests the event stream at path expecting a refusal,

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -335,29 +336,35 @@ func (s *Service) chronosKill(w http.ResponseWriter, r *http.Request) {
 		chronosErr(w, r, err)
 		return
 	}
-	if err := s.mustJob(r.Context(), name); err != nil {
+	err := s.mustJob(r.Context(), name)
+	if err == nil {
+		err = s.killAll(r.Context(), name, "killed through the API")
+	}
+	if err != nil {
 		chronosErr(w, r, err)
 		return
 	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// killAll kills every active run of the job name, for why, and waits
+// until that is stored. Only the leader can: elsewhere it is a 503 while
+// no leader is known (with an election, writes reach the leader through
+// forwardWrites) or a 409 without an election.
+func (s *Service) killAll(ctx context.Context, name, why string) error {
 	var durable durability
-	if !s.withLeader(r.Context(), func(c *core) {
+	if !s.withLeader(ctx, func(c *core) {
 		for _, rs := range c.runs {
 			if rs.run.Job == name {
-				c.killRun(rs, "killed through the API", false)
+				c.killRun(rs, why, false)
 			}
 		}
 		durable = after(c) // before we answer
 	}) {
 		if s.forwarding() {
-			chronosErr(w, r, errNoLeader())
-			return
+			return errNoLeader()
 		}
-		chronosErr(w, r, errf(http.StatusConflict, "this jobs instance is not leading; send the request to the leader"))
-		return
+		return errf(http.StatusConflict, "this jobs instance is not leading; send the request to the leader")
 	}
-	if err := durable.wait(r.Context()); err != nil {
-		chronosErr(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return durable.wait(ctx)
 }

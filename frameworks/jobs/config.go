@@ -32,6 +32,12 @@ type Config struct {
 	DB string
 	// Listen is the address of the jobs API (native and Chronos).
 	Listen string
+	// MetronomeListen, if set, is the address of a second listener that
+	// serves the Metronome API (/v1/jobs with Metronome's shapes) at its
+	// root, behind the same edge as Listen (credentials, ACLs, TLS,
+	// cross-site checks, body limits). Empty: none; the main listener
+	// serves it under /metronome/v1/ either way.
+	MetronomeListen string
 	// Advertise is the base URL others use to reach the API. With ZK it
 	// is also what this instance publishes in the election, so standbys
 	// forward writes to it.
@@ -127,6 +133,13 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("http: %v", err))
+	}
+	if c.MetronomeListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetronomeListen); err != nil {
+			errs = append(errs, fmt.Errorf("metronome_http: %v", err))
+		} else if c.MetronomeListen == c.Listen {
+			errs = append(errs, errors.New("metronome_http: must differ from http"))
+		}
 	}
 	if c.ZK != "" {
 		if _, err := zkelect.ParseURL(c.ZK); err != nil {

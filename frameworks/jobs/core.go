@@ -794,6 +794,20 @@ func (c *core) timeouts(now time.Time) {
 			}
 			c.killRun(rs, "timed out after "+limit, true)
 		}
+		// A run whose attempt found no fitting offer within the job's
+		// launch delay fails (Metronome's maxLaunchDelay).
+		if r.State == stateQueued && rs.kill == "" && !rs.claiming {
+			if js := c.jobs[r.Job]; js != nil && js.job.MaxLaunchDelaySeconds > 0 {
+				since := r.QueuedAt
+				if r.NotBefore != nil && r.NotBefore.After(since) {
+					since = *r.NotBefore
+				}
+				if now.Sub(since) >= time.Duration(js.job.MaxLaunchDelaySeconds*float64(time.Second)) {
+					c.finish(rs, stateFailed, fmt.Sprintf("not launched within maxLaunchDelaySeconds %g: no offer fitted", js.job.MaxLaunchDelaySeconds), nil, now)
+					continue
+				}
+			}
+		}
 		// Queued runs that can no longer start in time are missed.
 		if r.State == stateQueued && r.Trigger == "schedule" && r.NotBefore != nil {
 			if js := c.jobs[r.Job]; js != nil {
@@ -1272,10 +1286,14 @@ func (c *core) taskInfo(j job.Job, r store.Run, p place.Placement) mesos.TaskInf
 	}
 	cmd.Environment = env
 	cmd.URIs = commandURIs(j)
-	return mesos.TaskInfo{
+	ti := mesos.TaskInfo{
 		Name: "ChronosTask:" + j.Name, TaskID: mesos.ID{Value: r.TaskID}, AgentID: mesos.ID{Value: p.AgentID},
 		Resources: p.Resources.Wire(c.s.cfg.Role), Command: cmd, Container: dockerContainer(j.Container),
 	}
+	if j.KillGracePeriodSeconds > 0 {
+		ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: mesos.Int(int64(j.KillGracePeriodSeconds * float64(time.Second)))}}
+	}
+	return ti
 }
 
 // dockerContainer is the kernel container of a job's container, nil for

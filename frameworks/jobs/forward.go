@@ -14,12 +14,13 @@ func errNoLeader() *apiError {
 }
 
 // forwardable reports whether a request goes to the leader when another
-// instance leads: writes under /v1/ (native and Chronos APIs). Reads (GET,
-// HEAD, OPTIONS) and everything outside /v1/ are answered by any instance
-// from the database. It is pure.
+// instance leads: writes under /v1/ (native and Chronos APIs) and
+// /metronome/v1/ (the Metronome API, whichever listener it came to).
+// Reads (GET, HEAD, OPTIONS) and everything else are answered by any
+// instance from the database. It is pure.
 func forwardable(method, path string) bool {
 	switch {
-	case !strings.HasPrefix(path, "/v1/"):
+	case !strings.HasPrefix(path, "/v1/") && !strings.HasPrefix(path, metronomePrefix+"/v1/"):
 		return false
 	case method == http.MethodGet, method == http.MethodHead, method == http.MethodOptions:
 		return false
@@ -27,7 +28,7 @@ func forwardable(method, path string) bool {
 	return true
 }
 
-// forwardWrites sends writes under /v1/ to the leading instance when
+// forwardWrites sends writes (forwardable) to the leading instance when
 // another one leads, so every write, stopping a running run included,
 // works through any instance. Everything else goes to next, as do writes
 // while no other instance is known to lead and writes already forwarded

@@ -44,6 +44,9 @@ type Service struct {
 	leader *core
 	url    string
 	ready  chan struct{}
+	// metronomeAddr is where the Metronome listener listens, set before
+	// ready is closed; nil without one.
+	metronomeAddr net.Addr
 }
 
 // New returns a Service for cfg; Run starts it.
@@ -65,6 +68,10 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 
 // Ready is closed once the API serves.
 func (s *Service) Ready() <-chan struct{} { return s.ready }
+
+// MetronomeAddr is the address of the Metronome listener
+// (Config.MetronomeListen) once Ready is closed; nil without one.
+func (s *Service) MetronomeAddr() net.Addr { return s.metronomeAddr }
 
 // Leading reports whether this process currently schedules: true from
 // when its term began until its scheduler has stopped. Two processes
@@ -106,12 +113,30 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	ecfg.Name, ecfg.ShutdownGrace = "jobs", s.cfg.ShutdownGrace
 	ecfg.Guards = s.cfg.Trust.Guards()
 	ecfg.TLS = s.cfg.Trust.ServerTLS
-	srv := edge.New(ecfg, s.routes(), s.log)
+	routes := s.routes()
+	srv := edge.New(ecfg, routes, s.log)
+	// The Metronome listener stands on an edge like the main one's, and
+	// reaches the same routes under /metronome.
+	var mln net.Listener
+	var msrv *edge.Server
+	if s.cfg.MetronomeListen != "" {
+		if mln, err = net.Listen("tcp", s.cfg.MetronomeListen); err != nil {
+			return fmt.Errorf("listening on %s (metronome_http): %w", s.cfg.MetronomeListen, err)
+		}
+		s.metronomeAddr = mln.Addr()
+		mcfg := ecfg
+		mcfg.Name = "jobs-metronome"
+		msrv = edge.New(mcfg, underPrefix(routes), s.log)
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); s.contend(ctx) }()
-	srvErr := make(chan error, 1)
+	srvErr := make(chan error, 2)
 	go func() { srvErr <- srv.Serve(ctx, ln) }()
+	if msrv != nil {
+		go func() { srvErr <- msrv.Serve(ctx, mln) }()
+		s.log.Info("Metronome API listening", "addr", mln.Addr().String())
+	}
 	close(s.ready)
 	if s.cfg.ZK != "" {
 		s.log.Info("jobs API listening; contending in ZooKeeper", "addr", ln.Addr().String(), "url", s.url, "zk", s.cfg.ZK, "id", s.self.ID)
@@ -127,6 +152,9 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	defer c2()
 	s.bus.Close()
 	srv.Shutdown(shut)
+	if msrv != nil {
+		msrv.Shutdown(shut)
+	}
 	wg.Wait()
 	return err
 }

@@ -47,12 +47,14 @@ func TestDecodeNative(t *testing.T) {
 				"env":{"A":"1"},"owner":"o@example.com","ownerName":"O","description":"d","labels":{"team":"data"},
 				"disabled":true,"constraints":[["rack","EQUALS","r1"]],"schedule":"*/5 * * * *","timezone":"Europe/Paris",
 				"parents":[],"retries":4,"retryBackoffSeconds":2.5,"timeoutSeconds":600,"concurrencyPolicy":"FORBID",
-				"startingDeadlineSeconds":30,"softError":true,"user":"etl","version":"2024-03-10T09:00:00.000Z"}`,
+				"startingDeadlineSeconds":30,"softError":true,"onDemand":false,"scheduleId":"nightly","maxLaunchDelaySeconds":3600,
+				"killGracePeriodSeconds":5,"user":"etl","version":"2024-03-10T09:00:00.000Z"}`,
 			want: Job{Name: "etl", Command: "run.sh", Shell: true, CPUs: 1.5, Mem: 256, Disk: 10,
 				Env: map[string]string{"A": "1"}, Owner: "o@example.com", OwnerName: "O", Description: "d",
 				Labels: map[string]string{"team": "data"}, Disabled: true, Constraints: [][]string{{"rack", "EQUALS", "r1"}},
 				Schedule: "*/5 * * * *", Timezone: "Europe/Paris", Retries: 4, RetryBackoffSeconds: 2.5,
 				TimeoutSeconds: 600, ConcurrencyPolicy: "FORBID", StartingDeadlineSeconds: 30, SoftError: true,
+				ScheduleID: "nightly", MaxLaunchDelaySeconds: 3600, KillGracePeriodSeconds: 5,
 				User: "etl", Version: "2024-03-10T09:00:00.000Z"},
 		},
 		{"explicit zeros are kept", `{"name":"a","shell":false,"retries":0,"retryBackoffSeconds":0}`,
@@ -253,7 +255,8 @@ func TestMarshalJSON(t *testing.T) {
 	want := `{"name":"a","command":"","shell":false,"args":[],"cpus":0,"mem":0,"disk":0,"env":{},"owner":"",` +
 		`"ownerName":"","description":"","labels":{},"disabled":false,"constraints":[],"schedule":"","timezone":"",` +
 		`"parents":[],"retries":0,"retryBackoffSeconds":0,"timeoutSeconds":0,"concurrencyPolicy":"",` +
-		`"startingDeadlineSeconds":0,"softError":false,"user":"","uris":[],"fetch":[],"webhooks":[],"version":""}`
+		`"startingDeadlineSeconds":0,"softError":false,"onDemand":false,"scheduleId":"","maxLaunchDelaySeconds":0,"killGracePeriodSeconds":0,` +
+		`"user":"","uris":[],"fetch":[],"webhooks":[],"version":""}`
 	if string(got) != want {
 		t.Errorf("json.Marshal(Job{Name: a}) = %s; want %s", got, want)
 	}
@@ -271,8 +274,10 @@ func TestRoundTrip(t *testing.T) {
 			Owner: "o", OwnerName: "n", Description: "d", Labels: map[string]string{"k": "v"}, Disabled: true,
 			Constraints: [][]string{{"a", "UNIQUE"}}, Parents: []string{"p", "q"}, Retries: 0, RetryBackoffSeconds: 0,
 			TimeoutSeconds: 9, ConcurrencyPolicy: Replace, StartingDeadlineSeconds: 5, SoftError: true, Version: "v1",
+			ScheduleID: "every-day", MaxLaunchDelaySeconds: 60, KillGracePeriodSeconds: 2.5,
 			Webhooks: []Webhook{{URL: "https://h.example/x", On: []string{OnFailed, OnMissed}}, {URL: "http://h.example/y", On: []string{}}}},
 		{Name: "args", Args: []string{"/bin/true"}, Schedule: "@hourly", Timezone: "UTC"},
+		{Name: "on-demand", Command: "x", OnDemand: true},
 	}
 	for _, j := range jobs {
 		data, err := json.Marshal(j)

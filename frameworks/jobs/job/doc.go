@@ -13,7 +13,9 @@
 //
 //   - scheduled job: a job with a Schedule (cron, or ISO 8601
 //     R[n]/start/period) in a Timezone. dependent job: a job with Parents.
-//     A job is exactly one of the two.
+//     on-demand job: one with OnDemand set and neither, which runs only
+//     when started through an API (Metronome's jobs without a
+//     schedule). A job is exactly one of the three.
 //   - absent and zero: the decoders apply the defaults whose zero value is
 //     meaningful (shell true, retries 2, retryBackoffSeconds 10) when the
 //     field is absent; Normalize applies the ones whose zero value only
@@ -52,6 +54,8 @@
 //	startingDeadlineSeconds    60 (Chronos' epsilon default); Chronos
 //	                           "epsilon" maps here
 //	timezone                   UTC, for scheduled jobs
+//	maxLaunchDelaySeconds      0, a run waits for offers for ever
+//	killGracePeriodSeconds     0, the agent's grace between SIGTERM and SIGKILL
 //	webhooks[i].on             [FAILED]; Normalize upper-cases the states
 //
 // A Chronos job with neither schedule nor parents means "run once now";

@@ -42,8 +42,9 @@ const (
 // value: the caller owns it, and nothing in this package keeps or mutates
 // a Job it did not return.
 //
-// A job runs either on a schedule (Schedule set, Parents empty) or after
-// its parents (Parents set, Schedule empty); Validate enforces exactly one.
+// A job runs on a schedule (Schedule set), after its parents (Parents
+// set), or only when started through an API (OnDemand set: Metronome's
+// jobs without a schedule); Validate enforces exactly one.
 type Job struct {
 	// Name identifies the job: [A-Za-z0-9._-]+ without "..", of at most
 	// MaxNameLen bytes (see ValidName).
@@ -107,6 +108,21 @@ type Job struct {
 	// SoftError lets a failed run (after its retries) fire the children
 	// as a success would.
 	SoftError bool
+	// OnDemand says the job has neither schedule nor parents on purpose:
+	// it runs only when started through an API.
+	OnDemand bool
+	// ScheduleID names the job's schedule where an API addresses
+	// schedules by id (Metronome's /v1/jobs/{id}/schedules/{scheduleId});
+	// "" when none was given. It means nothing to the scheduler.
+	ScheduleID string
+	// MaxLaunchDelaySeconds fails a run whose attempt has not been
+	// launched this long after it could start (queued, or its retry
+	// delay over), for want of offers that fit; 0 waits for ever.
+	MaxLaunchDelaySeconds float64
+	// KillGracePeriodSeconds is how long a run's task has between the
+	// polite signal (SIGTERM) and SIGKILL when it is killed (the task's
+	// KillPolicy); 0 leaves it to the agent's default.
+	KillGracePeriodSeconds float64
 	// User is the user the job's runs run as (CommandInfo.user); "": none
 	// is named, and the agent runs them as the framework's user. Chronos
 	// calls it runAsUser.
@@ -204,6 +220,10 @@ type wire struct {
 	ConcurrencyPolicy       string            `json:"concurrencyPolicy"`
 	StartingDeadlineSeconds float64           `json:"startingDeadlineSeconds"`
 	SoftError               bool              `json:"softError"`
+	OnDemand                bool              `json:"onDemand"`
+	ScheduleID              string            `json:"scheduleId"`
+	MaxLaunchDelaySeconds   float64           `json:"maxLaunchDelaySeconds"`
+	KillGracePeriodSeconds  float64           `json:"killGracePeriodSeconds"`
 	User                    string            `json:"user"`
 	Container               *containerWire    `json:"container,omitempty"`
 	URIs                    []string          `json:"uris"`
@@ -235,7 +255,9 @@ func (j Job) MarshalJSON() ([]byte, error) {
 		Retries: j.Retries, RetryBackoffSeconds: j.RetryBackoffSeconds,
 		TimeoutSeconds: j.TimeoutSeconds, ConcurrencyPolicy: j.ConcurrencyPolicy,
 		StartingDeadlineSeconds: j.StartingDeadlineSeconds, SoftError: j.SoftError,
-		User: j.User, Container: containerJSON(j.Container), URIs: nonNil(j.URIs), Fetch: fetch,
+		OnDemand: j.OnDemand, ScheduleID: j.ScheduleID, MaxLaunchDelaySeconds: j.MaxLaunchDelaySeconds,
+		KillGracePeriodSeconds: j.KillGracePeriodSeconds,
+		User:                   j.User, Container: containerJSON(j.Container), URIs: nonNil(j.URIs), Fetch: fetch,
 		Webhooks: webhooksJSON(j.Webhooks), Version: j.Version,
 	})
 }

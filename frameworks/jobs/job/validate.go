@@ -28,6 +28,10 @@ func validationError(ds []Detail) *ValidationError {
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
+// scheduleIDPattern is Metronome's grammar of a schedule id, two
+// characters at least.
+var scheduleIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*[a-z0-9]$`)
+
 // ValidName returns nil if name can name a job: one or more of
 // A–Z, a–z, 0–9, ".", "_" and "-", neither "." nor "..", which would read
 // as path segments in URLs, no ".." inside, which agents refuse in the
@@ -78,11 +82,14 @@ func ValidUser(name string) error {
 //
 //   - /name: ValidName;
 //   - /: exactly one of command and args (or neither, with a container),
-//     and exactly one of schedule and parents; /command not blank;
-//     /args(0) not empty;
+//     and exactly one of schedule, parents and onDemand (/onDemand
+//     with either of the others); /command not blank;
+//     /args(0) not empty; /scheduleId empty or of lowercase letters,
+//     digits and '-', at least two, neither first nor last a '-';
 //   - /cpus, /mem, /disk finite and in [0, MaxResource];
 //     /retryBackoffSeconds finite and in [0, MaxRetryBackoffSeconds];
-//     /timeoutSeconds, /startingDeadlineSeconds finite and in
+//     /timeoutSeconds, /startingDeadlineSeconds,
+//     /maxLaunchDelaySeconds, /killGracePeriodSeconds finite and in
 //     [0, MaxSeconds]; /retries in [0, MaxRetries];
 //   - /concurrencyPolicy ALLOW, FORBID or REPLACE;
 //   - /schedule, /timezone: parse(schedule, timezone) succeeds. parse is
@@ -127,8 +134,13 @@ func Validate(j Job, parse func(expr, tz string) error) *ValidationError {
 	switch {
 	case j.Schedule != "" && len(j.Parents) > 0:
 		v.add("/", "a job has a schedule or parents, not both")
-	case j.Schedule == "" && len(j.Parents) == 0:
-		v.add("/", "one of schedule or parents is required")
+	case j.OnDemand && (j.Schedule != "" || len(j.Parents) > 0):
+		v.add("/onDemand", "an on-demand job has neither schedule nor parents")
+	case j.Schedule == "" && len(j.Parents) == 0 && !j.OnDemand:
+		v.add("/", "one of schedule or parents is required (or onDemand: true, for a job that runs only when started)")
+	}
+	if j.ScheduleID != "" && !scheduleIDPattern.MatchString(j.ScheduleID) {
+		v.add("/scheduleId", fmt.Sprintf("%q is not a valid schedule id: use lowercase letters, digits and '-', starting and ending with a letter or digit", j.ScheduleID))
 	}
 
 	resource(&v, "/cpus", j.CPUs)
@@ -143,6 +155,8 @@ func Validate(j Job, parse func(expr, tz string) error) *ValidationError {
 	seconds(&v, "/retryBackoffSeconds", j.RetryBackoffSeconds, MaxRetryBackoffSeconds)
 	seconds(&v, "/timeoutSeconds", j.TimeoutSeconds, MaxSeconds)
 	seconds(&v, "/startingDeadlineSeconds", j.StartingDeadlineSeconds, MaxSeconds)
+	seconds(&v, "/maxLaunchDelaySeconds", j.MaxLaunchDelaySeconds, MaxSeconds)
+	seconds(&v, "/killGracePeriodSeconds", j.KillGracePeriodSeconds, MaxSeconds)
 	switch j.ConcurrencyPolicy {
 	case Allow, Forbid, Replace:
 	default:

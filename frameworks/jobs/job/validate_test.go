@@ -143,7 +143,19 @@ func TestValidate(t *testing.T) {
 		{"schedule and parents", func(j *Job) { j.Parents = []string{"p"} },
 			[]Detail{{"/", []string{"a job has a schedule or parents, not both"}}}},
 		{"neither schedule nor parents", func(j *Job) { j.Schedule = "" },
-			[]Detail{{"/", []string{"one of schedule or parents is required"}}}},
+			[]Detail{{"/", []string{"one of schedule or parents is required (or onDemand: true, for a job that runs only when started)"}}}},
+		{"on demand", func(j *Job) { j.Schedule, j.Timezone, j.OnDemand = "", "", true }, nil},
+		{"on demand with a schedule", func(j *Job) { j.OnDemand = true },
+			[]Detail{{"/onDemand", []string{"an on-demand job has neither schedule nor parents"}}}},
+		{"schedule id", func(j *Job) { j.ScheduleID = "nightly-2" }, nil},
+		{"bad schedule ids", func(j *Job) { j.ScheduleID = "Nightly" }, []Detail{
+			{"/scheduleId", []string{`"Nightly" is not a valid schedule id: use lowercase letters, digits and '-', starting and ending with a letter or digit`}}}},
+		{"one-letter schedule id", func(j *Job) { j.ScheduleID = "a" }, []Detail{
+			{"/scheduleId", []string{`"a" is not a valid schedule id: use lowercase letters, digits and '-', starting and ending with a letter or digit`}}}},
+		{"launch delay and kill grace", func(j *Job) { j.MaxLaunchDelaySeconds, j.KillGracePeriodSeconds = 3600, 30 }, nil},
+		{"negative launch delay and kill grace", func(j *Job) { j.MaxLaunchDelaySeconds, j.KillGracePeriodSeconds = -1, math.Inf(1) }, []Detail{
+			{"/maxLaunchDelaySeconds", []string{"must be 0 or more (got -1)"}},
+			{"/killGracePeriodSeconds", []string{"must be a finite number"}}}},
 		{"negative resources", func(j *Job) { j.CPUs, j.Mem, j.Disk = -0.5, -1, -2 }, []Detail{
 			{"/cpus", []string{"must be 0 or more (got -0.5)"}},
 			{"/mem", []string{"must be 0 or more (got -1)"}},
