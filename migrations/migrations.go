@@ -6,8 +6,8 @@
 // up file, so that up → down → up leaves the same schema. Each component owns
 // one Postgres schema:
 //
-//	kernel    agents, frameworks, role weights, the leading master and
-//	          the masters' term
+//	kernel    agents, frameworks, role weights and quotas, the maintenance
+//	          schedule, the leading master and the masters' term
 //	services  apps and their versions, groups, deployments and the
 //	          history of ended ones, instances, launch delays, the
 //	          framework id, the instances' term, the event

@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
+	io2 "io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,4 +61,59 @@ func TestDrainAgent(t *testing.T) {
 		t.Fatalf("REACTIVATE_AGENT = %d", code)
 	}
 	f.waitState("late", 30*time.Second, mesos.TaskRunning)
+}
+
+// TestMaintenanceWindow puts the machine of a framework's task in the
+// maintenance schedule: the framework gets an inverse offer with the
+// window, declines it and is asked again once its filter ends, and
+// GET_MAINTENANCE_STATUS shows its answer. START_MAINTENANCE takes the
+// machine down (the task is lost, the agent removed); STOP_MAINTENANCE
+// takes it out of the schedule.
+func TestMaintenanceWindow(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Agents: 1})
+	f := startFramework(t, c.URL, plainInfo("maintained"))
+	f.launch(shellTask("a", "sleep 600", 0.1, 32))
+	run := f.waitState("a", 30*time.Second, mesos.TaskRunning)
+	start := time.Now().Add(time.Hour).UnixNano()
+	machine := `{"hostname":"agent0.test"}`
+	if code := operator(t, c, fmt.Sprintf(`{"type":"UPDATE_MAINTENANCE_SCHEDULE","update_maintenance_schedule":{"schedule":{"windows":[`+
+		`{"machine_ids":[%s],"unavailability":{"start":{"nanoseconds":%d},"duration":{"nanoseconds":3600000000000}}}]}}}`, machine, start)); code != http.StatusOK {
+		t.Fatalf("UPDATE_MAINTENANCE_SCHEDULE = %d", code)
+	}
+	testcluster.Eventually(t, 30*time.Second, func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.inverse) >= 2
+	}, "a second inverse offer after the first was declined")
+	f.mu.Lock()
+	io := f.inverse[0]
+	f.mu.Unlock()
+	if io.AgentID == nil || io.AgentID.Value != run.AgentID.Value || io.Unavailability.Start.Nanoseconds != mesos.Int(start) ||
+		io.Unavailability.Duration == nil || io.Unavailability.Duration.Nanoseconds != mesos.Int(time.Hour) {
+		t.Errorf("inverse offer = %+v; want agent %s, the window from %d for an hour", io, run.AgentID.Value, start)
+	}
+	resp, err := c.HTTP.Post(c.URL+"/api/v1", "application/json", strings.NewReader(`{"type":"GET_MAINTENANCE_STATUS"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io2.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"status":"DECLINE"`) || !strings.Contains(string(body), f.client.FrameworkID()) {
+		t.Errorf("GET_MAINTENANCE_STATUS = %s; want the framework's DECLINE", body)
+	}
+	if code := operator(t, c, `{"type":"START_MAINTENANCE","start_maintenance":{"machines":[`+machine+`]}}`); code != http.StatusOK {
+		t.Fatalf("START_MAINTENANCE = %d", code)
+	}
+	if st := f.waitState("a", 30*time.Second, mesos.TaskLost, mesos.TaskGoneByOperator); st.State != mesos.TaskGoneByOperator ||
+		st.Reason != mesos.ReasonAgentRemovedByOperator || !strings.Contains(st.Message, "maintenance") {
+		t.Errorf("task after START_MAINTENANCE: %s", statesOf(f.history("a")))
+	}
+	for _, a := range c.State().Agents {
+		if a.ID == run.AgentID.Value && a.State != "gone" {
+			t.Errorf("agent after START_MAINTENANCE: %s; want gone", a.State)
+		}
+	}
+	if code := operator(t, c, `{"type":"STOP_MAINTENANCE","stop_maintenance":{"machines":[`+machine+`]}}`); code != http.StatusOK {
+		t.Fatalf("STOP_MAINTENANCE = %d", code)
+	}
 }

@@ -33,7 +33,10 @@ type framework struct {
 	// that ended (FAILURE with an executor id), as "agent/executor".
 	messages []string
 	execEnds []string
-	subs     int
+	// inverse are the inverse offers received; each is declined for
+	// half a second.
+	inverse []mesos.InverseOffer
+	subs    int
 	// launchedAt is when the last ACCEPT carrying tasks was sent.
 	launchedAt time.Time
 	changed    chan struct{}
@@ -134,6 +137,18 @@ func (f *framework) handle(ctx context.Context, c *sched.Client, ev *mesos.Event
 			f.failures = append(f.failures, ev.Failure.AgentID.Value)
 		}
 		f.mu.Unlock()
+		f.notify()
+	case mesos.EventInverseOffers:
+		var ids []mesos.ID
+		f.mu.Lock()
+		for _, io := range ev.InverseOffers.InverseOffers {
+			f.inverse = append(f.inverse, io)
+			ids = append(ids, io.ID)
+		}
+		f.mu.Unlock()
+		if err := c.DeclineInverseOffers(ctx, ids, &mesos.Filters{RefuseSeconds: ptrF(0.5)}); err != nil {
+			f.t.Logf("decline inverse offers: %v", err)
+		}
 		f.notify()
 	case mesos.EventMessage:
 		data, _ := base64.StdEncoding.DecodeString(ev.Message.Data)

@@ -227,7 +227,7 @@ func (c *Core) checkDrained(a *agent, now time.Time) {
 	}
 	if a.drain.MarkGone {
 		c.log(LevelInfo, "agent drained; marking it gone", "agent", a.id)
-		c.markGone(a, now)
+		c.markGone(a, "was marked gone by an operator", now)
 		return
 	}
 	a.drain.State = DrainDrained
@@ -245,12 +245,14 @@ func (c *Core) MarkAgentGone(id string, now time.Time) (Effects, *OpError) {
 		return c.take(), opErr(404, "Unknown agent %q", id)
 	}
 	if a.status != agentGone {
-		c.markGone(a, now)
+		c.markGone(a, "was marked gone by an operator", now)
 	}
 	return c.take(), nil
 }
 
-func (c *Core) markGone(a *agent, now time.Time) {
+// markGone removes agent a for good; why ends the message of its tasks'
+// updates.
+func (c *Core) markGone(a *agent, why string, now time.Time) {
 	wasRecovered := a.status == agentRecovered
 	a.status = agentGone
 	a.admitted = nil
@@ -264,7 +266,7 @@ func (c *Core) markGone(a *agent, now time.Time) {
 	if a.drain != nil {
 		a.drain.State = DrainDrained
 	}
-	msg := fmt.Sprintf("Agent %s (%s) was marked gone by an operator", a.id, a.info.Hostname)
+	msg := fmt.Sprintf("Agent %s (%s) %s", a.id, a.info.Hostname, why)
 	for _, tid := range sortedKeys(a.tasks) {
 		t := a.tasks[tid]
 		f := c.frameworks[t.frameworkID]

@@ -161,7 +161,7 @@ func (c *Core) StartMaintenance(machines []MachineID, now time.Time) (Effects, *
 		for _, m := range machines {
 			if onMachine(m, a) {
 				c.log(LevelInfo, "machine down for maintenance: removing its agent", "machine", m.String(), "agent", a.id)
-				c.markGone(a, now)
+				c.markGone(a, "was taken down for maintenance (START_MAINTENANCE of machine "+m.String()+")", now)
 				break
 			}
 		}
