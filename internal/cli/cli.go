@@ -116,6 +116,7 @@ type group struct {
 var groups = []group{
 	{"cluster", "look at the whole cluster (master, agents, frameworks)"},
 	{"agent", "list, drain and reactivate agents (`corral agent` alone runs an agent)"},
+	{"maintenance", "schedule machines for maintenance, take them down and back up"},
 	{"task", "list tasks and read their logs from the agents' sandboxes"},
 	{"app", "manage the services framework's long-running apps"},
 	{"job", "manage the jobs framework's jobs and their runs"},
@@ -127,6 +128,7 @@ func verbs() []*verb {
 	var out []*verb
 	out = append(out, clusterVerbs()...)
 	out = append(out, agentVerbs()...)
+	out = append(out, maintenanceVerbs()...)
 	out = append(out, appVerbs()...)
 	out = append(out, jobVerbs()...)
 	out = append(out, secretVerbs()...)

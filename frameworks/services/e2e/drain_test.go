@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,4 +88,89 @@ func TestDrainMigratesBeforeTheKill(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkDrain100 measures, from outside through the operator and
+// services APIs, how long a drain of an agent running all 100 instances
+// of a health-checked app (`sleep` with a COMMAND health check run by the
+// agent every 2 s from 1 s after the start, not Marathon's default 15 s;
+// minimumHealthCapacity 1, maximumOverCapacity 1) takes from DRAIN_AGENT (10-minute deadline) until the agent is
+// DRAINED, with every instance migrated to the other agent, and the
+// fewest healthy instances seen meanwhile (sampled every 100 ms). Each
+// round drains the agent the previous round moved the app onto.
+func BenchmarkDrain100(b *testing.B) {
+	const n = 100
+	c := testcluster.Start(b, testcluster.Options{Agents: 2, Resources: func(i int) string {
+		return fmt.Sprintf("cpus:32;mem:32768;disk:10000;ports:[%d-%d]", 31000+i*1000, 31999+i*1000)
+	}})
+	f := c.StartFramework("services")
+	a := api{t: b, url: f.URL}
+	var ids []string
+	for _, ag := range c.State().Agents {
+		ids = append(ids, ag.ID)
+	}
+	operator := func(call, id string) {
+		body := fmt.Sprintf(`{"type":%q,%q:{"agent_id":{"value":%q}}}`, call, strings.ToLower(call), id)
+		if call == "DRAIN_AGENT" {
+			body = fmt.Sprintf(`{"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":%q},"max_grace_period":{"seconds":600}}}`, id)
+		}
+		resp, err := c.HTTP.Post(c.URL+"/api/v1", "application/json", bytes.NewBufferString(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	var sumTook, sumFewest float64
+	round := 0
+	for b.Loop() {
+		b.StopTimer()
+		source, target := ids[round%2], ids[(round+1)%2]
+		round++
+		operator("DEACTIVATE_AGENT", target)
+		operator("REACTIVATE_AGENT", source)
+		app := fmt.Sprintf("/drain%d", round)
+		a.must("POST", "/v2/apps", map[string]any{"id": app, "cmd": "sleep 3600", "cpus": 0.01, "mem": 16, "instances": n,
+			"healthChecks": []map[string]any{{"protocol": "COMMAND", "command": map[string]any{"value": "true"},
+				"delaySeconds": 1, "gracePeriodSeconds": 10, "intervalSeconds": 2, "timeoutSeconds": 2, "maxConsecutiveFailures": 3}},
+			"upgradeStrategy": map[string]any{"minimumHealthCapacity": 1, "maximumOverCapacity": 1}}, 201)
+		a.waitDeployed(5 * time.Minute)
+		operator("REACTIVATE_AGENT", target)
+		floor := a.healthFloor(app)
+		b.StartTimer()
+		start := time.Now()
+		operator("DRAIN_AGENT", source)
+		last := time.Now()
+		testcluster.Eventually(b, 10*time.Minute, func() bool {
+			if time.Since(last) > 5*time.Second {
+				last = time.Now()
+				ap := a.app(app)
+				on := 0
+				for _, tk := range ap.Tasks {
+					if tk.SlaveID == source {
+						on++
+					}
+				}
+				b.Logf("%s into the drain: %d tasks, %d healthy, %d on the draining agent", time.Since(start).Round(time.Second), len(ap.Tasks), healthyTasks(ap), on)
+			}
+			for _, ag := range c.State().Agents {
+				if ag.ID == source {
+					return ag.DrainInfo != nil && ag.DrainInfo.State == "DRAINED"
+				}
+			}
+			return false
+		}, "the drained agent DRAINED")
+		took := time.Since(start)
+		b.StopTimer()
+		fewest, _ := floor()
+		sumTook += took.Seconds()
+		sumFewest += float64(fewest)
+		if ap := a.app(app); healthyTasks(ap) != n {
+			b.Fatalf("after the drain: %d of %d healthy", healthyTasks(ap), n)
+		}
+		a.must("DELETE", "/v2/apps"+app, nil, 200)
+		a.waitDeployed(5 * time.Minute)
+		b.StartTimer()
+	}
+	b.ReportMetric(sumTook/float64(round), "s_drain_to_drained")
+	b.ReportMetric(sumFewest/float64(round), "fewest_healthy")
 }
