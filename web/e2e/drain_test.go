@@ -11,8 +11,9 @@ import (
 	"corral/internal/testcluster"
 )
 
-// TestConsoleShowsDrainedAgents: an agent an operator deactivates or
-// drains says so on the cluster page, live, and so do the roles' quotas.
+// TestConsoleShowsDrainedAgents: an agent an operator deactivates,
+// drains or schedules for maintenance says so on the cluster page, live,
+// and so do the roles' quotas.
 func TestConsoleShowsDrainedAgents(t *testing.T) {
 	b := startBrowser(t)
 	c := testcluster.Start(t, testcluster.Options{Agents: 1})
@@ -38,6 +39,9 @@ func TestConsoleShowsDrainedAgents(t *testing.T) {
 	call(`{"type":"DEACTIVATE_AGENT","deactivate_agent":{"agent_id":{"value":"` + id + `"}}}`)
 	b.waitJS("the agent shown deactivated", 20*time.Second, row+`.textContent.includes('deactivated') && !`+row+`.textContent.includes('drained')`)
 	b.screenshot("agent-deactivated")
+	call(`{"type":"UPDATE_MAINTENANCE_SCHEDULE","update_maintenance_schedule":{"schedule":{"windows":[{"machine_ids":[{"hostname":"agent0.test"}],"unavailability":{"start":{"nanoseconds":1900000000000000000}}}]}}}`)
+	b.waitJS("the agent shown in maintenance", 20*time.Second, row+`.querySelector('[title^="scheduled for maintenance from 2030-03-17"]') !== null`)
+	b.screenshot("agent-maintenance")
 	if shown, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`!document.getElementById('quotas-section').hidden`)); err != nil || shown {
 		t.Errorf("the quotas section shows with no quota set (%v)", err)
 	}

@@ -20,10 +20,13 @@ type Fingerprint struct {
 }
 
 type agentPrint struct {
-	id        string
-	status    agentStatus
-	connected bool
-	info      uint64
+	id          string
+	status      agentStatus
+	connected   bool
+	info        uint64
+	deactivated bool
+	drain       string
+	maintenance int64 // the window's start, 0 when none
 }
 
 type frameworkPrint struct {
@@ -48,7 +51,16 @@ func (c *Core) Fingerprint(seed maphash.Seed) Fingerprint {
 	var fp Fingerprint
 	for _, a := range c.agents {
 		fp.Agents++
-		fp.sum += maphash.Comparable(seed, agentPrint{id: a.id, status: a.status, connected: a.conn != "", info: maphash.Bytes(seed, a.admitted)})
+		p := agentPrint{id: a.id, status: a.status, connected: a.conn != "", info: maphash.Bytes(seed, a.admitted), deactivated: a.deactivated}
+		if a.drain != nil {
+			p.drain = a.drain.State
+		}
+		if len(c.maint.Windows) > 0 {
+			if w := c.maintenanceWindow(a); w != nil {
+				p.maintenance = w.Start.UnixNano()
+			}
+		}
+		fp.sum += maphash.Comparable(seed, p)
 	}
 	hashFramework := func(f *framework) {
 		fp.Frameworks++

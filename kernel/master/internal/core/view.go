@@ -73,6 +73,9 @@ type AgentState struct {
 	// Mesos' shape.
 	Deactivated bool           `json:"deactivated"`
 	DrainInfo   *DrainInfoView `json:"drain_info,omitempty"`
+	// Maintenance is set while the agent's machine is scheduled for
+	// maintenance and not yet DOWN.
+	Maintenance *MaintenanceView `json:"maintenance,omitempty"`
 }
 
 // FrameworkState is one framework in /state.
@@ -102,6 +105,14 @@ type FrameworkState struct {
 	// Executors are its custom executors, whose resources count in
 	// used_resources as its tasks' do.
 	Executors []ExecutorState `json:"executors"`
+}
+
+// MaintenanceView is an agent's maintenance window: its machine is
+// DRAINING from Start (seconds since the epoch) until End (0: for good).
+type MaintenanceView struct {
+	Mode  string  `json:"mode"`
+	Start float64 `json:"start"`
+	End   float64 `json:"end,omitempty"`
 }
 
 // DrainInfoView is Mesos' DrainInfo: the state and the config.
@@ -207,6 +218,12 @@ func (c *Core) Snapshot(now time.Time) State {
 			as.DrainInfo = &DrainInfoView{State: d.State, Config: DrainConfig{MarkGone: d.MarkGone}}
 			if d.MaxGracePeriod != nil {
 				as.DrainInfo.Config.MaxGracePeriod = &mesos.DurationInfo{Nanoseconds: mesos.Int(d.MaxGracePeriod.Nanoseconds())}
+			}
+		}
+		if w := c.maintenanceWindow(a); w != nil && a.status != agentGone {
+			as.Maintenance = &MaintenanceView{Mode: "DRAINING", Start: secs(w.Start)}
+			if w.Duration != nil {
+				as.Maintenance.End = secs(w.Start.Add(*w.Duration))
 			}
 		}
 		if a.deactivated {

@@ -163,6 +163,7 @@ function draw(root, st, q, pg) {
       <td>${badge(a.state)}${a.connected ? '' : html` <span class="muted">disconnected</span>`}
         ${a.drain_info ? html` <span class="badge warn" title="drained by an operator: it takes no new tasks${a.drain_info.config && a.drain_info.config.mark_gone ? ', and is removed once drained' : ''}">${a.drain_info.state.toLowerCase()}</span>`
           : a.deactivated ? html` <span class="badge warn" title="deactivated by an operator: it takes no new tasks">deactivated</span>` : ''}
+        ${a.maintenance ? html` <span class="badge warn" title="scheduled for maintenance from ${new Date(a.maintenance.start * 1000).toISOString()}${a.maintenance.end ? ` until ${new Date(a.maintenance.end * 1000).toISOString()}` : ', for good'}: frameworks move their work off it and start nothing new there">maintenance</span>` : ''}
         ${(a.containerizers || []).includes('docker') ? html` <span class="chip" title="runs DOCKER containers">docker</span>` : ''}
         <div class="muted small" title="${a.cgroups_reason || ''}">${a.cgroups === 'none' || !a.cgroups ? 'no cgroup limits' : `cgroups ${a.cgroups}`}</div></td>
       <td class="nowrap">${bar(u.cpus || 0, r.cpus || 0, `${num(u.cpus || 0)} / ${num(r.cpus || 0)}`)}</td>
