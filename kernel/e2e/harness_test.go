@@ -39,7 +39,10 @@ type framework struct {
 	subs    int
 	// launchedAt is when the last ACCEPT carrying tasks was sent.
 	launchedAt time.Time
-	changed    chan struct{}
+	// fit, when set, launches on an offer only the pending tasks whose
+	// cpus and mem fit what it has left; the rest wait for later offers.
+	fit     bool
+	changed chan struct{}
 }
 
 // startFramework subscribes a test framework to the masters that master
@@ -101,7 +104,17 @@ func (f *framework) handle(ctx context.Context, c *sched.Client, ev *mesos.Event
 			f.mu.Lock()
 			var launch []mesos.TaskInfo
 			var keep []mesos.TaskInfo
+			left := scalars(o.Resources)
 			for _, ti := range f.pending {
+				if f.fit {
+					need := scalars(ti.Resources)
+					if need["cpus"] > left["cpus"]+1e-9 || need["mem"] > left["mem"]+1e-9 {
+						keep = append(keep, ti)
+						continue
+					}
+					left["cpus"] -= need["cpus"]
+					left["mem"] -= need["mem"]
+				}
 				if ti.AgentID.Value == "" || ti.AgentID.Value == o.AgentID.Value {
 					ti.AgentID = o.AgentID
 					launch = append(launch, ti)
@@ -160,6 +173,30 @@ func (f *framework) handle(ctx context.Context, c *sched.Client, ev *mesos.Event
 }
 
 func ptrF(v float64) *mesos.Float { x := mesos.Float(v); return &x }
+
+// scalars sums the scalar resources by name.
+func scalars(rs []mesos.Resource) map[string]float64 {
+	out := map[string]float64{}
+	for _, r := range rs {
+		if r.Scalar != nil {
+			out[r.Name] += float64(r.Scalar.Value)
+		}
+	}
+	return out
+}
+
+// running counts the tasks whose latest update is TASK_RUNNING.
+func (f *framework) running() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, ups := range f.updates {
+		if len(ups) > 0 && ups[len(ups)-1].State == mesos.TaskRunning {
+			n++
+		}
+	}
+	return n
+}
 
 // launch queues tasks; they go out on the next offers that can hold them
 // (a task with an agent id waits for that agent's offer).
