@@ -483,10 +483,14 @@ func TestRestartWhileKilling(t *testing.T) {
 	cfg := testConfig(t, m.srv.URL)
 	stop := startAgent(t, cfg)
 	endpoint := m.waitRegister(t).Register.Info.Endpoint
-	tk := cmdTask("k", `trap "" TERM; sleep 600`)
+	tk := cmdTask("k", `trap "" TERM; touch trapped; sleep 600`)
 	tk.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: mesos.Int(time.Second)}}
 	m.event(launch("fw-1", tk))
 	m.waitState(t, "k", mesos.TaskRunning, 15*time.Second)
+	// A TERM that came before the shell set its trap would end the task
+	// at once.
+	sandbox := taskOf(t, endpoint, "k").Sandbox
+	waitFor(t, 10*time.Second, "the task's trap set", func() bool { _, err := os.Stat(filepath.Join(sandbox, "trapped")); return err == nil })
 	m.event(agentproto.Event{Type: agentproto.EventKill, Kill: &agentproto.Kill{FrameworkID: "fw-1", TaskID: "k"}})
 	// The loop journals the kill in the step that marks the task.
 	waitFor(t, 10*time.Second, "the kill recorded", func() bool { return taskOf(t, endpoint, "k").KillRequested })
