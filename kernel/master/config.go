@@ -255,8 +255,9 @@ func ParseWeights(s string) (map[string]float64, error) {
 	return out, nil
 }
 
-// Flag is one of the master's flags and its value.
+// Flag is one of the master's flags and its value; in the operator API
+// it is Mesos' Flag message (the pb tags are its field numbers).
 type Flag struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
+	Name  string `json:"name" pb:"1,req"`
+	Value string `json:"value" pb:"2"`
 }

@@ -13,88 +13,86 @@ import (
 	"corral/kernel/mesos"
 )
 
-// The maintenance calls of the operator API, in Mesos' JSON shapes
-// (include/mesos/v1/maintenance/maintenance.proto).
+// The maintenance calls of the operator API, in Mesos' shapes
+// (include/mesos/v1/maintenance/maintenance.proto), JSON or protobuf (the
+// pb tags are the field numbers).
 
 // opSchedule is Call.UpdateMaintenanceSchedule.
 type opSchedule struct {
-	Schedule *opScheduleBody `json:"schedule"`
+	Schedule *opScheduleBody `json:"schedule" pb:"1"`
 }
 
+// opScheduleBody is maintenance.Schedule, also the body of
+// GET and POST /maintenance/schedule.
 type opScheduleBody struct {
-	Windows []opWindow `json:"windows"`
+	Windows []opWindow `json:"windows" pb:"1"`
 }
 
+// opWindow is maintenance.Window.
 type opWindow struct {
-	MachineIDs     []core.MachineID `json:"machine_ids"`
-	Unavailability *struct {
-		Start    *mesos.TimeInfo     `json:"start"`
-		Duration *mesos.DurationInfo `json:"duration,omitempty"`
-	} `json:"unavailability"`
+	MachineIDs     []core.MachineID  `json:"machine_ids" pb:"1"`
+	Unavailability *opUnavailability `json:"unavailability" pb:"2"`
+}
+
+// opUnavailability is Unavailability; its fields are declared in the
+// order of their JSON names, as the JSON form has always been written.
+type opUnavailability struct {
+	Duration *mesos.DurationInfo `json:"duration,omitempty" pb:"2"`
+	Start    *mesos.TimeInfo     `json:"start" pb:"1"`
 }
 
 // opMachines is Call.StartMaintenance and Call.StopMaintenance.
 type opMachines struct {
-	Machines []core.MachineID `json:"machines"`
+	Machines []core.MachineID `json:"machines" pb:"1"`
 }
 
-// opMaintenance serves GET_MAINTENANCE_SCHEDULE, GET_MAINTENANCE_STATUS,
-// UPDATE_MAINTENANCE_SCHEDULE, START_MAINTENANCE and STOP_MAINTENANCE,
-// each under its ACL.
-func (m *Master) opMaintenance(w http.ResponseWriter, r *http.Request, call *opCall) {
-	switch call.Type {
-	case "GET_MAINTENANCE_SCHEDULE":
-		if s, ok := m.maintenanceSchedule(w, r); ok {
-			m.opReply(w, call.Type, map[string]any{"schedule": s})
-		}
-	case "GET_MAINTENANCE_STATUS":
-		if s, ok := m.maintenanceStatus(w, r); ok {
-			m.opReply(w, call.Type, map[string]any{"status": s})
-		}
-	case "UPDATE_MAINTENANCE_SCHEDULE":
+// opMaintenanceChange serves UPDATE_MAINTENANCE_SCHEDULE,
+// START_MAINTENANCE and STOP_MAINTENANCE, each under its ACL.
+func (m *Master) opMaintenanceChange(w http.ResponseWriter, r *http.Request, call *opCall) {
+	if call.Type == "UPDATE_MAINTENANCE_SCHEDULE" {
 		if call.UpdateMaintenanceSchedule == nil || call.UpdateMaintenanceSchedule.Schedule == nil {
 			writeError(w, r, errorf(http.StatusBadRequest, "Failed to validate master::Call: Expecting 'update_maintenance_schedule.schedule' to be present"))
 			return
 		}
 		m.updateSchedule(w, r, call.UpdateMaintenanceSchedule.Schedule.Windows)
-	default:
-		body := call.StartMaintenance
-		if call.Type == "STOP_MAINTENANCE" {
-			body = call.StopMaintenance
-		}
-		if body == nil {
-			writeError(w, r, errorf(http.StatusBadRequest, "Failed to validate master::Call: Expecting '%s' to be present", strings.ToLower(call.Type)))
-			return
-		}
-		m.machinesChange(w, r, call.Type == "START_MAINTENANCE", body.Machines)
+		return
 	}
+	body := call.StartMaintenance
+	if call.Type == "STOP_MAINTENANCE" {
+		body = call.StopMaintenance
+	}
+	if body == nil {
+		writeError(w, r, errorf(http.StatusBadRequest, "Failed to validate master::Call: Expecting '%s' to be present", strings.ToLower(call.Type)))
+		return
+	}
+	m.machinesChange(w, r, call.Type == "START_MAINTENANCE", body.Machines)
 }
 
 // maintenanceSchedule reads the schedule in Mesos' shape; false means it
 // answered an error.
-func (m *Master) maintenanceSchedule(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
+func (m *Master) maintenanceSchedule(w http.ResponseWriter, r *http.Request) (opScheduleBody, bool) {
 	if !m.authorize(w, r, acl.GetMaintenanceSchedules, "") {
-		return nil, false
+		return opScheduleBody{}, false
 	}
 	var windows []core.Window
 	if !m.opRead(w, r, func(c *core.Core) { windows = c.MaintenanceSchedule() }) {
-		return nil, false
+		return opScheduleBody{}, false
 	}
-	return scheduleJSON(windows), true
+	return scheduleOf(windows), true
 }
 
 // maintenanceStatus reads the maintenance status (ClusterStatus) in
 // Mesos' shape; false means it answered an error.
-func (m *Master) maintenanceStatus(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
+func (m *Master) maintenanceStatus(w http.ResponseWriter, r *http.Request) (opClusterStatus, bool) {
 	if !m.authorize(w, r, acl.GetMaintenanceStatuses, "") {
-		return nil, false
+		return opClusterStatus{}, false
 	}
 	var draining []core.DrainingMachine
 	var down []core.MachineID
 	if !m.opRead(w, r, func(c *core.Core) { draining, down = c.MaintenanceStatus() }) {
-		return nil, false
+		return opClusterStatus{}, false
 	}
-	return maintenanceStatusJSON(draining, down), true
+	return clusterStatusOf(draining, down), true
 }
 
 // updateSchedule validates, authorizes and records a new schedule.
@@ -188,32 +186,32 @@ func windowsOf(in []opWindow) ([]core.Window, error) {
 	return out, nil
 }
 
-// scheduleJSON is a schedule in Mesos' shape.
-func scheduleJSON(windows []core.Window) map[string]any {
-	ws := []map[string]any{}
+// scheduleOf is a schedule in Mesos' shape.
+func scheduleOf(windows []core.Window) opScheduleBody {
+	ws := []opWindow{}
 	for _, w := range windows {
-		u := map[string]any{"start": mesos.TimeInfo{Nanoseconds: mesos.Int(w.Start.UnixNano())}}
+		u := &opUnavailability{Start: &mesos.TimeInfo{Nanoseconds: mesos.Int(w.Start.UnixNano())}}
 		if w.Duration != nil {
-			u["duration"] = mesos.DurationInfo{Nanoseconds: mesos.Int(*w.Duration)}
+			u.Duration = &mesos.DurationInfo{Nanoseconds: mesos.Int(*w.Duration)}
 		}
-		ws = append(ws, map[string]any{"machine_ids": w.Machines, "unavailability": u})
+		ws = append(ws, opWindow{MachineIDs: w.Machines, Unavailability: u})
 	}
-	return map[string]any{"windows": ws}
+	return opScheduleBody{Windows: ws}
 }
 
-// maintenanceStatusJSON is a ClusterStatus in Mesos' shape.
-func maintenanceStatusJSON(draining []core.DrainingMachine, down []core.MachineID) map[string]any {
-	dms := []map[string]any{}
+// clusterStatusOf is a ClusterStatus in Mesos' shape.
+func clusterStatusOf(draining []core.DrainingMachine, down []core.MachineID) opClusterStatus {
+	dms := []opDrainingMachine{}
 	for _, d := range draining {
-		sts := []map[string]any{}
+		sts := []opInverseOfferStatus{}
 		for _, s := range d.Statuses {
-			sts = append(sts, map[string]any{"status": s.Status, "framework_id": mesos.ID{Value: s.FrameworkID},
-				"timestamp": mesos.TimeInfo{Nanoseconds: mesos.Int(s.Timestamp.UnixNano())}})
+			sts = append(sts, opInverseOfferStatus{Status: s.Status, FrameworkID: mesos.ID{Value: s.FrameworkID},
+				Timestamp: mesos.TimeInfo{Nanoseconds: mesos.Int(s.Timestamp.UnixNano())}})
 		}
-		dms = append(dms, map[string]any{"id": d.ID, "statuses": sts})
+		dms = append(dms, opDrainingMachine{ID: d.ID, Statuses: sts})
 	}
 	if down == nil {
 		down = []core.MachineID{}
 	}
-	return map[string]any{"draining_machines": dms, "down_machines": down}
+	return opClusterStatus{DrainingMachines: dms, DownMachines: down}
 }

@@ -43,10 +43,12 @@ func (m *Master) routes() http.Handler {
 	return r
 }
 
-// WeightInfo is one entry of GET/PUT /weights (Mesos' JSON shape).
+// WeightInfo is one entry of GET/PUT /weights (Mesos' JSON shape), and
+// Mesos' WeightInfo message in the operator API (the pb tags are its
+// field numbers).
 type WeightInfo struct {
-	Role   string  `json:"role"`
-	Weight float64 `json:"weight"`
+	Role   string  `json:"role" pb:"2"`
+	Weight float64 `json:"weight" pb:"1,req"`
 }
 
 func (m *Master) handleGetWeights(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -14,56 +15,93 @@ import (
 	"corral/kernel/internal/registry"
 	"corral/kernel/master/internal/core"
 	"corral/kernel/mesos"
+	"corral/kernel/mesos/mesospb"
 )
 
-// The v1 operator API: POST /api/v1 with {"type": "GET_X" | ..., "<call>":
-// {...}}, answered {"type": "GET_X", "get_x": {...}} (reads) or an empty
-// 200 (changes), in Mesos' JSON shapes (include/mesos/v1/master/
-// master.proto). Errors are Mesos' statuses with a plain-text reason.
+// The v1 operator API: POST /api/v1 with a mesos.v1.master.Call,
+// {"type": "GET_X" | ..., "<call>": {...}} in JSON or its protobuf form
+// (Content-Type application/x-protobuf), answered with a Response,
+// {"type": "GET_X", "get_x": {...}} (reads), or an empty 200 (changes),
+// in Mesos' shapes (include/mesos/v1/master/master.proto). The answer is
+// JSON unless the request's Accept allows only protobuf; SUBSCRIBE's
+// stream likewise. Errors are Mesos' statuses with a plain-text reason.
+// The JSON and protobuf forms are the same typed values: the json tags
+// carry the proto field names, the pb tags their numbers (package
+// mesospb).
 
-// opCall is the body of POST /api/v1.
+// opCall is the body of POST /api/v1: Call, with the fields of the calls
+// corral serves.
 type opCall struct {
-	Type            string          `json:"type"`
-	DrainAgent      *opDrainAgent   `json:"drain_agent,omitempty"`
-	DeactivateAgent *opAgentID      `json:"deactivate_agent,omitempty"`
-	ReactivateAgent *opAgentID      `json:"reactivate_agent,omitempty"`
-	MarkAgentGone   *opAgentID      `json:"mark_agent_gone,omitempty"`
-	UpdateWeights   *opWeights      `json:"update_weights,omitempty"`
-	Teardown        *opTeardown     `json:"teardown,omitempty"`
-	GetMetrics      json.RawMessage `json:"get_metrics,omitempty"`
-	UpdateQuota     *opUpdateQuota  `json:"update_quota,omitempty"`
+	Type            string          `json:"type" pb:"1,enum=OperatorCallType"`
+	DrainAgent      *opDrainAgent   `json:"drain_agent,omitempty" pb:"21"`
+	DeactivateAgent *opAgentID      `json:"deactivate_agent,omitempty" pb:"22"`
+	ReactivateAgent *opAgentID      `json:"reactivate_agent,omitempty" pb:"23"`
+	MarkAgentGone   *opAgentID      `json:"mark_agent_gone,omitempty" pb:"17"`
+	UpdateWeights   *opWeights      `json:"update_weights,omitempty" pb:"6"`
+	Teardown        *opTeardown     `json:"teardown,omitempty" pb:"16"`
+	GetMetrics      json.RawMessage `json:"get_metrics,omitempty" pb:"2,raw"` // its timeout is not honoured
+	UpdateQuota     *opUpdateQuota  `json:"update_quota,omitempty" pb:"20"`
 
-	UpdateMaintenanceSchedule *opSchedule `json:"update_maintenance_schedule,omitempty"`
-	StartMaintenance          *opMachines `json:"start_maintenance,omitempty"`
-	StopMaintenance           *opMachines `json:"stop_maintenance,omitempty"`
+	UpdateMaintenanceSchedule *opSchedule `json:"update_maintenance_schedule,omitempty" pb:"11"`
+	StartMaintenance          *opMachines `json:"start_maintenance,omitempty" pb:"12"`
+	StopMaintenance           *opMachines `json:"stop_maintenance,omitempty" pb:"13"`
 }
 
+// opUpdateQuota is Call.UpdateQuota.
 type opUpdateQuota struct {
-	Force        bool               `json:"force,omitempty"`
-	QuotaConfigs []core.QuotaConfig `json:"quota_configs"`
+	Force        bool               `json:"force,omitempty" pb:"1"`
+	QuotaConfigs []core.QuotaConfig `json:"quota_configs" pb:"2"`
 }
 
+// opAgentID is Call.DeactivateAgent, ReactivateAgent and MarkAgentGone.
 type opAgentID struct {
-	AgentID mesos.ID `json:"agent_id"`
+	AgentID mesos.ID `json:"agent_id" pb:"1,req"`
 }
 
-// opDrainAgent is Call.DrainAgent; max_grace_period is a
-// google.protobuf.Duration ({"seconds": N, "nanos": M}), as in Mesos.
+// opDrainAgent is Call.DrainAgent.
 type opDrainAgent struct {
-	AgentID        mesos.ID `json:"agent_id"`
-	MaxGracePeriod *struct {
-		Seconds mesos.Int `json:"seconds"`
-		Nanos   mesos.Int `json:"nanos"`
-	} `json:"max_grace_period,omitempty"`
-	MarkGone bool `json:"mark_gone,omitempty"`
+	AgentID        mesos.ID    `json:"agent_id" pb:"1,req"`
+	MaxGracePeriod *opDuration `json:"max_grace_period,omitempty" pb:"2"`
+	MarkGone       bool        `json:"mark_gone,omitempty" pb:"3"`
 }
 
+// opDuration is a google.protobuf.Duration ({"seconds": N, "nanos": M}),
+// which DRAIN_AGENT's max_grace_period is, in Mesos' JSON as in protobuf.
+type opDuration struct {
+	Seconds mesos.Int `json:"seconds" pb:"1"`
+	Nanos   mesos.Int `json:"nanos" pb:"2"`
+}
+
+// opWeights is Call.UpdateWeights.
 type opWeights struct {
-	WeightInfos []WeightInfo `json:"weight_infos"`
+	WeightInfos []WeightInfo `json:"weight_infos" pb:"1"`
 }
 
+// opTeardown is Call.Teardown.
 type opTeardown struct {
-	FrameworkID mesos.ID `json:"framework_id"`
+	FrameworkID mesos.ID `json:"framework_id" pb:"1,req"`
+}
+
+// opAnswerType is the media type of the answers to r: JSON if its Accept
+// allows it (an absent Accept allows anything), else protobuf if it
+// allows that, else "" (406), as Mesos' Master::Http::api decides.
+func opAnswerType(r *http.Request) string { return mesospb.StreamType(r.Header.Get("Accept")) }
+
+// decodeOpCall parses a Call in JSON or (protobuf) its binary form.
+func decodeOpCall(body []byte, protobuf bool) (opCall, error) {
+	var call opCall
+	if protobuf {
+		if err := mesospb.Unmarshal(body, &call); err != nil {
+			return opCall{}, errorf(http.StatusBadRequest, "Failed to parse body into Call protobuf: %v", err)
+		}
+		return call, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&call); err != nil {
+		return opCall{}, errorf(http.StatusBadRequest, "Failed to parse body into Call: %v", err)
+	}
+	return call, nil
 }
 
 // handleOperator serves POST /api/v1.
@@ -76,27 +114,25 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if protobuf {
-		writeError(w, r, errorf(http.StatusUnsupportedMediaType, "The operator API speaks application/json; protobuf is not supported yet"))
+	call, err := decodeOpCall(body, protobuf)
+	if err != nil {
+		writeError(w, r, err)
 		return
 	}
-	var call opCall
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&call); err != nil {
-		writeError(w, r, errorf(http.StatusBadRequest, "Failed to parse body into Call: %v", err))
+	if opAnswerType(r) == "" {
+		writeError(w, r, errorf(http.StatusNotAcceptable, "Expecting 'Accept' to allow '%s' or 'application/json'", mesospb.MediaType))
 		return
 	}
-	if accept := r.Header.Get("Accept"); accept != "" && !strings.Contains(accept, "json") && !strings.Contains(accept, "*/*") {
-		writeError(w, r, errorf(http.StatusNotAcceptable, "Expecting 'Accept' to allow application/json"))
-		return
+	reply := func(resp *opResponse) {
+		resp.Type = call.Type
+		m.opReply(w, r, resp)
 	}
 	switch call.Type {
 	case "GET_HEALTH":
 		ok, _ := m.registrar.health()
-		m.opReply(w, call.Type, map[string]any{"healthy": ok && m.recovered.Load()})
+		reply(&opResponse{GetHealth: &opGetHealth{Healthy: ok && m.recovered.Load()}})
 	case "GET_VERSION":
-		m.opReply(w, call.Type, map[string]any{"version_info": map[string]string{"version": m.cfg.Version}})
+		reply(&opResponse{GetVersion: &opGetVersion{VersionInfo: opVersionInfo{Version: m.cfg.Version}}})
 	case "GET_FLAGS":
 		if !m.authorize(w, r, acl.ViewFlags, "") {
 			return
@@ -105,22 +141,31 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 		if flags == nil {
 			flags = []Flag{}
 		}
-		m.opReply(w, call.Type, map[string]any{"flags": flags})
+		reply(&opResponse{GetFlags: &opGetFlags{Flags: flags}})
 	case "GET_METRICS":
-		m.opMetrics(w, r, call.Type)
+		if metrics, ok := m.opMetrics(w, r); ok {
+			reply(&opResponse{GetMetrics: metrics})
+		}
 	case "GET_MASTER":
-		m.opReply(w, call.Type, map[string]any{"master_info": m.info, "start_time": secs(m.startedAt), "elected_time": secs(m.startedAt)})
+		reply(&opResponse{GetMaster: &opGetMaster{MasterInfo: m.info, StartTime: secs(m.startedAt), ElectedTime: secs(m.startedAt)}})
 	case "GET_AGENTS", "GET_FRAMEWORKS", "GET_TASKS", "GET_EXECUTORS", "GET_STATE":
 		var snap opSnapshot
 		if !m.opRead(w, r, func(c *core.Core) { snap = readSnapshot(c) }) {
 			return
 		}
 		state := m.filterSnapshot(r, snap)
-		if call.Type == "GET_STATE" {
-			m.opReply(w, call.Type, state)
-			return
+		switch call.Type {
+		case "GET_AGENTS":
+			reply(&opResponse{GetAgents: &state.GetAgents})
+		case "GET_FRAMEWORKS":
+			reply(&opResponse{GetFrameworks: &state.GetFrameworks})
+		case "GET_TASKS":
+			reply(&opResponse{GetTasks: &state.GetTasks})
+		case "GET_EXECUTORS":
+			reply(&opResponse{GetExecutors: &state.GetExecutors})
+		default:
+			reply(&opResponse{GetState: state})
 		}
-		m.opReply(w, call.Type, state[strings.ToLower(call.Type)])
 	case "GET_ROLES":
 		var roles []core.OpRole
 		if !m.opRead(w, r, func(c *core.Core) { roles = c.OpRoles() }) {
@@ -132,7 +177,7 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 				visible = append(visible, role)
 			}
 		}
-		m.opReply(w, call.Type, map[string]any{"roles": visible})
+		reply(&opResponse{GetRoles: &opGetRoles{Roles: visible}})
 	case "GET_WEIGHTS":
 		var ws map[string]float64
 		if !m.opRead(w, r, func(c *core.Core) { ws = c.Weights() }) {
@@ -145,7 +190,7 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		sort.Slice(infos, func(i, j int) bool { return infos[i].Role < infos[j].Role })
-		m.opReply(w, call.Type, map[string]any{"weight_infos": infos})
+		reply(&opResponse{GetWeights: &opGetWeights{WeightInfos: infos}})
 	case "UPDATE_WEIGHTS":
 		if call.UpdateWeights == nil {
 			writeError(w, r, errorf(http.StatusBadRequest, "Failed to validate master::Call: Expecting 'update_weights' to be present"))
@@ -190,11 +235,19 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 				visible = append(visible, q)
 			}
 		}
-		m.opReply(w, call.Type, map[string]any{"status": map[string]any{"configs": visible}})
+		reply(&opResponse{GetQuota: &opGetQuota{Status: opQuotaStatus{Configs: visible}}})
 	case "UPDATE_QUOTA":
 		m.updateQuota(w, r, call.UpdateQuota)
-	case "GET_MAINTENANCE_SCHEDULE", "GET_MAINTENANCE_STATUS", "UPDATE_MAINTENANCE_SCHEDULE", "START_MAINTENANCE", "STOP_MAINTENANCE":
-		m.opMaintenance(w, r, &call)
+	case "GET_MAINTENANCE_SCHEDULE":
+		if s, ok := m.maintenanceSchedule(w, r); ok {
+			reply(&opResponse{GetMaintenanceSchedule: &opGetMaintenanceSchedule{Schedule: s}})
+		}
+	case "GET_MAINTENANCE_STATUS":
+		if s, ok := m.maintenanceStatus(w, r); ok {
+			reply(&opResponse{GetMaintenanceStatus: &opGetMaintenanceStatus{Status: s}})
+		}
+	case "UPDATE_MAINTENANCE_SCHEDULE", "START_MAINTENANCE", "STOP_MAINTENANCE":
+		m.opMaintenanceChange(w, r, &call)
 	case "", "UNKNOWN":
 		writeError(w, r, errorf(http.StatusNotImplemented, "Received 'UNKNOWN' call"))
 	default:
@@ -260,28 +313,37 @@ func (m *Master) opRead(w http.ResponseWriter, r *http.Request, read func(c *cor
 	return true
 }
 
-// opReply writes {"type": typ, "<typ in lower case>": v}.
-func (m *Master) opReply(w http.ResponseWriter, typ string, v any) {
-	writeJSON(w, http.StatusOK, map[string]any{"type": typ, strings.ToLower(typ): v})
+// opReply writes resp with status 200 in the media type opAnswerType
+// picks for r (handleOperator has refused a request for which it picks
+// none).
+func (m *Master) opReply(w http.ResponseWriter, r *http.Request, resp *opResponse) {
+	if opAnswerType(r) != mesospb.MediaType {
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
+	b, err := mesospb.Marshal(resp)
+	if err != nil {
+		writeError(w, r, fmt.Errorf("encoding the %s response: %w", resp.Type, err))
+		return
+	}
+	w.Header().Set("Content-Type", mesospb.MediaType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 }
 
-// opMetrics serves GET_METRICS from the master's Prometheus registry:
+// opMetrics reads GET_METRICS from the master's Prometheus registry:
 // counters and gauges by name (with their labels), histograms and
-// summaries by their count and sum.
-func (m *Master) opMetrics(w http.ResponseWriter, r *http.Request, typ string) {
+// summaries by their count and sum. False means it answered an error.
+func (m *Master) opMetrics(w http.ResponseWriter, r *http.Request) (*opGetMetrics, bool) {
 	if !m.authorize(w, r, acl.GetEndpoints, "/metrics") {
-		return
+		return nil, false
 	}
 	families, err := m.metrics.reg.Gather()
 	if err != nil {
 		writeError(w, r, err)
-		return
+		return nil, false
 	}
-	type metric struct {
-		Name  string  `json:"name"`
-		Value float64 `json:"value"`
-	}
-	out := []metric{}
+	out := []opMetric{}
 	for _, f := range families {
 		for _, mt := range f.GetMetric() {
 			name := f.GetName()
@@ -290,19 +352,19 @@ func (m *Master) opMetrics(w http.ResponseWriter, r *http.Request, typ string) {
 			}
 			switch {
 			case mt.Counter != nil:
-				out = append(out, metric{name, mt.GetCounter().GetValue()})
+				out = append(out, opMetric{name, mt.GetCounter().GetValue()})
 			case mt.Gauge != nil:
-				out = append(out, metric{name, mt.GetGauge().GetValue()})
+				out = append(out, opMetric{name, mt.GetGauge().GetValue()})
 			case mt.Histogram != nil:
-				out = append(out, metric{name + "/count", float64(mt.GetHistogram().GetSampleCount())}, metric{name + "/sum", mt.GetHistogram().GetSampleSum()})
+				out = append(out, opMetric{name + "/count", float64(mt.GetHistogram().GetSampleCount())}, opMetric{name + "/sum", mt.GetHistogram().GetSampleSum()})
 			case mt.Summary != nil:
-				out = append(out, metric{name + "/count", float64(mt.GetSummary().GetSampleCount())}, metric{name + "/sum", mt.GetSummary().GetSampleSum()})
+				out = append(out, opMetric{name + "/count", float64(mt.GetSummary().GetSampleCount())}, opMetric{name + "/sum", mt.GetSummary().GetSampleSum()})
 			case mt.Untyped != nil:
-				out = append(out, metric{name, mt.GetUntyped().GetValue()})
+				out = append(out, opMetric{name, mt.GetUntyped().GetValue()})
 			}
 		}
 	}
-	m.opReply(w, typ, map[string]any{"metrics": out})
+	return &opGetMetrics{Metrics: out}, true
 }
 
 // updateQuota serves UPDATE_QUOTA: all of the configs or none; 200 once

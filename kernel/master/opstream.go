@@ -2,8 +2,8 @@ package master
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -11,6 +11,8 @@ import (
 	"corral/internal/acl"
 	"corral/internal/edge"
 	"corral/kernel/master/internal/core"
+	"corral/kernel/mesos"
+	"corral/kernel/mesos/mesospb"
 )
 
 // operatorHeartbeat is the operator stream's HEARTBEAT period, as in
@@ -24,30 +26,28 @@ type opStream struct {
 }
 
 // publishOperator queues an operator event on the streams whose principal
-// may see it (on the loop goroutine).
+// may see it (on the loop goroutine), encoded once per media type in use.
 func (m *Master) publishOperator(ev core.OperatorEvent) {
 	if len(m.opStreams) == 0 {
 		return
 	}
-	var payload any
+	out := &opEvent{Type: ev.Type}
 	switch ev.Type {
 	case core.OpTaskAdded:
-		payload = map[string]any{"task": ev.Task}
+		out.TaskAdded = &opTaskAdded{Task: ev.Task}
 	case core.OpTaskUpdated:
-		payload = map[string]any{"framework_id": map[string]string{"value": ev.FrameworkID}, "status": ev.Status, "state": ev.State}
+		out.TaskUpdated = &opTaskUpdated{FrameworkID: mesos.ID{Value: ev.FrameworkID}, Status: ev.Status, State: ev.State}
 	case core.OpAgentAdded:
-		payload = map[string]any{"agent": ev.Agent}
+		out.AgentAdded = &opAgentAdded{Agent: ev.Agent}
 	case core.OpAgentRemoved:
-		payload = map[string]any{"agent_id": map[string]string{"value": ev.AgentID}}
-	case core.OpFrameworkAdded, core.OpFrameworkUpdated:
-		payload = map[string]any{"framework": ev.Framework}
+		out.AgentRemoved = &opAgentRemoved{AgentID: mesos.ID{Value: ev.AgentID}}
+	case core.OpFrameworkAdded:
+		out.FrameworkAdded = &opFrameworkEvent{Framework: ev.Framework}
+	case core.OpFrameworkUpdated:
+		out.FrameworkUpdated = &opFrameworkEvent{Framework: ev.Framework}
 	case core.OpFrameworkRemoved:
-		payload = map[string]any{"framework_info": ev.Framework.FrameworkInfo}
+		out.FrameworkRemoved = &opFrameworkRemoved{FrameworkInfo: ev.Framework.FrameworkInfo}
 	default:
-		return
-	}
-	b, err := json.Marshal(map[string]any{"type": ev.Type, strings.ToLower(ev.Type): payload})
-	if err != nil {
 		return
 	}
 	act := acl.ViewTasks
@@ -57,24 +57,57 @@ func (m *Master) publishOperator(ev core.OperatorEvent) {
 	case core.OpAgentAdded, core.OpAgentRemoved:
 		act = ""
 	}
+	var (
+		encoded [2][]byte // JSON, protobuf; nil: could not be encoded
+		tried   [2]bool
+	)
 	for _, s := range m.opStreams {
-		if act == "" || m.cfg.Trust.ACLs.Allowed(act, s.principal, ev.User) {
-			s.q.push(b)
+		if act != "" && !m.cfg.Trust.ACLs.Allowed(act, s.principal, ev.User) {
+			continue
 		}
+		i := 0
+		if s.q.protobuf {
+			i = 1
+		}
+		if !tried[i] {
+			encoded[i], tried[i] = m.encodeOpEvent(out, s.q.protobuf), true
+		}
+		s.q.push(encoded[i])
 	}
+}
+
+// encodeOpEvent is ev in JSON or protobuf, or nil (logged) if it cannot
+// be encoded, which is a bug: the event is dropped rather than the
+// stream or the master.
+func (m *Master) encodeOpEvent(ev *opEvent, protobuf bool) []byte {
+	var b []byte
+	var err error
+	if protobuf {
+		b, err = mesospb.Marshal(ev)
+	} else {
+		b, err = json.Marshal(ev)
+	}
+	if err != nil {
+		m.log.Error("dropping an operator event that cannot be encoded", "type", ev.Type, "protobuf", protobuf, "err", err)
+		return nil
+	}
+	return b
 }
 
 // opSubscribe serves the operator API's SUBSCRIBE: SUBSCRIBED with the
 // state the subscriber may see, a HEARTBEAT at once and every 15 s, and
-// the cluster's changes as they happen. A client that reconnects gets a
-// fresh snapshot (no replay).
+// the cluster's changes as they happen, RecordIO-framed, in protobuf if
+// the request's Accept allows only that (opAnswerType), else JSON. A
+// client that reconnects gets a fresh snapshot (no replay).
 func (m *Master) opSubscribe(w http.ResponseWriter, r *http.Request) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		writeError(w, r, errorf(http.StatusInternalServerError, "streaming unsupported"))
 		return
 	}
+	mediaType := opAnswerType(r)
 	id, s := uuid.NewString(), &opStream{q: newQueue(), principal: edge.Principal(r.Context())}
+	s.q.protobuf = mediaType == mesospb.MediaType
 	var snap opSnapshot
 	// The snapshot and the registration are one step: no event falls
 	// between them.
@@ -90,10 +123,13 @@ func (m *Master) opSubscribe(w http.ResponseWriter, r *http.Request) {
 		delete(m.opStreams, id)
 		c.WatchOperator(len(m.opStreams) > 0)
 	})
-	state := m.filterSnapshot(r, snap)
-	first, _ := json.Marshal(map[string]any{"type": "SUBSCRIBED", "subscribed": map[string]any{
-		"get_state": state, "heartbeat_interval_seconds": operatorHeartbeat.Seconds()}})
-	heartbeat, _ := json.Marshal(map[string]string{"type": "HEARTBEAT"})
+	first := m.encodeOpEvent(&opEvent{Type: "SUBSCRIBED", Subscribed: &opSubscribed{
+		GetState: m.filterSnapshot(r, snap), HeartbeatIntervalSeconds: operatorHeartbeat.Seconds()}}, s.q.protobuf)
+	heartbeat := m.encodeOpEvent(&opEvent{Type: "HEARTBEAT"}, s.q.protobuf)
+	if first == nil || heartbeat == nil {
+		writeError(w, r, errors.New("the operator stream's first events cannot be encoded"))
+		return
+	}
 	s.q.mu.Lock()
 	s.q.items = append([][]byte{first, heartbeat}, s.q.items...)
 	s.q.mu.Unlock()
@@ -111,7 +147,7 @@ func (m *Master) opSubscribe(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", mediaType)
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush()
@@ -140,7 +176,7 @@ func readSnapshot(c *core.Core) opSnapshot {
 }
 
 // filterSnapshot is GET_STATE's body: s as r's principal may see it.
-func (m *Master) filterSnapshot(r *http.Request, s opSnapshot) map[string]any {
+func (m *Master) filterSnapshot(r *http.Request, s opSnapshot) *opGetState {
 	p, acls := edge.Principal(r.Context()), m.cfg.Trust.ACLs
 	fws := func(in []core.OpFramework) []core.OpFramework {
 		out := []core.OpFramework{}
@@ -166,10 +202,10 @@ func (m *Master) filterSnapshot(r *http.Request, s opSnapshot) map[string]any {
 			execs = append(execs, e)
 		}
 	}
-	return map[string]any{
-		"get_agents":     map[string]any{"agents": s.agents, "recovered_agents": s.recovered},
-		"get_frameworks": map[string]any{"frameworks": fws(s.frameworks), "completed_frameworks": fws(s.completedFw)},
-		"get_tasks":      map[string]any{"tasks": tasks(s.tasks), "unreachable_tasks": tasks(s.unreachable), "completed_tasks": tasks(s.completed)},
-		"get_executors":  map[string]any{"executors": execs},
+	return &opGetState{
+		GetAgents:     opGetAgents{Agents: s.agents, RecoveredAgents: s.recovered},
+		GetFrameworks: opGetFrameworks{Frameworks: fws(s.frameworks), CompletedFrameworks: fws(s.completedFw)},
+		GetTasks:      opGetTasks{Tasks: tasks(s.tasks), UnreachableTasks: tasks(s.unreachable), CompletedTasks: tasks(s.completed)},
+		GetExecutors:  opGetExecutors{Executors: execs},
 	}
 }

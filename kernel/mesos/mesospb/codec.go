@@ -73,7 +73,7 @@ const (
 	kEnum                // string holding an enum name: varint
 	kBytes               // []byte: length-delimited
 	kBool                // varint
-	kInt                 // int32 or int64: varint (sign-extended)
+	kInt                 // int, int32 or int64: varint (sign-extended)
 	kUint                // uint32 or uint64: varint
 	kDouble              // fixed64
 	kMessage             // struct: length-delimited
@@ -96,7 +96,7 @@ type field struct {
 	raw   *rawShape
 }
 
-// plan is the tagged fields of one struct type.
+// plan is the tagged fields of one struct type, in field number order.
 type plan struct {
 	fields []field
 	byNum  map[protowire.Number]int
@@ -128,8 +128,15 @@ func planOf(t reflect.Type) *plan {
 		if _, dup := p.byNum[f.num]; dup {
 			panic(fmt.Sprintf("mesospb: %s: field number %d used twice", t, f.num))
 		}
-		p.byNum[f.num] = len(p.fields)
+		p.byNum[f.num] = 0
 		p.fields = append(p.fields, f)
+	}
+	// Fields are written in the order of their numbers, as protobuf's
+	// own serializers (Mesos' among them) write them, whatever the order
+	// of their declaration (which follows the JSON form's).
+	slices.SortFunc(p.fields, func(a, b field) int { return int(a.num) - int(b.num) })
+	for i, f := range p.fields {
+		p.byNum[f.num] = i
 	}
 	v, _ := plans.LoadOrStore(t, p)
 	return v.(*plan)
@@ -204,7 +211,7 @@ func kindOf(t reflect.Type, isEnum, b64 bool) (kind, error) {
 		return kBytes, nil
 	case reflect.Bool:
 		return kBool, nil
-	case reflect.Int32, reflect.Int64:
+	case reflect.Int, reflect.Int32, reflect.Int64:
 		return kInt, nil
 	case reflect.Uint32, reflect.Uint64:
 		return kUint, nil

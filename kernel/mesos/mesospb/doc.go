@@ -1,7 +1,10 @@
-// Package mesospb is the protobuf codec of the Mesos v1 scheduler API:
-// it reads and writes the binary form of mesos.v1.scheduler.Call and
-// Event (media type application/x-protobuf) to and from the Go types of
-// package mesos, which are otherwise read and written as JSON.
+// Package mesospb is the protobuf codec of the Mesos v1 APIs: it reads
+// and writes the binary form (media type application/x-protobuf) of
+// mesos.v1.scheduler.Call and Event and the executor API's Call and Event
+// to and from the Go types of package mesos, which are otherwise read and
+// written as JSON; and, through Marshal and Unmarshal, of any message
+// whose Go type carries the same tags, as the operator API's
+// mesos.v1.master.Call, Response and Event do in package master.
 //
 // The schema is in the types themselves: each field that has a protobuf
 // form carries a `pb:"N[,option…]"` tag next to its `json` tag, N being
@@ -24,7 +27,13 @@
 // A codec driven by the tags keeps the field numbers beside the fields
 // they belong to, so a field added to a type cannot be forgotten here
 // without a test noticing (every field of a type reachable from Call or
-// Event must carry a tag).
+// Event must carry a tag; Check tells the packages that define other
+// messages). A field kept out of JSON (`json:"-"`) may go untagged, and
+// is then in neither form.
+//
+// Fields are written in field number order, as protobuf's serializers
+// write them, whatever their order in the Go type (which is free to
+// follow the JSON form's).
 //
 // Decoding follows proto2 semantics and the JSON form's: unknown fields
 // are skipped, a field given twice keeps the last value (messages are

@@ -36,7 +36,8 @@ func (e *enum) num(name string) (int32, bool) {
 }
 
 // enums are the enum tables the `enum=Name` tag option names. The numbers
-// are those of include/mesos/v1/mesos.proto and scheduler/scheduler.proto.
+// are those of include/mesos/v1/mesos.proto, scheduler/scheduler.proto,
+// master/master.proto, allocator/allocator.proto and executor/executor.proto.
 var enums = map[string]*enum{
 	"CallType": newEnum(map[string]int32{
 		"UNKNOWN": 0, "SUBSCRIBE": 1, "TEARDOWN": 2, "ACCEPT": 3, "DECLINE": 4, "REVIVE": 5,
@@ -99,6 +100,34 @@ var enums = map[string]*enum{
 	"NetworkProtocol":     newEnum(map[string]int32{"IPv4": 1, "IPv6": 2}),
 	"ExecutorType":        newEnum(map[string]int32{"UNKNOWN": 0, "DEFAULT": 1, "CUSTOM": 2}),
 	"DiscoveryVisibility": newEnum(map[string]int32{"FRAMEWORK": 0, "CLUSTER": 1, "EXTERNAL": 2}),
+	// mesos.proto: DrainInfo.state
+	"DrainState": newEnum(map[string]int32{"UNKNOWN": 0, "DRAINING": 1, "DRAINED": 2}),
+	// allocator/allocator.proto: InverseOfferStatus.Status (maintenance status)
+	"InverseOfferStatus": newEnum(map[string]int32{"UNKNOWN": 1, "ACCEPT": 2, "DECLINE": 3}),
+	// master/master.proto: the operator API
+	"OperatorCallType": newEnum(map[string]int32{
+		"UNKNOWN": 0, "GET_HEALTH": 1, "GET_FLAGS": 2, "GET_VERSION": 3, "GET_METRICS": 4,
+		"GET_LOGGING_LEVEL": 5, "SET_LOGGING_LEVEL": 6, "LIST_FILES": 7, "READ_FILE": 8, "GET_STATE": 9,
+		"GET_AGENTS": 10, "GET_FRAMEWORKS": 11, "GET_EXECUTORS": 12, "GET_TASKS": 13, "GET_ROLES": 14,
+		"GET_WEIGHTS": 15, "UPDATE_WEIGHTS": 16, "GET_MASTER": 17, "SUBSCRIBE": 18,
+		"RESERVE_RESOURCES": 19, "UNRESERVE_RESOURCES": 20, "CREATE_VOLUMES": 21, "DESTROY_VOLUMES": 22,
+		"GET_MAINTENANCE_STATUS": 23, "GET_MAINTENANCE_SCHEDULE": 24, "UPDATE_MAINTENANCE_SCHEDULE": 25,
+		"START_MAINTENANCE": 26, "STOP_MAINTENANCE": 27, "GET_QUOTA": 28, "SET_QUOTA": 29, "REMOVE_QUOTA": 30,
+		"TEARDOWN": 31, "MARK_AGENT_GONE": 32, "GET_OPERATIONS": 33, "GROW_VOLUME": 34, "SHRINK_VOLUME": 35,
+		"UPDATE_QUOTA": 36, "DRAIN_AGENT": 37, "DEACTIVATE_AGENT": 38, "REACTIVATE_AGENT": 39,
+	}),
+	"OperatorResponseType": newEnum(map[string]int32{
+		"UNKNOWN": 0, "GET_HEALTH": 1, "GET_FLAGS": 2, "GET_VERSION": 3, "GET_METRICS": 4,
+		"GET_LOGGING_LEVEL": 5, "LIST_FILES": 6, "READ_FILE": 7, "GET_STATE": 8, "GET_AGENTS": 9,
+		"GET_FRAMEWORKS": 10, "GET_EXECUTORS": 11, "GET_TASKS": 12, "GET_ROLES": 13, "GET_WEIGHTS": 14,
+		"GET_MASTER": 15, "GET_MAINTENANCE_STATUS": 16, "GET_MAINTENANCE_SCHEDULE": 17, "GET_QUOTA": 18,
+		"GET_OPERATIONS": 19,
+	}),
+	"OperatorEventType": newEnum(map[string]int32{
+		"UNKNOWN": 0, "SUBSCRIBED": 1, "TASK_ADDED": 2, "TASK_UPDATED": 3, "AGENT_ADDED": 4,
+		"AGENT_REMOVED": 5, "FRAMEWORK_ADDED": 6, "FRAMEWORK_UPDATED": 7, "FRAMEWORK_REMOVED": 8,
+		"HEARTBEAT": 9,
+	}),
 	// executor/executor.proto
 	"ExecutorCallType": newEnum(map[string]int32{
 		"UNKNOWN": 0, "SUBSCRIBE": 1, "UPDATE": 2, "MESSAGE": 3, "HEARTBEAT": 4,

@@ -22,8 +22,8 @@ import (
 // on the machine when every field given matches it (the hostname without
 // regard to case).
 type MachineID struct {
-	Hostname string `json:"hostname,omitempty"`
-	IP       string `json:"ip,omitempty"`
+	Hostname string `json:"hostname,omitempty" pb:"1"`
+	IP       string `json:"ip,omitempty" pb:"2"`
 }
 
 func (m MachineID) key() string { return strings.ToLower(m.Hostname) + "|" + m.IP }

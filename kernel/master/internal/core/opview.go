@@ -11,72 +11,75 @@ import (
 )
 
 // The cluster in the shapes of Mesos' v1 operator API (master.proto's
-// Response.GetAgents, GetFrameworks, GetTasks, GetExecutors, GetRoles).
-// The fields tagged "-" are for the shell's authorization filter.
+// Response.GetAgents, GetFrameworks, GetTasks, GetExecutors, GetRoles),
+// for its JSON and protobuf forms alike: the json tags carry the proto
+// field names, the pb tags their numbers (see package mesospb). The
+// fields tagged json:"-" are for the shell's authorization filter and
+// are in neither form.
 
 // OpAgentInfo is an AgentInfo.
 type OpAgentInfo struct {
-	ID         mesos.ID          `json:"id"`
-	Hostname   string            `json:"hostname"`
-	Port       int               `json:"port,omitempty"`
-	Resources  []mesos.Resource  `json:"resources"`
-	Attributes []mesos.Attribute `json:"attributes,omitempty"`
+	ID         mesos.ID          `json:"id" pb:"6"`
+	Hostname   string            `json:"hostname" pb:"1,req"`
+	Port       int               `json:"port,omitempty" pb:"8"`
+	Resources  []mesos.Resource  `json:"resources" pb:"3"`
+	Attributes []mesos.Attribute `json:"attributes,omitempty" pb:"5"`
 }
 
 // OpAgent is a Response.GetAgents.Agent.
 type OpAgent struct {
-	AgentInfo          OpAgentInfo      `json:"agent_info"`
-	Active             bool             `json:"active"`
-	Deactivated        bool             `json:"deactivated"`
-	Version            string           `json:"version,omitempty"`
-	PID                string           `json:"pid,omitempty"`
-	RegisteredTime     *mesos.TimeInfo  `json:"registered_time,omitempty"`
-	TotalResources     []mesos.Resource `json:"total_resources"`
-	AllocatedResources []mesos.Resource `json:"allocated_resources"`
-	OfferedResources   []mesos.Resource `json:"offered_resources"`
-	DrainInfo          *DrainInfoView   `json:"drain_info,omitempty"`
+	AgentInfo          OpAgentInfo      `json:"agent_info" pb:"1"`
+	Active             bool             `json:"active" pb:"2,req"`
+	Deactivated        bool             `json:"deactivated" pb:"12"`
+	Version            string           `json:"version,omitempty" pb:"3,req"`
+	PID                string           `json:"pid,omitempty" pb:"4"`
+	RegisteredTime     *mesos.TimeInfo  `json:"registered_time,omitempty" pb:"5"`
+	TotalResources     []mesos.Resource `json:"total_resources" pb:"7"`
+	AllocatedResources []mesos.Resource `json:"allocated_resources" pb:"8"`
+	OfferedResources   []mesos.Resource `json:"offered_resources" pb:"9"`
+	DrainInfo          *DrainInfoView   `json:"drain_info,omitempty" pb:"13"`
 }
 
 // OpFramework is a Response.GetFrameworks.Framework.
 type OpFramework struct {
-	FrameworkInfo      mesos.FrameworkInfo `json:"framework_info"`
-	Active             bool                `json:"active"`
-	Connected          bool                `json:"connected"`
-	Recovered          bool                `json:"recovered"`
-	RegisteredTime     *mesos.TimeInfo     `json:"registered_time,omitempty"`
-	UnregisteredTime   *mesos.TimeInfo     `json:"unregistered_time,omitempty"`
-	AllocatedResources []mesos.Resource    `json:"allocated_resources"`
-	OfferedResources   []mesos.Resource    `json:"offered_resources"`
+	FrameworkInfo      mesos.FrameworkInfo `json:"framework_info" pb:"1"`
+	Active             bool                `json:"active" pb:"2,req"`
+	Connected          bool                `json:"connected" pb:"3,req"`
+	Recovered          bool                `json:"recovered" pb:"11,req"`
+	RegisteredTime     *mesos.TimeInfo     `json:"registered_time,omitempty" pb:"4"`
+	UnregisteredTime   *mesos.TimeInfo     `json:"unregistered_time,omitempty" pb:"6"`
+	AllocatedResources []mesos.Resource    `json:"allocated_resources" pb:"9"`
+	OfferedResources   []mesos.Resource    `json:"offered_resources" pb:"10"`
 }
 
 // OpTask is a Task.
 type OpTask struct {
-	Name        string             `json:"name"`
-	TaskID      mesos.ID           `json:"task_id"`
-	FrameworkID mesos.ID           `json:"framework_id"`
-	ExecutorID  *mesos.ID          `json:"executor_id,omitempty"`
-	AgentID     mesos.ID           `json:"agent_id"`
-	State       mesos.TaskState    `json:"state"`
-	Resources   []mesos.Resource   `json:"resources"`
-	Statuses    []mesos.TaskStatus `json:"statuses"`
-	Labels      *mesos.Labels      `json:"labels,omitempty"`
+	Name        string             `json:"name" pb:"1,req"`
+	TaskID      mesos.ID           `json:"task_id" pb:"2"`
+	FrameworkID mesos.ID           `json:"framework_id" pb:"3"`
+	ExecutorID  *mesos.ID          `json:"executor_id,omitempty" pb:"4"`
+	AgentID     mesos.ID           `json:"agent_id" pb:"5"`
+	State       mesos.TaskState    `json:"state" pb:"6,req,enum=TaskState"`
+	Resources   []mesos.Resource   `json:"resources" pb:"7"`
+	Statuses    []mesos.TaskStatus `json:"statuses" pb:"8"`
+	Labels      *mesos.Labels      `json:"labels,omitempty" pb:"11"`
 	// User is who the task runs as, for view_tasks.
 	User string `json:"-"`
 }
 
 // OpExecutor is a Response.GetExecutors.Executor.
 type OpExecutor struct {
-	ExecutorInfo mesos.ExecutorInfo `json:"executor_info"`
-	AgentID      mesos.ID           `json:"agent_id"`
+	ExecutorInfo mesos.ExecutorInfo `json:"executor_info" pb:"1"`
+	AgentID      mesos.ID           `json:"agent_id" pb:"2"`
 	User         string             `json:"-"`
 }
 
 // OpRole is a Role.
 type OpRole struct {
-	Name       string           `json:"name"`
-	Weight     float64          `json:"weight"`
-	Frameworks []mesos.ID       `json:"frameworks"`
-	Resources  []mesos.Resource `json:"resources"`
+	Name       string           `json:"name" pb:"1,req"`
+	Weight     float64          `json:"weight" pb:"2,req"`
+	Frameworks []mesos.ID       `json:"frameworks" pb:"3"`
+	Resources  []mesos.Resource `json:"resources" pb:"4"`
 }
 
 func timeInfo(t time.Time) *mesos.TimeInfo {

@@ -15,9 +15,9 @@ import (
 // QuotaConfig is Mesos' QuotaConfig: a role's guarantees and limits by
 // scalar resource name ({"cpus": {"value": 2}}).
 type QuotaConfig struct {
-	Role       string                       `json:"role"`
-	Guarantees map[string]mesos.ScalarValue `json:"guarantees,omitempty"`
-	Limits     map[string]mesos.ScalarValue `json:"limits,omitempty"`
+	Role       string                       `json:"role" pb:"1,req"`
+	Guarantees map[string]mesos.ScalarValue `json:"guarantees,omitempty" pb:"2"`
+	Limits     map[string]mesos.ScalarValue `json:"limits,omitempty" pb:"3"`
 }
 
 // maxQuota bounds a quota amount, as Mesos does (mem and disk in MB: an

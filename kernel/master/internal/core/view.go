@@ -117,14 +117,14 @@ type MaintenanceView struct {
 
 // DrainInfoView is Mesos' DrainInfo: the state and the config.
 type DrainInfoView struct {
-	State  string      `json:"state"`
-	Config DrainConfig `json:"config"`
+	State  string      `json:"state" pb:"1,req,enum=DrainState"`
+	Config DrainConfig `json:"config" pb:"2"`
 }
 
 // DrainConfig is Mesos' DrainConfig.
 type DrainConfig struct {
-	MaxGracePeriod *mesos.DurationInfo `json:"max_grace_period,omitempty"`
-	MarkGone       bool                `json:"mark_gone"`
+	MaxGracePeriod *mesos.DurationInfo `json:"max_grace_period,omitempty" pb:"1"`
+	MarkGone       bool                `json:"mark_gone" pb:"2"`
 }
 
 // ExecutorState is one custom executor in /state.
