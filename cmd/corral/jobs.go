@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 
 	"corral/frameworks/jobs"
 	"corral/internal/zkelect"
@@ -37,6 +38,9 @@ func jobsCommand() *command {
 	durationVar(fs, &cfg.NotifyTimeout, "notify_timeout", "bound on one attempt to deliver a webhook notification (connecting, redirects, the answer)")
 	durationVar(fs, &cfg.NotifyBackoff, "notify_backoff", "delay before a failed webhook notification is tried again; it doubles with each further failure, up to --notify_backoff_max")
 	durationVar(fs, &cfg.NotifyBackoffMax, "notify_backoff_max", "longest delay between attempts to deliver a webhook notification")
+	fs.StringVar(&cfg.SMTP, "smtp", cfg.SMTP, "host:port of a mail server: the owners of a job (its owner field, e-mail addresses as in Chronos) are mailed each FAILED run, retried like webhooks; STARTTLS is used when offered; empty: no mail")
+	fs.StringVar(&cfg.SMTPFrom, "smtp_from", cfg.SMTPFrom, "sender address of the mails (required with --smtp)")
+	fs.StringVar(&cfg.SMTPUser, "smtp_user", cfg.SMTPUser, "user to authenticate to --smtp as (PLAIN, over TLS or to loopback only); its password is read from $CORRAL_SMTP_PASSWORD")
 	durationVar(fs, &cfg.NotifyGiveUp, "notify_give_up", "how long after a run ended its webhook notifications are still tried; then they are abandoned")
 	migrateFirst := true
 	fs.BoolVar(&migrateFirst, "migrate", migrateFirst, "apply database migrations at start")
@@ -52,6 +56,7 @@ func jobsCommand() *command {
 		if err != nil {
 			return err
 		}
+		cfg.SMTPPassword = os.Getenv("CORRAL_SMTP_PASSWORD")
 		if cfg.ZK != "" {
 			// Checked before --master, whose ZooKeeper URL starts a watch.
 			if _, err := zkelect.ParseURL(cfg.ZK); err != nil {

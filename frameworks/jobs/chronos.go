@@ -309,7 +309,7 @@ func (s *Service) chronosSuccess(w http.ResponseWriter, r *http.Request) {
 	// webhooks that want that, like any other; the leader delivers.
 	run, _, err := s.store.InsertRun(ctx, store.Run{Job: name, Trigger: "manual", DedupKey: fmt.Sprintf("success:%d", now.UnixNano()),
 		State: stateSucceeded, MaxAttempts: 1, QueuedAt: now, FinishedAt: &now, Reason: "marked successful through the API",
-		Notify: notifyTargets(j.Webhooks, s.cfg.NotifyWebhook, stateSucceeded)})
+		Notify: notifyTargets(j.Webhooks, j.Owner, &s.cfg, stateSucceeded)})
 	if err == nil {
 		err = s.store.RecordResult(ctx, name, true, now)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"time"
 
@@ -86,6 +87,13 @@ type Config struct {
 	// NotifyGiveUp is how long after a run ended its notifications are
 	// still tried; then they are abandoned.
 	NotifyGiveUp time.Duration
+	// SMTP, if set (host:port), is the mail server through which the
+	// owners of a job (its owner field: e-mail addresses, as in Chronos)
+	// are told of its FAILED runs, as durably as webhooks. SMTPFrom is
+	// the sender's address (required with SMTP); SMTPUser and
+	// SMTPPassword, if set, authenticate (PLAIN, only over TLS or to
+	// loopback: STARTTLS is used whenever the server offers it).
+	SMTP, SMTPFrom, SMTPUser, SMTPPassword string
 	// ShutdownGrace bounds graceful shutdown of the HTTP server.
 	ShutdownGrace time.Duration
 }
@@ -171,6 +179,16 @@ func (c Config) Validate() error {
 		if err := job.ValidWebhookURL(c.NotifyWebhook); err != nil {
 			errs = append(errs, fmt.Errorf("notify_webhook: %v", err))
 		}
+	}
+	if c.SMTP != "" {
+		if _, _, err := net.SplitHostPort(c.SMTP); err != nil {
+			errs = append(errs, fmt.Errorf("smtp: %q is not host:port", c.SMTP))
+		}
+		if a, err := mail.ParseAddress(c.SMTPFrom); err != nil || a.Name != "" {
+			errs = append(errs, fmt.Errorf("smtp_from: %q is not an e-mail address (required with --smtp)", c.SMTPFrom))
+		}
+	} else if c.SMTPFrom != "" || c.SMTPUser != "" {
+		errs = append(errs, errors.New("smtp_from and smtp_user need --smtp"))
 	}
 	if c.NotifyTimeout <= 0 || c.NotifyBackoff <= 0 || c.NotifyGiveUp <= 0 {
 		errs = append(errs, errors.New("notify_timeout, notify_backoff and notify_give_up must be positive"))

@@ -609,7 +609,6 @@ func (c *core) schedule(now time.Time) {
 			continue
 		}
 		b := recording{name: name, created: js.created, cursor: occ[len(occ)-1].At}
-		def := c.s.cfg.NotifyWebhook
 		for _, o := range occ {
 			at := o.At
 			r := store.Run{Job: name, Trigger: "schedule", ScheduledFor: &at, DedupKey: "schedule:" + at.UTC().Format(time.RFC3339Nano),
@@ -630,7 +629,7 @@ func (c *core) schedule(now time.Time) {
 				r.FinishedAt = &f
 			}
 			if r.State != stateQueued {
-				r.Notify = notifyTargets(js.job.Webhooks, def, r.State)
+				r.Notify = notifyTargets(js.job.Webhooks, js.job.Owner, &c.s.cfg, r.State)
 				b.notified = b.notified || len(r.Notify) > 0
 			}
 			b.runs = append(b.runs, r)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,6 +83,7 @@ type notifier struct {
 	agent  string // User-Agent
 	bus    *events.Bus
 	wake   chan struct{}
+	mail   *mailer // nil without --smtp
 }
 
 // newNotifier returns the notifier of a term writing through st, which
@@ -97,6 +99,7 @@ func newNotifier(cfg Config, st *store.Store, base string, bus *events.Bus, log 
 		agent:  "corral-jobs/" + cfg.Version,
 		bus:    bus,
 		wake:   make(chan struct{}, 1),
+		mail:   newMailer(cfg),
 	}
 }
 
@@ -238,9 +241,12 @@ func (n *notifier) deliver(ctx context.Context, d store.Delivery) {
 	}
 }
 
-// post sends d's notification: the status of the answer (0 for none), and
+// post sends d's notification (a POST, or a mail to an owner): the status of the answer (0 for none), and
 // why it did not deliver ("" if it did).
 func (n *notifier) post(ctx context.Context, d store.Delivery, attempt int) (int, string) {
+	if strings.HasPrefix(d.URL, notify.MailScheme) {
+		return n.mail.send(ctx, d, notify.Build(d.ID, runFacts(d.Run), n.base))
+	}
 	body, err := json.Marshal(notify.Build(d.ID, runFacts(d.Run), n.base))
 	if err != nil {
 		return 0, "cannot encode the notification: " + err.Error()
@@ -292,10 +298,16 @@ func runFacts(r store.Run) notify.Run {
 }
 
 // notifyTargets are whom the end in state of a run of a job with webhooks
-// hooks is told (notify.Targets), with def the default webhook.
-func notifyTargets(hooks []job.Webhook, def string, state store.State) []store.Target {
+// hooks and owner is told: the webhooks (notify.Targets, with cfg's
+// default webhook), and with cfg.SMTP its owners by mail
+// (notify.Owners).
+func notifyTargets(hooks []job.Webhook, owner string, cfg *Config, state store.State) []store.Target {
+	ts := notify.Targets(hooks, cfg.NotifyWebhook, string(state))
+	if cfg.SMTP != "" {
+		ts = append(ts, notify.Owners(owner, string(state))...)
+	}
 	var out []store.Target
-	for _, t := range notify.Targets(hooks, def, string(state)) {
+	for _, t := range ts {
 		out = append(out, store.Target{URL: t.URL, Default: t.Default})
 	}
 	return out

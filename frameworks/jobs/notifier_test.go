@@ -367,6 +367,10 @@ func TestConfigValidateNotify(t *testing.T) {
 		{"no timeout", func(c *Config) { c.NotifyTimeout = 0 }, "notify_timeout"},
 		{"no give-up", func(c *Config) { c.NotifyGiveUp = 0 }, "notify_give_up"},
 		{"cap below the backoff", func(c *Config) { c.NotifyBackoff, c.NotifyBackoffMax = time.Minute, time.Second }, "notify_backoff_max"},
+		{"mail", func(c *Config) { c.SMTP, c.SMTPFrom = "mail.example:25", "corral@example.com" }, ""},
+		{"mail without a port", func(c *Config) { c.SMTP, c.SMTPFrom = "mail.example", "corral@example.com" }, "smtp:"},
+		{"mail without a sender", func(c *Config) { c.SMTP = "mail.example:25" }, "smtp_from"},
+		{"a sender without a server", func(c *Config) { c.SMTPFrom = "corral@example.com" }, "need --smtp"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()

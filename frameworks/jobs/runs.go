@@ -268,12 +268,13 @@ func (c *core) finish(rs *runState, state store.State, reason string, exit *int,
 	r.FinishedAt = &now
 	js := c.jobs[r.Job]
 	var hooks []job.Webhook
+	owner := ""
 	if js != nil {
-		hooks = js.job.Webhooks
+		hooks, owner = js.job.Webhooks, js.job.Owner
 	}
 	// Whom to tell is decided now, from the job as it is: the
 	// notifications are stored with the run's end.
-	r.Notify = notifyTargets(hooks, c.s.cfg.NotifyWebhook, state)
+	r.Notify = notifyTargets(hooks, owner, &c.s.cfg, state)
 	counted := state == stateSucceeded || state == stateFailed
 	fire := state == stateSucceeded || (state == stateFailed && js != nil && js.job.SoftError)
 	c.pend(r)
@@ -293,7 +294,7 @@ func (c *core) finish(rs *runState, state store.State, reason string, exit *int,
 				q.State = stateSkipped
 				q.Reason = "job is disabled"
 				q.FinishedAt = &now
-				q.Notify = notifyTargets(cj.job.Webhooks, c.s.cfg.NotifyWebhook, stateSkipped)
+				q.Notify = notifyTargets(cj.job.Webhooks, cj.job.Owner, &c.s.cfg, stateSkipped)
 			}
 			children[name] = q
 		}

@@ -8,5 +8,5 @@ import (
 
 // TestPure keeps the package a pure function of its inputs.
 func TestPure(t *testing.T) {
-	purity.Check(t, "corral/frameworks/jobs/job", "net/url", "strconv", "strings", "time", "unicode", "unicode/utf8")
+	purity.Check(t, "corral/frameworks/jobs/job", "net/mail", "net/url", "strconv", "strings", "time", "unicode", "unicode/utf8")
 }

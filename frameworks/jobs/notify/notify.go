@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"net/mail"
 	"net/url"
 	"strconv"
 	"strings"
@@ -34,6 +35,30 @@ func Targets(hooks []job.Webhook, def, state string) []Target {
 		if h.Wants(state) {
 			out = append(out, Target{URL: h.URL})
 		}
+	}
+	return out
+}
+
+// MailScheme prefixes the targets that are e-mail addresses: a run's
+// owners told by mail (see Owners).
+const MailScheme = "mailto:"
+
+// Owners returns the e-mail targets for a run of a job with owner that
+// ended in state: Chronos mails a job's owners when a run fails, so each
+// e-mail address in owner (a comma-separated list, as in Chronos; other
+// words are not addresses and are left out) is a target when state is
+// FAILED; otherwise nobody.
+func Owners(owner, state string) []Target {
+	if state != job.OnFailed {
+		return nil
+	}
+	var out []Target
+	for _, part := range strings.Split(owner, ",") {
+		a, err := mail.ParseAddress(strings.TrimSpace(part))
+		if err != nil || !strings.Contains(a.Address, "@") {
+			continue
+		}
+		out = append(out, Target{URL: MailScheme + a.Address})
 	}
 	return out
 }
@@ -252,4 +277,62 @@ func Shown(u string, isDefault bool) string {
 		return p.Scheme + "://" + p.Host + "/…"
 	}
 	return p.Redacted()
+}
+
+// Mail is the e-mail telling to of p, from from, as sent over SMTP: the
+// headers (with X-Corral-Delivery, for receivers to dedupe) and a plain
+// text body with the run's facts and links, lines ending in CRLF. date
+// is the Date header's time.
+func Mail(p Payload, from, to string, date time.Time) []byte {
+	var b strings.Builder
+	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
+	header("From", from)
+	header("To", to)
+	header("Subject", mailHeaderText("corral: job "+p.Job+" run "+strconv.FormatInt(p.RunID, 10)+" "+p.State))
+	header("Date", date.UTC().Format(time.RFC1123Z))
+	header("Message-ID", "<"+p.DeliveryID+"@corral-jobs>")
+	header("MIME-Version", "1.0")
+	header("Content-Type", "text/plain; charset=utf-8")
+	header("Content-Transfer-Encoding", "8bit")
+	header("X-Corral-Delivery", p.DeliveryID)
+	header("X-Corral-Event", p.Event)
+	b.WriteString("\r\n")
+	line := func(k, v string) {
+		if v != "" {
+			b.WriteString(k + ": " + v + "\r\n")
+		}
+	}
+	b.WriteString("Run " + strconv.FormatInt(p.RunID, 10) + " of job " + p.Job + " ended " + p.State + ".\r\n\r\n")
+	line("Reason", p.Reason)
+	if p.ExitStatus != nil {
+		line("Exit status", strconv.Itoa(*p.ExitStatus))
+	}
+	line("Trigger", p.Trigger)
+	line("Attempt", strconv.Itoa(p.Attempt+1)+" of "+strconv.Itoa(p.MaxAttempts))
+	for _, t := range []struct {
+		k string
+		v *string
+	}{{"Scheduled for", p.ScheduledFor}, {"Started", p.StartedAt}, {"Finished", p.FinishedAt}} {
+		if t.v != nil {
+			line(t.k, *t.v)
+		}
+	}
+	line("Host", p.Host)
+	line("Task", p.TaskID)
+	b.WriteString("\r\n")
+	line("Run", p.Links.Run)
+	line("Stdout", p.Links.Stdout)
+	line("Stderr", p.Links.Stderr)
+	line("Sandbox", p.Links.Sandbox)
+	return []byte(b.String())
+}
+
+// mailHeaderText keeps a header value on one line of printable text.
+func mailHeaderText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
 }
