@@ -332,7 +332,14 @@ func (c *Core) Tick(now time.Time) Effects {
 		}
 	}
 	c.inverseOffers(now)
-	for _, id := range sortedKeys(c.agents) {
+	var draining []string
+	for id, a := range c.agents {
+		if a.drain != nil && a.drain.State == DrainDraining {
+			draining = append(draining, id)
+		}
+	}
+	slices.Sort(draining)
+	for _, id := range draining {
 		c.drainKills(c.agents[id], now)
 	}
 	return c.take()

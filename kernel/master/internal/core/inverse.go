@@ -87,6 +87,9 @@ func liveFrameworks(a *agent) []string {
 // loop; the core calls this whenever availability or tasks change and
 // on every Tick.
 func (c *Core) inverseOffers(now time.Time) {
+	if len(c.inverse) == 0 && len(c.maint.Windows) == 0 && !c.anyDraining() {
+		return // nothing to send or rescind: the common case, cheaply
+	}
 	for _, id := range sortedKeys(c.agents) {
 		a := c.agents[id]
 		u := c.unavailability(a)
@@ -124,6 +127,16 @@ func (c *Core) inverseOffers(now time.Time) {
 			}
 		}
 	}
+}
+
+// anyDraining reports whether some agent is being drained.
+func (c *Core) anyDraining() bool {
+	for _, a := range c.agents {
+		if a.drain != nil && a.drain.State == DrainDraining {
+			return true
+		}
+	}
+	return false
 }
 
 // rescindInverse withdraws framework fid's outstanding inverse offer for
