@@ -37,10 +37,14 @@ func Merge(current App, patch []byte, fw Framework) (App, []Warning, error) {
 		return App{}, nil, validationError([]Detail{{Path: "/id", Errors: []string{
 			fmt.Sprintf("%q does not match the app being updated (%s)", p.ID, out.ID)}}})
 	}
-	g := &given{top: 1<<numFields - 1, upgrade: upgradeMin | upgradeMax}
+	g := &given{top: 1<<numFields - 1, upgrade: upgradeMin | upgradeMax | upgradeDeadline}
 	g.hc = make([]uint16, len(out.HealthChecks))
 	for i := range g.hc {
 		g.hc[i] = hcGrace | hcInterval | hcTimeout | hcMaxFailures | hcDelay
+	}
+	g.rc = make([]uint8, len(out.ReadinessChecks))
+	for i := range g.rc {
+		g.rc[i] = rcName | rcPath | rcPortName | rcInterval | rcTimeout | rcCodes | rcProtocol
 	}
 	for i, f := range fields {
 		if p.given.top&(1<<i) == 0 {
@@ -50,6 +54,8 @@ func Merge(current App, patch []byte, fw Framework) (App, []Warning, error) {
 		switch i {
 		case fHealthChecks:
 			g.hc = p.given.hc
+		case fReadinessChecks:
+			g.rc = p.given.rc
 		case fUpgradeStrategy:
 			g.upgrade = p.given.upgrade
 		}

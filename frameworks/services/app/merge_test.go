@@ -191,3 +191,24 @@ func TestConfigEqual(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeKeepsZeroDeadline: scaling an app whose progress deadline is
+// off (0) keeps it off, and is only a scale, not a restart; a readiness
+// check's fields stay as stored.
+func TestMergeKeepsZeroDeadline(t *testing.T) {
+	cur := mustDecode(t, `{"id":"/web","cmd":"sleep 100","instances":2,"portDefinitions":[{"port":0,"name":"http"}],
+ "upgradeStrategy":{"progressDeadlineSeconds":0},"readinessChecks":[{"name":"ready","portName":"http","path":"/ready"}]}`)
+	got, _, err := Merge(cur, []byte(`{"instances":3}`), fw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := got.UpgradeStrategy.ProgressDeadlineSeconds; d != 0 {
+		t.Errorf("progressDeadlineSeconds after a scale = %v; want 0 kept", d)
+	}
+	if !OnlyScale(cur, got) {
+		t.Errorf("scaling an app with no progress deadline is not OnlyScale")
+	}
+	if rc := got.ReadinessChecks[0]; rc.Name != "ready" || rc.Path != "/ready" {
+		t.Errorf("readiness check after a scale = %+v", rc)
+	}
+}
