@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -308,7 +309,10 @@ func notifyTargets(hooks []job.Webhook, owner string, cfg *Config, state store.S
 	}
 	var out []store.Target
 	for _, t := range ts {
-		out = append(out, store.Target{URL: t.URL, Default: t.Default})
+		// The store refuses a URL twice, and with it the whole batch.
+		if !slices.ContainsFunc(out, func(o store.Target) bool { return o.URL == t.URL }) {
+			out = append(out, store.Target{URL: t.URL, Default: t.Default})
+		}
 	}
 	return out
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func TestOwners(t *testing.T) {
-	got := Owners("ops@example.com, Data Team <data@example.com>,not an address, nobody", job.OnFailed)
+	got := Owners("ops@example.com, Data Team <data@example.com>,not an address, nobody, Ops <OPS@example.com>", job.OnFailed)
 	if len(got) != 2 || got[0].URL != "mailto:ops@example.com" || got[1].URL != "mailto:data@example.com" {
 		t.Errorf("Owners = %+v; want the two addresses", got)
 	}

@@ -46,18 +46,20 @@ const MailScheme = "mailto:"
 // Owners returns the e-mail targets for a run of a job with owner that
 // ended in state: Chronos mails a job's owners when a run fails, so each
 // e-mail address in owner (a comma-separated list, as in Chronos; other
-// words are not addresses and are left out) is a target when state is
-// FAILED; otherwise nobody.
+// words are not addresses and are left out; an address listed twice is
+// one target) is a target when state is FAILED; otherwise nobody.
 func Owners(owner, state string) []Target {
 	if state != job.OnFailed {
 		return nil
 	}
 	var out []Target
+	seen := map[string]bool{}
 	for _, part := range strings.Split(owner, ",") {
 		a, err := mail.ParseAddress(strings.TrimSpace(part))
-		if err != nil || !strings.Contains(a.Address, "@") {
-			continue
+		if err != nil || !strings.Contains(a.Address, "@") || seen[strings.ToLower(a.Address)] {
+			continue // not an address, or one already listed
 		}
+		seen[strings.ToLower(a.Address)] = true
 		out = append(out, Target{URL: MailScheme + a.Address})
 	}
 	return out
