@@ -200,6 +200,8 @@ func TestOperatorACLs(t *testing.T) {
 		"register_frameworks": [{"principals": {"values": ["services"]}, "roles": {"values": ["web"]}}],
 		"teardown_frameworks": [{"principals": {"values": ["ops"]}, "framework_principals": {"type": "ANY"}}],
 		"update_weights": [{"principals": {"values": ["ops"]}, "roles": {"type": "ANY"}}],
+		"update_maintenance_schedules": [{"principals": {"values": ["ops"]}, "machines": {"type": "ANY"}}],
+		"get_maintenance_statuses": [{"principals": {"values": ["ops"]}, "machines": {"type": "ANY"}}],
 		"view_frameworks": [{"principals": {"values": ["ops", "services"]}, "users": {"type": "ANY"}}],
 		"view_tasks": [{"principals": {"values": ["ops", "services"]}, "users": {"type": "ANY"}}]}`))
 	if err != nil {
@@ -240,6 +242,27 @@ func TestOperatorACLs(t *testing.T) {
 	}
 	if resp, body := as(t, "ops", "0ps", "POST", tm.url+"/teardown?frameworkId="+id, nil, ""); resp.StatusCode != 200 {
 		t.Errorf("POST /teardown as ops = %d %s; want 200", resp.StatusCode, body)
+	}
+	// Maintenance: each call its own ACL, on /api/v1 and the older routes.
+	schedule := `{"type":"UPDATE_MAINTENANCE_SCHEDULE","update_maintenance_schedule":{"schedule":{"windows":[]}}}`
+	if resp, body := as(t, "eve", "ev3", "POST", tm.url+"/api/v1", nil, schedule); resp.StatusCode != 403 || !strings.Contains(body, "update_maintenance_schedules") {
+		t.Errorf("UPDATE_MAINTENANCE_SCHEDULE as eve = %d %s; want 403 naming the ACL", resp.StatusCode, body)
+	}
+	if resp, body := as(t, "ops", "0ps", "POST", tm.url+"/api/v1", nil, schedule); resp.StatusCode != 200 {
+		t.Errorf("UPDATE_MAINTENANCE_SCHEDULE as ops = %d %s; want 200", resp.StatusCode, body)
+	}
+	if resp, body := as(t, "eve", "ev3", "GET", tm.url+"/maintenance/status", nil, ""); resp.StatusCode != 403 {
+		t.Errorf("GET /maintenance/status as eve = %d %s; want 403", resp.StatusCode, body)
+	}
+	if resp, body := as(t, "ops", "0ps", "GET", tm.url+"/maintenance/status", nil, ""); resp.StatusCode != 200 {
+		t.Errorf("GET /maintenance/status as ops = %d %s; want 200", resp.StatusCode, body)
+	}
+	// ops has no get_maintenance_schedules entry: refused like anyone.
+	if resp, body := as(t, "ops", "0ps", "POST", tm.url+"/api/v1", nil, `{"type":"GET_MAINTENANCE_SCHEDULE"}`); resp.StatusCode != 403 {
+		t.Errorf("GET_MAINTENANCE_SCHEDULE as ops without its ACL = %d %s; want 403", resp.StatusCode, body)
+	}
+	if resp, body := as(t, "ops", "0ps", "POST", tm.url+"/machine/down", nil, `[{"hostname":"h"}]`); resp.StatusCode != 403 {
+		t.Errorf("POST /machine/down as ops without start_maintenances = %d %s; want 403", resp.StatusCode, body)
 	}
 	// Agents need register_agents.
 	if resp, body := as(t, "ops", "0ps", "POST", tm.url+"/internal/v1/agent", nil, `{"type":"HEARTBEAT"}`); resp.StatusCode != 403 {

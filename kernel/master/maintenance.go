@@ -1,7 +1,9 @@
 package master
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"corral/internal/acl"
+	"corral/internal/edge"
 	"corral/kernel/master/internal/core"
 	"corral/kernel/mesos"
 )
@@ -127,41 +130,60 @@ func (m *Master) machinesChange(w http.ResponseWriter, r *http.Request, start bo
 // GET /maintenance/status (a ClusterStatus), POST /machine/down and
 // /machine/up (a list of MachineIDs); also under /master/.
 func (m *Master) maintenanceRoutes(r chi.Router) {
+	// Like /api/v1, they wait for the registry: before it is recovered
+	// the core holds no schedule to read or to check a change against.
+	recovered := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if m.awaitRecovery(w, r) {
+				h(w, r)
+			}
+		}
+	}
 	for _, prefix := range []string{"", "/master"} {
-		r.Get(prefix+"/maintenance/schedule", func(w http.ResponseWriter, r *http.Request) {
+		r.Get(prefix+"/maintenance/schedule", recovered(func(w http.ResponseWriter, r *http.Request) {
 			if s, ok := m.maintenanceSchedule(w, r); ok {
 				writeJSON(w, http.StatusOK, s)
 			}
-		})
-		r.Post(prefix+"/maintenance/schedule", func(w http.ResponseWriter, r *http.Request) {
+		}))
+		r.Post(prefix+"/maintenance/schedule", recovered(func(w http.ResponseWriter, r *http.Request) {
 			var s opScheduleBody
 			if decodeBody(w, r, &s, "a maintenance schedule") {
 				m.updateSchedule(w, r, s.Windows)
 			}
-		})
-		r.Get(prefix+"/maintenance/status", func(w http.ResponseWriter, r *http.Request) {
+		}))
+		r.Get(prefix+"/maintenance/status", recovered(func(w http.ResponseWriter, r *http.Request) {
 			if s, ok := m.maintenanceStatus(w, r); ok {
 				writeJSON(w, http.StatusOK, s)
 			}
-		})
+		}))
 		for _, way := range []string{"down", "up"} {
 			start := way == "down"
-			r.Post(prefix+"/machine/"+way, func(w http.ResponseWriter, r *http.Request) {
+			r.Post(prefix+"/machine/"+way, recovered(func(w http.ResponseWriter, r *http.Request) {
 				var machines []core.MachineID
 				if decodeBody(w, r, &machines, "a list of machine ids") {
 					m.machinesChange(w, r, start, machines)
 				}
-			})
+			}))
 		}
 	}
 }
 
-// decodeBody decodes a JSON request body of at most 1 MiB into v, naming
-// what was expected when it cannot; false means it answered an error.
+// decodeBody decodes a JSON request body (read within the edge's limit)
+// into v, refusing unknown fields and trailing data and naming what was
+// expected; false means it answered an error.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, what string) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	body, err := edge.ReadBody(r)
+	if err != nil {
+		writeError(w, r, err)
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	err = dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("data after the JSON value")
+	}
+	if err != nil {
 		writeError(w, r, errorf(http.StatusBadRequest, "Failed to parse body into %s: %v", what, err))
 		return false
 	}

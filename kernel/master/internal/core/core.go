@@ -163,6 +163,9 @@ func (c *Core) Restore(agents []AgentRecord, fws []FrameworkRecord, weights map[
 		a.total, _ = resource.FromWire(a.info.Resources)
 		a.attributes = a.info.Attributes
 		a.deactivated, a.drain = ra.Deactivated, ra.Drain
+		if d := a.drain; d != nil && d.State == DrainDraining && d.StartedAt.IsZero() {
+			d.StartedAt = now // recorded before drains kept their start: its deadline runs from here
+		}
 		switch ra.State {
 		case RecordAdmitted:
 			a.status = agentRecovered

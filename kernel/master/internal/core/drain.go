@@ -18,7 +18,8 @@ const (
 
 // DrainInfo is an agent's drain: its state and how it was asked for.
 // MaxGracePeriod, when set, is the drain's deadline from StartedAt (see
-// DrainAgent); StartedAt is zero for drains recorded before it was kept.
+// DrainAgent); a drain recorded before StartedAt was kept starts when it
+// is restored.
 type DrainInfo struct {
 	State          string         `json:"state"`
 	MaxGracePeriod *time.Duration `json:"max_grace_period,omitempty"`
@@ -158,6 +159,7 @@ func (c *Core) DrainAgent(id string, maxGrace *time.Duration, markGone bool, now
 	a.deactivated = true
 	a.drain = &DrainInfo{State: DrainDraining, MaxGracePeriod: maxGrace, MarkGone: markGone, StartedAt: now}
 	a.drainKilled = nil
+	c.forgetAnswers(a)
 	c.persistDrain(a)
 	c.setActive(a, now)
 	c.log(LevelInfo, "draining agent", "agent", id, "mark_gone", markGone, "max_grace_period", maxGrace)
@@ -192,21 +194,17 @@ func (c *Core) drainKills(a *agent, now time.Time) {
 			own = time.Duration(kp.GracePeriod.Nanoseconds)
 		}
 		grace := own.Seconds() // 0: the agent's default
-		if mg := d.MaxGracePeriod; mg != nil && !d.StartedAt.IsZero() {
+		if mg := d.MaxGracePeriod; mg != nil {
 			g := min(cmp.Or(own, defaultKillGrace), *mg)
-			accepted := false
-			if a.inverse != nil {
-				st := a.inverse.status[t.frameworkID]
-				accepted = st.Status == InverseAccept && !st.Timestamp.Before(d.StartedAt)
-			}
+			// Answers are forgotten when a drain starts: an ACCEPT is this
+			// drain's.
+			accepted := a.inverse != nil && a.inverse.status[t.frameworkID].Status == InverseAccept
 			if !accepted && now.Before(d.StartedAt.Add(*mg-g)) {
 				continue
 			}
 			// A zero grace would mean the agent's default: the least it
 			// can be told is a nanosecond.
 			grace = max(g.Seconds(), 1e-9)
-		} else if mg != nil && (grace == 0 || grace > mg.Seconds()) {
-			grace = max(mg.Seconds(), 1e-9)
 		}
 		a.drainKilled[tid] = true
 		c.sendAgent(a, &agentproto.Event{Type: agentproto.EventKill, Kill: &agentproto.Kill{FrameworkID: t.frameworkID, TaskID: tid,

@@ -50,10 +50,11 @@ func (a *agent) inverseState() *inverseState {
 }
 
 // unavailability is when agent a stops being available: from the start
-// of its drain (for good), or its machine's maintenance window while the
-// machine is DRAINING; nil when neither.
+// of its drain with a deadline (for good; a drain without one kills at
+// once, leaving nothing to ask of frameworks), or its machine's
+// maintenance window while the machine is DRAINING; nil when neither.
 func (c *Core) unavailability(a *agent) *mesos.Unavailability {
-	if d := a.drain; d != nil && d.State == DrainDraining {
+	if d := a.drain; d != nil && d.State == DrainDraining && d.MaxGracePeriod != nil {
 		return &mesos.Unavailability{Start: mesos.TimeInfo{Nanoseconds: mesos.Int(d.StartedAt.UnixNano())}}
 	}
 	if w := c.maintenanceWindow(a); w != nil {
@@ -137,6 +138,15 @@ func (c *Core) anyDraining() bool {
 		}
 	}
 	return false
+}
+
+// forgetAnswers drops what frameworks answered about agent a and their
+// filters: they were about an unavailability that has changed.
+func (c *Core) forgetAnswers(a *agent) {
+	if a.inverse != nil {
+		clear(a.inverse.status)
+		clear(a.inverse.refusedUntil)
+	}
 }
 
 // rescindInverse withdraws framework fid's outstanding inverse offer for

@@ -166,6 +166,7 @@ func (c *Core) StartMaintenance(machines []MachineID, now time.Time) (Effects, *
 			}
 		}
 	}
+	c.inverseOffers(now) // the removed agents' inverse offers go
 	return c.take(), nil
 }
 
@@ -303,7 +304,11 @@ func (c *Core) unavailableAgents() map[string]string {
 	out := map[string]string{}
 	for id, a := range c.agents {
 		if u := c.unavailability(a); u != nil {
-			out[id] = fmt.Sprint(u.Start.Nanoseconds, u.Duration)
+			d := "forever"
+			if u.Duration != nil {
+				d = fmt.Sprint(u.Duration.Nanoseconds)
+			}
+			out[id] = fmt.Sprint(u.Start.Nanoseconds, "/", d)
 		}
 	}
 	return out
@@ -318,6 +323,7 @@ func (c *Core) availabilityChanged(before map[string]string, now time.Time) {
 		if before[id] != after[id] {
 			c.rescindAgentOffers(id, now)
 			c.dirty[id] = true
+			c.forgetAnswers(c.agents[id])
 		}
 	}
 	c.inverseOffers(now)
