@@ -90,8 +90,8 @@ type core struct {
 	history []*ended
 
 	// draining maps the agents the master asked the framework to leave
-	// to their inverse offer's id (see drain.go).
-	draining map[string]string
+	// to their inverse offer (see drain.go).
+	draining map[string]mesos.InverseOffer
 }
 
 func newCore(s *Service) *core {
@@ -110,7 +110,7 @@ func newCore(s *Service) *core {
 		acks:        map[string]mesos.TaskStatus{},
 		held:        map[string]bool{},
 		probers:     map[probeKey]context.CancelFunc{},
-		draining:    map[string]string{},
+		draining:    map[string]mesos.InverseOffer{},
 
 		changeTimeout: changeTimeout,
 	}
@@ -481,7 +481,7 @@ func (c *core) instancesOf(appID string) []plan.Instance {
 	var out []plan.Instance
 	for _, in := range c.byApp[appID] {
 		p := in.toPlan()
-		_, p.Draining = c.draining[in.AgentID]
+		p.Draining = c.goingAway(in.AgentID)
 		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].TaskID < out[j].TaskID })

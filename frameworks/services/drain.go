@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"corral/frameworks/internal/place"
 	"corral/kernel/mesos"
 )
 
@@ -12,8 +13,10 @@ import (
 // offers. Instances there are then migrated: the planner launches
 // replacements elsewhere first and kills the instances on the agent only
 // as replacements become ready, within the upgrade strategy's
-// minimumHealthCapacity (plan.Instance.Draining). Once none of the
-// framework's instances is left there it accepts the inverse offer, which
+// minimumHealthCapacity (plan.Instance.Draining); for a maintenance
+// window that starts later than place.Lookahead, only once it is that
+// close. Once none of the framework's instances is left there it accepts
+// the inverse offer, which
 // lets the master finish the drain without waiting for its deadline.
 // Offers of agents with an unavailability ahead are not used, so that
 // nothing new lands where it would have to move again.
@@ -25,10 +28,10 @@ func (c *core) inverseOffers(ios []mesos.InverseOffer) {
 		if io.AgentID == nil {
 			continue
 		}
-		c.draining[io.AgentID.Value] = io.ID.Value
+		c.draining[io.AgentID.Value] = io
 		n := c.liveOn(io.AgentID.Value)
-		c.s.log.Info("agent draining: migrating its instances", "agent", io.AgentID.Value, "instances", n,
-			"from", time.Unix(0, int64(io.Unavailability.Start.Nanoseconds)).UTC())
+		c.s.log.Info("agent going away: its instances migrate once it is within the lookahead", "agent", io.AgentID.Value, "instances", n,
+			"from", time.Unix(0, int64(io.Unavailability.Start.Nanoseconds)).UTC(), "lookahead", place.Lookahead)
 		c.s.bus.Publish("agent_draining_event", map[string]any{"agentId": io.AgentID.Value, "instances": n})
 	}
 }
@@ -37,10 +40,18 @@ func (c *core) inverseOffers(ios []mesos.InverseOffer) {
 // agent is available again, or the framework has nothing left there.
 func (c *core) rescindInverseOffer(id string) {
 	for agent, io := range c.draining {
-		if io == id {
+		if io.ID.Value == id {
 			delete(c.draining, agent)
 		}
 	}
+}
+
+// goingAway reports whether the master asked the framework to leave
+// agentID and its unavailability is near (place.GoingAway): its instances
+// are then migrated. A maintenance window further ahead moves nothing yet.
+func (c *core) goingAway(agentID string) bool {
+	io, ok := c.draining[agentID]
+	return ok && place.GoingAway(&io.Unavailability, time.Now())
 }
 
 // liveOn counts the framework's instances on an agent that have not
@@ -66,7 +77,7 @@ func (c *core) acceptVacated() {
 			continue
 		}
 		delete(c.draining, agent)
-		id := mesos.ID{Value: io}
+		id := io.ID
 		c.s.log.Info("agent vacated: accepting its inverse offer", "agent", agent)
 		c.call(func(ctx context.Context) { _ = c.s.client.AcceptInverseOffers(ctx, []mesos.ID{id}, nil) })
 	}

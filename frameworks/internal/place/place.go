@@ -319,19 +319,28 @@ func runsDocker(attrs map[string]string) bool {
 	return slices.Contains(strings.Split(attrs[mesos.AttrContainerizers], ","), "docker")
 }
 
+// Lookahead is how soon before a maintenance window frameworks treat its
+// agents as going away: they place nothing new there and move their work
+// off. A window further ahead changes nothing yet.
+const Lookahead = time.Hour
+
 // Unavailable reports whether an offer's agent is going away, so that
-// nothing new should start there: it is being drained, or scheduled for
-// maintenance in a window that has not ended (Offer.unavailability).
+// nothing new should start there (GoingAway of Offer.unavailability).
 // Frameworks decline such offers rather than start work that would have
 // to move again.
-func Unavailable(o *mesos.Offer, now time.Time) bool {
-	u := o.Unavailability
+func Unavailable(o *mesos.Offer, now time.Time) bool { return GoingAway(o.Unavailability, now) }
+
+// GoingAway reports whether an agent unavailable as u is going away at
+// now: it is being drained (u without a duration, from now), or its
+// maintenance window starts within Lookahead and has not ended. nil is
+// never going away.
+func GoingAway(u *mesos.Unavailability, now time.Time) bool {
 	if u == nil {
 		return false
 	}
-	if u.Duration == nil {
-		return true
+	start := time.Unix(0, int64(u.Start.Nanoseconds))
+	if start.Sub(now) > Lookahead {
+		return false
 	}
-	end := time.Unix(0, int64(u.Start.Nanoseconds)).Add(time.Duration(u.Duration.Nanoseconds))
-	return now.Before(end)
+	return u.Duration == nil || now.Before(start.Add(time.Duration(u.Duration.Nanoseconds)))
 }

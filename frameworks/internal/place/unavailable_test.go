@@ -20,7 +20,8 @@ func TestUnavailable(t *testing.T) {
 	}{
 		{"none", nil, false},
 		{"drained: for good", &mesos.Unavailability{Start: at(-time.Minute)}, true},
-		{"window ahead", &mesos.Unavailability{Start: at(time.Hour), Duration: hour}, true},
+		{"window within the lookahead", &mesos.Unavailability{Start: at(time.Hour), Duration: hour}, true},
+		{"window further ahead", &mesos.Unavailability{Start: at(48 * time.Hour), Duration: hour}, false},
 		{"inside the window", &mesos.Unavailability{Start: at(-time.Minute), Duration: hour}, true},
 		{"window over", &mesos.Unavailability{Start: at(-2 * time.Hour), Duration: hour}, false},
 	} {
