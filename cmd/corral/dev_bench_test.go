@@ -21,6 +21,29 @@ import (
 // is a separate process and not counted) ten seconds after it is up.
 // Goal: ≤ 80 MB.
 func BenchmarkDevIdleRSS(b *testing.B) {
+	d := startBenchDev(b, 2)
+	time.Sleep(10 * time.Second)
+	var rss float64
+	for b.Loop() {
+		rss = vmRSS(b, d.cmd.Process.Pid)
+	}
+	b.ReportMetric(rss/1024, "rss-MB")
+}
+
+// benchDev is a `corral dev` cluster run as a user runs it: the binary as
+// built by `go build` (no race detector), its private Postgres with
+// durable commits, and every default but the ports.
+type benchDev struct {
+	cmd                    *exec.Cmd
+	dir                    string // the --dir
+	master, services, jobs string // base URLs
+}
+
+// startBenchDev builds corral, starts `corral dev` with the given number
+// of agents, and waits until they and both frameworks are up. It is
+// stopped (SIGINT) when b ends.
+func startBenchDev(b *testing.B, agents int) *benchDev {
+	b.Helper()
 	if _, err := localpg.FindBinDir(); err != nil {
 		b.Skip(err)
 	}
@@ -36,32 +59,29 @@ func BenchmarkDevIdleRSS(b *testing.B) {
 	for _, n := range []string{"pg_port", "port", "services_port", "jobs_port"} {
 		ports[n] = devFreePorts(b, 1)
 	}
-	ports["agent_port"] = devFreePorts(b, 2)
-	args := []string{"dev", "--dir", filepath.Join(dir, "state"), "--log_level", "warn", "--task_ports", "39200-39399"}
+	ports["agent_port"] = devFreePorts(b, agents)
+	d := &benchDev{dir: filepath.Join(dir, "state")}
+	args := []string{"dev", "--dir", d.dir, "--log_level", "warn", "--agents", strconv.Itoa(agents), "--task_ports", "39200-39399", "--dns_port", "0"}
 	for n, p := range ports {
 		args = append(args, "--"+n, strconv.Itoa(p))
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	d.cmd = exec.Command(bin, args...)
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := d.cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	}()
+	b.Cleanup(func() {
+		_ = d.cmd.Process.Signal(os.Interrupt)
+		_ = d.cmd.Wait()
+	})
 	base := func(p int) string { return "http://127.0.0.1:" + strconv.Itoa(p) }
+	d.master, d.services, d.jobs = base(ports["port"]), base(ports["services_port"]), base(ports["jobs_port"])
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := awaitDev(ctx, &http.Client{Timeout: 2 * time.Second}, base(ports["port"]), 2, []string{base(ports["services_port"]) + "/ping", base(ports["jobs_port"]) + "/ping"}); err != nil {
+	if err := awaitDev(ctx, &http.Client{Timeout: 2 * time.Second}, d.master, agents, []string{d.services + "/ping", d.jobs + "/ping"}); err != nil {
 		b.Fatalf("corral dev did not come up: %v", err)
 	}
-	time.Sleep(10 * time.Second)
-	var rss float64
-	for b.Loop() {
-		rss = vmRSS(b, cmd.Process.Pid)
-	}
-	b.ReportMetric(rss/1024, "rss-MB")
+	return d
 }
 
 // vmRSS reads a process's resident set size in KB.

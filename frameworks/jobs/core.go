@@ -640,22 +640,22 @@ func (c *core) schedule(now time.Time) {
 	if len(work) == 0 {
 		return
 	}
-	// Every due job's occurrences and cursor in one transaction: one
-	// commit per wake, however many jobs are due.
+	// Every due job's occurrences and cursor in one transaction of a few
+	// statements: one commit per wake, however many jobs are due. A job
+	// deleted meanwhile has nothing recorded (its stored runs are nil).
 	st := c.store
-	stored := make([][]store.Run, len(work))
+	occ := make([]store.Occurrences, len(work))
+	for i, b := range work {
+		occ[i] = store.Occurrences{Job: b.name, Runs: b.runs, Cursor: b.cursor}
+	}
+	var stored [][]store.Run
 	c.submit(&write{
 		What: fmt.Sprintf("occurrences of %d jobs", len(work)),
 		Fn: func(ctx context.Context) error {
 			return st.Atomically(ctx, func(tx *store.Tx) error {
-				for i, b := range work {
-					rs, err := tx.RecordOccurrences(ctx, b.name, b.runs, b.cursor)
-					if err != nil {
-						return err
-					}
-					stored[i] = rs
-				}
-				return nil
+				var err error
+				stored, err = tx.RecordManyOccurrences(ctx, occ)
+				return err
 			})
 		},
 		Deadline: now.Add(attemptTimeout),

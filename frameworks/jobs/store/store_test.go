@@ -279,9 +279,11 @@ func TestRecordOccurrencesRace(t *testing.T) {
 		ids map[string][]int64 // job → run ids, in occurrence order
 		err error
 	}
-	race := func(s *Store) result {
+	// One racer records job by job, the other every job at once.
+	race := func(s *Store, many bool) result {
 		res := result{ids: map[string][]int64{}}
 		for b := range batches {
+			var occ []Occurrences
 			for _, j := range jobs {
 				var runs []Run
 				for i := b * perBatch; i < (b+1)*perBatch; i++ {
@@ -292,12 +294,31 @@ func TestRecordOccurrencesRace(t *testing.T) {
 					}
 					runs = append(runs, Run{Trigger: TriggerSchedule, ScheduledFor: &when, State: state})
 				}
-				stored, err := s.RecordOccurrences(ctx, j, runs, occurrence((b+1)*perBatch-1))
-				if err != nil {
-					res.err = err
-					return res
+				occ = append(occ, Occurrences{Job: j, Runs: runs, Cursor: occurrence((b+1)*perBatch - 1)})
+			}
+			var stored [][]Run
+			err := s.Atomically(ctx, func(tx *Tx) error {
+				if many {
+					var err error
+					stored, err = tx.RecordManyOccurrences(ctx, occ)
+					return err
 				}
-				for _, r := range stored {
+				stored = nil
+				for _, o := range occ {
+					rs, err := tx.RecordOccurrences(ctx, o.Job, o.Runs, o.Cursor)
+					if err != nil {
+						return err
+					}
+					stored = append(stored, rs)
+				}
+				return nil
+			})
+			if err != nil {
+				res.err = err
+				return res
+			}
+			for i, j := range jobs {
+				for _, r := range stored[i] {
 					res.ids[j] = append(res.ids[j], r.ID)
 				}
 			}
@@ -306,8 +327,8 @@ func TestRecordOccurrencesRace(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	var r1, r2 result
-	wg.Go(func() { r1 = race(s1) })
-	wg.Go(func() { r2 = race(s2) })
+	wg.Go(func() { r1 = race(s1, true) })
+	wg.Go(func() { r2 = race(s2, false) })
 	wg.Wait()
 	if r1.err != nil || r2.err != nil {
 		t.Fatalf("RecordOccurrences: %v, %v", r1.err, r2.err)
@@ -400,6 +421,77 @@ func TestRecordOccurrences(t *testing.T) {
 	}
 	if runs, _ := s.Runs(ctx, "a", 0, 0); len(runs) != 2 {
 		t.Errorf("rolled back RecordOccurrences left %d runs; want 2", len(runs))
+	}
+}
+
+// TestRecordManyOccurrences records several jobs' occurrences in one
+// call: each job's runs come back in its order, a job that does not exist
+// is skipped (nil), notifications go with the runs that carry them, and
+// an invalid argument writes nothing.
+func TestRecordManyOccurrences(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	putJob(t, s, "a")
+	putJob(t, s, "b")
+	t1, t2 := at(1, 0, 0), at(2, 0, 0)
+	sched := func(when time.Time, state State) Run {
+		r := Run{Trigger: TriggerSchedule, ScheduledFor: &when, State: state}
+		if state == StateMissed {
+			r.FinishedAt = &when
+			r.Notify = []Target{{URL: "http://hooks.example/a"}}
+		}
+		return r
+	}
+	// b's t1 run exists already: it is returned, not inserted again.
+	pre, err := s.RecordOccurrences(ctx, "b", []Run{sched(t1, StateQueued)}, t1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][]Run
+	err = s.Atomically(ctx, func(tx *Tx) error {
+		var err error
+		got, err = tx.RecordManyOccurrences(ctx, []Occurrences{
+			{Job: "a", Runs: []Run{sched(t1, StateMissed), sched(t2, StateQueued)}, Cursor: t2},
+			{Job: "gone", Runs: []Run{sched(t1, StateQueued)}, Cursor: t1},
+			{Job: "b", Runs: []Run{sched(t1, StateQueued), sched(t2, StateQueued)}, Cursor: t2},
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || len(got[0]) != 2 || got[1] != nil || len(got[2]) != 2 {
+		t.Fatalf("RecordManyOccurrences = %+v", got)
+	}
+	if !got[0][0].ScheduledFor.Equal(t1) || got[0][0].State != StateMissed || !got[0][1].ScheduledFor.Equal(t2) {
+		t.Errorf("a's runs = %+v; want t1 MISSED, t2", got[0])
+	}
+	if got[2][0].ID != pre[0].ID || !got[2][1].ScheduledFor.Equal(t2) {
+		t.Errorf("b's runs = %+v; want the stored t1 run (id %d), then t2", got[2], pre[0].ID)
+	}
+	notes, err := s.Notifications(ctx, []int64{got[0][0].ID, got[0][1].ID})
+	if err != nil || len(notes[got[0][0].ID]) != 1 || len(notes[got[0][1].ID]) != 0 {
+		t.Errorf("notifications = %+v, %v; want one, of the missed run", notes, err)
+	}
+	for _, j := range []string{"a", "b"} {
+		if rec, _ := s.Job(ctx, j); !rec.LastScheduled.Equal(t2) {
+			t.Errorf("job %s: cursor = %v; want %v", j, rec.LastScheduled, t2)
+		}
+	}
+	if runs, _ := s.Runs(ctx, "gone", 0, 0); len(runs) != 0 {
+		t.Errorf("a job that does not exist got runs: %+v", runs)
+	}
+	for _, bad := range [][]Occurrences{
+		{{Job: "a", Cursor: at(3, 0, 0)}, {Job: "a", Cursor: at(3, 0, 0)}},
+		{{Job: "a", Runs: []Run{sched(at(3, 0, 0), StateQueued)}, Cursor: at(3, 0, 0)}, {Job: "b"}},
+	} {
+		err := s.Atomically(ctx, func(tx *Tx) error { _, err := tx.RecordManyOccurrences(ctx, bad); return err })
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("RecordManyOccurrences(%+v) = %v; want ErrInvalid", bad, err)
+		}
+	}
+	if rec, _ := s.Job(ctx, "a"); !rec.LastScheduled.Equal(t2) {
+		t.Errorf("a refused call moved a's cursor to %v", rec.LastScheduled)
 	}
 }
 

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"corral/internal/apiclient"
+)
+
+// BenchmarkDevCronLateness measures cron jobs as a user of `corral dev`
+// sees them, through the jobs API only: CORRAL_BENCH_JOBS jobs (default
+// 100) with the schedule "* * * * * *" (every second) run `true` for
+// CORRAL_BENCH_SECONDS (default 20) on one agent. Every occurrence
+// scheduled in that window is read back from /v1/jobs/{name}/runs, and
+// its lateness is its startedAt less its scheduledFor. It reports the
+// lateness (p50, p99, max), the occurrences not started by the end
+// (unstarted), the missed and doubled ones (both must be 0), and the CPU
+// spent per run by corral itself, by the tasks it started (with their
+// wrappers), and by Postgres.
+func BenchmarkDevCronLateness(b *testing.B) {
+	jobs := benchEnvInt("CORRAL_BENCH_JOBS", 100)
+	secs := benchEnvInt("CORRAL_BENCH_SECONDS", 20)
+	d := startBenchDev(b, 1)
+	api := apiclient.NewJobs(d.jobs, nil)
+	ctx := context.Background()
+	round := 0
+	for b.Loop() {
+		round++
+		name := func(i int) string { return fmt.Sprintf("r%d-j%04d", round, i) }
+		def := func(i int, disabled bool) map[string]any {
+			return map[string]any{"name": name(i), "command": "true", "schedule": "* * * * * *", "disabled": disabled,
+				"cpus": 0.001, "mem": 1, "disk": 0, "concurrencyPolicy": "ALLOW", "retries": 0}
+		}
+		eachJob(b, jobs, func(i int) error {
+			_, err := api.Create(ctx, def(i, false))
+			return err
+		})
+		// The window starts at the next whole second after every job
+		// exists, so each job has the same occurrences in it.
+		start := time.Now().Truncate(time.Second).Add(2 * time.Second)
+		end := start.Add(time.Duration(secs) * time.Second)
+		time.Sleep(time.Until(start))
+		cpu0 := d.cpu(b)
+		time.Sleep(time.Until(end))
+		cpu1 := d.cpu(b)
+		eachJob(b, jobs, func(i int) error {
+			_, err := api.Do(ctx, "PUT", apiclient.JobPath(name(i)), def(i, true))
+			return err
+		})
+		// Runs due in the window and not yet started by now are late
+		// beyond measure; give the last ones a moment.
+		time.Sleep(2 * time.Second)
+		var late []time.Duration
+		var mu sync.Mutex
+		missed, doubled, unstarted, runs := 0, 0, 0, 0
+		eachJob(b, jobs, func(i int) error {
+			rs, err := api.Runs(ctx, name(i), 1000)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			seen := map[time.Time]bool{}
+			for _, r := range rs {
+				if r.ScheduledFor == nil {
+					continue
+				}
+				at, err := time.Parse(time.RFC3339Nano, *r.ScheduledFor)
+				if err != nil {
+					return err
+				}
+				if at.Before(start) || !at.Before(end) {
+					continue
+				}
+				if seen[at] {
+					doubled++
+				}
+				seen[at] = true
+				runs++
+				switch {
+				case r.State == "MISSED":
+					missed++
+				case r.StartedAt == nil:
+					unstarted++
+				default:
+					st, err := time.Parse(time.RFC3339Nano, *r.StartedAt)
+					if err != nil {
+						return err
+					}
+					late = append(late, st.Sub(at))
+				}
+			}
+			return nil
+		})
+		slices.Sort(late)
+		pct := func(p float64) float64 {
+			if len(late) == 0 {
+				return 0
+			}
+			return late[int(p*float64(len(late)-1))].Seconds() * 1000
+		}
+		b.ReportMetric(pct(0.5), "ms_p50_lateness")
+		b.ReportMetric(pct(0.99), "ms_p99_lateness")
+		b.ReportMetric(pct(1), "ms_max_lateness")
+		b.ReportMetric(float64(jobs*secs-runs), "absent")
+		b.ReportMetric(float64(unstarted), "unstarted")
+		b.ReportMetric(float64(missed), "missed")
+		b.ReportMetric(float64(doubled), "doubled")
+		n := float64(max(jobs*secs, 1))
+		b.ReportMetric((cpu1.corral-cpu0.corral)*1000/n, "ms_cpu_corral/run")
+		b.ReportMetric((cpu1.tasks-cpu0.tasks)*1000/n, "ms_cpu_tasks/run")
+		b.ReportMetric((cpu1.postgres-cpu0.postgres)*1000/n, "ms_cpu_postgres/run")
+	}
+}
+
+// eachJob calls fn(0..n-1) from 8 goroutines and fails b on an error.
+func eachJob(b *testing.B, n int, fn func(i int) error) {
+	b.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	next := make(chan int)
+	for range 8 {
+		wg.Go(func() {
+			for i := range next {
+				if err := fn(i); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+}
+
+func benchEnvInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// devCPU is CPU time in seconds, as /proc accounts it.
+type devCPU struct {
+	// corral is the corral process's own; tasks its children's, once
+	// they are reaped; postgres the private Postgres's, its ended and
+	// live backends included.
+	corral, tasks, postgres float64
+}
+
+// cpu reads the CPU time spent so far by the cluster's processes.
+func (d *benchDev) cpu(b *testing.B) devCPU {
+	b.Helper()
+	self, children, err := procCPU(d.cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := devCPU{corral: self, tasks: children}
+	pm, err := os.ReadFile(filepath.Join(d.dir, "pg", "data", "postmaster.pid"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ppid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(pm), "\n", 2)[0]))
+	if err != nil {
+		b.Fatalf("postmaster.pid: %v", err)
+	}
+	self, children, err = procCPU(ppid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out.postgres = self + children
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil || pid == ppid {
+			continue
+		}
+		if parent, err := procParent(pid); err == nil && parent == ppid {
+			if self, _, err := procCPU(pid); err == nil {
+				out.postgres += self
+			}
+		}
+	}
+	return out
+}
+
+// procStat returns the fields of /proc/pid/stat after the command name
+// (the first is the state, field 3 of proc(5)).
+func procStat(pid int) ([]string, error) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil, err
+	}
+	s := string(raw)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 15 {
+		return nil, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	return f, nil
+}
+
+// procCPU returns a process's own CPU time (utime+stime) and that of its
+// reaped children (cutime+cstime), in seconds. Linux counts them in
+// clock ticks of 1/100 s (USER_HZ).
+func procCPU(pid int) (self, children float64, err error) {
+	f, err := procStat(pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	tick := func(i int) float64 { v, _ := strconv.ParseFloat(f[i], 64); return v / 100 }
+	// utime, stime, cutime, cstime are fields 14–17 of proc(5): 11–14 here.
+	return tick(11) + tick(12), tick(13) + tick(14), nil
+}
+
+// procParent returns a process's parent pid.
+func procParent(pid int) (int, error) {
+	f, err := procStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(f[1])
+}
