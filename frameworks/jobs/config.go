@@ -64,8 +64,11 @@ type Config struct {
 	// of each job's newest runs are kept regardless.
 	Retention time.Duration
 	KeepRuns  int
-	// OfferHold is how far ahead of a due run offers are kept instead of
-	// declined, so the run starts without waiting for an offer.
+	// OfferHold is how far ahead of a due run the offers it would be
+	// placed on are sought and kept instead of declined, so that it starts
+	// without waiting for an offer. Offers no run due within it would use
+	// are declined, for other frameworks; a longer hold takes agents from
+	// them for longer.
 	OfferHold time.Duration
 	// UnreachableTimeout is how long a run's task may stay unreachable
 	// (its agent cut off or dead) before the run gives up on it: the
@@ -114,7 +117,7 @@ func DefaultConfig() Config {
 		DefaultDisk:        256,
 		Retention:          30 * 24 * time.Hour,
 		KeepRuns:           1000,
-		OfferHold:          3 * time.Second,
+		OfferHold:          100 * time.Millisecond,
 		UnreachableTimeout: 30 * time.Second,
 		EventBuffer:        10000,
 		NotifyTimeout:      10 * time.Second,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -540,6 +541,7 @@ func (c *core) handle(ev *mesos.Event) {
 // next queued run's not-before, or the next run deadline.
 func (c *core) nextWake(now time.Time) time.Duration {
 	wake := now.Add(time.Second)
+	hold := c.s.cfg.OfferHold
 	earlier := func(t time.Time) {
 		if t.Before(wake) {
 			wake = t
@@ -552,7 +554,9 @@ func (c *core) nextWake(now time.Time) time.Duration {
 		case js.retryAt.After(now):
 			earlier(js.retryAt)
 		case !js.next.IsZero():
-			earlier(js.next.Add(-stageAhead))
+			// Staged stageAhead before, and offers sought (manageOffers)
+			// hold before.
+			earlier(js.next.Add(-max(stageAhead, hold)))
 		}
 	}
 	for _, rs := range c.runs {
@@ -560,6 +564,9 @@ func (c *core) nextWake(now time.Time) time.Duration {
 		// A run ready now waits for offers, which wake the loop.
 		if r.State == stateQueued && !rs.claiming && r.NotBefore != nil && r.NotBefore.After(now) {
 			earlier(*r.NotBefore)
+			if t := r.NotBefore.Add(-hold); t.After(now) {
+				earlier(t)
+			}
 		}
 		if r.State == stateQueued && rs.retryAt.After(now) {
 			earlier(rs.retryAt)
@@ -889,12 +896,7 @@ func (c *core) launch(now time.Time) {
 	// Bound one launch round: a backlog must not become one enormous
 	// ACCEPT. The rest go out on the next wake, oldest first.
 	ready = oldestRuns(ready, maxLaunchBatch)
-	pool := make([]place.Offer, 0, len(c.offers))
-	for _, o := range c.offers {
-		res, _ := resource.FromWire(o.Resources)
-		pool = append(pool, place.Offer{ID: o.ID.Value, AgentID: o.AgentID.Value, Hostname: o.Hostname, Attributes: textAttributes(o.Attributes), Resources: res})
-	}
-	sort.Slice(pool, func(i, j int) bool { return pool[i].ID < pool[j].ID })
+	pool := c.offerPool()
 	var picks []pick
 	for _, rs := range ready {
 		js := c.jobs[rs.run.Job]
@@ -1141,9 +1143,14 @@ func fsecs(s float64) *mesos.Float { v := mesos.Float(s); return &v }
 
 // offerState is what the offer decision looks at.
 type offerState struct {
-	// soon: runs are ready, queued, about to be queued (children of runs
-	// that finished) or scheduled within the offer hold.
+	// soon: runs are ready, due within the offer hold, or about to be
+	// queued (children of runs that finished).
 	soon bool
+	// short: some of that work fits none of the offers held (or, for
+	// children not yet queued, no offer is held).
+	short bool
+	// spare is how many held offers none of that work would be placed on.
+	spare int
 	// next is the next scheduled occurrence, zero if none.
 	next time.Time
 	// restate: the framework (re)subscribed; send the wish even if sent
@@ -1157,42 +1164,101 @@ type offerState struct {
 
 // offerMove is what the loop does about offers now.
 type offerMove struct {
-	revive   bool
-	decline  bool    // decline every held offer, with refuse
-	refuse   float64 // seconds
-	suppress bool
+	revive bool
+	// decline every held offer (all), or only the spare ones (spare),
+	// with a refuse filter of refuse seconds.
+	decline, spare bool
+	refuse         float64
+	suppress       bool
 }
 
-// decideOffers keeps offers while runs are, or soon will be, ready to
-// launch, and declines them otherwise; with nothing scheduled at all it
-// suppresses. Offers declined earlier carry refuse filters, so when work
-// is coming and none are held it revives (which clears them): at once if
-// offers were declined since the last revive, else at most once a second
-// (none may be free). After a (re)subscription it sends the wish it
-// derives even if it sent the same before. It is pure.
+// decideOffers keeps only the offers that work due within the hold would
+// be placed on, and declines the others, so that what the jobs will not
+// use now goes to other frameworks; with no work soon it declines every
+// offer until shortly before the next occurrence, and with nothing
+// scheduled at all it suppresses. Offers declined earlier carry refuse
+// filters, so when the work coming fits the offers held no longer it
+// revives (which clears them): at once if offers were declined since the
+// last revive, else at most once a second (none may be free). After a
+// (re)subscription it sends the wish it derives even if it sent the same
+// before. It is pure.
 func decideOffers(s offerState, hold time.Duration, now time.Time) offerMove {
-	if s.soon {
-		if s.restate || s.suppressed || (s.held == 0 && (now.Sub(s.revivedAt) > time.Second || s.declinedAt.After(s.revivedAt))) {
-			return offerMove{revive: true}
-		}
-		return offerMove{}
-	}
-	m := offerMove{decline: s.held > 0, refuse: 60}
+	refuse := 60.0
 	if !s.next.IsZero() {
-		m.refuse = max(0.5, s.next.Sub(now).Seconds()-hold.Seconds())
+		refuse = max(0.5, s.next.Sub(now).Seconds()-hold.Seconds())
 	}
-	m.suppress = s.next.IsZero() && (s.restate || !s.suppressed)
-	return m
+	if s.soon {
+		m := offerMove{decline: s.spare > 0, spare: true, refuse: max(refuse, spareRefuse)}
+		if s.restate || s.suppressed || (s.short && (now.Sub(s.revivedAt) > time.Second || s.declinedAt.After(s.revivedAt))) {
+			m.revive = true
+		}
+		if !m.decline {
+			m.spare, m.refuse = false, 0
+		}
+		return m
+	}
+	return offerMove{decline: s.held > 0, refuse: refuse, suppress: s.next.IsZero() && (s.restate || !s.suppressed)}
 }
 
-// manageOffers applies decideOffers to the loop's state.
+// spareRefuse is the least refuse filter on spare offers declined while
+// work is coming: a revive clears it should the work need them after all.
+const spareRefuse = 5.0
+
+// spareOffers places each demand, in order, on the offers as launch
+// would, and returns the ids of the offers none of them takes, and
+// whether some demand fits none. It is pure.
+func spareOffers(demand []place.Demand, pool []place.Offer) (spare []string, short bool) {
+	pool = slices.Clone(pool)
+	used := map[string]bool{}
+	for _, d := range demand {
+		placed, _ := place.Place(d, 1, pool, nil)
+		if len(placed) == 0 {
+			short = true
+			continue
+		}
+		p := placed[0]
+		used[p.OfferID] = true
+		for i := range pool {
+			if pool[i].ID == p.OfferID {
+				pool[i].Resources = pool[i].Resources.Sub(p.Resources)
+			}
+		}
+	}
+	for _, o := range pool {
+		if !used[o.ID] {
+			spare = append(spare, o.ID)
+		}
+	}
+	slices.Sort(spare)
+	return spare, short
+}
+
+// offerPool is the held offers as placement sees them, in id order.
+func (c *core) offerPool() []place.Offer {
+	pool := make([]place.Offer, 0, len(c.offers))
+	for _, o := range c.offers {
+		res, _ := resource.FromWire(o.Resources)
+		pool = append(pool, place.Offer{ID: o.ID.Value, AgentID: o.AgentID.Value, Hostname: o.Hostname, Attributes: textAttributes(o.Attributes), Resources: res})
+	}
+	sort.Slice(pool, func(i, j int) bool { return pool[i].ID < pool[j].ID })
+	return pool
+}
+
+// manageOffers applies decideOffers to the loop's state. The work coming
+// is every queued run due within the offer hold (readyNow: some are due
+// now), the occurrences due within it not yet queued, and the children of
+// finished runs about to be queued.
 func (c *core) manageOffers(readyNow bool, now time.Time) {
 	if !c.subscribed {
 		return
 	}
-	s := offerState{soon: readyNow || c.childrenComing(), restate: c.restate, suppressed: c.suppressed,
+	hold := c.s.cfg.OfferHold
+	horizon := now.Add(hold)
+	children := c.childrenComing()
+	s := offerState{soon: readyNow || children, restate: c.restate, suppressed: c.suppressed,
 		held: len(c.offers), revivedAt: c.revivedAt, declinedAt: c.declinedAt}
 	c.restate = false
+	var demand []place.Demand
 	for _, js := range c.jobs {
 		if js.next.IsZero() || js.job.Disabled {
 			continue
@@ -1200,16 +1266,27 @@ func (c *core) manageOffers(readyNow bool, now time.Time) {
 		if s.next.IsZero() || js.next.Before(s.next) {
 			s.next = js.next
 		}
-	}
-	for _, rs := range c.runs {
-		if rs.run.State == stateQueued {
-			s.soon = true
+		if !js.next.After(horizon) {
+			demand = append(demand, c.placementSpec(js.job))
 		}
 	}
-	if !s.next.IsZero() && s.next.Sub(now) <= c.s.cfg.OfferHold {
-		s.soon = true
+	for _, rs := range c.runs {
+		r := rs.run
+		if r.State != stateQueued || rs.claiming || rs.kill != "" || (r.NotBefore != nil && r.NotBefore.After(horizon)) {
+			continue
+		}
+		if js := c.jobs[r.Job]; js != nil {
+			demand = append(demand, c.placementSpec(js.job))
+		}
 	}
-	m := decideOffers(s, c.s.cfg.OfferHold, now)
+	s.soon = s.soon || len(demand) > 0
+	var spare []string
+	if s.soon {
+		spare, s.short = spareOffers(demand, c.offerPool())
+		s.spare = len(spare)
+		s.short = s.short || (children && s.held == 0)
+	}
+	m := decideOffers(s, hold, now)
 	role := c.s.cfg.Role
 	if m.revive {
 		c.suppressed = false
@@ -1218,7 +1295,15 @@ func (c *core) manageOffers(readyNow bool, now time.Time) {
 	}
 	if m.decline {
 		c.declinedAt = now
-		for id, o := range c.offers {
+		ids := spare
+		if !m.spare {
+			ids = slices.Sorted(maps.Keys(c.offers))
+		}
+		for _, id := range ids {
+			o := c.offers[id]
+			if o == nil {
+				continue
+			}
 			oid := o.ID
 			delete(c.offers, id)
 			c.call(func(ctx context.Context) {

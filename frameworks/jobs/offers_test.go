@@ -1,8 +1,12 @@
 package jobs
 
 import (
+	"slices"
 	"testing"
 	"time"
+
+	"corral/frameworks/internal/place"
+	"corral/kernel/resource"
 )
 
 func TestDecideOffers(t *testing.T) {
@@ -14,17 +18,24 @@ func TestDecideOffers(t *testing.T) {
 		s    offerState
 		want offerMove
 	}{
-		{"work coming with offers held: keep them", offerState{soon: true, held: 2, revivedAt: ago(time.Minute)}, offerMove{}},
-		{"work coming, none held, revived long ago: revive", offerState{soon: true, revivedAt: ago(2 * time.Second)}, offerMove{revive: true}},
-		{"work coming, none held, revived a moment ago: wait", offerState{soon: true, revivedAt: ago(100 * time.Millisecond)}, offerMove{}},
+		{"work coming that the offers held fit: keep them", offerState{soon: true, held: 2, revivedAt: ago(time.Minute)}, offerMove{}},
+		{"work coming that fits some of the offers: decline the others",
+			offerState{soon: true, held: 3, spare: 2, next: now.Add(time.Second), revivedAt: ago(time.Minute)},
+			offerMove{decline: true, spare: true, refuse: spareRefuse}},
+		{"work coming, none held, revived long ago: revive", offerState{soon: true, short: true, revivedAt: ago(2 * time.Second)}, offerMove{revive: true}},
+		{"work coming, the offers held too small, revived long ago: revive, keep them",
+			offerState{soon: true, short: true, held: 1, revivedAt: ago(2 * time.Second)}, offerMove{revive: true}},
+		{"work coming, none held, revived a moment ago: wait", offerState{soon: true, short: true, revivedAt: ago(100 * time.Millisecond)}, offerMove{}},
 		// A parent's children become ready right after its offers went
 		// back with a long refuse filter: revive at once, not a second on.
 		{"work coming, offers declined since the last revive: revive at once",
-			offerState{soon: true, revivedAt: ago(100 * time.Millisecond), declinedAt: ago(50 * time.Millisecond)}, offerMove{revive: true}},
+			offerState{soon: true, short: true, revivedAt: ago(100 * time.Millisecond), declinedAt: ago(50 * time.Millisecond)}, offerMove{revive: true}},
 		{"work coming while suppressed: revive", offerState{soon: true, suppressed: true, held: 1, revivedAt: ago(10 * time.Millisecond)}, offerMove{revive: true}},
 		{"resubscribed with work coming: revive", offerState{soon: true, restate: true, held: 1}, offerMove{revive: true}},
 		{"nothing soon, next run in a minute: decline until shortly before it",
 			offerState{held: 1, next: now.Add(time.Minute)}, offerMove{decline: true, refuse: 58}},
+		{"nothing soon, next run in a moment: decline for half a second",
+			offerState{held: 1, next: now.Add(2100 * time.Millisecond)}, offerMove{decline: true, refuse: 0.5}},
 		{"nothing scheduled: decline and suppress", offerState{held: 1}, offerMove{decline: true, refuse: 60, suppress: true}},
 		{"nothing scheduled, already suppressed: nothing more", offerState{suppressed: true}, offerMove{refuse: 60}},
 		{"resubscribed, nothing scheduled: suppress again", offerState{suppressed: true, restate: true}, offerMove{refuse: 60, suppress: true}},
@@ -32,6 +43,37 @@ func TestDecideOffers(t *testing.T) {
 		if got := decideOffers(tc.s, hold, now); got != tc.want {
 			t.Errorf("%s: decideOffers(%+v) = %+v; want %+v", tc.name, tc.s, got, tc.want)
 		}
+	}
+}
+
+// TestSpareOffers keeps the offers the work coming would be placed on, as
+// launch places it (lowest agent first, filling one before the next), and
+// gives back the rest.
+func TestSpareOffers(t *testing.T) {
+	offer := func(id, agent string, cpus float64) place.Offer {
+		return place.Offer{ID: id, AgentID: agent, Resources: resource.Scalar("cpus", cpus).Add(resource.Scalar("mem", 1024))}
+	}
+	pool := []place.Offer{offer("O1", "A1", 1), offer("O2", "A2", 1), offer("O3", "A3", 1)}
+	small := place.Demand{CPUs: 0.5, Mem: 64}
+	for _, tc := range []struct {
+		name      string
+		demand    []place.Demand
+		spare     []string
+		wantShort bool
+	}{
+		{"nothing coming: all spare", nil, []string{"O1", "O2", "O3"}, false},
+		{"two small runs share the first agent", []place.Demand{small, small}, []string{"O2", "O3"}, false},
+		{"three spill onto the second", []place.Demand{small, small, small}, []string{"O3"}, false},
+		{"one too big for any: short, all spare", []place.Demand{{CPUs: 2, Mem: 64}}, []string{"O1", "O2", "O3"}, true},
+		{"seven need more than is held: short, none spare", slices.Repeat([]place.Demand{small}, 7), nil, true},
+	} {
+		spare, short := spareOffers(tc.demand, pool)
+		if !slices.Equal(spare, tc.spare) || short != tc.wantShort {
+			t.Errorf("%s: spareOffers = %v, %v; want %v, %v", tc.name, spare, short, tc.spare, tc.wantShort)
+		}
+	}
+	if pool[0].Resources.Scalar("cpus") != 1 {
+		t.Error("spareOffers changed the caller's offers")
 	}
 }
 
