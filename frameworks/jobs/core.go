@@ -46,6 +46,7 @@ const stageAhead = 500 * time.Millisecond
 // jobState is the scheduler's view of one job.
 type jobState struct {
 	job      job.Job
+	spec     place.Demand // where its runs may go (placementSpec)
 	version  string
 	sched    schedule.Schedule // nil for dependency-triggered jobs
 	cursor   time.Time         // newest occurrence already recorded
@@ -390,7 +391,7 @@ func (c *core) installJob(r store.JobRecord, now time.Time) {
 	if cursor.IsZero() {
 		cursor = r.CreatedAt
 	}
-	ns := &jobState{job: j, version: r.Version, cursor: cursor, lastSeen: now, created: r.CreatedAt}
+	ns := &jobState{job: j, spec: c.placementSpec(j), version: r.Version, cursor: cursor, lastSeen: now, created: r.CreatedAt}
 	if js != nil && js.created.Equal(r.CreatedAt) {
 		// The same job redefined: the record may predate occurrences
 		// this scheduler recorded since, or is recording.
@@ -908,8 +909,7 @@ func (c *core) launch(now time.Time) {
 			}
 			continue
 		}
-		spec := c.placementSpec(js.job)
-		placed, _ := place.Place(spec, 1, pool, nil)
+		placed, _ := place.Place(js.spec, 1, pool, nil)
 		if len(placed) == 0 {
 			continue
 		}
@@ -1204,23 +1204,29 @@ func decideOffers(s offerState, hold time.Duration, now time.Time) offerMove {
 // work is coming: a revive clears it should the work need them after all.
 const spareRefuse = 5.0
 
-// spareOffers places each demand, in order, on the offers as launch
-// would, and returns the ids of the offers none of them takes, and
-// whether some demand fits none. It is pure.
-func spareOffers(demand []place.Demand, pool []place.Offer) (spare []string, short bool) {
+// need is n runs of one demand.
+type need struct {
+	place.Demand
+	n int
+}
+
+// spareOffers places each need, in order, on the offers as launch would,
+// and returns the ids of the offers none of them takes, and whether some
+// run fits none. It is pure.
+func spareOffers(needs []need, pool []place.Offer) (spare []string, short bool) {
 	pool = slices.Clone(pool)
 	used := map[string]bool{}
-	for _, d := range demand {
-		placed, _ := place.Place(d, 1, pool, nil)
-		if len(placed) == 0 {
+	for _, d := range needs {
+		placed, _ := place.Place(d.Demand, d.n, pool, nil)
+		if len(placed) < d.n {
 			short = true
-			continue
 		}
-		p := placed[0]
-		used[p.OfferID] = true
-		for i := range pool {
-			if pool[i].ID == p.OfferID {
-				pool[i].Resources = pool[i].Resources.Sub(p.Resources)
+		for _, p := range placed {
+			used[p.OfferID] = true
+			for i := range pool {
+				if pool[i].ID == p.OfferID {
+					pool[i].Resources = pool[i].Resources.Sub(p.Resources)
+				}
 			}
 		}
 	}
@@ -1258,8 +1264,9 @@ func (c *core) manageOffers(readyNow bool, now time.Time) {
 	s := offerState{soon: readyNow || children, restate: c.restate, suppressed: c.suppressed,
 		held: len(c.offers), revivedAt: c.revivedAt, declinedAt: c.declinedAt}
 	c.restate = false
-	var demand []place.Demand
-	for _, js := range c.jobs {
+	// Runs coming, by job.
+	coming := map[string]int{}
+	for name, js := range c.jobs {
 		if js.next.IsZero() || js.job.Disabled {
 			continue
 		}
@@ -1267,7 +1274,7 @@ func (c *core) manageOffers(readyNow bool, now time.Time) {
 			s.next = js.next
 		}
 		if !js.next.After(horizon) {
-			demand = append(demand, c.placementSpec(js.job))
+			coming[name]++
 		}
 	}
 	for _, rs := range c.runs {
@@ -1275,14 +1282,18 @@ func (c *core) manageOffers(readyNow bool, now time.Time) {
 		if r.State != stateQueued || rs.claiming || rs.kill != "" || (r.NotBefore != nil && r.NotBefore.After(horizon)) {
 			continue
 		}
-		if js := c.jobs[r.Job]; js != nil {
-			demand = append(demand, c.placementSpec(js.job))
+		if c.jobs[r.Job] != nil {
+			coming[r.Job]++
 		}
 	}
-	s.soon = s.soon || len(demand) > 0
+	s.soon = s.soon || len(coming) > 0
 	var spare []string
 	if s.soon {
-		spare, s.short = spareOffers(demand, c.offerPool())
+		needs := make([]need, 0, len(coming))
+		for _, name := range slices.Sorted(maps.Keys(coming)) {
+			needs = append(needs, need{c.jobs[name].spec, coming[name]})
+		}
+		spare, s.short = spareOffers(needs, c.offerPool())
 		s.spare = len(spare)
 		s.short = s.short || (children && s.held == 0)
 	}

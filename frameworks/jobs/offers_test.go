@@ -57,17 +57,17 @@ func TestSpareOffers(t *testing.T) {
 	small := place.Demand{CPUs: 0.5, Mem: 64}
 	for _, tc := range []struct {
 		name      string
-		demand    []place.Demand
+		needs     []need
 		spare     []string
 		wantShort bool
 	}{
 		{"nothing coming: all spare", nil, []string{"O1", "O2", "O3"}, false},
-		{"two small runs share the first agent", []place.Demand{small, small}, []string{"O2", "O3"}, false},
-		{"three spill onto the second", []place.Demand{small, small, small}, []string{"O3"}, false},
-		{"one too big for any: short, all spare", []place.Demand{{CPUs: 2, Mem: 64}}, []string{"O1", "O2", "O3"}, true},
-		{"seven need more than is held: short, none spare", slices.Repeat([]place.Demand{small}, 7), nil, true},
+		{"two small runs share the first agent", []need{{small, 2}}, []string{"O2", "O3"}, false},
+		{"three spill onto the second", []need{{small, 1}, {small, 2}}, []string{"O3"}, false},
+		{"one too big for any: short, all spare", []need{{place.Demand{CPUs: 2, Mem: 64}, 1}}, []string{"O1", "O2", "O3"}, true},
+		{"seven need more than is held: short, none spare", []need{{small, 7}}, nil, true},
 	} {
-		spare, short := spareOffers(tc.demand, pool)
+		spare, short := spareOffers(tc.needs, pool)
 		if !slices.Equal(spare, tc.spare) || short != tc.wantShort {
 			t.Errorf("%s: spareOffers = %v, %v; want %v, %v", tc.name, spare, short, tc.spare, tc.wantShort)
 		}
