@@ -352,17 +352,21 @@ type runBatch struct {
 	// come with notifications.
 	notified bool
 
-	// Progress, kept by the writer across attempts: the runs and results
-	// are stored once (results count), then the parents marked one by
-	// one; children are the runs that created.
+	// Progress, kept by the writer across attempts: the framework id is
+	// stored once, then the runs, results and parents together (stored;
+	// marked counts the parents done then, all of them); children are
+	// the runs that created.
 	fidStored, stored bool
 	marked            int
 	children          []store.Run
 }
 
-// write stores the batch: the framework id, the runs and results in one
-// transaction, then each parent's children (each in its own transaction,
-// idempotently).
+// write stores the batch: the framework id, then the runs, the results
+// and each parent's children in one transaction (one commit, which a
+// dependency chain waits for at every hop). A parent whose children the
+// database refuses for good (store.Permanent) is skipped, in its own
+// savepoint, with a warning; any other failure undoes the whole batch,
+// and the writer tries it again.
 func (b *runBatch) write(ctx context.Context, st *store.Store, log *slog.Logger) error {
 	if b.fid != "" && !b.fidStored {
 		if err := st.SetFrameworkID(ctx, b.fid); err != nil {
@@ -370,24 +374,36 @@ func (b *runBatch) write(ctx context.Context, st *store.Store, log *slog.Logger)
 		}
 		b.fidStored = true
 	}
-	if !b.stored {
-		if err := st.ApplyRunChanges(ctx, b.runs, b.results); err != nil {
+	if b.stored {
+		return nil
+	}
+	var children []store.Run
+	err := st.Atomically(ctx, func(tx *store.Tx) error {
+		children = nil
+		if err := tx.ApplyRunChanges(ctx, b.runs, b.results); err != nil {
 			return err
 		}
-		b.stored = true
-	}
-	for b.marked < len(b.parents) {
-		p := b.parents[b.marked]
-		children, err := st.MarkParentDone(ctx, p.job, p.run, p.queuedRun)
-		if err != nil && !store.Permanent(err) {
-			return err
+		for _, p := range b.parents {
+			var made []store.Run
+			err := tx.Nested(ctx, func(tx *store.Tx) error {
+				var err error
+				made, err = tx.MarkParentDone(ctx, p.job, p.run, p.queuedRun)
+				return err
+			})
+			if err != nil && !store.Permanent(err) {
+				return err
+			}
+			if err != nil {
+				log.Warn("cannot fire dependent jobs", "job", p.job, "run", p.run, "err", err)
+			}
+			children = append(children, made...)
 		}
-		if err != nil {
-			log.Warn("cannot fire dependent jobs", "job", p.job, "run", p.run, "err", err)
-		}
-		b.children = append(b.children, children...)
-		b.marked++
+		return nil
+	})
+	if err != nil {
+		return err
 	}
+	b.stored, b.marked, b.children = true, len(b.parents), children
 	return nil
 }
 

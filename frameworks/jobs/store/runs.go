@@ -720,6 +720,14 @@ func (s *Store) ApplyRunChanges(ctx context.Context, runs []Run, results []Resul
 	if len(runs) == 0 && len(results) == 0 {
 		return nil
 	}
+	return s.Atomically(ctx, func(tx *Tx) error { return tx.ApplyRunChanges(ctx, runs, results) })
+}
+
+// ApplyRunChanges is Store.ApplyRunChanges within the transaction.
+func (t *Tx) ApplyRunChanges(ctx context.Context, runs []Run, results []Result) error {
+	if len(runs) == 0 && len(results) == 0 {
+		return nil
+	}
 	b := &pgx.Batch{}
 	for _, r := range runs {
 		if err := validUpdate(r); err != nil {
@@ -736,14 +744,12 @@ func (s *Store) ApplyRunChanges(ctx context.Context, runs []Run, results []Resul
 		}
 		b.Queue(recordResultSQL, res.Job, res.Success, ts(res.At))
 	}
-	return s.Atomically(ctx, func(tx *Tx) error {
-		br := tx.tx.SendBatch(ctx, b)
-		for i := 0; i < b.Len(); i++ {
-			if _, err := br.Exec(); err != nil {
-				br.Close()
-				return fmt.Errorf("applying run changes: %w", err)
-			}
+	br := t.tx.SendBatch(ctx, b)
+	for i := 0; i < b.Len(); i++ {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("applying run changes: %w", err)
 		}
-		return br.Close()
-	})
+	}
+	return br.Close()
 }

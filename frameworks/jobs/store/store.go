@@ -135,6 +135,26 @@ type Tx struct {
 	tx pgx.Tx
 }
 
+// Nested runs fn in a savepoint of the transaction: if fn fails, what it
+// wrote is undone and the transaction goes on as before it; the error is
+// fn's.
+func (t *Tx) Nested(ctx context.Context, fn func(tx *Tx) error) error {
+	sp, err := t.tx.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("beginning a savepoint: %w", err)
+	}
+	if err := fn(&Tx{tx: sp}); err != nil {
+		if rerr := sp.Rollback(ctx); rerr != nil {
+			return errors.Join(err, fmt.Errorf("rolling back a savepoint: %w", rerr))
+		}
+		return err
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return fmt.Errorf("releasing a savepoint: %w", err)
+	}
+	return nil
+}
+
 // FrameworkID returns the stored framework id, or "" if none was stored.
 func (s *Store) FrameworkID(ctx context.Context) (string, error) {
 	var id string
