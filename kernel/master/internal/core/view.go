@@ -180,7 +180,9 @@ func secs(t time.Time) float64 {
 	return float64(t.UnixNano()) / 1e9
 }
 
-// Snapshot returns the cluster's part of /state as of now.
+// Snapshot returns the cluster's part of /state as of now. Its
+// ResourceSummary maps are shared with later snapshots: read them, never
+// change them.
 func (c *Core) Snapshot(now time.Time) State {
 	st := State{
 		Offers: len(c.offers), Agents: []AgentState{}, Frameworks: []FrameworkState{}, CompletedFrameworks: []FrameworkState{},
@@ -345,10 +347,18 @@ func (c *Core) frameworkState(f *framework, execs []ExecutorState, execRes []res
 	return fs
 }
 
+// resourceSummary is t.summary, made if need be.
+func (t *task) resourceSummary() ResourceSummary {
+	if t.summary == nil {
+		t.summary = summarize(t.resources)
+	}
+	return t.summary
+}
+
 func (c *Core) taskState(t *task) TaskState {
 	ts := TaskState{
 		ID: t.info.TaskID.Value, Name: t.info.Name, FrameworkID: t.frameworkID, AgentID: t.agentID,
-		State: string(t.state), Role: t.role, Resources: summarize(t.resources), Labels: t.info.Labels,
+		State: string(t.state), Role: t.role, Resources: t.resourceSummary(), Labels: t.info.Labels,
 		Healthy: t.status.Healthy, Message: t.status.Message, Reason: t.status.Reason,
 		Statuses: []StatusState{{State: string(t.state), Timestamp: float64(t.status.Timestamp)}},
 	}
