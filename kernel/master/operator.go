@@ -182,7 +182,10 @@ func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
 	st.Version, st.ID, st.Leader, st.LeaderInfo = m.cfg.Version, m.runID, m.leaderPID(), m.info
 	st.StartTime, st.ElectedTime, st.Hostname = secs(m.startedAt), secs(m.startedAt), m.info.Hostname
 	m.visible(r, &st)
-	writeJSON(w, http.StatusOK, withDiscovery(st, discovery))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	// Streamed: a failure here is the client going away.
+	_ = writeState(w, withDiscovery(st, discovery))
 }
 
 // leaderPID is /state's "leader": the master's pid with its IP address

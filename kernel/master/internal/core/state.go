@@ -72,6 +72,9 @@ type task struct {
 	info        mesos.TaskInfo
 	role        string
 	resources   resource.Resources
+	// summary is resources as /state shows them, made on first use
+	// (resources never change) and shared, read-only, by every Snapshot.
+	summary ResourceSummary
 	// state is the latest state known on the agent.
 	state mesos.TaskState
 	// status is the latest status seen (for reconciliation).

@@ -180,7 +180,9 @@ func secs(t time.Time) float64 {
 	return float64(t.UnixNano()) / 1e9
 }
 
-// Snapshot returns the cluster's part of /state as of now.
+// Snapshot returns the cluster's part of /state as of now. Its
+// ResourceSummary maps are shared with later snapshots: read them, never
+// change them.
 func (c *Core) Snapshot(now time.Time) State {
 	st := State{
 		Offers: len(c.offers), Agents: []AgentState{}, Frameworks: []FrameworkState{}, CompletedFrameworks: []FrameworkState{},
@@ -198,9 +200,24 @@ func (c *Core) Snapshot(now time.Time) State {
 	for _, o := range c.offers {
 		offered[o.agentID] = offered[o.agentID].Add(o.resources)
 	}
-	for _, a := range c.agents {
-		for _, e := range a.executors {
+	// The executors by framework, in agent and executor order: one walk
+	// for all frameworks rather than one per framework.
+	execs := map[string][]ExecutorState{}
+	execRes := map[string][]resource.Resources{}
+	for _, aid := range sortedKeys(c.agents) {
+		a := c.agents[aid]
+		if len(a.executors) == 0 {
+			continue
+		}
+		for _, k := range sortedKeys(a.executors) {
+			e := a.executors[k]
 			used[a.id] = used[a.id].Add(e.resources)
+			execRes[e.frameworkID] = append(execRes[e.frameworkID], e.resources)
+			es := ExecutorState{ID: e.info.ExecutorID.Value, Name: e.info.Name, AgentID: aid, Resources: summarize(e.resources)}
+			if e.info.Command != nil {
+				es.Command = e.info.Command.Value
+			}
+			execs[e.frameworkID] = append(execs[e.frameworkID], es)
 		}
 	}
 	for _, a := range c.agents {
@@ -239,10 +256,10 @@ func (c *Core) Snapshot(now time.Time) State {
 	}
 	sort.Slice(st.Agents, func(i, j int) bool { return st.Agents[i].ID < st.Agents[j].ID })
 	for _, f := range c.frameworks {
-		st.Frameworks = append(st.Frameworks, c.frameworkState(f, now))
+		st.Frameworks = append(st.Frameworks, c.frameworkState(f, execs[f.id], execRes[f.id], now))
 	}
 	for _, f := range c.completed {
-		st.CompletedFrameworks = append(st.CompletedFrameworks, c.frameworkState(f, now))
+		st.CompletedFrameworks = append(st.CompletedFrameworks, c.frameworkState(f, execs[f.id], execRes[f.id], now))
 	}
 	sort.Slice(st.Frameworks, func(i, j int) bool { return st.Frameworks[i].ID < st.Frameworks[j].ID })
 	sort.Slice(st.CompletedFrameworks, func(i, j int) bool { return st.CompletedFrameworks[i].ID < st.CompletedFrameworks[j].ID })
@@ -279,7 +296,9 @@ func attributesMap(as []mesos.Attribute) map[string]any {
 	return out
 }
 
-func (c *Core) frameworkState(f *framework, now time.Time) FrameworkState {
+// frameworkState is f in /state; execs are its executors (in agent and
+// executor order) and execRes their resources, in the same order.
+func (c *Core) frameworkState(f *framework, execs []ExecutorState, execRes []resource.Resources, now time.Time) FrameworkState {
 	fs := FrameworkState{
 		ID: f.id, Name: f.info.Name, User: f.info.User, Principal: f.info.Principal, Roles: f.roles,
 		Hostname: f.info.Hostname, WebuiURL: f.info.WebuiURL, State: f.state.String(),
@@ -312,20 +331,10 @@ func (c *Core) frameworkState(f *framework, now time.Time) FrameworkState {
 	for _, t := range f.completed {
 		fs.CompletedTasks = append(fs.CompletedTasks, c.taskState(t))
 	}
-	for _, aid := range sortedKeys(c.agents) {
-		for _, k := range sortedKeys(c.agents[aid].executors) {
-			e := c.agents[aid].executors[k]
-			if e.frameworkID != f.id {
-				continue
-			}
-			usedR = usedR.Add(e.resources)
-			es := ExecutorState{ID: e.info.ExecutorID.Value, Name: e.info.Name, AgentID: aid, Resources: summarize(e.resources)}
-			if e.info.Command != nil {
-				es.Command = e.info.Command.Value
-			}
-			fs.Executors = append(fs.Executors, es)
-		}
+	for _, r := range execRes {
+		usedR = usedR.Add(r)
 	}
+	fs.Executors = append(fs.Executors, execs...)
 	for _, o := range f.offers {
 		offR = offR.Add(o.resources)
 		fs.Offers = append(fs.Offers, OfferState{ID: o.id, FrameworkID: f.id, AgentID: o.agentID, Role: o.role,
@@ -338,10 +347,18 @@ func (c *Core) frameworkState(f *framework, now time.Time) FrameworkState {
 	return fs
 }
 
+// resourceSummary is t.summary, made if need be.
+func (t *task) resourceSummary() ResourceSummary {
+	if t.summary == nil {
+		t.summary = summarize(t.resources)
+	}
+	return t.summary
+}
+
 func (c *Core) taskState(t *task) TaskState {
 	ts := TaskState{
 		ID: t.info.TaskID.Value, Name: t.info.Name, FrameworkID: t.frameworkID, AgentID: t.agentID,
-		State: string(t.state), Role: t.role, Resources: summarize(t.resources), Labels: t.info.Labels,
+		State: string(t.state), Role: t.role, Resources: t.resourceSummary(), Labels: t.info.Labels,
 		Healthy: t.status.Healthy, Message: t.status.Message, Reason: t.status.Reason,
 		Statuses: []StatusState{{State: string(t.state), Timestamp: float64(t.status.Timestamp)}},
 	}
