@@ -25,8 +25,9 @@ import (
 // Forwarder, and terms whose writes are fenced.
 //
 //  1. a leads; b forwards to it, once, with the caller's credentials.
-//  2. a is cut off from ZooKeeper: its term ends at once, b takes over
-//     and begins a term, and a write a had in flight is refused.
+//  2. a is cut off from ZooKeeper: its term ends before its session can
+//     expire, b takes over once it has and begins a term, and a write a
+//     had in flight is refused.
 //  3. a comes back as a standby and forwards to b.
 //  4. a successor b does not know about begins a term: b's next write is
 //     refused, its term ends, it gives leadership up, and a leads again.
@@ -61,7 +62,8 @@ func TestFailoverStory(t *testing.T) {
 	}
 	termA := <-a.terms
 
-	// 2. a is cut off: it stops at once; b leads once a's session is gone.
+	// 2. a is cut off: it stops before its session can expire; b leads
+	// once the session is gone.
 	partition.cut(true)
 	eventually(t, "a's term ends", func() bool { return termA.ctx.Err() != nil })
 	if a.swap.Serving() {
