@@ -15,7 +15,7 @@ import (
 func TestBlipKeepsTheTerm(t *testing.T) {
 	z := testzk.Start(t, 1)
 	pool, _ := writesDB(t)
-	const session = 6 * time.Second
+	const session = 8 * time.Second
 
 	blip := newProxy(t, z.Servers()[0])
 	a := startInstance(t, "a", "zk://"+blip.addr()+"/corral/blip", session, pool)

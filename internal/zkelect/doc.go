@@ -52,21 +52,25 @@
 // connection being suspended from the session being lost, and leads on
 // through a suspension for as long as its session is certainly alive:
 //
-//   - the rule: a ZooKeeper server expires a session no earlier than the
-//     session timeout after the last packet it received from the client.
-//     (The timeout is the one the server granted, when shorter than the one
-//     asked for; ZooKeeper buckets expiries and, after electing a new
-//     leader, starts every session's timeout afresh, both of which only
-//     make expiry later.)
+//   - the rule: a ZooKeeper ensemble expires a session no earlier than
+//     the session timeout after it last heard from the client. The timeout
+//     is the one the server granted, when shorter than the one asked for.
+//     (ZooKeeper buckets expiries and, after electing a leader of its own,
+//     starts every session's timeout afresh; both only make expiry later.)
 //   - the lease: the client notes the send time of every request of the
 //     keeping session that gets an answer: the probes (an Exists of our
-//     member, without a watch, timeout/6 apart while connected) and the
-//     connect requests of reconnections to the same session. The session is
-//     certainly alive until the latest such time plus the timeout. The
-//     leader holds leadership until that moment less a margin (a tenth of
-//     the timeout, at least 200 ms, at most half), which covers the clocks'
-//     drift (the client's and the servers' clocks are assumed to run at the
-//     same rate, not to agree) and the leader's time to stop.
+//     member, without a watch, timeout/12 apart while connected) and the
+//     connect requests of reconnections to the same session. The session
+//     lives until about the latest such time plus the timeout. The leader
+//     holds leadership until that moment less a third of the timeout.
+//   - the margin: the ensemble's leader keeps the sessions' clocks, and a
+//     follower tells it of its clients' requests every half tick. A
+//     follower cut off together with its client may take the last half
+//     tick of requests with it, and the request before those is up to a
+//     probe interval older. ZooKeeper grants no timeout under two ticks
+//     (its default minSessionTimeout), so that is at most a quarter plus a
+//     twelfth of the timeout: a third. The client's and the servers'
+//     clocks are assumed to run at the same rate, not to agree.
 //   - suspended: the connection dropped (or answers stopped coming) with
 //     the lease running. leaderCtx stays live, leader and members are
 //     kept as last seen, and the watch session, which dropped too, is
@@ -83,8 +87,11 @@
 // can have expired on the servers, hence before any other contender can
 // see the leader's member go and be elected, provided the leader's process
 // runs (a process paused, or a machine suspended, past its lease learns of
-// it only when it resumes; the fences of the leader's writes cover that
-// case) and the ZooKeeper servers' clocks do not run fast. It is cancelled
+// it only when it resumes), the servers grant no timeout under two ticks
+// and their clocks do not run fast. What lead does between the
+// cancellation and its return is covered by what the margin has to spare
+// (tick/2 is usually well under a quarter of the timeout) and, beyond
+// that, by the fences on the leader's writes. It is cancelled
 // at once when the session is known to have expired, when our member is
 // seen deleted, or when ctx ends. Leadership thus outlives a ZooKeeper
 // blip shorter than the lease with the same leaderCtx, and, as long as

@@ -24,9 +24,10 @@ const (
 )
 
 // probesPerTimeout is how many probes a leader sends on its keeping
-// session per session timeout: its lease is renewed well before it runs
-// out, and a few lost answers cost nothing.
-const probesPerTimeout = 6
+// session per session timeout: often enough that the lease margin covers
+// the gap between two of them (see leaseMargin), and cheap all the same,
+// one small read per leader.
+const probesPerTimeout = 12
 
 // Why a leaderCtx was cancelled (context.Cause).
 var (

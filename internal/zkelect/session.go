@@ -345,12 +345,12 @@ type probeResult struct {
 	err    error
 }
 
-// holdUntil is the lease rule: a ZooKeeper server expires a session no
-// earlier than timeout after the last packet it received from the client,
-// so a session whose request sent at confirmed was answered is alive until
-// confirmed+timeout at least. holdUntil stops short of that by a margin
-// (leaseMargin) that covers the clocks' drift and the time a leader takes
-// to stop. It returns the zero time when confirmed is zero (nothing
+// holdUntil is the lease rule: a ZooKeeper ensemble expires a session no
+// earlier than timeout after it last heard from the client, so a session
+// whose request sent at confirmed was answered is alive until about
+// confirmed+timeout. holdUntil stops short of that by leaseMargin, which
+// covers what "about" hides (see the package doc) and the time a leader
+// takes to stop. It returns the zero time when confirmed is zero (nothing
 // answered yet: no lease).
 func holdUntil(confirmed time.Time, timeout time.Duration) time.Time {
 	if confirmed.IsZero() || timeout <= 0 {
@@ -359,9 +359,16 @@ func holdUntil(confirmed time.Time, timeout time.Duration) time.Time {
 	return confirmed.Add(timeout - leaseMargin(timeout))
 }
 
-// leaseMargin is a tenth of the timeout, at least 200 ms, at most half.
+// leaseMargin is a third of the timeout. The ensemble's leader keeps the
+// sessions' clocks, and a follower tells it of its clients' requests only
+// every half tick: a follower cut off with its client can take up to half
+// a tick of requests with it, and the request before those is up to a
+// probe interval (timeout/probesPerTimeout) older. ZooKeeper grants no
+// timeout under two ticks (its default minSessionTimeout), so half a tick
+// is at most a quarter of the timeout, and a quarter plus a twelfth is a
+// third.
 func leaseMargin(timeout time.Duration) time.Duration {
-	return min(max(timeout/10, 200*time.Millisecond), timeout/2)
+	return timeout / 3
 }
 
 // close ends the session (the server deletes its ephemeral znodes at once
