@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"testing"
 	"time"
-
-	"corral/internal/testzk"
 )
 
 // A ZooKeeper blip shorter than the session timeout, as when the ensemble
@@ -13,15 +11,8 @@ import (
 // being served in the same epoch, directly and through the standby, and
 // no other term begins.
 func TestBlipKeepsTheTerm(t *testing.T) {
-	z := testzk.Start(t, 1)
-	pool, _ := writesDB(t)
 	const session = 8 * time.Second
-
-	blip := newProxy(t, z.Servers()[0])
-	a := startInstance(t, "a", "zk://"+blip.addr()+"/corral/blip", session, pool)
-	eventually(t, "a serves a term", a.swap.Serving)
-	b := startInstance(t, "b", z.URL("/corral/blip"), session, pool)
-	eventually(t, "b knows a leads", func() bool { l, ok := b.zk.Leader(); return ok && l.Same(a.self) })
+	_, _, blip, a, b := proxiedPair(t, "/corral/blip", session)
 	overlap := watchOverlap(t, a, b)
 	termA := <-a.terms
 

@@ -34,16 +34,7 @@ import (
 //
 // No two terms serve at once throughout.
 func TestFailoverStory(t *testing.T) {
-	z := testzk.Start(t, 1)
-	pool, _ := writesDB(t)
-	const session = 2 * time.Second
-
-	partition := newProxy(t, z.Servers()[0])
-	viaProxy := "zk://" + partition.addr() + "/corral/story"
-	a := startInstance(t, "a", viaProxy, session, pool)
-	eventually(t, "a serves a term", a.swap.Serving)
-	b := startInstance(t, "b", z.URL("/corral/story"), session, pool)
-	eventually(t, "b knows a leads", func() bool { l, ok := b.zk.Leader(); return ok && l.Same(a.self) })
+	z, pool, partition, a, b := proxiedPair(t, "/corral/story", 2*time.Second)
 	overlap := watchOverlap(t, a, b)
 
 	// 1. Through the standby, to the leader: once, with the credentials.
@@ -117,6 +108,22 @@ func TestFailoverStory(t *testing.T) {
 	if n := overlap(); n > 0 {
 		t.Errorf("both instances served a term at once, %d times", n)
 	}
+}
+
+// proxiedPair starts two instances of a component under path on real
+// ZooKeeper and Postgres: a, which reaches ZooKeeper through a proxy (p)
+// and serves a term, and b, which reaches it directly and knows that a
+// leads.
+func proxiedPair(t *testing.T, path string, session time.Duration) (z *testzk.Cluster, pool *pgxpool.Pool, p *proxy, a, b *instance) {
+	t.Helper()
+	z = testzk.Start(t, 1)
+	pool, _ = writesDB(t)
+	p = newProxy(t, z.Servers()[0])
+	a = startInstance(t, "a", "zk://"+p.addr()+path, session, pool)
+	eventually(t, "a serves a term", a.swap.Serving)
+	b = startInstance(t, "b", z.URL(path), session, pool)
+	eventually(t, "b knows a leads", func() bool { l, ok := b.zk.Leader(); return ok && l.Same(a.self) })
+	return z, pool, p, a, b
 }
 
 // members counts the members under path, on a session of its own.
