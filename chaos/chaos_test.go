@@ -113,6 +113,7 @@ func runScenario(t *testing.T, sc scenario) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	epochsBefore := epochs(c.db, sc.watch)
 	if sc.scaleTo > 0 {
 		l.scale(t, sleepAppID, sc.scaleTo)
 	}
@@ -135,6 +136,12 @@ func runScenario(t *testing.T, sc scenario) {
 	}
 	f.watch.stop()
 	r.newLeader = f.watch.summary()
+	if len(sc.watch) > 0 {
+		// A term begun by the same instance (it stepped down and was
+		// elected again) shows in the epochs, not in who leads.
+		r.notes = append(r.notes, "without a leader after the fault: "+f.watch.withoutLeader(),
+			"terms begun since just before the fault: "+termsBegun(sc.watch, epochsBefore, epochs(c.db, sc.watch)))
+	}
 
 	problems := judge(c, l, sc, f, before, &r)
 	for _, p := range capped(problems) {

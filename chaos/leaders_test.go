@@ -3,10 +3,13 @@
 package chaos
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Components whose leadership a scenario watches.
@@ -18,7 +21,9 @@ const (
 
 // leaderWatch follows the leaders of some components from before a fault
 // until stop, polling every 100 ms: it notes when a component had no
-// leader or another one after the fault, and when a leader was back.
+// leader or another one after the fault, and when a leader was back, and
+// adds up the time each component was seen without a leader after the
+// fault (from each poll that found none to the next poll).
 type leaderWatch struct {
 	comps  []string
 	get    map[string]func() (int, bool)
@@ -26,8 +31,12 @@ type leaderWatch struct {
 
 	mu      sync.Mutex
 	faultAt time.Time
-	lostAt  map[string]time.Time // first time after the fault without the old leader
-	backAt  map[string]time.Time // first time a leader served again after that
+	lostAt  map[string]time.Time     // first time after the fault without the old leader
+	backAt  map[string]time.Time     // first time a leader served again after that
+	without map[string]time.Duration // time seen without a leader since the fault
+	other   map[string]bool          // another instance was seen leading since the fault
+	lastAt  map[string]time.Time     // the previous poll of the component
+	lastOK  map[string]bool          // whether it found a leader
 
 	stopCh chan struct{}
 	done   chan struct{}
@@ -42,6 +51,8 @@ func watchLeaders(c *cluster, comps ...string) *leaderWatch {
 		},
 		before: map[string]int{},
 		lostAt: map[string]time.Time{}, backAt: map[string]time.Time{},
+		without: map[string]time.Duration{}, other: map[string]bool{},
+		lastAt: map[string]time.Time{}, lastOK: map[string]bool{},
 		stopCh: make(chan struct{}), done: make(chan struct{}),
 	}
 	for _, comp := range comps {
@@ -74,6 +85,16 @@ func (w *leaderWatch) poll() {
 			i, ok := w.get[comp]()
 			now := time.Now()
 			w.mu.Lock()
+			if !w.faultAt.IsZero() {
+				if from := w.lastAt[comp]; !w.lastOK[comp] && !from.IsZero() {
+					if from.Before(w.faultAt) {
+						from = w.faultAt
+					}
+					w.without[comp] += now.Sub(from)
+				}
+				w.other[comp] = w.other[comp] || (ok && i != w.before[comp])
+			}
+			w.lastAt[comp], w.lastOK[comp] = now, ok
 			if !w.faultAt.IsZero() && w.backAt[comp].IsZero() {
 				if w.lostAt[comp].IsZero() && (!ok || i != w.before[comp]) {
 					w.lostAt[comp] = now
@@ -126,6 +147,65 @@ func (w *leaderWatch) summary() string {
 	}
 	if len(parts) == 0 {
 		return "-"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// withoutLeader renders, per component, the time it was seen without a
+// leader since the fault, and whether another instance led: "master 0.0s,
+// services 2.3s (another instance led)".
+func (w *leaderWatch) withoutLeader() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var parts []string
+	for _, comp := range w.comps {
+		s := fmt.Sprintf("%s %.1fs", comp, w.without[comp].Seconds())
+		if w.other[comp] {
+			s += " (another instance led)"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// termTables are the tables that hold each component's latest epoch
+// (see corral/internal/lead.Fence): a new term, by any instance,
+// increments it.
+var termTables = map[string]string{compMaster: "kernel.term", compServices: "services.term", compJobs: "jobs.term"}
+
+// epochs reads the latest epoch of each of comps from the database; a
+// component whose epoch cannot be read is left out.
+func epochs(db string, comps []string) map[string]int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out := map[string]int64{}
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		return out
+	}
+	defer conn.Close(ctx)
+	for _, comp := range comps {
+		var e int64
+		if conn.QueryRow(ctx, "SELECT epoch FROM "+termTables[comp]).Scan(&e) == nil {
+			out[comp] = e
+		}
+	}
+	return out
+}
+
+// termsBegun renders how many terms each of comps began between two
+// readings of epochs: "master 0, services 1, jobs 0"; "?" where either
+// reading is missing.
+func termsBegun(comps []string, before, after map[string]int64) string {
+	var parts []string
+	for _, comp := range comps {
+		b, okb := before[comp]
+		a, oka := after[comp]
+		if okb && oka {
+			parts = append(parts, fmt.Sprintf("%s %d", comp, a-b))
+		} else {
+			parts = append(parts, comp+" ?")
+		}
 	}
 	return strings.Join(parts, ", ")
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"corral/internal/apiclient"
 )
 
 // The load every scenario runs while its fault happens.
@@ -48,6 +50,7 @@ type load struct {
 	jobs      []string        // acknowledged jobs
 	writes    int             // writes attempted by the writer
 	acked     int             // of which acknowledged
+	refused   int             // of which answered 503 (no leader to serve them)
 	writerErr []string        // first few failed writes, for the log
 
 	stopWriter chan struct{}
@@ -140,6 +143,11 @@ func (l *load) startWriter() {
 			jobErr := jobsAPI{l.c.jobs[n%len(l.c.jobs)].url}.create(laterJob(job))
 			l.mu.Lock()
 			l.writes += 2
+			for _, err := range []error{appErr, jobErr} {
+				if apiclient.IsStatus(err, 503) {
+					l.refused++
+				}
+			}
 			if appErr == nil {
 				l.acked++
 				l.apps[app], l.checked[app] = 1, false
@@ -186,7 +194,7 @@ func (l *load) desired() (apps map[string]int, checked map[string]bool, jobs []s
 func (l *load) writeStats() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s := fmt.Sprintf("%d of %d writes acknowledged", l.acked, l.writes)
+	s := fmt.Sprintf("%d of %d writes acknowledged, %d answered 503", l.acked, l.writes, l.refused)
 	if len(l.writerErr) > 0 {
 		s += fmt.Sprintf("; first failures: %q", l.writerErr)
 	}

@@ -25,24 +25,16 @@ import (
 // Forwarder, and terms whose writes are fenced.
 //
 //  1. a leads; b forwards to it, once, with the caller's credentials.
-//  2. a is cut off from ZooKeeper: its term ends at once, b takes over
-//     and begins a term, and a write a had in flight is refused.
+//  2. a is cut off from ZooKeeper: its term ends before its session can
+//     expire, b takes over once it has and begins a term, and a write a
+//     had in flight is refused.
 //  3. a comes back as a standby and forwards to b.
 //  4. a successor b does not know about begins a term: b's next write is
 //     refused, its term ends, it gives leadership up, and a leads again.
 //
 // No two terms serve at once throughout.
 func TestFailoverStory(t *testing.T) {
-	z := testzk.Start(t, 1)
-	pool, _ := writesDB(t)
-	const session = 2 * time.Second
-
-	partition := newProxy(t, z.Servers()[0])
-	viaProxy := "zk://" + partition.addr() + "/corral/story"
-	a := startInstance(t, "a", viaProxy, session, pool)
-	eventually(t, "a serves a term", a.swap.Serving)
-	b := startInstance(t, "b", z.URL("/corral/story"), session, pool)
-	eventually(t, "b knows a leads", func() bool { l, ok := b.zk.Leader(); return ok && l.Same(a.self) })
+	z, pool, partition, a, b := proxiedPair(t, "/corral/story", 2*time.Second)
 	overlap := watchOverlap(t, a, b)
 
 	// 1. Through the standby, to the leader: once, with the credentials.
@@ -61,7 +53,8 @@ func TestFailoverStory(t *testing.T) {
 	}
 	termA := <-a.terms
 
-	// 2. a is cut off: it stops at once; b leads once a's session is gone.
+	// 2. a is cut off: it stops before its session can expire; b leads
+	// once the session is gone.
 	partition.cut(true)
 	eventually(t, "a's term ends", func() bool { return termA.ctx.Err() != nil })
 	if a.swap.Serving() {
@@ -115,6 +108,22 @@ func TestFailoverStory(t *testing.T) {
 	if n := overlap(); n > 0 {
 		t.Errorf("both instances served a term at once, %d times", n)
 	}
+}
+
+// proxiedPair starts two instances of a component under path on real
+// ZooKeeper and Postgres: a, which reaches ZooKeeper through a proxy (p)
+// and serves a term, and b, which reaches it directly and knows that a
+// leads.
+func proxiedPair(t *testing.T, path string, session time.Duration) (z *testzk.Cluster, pool *pgxpool.Pool, p *proxy, a, b *instance) {
+	t.Helper()
+	z = testzk.Start(t, 1)
+	pool, _ = writesDB(t)
+	p = newProxy(t, z.Servers()[0])
+	a = startInstance(t, "a", "zk://"+p.addr()+path, session, pool)
+	eventually(t, "a serves a term", a.swap.Serving)
+	b = startInstance(t, "b", z.URL(path), session, pool)
+	eventually(t, "b knows a leads", func() bool { l, ok := b.zk.Leader(); return ok && l.Same(a.self) })
+	return z, pool, p, a, b
 }
 
 // members counts the members under path, on a session of its own.

@@ -10,9 +10,12 @@ import (
 
 // ZK is an Election in ZooKeeper, with the znode layout of Apache Mesos:
 // each instance is an ephemeral sequential member under the URL's path,
-// and the oldest leads (see corral/internal/zkelect). Leadership ends the
-// moment the instance's connection drops, its session expires or its
-// member goes. Create it with NewZK.
+// and the oldest leads (see corral/internal/zkelect). Leadership ends
+// before the instance's session can have expired (its connection down or
+// unanswered for nearly a session timeout), the moment the session is
+// known to have expired, or its member goes. A connection that drops and
+// comes back to the same session sooner, as in a ZooKeeper ensemble's own
+// leader election, does not end the term. Create it with NewZK.
 type ZK struct {
 	el    *zkelect.Elector
 	parse func([]byte) (Member, error)
@@ -21,7 +24,8 @@ type ZK struct {
 // ZKOptions tunes a ZK election. The zero value suits a framework.
 type ZKOptions struct {
 	// SessionTimeout is the ZooKeeper session timeout: how long a crashed
-	// leader keeps the others waiting. Zero means 10 s.
+	// leader keeps the others waiting, and nearly how long a leader cut
+	// off from ZooKeeper leads on. Zero means 10 s.
 	SessionTimeout time.Duration
 	// Prefix names the members, <prefix><sequence>: distinct per
 	// component ("services_", "jobs_"), so that sharing a path never mixes

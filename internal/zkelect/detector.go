@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync/atomic"
+	"time"
 )
 
 // Detector follows who leads under a base path, without contending:
@@ -30,8 +31,17 @@ func NewDetector(u URL, o Options) *Detector {
 // returns ctx.Err(). It watches the members, so it sees a change within a
 // watch round trip; while the base path does not exist it waits for it.
 // It connects (the client retries while ZooKeeper is unreachable) and
-// starts a new session whenever its connection drops. It returns an error
-// at once if called while another Run of the same Detector is active.
+// starts a new session whenever its connection drops.
+//
+// While it cannot see the members (its connection dropped, ZooKeeper is
+// electing a leader of its own), it keeps the last leader seen, for up to
+// a session timeout: a leader that lost its connection in the same blip
+// leads on for that long if its session survives (see the package doc),
+// and past it, its session may have expired. Then, until it sees the
+// members again, it knows no leader.
+//
+// It returns an error at once if called while another Run of the same
+// Detector is active.
 func (d *Detector) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
 		return errors.New("zkelect: Detector.Run is already running")
@@ -41,12 +51,26 @@ func (d *Detector) Run(ctx context.Context) error {
 	w := newWatcher(d.url, d.opts)
 	defer w.close()
 	var b backoff
+	var blindSince time.Time // when the members were last seen, while they cannot be; else zero
 	for {
-		obs, err := w.observe(ctx, true)
+		octx, cancel := ctx, context.CancelFunc(func() {})
+		if !blindSince.IsZero() {
+			octx, cancel = context.WithDeadline(ctx, blindSince.Add(d.opts.SessionTimeout))
+		}
+		obs, err := w.observe(octx, true)
+		cancel()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if err != nil {
+			if blindSince.IsZero() {
+				blindSince = time.Now()
+			}
+			if octx.Err() != nil {
+				d.forget(blindSince)
+				blindSince = time.Time{}
+				continue
+			}
 			logRetry(d.log, "cannot read the members; retrying", err)
 			if err := pause(ctx, obs.stale, b.next()); err != nil {
 				return err
@@ -54,20 +78,35 @@ func (d *Detector) Run(ctx context.Context) error {
 			continue
 		}
 		b.reset()
+		blindSince = time.Time{}
 		d.board.set(obs.leader, obs.known)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-obs.watch:
 		case <-obs.stale:
+			if w.s != nil && !w.s.live() {
+				blindSince = time.Now()
+			}
 		}
 	}
 }
 
+// forget drops the leader once the members have not been seen since
+// blindSince, a session timeout ago.
+func (d *Detector) forget(blindSince time.Time) {
+	if _, ok := d.board.get(); ok {
+		d.log.Warn("members not seen for a session timeout; the leader's session may have expired, forgetting it",
+			"since", blindSince.Format(time.RFC3339Nano))
+	}
+	d.board.set(Leader{}, false)
+}
+
 // Leader returns the leader as last seen. ok is false while none is known:
-// before the first look, when no member exists, after Run returned. While
-// the connection is down it keeps the last leader seen, which may be
-// stale (if that leader lost its connection too, it has stopped leading).
+// before the first look, when no member exists, after Run returned, and
+// once the members have not been seen for a session timeout. During a
+// shorter blip it keeps the last leader seen, which may be stale (if that
+// leader lost its session in the blip, it has stopped leading).
 func (d *Detector) Leader() (l Leader, ok bool) {
 	return d.board.get()
 }

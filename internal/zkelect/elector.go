@@ -23,10 +23,17 @@ const (
 	resignPause = 500 * time.Millisecond
 )
 
+// probesPerTimeout is how many probes a leader sends on its keeping
+// session per session timeout: often enough that the lease margin covers
+// the gap between two of them (see leaseMargin), and cheap all the same,
+// one small read per leader.
+const probesPerTimeout = 12
+
 // Why a leaderCtx was cancelled (context.Cause).
 var (
-	errDisconnected = errors.New("connection to zookeeper lost")
-	errBlind        = errors.New("watch on the members lost")
+	errSessionLost  = errors.New("zookeeper session may have expired: no answer within its lease")
+	errExpired      = errors.New("zookeeper session expired")
+	errBlind        = errors.New("watch on the members lost for a session timeout")
 	errMemberGone   = errors.New("our member znode was deleted")
 	errLeadReturned = errors.New("lead returned")
 )
@@ -69,12 +76,16 @@ func NewElector(u URL, data []byte, o Options) *Elector {
 // member, and when its member is the lowest calls lead(leaderCtx) from the
 // goroutine that called Run, never twice at once.
 //
-// leaderCtx is cancelled as soon as leadership may be lost: the connection
-// drops (the session may be gone already), the session expires, our member
-// is deleted, the watch on the members is lost, or ctx ends;
-// context.Cause(leaderCtx) says which. lead must return soon after
-// leaderCtx is cancelled; Run does nothing else until it has. Then Run contends again: on the same session and member if they
-// survived (a short disconnection), else with a new session and member. If
+// leaderCtx is cancelled as soon as leadership may be lost: the session
+// expires, the lease of the session runs out (the connection has been
+// down, or unanswered, for nearly a session timeout: the session may have
+// expired), our member is deleted, the members cannot be watched for a
+// session timeout, or ctx ends; context.Cause(leaderCtx) says which. A
+// connection that drops and comes back to the same session within the
+// lease does not end leadership (see the package doc). lead must return
+// soon after leaderCtx is cancelled; Run does nothing else until it has.
+// Then Run contends again: on the same session and member if they
+// survived, else with a new session and member. If
 // lead returns while leaderCtx is still live, the Elector gives up
 // leadership: it deletes its member, which hands leadership to the next
 // contender at once, and joins again, at the back, after a short pause.
@@ -169,25 +180,27 @@ func (e *Elector) contend(ctx context.Context, s *session, w *watcher, lead func
 			continue
 		}
 		e.board.set(obs.leader, obs.known)
-		if !obs.has(e.url.Path, e.node) {
-			// The watch session may be on a server that has not caught up
-			// with our create yet; ask our own session, which sees its
-			// own writes.
-			ok, _, err := s.conn.Exists(e.node)
+		lowest := obs.known && obs.leader.Node == e.node
+		if lowest || !obs.has(e.url.Path, e.node) {
+			// Ask our own session, which sees its own writes: the watch
+			// session may be on a server that has not caught up with our
+			// create yet. Before leading, the answer also starts the
+			// lease that leadership lives by.
+			exists, err := s.probe(e.node)
 			if err != nil {
 				if err := retry("cannot check our member; retrying", err); err != nil {
 					return err
 				}
 				continue
 			}
-			if !ok {
+			if !exists {
 				e.log.Warn("our member was deleted; joining again", "node", e.node)
 				e.node = ""
 				continue
 			}
 		}
 		b.reset()
-		if !obs.known || obs.leader.Node != e.node {
+		if !lowest {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -295,8 +308,7 @@ func (e *Elector) adopt(s *session) (string, error) {
 // before lead returns.
 func (e *Elector) lead(ctx context.Context, s *session, w *watcher, obs observation, lead func(context.Context)) (byItself bool) {
 	node := e.node
-	changed := s.changes()
-	if !s.live() {
+	if !s.live() || !time.Now().Before(s.leaseEnd()) {
 		return false
 	}
 	lctx, cancel := context.WithCancelCause(ctx)
@@ -309,12 +321,12 @@ func (e *Elector) lead(ctx context.Context, s *session, w *watcher, obs observat
 	e.board.setLeading(true)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if cause := watchSession(lctx, s, changed); cause != nil {
+		if cause := e.keepSession(lctx, s, node); cause != nil {
 			stop(cause)
 		}
 	})
 	wg.Go(func() {
-		if cause := e.watchMember(lctx, w, obs, node); cause != nil {
+		if cause := e.watchMember(lctx, w, obs, node, s.timeout()); cause != nil {
 			stop(cause)
 		}
 	})
@@ -327,56 +339,124 @@ func (e *Elector) lead(ctx context.Context, s *session, w *watcher, obs observat
 	return byItself
 }
 
-// watchSession returns errDisconnected as soon as the keeping session is
-// not live (its connection dropped, or it expired), or nil when lctx ends.
-func watchSession(lctx context.Context, s *session, changed <-chan struct{}) error {
+// keepSession keeps the lease of the keeping session s while we lead: it
+// probes our member (node) every timeout/probesPerTimeout while connected,
+// and returns errSessionLost when the lease runs out before an answer
+// renews it, errExpired when the session expires, errMemberGone when a
+// probe finds our member gone, or nil when lctx ends. It logs the
+// connection's suspension, reconnection and loss.
+func (e *Elector) keepSession(lctx context.Context, s *session, node string) error {
+	tick := time.NewTicker(s.timeout() / probesPerTimeout)
+	defer tick.Stop()
+	var answer chan probeResult // non-nil while a probe is in flight
+	suspended := false
 	for {
+		changed := s.changes()
+		live, gone, _ := s.status()
+		until := s.leaseEnd()
+		now := time.Now()
+		switch {
+		case gone:
+			e.log.Warn("zookeeper session lost: it expired", "node", node)
+			return errExpired
+		case !now.Before(until):
+			e.log.Warn("zookeeper session lost: no answer within its lease, it may have expired", "node", node, "suspended", suspended)
+			return errSessionLost
+		case !live && !suspended:
+			suspended = true
+			e.log.Warn("zookeeper connection suspended; leading on while the session is certainly alive", "node", node, "for", until.Sub(now).Round(time.Millisecond))
+		case live && suspended:
+			suspended = false
+			e.log.Info("zookeeper connection reconnected to the same session; still leading", "node", node)
+		}
+		timer := time.NewTimer(until.Sub(now))
 		select {
 		case <-lctx.Done():
+			timer.Stop()
 			return nil
 		case <-changed:
-			changed = s.changes()
-			if !s.live() {
-				return errDisconnected
+		case <-timer.C:
+		case <-tick.C:
+			if answer == nil && live {
+				answer = make(chan probeResult, 1)
+				s.probeAsync(node, answer)
+			}
+		case r := <-answer:
+			answer = nil
+			if r.err == nil && !r.exists {
+				timer.Stop()
+				return errMemberGone
 			}
 		}
+		timer.Stop()
 	}
 }
 
-// watchMember follows the members on w while we lead. It returns
-// errMemberGone when our member (node) is deleted, errBlind when the watch
-// session is lost (we could no longer see our member go), or nil when
-// lctx ends.
-func (e *Elector) watchMember(lctx context.Context, w *watcher, obs observation, node string) error {
+// watchMember follows the members on w while we lead. When the watch
+// session drops (a ZooKeeper blip drops it with the keeping session's
+// connection) it starts another and looks again, without ending
+// leadership. It returns errMemberGone when our member (node) is no longer
+// the lowest seen, errBlind when the members could not be seen again
+// within blind (the session timeout: we could no longer see our member
+// go), or nil when lctx ends.
+func (e *Elector) watchMember(lctx context.Context, w *watcher, obs observation, node string, blind time.Duration) error {
 	for {
+		var next observation
+		var err error
 		select {
 		case <-lctx.Done():
 			return nil
 		case <-obs.stale:
-			if w.s == nil {
-				return errBlind
-			}
-			// Taken while live, so that any later change closes it.
-			obs.stale = w.s.changes()
-			if !w.s.live() {
-				return errBlind
-			}
-		case <-obs.watch:
-			next, err := w.observe(lctx, false)
-			if err != nil {
-				if lctx.Err() != nil {
-					return nil
+			if w.s != nil {
+				// Taken while live, so that any later change closes it.
+				obs.stale = w.s.changes()
+				if w.s.live() {
+					continue
 				}
-				return fmt.Errorf("%w: %w", errBlind, err)
 			}
-			e.board.set(next.leader, next.known)
-			// The same watch session saw our member as the lowest before,
-			// and sequence numbers only grow: if it is not the lowest now,
-			// it is gone.
-			if !next.known || next.leader.Node != node {
-				return errMemberGone
+			next, err = e.rewatch(lctx, w, node, blind)
+		case <-obs.watch:
+			next, err = w.observe(lctx, false)
+			if err != nil && lctx.Err() == nil {
+				next, err = e.rewatch(lctx, w, node, blind)
 			}
-			obs = next
+		}
+		if lctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", errBlind, err)
+		}
+		e.board.set(next.leader, next.known)
+		// Our member was the lowest in an earlier look, after it was
+		// created, and sequence numbers only grow: if it is not the
+		// lowest now, it is gone.
+		if !next.known || next.leader.Node != node {
+			return errMemberGone
+		}
+		obs = next
+	}
+}
+
+// rewatch replaces a lost watch session and lists the members again,
+// retrying for up to blind.
+func (e *Elector) rewatch(lctx context.Context, w *watcher, node string, blind time.Duration) (observation, error) {
+	e.log.Info("watch on the members lost; watching again while leading", "node", node)
+	ctx, cancel := context.WithTimeout(lctx, blind)
+	defer cancel()
+	var b backoff
+	for {
+		obs, err := w.observe(ctx, true)
+		if err == nil {
+			e.log.Info("watching the members again", "node", node)
+			return obs, nil
+		}
+		if ctx.Err() != nil {
+			return observation{}, err
+		}
+		logRetry(e.log, "cannot read the members; retrying", err)
+		if err := pause(ctx, obs.stale, b.next()); err != nil {
+			return observation{}, err
 		}
 	}
 }

@@ -2,6 +2,7 @@ package zkelect
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -83,9 +84,16 @@ func (k sessionKind) String() string {
 
 // session is one ZooKeeper session on one zk.Conn. Its state is fed by the
 // client's event callback; any goroutine may read it.
+//
+// A session also keeps its lease (see doc.go): the send time of the latest
+// request the server answered on it, from which it is certainly alive for
+// a session timeout. Connect requests count (the client's reconnection to
+// the same session is an answered request), and so do probes.
 type session struct {
-	conn *zk.Conn
-	kind sessionKind
+	conn    *zk.Conn
+	kind    sessionKind
+	asked   time.Duration  // the session timeout asked for
+	probing sync.WaitGroup // probes in flight; joined by close
 
 	mu         sync.Mutex
 	state      zk.State
@@ -93,6 +101,9 @@ type session struct {
 	dropped    bool          // the connection dropped after that
 	expired    bool          // the server said the session expired
 	change     chan struct{} // closed and replaced on every state change
+	granted    time.Duration // the timeout the server granted; 0 until known
+	dialedAt   time.Time     // when the latest connection was dialled
+	confirmed  time.Time     // send time of the latest answered request; zero if none
 }
 
 // errRetired is what a watch session's dialer answers once its first
@@ -102,7 +113,7 @@ var errRetired = errors.New("watch session retired: not reconnecting")
 // dial starts connecting to servers; it does not wait for the session
 // (awaitLive does), and the client retries unreachable servers by itself.
 func dial(servers []string, o Options, kind sessionKind) (*session, error) {
-	s := &session{kind: kind, state: zk.StateDisconnected, change: make(chan struct{})}
+	s := newSession(kind, o.SessionTimeout)
 	bound := o.SessionTimeout / time.Duration(max(len(servers), 3))
 	conn, _, err := zk.Connect(servers, o.SessionTimeout,
 		zk.WithDialer(s.dialer(bound)),
@@ -113,6 +124,10 @@ func dial(servers []string, o Options, kind sessionKind) (*session, error) {
 	}
 	s.conn = conn
 	return s, nil
+}
+
+func newSession(kind sessionKind, asked time.Duration) *session {
+	return &session{kind: kind, asked: asked, state: zk.StateDisconnected, change: make(chan struct{})}
 }
 
 // dialer returns the zk.Dialer of s: it refuses to reconnect a watch
@@ -126,32 +141,71 @@ func dial(servers []string, o Options, kind sessionKind) (*session, error) {
 // bound is the session timeout divided among the servers, but never more
 // than a third of it, so a few tries fit within a session timeout even
 // with one server.
+//
+// The dial time is noted before dialling: the connect request that follows
+// is sent later, so once it is answered the session is alive for a session
+// timeout from then at least. The client calls the dialer and then sends
+// the session events of that connection from one goroutine, in order.
 func (s *session) dialer(bound time.Duration) zk.Dialer {
 	return func(network, address string, timeout time.Duration) (net.Conn, error) {
-		if s.kind == watching {
-			s.mu.Lock()
-			retired := s.hadSession
-			s.mu.Unlock()
-			if retired {
-				return nil, errRetired
-			}
+		s.mu.Lock()
+		retired := s.kind == watching && s.hadSession
+		s.dialedAt = time.Now()
+		s.mu.Unlock()
+		if retired {
+			return nil, errRetired
 		}
 		c, err := net.DialTimeout(network, address, timeout)
 		if err != nil {
 			return nil, err
 		}
-		return &handshakeConn{Conn: c, bound: bound}, nil
+		return &handshakeConn{Conn: c, bound: bound, granted: s.grant}, nil
 	}
+}
+
+// grant records the session timeout the server granted in its answer to a
+// connect request.
+func (s *session) grant(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	s.mu.Lock()
+	s.granted = d
+	s.mu.Unlock()
 }
 
 // handshakeConn clamps the first read deadline set on it, the one the zk
 // client sets for the handshake, to bound from now. Later deadlines (the
-// receive loop's, a fraction of the session timeout) pass unchanged. The
-// zk client sets deadlines from one goroutine at a time.
+// receive loop's, a fraction of the session timeout) pass unchanged.
+//
+// It also reads the session timeout the server granted from the answer to
+// the connect request, the first bytes read, and passes it to granted: the
+// server may grant less than was asked for (its maxSessionTimeout), and the
+// zk client does not tell. On the wire (ZooKeeper's ConnectResponse) the
+// answer is a 4-byte length, then int32 protocolVersion, int32 timeOut in
+// milliseconds, and the session id and password, all big-endian.
+//
+// The zk client reads and sets deadlines from one goroutine at a time: the
+// handshake, then the receive loop it starts afterwards.
 type handshakeConn struct {
 	net.Conn
-	bound time.Duration
-	armed bool
+	bound   time.Duration
+	armed   bool
+	granted func(time.Duration)
+	hello   [12]byte // the first bytes read: length, protocolVersion, timeOut
+	heard   int      // how many of them have been read
+}
+
+func (c *handshakeConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if c.heard < len(c.hello) {
+		c.heard += copy(c.hello[c.heard:], p[:n])
+		if c.heard == len(c.hello) && c.granted != nil {
+			ms := int32(binary.BigEndian.Uint32(c.hello[8:12]))
+			c.granted(time.Duration(ms) * time.Millisecond)
+		}
+	}
+	return n, err
 }
 
 func (c *handshakeConn) SetReadDeadline(t time.Time) error {
@@ -176,6 +230,9 @@ func (s *session) onEvent(ev zk.Event) {
 	switch {
 	case ev.State == zk.StateHasSession:
 		s.hadSession = true
+		if !s.expired && s.dialedAt.After(s.confirmed) {
+			s.confirmed = s.dialedAt
+		}
 	case ev.State == zk.StateExpired:
 		s.expired = true
 	case s.hadSession:
@@ -228,11 +285,99 @@ func (s *session) awaitLive(ctx context.Context) error {
 	}
 }
 
+// timeout returns the session timeout to reckon with: the one asked for,
+// or the one the server granted if that is shorter. (A longer grant is
+// ignored, which only errs on the safe side.)
+func (s *session) timeout() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.granted > 0 && s.granted < s.asked {
+		return s.granted
+	}
+	return s.asked
+}
+
+// leaseEnd returns until when the session is certainly alive, less the
+// margin (see holdUntil); zero if it has expired or was never established.
+func (s *session) leaseEnd() time.Time {
+	t := s.timeout()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.expired {
+		return time.Time{}
+	}
+	return holdUntil(s.confirmed, t)
+}
+
+// probe asks the server, without a watch, whether node exists. An answer
+// extends the lease from the moment the request was sent; an error
+// (connection trouble) leaves it alone. The session's own answers are up
+// to date with its own writes, so exists false means that a member this
+// session created is gone.
+func (s *session) probe(node string) (exists bool, err error) {
+	sent := time.Now()
+	exists, _, err = s.conn.Exists(node)
+	if err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// After an expiry the client opens a new session on the same
+	// connection, and a request queued before may be answered on it: it
+	// says nothing of the old one.
+	if !s.expired && sent.After(s.confirmed) {
+		s.confirmed = sent
+	}
+	return exists, nil
+}
+
+// probeAsync runs probe in a goroutine that close joins, and sends its
+// result on done, which must have room for it.
+func (s *session) probeAsync(node string, done chan<- probeResult) {
+	s.probing.Go(func() {
+		exists, err := s.probe(node)
+		done <- probeResult{exists, err}
+	})
+}
+
+type probeResult struct {
+	exists bool
+	err    error
+}
+
+// holdUntil is the lease rule: a ZooKeeper ensemble expires a session no
+// earlier than timeout after it last heard from the client, so a session
+// whose request sent at confirmed was answered is alive until about
+// confirmed+timeout. holdUntil stops short of that by leaseMargin, which
+// covers what "about" hides (see the package doc) and the time a leader
+// takes to stop. It returns the zero time when confirmed is zero (nothing
+// answered yet: no lease).
+func holdUntil(confirmed time.Time, timeout time.Duration) time.Time {
+	if confirmed.IsZero() || timeout <= 0 {
+		return time.Time{}
+	}
+	return confirmed.Add(timeout - leaseMargin(timeout))
+}
+
+// leaseMargin is a third of the timeout. The ensemble's leader keeps the
+// sessions' clocks, and a follower tells it of its clients' requests only
+// every half tick: a follower cut off with its client can take up to half
+// a tick of requests with it, and the request before those is up to a
+// probe interval (timeout/probesPerTimeout) older. ZooKeeper grants no
+// timeout under two ticks (its default minSessionTimeout), so half a tick
+// is at most a quarter of the timeout, and a quarter plus a twelfth is a
+// third.
+func leaseMargin(timeout time.Duration) time.Duration {
+	return timeout / 3
+}
+
 // close ends the session (the server deletes its ephemeral znodes at once
-// if it can be reached) and the connection. It returns within a couple of
-// seconds when the servers are gone.
+// if it can be reached) and the connection, and waits for its probes,
+// which the closing ends. It returns within a couple of seconds when the
+// servers are gone.
 func (s *session) close() {
 	s.conn.Close()
+	s.probing.Wait()
 }
 
 // connectionTrouble reports whether err comes from the connection rather

@@ -97,8 +97,8 @@ func TestMasterFailoverThroughZooKeeper(t *testing.T) {
 	}, "the restarted master standing by for %s", leader)
 }
 
-// ZooKeeper goes away: the leader stops leading at once (nobody leads
-// without ZooKeeper), tasks keep running; when ZooKeeper returns a leader
+// ZooKeeper goes away: the leader stops leading before its session can
+// expire (nobody leads without ZooKeeper for longer), tasks keep running; when ZooKeeper returns a leader
 // is elected again without anyone stepping in, and agents and the
 // framework come back to it.
 func TestMastersRideOutZooKeeperOutage(t *testing.T) {
