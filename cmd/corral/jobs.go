@@ -21,7 +21,7 @@ func jobsCommand() *command {
 	fs.StringVar(&cfg.MetronomeListen, "metronome_http", cfg.MetronomeListen, "address of a second listener serving the Metronome API (/v1/jobs with Metronome's shapes) at its root, with the same credentials, ACLs and TLS as --http; empty: none")
 	fs.StringVar(&cfg.Advertise, "advertise", cfg.Advertise, "base URL others use to reach the API (default http://<hostname>:<port>)")
 	fs.StringVar(&cfg.ZK, "zk", cfg.ZK, "ZooKeeper URL of the jobs instances' election, e.g. zk://h1:2181,h2:2181,h3:2181/corral/jobs: one instance leads, the others serve reads and forward writes to it; empty: the instance holding the database lock leads")
-	durationVar(fs, &cfg.ZKSessionTimeout, "zk_session_timeout", "ZooKeeper session timeout of the jobs election: how long a crashed leader keeps the other instances waiting")
+	durationVar(fs, &cfg.ZKSessionTimeout, "zk_session_timeout", "ZooKeeper session timeout of the jobs election: how long a crashed leader keeps the other instances waiting; a leader cut off from ZooKeeper keeps leading for up to two thirds of it")
 	fs.StringVar(&cfg.Name, "framework_name", cfg.Name, "framework name registered with the kernel")
 	fs.StringVar(&cfg.User, "user", cfg.User, "OS user tasks run as unless a job names its own (FrameworkInfo.user); default the user running this process, or nobody when that is root: tasks as root need --user root and a run_tasks ACL that allows it")
 	fs.StringVar(&cfg.Role, "role", cfg.Role, "role the framework subscribes with")

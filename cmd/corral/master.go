@@ -46,7 +46,7 @@ func masterCommand() *command {
 	var zkURL string
 	fs.StringVar(&zkURL, "zk", "", "ZooKeeper URL of the masters' election, e.g. zk://h1:2181,h2:2181,h3:2181/corral; empty: this master always leads")
 	zkSession := 10 * time.Second
-	durationVar(fs, &zkSession, "zk_session_timeout", "ZooKeeper session timeout: how long a crashed leader keeps the others waiting")
+	durationVar(fs, &zkSession, "zk_session_timeout", "ZooKeeper session timeout: how long a crashed leader keeps the others waiting; a leader cut off from ZooKeeper keeps leading for up to two thirds of it")
 	migrateFirst := true
 	fs.BoolVar(&migrateFirst, "migrate", migrateFirst, "apply database migrations at start")
 	trust.registerServer(fs)

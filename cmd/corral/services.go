@@ -32,7 +32,7 @@ func servicesCommand() *command {
 	fs.IntVar(&cfg.LocalPortMax, "local_port_max", cfg.LocalPortMax, "highest service port given to an app port that asks for any (included)")
 	durationVar(fs, &cfg.CallbackTimeout, "http_event_request_timeout", "bound of each POST of an event to a /v2/eventSubscriptions callback URL, connection included")
 	fs.StringVar(&cfg.ZK, "zk", cfg.ZK, "ZooKeeper URL of the services instances' election, e.g. zk://h1:2181,h2:2181/corral/services: one instance leads, the others forward the API to it; empty: the instance holding the database lock leads")
-	durationVar(fs, &cfg.ZKSessionTimeout, "zk_session_timeout", "ZooKeeper session timeout: how long a crashed leader keeps the other instances waiting")
+	durationVar(fs, &cfg.ZKSessionTimeout, "zk_session_timeout", "ZooKeeper session timeout: how long a crashed leader keeps the other instances waiting; a leader cut off from ZooKeeper keeps leading for up to two thirds of it")
 	migrateFirst := true
 	fs.BoolVar(&migrateFirst, "migrate", migrateFirst, "apply database migrations at start")
 	trust.registerServer(fs)
