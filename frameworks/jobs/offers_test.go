@@ -1,11 +1,14 @@
 package jobs
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
 
 	"corral/frameworks/internal/place"
+	"corral/frameworks/jobs/store"
+	"corral/kernel/mesos"
 	"corral/kernel/resource"
 )
 
@@ -91,5 +94,20 @@ func TestChildrenComingKeepOffers(t *testing.T) {
 	c.pendParents, c.firing = nil, 1
 	if !c.childrenComing() {
 		t.Error("childrenComing() with a parent's batch at the writer = false")
+	}
+}
+
+// An update that changes nothing to record (TASK_STARTING) is
+// acknowledged at once, not after the next batch of run changes, so the
+// agent can send the task's next update without waiting for a commit.
+func TestStartingAckedAtOnce(t *testing.T) {
+	c := &core{runs: map[int64]*runState{7: {run: store.Run{ID: 7, Job: "a", State: stateStarting, TaskID: "t7"}}},
+		byTask: map[string]int64{"t7": 7}, pendRuns: map[int64]store.Run{}, acks: make(chan func(context.Context), 4)}
+	c.update(mesos.TaskStatus{TaskID: mesos.ID{Value: "t7"}, State: mesos.TaskStarting, UUID: "u1", AgentID: &mesos.ID{Value: "A"}})
+	if len(c.acks) != 1 {
+		t.Errorf("acknowledgements queued at once = %d; want 1", len(c.acks))
+	}
+	if len(c.pendAcks) != 0 || len(c.pendRuns) != 0 {
+		t.Errorf("a TASK_STARTING left %d acknowledgements and %d run changes for the next batch; want none", len(c.pendAcks), len(c.pendRuns))
 	}
 }

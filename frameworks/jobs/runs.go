@@ -94,8 +94,13 @@ func (c *core) update(st mesos.TaskStatus) {
 			rs.unreachableSince = now
 		}
 	case mesos.TaskStaging, mesos.TaskStarting, mesos.TaskKilling:
-		// Nothing to record: still starting.
+		// Nothing to record: still starting. Nothing waits for a batch,
+		// so the agent may send the next update at once.
 		rs.unreachableSince = time.Time{}
+		if ack := c.ackOf(st); ack != nil {
+			c.ack(ack)
+		}
+		return
 	case mesos.TaskRunning:
 		rs.unreachableSince = time.Time{}
 		if rs.run.State != stateRunning {
@@ -127,15 +132,22 @@ func (c *core) update(st mesos.TaskStatus) {
 // ackAfterFlush acknowledges st once what it changed is durable: with the
 // next batch (flushRuns).
 func (c *core) ackAfterFlush(st mesos.TaskStatus) {
+	if ack := c.ackOf(st); ack != nil {
+		c.pendAcks = append(c.pendAcks, ack)
+	}
+}
+
+// ackOf is the acknowledgement of st; nil if it needs none (no UUID).
+func (c *core) ackOf(st mesos.TaskStatus) func(context.Context) {
 	if st.UUID == "" {
-		return
+		return nil
 	}
 	agent := ""
 	if st.AgentID != nil {
 		agent = st.AgentID.Value
 	}
 	tid, uuid := st.TaskID.Value, st.UUID
-	c.pendAcks = append(c.pendAcks, func(ctx context.Context) { _ = c.client.Acknowledge(ctx, agent, tid, uuid) })
+	return func(ctx context.Context) { _ = c.client.Acknowledge(ctx, agent, tid, uuid) }
 }
 
 // maxLookups bounds the updates waiting for lookups; more are dropped
@@ -374,7 +386,8 @@ func (b *runBatch) write(ctx context.Context, st *store.Store, log *slog.Logger)
 		}
 		b.fidStored = true
 	}
-	if b.stored {
+	if b.stored || (len(b.runs) == 0 && len(b.results) == 0 && len(b.parents) == 0) {
+		b.stored = true
 		return nil
 	}
 	var children []store.Run
