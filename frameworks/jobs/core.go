@@ -1239,6 +1239,34 @@ func spareOffers(needs []need, pool []place.Offer) (spare []string, short bool) 
 	return spare, short
 }
 
+// needsOf sums the runs coming by job into needs, in job name order; jobs
+// that ask for the same plain resources (no ports, no constraints) share
+// one need, so that placing them costs one placement whatever their
+// number.
+func needsOf(coming map[string]int, jobs map[string]*jobState) []need {
+	type plain struct {
+		cpus, mem, disk, gpus float64
+		docker                bool
+	}
+	var needs []need
+	shared := map[plain]int{} // index in needs
+	for _, name := range slices.Sorted(maps.Keys(coming)) {
+		d := jobs[name].spec
+		if len(d.Ports) > 0 || len(d.Constraints) > 0 {
+			needs = append(needs, need{d, coming[name]})
+			continue
+		}
+		k := plain{d.CPUs, d.Mem, d.Disk, d.GPUs, d.Docker}
+		if i, ok := shared[k]; ok {
+			needs[i].n += coming[name]
+			continue
+		}
+		shared[k] = len(needs)
+		needs = append(needs, need{d, coming[name]})
+	}
+	return needs
+}
+
 // offerPool is the held offers as placement sees them, in id order.
 func (c *core) offerPool() []place.Offer {
 	pool := make([]place.Offer, 0, len(c.offers))
@@ -1288,12 +1316,11 @@ func (c *core) manageOffers(readyNow bool, now time.Time) {
 	}
 	s.soon = s.soon || len(coming) > 0
 	var spare []string
-	if s.soon {
-		needs := make([]need, 0, len(coming))
-		for _, name := range slices.Sorted(maps.Keys(coming)) {
-			needs = append(needs, need{c.jobs[name].spec, coming[name]})
-		}
-		spare, s.short = spareOffers(needs, c.offerPool())
+	switch {
+	case s.soon && s.held == 0:
+		s.short = true
+	case s.soon:
+		spare, s.short = spareOffers(needsOf(coming, c.jobs), c.offerPool())
 		s.spare = len(spare)
 		s.short = s.short || (children && s.held == 0)
 	}

@@ -111,3 +111,15 @@ func TestStartingAckedAtOnce(t *testing.T) {
 		t.Errorf("a TASK_STARTING left %d acknowledgements and %d run changes for the next batch; want none", len(c.pendAcks), len(c.pendRuns))
 	}
 }
+
+// Jobs asking for the same plain resources share one need; a job with
+// constraints keeps its own.
+func TestNeedsOf(t *testing.T) {
+	small := place.Demand{CPUs: 0.1, Mem: 32}
+	pinned := place.Demand{CPUs: 0.1, Mem: 32, Constraints: []place.Constraint{{Field: "rack", Operator: "IS", Value: "r1"}}}
+	jobs := map[string]*jobState{"a": {spec: small}, "b": {spec: pinned}, "c": {spec: small}, "d": {spec: place.Demand{CPUs: 1, Mem: 32}}}
+	got := needsOf(map[string]int{"a": 2, "b": 1, "c": 3, "d": 1}, jobs)
+	if len(got) != 3 || got[0].n != 5 || got[0].CPUs != 0.1 || got[1].n != 1 || len(got[1].Constraints) != 1 || got[2].n != 1 || got[2].CPUs != 1 {
+		t.Errorf("needsOf = %+v; want a and c together (5), then b (1), then d (1)", got)
+	}
+}
