@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sys/unix"
 
 	"corral/kernel/agent/checkpoint"
 	"corral/kernel/agent/fetcher"
@@ -1064,13 +1065,18 @@ func (a *Agent) runAs(name string) (*runner.User, error) {
 // so that reading them never answers "no such file". An existing name
 // that is not a regular file is refused (O_NOFOLLOW).
 func makeOutputFiles(dir string, uid int) error {
+	own := uid != os.Geteuid() // the agent's own files need no chown
 	for _, name := range []string{"stdout", "stderr"} {
-		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o644)
+		// Bare system calls: an *os.File would also try the network
+		// poller and set a finalizer, for a file closed at once.
+		fd, err := unix.Open(filepath.Join(dir, name), unix.O_WRONLY|unix.O_CREAT|unix.O_APPEND|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 		if err != nil {
-			return err
+			return &fs.PathError{Op: "open", Path: filepath.Join(dir, name), Err: err}
 		}
-		err = f.Chown(uid, -1)
-		if cerr := f.Close(); err == nil {
+		if own {
+			err = unix.Fchown(fd, uid, -1)
+		}
+		if cerr := unix.Close(fd); err == nil {
 			err = cerr
 		}
 		if err != nil && !errors.Is(err, fs.ErrPermission) {

@@ -90,6 +90,8 @@ func DetectCgroups(mode, parent string) (d driver, reason string, err error) {
 type v1Driver struct {
 	parent string
 	hier   cgroup1.Hierarchy
+	// swap: the memory hierarchy accounts swap (memory.memsw.* exist).
+	swap bool
 }
 
 func newV1(parent string) (*v1Driver, error) {
@@ -114,6 +116,8 @@ func newV1(parent string) (*v1Driver, error) {
 		return nil, fmt.Errorf("creating a cgroup under %s: %w", parent, err)
 	}
 	probe.Delete()
+	_, err = os.Stat(filepath.Join(cgroupMount, "memory", "memory.memsw.limit_in_bytes"))
+	d.swap = err == nil
 	return d, nil
 }
 
@@ -145,47 +149,164 @@ func v1Resources(l Limits) *specs.LinuxResources {
 	return res
 }
 
+// create makes the task's cgroup in the cpu and memory hierarchies by
+// hand: a mkdir in each and one write per limit that differs from a new
+// cgroup's default. The library's New stats and mkdirs each path, writes
+// every field it is given (among them cpu.cfs_period_us, whose every
+// write reconfigures the group's CFS bandwidth in the kernel even when
+// it is the default), and re-stats the hierarchy; at a launch of
+// hundreds of tasks that was a quarter of the agent's CPU. A cgroup left
+// by an earlier task of the same name is reused with all its limits
+// rewritten.
 func (d *v1Driver) create(name string, l Limits) (group, error) {
 	p := path.Join(d.parent, name)
-	cg, err := cgroup1.New(cgroup1.StaticPath(p), v1Resources(l), cgroup1.WithHierarchy(d.hier))
-	if err != nil {
+	g := newV1Group(d, p)
+	if err := g.make(l); err != nil {
 		// A half-created cgroup would otherwise linger.
-		if old, lerr := cgroup1.Load(cgroup1.StaticPath(p), cgroup1.WithHierarchy(d.hier)); lerr == nil {
-			old.Delete()
-		}
+		g.remove()
 		return nil, err
 	}
-	return newV1Group(cg, p), nil
+	return g, nil
 }
 
 func (d *v1Driver) load(name string) group {
-	cg, err := cgroup1.Load(cgroup1.StaticPath(path.Join(d.parent, name)), cgroup1.WithHierarchy(d.hier))
-	if err != nil {
+	p := path.Join(d.parent, name)
+	if _, err := os.Stat(filepath.Join(cgroupMount, "memory", p)); err != nil {
 		return nil
 	}
-	return newV1Group(cg, path.Join(d.parent, name))
+	return newV1Group(d, p)
 }
 
-func newV1Group(cg cgroup1.Cgroup, p string) v1Group {
-	return v1Group{cg: cg, memDir: filepath.Join(cgroupMount, "memory", p), cpuDir: filepath.Join(cgroupMount, "cpu", p)}
+func newV1Group(d *v1Driver, p string) *v1Group {
+	return &v1Group{d: d, path: p, memDir: filepath.Join(cgroupMount, "memory", p), cpuDir: filepath.Join(cgroupMount, "cpu", p)}
 }
 
-// v1Group is one task's cgroup v1. Creation goes through the cgroups
-// library; the checks and the removal made at every task exit touch the
-// cgroupfs directly (one file read, one rmdir per hierarchy) instead of the
-// library's full Stat and recursive walks, which cost several times the
-// task's own start-up.
+// v1Group is one task's cgroup v1. Creation, joining, the checks and the
+// removal made at every task's start and exit touch the cgroupfs
+// directly (a mkdir, a write per setting, one file read, one rmdir per
+// hierarchy) instead of the library's full Stat and recursive walks,
+// which cost several times the task's own start-up; the library serves
+// the rare rest (resizing an executor, old kernels' OOM counter).
 type v1Group struct {
-	cg     cgroup1.Cgroup
+	d      *v1Driver
+	path   string // the cgroup path under the hierarchies' roots
 	memDir string // the task's directory in the memory hierarchy
 	cpuDir string // and in the cpu hierarchy
 }
 
-func (g v1Group) add(pid int) error { return g.cg.AddProc(uint64(pid)) }
+// make creates the group's directories with limits l (see create).
+func (g *v1Group) make(l Limits) error {
+	fresh := true
+	for _, dir := range []string{g.cpuDir, g.memDir} {
+		err := unix.Mkdir(dir, 0o755)
+		if errors.Is(err, unix.ENOENT) {
+			err = os.MkdirAll(dir, 0o755) // the agent's parent went missing
+		}
+		if errors.Is(err, unix.EEXIST) {
+			fresh, err = false, nil
+		}
+		if err != nil {
+			return fmt.Errorf("creating cgroup %s: %w", dir, err)
+		}
+	}
+	for _, w := range v1Writes(l, fresh, g.d.swap) {
+		dir := g.cpuDir
+		if strings.HasPrefix(w.file, "memory.") {
+			dir = g.memDir
+		}
+		if err := writeCgroupFile(filepath.Join(dir, w.file), w.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
-func (g v1Group) update(l Limits) error { return g.cg.Update(v1Resources(l)) }
+// cgroupWrite is one setting of a cgroup v1: a file and its value.
+type cgroupWrite struct {
+	file  string
+	value int64
+}
 
-func (g v1Group) oomKilled() bool {
+// v1Writes are the files to write, in order, to give a cgroup v1 limits
+// l: the same settings as v1Resources. A fresh cgroup already has the
+// kernel's defaults (CFS period 100 ms, no quota, no memory limit, no
+// soft limit), so those are not written to it; a reused one gets every
+// setting. swap says whether memory.memsw.* exists.
+func v1Writes(l Limits, fresh, swap bool) []cgroupWrite {
+	res := v1Resources(l)
+	var out []cgroupWrite
+	if c := res.CPU; c != nil {
+		out = append(out, cgroupWrite{"cpu.shares", int64(*c.Shares)})
+		if !fresh || *c.Period != cpuPeriod {
+			out = append(out, cgroupWrite{"cpu.cfs_period_us", int64(*c.Period)})
+		}
+		if !fresh || *c.Quota != -1 {
+			out = append(out, cgroupWrite{"cpu.cfs_quota_us", *c.Quota})
+		}
+	}
+	if m := res.Memory; m != nil {
+		if !fresh || *m.Limit != -1 {
+			// The memory limit first: memsw may not go below it.
+			out = append(out, cgroupWrite{"memory.limit_in_bytes", *m.Limit})
+		}
+		if m.Reservation != nil {
+			out = append(out, cgroupWrite{"memory.soft_limit_in_bytes", *m.Reservation})
+		} else if !fresh {
+			out = append(out, cgroupWrite{"memory.soft_limit_in_bytes", -1})
+		}
+		if swap && (!fresh || *m.Swap != -1) {
+			out = append(out, cgroupWrite{"memory.memsw.limit_in_bytes", *m.Swap})
+		}
+	}
+	return out
+}
+
+// writeCgroupFile writes v to a cgroupfs file with one write(2),
+// retrying EINVAL briefly: the kernel refuses to move a task that is
+// still being created (as runc and the cgroups library do).
+func writeCgroupFile(file string, v int64) error {
+	fd, err := unix.Open(file, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", file, err)
+	}
+	defer unix.Close(fd)
+	b := strconv.AppendInt(make([]byte, 0, 20), v, 10)
+	for try := 0; ; try++ {
+		_, err = unix.Write(fd, b)
+		if err == nil || !errors.Is(err, unix.EINVAL) || try == 4 {
+			break
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("writing %d to %s: %w", v, file, err)
+	}
+	return nil
+}
+
+func (g *v1Group) add(pid int) error {
+	for _, dir := range []string{g.cpuDir, g.memDir} {
+		if err := writeCgroupFile(filepath.Join(dir, "cgroup.procs"), int64(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lib returns the group as the library's, for its rare uses.
+func (g *v1Group) lib() (cgroup1.Cgroup, error) {
+	return cgroup1.Load(cgroup1.StaticPath(g.path), cgroup1.WithHierarchy(g.d.hier))
+}
+
+func (g *v1Group) update(l Limits) error {
+	cg, err := g.lib()
+	if err != nil {
+		return err
+	}
+	return cg.Update(v1Resources(l))
+}
+
+func (g *v1Group) oomKilled() bool {
 	b, err := os.ReadFile(filepath.Join(g.memDir, "memory.oom_control"))
 	if err != nil {
 		return false
@@ -198,11 +319,15 @@ func (g v1Group) oomKilled() bool {
 	}
 	// Kernels before 4.13 have no oom_kill counter: fall back to the
 	// library's view of the failure counter.
-	st, err := g.cg.Stat(cgroup1.IgnoreNotExist)
+	cg, err := g.lib()
+	if err != nil {
+		return false
+	}
+	st, err := cg.Stat(cgroup1.IgnoreNotExist)
 	return err == nil && st.MemoryOomControl != nil && st.MemoryOomControl.OomKill > 0
 }
 
-func (g v1Group) killAll() {
+func (g *v1Group) killAll() {
 	for i := 0; i < 3; i++ {
 		b, err := os.ReadFile(filepath.Join(g.memDir, "cgroup.procs"))
 		if err != nil {
@@ -223,7 +348,7 @@ func (g v1Group) killAll() {
 // remove deletes the (empty) task cgroup from both hierarchies. A cgroup
 // whose last process is still exiting is busy for a moment: rmdir is
 // retried briefly. Already gone counts as removed.
-func (g v1Group) remove() error {
+func (g *v1Group) remove() error {
 	for _, dir := range []string{g.cpuDir, g.memDir} {
 		var err error
 		for try := 0; try < 5; try++ {

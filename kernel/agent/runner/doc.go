@@ -33,6 +33,9 @@
 // Watching costs a parked goroutine per task: the pidfd is registered with
 // the Go network poller, so no OS thread blocks in wait.
 //
-// Limits use cgroups through containerd/cgroups (v1 hierarchies or the v2
-// unified one) when the agent may write them; see DetectCgroups.
+// Limits use cgroups (v1 hierarchies or the v2 unified one) when the
+// agent may write them; see DetectCgroups. A v1 task cgroup is made,
+// joined and removed through the cgroupfs directly, a mkdir and a write
+// per setting, since that path runs at every task's start and end; the
+// rest (v2, resizing, detection) goes through containerd/cgroups.
 package runner
