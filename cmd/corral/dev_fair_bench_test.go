@@ -28,7 +28,7 @@ func BenchmarkDevFairOffers(b *testing.B) {
 	jobs := benchEnvInt("CORRAL_BENCH_JOBS", 200)
 	secs := benchEnvInt("CORRAL_BENCH_SECONDS", 10)
 	d := startBenchDev(b, 1)
-	g := startGreedy(b, d.master)
+	g := startGreedy(b, d.master, greedyShape{name: "greedy", inFlight: 20, cpus: 0.01, command: "true"})
 	api := apiclient.NewJobs(d.jobs, nil)
 	ctx := context.Background()
 	window := time.Duration(secs) * time.Second
@@ -74,25 +74,33 @@ func BenchmarkDevFairOffers(b *testing.B) {
 	}
 }
 
-// greedy is a framework that launches `true` tasks on every offer it
-// gets, as many as fit with at most greedyInFlight unfinished, and counts
-// those finished. (The bound keeps the agent from drowning in launches,
-// so that what is measured is how often greedy gets offers.)
+// greedy is a framework that launches tasks of one shape on every offer
+// it gets, as many as fit with at most shape.inFlight unfinished, and
+// counts those finished. (The bound keeps the agent from drowning in
+// launches, so that what is measured is how often greedy gets offers.)
 type greedy struct {
+	shape    greedyShape
 	finished atomic.Int64
 	seq      atomic.Int64
 	inFlight atomic.Int64
 }
 
-const greedyInFlight = 20
+// greedyShape is a greedy framework's name, its bound on unfinished
+// tasks, and its tasks' cpus and command (each takes 4 MB of memory).
+type greedyShape struct {
+	name     string
+	inFlight int
+	cpus     float64
+	command  string
+}
 
-func startGreedy(b *testing.B, master string) *greedy {
+func startGreedy(b *testing.B, master string, shape greedyShape) *greedy {
 	b.Helper()
-	g := &greedy{}
+	g := &greedy{shape: shape}
 	ctx, cancel := context.WithCancel(context.Background())
 	cl, err := sched.New(sched.Config{
 		Masters:         []string{master},
-		Framework:       mesos.FrameworkInfo{User: "nobody", Name: "greedy"},
+		Framework:       mesos.FrameworkInfo{User: "nobody", Name: shape.name},
 		AutoAcknowledge: true,
 	}, sched.HandlerFunc(g.handle), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -116,13 +124,13 @@ func (g *greedy) handle(ctx context.Context, c *sched.Client, ev *mesos.Event) {
 	case mesos.EventOffers:
 		for _, o := range ev.Offers.Offers {
 			res, _ := resource.FromWire(o.Resources)
-			n := min(int(greedyInFlight-g.inFlight.Load()), int(res.Scalar("cpus")/0.01), int(res.Scalar("mem")/4))
+			n := min(g.shape.inFlight-int(g.inFlight.Load()), int(res.Scalar("cpus")/g.shape.cpus), int(res.Scalar("mem")/4))
 			var tasks []mesos.TaskInfo
 			for range n {
-				id := fmt.Sprintf("greedy-%d", g.seq.Add(1))
+				id := fmt.Sprintf("%s-%d", g.shape.name, g.seq.Add(1))
 				tasks = append(tasks, mesos.TaskInfo{Name: id, TaskID: mesos.ID{Value: id}, AgentID: o.AgentID,
-					Resources: resource.Scalar("cpus", 0.01).Add(resource.Scalar("mem", 4)).Wire("*"),
-					Command:   &mesos.CommandInfo{Value: "true"}})
+					Resources: resource.Scalar("cpus", g.shape.cpus).Add(resource.Scalar("mem", 4)).Wire("*"),
+					Command:   &mesos.CommandInfo{Value: g.shape.command}})
 			}
 			g.inFlight.Add(int64(len(tasks)))
 			refuse := mesos.Float(0)
@@ -141,5 +149,40 @@ func (g *greedy) handle(ctx context.Context, c *sched.Client, ev *mesos.Event) {
 		case mesos.TaskFailed, mesos.TaskKilled, mesos.TaskLost, mesos.TaskError, mesos.TaskDropped, mesos.TaskGone:
 			g.inFlight.Add(-1)
 		}
+	}
+}
+
+// BenchmarkDevDRF measures the allocator's fairness on `corral dev` (one
+// agent, two cpus) from outside: five frameworks of different demand run
+// `sleep 1` tasks of 0.05 cpus, bounded to 4, 8, 16, 32 and 64 at once
+// (124 wanted, 40 fit), for CORRAL_BENCH_SECONDS (default 10). Under
+// dominant resource fairness the one that wants 4 gets them all and the
+// four others share the rest evenly, about 9 each: about 4, 9, 9, 9 and 9
+// tasks a second. It reports each framework's finished tasks a second
+// and Jain's index of the four that want more than their share (1 is
+// perfectly even).
+func BenchmarkDevDRF(b *testing.B) {
+	secs := benchEnvInt("CORRAL_BENCH_SECONDS", 10)
+	d := startBenchDev(b, 1)
+	var gs []*greedy
+	for _, n := range []int{4, 8, 16, 32, 64} {
+		gs = append(gs, startGreedy(b, d.master, greedyShape{name: fmt.Sprintf("want%d", n), inFlight: n, cpus: 0.05, command: "sleep 1"}))
+	}
+	time.Sleep(3 * time.Second) // past the first tasks' start
+	for b.Loop() {
+		n0 := make([]int64, len(gs))
+		for i, g := range gs {
+			n0[i] = g.finished.Load()
+		}
+		time.Sleep(time.Duration(secs) * time.Second)
+		var sum, sumSq float64
+		for i, g := range gs {
+			rate := float64(g.finished.Load()-n0[i]) / float64(secs)
+			b.ReportMetric(rate, fmt.Sprintf("tasks/s_%s", g.shape.name))
+			if i > 0 {
+				sum, sumSq = sum+rate, sumSq+rate*rate
+			}
+		}
+		b.ReportMetric(sum*sum/(4*max(sumSq, 1e-9)), "jain_index")
 	}
 }
