@@ -64,8 +64,13 @@ var securityModes = []struct {
 // benchLaunch is BenchmarkLaunch500 with n tasks, on a plain or a
 // secured cluster, its agent given agentArgs.
 func benchLaunch(b *testing.B, secure bool, n int, agentArgs ...string) {
+	// The test clusters' heartbeat (an agent silent for 600 ms is
+	// unreachable) is for fault tests; an agent spawning 500 processes on
+	// a busy machine can be silent longer, so the benchmark's master
+	// waits as long as a default one does.
 	c := testcluster.Start(b, testcluster.Options{Agents: 1, Secure: secure, AgentArgs: agentArgs,
-		Resources: func(int) string { return "cpus:64;mem:65536;disk:10000;ports:[31000-32000]" }})
+		MasterArgs: []string{"--agent_ping_interval", "5s"},
+		Resources:  func(int) string { return "cpus:64;mem:65536;disk:10000;ports:[31000-32000]" }})
 	f := startFrameworkWith(b, c.URL, plainInfo("bench"), c.Client("services"))
 	agentPID := c.Agents[0].PID()
 	var sum struct{ viaAPI, bare, x, cpu, agentKB, wrapRSS, wrapPSS float64 }
