@@ -22,6 +22,13 @@ func envInt(name string, def int) int {
 // every second for CORRAL_BENCH_SECONDS (default 20) on one local agent,
 // and reports the lateness from scheduled time to task running (p50, p99,
 // max), and the missed and doubled occurrences (both must be 0).
+//
+// It runs on a test cluster, which is not what a user runs: Postgres
+// without fsync or synchronous commits, allocation cycles every 100 ms
+// rather than every second, the race detector when the tests have it,
+// and runs counted from the first second after the jobs exist, before
+// they are all created. BenchmarkDevCronLateness (cmd/corral) measures
+// `corral dev` as it is run, with the CPU spent per run.
 func BenchmarkCronLateness(b *testing.B) {
 	jobs := envInt("CORRAL_BENCH_JOBS", 100)
 	secs := envInt("CORRAL_BENCH_SECONDS", 20)
