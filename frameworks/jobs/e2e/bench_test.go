@@ -25,9 +25,9 @@ func envInt(name string, def int) int {
 //
 // It runs on a test cluster, which is not what a user runs: Postgres
 // without fsync or synchronous commits, allocation cycles every 100 ms
-// rather than every second, the race detector when the tests have it,
-// and runs counted from the first second after the jobs exist, before
-// they are all created. BenchmarkDevCronLateness (cmd/corral) measures
+// rather than every second, and the race detector when the tests have
+// it; and it also counts the runs scheduled while the jobs are being
+// disabled after the window. BenchmarkDevCronLateness (cmd/corral) measures
 // `corral dev` as it is run, with the CPU spent per run.
 func BenchmarkCronLateness(b *testing.B) {
 	jobs := envInt("CORRAL_BENCH_JOBS", 100)
