@@ -14,6 +14,11 @@ type agent struct {
 	info       agentproto.AgentInfo
 	total      resource.Resources
 	attributes []mesos.Attribute
+	// url and offerAttrs are what every offer on the agent carries as
+	// its url and attributes, made once from info by setInfo (not per
+	// offer per cycle). Offers share them: they are never modified.
+	url        *mesos.URL
+	offerAttrs []mesos.Attribute
 	status     agentStatus
 	// conn is the live REGISTER stream's connection id, "" when
 	// disconnected.
