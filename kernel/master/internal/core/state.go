@@ -80,6 +80,9 @@ type task struct {
 	// summary is resources as /state shows them, made on first use
 	// (resources never change) and shared, read-only, by every Snapshot.
 	summary ResourceSummary
+	// wire is resources as the operator API shows them, made on first
+	// use and shared, read-only, by every OpTask in the same way.
+	wire []mesos.Resource
 	// state is the latest state known on the agent.
 	state mesos.TaskState
 	// status is the latest status seen (for reconciliation).

@@ -355,6 +355,14 @@ func (t *task) resourceSummary() ResourceSummary {
 	return t.summary
 }
 
+// wireResources is t.wire, made if need be.
+func (t *task) wireResources() []mesos.Resource {
+	if t.wire == nil {
+		t.wire = wire(t.resources)
+	}
+	return t.wire
+}
+
 func (c *Core) taskState(t *task) TaskState {
 	ts := TaskState{
 		ID: t.info.TaskID.Value, Name: t.info.Name, FrameworkID: t.frameworkID, AgentID: t.agentID,
