@@ -29,6 +29,7 @@ func masterCommand() *command {
 	durationVar(fs, &cfg.AllocationInterval, "allocation_interval", "period of batch allocation cycles")
 	durationVar(fs, &cfg.OfferTimeout, "offer_timeout", "rescind offers outstanding longer than this, so a framework that never answers cannot hold resources (0 = never)")
 	durationVar(fs, &cfg.FrameworkStreamTimeout, "framework_stream_timeout", "disconnect a framework whose SUBSCRIBE stream cannot be written to for this long (it stopped reading); its offers go back to the allocator")
+	fs.IntVar(&cfg.FrameworkStreamQueueBytes, "framework_stream_queue_bytes", cfg.FrameworkStreamQueueBytes, "disconnect a framework once the events queued for its SUBSCRIBE stream and not yet written would pass this many bytes (it reads too slowly); its offers go back to the allocator")
 	fs.StringVar(&cfg.SecretsKey, "secrets_key", "", "file of the key that seals secrets at rest: 32 random bytes as 64 hex digits or base64 on one line (openssl rand -hex 32); without it the master keeps no secrets and /secrets answers 501")
 	fs.Func("secrets_previous_keys", "comma-separated files of earlier --secrets_key keys: they only decrypt, and the leading master re-encrypts every secret under --secrets_key when its term starts (logged); drop them once that is done", func(v string) error {
 		cfg.SecretsPreviousKeys = splitList(v)

@@ -57,6 +57,15 @@ type Config struct {
 	// off; one that stops reading altogether loses its offers to
 	// OfferTimeout first.
 	FrameworkStreamTimeout time.Duration
+	// FrameworkStreamQueueBytes bounds the events queued for a framework's
+	// SUBSCRIBE stream and not yet written. A framework whose queue would
+	// grow past it (it reads more slowly than events come, e.g. in a storm
+	// of status updates) is disconnected at once, its queued events
+	// dropped: as when its stream times out, its offers go back to the
+	// allocator and its failover timeout starts; once it subscribes again
+	// the master resends the updates it has not acknowledged, and it
+	// reconciles the rest. Default 64 MiB.
+	FrameworkStreamQueueBytes int
 	// AllocationInterval is the period of batch allocation cycles.
 	AllocationInterval time.Duration
 	// OfferTimeout rescinds offers outstanding longer than this and gives
@@ -132,6 +141,7 @@ func DefaultConfig() Config {
 		AgentReregisterTimeout:        2 * time.Minute,
 		FrameworkHeartbeatInterval:    15 * time.Second,
 		FrameworkStreamTimeout:        streamWriteTimeout,
+		FrameworkStreamQueueBytes:     64 << 20,
 		AllocationInterval:            time.Second,
 		OfferTimeout:                  30 * time.Second,
 		DefaultRefuseSeconds:          5,
@@ -167,6 +177,9 @@ func (c Config) Validate() error {
 	}
 	if c.FrameworkStreamTimeout <= 0 {
 		errs = append(errs, errors.New("framework_stream_timeout: must be positive"))
+	}
+	if c.FrameworkStreamQueueBytes <= 0 {
+		errs = append(errs, errors.New("framework_stream_queue_bytes: must be positive"))
 	}
 	if c.AllocationInterval <= 0 {
 		errs = append(errs, errors.New("allocation_interval: must be positive"))

@@ -173,12 +173,13 @@ type (
 )
 
 func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
-	var st State
-	var discovery map[string]map[string]*mesos.DiscoveryInfo
-	if err := m.do(r.Context(), func(c *core.Core) { st, discovery = c.Snapshot(time.Now()), c.TaskDiscovery() }); err != nil {
+	// The loop only copies what /state reads; the body is built here.
+	var read stateRead
+	if err := m.do(r.Context(), read.take); err != nil {
 		writeError(w, r, errorf(http.StatusServiceUnavailable, "Master is stopping"))
 		return
 	}
+	st, discovery := read.src.State(read.now), read.discovery
 	st.Version, st.ID, st.Leader, st.LeaderInfo = m.cfg.Version, m.runID, m.leaderPID(), m.info
 	st.StartTime, st.ElectedTime, st.Hostname = secs(m.startedAt), secs(m.startedAt), m.info.Hostname
 	m.visible(r, &st)
@@ -186,6 +187,18 @@ func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	// Streamed: a failure here is the client going away.
 	_ = writeState(w, withDiscovery(st, discovery))
+}
+
+// stateRead is what GET /state takes of the core on the master's loop.
+type stateRead struct {
+	src       core.StateSource
+	discovery map[string]map[string]*mesos.DiscoveryInfo
+	now       time.Time
+}
+
+// take reads c; it runs on the loop.
+func (s *stateRead) take(c *core.Core) {
+	s.src, s.discovery, s.now = c.StateSource(), c.TaskDiscovery(), time.Now()
 }
 
 // leaderPID is /state's "leader": the master's pid with its IP address

@@ -164,7 +164,15 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 		case "GET_EXECUTORS":
 			reply(&opResponse{GetExecutors: &state.GetExecutors})
 		default:
-			reply(&opResponse{GetState: state})
+			if opAnswerType(r) == mesospb.MediaType {
+				reply(&opResponse{GetState: state})
+				return
+			}
+			// Streamed, as writeJSON would write it; a failure here is
+			// the client going away.
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			_ = writeGetState(w, call.Type, state)
 		}
 	case "GET_ROLES":
 		var roles []core.OpRole

@@ -67,7 +67,8 @@ func scaleMax(b *testing.B) int {
 	return n
 }
 
-// BenchmarkScale measures, per cluster size: GET /state and the operator
+// BenchmarkScale measures, per cluster size: GET /state (and how long
+// its read holds the master's loop) and the operator
 // API's GET_STATE (ms per answer, whole body read by an HTTP client), one
 // allocation cycle of the master's loop over every agent with every
 // framework declining everything (the allocator's decisions, building the
@@ -85,6 +86,7 @@ func BenchmarkScale(b *testing.B) {
 			sc := newScaleCluster(b, n, n*tasksPerAgent)
 			b.Run("memory", sc.memory)
 			b.Run("state", func(b *testing.B) { sc.benchGet(b, "/state") })
+			b.Run("state_loop", sc.benchStateLoop)
 			b.Run("master_state", func(b *testing.B) { sc.benchGet(b, "/master/state") })
 			b.Run("get_state", func(b *testing.B) { sc.benchGetState(b) })
 			b.Run("cycle", func(b *testing.B) { sc.benchCycle(b) })
@@ -372,6 +374,28 @@ func (sc *scaleCluster) benchGet(b *testing.B, path string) {
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/op")
 	b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu_ms/op")
 	b.ReportMetric(float64(size)/(1<<20), "body_MB")
+}
+
+// benchStateLoop times what GET /state holds the master's loop for: the
+// read its handler does there (loop_ms), and for comparison the whole
+// snapshot built there (snapshot_ms).
+func (sc *scaleCluster) benchStateLoop(b *testing.B) {
+	var loop, whole time.Duration
+	for b.Loop() {
+		if err := sc.m.do(b.Context(), func(c *core.Core) {
+			start := time.Now()
+			var read stateRead
+			read.take(c)
+			loop += time.Since(start)
+			start = time.Now()
+			_, _ = c.Snapshot(start), c.TaskDiscovery()
+			whole += time.Since(start)
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(loop.Microseconds())/1000/float64(b.N), "loop_ms")
+	b.ReportMetric(float64(whole.Microseconds())/1000/float64(b.N), "snapshot_ms")
 }
 
 // cpuTime is the CPU time this process has used (user and system), all

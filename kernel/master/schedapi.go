@@ -251,6 +251,7 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.C
 	var id, refusal, intruder string
 	streamID, q := uuid.NewString(), newQueue()
 	q.protobuf = mediaType == mesospb.MediaType
+	q.limit = m.cfg.FrameworkStreamQueueBytes
 	// Check and subscribe in one step, so nothing can remove the framework
 	// in between. Whatever happens to this request afterwards, the loop
 	// hears that the stream ended (a no-op if it never became current).
@@ -293,6 +294,10 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.C
 	flusher.Flush()
 	m.log.Info("framework subscribed", "framework", id, "name", call.Subscribe.FrameworkInfo.Name, "stream", streamID)
 	pumpWithin(r, w, flusher, q, m.cfg.FrameworkStreamTimeout)
+	if q.full() {
+		m.log.Warn("framework stream queue full: disconnecting the framework", "framework", id, "stream", streamID,
+			"limit_bytes", q.limit)
+	}
 }
 
 // notOwner says why principal may not act for framework id, or "" when
@@ -323,13 +328,17 @@ func pump(r *http.Request, w http.ResponseWriter, flusher http.Flusher, q *queue
 
 // pumpWithin writes a queue's records to a streaming response until the
 // queue is closed, the client goes away, or a write (of a record or a
-// flush) cannot complete within timeout because the client does not read.
+// flush) cannot complete within timeout because the client does not read,
+// or its queue overflows (see queue).
 func pumpWithin(r *http.Request, w http.ResponseWriter, flusher http.Flusher, q *queue, timeout time.Duration) {
 	rc := http.NewResponseController(w)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	// Each write gets the whole timeout, so a client that reads slowly
 	// but steadily is not cut off by a long batch.
 	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(timeout)) }
+	// A queue that overflows ends a write stuck on a client that does
+	// not read; pumping stops then (take returns the queue closed).
+	q.onOverflow(func() { _ = rc.SetWriteDeadline(time.Unix(1, 0)) })
 	for {
 		items, closed := q.take()
 		for _, b := range items {

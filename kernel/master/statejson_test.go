@@ -3,9 +3,13 @@ package master
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
+	"net/http"
+	"sync"
 	"testing"
 
+	"corral/kernel/internal/agentproto"
 	"corral/kernel/master/internal/core"
 	"corral/kernel/mesos"
 )
@@ -85,5 +89,51 @@ func TestWriteStateRefusesNaN(t *testing.T) {
 	var got bytes.Buffer
 	if err := writeState(&got, stateBody{State: State{StartTime: math.NaN()}}); err == nil {
 		t.Errorf("writeState(start_time NaN) = nil; want an error")
+	}
+}
+
+// TestStateWhileClusterChanges: GET /state, built off the master's loop
+// from what the loop copied, answers while the loop changes the tasks,
+// agents and offers it read (with -race, a shared record shows up here).
+func TestStateWhileClusterChanges(t *testing.T) {
+	tm := startMaster(t, nil)
+	task := func(id string) agentproto.Task {
+		return agentproto.Task{FrameworkID: "F", State: mesos.TaskRunning, TaskInfo: mesos.TaskInfo{Name: id, TaskID: mesos.ID{Value: id},
+			Resources: []mesos.Resource{{Name: "cpus", Type: mesos.Scalar, Scalar: &mesos.ScalarValue{Value: 0.5}}}}}
+	}
+	a := registerAgent(t, tm.url, "", "cpus:4;mem:1024", []agentproto.Task{task("t1"), task("t2")})
+	subscribe(t, tm.url, `{"user":"u","name":"other"}`)
+
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			resp, body := get(t, tm.url+"/state", nil)
+			if resp.StatusCode != http.StatusOK || !json.Valid([]byte(body)) {
+				t.Errorf("GET /state = %d %.200s", resp.StatusCode, body)
+				return
+			}
+		}
+	})
+	for i := range 20 {
+		a.heartbeat()
+		a.update("F", "t1", []mesos.TaskState{mesos.TaskRunning, mesos.TaskStaging}[i%2])
+		registerAgent(t, tm.url, "", "cpus:1;mem:128", []agentproto.Task{task(fmt.Sprintf("x%d", i))})
+	}
+	a.update("F", "t2", mesos.TaskFinished)
+	close(done)
+	wg.Wait()
+
+	_, body := get(t, tm.url+"/state", nil)
+	var st struct {
+		Agents []json.RawMessage `json:"slaves"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil || len(st.Agents) != 21 {
+		t.Errorf("GET /state after 21 registrations: %d agents (%v); want 21", len(st.Agents), err)
 	}
 }

@@ -114,16 +114,13 @@ func frameworkNamed(st State, name string) *FrameworkState {
 	return nil
 }
 
-// A framework that stops reading its stream is disconnected once a write
-// to it has been stuck for FrameworkStreamTimeout, and the offers it held
-// go back to the allocator: another framework gets them.
-func TestFrameworkThatStopsReadingLosesItsOffers(t *testing.T) {
-	tm := startMasterSmallBuffers(t, func(c *Config) {
-		c.FrameworkStreamTimeout = 300 * time.Millisecond
-		c.OfferTimeout = 0 // offers are never rescinded: only the stream's timeout frees them
-	})
-	// An agent whose offers are far larger than a stalled connection's
-	// buffers: the first offer's write blocks.
+// stallOnBigOffer registers an agent whose offers are far larger than a
+// stalled connection's buffers (the first offer's write blocks),
+// subscribes a framework "stalled" that reads nothing, and waits until
+// the master has disconnected it and taken its offers back; it returns
+// the agent and the framework's connection.
+func stallOnBigOffer(t *testing.T, tm *testMaster) (*fakeAgent, net.Conn) {
+	t.Helper()
 	res, _ := resource.Parse("cpus:1;mem:128")
 	call := agentproto.Call{Type: agentproto.CallRegister, Register: &agentproto.Register{Info: agentproto.AgentInfo{
 		Hostname: "bighost", Endpoint: "http://127.0.0.1:1", Resources: res.Wire(""), Cgroups: agentproto.CgroupsNone,
@@ -144,12 +141,45 @@ func TestFrameworkThatStopsReadingLosesItsOffers(t *testing.T) {
 	if _, err := io.Copy(io.Discard, conn); errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("the stalled framework's connection is still open after it was disconnected")
 	}
+	return a, conn
+}
+
+// A framework that stops reading its stream is disconnected once a write
+// to it has been stuck for FrameworkStreamTimeout, and the offers it held
+// go back to the allocator: another framework gets them.
+func TestFrameworkThatStopsReadingLosesItsOffers(t *testing.T) {
+	tm := startMasterSmallBuffers(t, func(c *Config) {
+		c.FrameworkStreamTimeout = 300 * time.Millisecond
+		c.OfferTimeout = 0 // offers are never rescinded: only the stream's timeout frees them
+	})
+	a, _ := stallOnBigOffer(t, tm)
 
 	g := subscribe(t, tm.url, `{"user":"u","name":"reader"}`)
 	o := g.s.nextEvent(mesos.EventOffers).Offers.Offers[0]
 	got, _ := resource.FromWire(o.Resources)
 	if o.AgentID.Value != a.id || got.Scalar(resource.CPUs) != 1 {
 		t.Errorf("offer to the other framework = agent %s, %s; want all of agent %s", o.AgentID.Value, got, a.id)
+	}
+}
+
+// A framework whose stream's queue would pass FrameworkStreamQueueBytes
+// is disconnected at once, long before its stream's write timeout, and
+// the offers it held go back to the allocator. (With a bound this small
+// a reading framework would lose its stream to this agent's offer too:
+// a record larger than the bound passes only an empty queue.)
+func TestFrameworkWhoseQueueFillsIsDisconnected(t *testing.T) {
+	tm := startMasterSmallBuffers(t, func(c *Config) {
+		c.FrameworkStreamTimeout = time.Hour // only the queue's bound can end the stream
+		c.FrameworkStreamQueueBytes = 1 << 10
+		c.FrameworkHeartbeatInterval = 10 * time.Millisecond // events keep coming while the first offer's write blocks
+		c.OfferTimeout = 0
+	})
+	a, _ := stallOnBigOffer(t, tm)
+	// The offer went back: the agent has nothing offered.
+	for _, ag := range getState(t, tm.url).Agents {
+		if ag.ID == a.id && ag.OfferedResources["cpus"] != 0.0 {
+			t.Errorf("agent %s still has %v cpus offered after the framework was disconnected", a.id, ag.OfferedResources["cpus"])
+		}
 	}
 }
 

@@ -230,6 +230,15 @@ func cloneMap(m map[string]int64) map[string]int64 {
 	return out
 }
 
+// sortedKeysIn appends m's keys to ks and sorts them.
+func sortedKeysIn[V any](ks []string, m map[string]V) []string {
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	ks := make([]string, 0, len(m))
 	for k := range m {
@@ -478,18 +487,23 @@ func (r Resources) Wire(role string) []mesos.Resource {
 	if role != "" {
 		alloc = &mesos.AllocationInfo{Role: role}
 	}
+	// Called for every offer of every allocation cycle: the values are
+	// allocated together and the names sorted in a buffer on the stack.
 	out := make([]mesos.Resource, 0, len(r.scalars)+len(r.ranges)+len(r.sets))
-	for _, n := range sortedKeys(r.scalars) {
-		out = append(out, mesos.Resource{Name: n, Type: mesos.Scalar, Scalar: &mesos.ScalarValue{Value: mesos.Float(r.Scalar(n))}, Role: "*", AllocationInfo: alloc})
+	var buf [8]string
+	scalars := make([]mesos.ScalarValue, len(r.scalars))
+	for i, n := range sortedKeysIn(buf[:0], r.scalars) {
+		scalars[i].Value = mesos.Float(float64(r.scalars[n]) / 1000)
+		out = append(out, mesos.Resource{Name: n, Type: mesos.Scalar, Scalar: &scalars[i], Role: "*", AllocationInfo: alloc})
 	}
-	for _, n := range sortedKeys(r.ranges) {
+	for _, n := range sortedKeysIn(buf[:0], r.ranges) {
 		rs := make([]mesos.Range, len(r.ranges[n]))
 		for i, x := range r.ranges[n] {
 			rs[i] = mesos.Range{Begin: mesos.Uint(x.Begin), End: mesos.Uint(x.End)}
 		}
 		out = append(out, mesos.Resource{Name: n, Type: mesos.Ranges, Ranges: &mesos.RangesValue{Range: rs}, Role: "*", AllocationInfo: alloc})
 	}
-	for _, n := range sortedKeys(r.sets) {
+	for _, n := range sortedKeysIn(buf[:0], r.sets) {
 		// A copy: the caller may edit the message, r must not change.
 		out = append(out, mesos.Resource{Name: n, Type: mesos.Set, Set: &mesos.SetValue{Item: slices.Clone(r.sets[n])}, Role: "*", AllocationInfo: alloc})
 	}

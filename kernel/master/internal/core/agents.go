@@ -54,10 +54,8 @@ func (c *Core) Register(id string, reg *agentproto.Register, conn string, now ti
 		c.closeAgent(a)
 	}
 	c.removeAgentOffers(id)
-	a.info = reg.Info
+	a.setInfo(reg.Info)
 	a.admitted, _ = json.Marshal(reg.Info)
-	a.total, _ = resource.FromWire(reg.Info.Resources)
-	a.attributes = reg.Info.Attributes
 	a.status = agentRegistered
 	a.conn = conn
 	a.lastSeen = now

@@ -10,7 +10,6 @@ import (
 	"corral/kernel/allocator"
 	"corral/kernel/internal/agentproto"
 	"corral/kernel/mesos"
-	"corral/kernel/resource"
 )
 
 // Config is what the core needs to know of the master's configuration.
@@ -159,9 +158,9 @@ func (c *Core) Restore(agents []AgentRecord, fws []FrameworkRecord, weights map[
 	}
 	for _, ra := range agents {
 		a := &agent{id: ra.ID, tasks: map[string]*task{}, executors: map[string]*executor{}, registeredAt: ra.RegisteredAt}
-		_ = json.Unmarshal(ra.Info, &a.info)
-		a.total, _ = resource.FromWire(a.info.Resources)
-		a.attributes = a.info.Attributes
+		var info agentproto.AgentInfo
+		_ = json.Unmarshal(ra.Info, &info)
+		a.setInfo(info)
 		a.deactivated, a.drain = ra.Deactivated, ra.Drain
 		if d := a.drain; d != nil && d.State == DrainDraining && d.StartedAt.IsZero() {
 			d.StartedAt = now // recorded before drains kept their start: its deadline runs from here

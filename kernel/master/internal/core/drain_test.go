@@ -1,6 +1,7 @@
 package core
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -260,5 +261,30 @@ func TestMarkAgentGone(t *testing.T) {
 	}
 	if st := s.core.Snapshot(s.now).Agents[0]; st.State != "gone" {
 		t.Errorf("agent state = %s; want gone", st.State)
+	}
+}
+
+// TestStateSourceIsACopy: a StateSource shows the cluster as it was when
+// taken, whatever the core does after, and builds the same State as
+// Snapshot did then.
+func TestStateSourceIsACopy(t *testing.T) {
+	s, run := newDrainScript(t)
+	run("subscribe", "web.1", "id=web")
+	run("register", "a1.1", "agent=a1", "res=cpus:4;mem:1024", "task=web/t1/TASK_RUNNING/cpus:1;mem:64")
+	s.core.Allocate(s.now)
+	want := s.core.Snapshot(s.now)
+	src := s.core.StateSource()
+
+	run("update", "a1.1", "web", "t1", "TASK_FINISHED")
+	run("register", "a2.1", "agent=a2", "res=cpus:2;mem:512")
+	if _, e := s.core.DrainAgent("a1", nil, false, s.now); e != nil {
+		t.Fatal(e)
+	}
+	s.core.Allocate(s.now)
+	if now := s.core.Snapshot(s.now); reflect.DeepEqual(now, want) {
+		t.Fatalf("Snapshot did not change after the cluster did: the test proves nothing")
+	}
+	if got := src.State(s.now); !reflect.DeepEqual(got, want) {
+		t.Errorf("StateSource.State after the core changed =\n%+v\nwant (Snapshot when taken)\n%+v", got, want)
 	}
 }

@@ -145,6 +145,9 @@ func validName(id string) bool {
 // executorIDs lists framework fid's executors on a, for Offer.executor_ids.
 func (a *agent) executorIDs(fid string) []mesos.ID {
 	var ids []mesos.ID
+	if len(a.executors) == 0 {
+		return ids // most agents, in every allocation cycle
+	}
 	for _, k := range sortedKeys(a.executors) {
 		if e := a.executors[k]; e.frameworkID == fid {
 			ids = append(ids, e.info.ExecutorID)

@@ -222,3 +222,48 @@ func TestOfferAttributesNameContainerizers(t *testing.T) {
 		t.Errorf("offer attributes of an agent reporting no containerizers = %+v", got)
 	}
 }
+
+// TestOffersFollowReregisteredInfo: an agent's offers carry the url and
+// attributes of its latest registration, not those it first came with.
+func TestOffersFollowReregisteredInfo(t *testing.T) {
+	s, run := newDrainScript(t)
+	run("subscribe", "web.1", "id=web")
+	r, err := resource.Parse("cpus:2;mem:1024")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.Wire("")
+	offer := func(conn, endpoint, rack string) mesos.Offer {
+		t.Helper()
+		reg := &agentproto.Register{Info: agentproto.AgentInfo{Hostname: "h1", Endpoint: endpoint, Resources: res,
+			Attributes: []mesos.Attribute{{Name: "rack", Type: mesos.Text, Text: &mesos.TextValue{Value: rack}}}}}
+		id, _, refuse := s.core.RegisterCheck("a1", reg)
+		if refuse != nil {
+			t.Fatal(refuse)
+		}
+		s.core.Register(id, reg, conn, s.now)
+		s.now = s.now.Add(time.Second)
+		for _, send := range s.core.Allocate(s.now).Frameworks {
+			if ev := send.Event; ev != nil && ev.Offers != nil && len(ev.Offers.Offers) == 1 {
+				return ev.Offers.Offers[0]
+			}
+		}
+		t.Fatalf("no offer after registering at %s", endpoint)
+		return mesos.Offer{}
+	}
+	for _, tc := range []struct {
+		conn, endpoint, rack, ip string
+		port                     int
+	}{
+		{"a1.1", "http://10.0.0.1:5051", "r1", "10.0.0.1", 5051},
+		{"a1.2", "http://10.0.0.2:5052", "r2", "10.0.0.2", 5052},
+	} {
+		o := offer(tc.conn, tc.endpoint, tc.rack)
+		if o.URL == nil || o.URL.Address.IP != tc.ip || int(o.URL.Address.Port) != tc.port {
+			t.Errorf("offer url after registering at %s = %+v", tc.endpoint, o.URL)
+		}
+		if len(o.Attributes) != 1 || o.Attributes[0].Text.Value != tc.rack {
+			t.Errorf("offer attributes after registering with rack %s = %+v", tc.rack, o.Attributes)
+		}
+	}
+}

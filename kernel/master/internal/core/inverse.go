@@ -120,7 +120,7 @@ func (c *Core) inverseOffers(now time.Time) {
 			}
 			ev := &mesos.Event{Type: mesos.EventInverseOffers, InverseOffers: &mesos.InverseOffers{InverseOffers: []mesos.InverseOffer{{
 				ID: mesos.ID{Value: io.id}, FrameworkID: mesos.ID{Value: fid}, AgentID: &mesos.ID{Value: a.id},
-				URL: agentURL(a.info.Endpoint), Unavailability: *u,
+				URL: a.url, Unavailability: *u,
 			}}}}
 			if c.sendFramework(f, ev) {
 				st.outstanding[fid] = io

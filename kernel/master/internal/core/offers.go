@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"corral/kernel/allocator"
+	"corral/kernel/internal/agentproto"
 	"corral/kernel/mesos"
+	"corral/kernel/resource"
 )
 
 // removeOffer forgets an offer, telling its framework with RESCIND if
@@ -116,11 +118,21 @@ func (c *Core) wireOffer(o *offer, a *agent) mesos.Offer {
 		Hostname:       a.info.Hostname,
 		AllocationInfo: &mesos.AllocationInfo{Role: o.role},
 		Resources:      o.resources.Wire(o.role),
-		Attributes:     offerAttributes(a),
+		Attributes:     a.offerAttrs,
 		ExecutorIDs:    a.executorIDs(o.frameworkID),
-		URL:            agentURL(a.info.Endpoint),
+		URL:            a.url,
 		Unavailability: c.unavailability(a),
 	}
+}
+
+// setInfo installs what the agent says of itself (at registration or
+// from the registry) and the pieces of its offers made from it.
+func (a *agent) setInfo(info agentproto.AgentInfo) {
+	a.info = info
+	a.total, _ = resource.FromWire(info.Resources)
+	a.attributes = info.Attributes
+	a.url = agentURL(info.Endpoint)
+	a.offerAttrs = offerAttributes(a)
 }
 
 // agentURL is the agent's endpoint as an Offer.url (Mesos sets it so

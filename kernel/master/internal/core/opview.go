@@ -193,7 +193,7 @@ func (c *Core) OpFrameworks() (frameworks, completed []OpFramework) {
 // opTask is t in the operator API's shape.
 func (c *Core) opTask(t *task) OpTask {
 	ot := OpTask{Name: t.info.Name, TaskID: t.info.TaskID, FrameworkID: mesos.ID{Value: t.frameworkID}, AgentID: mesos.ID{Value: t.agentID},
-		State: t.state, Resources: wire(t.resources), Statuses: []mesos.TaskStatus{}, Labels: t.info.Labels}
+		State: t.state, Resources: t.wireResources(), Statuses: []mesos.TaskStatus{}, Labels: t.info.Labels}
 	if t.status.State != "" {
 		ot.Statuses = append(ot.Statuses, t.status)
 	}

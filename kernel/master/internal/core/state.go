@@ -14,6 +14,11 @@ type agent struct {
 	info       agentproto.AgentInfo
 	total      resource.Resources
 	attributes []mesos.Attribute
+	// url and offerAttrs are what every offer on the agent carries as
+	// its url and attributes, made once from info by setInfo (not per
+	// offer per cycle). Offers share them: they are never modified.
+	url        *mesos.URL
+	offerAttrs []mesos.Attribute
 	status     agentStatus
 	// conn is the live REGISTER stream's connection id, "" when
 	// disconnected.
@@ -75,6 +80,9 @@ type task struct {
 	// summary is resources as /state shows them, made on first use
 	// (resources never change) and shared, read-only, by every Snapshot.
 	summary ResourceSummary
+	// wire is resources as the operator API shows them, made on first
+	// use and shared, read-only, by every OpTask in the same way.
+	wire []mesos.Resource
 	// state is the latest state known on the agent.
 	state mesos.TaskState
 	// status is the latest status seen (for reconciliation).

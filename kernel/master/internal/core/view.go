@@ -1,9 +1,11 @@
 package core
 
 import (
+	"slices"
 	"sort"
 	"time"
 
+	"corral/kernel/internal/agentproto"
 	"corral/kernel/mesos"
 	"corral/kernel/resource"
 )
@@ -183,65 +185,182 @@ func secs(t time.Time) float64 {
 // Snapshot returns the cluster's part of /state as of now. Its
 // ResourceSummary maps are shared with later snapshots: read them, never
 // change them.
-func (c *Core) Snapshot(now time.Time) State {
+func (c *Core) Snapshot(now time.Time) State { return c.StateSource().State(now) }
+
+// StateSource is what /state shows of the cluster, taken by
+// Core.StateSource on the core's goroutine so that the body can be built
+// by State on another: taking it copies the few fields of each record
+// that /state reads, and what it shares with the core never changes
+// (resource sets, task summaries, infos the core replaces rather than
+// edits). The costly part of /state (adding up used and offered
+// resources, summaries, sorting) is State's. Safe for concurrent use
+// once taken; the zero value is an empty cluster.
+type StateSource struct {
+	offers     []offer
+	quotas     []QuotaConfig
+	agents     []agentCopy // in id order
+	frameworks []frameworkCopy
+	completed  []frameworkCopy
+	// users are the users of the frameworks (not the completed ones), by
+	// id: a task's user when its command names none.
+	users map[string]string
+}
+
+// agentCopy is what /state reads of an agent.
+type agentCopy struct {
+	id                                    string
+	info                                  agentproto.AgentInfo
+	total                                 resource.Resources
+	attributes                            []mesos.Attribute
+	status                                agentStatus
+	connected, deactivated                bool
+	registeredAt, lastSeen, unreachableAt time.Time
+	taskCount                             int
+	drain                                 *DrainInfoView
+	maintenance                           *MaintenanceView
+	executors                             []executor // in key order
+}
+
+// frameworkCopy is what /state reads of a framework.
+type frameworkCopy struct {
+	id                                      string
+	info                                    mesos.FrameworkInfo
+	roles, suppressed                       []string
+	state                                   frameworkState
+	failoverTimeout                         time.Duration
+	registeredAt, disconnectedAt, removedAt time.Time
+	tasks, completed                        []taskCopy
+	offers                                  []offer
+}
+
+// taskCopy is what /state reads of a task.
+type taskCopy struct {
+	id, name, frameworkID, agentID, role string
+	state                                mesos.TaskState
+	resources                            resource.Resources
+	summary                              ResourceSummary
+	labels                               *mesos.Labels
+	healthy                              *bool
+	message, reason                      string
+	timestamp                            mesos.Float
+	command                              *mesos.CommandInfo
+}
+
+// StateSource takes what Snapshot shows of the cluster now. It must run
+// on the core's goroutine, like every method of Core.
+func (c *Core) StateSource() StateSource {
+	src := StateSource{offers: make([]offer, 0, len(c.offers)), quotas: c.Quotas(), agents: make([]agentCopy, 0, len(c.agents)),
+		users: make(map[string]string, len(c.frameworks))}
+	for _, o := range c.offers {
+		src.offers = append(src.offers, *o)
+	}
+	for _, id := range sortedKeys(c.agents) {
+		a := c.agents[id]
+		ac := agentCopy{id: a.id, info: a.info, total: a.total, attributes: a.attributes, status: a.status,
+			connected: a.conn != "", deactivated: a.deactivated,
+			registeredAt: a.registeredAt, lastSeen: a.lastSeen, unreachableAt: a.unreachableAt, taskCount: len(a.tasks)}
+		if d := a.drain; d != nil {
+			ac.drain = &DrainInfoView{State: d.State, Config: DrainConfig{MarkGone: d.MarkGone}}
+			if d.MaxGracePeriod != nil {
+				ac.drain.Config.MaxGracePeriod = &mesos.DurationInfo{Nanoseconds: mesos.Int(d.MaxGracePeriod.Nanoseconds())}
+			}
+		}
+		if w := c.maintenanceWindow(a); w != nil && a.status != agentGone {
+			ac.maintenance = &MaintenanceView{Mode: "DRAINING", Start: secs(w.Start)}
+			if w.Duration != nil {
+				ac.maintenance.End = secs(w.Start.Add(*w.Duration))
+			}
+		}
+		for _, k := range sortedKeys(a.executors) {
+			ac.executors = append(ac.executors, *a.executors[k])
+		}
+		src.agents = append(src.agents, ac)
+	}
+	for _, f := range c.frameworks {
+		src.frameworks = append(src.frameworks, copyFramework(f))
+		src.users[f.id] = f.info.User
+	}
+	for _, f := range c.completed {
+		src.completed = append(src.completed, copyFramework(f))
+	}
+	return src
+}
+
+func copyFramework(f *framework) frameworkCopy {
+	fc := frameworkCopy{id: f.id, info: f.info, roles: slices.Clone(f.roles), state: f.state, failoverTimeout: f.failoverTimeout,
+		registeredAt: f.registeredAt, disconnectedAt: f.disconnectedAt, removedAt: f.removedAt,
+		tasks: make([]taskCopy, 0, len(f.tasks)), completed: make([]taskCopy, 0, len(f.completed)), offers: make([]offer, 0, len(f.offers))}
+	for r := range f.suppressed {
+		fc.suppressed = append(fc.suppressed, r)
+	}
+	for _, t := range f.tasks {
+		fc.tasks = append(fc.tasks, copyTask(t))
+	}
+	for _, t := range f.completed {
+		fc.completed = append(fc.completed, copyTask(t))
+	}
+	for _, o := range f.offers {
+		fc.offers = append(fc.offers, *o)
+	}
+	return fc
+}
+
+func copyTask(t *task) taskCopy {
+	return taskCopy{id: t.info.TaskID.Value, name: t.info.Name, frameworkID: t.frameworkID, agentID: t.agentID, role: t.role,
+		state: t.state, resources: t.resources, summary: t.resourceSummary(), labels: t.info.Labels,
+		healthy: t.status.Healthy, message: t.status.Message, reason: t.status.Reason, timestamp: t.status.Timestamp,
+		command: t.info.Command}
+}
+
+// State builds the cluster's part of /state from src as of now; see
+// Snapshot. It does not change src and may run on any goroutine.
+func (src StateSource) State(now time.Time) State {
 	st := State{
-		Offers: len(c.offers), Agents: []AgentState{}, Frameworks: []FrameworkState{}, CompletedFrameworks: []FrameworkState{},
-		Quotas: c.Quotas(),
+		Offers: len(src.offers), Agents: make([]AgentState, 0, len(src.agents)), Frameworks: []FrameworkState{}, CompletedFrameworks: []FrameworkState{},
+		Quotas: src.quotas,
 	}
 	used := map[string]resource.Resources{}
 	offered := map[string]resource.Resources{}
-	for _, f := range c.frameworks {
-		for _, t := range f.tasks {
-			if !t.state.Terminal() && t.state != mesos.TaskUnreachable {
+	for i := range src.frameworks {
+		f := &src.frameworks[i]
+		for j := range f.tasks {
+			if t := &f.tasks[j]; !t.state.Terminal() && t.state != mesos.TaskUnreachable {
 				used[t.agentID] = used[t.agentID].Add(t.resources)
 			}
 		}
 	}
-	for _, o := range c.offers {
+	for _, o := range src.offers {
 		offered[o.agentID] = offered[o.agentID].Add(o.resources)
 	}
 	// The executors by framework, in agent and executor order: one walk
 	// for all frameworks rather than one per framework.
+	workDirs := make(map[string]string, len(src.agents))
 	execs := map[string][]ExecutorState{}
 	execRes := map[string][]resource.Resources{}
-	for _, aid := range sortedKeys(c.agents) {
-		a := c.agents[aid]
-		if len(a.executors) == 0 {
-			continue
-		}
-		for _, k := range sortedKeys(a.executors) {
-			e := a.executors[k]
+	for i := range src.agents {
+		a := &src.agents[i]
+		workDirs[a.id] = a.info.WorkDir
+		for _, e := range a.executors {
 			used[a.id] = used[a.id].Add(e.resources)
 			execRes[e.frameworkID] = append(execRes[e.frameworkID], e.resources)
-			es := ExecutorState{ID: e.info.ExecutorID.Value, Name: e.info.Name, AgentID: aid, Resources: summarize(e.resources)}
+			es := ExecutorState{ID: e.info.ExecutorID.Value, Name: e.info.Name, AgentID: a.id, Resources: summarize(e.resources)}
 			if e.info.Command != nil {
 				es.Command = e.info.Command.Value
 			}
 			execs[e.frameworkID] = append(execs[e.frameworkID], es)
 		}
 	}
-	for _, a := range c.agents {
+	for i := range src.agents {
+		a := &src.agents[i]
 		as := AgentState{
 			ID: a.id, Hostname: a.info.Hostname, Endpoint: a.info.Endpoint, PID: "slave(1)@" + hostPort(a.info.Endpoint),
-			State: a.status.String(), Active: a.status == agentRegistered, Connected: a.conn != "",
+			State: a.status.String(), Active: a.status == agentRegistered, Connected: a.connected,
 			RegisteredTime: secs(a.registeredAt), LastHeartbeat: secs(a.lastSeen), UnreachableTime: secs(a.unreachableAt),
 			Resources: summarize(a.total), UsedResources: summarize(used[a.id]), OfferedResources: summarize(offered[a.id]),
 			FreeResources: summarize(a.total.Sub(used[a.id]).Sub(offered[a.id])),
 			Attributes:    attributesMap(a.attributes), Cgroups: string(a.info.Cgroups), CgroupsReason: a.info.CgroupsReason,
-			Version: a.info.Version, TaskCount: len(a.tasks), Containerizers: a.info.Containerizers,
-			Deactivated: a.deactivated,
-		}
-		if d := a.drain; d != nil {
-			as.DrainInfo = &DrainInfoView{State: d.State, Config: DrainConfig{MarkGone: d.MarkGone}}
-			if d.MaxGracePeriod != nil {
-				as.DrainInfo.Config.MaxGracePeriod = &mesos.DurationInfo{Nanoseconds: mesos.Int(d.MaxGracePeriod.Nanoseconds())}
-			}
-		}
-		if w := c.maintenanceWindow(a); w != nil && a.status != agentGone {
-			as.Maintenance = &MaintenanceView{Mode: "DRAINING", Start: secs(w.Start)}
-			if w.Duration != nil {
-				as.Maintenance.End = secs(w.Start.Add(*w.Duration))
-			}
+			Version: a.info.Version, TaskCount: a.taskCount, Containerizers: a.info.Containerizers,
+			Deactivated: a.deactivated, DrainInfo: a.drain, Maintenance: a.maintenance,
 		}
 		if a.deactivated {
 			as.Active = false
@@ -254,12 +373,13 @@ func (c *Core) Snapshot(now time.Time) State {
 			st.UnreachableAgents++
 		}
 	}
-	sort.Slice(st.Agents, func(i, j int) bool { return st.Agents[i].ID < st.Agents[j].ID })
-	for _, f := range c.frameworks {
-		st.Frameworks = append(st.Frameworks, c.frameworkState(f, execs[f.id], execRes[f.id], now))
+	for i := range src.frameworks {
+		f := &src.frameworks[i]
+		st.Frameworks = append(st.Frameworks, src.frameworkState(f, execs[f.id], execRes[f.id], workDirs, now))
 	}
-	for _, f := range c.completed {
-		st.CompletedFrameworks = append(st.CompletedFrameworks, c.frameworkState(f, execs[f.id], execRes[f.id], now))
+	for i := range src.completed {
+		f := &src.completed[i]
+		st.CompletedFrameworks = append(st.CompletedFrameworks, src.frameworkState(f, execs[f.id], execRes[f.id], workDirs, now))
 	}
 	sort.Slice(st.Frameworks, func(i, j int) bool { return st.Frameworks[i].ID < st.Frameworks[j].ID })
 	sort.Slice(st.CompletedFrameworks, func(i, j int) bool { return st.CompletedFrameworks[i].ID < st.CompletedFrameworks[j].ID })
@@ -297,8 +417,9 @@ func attributesMap(as []mesos.Attribute) map[string]any {
 }
 
 // frameworkState is f in /state; execs are its executors (in agent and
-// executor order) and execRes their resources, in the same order.
-func (c *Core) frameworkState(f *framework, execs []ExecutorState, execRes []resource.Resources, now time.Time) FrameworkState {
+// executor order) and execRes their resources, in the same order;
+// workDirs are the agents' work directories, by id.
+func (src StateSource) frameworkState(f *frameworkCopy, execs []ExecutorState, execRes []resource.Resources, workDirs map[string]string, now time.Time) FrameworkState {
 	fs := FrameworkState{
 		ID: f.id, Name: f.info.Name, User: f.info.User, Principal: f.info.Principal, Roles: f.roles,
 		Hostname: f.info.Hostname, WebuiURL: f.info.WebuiURL, State: f.state.String(),
@@ -308,16 +429,15 @@ func (c *Core) frameworkState(f *framework, execs []ExecutorState, execRes []res
 		Tasks: []TaskState{}, UnreachableTask: []TaskState{}, CompletedTasks: []TaskState{}, Offers: []OfferState{},
 		Executors: []ExecutorState{},
 	}
-	for r := range f.suppressed {
-		fs.SuppressedRoles = append(fs.SuppressedRoles, r)
-	}
+	fs.SuppressedRoles = f.suppressed
 	sort.Strings(fs.SuppressedRoles)
 	for _, cp := range f.info.Capabilities {
 		fs.Capabilities = append(fs.Capabilities, cp.Type)
 	}
 	var usedR, offR resource.Resources
-	for _, t := range f.tasks {
-		ts := c.taskState(t)
+	for i := range f.tasks {
+		t := &f.tasks[i]
+		ts := src.taskState(t, workDirs)
 		switch {
 		case t.state == mesos.TaskUnreachable:
 			fs.UnreachableTask = append(fs.UnreachableTask, ts)
@@ -328,8 +448,8 @@ func (c *Core) frameworkState(f *framework, execs []ExecutorState, execRes []res
 			}
 		}
 	}
-	for _, t := range f.completed {
-		fs.CompletedTasks = append(fs.CompletedTasks, c.taskState(t))
+	for i := range f.completed {
+		fs.CompletedTasks = append(fs.CompletedTasks, src.taskState(&f.completed[i], workDirs))
 	}
 	for _, r := range execRes {
 		usedR = usedR.Add(r)
@@ -355,22 +475,31 @@ func (t *task) resourceSummary() ResourceSummary {
 	return t.summary
 }
 
-func (c *Core) taskState(t *task) TaskState {
+// wireResources is t.wire, made if need be.
+func (t *task) wireResources() []mesos.Resource {
+	if t.wire == nil {
+		t.wire = wire(t.resources)
+	}
+	return t.wire
+}
+
+// taskState is t in /state.
+func (src StateSource) taskState(t *taskCopy, workDirs map[string]string) TaskState {
 	ts := TaskState{
-		ID: t.info.TaskID.Value, Name: t.info.Name, FrameworkID: t.frameworkID, AgentID: t.agentID,
-		State: string(t.state), Role: t.role, Resources: t.resourceSummary(), Labels: t.info.Labels,
-		Healthy: t.status.Healthy, Message: t.status.Message, Reason: t.status.Reason,
-		Statuses: []StatusState{{State: string(t.state), Timestamp: float64(t.status.Timestamp)}},
+		ID: t.id, Name: t.name, FrameworkID: t.frameworkID, AgentID: t.agentID,
+		State: string(t.state), Role: t.role, Resources: t.summary, Labels: t.labels,
+		Healthy: t.healthy, Message: t.message, Reason: t.reason,
+		Statuses: []StatusState{{State: string(t.state), Timestamp: float64(t.timestamp)}},
 	}
-	if t.info.Command != nil {
-		ts.Command = t.info.Command.Value
-		ts.User = t.info.Command.User
+	if t.command != nil {
+		ts.Command = t.command.Value
+		ts.User = t.command.User
 	}
-	if f := c.frameworks[t.frameworkID]; ts.User == "" && f != nil {
-		ts.User = f.info.User
+	if ts.User == "" {
+		ts.User = src.users[t.frameworkID]
 	}
-	if a := c.agents[t.agentID]; a != nil && a.info.WorkDir != "" {
-		ts.Sandbox = a.info.WorkDir + "/sandboxes/" + t.frameworkID + "/" + ts.ID
+	if dir := workDirs[t.agentID]; dir != "" {
+		ts.Sandbox = dir + "/sandboxes/" + t.frameworkID + "/" + ts.ID
 	}
 	return ts
 }
