@@ -27,6 +27,7 @@ func agentCommand() *command {
 	durationVar(fs, &cfg.ExecutorReregistrationTimeout, "executor_reregistration_timeout", "time executors found running at start have to subscribe again (at most 15s)")
 	durationVar(fs, &cfg.ExecutorShutdownGracePeriod, "executor_shutdown_grace_period", "time an executor has between SHUTDOWN and being killed, unless its ExecutorInfo gives one")
 	fs.StringVar(&cfg.Cgroups, "cgroups", cfg.Cgroups, "cgroups use: auto, v1, v2 or none")
+	fs.BoolVar(&cfg.CgroupsEnableCFS, "cgroups_enable_cfs", cfg.CgroupsEnableCFS, "cap a task that gives no cpu limit at its cpus request with a CFS quota (off: cpu shares by the request, idle cpu usable beyond it; a task's own limit caps it either way)")
 	fs.StringVar(&cfg.CgroupRoot, "cgroup_root", cfg.CgroupRoot, "parent cgroup of the agent's task cgroups")
 	durationVar(fs, &cfg.RegisterBackoffFactor, "registration_backoff_factor", "initial backoff when (re-)registering; doubles up to --registration_backoff_max")
 	durationVar(fs, &cfg.RegisterBackoffMax, "registration_backoff_max", "maximum backoff between registration attempts")

@@ -384,6 +384,51 @@ func TestMemoryLimitReported(t *testing.T) {
 	}
 }
 
+// TestCPUQuotaFollowsCFSFlag: a task that gives no cpu limit gets no CFS
+// quota (it may use idle cpu, as in Mesos by default), unless the agent
+// runs with CgroupsEnableCFS, which caps it at its request; a task that
+// gives a limit is capped at it either way. The task reads its own
+// cgroup's quota.
+func TestCPUQuotaFollowsCFSFlag(t *testing.T) {
+	const readQuota = `p=$(grep -E '^[0-9]+:([^:]*,)?cpu(,[^:]*)?:' /proc/self/cgroup | cut -d: -f3)
+if [ -n "$p" ]; then for d in /sys/fs/cgroup/cpu,cpuacct /sys/fs/cgroup/cpu; do [ -f "$d$p/cpu.cfs_quota_us" ] && { cat "$d$p/cpu.cfs_quota_us"; exit 0; }; done; fi
+p=$(grep '^0::' /proc/self/cgroup | cut -d: -f3); cut -d' ' -f1 "/sys/fs/cgroup$p/cpu.max"`
+	for _, tc := range []struct {
+		name  string
+		cfs   bool
+		limit float64 // 0: none
+		want  []string
+	}{
+		{"no limit", false, 0, []string{"-1", "max"}},
+		{"no limit, CFS enabled", true, 0, []string{"10000"}},
+		{"a limit", false, 0.5, []string{"50000"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newFakeMaster(t)
+			cfg := testConfig(t, m.srv.URL)
+			cfg.CgroupsEnableCFS = tc.cfs
+			startAgent(t, cfg)
+			reg := m.waitRegister(t)
+			if reg.Register.Info.Cgroups == agentproto.CgroupsNone {
+				if os.Getenv("CI") == "true" {
+					t.Fatalf("cgroups unavailable in CI: %s", reg.Register.Info.CgroupsReason)
+				}
+				t.Skipf("cgroups unavailable: %s", reg.Register.Info.CgroupsReason)
+			}
+			ti := cmdTask("q", readQuota)
+			if tc.limit > 0 {
+				ti.Limits = map[string]mesos.Limit{"cpus": {Value: mesos.LimitValue(tc.limit)}}
+			}
+			m.event(launch("fw-1", ti))
+			m.waitState(t, "q", mesos.TaskFinished, 20*time.Second)
+			out, _ := os.ReadFile(filepath.Join(sandboxOfTask(cfg, "fw-1", "q"), "stdout"))
+			if got := strings.TrimSpace(string(out)); !slices.Contains(tc.want, got) {
+				t.Errorf("the task's cpu quota = %q; want one of %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestUpdateResentUntilAcked: an unacknowledged update is resent with the
 // same uuid, and the next one is held back until the acknowledgement.
 func TestUpdateResentUntilAcked(t *testing.T) {

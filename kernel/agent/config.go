@@ -72,6 +72,13 @@ type Config struct {
 	// Cgroups is "auto" (default: use cgroups when possible), "v1", "v2"
 	// or "none". An explicit version that cannot be used is an error.
 	Cgroups string
+	// CgroupsEnableCFS caps the cpu of a task that gives no cpu limit at
+	// its request, with a CFS quota (Mesos' --cgroups_enable_cfs). Off
+	// (the default, as in Mesos), such a task gets cpu shares (v2: weight)
+	// in proportion to its request and may use idle cpu beyond it; a task
+	// that gives a limit (TaskInfo.limits, Marathon's resourceLimits) is
+	// capped at it either way.
+	CgroupsEnableCFS bool
 	// CgroupRoot is the cgroup under which each agent makes its own
 	// sub-cgroup (named after a hash of WorkDir), holding one cgroup per
 	// task. Default "corral".

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"time"
 
@@ -45,7 +46,7 @@ func (a *Agent) dockerSpec(k update.Key, ti *mesos.TaskInfo, env []string, u *ru
 	if u != nil && ti.Command != nil && ti.Command.User != "" {
 		user = fmt.Sprintf("%d:%d", u.UID, u.GID)
 	}
-	cpuLimit, memLimit := task.MaxLimits(ti)
+	cpuLimit, memLimit := a.limits(ti)
 	return docker.Spec{ID: runnerID(k), Name: a.containerName(k), FrameworkID: k.FrameworkID, TaskID: k.TaskID,
 		Container: ti.Container, Command: ti.Command, Env: out, Sandbox: sandbox, User: user, CPUs: cpus, MemMB: mem,
 		CPULimit: cpuLimit, MemLimitMB: memLimit}
@@ -166,4 +167,25 @@ func dockerTaskUser(ti *mesos.TaskInfo) string {
 		return ti.Command.User
 	}
 	return ""
+}
+
+// limits are a task's cpu and memory (MB) limits above its requests as
+// its cgroup or container gets them (0: the request, +Inf: none): its own
+// (task.MaxLimits), and, for a task that gives no cpu limit, none unless
+// CgroupsEnableCFS caps it at its request.
+func (a *Agent) limits(ti *mesos.TaskInfo) (cpus, memMB float64) {
+	cpus, memMB = task.MaxLimits(ti)
+	if cpus == 0 {
+		cpus = a.defaultCPULimit()
+	}
+	return cpus, memMB
+}
+
+// defaultCPULimit is the cpu limit of what gives none (a task, an
+// executor): the request (0) with CgroupsEnableCFS, else none (+Inf).
+func (a *Agent) defaultCPULimit() float64 {
+	if a.cfg.CgroupsEnableCFS {
+		return 0
+	}
+	return math.Inf(1)
 }

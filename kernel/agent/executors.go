@@ -231,6 +231,7 @@ func (l *loop) startExecutor(ctx context.Context, ek execKey, ei *mesos.Executor
 			Cgroup:   cgroupName(k),
 			CPUs:     cpus,
 			MemMB:    mem,
+			CPULimit: l.a.defaultCPULimit(),
 			Logger:   logger,
 		},
 		logs:     [2]logrotate.Limits{logrotate.Limits(outLimit), logrotate.Limits(errLimit)},

@@ -394,7 +394,7 @@ func (l *loop) launch(ctx context.Context, ev *agentproto.Launch) {
 			continue
 		}
 		e.cpus, e.mem = task.Limits(ti.Resources)
-		cpuLimit, memLimit := task.MaxLimits(&ti)
+		cpuLimit, memLimit := l.a.limits(&ti)
 		e.sandbox = l.a.sandboxOf(k)
 		outLimit, errLimit, _ := task.LogLimits(&ti, task.LogLimit{MaxSize: l.a.cfg.TaskLogMaxSize, MaxFiles: l.a.cfg.TaskLogMaxFiles})
 		var logger *runner.Logger
