@@ -51,8 +51,13 @@ func startBenchDev(b *testing.B, agents int) *benchDev {
 	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
 		_ = os.Chmod(d, 0o755)
 	}
+	// As `make build` does: corral-logger beside corral, the task log
+	// writer the agents start once per task.
 	bin := filepath.Join(dir, "corral")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "corral-logger"), "../corral-logger").CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	ports := map[string]int{}
