@@ -18,8 +18,9 @@ import (
 
 // BenchmarkDevFairOffers measures how offers are shared between the jobs
 // framework and another framework on `corral dev` (one agent), from
-// outside: a greedy framework subscribes and launches `true` tasks on
-// every offer as fast as offers come, first alone and then while
+// outside: a greedy framework subscribes and launches `sleep 0.5` tasks of
+// 0.25 cpus, at most 6 at once (1.5 of the agent's 2 cpus), on every offer as fast as offers
+// come, first alone and then while
 // CORRAL_BENCH_JOBS jobs (default 200) run every second, each phase for
 // CORRAL_BENCH_SECONDS (default 10). It reports the greedy framework's
 // finished tasks a second in each phase, their ratio (share; goal ≥ 0.8),
@@ -28,7 +29,9 @@ func BenchmarkDevFairOffers(b *testing.B) {
 	jobs := benchEnvInt("CORRAL_BENCH_JOBS", 200)
 	secs := benchEnvInt("CORRAL_BENCH_SECONDS", 10)
 	d := startBenchDev(b, 1)
-	g := startGreedy(b, d.master, greedyShape{name: "greedy", inFlight: 20, cpus: 0.01, command: "true"})
+	// Greedy's tasks need much of the agent's cpus and little cpu time, so
+	// that its rate is bound by the offers it gets, not by the machine.
+	g := startGreedy(b, d.master, greedyShape{name: "greedy", inFlight: 6, cpus: 0.25, command: "sleep 0.5"})
 	api := apiclient.NewJobs(d.jobs, nil)
 	ctx := context.Background()
 	window := time.Duration(secs) * time.Second
