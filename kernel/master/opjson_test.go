@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"reflect"
 	"testing"
 
 	"corral/kernel/master/internal/core"
@@ -56,6 +57,8 @@ func TestWriteGetStateMatchesEncodingJSON(t *testing.T) {
 			CompletedTasks:   nil,
 		},
 	}
+	var every opGetState
+	fillEvery(t, reflect.ValueOf(&every).Elem(), 0)
 	for _, tc := range []struct {
 		name string
 		body opGetState
@@ -64,6 +67,7 @@ func TestWriteGetStateMatchesEncodingJSON(t *testing.T) {
 		{"empty lists", opGetState{GetAgents: opGetAgents{Agents: []core.OpAgent{}, RecoveredAgents: []core.OpAgentInfo{}},
 			GetExecutors: opGetExecutors{Executors: []core.OpExecutor{}}, GetTasks: opGetTasks{Tasks: []core.OpTask{}}}},
 		{"full", full},
+		{"every field set", every},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var want, got bytes.Buffer

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"reflect"
 	"sync"
 	"testing"
 
@@ -60,6 +61,8 @@ func TestWriteStateMatchesEncodingJSON(t *testing.T) {
 		Tasks: tasks,
 	}, {Tasks: []taskBody{}}, {}}
 
+	var every stateBody
+	fillEvery(t, reflect.ValueOf(&every).Elem(), 0)
 	for _, tc := range []struct {
 		name string
 		body stateBody
@@ -67,6 +70,7 @@ func TestWriteStateMatchesEncodingJSON(t *testing.T) {
 		{"empty", stateBody{}},
 		{"empty lists", stateBody{State: State{Agents: []AgentState{}, CompletedFrameworks: []FrameworkState{}, Quotas: []core.QuotaConfig{}}, Frameworks: []frameworkBody{}}},
 		{"full", full},
+		{"every field set", every},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var want, got bytes.Buffer
