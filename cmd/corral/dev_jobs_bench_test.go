@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"corral/internal/apiclient"
+	"corral/internal/testcluster"
 )
 
 // BenchmarkDevCronLateness measures cron jobs as a user of `corral dev`
@@ -165,11 +166,11 @@ type devCPU struct {
 // cpu reads the CPU time spent so far by the cluster's processes.
 func (d *benchDev) cpu(b *testing.B) devCPU {
 	b.Helper()
-	self, children, err := procCPU(d.cmd.Process.Pid)
+	st, err := testcluster.ReadProcStat(d.cmd.Process.Pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	out := devCPU{corral: self, tasks: children}
+	out := devCPU{corral: st.CPU.Seconds(), tasks: st.Children.Seconds()}
 	pm, err := os.ReadFile(filepath.Join(d.dir, "pg", "data", "postmaster.pid"))
 	if err != nil {
 		b.Fatal(err)
@@ -178,63 +179,20 @@ func (d *benchDev) cpu(b *testing.B) devCPU {
 	if err != nil {
 		b.Fatalf("postmaster.pid: %v", err)
 	}
-	self, children, err = procCPU(ppid)
+	pg, err := testcluster.ReadProcStat(ppid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	out.postgres = self + children
+	out.postgres = (pg.CPU + pg.Children).Seconds()
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
 		pid, err := strconv.Atoi(p.Name())
 		if err != nil || pid == ppid {
 			continue
 		}
-		if parent, err := procParent(pid); err == nil && parent == ppid {
-			if self, _, err := procCPU(pid); err == nil {
-				out.postgres += self
-			}
+		if st, err := testcluster.ReadProcStat(pid); err == nil && st.PPID == ppid {
+			out.postgres += st.CPU.Seconds()
 		}
 	}
 	return out
-}
-
-// procStat returns the fields of /proc/pid/stat after the command name
-// (the first is the state, field 3 of proc(5)).
-func procStat(pid int) ([]string, error) {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return nil, err
-	}
-	s := string(raw)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return nil, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 15 {
-		return nil, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	return f, nil
-}
-
-// procCPU returns a process's own CPU time (utime+stime) and that of its
-// reaped children (cutime+cstime), in seconds. Linux counts them in
-// clock ticks of 1/100 s (USER_HZ).
-func procCPU(pid int) (self, children float64, err error) {
-	f, err := procStat(pid)
-	if err != nil {
-		return 0, 0, err
-	}
-	tick := func(i int) float64 { v, _ := strconv.ParseFloat(f[i], 64); return v / 100 }
-	// utime, stime, cutime, cstime are fields 14–17 of proc(5): 11–14 here.
-	return tick(11) + tick(12), tick(13) + tick(14), nil
-}
-
-// procParent returns a process's parent pid.
-func procParent(pid int) (int, error) {
-	f, err := procStat(pid)
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(f[1])
 }

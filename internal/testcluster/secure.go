@@ -201,29 +201,62 @@ func (p *Proc) CPUTime() time.Duration {
 	if p.cmd == nil || p.cmd.Process == nil {
 		return 0
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	st, err := ReadProcStat(p.cmd.Process.Pid)
 	if err != nil {
 		return 0
 	}
-	return parseCPUTime(string(b))
+	return st.CPU
 }
 
-// parseCPUTime reads utime + stime from a /proc/<pid>/stat line: fields
-// 14 and 15, counted after the command name, which may hold spaces and
-// parentheses and so ends at the last ')'.
+// ProcStat is what /proc/<pid>/stat says of a process's cost and parent.
+type ProcStat struct {
+	// CPU is its own CPU time (user and system, of all its threads);
+	// Children that of its children it has reaped, once reaped.
+	CPU, Children time.Duration
+	PPID          int
+}
+
+// ReadProcStat reads process pid's ProcStat, at the kernel's clock-tick
+// resolution (10 ms).
+func ReadProcStat(pid int) (ProcStat, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ProcStat{}, err
+	}
+	st, ok := parseProcStat(string(b))
+	if !ok {
+		return ProcStat{}, fmt.Errorf("/proc/%d/stat: unreadable: %q", pid, b)
+	}
+	return st, nil
+}
+
+// parseCPUTime reads utime + stime from a /proc/<pid>/stat line; 0 if it
+// cannot.
 func parseCPUTime(stat string) time.Duration {
+	st, _ := parseProcStat(stat)
+	return st.CPU
+}
+
+// parseProcStat reads a /proc/<pid>/stat line: the parent (field 4),
+// utime + stime (fields 14 and 15) and cutime + cstime (16 and 17),
+// counted after the command name, which may hold spaces and parentheses
+// and so ends at the last ')'.
+func parseProcStat(stat string) (ProcStat, bool) {
 	i := strings.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0
+		return ProcStat{}, false
 	}
 	f := strings.Fields(stat[i+1:]) // f[0] is field 3, the state
-	if len(f) < 13 {
-		return 0
+	if len(f) < 15 {
+		return ProcStat{}, false
 	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0
+	var n [5]int64
+	for k, idx := range []int{1, 11, 12, 13, 14} {
+		v, err := strconv.ParseInt(f[idx], 10, 64)
+		if err != nil {
+			return ProcStat{}, false
+		}
+		n[k] = v
 	}
-	return time.Duration(utime+stime) * clockTick
+	return ProcStat{PPID: int(n[0]), CPU: time.Duration(n[1]+n[2]) * clockTick, Children: time.Duration(n[3]+n[4]) * clockTick}, true
 }

@@ -82,4 +82,8 @@ func TestParseCPUTime(t *testing.T) {
 			t.Errorf("%s: parseCPUTime(%q) = %v; want %v", c.name, c.stat, got, c.want)
 		}
 	}
+	st, ok := parseProcStat("7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 3 4 9 8 20 0 1 0 1 1 1")
+	if want := (ProcStat{PPID: 1, CPU: 70 * time.Millisecond, Children: 170 * time.Millisecond}); !ok || st != want {
+		t.Errorf("parseProcStat = %+v, %v; want %+v", st, ok, want)
+	}
 }
