@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -133,6 +135,36 @@ func masterState(url string) (master.State, error) {
 	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
+// medianMS times fn n times and returns the median in milliseconds.
+func medianMS(tb testing.TB, n int, fn func() error) float64 {
+	tb.Helper()
+	ds := make([]float64, n)
+	for i := range ds {
+		start := time.Now()
+		if err := fn(); err != nil {
+			tb.Fatal(err)
+		}
+		ds[i] = float64(time.Since(start).Microseconds()) / 1000
+	}
+	slices.Sort(ds)
+	return ds[n/2]
+}
+
+// drain reads an answer to its end and fails unless it is a 200.
+func drain(resp *http.Response, err error) error {
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %s", resp.Request.Method, resp.Request.URL, resp.Status)
+	}
+	return nil
+}
+
 // BenchmarkMasterFailover: ZooKeeper, two masters, an agent, and the
 // services and jobs frameworks finding the leader through ZooKeeper. The
 // leading master is killed with SIGKILL; measured from the kill are the
@@ -218,6 +250,9 @@ func BenchmarkMasterFailover(b *testing.B) {
 // stream to the new leader again and the moment an explicit
 // reconciliation of every task, sent once both the agents and the
 // framework are back, has been answered TASK_RUNNING for all of them.
+// Before the first kill, with every task running, it also reports the
+// leader as a user sees it from outside: the median time of GET /state
+// and of the operator API's GET_STATE over HTTP, and its resident memory.
 func BenchmarkFailover1000Agents(b *testing.B) {
 	agents := envInt(b, envAgents, 1000)
 	tasks := envInt(b, envTasks, 10000)
@@ -257,6 +292,15 @@ func BenchmarkFailover1000Agents(b *testing.B) {
 	var heapAfter runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&heapAfter)
+
+	// The leader as its users see it, from outside: its /state and
+	// GET_STATE over HTTP, and its resident memory, with every task running.
+	lead, li, _ := h.leader("", 60*time.Second)
+	stateMS, getStateMS := medianMS(b, 5, func() error { return drain(http.Get(lead + "/state")) }),
+		medianMS(b, 5, func() error {
+			return drain(http.Post(lead+"/api/v1", "application/json", strings.NewReader(`{"type":"GET_STATE"}`)))
+		})
+	rss := float64(rssKB(h.procs[li].PID()))
 
 	var toLeader, toAgents, toReconciled time.Duration
 	runs := 0
@@ -301,6 +345,11 @@ func BenchmarkFailover1000Agents(b *testing.B) {
 	b.ReportMetric(float64(toLeader.Milliseconds())/float64(runs), "ms_to_new_leader")
 	b.ReportMetric(float64(toAgents.Milliseconds())/float64(runs), "ms_all_agents_reregistered")
 	b.ReportMetric(float64(toReconciled.Milliseconds())/float64(runs), "ms_reconciled")
+	// Reported after the loop: b.Loop's first call resets the metrics.
+	b.ReportMetric(stateMS, "ms_state_outside")
+	b.ReportMetric(getStateMS, "ms_get_state_outside")
+	b.ReportMetric(rss/1024, "master_rss_MB")
+	b.ReportMetric(rss/float64(agents), "master_rss_kB/agent")
 	b.ReportMetric(float64(session.Milliseconds()), "ms_session_timeout")
 	b.ReportMetric(float64(agents), "agents")
 	b.ReportMetric(float64(tasks), "tasks")
