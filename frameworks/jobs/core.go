@@ -1332,7 +1332,13 @@ func (c *core) manageOffers(readyNow bool, now time.Time) {
 		c.call(func(ctx context.Context) { _ = c.client.Revive(ctx, role) })
 	}
 	if m.decline {
-		c.declinedAt = now
+		if !m.spare {
+			// Only declining everything lets the next need revive at
+			// once: spare offers go back because nothing due wants them,
+			// and reviving at once for them would bring them straight
+			// back to be declined again while some run fits nowhere.
+			c.declinedAt = now
+		}
 		ids := spare
 		if !m.spare {
 			ids = slices.Sorted(maps.Keys(c.offers))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"corral/frameworks/internal/place"
+	"corral/frameworks/jobs/job"
 	"corral/frameworks/jobs/store"
 	"corral/kernel/mesos"
 	"corral/kernel/resource"
@@ -121,5 +122,32 @@ func TestNeedsOf(t *testing.T) {
 	got := needsOf(map[string]int{"a": 2, "b": 1, "c": 3, "d": 1}, jobs)
 	if len(got) != 3 || got[0].n != 5 || got[0].CPUs != 0.1 || got[1].n != 1 || len(got[1].Constraints) != 1 || got[2].n != 1 || got[2].CPUs != 1 {
 		t.Errorf("needsOf = %+v; want a and c together (5), then b (1), then d (1)", got)
+	}
+}
+
+// A run that fits none of the offers held makes the loop revive at most
+// once a second, however often it wakes, even though it declines the
+// spare offers each time: they would otherwise come straight back.
+func TestUnplaceableRunRevivesOncePerSecond(t *testing.T) {
+	now := time.Unix(10000, 0)
+	s := &Service{cfg: Config{OfferHold: 100 * time.Millisecond, Role: "*"}}
+	c := &core{s: s, subscribed: true, calls: make(chan func(context.Context), 64),
+		jobs: map[string]*jobState{"big": {job: job.Job{Name: "big"}, spec: place.Demand{CPUs: 64, Mem: 32}, next: now.Add(50 * time.Millisecond)}},
+		runs: map[int64]*runState{}, offers: map[string]*mesos.Offer{}}
+	offer := func(id string) *mesos.Offer {
+		return &mesos.Offer{ID: mesos.ID{Value: id}, AgentID: mesos.ID{Value: "A" + id}, Resources: resource.Scalar("cpus", 1).Add(resource.Scalar("mem", 1024)).Wire("*")}
+	}
+	revives := 0
+	for i := range 10 {
+		at := now.Add(time.Duration(i) * 50 * time.Millisecond)
+		c.offers["O1"], c.offers["O2"] = offer("1"), offer("2") // back after each revive
+		before := c.revivedAt
+		c.manageOffers(false, at)
+		if c.revivedAt != before {
+			revives++
+		}
+	}
+	if revives != 1 {
+		t.Errorf("revives over half a second with a run that fits nowhere = %d; want 1", revives)
 	}
 }
