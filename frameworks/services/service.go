@@ -147,7 +147,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 			t.leaderURL = adv
 			end := func() {}
 			t.lead(lctx, func() {
-				end = h.Serve(t.routes())
+				end = h.Serve(lctx, t.routes())
 				// Alone, the API answers once the state is loaded, as
 				// the leader.
 				serve()

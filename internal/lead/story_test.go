@@ -184,7 +184,7 @@ func startInstance(t *testing.T, name, zkURL string, session time.Duration, pool
 		}
 		tctx, stop := f.Context(lctx)
 		defer stop()
-		end := in.swap.Serve(termHandler(tctx, name, f, pool))
+		end := in.swap.Serve(tctx, termHandler(tctx, name, f, pool))
 		in.terms <- term{fence: f, ctx: tctx}
 		<-tctx.Done()
 		end()

@@ -1,6 +1,7 @@
 package lead
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,11 +21,12 @@ func get(t *testing.T, h http.Handler) string {
 }
 
 func TestSwap(t *testing.T) {
+	ctx := t.Context()
 	s := NewSwap(says("standby"))
 	if got := get(t, s); got != "standby" || s.Serving() {
 		t.Fatalf("before any term: %q, serving %v; want standby", got, s.Serving())
 	}
-	end1 := s.Serve(says("term 1"))
+	end1 := s.Serve(ctx, says("term 1"))
 	if got := get(t, s); got != "term 1" || !s.Serving() {
 		t.Errorf("during term 1: %q, serving %v; want term 1", got, s.Serving())
 	}
@@ -33,12 +35,12 @@ func TestSwap(t *testing.T) {
 	if got := get(t, s); got != "standby" || s.Serving() {
 		t.Errorf("after term 1: %q, serving %v; want standby", got, s.Serving())
 	}
-	end2 := s.Serve(says("term 2"))
+	end2 := s.Serve(ctx, says("term 2"))
 	end1() // a stale end leaves the next term alone
 	if got := get(t, s); got != "term 2" {
 		t.Errorf("term 2 after term 1's end again: %q; want term 2", got)
 	}
-	end3 := s.Serve(says("term 3")) // replaces term 2
+	end3 := s.Serve(ctx, says("term 3")) // replaces term 2
 	end2()
 	if got := get(t, s); got != "term 3" {
 		t.Errorf("term 3 after term 2's end: %q; want term 3", got)
@@ -46,5 +48,21 @@ func TestSwap(t *testing.T) {
 	end3()
 	if got := get(t, s); got != "standby" {
 		t.Errorf("after term 3: %q; want standby", got)
+	}
+}
+
+// A term stops answering the moment its context ends, before its code
+// calls end: a request in between goes to the standby.
+func TestSwapEndsWithItsContext(t *testing.T) {
+	s := NewSwap(says("standby"))
+	ctx, cancel := context.WithCancel(t.Context())
+	end := s.Serve(ctx, says("term"))
+	defer end()
+	if got := get(t, s); got != "term" || !s.Serving() {
+		t.Fatalf("during the term: %q, serving %v; want term", got, s.Serving())
+	}
+	cancel()
+	if got := get(t, s); got != "standby" || s.Serving() {
+		t.Errorf("after the term's context ended: %q, serving %v; want standby", got, s.Serving())
 	}
 }

@@ -99,7 +99,7 @@ func Contend(ctx context.Context, cfg Config, store Store, log *slog.Logger, ln 
 			}
 			m.metrics.elected.Set(1)
 			sb.log.Info("elected: leading", "url", m.url)
-			end := swap.Serve(m.routes())
+			end := swap.Serve(lctx, m.routes())
 			err := m.Lead(lctx)
 			end()
 			switch {
