@@ -126,9 +126,10 @@ type Config struct {
 	// and 5. 0 TaskLogMaxSize writes the files unbounded.
 	TaskLogMaxSize  int64
 	TaskLogMaxFiles int
-	// Logger is the executable that writes tasks' output, with LoggerArgs
-	// before its flags: corral-logger, or `corral logger` (cmd/corral sets
-	// them, LoggerCommand); "" appends the output to the sandbox's files
+	// Logger is the executable that writes tasks' output (one process
+	// per task user, package logd), with LoggerArgs its arguments:
+	// corral-logger, or `corral logger` (cmd/corral sets them,
+	// LoggerCommand); "" appends the output to the sandbox's files
 	// directly, without rotation.
 	Logger     string
 	LoggerArgs []string
@@ -291,7 +292,7 @@ func (c Config) Runs(z string) bool {
 
 // LoggerCommand returns the task logger that goes with the corral binary
 // exe: corral-logger beside it when there is one (small, so cheap to
-// start once per task), else exe itself with the logger subcommand.
+// start), else exe itself with the logger subcommand.
 func LoggerCommand(exe string) (string, []string) {
 	small := filepath.Join(filepath.Dir(exe), "corral-logger")
 	if fi, err := os.Stat(small); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {

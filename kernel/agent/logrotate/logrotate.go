@@ -14,12 +14,8 @@ package logrotate
 import (
 	"bytes"
 	"errors"
-	"flag"
-	"fmt"
-	"io"
 	"os"
 	"strconv"
-	"sync"
 )
 
 // DefaultMaxSize and DefaultMaxFiles are the agent's defaults (its
@@ -151,84 +147,3 @@ func (w *Writer) rotate() error {
 
 // Close closes the current file.
 func (w *Writer) Close() error { return w.f.Close() }
-
-// Copy writes everything read from r to a Writer on path until r ends.
-// It is the body of `corral logger`.
-func Copy(r io.Reader, path string, l Limits) error {
-	w, err := Open(path, l, 0o644)
-	if err != nil {
-		return err
-	}
-	buf := make([]byte, 64<<10)
-	for {
-		n, rerr := r.Read(buf)
-		if n > 0 {
-			if _, err := w.Write(buf[:n]); err != nil {
-				w.Close()
-				return fmt.Errorf("writing %s: %w", path, err)
-			}
-		}
-		if rerr == io.EOF {
-			return w.Close()
-		}
-		if rerr != nil {
-			w.Close()
-			return rerr
-		}
-	}
-}
-
-// Flags registers the logger's flags on fs: --stdout_max_size,
-// --stdout_max_files, --stderr_max_size, --stderr_max_files.
-func Flags(fs *flag.FlagSet, out, errl *Limits) {
-	fs.Int64Var(&out.MaxSize, "stdout_max_size", DefaultMaxSize, "bytes at which stdout is rotated (0: never)")
-	fs.IntVar(&out.MaxFiles, "stdout_max_files", DefaultMaxFiles, "stdout files kept, the current one included")
-	fs.Int64Var(&errl.MaxSize, "stderr_max_size", DefaultMaxSize, "bytes at which stderr is rotated (0: never)")
-	fs.IntVar(&errl.MaxFiles, "stderr_max_files", DefaultMaxFiles, "stderr files kept, the current one included")
-}
-
-// Main is the task logger's command line (the small corral-logger
-// binary): the flags of Flags, then Run. It returns the exit code.
-func Main(args []string, errOut io.Writer) int {
-	fs := flag.NewFlagSet("logger", flag.ContinueOnError)
-	fs.SetOutput(errOut)
-	var out, errl Limits
-	Flags(fs, &out, &errl)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	return Run(out, errl, errOut)
-}
-
-// Run is the task logger, shared by `corral logger` and corral-logger:
-// it copies standard input into the file stdout and file descriptor 4
-// into stderr, in the working directory (the sandbox), each rotated at
-// its limits, until both end. A file it cannot write is reported on
-// errOut and its input drained, so that the task is not stopped by a
-// broken pipe. It returns the exit code.
-func Run(out, errl Limits, errOut io.Writer) int {
-	errIn := os.NewFile(4, "stderr-pipe")
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		code int
-	)
-	copyOne := func(r io.Reader, name string, l Limits) {
-		defer wg.Done()
-		if err := Copy(r, name, l); err != nil {
-			fmt.Fprintln(errOut, "logger:", err)
-			mu.Lock()
-			code = 1
-			mu.Unlock()
-			_, _ = io.Copy(io.Discard, r)
-		}
-	}
-	wg.Add(1)
-	go copyOne(os.Stdin, "stdout", out)
-	if errIn != nil {
-		wg.Add(1)
-		go copyOne(errIn, "stderr", errl)
-	}
-	wg.Wait()
-	return code
-}

@@ -77,16 +77,3 @@ func TestLongLine(t *testing.T) {
 		t.Errorf("files = %q; want %q", got, want)
 	}
 }
-
-// TestCopy: Copy drains a reader into rotated files.
-func TestCopy(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "out")
-	if err := Copy(strings.NewReader(strings.Repeat("hello\n", 100)), path, Limits{MaxSize: 60, MaxFiles: 2}); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(path)
-	b1, _ := os.ReadFile(path + ".1")
-	if string(b1)+string(b) != strings.Repeat("hello\n", 20) {
-		t.Errorf("kept %q + %q; want the last 20 lines", b1, b)
-	}
-}

@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"corral/kernel/agent/logd"
 	"corral/kernel/agent/logrotate"
 	"corral/kernel/agent/task"
 )
@@ -19,9 +18,7 @@ import (
 // "logger FLAGS" it is the logger.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "logger" {
-		// As `corral logger`: a kill of the task's group does not stop it.
-		signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-		os.Exit(logrotate.Main(os.Args[2:], os.Stderr))
+		os.Exit(logd.Main(os.Args[2:], os.Stderr))
 	}
 	os.Exit(m.Run())
 }
@@ -125,5 +122,83 @@ func TestLoggedOutputBeforeExit(t *testing.T) {
 		if string(out) != "out\n" || string(errb) != "late\n" {
 			t.Fatalf("run %d: at the reported exit stdout = %q, stderr = %q; want out and late", i, out, errb)
 		}
+	}
+}
+
+// TestTasksShareOneWriter: the tasks of one user share one log writer
+// process, each with its own files.
+func TestTasksShareOneWriter(t *testing.T) {
+	r := newTestRunner(t, "none")
+	l := testLogger(t, 1<<20, 2)
+	var dirs []string
+	for i := range 10 {
+		s := spec(t, fmt.Sprintf("shared%d", i), fmt.Sprintf(`echo task %d; echo err %d >&2`, i, i))
+		s.Logger = l
+		if _, err := r.Start(s); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, s.Dir)
+	}
+	for range dirs {
+		if ex := waitExit(t, r, 30*time.Second); ex.Code != 0 {
+			t.Fatalf("exit = %+v; want 0", ex)
+		}
+	}
+	r.wmu.Lock()
+	n := len(r.writers)
+	r.wmu.Unlock()
+	if n != 1 {
+		t.Errorf("%d log writers for one user's tasks; want 1", n)
+	}
+	for i, dir := range dirs {
+		out, _ := os.ReadFile(filepath.Join(dir, "stdout"))
+		errb, _ := os.ReadFile(filepath.Join(dir, "stderr"))
+		if string(out) != fmt.Sprintf("task %d\n", i) || string(errb) != fmt.Sprintf("err %d\n", i) {
+			t.Errorf("task %d: stdout %q, stderr %q", i, out, errb)
+		}
+	}
+}
+
+// TestLoggedOutputAfterAgentStops: a task's output written after its
+// runner has closed (the agent stopped) still reaches its file, and a
+// new runner's tasks get a writer of their own.
+func TestLoggedOutputAfterAgentStops(t *testing.T) {
+	r1 := newTestRunner(t, "none")
+	s := spec(t, "outlives", `echo before; while [ ! -f release ]; do sleep 0.05; done; echo after`)
+	s.Logger = testLogger(t, 1<<20, 2)
+	pr, err := r1.Start(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1.Close()
+	r2 := newTestRunner(t, "none")
+	r2.Adopt(s, pr)
+	s2 := spec(t, "next", `echo next`)
+	s2.Logger = s.Logger
+	if _, err := r2.Start(s2); err != nil {
+		t.Fatal(err)
+	}
+	if ex := waitExit(t, r2, 30*time.Second); ex.ID != "next" || ex.Code != 0 {
+		t.Fatalf("exit = %+v; want next's, 0", ex)
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir, "release"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if ex := waitExit(t, r2, 30*time.Second); ex.ID != "outlives" || ex.Code != 0 {
+		t.Fatalf("exit = %+v; want outlives', 0", ex)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(filepath.Join(s.Dir, "stdout"))
+		if string(b) == "before\nafter\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stdout = %q; want before and after the agent stopped", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if b, _ := os.ReadFile(filepath.Join(s2.Dir, "stdout")); string(b) != "next\n" {
+		t.Errorf("the new runner's task wrote %q; want next", b)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"corral/kernel/agent/logd"
 	"corral/kernel/agent/logrotate"
 	"corral/kernel/agent/task"
 )
@@ -38,72 +38,68 @@ trap : TERM INT HUP
 echo $? >&4
 `
 
-// Logger says how a task's output is written: by one logger process
-// (`corral-logger`, or `corral logger`: Exe with Args before its flags)
-// reading the task's stdout and stderr from pipes and rotating the
-// sandbox files at their limits (logrotate.Run). The runner starts it as
+// Logger says how a task's output is written: by a log writer process
+// (`corral-logger`, or `corral logger`: Exe with Args before its own),
+// one per task user and shared by all that user's tasks (package logd),
+// reading each task's stdout and stderr from pipes and rotating the
+// sandbox files at the task's limits (Stdout, Stderr). The writer runs as
 // the task's user but outside its cgroup and process group: it costs the
 // task no memory, a kill of the task does not cut its last output, and
-// it ends when the task's output does, outliving an agent restart.
+// it outlives an agent restart, ending once its tasks' output has.
 type Logger struct {
 	Exe            string
 	Args           []string
 	Stdout, Stderr logrotate.Limits
 }
 
-// loggerDrain bounds how long the end of a task waits for its loggers to
-// write its last output.
+// loggerDrain bounds how long the end of a task waits for its log writer
+// to write its last output.
 const loggerDrain = 2 * time.Second
 
-// startLoggers starts the task's logger and returns the write ends of its
-// pipes (close-on-exec, for the wrapper's stdout and stderr) and a
-// channel closed when the logger has ended. The executable is handed to the loggers as their
-// fd 3 and run as /proc/self/fd/3, so that the task's user need not
-// reach its directory. Each logger is reaped in the background.
-func (r *Runner) startLoggers(spec Spec, cred *syscall.Credential, l *Logger) (stdout, stderr int, done chan struct{}, err error) {
-	exe, err := os.Open(l.Exe)
-	if err != nil {
-		return -1, -1, nil, fmt.Errorf("opening the logger %s: %w", l.Exe, err)
+// attachLogger hands the task's output to the log writer of its user,
+// starting one if there is none (or it has ended), and returns the write
+// ends of the task's pipes (close-on-exec, for the wrapper's stdout and
+// stderr) and a channel closed once the writer has written all of it.
+func (r *Runner) attachLogger(spec Spec, cred *syscall.Credential, l *Logger) (stdout, stderr int, done <-chan struct{}, err error) {
+	key := writerKey(cred, l)
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	for attempt := 0; ; attempt++ {
+		c := r.writers[key]
+		if c == nil {
+			log := r.log.With("user", userName(spec.User))
+			if c, err = logd.Start(l.Exe, l.Args, cred, func(err error) { log.Warn("task output not written", "err", err) }); err != nil {
+				return -1, -1, nil, err
+			}
+			r.writers[key] = c
+		}
+		out, errw, s, err := c.Attach(spec.Dir, l.Stdout, l.Stderr)
+		if err == nil {
+			return out, errw, s.Done(), nil
+		}
+		delete(r.writers, key)
+		c.Close()
+		if !errors.Is(err, logd.ErrGone) || attempt > 0 {
+			return -1, -1, nil, fmt.Errorf("handing the task's output to its log writer: %w", err)
+		}
 	}
-	defer exe.Close()
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return -1, -1, nil, err
+}
+
+// writerKey tells log writers apart: one per executable and identity.
+func writerKey(cred *syscall.Credential, l *Logger) string {
+	k := l.Exe + "\x00" + strings.Join(l.Args, "\x00")
+	if cred != nil {
+		k += fmt.Sprintf("\x00%d:%d:%v", cred.Uid, cred.Gid, cred.Groups)
 	}
-	defer outR.Close()
-	defer outW.Close()
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return -1, -1, nil, err
+	return k
+}
+
+// userName names a task's user in the log; "" is the agent's own.
+func userName(u *User) string {
+	if u == nil {
+		return ""
 	}
-	defer errR.Close()
-	defer errW.Close()
-	args := append(append([]string{}, l.Args...),
-		"--stdout_max_size="+strconv.FormatInt(l.Stdout.MaxSize, 10), "--stdout_max_files="+strconv.Itoa(l.Stdout.MaxFiles),
-		"--stderr_max_size="+strconv.FormatInt(l.Stderr.MaxSize, 10), "--stderr_max_files="+strconv.Itoa(l.Stderr.MaxFiles))
-	cmd := exec.Command("/proc/self/fd/3", args...)
-	cmd.Args[0] = "corral-logger"
-	// fd 3: the executable (run by its descriptor, so that the task's
-	// user need not reach its directory); fd 4: the stderr pipe.
-	cmd.Dir, cmd.Stdin, cmd.ExtraFiles = spec.Dir, outR, []*os.File{exe, errR}
-	cmd.Env = []string{}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: cred}
-	if err := cmd.Start(); err != nil {
-		return -1, -1, nil, fmt.Errorf("starting the logger: %w", err)
-	}
-	done = make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	if stdout, err = unix.FcntlInt(outW.Fd(), unix.F_DUPFD_CLOEXEC, 0); err != nil {
-		return -1, -1, nil, err
-	}
-	if stderr, err = unix.FcntlInt(errW.Fd(), unix.F_DUPFD_CLOEXEC, 0); err != nil {
-		unix.Close(stdout)
-		return -1, -1, nil, err
-	}
-	return stdout, stderr, done, nil
+	return u.Name
 }
 
 // abortedMarker is what the wrapper writes when it never ran the command.
@@ -198,6 +194,9 @@ type Runner struct {
 
 	mu    sync.Mutex
 	procs map[string]*proc
+
+	wmu     sync.Mutex
+	writers map[string]*logd.Client // by writerKey
 }
 
 type proc struct {
@@ -213,9 +212,9 @@ type proc struct {
 	neverStarted bool
 	killT        *time.Timer
 	done         bool
-	// loggers is closed when the task's loggers (Spec.Logger) have ended;
-	// nil without loggers or for an adopted process.
-	loggers chan struct{}
+	// loggers is closed when the task's log writer (Spec.Logger) has
+	// written all its output; nil without one or for an adopted process.
+	loggers <-chan struct{}
 }
 
 // Config configures a Runner.
@@ -243,6 +242,7 @@ func New(cfg Config, logger *slog.Logger) (*Runner, error) {
 		exits:   make(chan Exit, 1024),
 		closing: make(chan struct{}),
 		procs:   map[string]*proc{},
+		writers: map[string]*logd.Client{},
 	}
 	if r.shell == "" {
 		r.shell = "/bin/sh"
@@ -317,9 +317,9 @@ func (r *Runner) Start(spec Spec) (Proc, error) {
 	pidfd := -1
 	argv := append([]string{r.shell, "-c", wrapperScript, "corral-task"}, spec.Argv...)
 	files := []uintptr{uintptr(r.devnull), uintptr(r.devnull), uintptr(r.devnull), uintptr(pipe[0]), uintptr(exitFD)}
-	var loggers chan struct{}
+	var loggers <-chan struct{}
 	if l := spec.Logger; l != nil {
-		out, errw, done, err := r.startLoggers(spec, cred, l)
+		out, errw, done, err := r.attachLogger(spec, cred, l)
 		if err != nil {
 			unix.Close(pipe[0])
 			unix.Close(pipe[1])
@@ -486,6 +486,12 @@ func (r *Runner) Close() {
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
+	r.wmu.Lock()
+	for k, c := range r.writers {
+		c.Close() // each writer ends once its tasks' output has
+		delete(r.writers, k)
+	}
+	r.wmu.Unlock()
 	unix.Close(r.devnull)
 }
 
