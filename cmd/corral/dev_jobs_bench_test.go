@@ -25,7 +25,7 @@ import (
 // lateness (p50, p99, max), the occurrences not started by the end
 // (unstarted), the missed and doubled ones (both must be 0), and the CPU
 // spent per run by corral itself, by the tasks it started (with their
-// wrappers), and by Postgres.
+// wrappers and log writers), and by Postgres.
 func BenchmarkDevCronLateness(b *testing.B) {
 	jobs := benchEnvInt("CORRAL_BENCH_JOBS", 100)
 	secs := benchEnvInt("CORRAL_BENCH_SECONDS", 20)
@@ -62,6 +62,7 @@ func BenchmarkDevCronLateness(b *testing.B) {
 		var late []time.Duration
 		var mu sync.Mutex
 		missed, doubled, unstarted, runs := 0, 0, 0, 0
+		unstartedStates := map[string]int{}
 		eachJob(b, jobs, func(i int) error {
 			rs, err := api.Runs(ctx, name(i), 1000)
 			if err != nil {
@@ -91,6 +92,7 @@ func BenchmarkDevCronLateness(b *testing.B) {
 					missed++
 				case r.StartedAt == nil:
 					unstarted++
+					unstartedStates[r.State]++
 				default:
 					st, err := time.Parse(time.RFC3339Nano, *r.StartedAt)
 					if err != nil {
@@ -101,6 +103,9 @@ func BenchmarkDevCronLateness(b *testing.B) {
 			}
 			return nil
 		})
+		if unstarted > 0 {
+			b.Logf("runs of the window not started, by state: %v", unstartedStates)
+		}
 		slices.Sort(late)
 		pct := func(p float64) float64 {
 			if len(late) == 0 {
@@ -184,14 +189,23 @@ func (d *benchDev) cpu(b *testing.B) devCPU {
 		b.Fatal(err)
 	}
 	out.postgres = (pg.CPU + pg.Children).Seconds()
+	// Postgres' backends are the postmaster's children; the tasks' log
+	// writers and the tasks still running are corral's, counted with
+	// the tasks (a process reaped between two readings moves from here
+	// to corral's reaped children, so differences stay right).
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
 		pid, err := strconv.Atoi(p.Name())
 		if err != nil || pid == ppid {
 			continue
 		}
-		if st, err := testcluster.ReadProcStat(pid); err == nil && st.PPID == ppid {
+		st, err := testcluster.ReadProcStat(pid)
+		switch {
+		case err != nil:
+		case st.PPID == ppid:
 			out.postgres += st.CPU.Seconds()
+		case st.PPID == d.cmd.Process.Pid:
+			out.tasks += (st.CPU + st.Children).Seconds()
 		}
 	}
 	return out
