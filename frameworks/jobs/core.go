@@ -102,6 +102,9 @@ type core struct {
 	suppressed bool
 	revivedAt  time.Time
 	declinedAt time.Time // when offers were last declined with a refuse filter
+	// spareDeclined is, by agent, the last offer declined as spare since
+	// the last revive: work that would fit one revives at once.
+	spareDeclined map[string]place.Offer
 	// restate is set by a (re)subscription: what the kernel holds of the
 	// offer wish (what the SUBSCRIBE listed) may predate the runs, so
 	// the next launch round sends the wish it derives (see manageOffers).
@@ -1160,6 +1163,9 @@ type offerState struct {
 	held       int // offers held
 	revivedAt  time.Time
 	declinedAt time.Time
+	// fitsDeclined: some work the held offers cannot take would fit an
+	// offer declined as spare since the last revive.
+	fitsDeclined bool
 }
 
 // offerMove is what the loop does about offers now.
@@ -1178,8 +1184,9 @@ type offerMove struct {
 // offer until shortly before the next occurrence, and with nothing
 // scheduled at all it suppresses. Offers declined earlier carry refuse
 // filters, so when the work coming fits the offers held no longer it
-// revives (which clears them): at once if offers were declined since the
-// last revive, else at most once a second (none may be free). After a
+// revives (which clears them): at once if every offer was declined since
+// the last revive, or the work would fit an offer declined as spare
+// since, else at most once a second (none may be free). After a
 // (re)subscription it sends the wish it derives even if it sent the same
 // before. It is pure.
 func decideOffers(s offerState, hold time.Duration, now time.Time) offerMove {
@@ -1189,7 +1196,7 @@ func decideOffers(s offerState, hold time.Duration, now time.Time) offerMove {
 	}
 	if s.soon {
 		m := offerMove{decline: s.spare > 0, spare: true, refuse: max(refuse, spareRefuse)}
-		if s.restate || s.suppressed || (s.short && (now.Sub(s.revivedAt) > time.Second || s.declinedAt.After(s.revivedAt))) {
+		if s.restate || s.suppressed || (s.short && (now.Sub(s.revivedAt) > time.Second || s.declinedAt.After(s.revivedAt) || s.fitsDeclined)) {
 			m.revive = true
 		}
 		if !m.decline {
@@ -1211,15 +1218,15 @@ type need struct {
 }
 
 // spareOffers places each need, in order, on the offers as launch would,
-// and returns the ids of the offers none of them takes, and whether some
-// run fits none. It is pure.
-func spareOffers(needs []need, pool []place.Offer) (spare []string, short bool) {
+// and returns the ids of the offers none of them takes, and the runs that
+// fit none (short). It is pure.
+func spareOffers(needs []need, pool []place.Offer) (spare []string, short []need) {
 	pool = slices.Clone(pool)
 	used := map[string]bool{}
 	for _, d := range needs {
 		placed, _ := place.Place(d.Demand, d.n, pool, nil)
 		if len(placed) < d.n {
-			short = true
+			short = append(short, need{d.Demand, d.n - len(placed)})
 		}
 		for _, p := range placed {
 			used[p.OfferID] = true
@@ -1237,6 +1244,21 @@ func spareOffers(needs []need, pool []place.Offer) (spare []string, short bool) 
 	}
 	slices.Sort(spare)
 	return spare, short
+}
+
+// fitsAny reports whether one run of some need fits one of the offers.
+// It is pure.
+func fitsAny(needs []need, offers []place.Offer) bool {
+	if len(offers) == 0 {
+		return false
+	}
+	slices.SortFunc(offers, func(a, b place.Offer) int { return strings.Compare(a.ID, b.ID) })
+	for _, d := range needs {
+		if placed, _ := place.Place(d.Demand, 1, offers, nil); len(placed) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // needsOf sums the runs coming by job into needs, in job name order; jobs
@@ -1315,29 +1337,51 @@ func (c *core) manageOffers(readyNow bool, now time.Time) {
 		}
 	}
 	s.soon = s.soon || len(coming) > 0
-	var spare []string
+	var (
+		spare   []string
+		unfit   []need
+		pool    []place.Offer
+		needs   []need
+		byOffer map[string]place.Offer
+	)
 	switch {
 	case s.soon && s.held == 0:
 		s.short = true
+		needs = needsOf(coming, c.jobs)
+		unfit = needs
 	case s.soon:
-		spare, s.short = spareOffers(needsOf(coming, c.jobs), c.offerPool())
+		pool = c.offerPool()
+		needs = needsOf(coming, c.jobs)
+		spare, unfit = spareOffers(needs, pool)
 		s.spare = len(spare)
-		s.short = s.short || (children && s.held == 0)
+		s.short = len(unfit) > 0 || (children && s.held == 0)
+	}
+	if s.short && len(c.spareDeclined) > 0 {
+		// Children about to be queued are not in the needs yet: any
+		// offer declined as spare may be theirs.
+		s.fitsDeclined = children || fitsAny(unfit, slices.Collect(maps.Values(c.spareDeclined)))
 	}
 	m := decideOffers(s, hold, now)
 	role := c.s.cfg.Role
 	if m.revive {
 		c.suppressed = false
 		c.revivedAt = now
+		c.spareDeclined = nil
 		c.call(func(ctx context.Context) { _ = c.client.Revive(ctx, role) })
 	}
 	if m.decline {
 		if !m.spare {
-			// Only declining everything lets the next need revive at
-			// once: spare offers go back because nothing due wants them,
-			// and reviving at once for them would bring them straight
-			// back to be declined again while some run fits nowhere.
+			// Declining everything lets the next need revive at once.
+			// Spare offers go back because nothing due wants them: the
+			// next need revives at once only if it would fit one (see
+			// spareDeclined), so that a run that fits nowhere does not
+			// bring them straight back to be declined again.
 			c.declinedAt = now
+		} else {
+			byOffer = make(map[string]place.Offer, len(pool))
+			for _, o := range pool {
+				byOffer[o.ID] = o
+			}
 		}
 		ids := spare
 		if !m.spare {
@@ -1347,6 +1391,12 @@ func (c *core) manageOffers(readyNow bool, now time.Time) {
 			o := c.offers[id]
 			if o == nil {
 				continue
+			}
+			if po, ok := byOffer[id]; ok {
+				if c.spareDeclined == nil {
+					c.spareDeclined = map[string]place.Offer{}
+				}
+				c.spareDeclined[po.AgentID] = po
 			}
 			oid := o.ID
 			delete(c.offers, id)

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -63,17 +64,21 @@ func TestSpareOffers(t *testing.T) {
 		name      string
 		needs     []need
 		spare     []string
-		wantShort bool
+		wantShort int // runs placed on no offer
 	}{
-		{"nothing coming: all spare", nil, []string{"O1", "O2", "O3"}, false},
-		{"two small runs share the first agent", []need{{small, 2}}, []string{"O2", "O3"}, false},
-		{"three spill onto the second", []need{{small, 1}, {small, 2}}, []string{"O3"}, false},
-		{"one too big for any: short, all spare", []need{{place.Demand{CPUs: 2, Mem: 64}, 1}}, []string{"O1", "O2", "O3"}, true},
-		{"seven need more than is held: short, none spare", []need{{small, 7}}, nil, true},
+		{"nothing coming: all spare", nil, []string{"O1", "O2", "O3"}, 0},
+		{"two small runs share the first agent", []need{{small, 2}}, []string{"O2", "O3"}, 0},
+		{"three spill onto the second", []need{{small, 1}, {small, 2}}, []string{"O3"}, 0},
+		{"one too big for any: short, all spare", []need{{place.Demand{CPUs: 2, Mem: 64}, 1}}, []string{"O1", "O2", "O3"}, 1},
+		{"seven need more than is held: short by one, none spare", []need{{small, 7}}, nil, 1},
 	} {
 		spare, short := spareOffers(tc.needs, pool)
-		if !slices.Equal(spare, tc.spare) || short != tc.wantShort {
-			t.Errorf("%s: spareOffers = %v, %v; want %v, %v", tc.name, spare, short, tc.spare, tc.wantShort)
+		n := 0
+		for _, d := range short {
+			n += d.n
+		}
+		if !slices.Equal(spare, tc.spare) || n != tc.wantShort {
+			t.Errorf("%s: spareOffers = %v, %v; want %v, %d short", tc.name, spare, short, tc.spare, tc.wantShort)
 		}
 	}
 	if pool[0].Resources.Scalar("cpus") != 1 {
@@ -140,7 +145,7 @@ func TestUnplaceableRunRevivesOncePerSecond(t *testing.T) {
 	revives := 0
 	for i := range 10 {
 		at := now.Add(time.Duration(i) * 50 * time.Millisecond)
-		c.offers["O1"], c.offers["O2"] = offer("1"), offer("2") // back after each revive
+		c.offers["O1"], c.offers["O2"] = offer("O1"), offer("O2") // back after each revive
 		before := c.revivedAt
 		c.manageOffers(false, at)
 		if c.revivedAt != before {
@@ -149,5 +154,35 @@ func TestUnplaceableRunRevivesOncePerSecond(t *testing.T) {
 	}
 	if revives != 1 {
 		t.Errorf("revives over half a second with a run that fits nowhere = %d; want 1", revives)
+	}
+}
+
+// Work that would fit an offer declined as spare since the last revive
+// revives at once: the offer left over from a parent's launch, declined
+// while the parent ran, is what its child needs a moment later (a chain
+// waited a second a hop before).
+func TestWorkFittingASpareDeclineRevivesAtOnce(t *testing.T) {
+	now := time.Unix(10000, 0)
+	s := &Service{cfg: Config{OfferHold: 100 * time.Millisecond, Role: "*"}}
+	small := place.Demand{CPUs: 0.1, Mem: 32}
+	c := &core{s: s, subscribed: true, calls: make(chan func(context.Context), 64), revivedAt: now,
+		jobs: map[string]*jobState{"parent": {job: job.Job{Name: "parent"}, spec: small, next: now.Add(50 * time.Millisecond)}},
+		runs: map[int64]*runState{}, offers: map[string]*mesos.Offer{}}
+	offer := func(id string) *mesos.Offer {
+		return &mesos.Offer{ID: mesos.ID{Value: id}, AgentID: mesos.ID{Value: "A" + id}, Resources: resource.Scalar("cpus", 1).Add(resource.Scalar("mem", 1024)).Wire("*")}
+	}
+	// The parent is coming: O1 is kept for it, O2 declined as spare.
+	c.offers["O1"], c.offers["O2"] = offer("O1"), offer("O2")
+	c.manageOffers(false, now.Add(10*time.Millisecond))
+	if _, ok := c.offers["O2"]; ok || c.offers["O1"] == nil {
+		t.Fatalf("held after the parent's round: %v; want O1 only", slices.Sorted(maps.Keys(c.offers)))
+	}
+	// The parent took O1; its child, which fits O2, is coming now.
+	delete(c.offers, "O1")
+	c.jobs["parent"].next = time.Time{}
+	c.jobs["child"] = &jobState{job: job.Job{Name: "child"}, spec: small, next: now.Add(100 * time.Millisecond)}
+	c.manageOffers(false, now.Add(60*time.Millisecond))
+	if c.revivedAt != now.Add(60*time.Millisecond) {
+		t.Errorf("the child fits the offer declined as spare, yet the loop did not revive at once (last revive %v)", c.revivedAt.Sub(now))
 	}
 }
