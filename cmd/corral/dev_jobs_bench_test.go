@@ -63,6 +63,7 @@ func BenchmarkDevCronLateness(b *testing.B) {
 		var mu sync.Mutex
 		missed, doubled, unstarted, runs := 0, 0, 0, 0
 		unstartedStates := map[string]int{}
+		var reasons []string
 		eachJob(b, jobs, func(i int) error {
 			rs, err := api.Runs(ctx, name(i), 1000)
 			if err != nil {
@@ -93,6 +94,9 @@ func BenchmarkDevCronLateness(b *testing.B) {
 				case r.StartedAt == nil:
 					unstarted++
 					unstartedStates[r.State]++
+					if r.Reason != "" && len(reasons) < 5 {
+						reasons = append(reasons, r.State+": "+r.Reason)
+					}
 				default:
 					st, err := time.Parse(time.RFC3339Nano, *r.StartedAt)
 					if err != nil {
@@ -104,7 +108,7 @@ func BenchmarkDevCronLateness(b *testing.B) {
 			return nil
 		})
 		if unstarted > 0 {
-			b.Logf("runs of the window not started, by state: %v", unstartedStates)
+			b.Logf("runs of the window not started, by state: %v; reasons: %q", unstartedStates, reasons)
 		}
 		slices.Sort(late)
 		pct := func(p float64) float64 {

@@ -251,7 +251,10 @@ func appendFile(dir, path string, b []byte) error {
 	for len(b) > 0 && err == nil {
 		var n int
 		n, err = unix.Write(fd, b)
-		b = b[n:]
+		if errors.Is(err, unix.EINTR) {
+			n, err = 0, nil // interrupted by a signal before writing: again
+		}
+		b = b[max(n, 0):]
 	}
 	if cerr := unix.Close(fd); err == nil {
 		err = cerr

@@ -261,21 +261,34 @@ func v1Writes(l Limits, fresh, swap bool) []cgroupWrite {
 	return out
 }
 
+// sysWrite is write(2); tests replace it.
+var sysWrite = unix.Write
+
 // writeCgroupFile writes v to a cgroupfs file with one write(2),
 // retrying EINVAL briefly: the kernel refuses to move a task that is
-// still being created (as runc and the cgroups library do).
+// still being created (as runc and the cgroups library do). A write
+// interrupted by a signal (EINTR: setting a memory limit may reclaim
+// memory first, long enough for the Go runtime's preemption signal to
+// arrive) is simply made again.
 func writeCgroupFile(file string, v int64) error {
 	fd, err := unix.Open(file, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	for errors.Is(err, unix.EINTR) {
+		fd, err = unix.Open(file, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", file, err)
 	}
 	defer unix.Close(fd)
 	b := strconv.AppendInt(make([]byte, 0, 20), v, 10)
-	for try := 0; ; try++ {
-		_, err = unix.Write(fd, b)
+	for try := 0; ; {
+		_, err = sysWrite(fd, b)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
 		if err == nil || !errors.Is(err, unix.EINVAL) || try == 4 {
 			break
 		}
+		try++
 		time.Sleep(30 * time.Millisecond)
 	}
 	if err != nil {

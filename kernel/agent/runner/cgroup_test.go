@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 )
 
 func TestV1Writes(t *testing.T) {
@@ -76,5 +77,30 @@ func TestCgroupReusedGetsNewLimits(t *testing.T) {
 		if got := strings.TrimSpace(string(b)); got != c.want {
 			t.Errorf("%s = %q; want %s", c.file, got, c.want)
 		}
+	}
+}
+
+// TestCgroupWriteRetriesEINTR: a cgroup write interrupted by a signal is
+// made again, not reported as a failed launch ("interrupted system call"
+// on memory.memsw.limit_in_bytes failed runs under load).
+func TestCgroupWriteRetriesEINTR(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "memory.limit_in_bytes")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	interrupted := 0
+	sysWrite = func(fd int, p []byte) (int, error) {
+		if interrupted < 3 {
+			interrupted++
+			return 0, unix.EINTR
+		}
+		return unix.Write(fd, p)
+	}
+	defer func() { sysWrite = unix.Write }()
+	if err := writeCgroupFile(file, 33554432); err != nil {
+		t.Fatalf("writeCgroupFile after %d interruptions = %v; want it written", interrupted, err)
+	}
+	if b, _ := os.ReadFile(file); string(b) != "33554432" {
+		t.Errorf("file = %q; want 33554432", b)
 	}
 }
