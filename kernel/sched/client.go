@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -118,6 +119,9 @@ func New(cfg Config, h Handler, log *slog.Logger) (*Client, error) {
 		// seconds, not the default 30, before the next one is tried.
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
+		// Keep a connection for each acknowledgement sender and a few
+		// calls besides, rather than dial anew for each.
+		tr.MaxIdleConnsPerHost = ackSenders + 4
 		base = &http.Client{Transport: tr}
 	}
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -744,18 +748,44 @@ func (c *Client) dispatch(ctx context.Context, ev *mesos.Event, acks chan<- ack)
 	}
 }
 
-// acknowledge sends queued acknowledgements in order until acks is
-// closed. A failed one is only logged: the agent resends an
+// ackSenders is how many acknowledgements are in flight at once. Each
+// is a round trip to the master; one at a time, a framework that
+// launched 100,000 tasks was still acknowledging their updates tens of
+// seconds later, and saw its master fail only once it had caught up.
+const ackSenders = 8
+
+// acknowledge sends queued acknowledgements until acks is closed, up to
+// ackSenders at once; those of one task are sent in order, by the same
+// sender. A failed one is only logged: the agent resends an
 // unacknowledged update, so it comes back as a new event.
 func (c *Client) acknowledge(ctx context.Context, acks <-chan ack) {
-	for a := range acks {
-		if ctx.Err() != nil {
-			continue
-		}
-		if err := c.Acknowledge(ctx, a.agentID, a.taskID, a.uuid); err != nil {
-			c.log.Warn("acknowledge failed; the update will be resent", "task_id", a.taskID, "err", err)
-		}
+	var (
+		wg      sync.WaitGroup
+		senders [ackSenders]chan ack
+	)
+	for i := range senders {
+		senders[i] = make(chan ack, ackQueue/ackSenders)
+		q := senders[i]
+		wg.Go(func() {
+			for a := range q {
+				if ctx.Err() != nil {
+					continue
+				}
+				if err := c.Acknowledge(ctx, a.agentID, a.taskID, a.uuid); err != nil {
+					c.log.Warn("acknowledge failed; the update will be resent", "task_id", a.taskID, "err", err)
+				}
+			}
+		})
 	}
+	for a := range acks {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(a.taskID))
+		senders[h.Sum32()%ackSenders] <- a
+	}
+	for _, q := range senders {
+		close(q)
+	}
+	wg.Wait()
 }
 
 // leaderURL resolves a 307 Location against the master that sent it and

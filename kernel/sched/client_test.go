@@ -563,3 +563,68 @@ func TestDetectorChangeWithTheSameLeaderKeepsTheSubscribe(t *testing.T) {
 		}
 	})
 }
+
+// Acknowledgements of different tasks are in flight at once: one the
+// master is slow to answer does not hold up the others (one at a time, a
+// framework with many tasks fell tens of seconds behind). Those of one
+// task still reach the master in order.
+func TestAcknowledgementsOverlap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newFakeMaster(t)
+		otherArrived := make(chan struct{})
+		var (
+			mu       sync.Mutex
+			order    []string // uuids of t2, as they arrived
+			overlaps bool
+		)
+		m.onCall = func(_ *fakeStream, c *mesos.Call) {
+			if c.Type != mesos.CallAcknowledge {
+				return
+			}
+			switch c.Acknowledge.TaskID.Value {
+			case "slow":
+				select {
+				case <-otherArrived:
+					mu.Lock()
+					overlaps = true
+					mu.Unlock()
+				case <-time.After(10 * time.Second):
+				}
+			case "t2":
+				mu.Lock()
+				order = append(order, c.Acknowledge.UUID)
+				if len(order) == 1 {
+					close(otherArrived)
+				}
+				mu.Unlock()
+			}
+		}
+		cfg := testConfig(m.URL())
+		cfg.AutoAcknowledge = true
+		start(t, cfg, HandlerFunc(func(context.Context, *Client, *mesos.Event) {}))
+		s := m.nextStream(t)
+		agent := &mesos.ID{Value: "a1"}
+		update := func(task, uuid string) {
+			s.send <- &mesos.Event{Type: mesos.EventUpdate, Update: &mesos.Update{Status: mesos.TaskStatus{
+				TaskID: mesos.ID{Value: task}, State: mesos.TaskRunning, AgentID: agent, UUID: uuid}}}
+		}
+		update("slow", "AAAAAAAAAAAAAAAAAAAAAA==")
+		synctest.Wait()
+		update("t2", "BBBBBBBBBBBBBBBBBBBBBA==")
+		update("t2", "BBBBBBBBBBBBBBBBBBBBBQ==")
+		for range 3 {
+			if got := m.nextCall(t); got.call.Type != mesos.CallAcknowledge {
+				t.Fatalf("call = %s; want ACKNOWLEDGE", got.call.Type)
+			}
+		}
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if !overlaps {
+			t.Error("another task's acknowledgement waited for the slow one; want them in flight at once")
+		}
+		if !slices.Equal(order, []string{"BBBBBBBBBBBBBBBBBBBBBA==", "BBBBBBBBBBBBBBBBBBBBBQ=="}) {
+			t.Errorf("t2's acknowledgements arrived as %v; want in order", order)
+		}
+	})
+}

@@ -71,6 +71,7 @@
 // Goroutines: Run's caller dispatches events; a reader goroutine per
 // stream decodes records ahead of a busy handler; one goroutine brings
 // each subscription's master to the offer wish; and with
-// AutoAcknowledge one more sends acknowledgements in order. Run starts
-// and joins them all before it returns.
+// AutoAcknowledge a few more send acknowledgements, several at once,
+// those of one task in order. Run starts and joins them all before it
+// returns.
 package sched
