@@ -944,7 +944,18 @@ func (c *core) flushed(b *batch, err error) {
 			agent = st.AgentID.Value
 		}
 		tid, uuid := st.TaskID.Value, st.UUID
-		c.call(func(ctx context.Context) { _ = c.s.client.Acknowledge(ctx, agent, tid, uuid) })
+		c.ack(func(ctx context.Context) { _ = c.s.client.Acknowledge(ctx, agent, tid, uuid) })
+	}
+}
+
+// ack queues an acknowledgement for the ackers; when their queue is full
+// it waits with the other kernel calls instead (see call), so the loop
+// never blocks.
+func (c *core) ack(fn func(ctx context.Context)) {
+	select {
+	case c.s.acks <- fn:
+	default:
+		c.call(fn)
 	}
 }
 

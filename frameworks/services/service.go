@@ -43,6 +43,10 @@ type Service struct {
 	evs    chan *mesos.Event
 	probes chan probeResult
 	calls  chan func(context.Context)
+	// acks are acknowledgements, sent by ackers of their own, several at
+	// once, so that thousands of updates are not acknowledged one round
+	// trip at a time behind launches and kills.
+	acks chan func(context.Context)
 
 	stopped chan struct{}
 	ready   chan struct{}
@@ -71,6 +75,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		evs:     make(chan *mesos.Event, 1024),
 		probes:  make(chan probeResult, 1024),
 		calls:   make(chan func(context.Context), 4096),
+		acks:    make(chan func(context.Context), 4096),
 		stopped: make(chan struct{}),
 		ready:   make(chan struct{}),
 		started: time.Now(),
@@ -227,6 +232,9 @@ func (s *Service) lead(ctx context.Context, ready func()) {
 	cbSub := s.callbacks.start(s.subscribed)
 	go func() { defer wg.Done(); s.callbacks.run(ctx, cbSub) }()
 	go func() { defer wg.Done(); s.caller(ctx) }()
+	for range ackers {
+		wg.Go(func() { s.acker(ctx) })
+	}
 	go func() {
 		defer wg.Done()
 		for {
@@ -437,6 +445,25 @@ func (s *Service) call(fn func(ctx context.Context)) {
 	// The loop is the only sender and checks for room first (core.call,
 	// core.moveCalls), so this never blocks.
 	s.calls <- fn
+}
+
+// ackers is how many acknowledgements are in flight at once. The agent
+// sends a task's next update only once its last is acknowledged, so
+// acknowledgements of one task never race each other.
+const ackers = 4
+
+// acker sends queued acknowledgements until ctx ends.
+func (s *Service) acker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case fn := <-s.acks:
+			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			fn(cctx)
+			cancel()
+		}
+	}
 }
 
 func (s *Service) caller(ctx context.Context) {
