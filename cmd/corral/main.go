@@ -10,9 +10,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	_ "time/tzdata" // job schedules need IANA zones even where the host has none
@@ -28,71 +30,108 @@ func main() {
 }
 
 func commands() []*command {
-	return []*command{devCommand(), masterCommand(), agentCommand(), servicesCommand(), jobsCommand(), migrateCommand(), secureInitCommand(), loggerCommand(), versionCommand()}
+	return []*command{devCommand(), masterCommand(), agentCommand(), servicesCommand(), jobsCommand(), migrateCommand(), secureInitCommand(), loggerCommand(), completionCommand(), versionCommand()}
 }
 
-func run(args []string) int {
+// run runs the command line args (after "corral") with the process's
+// stdio and returns the exit code.
+func run(args []string) int { return runWith(args, os.Stdout, os.Stderr) }
+
+// runWith is run writing to stdout and stderr. Help asked for goes to
+// stdout; a mistake is told on stderr in a line or two, with the likely
+// intended word and where to find help, never with the whole usage.
+func runWith(args []string, stdout, stderr io.Writer) int {
 	cmds := commands()
 	mentionClientVerbs(cmds)
 	if cli.Handles(args) {
-		return runClient(args)
+		return runClient(args, stdout, stderr)
+	}
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = []string{"version"}
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		if len(args) > 1 {
-			if code, ok := clientHelp(args[1:]); ok {
+			if code, ok := clientHelp(args[1:], stdout, stderr); ok {
 				return code
 			}
 			for _, c := range cmds {
 				if c.name == args[1] {
-					printUsage(os.Stdout, c)
+					printUsage(stdout, c)
 					return 0
 				}
 			}
 		}
-		usage(cmds)
 		if len(args) == 0 {
+			usage(stderr, cmds)
 			return 2
 		}
+		usage(stdout, cmds)
 		return 0
 	}
 	for _, c := range cmds {
 		if c.name != args[0] {
 			continue
 		}
-		c.fs.Usage = func() { printUsage(os.Stderr, c) }
+		c.fs.SetOutput(io.Discard)
+		c.fs.Usage = func() {}
+		hint := func() {
+			fmt.Fprintf(stderr, "Run 'corral %s --help' for its flags.\n", c.name)
+		}
 		if err := parse(c.fs, args[1:]); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				printUsage(stdout, c)
 				return 0
 			}
-			fmt.Fprintf(os.Stderr, "corral %s: %v\n", c.name, err)
+			fmt.Fprintf(stderr, "corral %s: %v\n", c.name, err)
+			hint()
 			return 2
 		}
 		if err := c.run(c.fs.Args()); err != nil {
 			var ue usageError
 			if errors.As(err, &ue) {
-				fmt.Fprintf(os.Stderr, "corral %s: %v\n", c.name, err)
-				printUsage(os.Stderr, c)
+				fmt.Fprintf(stderr, "corral %s: %v\n", c.name, err)
+				if c.name == "agent" && len(c.fs.Args()) > 0 {
+					// `corral agent lst`: most likely a client verb.
+					if v := cli.Suggest(c.fs.Arg(0), cli.VerbNames("agent")); v != "" {
+						fmt.Fprintf(stderr, "Did you mean \"corral agent %s\"?\n", v)
+					}
+				}
+				hint()
 				return 2
 			}
-			fmt.Fprintf(os.Stderr, "corral %s: %v\n", c.name, err)
+			fmt.Fprintf(stderr, "corral %s: %v\n", c.name, err)
 			return 1
 		}
 		return 0
 	}
-	fmt.Fprintf(os.Stderr, "corral: unknown command %q\n\n", args[0])
-	usage(cmds)
+	fmt.Fprintf(stderr, "corral: unknown command %q\n%sRun 'corral --help' for the commands.\n", args[0], cli.DidYouMean(args[0], commandNames(cmds)))
 	return 2
 }
 
-func usage(cmds []*command) {
-	fmt.Println("corral — a lean cluster kernel (master, agents, resource offers) with its frameworks.")
-	fmt.Println("\nUsage: corral <command> [flags]\n\nCommands:")
+// commandNames lists every first word corral takes: its commands, the
+// client verbs' groups and help.
+func commandNames(cmds []*command) []string {
+	var out []string
 	for _, c := range cmds {
-		fmt.Printf("  %-10s %s\n", c.name, c.summary)
+		out = append(out, c.name)
 	}
-	fmt.Println("\nRun 'corral <command> --help' for the flags of a command.")
-	fmt.Println()
-	cli.Usage(os.Stdout)
+	for _, g := range cli.GroupNames() {
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return append(out, "help")
+}
+
+func usage(w io.Writer, cmds []*command) {
+	fmt.Fprintln(w, "corral — a lean cluster kernel (master, agents, resource offers) with its frameworks.")
+	fmt.Fprint(w, "\nUsage: corral <command> [flags]\n\nCommands:\n")
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'corral <command> --help' for the flags of a command; 'corral --version' prints the version.")
+	fmt.Fprintln(w)
+	cli.Usage(w)
 }
 
 // usageError marks errors caused by how the command was called.

@@ -8,6 +8,8 @@ import (
 	"path"
 	"strings"
 	"unicode/utf8"
+
+	"corral/internal/suggest"
 )
 
 // Parse reads an ACL file in Mesos' JSON format with corral's actions
@@ -65,18 +67,19 @@ func unknownAction(key string) error {
 	if mesosOnly(key) {
 		return fmt.Errorf("acls: %q is a Mesos action that corral does not enforce; remove it", key)
 	}
-	if s := suggest(key); s != "" {
+	if s := nearestKey(key); s != "" {
 		return fmt.Errorf("acls: unknown action %q (did you mean %q?)", key, s)
 	}
 	return fmt.Errorf("acls: unknown action %q", key)
 }
 
-// suggest returns the known top-level key closest to key when it is close
-// enough to be a slip (a missing "s", a swapped letter, the wrong case).
-func suggest(key string) string {
+// nearestKey returns the known top-level key closest to key when it is
+// close enough to be a slip (a missing "s", a swapped letter, the wrong
+// case).
+func nearestKey(key string) string {
 	best, bestD := "", -1
 	try := func(k string) {
-		d := distance(strings.ToLower(key), k)
+		d := suggest.Distance(strings.ToLower(key), k)
 		if bestD < 0 || d < bestD {
 			best, bestD = k, d
 		}
@@ -89,28 +92,6 @@ func suggest(key string) string {
 		return best
 	}
 	return ""
-}
-
-// distance is the Levenshtein distance between a and b, counted in bytes
-// (keys are ASCII).
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // parseEntry reads one entry of an action whose object key is objKey. Its

@@ -17,6 +17,7 @@ const module = "corral/"
 // pure lists the packages that must stay free of I/O.
 var pure = []string{
 	"corral/internal/acl",
+	"corral/internal/suggest",
 	"corral/kernel/resource",
 	"corral/internal/healthcheck",
 	"corral/kernel/allocator",

@@ -416,7 +416,7 @@ func TestExitCodes(t *testing.T) {
 		{"missing argument", env, []string{"app", "show"}, ExitUsage, []string{"missing arguments: want ID", "corral app show --help"}},
 		{"extra argument", env, []string{"app", "list", "x"}, ExitUsage, []string{"unexpected arguments"}},
 		{"bad instances", env, []string{"app", "scale", "/x", "many"}, ExitUsage, []string{"N must be a whole number"}},
-		{"unknown flag", env, []string{"job", "list", "--bogus"}, ExitUsage, []string{"flag provided but not defined: -bogus"}},
+		{"unknown flag", env, []string{"job", "list", "--bogus"}, ExitUsage, []string{"unknown flag --bogus"}},
 		{"unknown verb", env, []string{"app", "frobnicate"}, ExitUsage, []string{`unknown verb "frobnicate"`}},
 		{"no verb", env, []string{"job"}, ExitUsage, []string{"Usage: corral job <verb>"}},
 		{"unknown group", env, []string{"nonsense"}, ExitUsage, []string{`unknown command "nonsense"`}},

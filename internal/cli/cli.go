@@ -211,11 +211,62 @@ func Run(ctx context.Context, args []string, env Env) int {
 		}
 	}
 	if v == nil {
-		fmt.Fprintf(env.Stderr, "corral %s: unknown verb %q\n\n", g.name, args[1])
-		printGroupHelp(env.Stderr, g)
+		fmt.Fprintf(env.Stderr, "corral %s: unknown verb %q\n%sRun 'corral %s --help' for its verbs.\n",
+			g.name, args[1], DidYouMean(args[1], VerbNames(g.name)), g.name)
 		return ExitUsage
 	}
 	return runVerb(ctx, v, args[2:], env)
+}
+
+// FlagError words a flag set's parse error for people: an undefined
+// flag is named as typed ("unknown flag --lisen") with the likely
+// intended one; other errors, flag.ErrHelp included, come back as they
+// are.
+func FlagError(fs *flag.FlagSet, err error) error {
+	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: ")
+	if !ok {
+		return err
+	}
+	name = strings.TrimLeft(name, "-")
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if s := Suggest(name, names); s != "" {
+		return fmt.Errorf("unknown flag --%s (did you mean --%s?)", name, s)
+	}
+	return fmt.Errorf("unknown flag --%s", name)
+}
+
+// GroupNames lists the first words of the client verbs, in --help order.
+func GroupNames() []string {
+	var out []string
+	for _, g := range groups {
+		out = append(out, g.name)
+	}
+	return out
+}
+
+// VerbNames lists the verbs of group g, in --help order.
+func VerbNames(g string) []string {
+	var out []string
+	for _, v := range groupVerbs(g) {
+		out = append(out, v.name)
+	}
+	return out
+}
+
+// VerbFlags lists the flags of the verb `corral g name` as typed
+// ("--json"), sorted; nil for no such verb.
+func VerbFlags(g, name string) []string {
+	for _, v := range groupVerbs(g) {
+		if v.name != name {
+			continue
+		}
+		fs, _, _ := newVerbFlags(v, &runner{})
+		out := []string{}
+		fs.VisitAll(func(f *flag.Flag) { out = append(out, "--"+f.Name) })
+		return out
+	}
+	return nil
 }
 
 func isHelp(a string) bool { return a == "-h" || a == "-help" || a == "--help" }
@@ -229,33 +280,47 @@ func findGroup(name string) (group, bool) {
 	return group{}, false
 }
 
-func runVerb(ctx context.Context, v *verb, args []string, env Env) int {
+// verbFlags are a verb's parsed flags besides its own.
+type verbFlags struct {
+	addrs    map[string]*string // by address flag name
+	envOf    map[string]string  // flag name → environment variable
+	cred     edge.Credential
+	tlsFiles edge.TLSFiles
+}
+
+// newVerbFlags registers every flag of v on a new flag set: the address
+// flags of the APIs it uses, --json if it has one (into r.json), the
+// credential and TLS flags, and its own; it returns them with v's body.
+func newVerbFlags(v *verb, r *runner) (*flag.FlagSet, *verbFlags, func(ctx context.Context, r *runner) error) {
 	fs := flag.NewFlagSet("corral "+v.path(), flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	r := &runner{out: env.Stdout, errw: env.Stderr, stdin: env.Stdin, poll: env.PollInterval, hc: env.HTTPClient}
-	addrs := map[string]*string{}
-	envOf := map[string]string{}
+	vf := &verbFlags{addrs: map[string]*string{}, envOf: map[string]string{}}
 	for _, a := range addressFlags {
 		if v.uses&a.use == 0 {
 			continue
 		}
-		addrs[a.name] = fs.String(a.name, a.def, a.describe)
-		envOf[a.name] = a.env
+		vf.addrs[a.name] = fs.String(a.name, a.def, a.describe)
+		vf.envOf[a.name] = a.env
 	}
 	if v.jsonDoc != "" {
 		fs.BoolVar(&r.json, "json", false, v.jsonDoc)
 	}
-	var cred edge.Credential
-	fs.StringVar(&cred.Principal, "principal", "", "principal to authenticate as (HTTP Basic), when the cluster demands credentials")
-	fs.StringVar(&cred.Secret, "secret", "", "the principal's secret (prefer the environment variable: a command line is visible to other users)")
-	envOf["principal"], envOf["secret"] = "CORRAL_PRINCIPAL", "CORRAL_SECRET"
-	var tlsFiles edge.TLSFiles
-	fs.StringVar(&tlsFiles.CA, "tls_ca", "", "PEM CA bundle that verifies the cluster's https:// servers (default the system's roots)")
-	fs.StringVar(&tlsFiles.Cert, "tls_cert", "", "PEM client certificate, for a cluster that demands one (mutual TLS)")
-	fs.StringVar(&tlsFiles.Key, "tls_key", "", "PEM private key of --tls_cert")
-	envOf["tls_ca"], envOf["tls_cert"], envOf["tls_key"] = "CORRAL_TLS_CA", "CORRAL_TLS_CERT", "CORRAL_TLS_KEY"
-	body := v.setup(fs)
+	fs.StringVar(&vf.cred.Principal, "principal", "", "principal to authenticate as (HTTP Basic), when the cluster demands credentials")
+	fs.StringVar(&vf.cred.Secret, "secret", "", "the principal's secret (prefer the environment variable: a command line is visible to other users)")
+	vf.envOf["principal"], vf.envOf["secret"] = "CORRAL_PRINCIPAL", "CORRAL_SECRET"
+	fs.StringVar(&vf.tlsFiles.CA, "tls_ca", "", "PEM CA bundle that verifies the cluster's https:// servers (default the system's roots)")
+	fs.StringVar(&vf.tlsFiles.Cert, "tls_cert", "", "PEM client certificate, for a cluster that demands one (mutual TLS)")
+	fs.StringVar(&vf.tlsFiles.Key, "tls_key", "", "PEM private key of --tls_cert")
+	vf.envOf["tls_ca"], vf.envOf["tls_cert"], vf.envOf["tls_key"] = "CORRAL_TLS_CA", "CORRAL_TLS_CERT", "CORRAL_TLS_KEY"
+	return fs, vf, v.setup(fs)
+}
+
+func runVerb(ctx context.Context, v *verb, args []string, env Env) int {
+	r := &runner{out: env.Stdout, errw: env.Stderr, stdin: env.Stdin, poll: env.PollInterval, hc: env.HTTPClient}
+	fs, vf, body := newVerbFlags(v, r)
+	addrs, envOf := vf.addrs, vf.envOf
 	err := parseArgs(fs, args, env.Getenv, envOf)
+	cred, tlsFiles := vf.cred, vf.tlsFiles // as parsed
 	if errors.Is(err, flag.ErrHelp) {
 		printVerbHelp(env.Stdout, v, fs, envOf)
 		return ExitOK
@@ -360,7 +425,7 @@ func ParseInterleaved(fs *flag.FlagSet, args []string) error {
 // command line did not set from its environment variable.
 func parseArgs(fs *flag.FlagSet, args []string, getenv func(string) string, envOf map[string]string) error {
 	if err := ParseInterleaved(fs, args); err != nil {
-		return err
+		return FlagError(fs, err)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
