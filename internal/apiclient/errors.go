@@ -60,7 +60,7 @@ func (e *Error) Error() string {
 			fmt.Fprintf(&b, "\n  %s: invalid", path)
 		}
 		for _, m := range d.Errors {
-			fmt.Fprintf(&b, "\n  %s: %s", path, m)
+			fmt.Fprintf(&b, "\n  %s: %s", path, forPeople(m))
 		}
 	}
 	if len(e.Deployments) > 0 {
@@ -114,4 +114,24 @@ func IsStatus(err error, status int) bool {
 func IsUnreachable(err error) bool {
 	var ur *Unreachable
 	return errors.As(err, &ur)
+}
+
+// playCodes are the Marathon (Play JSON) error codes the services API
+// keeps for compatibility, in words.
+var playCodes = map[string]string{
+	"error.expected.jsnumber":  "must be a number",
+	"error.expected.jsstring":  "must be a string",
+	"error.expected.jsboolean": "must be true or false",
+	"error.expected.jsarray":   "must be an array",
+	"error.expected.jsobject":  "must be an object",
+	"error.path.missing":       "is required",
+}
+
+// forPeople words an API's detail message: a Play JSON code becomes a
+// phrase; anything else is kept.
+func forPeople(m string) string {
+	if p, ok := playCodes[m]; ok {
+		return p
+	}
+	return m
 }

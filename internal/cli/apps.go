@@ -404,14 +404,21 @@ func (r *runner) readInput(file string) ([]byte, error) {
 }
 
 func appDeploy(ctx context.Context, r *runner, file string, force, detach bool, timeout time.Duration) error {
-	body, err := r.readInput(file)
+	orig, err := r.readInput(file)
 	if err != nil {
 		return err
 	}
-	body = bytes.TrimSpace(body)
+	body := bytes.TrimSpace(orig)
+	lead := int64(len(orig) - len(bytes.TrimLeft(orig, " \t\r\n")))
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(body, &probe); err != nil {
-		return failf("%s does not hold one app definition (a JSON object): %v", displayName(file), err)
+		if len(body) > 0 && body[0] == '[' {
+			return failf("%s holds a JSON array; app deploy takes one app definition (an object)%s", displayName(file), jobsHint(body, file))
+		}
+		return failf("%s does not hold one app definition (a JSON object): %v", displayName(file), jsonError(orig, lead, err))
+	}
+	if kindOf(probe) == "job" {
+		return failf("%s holds a job, not an app definition (it has no \"id\" but has %s): add it with 'corral job add %s'", displayName(file), presentKeys(probe, jobKeys), file)
 	}
 	var rawID string
 	_ = json.Unmarshal(probe["id"], &rawID)

@@ -309,16 +309,36 @@ type jobSpec struct {
 	raw     json.RawMessage
 }
 
-// parseJobs reads one job object or an array of them.
+// parseJobs reads one job object or an array of them. A mistake is
+// placed by line and column in body; an app definition is named as
+// such.
 func parseJobs(body []byte) ([]jobSpec, error) {
-	body = bytes.TrimSpace(body)
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	var raws []json.RawMessage
-	if len(body) > 0 && body[0] == '[' {
+	var starts []int64 // where each job begins in body
+	if len(trimmed) > 0 && trimmed[0] == '[' {
 		if err := json.Unmarshal(body, &raws); err != nil {
-			return nil, err
+			return nil, jsonError(body, 0, err)
+		}
+		// Where each element begins, to place a mistake inside one.
+		dec := json.NewDecoder(bytes.NewReader(body))
+		_, _ = dec.Token()
+		for dec.More() {
+			at := dec.InputOffset()
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				break
+			}
+			at += int64(bytes.IndexAny(body[at:], "{[\"tfn0123456789-"))
+			starts = append(starts, at)
 		}
 	} else {
-		raws = []json.RawMessage{body}
+		var raw json.RawMessage
+		if err := json.Unmarshal(body, &raw); err != nil {
+			return nil, jsonError(body, 0, err)
+		}
+		raws = []json.RawMessage{raw}
+		starts = []int64{int64(len(body) - len(trimmed))}
 	}
 	var out []jobSpec
 	for i, raw := range raws {
@@ -327,11 +347,40 @@ func parseJobs(body []byte) ([]jobSpec, error) {
 			Parents []string `json:"parents"`
 		}
 		if err := json.Unmarshal(raw, &head); err != nil {
-			return nil, fmt.Errorf("job %d: %w", i+1, err)
+			var base int64
+			if i < len(starts) {
+				base = starts[i]
+			}
+			return nil, fmt.Errorf("job %d: %w", i+1, jsonError(body, base, err))
+		}
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) == nil && kindOf(obj) == "app" {
+			return nil, fmt.Errorf("job %d is an app definition, not a job (it has no \"name\" but has %s): deploy it with 'corral app deploy'", i+1, presentKeys(obj, appKeys))
 		}
 		out = append(out, jobSpec{name: head.Name, parents: head.Parents, raw: raw})
 	}
 	return out, nil
+}
+
+// presentKeys names the keys of obj among keys, quoted, for a message.
+func presentKeys(obj map[string]json.RawMessage, keys []string) string {
+	var out []string
+	for _, k := range keys {
+		if _, ok := obj[k]; ok {
+			out = append(out, `"`+k+`"`)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// jobsHint points an array given to app deploy at job add when it holds
+// jobs.
+func jobsHint(body []byte, file string) string {
+	var objs []map[string]json.RawMessage
+	if json.Unmarshal(body, &objs) == nil && len(objs) > 0 && kindOf(objs[0]) == "job" {
+		return fmt.Sprintf("; it holds jobs: add them with 'corral job add %s'", file)
+	}
+	return ""
 }
 
 // addOrder orders jobs parents first: a job comes after every parent
