@@ -179,6 +179,13 @@ func TestVerbsAgainstARealCluster(t *testing.T) {
 	contains(t, "cluster status", out, "2 active of 2", "services (active", "jobs (active", "Services:", ": ok", "Jobs:")
 	contains(t, "agent list", cl.must(cli.ExitOK, "agent", "list"), "agent0.test", "agent1.test", "registered")
 
+	// A failed run shows the end of its stderr, read through the master.
+	cl.must(cli.ExitOK, "job", "add", writeTemp(t, `{"name": "boom", "onDemand": true, "command": "echo first >&2; echo it went boom >&2; exit 3", "cpus": 0.1, "mem": 32}`))
+	_, errOut, code := cl.run("job", "run", "boom", "--timeout", "60s")
+	if code != cli.ExitFailed || !strings.Contains(errOut, "  first\n  it went boom\n") || !strings.Contains(errOut, "ended FAILED") {
+		t.Errorf("job run of a failing job = %d, stderr:\n%s\nwant exit %d with the end of its stderr", code, errOut, cli.ExitFailed)
+	}
+
 	// Not found and unreachable, through the real APIs.
 	cl.must(cli.ExitNotFound, "app", "show", "/nope")
 	cl.must(cli.ExitNotFound, "job", "run", "nope")

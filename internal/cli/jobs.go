@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -72,8 +73,10 @@ naming the job and each invalid field; the jobs before it stay saved.`,
 appended to the job's command, then, unless --detach, follows the run,
 printing each change of state, until it ends: exit 0 when it
 SUCCEEDED, 1 when it FAILED, was KILLED or SKIPPED, or --timeout passed
-(the run carries on). Put "--" before arguments that start with "-".`,
-			uses: useJobs, jsonDoc: "print the run (the API's run object) when it ends, or at once with --detach; progress goes to stderr",
+(the run carries on). A run that FAILED has the last lines of its task's
+stderr printed, read from its agent's sandbox through the master. Put
+"--" before arguments that start with "-".`,
+			uses: useJobs | useMaster, jsonDoc: "print the run (the API's run object) when it ends, or at once with --detach; progress goes to stderr",
 			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
 				detach := fs.Bool("detach", false, "return once the run is queued, printing its id")
 				timeout := fs.Duration("timeout", 30*time.Minute, "give up waiting after this long and exit 1")
@@ -574,6 +577,9 @@ func jobRun(ctx context.Context, r *runner, name string, args []string, detach b
 					}
 				}
 				if !ok {
+					if run.State == "FAILED" {
+						printStderrTail(ctx, r, run)
+					}
 					return failf("run %d of %s ended %s", run.ID, name, run.State)
 				}
 				return nil
@@ -592,6 +598,61 @@ func jobRun(ctx context.Context, r *runner, name string, args []string, detach b
 			return failf("timed out after %v waiting for run %d of %s, which is %s (it carries on)", timeout, run.ID, name, run.State)
 		}
 	}
+}
+
+// tailLines and tailBytes bound the end of stderr a failed run shows.
+const (
+	tailLines = 20
+	tailBytes = 8 << 10
+)
+
+// printStderrTail writes the last lines of a failed run's stderr to
+// stderr, read from its sandbox through the master; a run that never got
+// a sandbox (no task launched) or whose file cannot be read says so.
+func printStderrTail(ctx context.Context, r *runner, run runView) {
+	if run.Sandbox == "" || run.AgentID == "" || r.master == nil {
+		return
+	}
+	fr := &fileReader{master: r.master, agentID: run.AgentID, path: strings.TrimRight(sandboxPath(run.Sandbox), "/") + "/stderr"}
+	_, size, err := fr.read(ctx, -1, -1)
+	var data string
+	if err == nil {
+		from := max(size-tailBytes, 0)
+		data, _, err = fr.read(ctx, from, size-from)
+		if err == nil && from > 0 {
+			// Drop the first line, most likely cut.
+			if i := strings.IndexByte(data, '\n'); i >= 0 {
+				data = data[i+1:]
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(r.errw, "(the stderr of task %s could not be read: %v)\n", run.TaskID, err)
+		return
+	}
+	lines := strings.Split(strings.TrimRight(data, "\n"), "\n")
+	if len(lines) == 1 && lines[0] == "" {
+		fmt.Fprintf(r.errw, "task %s wrote nothing to stderr\n", run.TaskID)
+		return
+	}
+	if len(lines) > tailLines {
+		lines = lines[len(lines)-tailLines:]
+	}
+	fmt.Fprintf(r.errw, "last lines of the stderr of task %s ('corral task logs %s --stderr' for all):\n", run.TaskID, run.TaskID)
+	for _, l := range lines {
+		fmt.Fprintf(r.errw, "  %s\n", l)
+	}
+}
+
+// sandboxPath is the files API's path of a run's sandbox: the jobs API
+// gives the agent's browse URL (…/files/browse?path=P), whose path is P.
+func sandboxPath(sandbox string) string {
+	if u, err := url.Parse(sandbox); err == nil && u.Scheme != "" {
+		if p := u.Query().Get("path"); p != "" {
+			return p
+		}
+	}
+	return sandbox
 }
 
 // --- delete ------------------------------------------------------------------

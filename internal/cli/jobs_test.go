@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -385,5 +386,45 @@ func TestNotified(t *testing.T) {
 		if got := notified(tc.ns); got != tc.want {
 			t.Errorf("notified(%+v) = %q; want %q", tc.ns, got, tc.want)
 		}
+	}
+}
+
+// A run that FAILED has the end of its task's stderr printed, read from
+// its sandbox through the master, so the reason is on screen without
+// another command.
+func TestFailedRunShowsStderrTail(t *testing.T) {
+	run := func(state, extra string) string {
+		return `{"id": 7, "job": "extract", "trigger": "manual", "state": "` + state + `", "attempt": 0, "maxAttempts": 1` + extra + `}`
+	}
+	failed := `, "exitStatus": 2, "reason": "TASK_FAILED: exited with status 2", "agentId": "A1", "taskId": "extract.r7", "sandbox": "http://agent0.test:5051/files/browse?path=fw-1%2Fextract.r7"`
+	jobs := newFake(t, map[string]http.HandlerFunc{
+		"POST /v1/jobs/extract/run":   answer(201, run("QUEUED", "")),
+		"GET /v1/jobs/extract/runs/7": answer(200, run("FAILED", failed)),
+	})
+	var lines strings.Builder
+	for i := 1; i <= 30; i++ {
+		fmt.Fprintf(&lines, "stderr line %d\n", i)
+	}
+	fs := &fileServer{path: "fw-1/extract.r7/stderr", data: lines.String()}
+	master := newFake(t, map[string]http.HandlerFunc{"GET /agent/A1/files/read": fs.read})
+	res := runCLI(t, invocation{env: addrEnv(master, nil, jobs)}, "job", "run", "extract")
+	if res.code != ExitFailed {
+		t.Fatalf("job run = %d; want %d", res.code, ExitFailed)
+	}
+	want := "last lines of the stderr of task extract.r7 ('corral task logs extract.r7 --stderr' for all):\n"
+	for i := 11; i <= 30; i++ {
+		want += fmt.Sprintf("  stderr line %d\n", i)
+	}
+	if !strings.Contains(res.stderr, want) || !strings.Contains(res.stderr, "run 7 of extract ended FAILED") {
+		t.Errorf("stderr:\n%s\nwant the last 20 lines of the task's stderr:\n%s", res.stderr, want)
+	}
+
+	// Nothing written: said so.
+	fs.mu.Lock()
+	fs.data = ""
+	fs.mu.Unlock()
+	res = runCLI(t, invocation{env: addrEnv(master, nil, jobs)}, "job", "run", "extract")
+	if !strings.Contains(res.stderr, "task extract.r7 wrote nothing to stderr") {
+		t.Errorf("stderr = %q; want it to say the task wrote nothing", res.stderr)
 	}
 }
