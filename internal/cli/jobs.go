@@ -90,7 +90,8 @@ stderr printed, read from its agent's sandbox through the master. Put
 			summary: "list a job's runs, newest first",
 			about: `One row per run: id, trigger (schedule, dependency, manual), state,
 attempt, when it was scheduled and started, how long it took, its exit
-status, host and reason.`,
+status, host, task (for 'corral task logs TASK'), notifications and
+reason.`,
 			uses: useJobs, jsonDoc: "print the API's answer to GET /v1/jobs/NAME/runs",
 			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
 				limit := fs.Int("limit", 20, "how many runs to show (at most 1000)")
@@ -161,7 +162,7 @@ func jobList(ctx context.Context, r *runner) error {
 
 // runTable renders runs in the order given (pure).
 func runTable(runs []runView) string {
-	t := newTable("ID", "TRIGGER", "STATE", "ATTEMPT", "SCHEDULED", "STARTED", "TOOK", "EXIT", "HOST", "NOTIFIED", "REASON")
+	t := newTable("ID", "TRIGGER", "STATE", "ATTEMPT", "SCHEDULED", "STARTED", "TOOK", "EXIT", "HOST", "TASK", "NOTIFIED", "REASON")
 	for _, x := range runs {
 		exit := ""
 		if x.ExitStatus != nil {
@@ -172,7 +173,7 @@ func runTable(runs []runView) string {
 			attempt += "/" + fmt.Sprint(x.MaxAttempts)
 		}
 		t.add(fmt.Sprint(x.ID), x.Trigger, x.State, attempt, stampPtr(x.ScheduledFor), stampPtr(x.StartedAt),
-			elapsed(x.StartedAt, x.FinishedAt), exit, x.Host, notified(x.Notifications), x.Reason)
+			elapsed(x.StartedAt, x.FinishedAt), exit, x.Host, x.TaskID, notified(x.Notifications), x.Reason)
 	}
 	return t.String()
 }
