@@ -61,7 +61,7 @@ func waitFlags(fs *flag.FlagSet) (detach *bool, timeout *time.Duration) {
 func appVerbs() []*verb {
 	return []*verb{
 		{
-			group: "app", name: "list", summary: "list the services framework's apps",
+			watchable: true, group: "app", name: "list", summary: "list the services framework's apps",
 			about: `One row per app, sorted by id: instances wanted, running and healthy
 ("-" without health checks), resources per instance, status (deploying,
 suspended, waiting, running) and version.`,

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"corral/internal/edge"
 	"errors"
@@ -100,6 +101,9 @@ type verb struct {
 	jsonDoc     string // what --json prints; "" means the verb has no --json
 	minArgs     int
 	maxArgs     int // -1: any number
+	// watchable verbs (lists) take --watch: shown again every --interval
+	// until interrupted.
+	watchable bool
 	// setup registers the verb's own flags and returns its body, which
 	// runs after the command line is parsed.
 	setup func(fs *flag.FlagSet) func(ctx context.Context, r *runner) error
@@ -286,6 +290,8 @@ type verbFlags struct {
 	envOf    map[string]string  // flag name → environment variable
 	cred     edge.Credential
 	tlsFiles edge.TLSFiles
+	watch    bool
+	interval time.Duration
 }
 
 // newVerbFlags registers every flag of v on a new flag set: the address
@@ -312,6 +318,11 @@ func newVerbFlags(v *verb, r *runner) (*flag.FlagSet, *verbFlags, func(ctx conte
 	fs.StringVar(&vf.tlsFiles.Cert, "tls_cert", "", "PEM client certificate, for a cluster that demands one (mutual TLS)")
 	fs.StringVar(&vf.tlsFiles.Key, "tls_key", "", "PEM private key of --tls_cert")
 	vf.envOf["tls_ca"], vf.envOf["tls_cert"], vf.envOf["tls_key"] = "CORRAL_TLS_CA", "CORRAL_TLS_CERT", "CORRAL_TLS_KEY"
+	if v.watchable {
+		fs.BoolVar(&vf.watch, "watch", false, "show it again every --interval until interrupted (Ctrl-C), as watch(1) does; with --json, one document after another")
+		fs.BoolVar(&vf.watch, "w", false, "short for --watch")
+		fs.DurationVar(&vf.interval, "interval", 2*time.Second, "how often --watch shows it again")
+	}
 	return fs, vf, v.setup(fs)
 }
 
@@ -335,6 +346,9 @@ func runVerb(ctx context.Context, v *verb, args []string, env Env) int {
 		}
 	}
 	hc := env.HTTPClient
+	if err == nil && vf.watch && vf.interval <= 0 {
+		err = usagef("--interval must be positive, got %v", vf.interval)
+	}
 	if err == nil && (cred.Principal != "") != (cred.Secret != "") {
 		err = usagef("--principal and --secret (or CORRAL_PRINCIPAL and CORRAL_SECRET) go together")
 	}
@@ -381,6 +395,9 @@ func runVerb(ctx context.Context, v *verb, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "corral %s: %v\nRun 'corral %s --help' for usage.\n", v.path(), err, v.path())
 		return ExitUsage
 	}
+	if vf.watch {
+		return watch(ctx, v, r, body, vf.interval, env)
+	}
 	if err := body(ctx, r); err != nil {
 		if errors.Is(err, context.Canceled) {
 			fmt.Fprintf(env.Stderr, "corral %s: interrupted\n", v.path())
@@ -394,6 +411,44 @@ func runVerb(ctx context.Context, v *verb, args []string, env Env) int {
 		return code
 	}
 	return ExitOK
+}
+
+// clearScreen moves a terminal's cursor home and clears the screen.
+const clearScreen = "\x1b[H\x1b[2J"
+
+// watch runs body every interval until ctx ends, each time showing its
+// output anew: under a header with the command and the time, on a
+// cleared screen (with --json, one document after another, nothing
+// cleared). A failed run is shown in its place and watching goes on, so
+// an API that is away for a moment does not end it. It returns ExitOK
+// once interrupted.
+func watch(ctx context.Context, v *verb, r *runner, body func(context.Context, *runner) error, interval time.Duration, env Env) int {
+	out := r.out
+	for {
+		var frame bytes.Buffer
+		r.out = &frame
+		err := body(ctx, r)
+		if ctx.Err() != nil {
+			return ExitOK
+		}
+		if r.json {
+			if err != nil {
+				fmt.Fprintf(env.Stderr, "corral %s: %v\n", v.path(), err)
+			}
+			_, _ = out.Write(frame.Bytes())
+		} else {
+			fmt.Fprintf(out, "%sEvery %v: corral %s%s\n\n", clearScreen, interval, v.path(), time.Now().Format("   15:04:05"))
+			_, _ = out.Write(frame.Bytes())
+			if err != nil {
+				fmt.Fprintf(out, "corral %s: %v\n", v.path(), err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ExitOK
+		case <-time.After(interval):
+		}
+	}
 }
 
 // ParseInterleaved parses args into fs with the flags allowed before,

@@ -91,7 +91,7 @@ func (r *runner) stateThroughStandby(ctx context.Context) (*masterState, []byte,
 func clusterVerbs() []*verb {
 	return []*verb{
 		{
-			group: "cluster", name: "status", summary: "show the cluster's health at a glance",
+			watchable: true, group: "cluster", name: "status", summary: "show the cluster's health at a glance",
 			about: `Shows the leading master (its URL, version and id), agents active of
 total, the frameworks, active tasks by state, resources used of total
 over the active agents, and whether the services and jobs APIs answer
@@ -105,7 +105,7 @@ exit code is then 4 (an API cannot be reached or is unavailable).`,
 			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error { return clusterStatus },
 		},
 		{
-			group: "agent", name: "list", summary: "list the agents known to the master",
+			watchable: true, group: "agent", name: "list", summary: "list the agents known to the master",
 			about: `One row per agent, sorted by hostname: its id, state (registered,
 recovered, unreachable, gone), resources used of total, tasks, and the
 endpoint its sandboxes are read from.`,
@@ -114,7 +114,7 @@ endpoint its sandboxes are read from.`,
 			setup:   func(fs *flag.FlagSet) func(context.Context, *runner) error { return agentList },
 		},
 		{
-			group: "task", name: "list", summary: "list the tasks running in the cluster",
+			watchable: true, group: "task", name: "list", summary: "list the tasks running in the cluster",
 			about: `One row per task of every framework, from the master's view: id,
 framework, state, health, agent hostname, resources and ports. Sorted by
 framework, then id. The health of checks the services framework runs

@@ -36,7 +36,7 @@ type runView = apiclient.Run
 func jobVerbs() []*verb {
 	return []*verb{
 		{
-			group: "job", name: "list", summary: "list the jobs framework's jobs",
+			watchable: true, group: "job", name: "list", summary: "list the jobs framework's jobs",
 			about: `One row per job, sorted by name: what starts it (a schedule with its
 time zone, or "after" its parents), its next scheduled run, the last
 success and error, and its success and error counts.`,
@@ -86,7 +86,7 @@ stderr printed, read from its agent's sandbox through the master. Put
 			},
 		},
 		{
-			group: "job", name: "runs", args: "NAME", minArgs: 1, maxArgs: 1,
+			watchable: true, group: "job", name: "runs", args: "NAME", minArgs: 1, maxArgs: 1,
 			summary: "list a job's runs, newest first",
 			about: `One row per run: id, trigger (schedule, dependency, manual), state,
 attempt, when it was scheduled and started, how long it took, its exit

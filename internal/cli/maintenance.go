@@ -193,7 +193,7 @@ update_maintenance_schedules ACL.` + aboutMachine}
 	}
 	return []*verb{
 		{
-			group: "maintenance", name: "status", summary: "show the maintenance schedule and each machine's mode",
+			watchable: true, group: "maintenance", name: "status", summary: "show the maintenance schedule and each machine's mode",
 			about: `One row per scheduled machine: its mode (DRAINING until it is taken
 down, then DOWN), its window, and how the frameworks asked to leave it
 answered (ACCEPT, DECLINE or UNKNOWN). Needs the

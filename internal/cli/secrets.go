@@ -54,7 +54,7 @@ or any other verb: only the tasks that reference it receive it.`,
 			},
 		},
 		{
-			group: "secret", name: "list", args: "[PREFIX]", maxArgs: 1,
+			watchable: true, group: "secret", name: "list", args: "[PREFIX]", maxArgs: 1,
 			summary: "list the secrets (metadata only), all or those under a prefix",
 			about: `Sends GET /secrets?prefix=PREFIX. One row per secret the caller may
 manage, sorted by name: its name, version, size and when it was created
