@@ -179,6 +179,13 @@ func TestVerbsAgainstARealCluster(t *testing.T) {
 	contains(t, "cluster status", out, "2 active of 2", "services (active", "jobs (active", "Services:", ": ok", "Jobs:")
 	contains(t, "agent list", cl.must(cli.ExitOK, "agent", "list"), "agent0.test", "agent1.test", "registered")
 
+	// Disable and enable, through the real API: the rest of the job stays.
+	cl.must(cli.ExitOK, "job", "disable", "hello-extract")
+	contains(t, "job show after disable", cl.must(cli.ExitOK, "job", "show", "hello-extract"), "Enabled:       no", "* * * * *")
+	contains(t, "job enable", cl.must(cli.ExitOK, "job", "enable", "hello-extract"), "enabled job hello-extract: next run at ")
+	contains(t, "job show after enable", cl.must(cli.ExitOK, "job", "show", "hello-extract"), "Enabled:       yes")
+	contains(t, "job stop with nothing under way", cl.must(cli.ExitOK, "job", "stop", "hello-report"), "")
+
 	// A failed run shows the end of its stderr, read through the master.
 	cl.must(cli.ExitOK, "job", "add", writeTemp(t, `{"name": "boom", "onDemand": true, "command": "echo first >&2; echo it went boom >&2; exit 3", "cpus": 0.1, "mem": 32}`))
 	_, errOut, code := cl.run("job", "run", "boom", "--timeout", "60s")

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -108,6 +109,39 @@ its parents, or its schedule); the changes are printed.`,
 			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
 				force := fs.Bool("force", false, "delete even when other jobs depend on it, rewiring them")
 				return func(ctx context.Context, r *runner) error { return jobDelete(ctx, r, r.args[0], *force) }
+			},
+		},
+		{
+			group: "job", name: "enable", args: "NAME", minArgs: 1, maxArgs: 1,
+			summary: "let a job's schedule start runs again",
+			about: `Reads the job (GET /v1/jobs/NAME) and stores it again with "disabled":
+false (PUT), printing when its schedule next starts a run.`,
+			uses: useJobs, jsonDoc: "print the API's answer",
+			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
+				return func(ctx context.Context, r *runner) error { return jobSetDisabled(ctx, r, r.args[0], false) }
+			},
+		},
+		{
+			group: "job", name: "disable", args: "NAME", minArgs: 1, maxArgs: 1,
+			summary: "stop a job's schedule from starting runs",
+			about: `Reads the job (GET /v1/jobs/NAME) and stores it again with "disabled":
+true (PUT). Runs under way go on ('corral job stop NAME' stops them);
+'corral job run' still starts one by hand.`,
+			uses: useJobs, jsonDoc: "print the API's answer",
+			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
+				return func(ctx context.Context, r *runner) error { return jobSetDisabled(ctx, r, r.args[0], true) }
+			},
+		},
+		{
+			group: "job", name: "stop", args: "NAME [RUN]", minArgs: 1, maxArgs: 2,
+			summary: "stop a job's runs under way (or one of them)",
+			about: `Stops run RUN of job NAME (POST /v1/jobs/NAME/runs/RUN/stop), or,
+without RUN, every run of the job not yet ended: queued ones never
+start, running ones have their task killed. Each ends KILLED; a job
+that is not disabled still starts its next scheduled run.`,
+			uses: useJobs,
+			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
+				return func(ctx context.Context, r *runner) error { return jobStop(ctx, r, r.args[0], r.args[1:]) }
 			},
 		},
 		{
@@ -654,6 +688,85 @@ func sandboxPath(sandbox string) string {
 		}
 	}
 	return sandbox
+}
+
+// --- enable, disable, stop ---------------------------------------------------
+
+// jobSetDisabled reads job name and stores it again with disabled set.
+func jobSetDisabled(ctx context.Context, r *runner, name string, disabled bool) error {
+	resp, err := r.jobs.do(ctx, http.MethodGet, jobPath(name), nil)
+	if err != nil {
+		return err
+	}
+	var def map[string]json.RawMessage
+	if err := decode("jobs", jobPath(name), resp.Body, &def); err != nil {
+		return err
+	}
+	def["disabled"] = json.RawMessage(strconv.FormatBool(disabled))
+	resp, err = r.jobs.do(ctx, http.MethodPut, jobPath(name), def)
+	if err != nil {
+		return err
+	}
+	if r.json {
+		return indentJSON(r.out, resp.Body)
+	}
+	if disabled {
+		fmt.Fprintf(r.out, "disabled job %s: its schedule starts no runs; runs under way go on ('corral job stop %s' stops them)\n", name, name)
+		return nil
+	}
+	var answer struct {
+		NextRun string `json:"nextRun"`
+	}
+	_ = json.Unmarshal(resp.Body, &answer)
+	if answer.NextRun != "" {
+		fmt.Fprintf(r.out, "enabled job %s: next run at %s\n", name, answer.NextRun)
+	} else {
+		fmt.Fprintf(r.out, "enabled job %s\n", name)
+	}
+	return nil
+}
+
+// jobStop stops run runArg[0] of job name, or every run of it not yet
+// ended.
+func jobStop(ctx context.Context, r *runner, name string, runArg []string) error {
+	var ids []int64
+	if len(runArg) > 0 {
+		id, err := strconv.ParseInt(runArg[0], 10, 64)
+		if err != nil || id <= 0 {
+			return usagef("RUN must be a run id (a positive whole number), got %q", runArg[0])
+		}
+		ids = append(ids, id)
+	} else {
+		path := jobPath(name) + "/runs?limit=1000"
+		resp, err := r.jobs.do(ctx, http.MethodGet, path, nil)
+		if err != nil {
+			return err
+		}
+		var runs []runView
+		if err := decode("jobs", path, resp.Body, &runs); err != nil {
+			return err
+		}
+		for _, x := range runs {
+			if done, _ := x.Ended(); !done {
+				ids = append(ids, x.ID)
+			}
+		}
+		if len(ids) == 0 {
+			fmt.Fprintf(r.out, "no run of %s is under way\n", name)
+			return nil
+		}
+	}
+	for _, id := range ids {
+		path := fmt.Sprintf("%s/runs/%d/stop", jobPath(name), id)
+		if _, err := r.jobs.do(ctx, http.MethodPost, path, nil); err != nil {
+			if len(runArg) == 0 && isStatus(err, http.StatusConflict) {
+				continue // it ended meanwhile
+			}
+			return err
+		}
+		fmt.Fprintf(r.out, "stopped run %d of %s\n", id, name)
+	}
+	return nil
 }
 
 // --- delete ------------------------------------------------------------------

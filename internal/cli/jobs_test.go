@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -426,5 +427,62 @@ func TestFailedRunShowsStderrTail(t *testing.T) {
 	res = runCLI(t, invocation{env: addrEnv(master, nil, jobs)}, "job", "run", "extract")
 	if !strings.Contains(res.stderr, "task extract.r7 wrote nothing to stderr") {
 		t.Errorf("stderr = %q; want it to say the task wrote nothing", res.stderr)
+	}
+}
+
+// job disable and enable store the job back with "disabled" flipped and
+// the rest unchanged; job stop stops the runs not yet ended, or one.
+func TestJobEnableDisableStop(t *testing.T) {
+	def := `{"name": "extract", "command": "true", "schedule": "*/5 * * * *", "disabled": false, "successCount": 4, "nextRun": "2024-05-01T08:05:00Z"}`
+	api := newFake(t, map[string]http.HandlerFunc{
+		"GET /v1/jobs/extract": answer(200, def),
+		"PUT /v1/jobs/extract": func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			if strings.Contains(string(b), `"disabled":false`) {
+				answer(200, `{"name": "extract", "nextRun": "2024-05-01T08:05:00Z"}`)(w, r)
+				return
+			}
+			answer(200, `{"name": "extract"}`)(w, r)
+		},
+		"GET /v1/jobs/extract/runs": answer(200, `[
+			{"id": 9, "job": "extract", "state": "RUNNING"},
+			{"id": 8, "job": "extract", "state": "QUEUED"},
+			{"id": 7, "job": "extract", "state": "SUCCEEDED"},
+			{"id": 6, "job": "extract", "state": "KILLED"}]`),
+		"POST /v1/jobs/extract/runs/9/stop": answer(202, ``),
+		"POST /v1/jobs/extract/runs/8/stop": answer(409, `{"message": "run 8 already ended (SUCCEEDED)"}`),
+		"POST /v1/jobs/extract/runs/7/stop": answer(409, `{"message": "run 7 already ended (SUCCEEDED)"}`),
+	})
+	env := addrEnv(nil, nil, api)
+
+	res := runCLI(t, invocation{env: env}, "job", "disable", "extract")
+	if res.code != ExitOK || res.stdout != "disabled job extract: its schedule starts no runs; runs under way go on ('corral job stop extract' stops them)\n" {
+		t.Errorf("job disable = %d %q %q", res.code, res.stdout, res.stderr)
+	}
+	var put map[string]any
+	if bodies := api.bodyOf("PUT /v1/jobs/extract"); len(bodies) != 1 || json.Unmarshal([]byte(bodies[0]), &put) != nil ||
+		put["disabled"] != true || put["schedule"] != "*/5 * * * *" || put["command"] != "true" {
+		t.Errorf("job disable stored %v; want the job with disabled true and the rest kept", bodies)
+	}
+	res = runCLI(t, invocation{env: env}, "job", "enable", "extract")
+	if res.code != ExitOK || res.stdout != "enabled job extract: next run at 2024-05-01T08:05:00Z\n" {
+		t.Errorf("job enable = %d %q %q", res.code, res.stdout, res.stderr)
+	}
+
+	// Without RUN: the runs not ended (9, 8); 8 ended meanwhile.
+	res = runCLI(t, invocation{env: env}, "job", "stop", "extract")
+	if res.code != ExitOK || res.stdout != "stopped run 9 of extract\n" {
+		t.Errorf("job stop = %d %q %q; want run 9 stopped and 8, ended meanwhile, passed over", res.code, res.stdout, res.stderr)
+	}
+	if api.count("POST /v1/jobs/extract/runs/7/stop") != 0 || api.count("POST /v1/jobs/extract/runs/6/stop") != 0 {
+		t.Error("job stop asked to stop runs that had ended")
+	}
+	// One run, by id: an ended one is an error.
+	res = runCLI(t, invocation{env: env}, "job", "stop", "extract", "7")
+	if res.code != ExitFailed || !strings.Contains(res.stderr, "run 7 already ended") {
+		t.Errorf("job stop of an ended run = %d %q; want %d and the API's reason", res.code, res.stderr, ExitFailed)
+	}
+	if res := runCLI(t, invocation{env: env}, "job", "stop", "extract", "x"); res.code != ExitUsage {
+		t.Errorf("job stop with a bad run id = %d; want %d", res.code, ExitUsage)
 	}
 }
