@@ -9,7 +9,9 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -126,6 +128,26 @@ defaults. Validation errors are printed one per line, naming the field.
 					return appChange(ctx, r, canonicalApp(r.args[0]), "restart", "", *force, *detach, *timeout, func(ctx context.Context, path string) (*response, error) {
 						return r.services.do(ctx, http.MethodPost, strings.Replace(path, "?", "/restart?", 1), nil)
 					})
+				}
+			},
+		},
+		{
+			group: "app", name: "rollback", args: "ID [VERSION]", minArgs: 1, maxArgs: 2,
+			summary: "deploy an earlier version of an app again",
+			about: "Reads the app's stored VERSION (GET /v2/apps/ID/versions/VERSION; without\n" +
+				"VERSION, the one before the current) and deploys it as the app's new\n" +
+				"definition (PUT /v2/apps/ID), as a deploy of that file would; 'corral app\n" +
+				"versions ID' lists them.\n\n" + waitFlagsAbout,
+			uses: useServices, jsonDoc: changeJSONDoc,
+			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
+				force := fs.Bool("force", false, "override the deployments that hold the app (they are cancelled)")
+				detach, timeout := waitFlags(fs)
+				return func(ctx context.Context, r *runner) error {
+					version := ""
+					if len(r.args) > 1 {
+						version = r.args[1]
+					}
+					return appRollback(ctx, r, canonicalApp(r.args[0]), version, *force, *detach, *timeout)
 				}
 			},
 		},
@@ -523,6 +545,67 @@ func appChange(ctx context.Context, r *runner, id, what, before string, force, d
 	}
 	verbs := map[string]string{"scale": "scaling", "restart": "restarting", "delete": "deleting"}
 	return r.followChange(ctx, res, verbs[what], what == "delete", detach, timeout)
+}
+
+// appRollback deploys the stored version of app id again: version, or
+// the one before the current.
+func appRollback(ctx context.Context, r *runner, id, version string, force, detach bool, timeout time.Duration) error {
+	cur, exists, err := r.getApp(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		return notFoundf("app %s does not exist", id)
+	}
+	if version == "" {
+		resp, err := r.services.do(ctx, http.MethodGet, appPath(id)+"/versions", nil)
+		if err != nil {
+			return err
+		}
+		var body struct {
+			Versions []string `json:"versions"`
+		}
+		if err := decode("services", appPath(id)+"/versions", resp.Body, &body); err != nil {
+			return err
+		}
+		// Newest first: the one after the current.
+		if i := slices.Index(body.Versions, cur.Version); i >= 0 && i+1 < len(body.Versions) {
+			version = body.Versions[i+1]
+		}
+		if version == "" {
+			return failf("app %s has no version before its current one (%s)", id, cur.Version)
+		}
+	}
+	if version == cur.Version {
+		return failf("version %s is the current one of app %s; 'corral app versions %s' lists the others", version, id, id)
+	}
+	path := appPath(id) + "/versions/" + url.PathEscape(version)
+	resp, err := r.services.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		if isStatus(err, http.StatusNotFound) {
+			return notFoundf("app %s has no version %s; 'corral app versions %s' lists them", id, version, id)
+		}
+		return err
+	}
+	var def map[string]json.RawMessage
+	if err := decode("services", path, resp.Body, &def); err != nil {
+		return err
+	}
+	// What the API adds to a stored version, not part of a definition.
+	for _, k := range []string{"version", "versionInfo", "tasks", "tasksRunning", "tasksStaged", "tasksHealthy", "tasksUnhealthy", "deployments", "lastTaskFailure"} {
+		delete(def, k)
+	}
+	fmt.Fprintf(r.progress(), "Rolling %s back to version %s\n", id, version)
+	resp, err = r.services.do(ctx, http.MethodPut, appPath(id)+"?force="+strconv.FormatBool(force)+"&partialUpdate=false", def)
+	if err != nil {
+		return fmt.Errorf("rolling %s back: %w", id, err)
+	}
+	printWarnings(r.errw, "", resp.Body)
+	res := changeResult{App: id}
+	if err := readDeploymentResult(resp, &res); err != nil {
+		return err
+	}
+	return r.followChange(ctx, res, "rolling back", false, detach, timeout)
 }
 
 // readDeploymentResult reads {"deploymentId", "version"}.

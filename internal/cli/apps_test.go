@@ -448,3 +448,48 @@ func TestAddressFlagsAndEnvironment(t *testing.T) {
 		t.Errorf("--services (without scheme) should win over the environment; got %q %q", res.stdout, res.stderr)
 	}
 }
+
+// app rollback deploys a stored version again: the one before the
+// current by default, or the one named, without what the API adds to a
+// stored version.
+func TestAppRollback(t *testing.T) {
+	svc := newFake(t, map[string]http.HandlerFunc{
+		"GET /v2/apps/hello":          answer(200, `{"app": `+helloApp("V3", 2, 2, 0, 2)+`}`),
+		"GET /v2/apps/hello/versions": answer(200, `{"versions": ["V3", "V2", "V1"]}`),
+		"GET /v2/apps/hello/versions/V2": answer(200, `{"id": "/hello", "cmd": "sleep 2", "instances": 2, "version": "V2",
+			"versionInfo": {"lastConfigChangeAt": "V2"}, "tasksRunning": 0, "tasks": []}`),
+		"GET /v2/apps/hello/versions/V1": answer(200, `{"id": "/hello", "cmd": "sleep 1", "instances": 1, "version": "V1"}`),
+		"GET /v2/apps/hello/versions/V9": answer(404, `{"message": "App '/hello' has no version V9"}`),
+		"PUT /v2/apps/hello":             answer(200, `{"deploymentId": "d-4", "version": "V4"}`),
+		"GET /v2/apps/gone":              answer(404, `{"message": "App '/gone' does not exist"}`),
+	})
+	env := addrEnv(nil, svc, nil)
+	res := runCLI(t, invocation{env: env}, "app", "rollback", "hello", "--detach")
+	if res.code != ExitOK || !strings.Contains(res.stdout, "Rolling /hello back to version V2") {
+		t.Fatalf("app rollback = %d\nstdout: %s\nstderr: %s", res.code, res.stdout, res.stderr)
+	}
+	var put map[string]any
+	bodies := svc.bodyOf("PUT /v2/apps/hello?force=false&partialUpdate=false")
+	if len(bodies) != 1 || json.Unmarshal([]byte(bodies[0]), &put) != nil {
+		t.Fatalf("PUT bodies = %q", bodies)
+	}
+	if put["cmd"] != "sleep 2" || put["instances"] != float64(2) || put["version"] != nil || put["versionInfo"] != nil || put["tasks"] != nil || put["tasksRunning"] != nil {
+		t.Errorf("app rollback stored %v; want version V2's definition without what the API adds", put)
+	}
+	if res := runCLI(t, invocation{env: env}, "app", "rollback", "hello", "V1", "--detach"); res.code != ExitOK || !strings.Contains(res.stdout, "back to version V1") {
+		t.Errorf("app rollback hello V1 = %d %q %q", res.code, res.stdout, res.stderr)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"app", "rollback", "hello", "V9"}, ExitNotFound, "app /hello has no version V9"},
+		{[]string{"app", "rollback", "hello", "V3"}, ExitFailed, "version V3 is the current one of app /hello"},
+		{[]string{"app", "rollback", "gone"}, ExitNotFound, "app /gone does not exist"},
+	} {
+		if res := runCLI(t, invocation{env: env}, tc.args...); res.code != tc.code || !strings.Contains(res.stderr, tc.want) {
+			t.Errorf("corral %q = %d %q; want %d and %q", tc.args, res.code, res.stderr, tc.code, tc.want)
+		}
+	}
+}

@@ -193,6 +193,13 @@ func TestVerbsAgainstARealCluster(t *testing.T) {
 		t.Errorf("job run of a failing job = %d, stderr:\n%s\nwant exit %d with the end of its stderr", code, errOut, cli.ExitFailed)
 	}
 
+	// Rolling the scale back: the version before it, with 2 instances.
+	contains(t, "app rollback", cl.must(cli.ExitOK, "app", "rollback", "hello", "--timeout", "60s"), "Rolling /hello back to version", "finished")
+	getJSON(t, svc.URL+"/v2/apps/hello", &app)
+	if a := app.App; a.Instances != 2 || a.TasksRunning != 2 {
+		t.Errorf("after app rollback: %+v; want the 2 instances of the version before the scale", a)
+	}
+
 	// Not found and unreachable, through the real APIs.
 	cl.must(cli.ExitNotFound, "app", "show", "/nope")
 	cl.must(cli.ExitNotFound, "job", "run", "nope")
