@@ -13,7 +13,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
 COMPOSE_FILE := docker-compose.yml
 
-.PHONY: help build run test chaos bench lint up down test-compose clean
+.PHONY: help build run test chaos bench lint up down test-compose dist image clean
 
 help: ## Show this help.
 	@echo "usage: make <target>"
@@ -62,7 +62,13 @@ down: ## Stop the compose cluster and its agents' Docker containers, keeping its
 test-compose: ## Build and start the compose cluster under test ports, deploy apps (Docker too) and jobs, fail over; tear down.
 	./scripts/compose-test.sh
 
-clean: ## Remove bin/ and .corral/ (the state of `make run`: Postgres data, agent sandboxes).
+dist: ## Release build: static corral and corral-logger for linux/amd64 and arm64, VERSION compiled in, as tarballs with SHA256SUMS in dist/VERSION.
+	GO=$(GO) scripts/dist.sh $(VERSION)
+
+image: ## Build the Docker image as corral:VERSION (and corral:local, which compose runs); needs the base images `make test-compose` makes.
+	docker build --build-arg VERSION=$(VERSION) -t corral:$(VERSION) -t corral:local .
+
+clean: ## Remove bin/, dist/ and .corral/ (the state of `make run`: Postgres data, agent sandboxes).
 	@if [ -f .corral/pg/data/postmaster.pid ]; then \
 		echo "a corral dev Postgres still runs in .corral/pg; stop 'make run' first"; exit 1; fi
-	rm -rf bin .corral
+	rm -rf bin dist .corral
