@@ -65,8 +65,11 @@ test-compose: ## Build and start the compose cluster under test ports, deploy ap
 dist: ## Release build: static corral and corral-logger for linux/amd64 and arm64, VERSION compiled in, as tarballs with SHA256SUMS in dist/VERSION.
 	GO=$(GO) scripts/dist.sh $(VERSION)
 
+# GO_MODULES_IMAGE=$$(scripts/compose-go-modules.sh) feeds the build the
+# host's Go modules, for build containers that cannot reach the module proxy.
 image: ## Build the Docker image as corral:VERSION (and corral:local, which compose runs); needs the base images `make test-compose` makes.
-	docker build --build-arg VERSION=$(VERSION) -t corral:$(VERSION) -t corral:local .
+	docker build --build-arg VERSION=$(VERSION) --build-arg GOPROXY=$(CORRAL_GOPROXY) \
+		$(if $(GO_MODULES_IMAGE),--build-arg GO_MODULES_IMAGE=$(GO_MODULES_IMAGE)) -t corral:$(VERSION) -t corral:local .
 
 clean: ## Remove bin/, dist/ and .corral/ (the state of `make run`: Postgres data, agent sandboxes).
 	@if [ -f .corral/pg/data/postmaster.pid ]; then \
