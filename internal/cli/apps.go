@@ -245,8 +245,9 @@ func sortedPairs(m map[string]string) string {
 	return strings.Join(parts, ", ")
 }
 
-// renderApp is the text of `app show` (pure).
-func renderApp(a appView) string {
+// renderApp is the text of `app show` (pure); unplaced are the agents'
+// reasons for refusing its waiting instances, "host: reason" lines.
+func renderApp(a appView, unplaced []string) string {
 	var k kv
 	k.add("ID", a.ID)
 	k.add("Command", a.Command())
@@ -303,6 +304,9 @@ func renderApp(a appView) string {
 		deps = []string{"none"}
 	}
 	k.add("Deployments", strings.Join(deps, ", "))
+	if len(unplaced) > 0 {
+		k.add("Not placed", "the last offers of each agent did not fit:\n"+strings.Join(unplaced, "\n"))
+	}
 	if f := a.LastTaskFailure; f != nil {
 		k.add("Last failure", fmt.Sprintf("%s of %s on %s at %s: %s", f.State, f.TaskID, f.Host, stamp(f.Timestamp), f.Message))
 	}
@@ -352,7 +356,7 @@ func appShow(ctx context.Context, r *runner, id string) error {
 	if err := decode("services", appPath(id), resp.Body, &body); err != nil {
 		return err
 	}
-	_, err = io.WriteString(r.out, renderApp(body.App))
+	_, err = io.WriteString(r.out, renderApp(body.App, r.unplacedReasons(ctx, id)))
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -491,5 +492,37 @@ func TestAppRollback(t *testing.T) {
 		if res := runCLI(t, invocation{env: env}, tc.args...); res.code != tc.code || !strings.Contains(res.stderr, tc.want) {
 			t.Errorf("corral %q = %d %q; want %d and %q", tc.args, res.code, res.stderr, tc.code, tc.want)
 		}
+	}
+}
+
+// While a deployment waits for offers, the progress says why each
+// agent's offers do not fit (from the services API's queue), once per
+// change, and so does the timeout.
+func TestWaitingShowsAgentsReasons(t *testing.T) {
+	sc := &script{steps: []step{{ourDeployment("waiting for offers to launch 2 instance(s)"), helloApp("V1", 2, 0, 0, 0)}}, initial: helloApp("V0", 1, 1, 0, 1)}
+	queue := `{"queue": [{"app": {"id": "/other"}, "lastUnusedOffers": [{"agentId": "S9", "hostname": "x.test", "reasons": ["not this app"]}]},
+		{"app": {"id": "/hello"}, "count": 2, "lastUnusedOffers": [
+			{"agentId": "S2", "hostname": "agent1.test", "reasons": ["insufficient cpus: needs 8, offer has 1.2", "insufficient mem: needs 4096, offer has 900"]},
+			{"agentId": "S1", "hostname": "agent0.test", "reasons": ["insufficient cpus: needs 8, offer has 0.8"]}]}]}`
+	svc := newFake(t, map[string]http.HandlerFunc{
+		"GET /v2/apps/hello":   sc.app,
+		"PATCH /v2/apps/hello": answer(200, `{"deploymentId": "d-1", "version": "V1"}`),
+		"GET /v2/deployments":  sc.deployments,
+		"GET /v2/queue":        answer(200, queue),
+	})
+	res := runCLI(t, invocation{env: addrEnv(nil, svc, nil)}, "app", "scale", "/hello", "2", "--timeout", "100ms")
+	if res.code != ExitFailed {
+		t.Fatalf("exit %d; want %d (timed out)\nstderr: %s", res.code, ExitFailed, res.stderr)
+	}
+	lines := "  agent0.test: insufficient cpus: needs 8, offer has 0.8\n  agent1.test: insufficient cpus: needs 8, offer has 1.2; insufficient mem: needs 4096, offer has 900\n"
+	if !strings.Contains(res.stdout, "/hello: waiting for offers to launch 2 instance(s)\n"+lines) || strings.Count(res.stdout, "agent0.test") != 1 || strings.Contains(res.stdout, "x.test") {
+		t.Errorf("stdout:\n%s\nwant the wait followed once by each agent's reasons for /hello:\n%s", res.stdout, lines)
+	}
+	if !strings.Contains(res.stderr, "the agents' offers did not fit:\n"+lines) {
+		t.Errorf("stderr:\n%s\nwant the timeout to carry the agents' reasons", res.stderr)
+	}
+	res = runCLI(t, invocation{env: addrEnv(nil, svc, nil)}, "app", "show", "/hello")
+	if !regexp.MustCompile(`Not placed: +the last offers of each agent did not fit:\n +agent0.test: insufficient cpus: needs 8, offer has 0.8\n +agent1.test: insufficient cpus`).MatchString(res.stdout) {
+		t.Errorf("app show:\n%s\nwant the agents' reasons under Not placed", res.stdout)
 	}
 }

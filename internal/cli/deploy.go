@@ -181,6 +181,43 @@ func waitingReason(t target, deps []deploymentView) string {
 	return ""
 }
 
+// unplacedReasons asks the services API's queue why the offers of each
+// agent did not take app: "host: reason; reason" lines, sorted by host;
+// nil when nothing waits or the queue cannot be read (the progress goes
+// on without them).
+func (r *runner) unplacedReasons(ctx context.Context, app string) []string {
+	var q struct {
+		Queue []struct {
+			App struct {
+				ID string `json:"id"`
+			} `json:"app"`
+			LastUnusedOffers []struct {
+				AgentID  string   `json:"agentId"`
+				Hostname string   `json:"hostname"`
+				Reasons  []string `json:"reasons"`
+			} `json:"lastUnusedOffers"`
+		} `json:"queue"`
+	}
+	if r.services.getJSON(ctx, "/v2/queue?embed=lastUnusedOffers", &q) != nil {
+		return nil
+	}
+	var out []string
+	for _, item := range q.Queue {
+		if item.App.ID != app {
+			continue
+		}
+		for _, o := range item.LastUnusedOffers {
+			host := o.Hostname
+			if host == "" {
+				host = o.AgentID
+			}
+			out = append(out, fmt.Sprintf("%s: %s", host, strings.Join(o.Reasons, "; ")))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // waitDeployment polls /v2/deployments (with its history) and the app
 // until judge says the change ended, printing a progress line whenever it
 // changes. An API that cannot be reached for a while (a failover) is
@@ -190,6 +227,7 @@ func (r *runner) waitDeployment(ctx context.Context, t target, timeout time.Dura
 	deadline := time.Now().Add(timeout)
 	w := r.progress()
 	var lastLine, lastWaiting, lastErr string
+	var lastReasons []string // per agent, while waiting for offers
 	var app *appView
 	gone := false // the deployment left the list before the app was at its target
 	for {
@@ -217,6 +255,16 @@ func (r *runner) waitDeployment(ctx context.Context, t target, timeout time.Dura
 					fmt.Fprintf(w, "%s: %s\n", t.app, why)
 				}
 				lastWaiting = why
+				lastReasons = nil
+			}
+			if strings.Contains(lastWaiting, "offer") {
+				// Why each agent's offers do not fit, as they change.
+				if rs := r.unplacedReasons(ctx, t.app); len(rs) > 0 && !slices.Equal(rs, lastReasons) {
+					for _, l := range rs {
+						fmt.Fprintf(w, "  %s\n", l)
+					}
+					lastReasons = rs
+				}
 			}
 			o, why := judge(t, deps, app)
 			if o == pending && !gone && !slices.ContainsFunc(deps, func(d deploymentView) bool { return d.ID == t.deployment && d.Running() }) {
@@ -250,6 +298,9 @@ func (r *runner) waitDeployment(ctx context.Context, t target, timeout time.Dura
 			}
 			if lastWaiting != "" {
 				msg += " (" + lastWaiting + ")"
+			}
+			if len(lastReasons) > 0 {
+				msg += "; the agents' offers did not fit:\n  " + strings.Join(lastReasons, "\n  ") + "\n"
 			}
 			return failf("%s; the deployment carries on ('corral app show %s' shows it)", msg, t.app)
 		}
