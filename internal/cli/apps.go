@@ -89,7 +89,7 @@ created with POST /v2/apps; an existing one is replaced with PUT
 defaults. Validation errors are printed one per line, naming the field.
 
 ` + waitFlagsAbout,
-			uses: useServices, jsonDoc: changeJSONDoc,
+			uses: useServices | useMaster, jsonDoc: changeJSONDoc,
 			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
 				force := fs.Bool("force", false, "override the deployments that hold the app (they are cancelled)")
 				detach, timeout := waitFlags(fs)
@@ -498,7 +498,64 @@ func appDeploy(ctx context.Context, r *runner, file string, force, detach bool, 
 			return r.unchanged(res)
 		}
 	}
+	r.warnUnfit(ctx, id)
 	return r.followChange(ctx, res, verb, false, detach, timeout)
+}
+
+// warnUnfit warns on stderr when no agent the master knows is large
+// enough for one instance of app id as the services API stored it, so
+// that a definition that can never run is told at once rather than as a
+// deployment waiting for ever. A master that cannot be asked is passed
+// over: the deploy does not need it.
+func (r *runner) warnUnfit(ctx context.Context, id string) {
+	if r.master == nil {
+		return
+	}
+	app, found, err := r.getApp(ctx, id)
+	if err != nil || !found {
+		return
+	}
+	st, _, err := r.fetchState(ctx)
+	if err != nil || len(st.Agents) == 0 {
+		return
+	}
+	if msg := unfit(*app, st.Agents); msg != "" {
+		fmt.Fprintf(r.errw, "warning: %s\n", msg)
+	}
+}
+
+// unfit says why no agent among agents can hold one instance of app, by
+// the agents' whole resources; "" when one can (pure).
+func unfit(app appView, agents []apiclient.Agent) string {
+	needs := []struct {
+		name, unit string
+		v          float64
+	}{{"cpus", "", app.CPUs}, {"mem", " MB", app.Mem}, {"disk", " MB", app.Disk}}
+	largest := map[string]float64{}
+	for _, a := range agents {
+		fits := true
+		for _, n := range needs {
+			have := a.Resources.Scalar(n.name)
+			largest[n.name] = max(largest[n.name], have)
+			if n.v > have {
+				fits = false
+			}
+		}
+		if fits {
+			return ""
+		}
+	}
+	var short []string
+	for _, n := range needs {
+		if n.v > largest[n.name] {
+			short = append(short, fmt.Sprintf("%s %s%s (the largest agent has %s)", n.name, num(n.v), n.unit, num(largest[n.name])))
+		}
+	}
+	if len(short) == 0 {
+		short = append(short, "its cpus, mem and disk together (each fits some agent, none fits all)")
+	}
+	return fmt.Sprintf("no agent can ever run an instance of %s as defined: it needs %s; it will wait until a large enough agent registers",
+		app.ID, strings.Join(short, ", "))
 }
 
 // appScale sets an existing app's instances with PATCH, which never

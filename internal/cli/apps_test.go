@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"corral/internal/apiclient"
 )
 
 // step is one poll of a scripted deployment: what GET /v2/deployments
@@ -524,5 +526,42 @@ func TestWaitingShowsAgentsReasons(t *testing.T) {
 	res = runCLI(t, invocation{env: addrEnv(nil, svc, nil)}, "app", "show", "/hello")
 	if !regexp.MustCompile(`Not placed: +the last offers of each agent did not fit:\n +agent0.test: insufficient cpus: needs 8, offer has 0.8\n +agent1.test: insufficient cpus`).MatchString(res.stdout) {
 		t.Errorf("app show:\n%s\nwant the agents' reasons under Not placed", res.stdout)
+	}
+}
+
+func TestUnfit(t *testing.T) {
+	agents := []apiclient.Agent{
+		{Hostname: "a", Resources: apiclient.Resources{"cpus": 2.0, "mem": 4096.0, "disk": 100.0}},
+		{Hostname: "b", Resources: apiclient.Resources{"cpus": 8.0, "mem": 1024.0, "disk": 100.0}},
+	}
+	for _, tc := range []struct {
+		cpus, mem float64
+		want      string
+	}{
+		{1, 512, ""},
+		{8, 512, ""},
+		{16, 512, "no agent can ever run an instance of /x as defined: it needs cpus 16 (the largest agent has 8); it will wait until a large enough agent registers"},
+		{4, 2048, "no agent can ever run an instance of /x as defined: it needs its cpus, mem and disk together (each fits some agent, none fits all); it will wait until a large enough agent registers"},
+		{1, 8192, "no agent can ever run an instance of /x as defined: it needs mem 8192 MB (the largest agent has 4096); it will wait until a large enough agent registers"},
+	} {
+		if got := unfit(appView{ID: "/x", CPUs: tc.cpus, Mem: tc.mem}, agents); got != tc.want {
+			t.Errorf("unfit(cpus %v, mem %v) = %q; want %q", tc.cpus, tc.mem, got, tc.want)
+		}
+	}
+}
+
+// app deploy of a definition no agent can hold warns at once.
+func TestDeployWarnsWhenNoAgentFits(t *testing.T) {
+	svc := newFake(t, map[string]http.HandlerFunc{
+		"GET /v2/apps/big": func(w http.ResponseWriter, r *http.Request) {
+			answer(200, `{"app": {"id": "/big", "cmd": "x", "cpus": 64, "mem": 128, "instances": 1, "version": "V1", "deployments": [], "tasks": []}}`)(w, r)
+		},
+		"PUT /v2/apps/big": answer(200, `{"deploymentId": "d-1", "version": "V2"}`),
+	})
+	master := newFake(t, map[string]http.HandlerFunc{"GET /state": answer(200, apiFile(t, "state.json"))})
+	file := writeFile(t, "big.json", `{"id": "/big", "cmd": "x", "cpus": 64}`)
+	res := runCLI(t, invocation{env: addrEnv(master, svc, nil)}, "app", "deploy", file, "--detach")
+	if !strings.Contains(res.stderr, "warning: no agent can ever run an instance of /big as defined: it needs cpus 64 (the largest agent has") {
+		t.Errorf("app deploy of a too large app: stderr %q; want the warning", res.stderr)
 	}
 }
