@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -14,8 +15,9 @@ import (
 func agentVerbs() []*verb {
 	return []*verb{
 		{
-			group: "agent", name: "drain", args: "ID", summary: "drain an agent: no new tasks, its tasks killed, then DRAINED",
-			about: `Deactivates the agent (it gets no new tasks) and gives its tasks until
+			group: "agent", name: "drain", args: "AGENT", summary: "drain an agent: no new tasks, its tasks killed, then DRAINED",
+			about: `AGENT is an agent's id, its hostname, or a prefix of either that names
+one agent. Deactivates the agent (it gets no new tasks) and gives its tasks until
 --deadline to be gone. Frameworks are told at once (inverse offers): the
 services framework starts replacements elsewhere and stops each instance
 here once its replacement is healthy; jobs let running runs finish. Tasks
@@ -38,14 +40,18 @@ drained. Needs the drain_agents ACL (and mark_agents_gone with --mark-gone).`,
 			},
 		},
 		{
-			group: "agent", name: "undrain", args: "ID", summary: "reactivate a drained (or deactivated) agent",
-			about: `Lets the agent take tasks again once it is DRAINED (a drain under way
+			group: "agent", name: "undrain", args: "AGENT", summary: "reactivate a drained (or deactivated) agent",
+			about: `AGENT is an agent's id, its hostname, or a prefix of either that names
+one agent. Lets the agent take tasks again once it is DRAINED (a drain under way
 cannot be cancelled) or after it was deactivated. Needs the
 reactivate_agents ACL.`,
 			uses: useMaster, minArgs: 1, maxArgs: 1,
 			setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
 				return func(ctx context.Context, r *runner) error {
-					id := r.args[0]
+					id, err := r.resolveAgent(ctx, r.args[0])
+					if err != nil {
+						return err
+					}
 					if _, err := r.master.do(ctx, http.MethodPost, "/api/v1", map[string]any{"type": "REACTIVATE_AGENT",
 						"reactivate_agent": map[string]any{"agent_id": map[string]string{"value": id}}}); err != nil {
 						return err
@@ -58,9 +64,57 @@ reactivate_agents ACL.`,
 	}
 }
 
-func agentDrain(ctx context.Context, r *runner, id string, deadline time.Duration, markGone, wait bool) error {
+// resolveAgent finds the agent arg names among those the master knows:
+// its id, its hostname, or a prefix of either that names one agent.
+func (r *runner) resolveAgent(ctx context.Context, arg string) (string, error) {
+	st, _, err := r.fetchState(ctx)
+	if err != nil {
+		return "", err
+	}
+	a, err := matchAgent(st.Agents, arg)
+	return a.ID, err
+}
+
+// matchAgent finds the one agent arg names: an exact id, else an exact
+// hostname, else a prefix of one id, else a prefix of one hostname; two
+// or more at the first level that matches are an error listing them
+// (pure).
+func matchAgent(agents []agentState, arg string) (agentState, error) {
+	levels := []func(a agentState) bool{
+		func(a agentState) bool { return a.ID == arg },
+		func(a agentState) bool { return a.Hostname == arg },
+		func(a agentState) bool { return strings.HasPrefix(a.ID, arg) },
+		func(a agentState) bool { return strings.HasPrefix(a.Hostname, arg) },
+	}
+	for _, match := range levels {
+		var found []agentState
+		for _, a := range agents {
+			if match(a) {
+				found = append(found, a)
+			}
+		}
+		switch len(found) {
+		case 0:
+			continue
+		case 1:
+			return found[0], nil
+		}
+		var names []string
+		for _, a := range found {
+			names = append(names, a.ID+" ("+a.Hostname+")")
+		}
+		return agentState{}, usagef("%q matches %d agents: %s; give more of an id", arg, len(found), strings.Join(names, ", "))
+	}
+	return agentState{}, notFoundf("no agent %q is known to the master ('corral agent list' lists them)", arg)
+}
+
+func agentDrain(ctx context.Context, r *runner, arg string, deadline time.Duration, markGone, wait bool) error {
 	if deadline < 0 {
 		return usagef("--deadline must not be negative")
+	}
+	id, err := r.resolveAgent(ctx, arg)
+	if err != nil {
+		return err
 	}
 	call := map[string]any{"agent_id": map[string]string{"value": id}, "mark_gone": markGone}
 	if deadline > 0 {

@@ -48,3 +48,32 @@ func TestStatusShowsQuotasAndDrains(t *testing.T) {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+func TestMatchAgent(t *testing.T) {
+	agents := []agentState{
+		{ID: "c0ffee-S1", Hostname: "node-a.test"},
+		{ID: "c0ffee-S2", Hostname: "node-b.test"},
+		{ID: "beef-S3", Hostname: "node-b"},
+	}
+	for _, tc := range []struct {
+		arg, want string
+		code      int
+	}{
+		{"c0ffee-S2", "c0ffee-S2", ExitOK},   // an id
+		{"node-b", "beef-S3", ExitOK},        // a hostname, though another starts with it
+		{"node-a.test", "c0ffee-S1", ExitOK}, // a hostname
+		{"beef", "beef-S3", ExitOK},          // an id prefix
+		{"node-a", "c0ffee-S1", ExitOK},      // a hostname prefix
+		{"c0ffee", "", ExitUsage},            // two ids begin so
+		{"node-", "", ExitUsage},             // three hostnames
+		{"nothing", "", ExitNotFound},
+	} {
+		a, err := matchAgent(agents, tc.arg)
+		if code := exitCode(err); code != tc.code || a.ID != tc.want {
+			t.Errorf("matchAgent(%q) = %q, %v (exit %d); want %q, exit %d", tc.arg, a.ID, err, code, tc.want, tc.code)
+		}
+	}
+	if _, err := matchAgent(agents, "c0ffee"); err == nil || !strings.Contains(err.Error(), "c0ffee-S1 (node-a.test), c0ffee-S2 (node-b.test)") {
+		t.Errorf("an ambiguous prefix: %v; want the matches listed", err)
+	}
+}
