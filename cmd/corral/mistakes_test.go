@@ -124,7 +124,7 @@ func TestCompletion(t *testing.T) {
 	var fish bytes.Buffer
 	writeFish(&fish, w)
 	for _, line := range []string{
-		"complete -c corral -n '__fish_seen_subcommand_from app; and not __fish_seen_subcommand_from list show deploy scale restart rollback delete versions' -a \"list show deploy scale restart rollback delete versions\"",
+		"complete -c corral -n '__fish_seen_subcommand_from app; and not __fish_seen_subcommand_from list show deploy scale restart rollback delete versions logs' -a \"list show deploy scale restart rollback delete versions logs\"",
 		"complete -c corral -n '__fish_seen_subcommand_from app; and __fish_seen_subcommand_from deploy' -l force",
 		"complete -c corral -n '__fish_seen_subcommand_from master' -l listen",
 	} {

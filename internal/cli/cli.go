@@ -135,6 +135,7 @@ func verbs() []*verb {
 	out = append(out, maintenanceVerbs()...)
 	out = append(out, appVerbs()...)
 	out = append(out, jobVerbs()...)
+	out = append(out, logsVerbs()...)
 	out = append(out, secretVerbs()...)
 	return out
 }

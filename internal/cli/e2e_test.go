@@ -193,6 +193,12 @@ func TestVerbsAgainstARealCluster(t *testing.T) {
 		t.Errorf("job run of a failing job = %d, stderr:\n%s\nwant exit %d with the end of its stderr", code, errOut, cli.ExitFailed)
 	}
 
+	// Logs of an app and of a job's run, both streams, prefixed.
+	out = cl.must(cli.ExitOK, "app", "logs", "hello")
+	contains(t, "app logs", out, "stdout| Serving HTTP on", `stderr| `, `"GET / HTTP/1.1" 200`, "hello.")
+	contains(t, "job logs", cl.must(cli.ExitOK, "job", "logs", "hello-transform"), "stdout| transforming 42 rows")
+	contains(t, "job logs of a failed run", cl.must(cli.ExitOK, "job", "logs", "boom"), "stderr| first\nstderr| it went boom\n")
+
 	// Rolling the scale back: the version before it, with 2 instances.
 	contains(t, "app rollback", cl.must(cli.ExitOK, "app", "rollback", "hello", "--timeout", "60s"), "Rolling /hello back to version", "finished")
 	getJSON(t, svc.URL+"/v2/apps/hello", &app)
