@@ -32,7 +32,7 @@ func envName(flagName string) string {
 // from its CORRAL_* environment variable. Flags win over the environment.
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := cli.ParseInterleaved(fs, args); err != nil {
-		return cli.FlagError(fs, err)
+		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -20,6 +20,7 @@ import (
 	_ "time/tzdata" // job schedules need IANA zones even where the host has none
 
 	"corral/internal/cli"
+	"corral/internal/suggest"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -92,7 +93,7 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "corral %s: %v\n", c.name, err)
 				if c.name == "agent" && len(c.fs.Args()) > 0 {
 					// `corral agent lst`: most likely a client verb.
-					if v := cli.Suggest(c.fs.Arg(0), cli.VerbNames("agent")); v != "" {
+					if v := suggest.Word(c.fs.Arg(0), cli.VerbNames("agent")); v != "" {
 						fmt.Fprintf(stderr, "Did you mean \"corral agent %s\"?\n", v)
 					}
 				}
@@ -104,7 +105,7 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	fmt.Fprintf(stderr, "corral: unknown command %q\n%sRun 'corral --help' for the commands.\n", args[0], cli.DidYouMean(args[0], commandNames(cmds)))
+	fmt.Fprintf(stderr, "corral: unknown command %q\n%sRun 'corral --help' for the commands.\n", args[0], suggest.DidYouMean(args[0], commandNames(cmds)))
 	return 2
 }
 

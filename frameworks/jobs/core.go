@@ -1339,24 +1339,23 @@ func (c *core) manageOffers(readyNow bool, now time.Time) {
 	s.soon = s.soon || len(coming) > 0
 	var (
 		spare   []string
-		unfit   []need
+		unfit   []need // the work the held offers cannot take
 		pool    []place.Offer
-		needs   []need
 		byOffer map[string]place.Offer
 	)
 	switch {
 	case s.soon && s.held == 0:
 		s.short = true
-		needs = needsOf(coming, c.jobs)
-		unfit = needs
 	case s.soon:
 		pool = c.offerPool()
-		needs = needsOf(coming, c.jobs)
-		spare, unfit = spareOffers(needs, pool)
+		spare, unfit = spareOffers(needsOf(coming, c.jobs), pool)
 		s.spare = len(spare)
-		s.short = len(unfit) > 0 || (children && s.held == 0)
+		s.short = len(unfit) > 0
 	}
 	if s.short && len(c.spareDeclined) > 0 {
+		if s.held == 0 {
+			unfit = needsOf(coming, c.jobs)
+		}
 		// Children about to be queued are not in the needs yet: any
 		// offer declined as spare may be theirs.
 		s.fitsDeclined = children || fitsAny(unfit, slices.Collect(maps.Values(c.spareDeclined)))

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"corral/internal/edge"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"corral/internal/apiclient"
+	"corral/internal/edge"
+	"corral/internal/suggest"
 )
 
 // Env is everything of the outside world a verb uses, so that Run can be
@@ -217,17 +218,17 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	if v == nil {
 		fmt.Fprintf(env.Stderr, "corral %s: unknown verb %q\n%sRun 'corral %s --help' for its verbs.\n",
-			g.name, args[1], DidYouMean(args[1], VerbNames(g.name)), g.name)
+			g.name, args[1], suggest.DidYouMean(args[1], VerbNames(g.name)), g.name)
 		return ExitUsage
 	}
 	return runVerb(ctx, v, args[2:], env)
 }
 
-// FlagError words a flag set's parse error for people: an undefined
+// flagError words a flag set's parse error for people: an undefined
 // flag is named as typed ("unknown flag --lisen") with the likely
 // intended one; other errors, flag.ErrHelp included, come back as they
 // are.
-func FlagError(fs *flag.FlagSet, err error) error {
+func flagError(fs *flag.FlagSet, err error) error {
 	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: ")
 	if !ok {
 		return err
@@ -235,7 +236,7 @@ func FlagError(fs *flag.FlagSet, err error) error {
 	name = strings.TrimLeft(name, "-")
 	var names []string
 	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-	if s := Suggest(name, names); s != "" {
+	if s := suggest.Word(name, names); s != "" {
 		return fmt.Errorf("unknown flag --%s (did you mean --%s?)", name, s)
 	}
 	return fmt.Errorf("unknown flag --%s", name)
@@ -455,12 +456,13 @@ func watch(ctx context.Context, v *verb, r *runner, body func(context.Context, *
 // ParseInterleaved parses args into fs with the flags allowed before,
 // between or after the positional arguments ("corral migrate up --db
 // ..."); "--" ends the flags. fs.Args() then holds the positional
-// arguments in their order.
+// arguments in their order. An undefined flag is named as typed, with
+// the likely intended one (see flagError).
 func ParseInterleaved(fs *flag.FlagSet, args []string) error {
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return err
+			return flagError(fs, err)
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -481,7 +483,7 @@ func ParseInterleaved(fs *flag.FlagSet, args []string) error {
 // command line did not set from its environment variable.
 func parseArgs(fs *flag.FlagSet, args []string, getenv func(string) string, envOf map[string]string) error {
 	if err := ParseInterleaved(fs, args); err != nil {
-		return FlagError(fs, err)
+		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

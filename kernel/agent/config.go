@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"corral/internal/edge"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"corral/internal/edge"
+	"corral/kernel/agent/logrotate"
 	"corral/kernel/resource"
 )
 
@@ -185,8 +186,8 @@ func DefaultConfig() Config {
 		FetcherCacheSize:              2 << 30,
 		SwitchUser:                    true,
 		Containerizers:                []string{"mesos"},
-		TaskLogMaxSize:                10 << 20,
-		TaskLogMaxFiles:               5,
+		TaskLogMaxSize:                logrotate.DefaultMaxSize,
+		TaskLogMaxFiles:               logrotate.DefaultMaxFiles,
 	}
 }
 
